@@ -1,0 +1,21 @@
+"""The Celery app. The beat schedule lives here, one entry per job, each saying what it catches."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab  # noqa: F401  (kept at hand for the daily jobs that follow)
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dho.settings")
+
+app = Celery("dho")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # Proves to /healthz that beat can reach a worker: a worker that runs it refreshes the
+    # heartbeat key even when its own heartbeat thread is gone.
+    "worker-heartbeat": {"task": "dho.heartbeat", "schedule": 15.0},
+}
+
+# Registers the worker heartbeat signals (imported for its side effect).
+import dho.worker  # noqa: E402, F401

@@ -1,0 +1,45 @@
+"""Writes of patient data. Each is audited by its caller's request context through tenants.audit."""
+
+from django.contrib.auth.models import Permission
+
+from patients.models import Patient, PatientUserObjectPermission
+
+GP_PERMISSION = "follow_as_gp"
+SHARE_PERMISSION = "view_patient"
+
+
+def _permission(codename: str) -> Permission:
+    return Permission.objects.get(content_type__app_label="patients", codename=codename)
+
+
+def gp_permission_sync(patient: Patient) -> None:
+    """Exactly the patient's current fastlege holds `follow_as_gp` on the patient."""
+    perm = _permission(GP_PERMISSION)
+    stale = PatientUserObjectPermission.objects.filter(content_object=patient, permission=perm)
+    if patient.gp_id:
+        stale = stale.exclude(user_id=patient.gp_id)
+        PatientUserObjectPermission.objects.get_or_create(
+            content_object=patient, permission=perm, user_id=patient.gp_id
+        )
+    stale.delete()
+
+
+def patient_share_with(*, patient: Patient, user) -> None:
+    """Give a specialist read access to one patient (object permission)."""
+    PatientUserObjectPermission.objects.get_or_create(
+        content_object=patient, permission=_permission(SHARE_PERMISSION), user=user
+    )
+
+
+def patient_create(*, municipality, name: str, national_id: str, gp=None, status="active", diagnoses=()):
+    patient = Patient(
+        municipality=municipality,
+        name=name,
+        national_id=national_id,
+        gp=gp,
+        status=status,
+        diagnoses=list(diagnoses),
+    )
+    patient.full_clean()
+    patient.save()
+    return patient

@@ -1,0 +1,195 @@
+"""Who belongs where: kommuner, oppfølgingssentre, samarbeidsavtaler, memberships and the audit log."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Municipality(models.Model):
+    """A kommune. Every patient and every clinical row belongs to exactly one."""
+
+    number = models.CharField(
+        _("kommunenummer"),
+        max_length=4,
+        unique=True,
+        validators=[RegexValidator(r"^\d{4}$", _("Kommunenummer har fire sifre."))],
+    )
+    name = models.CharField(_("navn"), max_length=100)
+    population = models.PositiveIntegerField(_("innbyggertall"), default=0)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("kommune")
+        verbose_name_plural = _("kommuner")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.number})"
+
+
+class Centre(models.Model):
+    """An (interkommunalt) oppfølgingssenter, run by a host municipality (vertskommune)."""
+
+    name = models.CharField(_("navn"), max_length=200)
+    slug = models.SlugField(unique=True)
+    host = models.ForeignKey(
+        Municipality, on_delete=models.PROTECT, related_name="hosted_centres", verbose_name=_("vertskommune")
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("oppfølgingssenter")
+        verbose_name_plural = _("oppfølgingssentre")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FollowUpBy(models.TextChoices):
+    CENTRE = "centre", _("Oppfølgingssenteret")
+    MUNICIPALITY = "municipality", _("Kommunen selv")
+
+
+class AgreementQuerySet(models.QuerySet):
+    def active(self, on=None):
+        day = on or timezone.localdate()
+        return self.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=day), valid_from__lte=day)
+
+
+class Agreement(models.Model):
+    """Samarbeidsavtale between a centre and a partner municipality: who follows its patients up."""
+
+    centre = models.ForeignKey(Centre, on_delete=models.PROTECT, related_name="agreements")
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="agreements")
+    follow_up_by = models.CharField(_("oppfølging ved"), max_length=20, choices=FollowUpBy.choices)
+    valid_from = models.DateField(_("gyldig fra"))
+    valid_to = models.DateField(_("gyldig til"), null=True, blank=True)
+
+    objects = AgreementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["centre", "municipality__name"]
+        verbose_name = _("samarbeidsavtale")
+        verbose_name_plural = _("samarbeidsavtaler")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="agreement_dates_ordered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.centre} ↔ {self.municipality}"
+
+
+class Role(models.TextChoices):
+    NURSE = "nurse", _("Sykepleier")
+    COORDINATOR = "coordinator", _("Koordinator")
+    GP = "gp", _("Fastlege")
+    SPECIALIST = "specialist", _("Spesialist")
+    FINANCE = "finance", _("Økonomi")
+    ADMIN = "admin", _("Senteradministrator")
+
+
+class Membership(models.Model):
+    """A user's role at a centre or at a municipality. A user may hold several."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("rolle"), max_length=20, choices=Role.choices)
+    centre = models.ForeignKey(Centre, on_delete=models.CASCADE, null=True, blank=True, related_name="memberships")
+    municipality = models.ForeignKey(
+        Municipality, on_delete=models.CASCADE, null=True, blank=True, related_name="memberships"
+    )
+
+    class Meta:
+        verbose_name = _("medlemskap")
+        verbose_name_plural = _("medlemskap")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(centre__isnull=True) ^ Q(municipality__isnull=True),
+                name="membership_centre_xor_municipality",
+            ),
+            models.UniqueConstraint(fields=["user", "role", "centre", "municipality"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.get_role_display()} – {self.centre or self.municipality}"
+
+    def clean(self):
+        if (self.centre_id is None) == (self.municipality_id is None):
+            raise ValidationError(_("Et medlemskap gjelder enten et senter eller en kommune."))
+
+
+class AuditAction(models.TextChoices):
+    VIEW = "view", _("Lest")
+    CREATE = "create", _("Opprettet")
+    UPDATE = "update", _("Endret")
+    DELETE = "delete", _("Slettet")
+    EXPORT = "export", _("Eksportert")
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("Logghendelser kan ikke endres.")
+
+    def delete(self):
+        raise PermissionError("Logghendelser kan ikke slettes.")
+
+
+class AuditEvent(models.Model):
+    """One read or write of patient data (Normen: who, in which role, what, which patient, when, from where).
+
+    Append-only: the ORM refuses updates and deletes, and a database trigger repeats the rule.
+    No foreign-key constraints, so that deleting a user or a patient can never rewrite the log.
+    """
+
+    at = models.DateTimeField(_("tidspunkt"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+        verbose_name=_("bruker"),
+    )
+    username = models.CharField(_("brukernavn"), max_length=150, blank=True)
+    role = models.CharField(_("rolle"), max_length=20, blank=True)
+    action = models.CharField(_("handling"), max_length=10, choices=AuditAction.choices)
+    object_type = models.CharField(_("objekttype"), max_length=50)
+    object_id = models.CharField(_("objekt-id"), max_length=64, blank=True)
+    patient_id = models.UUIDField(_("pasient-id"), null=True, blank=True)
+    municipality = models.ForeignKey(
+        Municipality,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+        verbose_name=_("kommune"),
+    )
+    ip = models.GenericIPAddressField(_("IP-adresse"), null=True, blank=True)
+    request_id = models.CharField(_("forespørsels-id"), max_length=64, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = _("logghendelse")
+        verbose_name_plural = _("logghendelser")
+        indexes = [
+            models.Index(fields=["patient_id", "-at"], name="audit_patient"),  # innsyn i logg per patient
+            models.Index(fields=["municipality", "-at"], name="audit_municipality"),  # admin filter
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.action} {self.object_type}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Logghendelser kan ikke endres.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Logghendelser kan ikke slettes.")
