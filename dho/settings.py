@@ -102,6 +102,8 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(embedded.database_url_or_embedded(), conn_max_age=60),
 }
+# Several test runs may share one server (developers in parallel): DHO_TEST_DB names each its own database.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DHO_TEST_DB") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = embedded.redis_url_or_embedded()
