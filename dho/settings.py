@@ -144,13 +144,13 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
 
 # --- security (check --deploy clean when DHO_DEBUG is off) ---
-SESSION_COOKIE_SECURE = not DEBUG and env_bool("DHO_SECURE_COOKIES", True)
+SESSION_COOKIE_SECURE = not DEBUG and not TESTING and env_bool("DHO_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = 8 * 3600  # one working day
-SECURE_SSL_REDIRECT = env_bool("DHO_SSL_REDIRECT", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("DHO_SSL_REDIRECT", not DEBUG and not TESTING)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 0 if DEBUG else int(os.environ.get("DHO_HSTS_SECONDS", "31536000"))
@@ -183,6 +183,8 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# Tests give each real worker its own queue, so parallel runs on one Redis never steal each other's tasks.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("DHO_CELERY_QUEUE", "celery")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -85,3 +85,62 @@ def login():
         return client
 
     return _login
+
+
+@pytest.fixture
+def celery_worker(transactional_db, settings):
+    """A real Celery worker process on the real broker, reading the test database.
+
+    Its queue is private to this test, so tasks from parallel runs on the same Redis never mix.
+    """
+    import os
+    import subprocess
+    import sys
+    import uuid as _uuid
+    from pathlib import Path
+
+    from django.db import connection
+
+    from dho.celery import app
+
+    queue = f"test-{_uuid.uuid4().hex[:8]}"
+    db = connection.settings_dict
+    host = db["HOST"].replace("/", "%2F")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "DHO_CELERY_QUEUE": queue,
+        "DHO_TESTING": "1",
+    }
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "dho",
+            "worker",
+            "-l",
+            "warning",
+            "--concurrency",
+            "1",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"{queue}@%h",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+    )
+    yield SimpleNamespace(process=proc, queue=queue)
+    app.conf.task_default_queue = previous_queue
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()

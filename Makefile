@@ -1,0 +1,37 @@
+# Two commands for a fresh machine with Python 3 and git: `make run` and `make test`.
+# Each creates .venv and installs the locked dependencies on first use (and when the lock changes).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export XDG_RUNTIME_DIR ?= /tmp
+
+.PHONY: run test lint lock bench clean-var
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.lock | $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check uv
+	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
+	touch $(STAMP)
+
+## The platform: embedded PostgreSQL/Redis when none is configured, demo data, web + worker + beat.
+run: $(STAMP)
+	DHO_DEBUG=1 $(PY) -m dho.embedded with-services -- $(PY) -m dho.run
+
+## The whole suite against a real PostgreSQL and Redis (DATABASE_URL/REDIS_URL, else embedded ones).
+test: $(STAMP)
+	@sh scripts/ensure-chromium.sh
+	DHO_TESTING=1 $(PY) -m dho.embedded with-services -- $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+## Re-resolve requirements.lock from pyproject.toml.
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile --python-version 3.11 pyproject.toml --extra dev -o requirements.lock
+
+clean-var:
+	rm -rf var

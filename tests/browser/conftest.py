@@ -1,0 +1,56 @@
+"""Headless Debian Chromium driven by Playwright (never a browser that Playwright downloads)."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debians chromium mangler (/usr/bin/chromium); `make test` installerer den som root")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make are
+    # still plain synchronous code, so Django's async-safety guard does not apply.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, locale="nb-NO")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def browser_login(page):
+    def _login(user, password="korrekt-hest-batteri"):
+        user.set_password(password)
+        user.save()
+        page.goto("/login/")
+        page.get_by_label("Brukernavn").fill(user.username)
+        page.get_by_label("Passord").fill(password)
+        page.get_by_role("button", name="Logg inn").click()
+        return page
+
+    return _login

@@ -1,0 +1,38 @@
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_nurse_logs_in_finds_a_patient_and_logs_out(world, browser_login):
+    page = browser_login(world.u.nurse)
+    expect(page).to_have_url(re.compile(r"/patients/$"))
+    expect(page.get_by_role("heading", name="Pasienter")).to_be_visible()
+    expect(page.get_by_role("link", name="Olav Ullensaker")).to_be_visible()
+    expect(page.get_by_text("Vigdis Nordre Follo")).to_have_count(0)
+
+    page.get_by_label("Søk på navn eller fødselsnummer").fill("jens")
+    page.get_by_role("button", name="Søk").click()
+    page.get_by_role("link", name="Jens Nannestad").click()
+    expect(page.get_by_role("heading", name="Jens Nannestad")).to_be_visible()
+    expect(page.get_by_text(world.p.nannestad.national_id)).to_be_visible()
+
+    page.get_by_role("button", name="Logg ut").click()
+    expect(page).to_have_url(re.compile(r"/login/$"))
+
+
+def test_a_wrong_password_gets_a_norwegian_message(world, page):
+    page.goto("/login/")
+    page.get_by_label("Brukernavn").fill("nurse")
+    page.get_by_label("Passord").fill("feil-passord")
+    page.get_by_role("button", name="Logg inn").click()
+    expect(page.get_by_role("alert")).to_contain_text("Feil brukernavn eller passord")
+
+
+def test_the_stylesheet_is_served_by_the_project(world, page):
+    page.goto("/login/")
+    href = page.locator("link[rel=stylesheet]").get_attribute("href")
+    assert href.startswith("/static/")
+    assert page.request.get(href).ok

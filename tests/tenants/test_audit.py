@@ -1,0 +1,62 @@
+import pytest
+from django.db import connection, transaction
+
+from tenants.models import AuditEvent
+from tenants.services import audit_record
+
+
+@pytest.fixture
+def event(world):
+    return audit_record(
+        action="view",
+        object_type="patient",
+        object_id=world.p.gjerdrum.pk,
+        patient=world.p.gjerdrum,
+        user=world.u.nurse,
+    )
+
+
+def test_it_records_who_what_and_which_patient(world, event):
+    assert event.username == "nurse"
+    assert event.role == "nurse"
+    assert event.municipality_id == world.m.gjerdrum.pk
+
+
+def test_it_refuses_to_update_an_event(event):
+    event.role = "admin"
+    with pytest.raises(PermissionError):
+        event.save()
+    with pytest.raises(PermissionError):
+        AuditEvent.objects.filter(pk=event.pk).update(role="admin")
+
+
+def test_it_refuses_to_delete_an_event(event):
+    with pytest.raises(PermissionError):
+        event.delete()
+    with pytest.raises(PermissionError):
+        AuditEvent.objects.filter(pk=event.pk).delete()
+
+
+def test_the_database_refuses_raw_updates_and_deletes_too(event):
+    for sql in ("UPDATE tenants_auditevent SET role = 'x'", "DELETE FROM tenants_auditevent"):
+        with pytest.raises(Exception, match="Logghendelser"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql)
+    assert AuditEvent.objects.get(pk=event.pk).role == "nurse"
+
+
+def test_it_lets_a_centre_admin_read_the_log_of_the_centres_municipalities(world, login, event):
+    from tests.factories import PatientFactory
+
+    other = PatientFactory(municipality=world.m.grimstad)
+    audit_record(action="view", object_type="patient", object_id=other.pk, patient=other, user=world.u.nurse_agder)
+    page = login(world.u.admin).get("/admin/tenants/auditevent/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert str(world.p.gjerdrum.pk) in body
+    assert str(other.pk) not in body  # Agder's log is not Øvre Romerike's business
+
+
+def test_it_keeps_the_log_from_nurses(world, login, event):
+    world.u.nurse.is_staff = True
+    world.u.nurse.save()
+    assert login(world.u.nurse).get("/admin/tenants/auditevent/").status_code in (302, 403)
