@@ -54,3 +54,19 @@ def browser_login(page):
         return page
 
     return _login
+
+
+@pytest.fixture
+def axe_violations():
+    """axe_violations(page) → the WCAG 2.1 A/AA violations of impact serious or critical, as text."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+
+    def _check(page):
+        options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+        results = axe.run(page, options=options).response
+        serious = [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
+        return [f"{v['id']}: {v['help']} ({len(v['nodes'])} elementer)" for v in serious]
+
+    return _check

@@ -1,0 +1,34 @@
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_login_page_has_no_serious_accessibility_violations(world, page, axe_violations):
+    page.goto("/login/")
+    assert axe_violations(page) == []
+
+
+def test_the_patient_list_and_page_have_no_serious_accessibility_violations(world, browser_login, axe_violations):
+    page = browser_login(world.u.nurse)
+    assert axe_violations(page) == []
+    page.goto(f"/patients/{world.p.ullensaker.pk}/")
+    assert axe_violations(page) == []
+
+
+def test_the_pages_work_by_keyboard_alone(world, page):
+    world.u.nurse.set_password("korrekt-hest-batteri")
+    world.u.nurse.save()
+    page.goto("/login/")
+    skip = page.locator(".skip-link")
+    skip.focus()  # hidden off-screen until focused, then visible
+    assert skip.bounding_box()["x"] >= 0
+    page.locator("#id_username").focus()
+    page.keyboard.type("nurse")
+    page.keyboard.press("Tab")
+    page.keyboard.type("korrekt-hest-batteri")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/patients/")
+    # The focused element is outlined (visible focus), not left to the browser's default.
+    page.keyboard.press("Tab")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
