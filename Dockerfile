@@ -17,4 +17,4 @@ RUN DHO_DEBUG=0 SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/no
 RUN useradd --system --uid 10001 dho
 USER dho
 EXPOSE 8000
-CMD ["gunicorn", "dho.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "dho/gunicorn_conf.py", "dho.wsgi:application"]

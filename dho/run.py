@@ -48,7 +48,21 @@ def main() -> int:
     children = [
         start("Celery-worker", ["-m", "celery", "-A", "dho", "worker", "-l", "info", "--concurrency", "2"]),
         start("Celery beat", ["-m", "celery", "-A", "dho", "beat", "-l", "info"]),
-        start("webserver", ["manage.py", "runserver", ADDRESS, "--noreload"]),
+        # gunicorn as in production (whitenoise serves static files; no query strings in the log).
+        start(
+            "webserver",
+            [
+                "-m",
+                "gunicorn",
+                "-c",
+                "dho/gunicorn_conf.py",
+                "--bind",
+                ADDRESS,
+                "--workers",
+                "2",
+                "dho.wsgi:application",
+            ],
+        ),
     ]
     banner()
     try:

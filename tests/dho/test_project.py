@@ -34,6 +34,8 @@ def test_every_app_service_command_points_at_something_that_exists(service):
             assert (ROOT / "manage.py").exists()
         if word in ("-A",):  # celery app module
             assert (ROOT / words[i + 1] / "celery.py").exists()
+        if word == "-c":  # gunicorn config file
+            assert (ROOT / words[i + 1]).exists()
         if ":" in word and word.endswith(":application"):  # gunicorn wsgi module
             module = word.split(":")[0]
             assert (ROOT / (module.replace(".", "/") + ".py")).exists()
@@ -97,3 +99,11 @@ def test_migrations_are_in_step_with_models(db):
 def test_ruff_is_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_gunicorn_never_logs_query_strings():
+    # ?search=<fødselsnummer> must not reach the access log.
+    conf = {}
+    exec((ROOT / "dho/gunicorn_conf.py").read_text(), conf)  # noqa: S102 - our own config file
+    assert "%(U)s" in conf["access_log_format"]
+    assert "%(r)s" not in conf["access_log_format"] and "%(q)s" not in conf["access_log_format"]

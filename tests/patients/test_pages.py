@@ -71,3 +71,16 @@ def test_it_answers_404_for_every_patient_page_of_finance(world, login):
 def test_it_shows_finance_an_empty_billing_page_and_hides_it_from_nurses(world, login):
     assert login(world.u.finance).get("/billing/").status_code == 200
     assert login(world.u.nurse).get("/billing/").status_code == 404
+
+
+def test_it_never_writes_the_national_id_to_the_log(world, login, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    client = login(world.u.nurse)
+    client.get(f"/patients/{world.p.ullensaker.pk}/")
+    client.get("/patients/", {"search": world.p.ullensaker.national_id})
+    client.get(f"/patients/{world.p.nordrefollo.pk}/")  # a 404 is logged as a warning
+    assert caplog.records, "nothing was logged at all; the check would be empty"
+    for patient in vars(world.p).values():
+        assert patient.national_id not in caplog.text

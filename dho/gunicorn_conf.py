@@ -1,0 +1,9 @@
+"""gunicorn settings (`gunicorn -c dho/gunicorn_conf.py dho.wsgi:application`)."""
+
+import os
+
+bind = os.environ.get("DHO_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("DHO_WEB_WORKERS", "3"))
+accesslog = "-"
+# Path without the query string: a search for a fødselsnummer (?search=…) must never reach a log.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss "%({x-request-id}o)s"'
