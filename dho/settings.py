@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "guardian",
     "django_htmx",
+    "dho",  # project-wide management commands (seed_demo)
     "tenants",
     "patients",
     "ebp",

@@ -101,3 +101,15 @@ def parse(value: str, *, allow_synthetic: bool) -> NationalId:
     if birth_date is None and kind is not IdKind.SYNTHETIC:
         raise InvalidNationalId("Fødselsnummeret inneholder ingen gyldig fødselsdato.")
     return NationalId(value=digits, kind=kind, birth_date=birth_date)
+
+
+def synthetic(birth: datetime.date, individual: int, month_offset: int = 80) -> str | None:
+    """The synthetic test number (month + 80, or + 40) for this birth date and individual number (100–499 for
+    1900–1999, 500–999 for 2000–2039), or None when that individual number gives no valid control digit.
+    Such numbers can never belong to a real person: used by tests and the demo data."""
+    base = f"{birth.day:02d}{birth.month + month_offset:02d}{birth.year % 100:02d}{individual:03d}"
+    k1 = _control_digit(base, K1_WEIGHTS)
+    if k1 is None:
+        return None
+    k2 = _control_digit(base + str(k1), K2_WEIGHTS)
+    return None if k2 is None else f"{base}{k1}{k2}"

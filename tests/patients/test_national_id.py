@@ -81,3 +81,17 @@ def test_it_rejects_an_impossible_date_in_a_real_number():
 def test_it_masks_all_but_the_birth_date():
     assert mask("01018012345") == "010180 *****"
     assert "12345" not in mask("01018012345")
+
+
+@pytest.mark.parametrize("birth", [datetime.date(1941, 5, 12), datetime.date(1999, 12, 31), datetime.date(2004, 2, 29)])
+def test_synthetic_numbers_pass_the_independent_check_digit_rule(birth):
+    from patients.national_id import synthetic
+    from tests.factories import _K1, _K2, _control
+
+    made = [v for v in (synthetic(birth, i) for i in (range(500, 520) if birth.year >= 2000 else range(100, 120))) if v]
+    assert made, "some individual number in 20 must give valid control digits"
+    for value in made:
+        assert int(value[2:4]) == birth.month + 80
+        assert _control(value[:9], _K1) == int(value[9])
+        assert _control(value[:10], _K2) == int(value[10])
+        assert parse(value, allow_synthetic=True).birth_date == birth

@@ -1,0 +1,116 @@
+"""The demo world of `make run`: idempotent, and every demo login sees exactly its scope."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from dho.demo import seed_demo
+from patients.models import Patient
+from tenants.models import Agreement, Centre, Membership, Municipality
+from tests.test_isolation_matrix import _url, patient_routes
+
+User = get_user_model()
+OVRE_ROMERIKE_CENTRE = {"3209", "3230", "3238", "3240", "3242", "3228"}
+
+
+@pytest.fixture
+def demo(db, settings):
+    settings.DEBUG = True
+    seed_demo()
+
+
+def _client(username):
+    client = Client()
+    assert client.login(username=username, password="demo"), f"{username} cannot log in with «demo»"
+    return client
+
+
+def _listed_ids(client, path="/api/v1/patients/"):
+    ids, url = set(), path
+    while url:
+        body = client.get(url).json()
+        ids |= {row["id"] for row in body["results"]}
+        url = body["next"]
+    return ids
+
+
+def _patient_urls(patient):
+    return [_url(route, patient.pk) for route in patient_routes()]
+
+
+def test_the_command_refuses_without_debug(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DHO_DEBUG"):
+        call_command("seed_demo")
+    assert not User.objects.filter(username="sykepleier.ullensaker").exists()
+
+
+def test_it_builds_the_documented_world_and_a_second_run_changes_nothing(demo, settings):
+    counts = [m.objects.count() for m in (Municipality, Centre, Agreement, User, Membership, Patient)]
+    call_command("seed_demo")
+    assert [m.objects.count() for m in (Municipality, Centre, Agreement, User, Membership, Patient)] == counts
+
+    assert 190 <= Patient.objects.count() <= 210
+    ovre = Centre.objects.get(slug="ovre-romerike")
+    assert ovre.host.number == "3209"
+    assert set(ovre.agreements.filter(follow_up_by="centre").values_list("municipality__number", flat=True)) == {
+        "3230", "3238", "3240", "3242", "3228"
+    }  # fmt: skip
+    assert list(ovre.agreements.filter(follow_up_by="municipality").values_list("municipality__number", flat=True)) == [
+        "3207"
+    ]
+    agder = Centre.objects.get(slug="agder")
+    assert agder.host.number == "4203"
+    assert set(agder.agreements.values_list("municipality__number", flat=True)) == {"4202", "4214"}
+    named = {p.name.split()[0]: p for p in Patient.objects.filter(name__in=[
+        "Olav Haugen", "Rune Bakken", "Jens Lie", "Tove Nilsen", "Vigdis Strand"])}  # fmt: skip
+    assert {k: v.municipality.number for k, v in named.items()} == {
+        "Olav": "3209", "Rune": "3230", "Jens": "3238", "Tove": "4202", "Vigdis": "3207"
+    }  # fmt: skip
+    assert named["Olav"].age == 85 and set(named["Olav"].diagnoses) == {"kols", "hjertesvikt"}
+    assert named["Rune"].age == 56 and named["Jens"].age == 62
+    assert all(int(p.national_id[2:4]) > 80 for p in Patient.objects.all()), "only synthetic month + 80 ids"
+
+
+def test_the_gjerdrum_coordinator_sees_only_gjerdrum(demo):
+    client = _client("koordinator.gjerdrum")
+    gjerdrum = {str(p) for p in Patient.objects.filter(municipality__number="3230").values_list("id", flat=True)}
+    assert _listed_ids(client) == gjerdrum
+    page = client.get("/patients/?page=1").content.decode()
+    assert "Rune Bakken" in page and "Jens Lie" not in page
+    for patient in Patient.objects.filter(municipality__number="3238"):
+        for url in _patient_urls(patient):
+            assert client.get(url).status_code == 404, url
+
+
+def test_nurses_get_404_outside_their_centre(demo):
+    agder = _client("sykepleier.agder")
+    for patient in Patient.objects.filter(municipality__number__in=OVRE_ROMERIKE_CENTRE | {"3207"}):
+        for url in _patient_urls(patient):
+            assert agder.get(url).status_code == 404, url
+    ullensaker = _client("sykepleier.ullensaker")
+    for patient in Patient.objects.filter(municipality__number="3207"):
+        for url in _patient_urls(patient):
+            assert ullensaker.get(url).status_code == 404, url
+    centre_patients = Patient.objects.filter(municipality__number__in=OVRE_ROMERIKE_CENTRE)
+    assert _listed_ids(ullensaker) == {str(p.pk) for p in centre_patients}
+
+
+def test_the_fastlege_sees_exactly_his_patients_across_municipalities(demo):
+    berg = User.objects.get(username="fastlege.berg")
+    own = Patient.objects.filter(gp=berg)
+    assert own.values("municipality").distinct().count() >= 3
+    client = _client("fastlege.berg")
+    assert _listed_ids(client) == {str(p.pk) for p in own}
+    other = Patient.objects.exclude(gp=berg).first()
+    assert client.get(f"/patients/{other.pk}/").status_code == 404
+
+
+def test_finance_gets_404_on_every_patient_url(demo):
+    client = _client("okonomi.ullensaker")
+    assert _listed_ids(client) == set()
+    for patient in Patient.objects.filter(name__in=["Olav Haugen", "Vigdis Strand", "Tove Nilsen"]):
+        for url in _patient_urls(patient):
+            assert client.get(url).status_code == 404, url
+    assert client.get("/billing/").status_code == 200
