@@ -102,3 +102,11 @@ def visible_audit_events(user) -> QuerySet[AuditEvent]:
             Agreement.objects.active().filter(centre=centre).values_list("municipality_id", flat=True)
         )
     return AuditEvent.objects.filter(municipality_id__in=municipality_ids)
+
+
+def centre_of(municipality_id: int) -> Centre | None:
+    """The centre whose agreement covers this municipality (or which it hosts): its defaults apply."""
+    agreement = Agreement.objects.active().filter(municipality_id=municipality_id).select_related("centre").first()
+    if agreement:
+        return agreement.centre
+    return Centre.objects.filter(host_id=municipality_id).first()

@@ -1,0 +1,157 @@
+"""Reads of EBPs. Patients are always reached through patients.selectors first (scope, 404)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from ebp.content import BOUND_LABELS, BOUND_NAMES, PlanContent, parse_content
+from ebp.models import CentreThresholds, PlanVersion, VersionStatus
+from measurements.types import MeasurementType, label
+from patients.models import Patient
+from patients.selectors import visible_patients
+from tenants.selectors import centre_of
+
+
+def versions_of(patient: Patient) -> QuerySet[PlanVersion]:
+    return PlanVersion.objects.filter(plan__patient=patient).select_related("created_by", "submitted_by", "decided_by")
+
+
+def active_version(patient: Patient) -> PlanVersion | None:
+    return versions_of(patient).filter(status=VersionStatus.ACTIVE).first()
+
+
+def open_version(patient: Patient) -> PlanVersion | None:
+    """The version in work: a draft, or one waiting for the fastlege."""
+    return versions_of(patient).filter(status__in=[VersionStatus.DRAFT, VersionStatus.SUBMITTED]).first()
+
+
+def version_of(patient: Patient, number: int) -> PlanVersion | None:
+    return versions_of(patient).filter(number=number).first()
+
+
+def approval_queue(user) -> QuerySet[PlanVersion]:
+    """Submitted versions for the patients whose fastlege this user is, oldest first."""
+    own = visible_patients(user).filter(gp=user)
+    return (
+        PlanVersion.objects.filter(status=VersionStatus.SUBMITTED, plan__patient__in=own)
+        .select_related("plan__patient__municipality", "submitted_by")
+        .order_by("submitted_at")
+    )
+
+
+@dataclass(frozen=True)
+class PlanThresholds:
+    """What scoring uses for a patient: the active plan's, else the centre's defaults (flagged)."""
+
+    content: PlanContent
+    version: PlanVersion | None
+
+    @property
+    def approved(self) -> bool:
+        return self.version is not None
+
+
+def thresholds_for(patient: Patient) -> PlanThresholds:
+    active = active_version(patient)
+    if active:
+        return PlanThresholds(content=parse_content(active.content), version=active)
+    centre = centre_of(patient.municipality_id)
+    stored = CentreThresholds.objects.filter(centre=centre).first()
+    return PlanThresholds(content=parse_content({"thresholds": stored.thresholds if stored else {}}), version=None)
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    section: str
+    field: str
+    old: str
+    new: str
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+
+def _fmt(value) -> str:
+    if value is None or value == "" or value == []:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:g}".replace(".", ",")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _flatten(content: PlanContent) -> dict[tuple[str, str], str]:
+    """Every comparable item of a plan as (section, field) → text, in reading order."""
+    rows: dict[tuple[str, str], str] = {("Mål", "Hva er viktig for deg?"): _fmt(content.goals)}
+    for mtype in MeasurementType:
+        for component, bounds in content.thresholds.get(mtype, {}).items():
+            for bound in BOUND_NAMES:
+                rows[("Grenseverdier", f"{label(mtype, component)} – {BOUND_LABELS[bound]}")] = _fmt(
+                    getattr(bounds, bound)
+                )
+        schedule = content.schedule.get(mtype)
+        if schedule:
+            rows[("Måleplan", label(mtype))] = schedule_text(schedule)
+    for rule in content.trend_rules:
+        rows[("Trendregler", rule.kind)] = trend_rule_text(rule)
+    for question in content.questionnaires.daily_symptoms:
+        rows[("Spørsmål", question.text)] = answer_rule_text(question)
+    if content.questionnaires.cat:
+        cat = content.questionnaires.cat
+        rows[("Spørsmål", "CAT")] = f"gul fra {cat.yellow_at}, rød fra {cat.red_at} poeng"
+    for colour, colour_label in (("yellow", "Gul"), ("red", "Rød")):
+        actions = getattr(content.actions, colour)
+        for name, field_label in ACTION_LABELS.items():
+            rows[(f"Tiltak ved {colour_label.lower()}", field_label)] = _fmt(getattr(actions, name))
+    rows[("Kontakter", "Kontakter")] = _fmt([f"{c.name} {c.phone}" for c in content.contacts])
+    rows[("Tverrfaglig møte", "Dato")] = _fmt(content.meeting.date)
+    rows[("Tverrfaglig møte", "Deltakere")] = _fmt(content.meeting.participants)
+    return rows
+
+
+ACTION_LABELS = {
+    "patient_medicinal": "Pasienten – medisinsk",
+    "patient_other": "Pasienten – annet",
+    "whom_to_call": "Hvem ringer pasienten",
+    "nurse": "Sykepleieren",
+}
+
+
+def schedule_text(schedule) -> str:
+    if schedule.frequency == "on_symptoms":
+        return "ved symptomer"
+    times = f" kl. {', '.join(t.strftime('%H:%M') for t in schedule.times)}" if schedule.times else ""
+    if schedule.frequency == "weekly":
+        return f"{schedule.days_per_week} dager i uken{times}"
+    return f"{schedule.times_per_day} gang(er) daglig{times}"
+
+
+def trend_rule_text(rule) -> str:
+    colour = "rød" if rule.colour == "red" else "gul"
+    if rule.kind == "weight_gain":
+        return f"vektøkning på minst {_fmt(float(rule.kg))} kg på {rule.days} dager er {colour}"
+    return f"SpO2 minst {_fmt(float(rule.points))} under vanlig nivå ({_fmt(float(rule.baseline))} %) er {colour}"
+
+
+def answer_rule_text(question) -> str:
+    parts = []
+    if question.yellow_if:
+        parts.append(f"«{'ja' if question.yellow_if == 'yes' else 'nei'}» er gul")
+    if question.red_if:
+        parts.append(f"«{'ja' if question.red_if == 'yes' else 'nei'}» er rød")
+    return ", ".join(parts) or "bare til informasjon"
+
+
+def version_diff(old: PlanVersion | None, new: PlanVersion) -> list[DiffRow]:
+    """Every item of `new` beside `old` (the active version), so the fastlege sees what changed."""
+    before = _flatten(parse_content(old.content)) if old else {}
+    after = _flatten(parse_content(new.content))
+    keys = list(after) + [k for k in before if k not in after]
+    return [
+        DiffRow(section, field, before.get((section, field), "–"), after.get((section, field), "–"))
+        for section, field in keys
+    ]

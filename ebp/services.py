@@ -1,0 +1,174 @@
+"""Writes of the EBP workflow: draft → submitted → active (approved by the fastlege) or returned.
+
+Every step checks who may take it, validates the content, and writes the audit log. A refusal inside
+the user's scope raises PlanRefused (pages and API answer 403 with its message); patients outside the
+scope never get here (the selectors answer 404 first).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from ebp import defaults
+from ebp.content import PlanContent, dump, parse_content
+from ebp.models import CentreThresholds, Plan, PlanTemplate, PlanVersion, VersionStatus
+from patients.models import Patient
+from patients.selectors import role_used_for
+from tenants.models import AuditAction, Role
+from tenants.selectors import centre_of, user_scope
+from tenants.services import audit_record
+
+OBJECT_TYPE = "plan_version"
+
+
+class PlanRefused(Exception):
+    """The user may see the plan but not take this step (message in Norwegian, safe to show)."""
+
+
+def centre_defaults_ensure(centre) -> None:
+    for diagnosis, spec in defaults.TEMPLATES.items():
+        PlanTemplate.objects.get_or_create(
+            centre=centre,
+            diagnosis=diagnosis,
+            defaults={"name": spec["name"], "content": dump(defaults.template_content(diagnosis))},
+        )
+    CentreThresholds.objects.get_or_create(centre=centre, defaults={"thresholds": defaults.default_thresholds()})
+
+
+def _require_nurse(user, patient: Patient) -> None:
+    if role_used_for(user, patient) != Role.NURSE:
+        raise PlanRefused("Bare sykepleiere som følger opp pasienten kan endre egenbehandlingsplanen.")
+
+
+def _require_own_gp(user, patient: Patient) -> None:
+    if not (user_scope(user).has(Role.GP) and patient.gp_id == user.id):
+        raise PlanRefused("Bare pasientens egen fastlege kan godkjenne eller returnere planen.")
+
+
+def _audit(action, version: PlanVersion, patient: Patient, user, request) -> None:
+    audit_record(
+        action=action, object_type=OBJECT_TYPE, object_id=version.pk, patient=patient, request=request, user=user
+    )
+
+
+def _plan(patient: Patient) -> Plan:
+    plan, _ = Plan.objects.get_or_create(patient=patient, defaults={"municipality_id": patient.municipality_id})
+    return plan
+
+
+def _starting_content(patient: Patient, plan: Plan, template: str | None) -> PlanContent:
+    if template:
+        centre = centre_of(patient.municipality_id)
+        stored = PlanTemplate.objects.filter(centre=centre, diagnosis=template).first()
+        if stored is None:
+            raise PlanRefused(f"Senteret har ingen EBP-mal for «{template}».")
+        return parse_content(stored.content)
+    active = plan.versions.filter(status=VersionStatus.ACTIVE).first()
+    if active:
+        return parse_content(active.content)
+    return PlanContent(diagnoses=list(patient.diagnoses))
+
+
+@transaction.atomic
+def draft_start(*, patient: Patient, user, request=None, template: str | None = None, content: dict | None = None):
+    """A new draft from the given content, a centre template, or (by default) the active version."""
+    _require_nurse(user, patient)
+    plan = _plan(patient)
+    Plan.objects.select_for_update().get(pk=plan.pk)  # one numbering at a time per plan
+    open_version = plan.versions.filter(status__in=[VersionStatus.DRAFT, VersionStatus.SUBMITTED]).first()
+    if open_version is not None:
+        raise PlanRefused(
+            f"Versjon {open_version.number} er allerede {open_version.get_status_display().lower()}; "
+            "fullfør den før du starter en ny."
+        )
+    start = parse_content(content) if content is not None else _starting_content(patient, plan, template)
+    active = plan.versions.filter(status=VersionStatus.ACTIVE).first()
+    version = PlanVersion.objects.create(
+        plan=plan,
+        municipality_id=patient.municipality_id,
+        number=(plan.versions.aggregate(n=Max("number"))["n"] or 0) + 1,
+        content=dump(start),
+        based_on=active,
+        created_by=user,
+    )
+    _audit(AuditAction.CREATE, version, patient, user, request)
+    return version
+
+
+def _require_status(version: PlanVersion, status: str, doing: str) -> None:
+    if version.status != status:
+        raise PlanRefused(f"Versjon {version.number} er {version.get_status_display().lower()} og kan ikke {doing}.")
+
+
+@transaction.atomic
+def draft_update(*, version: PlanVersion, user, content: dict, request=None) -> PlanVersion:
+    patient = version.plan.patient
+    _require_nurse(user, patient)
+    version = PlanVersion.objects.select_for_update().get(pk=version.pk)
+    _require_status(version, VersionStatus.DRAFT, "endres")
+    version.content = dump(parse_content(content))
+    version.save(update_fields=["content"])
+    _audit(AuditAction.UPDATE, version, patient, user, request)
+    return version
+
+
+@transaction.atomic
+def draft_submit(*, version: PlanVersion, user, request=None) -> PlanVersion:
+    patient = version.plan.patient
+    _require_nurse(user, patient)
+    version = PlanVersion.objects.select_for_update().get(pk=version.pk)
+    _require_status(version, VersionStatus.DRAFT, "sendes til godkjenning")
+    content = parse_content(version.content)
+    if not content.thresholds and not content.trend_rules:
+        raise PlanRefused("Planen har ingen grenseverdier; legg inn minst én før den sendes til fastlegen.")
+    if patient.gp_id is None:
+        raise PlanRefused("Pasienten har ingen fastlege registrert som kan godkjenne planen.")
+    version.status = VersionStatus.SUBMITTED
+    version.submitted_by, version.submitted_at = user, timezone.now()
+    version.save(update_fields=["status", "submitted_by", "submitted_at"])
+    _audit(AuditAction.UPDATE, version, patient, user, request)
+    return version
+
+
+@transaction.atomic
+def version_approve(*, version: PlanVersion, user, comment: str = "", request=None) -> PlanVersion:
+    """The fastlege approves: this version becomes the active one, the previous active is superseded."""
+    patient = version.plan.patient
+    _require_own_gp(user, patient)
+    Plan.objects.select_for_update().get(pk=version.plan_id)
+    version = PlanVersion.objects.get(pk=version.pk)
+    _require_status(version, VersionStatus.SUBMITTED, "godkjennes")
+    now = timezone.now()
+    for previous in version.plan.versions.filter(status=VersionStatus.ACTIVE):
+        previous.status, previous.superseded_at = VersionStatus.SUPERSEDED, now
+        previous.save(update_fields=["status", "superseded_at"])
+        _audit(AuditAction.UPDATE, previous, patient, user, request)
+    version.status = VersionStatus.ACTIVE
+    version.decided_by, version.decided_at, version.decision_comment = user, now, comment.strip()
+    version.save(update_fields=["status", "decided_by", "decided_at", "decision_comment"])
+    _audit(AuditAction.UPDATE, version, patient, user, request)
+    return version
+
+
+@transaction.atomic
+def version_return(*, version: PlanVersion, user, comment: str, request=None) -> PlanVersion:
+    """The fastlege sends the version back with a comment; the nurse starts a new draft from it."""
+    patient = version.plan.patient
+    _require_own_gp(user, patient)
+    if not (comment or "").strip():
+        raise PlanRefused("Skriv en kommentar som forklarer hva som må endres.")
+    version = PlanVersion.objects.select_for_update().get(pk=version.pk)
+    _require_status(version, VersionStatus.SUBMITTED, "returneres")
+    version.status = VersionStatus.RETURNED
+    version.decided_by, version.decided_at, version.decision_comment = user, timezone.now(), comment.strip()
+    version.save(update_fields=["status", "decided_by", "decided_at", "decision_comment"])
+    _audit(AuditAction.UPDATE, version, patient, user, request)
+    return version
+
+
+def draft_from_returned(*, version: PlanVersion, user, request=None) -> PlanVersion:
+    """Start the next draft from a returned version's content, to fix what the fastlege asked."""
+    _require_status(version, VersionStatus.RETURNED, "brukes som utgangspunkt")
+    return draft_start(patient=version.plan.patient, user=user, request=request, content=version.content)
