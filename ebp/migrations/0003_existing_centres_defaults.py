@@ -19,6 +19,6 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ebp", "0002_frozen_versions_trigger"), ("tenants", "0002_auditevent_append_only")]
+    dependencies = [("ebp", "0002_frozen_versions_trigger"), ("tenants", "0002_audit_append_only_trigger")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
