@@ -227,7 +227,7 @@ def clinical_errors(content: PlanContent) -> list[FieldError]:
 def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
     out = []
     for err in exc.errors():
-        path = tuple(str(p) for p in err["loc"])
+        path = tuple(str(p) for p in err["loc"] if p != "[key]")
         out.append(FieldError(path, f"{'.'.join(path)}: {_norwegian(err)}"))
     return out
 
@@ -250,7 +250,10 @@ _PYDANTIC_MESSAGES = {
 
 
 def _norwegian(err: dict) -> str:
-    return _PYDANTIC_MESSAGES.get(err["type"], err["msg"])
+    message = _PYDANTIC_MESSAGES.get(err["type"], err["msg"])
+    if err["type"] in ("enum", "literal_error", "float_parsing", "int_parsing"):
+        message += f" (fikk «{err.get('input')}»)"
+    return message
 
 
 def parse_content(data: dict) -> PlanContent:

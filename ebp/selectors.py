@@ -155,3 +155,45 @@ def version_diff(old: PlanVersion | None, new: PlanVersion) -> list[DiffRow]:
         DiffRow(section, field, before.get((section, field), "–"), after.get((section, field), "–"))
         for section, field in keys
     ]
+
+
+def _band_segments(bounds, unit: str) -> list[dict]:
+    """The traffic-light bands as the patient reads them, lowest first (only the bands that exist)."""
+    rb, yb, ya, ra = bounds.red_below, bounds.yellow_below, bounds.yellow_above, bounds.red_above
+    low = yb if yb is not None else rb
+    high = ya if ya is not None else ra
+    segments = []
+    if rb is not None:
+        segments.append({"colour": "red", "word": "Rød", "text": f"under {_fmt(rb)} {unit}"})
+    if yb is not None:
+        start = f"fra {_fmt(rb)} til " if rb is not None else ""
+        segments.append({"colour": "yellow", "word": "Gul", "text": f"{start}under {_fmt(yb)} {unit}"})
+    if low is not None and high is not None:
+        green = f"fra {_fmt(low)} til og med {_fmt(high)} {unit}"
+    elif low is not None:
+        green = f"{_fmt(low)} {unit} eller mer"
+    elif high is not None:
+        green = f"{_fmt(high)} {unit} eller mindre"
+    else:
+        green = "alle verdier"
+    segments.append({"colour": "green", "word": "Grønn", "text": green})
+    if ya is not None:
+        end = f" til og med {_fmt(ra)}" if ra is not None else ""
+        segments.append({"colour": "yellow", "word": "Gul", "text": f"over {_fmt(ya)}{end} {unit}"})
+    if ra is not None:
+        segments.append({"colour": "red", "word": "Rød", "text": f"over {_fmt(ra)} {unit}"})
+    return segments
+
+
+def bands(content: PlanContent) -> list[dict]:
+    """One row per measurement (component) with thresholds: label and its coloured bands."""
+    from measurements.types import spec
+
+    rows = []
+    for mtype in MeasurementType:
+        for component, bounds in content.thresholds.get(mtype, {}).items():
+            if bounds.present():
+                rows.append(
+                    {"label": label(mtype, component), "segments": _band_segments(bounds, spec(mtype).unit_label)}
+                )
+    return rows

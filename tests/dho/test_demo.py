@@ -35,6 +35,15 @@ def _listed_ids(client, path="/api/v1/patients/"):
     return ids
 
 
+def _sample(patients, per_municipality=2):
+    """A few patients of each municipality: every URL × every patient would take half a minute."""
+    seen: dict[int, int] = {}
+    for patient in patients.order_by("municipality_id", "name"):
+        seen[patient.municipality_id] = seen.get(patient.municipality_id, 0) + 1
+        if seen[patient.municipality_id] <= per_municipality:
+            yield patient
+
+
 def _patient_urls(patient):
     return [_url(route, patient.pk) for route in patient_routes()]
 
@@ -79,18 +88,18 @@ def test_the_gjerdrum_coordinator_sees_only_gjerdrum(demo):
     assert _listed_ids(client) == gjerdrum
     page = client.get("/patients/?page=1").content.decode()
     assert "Rune Bakken" in page and "Jens Lie" not in page
-    for patient in Patient.objects.filter(municipality__number="3238"):
+    for patient in _sample(Patient.objects.filter(municipality__number="3238"), per_municipality=10):
         for url in _patient_urls(patient):
             assert client.get(url).status_code == 404, url
 
 
 def test_nurses_get_404_outside_their_centre(demo):
     agder = _client("sykepleier.agder")
-    for patient in Patient.objects.filter(municipality__number__in=OVRE_ROMERIKE_CENTRE | {"3207"}):
+    for patient in _sample(Patient.objects.filter(municipality__number__in=OVRE_ROMERIKE_CENTRE | {"3207"})):
         for url in _patient_urls(patient):
             assert agder.get(url).status_code == 404, url
     ullensaker = _client("sykepleier.ullensaker")
-    for patient in Patient.objects.filter(municipality__number="3207"):
+    for patient in _sample(Patient.objects.filter(municipality__number="3207"), per_municipality=10):
         for url in _patient_urls(patient):
             assert ullensaker.get(url).status_code == 404, url
     centre_patients = Patient.objects.filter(municipality__number__in=OVRE_ROMERIKE_CENTRE)

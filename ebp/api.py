@@ -1,0 +1,162 @@
+"""EBP API: read the active plan and its versions; drive the same workflow as the pages.
+
+Errors: a plan the user may see but not change answers 403 with the reason; invalid content 400
+with one entry per field (`field`, `message`); a patient outside the scope 404 (PatientScopedAPIView).
+"""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.response import Response
+
+from ebp import selectors, services
+from ebp.content import InvalidPlanContent
+from ebp.models import PlanVersion, VersionStatus
+from patients.api import PatientScopedAPIView
+from tenants.models import AuditAction
+from tenants.services import audit_record
+
+
+def _person(user) -> str | None:
+    return (user.get_full_name() or user.username) if user else None
+
+
+class PlanVersionSerializer(serializers.ModelSerializer):
+    created_by = serializers.SerializerMethodField()
+    submitted_by = serializers.SerializerMethodField()
+    decided_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PlanVersion
+        fields = [
+            "number",
+            "status",
+            "content",
+            "created_by",
+            "created_at",
+            "submitted_by",
+            "submitted_at",
+            "decided_by",
+            "decided_at",
+            "decision_comment",
+            "superseded_at",
+        ]
+
+    def get_created_by(self, v) -> str | None:
+        return _person(v.created_by)
+
+    def get_submitted_by(self, v) -> str | None:
+        return _person(v.submitted_by)
+
+    def get_decided_by(self, v) -> str | None:
+        return _person(v.decided_by)
+
+
+def _invalid(exc: InvalidPlanContent) -> Response:
+    return Response(
+        {"detail": "Planen er ikke gyldig.", "errors": [{"field": e.field, "message": e.message} for e in exc.errors]},
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+class PlanAPIBase(PatientScopedAPIView):
+    serializer_class = PlanVersionSerializer
+
+    def audit(self, version, action=AuditAction.VIEW):
+        audit_record(
+            action=action,
+            object_type=services.OBJECT_TYPE,
+            object_id=version.pk,
+            patient=self.patient,
+            request=self.request,
+        )
+
+    def version_in(self, statuses, request) -> PlanVersion:
+        """The open version the step acts on; `version` in the body pins it against a stale client."""
+        version = selectors.open_version(self.patient)
+        wanted = request.data.get("version") if isinstance(request.data, dict) else None
+        if version is None or version.status not in statuses or (wanted and int(wanted) != version.number):
+            raise NotFound("Ingen versjon med riktig status for dette steget.")
+        return version
+
+    def step(self, fn, **kwargs) -> Response:
+        try:
+            version = fn(user=self.request.user, request=self.request, **kwargs)
+        except services.PlanRefused as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except InvalidPlanContent as exc:
+            return _invalid(exc)
+        return Response(PlanVersionSerializer(version).data)
+
+
+class ActivePlanAPI(PlanAPIBase):
+    def get(self, request, patient_id):
+        active = selectors.active_version(self.patient)
+        if active is None:
+            raise NotFound("Pasienten har ingen godkjent plan.")
+        self.audit(active)
+        return Response(PlanVersionSerializer(active).data)
+
+
+class PlanVersionsAPI(PlanAPIBase):
+    @extend_schema(responses=PlanVersionSerializer(many=True))
+    def get(self, request, patient_id):
+        versions = list(selectors.versions_of(self.patient))
+        for version in versions:
+            self.audit(version)
+        return Response(PlanVersionSerializer(versions, many=True).data)
+
+
+DraftIn = inline_serializer(
+    "DraftIn",
+    {
+        "content": serializers.JSONField(required=False, help_text="Hele planinnholdet (PlanContent)"),
+        "template": serializers.CharField(required=False, help_text="kols, hjertesvikt eller diabetes"),
+    },
+)
+CommentIn = inline_serializer(
+    "CommentIn",
+    {"comment": serializers.CharField(required=False), "version": serializers.IntegerField(required=False)},
+)
+
+
+class DraftAPI(PlanAPIBase):
+    @extend_schema(request=DraftIn, responses=PlanVersionSerializer)
+    def post(self, request, patient_id):
+        """Start a draft (from `content`, a `template`, or the active version), or replace the open
+        draft's content when one exists and `content` is given."""
+        content = request.data.get("content")
+        draft = selectors.open_version(self.patient)
+        if draft is not None and draft.status == VersionStatus.DRAFT and content is not None:
+            return self.step(lambda **kw: services.draft_update(version=draft, content=content, **kw))
+        response = self.step(
+            lambda **kw: services.draft_start(
+                patient=self.patient, template=request.data.get("template"), content=content, **kw
+            )
+        )
+        if response.status_code == 200:
+            response.status_code = status.HTTP_201_CREATED
+        return response
+
+
+class SubmitAPI(PlanAPIBase):
+    @extend_schema(request=CommentIn, responses=PlanVersionSerializer)
+    def post(self, request, patient_id):
+        version = self.version_in([VersionStatus.DRAFT], request)
+        return self.step(lambda **kw: services.draft_submit(version=version, **kw))
+
+
+class ApproveAPI(PlanAPIBase):
+    @extend_schema(request=CommentIn, responses=PlanVersionSerializer)
+    def post(self, request, patient_id):
+        version = self.version_in([VersionStatus.SUBMITTED], request)
+        comment = request.data.get("comment", "")
+        return self.step(lambda **kw: services.version_approve(version=version, comment=comment, **kw))
+
+
+class ReturnAPI(PlanAPIBase):
+    @extend_schema(request=CommentIn, responses=PlanVersionSerializer)
+    def post(self, request, patient_id):
+        version = self.version_in([VersionStatus.SUBMITTED], request)
+        comment = request.data.get("comment", "")
+        return self.step(lambda **kw: services.version_return(version=version, comment=comment, **kw))

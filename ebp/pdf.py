@@ -1,0 +1,116 @@
+"""The patient's own copy of the active EBP as a PDF (weasyprint), in large type for reading at home.
+
+Everything the template shows is prepared here as plain text, so the template stays simple.
+Never prints the national id.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import weasyprint
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from ebp.content import PlanContent, parse_content
+from ebp.selectors import answer_rule_text, schedule_text, trend_rule_text
+from measurements.types import COMPONENT_LABELS, MeasurementType, label, spec
+
+MONTHS = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
+          "november", "desember")  # fmt: skip
+
+
+def _num(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
+def _date(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        value = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return f"{value.day}. {MONTHS[value.month - 1]} {value.year}"
+
+
+def _colour_texts(bounds, unit: str) -> dict[str, str]:
+    """Green, yellow and red as words: «under 92 %», «92 % eller mer»."""
+    rb, yb, ya, ra = bounds.red_below, bounds.yellow_below, bounds.yellow_above, bounds.red_above
+    low = yb if yb is not None else rb
+    high = ya if ya is not None else ra
+    if low is not None and high is not None:
+        green = f"fra {_num(low)} til og med {_num(high)} {unit}"
+    elif low is not None:
+        green = f"{_num(low)} {unit} eller mer"
+    elif high is not None:
+        green = f"{_num(high)} {unit} eller mindre"
+    else:
+        green = "alle verdier"
+
+    def either(below, above) -> str:
+        parts = [f"under {_num(below)} {unit}" if below is not None else "",
+                 f"over {_num(above)} {unit}" if above is not None else ""]  # fmt: skip
+        return " eller ".join(p for p in parts if p)
+
+    return {"green": green, "yellow": either(yb, ya), "red": either(rb, ra)}
+
+
+def measurement_rows(content: PlanContent) -> list[dict]:
+    """One traffic light per measurement type with thresholds; blood pressure lists both components."""
+    rows = []
+    for mtype in MeasurementType:
+        components = {c: b for c, b in content.thresholds.get(mtype, {}).items() if b.present()}
+        if not components:
+            continue
+        unit = spec(mtype).unit_label
+        lines = {"green": [], "yellow": [], "red": []}
+        for component, bounds in components.items():
+            prefix = f"{COMPONENT_LABELS[component].capitalize()}: " if component != "value" else ""
+            for colour, text in _colour_texts(bounds, unit).items():
+                if text:
+                    lines[colour].append(prefix + text)
+        rows.append({"label": label(mtype), "unit": unit, **lines})
+    return rows
+
+
+def _todo(actions) -> list[tuple[str, str]]:
+    items = [
+        ("Medisiner", actions.patient_medicinal),
+        ("Gjør dette", actions.patient_other),
+        ("Ring", actions.whom_to_call),
+    ]
+    return [(head, text) for head, text in items if text]
+
+
+def _lights(row: dict, content: PlanContent) -> list[dict]:
+    """The table rows of one traffic light: colour in words, the values, what the patient does."""
+    lights = [{"colour": "green", "word": "Grønn – alt er som vanlig", "values": row["green"],
+               "todo": [("", "Fortsett som vanlig.")]}]  # fmt: skip
+    for colour, word in (("yellow", "Gul – følg med"), ("red", "Rød – ring nå")):
+        if row[colour]:
+            todo = _todo(getattr(content.actions, colour)) or [("", "Ring kontaktpersonen din.")]
+            lights.append({"colour": colour, "word": word, "values": row[colour], "todo": todo})
+    return lights
+
+
+def plan_context(patient, version) -> dict:
+    content = parse_content(version.content)
+    return {
+        "patient": {"name": patient.name, "birth_date": _date(patient.birth_date)},
+        "version": {
+            "number": version.number,
+            "decided_at": _date(version.decided_at),
+            "decided_by": version.decided_by.get_full_name() if version.decided_by else "",
+        },
+        "content": content,
+        "measurements": [{**row, "lights": _lights(row, content)} for row in measurement_rows(content)],
+        "trend_rules": [trend_rule_text(rule) for rule in content.trend_rules],
+        "questions": [{"text": q.text, "rule": answer_rule_text(q)} for q in content.questionnaires.daily_symptoms],
+        "cat": content.questionnaires.cat,
+        "schedule": [{"label": label(t), "text": schedule_text(s)} for t, s in content.schedule.items()],
+    }
+
+
+def plan_pdf(patient, version) -> bytes:
+    html = render_to_string("ebp/plan_pdf.html", plan_context(patient, version))
+    return weasyprint.HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()

@@ -1,0 +1,24 @@
+from django import template
+
+from ebp import selectors
+from measurements.types import label
+
+register = template.Library()
+
+register.filter("trend_rule", selectors.trend_rule_text)
+register.filter("schedule", selectors.schedule_text)
+register.filter("answer_rule", selectors.answer_rule_text)
+register.filter("measurement_label", label)
+
+
+@register.filter
+def action_blocks(content):
+    """(colour, word, [(label, text)]) for the yellow and the red actions of a plan."""
+    return [
+        (
+            colour,
+            word,
+            [(text, getattr(getattr(content.actions, colour), name)) for name, text in selectors.ACTION_LABELS.items()],
+        )
+        for colour, word in (("yellow", "Gul"), ("red", "Rød"))
+    ]
