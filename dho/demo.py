@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from ebp import services as ebp
+from ebp.defaults import TEMPLATES
+from ebp.models import PlanVersion
 from patients import national_id
 from patients.models import Patient
 from patients.services import gp_permission_sync
@@ -111,6 +114,59 @@ DIAGNOSIS_MIX = [
     ("diabetes",),
     ("diabetes", "hjertesvikt"),
 ]
+
+
+# The named patients' approved plans (issue 3): a KOLS or heart-failure template with their own bounds.
+DEMO_PLANS = {
+    "Olav Haugen": {
+        "template": "kols",
+        "nurse": "sykepleier.ullensaker",
+        "goals": "Klare å gå til postkassen og være hjemme så lenge som mulig.",
+        "thresholds": {
+            "spo2": {"value": {"red_below": 88, "yellow_below": 92}},
+            "pulse": {"value": {"yellow_above": 100, "red_above": 120}},
+        },
+        "trend_rules": [{"kind": "weight_gain", "kg": 2, "days": 3, "colour": "red"}],
+    },
+    "Rune Bakken": {
+        "template": "kols",
+        "nurse": "sykepleier.ullensaker",
+        "goals": "Fortsette å jobbe deltid og unngå innleggelser.",
+        "thresholds": {"spo2": {"value": {"red_below": 86, "yellow_below": 90}}},
+    },
+    "Jens Lie": {
+        "template": "kols",
+        "nurse": "sykepleier.ullensaker",
+        "goals": "Komme seg på hytta i sommer.",
+    },
+    "Vigdis Strand": {
+        "template": "hjertesvikt",
+        "nurse": "sykepleier.nordrefollo",
+        "goals": "Orke å passe barnebarna en ettermiddag i uken.",
+        "trend_rules": [{"kind": "weight_gain", "kg": 2, "days": 3, "colour": "red"}],
+    },
+}
+
+
+def _seed_plans(users: dict) -> None:
+    """Approved plans for the named patients (Tove stays without one), through the real workflow."""
+    for name, spec in DEMO_PLANS.items():
+        patient = Patient.objects.get(name=name)
+        if PlanVersion.objects.filter(plan__patient=patient).exists():
+            continue
+        content = {
+            **TEMPLATES[spec["template"]]["content"],
+            "goals": spec["goals"],
+            "meeting": {"date": "2026-10-15", "participants": ["Pasienten", "Fastlege Erik Berg", "Sykepleier"]},
+            "contacts": [{"name": "Oppfølgingssenteret", "phone": "63 00 00 00", "when": "hverdager 08–15"}],
+        }
+        content["thresholds"] = {**content.get("thresholds", {}), **spec.get("thresholds", {})}
+        if "trend_rules" in spec:
+            content["trend_rules"] = spec["trend_rules"]
+        nurse = users[spec["nurse"]]
+        draft = ebp.draft_start(patient=patient, user=nurse, content=content)
+        ebp.draft_submit(version=draft, user=nurse)
+        ebp.version_approve(version=draft, user=patient.gp, comment="Godkjent i tverrfaglig møte.")
 
 
 @dataclass
@@ -218,6 +274,9 @@ def seed_demo() -> DemoSummary:
         users[username] = _user(username, first, last, login=False)
         _membership(users[username], Role.GP, where, centres, municipalities)
     _seed_patients(municipalities, users)
+    for centre in centres.values():
+        ebp.centre_defaults_ensure(centre)
+    _seed_plans(users)
     return DemoSummary(
         municipalities=len(municipalities),
         centres=len(centres),

@@ -123,3 +123,24 @@ def test_finance_gets_404_on_every_patient_url(demo):
         for url in _patient_urls(patient):
             assert client.get(url).status_code == 404, url
     assert client.get("/billing/").status_code == 200
+
+
+def test_the_named_patients_have_the_documented_approved_plans(demo):
+    from ebp.selectors import active_version, thresholds_for
+
+    def bounds(name, mtype):
+        return thresholds_for(Patient.objects.get(name=name)).content.thresholds[mtype]["value"]
+
+    olav_spo2, olav_pulse = bounds("Olav Haugen", "spo2"), bounds("Olav Haugen", "pulse")
+    assert (olav_spo2.red_below, olav_spo2.yellow_below) == (88, 92)
+    assert (olav_pulse.yellow_above, olav_pulse.red_above) == (100, 120)
+    rune = bounds("Rune Bakken", "spo2")
+    assert (rune.red_below, rune.yellow_below) == (86, 90)
+    vigdis = thresholds_for(Patient.objects.get(name="Vigdis Strand"))
+    assert vigdis.approved
+    assert [(r.kind, r.kg, r.days, r.colour) for r in vigdis.content.trend_rules] == [("weight_gain", 2, 3, "red")]
+    assert active_version(Patient.objects.get(name="Jens Lie")) is not None
+    tove = Patient.objects.get(name="Tove Nilsen")
+    assert active_version(tove) is None and not thresholds_for(tove).approved
+    berg = User.objects.get(username="fastlege.berg")
+    assert {active_version(Patient.objects.get(name=n)).decided_by for n in ("Olav Haugen", "Rune Bakken")} == {berg}

@@ -107,3 +107,26 @@ def test_the_built_in_templates_and_defaults_are_valid():
     for diagnosis in defaults.TEMPLATES:
         assert defaults.template_content(diagnosis).thresholds or defaults.template_content(diagnosis).trend_rules
     assert defaults.default_thresholds()["spo2"]["value"]["red_below"] == 90
+
+
+def test_the_admin_refuses_a_template_with_invalid_bounds(world):
+    from ebp.admin import CentreThresholdsForm, PlanTemplateForm
+
+    form = PlanTemplateForm(
+        data={
+            "centre": world.centres.ovre.pk,
+            "diagnosis": "kols",
+            "name": "KOLS 2",
+            "content": '{"thresholds": {"spo2": {"value": {"red_below": 101}}}}',
+        }
+    )
+    assert not form.is_valid()
+    assert "thresholds.spo2.value.red_below" in str(form.errors["content"])
+    thresholds = CentreThresholdsForm(
+        data={
+            "centre": world.centres.agder.pk,
+            "thresholds": '{"pulse": {"value": {"red_above": 50, "yellow_above": 60}}}',
+        }
+    )
+    assert not thresholds.is_valid()
+    assert "rød over (50)" in str(thresholds.errors["thresholds"])
