@@ -15,6 +15,10 @@ app.conf.beat_schedule = {
     # Proves to /healthz that beat can reach a worker: a worker that runs it refreshes the
     # heartbeat key even when its own heartbeat thread is gone.
     "worker-heartbeat": {"task": "dho.heartbeat", "schedule": 15.0},
+    # Readings whose scoring task was lost (broker down, worker killed) are queued again after 2 min.
+    "sweep-unscored": {"task": "triage.sweep_unscored", "schedule": 30.0},
+    # Silence is a signal: missing measurements/answers per plan schedule, inactive patients.
+    "silence-check": {"task": "triage.silence_check", "schedule": 15 * 60.0},
 }
 
 # Registers the worker heartbeat signals (imported for its side effect).

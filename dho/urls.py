@@ -9,6 +9,8 @@ from patients.views import HomeView
 api_v1 = [
     path("", include("patients.api_urls")),
     path("", include("ebp.api_urls")),
+    path("", include("measurements.api_urls")),
+    path("", include("triage.api_urls")),
 ]
 
 urlpatterns = [

@@ -38,6 +38,9 @@ class Centre(models.Model):
     host = models.ForeignKey(
         Municipality, on_delete=models.PROTECT, related_name="hosted_centres", verbose_name=_("vertskommune")
     )
+    # Silence is a signal: how long the centre waits before nothing-arrived becomes an alert.
+    missing_grace_hours = models.PositiveSmallIntegerField(_("slingringsmonn for manglende måling (timer)"), default=4)
+    inactive_after_days = models.PositiveSmallIntegerField(_("inaktiv pasient etter (dager)"), default=3)
 
     class Meta:
         ordering = ["name"]

@@ -110,3 +110,11 @@ def centre_of(municipality_id: int) -> Centre | None:
     if agreement:
         return agreement.centre
     return Centre.objects.filter(host_id=municipality_id).first()
+
+
+def centre_served_municipalities(centre_id: int) -> set[int]:
+    """Every municipality whose patients use the centre's platform: its host and all partners with an
+    active agreement, whoever follows them up (Nordre Follo's devices post through the centre too)."""
+    centre = Centre.objects.get(pk=centre_id)
+    partners = Agreement.objects.active().filter(centre_id=centre_id).values_list("municipality_id", flat=True)
+    return {*partners, centre.host_id}

@@ -66,3 +66,23 @@ def audit_record_many(*, action, object_type: str, patients: Iterable, request=N
             for p in patients
         ]
     )
+
+
+def audit_record_integration(*, integration, action, object_type: str, patient_counts: dict, request=None) -> None:
+    """One event per patient a gateway wrote for: the log names the integration as the actor."""
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                username=f"integrasjon:{integration.name}",
+                role="integration",
+                action=action,
+                object_type=object_type,
+                object_id=str(count),
+                patient_id=patient_id,
+                municipality_id=municipality_id,
+                ip=_client_ip(request) if request is not None else None,
+                request_id=getattr(request, "request_id", "") if request is not None else "",
+            )
+            for (patient_id, municipality_id), count in patient_counts.items()
+        ]
+    )

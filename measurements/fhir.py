@@ -1,0 +1,184 @@
+"""FHIR R4 vital-signs Observations → the ingest API's reading items, and errors → OperationOutcome.
+
+fhir.resources (R4B models: Observation is identical in R4) checks the structure; it does not check
+code bindings or profiles, so the LOINC code and the UCUM unit are checked here (STANDARDS.md).
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass, field
+
+from fhir.resources.R4B.observation import Observation
+from pydantic import ValidationError
+
+from measurements.ingest import ItemError
+from measurements.types import MeasurementType
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+FNR_SYSTEMS = ("urn:oid:2.16.578.1.12.4.1.4.1", "urn:oid:2.16.578.1.12.4.1.4.2")  # fødselsnummer, D-nummer
+
+CODES = {
+    "2708-6": MeasurementType.SPO2,
+    "59408-5": MeasurementType.SPO2,
+    "8867-4": MeasurementType.PULSE,
+    "85354-9": MeasurementType.BLOOD_PRESSURE,
+    "29463-7": MeasurementType.WEIGHT,
+    "8310-5": MeasurementType.TEMPERATURE,
+    "9279-1": MeasurementType.RESPIRATORY_RATE,
+    "14743-9": MeasurementType.GLUCOSE,
+    "15074-8": MeasurementType.GLUCOSE,
+    "2339-0": MeasurementType.GLUCOSE,
+    "41653-7": MeasurementType.GLUCOSE,
+    "19935-6": MeasurementType.PEAK_FLOW,
+}
+SYSTOLIC, DIASTOLIC = "8480-6", "8462-4"
+REJECTED_STATUSES = {"entered-in-error", "cancelled"}
+
+
+@dataclass
+class Converted:
+    item: dict | None = None  # the ingest item, without patient_id when the subject is a fødselsnummer
+    fnr: str | None = None
+    errors: list[ItemError] = field(default_factory=list)
+
+
+def _loinc_codes(concept) -> list[str]:
+    return [c.code for c in (concept.coding or []) if c.system == LOINC and c.code] if concept else []
+
+
+def _quantity(q, where: str, errors: list[ItemError]) -> tuple[float | None, str | None]:
+    if q is None or q.value is None:
+        errors.append(ItemError(where, "mangler valueQuantity.value"))
+        return None, None
+    if q.system not in (None, UCUM):
+        errors.append(ItemError(f"{where}.system", f"enheten må være UCUM ({UCUM})"))
+    unit = q.code or q.unit
+    if not unit:
+        errors.append(ItemError(f"{where}.code", "mangler UCUM-enhet"))
+    return float(q.value), unit
+
+
+def _subject(obs: Observation, out: Converted) -> None:
+    subject = obs.subject
+    if subject is None:
+        out.errors.append(ItemError("subject", "mangler pasient (subject)"))
+        return
+    if subject.identifier is not None and subject.identifier.system in FNR_SYSTEMS:
+        out.fnr = (subject.identifier.value or "").replace(" ", "")
+        return
+    ref = subject.reference or ""
+    try:
+        out.item["patient_id"] = str(uuid.UUID(ref.removeprefix("Patient/")))
+    except ValueError:
+        out.errors.append(
+            ItemError(
+                "subject", "ukjent pasient: bruk Patient/<uuid> eller fødselsnummer (urn:oid:2.16.578.1.12.4.1.4.1)"
+            )
+        )
+
+
+def _effective(obs: Observation, out: Converted) -> None:
+    at = obs.effectiveDateTime or (obs.effectiveInstant if hasattr(obs, "effectiveInstant") else None)
+    if not isinstance(at, datetime.datetime):
+        out.errors.append(ItemError("effectiveDateTime", "må være et tidspunkt med klokkeslett og tidssone"))
+        return
+    if at.tzinfo is None:
+        out.errors.append(ItemError("effectiveDateTime", "tidspunktet mangler tidssone (f.eks. +01:00)"))
+        return
+    out.item["measured_at"] = at.isoformat()
+
+
+def _values(obs: Observation, mtype: MeasurementType, out: Converted) -> None:
+    if mtype == MeasurementType.BLOOD_PRESSURE:
+        parts = {}
+        for component in obs.component or []:
+            for code in _loinc_codes(component.code):
+                if code in (SYSTOLIC, DIASTOLIC):
+                    parts[code] = _quantity(component.valueQuantity, f"component[{code}].valueQuantity", out.errors)
+        for code, name in ((SYSTOLIC, "systolic"), (DIASTOLIC, "diastolic")):
+            if code not in parts:
+                out.errors.append(ItemError("component", f"mangler {name} ({code})"))
+        if not out.errors:
+            out.item |= {"systolic": parts[SYSTOLIC][0], "diastolic": parts[DIASTOLIC][0], "unit": parts[SYSTOLIC][1]}
+        return
+    value, unit = _quantity(obs.valueQuantity, "valueQuantity", out.errors)
+    out.item |= {"value": value, "unit": unit or ""}
+
+
+def external_id_of(obs: dict, full_url: str | None = None) -> str | None:
+    for identifier in obs.get("identifier") or []:
+        if identifier.get("value"):
+            return f"{identifier.get('system', '')}|{identifier['value']}"[:100]
+    return (obs.get("id") or full_url or None) and str(obs.get("id") or full_url)[:100]
+
+
+def observation_to_item(resource: dict, full_url: str | None = None) -> Converted:
+    out = Converted(item={})
+    if not isinstance(resource, dict) or resource.get("resourceType") != "Observation":
+        out.errors.append(ItemError("resourceType", "må være Observation"))
+        return out
+    try:
+        obs = Observation.model_validate(resource)
+    except ValidationError as exc:
+        out.errors = [ItemError(".".join(str(p) for p in e["loc"]) or "Observation", e["msg"]) for e in exc.errors()]
+        return out
+    if obs.status in REJECTED_STATUSES:
+        out.errors.append(ItemError("status", f"status «{obs.status}» tas ikke imot"))
+    known = [c for c in _loinc_codes(obs.code) if c in CODES]
+    if not known:
+        out.errors.append(
+            ItemError("code", f"ukjent eller manglende LOINC-kode {_loinc_codes(obs.code) or ''}".strip())
+        )
+        return out
+    mtype = CODES[known[0]]
+    out.item["type"] = mtype.value
+    out.item["external_id"] = external_id_of(resource, full_url)
+    if not out.item["external_id"]:
+        out.errors.append(
+            ItemError("identifier", "mangler identifier eller id (trengs for å kjenne igjen en ny sending)")
+        )
+    _subject(obs, out)
+    _effective(obs, out)
+    _values(obs, mtype, out)
+    return out
+
+
+ISSUE_CODES = {"patient_id": "not-found", "subject": "not-found", "code": "code-invalid", "unit": "code-invalid"}
+
+
+def operation_outcome(errors: list[dict], severity: str = "error") -> dict:
+    """ingest errors ({"field", "message"}) as a FHIR OperationOutcome."""
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": severity,
+                "code": ISSUE_CODES.get(e["field"].split(".")[0], "invalid"),
+                "diagnostics": e["message"],
+                "expression": [f"Observation.{_fhir_path(e['field'])}"],
+            }
+            for e in errors
+        ],
+    }
+
+
+def _fhir_path(field: str) -> str:
+    return {
+        "patient_id": "subject",
+        "measured_at": "effectiveDateTime",
+        "value": "valueQuantity.value",
+        "unit": "valueQuantity.code",
+        "systolic": "component.valueQuantity",
+        "diastolic": "component.valueQuantity",
+        "type": "code",
+    }.get(field, field)
+
+
+def information(message: str) -> dict:
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "information", "code": "informational", "diagnostics": message}],
+    }

@@ -1,0 +1,226 @@
+"""Validation of what gateways send, item by item (pydantic for the shape, plain checks for the rest).
+
+Each item either becomes a `NewReading` / `NewAnswer` in the platform's one unit per type, or a list
+of `ItemError(field, message)` in Norwegian that names what was wrong. One bad item never affects
+its neighbours. Pure Python: no database; patient lookup happens in measurements.services.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from measurements.types import MeasurementType, spec
+
+MAX_BATCH = 1000
+MAX_FUTURE = datetime.timedelta(minutes=5)  # device clocks drift a little; more is a wrong clock
+MAX_AGE = datetime.timedelta(days=30)  # older than this is no longer follow-up, it is history
+
+# Accepted UCUM units per type and how to convert to the stored one.
+CONVERSIONS: dict[MeasurementType, dict[str, Any]] = {
+    MeasurementType.WEIGHT: {"g": lambda v: v / 1000, "[lb_av]": lambda v: v * 0.45359237},
+    MeasurementType.TEMPERATURE: {"[degF]": lambda v: (v - 32) * 5 / 9},
+    MeasurementType.GLUCOSE: {"mg/dL": lambda v: v / 18.016},
+}
+
+
+@dataclass(frozen=True)
+class ItemError:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "message": self.message}
+
+
+ExternalId = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class ReadingIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    external_id: ExternalId
+    patient_id: uuid.UUID | None = None
+    device_serial: Annotated[str, Field(max_length=100)] | None = None
+    type: MeasurementType
+    value: float | None = None
+    systolic: float | None = None
+    diastolic: float | None = None
+    unit: Annotated[str, Field(min_length=1, max_length=20)]
+    measured_at: AwareDatetime
+
+
+@dataclass(frozen=True)
+class NewReading:
+    external_id: str
+    patient_id: uuid.UUID
+    type: str
+    value: float | None
+    systolic: float | None
+    diastolic: float | None
+    original: str
+    measured_at: datetime.datetime
+
+
+class AnswerIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    external_id: ExternalId
+    patient_id: uuid.UUID
+    questionnaire: Literal["daily_symptoms", "cat"]
+    answers: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")], Literal["yes", "no"]] = {}
+    items: list[Annotated[int, Field(ge=0, le=5)]] = []  # CAT: 8 items, 0–5 each
+    answered_at: AwareDatetime
+
+
+@dataclass(frozen=True)
+class NewAnswer:
+    external_id: str
+    patient_id: uuid.UUID
+    questionnaire: str
+    answers: dict
+    total: int | None
+    answered_at: datetime.datetime
+
+
+_MESSAGES = {
+    "missing": "mangler",
+    "extra_forbidden": "ukjent felt",
+    "float_parsing": "må være et tall",
+    "float_type": "må være et tall",
+    "int_parsing": "må være et heltall",
+    "enum": "ukjent type; bruk en av: " + ", ".join(t.value for t in MeasurementType),
+    "literal_error": "ugyldig verdi",
+    "uuid_parsing": "må være en UUID",
+    "uuid_type": "må være en UUID",
+    "timezone_aware": "tidspunktet mangler tidssone (f.eks. +01:00)",
+    "datetime_parsing": "må være et tidspunkt i ISO 8601 med tidssone",
+    "datetime_from_date_parsing": "må være et tidspunkt i ISO 8601 med tidssone",
+    "datetime_type": "må være et tidspunkt i ISO 8601 med tidssone",
+    "string_too_short": "kan ikke være tom",
+    "string_too_long": "er for lang",
+    "string_pattern_mismatch": "har ugyldige tegn",
+    "greater_than_equal": "er for lav",
+    "less_than_equal": "er for høy",
+    "model_type": "må være et objekt",
+    "dict_type": "må være et objekt",
+}
+
+
+def _pydantic_errors(exc: ValidationError) -> list[ItemError]:
+    out = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "item"
+        out.append(ItemError(field, _MESSAGES.get(err["type"], err["msg"])))
+    return out
+
+
+def _num(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
+def _time_errors(field: str, at: datetime.datetime, now: datetime.datetime) -> list[ItemError]:
+    if at > now + MAX_FUTURE:
+        return [ItemError(field, "tidspunktet ligger mer enn 5 minutter fram i tid; sjekk klokken i enheten")]
+    if at < now - MAX_AGE:
+        return [ItemError(field, "tidspunktet er mer enn 30 dager gammelt")]
+    return []
+
+
+def _convert(item: ReadingIn) -> tuple[float | None, float | None, float | None, str, list[ItemError]]:
+    """The values in the type's one unit, what was sent when converted, or the unit error."""
+    type_spec = spec(item.type)
+    values = (item.value, item.systolic, item.diastolic)
+    if item.unit == type_spec.unit:
+        return *values, "", []
+    convert = CONVERSIONS.get(item.type, {}).get(item.unit)
+    if convert is None:
+        allowed = [type_spec.unit, *CONVERSIONS.get(item.type, {})]
+        return (
+            *values,
+            "",
+            [ItemError("unit", f"enheten «{item.unit}» passer ikke til {item.type}; bruk {' eller '.join(allowed)}")],
+        )
+    original = f"{_num(item.value)} {item.unit}" if item.value is not None else ""
+    return (convert(item.value) if item.value is not None else None), None, None, original, []
+
+
+def _value_errors(item: ReadingIn, value, systolic, diastolic) -> list[ItemError]:
+    type_spec = spec(item.type)
+    if item.type == MeasurementType.BLOOD_PRESSURE:
+        errors = [ItemError(f, "mangler (blodtrykk sendes som systolic og diastolic)") for f, v in
+                  (("systolic", systolic), ("diastolic", diastolic)) if v is None]  # fmt: skip
+        if errors:
+            return errors
+        checks = (("systolic", systolic), ("diastolic", diastolic))
+    else:
+        if value is None:
+            return [ItemError("value", "mangler")]
+        checks = (("value", value),)
+    errors = [
+        ItemError(field, f"{_num(round(v, 2))} {type_spec.unit_label} er ikke en mulig verdi for {item.type} "
+                         f"(må være mellom {_num(type_spec.minimum)} og {_num(type_spec.maximum)})")
+        for field, v in checks
+        if not type_spec.minimum <= v <= type_spec.maximum
+    ]  # fmt: skip
+    if not errors and item.type == MeasurementType.BLOOD_PRESSURE and diastolic >= systolic:
+        errors.append(ItemError("diastolic", "diastolisk trykk må være lavere enn systolisk"))
+    return errors
+
+
+def parse_reading(raw: Any, now: datetime.datetime) -> tuple[NewReading | None, list[ItemError]]:
+    try:
+        item = ReadingIn.model_validate(raw)
+    except ValidationError as exc:
+        return None, _pydantic_errors(exc)
+    if item.patient_id is None:
+        field = "device_serial" if item.device_serial else "patient_id"
+        message = (
+            f"ukjent enhet «{item.device_serial}»: ingen aktiv utlån; send patient_id"
+            if item.device_serial
+            else "mangler (eller device_serial for en utlånt enhet)"
+        )
+        return None, [ItemError(field, message)]
+    value, systolic, diastolic, original, errors = _convert(item)
+    errors = errors or _value_errors(item, value, systolic, diastolic)
+    errors += _time_errors("measured_at", item.measured_at, now)
+    if errors:
+        return None, errors
+    return NewReading(
+        external_id=item.external_id,
+        patient_id=item.patient_id,
+        type=item.type.value,
+        value=None if item.type == MeasurementType.BLOOD_PRESSURE else round(value, 3),
+        systolic=systolic,
+        diastolic=diastolic,
+        original=original,
+        measured_at=item.measured_at,
+    ), []
+
+
+CAT_ITEMS = 8
+
+
+def parse_answer(raw: Any, now: datetime.datetime) -> tuple[NewAnswer | None, list[ItemError]]:
+    try:
+        item = AnswerIn.model_validate(raw)
+    except ValidationError as exc:
+        return None, _pydantic_errors(exc)
+    errors = _time_errors("answered_at", item.answered_at, now)
+    total = None
+    if item.questionnaire == "cat":
+        if len(item.items) != CAT_ITEMS:
+            errors.append(ItemError("items", f"CAT har {CAT_ITEMS} spørsmål; fikk {len(item.items)} svar"))
+        total = sum(item.items)
+        answers = {"items": item.items}
+    else:
+        if not item.answers:
+            errors.append(ItemError("answers", "mangler svar"))
+        answers = item.answers
+    if errors:
+        return None, errors
+    return NewAnswer(item.external_id, item.patient_id, item.questionnaire, answers, total, item.answered_at), []

@@ -1,0 +1,170 @@
+"""What devices send: readings, questionnaire answers, the gateways that send them, and the quarantine
+that keeps every item that could not be stored (nothing a device sent is lost silently)."""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from measurements.types import MeasurementType
+from patients.models import Patient
+from tenants.models import Centre, Municipality
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Integration(models.Model):
+    """A device gateway's credential. The token is shown once and stored only as a SHA-256 hash:
+    a leaked database does not let anyone post readings."""
+
+    centre = models.ForeignKey(Centre, on_delete=models.PROTECT, related_name="integrations")
+    name = models.CharField(_("navn"), max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_prefix = models.CharField(_("tokenstart"), max_length=8, editable=False)  # to tell tokens apart
+    active = models.BooleanField(_("aktiv"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["centre", "name"]
+        verbose_name = _("integrasjon")
+        verbose_name_plural = _("integrasjoner")
+        constraints = [models.UniqueConstraint(fields=["centre", "name"], name="integration_name_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.centre})"
+
+    def set_new_token(self) -> str:
+        token = f"dho_{secrets.token_urlsafe(32)}"
+        self.token_hash, self.token_prefix = token_hash(token), token[:8]
+        return token
+
+
+class Colour(models.TextChoices):
+    GREEN = "green", _("Grønn")
+    YELLOW = "yellow", _("Gul")
+    RED = "red", _("Rød")
+
+
+class Reading(models.Model):
+    """One observed value. Stored unscored first; a Celery task sets colour, reason and scored_at."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="readings")
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    external_id = models.CharField(max_length=100, blank=True)
+    type = models.CharField(_("type"), max_length=20, choices=[(t.value, t.value) for t in MeasurementType])
+    value = models.FloatField(null=True, blank=True)  # in the type's one unit; null for blood pressure
+    systolic = models.FloatField(null=True, blank=True)
+    diastolic = models.FloatField(null=True, blank=True)
+    original = models.CharField(max_length=40, blank=True)  # "180 [lb_av]" when the unit was converted
+    measured_at = models.DateTimeField(_("målt"))
+    received_at = models.DateTimeField(_("mottatt"), default=timezone.now)
+    colour = models.CharField(_("farge"), max_length=6, choices=Colour.choices, blank=True)
+    reason = models.CharField(_("begrunnelse"), max_length=300, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+    plan_version = models.ForeignKey(
+        "ebp.PlanVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    alert = models.ForeignKey("triage.Alert", on_delete=models.SET_NULL, null=True, blank=True, related_name="readings")
+
+    class Meta:
+        ordering = ["-measured_at"]
+        verbose_name = _("måling")
+        verbose_name_plural = _("målinger")
+        constraints = [
+            # A gateway's retry never stores a reading twice. (Rows without an integration have a
+            # NULL there, and NULLs never conflict: manual entries need no external id.)
+            models.UniqueConstraint(fields=["integration", "external_id"], name="reading_external_id_unique")
+        ]
+        indexes = [
+            models.Index(fields=["patient", "type", "-measured_at"], name="reading_patient_type_time"),
+            # The sweeper's scan: only the (few) unscored rows are in this index.
+            models.Index(fields=["received_at"], condition=Q(scored_at__isnull=True), name="reading_unscored"),
+        ]
+
+    def __str__(self) -> str:
+        shown = f"{self.systolic:g}/{self.diastolic:g}" if self.value is None else f"{self.value:g}"
+        return f"{self.type} {shown}"
+
+
+class Questionnaire(models.TextChoices):
+    DAILY_SYMPTOMS = "daily_symptoms", _("Daglige symptomspørsmål")
+    CAT = "cat", _("CAT (KOLS)")
+
+
+class Answer(models.Model):
+    """One filled-in questionnaire (a QuestionnaireResponse), scored by the plan's answer rules."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="answers")
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    external_id = models.CharField(max_length=100, blank=True)
+    questionnaire = models.CharField(_("skjema"), max_length=20, choices=Questionnaire.choices)
+    answers = models.JSONField(default=dict)  # daily_symptoms: {code: "yes"|"no"}; cat: {"items": [0–5 × 8]}
+    total = models.PositiveSmallIntegerField(null=True, blank=True)  # CAT sum 0–40
+    answered_at = models.DateTimeField(_("besvart"))
+    received_at = models.DateTimeField(default=timezone.now)
+    colour = models.CharField(max_length=6, choices=Colour.choices, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+    plan_version = models.ForeignKey(
+        "ebp.PlanVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    alert = models.ForeignKey("triage.Alert", on_delete=models.SET_NULL, null=True, blank=True, related_name="answers")
+
+    class Meta:
+        ordering = ["-answered_at"]
+        verbose_name = _("skjemasvar")
+        verbose_name_plural = _("skjemasvar")
+        constraints = [models.UniqueConstraint(fields=["integration", "external_id"], name="answer_external_id_unique")]
+        indexes = [
+            models.Index(fields=["patient", "questionnaire", "-answered_at"], name="answer_patient_time"),
+            models.Index(fields=["received_at"], condition=Q(scored_at__isnull=True), name="answer_unscored"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.questionnaire} {self.answered_at:%Y-%m-%d %H:%M}"
+
+
+class QuarantineStatus(models.TextChoices):
+    OPEN = "open", _("Til behandling")
+    RESUBMITTED = "resubmitted", _("Sendt inn på nytt")
+    DISCARDED = "discarded", _("Forkastet")
+
+
+class QuarantinedItem(models.Model):
+    """An item a gateway sent that could not be stored, kept verbatim with the reasons.
+
+    Centre admins read it and, after correcting the patient mapping, send it through ingest again."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="quarantine")
+    centre = models.ForeignKey(Centre, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20)  # reading | answer | fhir
+    index = models.PositiveIntegerField(null=True, blank=True)  # position in the batch it came in
+    payload = models.JSONField()
+    errors = models.JSONField(default=list)  # [{"field": …, "message": …}]
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status = models.CharField(max_length=12, choices=QuarantineStatus.choices, default=QuarantineStatus.OPEN)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    result = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = _("avvist element")
+        verbose_name_plural = _("karantene (avviste elementer)")
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.index} fra {self.integration.name}"
+
+    @property
+    def error_text(self) -> str:
+        return "; ".join(f"{e.get('field')}: {e.get('message')}" for e in self.errors)

@@ -1,0 +1,308 @@
+"""Store first, then score. A batch is validated item by item, the valid readings are inserted in one
+statement (duplicates of earlier deliveries are skipped by the unique key, not by a lookup), the
+rejected ones are kept in the quarantine, and one scoring task per batch is queued after commit.
+
+If the broker is down the readings are still stored and the request still succeeds: the beat
+sweeper (triage.tasks.sweep_unscored) queues whatever is left unscored after two minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+
+from django.db import connection, transaction
+from django.utils import timezone
+from psycopg.types.json import Jsonb
+
+from measurements.ingest import ItemError, NewAnswer, NewReading, parse_answer, parse_reading
+from measurements.models import Answer, Integration, QuarantinedItem, QuarantineStatus, Reading, token_hash
+from patients.models import Patient
+from tenants.models import AuditAction
+from tenants.selectors import centre_served_municipalities
+from tenants.services import audit_record_integration
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ItemResult:
+    index: int
+    status: str  # created | duplicate | rejected
+    id: int | None = None
+    errors: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        out = {"index": self.index, "status": self.status}
+        if self.id is not None:
+            out["id"] = self.id
+        if self.errors:
+            out["errors"] = self.errors
+        return out
+
+
+def integration_create(*, centre, name: str) -> tuple[Integration, str]:
+    """A new gateway credential; the token is returned once and never stored."""
+    integration = Integration(centre=centre, name=name)
+    token = integration.set_new_token()
+    integration.save()
+    return integration, token
+
+
+def integration_for_token(token: str) -> Integration | None:
+    return Integration.objects.filter(token_hash=token_hash(token), active=True).select_related("centre").first()
+
+
+def _patients_in_scope(integration: Integration, patient_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """patient id → municipality id, for the patients this gateway may deliver for."""
+    if not patient_ids:
+        return {}
+    rows = Patient.objects.filter(
+        id__in=patient_ids, municipality_id__in=centre_served_municipalities(integration.centre_id)
+    ).values_list("id", "municipality_id")
+    return dict(rows)
+
+
+UNKNOWN_PATIENT = ItemError("patient_id", "ukjent pasient for denne integrasjonen")
+
+
+def _quarantine(integration: Integration, kind: str, rejected: list[tuple[int, object, list[ItemError]]]) -> None:
+    QuarantinedItem.objects.bulk_create(
+        [
+            QuarantinedItem(
+                integration=integration,
+                centre_id=integration.centre_id,
+                kind=kind,
+                index=index,
+                payload=raw if isinstance(raw, dict | list) else {"raw": raw},
+                errors=[e.as_dict() for e in errors],
+            )
+            for index, raw, errors in rejected
+        ]
+    )
+
+
+# Column → PostgreSQL array type, for INSERT … SELECT FROM unnest(…): one statement per batch.
+READING_COLUMNS = {
+    "patient_id": "uuid[]", "municipality_id": "bigint[]", "integration_id": "bigint[]", "external_id": "text[]",
+    "type": "text[]", "value": "float8[]", "systolic": "float8[]", "diastolic": "float8[]", "original": "text[]",
+    "measured_at": "timestamptz[]", "received_at": "timestamptz[]", "colour": "text[]", "reason": "text[]",
+}  # fmt: skip
+ANSWER_COLUMNS = {
+    "patient_id": "uuid[]", "municipality_id": "bigint[]", "integration_id": "bigint[]", "external_id": "text[]",
+    "questionnaire": "text[]", "answers": "jsonb[]", "total": "int[]", "answered_at": "timestamptz[]",
+    "received_at": "timestamptz[]", "colour": "text[]", "reason": "text[]",
+}  # fmt: skip
+
+
+def _reading_row(r: NewReading) -> tuple:
+    return (r.type, r.value, r.systolic, r.diastolic, r.original, r.measured_at)
+
+
+def _answer_row(a: NewAnswer) -> tuple:
+    return (a.questionnaire, Jsonb(a.answers), a.total, a.answered_at)
+
+
+def _insert(table: str, columns: dict[str, str], integration: Integration, rows: list[tuple]) -> dict[str, int]:
+    """Insert (new item, municipality id) rows; external id → new id. A row whose (integration,
+    external id) exists already is skipped by the unique key and not returned: a duplicate."""
+    now = timezone.now()
+    records = [
+        (new.patient_id, municipality, integration.pk, new.external_id, *row_of(new), now, "", "")
+        for new, municipality, row_of in rows
+    ]
+    arrays = [list(column) for column in zip(*records, strict=True)]
+    unnest = ", ".join(f"%s::{t}" for t in columns.values())
+    # Table and column names are this module's constants, never input; values go as parameters.
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({unnest}) "  # noqa: S608
+        "ON CONFLICT (integration_id, external_id) DO NOTHING RETURNING external_id, id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+        return dict(cursor.fetchall())
+
+
+def _existing_ids(model, integration: Integration, external_ids: list[str]) -> dict[str, int]:
+    if not external_ids:
+        return {}
+    return dict(
+        model.objects.filter(integration=integration, external_id__in=external_ids).values_list("external_id", "id")
+    )
+
+
+@cache
+def _scoring_tasks():
+    from triage import tasks  # the worker's side; imported late so measurements does not depend on it
+
+    return tasks
+
+
+def enqueue_scoring(kind: str, ids: list[int]) -> None:
+    """Queue one scoring task for a stored batch. A broker outage must not fail the request: the
+    readings are committed already and the sweeper will queue them."""
+    if not ids:
+        return
+    task = _scoring_tasks().score_readings if kind == "reading" else _scoring_tasks().score_answers
+    try:
+        task.apply_async(args=[ids], retry=False)
+    except Exception:
+        log.warning("Kunne ikke legge %s %s-er i kø; sweeperen tar dem", len(ids), kind, exc_info=True)
+
+
+def _split(items: list, parse, integration: Integration):
+    """Parse every item; resolve patients in one query; → (valid [(index, new, municipality)], rejected)."""
+    now = timezone.now()
+    parsed, rejected = [], []
+    for index, raw in enumerate(items):
+        new, errors = parse(raw, now)
+        (rejected.append((index, raw, errors)) if errors else parsed.append((index, raw, new)))
+    scope = _patients_in_scope(integration, {new.patient_id for _, _, new in parsed})
+    valid = []
+    for index, raw, new in parsed:
+        if new.patient_id in scope:
+            valid.append((index, new, scope[new.patient_id]))
+        else:
+            rejected.append((index, raw, [UNKNOWN_PATIENT]))
+    return valid, rejected
+
+
+def _results(
+    count: int, valid, rejected, created: dict[str, int], existing: dict[str, int], first_index: dict[str, int]
+) -> list[ItemResult]:
+    results: list[ItemResult | None] = [None] * count
+    for index, _raw, errors in rejected:
+        results[index] = ItemResult(index, "rejected", errors=[e.as_dict() for e in errors])
+    for index, new, _ in valid:
+        ext = new.external_id
+        if ext in created and first_index[ext] == index:
+            results[index] = ItemResult(index, "created", id=created[ext])
+        else:
+            results[index] = ItemResult(index, "duplicate", id=created.get(ext) or existing.get(ext))
+    return results
+
+
+def _audit(integration: Integration, valid, created: dict[str, int], object_type: str, request) -> None:
+    counts = Counter((new.patient_id, municipality) for _, new, municipality in valid if new.external_id in created)
+    if counts:
+        audit_record_integration(
+            integration=integration,
+            action=AuditAction.CREATE,
+            object_type=object_type,
+            patient_counts=counts,
+            request=request,
+        )
+
+
+@dataclass(frozen=True)
+class _Kind:
+    name: str  # reading | answer
+    parse: object
+    model: type
+    table: str
+    columns: dict
+    row: object
+
+
+READINGS = _Kind("reading", parse_reading, Reading, "measurements_reading", READING_COLUMNS, _reading_row)
+ANSWERS = _Kind("answer", parse_answer, Answer, "measurements_answer", ANSWER_COLUMNS, _answer_row)
+
+
+def _ingest(kind: _Kind, integration: Integration, items: list, request, quarantine, originals=None):
+    valid, rejected = _split(items, kind.parse, integration)
+    first_index: dict[str, int] = {}
+    for index, new, _ in valid:
+        first_index.setdefault(new.external_id, index)  # the same id twice in one batch: the first wins
+    unique = [(new, m, kind.row) for index, new, m in valid if first_index[new.external_id] == index]
+    created = _insert(kind.table, kind.columns, integration, unique) if unique else {}
+    existing = _existing_ids(
+        kind.model, integration, [n.external_id for n, _, _ in unique if n.external_id not in created]
+    )
+    if quarantine:
+        # Keep what the gateway actually sent (a FHIR resource, say), not our conversion of it.
+        kept = [(i, originals[i] if originals else raw, errors) for i, raw, errors in rejected]
+        _quarantine(integration, quarantine if isinstance(quarantine, str) else kind.name, kept)
+    _audit(integration, valid, created, kind.name, request)
+    new_ids = list(created.values())
+    transaction.on_commit(lambda: enqueue_scoring(kind.name, new_ids))
+    return _results(len(items), valid, rejected, created, existing, first_index)
+
+
+@transaction.atomic
+def readings_ingest(
+    *, integration: Integration, items: list, request=None, quarantine: bool | str = True, originals=None
+) -> list[ItemResult]:
+    """Store a batch of readings: one result per item, in order. Never raises for a bad item.
+    `quarantine` False skips keeping rejects (a resubmission), a string names their kind."""
+    return _ingest(READINGS, integration, items, request, quarantine, originals)
+
+
+@transaction.atomic
+def answers_ingest(*, integration: Integration, items: list, request=None, quarantine=True) -> list[ItemResult]:
+    """Store a batch of questionnaire answers, like readings_ingest."""
+    return _ingest(ANSWERS, integration, items, request, quarantine)
+
+
+@transaction.atomic
+def quarantine_resubmit(*, item: QuarantinedItem, user, patient_id: uuid.UUID) -> ItemResult:
+    """Send a quarantined item through ingest again with the corrected patient (centre admins).
+    On success the item is marked resubmitted; otherwise it stays open with the new reasons."""
+    payload = dict(item.payload) if isinstance(item.payload, dict) else {}
+    payload["patient_id"] = str(patient_id)
+    ingest = answers_ingest if item.kind == "answer" else readings_ingest
+    outcome = ingest(integration=item.integration, items=[payload], quarantine=False)[0]
+    if outcome.status == "rejected":
+        item.errors = outcome.errors
+        item.save(update_fields=["errors"])
+        return outcome
+    item.status, item.resolved_at, item.resolved_by = QuarantineStatus.RESUBMITTED, timezone.now(), user
+    item.payload, item.result = payload, f"{outcome.status}: {outcome.id}"
+    item.save(update_fields=["status", "resolved_at", "resolved_by", "payload", "result"])
+    return outcome
+
+
+def _fnr_to_patient(integration: Integration, fnrs: set[str]) -> dict[str, str]:
+    if not fnrs:
+        return {}
+    rows = Patient.objects.filter(
+        national_id__in=fnrs, municipality_id__in=centre_served_municipalities(integration.centre_id)
+    ).values_list("national_id", "id")
+    return {fnr: str(pid) for fnr, pid in rows}
+
+
+@transaction.atomic
+def fhir_ingest(*, integration: Integration, entries: list[tuple[dict, str | None]], request=None) -> list[ItemResult]:
+    """FHIR Observations (resource, fullUrl) → readings through the same path as JSON items."""
+    from measurements.fhir import observation_to_item
+
+    converted = [observation_to_item(resource, full_url) for resource, full_url in entries]
+    patients = _fnr_to_patient(integration, {c.fnr for c in converted if c.fnr})
+    results: list[ItemResult | None] = [None] * len(entries)
+    items, positions, failed = [], [], []
+    for index, c in enumerate(converted):
+        if c.fnr and not c.errors:
+            if c.fnr in patients:
+                c.item["patient_id"] = patients[c.fnr]
+            else:
+                c.errors.append(UNKNOWN_PATIENT)
+        if c.errors:
+            failed.append((index, entries[index][0], c.errors))
+            results[index] = ItemResult(index, "rejected", errors=[e.as_dict() for e in c.errors])
+        else:
+            items.append(c.item)
+            positions.append(index)
+    _quarantine(integration, "fhir", failed)
+    stored = readings_ingest(
+        integration=integration,
+        items=items,
+        request=request,
+        quarantine="fhir",
+        originals=[entries[i][0] for i in positions],
+    )
+    for position, result in zip(positions, stored, strict=True):
+        result.index = position
+        results[position] = result
+    return results

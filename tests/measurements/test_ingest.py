@@ -1,0 +1,176 @@
+"""POST /api/v1/readings: every rejection rule with its index, field and message; duplicates;
+neighbours of a bad item stored; the quarantine keeps every reject; malformed bodies are 400."""
+
+import datetime
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from measurements.models import Integration, QuarantinedItem, Reading
+from tenants.models import AuditEvent
+
+
+def _reading(patient, n=1, **overrides):
+    item = {
+        "external_id": f"gw-{n}",
+        "patient_id": str(patient.pk),
+        "type": "spo2",
+        "value": 93,
+        "unit": "%",
+        "measured_at": (timezone.localtime() - datetime.timedelta(minutes=1)).isoformat(),
+    }
+    item.update(overrides)
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def _post(gateway, *items):
+    response = gateway.post("/api/v1/readings", {"readings": list(items)})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+FUTURE = (timezone.now() + datetime.timedelta(minutes=6)).isoformat()
+OLD = (timezone.now() - datetime.timedelta(days=31)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"type": "blodsukker"}, "type", "ukjent type"),
+        ({"unit": "mmHg"}, "unit", "enheten «mmHg» passer ikke til spo2; bruk %"),
+        ({"type": "weight", "value": 80, "unit": "lbs"}, "unit", "bruk kg eller g eller [lb_av]"),
+        ({"value": 101}, "value", "101 % er ikke en mulig verdi for spo2"),
+        ({"type": "pulse", "value": 0, "unit": "/min"}, "value", "0 slag/min er ikke en mulig verdi for pulse"),
+        ({"type": "weight", "value": 0, "unit": "kg"}, "value", "0 kg er ikke en mulig verdi for weight"),
+        ({"value": "høy"}, "value", "må være et tall"),
+        ({"value": None}, "value", "mangler"),
+        ({"measured_at": "2026-11-23T08:01:00"}, "measured_at", "mangler tidssone"),
+        ({"measured_at": "i morges"}, "measured_at", "ISO 8601"),
+        ({"measured_at": FUTURE}, "measured_at", "mer enn 5 minutter fram i tid"),
+        ({"measured_at": OLD}, "measured_at", "mer enn 30 dager gammelt"),
+        ({"external_id": ""}, "external_id", "kan ikke være tom"),
+        ({"external_id": None}, "external_id", "mangler"),
+        ({"patient_id": None}, "patient_id", "mangler"),
+        ({"patient_id": "ikke-en-uuid"}, "patient_id", "må være en UUID"),
+        ({"patient_id": None, "device_serial": "BP-0042"}, "device_serial", "ukjent enhet «BP-0042»"),
+        ({"type": "blood_pressure", "unit": "mm[Hg]", "value": None, "systolic": 150}, "diastolic", "mangler"),
+        ({"type": "blood_pressure", "unit": "mm[Hg]", "value": None, "systolic": 80, "diastolic": 95}, "diastolic",
+         "lavere enn systolisk"),
+    ],
+)  # fmt: skip
+def test_each_rejection_names_index_field_and_message_and_spares_the_neighbours(
+    world, gateway, overrides, field, message
+):
+    patient = world.p.gjerdrum
+    body = _post(gateway, _reading(patient, 1), _reading(patient, 2, **overrides), _reading(patient, 3))
+    assert [r["status"] for r in body["results"]] == ["created", "rejected", "created"]
+    rejected = body["results"][1]
+    assert rejected["index"] == 1
+    assert any(e["field"] == field and message in e["message"] for e in rejected["errors"]), rejected["errors"]
+    assert Reading.objects.filter(patient=patient).count() == 2
+    kept = QuarantinedItem.objects.get()
+    assert kept.index == 1 and kept.integration == gateway.integration
+    assert kept.payload == _reading(patient, 2, **overrides) or kept.payload.get("external_id") == overrides.get(
+        "external_id", "gw-2"
+    )
+    assert any(e["field"] == field for e in kept.errors)
+
+
+def test_a_patient_outside_the_gateways_centre_is_rejected_as_unknown(world, gateway):
+    body = _post(gateway, _reading(world.p.grimstad, 1), _reading(world.p.nordrefollo, 2))
+    assert body["results"][0] == {
+        "index": 0,
+        "status": "rejected",
+        "errors": [{"field": "patient_id", "message": "ukjent pasient for denne integrasjonen"}],
+    }
+    # Nordre Follo follows up its own patients, but its devices post through the centre's platform.
+    assert body["results"][1]["status"] == "created"
+
+
+def test_duplicates_are_acknowledged_and_never_stored_twice(world, gateway):
+    first = _post(gateway, _reading(world.p.gjerdrum, 1), _reading(world.p.gjerdrum, 2))
+    again = _post(gateway, _reading(world.p.gjerdrum, 1), _reading(world.p.gjerdrum, 2), _reading(world.p.gjerdrum, 2))
+    assert [r["status"] for r in again["results"]] == ["duplicate", "duplicate", "duplicate"]
+    assert [r["id"] for r in again["results"][:2]] == [r["id"] for r in first["results"]]
+    assert Reading.objects.count() == 2
+    # Another gateway may use the same external id: it is a different reading.
+    other, token = Integration(centre=world.centres.ovre, name="Annen"), None
+    from measurements.services import integration_create
+
+    other, token = integration_create(centre=world.centres.ovre, name="Annen")
+    from django.test import Client
+
+    response = Client(HTTP_AUTHORIZATION=f"Bearer {token}").post(
+        "/api/v1/readings", {"readings": [_reading(world.p.gjerdrum, 1)]}, content_type="application/json"
+    )
+    assert response.json()["results"][0]["status"] == "created"
+
+
+def test_units_are_converted_to_the_one_stored_unit(world, gateway):
+    body = _post(
+        gateway,
+        _reading(world.p.gjerdrum, 1, type="weight", value=180, unit="[lb_av]"),
+        _reading(world.p.gjerdrum, 2, type="temperature", value=100.4, unit="[degF]"),
+        _reading(world.p.gjerdrum, 3, type="glucose", value=90.08, unit="mg/dL"),
+        _reading(world.p.gjerdrum, 4, type="blood_pressure", value=None, systolic=150, diastolic=95, unit="mm[Hg]"),
+    )
+    ids = [r["id"] for r in body["results"]]
+    weight, temperature, glucose, bp = (Reading.objects.get(pk=i) for i in ids)
+    assert weight.value == pytest.approx(81.647, abs=0.001) and weight.original == "180 [lb_av]"
+    assert temperature.value == pytest.approx(38.0)
+    assert glucose.value == pytest.approx(5.0)
+    assert (bp.value, bp.systolic, bp.diastolic) == (None, 150, 95)
+    assert all(r.scored_at is None for r in (weight, temperature, glucose, bp))  # stored first, scored later
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        ("ikke json", "application/json", "ikke gyldig JSON"),
+        ({"målinger": []}, "application/json", "med listen «readings»"),
+        ({"readings": {}}, "application/json", "må være en liste"),
+        ({"readings": []}, "application/json", "er tom"),
+        ({"readings": [{}] * 1001}, "application/json", "For mange elementer: 1001; høyst 1000"),
+    ],
+)
+def test_a_malformed_body_is_a_400_that_says_what_is_wrong(world, gateway, body, content_type, message):
+    response = gateway.post("/api/v1/readings", body, content_type=content_type)
+    assert response.status_code == 400
+    assert message in response.json()["detail"]
+    assert not Reading.objects.exists()
+
+
+def test_only_a_valid_gateway_token_may_post(world, gateway, login):
+    anonymous = login(world.u.nurse)  # a logged-in user is not a gateway
+    assert anonymous.post("/api/v1/readings", {"readings": []}, content_type="application/json").status_code in (
+        401,
+        403,
+    )
+    from django.test import Client
+
+    wrong = Client(HTTP_AUTHORIZATION="Bearer dho_feil").post(
+        "/api/v1/readings", {"readings": [{}]}, content_type="application/json"
+    )
+    assert wrong.status_code == 401
+    gateway.integration.active = False
+    gateway.integration.save()
+    assert gateway.post("/api/v1/readings", {"readings": [_reading(world.p.gjerdrum)]}).status_code == 401
+
+
+def test_the_token_is_stored_only_as_a_hash_and_printed_once(world, capsys):
+    call_command("create_integration", "ovre", "Dignio-gateway")
+    token = capsys.readouterr().out.strip()
+    integration = Integration.objects.get(name="Dignio-gateway")
+    assert token.startswith("dho_") and len(token) > 30
+    assert token not in integration.token_hash and integration.token_prefix == token[:8]
+    from measurements.services import integration_for_token
+
+    assert integration_for_token(token) == integration
+
+
+def test_writes_are_audited_per_patient_with_the_integration_as_actor(world, gateway):
+    _post(gateway, _reading(world.p.gjerdrum, 1), _reading(world.p.gjerdrum, 2), _reading(world.p.nannestad, 3))
+    events = AuditEvent.objects.filter(object_type="reading", action="create")
+    assert {(e.patient_id, e.object_id) for e in events} == {(world.p.gjerdrum.pk, "2"), (world.p.nannestad.pk, "1")}
+    assert {e.username for e in events} == {"integrasjon:Testgateway"}

@@ -1,0 +1,189 @@
+"""Scoring: green, yellow or red for one reading or answer, against one patient's plan.
+
+Pure functions of (reading, thresholds, history): no database, no clock. The Celery task looks up the
+plan and the history and stores the result; here the rules can be tested exhaustively, boundary by
+boundary, without either.
+
+Bounds are strict. «Rød under 88» makes 87 red and leaves 88 to the next band; the same for every
+bound. Red wins over yellow; a trend rule and a bound combine the same way (the worse colour wins,
+and the reason names both, the worse first).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ebp.content import Bounds, PlanContent, Spo2DropRule, WeightGainRule
+from measurements.types import MeasurementType, label, spec
+
+RANK = {"green": 0, "yellow": 1, "red": 2}
+COLOUR_WORD = {"yellow": "gul", "red": "rød"}
+SHORT_LABELS = {
+    "spo2": "SpO2",
+    "pulse": "Puls",
+    "blood_pressure": "Blodtrykk",
+    "weight": "Vekt",
+    "temperature": "Temperatur",
+    "glucose": "Blodsukker",
+    "respiratory_rate": "Respirasjon",
+    "peak_flow": "PEF",
+}
+
+
+@dataclass(frozen=True)
+class ReadingValue:
+    type: str
+    measured_at: datetime.datetime
+    value: float | None = None
+    systolic: float | None = None
+    diastolic: float | None = None
+
+
+@dataclass(frozen=True)
+class Score:
+    colour: str  # green | yellow | red
+    reason: str  # for the worklist: "SpO2 86 % – rød under 88"
+
+
+@dataclass(frozen=True)
+class _Finding:
+    colour: str
+    text: str
+
+
+def _num(value: float) -> str:
+    return f"{round(value, 1):g}".replace(".", ",")
+
+
+def _unit(mtype: str) -> str:
+    return f" {spec(mtype).unit_label}"  # Norwegian usage: «86 %», «38,5 °C»
+
+
+def _against_bounds(value: float, bounds: Bounds) -> tuple[str, str]:
+    """(colour, "rød under 88") for one value; ("green", "") inside the green band."""
+    if bounds.red_below is not None and value < bounds.red_below:
+        return "red", f"rød under {_num(bounds.red_below)}"
+    if bounds.red_above is not None and value > bounds.red_above:
+        return "red", f"rød over {_num(bounds.red_above)}"
+    if bounds.yellow_below is not None and value < bounds.yellow_below:
+        return "yellow", f"gul under {_num(bounds.yellow_below)}"
+    if bounds.yellow_above is not None and value > bounds.yellow_above:
+        return "yellow", f"gul over {_num(bounds.yellow_above)}"
+    return "green", ""
+
+
+def _components(reading: ReadingValue) -> list[tuple[str, float]]:
+    if reading.type == MeasurementType.BLOOD_PRESSURE:
+        return [("systolic", reading.systolic), ("diastolic", reading.diastolic)]
+    return [("value", reading.value)]
+
+
+def _shown(reading: ReadingValue, component: str, value: float) -> str:
+    name = SHORT_LABELS[reading.type]
+    if component != "value":
+        name = f"{name} {label(reading.type, component).split()[-1]}"
+    return f"{name} {_num(value)}{_unit(reading.type)}"
+
+
+def _bound_findings(reading: ReadingValue, plan: PlanContent) -> list[_Finding]:
+    findings = []
+    for component, value in _components(reading):
+        bounds = plan.thresholds.get(MeasurementType(reading.type), {}).get(component)
+        if bounds is None or value is None:
+            continue
+        colour, why = _against_bounds(value, bounds)
+        if colour != "green":
+            findings.append(_Finding(colour, f"{_shown(reading, component, value)} – {why}"))
+    return findings
+
+
+def _weight_gain(reading: ReadingValue, rule: WeightGainRule, history: Sequence[ReadingValue]) -> _Finding | None:
+    since = reading.measured_at - datetime.timedelta(days=rule.days)
+    earlier = [
+        h.value
+        for h in history
+        if h.type == MeasurementType.WEIGHT and h.value is not None and since <= h.measured_at < reading.measured_at
+    ]
+    if not earlier:
+        return None
+    gain = reading.value - min(earlier)
+    if gain < rule.kg - 1e-9:  # float sums: 2.0000000001 kg counts as 2 kg
+        return None
+    return _Finding(
+        rule.colour,
+        f"Vekt {_num(reading.value)} kg – økning {_num(gain)} kg på {rule.days} dager "
+        f"({COLOUR_WORD[rule.colour]} ved {_num(rule.kg)} kg)",
+    )
+
+
+def _spo2_drop(reading: ReadingValue, rule: Spo2DropRule) -> _Finding | None:
+    drop = rule.baseline - reading.value
+    if drop < rule.points - 1e-9:
+        return None
+    return _Finding(
+        rule.colour,
+        f"SpO2 {_num(reading.value)} % – {_num(drop)} under vanlig nivå {_num(rule.baseline)} "
+        f"({COLOUR_WORD[rule.colour]} ved {_num(rule.points)})",
+    )
+
+
+def _trend_findings(reading: ReadingValue, plan: PlanContent, history: Sequence[ReadingValue]) -> list[_Finding]:
+    findings = []
+    for rule in plan.trend_rules:
+        if isinstance(rule, WeightGainRule) and reading.type == MeasurementType.WEIGHT and reading.value is not None:
+            findings.append(_weight_gain(reading, rule, history))
+        elif isinstance(rule, Spo2DropRule) and reading.type == MeasurementType.SPO2 and reading.value is not None:
+            findings.append(_spo2_drop(reading, rule))
+    return [f for f in findings if f is not None]
+
+
+def _has_rules(reading: ReadingValue, plan: PlanContent) -> bool:
+    if plan.thresholds.get(MeasurementType(reading.type)):
+        return True
+    trend_types = {WeightGainRule: MeasurementType.WEIGHT, Spo2DropRule: MeasurementType.SPO2}
+    return any(trend_types[type(rule)] == reading.type for rule in plan.trend_rules)
+
+
+def score(reading: ReadingValue, thresholds: PlanContent, history: Sequence[ReadingValue]) -> Score:
+    """The colour of one reading under one plan; `history` holds the patient's earlier readings
+    (any types, any order; the reading itself may be among them: trend rules look strictly before it)."""
+    if not _has_rules(reading, thresholds):
+        return Score("green", f"ingen grenseverdier for {label(reading.type)}")
+    findings = _bound_findings(reading, thresholds) + _trend_findings(reading, thresholds, history)
+    if not findings:
+        return Score("green", "")
+    findings.sort(key=lambda f: -RANK[f.colour])
+    return Score(findings[0].colour, "; ".join(f.text for f in findings))
+
+
+# --- questionnaire answers ---------------------------------------------------------------------
+
+
+def score_answer(questionnaire: str, answers: dict, total: int | None, plan: PlanContent) -> Score:
+    """Daily symptoms: each question's yellow_if/red_if; CAT: the total against the plan's bands."""
+    if questionnaire == "cat":
+        return _score_cat(total, plan)
+    findings = []
+    for question in plan.questionnaires.daily_symptoms:
+        given = answers.get(question.code)
+        for colour, trigger in (("red", question.red_if), ("yellow", question.yellow_if)):
+            if trigger and given == trigger:
+                findings.append(_Finding(colour, f"«{question.text}» – {'ja' if given == 'yes' else 'nei'}"))
+                break
+    if not findings:
+        return Score("green", "")
+    findings.sort(key=lambda f: -RANK[f.colour])
+    return Score(findings[0].colour, "; ".join(f.text for f in findings))
+
+
+def _score_cat(total: int | None, plan: PlanContent) -> Score:
+    cat = plan.questionnaires.cat
+    if cat is None or total is None:
+        return Score("green", "ingen CAT-grenser i planen")
+    if total >= cat.red_at:
+        return Score("red", f"CAT {total} poeng – rød fra {cat.red_at}")
+    if total >= cat.yellow_at:
+        return Score("yellow", f"CAT {total} poeng – gul fra {cat.yellow_at}")
+    return Score("green", "")

@@ -1,0 +1,320 @@
+"""Scoring stored readings and answers, and keeping the worklist's alerts in step.
+
+Idempotent and safe to run twice at once: each task claims its rows with SELECT … FOR UPDATE SKIP
+LOCKED WHERE scored_at IS NULL, so a row is scored by exactly one transaction, and a row whose task
+died (worker killed, broker lost) is still unscored and is picked up by the sweeper. One open alert
+per patient and kind is guaranteed by a partial unique index; a task that loses the race to open it
+attaches to the winner's alert instead.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ebp.content import PlanContent, WeightGainRule, parse_content
+from ebp.models import CentreThresholds, PlanVersion, VersionStatus
+from measurements.models import Answer, Reading
+from tenants.selectors import centre_of
+from triage.models import COLOUR_RANK, Alert, AlertKind, AlertStatus
+from triage.scoring import ReadingValue, Score, score, score_answer
+
+NO_PLAN = "ingen godkjent plan"
+SWEEP_AFTER = datetime.timedelta(minutes=2)
+
+
+class _Plans:
+    """Thresholds per patient for one batch: the active plan, else the centre's defaults (cached)."""
+
+    def __init__(self, patient_municipality: dict):
+        active = PlanVersion.objects.filter(
+            status=VersionStatus.ACTIVE, plan__patient_id__in=list(patient_municipality)
+        ).select_related("plan")
+        self.versions = {v.plan.patient_id: v for v in active}
+        self.contents = {pid: parse_content(v.content) for pid, v in self.versions.items()}
+        self.municipality = patient_municipality
+        self._defaults: dict[int, PlanContent] = {}
+
+    def content(self, patient_id) -> PlanContent:
+        if patient_id in self.contents:
+            return self.contents[patient_id]
+        municipality_id = self.municipality[patient_id]
+        if municipality_id not in self._defaults:
+            centre = centre_of(municipality_id)
+            stored = CentreThresholds.objects.filter(centre=centre).first()
+            self._defaults[municipality_id] = parse_content({"thresholds": stored.thresholds if stored else {}})
+        return self._defaults[municipality_id]
+
+    def version(self, patient_id) -> PlanVersion | None:
+        return self.versions.get(patient_id)
+
+
+def _value(r: Reading) -> ReadingValue:
+    return ReadingValue(r.type, r.measured_at, r.value, r.systolic, r.diastolic)
+
+
+def _history(readings: list[Reading], plans: _Plans) -> dict:
+    """Earlier weight readings for patients whose plan has a weight-gain rule (one query per batch)."""
+    windows = {
+        r.patient_id: max(
+            rule.days for rule in plans.content(r.patient_id).trend_rules if isinstance(rule, WeightGainRule)
+        )
+        for r in readings
+        if r.type == "weight" and any(isinstance(x, WeightGainRule) for x in plans.content(r.patient_id).trend_rules)
+    }
+    if not windows:
+        return {}
+    earliest = min(r.measured_at for r in readings) - datetime.timedelta(days=max(windows.values()))
+    rows = Reading.objects.filter(patient_id__in=list(windows), type="weight", measured_at__gte=earliest).values_list(
+        "patient_id", "measured_at", "value"
+    )
+    history = defaultdict(list)
+    for patient_id, measured_at, value in rows:
+        history[patient_id].append(ReadingValue("weight", measured_at, value))
+    return history
+
+
+def _alert_for(patient_id, municipality_id, kind: str, subject: str, found: Score, without_plan: bool) -> Alert:
+    """The patient's open alert of this kind, locked; created (or raised) with this finding."""
+    now = timezone.now()
+    open_alerts = Alert.objects.select_for_update().filter(
+        patient_id=patient_id, kind=kind, subject=subject, status=AlertStatus.OPEN
+    )
+    alert = open_alerts.first()
+    if alert is None:
+        try:
+            with transaction.atomic():  # savepoint: losing the race to a parallel task is not an error
+                return Alert.objects.create(
+                    patient_id=patient_id,
+                    municipality_id=municipality_id,
+                    kind=kind,
+                    subject=subject,
+                    colour=found.colour,
+                    reason=found.reason[:300],
+                    without_plan=without_plan,
+                    opened_at=now,
+                    updated_at=now,
+                )
+        except IntegrityError:
+            alert = open_alerts.get()
+    if COLOUR_RANK[found.colour] > COLOUR_RANK[alert.colour]:
+        alert.colour, alert.raised_at = found.colour, now
+    if COLOUR_RANK[found.colour] >= COLOUR_RANK[alert.colour]:
+        alert.reason = found.reason[:300]  # the latest finding of the alert's colour
+    alert.without_plan = alert.without_plan or without_plan
+    alert.updated_at = now
+    alert.save(update_fields=["colour", "raised_at", "reason", "without_plan", "updated_at"])
+    return alert
+
+
+def _worst(scored: list) -> Score:
+    worst = max(scored, key=lambda item: (COLOUR_RANK[item.colour], item.sort_time))
+    return Score(worst.colour, worst.reason)
+
+
+def _apply(rows: list, plans: _Plans, kind: str, now) -> None:
+    """Open or raise one alert per patient for the batch's yellow and red rows and link them."""
+    by_patient = defaultdict(list)
+    for row in rows:
+        if row.colour in ("yellow", "red"):
+            by_patient[row.patient_id].append(row)
+    for patient_id, deviating in sorted(by_patient.items(), key=lambda kv: str(kv[0])):  # fixed lock order
+        found = _worst(deviating)
+        without_plan = plans.version(patient_id) is None
+        alert = _alert_for(patient_id, deviating[0].municipality_id, kind, "", found, without_plan)
+        for row in deviating:
+            row.alert = alert
+
+
+def _reason(found: Score, without_plan: bool) -> str:
+    if without_plan and found.colour != "green":
+        return f"{found.reason} ({NO_PLAN})"
+    return found.reason
+
+
+@transaction.atomic
+def readings_score(reading_ids: Iterable[int]) -> int:
+    """Score the given readings that are still unscored; returns how many this call scored."""
+    readings = list(
+        Reading.objects.select_for_update(skip_locked=True)
+        .filter(id__in=list(reading_ids), scored_at__isnull=True)
+        .order_by("measured_at", "id")
+    )
+    if not readings:
+        return 0
+    plans = _Plans({r.patient_id: r.municipality_id for r in readings})
+    history = _history(readings, plans)
+    now = timezone.now()
+    for r in readings:
+        found = score(_value(r), plans.content(r.patient_id), history.get(r.patient_id, ()))
+        without_plan = plans.version(r.patient_id) is None
+        r.colour, r.reason, r.scored_at = found.colour, _reason(found, without_plan)[:300], now
+        r.plan_version = plans.version(r.patient_id)
+        r.sort_time = r.measured_at
+    _apply(readings, plans, AlertKind.OUT_OF_RANGE, now)
+    Reading.objects.bulk_update(readings, ["colour", "reason", "scored_at", "plan_version", "alert"])
+    _close_silence_alerts({r.patient_id for r in readings}, {(r.patient_id, r.type) for r in readings}, now)
+    return len(readings)
+
+
+@transaction.atomic
+def answers_score(answer_ids: Iterable[int]) -> int:
+    answers = list(
+        Answer.objects.select_for_update(skip_locked=True)
+        .filter(id__in=list(answer_ids), scored_at__isnull=True)
+        .order_by("answered_at", "id")
+    )
+    if not answers:
+        return 0
+    plans = _Plans({a.patient_id: a.municipality_id for a in answers})
+    now = timezone.now()
+    for a in answers:
+        found = score_answer(a.questionnaire, a.answers, a.total, plans.content(a.patient_id))
+        without_plan = plans.version(a.patient_id) is None
+        a.colour, a.reason, a.scored_at = found.colour, _reason(found, without_plan)[:300], now
+        a.plan_version = plans.version(a.patient_id)
+        a.sort_time = a.answered_at
+    _apply(answers, plans, AlertKind.DEVIATING_ANSWER, now)
+    Answer.objects.bulk_update(answers, ["colour", "reason", "scored_at", "plan_version", "alert"])
+    _close_silence_alerts(
+        {a.patient_id for a in answers}, set(), now, answered={(a.patient_id, a.questionnaire) for a in answers}
+    )
+    return len(answers)
+
+
+def _close_silence_alerts(patients: set, measured: set, now, answered: set | None = None) -> None:
+    """Data arrived: the patient is no longer inactive, and what was missing is no longer missing."""
+    if not patients:
+        return
+    open_silence = Alert.objects.filter(
+        patient_id__in=list(patients),
+        status=AlertStatus.OPEN,
+        kind__in=[AlertKind.INACTIVE_PATIENT, AlertKind.MISSING_MEASUREMENT, AlertKind.MISSING_ANSWER],
+    )
+    to_close = [
+        a.pk
+        for a in open_silence
+        if a.kind == AlertKind.INACTIVE_PATIENT
+        or (a.kind == AlertKind.MISSING_MEASUREMENT and (a.patient_id, a.subject) in measured)
+        or (a.kind == AlertKind.MISSING_ANSWER and (a.patient_id, a.subject) in (answered or set()))
+    ]
+    if to_close:
+        Alert.objects.filter(pk__in=to_close).update(
+            status=AlertStatus.CLOSED, closed_at=now, updated_at=now, closed_reason="Data mottatt"
+        )
+
+
+def unscored_ids(model, older_than: datetime.timedelta = SWEEP_AFTER, limit: int = 10_000) -> list[int]:
+    """Rows still unscored after `older_than`: their task was lost (broker down, worker killed)."""
+    cutoff = timezone.now() - older_than
+    return list(
+        model.objects.filter(scored_at__isnull=True, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+# --- silence is a signal ------------------------------------------------------------------------
+
+# How often each questionnaire is expected when the plan asks it (the plan schedules measurements).
+QUESTIONNAIRE_EVERY = {"daily_symptoms": datetime.timedelta(days=1), "cat": datetime.timedelta(days=7)}
+QUESTIONNAIRE_LABEL = {"daily_symptoms": "daglige symptomspørsmål", "cat": "CAT-skjema"}
+
+
+def _expected_every(schedule) -> datetime.timedelta | None:
+    if schedule.frequency == "daily":
+        return datetime.timedelta(days=1)
+    if schedule.frequency == "weekly":
+        return datetime.timedelta(days=-(-7 // schedule.days_per_week))  # 3 days a week → every 3 days
+    return None  # only on symptoms: silence means nothing
+
+
+def _latest(model, time_field: str, group_field: str, patient_ids: list, since) -> dict:
+    from django.db.models import Max
+
+    rows = (
+        model.objects.filter(patient_id__in=patient_ids, **{f"{time_field}__gte": since})
+        .values("patient_id", group_field)
+        .annotate(last=Max(time_field))
+    )
+    return {(r["patient_id"], r[group_field]): r["last"] for r in rows}
+
+
+def _silence_findings(patient, plan, plan_since, grace, inactive_after, last_reading, last_answer, last_any, now):
+    """(kind, subject, reason) for each thing this patient should have sent and did not."""
+    from measurements.types import label
+
+    findings = []
+    if plan is not None:
+        for mtype, schedule in plan.schedule.items():
+            every = _expected_every(schedule)
+            if every is None:
+                continue
+            since = max(last_reading.get((patient.id, mtype.value)) or plan_since, plan_since)
+            if now - since > every + grace:
+                hours = int((now - since).total_seconds() // 3600)
+                findings.append(
+                    (
+                        AlertKind.MISSING_MEASUREMENT,
+                        mtype.value,
+                        f"Ingen måling av {label(mtype).lower()} på {hours} timer",
+                    )
+                )
+        asked = {"daily_symptoms": bool(plan.questionnaires.daily_symptoms), "cat": plan.questionnaires.cat is not None}
+        for questionnaire, every in QUESTIONNAIRE_EVERY.items():
+            if not asked[questionnaire]:
+                continue
+            since = max(last_answer.get((patient.id, questionnaire)) or plan_since, plan_since)
+            if now - since > every + grace:
+                hours = int((now - since).total_seconds() // 3600)
+                findings.append(
+                    (
+                        AlertKind.MISSING_ANSWER,
+                        questionnaire,
+                        f"Ingen svar på {QUESTIONNAIRE_LABEL[questionnaire]} på {hours} timer",
+                    )
+                )
+    since = max(last_any.get(patient.id) or patient.created_at, patient.created_at)
+    if now - since > datetime.timedelta(days=inactive_after):
+        findings.append((AlertKind.INACTIVE_PATIENT, "", f"Ingen målinger eller svar på {(now - since).days} dager"))
+    return findings
+
+
+@transaction.atomic
+def silence_alerts_open(now: datetime.datetime | None = None) -> int:
+    """Open (or keep) a yellow alert for every missing measurement, missing answer and inactive
+    active patient. Paused and ended patients get none. Data arriving closes them (readings_score)."""
+    from patients.models import Patient, PatientStatus
+    from tenants.models import Centre
+
+    now = now or timezone.now()
+    patients = list(Patient.objects.filter(status=PatientStatus.ACTIVE).only("id", "municipality_id", "created_at"))
+    ids = [p.id for p in patients]
+    lookback = now - datetime.timedelta(days=60)
+    last_reading = _latest(Reading, "measured_at", "type", ids, lookback)
+    last_answer = _latest(Answer, "answered_at", "questionnaire", ids, lookback)
+    last_any: dict = {}
+    for (patient_id, _), at in [*last_reading.items(), *last_answer.items()]:
+        last_any[patient_id] = max(at, last_any.get(patient_id, at))
+    plans = _Plans({p.id: p.municipality_id for p in patients})
+    centres: dict[int, Centre | None] = {}
+    opened = 0
+    for patient in patients:
+        if patient.municipality_id not in centres:
+            centres[patient.municipality_id] = centre_of(patient.municipality_id)
+        centre = centres[patient.municipality_id]
+        grace = datetime.timedelta(hours=centre.missing_grace_hours if centre else 4)
+        inactive_after = centre.inactive_after_days if centre else 3
+        version = plans.version(patient.id)
+        plan = plans.content(patient.id) if version else None
+        plan_since = version.decided_at if version else patient.created_at
+        for kind, subject, reason in _silence_findings(
+            patient, plan, plan_since, grace, inactive_after, last_reading, last_answer, last_any, now
+        ):
+            _alert_for(patient.id, patient.municipality_id, kind, subject, Score("yellow", reason), version is None)
+            opened += 1
+    return opened

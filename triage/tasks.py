@@ -1,0 +1,42 @@
+"""Celery tasks: thin wrappers over triage.services. No countdown/eta on scoring (ARCHITECTURE.md):
+with Redis as broker a delayed message outlives a killed worker only until the visibility timeout."""
+
+import logging
+
+from celery import shared_task
+
+from measurements.models import Answer, Reading
+from triage import services
+
+log = logging.getLogger(__name__)
+CHUNK = 1000
+
+
+@shared_task(name="triage.score_readings")
+def score_readings(reading_ids: list[int]) -> int:
+    return services.readings_score(reading_ids)
+
+
+@shared_task(name="triage.score_answers")
+def score_answers(answer_ids: list[int]) -> int:
+    return services.answers_score(answer_ids)
+
+
+@shared_task(name="triage.sweep_unscored")
+def sweep_unscored() -> int:
+    """Re-queue what is still unscored after two minutes: a lost message or a killed worker."""
+    queued = 0
+    for model, task in ((Reading, score_readings), (Answer, score_answers)):
+        ids = services.unscored_ids(model)
+        for start in range(0, len(ids), CHUNK):
+            task.delay(ids[start : start + CHUNK])
+        queued += len(ids)
+    if queued:
+        log.warning("Sweeperen la %s uvurderte målinger/svar i kø på nytt", queued)
+    return queued
+
+
+@shared_task(name="triage.silence_check")
+def silence_check() -> int:
+    """Open yellow alerts for missing measurements, missing answers and inactive patients."""
+    return services.silence_alerts_open()
