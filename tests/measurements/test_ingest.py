@@ -95,10 +95,9 @@ def test_duplicates_are_acknowledged_and_never_stored_twice(world, gateway):
     assert [r["id"] for r in again["results"][:2]] == [r["id"] for r in first["results"]]
     assert Reading.objects.count() == 2
     # Another gateway may use the same external id: it is a different reading.
-    other, token = Integration(centre=world.centres.ovre, name="Annen"), None
     from measurements.services import integration_create
 
-    other, token = integration_create(centre=world.centres.ovre, name="Annen")
+    _other, token = integration_create(centre=world.centres.ovre, name="Annen")
     from django.test import Client
 
     response = Client(HTTP_AUTHORIZATION=f"Bearer {token}").post(
