@@ -6,6 +6,7 @@ from django.contrib import admin
 
 from ebp.content import InvalidPlanContent, dump, parse_content
 from ebp.models import CentreThresholds, PlanTemplate
+from tenants.admin import CentreAdminAccess
 from tenants.selectors import admin_centres
 
 
@@ -36,7 +37,7 @@ class CentreThresholdsForm(forms.ModelForm):
         return _validated(self.cleaned_data["thresholds"], key="thresholds")
 
 
-class CentreScopedAdmin(admin.ModelAdmin):
+class CentreScopedAdmin(CentreAdminAccess, admin.ModelAdmin):
     """A centre admin sees and edits only the configuration of their own centre(s)."""
 
     def get_queryset(self, request):

@@ -39,6 +39,20 @@ def _is_centre_admin(request) -> bool:
     )
 
 
+class CentreAdminAccess:
+    """Centre admins (staff with an admin membership) manage their centre's configuration without
+    Django model permissions being handed out one by one; querysets narrow it to their centre."""
+
+    def has_module_permission(self, request):
+        return _is_centre_admin(request)
+
+    def has_view_permission(self, request, obj=None):
+        return _is_centre_admin(request)
+
+    def has_change_permission(self, request, obj=None):
+        return _is_centre_admin(request)
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only, and only the events of the municipalities the admin's centre serves."""

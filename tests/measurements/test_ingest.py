@@ -173,3 +173,33 @@ def test_writes_are_audited_per_patient_with_the_integration_as_actor(world, gat
     events = AuditEvent.objects.filter(object_type="reading", action="create")
     assert {(e.patient_id, e.object_id) for e in events} == {(world.p.gjerdrum.pk, "2"), (world.p.nannestad.pk, "1")}
     assert {e.username for e in events} == {"integrasjon:Testgateway"}
+
+
+def test_a_centre_admin_resubmits_a_quarantined_item_with_the_right_patient(world, gateway, login):
+    body = _post(gateway, _reading(world.p.grimstad, 7))  # wrong patient: outside the centre
+    assert body["results"][0]["status"] == "rejected"
+    item = QuarantinedItem.objects.get()
+    admin = login(world.u.admin)
+    assert item.integration.name in admin.get("/admin/measurements/quarantineditem/").content.decode()
+    page = admin.get(f"/admin/measurements/quarantineditem/{item.pk}/resubmit/")
+    assert page.status_code == 200 and "ukjent pasient" in page.content.decode()
+    # A patient outside the centre cannot even be chosen.
+    refused = admin.post(f"/admin/measurements/quarantineditem/{item.pk}/resubmit/", {"patient": world.p.grimstad.pk})
+    assert refused.status_code == 200 and not Reading.objects.exists()
+    done = admin.post(f"/admin/measurements/quarantineditem/{item.pk}/resubmit/", {"patient": world.p.gjerdrum.pk})
+    assert done.status_code == 302
+    item.refresh_from_db()
+    reading = Reading.objects.get()
+    assert (item.status, item.resolved_by, reading.patient) == ("resubmitted", world.u.admin, world.p.gjerdrum)
+    assert QuarantinedItem.objects.count() == 1  # the resubmission did not quarantine anything again
+
+
+def test_another_centres_admin_does_not_see_the_quarantine(world, gateway, login):
+    from tests.factories import MembershipFactory, UserFactory
+
+    _post(gateway, _reading(world.p.grimstad, 7))
+    agder_admin = UserFactory(username="agder_admin", is_staff=True)
+    MembershipFactory(user=agder_admin, role="admin", centre=world.centres.agder)
+    listing = login(agder_admin).get("/admin/measurements/quarantineditem/")
+    assert listing.status_code in (200, 403)
+    assert "Testgateway" not in listing.content.decode()

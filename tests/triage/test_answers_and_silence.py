@@ -1,0 +1,144 @@
+"""Questionnaire answers are scored by the plan's rules; silence opens yellow alerts that close
+themselves when data arrives; paused patients get none."""
+
+import datetime
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from ebp import services as ebp
+from measurements.models import Answer
+from measurements.services import answers_ingest, integration_create, readings_ingest
+from triage import services as triage
+from triage.models import Alert
+
+PLAN = {
+    "schedule": {"spo2": {"frequency": "daily"}, "temperature": {"frequency": "on_symptoms"}},
+    "thresholds": {"spo2": {"value": {"red_below": 88, "yellow_below": 92}}},
+    "questionnaires": {
+        "daily_symptoms": [
+            {"code": "more_breathless", "text": "Er du mer tungpustet enn vanlig?", "yellow_if": "yes"},
+            {"code": "breathless_at_rest", "text": "Er du tungpustet i hvile?", "red_if": "yes"},
+        ],
+        "cat": {"yellow_at": 10, "red_at": 21},
+    },
+}
+
+
+@pytest.fixture
+def planned(world):
+    patient = world.p.gjerdrum
+    draft = ebp.draft_start(patient=patient, user=world.u.nurse, content=PLAN)
+    ebp.draft_submit(version=draft, user=world.u.nurse)
+    approved = ebp.version_approve(version=draft, user=world.u.gp)
+    integration, token = integration_create(centre=world.centres.ovre, name="gw")
+    return type("Planned", (), {"patient": patient, "integration": integration, "token": token, "version": approved})
+
+
+def _answer(patient, ext, questionnaire="daily_symptoms", minutes_ago=1, **fields):
+    at = timezone.localtime() - datetime.timedelta(minutes=minutes_ago)
+    return {"external_id": ext, "patient_id": str(patient.pk), "questionnaire": questionnaire,
+            "answered_at": at.isoformat(), **fields}  # fmt: skip
+
+
+def test_answers_are_posted_validated_and_scored_by_the_plans_rules(planned):
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {planned.token}")
+    body = client.post(
+        "/api/v1/answers",
+        {
+            "answers": [
+                _answer(planned.patient, "a1", answers={"more_breathless": "yes", "breathless_at_rest": "no"}),
+                _answer(planned.patient, "a2", questionnaire="cat", items=[3, 3, 3, 3, 3, 3, 3, 2]),
+                _answer(planned.patient, "a3", questionnaire="cat", items=[1, 2]),
+                _answer(planned.patient, "a4", answers={"more_breathless": "kanskje"}),
+            ]
+        },
+        content_type="application/json",
+    ).json()
+    assert [r["status"] for r in body["results"]] == ["created", "created", "rejected", "rejected"]
+    assert body["results"][2]["errors"] == [{"field": "items", "message": "CAT har 8 spørsmål; fikk 2 svar"}]
+    assert body["results"][3]["errors"][0]["field"] == "answers.more_breathless"
+    assert triage.answers_score([r["id"] for r in body["results"][:2]]) == 2
+    daily, cat = Answer.objects.get(external_id="a1"), Answer.objects.get(external_id="a2")
+    assert (daily.colour, daily.reason) == ("yellow", "«Er du mer tungpustet enn vanlig?» – ja")
+    assert (cat.total, cat.colour, cat.reason) == (23, "red", "CAT 23 poeng – rød fra 21")
+    alert = Alert.objects.get()
+    assert (alert.kind, alert.colour) == ("deviating_answer", "red")
+    assert set(alert.answers.values_list("external_id", flat=True)) == {"a1", "a2"}
+
+
+def test_without_an_approved_plan_the_centre_defaults_apply_and_say_so(world):
+    integration, _ = integration_create(centre=world.centres.ovre, name="gw")
+    tove_like = world.p.nannestad  # no plan
+    at = (timezone.localtime() - datetime.timedelta(minutes=1)).isoformat()
+    result = readings_ingest(
+        integration=integration,
+        items=[
+            {
+                "external_id": "x",
+                "patient_id": str(tove_like.pk),
+                "type": "spo2",
+                "value": 89,
+                "unit": "%",
+                "measured_at": at,
+            }
+        ],
+    )
+    triage.readings_score([result[0].id])
+    alert = Alert.objects.get()
+    assert alert.colour == "red" and alert.without_plan  # default: red under 90
+    assert alert.reason == "SpO2 89 % – rød under 90 (ingen godkjent plan)"
+
+
+def test_silence_opens_yellow_alerts_and_data_closes_them(planned, world):
+    approved = planned.version.decided_at
+    later = approved + datetime.timedelta(days=2)
+    opened = triage.silence_alerts_open(now=later)
+    kinds = set(Alert.objects.filter(patient=planned.patient).values_list("kind", "subject"))
+    assert kinds == {
+        ("missing_measurement", "spo2"),  # daily; temperature is only on symptoms
+        ("missing_answer", "daily_symptoms"),
+        # CAT is weekly: not missing after two days; inactivity (3 days by default) not yet either
+    }
+    assert opened == 2
+    assert all(a.colour == "yellow" for a in Alert.objects.all())
+    # Running the check again opens nothing new.
+    triage.silence_alerts_open(now=later)
+    assert Alert.objects.filter(status="open").count() == 2
+
+    # A reading arrives: the missing-measurement alert closes itself, the missing answer stays.
+    at = (timezone.localtime() - datetime.timedelta(minutes=1)).isoformat()
+    stored = readings_ingest(
+        integration=planned.integration,
+        items=[
+            {
+                "external_id": "s",
+                "patient_id": str(planned.patient.pk),
+                "type": "spo2",
+                "value": 95,
+                "unit": "%",
+                "measured_at": at,
+            }
+        ],
+    )
+    triage.readings_score([stored[0].id])
+    still_open = set(Alert.objects.filter(status="open").values_list("kind", flat=True))
+    assert still_open == {"missing_answer"}
+
+
+def test_an_inactive_patient_gets_an_alert_and_a_paused_one_none(planned, world):
+    world.p.nannestad.status = "paused"
+    world.p.nannestad.save()
+    in_five_days = timezone.now() + datetime.timedelta(days=5)
+    triage.silence_alerts_open(now=in_five_days)
+    inactive = Alert.objects.filter(kind="inactive_patient")
+    assert world.p.nannestad.pk not in set(inactive.values_list("patient_id", flat=True))
+    assert world.p.gjerdrum.pk in set(inactive.values_list("patient_id", flat=True))
+    assert not Alert.objects.filter(patient=world.p.nannestad).exists()
+    # Any data at all makes the patient active again.
+    answers_ingest(
+        integration=planned.integration, items=[_answer(planned.patient, "z", answers={"more_breathless": "no"})]
+    )
+    triage.answers_score(Answer.objects.values_list("id", flat=True))
+    assert not Alert.objects.filter(patient=planned.patient, kind="inactive_patient", status="open").exists()
