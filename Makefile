@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export XDG_RUNTIME_DIR ?= /tmp
 
-.PHONY: run test lint lock bench clean-var
+.PHONY: run test lint lock bench-ingest clean-var
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(STAMP)
 ## Re-resolve requirements.lock from pyproject.toml.
 lock: $(STAMP)
 	$(VENV)/bin/uv pip compile --python-version 3.11 pyproject.toml --extra dev -o requirements.lock
+
+## Benchmarks (figures, not pass/fail): a real gunicorn + Celery worker on the configured or embedded services.
+bench-ingest: $(STAMP)
+	$(PY) -m dho.embedded with-services -- $(PY) bench/ingest.py
 
 clean-var:
 	rm -rf var

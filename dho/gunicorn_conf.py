@@ -7,3 +7,6 @@ workers = int(os.environ.get("DHO_WEB_WORKERS", "3"))
 accesslog = "-"
 # Path without the query string: a search for a fødselsnummer (?search=…) must never reach a log.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss "%({x-request-id}o)s"'
+# Threads per worker: a one-reading POST from a gateway is not queued behind a 1,000-reading batch
+# that another request is validating (bench/ingest.py measures the difference).
+threads = int(os.environ.get("DHO_WEB_THREADS", "4"))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import connection
+from django.utils import timezone
+
 from tenants.models import AuditAction, AuditEvent
 
 
@@ -69,20 +72,27 @@ def audit_record_many(*, action, object_type: str, patients: Iterable, request=N
 
 
 def audit_record_integration(*, integration, action, object_type: str, patient_counts: dict, request=None) -> None:
-    """One event per patient a gateway wrote for: the log names the integration as the actor."""
-    AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                username=f"integrasjon:{integration.name}",
-                role="integration",
-                action=action,
-                object_type=object_type,
-                object_id=str(count),
-                patient_id=patient_id,
-                municipality_id=municipality_id,
-                ip=_client_ip(request) if request is not None else None,
-                request_id=getattr(request, "request_id", "") if request is not None else "",
-            )
-            for (patient_id, municipality_id), count in patient_counts.items()
-        ]
-    )
+    """One event per patient a gateway wrote for, the integration named as the actor. Written with one
+    INSERT … SELECT unnest: a 1,000-reading batch touches up to 1,000 patients."""
+    if not patient_counts:
+        return
+    now = timezone.now()
+    ip = _client_ip(request) if request is not None else None
+    request_id = getattr(request, "request_id", "") if request is not None else ""
+    keys = list(patient_counts)
+    columns = {
+        "at": ("timestamptz[]", [now] * len(keys)),
+        "username": ("text[]", [f"integrasjon:{integration.name}"] * len(keys)),
+        "role": ("text[]", ["integration"] * len(keys)),
+        "action": ("text[]", [str(action)] * len(keys)),
+        "object_type": ("text[]", [object_type] * len(keys)),
+        "object_id": ("text[]", [str(patient_counts[k]) for k in keys]),
+        "patient_id": ("uuid[]", [k[0] for k in keys]),
+        "municipality_id": ("bigint[]", [k[1] for k in keys]),
+        "ip": ("inet[]", [ip] * len(keys)),
+        "request_id": ("text[]", [request_id] * len(keys)),
+    }
+    unnest = ", ".join(f"%s::{t}" for t, _ in columns.values())
+    sql = f"INSERT INTO tenants_auditevent ({', '.join(columns)}) SELECT * FROM unnest({unnest})"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [values for _, values in columns.values()])

@@ -51,6 +51,7 @@ class AlertOutSerializer(serializers.ModelSerializer):
         OpenApiParameter("status", str, description="open eller closed"),
         OpenApiParameter("municipality", str, description="Kommunenummer"),
         OpenApiParameter("colour", str, description="yellow eller red"),
+        OpenApiParameter("patient", str, description="Pasientens UUID"),
     ]
 )
 class AlertListAPI(generics.ListAPIView):
@@ -65,6 +66,7 @@ class AlertListAPI(generics.ListAPIView):
             status=params.get("status", ""),
             municipality=params.get("municipality", ""),
             colour=params.get("colour", ""),
+            patient=params.get("patient", ""),
         ).order_by("-colour", "opened_at", "id")  # "red" > "yellow" alphabetically: red first
 
     def paginate_queryset(self, queryset):

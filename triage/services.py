@@ -10,10 +10,12 @@ attaches to the winner's alert instead.
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ebp.content import PlanContent, WeightGainRule, parse_content
@@ -27,6 +29,20 @@ NO_PLAN = "ingen godkjent plan"
 SWEEP_AFTER = datetime.timedelta(minutes=2)
 
 
+_APPROVED: dict[int, PlanContent] = {}
+
+
+def _approved_content(version: PlanVersion) -> PlanContent:
+    """Parsed once per worker process: an approved version never changes (model + trigger), so its
+    id is a safe cache key. Bounded so a long-lived worker does not grow without limit."""
+    content = _APPROVED.get(version.pk)
+    if content is None:
+        if len(_APPROVED) > 20_000:
+            _APPROVED.clear()
+        content = _APPROVED[version.pk] = parse_content(version.content)
+    return content
+
+
 class _Plans:
     """Thresholds per patient for one batch: the active plan, else the centre's defaults (cached)."""
 
@@ -35,7 +51,7 @@ class _Plans:
             status=VersionStatus.ACTIVE, plan__patient_id__in=list(patient_municipality)
         ).select_related("plan")
         self.versions = {v.plan.patient_id: v for v in active}
-        self.contents = {pid: parse_content(v.content) for pid, v in self.versions.items()}
+        self.contents = {pid: _approved_content(v) for pid, v in self.versions.items()}
         self.municipality = patient_municipality
         self._defaults: dict[int, PlanContent] = {}
 
@@ -78,37 +94,104 @@ def _history(readings: list[Reading], plans: _Plans) -> dict:
     return history
 
 
-def _alert_for(patient_id, municipality_id, kind: str, subject: str, found: Score, without_plan: bool) -> Alert:
-    """The patient's open alert of this kind, locked; created (or raised) with this finding."""
-    now = timezone.now()
-    open_alerts = Alert.objects.select_for_update().filter(
-        patient_id=patient_id, kind=kind, subject=subject, status=AlertStatus.OPEN
+@dataclass(frozen=True)
+class Finding:
+    """Something that should be on the worklist: opens the patient's alert of this kind or raises it."""
+
+    patient_id: uuid.UUID
+    municipality_id: int
+    kind: str
+    subject: str
+    colour: str
+    reason: str
+    without_plan: bool
+
+    @property
+    def key(self) -> tuple:
+        return (self.patient_id, self.kind, self.subject)
+
+
+ALERT_COLUMNS = {
+    "id": "uuid[]", "patient_id": "uuid[]", "municipality_id": "bigint[]", "kind": "text[]", "subject": "text[]",
+    "colour": "text[]", "reason": "text[]", "without_plan": "bool[]", "status": "text[]", "opened_at": "timestamptz[]",
+    "updated_at": "timestamptz[]", "closed_reason": "text[]",
+}  # fmt: skip
+
+
+def _alerts_insert(findings: list[Finding], now) -> dict[tuple, uuid.UUID]:
+    """Open an alert for every finding without one, in one statement. A finding whose patient already
+    has an open alert of that kind (maybe opened by a parallel task this instant) is skipped by the
+    partial unique index and not returned."""
+    rows = [
+        (uuid.uuid4(), f.patient_id, f.municipality_id, f.kind, f.subject, f.colour, f.reason[:300], f.without_plan,
+         AlertStatus.OPEN.value, now, now, "")
+        for f in findings
+    ]  # fmt: skip
+    arrays = [list(column) for column in zip(*rows, strict=True)]
+    unnest = ", ".join(f"%s::{t}" for t in ALERT_COLUMNS.values())
+    sql = (
+        f"INSERT INTO triage_alert ({', '.join(ALERT_COLUMNS)}) SELECT * FROM unnest({unnest}) "  # noqa: S608
+        "ON CONFLICT (patient_id, kind, subject) WHERE status = 'open' DO NOTHING "
+        "RETURNING patient_id, kind, subject, id"
     )
-    alert = open_alerts.first()
-    if alert is None:
-        try:
-            with transaction.atomic():  # savepoint: losing the race to a parallel task is not an error
-                return Alert.objects.create(
-                    patient_id=patient_id,
-                    municipality_id=municipality_id,
-                    kind=kind,
-                    subject=subject,
-                    colour=found.colour,
-                    reason=found.reason[:300],
-                    without_plan=without_plan,
-                    opened_at=now,
-                    updated_at=now,
-                )
-        except IntegrityError:
-            alert = open_alerts.get()
-    if COLOUR_RANK[found.colour] > COLOUR_RANK[alert.colour]:
-        alert.colour, alert.raised_at = found.colour, now
-    if COLOUR_RANK[found.colour] >= COLOUR_RANK[alert.colour]:
-        alert.reason = found.reason[:300]  # the latest finding of the alert's colour
-    alert.without_plan = alert.without_plan or without_plan
-    alert.updated_at = now
-    alert.save(update_fields=["colour", "raised_at", "reason", "without_plan", "updated_at"])
-    return alert
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+        return {(patient_id, kind, subject): alert_id for patient_id, kind, subject, alert_id in cursor.fetchall()}
+
+
+def _alerts_raise(findings: list[Finding], now) -> dict[tuple, uuid.UUID]:
+    """Attach findings to the patients' open alerts (locked): a red after a yellow raises the colour;
+    the reason follows the latest finding of the alert's colour."""
+    by_key = {f.key: f for f in findings}
+    alerts = list(
+        Alert.objects.select_for_update()
+        .filter(
+            status=AlertStatus.OPEN,
+            patient_id__in={f.patient_id for f in findings},
+            kind__in={f.kind for f in findings},
+        )
+        .order_by("patient_id", "kind", "subject")
+    )
+    changed = []
+    for alert in alerts:
+        found = by_key.get((alert.patient_id, alert.kind, alert.subject))
+        if found is None:
+            continue
+        if COLOUR_RANK[found.colour] > COLOUR_RANK[alert.colour]:
+            alert.colour, alert.raised_at = found.colour, now
+        if COLOUR_RANK[found.colour] >= COLOUR_RANK[alert.colour]:
+            alert.reason = found.reason[:300]
+        alert.without_plan = alert.without_plan or found.without_plan
+        alert.updated_at = now
+        changed.append(alert)
+    _alerts_store(changed)
+    return {(a.patient_id, a.kind, a.subject): a.pk for a in changed}
+
+
+def _alerts_store(alerts: list[Alert]) -> None:
+    """One UPDATE … FROM unnest for the changed alerts (bulk_update's CASE chains are ten times slower)."""
+    if not alerts:
+        return
+    sql = (
+        "UPDATE triage_alert AS t SET colour = v.colour, raised_at = v.raised_at, reason = v.reason, "
+        "without_plan = v.without_plan, updated_at = v.updated_at "
+        "FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[], %s::text[], %s::bool[], %s::timestamptz[]) "
+        "AS v(id, colour, raised_at, reason, without_plan, updated_at) WHERE t.id = v.id"
+    )
+    columns = ("pk", "colour", "raised_at", "reason", "without_plan", "updated_at")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[getattr(a, c) for a in alerts] for c in columns])
+
+
+def alerts_upsert(findings: list[Finding], now) -> dict[tuple, uuid.UUID]:
+    """Open or raise one alert per (patient, kind, subject); → alert id per key. Safe against a
+    parallel task doing the same: rows are taken in one fixed order, and the index decides ties."""
+    findings = sorted(findings, key=lambda f: (str(f.patient_id), f.kind, f.subject))
+    if not findings:
+        return {}
+    opened = _alerts_insert(findings, now)
+    rest = [f for f in findings if f.key not in opened]
+    return {**opened, **(_alerts_raise(rest, now) if rest else {})}
 
 
 def _worst(scored: list) -> Score:
@@ -122,12 +205,46 @@ def _apply(rows: list, plans: _Plans, kind: str, now) -> None:
     for row in rows:
         if row.colour in ("yellow", "red"):
             by_patient[row.patient_id].append(row)
-    for patient_id, deviating in sorted(by_patient.items(), key=lambda kv: str(kv[0])):  # fixed lock order
+    findings = []
+    for patient_id, deviating in by_patient.items():
         found = _worst(deviating)
-        without_plan = plans.version(patient_id) is None
-        alert = _alert_for(patient_id, deviating[0].municipality_id, kind, "", found, without_plan)
+        findings.append(
+            Finding(
+                patient_id,
+                deviating[0].municipality_id,
+                kind,
+                "",
+                found.colour,
+                found.reason,
+                plans.version(patient_id) is None,
+            )
+        )
+    alert_ids = alerts_upsert(findings, now)
+    for patient_id, deviating in by_patient.items():
         for row in deviating:
-            row.alert = alert
+            row.alert_id = alert_ids[(patient_id, kind, "")]
+
+
+def _store_scores(table: str, rows: list, now) -> None:
+    """Write colour, reason, plan version and alert of a scored batch in one UPDATE … FROM unnest."""
+    sql = (
+        f"UPDATE {table} AS t SET colour = v.colour, reason = v.reason, scored_at = %s, "  # noqa: S608
+        "plan_version_id = v.plan_version_id, alert_id = v.alert_id "
+        "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::uuid[]) "
+        "AS v(id, colour, reason, plan_version_id, alert_id) WHERE t.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                now,
+                [r.id for r in rows],
+                [r.colour for r in rows],
+                [r.reason for r in rows],
+                [r.plan_version_id for r in rows],
+                [r.alert_id for r in rows],
+            ],
+        )
 
 
 def _reason(found: Score, without_plan: bool) -> str:
@@ -153,10 +270,10 @@ def readings_score(reading_ids: Iterable[int]) -> int:
         found = score(_value(r), plans.content(r.patient_id), history.get(r.patient_id, ()))
         without_plan = plans.version(r.patient_id) is None
         r.colour, r.reason, r.scored_at = found.colour, _reason(found, without_plan)[:300], now
-        r.plan_version = plans.version(r.patient_id)
+        r.plan_version_id = getattr(plans.version(r.patient_id), "pk", None)
         r.sort_time = r.measured_at
     _apply(readings, plans, AlertKind.OUT_OF_RANGE, now)
-    Reading.objects.bulk_update(readings, ["colour", "reason", "scored_at", "plan_version", "alert"])
+    _store_scores("measurements_reading", readings, now)
     _close_silence_alerts({r.patient_id for r in readings}, {(r.patient_id, r.type) for r in readings}, now)
     return len(readings)
 
@@ -176,10 +293,10 @@ def answers_score(answer_ids: Iterable[int]) -> int:
         found = score_answer(a.questionnaire, a.answers, a.total, plans.content(a.patient_id))
         without_plan = plans.version(a.patient_id) is None
         a.colour, a.reason, a.scored_at = found.colour, _reason(found, without_plan)[:300], now
-        a.plan_version = plans.version(a.patient_id)
+        a.plan_version_id = getattr(plans.version(a.patient_id), "pk", None)
         a.sort_time = a.answered_at
     _apply(answers, plans, AlertKind.DEVIATING_ANSWER, now)
-    Answer.objects.bulk_update(answers, ["colour", "reason", "scored_at", "plan_version", "alert"])
+    _store_scores("measurements_answer", answers, now)
     _close_silence_alerts(
         {a.patient_id for a in answers}, set(), now, answered={(a.patient_id, a.questionnaire) for a in answers}
     )
@@ -302,7 +419,7 @@ def silence_alerts_open(now: datetime.datetime | None = None) -> int:
         last_any[patient_id] = max(at, last_any.get(patient_id, at))
     plans = _Plans({p.id: p.municipality_id for p in patients})
     centres: dict[int, Centre | None] = {}
-    opened = 0
+    findings = []
     for patient in patients:
         if patient.municipality_id not in centres:
             centres[patient.municipality_id] = centre_of(patient.municipality_id)
@@ -315,6 +432,8 @@ def silence_alerts_open(now: datetime.datetime | None = None) -> int:
         for kind, subject, reason in _silence_findings(
             patient, plan, plan_since, grace, inactive_after, last_reading, last_answer, last_any, now
         ):
-            _alert_for(patient.id, patient.municipality_id, kind, subject, Score("yellow", reason), version is None)
-            opened += 1
-    return opened
+            findings.append(
+                Finding(patient.id, patient.municipality_id, kind, subject, "yellow", reason, version is None)
+            )
+    alerts_upsert(findings, now)
+    return len(findings)

@@ -1,0 +1,420 @@
+"""Ingest benchmark against a real running stack: gunicorn, a real Celery worker, PostgreSQL, Redis.
+
+    make bench-ingest
+    (= .venv/bin/python -m dho.embedded with-services -- .venv/bin/python bench/ingest.py)
+
+It uses its own database (`<db>_bench`, created and migrated here) so demo and test data are never
+touched, seeds a centre with PATIENTS patients (half with an approved plan), starts gunicorn and a
+worker on a free port and a private queue, and runs two phases:
+
+1. throughput: batches of 1,000 from CLIENTS clients as fast as the server takes them → accepted
+   readings per second through POST /api/v1/readings;
+2. latency at the target load: batches paced to LOAD_RATE readings/s (2,000) for LOAD_SECONDS while
+   single-reading POSTs are timed (p50/p95) and red readings are timed from POST until the alert is
+   visible in GET /api/v1/alerts/?patient=… as a nurse (p50/p95);
+
+and last
+measures the machine's raw PostgreSQL COPY rate into an identical table and prints our rate as a
+fraction of it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PATIENTS = int(os.environ.get("BENCH_PATIENTS", "3000"))
+BATCHES = int(os.environ.get("BENCH_BATCHES", "60"))
+BATCH_SIZE = 1000
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "3"))
+SINGLES = int(os.environ.get("BENCH_SINGLES", "300"))
+ALERT_PROBES = int(os.environ.get("BENCH_ALERT_PROBES", "60"))
+LOAD_RATE = int(os.environ.get("BENCH_LOAD_RATE", "2000"))
+LOAD_SECONDS = int(os.environ.get("BENCH_LOAD_SECONDS", "30"))
+COPY_ROWS = 200_000
+
+
+def _bench_database_url() -> str:
+    base = os.environ["DATABASE_URL"]
+    parts = urlsplit(base)
+    name = parts.path.lstrip("/") or "dho"
+    return urlunsplit(parts._replace(path=f"/{name}_bench"))
+
+
+def _ensure_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _libpq(url: str) -> str:
+    import dj_database_url
+
+    cfg = dj_database_url.parse(url)
+    pieces = {
+        "dbname": cfg["NAME"],
+        "user": cfg["USER"],
+        "password": cfg["PASSWORD"],
+        "host": cfg["HOST"],
+        "port": cfg["PORT"],
+    }
+    return " ".join(f"{k}={v}" for k, v in pieces.items() if v)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+# --- setup (Django in this process, on the bench database) ---------------------------------------
+
+
+def setup_django(env: dict) -> None:
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", "--no-input", verbosity=0)
+
+
+def seed() -> dict:
+    """A centre, one municipality, PATIENTS patients (half with an approved plan), a gateway, a nurse."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from ebp.content import dump, parse_content
+    from ebp.defaults import TEMPLATES
+    from ebp.models import Plan, PlanVersion
+    from measurements.models import Reading
+    from measurements.services import integration_create
+    from patients import national_id
+    from patients.models import Patient
+    from tenants.models import Centre, Membership, Municipality
+    from triage.models import Alert
+
+    Reading.objects.all().delete()
+    Alert.objects.all().delete()
+    municipality, _ = Municipality.objects.get_or_create(
+        number="3209", defaults={"name": "Ullensaker", "population": 42500}
+    )
+    centre, _ = Centre.objects.get_or_create(slug="bench", defaults={"name": "Benk", "host": municipality})
+    nurse, _ = get_user_model().objects.get_or_create(username="bench-nurse")
+    Membership.objects.get_or_create(user=nurse, role="nurse", centre=centre)
+    gp, _ = get_user_model().objects.get_or_create(username="bench-gp")
+    have = Patient.objects.filter(municipality=municipality).count()
+    rng = random.Random(7)
+    new = []
+    taken = set(Patient.objects.values_list("national_id", flat=True))
+    while have + len(new) < PATIENTS:
+        birth = datetime.date(rng.randint(1930, 1979), rng.randint(1, 12), rng.randint(1, 28))
+        value = national_id.synthetic(birth, rng.randint(100, 499))
+        if value and value not in taken:
+            taken.add(value)
+            new.append(
+                Patient(municipality=municipality, name=f"Benk {len(new)}", national_id=value, birth_date=birth, gp=gp)
+            )
+    Patient.objects.bulk_create(new, batch_size=1000)
+    patients = list(Patient.objects.filter(municipality=municipality).order_by("id").values_list("id", flat=True))
+    content = dump(parse_content(TEMPLATES["kols"]["content"]))
+    planned = patients[: len(patients) // 2]
+    missing = set(planned) - set(Plan.objects.filter(patient_id__in=planned).values_list("patient_id", flat=True))
+    plans = Plan.objects.bulk_create([Plan(patient_id=p, municipality=municipality) for p in missing])
+    PlanVersion.objects.bulk_create(
+        [
+            PlanVersion(plan=plan, municipality=municipality, number=1, status="active", content=content, created_by=gp)
+            for plan in plans
+        ]
+    )
+    centre.integrations.filter(name="bench").delete()
+    _, token = integration_create(centre=centre, name="bench")
+    nurse_token, _ = Token.objects.get_or_create(user=nurse)
+    return {"patients": [str(p) for p in patients], "gateway": token, "nurse": nurse_token.key}
+
+
+# --- the running stack -------------------------------------------------------------------------
+
+
+def start_stack(env: dict, port: int) -> list[subprocess.Popen]:
+    python = sys.executable
+    web = subprocess.Popen(
+        [python, "-m", "gunicorn", "-c", "dho/gunicorn_conf.py", "--bind", f"127.0.0.1:{port}", "--workers", "3",
+         "--access-logfile", "/dev/null", "dho.wsgi:application"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [python, "-m", "celery", "-A", "dho", "worker", "-l", "warning", "--concurrency", "2",
+         "-Q", env["DHO_CELERY_QUEUE"], "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status in (200, 503):
+                return [web, worker]
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("gunicorn did not start")
+
+
+class Client:
+    def __init__(self, port: int, auth: str):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = {"Authorization": auth, "Content-Type": "application/json"}
+
+    def post(self, path: str, body) -> tuple[int, dict]:
+        self.conn.request("POST", path, json.dumps(body), self.headers)
+        response = self.conn.getresponse()
+        return response.status, json.loads(response.read())
+
+    def get(self, path: str) -> tuple[int, dict]:
+        self.conn.request("GET", path, headers=self.headers)
+        response = self.conn.getresponse()
+        return response.status, json.loads(response.read())
+
+
+def _reading(patient: str, rng: random.Random, value: float | None = None) -> dict:
+    at = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=rng.randint(1, 3600))
+    kind = rng.random()
+    if value is not None:
+        item = {"type": "spo2", "value": value, "unit": "%"}
+    elif kind < 0.5:
+        item = {"type": "spo2", "value": rng.choice([97, 96, 95, 94, 93, 91]), "unit": "%"}
+    elif kind < 0.8:
+        item = {"type": "pulse", "value": rng.randint(55, 105), "unit": "/min"}
+    else:
+        item = {
+            "type": "blood_pressure",
+            "systolic": rng.randint(110, 165),
+            "diastolic": rng.randint(60, 95),
+            "unit": "mm[Hg]",
+        }
+    return {"external_id": uuid.uuid4().hex, "patient_id": patient, "measured_at": at.isoformat(), **item}
+
+
+def run_batches(port, token, patients, n_batches, accepted: list, errors: list, interval: float = 0) -> None:
+    """n_batches of BATCH_SIZE; with an interval, one batch every `interval` seconds (paced load)."""
+    client = Client(port, f"Bearer {token}")
+    rng = random.Random()
+    started = time.perf_counter()
+    for n in range(n_batches):
+        if interval:
+            time.sleep(max(0.0, started + n * interval - time.perf_counter()))
+        batch = [_reading(rng.choice(patients), rng) for _ in range(BATCH_SIZE)]
+        status, body = client.post("/api/v1/readings", {"readings": batch})
+        if status != 200:
+            errors.append(status)
+            continue
+        accepted.append(body["created"])
+
+
+def run_singles(port, token, patients, stop: threading.Event, latencies: list) -> None:
+    client = Client(port, f"Bearer {token}")
+    rng = random.Random()
+    while not stop.is_set() and len(latencies) < SINGLES:
+        started = time.perf_counter()
+        status, _ = client.post("/api/v1/readings", {"readings": [_reading(rng.choice(patients), rng)]})
+        if status == 200:
+            latencies.append((time.perf_counter() - started) * 1000)
+        time.sleep(0.02)
+
+
+def run_alert_probes(port, gateway, nurse, probe_patients, stop: threading.Event, latencies: list) -> None:
+    """Red readings for patients the batches never touch, timed until the alert is in the API."""
+    sender, reader = Client(port, f"Bearer {gateway}"), Client(port, f"Token {nurse}")
+    rng = random.Random()
+    for patient in probe_patients:
+        if stop.is_set():
+            break
+        started = time.perf_counter()
+        sender.post("/api/v1/readings", {"readings": [_reading(patient, rng, value=80)]})
+        while time.perf_counter() - started < 30:
+            _, body = reader.get(f"/api/v1/alerts/?status=open&patient={patient}")
+            if body.get("results"):
+                latencies.append((time.perf_counter() - started) * 1000)
+                break
+            time.sleep(0.02)
+        time.sleep(0.2)
+
+
+def copy_rate() -> float:
+    """Rows per second of a plain COPY into a table shaped like measurements_reading."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from measurements.models import Reading
+
+    sample = Reading.objects.values_list("patient_id", "municipality_id", "integration_id").first()
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_copy")
+        cursor.execute("CREATE TABLE bench_copy (LIKE measurements_reading INCLUDING ALL)")
+        columns = (
+            "patient_id, municipality_id, integration_id, external_id, type, value, original, measured_at, "
+            "received_at, colour, reason"
+        )
+        started = time.perf_counter()
+        with cursor.copy(f"COPY bench_copy ({columns}) FROM STDIN") as copy:
+            for i in range(COPY_ROWS):
+                copy.write_row((sample[0], sample[1], sample[2], f"c{i}", "spo2", 95.0, "", now, now, "", ""))
+        elapsed = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_copy")
+    return COPY_ROWS / elapsed
+
+
+def main() -> int:
+    url = _bench_database_url()
+    _ensure_database(url)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DHO_DEBUG": "0",
+        "DHO_TESTING": "0",
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DHO_SSL_REDIRECT": "0",
+        "DHO_SECURE_COOKIES": "0",
+        "DHO_CELERY_QUEUE": f"bench-{uuid.uuid4().hex[:6]}",
+        "DHO_LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "dho.settings",
+    }
+    setup_django(env)
+    data = seed()
+    patients = data["patients"]
+    probe_patients, load_patients = patients[:ALERT_PROBES], patients[ALERT_PROBES:]
+    port = _free_port()
+    procs = start_stack(env, port)
+    try:
+        time.sleep(3)  # let the worker connect
+        figures = measure(port, data, probe_patients, load_patients)
+        figures["copy"] = copy_rate()
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+    report(figures, len(patients))
+    return 0
+
+
+def _drain(timeout: float = 300) -> float:
+    from measurements.models import Reading
+
+    started = time.perf_counter()
+    while Reading.objects.filter(scored_at__isnull=True).exists() and time.perf_counter() - started < timeout:
+        time.sleep(0.5)
+    return time.perf_counter() - started
+
+
+def measure(port, data, probe_patients, load_patients) -> dict:
+    gateway = data["gateway"]
+    # Phase 0: single POSTs on a quiet server (a gateway forwarding one measurement as it is taken).
+    idle: list[float] = []
+    run_singles(port, gateway, load_patients, threading.Event(), idle)
+    _drain()
+    # Phase 1: throughput.
+    accepted, errors = [], []
+    loaders = [
+        threading.Thread(target=run_batches, args=(port, gateway, load_patients, BATCHES // CLIENTS, accepted, errors))
+        for _ in range(CLIENTS)
+    ]
+    started = time.perf_counter()
+    for t in loaders:
+        t.start()
+    for t in loaders:
+        t.join()
+    seconds = time.perf_counter() - started
+    drain_after_burst = _drain()
+    # Phase 2: latency under a paced load of LOAD_RATE readings/s.
+    paced, paced_errors, singles, alerts = [], [], [], []
+    stop = threading.Event()
+    n_batches = LOAD_RATE * LOAD_SECONDS // BATCH_SIZE
+    interval = BATCH_SIZE / LOAD_RATE * 2  # two pacing clients
+    pacers = [
+        threading.Thread(
+            target=run_batches, args=(port, gateway, load_patients, n_batches // 2, paced, paced_errors, interval)
+        )
+        for _ in range(2)
+    ]
+    side = [
+        threading.Thread(target=run_singles, args=(port, gateway, load_patients, stop, singles)),
+        threading.Thread(target=run_alert_probes, args=(port, gateway, data["nurse"], probe_patients, stop, alerts)),
+    ]
+    load_started = time.perf_counter()
+    for t in pacers + side:
+        t.start()
+    for t in pacers:
+        t.join()
+    load_seconds = time.perf_counter() - load_started
+    stop.set()
+    for t in side:
+        t.join()
+    return {
+        "idle_singles": idle,
+        "accepted": sum(accepted),
+        "seconds": seconds,
+        "errors": errors + paced_errors,
+        "drain_after_burst": drain_after_burst,
+        "paced_rate": sum(paced) / load_seconds,
+        "singles": singles,
+        "alerts": alerts,
+        "drain_after_load": _drain(),
+    }
+
+
+def report(f: dict, n_patients: int) -> None:
+    rate = f["accepted"] / f["seconds"]
+    print(f"\nIngest benchmark: {n_patients} patients, 2 cores, gunicorn (3 workers) + 1 Celery worker (2 processes)")
+    s = f["idle_singles"]
+    print(f"  0. single POST, quiet server (n={len(s)}): p50 {_pct(s, 50):.1f} ms, p95 {_pct(s, 95):.1f} ms")
+    print(
+        f"  1. throughput: {f['accepted']} readings in {f['seconds']:.1f} s = {rate:,.0f} readings/s (target ≥ 2,000)"
+    )
+    print(f"     scoring backlog after the burst drained in {f['drain_after_burst']:.1f} s")
+    print(f"  2. paced load: {f['paced_rate']:,.0f} readings/s for {LOAD_SECONDS} s, meanwhile:")
+    if f["singles"]:
+        s = f["singles"]
+        print(
+            f"     single POST, loaded (n={len(s)}): p50 {_pct(s, 50):.1f} ms, p95 {_pct(s, 95):.1f} ms (target < 50)"
+        )
+    if f["alerts"]:
+        a = f["alerts"]
+        print(
+            f"     reading → alert (n={len(a)}): p50 {_pct(a, 50):.0f} ms, p95 {_pct(a, 95):.0f} ms (target p95 < 2 s)"
+        )
+    print(f"     scoring backlog after the load drained in {f['drain_after_load']:.1f} s")
+    if f["errors"]:
+        print(f"  responses not 200: {len(f['errors'])} ({sorted(set(f['errors']))})")
+    print(f"  raw PostgreSQL COPY: {f['copy']:,.0f} rows/s; the batch API reaches {rate / f['copy']:.1%} of it")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
