@@ -43,6 +43,7 @@ BATCH_SIZE = 1000
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "3"))
 SINGLES = int(os.environ.get("BENCH_SINGLES", "300"))
 ALERT_PROBES = int(os.environ.get("BENCH_ALERT_PROBES", "60"))
+WEB_WORKERS = os.environ.get("BENCH_WEB_WORKERS", "4")
 LOAD_RATE = int(os.environ.get("BENCH_LOAD_RATE", "2000"))
 LOAD_SECONDS = int(os.environ.get("BENCH_LOAD_SECONDS", "30"))
 COPY_ROWS = 200_000
@@ -164,8 +165,8 @@ def seed() -> dict:
 def start_stack(env: dict, port: int) -> list[subprocess.Popen]:
     python = sys.executable
     web = subprocess.Popen(
-        [python, "-m", "gunicorn", "-c", "dho/gunicorn_conf.py", "--bind", f"127.0.0.1:{port}", "--workers", "3",
-         "--access-logfile", "/dev/null", "dho.wsgi:application"],
+        [python, "-m", "gunicorn", "-c", "dho/gunicorn_conf.py", "--bind", f"127.0.0.1:{port}",
+         "--workers", WEB_WORKERS, "--access-logfile", "/dev/null", "dho.wsgi:application"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     worker = subprocess.Popen(
@@ -392,7 +393,8 @@ def measure(port, data, probe_patients, load_patients) -> dict:
 
 def report(f: dict, n_patients: int) -> None:
     rate = f["accepted"] / f["seconds"]
-    print(f"\nIngest benchmark: {n_patients} patients, 2 cores, gunicorn (3 workers) + 1 Celery worker (2 processes)")
+    stack = f"gunicorn ({WEB_WORKERS} workers × 4 threads) + 1 Celery worker (2 processes)"
+    print(f"\nIngest benchmark: {n_patients} patients, {os.cpu_count()} cores, {stack}")
     s = f["idle_singles"]
     print(f"  0. single POST, quiet server (n={len(s)}): p50 {_pct(s, 50):.1f} ms, p95 {_pct(s, 95):.1f} ms")
     print(

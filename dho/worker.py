@@ -2,7 +2,7 @@
 
 import threading
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 _stop = threading.Event()
 
@@ -28,3 +28,12 @@ def _start_heartbeat(**kwargs):
 @worker_shutdown.connect
 def _stop_heartbeat(**kwargs):
     _stop.set()
+
+
+@worker_process_init.connect
+def _yield_to_web(**kwargs):
+    # On a shared machine the web processes answer gateways and nurses while scoring runs in the
+    # background: a lower CPU priority keeps single POSTs fast, and scoring has a 2 s budget to spare.
+    import os
+
+    os.nice(int(os.environ.get("DHO_WORKER_NICE", "10")))

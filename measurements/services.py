@@ -22,7 +22,7 @@ from measurements.ingest import ItemError, NewAnswer, NewReading, parse_answer, 
 from measurements.models import Answer, Integration, QuarantinedItem, QuarantineStatus, Reading, token_hash
 from patients.models import Patient
 from tenants.models import AuditAction
-from tenants.selectors import centre_served_municipalities
+from tenants.selectors import served_by_centre
 from tenants.services import audit_record_integration
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,9 @@ def _patients_in_scope(integration: Integration, patient_ids: set[uuid.UUID]) ->
     """patient id → municipality id, for the patients this gateway may deliver for."""
     if not patient_ids:
         return {}
-    rows = Patient.objects.filter(
-        id__in=patient_ids, municipality_id__in=centre_served_municipalities(integration.centre_id)
-    ).values_list("id", "municipality_id")
+    rows = Patient.objects.filter(served_by_centre(integration.centre), id__in=patient_ids).values_list(
+        "id", "municipality_id"
+    )
     return dict(rows)
 
 
@@ -267,9 +267,9 @@ def quarantine_resubmit(*, item: QuarantinedItem, user, patient_id: uuid.UUID) -
 def _fnr_to_patient(integration: Integration, fnrs: set[str]) -> dict[str, str]:
     if not fnrs:
         return {}
-    rows = Patient.objects.filter(
-        national_id__in=fnrs, municipality_id__in=centre_served_municipalities(integration.centre_id)
-    ).values_list("national_id", "id")
+    rows = Patient.objects.filter(served_by_centre(integration.centre), national_id__in=fnrs).values_list(
+        "national_id", "id"
+    )
     return {fnr: str(pid) for fnr, pid in rows}
 
 
