@@ -27,7 +27,9 @@ class HomeView(LoginRequiredMixin, TemplateView):
 
     def get(self, request, *args, **kwargs):
         scope = user_scope(request.user)
-        if scope.has(Role.NURSE) or scope.has(Role.COORDINATOR) or scope.uses_object_permissions:
+        if scope.has(Role.NURSE):
+            return redirect("triage:worklist")
+        if scope.has(Role.COORDINATOR) or scope.uses_object_permissions:
             return redirect("patients:list")
         if scope.has(Role.FINANCE):
             return redirect("billing:home")
@@ -72,4 +74,12 @@ class PatientDetailView(PatientPageMixin, TemplateView):
             patient=self.patient,
             request=self.request,
         )
-        return super().get_context_data(patient=self.patient, **kwargs)
+        from triage.selectors import patient_follow_up
+
+        try:
+            days = int(self.request.GET.get("days", 30))
+        except ValueError:
+            days = 30
+        return super().get_context_data(
+            patient=self.patient, follow_up=patient_follow_up(self.patient, days=days), **kwargs
+        )

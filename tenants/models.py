@@ -1,6 +1,9 @@
 """Who belongs where: kommuner, oppfølgingssentre, samarbeidsavtaler, memberships and the audit log."""
 
+import datetime
+
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -30,6 +33,10 @@ class Municipality(models.Model):
         return f"{self.name} ({self.number})"
 
 
+def _weekdays() -> list[int]:
+    return [0, 1, 2, 3, 4]
+
+
 class Centre(models.Model):
     """An (interkommunalt) oppfølgingssenter, run by a host municipality (vertskommune)."""
 
@@ -41,6 +48,14 @@ class Centre(models.Model):
     # Silence is a signal: how long the centre waits before nothing-arrived becomes an alert.
     missing_grace_hours = models.PositiveSmallIntegerField(_("slingringsmonn for manglende måling (timer)"), default=4)
     inactive_after_days = models.PositiveSmallIntegerField(_("inaktiv pasient etter (dager)"), default=3)
+    # Åpningstid: escalation counts only time the centre is open; outside it the worklist says so.
+    opens_at = models.TimeField(_("åpner"), default=datetime.time(8, 0))
+    closes_at = models.TimeField(_("stenger"), default=datetime.time(15, 0))
+    open_weekdays = ArrayField(
+        models.PositiveSmallIntegerField(), default=_weekdays, verbose_name=_("åpne ukedager (0 = mandag)")
+    )
+    routine_contact_weeks = models.PositiveSmallIntegerField(_("rutinekontakt hver (uker)"), default=6)
+    evaluation_months = models.PositiveSmallIntegerField(_("evaluering etter (måneder)"), default=3)
 
     class Meta:
         ordering = ["name"]

@@ -29,19 +29,19 @@ def _routes(resolver=None, prefix=""):
             yield prefix + route
 
 
-def patient_routes() -> list[str]:
+def patient_routes(kwarg: str = "patient_id") -> list[str]:
     routes = []
     for route in _routes():
         assert not route.startswith("^") or "patient" not in route, f"regex route with a patient: {route}"
-        if any(name == "patient_id" for _conv, name in CONVERTER.findall(route)):
+        if any(name == kwarg for _conv, name in CONVERTER.findall(route)):
             routes.append(route)
     return routes
 
 
-def _url(route: str, patient_id) -> str:
+def _url(route: str, object_id, kwarg: str = "patient_id") -> str:
     def fill(match):
         conv, name = match.group(1) or "str", match.group(2)
-        return str(patient_id) if name == "patient_id" else SAMPLES[conv]
+        return str(object_id) if name == kwarg else SAMPLES[conv]
 
     return "/" + CONVERTER.sub(fill, route)
 
@@ -68,12 +68,16 @@ def test_it_finds_patient_urls_for_pages_and_api():
     assert any(r.startswith("api/v1/") for r in routes), routes
 
 
-def test_it_rejects_uuid_kwargs_that_are_not_named_patient_id_under_patients():
-    # A patient under another kwarg name would escape this matrix.
+# Every uuid in a URL names a patient or an object of one; each kind is walked below.
+SCOPED_KWARGS = ("patient_id", "alert_id")
+
+
+def test_it_rejects_uuid_kwargs_it_does_not_know():
+    # An object under another kwarg name would escape this matrix: add it to SCOPED_KWARGS and below.
     for route in _routes():
         for conv, name in CONVERTER.findall(route):
-            if conv == "uuid" and name != "patient_id":
-                assert "patient" not in name, f"{route}: call the kwarg patient_id"
+            if conv == "uuid":
+                assert name in SCOPED_KWARGS, f"{route}: uuid kwarg {name} is not covered by the isolation matrix"
 
 
 @pytest.mark.parametrize(
@@ -88,6 +92,31 @@ def test_it_answers_404_outside_scope_for_every_patient_url(world, login, role):
     for route in patient_routes():
         for patient in foreign:
             url = _url(route, patient.pk)
+            for method in _methods(url):
+                response = getattr(client, method)(url, data={} if method == "get" else None)
+                assert response.status_code == 404, f"{role} {method.upper()} {url} → {response.status_code}"
+    assert _row_counts() == before_rows, "a refused request wrote something"
+    assert AuditEvent.objects.count() == before_audit, "a refused request was logged as an access"
+
+
+@pytest.mark.parametrize(
+    "role", ["nurse", "nurse_nordrefollo", "nurse_agder", "coordinator", "gp", "specialist", "finance", "admin"]
+)
+def test_it_answers_404_outside_scope_for_every_alert_url(world, login, role):
+    from triage.models import Alert
+
+    alerts = {
+        key: Alert.objects.create(patient=p, municipality=p.municipality, kind="out_of_range", colour="red", reason="x")
+        for key, p in vars(world.p).items()
+    }
+    client = login(getattr(world.u, role))
+    foreign = [a for key, a in alerts.items() if key not in world.sees[role]]
+    routes = patient_routes("alert_id")
+    assert routes and foreign
+    before_rows, before_audit = _row_counts(), AuditEvent.objects.count()
+    for route in routes:
+        for alert in foreign:
+            url = _url(route, alert.pk, "alert_id")
             for method in _methods(url):
                 response = getattr(client, method)(url, data={} if method == "get" else None)
                 assert response.status_code == 404, f"{role} {method.upper()} {url} → {response.status_code}"

@@ -3,6 +3,8 @@ the silence checks (nothing arrived when the plan expected it), and closed by a 
 
 import uuid
 
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -51,6 +53,19 @@ class Alert(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_reason = models.CharField(max_length=200, blank=True)
+    # The measurement type of the latest finding (out of range), for the worklist's small trend.
+    measurement = models.CharField(max_length=20, blank=True)
+    # «Jeg tar denne»: one nurse calls the patient, the others see who.
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    taken_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)  # not reached: try again from then
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+    seconds_to_handle = models.PositiveIntegerField(null=True, blank=True)  # opened → handled
 
     class Meta:
         ordering = ["-opened_at"]
@@ -66,3 +81,72 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_colour_display()}: {self.reason}"
+
+
+class ContactAction(models.TextChoices):
+    CALLED_REACHED = "called_reached", _("Ringte pasienten – fikk svar")
+    CALLED_NOT_REACHED = "called_not_reached", _("Ringte pasienten – fikk ikke svar")
+    ADVISED_EBP = "advised_ebp", _("Ga råd etter egenbehandlingsplanen")
+    CONTACTED_GP = "contacted_gp", _("Kontaktet fastlegen")
+    CONTACTED_LEGEVAKT = "contacted_legevakt", _("Kontaktet legevakten")
+    HOMECARE_VISIT = "homecare_visit", _("Ba hjemmetjenesten om besøk")
+    NO_ACTION = "no_action", _("Ingen tiltak nødvendig")
+
+
+class ContactKind(models.TextChoices):
+    ALERT = "alert", _("Oppfølging av varsel")
+    ROUTINE = "routine", _("Rutinekontakt")
+    EVALUATION = "evaluation", _("Evaluering")
+
+
+class Contact(models.Model):
+    """What a nurse did: handling an alert, a routine contact or an evaluation. Append-only in use."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="contacts")
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
+    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, null=True, blank=True, related_name="contacts")
+    kind = models.CharField(max_length=12, choices=ContactKind.choices)
+    actions = ArrayField(models.CharField(max_length=24, choices=ContactAction.choices), default=list)
+    note = models.TextField(_("notat"), blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    retry_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = _("kontakt")
+        verbose_name_plural = _("kontakter")
+        indexes = [models.Index(fields=["patient", "-at"], name="contact_patient_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
+
+    def get_actions_display(self) -> list[str]:
+        return [str(ContactAction(a).label) for a in self.actions]
+
+    @property
+    def reached(self) -> bool:
+        return ContactAction.CALLED_NOT_REACHED not in self.actions
+
+
+class JournalNote(models.Model):
+    """The structured note of a handled alert, to copy into the municipal record and (later) to send
+    through VKP as the DHO guide's document Bundle: DetectedIssue (the alert, with severity), the
+    Observations or QuestionnaireResponse it concerns, and a Composition with the nurse's text."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="journal_notes")
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
+    alert = models.OneToOneField(Alert, on_delete=models.PROTECT, related_name="journal_note")
+    contact = models.OneToOneField(Contact, on_delete=models.PROTECT, related_name="journal_note")
+    created_at = models.DateTimeField(default=timezone.now)
+    # {"detected_issue": {...}, "observations": [...], "questionnaire_responses": [...], "composition": {...}}
+    document = models.JSONField()
+    text = models.TextField()  # the same, as plain Norwegian text for the record
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("journalnotat")
+        verbose_name_plural = _("journalnotater")
+
+    def __str__(self) -> str:
+        return f"Journalnotat {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,12 +1,24 @@
 """Reads of alerts, always within the user's patient scope."""
 
+import datetime
 import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+from django.utils import timezone
 
 from measurements.models import Answer, Reading
+from measurements.types import MeasurementType
 from patients.selectors import visible_patients
-from triage.models import Alert
+from tenants.models import Centre
+from tenants.selectors import centre_of, user_scope
+from triage.models import COLOUR_RANK, Alert, AlertStatus
+from triage.opening_hours import OpeningHours, is_overdue
+
+MEASUREMENT_TYPES = {t.value for t in MeasurementType}
 
 
 def visible_alerts(user) -> QuerySet[Alert]:
@@ -32,3 +44,225 @@ def alerts_for_list(
         Prefetch("readings", queryset=Reading.objects.order_by("-measured_at")),
         Prefetch("answers", queryset=Answer.objects.order_by("-answered_at")),
     )
+
+
+# --- the worklist --------------------------------------------------------------------------------
+
+NEW_FOR = datetime.timedelta(minutes=10)  # a red this fresh is marked «ny» on the worklist
+TREND_POINTS = 6
+
+
+@dataclass
+class WorklistRow:
+    alert: Alert
+    since: datetime.datetime  # when it got its current colour
+    overdue: bool
+    new: bool
+    trend: list  # the last values of the alert's measurement, oldest first
+
+
+@dataclass
+class Worklist:
+    rows: list[WorklistRow]
+    counts: dict[str, int]
+    overdue_count: int
+    hours: OpeningHours
+    open_now: bool
+    next_opening: datetime.datetime | None
+    municipalities: list = field(default_factory=list)
+
+
+def worklist_centre(user):
+    """Whose opening hours apply: the user's centre, else the centre their municipality belongs to."""
+    scope = user_scope(user)
+    if scope.centre_ids:
+        return Centre.objects.filter(pk__in=scope.centre_ids).order_by("pk").first()
+    return centre_of(scope.municipality_ids[0]) if scope.municipality_ids else None
+
+
+def _trends(alerts: list[Alert]) -> dict[tuple, list]:
+    """The last TREND_POINTS readings of each (patient, measurement): one LATERAL query over the
+    (patient, type, time) index, however many alerts there are."""
+    pairs = sorted({(a.patient_id, a.measurement) for a in alerts if a.measurement in MEASUREMENT_TYPES})
+    if not pairs:
+        return {}
+    sql = (
+        "SELECT k.patient_id, k.type, r.value, r.systolic, r.diastolic, r.colour, r.measured_at "
+        "FROM unnest(%s::uuid[], %s::text[]) AS k(patient_id, type) CROSS JOIN LATERAL ("
+        "  SELECT value, systolic, diastolic, colour, measured_at FROM measurements_reading m"
+        "  WHERE m.patient_id = k.patient_id AND m.type = k.type ORDER BY m.measured_at DESC LIMIT %s) r"
+    )
+    trends: dict[tuple, list] = defaultdict(list)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[p for p, _ in pairs], [t for _, t in pairs], TREND_POINTS])
+        for patient_id, mtype, value, systolic, diastolic, colour, measured_at in cursor.fetchall():
+            shown = value if value is not None else systolic
+            label = f"{diastolic:g}" if diastolic is not None else ""
+            trends[(patient_id, mtype)].append(
+                {
+                    "value": shown,
+                    "text": f"{shown:g}/{label}" if label else f"{shown:g}",
+                    "colour": colour,
+                    "at": measured_at,
+                }
+            )
+    return {key: list(reversed(points)) for key, points in trends.items()}
+
+
+def worklist(user, *, municipality: str = "", colour: str = "", diagnosis: str = "", mine: bool = False, now=None):
+    """Open alerts in the user's scope: overdue first, then red before yellow, oldest first."""
+    now = now or timezone.now()
+    qs = visible_alerts(user).filter(status=AlertStatus.OPEN).select_related("patient", "municipality", "taken_by")
+    if municipality:
+        qs = qs.filter(municipality__number=municipality)
+    if diagnosis:
+        qs = qs.filter(patient__diagnoses__contains=[diagnosis])
+    if mine:
+        qs = qs.filter(taken_by=user)
+    alerts = list(qs)
+    hours = OpeningHours.of(worklist_centre(user))
+    trends = _trends(alerts)
+    rows = []
+    for alert in alerts:
+        since = alert.raised_at or alert.opened_at
+        rows.append(
+            WorklistRow(
+                alert=alert,
+                since=since,
+                overdue=is_overdue(alert.colour, since, now, hours),
+                new=alert.colour == "red" and now - since < NEW_FOR,
+                trend=trends.get((alert.patient_id, alert.measurement), []),
+            )
+        )
+    counts = {
+        "red": sum(r.alert.colour == "red" for r in rows),
+        "yellow": sum(r.alert.colour == "yellow" for r in rows),
+    }
+    if colour:
+        rows = [r for r in rows if r.alert.colour == colour]
+    rows.sort(key=lambda r: (not r.overdue, -COLOUR_RANK[r.alert.colour], r.since, str(r.alert.pk)))
+    return Worklist(
+        rows=rows,
+        counts=counts,
+        overdue_count=sum(r.overdue for r in rows),
+        hours=hours,
+        open_now=hours.is_open(now),
+        next_opening=hours.next_opening(now),
+    )
+
+
+def get_alert_for(user, alert_id) -> Alert:
+    """An alert in the user's scope, or Http404 (missing and foreign alike)."""
+    try:
+        key = uuid.UUID(str(alert_id))
+    except ValueError:
+        raise Http404 from None
+    alert = (
+        visible_alerts(user).select_related("patient__municipality", "patient__gp", "taken_by").filter(pk=key).first()
+    )
+    if alert is None:
+        raise Http404
+    return alert
+
+
+# --- planned follow-up ---------------------------------------------------------------------------
+
+
+@dataclass
+class DueRow:
+    patient: object
+    due_at: datetime.datetime
+    last: datetime.datetime | None  # the last contact (or approval) it counts from
+
+
+@dataclass
+class FollowUpDue:
+    routine: list[DueRow]
+    evaluation: list[DueRow]
+
+
+def follow_up_due(user, now=None) -> FollowUpDue:
+    """Active patients due a routine contact (every N weeks from the last reached contact) and an
+    evaluation (M months after the active plan was approved, unless evaluated since). Four queries."""
+    from django.db.models import Max, Q
+
+    from ebp.models import PlanVersion, VersionStatus
+    from patients.models import PatientStatus
+    from triage.models import Contact, ContactAction, ContactKind
+
+    now = now or timezone.now()
+    centre = worklist_centre(user)
+    weeks = centre.routine_contact_weeks if centre else 6
+    months = centre.evaluation_months if centre else 3
+    patients = list(visible_patients(user).filter(status=PatientStatus.ACTIVE).select_related("municipality"))
+    ids = [p.id for p in patients]
+    reached = ~Q(actions__contains=[ContactAction.CALLED_NOT_REACHED])
+    last_contact = dict(
+        Contact.objects.filter(reached, patient_id__in=ids)
+        .values("patient_id")
+        .annotate(m=Max("at"))
+        .values_list("patient_id", "m")
+    )
+    last_evaluation = dict(
+        Contact.objects.filter(patient_id__in=ids, kind=ContactKind.EVALUATION)
+        .values("patient_id")
+        .annotate(m=Max("at"))
+        .values_list("patient_id", "m")
+    )
+    approved = dict(
+        PlanVersion.objects.filter(status=VersionStatus.ACTIVE, plan__patient_id__in=ids).values_list(
+            "plan__patient_id", "decided_at"
+        )
+    )
+    routine, evaluation = [], []
+    for p in patients:
+        since = last_contact.get(p.id) or approved.get(p.id) or p.created_at
+        due = since + datetime.timedelta(weeks=weeks)
+        if due <= now:
+            routine.append(DueRow(p, due, last_contact.get(p.id)))
+        if p.id in approved:
+            eval_due = approved[p.id] + datetime.timedelta(days=round(months * 30.44))
+            evaluated = last_evaluation.get(p.id)
+            if eval_due <= now and not (evaluated and evaluated >= approved[p.id]):
+                evaluation.append(DueRow(p, eval_due, approved[p.id]))
+    return FollowUpDue(sorted(routine, key=lambda r: r.due_at), sorted(evaluation, key=lambda r: r.due_at))
+
+
+# --- the patient page for nurses ------------------------------------------------------------------
+
+CHART_DAYS = (7, 30, 90)
+
+
+def patient_follow_up(patient, *, days: int = 30, now=None) -> dict:
+    """Trends with the patient's bands, the plan's actions for the open alert's colour, the alert
+    history and the notes timeline. A fixed number of queries, whatever the patient's history."""
+    from ebp.selectors import thresholds_for
+    from triage.charts import charts_for
+    from triage.models import Contact, JournalNote
+
+    now = now or timezone.now()
+    days = days if days in CHART_DAYS else 30
+    start = now - datetime.timedelta(days=days)
+    readings = list(
+        Reading.objects.filter(patient=patient, measured_at__gte=start)
+        .order_by("measured_at")
+        .values_list("type", "value", "systolic", "diastolic", "colour", "measured_at")
+    )
+    plan = thresholds_for(patient)
+    alerts = list(
+        Alert.objects.filter(patient=patient).select_related("taken_by", "handled_by").order_by("-opened_at")[:30]
+    )
+    open_alert = next((a for a in alerts if a.status == AlertStatus.OPEN and a.colour == "red"), None) or next(
+        (a for a in alerts if a.status == AlertStatus.OPEN), None
+    )
+    return {
+        "days": days,
+        "day_choices": CHART_DAYS,
+        "charts": charts_for(readings, plan.content, timezone.localtime(start), timezone.localtime(now)),
+        "plan": plan,
+        "open_alert": open_alert,
+        "open_actions": getattr(plan.content.actions, open_alert.colour) if open_alert else None,
+        "alerts": alerts,
+        "contacts": list(Contact.objects.filter(patient=patient).select_related("by", "alert").order_by("-at")[:30]),
+        "notes": list(JournalNote.objects.filter(patient=patient).order_by("-created_at")[:30]),
+    }

@@ -105,6 +105,7 @@ class Finding:
     colour: str
     reason: str
     without_plan: bool
+    measurement: str = ""
 
     @property
     def key(self) -> tuple:
@@ -114,7 +115,7 @@ class Finding:
 ALERT_COLUMNS = {
     "id": "uuid[]", "patient_id": "uuid[]", "municipality_id": "bigint[]", "kind": "text[]", "subject": "text[]",
     "colour": "text[]", "reason": "text[]", "without_plan": "bool[]", "status": "text[]", "opened_at": "timestamptz[]",
-    "updated_at": "timestamptz[]", "closed_reason": "text[]",
+    "updated_at": "timestamptz[]", "closed_reason": "text[]", "measurement": "text[]",
 }  # fmt: skip
 
 
@@ -124,7 +125,7 @@ def _alerts_insert(findings: list[Finding], now) -> dict[tuple, uuid.UUID]:
     partial unique index and not returned."""
     rows = [
         (uuid.uuid4(), f.patient_id, f.municipality_id, f.kind, f.subject, f.colour, f.reason[:300], f.without_plan,
-         AlertStatus.OPEN.value, now, now, "")
+         AlertStatus.OPEN.value, now, now, "", f.measurement)
         for f in findings
     ]  # fmt: skip
     arrays = [list(column) for column in zip(*rows, strict=True)]
@@ -160,7 +161,7 @@ def _alerts_raise(findings: list[Finding], now) -> dict[tuple, uuid.UUID]:
         if COLOUR_RANK[found.colour] > COLOUR_RANK[alert.colour]:
             alert.colour, alert.raised_at = found.colour, now
         if COLOUR_RANK[found.colour] >= COLOUR_RANK[alert.colour]:
-            alert.reason = found.reason[:300]
+            alert.reason, alert.measurement = found.reason[:300], found.measurement
         alert.without_plan = alert.without_plan or found.without_plan
         alert.updated_at = now
         changed.append(alert)
@@ -174,11 +175,11 @@ def _alerts_store(alerts: list[Alert]) -> None:
         return
     sql = (
         "UPDATE triage_alert AS t SET colour = v.colour, raised_at = v.raised_at, reason = v.reason, "
-        "without_plan = v.without_plan, updated_at = v.updated_at "
-        "FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[], %s::text[], %s::bool[], %s::timestamptz[]) "
-        "AS v(id, colour, raised_at, reason, without_plan, updated_at) WHERE t.id = v.id"
+        "without_plan = v.without_plan, updated_at = v.updated_at, measurement = v.measurement "
+        "FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[], %s::text[], %s::bool[], %s::timestamptz[], "
+        "%s::text[]) AS v(id, colour, raised_at, reason, without_plan, updated_at, measurement) WHERE t.id = v.id"
     )
-    columns = ("pk", "colour", "raised_at", "reason", "without_plan", "updated_at")
+    columns = ("pk", "colour", "raised_at", "reason", "without_plan", "updated_at", "measurement")
     with connection.cursor() as cursor:
         cursor.execute(sql, [[getattr(a, c) for a in alerts] for c in columns])
 
@@ -194,9 +195,8 @@ def alerts_upsert(findings: list[Finding], now) -> dict[tuple, uuid.UUID]:
     return {**opened, **(_alerts_raise(rest, now) if rest else {})}
 
 
-def _worst(scored: list) -> Score:
-    worst = max(scored, key=lambda item: (COLOUR_RANK[item.colour], item.sort_time))
-    return Score(worst.colour, worst.reason)
+def _worst(scored: list):
+    return max(scored, key=lambda item: (COLOUR_RANK[item.colour], item.sort_time))
 
 
 def _apply(rows: list, plans: _Plans, kind: str, now) -> None:
@@ -207,17 +207,11 @@ def _apply(rows: list, plans: _Plans, kind: str, now) -> None:
             by_patient[row.patient_id].append(row)
     findings = []
     for patient_id, deviating in by_patient.items():
-        found = _worst(deviating)
+        worst = _worst(deviating)
+        measurement = getattr(worst, "type", "") or getattr(worst, "questionnaire", "")
+        without_plan = plans.version(patient_id) is None
         findings.append(
-            Finding(
-                patient_id,
-                deviating[0].municipality_id,
-                kind,
-                "",
-                found.colour,
-                found.reason,
-                plans.version(patient_id) is None,
-            )
+            Finding(patient_id, worst.municipality_id, kind, "", worst.colour, worst.reason, without_plan, measurement)
         )
     alert_ids = alerts_upsert(findings, now)
     for patient_id, deviating in by_patient.items():
@@ -432,8 +426,131 @@ def silence_alerts_open(now: datetime.datetime | None = None) -> int:
         for kind, subject, reason in _silence_findings(
             patient, plan, plan_since, grace, inactive_after, last_reading, last_answer, last_any, now
         ):
+            measurement = subject if kind == AlertKind.MISSING_MEASUREMENT else ""
             findings.append(
-                Finding(patient.id, patient.municipality_id, kind, subject, "yellow", reason, version is None)
+                Finding(
+                    patient.id, patient.municipality_id, kind, subject, "yellow", reason, version is None, measurement
+                )
             )
     alerts_upsert(findings, now)
     return len(findings)
+
+
+# --- the nurses' follow-up ----------------------------------------------------------------------
+
+
+class AlertRefused(Exception):
+    """The step cannot be taken (message in Norwegian, safe to show)."""
+
+
+def _audit_alert(action, alert: Alert, user, request, object_type: str = "alert", object_id=None) -> None:
+    from tenants.services import audit_record
+
+    audit_record(
+        action=action,
+        object_type=object_type,
+        object_id=object_id or alert.pk,
+        patient=alert.patient,
+        request=request,
+        user=user,
+    )
+
+
+@transaction.atomic
+def alert_take(*, alert: Alert, user, request=None) -> Alert:
+    """«Jeg tar denne»: the first nurse to take it has it; a second is told who."""
+    from tenants.models import AuditAction
+
+    alert = Alert.objects.select_for_update(of=("self",)).select_related("patient", "taken_by").get(pk=alert.pk)
+    if alert.status != AlertStatus.OPEN:
+        raise AlertRefused("Varselet er allerede håndtert.")
+    if alert.taken_by_id and alert.taken_by_id != user.id:
+        name = alert.taken_by.get_full_name() or alert.taken_by.username
+        raise AlertRefused(f"{name} har allerede tatt dette varselet.")
+    alert.taken_by, alert.taken_at = user, timezone.now()
+    alert.save(update_fields=["taken_by", "taken_at"])
+    _audit_alert(AuditAction.UPDATE, alert, user, request)
+    return alert
+
+
+@transaction.atomic
+def alert_handle(*, alert: Alert, user, actions: list[str], note: str = "", retry_at=None, request=None):
+    """Record what was done. Handling closes the alert and writes its journal note; «not reached»
+    keeps it open, taken by this nurse, with a time to try again."""
+    from tenants.models import AuditAction
+    from triage.models import ContactAction, ContactKind
+
+    alert = Alert.objects.select_for_update(of=("self",)).select_related("patient", "taken_by").get(pk=alert.pk)
+    if alert.status != AlertStatus.OPEN:
+        raise AlertRefused("Varselet er allerede håndtert.")
+    if alert.taken_by_id and alert.taken_by_id != user.id:
+        raise AlertRefused(f"{alert.taken_by.get_full_name() or alert.taken_by.username} har tatt dette varselet.")
+    if not actions:
+        raise AlertRefused("Velg minst ett tiltak.")
+    now = timezone.now()
+    not_reached = ContactAction.CALLED_NOT_REACHED in actions
+    contact = _contact_create(
+        alert.patient, user, ContactKind.ALERT, actions, note, alert=alert, at=now, retry_at=retry_at
+    )
+    if not_reached:
+        alert.taken_by, alert.taken_at = user, alert.taken_at or now
+        alert.retry_at = retry_at or now + datetime.timedelta(hours=1)
+        alert.save(update_fields=["taken_by", "taken_at", "retry_at"])
+    else:
+        alert.status, alert.closed_at, alert.closed_reason = AlertStatus.CLOSED, now, "Håndtert"
+        alert.handled_by, alert.handled_at = user, now
+        alert.seconds_to_handle = int((now - alert.opened_at).total_seconds())
+        alert.save(
+            update_fields=["status", "closed_at", "closed_reason", "handled_by", "handled_at", "seconds_to_handle"]
+        )
+        journal_note_create(alert=alert, contact=contact)
+    _audit_alert(AuditAction.UPDATE, alert, user, request)
+    _audit_alert(AuditAction.CREATE, alert, user, request, object_type="contact", object_id=contact.pk)
+    return contact
+
+
+def _contact_create(patient, user, kind, actions, note, *, alert=None, at=None, retry_at=None):
+    from triage.models import Contact
+
+    return Contact.objects.create(
+        patient=patient,
+        municipality_id=patient.municipality_id,
+        alert=alert,
+        kind=kind,
+        actions=list(actions),
+        note=(note or "").strip(),
+        by=user,
+        at=at or timezone.now(),
+        retry_at=retry_at,
+    )
+
+
+@transaction.atomic
+def contact_record(*, patient, user, kind: str, actions: list[str], note: str = "", request=None):
+    """A planned contact (routine or evaluation) from the follow-up lists."""
+    from tenants.models import AuditAction
+    from tenants.services import audit_record
+
+    if not actions and not (note or "").strip():
+        raise AlertRefused("Velg et tiltak eller skriv et notat.")
+    contact = _contact_create(patient, user, kind, actions, note)
+    audit_record(
+        action=AuditAction.CREATE, object_type="contact", object_id=contact.pk, patient=patient, request=request
+    )
+    return contact
+
+
+def journal_note_create(*, alert: Alert, contact):
+    """The structured note of a handled alert (fields of the VKP-DHO guide) and its text."""
+    from triage.journal import journal_document, journal_text
+    from triage.models import JournalNote
+
+    document = journal_document(alert, contact)
+    return JournalNote.objects.create(
+        patient=alert.patient,
+        municipality_id=alert.municipality_id,
+        alert=alert,
+        contact=contact,
+        document=document,
+        text=journal_text(document),
+    )

@@ -27,7 +27,7 @@ def test_the_pages_work_by_keyboard_alone(world, page):
     page.keyboard.press("Tab")
     page.keyboard.type("korrekt-hest-batteri")
     page.keyboard.press("Enter")
-    page.wait_for_url("**/patients/")
+    page.wait_for_url("**/worklist/")
     # The focused element is outlined (visible focus), not left to the browser's default.
     page.keyboard.press("Tab")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")

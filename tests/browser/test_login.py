@@ -8,7 +8,8 @@ pytestmark = pytest.mark.browser
 
 def test_a_nurse_logs_in_finds_a_patient_and_logs_out(world, browser_login):
     page = browser_login(world.u.nurse)
-    expect(page).to_have_url(re.compile(r"/patients/$"))
+    expect(page).to_have_url(re.compile(r"/worklist/$"))  # a nurse lands on the worklist
+    page.get_by_role("link", name="Pasienter").click()
     expect(page.get_by_role("heading", name="Pasienter")).to_be_visible()
     expect(page.get_by_role("link", name="Olav Ullensaker")).to_be_visible()
     expect(page.get_by_text("Vigdis Nordre Follo")).to_have_count(0)

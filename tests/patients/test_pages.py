@@ -2,7 +2,7 @@ from tenants.models import AuditEvent
 
 
 def test_it_sends_each_role_to_its_landing_page(world, login):
-    assert login(world.u.nurse).get("/")["Location"] == "/patients/"
+    assert login(world.u.nurse).get("/")["Location"] == "/worklist/"  # a nurse lands on the worklist
     assert login(world.u.coordinator).get("/")["Location"] == "/patients/"
     assert login(world.u.gp).get("/")["Location"] == "/patients/"
     assert login(world.u.finance).get("/")["Location"] == "/billing/"

@@ -1,0 +1,36 @@
+from django import forms
+from django.utils import timezone
+
+from triage.models import ContactAction, ContactKind
+
+
+class HandleForm(forms.Form):
+    actions = forms.MultipleChoiceField(
+        label="Hva ble gjort", choices=ContactAction.choices, widget=forms.CheckboxSelectMultiple
+    )
+    note = forms.CharField(label="Notat", required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    retry_at = forms.DateTimeField(
+        label="Prøv igjen (når pasienten ikke ble nådd)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M"],
+    )
+
+    def clean(self):
+        data = super().clean()
+        actions = set(data.get("actions") or [])
+        if {ContactAction.CALLED_REACHED, ContactAction.CALLED_NOT_REACHED} <= actions:
+            self.add_error("actions", "Velg enten «fikk svar» eller «fikk ikke svar», ikke begge.")
+        if data.get("retry_at") and ContactAction.CALLED_NOT_REACHED not in actions:
+            self.add_error("retry_at", "Nytt forsøk settes bare når pasienten ikke ble nådd.")
+        if data.get("retry_at") and data["retry_at"] < timezone.now():
+            self.add_error("retry_at", "Tidspunktet for nytt forsøk har allerede vært.")
+        return data
+
+
+class ContactForm(forms.Form):
+    kind = forms.ChoiceField(choices=[(ContactKind.ROUTINE, "Rutinekontakt"), (ContactKind.EVALUATION, "Evaluering")])
+    actions = forms.MultipleChoiceField(
+        label="Hva ble gjort", choices=ContactAction.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    note = forms.CharField(label="Notat", required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -1,0 +1,128 @@
+"""The journal note of a handled alert, shaped after the national VKP-DHO FHIR guide so that sending it
+to the municipal record through VKP is a later step, not a rewrite:
+
+- `detected_issue`  → DetectedIssue: the alert, its kind (one of the guide's five) and severity;
+- `observations`    → Observation per reading (LOINC code, UCUM unit, value, time, interpretation);
+- `questionnaire_responses` → QuestionnaireResponse per answer, with the score where there is one;
+- `composition`     → Composition: the nurse's actions and note, author and time.
+
+`journal_text` renders the same document as plain Norwegian text to paste into the record today.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from measurements.types import spec
+from triage.models import AlertKind, ContactAction
+
+SEVERITY = {"red": "high", "yellow": "moderate"}
+COLOUR_WORD = {"red": "rød", "yellow": "gul", "green": "grønn", "": "ikke vurdert"}
+LOINC = {
+    "spo2": "2708-6",
+    "pulse": "8867-4",
+    "blood_pressure": "85354-9",
+    "weight": "29463-7",
+    "temperature": "8310-5",
+    "glucose": "14743-9",
+    "respiratory_rate": "9279-1",
+    "peak_flow": "19935-6",
+}
+
+
+def _time(value) -> str:
+    return timezone.localtime(value).strftime("%d.%m.%Y %H:%M") if value else ""
+
+
+def _observation(reading) -> dict:
+    unit = spec(reading.type).unit
+    value = (
+        {"components": {"systolic": reading.systolic, "diastolic": reading.diastolic}}
+        if reading.value is None
+        else {"value": reading.value}
+    )
+    return {
+        "type": reading.type,
+        "code": {"system": "http://loinc.org", "code": LOINC[reading.type]},
+        "unit": unit,
+        **value,
+        "effective": reading.measured_at.isoformat(),
+        "interpretation": reading.colour,
+        "reason": reading.reason,
+    }
+
+
+def _response(answer) -> dict:
+    return {
+        "questionnaire": answer.questionnaire,
+        "answers": answer.answers,
+        "score": answer.total,
+        "authored": answer.answered_at.isoformat(),
+        "interpretation": answer.colour,
+        "reason": answer.reason,
+    }
+
+
+def journal_document(alert, contact) -> dict:
+    author = contact.by.get_full_name() or contact.by.username
+    return {
+        "patient": {"id": str(alert.patient_id), "name": alert.patient.name},
+        "detected_issue": {
+            "code": alert.kind,
+            "display": str(AlertKind(alert.kind).label),
+            "severity": SEVERITY[alert.colour],
+            "colour": alert.colour,
+            "detail": alert.reason,
+            "identified": alert.opened_at.isoformat(),
+            "without_plan": alert.without_plan,
+        },
+        "observations": [_observation(r) for r in alert.readings.order_by("measured_at")],
+        "questionnaire_responses": [_response(a) for a in alert.answers.order_by("answered_at")],
+        "composition": {
+            "title": "Digital hjemmeoppfølging – varsel fulgt opp",
+            "date": contact.at.isoformat(),
+            "author": author,
+            "actions": [{"code": a, "display": str(ContactAction(a).label)} for a in contact.actions],
+            "text": contact.note,
+            "minutes_to_handle": round((contact.at - alert.opened_at).total_seconds() / 60),
+        },
+    }
+
+
+def _value_text(o: dict) -> str:
+    unit = spec(o["type"]).unit_label
+    if "components" in o:
+        c = o["components"]
+        return f"{c['systolic']:g}/{c['diastolic']:g} {unit}"
+    return f"{o['value']:g} {unit}".replace(".", ",")
+
+
+def journal_text(document: dict) -> str:
+    from datetime import datetime
+
+    issue, comp = document["detected_issue"], document["composition"]
+    lines = [
+        comp["title"],
+        f"Pasient: {document['patient']['name']}",
+        f"Varsel: {issue['display']} ({COLOUR_WORD[issue['colour']]}), "
+        f"åpnet {_time(datetime.fromisoformat(issue['identified']))}",
+        f"Begrunnelse: {issue['detail']}",
+    ]
+    for o in document["observations"]:
+        lines.append(
+            f"Måling {_time(datetime.fromisoformat(o['effective']))}: {spec(o['type']).label} "
+            f"{_value_text(o)} ({COLOUR_WORD[o['interpretation']]})"
+        )
+    for q in document["questionnaire_responses"]:
+        score = f", {q['score']} poeng" if q["score"] is not None else ""
+        lines.append(
+            f"Skjema {_time(datetime.fromisoformat(q['authored']))}: {q['questionnaire']}{score} – {q['reason']}"
+        )
+    lines.append("Tiltak: " + "; ".join(a["display"] for a in comp["actions"]))
+    if comp["text"]:
+        lines.append(f"Notat: {comp['text']}")
+    lines.append(
+        f"Fulgt opp av {comp['author']} {_time(datetime.fromisoformat(comp['date']))} "
+        f"({comp['minutes_to_handle']} min etter varselet)"
+    )
+    return "\n".join(lines)

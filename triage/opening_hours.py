@@ -1,0 +1,73 @@
+"""The centre's opening hours and what they mean for escalation. Pure functions, local time.
+
+Escalation counts only time the centre is open: a red that arrives at 14:50 on a Friday is overdue
+at 08:50 on Monday, not at 15:50 on Friday, when nobody is there to call.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+OSLO = ZoneInfo("Europe/Oslo")
+RED_AFTER = datetime.timedelta(hours=1)  # of open time
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    opens: datetime.time = datetime.time(8, 0)
+    closes: datetime.time = datetime.time(15, 0)
+    weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
+
+    @classmethod
+    def of(cls, centre) -> OpeningHours:
+        if centre is None:
+            return cls()
+        return cls(centre.opens_at, centre.closes_at, frozenset(centre.open_weekdays))
+
+    @property
+    def working_day(self) -> datetime.timedelta:
+        day = datetime.date(2000, 1, 3)
+        return datetime.datetime.combine(day, self.closes) - datetime.datetime.combine(day, self.opens)
+
+    def _window(self, day: datetime.date) -> tuple[datetime.datetime, datetime.datetime] | None:
+        if day.weekday() not in self.weekdays:
+            return None
+        return (
+            datetime.datetime.combine(day, self.opens, tzinfo=OSLO),
+            datetime.datetime.combine(day, self.closes, tzinfo=OSLO),
+        )
+
+    def is_open(self, at: datetime.datetime) -> bool:
+        window = self._window(at.astimezone(OSLO).date())
+        return window is not None and window[0] <= at < window[1]
+
+    def open_time_between(self, start: datetime.datetime, end: datetime.datetime) -> datetime.timedelta:
+        """How much of [start, end) the centre was open."""
+        total = datetime.timedelta()
+        if end <= start:
+            return total
+        day = start.astimezone(OSLO).date()
+        last = end.astimezone(OSLO).date()
+        while day <= last:
+            window = self._window(day)
+            if window:
+                total += max(datetime.timedelta(), min(end, window[1]) - max(start, window[0]))
+            day += datetime.timedelta(days=1)
+        return total
+
+    def next_opening(self, at: datetime.datetime) -> datetime.datetime | None:
+        day = at.astimezone(OSLO).date()
+        for _ in range(8):
+            window = self._window(day)
+            if window and at < window[1]:
+                return max(window[0], at)
+            day += datetime.timedelta(days=1)
+        return None
+
+
+def is_overdue(colour: str, since: datetime.datetime, now: datetime.datetime, hours: OpeningHours) -> bool:
+    """A red open for more than one open hour, a yellow for more than one working day."""
+    limit = RED_AFTER if colour == "red" else hours.working_day
+    return hours.open_time_between(since, now) > limit

@@ -1,0 +1,209 @@
+"""The nurses' pages: the worklist (live, htmx), taking and handling an alert, planned follow-up.
+Thin: scope through the selectors (404 outside it), rules in triage.services, audit on every read."""
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.generic import TemplateView
+
+from ebp.selectors import thresholds_for
+from patients.models import Diagnosis
+from patients.selectors import role_used_for
+from patients.views import PatientPageMixin
+from tenants.models import AuditAction, Role
+from tenants.selectors import user_scope, visible_municipalities
+from tenants.services import audit_record, audit_record_many
+from triage import selectors, services
+from triage.forms import ContactForm, HandleForm
+from triage.models import AlertStatus, ContactKind
+
+SEEN_KEY = "worklist_seen"
+
+
+class NurseAreaMixin(LoginRequiredMixin):
+    """The worklist is for nurses, and for koordinatorer within their municipality; others get 404."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            scope = user_scope(request.user)
+            if not (scope.has(Role.NURSE) or scope.has(Role.COORDINATOR)):
+                raise Http404
+        return super().dispatch(request, *args, **kwargs)
+
+
+def _filters(request) -> dict:
+    municipality = request.GET.get("municipality", "")
+    if municipality and not visible_municipalities(request.user).filter(number=municipality).exists():
+        raise Http404  # another municipality's worklist does not exist for this user
+    colour = request.GET.get("colour", "")
+    diagnosis = request.GET.get("diagnosis", "")
+    return {
+        "municipality": municipality,
+        "colour": colour if colour in ("red", "yellow") else "",
+        "diagnosis": diagnosis if diagnosis in Diagnosis.values else "",
+        "mine": request.GET.get("mine") == "1",
+    }
+
+
+class WorklistView(NurseAreaMixin, TemplateView):
+    template_name = "triage/worklist.html"
+
+    def get_template_names(self):
+        return ["triage/_worklist.html"] if self.request.htmx else [self.template_name]
+
+    def get_context_data(self, **kwargs):
+        filters = _filters(self.request)
+        worklist = selectors.worklist(self.request.user, **filters)
+        self._audit(worklist)
+        return super().get_context_data(
+            worklist=worklist,
+            filters=filters,
+            municipalities=visible_municipalities(self.request.user),
+            diagnoses=Diagnosis.choices,
+            query=self.request.GET.urlencode(),
+            now=timezone.now(),
+            is_nurse=user_scope(self.request.user).has(Role.NURSE),
+            **kwargs,
+        )
+
+    def _audit(self, worklist) -> None:
+        # The page refreshes every few seconds: log each patient when their row first appears on this
+        # nurse's screen (and on every full page load), not at every refresh.
+        shown = {str(row.alert.pk): row.alert.patient for row in worklist.rows}
+        seen = set(self.request.session.get(SEEN_KEY, [])) if self.request.htmx else set()
+        fresh = [patient for alert_id, patient in shown.items() if alert_id not in seen]
+        audit_record_many(action=AuditAction.VIEW, object_type="worklist", patients=fresh, request=self.request)
+        self.request.session[SEEN_KEY] = sorted(seen | set(shown))
+
+
+def _back(request, default="triage:worklist"):
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect(default)
+
+
+class AlertMixin(NurseAreaMixin):
+    alert = None
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            self.alert = selectors.get_alert_for(request.user, kwargs["alert_id"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def require_nurse(self):
+        if role_used_for(self.request.user, self.alert.patient) != Role.NURSE:
+            raise PermissionDenied("Bare sykepleiere som følger opp pasienten kan ta og håndtere varsler.")
+
+
+class AlertTakeView(AlertMixin, View):
+    def post(self, request, *args, **kwargs):
+        self.require_nurse()
+        try:
+            services.alert_take(alert=self.alert, user=request.user, request=request)
+            messages.success(request, f"Du har tatt varselet for {self.alert.patient.name}.")
+        except services.AlertRefused as exc:
+            messages.error(request, str(exc))
+        return _back(request)
+
+
+class AlertHandleView(AlertMixin, TemplateView):
+    template_name = "triage/handle.html"
+
+    def get(self, request, *args, **kwargs):
+        audit_record(
+            action=AuditAction.VIEW,
+            object_type="alert",
+            object_id=self.alert.pk,
+            patient=self.alert.patient,
+            request=request,
+        )
+        return self.render_to_response(self._context(HandleForm()))
+
+    def post(self, request, *args, **kwargs):
+        self.require_nurse()
+        form = HandleForm(request.POST)
+        if form.is_valid():
+            try:
+                contact = services.alert_handle(
+                    alert=self.alert,
+                    user=request.user,
+                    actions=form.cleaned_data["actions"],
+                    note=form.cleaned_data["note"],
+                    retry_at=form.cleaned_data["retry_at"],
+                    request=request,
+                )
+                if contact.reached:
+                    messages.success(request, f"Varselet for {self.alert.patient.name} er håndtert og lukket.")
+                else:
+                    messages.info(request, f"Ikke nådd: varselet for {self.alert.patient.name} står åpent.")
+                return _back(request)
+            except services.AlertRefused as exc:
+                form.add_error(None, str(exc))
+        return self.render_to_response(self._context(form), status=400)
+
+    def _context(self, form):
+        plan = thresholds_for(self.alert.patient)
+        colour = self.alert.colour
+        return self.get_context_data(
+            alert=self.alert,
+            patient=self.alert.patient,
+            form=form,
+            plan=plan,
+            actions=getattr(plan.content.actions, colour),
+            readings=self.alert.readings.order_by("-measured_at")[:20],
+            answers=self.alert.answers.order_by("-answered_at")[:10],
+            can_handle=self.alert.status == AlertStatus.OPEN
+            and role_used_for(self.request.user, self.alert.patient) == Role.NURSE,
+            next=self.request.GET.get("next", ""),
+        )
+
+
+class FollowUpView(NurseAreaMixin, TemplateView):
+    """Patients due for their routine contact or their evaluation."""
+
+    template_name = "triage/follow_up.html"
+
+    def get_context_data(self, **kwargs):
+        due = selectors.follow_up_due(self.request.user)
+        audit_record_many(
+            action=AuditAction.VIEW,
+            object_type="follow_up",
+            patients=[row.patient for row in due.routine + due.evaluation],
+            request=self.request,
+        )
+        return super().get_context_data(due=due, form=ContactForm(), **kwargs)
+
+
+class ContactCreateView(PatientPageMixin, View):
+    """Record a routine contact or an evaluation for a patient."""
+
+    def post(self, request, *args, **kwargs):
+        if role_used_for(request.user, self.patient) != Role.NURSE:
+            raise PermissionDenied("Bare sykepleiere som følger opp pasienten kan registrere kontakter.")
+        form = ContactForm(request.POST)
+        if not form.is_valid():
+            messages.error(
+                request, "Kontakten ble ikke lagret: " + "; ".join(e for errs in form.errors.values() for e in errs)
+            )
+            return _back(request, "triage:follow-up")
+        try:
+            services.contact_record(
+                patient=self.patient,
+                user=request.user,
+                kind=form.cleaned_data["kind"],
+                actions=form.cleaned_data["actions"],
+                note=form.cleaned_data["note"],
+                request=request,
+            )
+        except services.AlertRefused as exc:
+            messages.error(request, str(exc))
+            return _back(request, "triage:follow-up")
+        label = ContactKind(form.cleaned_data["kind"]).label.lower()
+        messages.success(request, f"{label.capitalize()} for {self.patient.name} er registrert.")
+        return _back(request, "triage:follow-up")
