@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export XDG_RUNTIME_DIR ?= /tmp
 
-.PHONY: run test lint lock bench-ingest clean-var
+.PHONY: run test lint lock bench-ingest bench-worklist clean-var
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ lock: $(STAMP)
 ## Benchmarks (figures, not pass/fail): a real gunicorn + Celery worker on the configured or embedded services.
 bench-ingest: $(STAMP)
 	$(PY) -m dho.embedded with-services -- $(PY) bench/ingest.py
+
+bench-worklist: $(STAMP)
+	$(PY) -m dho.embedded with-services -- $(PY) bench/worklist.py
 
 clean-var:
 	rm -rf var

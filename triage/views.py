@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -21,6 +22,7 @@ from tenants.services import audit_record, audit_record_many
 from triage import selectors, services
 from triage.forms import ContactForm, HandleForm
 from triage.models import AlertStatus, ContactKind
+from triage.rows import RowRenderer
 
 SEEN_KEY = "worklist_seen"
 
@@ -60,6 +62,10 @@ class WorklistView(NurseAreaMixin, TemplateView):
         filters = _filters(self.request)
         worklist = selectors.worklist(self.request.user, **filters)
         self._audit(worklist)
+        is_nurse = user_scope(self.request.user).has(Role.NURSE)
+        renderer = RowRenderer(self.request, get_token(self.request), is_nurse)
+        for row in worklist.rows:
+            row.html = renderer.render(row)
         return super().get_context_data(
             worklist=worklist,
             filters=filters,
@@ -67,7 +73,6 @@ class WorklistView(NurseAreaMixin, TemplateView):
             diagnoses=Diagnosis.choices,
             query=self.request.GET.urlencode(),
             now=timezone.now(),
-            is_nurse=user_scope(self.request.user).has(Role.NURSE),
             **kwargs,
         )
 
