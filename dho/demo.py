@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from ebp import services as ebp
 from ebp.defaults import TEMPLATES
 from ebp.models import PlanVersion
+from measurements.types import spec as type_spec
 from patients import national_id
 from patients.models import Patient
 from patients.services import gp_permission_sync
@@ -169,6 +171,54 @@ def _seed_plans(users: dict) -> None:
         ebp.version_approve(version=draft, user=patient.gp, comment="Godkjent i tverrfaglig møte.")
 
 
+# Readings for the worklist: (patient, type, values oldest → newest over the last days). The last
+# value decides the colour: Olav's SpO2 falls into red, Rune's into yellow, Tove (no plan) is scored
+# against the centre's defaults, Vigdis gains 2.4 kg in three days.
+DEMO_READINGS = {
+    "Olav Haugen": [("spo2", [94, 93, 93, 92, 91, 90, 87]), ("pulse", [82, 85, 88, 92, 96, 104, 112])],
+    "Rune Bakken": [("spo2", [93, 92, 92, 91, 91, 90, 89])],
+    "Jens Lie": [("spo2", [95, 95, 94, 95, 94, 95, 94])],
+    "Tove Nilsen": [("spo2", [92, 91, 91, 90, 90, 89, 88])],
+    "Vigdis Strand": [("weight", [71.2, 71.0, 71.3, 71.1, 72.0, 72.8, 73.5])],
+}
+
+
+def _seed_readings(centres: dict) -> None:
+    """A week of readings for the named patients through the real ingest and scoring services, so the
+    worklist has red and yellow alerts on first start. Idempotent: the external ids are fixed."""
+    from measurements.models import Integration
+    from measurements.services import integration_create, readings_ingest
+    from tenants.selectors import centre_of
+    from triage.services import readings_score
+
+    now = timezone.now()
+    by_centre: dict[int, list] = {}
+    for name, series in DEMO_READINGS.items():
+        patient = Patient.objects.get(name=name)
+        items = by_centre.setdefault(centre_of(patient.municipality_id).pk, [])
+        for mtype, values in series:
+            for day, value in enumerate(values):
+                at = now - datetime.timedelta(days=len(values) - 1 - day, hours=2)
+                items.append(
+                    {
+                        "external_id": f"demo-{patient.national_id[-5:]}-{mtype}-{day}",
+                        "patient_id": str(patient.pk),
+                        "type": mtype,
+                        "value": value,
+                        "unit": type_spec(mtype).unit,
+                        "measured_at": at.isoformat(),
+                    }
+                )
+    for centre in centres.values():
+        integration = Integration.objects.filter(centre=centre, name="Demo-gateway").first()
+        if integration is None:
+            integration, _ = integration_create(centre=centre, name="Demo-gateway")
+        results = readings_ingest(integration=integration, items=by_centre.get(centre.pk, []), quarantine=False)
+        created = [r.id for r in results if r.status == "created"]
+        if created:
+            readings_score(created)
+
+
 @dataclass
 class DemoSummary:
     municipalities: int
@@ -277,6 +327,7 @@ def seed_demo() -> DemoSummary:
     for centre in centres.values():
         ebp.centre_defaults_ensure(centre)
     _seed_plans(users)
+    _seed_readings(centres)
     return DemoSummary(
         municipalities=len(municipalities),
         centres=len(centres),

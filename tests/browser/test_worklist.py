@@ -92,3 +92,11 @@ def test_the_worklist_and_patient_page_are_accessible_and_keyboard_usable(world,
     assert axe_violations(page) == []
     page.goto("/followup/")
     assert axe_violations(page) == []
+
+
+def test_a_coordinator_gets_404_for_another_municipalitys_worklist(world, browser_login):
+    page = browser_login(world.u.coordinator)
+    own = page.goto("/worklist/?municipality=3230")
+    assert own.status == 200
+    foreign = page.goto("/worklist/?municipality=3238")
+    assert foreign.status == 404

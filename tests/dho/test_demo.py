@@ -144,3 +144,18 @@ def test_the_named_patients_have_the_documented_approved_plans(demo):
     assert active_version(tove) is None and not thresholds_for(tove).approved
     berg = User.objects.get(username="fastlege.berg")
     assert {active_version(Patient.objects.get(name=n)).decided_by for n in ("Olav Haugen", "Rune Bakken")} == {berg}
+
+
+def test_the_demo_worklist_has_the_documented_alerts(demo):
+    from triage.models import Alert
+
+    open_alerts = {a.patient.name: a for a in Alert.objects.filter(status="open").select_related("patient")}
+    assert open_alerts["Olav Haugen"].colour == "red"
+    assert open_alerts["Olav Haugen"].reason.startswith("SpO2 87 % – rød under 88")
+    assert open_alerts["Rune Bakken"].colour == "yellow"  # 89: yellow under 90, red under 86
+    assert open_alerts["Tove Nilsen"].without_plan and open_alerts["Tove Nilsen"].colour == "red"
+    assert open_alerts["Vigdis Strand"].colour == "red" and "økning" in open_alerts["Vigdis Strand"].reason
+    assert "Jens Lie" not in open_alerts
+    before = Alert.objects.count()
+    seed_demo()
+    assert Alert.objects.count() == before
