@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from ebp.content import PlanContent, parse_content
-from ebp.selectors import answer_rule_text, schedule_text, trend_rule_text
+from ebp.selectors import answer_rule_text, band_segments, schedule_text, trend_rule_text
 from measurements.types import COMPONENT_LABELS, MeasurementType, label, spec
 
 MONTHS = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
@@ -34,25 +34,11 @@ def _date(value) -> str:
 
 
 def _colour_texts(bounds, unit: str) -> dict[str, str]:
-    """Green, yellow and red as words: «under 92 %», «92 % eller mer»."""
-    rb, yb, ya, ra = bounds.red_below, bounds.yellow_below, bounds.yellow_above, bounds.red_above
-    low = yb if yb is not None else rb
-    high = ya if ya is not None else ra
-    if low is not None and high is not None:
-        green = f"fra {_num(low)} til og med {_num(high)} {unit}"
-    elif low is not None:
-        green = f"{_num(low)} {unit} eller mer"
-    elif high is not None:
-        green = f"{_num(high)} {unit} eller mindre"
-    else:
-        green = "alle verdier"
-
-    def either(below, above) -> str:
-        parts = [f"under {_num(below)} {unit}" if below is not None else "",
-                 f"over {_num(above)} {unit}" if above is not None else ""]  # fmt: skip
-        return " eller ".join(p for p in parts if p)
-
-    return {"green": green, "yellow": either(yb, ya), "red": either(rb, ra)}
+    """Green, yellow and red in words, from the same bands the pages show («under 88 %»)."""
+    texts: dict[str, list[str]] = {"green": [], "yellow": [], "red": []}
+    for segment in band_segments(bounds, unit):
+        texts[segment["colour"]].append(segment["text"])
+    return {colour: " eller ".join(parts) for colour, parts in texts.items()}
 
 
 def measurement_rows(content: PlanContent) -> list[dict]:

@@ -157,7 +157,7 @@ def version_diff(old: PlanVersion | None, new: PlanVersion) -> list[DiffRow]:
     ]
 
 
-def _band_segments(bounds, unit: str) -> list[dict]:
+def band_segments(bounds, unit: str) -> list[dict]:
     """The traffic-light bands as the patient reads them, lowest first (only the bands that exist)."""
     rb, yb, ya, ra = bounds.red_below, bounds.yellow_below, bounds.yellow_above, bounds.red_above
     low = yb if yb is not None else rb
@@ -194,6 +194,6 @@ def bands(content: PlanContent) -> list[dict]:
         for component, bounds in content.thresholds.get(mtype, {}).items():
             if bounds.present():
                 rows.append(
-                    {"label": label(mtype, component), "segments": _band_segments(bounds, spec(mtype).unit_label)}
+                    {"label": label(mtype, component), "segments": band_segments(bounds, spec(mtype).unit_label)}
                 )
     return rows

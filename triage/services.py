@@ -247,14 +247,26 @@ def _reason(found: Score, without_plan: bool) -> str:
     return found.reason
 
 
+def _claim(model, ids: Iterable[int], time_field: str) -> list:
+    """Lock the given rows that are still unscored; rows another task holds are skipped, not waited for."""
+    return list(
+        model.objects.select_for_update(skip_locked=True)
+        .filter(id__in=list(ids), scored_at__isnull=True)
+        .order_by(time_field, "id")
+    )
+
+
+def _record(row, found: Score, plans: _Plans, now, sort_time) -> None:
+    version = plans.version(row.patient_id)
+    row.colour, row.reason, row.scored_at = found.colour, _reason(found, version is None)[:300], now
+    row.plan_version_id = getattr(version, "pk", None)
+    row.sort_time = sort_time
+
+
 @transaction.atomic
 def readings_score(reading_ids: Iterable[int]) -> int:
     """Score the given readings that are still unscored; returns how many this call scored."""
-    readings = list(
-        Reading.objects.select_for_update(skip_locked=True)
-        .filter(id__in=list(reading_ids), scored_at__isnull=True)
-        .order_by("measured_at", "id")
-    )
+    readings = _claim(Reading, reading_ids, "measured_at")
     if not readings:
         return 0
     plans = _Plans({r.patient_id: r.municipality_id for r in readings})
@@ -262,10 +274,7 @@ def readings_score(reading_ids: Iterable[int]) -> int:
     now = timezone.now()
     for r in readings:
         found = score(_value(r), plans.content(r.patient_id), history.get(r.patient_id, ()))
-        without_plan = plans.version(r.patient_id) is None
-        r.colour, r.reason, r.scored_at = found.colour, _reason(found, without_plan)[:300], now
-        r.plan_version_id = getattr(plans.version(r.patient_id), "pk", None)
-        r.sort_time = r.measured_at
+        _record(r, found, plans, now, r.measured_at)
     _apply(readings, plans, AlertKind.OUT_OF_RANGE, now)
     _store_scores("measurements_reading", readings, now)
     _close_silence_alerts({r.patient_id for r in readings}, {(r.patient_id, r.type) for r in readings}, now)
@@ -274,21 +283,15 @@ def readings_score(reading_ids: Iterable[int]) -> int:
 
 @transaction.atomic
 def answers_score(answer_ids: Iterable[int]) -> int:
-    answers = list(
-        Answer.objects.select_for_update(skip_locked=True)
-        .filter(id__in=list(answer_ids), scored_at__isnull=True)
-        .order_by("answered_at", "id")
-    )
+    """Score questionnaire answers by the plan's answer rules, like readings_score."""
+    answers = _claim(Answer, answer_ids, "answered_at")
     if not answers:
         return 0
     plans = _Plans({a.patient_id: a.municipality_id for a in answers})
     now = timezone.now()
     for a in answers:
         found = score_answer(a.questionnaire, a.answers, a.total, plans.content(a.patient_id))
-        without_plan = plans.version(a.patient_id) is None
-        a.colour, a.reason, a.scored_at = found.colour, _reason(found, without_plan)[:300], now
-        a.plan_version_id = getattr(plans.version(a.patient_id), "pk", None)
-        a.sort_time = a.answered_at
+        _record(a, found, plans, now, a.answered_at)
     _apply(answers, plans, AlertKind.DEVIATING_ANSWER, now)
     _store_scores("measurements_answer", answers, now)
     _close_silence_alerts(

@@ -55,7 +55,7 @@ def test_pdf_shows_the_patients_own_plan(pdf_text):
         "under 88 %",
         "under 92 %",
         "92 % eller mer",
-        "over 37,5 °C",
+        "over 37,5 til og med 38,5 °C",  # yellow, between the two bounds
         "over 38,5 °C",
         "Systolisk",
         "Grønn",
