@@ -183,6 +183,20 @@ DEMO_READINGS = {
 }
 
 
+def _seed_pending_review(users: dict) -> None:
+    """Jens's plan has a second version waiting for fastlege.berg: the approval queue is not empty."""
+    patient = Patient.objects.get(name="Jens Lie")
+    if PlanVersion.objects.filter(plan__patient=patient).count() != 1:
+        return
+    active = PlanVersion.objects.get(plan__patient=patient)
+    content = dict(active.content)
+    content["thresholds"] = {**content["thresholds"], "spo2": {"value": {"red_below": 87, "yellow_below": 91}}}
+    content["goals"] = "Komme seg på hytta i sommer, og gå turen rundt vannet."
+    nurse = users["sykepleier.ullensaker"]
+    draft = ebp.draft_start(patient=patient, user=nurse, content=content)
+    ebp.draft_submit(version=draft, user=nurse)
+
+
 def _seed_readings(centres: dict) -> None:
     """A week of readings for the named patients through the real ingest and scoring services, so the
     worklist has red and yellow alerts on first start. Idempotent: the external ids are fixed."""
@@ -327,6 +341,7 @@ def seed_demo() -> DemoSummary:
     for centre in centres.values():
         ebp.centre_defaults_ensure(centre)
     _seed_plans(users)
+    _seed_pending_review(users)
     _seed_readings(centres)
     return DemoSummary(
         municipalities=len(municipalities),

@@ -140,6 +140,9 @@ def test_the_named_patients_have_the_documented_approved_plans(demo):
     assert vigdis.approved
     assert [(r.kind, r.kg, r.days, r.colour) for r in vigdis.content.trend_rules] == [("weight_gain", 2, 3, "red")]
     assert active_version(Patient.objects.get(name="Jens Lie")) is not None
+    from ebp.selectors import approval_queue
+
+    assert [v.plan.patient.name for v in approval_queue(User.objects.get(username="fastlege.berg"))] == ["Jens Lie"]
     tove = Patient.objects.get(name="Tove Nilsen")
     assert active_version(tove) is None and not thresholds_for(tove).approved
     berg = User.objects.get(username="fastlege.berg")
