@@ -12,7 +12,7 @@ from django.utils import timezone
 from measurements.models import QuarantinedItem, Reading
 from tests.factories import PatientFactory
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "fhir"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fhir"
 
 
 def _load(name: str) -> dict:
