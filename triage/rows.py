@@ -1,4 +1,5 @@
-"""One worklist row as HTML, built in Python.
+"""One worklist row as HTML, built in Python. Every control has a stable id, so that when the list
+refreshes itself (htmx swaps it every 5 s) a keyboard user's focus is put back where it was.
 
 Why not a template: the list holds up to a few hundred rows and refreshes every 5 s for every nurse
 on duty. Django's template engine spends ~0.5 ms per row of this size (variable lookups, escaping,
@@ -76,14 +77,15 @@ class RowRenderer:
         elif self.is_nurse:
             out += format_html(
                 '<form method="post" action="{}"><input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-                '<input type="hidden" name="next" value="{}"><button type="submit" aria-label="{}">{}</button></form>',
-                self._url("take", a.pk), self.csrf, self.next_path,
+                '<input type="hidden" name="next" value="{}">'
+                '<button type="submit" id="take-{}" aria-label="{}">{}</button></form>',
+                self._url("take", a.pk), self.csrf, self.next_path, a.pk,
                 self.text["take_label"] % {"name": a.patient.name}, self.text["take"],
             )  # fmt: skip
         if self.is_nurse:
             out += format_html(
-                ' <a class="button" href="{}?{}" aria-label="{}">{}</a>',
-                self._url("handle", a.pk), self.back, self.text["handle_label"] % {"name": a.patient.name},
+                ' <a class="button" id="handle-{}" href="{}?{}" aria-label="{}">{}</a>',
+                a.pk, self._url("handle", a.pk), self.back, self.text["handle_label"] % {"name": a.patient.name},
                 self.text["handle"],
             )  # fmt: skip
         return out
@@ -99,12 +101,12 @@ class RowRenderer:
         since = timezone.localtime(row.since)
         return format_html(
             '<tr class="{}" data-alert="{}"><td>{}</td>'
-            '<td><a href="{}">{}</a><br><span class="mono muted">{}</span> · {}</td>'
+            '<td><a id="patient-{}" href="{}">{}</a><br><span class="mono muted">{}</span> · {}</td>'
             "<td>{}{}</td>"
             '<td><time datetime="{}">{}</time><br><span class="muted">{}</span></td>'
             "<td>{}</td><td>{}</td></tr>",
             classes, a.pk, self._badges(row),
-            self._url("patient", a.patient_id), a.patient.name, a.patient.national_id_masked, a.municipality.name,
+            a.pk, self._url("patient", a.patient_id), a.patient.name, a.patient.national_id_masked, a.municipality.name,
             a.reason, kind,
             since.isoformat(), minutes_since(row.since, self.now), since.strftime("%-d.%-m. %H:%M"),
             self._trend(row), self._who(row),

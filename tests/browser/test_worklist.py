@@ -86,6 +86,13 @@ def test_the_worklist_and_patient_page_are_accessible_and_keyboard_usable(world,
         if page.evaluate("document.activeElement.textContent.trim()") == "Jeg tar denne":
             break
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    focused = page.evaluate("document.activeElement.id")
+    assert focused.startswith("take-")
+    # The list refreshes itself every 5 s; the keyboard user's focus must survive the swap.
+    with page.expect_response(lambda r: "/worklist/" in r.url and r.request.headers.get("hx-request") == "true"):
+        pass
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.activeElement.id") == focused
     page.keyboard.press("Enter")
     expect(page.locator("tr.alert-row")).to_contain_text("Tatt av")
     page.goto(f"/patients/{world.p.gjerdrum.pk}/")
