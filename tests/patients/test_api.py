@@ -102,3 +102,7 @@ def test_it_publishes_an_openapi_schema(world, api):
     response = api(world.u.nurse).get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/v1/patients/{patient_id}/" in response.content
+    for path in (b"/api/v1/readings", b"/api/v1/answers", b"/api/v1/fhir/Observation", b"/api/v1/alerts/",
+                 b"/api/v1/patients/{patient_id}/plan/approve/"):  # fmt: skip
+        assert path in response.content, path
+    assert b"integrationToken" in response.content  # the gateways' bearer token is documented
