@@ -1,16 +1,18 @@
 """The nurses' pages: the worklist (live, htmx), taking and handling an alert, planned follow-up.
 Thin: scope through the selectors (404 outside it), rules in triage.services, audit on every read."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.middleware.csrf import get_token
-from django.shortcuts import redirect
+from django.shortcuts import redirect, resolve_url
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
+from django_htmx.http import HttpResponseClientRedirect
 
 from ebp.selectors import thresholds_for
 from patients.models import Diagnosis
@@ -35,6 +37,10 @@ class NurseAreaMixin(LoginRequiredMixin):
             scope = user_scope(request.user)
             if not (scope.has(Role.NURSE) or scope.has(Role.COORDINATOR)):
                 raise Http404
+        elif request.htmx:
+            # The session ran out while the list was refreshing itself: send the whole page to the
+            # login, instead of swapping the login form into the list.
+            return HttpResponseClientRedirect(f"{resolve_url(settings.LOGIN_URL)}?next={request.path}")
         return super().dispatch(request, *args, **kwargs)
 
 

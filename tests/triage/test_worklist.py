@@ -293,3 +293,10 @@ def test_the_patient_page_shows_trends_with_the_patients_bands(world, login):
     assert '<svg class="chart"' in page
     assert "Oksygenmetning (SpO2): 7 målinger, siste 90 %" in page  # days 0–6 of 10, as text for screen readers
     assert 'fill="#fde8e8"' in page and 'fill="#e4f4e8"' in page  # red and green bands drawn behind
+
+
+def test_an_expired_session_sends_the_live_list_to_the_login_page(world, client):
+    response = client.get("/worklist/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/login/?next=/worklist/"
+    assert client.get("/worklist/").status_code == 302  # a normal request is redirected as usual
