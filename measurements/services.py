@@ -14,13 +14,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 
 from measurements.ingest import ItemError, NewAnswer, NewReading, parse_answer, parse_reading
 from measurements.models import Answer, Integration, QuarantinedItem, QuarantineStatus, Reading, token_hash
 from patients.models import Patient
+from tenants.bulk import bulk_insert
 from tenants.models import AuditAction
 from tenants.selectors import served_by_centre
 from tenants.services import audit_record_integration
@@ -85,45 +85,43 @@ def _quarantine(integration: Integration, kind: str, rejected: list[tuple[int, o
     )
 
 
-# Column → PostgreSQL array type, for INSERT … SELECT FROM unnest(…): one statement per batch.
-READING_COLUMNS = {
-    "patient_id": "uuid[]", "municipality_id": "bigint[]", "integration_id": "bigint[]", "external_id": "text[]",
-    "type": "text[]", "value": "float8[]", "systolic": "float8[]", "diastolic": "float8[]", "original": "text[]",
-    "measured_at": "timestamptz[]", "received_at": "timestamptz[]", "colour": "text[]", "reason": "text[]",
-}  # fmt: skip
-ANSWER_COLUMNS = {
-    "patient_id": "uuid[]", "municipality_id": "bigint[]", "integration_id": "bigint[]", "external_id": "text[]",
-    "questionnaire": "text[]", "answers": "jsonb[]", "total": "int[]", "answered_at": "timestamptz[]",
-    "received_at": "timestamptz[]", "colour": "text[]", "reason": "text[]",
-}  # fmt: skip
+def _reading_columns(news: list[NewReading]) -> dict[str, list]:
+    return {
+        "type": [r.type for r in news],
+        "value": [r.value for r in news],
+        "systolic": [r.systolic for r in news],
+        "diastolic": [r.diastolic for r in news],
+        "original": [r.original for r in news],
+        "measured_at": [r.measured_at for r in news],
+    }
 
 
-def _reading_row(r: NewReading) -> tuple:
-    return (r.type, r.value, r.systolic, r.diastolic, r.original, r.measured_at)
+def _answer_columns(news: list[NewAnswer]) -> dict[str, list]:
+    return {
+        "questionnaire": [a.questionnaire for a in news],
+        "answers": [a.answers for a in news],
+        "total": [a.total for a in news],
+        "answered_at": [a.answered_at for a in news],
+    }
 
 
-def _answer_row(a: NewAnswer) -> tuple:
-    return (a.questionnaire, Jsonb(a.answers), a.total, a.answered_at)
-
-
-def _insert(table: str, columns: dict[str, str], integration: Integration, rows: list[tuple]) -> dict[str, int]:
-    """Insert (new item, municipality id) rows; external id → new id. A row whose (integration,
-    external id) exists already is skipped by the unique key and not returned: a duplicate."""
-    now = timezone.now()
-    records = [
-        (new.patient_id, municipality, integration.pk, new.external_id, *row_of(new), now, "", "")
-        for new, municipality, row_of in rows
-    ]
-    arrays = [list(column) for column in zip(*records, strict=True)]
-    unnest = ", ".join(f"%s::{t}" for t in columns.values())
-    # Table and column names are this module's constants, never input; values go as parameters.
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({unnest}) "  # noqa: S608
-        "ON CONFLICT (integration_id, external_id) DO NOTHING RETURNING external_id, id"
+def _insert(model, columns_of, integration: Integration, rows: list[tuple]) -> dict[str, int]:
+    """Insert (new item, municipality id) rows in one INSERT … SELECT unnest; external id → new id.
+    A row whose (integration, external id) exists already is skipped by the unique key and not
+    returned: a duplicate. Every field not given here takes its model default (tenants.bulk)."""
+    news = [new for new, _ in rows]
+    values = {
+        "patient_id": [new.patient_id for new in news],
+        "municipality_id": [municipality for _, municipality in rows],
+        "integration_id": integration.pk,
+        "external_id": [new.external_id for new in news],
+        "received_at": timezone.now(),
+        **columns_of(news),
+    }
+    inserted = bulk_insert(
+        model, values, on_conflict="(integration_id, external_id) DO NOTHING", returning=("external_id", "id")
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, arrays)
-        return dict(cursor.fetchall())
+    return dict(inserted)
 
 
 def _existing_ids(model, integration: Integration, external_ids: list[str]) -> dict[str, int]:
@@ -202,13 +200,11 @@ class _Kind:
     name: str  # reading | answer
     parse: object
     model: type
-    table: str
-    columns: dict
-    row: object
+    columns: object  # [new item] → {field: [values]}
 
 
-READINGS = _Kind("reading", parse_reading, Reading, "measurements_reading", READING_COLUMNS, _reading_row)
-ANSWERS = _Kind("answer", parse_answer, Answer, "measurements_answer", ANSWER_COLUMNS, _answer_row)
+READINGS = _Kind("reading", parse_reading, Reading, _reading_columns)
+ANSWERS = _Kind("answer", parse_answer, Answer, _answer_columns)
 
 
 def _ingest(kind: _Kind, integration: Integration, items: list, request, quarantine, originals=None):
@@ -216,10 +212,10 @@ def _ingest(kind: _Kind, integration: Integration, items: list, request, quarant
     first_index: dict[str, int] = {}
     for index, new, _ in valid:
         first_index.setdefault(new.external_id, index)  # the same id twice in one batch: the first wins
-    unique = [(new, m, kind.row) for index, new, m in valid if first_index[new.external_id] == index]
-    created = _insert(kind.table, kind.columns, integration, unique) if unique else {}
+    unique = [(new, m) for index, new, m in valid if first_index[new.external_id] == index]
+    created = _insert(kind.model, kind.columns, integration, unique) if unique else {}
     existing = _existing_ids(
-        kind.model, integration, [n.external_id for n, _, _ in unique if n.external_id not in created]
+        kind.model, integration, [n.external_id for n, _ in unique if n.external_id not in created]
     )
     if quarantine:
         # Keep what the gateway actually sent (a FHIR resource, say), not our conversion of it.

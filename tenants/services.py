@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import connection
 from django.utils import timezone
 
+from tenants.bulk import bulk_insert
 from tenants.models import AuditAction, AuditEvent
 
 
@@ -95,24 +95,19 @@ def audit_record_integration(*, integration, action, object_type: str, patient_c
 
 def _insert_events(request, action, object_type: str, *, user_id, username: str, rows: list[tuple]) -> None:
     """rows: (object_id, patient_id, municipality_id, role). A 1,000-row batch is one statement."""
-    now = timezone.now()
-    ip = _client_ip(request) if request is not None else None
-    request_id = getattr(request, "request_id", "") if request is not None else ""
-    n = len(rows)
-    columns = {
-        "at": ("timestamptz[]", [now] * n),
-        "user_id": ("int[]", [user_id] * n),
-        "username": ("text[]", [username] * n),
-        "role": ("text[]", [r[3] for r in rows]),
-        "action": ("text[]", [str(action)] * n),
-        "object_type": ("text[]", [object_type] * n),
-        "object_id": ("text[]", [r[0] for r in rows]),
-        "patient_id": ("uuid[]", [r[1] for r in rows]),
-        "municipality_id": ("bigint[]", [r[2] for r in rows]),
-        "ip": ("inet[]", [ip] * n),
-        "request_id": ("text[]", [request_id] * n),
-    }
-    unnest = ", ".join(f"%s::{t}" for t, _ in columns.values())
-    sql = f"INSERT INTO tenants_auditevent ({', '.join(columns)}) SELECT * FROM unnest({unnest})"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [values for _, values in columns.values()])
+    bulk_insert(
+        AuditEvent,
+        {
+            "at": timezone.now(),
+            "user_id": user_id,
+            "username": username,
+            "role": [r[3] for r in rows],
+            "action": str(action),
+            "object_type": object_type,
+            "object_id": [r[0] for r in rows],
+            "patient_id": [r[1] for r in rows],
+            "municipality_id": [r[2] for r in rows],
+            "ip": _client_ip(request) if request is not None else None,
+            "request_id": getattr(request, "request_id", "") if request is not None else "",
+        },
+    )

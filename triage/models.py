@@ -83,6 +83,44 @@ class Alert(models.Model):
         return f"{self.get_colour_display()}: {self.reason}"
 
 
+class AlertEventKind(models.TextChoices):
+    OPENED = "opened", _("Åpnet")
+    RAISED = "raised", _("Hevet")
+    TAKEN = "taken", _("Tatt")
+    NOT_REACHED = "not_reached", _("Ikke nådd, nytt forsøk")
+    HANDLED = "handled", _("Håndtert")
+    CLOSED_BY_DATA = "closed_by_data", _("Lukket av data")
+
+
+class AlertEvent(models.Model):
+    """A change of an alert's colour or state, as a row (Healthchecks' `Flip`): the alert keeps its
+    current state, the events keep how it got there, so a yellow finding survives its raise to red.
+    Append-only in use; written by triage.services only."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="events")
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=AlertEventKind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    colour = models.CharField(_("farge"), max_length=6, choices=AlertColour.choices)  # the alert's, after
+    previous_colour = models.CharField(max_length=6, choices=AlertColour.choices, blank=True)  # raised: before
+    reason = models.CharField(_("begrunnelse"), max_length=300, blank=True)  # the finding, or the outcome
+    # The reading or answer that opened or raised the alert (none for the silence checks).
+    reading = models.ForeignKey(
+        "measurements.Reading", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    answer = models.ForeignKey("measurements.Answer", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("varselhendelse")
+        verbose_name_plural = _("varselhendelser")
+        indexes = [models.Index(fields=["alert", "at"], name="alert_event_alert_time")]  # the patient page
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
 class ContactAction(models.TextChoices):
     CALLED_REACHED = "called_reached", _("Ringte pasienten – fikk svar")
     CALLED_NOT_REACHED = "called_not_reached", _("Ringte pasienten – fikk ikke svar")

@@ -15,7 +15,7 @@ from measurements.types import MeasurementType
 from patients.selectors import visible_patients
 from tenants.models import Centre
 from tenants.selectors import centre_of, user_scope
-from triage.models import COLOUR_RANK, Alert, AlertStatus
+from triage.models import COLOUR_RANK, Alert, AlertEvent, AlertStatus
 from triage.opening_hours import OpeningHours, is_overdue
 
 MEASUREMENT_TYPES = {t.value for t in MeasurementType}
@@ -250,7 +250,10 @@ def patient_follow_up(patient, *, days: int = 30, now=None) -> dict:
     )
     plan = thresholds_for(patient)
     alerts = list(
-        Alert.objects.filter(patient=patient).select_related("taken_by", "handled_by").order_by("-opened_at")[:30]
+        Alert.objects.filter(patient=patient)
+        .select_related("taken_by", "handled_by")
+        .prefetch_related(Prefetch("events", AlertEvent.objects.select_related("by")))  # the alert's history
+        .order_by("-opened_at")[:30]
     )
     open_alert = next((a for a in alerts if a.status == AlertStatus.OPEN and a.colour == "red"), None) or next(
         (a for a in alerts if a.status == AlertStatus.OPEN), None

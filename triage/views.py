@@ -1,10 +1,10 @@
 """The nurses' pages: the worklist (live, htmx), taking and handling an alert, planned follow-up.
-Thin: scope through the selectors (404 outside it), rules in triage.services, audit on every read."""
+Thin: scope through the selectors (404 outside it), rules in triage.services (who may take, handle and
+record: services.NurseRequired is a PermissionDenied, so a 403), audit on every read."""
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, resolve_url
@@ -16,7 +16,6 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from ebp.selectors import thresholds_for
 from patients.models import Diagnosis
-from patients.selectors import role_used_for
 from patients.views import PatientPageMixin
 from tenants.models import AuditAction, Role
 from tenants.selectors import user_scope, visible_municipalities
@@ -107,14 +106,9 @@ class AlertMixin(NurseAreaMixin):
             self.alert = selectors.get_alert_for(request.user, kwargs["alert_id"])
         return super().dispatch(request, *args, **kwargs)
 
-    def require_nurse(self):
-        if role_used_for(self.request.user, self.alert.patient) != Role.NURSE:
-            raise PermissionDenied("Bare sykepleiere som følger opp pasienten kan ta og håndtere varsler.")
-
 
 class AlertTakeView(AlertMixin, View):
     def post(self, request, *args, **kwargs):
-        self.require_nurse()
         try:
             services.alert_take(alert=self.alert, user=request.user, request=request)
             messages.success(request, f"Du har tatt varselet for {self.alert.patient.name}.")
@@ -137,7 +131,6 @@ class AlertHandleView(AlertMixin, TemplateView):
         return self.render_to_response(self._context(HandleForm()))
 
     def post(self, request, *args, **kwargs):
-        self.require_nurse()
         form = HandleForm(request.POST)
         if form.is_valid():
             try:
@@ -170,7 +163,7 @@ class AlertHandleView(AlertMixin, TemplateView):
             readings=self.alert.readings.order_by("-measured_at")[:20],
             answers=self.alert.answers.order_by("-answered_at")[:10],
             can_handle=self.alert.status == AlertStatus.OPEN
-            and role_used_for(self.request.user, self.alert.patient) == Role.NURSE,
+            and services.can_follow_up(self.request.user, self.alert.patient),
             next=self.request.GET.get("next", ""),
         )
 
@@ -195,8 +188,6 @@ class ContactCreateView(PatientPageMixin, View):
     """Record a routine contact or an evaluation for a patient."""
 
     def post(self, request, *args, **kwargs):
-        if role_used_for(request.user, self.patient) != Role.NURSE:
-            raise PermissionDenied("Bare sykepleiere som følger opp pasienten kan registrere kontakter.")
         form = ContactForm(request.POST)
         if not form.is_valid():
             messages.error(

@@ -1,0 +1,78 @@
+"""tenants.bulk reads table, columns and types from the model, so a field added to a model cannot
+break the hot paths' set-based writes: it gets its default, or a clear error names it."""
+
+import contextlib
+import datetime
+
+import pytest
+from django.db import connection, models
+from django.utils import timezone
+
+from measurements.models import Reading
+from measurements.services import integration_create, readings_ingest
+from tenants.bulk import BulkColumnError, bulk_insert, bulk_update
+from tenants.models import AuditEvent
+
+
+@contextlib.contextmanager
+def _extra_field(model, name: str, field: models.Field, column_sql: str):
+    """A field added to the model and its table for the length of a test (the test's transaction
+    rolls the column back; the model's _meta is restored here)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {model._meta.db_table} ADD COLUMN {name} {column_sql}")
+    field.contribute_to_class(model, name)
+    try:
+        yield
+    finally:
+        model._meta.local_fields.remove(field)
+        model._meta._expire_cache()
+        delattr(model, name)
+
+
+def _item(patient, ext="e1"):
+    at = (timezone.localtime() - datetime.timedelta(minutes=1)).isoformat()
+    return {"external_id": ext, "patient_id": str(patient.pk), "type": "spo2", "value": 95, "unit": "%",
+            "measured_at": at}  # fmt: skip
+
+
+def test_it_keeps_ingest_working_when_a_field_with_a_default_is_added(world):
+    integration, _ = integration_create(centre=world.centres.ovre, name="gw")
+    field = models.CharField(max_length=20, default="kilde-ukjent")
+    with _extra_field(Reading, "source_note", field, "varchar(20) NOT NULL"):
+        result = readings_ingest(integration=integration, items=[_item(world.p.gjerdrum)])[0]
+        assert result.status == "created"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT source_note FROM measurements_reading WHERE id = %s", [result.id])
+            assert cursor.fetchone() == ("kilde-ukjent",)
+
+
+def test_it_names_a_new_field_that_has_no_value_and_no_default(world):
+    integration, _ = integration_create(centre=world.centres.ovre, name="gw")
+    field = models.IntegerField()
+    with _extra_field(Reading, "batch_no", field, "integer NOT NULL"), pytest.raises(BulkColumnError) as refused:
+        readings_ingest(integration=integration, items=[_item(world.p.gjerdrum)])
+    assert "measurements_reading.batch_no" in str(refused.value)
+
+
+def test_it_repeats_a_single_value_and_returns_the_inserted_rows(world):
+    rows = bulk_insert(
+        AuditEvent,
+        {"action": "view", "object_type": "test", "object_id": ["a", "b", "c"], "username": "x"},
+        returning=("object_id", "action"),
+    )
+    assert sorted(rows) == [("a", "view"), ("b", "view"), ("c", "view")]
+    assert AuditEvent.objects.filter(object_type="test", role="", patient_id=None).count() == 3  # defaults
+
+
+def test_it_updates_only_the_columns_given(world):
+    integration, _ = integration_create(centre=world.centres.ovre, name="gw")
+    ids = [r.id for r in readings_ingest(integration=integration, items=[_item(world.p.gjerdrum, e) for e in "ab"])]
+    bulk_update(Reading, {"id": ids, "colour": ["red", "green"], "reason": "r"})
+    got = dict(Reading.objects.filter(id__in=ids).values_list("external_id", "colour"))
+    assert got == {"a": "red", "b": "green"}
+    assert set(Reading.objects.filter(id__in=ids).values_list("value", "reason")) == {(95.0, "r")}
+
+
+def test_it_refuses_columns_the_model_does_not_have(world):
+    with pytest.raises(ValueError, match="ingen felt nope"):
+        bulk_insert(AuditEvent, {"nope": [1]})

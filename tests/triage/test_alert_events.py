@@ -1,0 +1,117 @@
+"""Every change of an alert's colour or state is an AlertEvent row (Healthchecks' Flip): the yellow
+finding survives a raise to red, and the patient page shows the history. The nurse rule lives in
+the services, so no page or endpoint can skip it."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from measurements.services import integration_create, readings_ingest
+from tenants.models import Centre
+from triage import services as triage
+from triage.models import Alert, AlertEvent, Contact
+
+
+def _spo2(patient, integration, ext, value, minutes_ago=1):
+    at = (timezone.localtime() - datetime.timedelta(minutes=minutes_ago)).isoformat()
+    item = {"external_id": ext, "patient_id": str(patient.pk), "type": "spo2", "value": value, "unit": "%",
+            "measured_at": at}  # fmt: skip
+    stored = readings_ingest(integration=integration, items=[item])[0]
+    triage.readings_score([stored.id])
+    return stored.id
+
+
+@pytest.fixture
+def gateway(world):
+    return integration_create(centre=world.centres.ovre, name="gw")[0]
+
+
+def _events(alert):
+    return list(
+        AlertEvent.objects.filter(alert=alert).order_by("id").values_list("kind", "colour", "previous_colour", "reason")
+    )
+
+
+def test_it_keeps_the_yellow_finding_when_a_red_raises_the_alert(world, gateway):
+    patient = world.p.nannestad  # the centre's defaults: yellow under 92, red under 88 … (no plan)
+    yellow = _spo2(patient, gateway, "a", 90, minutes_ago=10)
+    red = _spo2(patient, gateway, "b", 85)
+    alert = Alert.objects.get(patient=patient)
+    assert alert.colour == "red"
+    events = _events(alert)
+    assert [(kind, colour, before) for kind, colour, before, _ in events] == [
+        ("opened", "yellow", ""),
+        ("raised", "red", "yellow"),
+    ]
+    assert "90" in events[0][3] and "85" in events[1][3]  # both findings, each in its own row
+    assert list(AlertEvent.objects.filter(alert=alert).values_list("reading_id", flat=True)) == [yellow, red]
+    assert all(e.municipality_id == patient.municipality_id for e in AlertEvent.objects.all())
+
+
+def test_it_records_no_event_when_a_finding_does_not_change_the_colour(world, gateway):
+    patient = world.p.nannestad
+    _spo2(patient, gateway, "a", 85, minutes_ago=10)
+    _spo2(patient, gateway, "b", 90)  # yellow after red: the alert stays red
+    _spo2(patient, gateway, "c", 84)  # red again: same colour
+    assert [kind for kind, *_ in _events(Alert.objects.get(patient=patient))] == ["opened"]
+
+
+def test_it_records_taken_not_reached_and_handled_with_the_nurse(world, gateway):
+    patient = world.p.nannestad
+    _spo2(patient, gateway, "a", 85)
+    alert = Alert.objects.get(patient=patient)
+    triage.alert_take(alert=alert, user=world.u.nurse)
+    triage.alert_take(alert=alert, user=world.u.nurse)  # taking it again is no new change
+    triage.alert_handle(alert=alert, user=world.u.nurse, actions=["called_not_reached"])
+    triage.alert_handle(alert=alert, user=world.u.nurse, actions=["called_reached", "advised_ebp"])
+    rows = list(AlertEvent.objects.filter(alert=alert).values_list("kind", "by__username"))
+    assert rows == [("opened", None), ("taken", "nurse"), ("not_reached", "nurse"), ("handled", "nurse")]
+
+
+def test_it_records_the_close_by_data_of_a_silence_alert(world, gateway):
+    patient = world.p.nannestad
+    triage.silence_alerts_open(now=timezone.now() + datetime.timedelta(days=5))
+    inactive = Alert.objects.get(patient=patient, kind="inactive_patient")
+    _spo2(patient, gateway, "a", 97)
+    inactive.refresh_from_db()
+    assert inactive.status == "closed"
+    assert [(kind, reason) for kind, _, _, reason in _events(inactive)][-1] == ("closed_by_data", "Data mottatt")
+
+
+def test_the_patient_page_shows_the_alerts_history(world, gateway, login):
+    patient = world.p.nannestad
+    _spo2(patient, gateway, "a", 90, minutes_ago=10)
+    _spo2(patient, gateway, "b", 85)
+    page = login(world.u.nurse).get(f"/patients/{patient.pk}/").content.decode()
+    history = page[page.index('id="alert-history"') :]
+    assert "Åpnet (gul): SpO2 90 %" in history
+    assert "Hevet gul → rød: SpO2 85 %" in history
+
+
+@pytest.mark.parametrize("step", ["take", "handle", "contact"])
+def test_it_refuses_a_coordinator_in_the_service_itself(world, gateway, step):
+    patient = world.p.gjerdrum  # the coordinator's own municipality: in scope, but not a nurse's
+    _spo2(patient, gateway, "a", 85)
+    alert = Alert.objects.get(patient=patient)
+    user = world.u.coordinator
+    with pytest.raises(triage.NurseRequired):
+        if step == "take":
+            triage.alert_take(alert=alert, user=user)
+        elif step == "handle":
+            triage.alert_handle(alert=alert, user=user, actions=["called_reached"])
+        else:
+            triage.contact_record(patient=patient, user=user, kind="routine", actions=["called_reached"])
+    alert.refresh_from_db()
+    assert (alert.taken_by_id, alert.status) == (None, "open")
+    assert not Contact.objects.exists()
+    assert [kind for kind, *_ in _events(alert)] == ["opened"]
+
+
+def test_the_silence_check_applies_each_centres_own_settings(world):
+    # Agder calls a patient inactive after 2 days, Øvre Romerike after 10: one run, two rules.
+    Centre.objects.filter(pk=world.centres.agder.pk).update(inactive_after_days=2)
+    Centre.objects.filter(pk=world.centres.ovre.pk).update(inactive_after_days=10)
+    triage.silence_alerts_open(now=timezone.now() + datetime.timedelta(days=3))
+    inactive = set(Alert.objects.filter(kind="inactive_patient").values_list("patient__name", flat=True))
+    assert inactive == {"Tove Grimstad"}

@@ -1,0 +1,42 @@
+"""Writes of the triage app, one module per concern:
+
+- `scoring`  – scoring stored readings and answers in batches (the pure rules are `triage.scoring`)
+- `alerts`   – opening, raising and closing alerts, each change an `AlertEvent` row
+- `silence`  – the missing-measurement, missing-answer and inactive-patient checks
+- `followup` – the nurses' follow-up: take, handle (journal note), planned contacts
+
+The names callers use are re-exported here.
+"""
+
+from triage.services.alerts import Finding, alerts_upsert, events_record, silence_alerts_close
+from triage.services.followup import (
+    AlertRefused,
+    NurseRequired,
+    alert_handle,
+    alert_take,
+    can_follow_up,
+    contact_record,
+    journal_note_create,
+)
+from triage.services.scoring import NO_PLAN, SWEEP_AFTER, answers_score, readings_score, unscored_ids
+from triage.services.silence import silence_alerts_open
+
+__all__ = [
+    "NO_PLAN",
+    "SWEEP_AFTER",
+    "AlertRefused",
+    "Finding",
+    "NurseRequired",
+    "alert_handle",
+    "alert_take",
+    "alerts_upsert",
+    "answers_score",
+    "can_follow_up",
+    "contact_record",
+    "events_record",
+    "journal_note_create",
+    "readings_score",
+    "silence_alerts_close",
+    "silence_alerts_open",
+    "unscored_ids",
+]

@@ -1,0 +1,154 @@
+"""The nurses' follow-up: taking an alert, handling it (which writes its journal note), and the
+planned contacts. Every rule about who may do it is checked here, so a page or API endpoint added
+later cannot skip it; views only turn the exceptions into messages and status codes."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from patients.selectors import role_used_for
+from tenants.models import AuditAction, Role
+from tenants.services import audit_record
+from triage.journal import journal_document, journal_text
+from triage.models import Alert, AlertEventKind, AlertStatus, Contact, ContactAction, ContactKind, JournalNote
+from triage.services.alerts import events_record
+
+HANDLED = "Håndtert"
+
+
+class AlertRefused(Exception):
+    """The step cannot be taken (message in Norwegian, safe to show)."""
+
+
+class NurseRequired(PermissionDenied):
+    """Only a nurse who follows the patient up may do this (a 403 wherever it is raised)."""
+
+
+def can_follow_up(user, patient) -> bool:
+    """Whether the user follows this patient up as a nurse: takes, handles and records contacts."""
+    return role_used_for(user, patient) == Role.NURSE
+
+
+def _require_nurse(user, patient, message: str) -> None:
+    if not can_follow_up(user, patient):
+        raise NurseRequired(message)
+
+
+def _audit_alert(action, alert: Alert, user, request, object_type: str = "alert", object_id=None) -> None:
+    audit_record(
+        action=action,
+        object_type=object_type,
+        object_id=object_id or alert.pk,
+        patient=alert.patient,
+        request=request,
+        user=user,
+    )
+
+
+def _locked_open_alert(alert: Alert, user) -> Alert:
+    """The alert, locked, when it is still open and not someone else's."""
+    alert = Alert.objects.select_for_update(of=("self",)).select_related("patient", "taken_by").get(pk=alert.pk)
+    if alert.status != AlertStatus.OPEN:
+        raise AlertRefused("Varselet er allerede håndtert.")
+    if alert.taken_by_id and alert.taken_by_id != user.id:
+        name = alert.taken_by.get_full_name() or alert.taken_by.username
+        raise AlertRefused(f"{name} har allerede tatt dette varselet.")
+    return alert
+
+
+@transaction.atomic
+def alert_take(*, alert: Alert, user, request=None) -> Alert:
+    """«Jeg tar denne»: the first nurse to take it has it; a second is told who."""
+    _require_nurse(user, alert.patient, "Bare sykepleiere som følger opp pasienten kan ta varsler.")
+    alert = _locked_open_alert(alert, user)
+    now = timezone.now()
+    newly_taken = alert.taken_by_id != user.id
+    alert.taken_by, alert.taken_at = user, now
+    alert.save(update_fields=["taken_by", "taken_at"])
+    if newly_taken:
+        events_record([alert], AlertEventKind.TAKEN, now, by=user)
+    _audit_alert(AuditAction.UPDATE, alert, user, request)
+    return alert
+
+
+def _keep_open(alert: Alert, user, retry_at, now) -> None:
+    """Not reached: the alert stays open, taken by this nurse, with a time to try again."""
+    alert.taken_by, alert.taken_at = user, alert.taken_at or now
+    alert.retry_at = retry_at or now + datetime.timedelta(hours=1)
+    alert.save(update_fields=["taken_by", "taken_at", "retry_at"])
+    reason = f"Nytt forsøk fra {timezone.localtime(alert.retry_at):%d.%m. %H:%M}"
+    events_record([alert], AlertEventKind.NOT_REACHED, now, by=user, reason=reason)
+
+
+def _close_handled(alert: Alert, user, contact: Contact, now) -> None:
+    alert.status, alert.closed_at, alert.closed_reason = AlertStatus.CLOSED, now, HANDLED
+    alert.handled_by, alert.handled_at = user, now
+    alert.seconds_to_handle = int((now - alert.opened_at).total_seconds())
+    alert.save(update_fields=["status", "closed_at", "closed_reason", "handled_by", "handled_at", "seconds_to_handle"])
+    events_record([alert], AlertEventKind.HANDLED, now, by=user, reason=HANDLED)
+    journal_note_create(alert=alert, contact=contact)
+
+
+@transaction.atomic
+def alert_handle(*, alert: Alert, user, actions: list[str], note: str = "", retry_at=None, request=None) -> Contact:
+    """Record what was done. Handling closes the alert and writes its journal note; «not reached»
+    keeps it open, taken by this nurse, with a time to try again."""
+    _require_nurse(user, alert.patient, "Bare sykepleiere som følger opp pasienten kan håndtere varsler.")
+    alert = _locked_open_alert(alert, user)
+    if not actions:
+        raise AlertRefused("Velg minst ett tiltak.")
+    now = timezone.now()
+    contact = _contact_create(
+        alert.patient, user, ContactKind.ALERT, actions, note, alert=alert, at=now, retry_at=retry_at
+    )
+    if ContactAction.CALLED_NOT_REACHED in actions:
+        _keep_open(alert, user, retry_at, now)
+    else:
+        _close_handled(alert, user, contact, now)
+    _audit_alert(AuditAction.UPDATE, alert, user, request)
+    _audit_alert(AuditAction.CREATE, alert, user, request, object_type="contact", object_id=contact.pk)
+    return contact
+
+
+def _contact_create(patient, user, kind, actions, note, *, alert=None, at=None, retry_at=None) -> Contact:
+    return Contact.objects.create(
+        patient=patient,
+        municipality_id=patient.municipality_id,
+        alert=alert,
+        kind=kind,
+        actions=list(actions),
+        note=(note or "").strip(),
+        by=user,
+        at=at or timezone.now(),
+        retry_at=retry_at,
+    )
+
+
+@transaction.atomic
+def contact_record(*, patient, user, kind: str, actions: list[str], note: str = "", request=None) -> Contact:
+    """A planned contact (routine or evaluation) from the follow-up lists."""
+    _require_nurse(user, patient, "Bare sykepleiere som følger opp pasienten kan registrere kontakter.")
+    if not actions and not (note or "").strip():
+        raise AlertRefused("Velg et tiltak eller skriv et notat.")
+    contact = _contact_create(patient, user, kind, actions, note)
+    audit_record(
+        action=AuditAction.CREATE, object_type="contact", object_id=contact.pk, patient=patient, request=request
+    )
+    return contact
+
+
+def journal_note_create(*, alert: Alert, contact: Contact) -> JournalNote:
+    """The structured note of a handled alert (fields of the VKP-DHO guide) and its text."""
+    document = journal_document(alert, contact)
+    return JournalNote.objects.create(
+        patient=alert.patient,
+        municipality_id=alert.municipality_id,
+        alert=alert,
+        contact=contact,
+        document=document,
+        text=journal_text(document),
+    )

@@ -1,0 +1,214 @@
+"""Scoring stored readings and answers against the patient's plan, in batches.
+
+`triage.scoring` holds the pure rules (a value and thresholds → a colour); this module runs them
+over what ingest stored. Idempotent and safe to run twice at once: each task claims its rows with
+SELECT … FOR UPDATE SKIP LOCKED WHERE scored_at IS NULL, so a row is scored by exactly one
+transaction, and a row whose task died (worker killed, broker lost) is still unscored and is picked
+up by the sweeper.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from ebp.content import PlanContent, WeightGainRule, parse_content
+from ebp.models import CentreThresholds, PlanVersion, VersionStatus
+from measurements.models import Answer, Reading
+from tenants.bulk import bulk_update
+from tenants.selectors import centre_of
+from triage.models import COLOUR_RANK, AlertKind
+from triage.scoring import ReadingValue, Score, score, score_answer
+from triage.services.alerts import Finding, alerts_upsert, silence_alerts_close
+
+NO_PLAN = "ingen godkjent plan"
+SWEEP_AFTER = datetime.timedelta(minutes=2)
+
+
+_APPROVED: dict[int, PlanContent] = {}
+
+
+def _approved_content(version: PlanVersion) -> PlanContent:
+    """Parsed once per worker process: an approved version never changes (model + trigger), so its
+    id is a safe cache key. Bounded so a long-lived worker does not grow without limit."""
+    content = _APPROVED.get(version.pk)
+    if content is None:
+        if len(_APPROVED) > 20_000:
+            _APPROVED.clear()
+        content = _APPROVED[version.pk] = parse_content(version.content)
+    return content
+
+
+class Plans:
+    """Thresholds per patient for one batch: the active plan, else the centre's defaults (cached)."""
+
+    def __init__(self, patient_municipality: dict):
+        active = PlanVersion.objects.filter(
+            status=VersionStatus.ACTIVE, plan__patient_id__in=list(patient_municipality)
+        ).select_related("plan")
+        self.versions = {v.plan.patient_id: v for v in active}
+        self.contents = {pid: _approved_content(v) for pid, v in self.versions.items()}
+        self.municipality = patient_municipality
+        self._defaults: dict[int, PlanContent] = {}
+
+    def content(self, patient_id) -> PlanContent:
+        if patient_id in self.contents:
+            return self.contents[patient_id]
+        municipality_id = self.municipality[patient_id]
+        if municipality_id not in self._defaults:
+            centre = centre_of(municipality_id)
+            stored = CentreThresholds.objects.filter(centre=centre).first()
+            self._defaults[municipality_id] = parse_content({"thresholds": stored.thresholds if stored else {}})
+        return self._defaults[municipality_id]
+
+    def version(self, patient_id) -> PlanVersion | None:
+        return self.versions.get(patient_id)
+
+
+def _value(r: Reading) -> ReadingValue:
+    return ReadingValue(r.type, r.measured_at, r.value, r.systolic, r.diastolic)
+
+
+def _weight_window(content: PlanContent) -> int | None:
+    days = [rule.days for rule in content.trend_rules if isinstance(rule, WeightGainRule)]
+    return max(days) if days else None
+
+
+def _history(readings: list[Reading], plans: Plans) -> dict:
+    """Earlier weight readings for patients whose plan has a weight-gain rule (one query per batch)."""
+    windows = {}
+    for r in readings:
+        window = _weight_window(plans.content(r.patient_id)) if r.type == "weight" else None
+        if window:
+            windows[r.patient_id] = window
+    if not windows:
+        return {}
+    earliest = min(r.measured_at for r in readings) - datetime.timedelta(days=max(windows.values()))
+    rows = Reading.objects.filter(patient_id__in=list(windows), type="weight", measured_at__gte=earliest).values_list(
+        "patient_id", "measured_at", "value"
+    )
+    history = defaultdict(list)
+    for patient_id, measured_at, value in rows:
+        history[patient_id].append(ReadingValue("weight", measured_at, value))
+    return history
+
+
+def _worst(scored: list):
+    return max(scored, key=lambda item: (COLOUR_RANK[item.colour], item.sort_time))
+
+
+def _finding(rows: list, plans: Plans, kind: str) -> Finding:
+    """The patient's worst row of the batch, as what the alert is about."""
+    worst = _worst(rows)
+    is_reading = kind == AlertKind.OUT_OF_RANGE
+    return Finding(
+        worst.patient_id,
+        worst.municipality_id,
+        kind,
+        "",
+        worst.colour,
+        worst.reason,
+        plans.version(worst.patient_id) is None,
+        measurement=worst.type if is_reading else worst.questionnaire,
+        reading_id=worst.id if is_reading else None,
+        answer_id=None if is_reading else worst.id,
+    )
+
+
+def _apply(rows: list, plans: Plans, kind: str, now) -> None:
+    """Open or raise one alert per patient for the batch's yellow and red rows and link them."""
+    by_patient = defaultdict(list)
+    for row in rows:
+        if row.colour in ("yellow", "red"):
+            by_patient[row.patient_id].append(row)
+    alert_ids = alerts_upsert([_finding(deviating, plans, kind) for deviating in by_patient.values()], now)
+    for patient_id, deviating in by_patient.items():
+        for row in deviating:
+            row.alert_id = alert_ids[(patient_id, kind, "")]
+
+
+def _store_scores(model, rows: list, now) -> None:
+    """Write colour, reason, plan version and alert of a scored batch in one UPDATE … FROM unnest."""
+    bulk_update(
+        model,
+        {
+            "id": [r.id for r in rows],
+            "colour": [r.colour for r in rows],
+            "reason": [r.reason for r in rows],
+            "scored_at": now,
+            "plan_version_id": [r.plan_version_id for r in rows],
+            "alert_id": [r.alert_id for r in rows],
+        },
+    )
+
+
+def _reason(found: Score, without_plan: bool) -> str:
+    if without_plan and found.colour != "green":
+        return f"{found.reason} ({NO_PLAN})"
+    return found.reason
+
+
+def _claim(model, ids: Iterable[int], time_field: str) -> list:
+    """Lock the given rows that are still unscored; rows another task holds are skipped, not waited for."""
+    return list(
+        model.objects.select_for_update(skip_locked=True)
+        .filter(id__in=list(ids), scored_at__isnull=True)
+        .order_by(time_field, "id")
+    )
+
+
+def _record(row, found: Score, plans: Plans, now, sort_time) -> None:
+    version = plans.version(row.patient_id)
+    row.colour, row.reason, row.scored_at = found.colour, _reason(found, version is None)[:300], now
+    row.plan_version_id = getattr(version, "pk", None)
+    row.sort_time = sort_time
+
+
+@transaction.atomic
+def readings_score(reading_ids: Iterable[int]) -> int:
+    """Score the given readings that are still unscored; returns how many this call scored."""
+    readings = _claim(Reading, reading_ids, "measured_at")
+    if not readings:
+        return 0
+    plans = Plans({r.patient_id: r.municipality_id for r in readings})
+    history = _history(readings, plans)
+    now = timezone.now()
+    for r in readings:
+        found = score(_value(r), plans.content(r.patient_id), history.get(r.patient_id, ()))
+        _record(r, found, plans, now, r.measured_at)
+    _apply(readings, plans, AlertKind.OUT_OF_RANGE, now)
+    _store_scores(Reading, readings, now)
+    silence_alerts_close({r.patient_id for r in readings}, {(r.patient_id, r.type) for r in readings}, now)
+    return len(readings)
+
+
+@transaction.atomic
+def answers_score(answer_ids: Iterable[int]) -> int:
+    """Score questionnaire answers by the plan's answer rules, like readings_score."""
+    answers = _claim(Answer, answer_ids, "answered_at")
+    if not answers:
+        return 0
+    plans = Plans({a.patient_id: a.municipality_id for a in answers})
+    now = timezone.now()
+    for a in answers:
+        found = score_answer(a.questionnaire, a.answers, a.total, plans.content(a.patient_id))
+        _record(a, found, plans, now, a.answered_at)
+    _apply(answers, plans, AlertKind.DEVIATING_ANSWER, now)
+    _store_scores(Answer, answers, now)
+    answered = {(a.patient_id, a.questionnaire) for a in answers}
+    silence_alerts_close({a.patient_id for a in answers}, set(), now, answered=answered)
+    return len(answers)
+
+
+def unscored_ids(model, older_than: datetime.timedelta = SWEEP_AFTER, limit: int = 10_000) -> list[int]:
+    """Rows still unscored after `older_than`: their task was lost (broker down, worker killed)."""
+    cutoff = timezone.now() - older_than
+    return list(
+        model.objects.filter(scored_at__isnull=True, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("id", flat=True)[:limit]
+    )
