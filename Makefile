@@ -17,13 +17,15 @@ $(STAMP): requirements.lock | $(PY)
 	touch $(STAMP)
 
 ## The platform: embedded PostgreSQL/Redis when none is configured, demo data, web + worker + beat.
+## `exec`: no shell between make and the wrapper, so a SIGTERM make passes on reaches the wrapper,
+## which stops the platform and the embedded servers before make returns.
 run: $(STAMP)
-	DHO_DEBUG=1 $(PY) -m dho.embedded with-services -- $(PY) -m dho.run
+	DHO_DEBUG=1 exec $(PY) -m dho.embedded with-services -- $(PY) -m dho.run
 
 ## The whole suite against a real PostgreSQL and Redis (DATABASE_URL/REDIS_URL, else embedded ones).
 test: $(STAMP)
 	@sh scripts/ensure-chromium.sh
-	DHO_TESTING=1 $(PY) -m dho.embedded with-services -- $(PY) -m pytest $(PYTEST_ARGS)
+	DHO_TESTING=1 exec $(PY) -m dho.embedded with-services -- $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

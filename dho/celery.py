@@ -3,7 +3,6 @@
 import os
 
 from celery import Celery
-from celery.schedules import crontab  # noqa: F401  (kept at hand for the daily jobs that follow)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dho.settings")
 

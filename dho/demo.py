@@ -22,7 +22,7 @@ from ebp.models import PlanVersion
 from measurements.types import spec as type_spec
 from patients import national_id
 from patients.models import Patient
-from patients.services import gp_permission_sync
+from patients.services import gp_permission_sync, patient_create
 from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, Role
 
 DEMO_PASSWORD = "demo"  # noqa: S105 – documented demo password, only ever set with DEBUG on
@@ -277,10 +277,12 @@ def _patient_quota() -> dict[str, int]:
 
 
 def _ensure_patient(*, municipality, name, national_id_value, gp, diagnoses) -> Patient:
-    patient, _ = Patient.objects.get_or_create(
-        national_id=national_id_value,
-        defaults={"municipality": municipality, "name": name, "gp": gp, "diagnoses": list(diagnoses)},
-    )
+    """The patient with this number, created (and validated) by the service on the first run only."""
+    patient = Patient.objects.filter(national_id=national_id_value).first()
+    if patient is None:
+        patient = patient_create(
+            municipality=municipality, name=name, national_id=national_id_value, gp=gp, diagnoses=diagnoses
+        )
     gp_permission_sync(patient)
     return patient
 

@@ -3,6 +3,8 @@
 `make run`, `make test` and any `manage.py` command use these when DATABASE_URL / REDIS_URL are
 unset. A server started here keeps running until the process that *owns* it (the `with-services`
 wrapper used by `make run` and `make test`) stops it, so a second terminal reuses the same one.
+While `make run` runs it records its settings in var/run.json (see `recorded_run`), which is how a
+bare `manage.py` in another terminal finds the running platform.
 
     python -m dho.embedded with-services -- CMD ...   start what is missing, run CMD, stop what we started
 """
@@ -10,8 +12,11 @@ wrapper used by `make run` and `make test`) stops it, so a second terminal reuse
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +29,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("DHO_VAR_DIR", BASE_DIR / "var"))
 PG_DIR = VAR_DIR / "pg"
 REDIS_DIR = VAR_DIR / "redis"
+RUN_RECORD = VAR_DIR / "run.json"
 DB_NAME = "dho"
+# Seconds each server gets to stop before harder means: `make run` must be gone within 10 s of
+# Ctrl-C, and its web server and workers take up to dho.run.STOP_GRACE of that first.
+SERVER_STOP_TIMEOUT = 2
 
 
 # --- PostgreSQL (pgserver ships the server binaries) -------------------------------------------
@@ -57,8 +66,12 @@ def postgres_start() -> bool:
 
 def postgres_stop() -> None:
     pg_ctl = shutil.which("pg_ctl", path=str(_pgserver_bin()))
-    if pg_ctl and _pg_running():
-        subprocess.run([pg_ctl, "-D", str(PG_DIR), "-m", "fast", "-w", "stop"], **_as_pg_user(), check=False)
+    if not (pg_ctl and _pg_running()):
+        return
+    stop = [pg_ctl, "-D", str(PG_DIR), "-w", "-t", str(SERVER_STOP_TIMEOUT), "stop", "-m"]
+    # "fast" rolls back open transactions; "immediate" is for a client that still holds on.
+    if subprocess.run([*stop, "fast"], **_as_pg_user(), check=False).returncode != 0:
+        subprocess.run([*stop, "immediate"], **_as_pg_user(), check=False)
 
 
 def _pgserver_bin() -> Path:
@@ -140,10 +153,37 @@ def redis_start() -> bool:
 
 
 def redis_stop() -> None:
+    """Stop the private Redis and wait until it is gone: a `make run` right after must start its own,
+    not reuse one that is about to exit."""
     pid_file = REDIS_DIR / "redis.pid"
-    if pid_file.exists():
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pid_file.read_text()), 15)
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGTERM)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return
+    deadline = time.monotonic() + SERVER_STOP_TIMEOUT
+    while not _process_gone(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            return
+        time.sleep(0.05)
+
+
+def _process_gone(pid: int) -> bool:
+    # The daemonized server is not our child, so it cannot be waited for; a zombie has let go of
+    # its port and files already.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    except OSError:  # no /proc: ask the kernel whether the pid exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def redis_url() -> str:
@@ -169,10 +209,87 @@ def redis_url_or_embedded() -> str:
     return redis_url()
 
 
+# --- the record of a running `make run` -----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def recorded_run(facts: dict):
+    """While the block runs, var/run.json holds `facts` (the settings of this `make run`) under an
+    exclusive lock. The lock goes with the process, even on SIGKILL, so a record nobody holds is
+    stale and `running_platform()` ignores it. Yields False when another `make run` records already."""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    fd = os.open(RUN_RECORD, os.O_RDWR | os.O_CREAT, 0o600)  # may hold a DATABASE_URL with a password
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(facts).encode())
+        try:
+            yield True
+        finally:
+            RUN_RECORD.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
+def running_platform() -> dict | None:
+    """The facts a live `make run` on this var dir recorded, else None."""
+    try:
+        fd = os.open(RUN_RECORD, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # held: the `make run` that wrote it is alive
+        else:
+            return None  # left behind by a run that was killed
+        with contextlib.suppress(ValueError):  # still being written: as good as not running yet
+            return json.loads(os.read(fd, 65536) or b"null")
+        return None
+    finally:
+        os.close(fd)
+
+
+# --- the wrapper ----------------------------------------------------------------------------------
+
+
 def with_services(cmd: list[str]) -> int:
-    """Run cmd with DATABASE_URL and REDIS_URL set, starting private servers where unset."""
-    env = dict(os.environ)
+    """Run cmd with DATABASE_URL and REDIS_URL set, starting private servers where unset, and stop
+    the servers it started however it is stopped: Ctrl-C, or SIGTERM to it or to its process group."""
+    received: list[int] = []
+    child: list[subprocess.Popen] = []
+
+    def on_signal(signum, frame):
+        received.append(signum)
+        # Ctrl-C reaches the child from the terminal; a SIGTERM may have been sent to us alone.
+        if signum != signal.SIGINT and child:
+            child[0].terminate()
+
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, on_signal) for sig in signals}
     started = []
+    try:
+        env = _services_env(started)
+        if received:  # stopped while the servers were starting
+            return 128 + received[0]
+        child.append(subprocess.Popen(cmd, env=env))
+        if set(received) - {signal.SIGINT}:  # arrived between fork and append
+            child[0].terminate()
+        return child[0].wait()
+    finally:
+        for stop in started:
+            stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _services_env(started: list) -> dict:
+    env = dict(os.environ)
     if not env.get("DATABASE_URL"):
         if postgres_start():
             started.append(postgres_stop)
@@ -183,15 +300,7 @@ def with_services(cmd: list[str]) -> int:
             started.append(redis_stop)
         env["REDIS_URL"] = redis_url()
         print(f"Innebygd Redis på {env['REDIS_URL']}", flush=True)
-    proc = subprocess.Popen(cmd, env=env)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        # The child got the same Ctrl-C; give it time to stop its own children cleanly.
-        return proc.wait()
-    finally:
-        for stop in started:
-            stop()
+    return env
 
 
 def main(argv: list[str]) -> int:

@@ -1,7 +1,12 @@
-"""`make run`: migrate, load the demo, then web + Celery worker + beat until Ctrl-C.
+"""`make run`: migrate, load the demo, then web + Celery worker + beat until Ctrl-C or SIGTERM.
 
 Run it through `python -m dho.embedded with-services -- python -m dho.run` (the Makefile does), so
-DATABASE_URL and REDIS_URL point at real or embedded servers for every child process.
+DATABASE_URL and REDIS_URL point at real or embedded servers for every child process. While it runs
+it records those settings (`dho.embedded.recorded_run`) for a bare `manage.py` in another terminal.
+
+Each server runs in a session of its own, so Ctrl-C reaches only this process, which stops every
+server and everything a server started (a gunicorn worker, a Celery pool process) within
+STOP_GRACE seconds; what is left then is killed. The wrapper then stops the embedded servers.
 """
 
 import os
@@ -9,8 +14,13 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
+
+from dho import embedded
 
 ADDRESS = os.environ.get("DHO_RUN_ADDRESS", "127.0.0.1:8000")
+# Well inside the 10 s in which `make run` promises to be gone, the embedded servers included.
+STOP_GRACE = 5
 LOGINS = [
     ("sykepleier.ullensaker", "sykepleier, Oppfølgingssenteret Øvre Romerike"),
     ("sykepleier.nordrefollo", "sykepleier, Nordre Follo (følger opp egne pasienter)"),
@@ -23,13 +33,67 @@ LOGINS = [
 ]
 
 
-def manage(*args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], check=True)
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM arrived before the platform was up."""
 
 
-def start(name: str, args: list[str]) -> subprocess.Popen:
-    print(f"Starter {name}: {' '.join(args)}", flush=True)
-    return subprocess.Popen([sys.executable, *args])
+class Platform:
+    """The processes of one `make run`. A signal only sets `stopping`; the main loop acts on it, so
+    no process can be started half-way and forgotten."""
+
+    def __init__(self):
+        self.stopping = False
+        self.step: subprocess.Popen | None = None  # migrate or seed_demo while it runs
+        self.servers: list[subprocess.Popen] = []
+
+    def on_signal(self, signum, frame):
+        self.stopping = True
+        if self.step is not None:
+            self.step.terminate()  # a SIGTERM sent to the wrapper alone never reached it
+
+    def manage(self, *args: str) -> None:
+        if self.stopping:
+            raise Stopped
+        self.step = subprocess.Popen([sys.executable, "manage.py", *args])
+        if self.stopping:  # the signal came while it was being started
+            self.step.terminate()
+        returncode = self.step.wait()
+        self.step = None
+        if self.stopping:
+            raise Stopped
+        if returncode:
+            raise subprocess.CalledProcessError(returncode, ["manage.py", *args])
+
+    def start(self, name: str, args: list[str]) -> None:
+        if self.stopping:
+            raise Stopped
+        print(f"Starter {name}: {' '.join(args)}", flush=True)
+        # A session of its own: the terminal's Ctrl-C does not reach it behind our back, and its
+        # process group holds everything it forks, for stop_servers().
+        self.servers.append(subprocess.Popen([sys.executable, *args], start_new_session=True))
+
+    def wait(self) -> None:
+        while not self.stopping:
+            if any(server.poll() is not None for server in self.servers):
+                print("En av prosessene stoppet; stopper resten.", file=sys.stderr)
+                return
+            time.sleep(0.2)
+        print("\nStopper …", flush=True)
+
+    def stop_servers(self) -> None:
+        for server in self.servers:
+            if server.poll() is None:
+                server.terminate()  # the leader stops its own workers gracefully
+        deadline = time.monotonic() + STOP_GRACE
+        for server in self.servers:
+            with suppress(subprocess.TimeoutExpired):
+                server.wait(timeout=max(0.0, deadline - time.monotonic()))
+        # Whatever is left in a server's group (a worker still holding the port after its master
+        # exited, or a master that did not stop in time) gets no more grace.
+        for server in self.servers:
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 def banner() -> None:
@@ -41,45 +105,45 @@ def banner() -> None:
     print("=" * 72 + "\n", flush=True)
 
 
+def serve(platform: Platform) -> None:
+    platform.manage("migrate", "--no-input", "-v", "0")
+    platform.manage("seed_demo")
+    platform.start("Celery-worker", ["-m", "celery", "-A", "dho", "worker", "-l", "info", "--concurrency", "2"])
+    platform.start("Celery beat", ["-m", "celery", "-A", "dho", "beat", "-l", "info"])
+    # gunicorn as in production (whitenoise serves static files; no query strings in the log).
+    platform.start(
+        "webserver",
+        ["-m", "gunicorn", "-c", "dho/gunicorn_conf.py", "--bind", ADDRESS, "--workers", "2", "dho.wsgi:application"],
+    )
+    banner()
+    platform.wait()
+
+
+def record() -> dict:
+    """What a bare `manage.py` in another terminal needs to use this platform (see manage.py).
+    No SECRET_KEY: a platform that is not in debug mode lends none."""
+    return {
+        "pid": os.getpid(),
+        "address": ADDRESS,
+        "DHO_DEBUG": os.environ["DHO_DEBUG"],
+        "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+    }
+
+
 def main() -> int:
     os.environ.setdefault("DHO_DEBUG", "1")
-    manage("migrate", "--no-input", "-v", "0")
-    manage("seed_demo")
-    children = [
-        start("Celery-worker", ["-m", "celery", "-A", "dho", "worker", "-l", "info", "--concurrency", "2"]),
-        start("Celery beat", ["-m", "celery", "-A", "dho", "beat", "-l", "info"]),
-        # gunicorn as in production (whitenoise serves static files; no query strings in the log).
-        start(
-            "webserver",
-            [
-                "-m",
-                "gunicorn",
-                "-c",
-                "dho/gunicorn_conf.py",
-                "--bind",
-                ADDRESS,
-                "--workers",
-                "2",
-                "dho.wsgi:application",
-            ],
-        ),
-    ]
-    banner()
-    try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        print("En av prosessene stoppet; stopper resten.", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("\nStopper …", flush=True)
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+    platform = Platform()
+    # SIGHUP: the terminal was closed, which no longer reaches the servers in their own sessions.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, platform.on_signal)
+    with embedded.recorded_run(record()):
+        try:
+            serve(platform)
+        except Stopped:
+            print("\nStoppet under oppstart.", flush=True)
+        finally:
+            platform.stop_servers()
     return 0
 
 

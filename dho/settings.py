@@ -33,6 +33,8 @@ DEBUG = env_bool("DHO_DEBUG", False)
 TESTING = env_bool("DHO_TESTING", "pytest" in sys.modules)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+# A bare `manage.py` beside a running `make run` never gets here without DHO_DEBUG: manage.py takes
+# the platform's recorded settings first, or says what to do.
 if not SECRET_KEY:
     if not DEBUG and not TESTING:
         raise ImproperlyConfigured("SECRET_KEY må settes når DHO_DEBUG ikke er på.")

@@ -80,13 +80,18 @@ class PlanAPIBase(PatientScopedAPIView):
         return version
 
     def step(self, fn, **kwargs) -> Response:
+        """Run one service step. `fn` returns the version, or (version, created) for a step that may
+        create one (201). The service decides who may take it; here only its refusal becomes a 403."""
         try:
-            version = fn(user=self.request.user, request=self.request, **kwargs)
+            result = fn(user=self.request.user, request=self.request, **kwargs)
         except services.PlanRefused as exc:
             raise PermissionDenied(str(exc)) from exc
         except InvalidPlanContent as exc:
             return _invalid(exc)
-        return Response(PlanVersionSerializer(version).data)
+        version, created = result if isinstance(result, tuple) else (result, False)
+        return Response(
+            PlanVersionSerializer(version).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class ActivePlanAPI(PlanAPIBase):
@@ -125,18 +130,12 @@ class DraftAPI(PlanAPIBase):
     def post(self, request, patient_id):
         """Start a draft (from `content`, a `template`, or the active version), or replace the open
         draft's content when one exists and `content` is given."""
-        content = request.data.get("content")
-        draft = selectors.open_version(self.patient)
-        if draft is not None and draft.status == VersionStatus.DRAFT and content is not None:
-            return self.step(lambda **kw: services.draft_update(version=draft, content=content, **kw))
-        response = self.step(
-            lambda **kw: services.draft_start(
-                patient=self.patient, template=request.data.get("template"), content=content, **kw
-            )
+        return self.step(
+            services.draft_save,
+            patient=self.patient,
+            template=request.data.get("template"),
+            content=request.data.get("content"),
         )
-        if response.status_code == 200:
-            response.status_code = status.HTTP_201_CREATED
-        return response
 
 
 class SubmitAPI(PlanAPIBase):

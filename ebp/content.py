@@ -16,9 +16,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from measurements.types import SPECS, MeasurementType, label, spec
+from measurements.norwegian import number, pydantic_errors
+from measurements.types import KnownType, label, spec
 
-Colour = Literal["yellow", "red"]
+RuleColour = Literal["yellow", "red"]  # what a trend rule gives (measurements.types.Colour values)
 BOUND_NAMES = ("red_below", "yellow_below", "yellow_above", "red_above")
 BOUND_LABELS = {
     "red_below": "rød under",
@@ -46,7 +47,7 @@ class Bounds(_Strict):
 
 
 # measurement type → component ("value", or "systolic"/"diastolic") → bounds
-Thresholds = dict[MeasurementType, dict[str, Bounds]]
+Thresholds = dict[KnownType, dict[str, Bounds]]
 
 
 class Schedule(_Strict):
@@ -62,7 +63,7 @@ class WeightGainRule(_Strict):
     kind: Literal["weight_gain"] = "weight_gain"
     kg: Annotated[float, Field(gt=0, le=20)]
     days: Annotated[int, Field(ge=1, le=14)]
-    colour: Colour = "red"
+    colour: RuleColour = "red"
 
 
 class Spo2DropRule(_Strict):
@@ -71,7 +72,7 @@ class Spo2DropRule(_Strict):
     kind: Literal["spo2_drop"] = "spo2_drop"
     points: Annotated[float, Field(gt=0, le=30)]
     baseline: Annotated[float, Field(ge=50, le=100)]
-    colour: Colour = "yellow"
+    colour: RuleColour = "yellow"
 
 
 TrendRule = Annotated[WeightGainRule | Spo2DropRule, Field(discriminator="kind")]
@@ -124,8 +125,8 @@ class Meeting(_Strict):
 class PlanContent(_Strict):
     goals: str = ""  # «Hva er viktig for deg?» in the patient's own words
     diagnoses: list[str] = []
-    schedule: dict[MeasurementType, Schedule] = {}
-    thresholds: dict[MeasurementType, dict[str, Bounds]] = {}
+    schedule: dict[KnownType, Schedule] = {}
+    thresholds: Thresholds = {}
     trend_rules: list[TrendRule] = []
     questionnaires: Questionnaires = Questionnaires()
     actions: Actions = Actions()
@@ -153,13 +154,9 @@ class InvalidPlanContent(ValueError):
         super().__init__("; ".join(str(e) for e in errors))
 
 
-def _fmt(value: float) -> str:
-    return f"{value:g}".replace(".", ",")
-
-
-def _bounds_errors(mtype: MeasurementType, component: str, bounds: Bounds) -> list[FieldError]:
+def _bounds_errors(mtype: str, component: str, bounds: Bounds) -> list[FieldError]:
     errors = []
-    where = ("thresholds", mtype.value, component)
+    where = ("thresholds", mtype, component)
     type_spec = spec(mtype)
     name = label(mtype, component)
     for bound, value in bounds.present():
@@ -167,8 +164,8 @@ def _bounds_errors(mtype: MeasurementType, component: str, bounds: Bounds) -> li
             errors.append(
                 FieldError(
                     (*where, bound),
-                    f"{name}, {BOUND_LABELS[bound]}: {_fmt(value)} er ikke en mulig verdi "
-                    f"(må være mellom {_fmt(type_spec.minimum)} og {_fmt(type_spec.maximum)} {type_spec.unit_label}).",
+                    f"{name}, {BOUND_LABELS[bound]}: {number(value)} er ikke en mulig verdi (må være mellom "
+                    f"{number(type_spec.minimum)} og {number(type_spec.maximum)} {type_spec.unit_label}).",
                 )
             )
     if errors:
@@ -183,23 +180,24 @@ def _bounds_errors(mtype: MeasurementType, component: str, bounds: Bounds) -> li
 def _order_message(name: str, low_name: str, low: float, high_name: str, high: float) -> str:
     # A red bound on the wrong side of a yellow one would colour green values red: say so plainly.
     if low_name == "red_below" and high_name in ("yellow_above", "red_above"):
-        return f"{name}: rød under ({_fmt(low)}) ligger inne i det grønne området (over {_fmt(high)})."
+        return f"{name}: rød under ({number(low)}) ligger inne i det grønne området (over {number(high)})."
     if high_name == "red_above" and low_name == "yellow_below":
-        return f"{name}: rød over ({_fmt(high)}) ligger inne i det grønne området (under {_fmt(low)})."
+        return f"{name}: rød over ({number(high)}) ligger inne i det grønne området (under {number(low)})."
     return (
-        f"{name}: {BOUND_LABELS[high_name]} ({_fmt(high)}) må være høyere enn {BOUND_LABELS[low_name]} ({_fmt(low)})."
+        f"{name}: {BOUND_LABELS[high_name]} ({number(high)}) må være høyere enn "
+        f"{BOUND_LABELS[low_name]} ({number(low)})."
     )
 
 
 def clinical_errors(content: PlanContent) -> list[FieldError]:
     errors: list[FieldError] = []
     for mtype, components in content.thresholds.items():
-        allowed = SPECS[mtype].components
+        allowed = spec(mtype).components
         for component, bounds in components.items():
             if component not in allowed:
                 errors.append(
                     FieldError(
-                        ("thresholds", mtype.value, component),
+                        ("thresholds", mtype, component),
                         f"{label(mtype)} har ikke delverdien «{component}» (bruk {', '.join(allowed)}).",
                     )
                 )
@@ -225,35 +223,8 @@ def clinical_errors(content: PlanContent) -> list[FieldError]:
 
 
 def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
-    out = []
-    for err in exc.errors():
-        path = tuple(str(p) for p in err["loc"] if p != "[key]")
-        out.append(FieldError(path, f"{'.'.join(path)}: {_norwegian(err)}"))
-    return out
-
-
-_PYDANTIC_MESSAGES = {
-    "extra_forbidden": "ukjent felt",
-    "missing": "mangler",
-    "float_parsing": "må være et tall",
-    "int_parsing": "må være et heltall",
-    "enum": "ukjent verdi",
-    "literal_error": "ukjent verdi",
-    "greater_than": "for lav verdi",
-    "greater_than_equal": "for lav verdi",
-    "less_than_equal": "for høy verdi",
-    "string_too_short": "for kort",
-    "string_too_long": "for lang",
-    "date_from_datetime_parsing": "må være en dato (ÅÅÅÅ-MM-DD)",
-    "time_parsing": "må være et klokkeslett (TT:MM)",
-}
-
-
-def _norwegian(err: dict) -> str:
-    message = _PYDANTIC_MESSAGES.get(err["type"], err["msg"])
-    if err["type"] in ("enum", "literal_error", "float_parsing", "int_parsing"):
-        message += f" (fikk «{err.get('input')}»)"
-    return message
+    # The path goes into the message too: a form shows errors it cannot place above the form.
+    return [FieldError(path, f"{'.'.join(path)}: {message}") for path, message in pydantic_errors(exc)]
 
 
 def parse_content(data: dict) -> PlanContent:

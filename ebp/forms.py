@@ -10,7 +10,7 @@ from django import forms
 
 from ebp.content import BOUND_LABELS, BOUND_NAMES, FieldError, PlanContent
 from ebp.selectors import ACTION_LABELS
-from measurements.types import SPECS, MeasurementType, label
+from measurements.types import SPECS, Colour, label
 from patients.models import Diagnosis
 
 FREQUENCIES = [
@@ -19,7 +19,7 @@ FREQUENCIES = [
     ("weekly", "Noen dager i uken"),
     ("on_symptoms", "Ved symptomer"),
 ]
-COLOURS = [("yellow", "gul"), ("red", "rød")]
+COLOURS = [(c.value, c.word) for c in (Colour.YELLOW, Colour.RED)]
 
 
 def bound_field(mtype: str, component: str, bound: str) -> str:
@@ -132,11 +132,11 @@ class PlanDraftForm(forms.Form):
 
     def _schedule(self) -> dict:
         out = {}
-        for mtype in MeasurementType:
+        for mtype in SPECS:
             frequency = self.cleaned_data.get(f"{mtype}__frequency")
             if frequency:
                 previous = self.content.schedule.get(mtype)
-                out[mtype.value] = {
+                out[mtype] = {
                     "frequency": frequency,
                     "times_per_day": self.cleaned_data.get(f"{mtype}__times_per_day") or 1,
                     "days_per_week": previous.days_per_week if previous else 7,
@@ -154,7 +154,7 @@ class PlanDraftForm(forms.Form):
                     if (value := self.cleaned_data.get(bound_field(mtype, component, bound))) is not None
                 }
                 if bounds:
-                    out.setdefault(mtype.value, {})[component] = bounds
+                    out.setdefault(mtype, {})[component] = bounds
         return out
 
     def _trend_rules(self) -> list:
@@ -215,7 +215,7 @@ class PlanDraftForm(forms.Form):
         """Per measurement type: its schedule fields and, per component, the four bound fields."""
         for mtype, spec in SPECS.items():
             yield {
-                "type": mtype.value,
+                "type": mtype,
                 "label": spec.label,
                 "unit": spec.unit_label,
                 "frequency": self[f"{mtype}__frequency"],

@@ -87,10 +87,6 @@ class PlanVersion(models.Model):
                 raise ImmutableVersion("En innsendt eller godkjent EBP-versjon kan ikke endres; lag en ny kladd.")
         super().save(*args, **kwargs)
 
-    @property
-    def is_draft(self) -> bool:
-        return self.status == VersionStatus.DRAFT
-
 
 class PlanTemplate(models.Model):
     """A centre's starting point for a diagnosis (default bounds, questions and actions)."""

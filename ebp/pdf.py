@@ -15,14 +15,10 @@ from django.utils import timezone
 
 from ebp.content import PlanContent, parse_content
 from ebp.selectors import answer_rule_text, band_segments, schedule_text, trend_rule_text
-from measurements.types import COMPONENT_LABELS, MeasurementType, label, spec
+from measurements.types import COMPONENT_LABELS, SPECS, Colour, label, spec
 
 MONTHS = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
           "november", "desember")  # fmt: skip
-
-
-def _num(value: float) -> str:
-    return f"{value:g}".replace(".", ",")
 
 
 def _date(value) -> str:
@@ -44,7 +40,7 @@ def _colour_texts(bounds, unit: str) -> dict[str, str]:
 def measurement_rows(content: PlanContent) -> list[dict]:
     """One traffic light per measurement type with thresholds; blood pressure lists both components."""
     rows = []
-    for mtype in MeasurementType:
+    for mtype in SPECS:
         components = {c: b for c, b in content.thresholds.get(mtype, {}).items() if b.present()}
         if not components:
             continue
@@ -70,12 +66,13 @@ def _todo(actions) -> list[tuple[str, str]]:
 
 def _lights(row: dict, content: PlanContent) -> list[dict]:
     """The table rows of one traffic light: colour in words, the values, what the patient does."""
-    lights = [{"colour": "green", "word": "Grønn – alt er som vanlig", "values": row["green"],
+    lights = [{"colour": "green", "word": f"{Colour.GREEN.label} – alt er som vanlig", "values": row["green"],
                "todo": [("", "Fortsett som vanlig.")]}]  # fmt: skip
-    for colour, word in (("yellow", "Gul – følg med"), ("red", "Rød – ring nå")):
+    for colour, meaning in ((Colour.YELLOW, "følg med"), (Colour.RED, "ring nå")):
         if row[colour]:
             todo = _todo(getattr(content.actions, colour)) or [("", "Ring kontaktpersonen din.")]
-            lights.append({"colour": colour, "word": word, "values": row[colour], "todo": todo})
+            lights.append({"colour": colour.value, "word": f"{colour.label} – {meaning}", "values": row[colour],
+                           "todo": todo})  # fmt: skip
     return lights
 
 

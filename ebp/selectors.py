@@ -8,7 +8,8 @@ from django.db.models import QuerySet
 
 from ebp.content import BOUND_LABELS, BOUND_NAMES, PlanContent, parse_content
 from ebp.models import CentreThresholds, PlanVersion, VersionStatus
-from measurements.types import MeasurementType, label
+from measurements.norwegian import number
+from measurements.types import SPECS, Colour, label, spec
 from patients.models import Patient
 from patients.selectors import visible_patients
 from tenants.selectors import centre_of
@@ -78,7 +79,7 @@ def _fmt(value) -> str:
     if value is None or value == "" or value == []:
         return "–"
     if isinstance(value, float):
-        return f"{value:g}".replace(".", ",")
+        return number(value)
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)
@@ -87,7 +88,7 @@ def _fmt(value) -> str:
 def _flatten(content: PlanContent) -> dict[tuple[str, str], str]:
     """Every comparable item of a plan as (section, field) → text, in reading order."""
     rows: dict[tuple[str, str], str] = {("Mål", "Hva er viktig for deg?"): _fmt(content.goals)}
-    for mtype in MeasurementType:
+    for mtype in SPECS:
         for component, bounds in content.thresholds.get(mtype, {}).items():
             for bound in BOUND_NAMES:
                 rows[("Grenseverdier", f"{label(mtype, component)} – {BOUND_LABELS[bound]}")] = _fmt(
@@ -103,10 +104,10 @@ def _flatten(content: PlanContent) -> dict[tuple[str, str], str]:
     if content.questionnaires.cat:
         cat = content.questionnaires.cat
         rows[("Spørsmål", "CAT")] = f"gul fra {cat.yellow_at}, rød fra {cat.red_at} poeng"
-    for colour, colour_label in (("yellow", "Gul"), ("red", "Rød")):
+    for colour in (Colour.YELLOW, Colour.RED):
         actions = getattr(content.actions, colour)
         for name, field_label in ACTION_LABELS.items():
-            rows[(f"Tiltak ved {colour_label.lower()}", field_label)] = _fmt(getattr(actions, name))
+            rows[(f"Tiltak ved {colour.word}", field_label)] = _fmt(getattr(actions, name))
     rows[("Kontakter", "Kontakter")] = _fmt([f"{c.name} {c.phone}" for c in content.contacts])
     rows[("Tverrfaglig møte", "Dato")] = _fmt(content.meeting.date)
     rows[("Tverrfaglig møte", "Deltakere")] = _fmt(content.meeting.participants)
@@ -131,7 +132,7 @@ def schedule_text(schedule) -> str:
 
 
 def trend_rule_text(rule) -> str:
-    colour = "rød" if rule.colour == "red" else "gul"
+    colour = Colour(rule.colour).word
     if rule.kind == "weight_gain":
         return f"vektøkning på minst {_fmt(float(rule.kg))} kg på {rule.days} dager er {colour}"
     return f"SpO2 minst {_fmt(float(rule.points))} under vanlig nivå ({_fmt(float(rule.baseline))} %) er {colour}"
@@ -157,6 +158,10 @@ def version_diff(old: PlanVersion | None, new: PlanVersion) -> list[DiffRow]:
     ]
 
 
+def _segment(colour: Colour, text: str) -> dict:
+    return {"colour": colour.value, "word": colour.label, "text": text}
+
+
 def band_segments(bounds, unit: str) -> list[dict]:
     """The traffic-light bands as the patient reads them, lowest first (only the bands that exist)."""
     rb, yb, ya, ra = bounds.red_below, bounds.yellow_below, bounds.yellow_above, bounds.red_above
@@ -164,10 +169,10 @@ def band_segments(bounds, unit: str) -> list[dict]:
     high = ya if ya is not None else ra
     segments = []
     if rb is not None:
-        segments.append({"colour": "red", "word": "Rød", "text": f"under {_fmt(rb)} {unit}"})
+        segments.append(_segment(Colour.RED, f"under {_fmt(rb)} {unit}"))
     if yb is not None:
         start = f"fra {_fmt(rb)} til " if rb is not None else ""
-        segments.append({"colour": "yellow", "word": "Gul", "text": f"{start}under {_fmt(yb)} {unit}"})
+        segments.append(_segment(Colour.YELLOW, f"{start}under {_fmt(yb)} {unit}"))
     if low is not None and high is not None:
         green = f"fra {_fmt(low)} til og med {_fmt(high)} {unit}"
     elif low is not None:
@@ -176,21 +181,19 @@ def band_segments(bounds, unit: str) -> list[dict]:
         green = f"{_fmt(high)} {unit} eller mindre"
     else:
         green = "alle verdier"
-    segments.append({"colour": "green", "word": "Grønn", "text": green})
+    segments.append(_segment(Colour.GREEN, green))
     if ya is not None:
         end = f" til og med {_fmt(ra)}" if ra is not None else ""
-        segments.append({"colour": "yellow", "word": "Gul", "text": f"over {_fmt(ya)}{end} {unit}"})
+        segments.append(_segment(Colour.YELLOW, f"over {_fmt(ya)}{end} {unit}"))
     if ra is not None:
-        segments.append({"colour": "red", "word": "Rød", "text": f"over {_fmt(ra)} {unit}"})
+        segments.append(_segment(Colour.RED, f"over {_fmt(ra)} {unit}"))
     return segments
 
 
 def bands(content: PlanContent) -> list[dict]:
     """One row per measurement (component) with thresholds: label and its coloured bands."""
-    from measurements.types import spec
-
     rows = []
-    for mtype in MeasurementType:
+    for mtype in SPECS:
         for component, bounds in content.thresholds.get(mtype, {}).items():
             if bounds.present():
                 rows.append(

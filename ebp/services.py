@@ -1,12 +1,15 @@
 """Writes of the EBP workflow: draft → submitted → active (approved by the fastlege) or returned.
 
-Every step checks who may take it, validates the content, and writes the audit log. A refusal inside
-the user's scope raises PlanRefused (pages and API answer 403 with its message); patients outside the
-scope never get here (the selectors answer 404 first).
+Every step checks who may take it, validates the content, and writes the audit log. Who may do what is
+decided here and nowhere else (`can_edit`, `can_decide` for the pages' buttons), so a page or API
+endpoint added later cannot skip it. A refusal inside the user's scope raises PlanRefused or one of its
+subclasses (pages and API answer 403 with its message; a missing comment is shown beside the form);
+patients outside the scope never get here (the selectors answer 404 first).
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -27,6 +30,18 @@ class PlanRefused(Exception):
     """The user may see the plan but not take this step (message in Norwegian, safe to show)."""
 
 
+class NurseRequired(PlanRefused, PermissionDenied):
+    """Only a nurse who follows the patient up drafts and submits the plan (a 403 wherever it is raised)."""
+
+
+class OwnGpRequired(PlanRefused, PermissionDenied):
+    """Only the patient's own fastlege approves or returns the plan (a 403 wherever it is raised)."""
+
+
+class CommentRequired(PlanRefused):
+    """A version is returned without saying what must change; the form asks again."""
+
+
 def centre_defaults_ensure(centre) -> None:
     for diagnosis, spec in defaults.TEMPLATES.items():
         PlanTemplate.objects.get_or_create(
@@ -37,14 +52,25 @@ def centre_defaults_ensure(centre) -> None:
     CentreThresholds.objects.get_or_create(centre=centre, defaults={"thresholds": defaults.default_thresholds()})
 
 
-def _require_nurse(user, patient: Patient) -> None:
-    if role_used_for(user, patient) != Role.NURSE:
-        raise PlanRefused("Bare sykepleiere som følger opp pasienten kan endre egenbehandlingsplanen.")
+def can_edit(user, patient: Patient) -> bool:
+    """Whether the user drafts and submits this patient's plan: a nurse who follows the patient up."""
+    return role_used_for(user, patient) == Role.NURSE
+
+
+def can_decide(user, patient: Patient) -> bool:
+    """Whether the user approves or returns this patient's plan: the patient's own fastlege."""
+    return patient.gp_id == user.id and user_scope(user).has(Role.GP)
+
+
+def nurse_require(user, patient: Patient) -> None:
+    """Raise NurseRequired unless the user may edit the plan (also before a page shows the draft form)."""
+    if not can_edit(user, patient):
+        raise NurseRequired("Bare sykepleiere som følger opp pasienten kan endre egenbehandlingsplanen.")
 
 
 def _require_own_gp(user, patient: Patient) -> None:
-    if not (user_scope(user).has(Role.GP) and patient.gp_id == user.id):
-        raise PlanRefused("Bare pasientens egen fastlege kan godkjenne eller returnere planen.")
+    if not can_decide(user, patient):
+        raise OwnGpRequired("Bare pasientens egen fastlege kan godkjenne eller returnere planen.")
 
 
 def _audit(action, version: PlanVersion, patient: Patient, user, request) -> None:
@@ -74,7 +100,7 @@ def _starting_content(patient: Patient, plan: Plan, template: str | None) -> Pla
 @transaction.atomic
 def draft_start(*, patient: Patient, user, request=None, template: str | None = None, content: dict | None = None):
     """A new draft from the given content, a centre template, or (by default) the active version."""
-    _require_nurse(user, patient)
+    nurse_require(user, patient)
     plan = _plan(patient)
     Plan.objects.select_for_update().get(pk=plan.pk)  # one numbering at a time per plan
     open_version = plan.versions.filter(status__in=[VersionStatus.DRAFT, VersionStatus.SUBMITTED]).first()
@@ -105,7 +131,7 @@ def _require_status(version: PlanVersion, status: str, doing: str) -> None:
 @transaction.atomic
 def draft_update(*, version: PlanVersion, user, content: dict, request=None) -> PlanVersion:
     patient = version.plan.patient
-    _require_nurse(user, patient)
+    nurse_require(user, patient)
     version = PlanVersion.objects.select_for_update().get(pk=version.pk)
     _require_status(version, VersionStatus.DRAFT, "endres")
     version.content = dump(parse_content(content))
@@ -114,10 +140,21 @@ def draft_update(*, version: PlanVersion, user, content: dict, request=None) -> 
     return version
 
 
+def draft_save(
+    *, patient: Patient, user, request=None, template: str | None = None, content: dict | None = None
+) -> tuple[PlanVersion, bool]:
+    """The API's one step for a draft: replace the open draft's content when there is a draft and
+    `content` is given, else start a new draft (see draft_start). → (version, created)."""
+    draft = PlanVersion.objects.filter(plan__patient=patient, status=VersionStatus.DRAFT).first()
+    if draft is not None and content is not None:
+        return draft_update(version=draft, user=user, content=content, request=request), False
+    return draft_start(patient=patient, user=user, request=request, template=template, content=content), True
+
+
 @transaction.atomic
 def draft_submit(*, version: PlanVersion, user, request=None) -> PlanVersion:
     patient = version.plan.patient
-    _require_nurse(user, patient)
+    nurse_require(user, patient)
     version = PlanVersion.objects.select_for_update().get(pk=version.pk)
     _require_status(version, VersionStatus.DRAFT, "sendes til godkjenning")
     content = parse_content(version.content)
@@ -158,7 +195,7 @@ def version_return(*, version: PlanVersion, user, comment: str, request=None) ->
     patient = version.plan.patient
     _require_own_gp(user, patient)
     if not (comment or "").strip():
-        raise PlanRefused("Skriv en kommentar som forklarer hva som må endres.")
+        raise CommentRequired("Skriv en kommentar som forklarer hva som må endres.")
     version = PlanVersion.objects.select_for_update().get(pk=version.pk)
     _require_status(version, VersionStatus.SUBMITTED, "returneres")
     version.status = VersionStatus.RETURNED
@@ -170,5 +207,6 @@ def version_return(*, version: PlanVersion, user, comment: str, request=None) ->
 
 def draft_from_returned(*, version: PlanVersion, user, request=None) -> PlanVersion:
     """Start the next draft from a returned version's content, to fix what the fastlege asked."""
+    nurse_require(user, version.plan.patient)
     _require_status(version, VersionStatus.RETURNED, "brukes som utgangspunkt")
     return draft_start(patient=version.plan.patient, user=user, request=request, content=version.content)

@@ -1,5 +1,6 @@
 """EBP pages: the plan, one version (with the fastlege's review), the nurse's draft form, the PDF and
-the fastlege's approval queue. Thin: scope via PatientPageMixin (404), rules in ebp.services."""
+the fastlege's approval queue. Thin: scope via PatientPageMixin (404); who may do what is decided in
+ebp.services, and the views only turn its refusals into a 403 or a message."""
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -14,9 +15,8 @@ from ebp.content import InvalidPlanContent, parse_content
 from ebp.forms import PlanDraftForm
 from ebp.models import PlanTemplate, VersionStatus
 from ebp.pdf import plan_pdf
-from patients.selectors import role_used_for
 from patients.views import PatientPageMixin
-from tenants.models import AuditAction, Role
+from tenants.models import AuditAction
 from tenants.selectors import centre_of
 from tenants.services import audit_record
 
@@ -53,7 +53,7 @@ class PlanView(PlanPageMixin, TemplateView):
             bands=selectors.bands(parse_content(active.content)) if active else [],
             open=next((v for v in versions if v.status in (VersionStatus.DRAFT, VersionStatus.SUBMITTED)), None),
             versions=versions,
-            can_edit=role_used_for(self.request.user, self.patient) == Role.NURSE,
+            can_edit=services.can_edit(self.request.user, self.patient),
             templates=PlanTemplate.objects.filter(centre=centre_of(self.patient.municipality_id)),
             **kwargs,
         )
@@ -73,6 +73,7 @@ class VersionView(PlanPageMixin, TemplateView):
         compare_with = active if active and active.pk != version.pk else None
         content = parse_content(version.content)
         diff = selectors.version_diff(compare_with, version)
+        waiting = version.status == VersionStatus.SUBMITTED
         return super().get_context_data(
             patient=self.patient,
             version=version,
@@ -81,7 +82,7 @@ class VersionView(PlanPageMixin, TemplateView):
             active=compare_with,
             diff=diff,
             changed_count=sum(row.changed for row in diff),
-            can_decide=version.status == VersionStatus.SUBMITTED and self.patient.gp_id == self.request.user.id,
+            can_decide=waiting and services.can_decide(self.request.user, self.patient),
             **kwargs,
         )
 
@@ -90,8 +91,10 @@ class DraftView(PlanPageMixin, TemplateView):
     template_name = "ebp/draft.html"
 
     def _draft(self):
-        if role_used_for(self.request.user, self.patient) != Role.NURSE:
-            raise PermissionDenied("Bare sykepleiere som følger opp pasienten kan endre egenbehandlingsplanen.")
+        try:
+            services.nurse_require(self.request.user, self.patient)
+        except services.PlanRefused as exc:
+            self.refused(exc)
         draft = selectors.open_version(self.patient)
         if draft is None or draft.status != VersionStatus.DRAFT:
             return None
@@ -171,10 +174,10 @@ class DecisionView(PlanPageMixin, View):
             else:
                 services.version_return(version=version, user=request.user, comment=comment, request=request)
                 messages.success(request, f"Versjon {version.number} er returnert til sykepleierne.")
+        except services.CommentRequired as exc:
+            messages.error(request, str(exc))
+            return redirect("ebp:version", patient_id=self.patient.pk, number=version.number)
         except services.PlanRefused as exc:
-            if "kommentar" in str(exc):
-                messages.error(request, str(exc))
-                return redirect("ebp:version", patient_id=self.patient.pk, number=version.number)
             self.refused(exc)
         return redirect("ebp:approvals")
 

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 
 from measurements.models import Integration, QuarantinedItem, QuarantineStatus
 from measurements.services import quarantine_resubmit
@@ -21,7 +22,8 @@ def _centres(request):
 @admin.register(Integration)
 class IntegrationAdmin(CentreAdminAccess, admin.ModelAdmin):
     list_display = ["name", "centre", "token_prefix", "active", "created_at"]
-    list_filter = ["active", "centre"]
+    # RelatedOnly: the filter offers only the centres in this admin's own list, never another's.
+    list_filter = ["active", ("centre", admin.RelatedOnlyFieldListFilter)]
     fields = ["centre", "name", "token_prefix", "active"]
     readonly_fields = ["centre", "name", "token_prefix"]  # created with `manage.py create_integration`
 
@@ -45,7 +47,8 @@ class ResubmitForm(forms.Form):
 @admin.register(QuarantinedItem)
 class QuarantinedItemAdmin(CentreAdminAccess, admin.ModelAdmin):
     list_display = ["received_at", "integration", "kind", "index", "error_text", "status"]
-    list_filter = ["status", "kind", "integration"]
+    # RelatedOnly: another centre's gateway names must not show in this centre's sidebar.
+    list_filter = ["status", "kind", ("integration", admin.RelatedOnlyFieldListFilter)]
     readonly_fields = [
         "integration", "centre", "kind", "index", "payload", "errors", "received_at", "status", "resolved_at",
         "resolved_by", "result",
@@ -64,8 +67,6 @@ class QuarantinedItemAdmin(CentreAdminAccess, admin.ModelAdmin):
 
     @admin.action(description="Marker som forkastet")
     def discard(self, request, queryset):
-        from django.utils import timezone
-
         n = queryset.filter(status=QuarantineStatus.OPEN).update(
             status=QuarantineStatus.DISCARDED, resolved_at=timezone.now(), resolved_by=request.user
         )

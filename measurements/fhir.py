@@ -14,27 +14,13 @@ from fhir.resources.R4B.observation import Observation
 from pydantic import ValidationError
 
 from measurements.ingest import ItemError
-from measurements.types import MeasurementType
+from measurements.norwegian import pydantic_errors
+from measurements.types import COMPONENT_LOINC, spec, type_for_loinc
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 FNR_SYSTEMS = ("urn:oid:2.16.578.1.12.4.1.4.1", "urn:oid:2.16.578.1.12.4.1.4.2")  # fødselsnummer, D-nummer
 
-CODES = {
-    "2708-6": MeasurementType.SPO2,
-    "59408-5": MeasurementType.SPO2,
-    "8867-4": MeasurementType.PULSE,
-    "85354-9": MeasurementType.BLOOD_PRESSURE,
-    "29463-7": MeasurementType.WEIGHT,
-    "8310-5": MeasurementType.TEMPERATURE,
-    "9279-1": MeasurementType.RESPIRATORY_RATE,
-    "14743-9": MeasurementType.GLUCOSE,
-    "15074-8": MeasurementType.GLUCOSE,
-    "2339-0": MeasurementType.GLUCOSE,
-    "41653-7": MeasurementType.GLUCOSE,
-    "19935-6": MeasurementType.PEAK_FLOW,
-}
-SYSTOLIC, DIASTOLIC = "8480-6", "8462-4"
 REJECTED_STATUSES = {"entered-in-error", "cancelled"}
 
 
@@ -91,18 +77,22 @@ def _effective(obs: Observation, out: Converted) -> None:
     out.item["measured_at"] = at.isoformat()
 
 
-def _values(obs: Observation, mtype: MeasurementType, out: Converted) -> None:
-    if mtype == MeasurementType.BLOOD_PRESSURE:
+def _values(obs: Observation, mtype: str, out: Converted) -> None:
+    components = spec(mtype).components
+    if components != ("value",):  # blood pressure: one Observation, a component per value
+        wanted = {COMPONENT_LOINC[name]: name for name in components}
         parts = {}
         for component in obs.component or []:
             for code in _loinc_codes(component.code):
-                if code in (SYSTOLIC, DIASTOLIC):
-                    parts[code] = _quantity(component.valueQuantity, f"component[{code}].valueQuantity", out.errors)
-        for code, name in ((SYSTOLIC, "systolic"), (DIASTOLIC, "diastolic")):
-            if code not in parts:
-                out.errors.append(ItemError("component", f"mangler {name} ({code})"))
+                if code in wanted:
+                    parts[wanted[code]] = _quantity(
+                        component.valueQuantity, f"component[{code}].valueQuantity", out.errors
+                    )
+        for name in components:
+            if name not in parts:
+                out.errors.append(ItemError("component", f"mangler {name} ({COMPONENT_LOINC[name]})"))
         if not out.errors:
-            out.item |= {"systolic": parts[SYSTOLIC][0], "diastolic": parts[DIASTOLIC][0], "unit": parts[SYSTOLIC][1]}
+            out.item |= {name: parts[name][0] for name in components} | {"unit": parts[components[0]][1]}
         return
     value, unit = _quantity(obs.valueQuantity, "valueQuantity", out.errors)
     out.item |= {"value": value, "unit": unit or ""}
@@ -123,18 +113,16 @@ def observation_to_item(resource: dict, full_url: str | None = None) -> Converte
     try:
         obs = Observation.model_validate(resource)
     except ValidationError as exc:
-        out.errors = [ItemError(".".join(str(p) for p in e["loc"]) or "Observation", e["msg"]) for e in exc.errors()]
+        out.errors = [ItemError(".".join(path) or "Observation", message) for path, message in pydantic_errors(exc)]
         return out
     if obs.status in REJECTED_STATUSES:
         out.errors.append(ItemError("status", f"status «{obs.status}» tas ikke imot"))
-    known = [c for c in _loinc_codes(obs.code) if c in CODES]
-    if not known:
-        out.errors.append(
-            ItemError("code", f"ukjent eller manglende LOINC-kode {_loinc_codes(obs.code) or ''}".strip())
-        )
+    codes = _loinc_codes(obs.code)
+    mtype = next((t for t in map(type_for_loinc, codes) if t is not None), None)  # the first code we know
+    if mtype is None:
+        out.errors.append(ItemError("code", f"ukjent eller manglende LOINC-kode {codes or ''}".strip()))
         return out
-    mtype = CODES[known[0]]
-    out.item["type"] = mtype.value
+    out.item["type"] = mtype
     out.item["external_id"] = external_id_of(resource, full_url)
     if not out.item["external_id"]:
         out.errors.append(

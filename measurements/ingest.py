@@ -14,18 +14,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from measurements.types import MeasurementType, spec
+from measurements.norwegian import number, pydantic_errors
+from measurements.types import KnownType, MeasurementType, spec
 
 MAX_BATCH = 1000
 MAX_FUTURE = datetime.timedelta(minutes=5)  # device clocks drift a little; more is a wrong clock
 MAX_AGE = datetime.timedelta(days=30)  # older than this is no longer follow-up, it is history
-
-# Accepted UCUM units per type and how to convert to the stored one.
-CONVERSIONS: dict[MeasurementType, dict[str, Any]] = {
-    MeasurementType.WEIGHT: {"g": lambda v: v / 1000, "[lb_av]": lambda v: v * 0.45359237},
-    MeasurementType.TEMPERATURE: {"[degF]": lambda v: (v - 32) * 5 / 9},
-    MeasurementType.GLUCOSE: {"mg/dL": lambda v: v / 18.016},
-}
 
 
 @dataclass(frozen=True)
@@ -46,7 +40,7 @@ class ReadingIn(BaseModel):
     external_id: ExternalId
     patient_id: uuid.UUID | None = None
     device_serial: Annotated[str, Field(max_length=100)] | None = None
-    type: MeasurementType
+    type: KnownType
     value: float | None = None
     systolic: float | None = None
     diastolic: float | None = None
@@ -87,40 +81,8 @@ class NewAnswer:
     answered_at: datetime.datetime
 
 
-_MESSAGES = {
-    "missing": "mangler",
-    "extra_forbidden": "ukjent felt",
-    "float_parsing": "må være et tall",
-    "float_type": "må være et tall",
-    "int_parsing": "må være et heltall",
-    "enum": "ukjent type; bruk en av: " + ", ".join(t.value for t in MeasurementType),
-    "literal_error": "ugyldig verdi",
-    "uuid_parsing": "må være en UUID",
-    "uuid_type": "må være en UUID",
-    "timezone_aware": "tidspunktet mangler tidssone (f.eks. +01:00)",
-    "datetime_parsing": "må være et tidspunkt i ISO 8601 med tidssone",
-    "datetime_from_date_parsing": "må være et tidspunkt i ISO 8601 med tidssone",
-    "datetime_type": "må være et tidspunkt i ISO 8601 med tidssone",
-    "string_too_short": "kan ikke være tom",
-    "string_too_long": "er for lang",
-    "string_pattern_mismatch": "har ugyldige tegn",
-    "greater_than_equal": "er for lav",
-    "less_than_equal": "er for høy",
-    "model_type": "må være et objekt",
-    "dict_type": "må være et objekt",
-}
-
-
 def _pydantic_errors(exc: ValidationError) -> list[ItemError]:
-    out = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "item"
-        out.append(ItemError(field, _MESSAGES.get(err["type"], err["msg"])))
-    return out
-
-
-def _num(value: float) -> str:
-    return f"{value:g}".replace(".", ",")
+    return [ItemError(".".join(path) or "item", message) for path, message in pydantic_errors(exc)]
 
 
 def _time_errors(field: str, at: datetime.datetime, now: datetime.datetime) -> list[ItemError]:
@@ -137,15 +99,15 @@ def _convert(item: ReadingIn) -> tuple[float | None, float | None, float | None,
     values = (item.value, item.systolic, item.diastolic)
     if item.unit == type_spec.unit:
         return *values, "", []
-    convert = CONVERSIONS.get(item.type, {}).get(item.unit)
+    convert = type_spec.conversions.get(item.unit)
     if convert is None:
-        allowed = [type_spec.unit, *CONVERSIONS.get(item.type, {})]
+        allowed = [type_spec.unit, *type_spec.conversions]
         return (
             *values,
             "",
             [ItemError("unit", f"enheten «{item.unit}» passer ikke til {item.type}; bruk {' eller '.join(allowed)}")],
         )
-    original = f"{_num(item.value)} {item.unit}" if item.value is not None else ""
+    original = f"{number(item.value)} {item.unit}" if item.value is not None else ""
     return (convert(item.value) if item.value is not None else None), None, None, original, []
 
 
@@ -162,8 +124,8 @@ def _value_errors(item: ReadingIn, value, systolic, diastolic) -> list[ItemError
             return [ItemError("value", "mangler")]
         checks = (("value", value),)
     errors = [
-        ItemError(field, f"{_num(round(v, 2))} {type_spec.unit_label} er ikke en mulig verdi for {item.type} "
-                         f"(må være mellom {_num(type_spec.minimum)} og {_num(type_spec.maximum)})")
+        ItemError(field, f"{number(v, 2)} {type_spec.unit_label} er ikke en mulig verdi for {item.type} "
+                         f"(må være mellom {number(type_spec.minimum)} og {number(type_spec.maximum)})")
         for field, v in checks
         if not type_spec.minimum <= v <= type_spec.maximum
     ]  # fmt: skip
@@ -193,7 +155,7 @@ def parse_reading(raw: Any, now: datetime.datetime) -> tuple[NewReading | None, 
     return NewReading(
         external_id=item.external_id,
         patient_id=item.patient_id,
-        type=item.type.value,
+        type=item.type,
         value=None if item.type == MeasurementType.BLOOD_PRESSURE else round(value, 3),
         systolic=systolic,
         diastolic=diastolic,

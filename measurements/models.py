@@ -10,7 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from measurements.types import MeasurementType
+from measurements.norwegian import number
+from measurements.types import SPECS, Colour, label, spec
 from patients.models import Patient
 from tenants.models import Centre, Municipality
 
@@ -45,12 +46,6 @@ class Integration(models.Model):
         return token
 
 
-class Colour(models.TextChoices):
-    GREEN = "green", _("Grønn")
-    YELLOW = "yellow", _("Gul")
-    RED = "red", _("Rød")
-
-
 class Reading(models.Model):
     """One observed value. Stored unscored first; a Celery task sets colour, reason and scored_at."""
 
@@ -58,20 +53,25 @@ class Reading(models.Model):
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
     integration = models.ForeignKey(Integration, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     external_id = models.CharField(max_length=100, blank=True)
-    type = models.CharField(_("type"), max_length=20, choices=[(t.value, t.value) for t in MeasurementType])
+    # A code of measurements.types.SPECS, checked at the door (ingest): no choices here, so the
+    # catalogue stays the one place a type is added and a migration is not needed for it.
+    type = models.CharField(_("type"), max_length=20)
     value = models.FloatField(null=True, blank=True)  # in the type's one unit; null for blood pressure
     systolic = models.FloatField(null=True, blank=True)
     diastolic = models.FloatField(null=True, blank=True)
     original = models.CharField(max_length=40, blank=True)  # "180 [lb_av]" when the unit was converted
     measured_at = models.DateTimeField(_("målt"))
     received_at = models.DateTimeField(_("mottatt"), default=timezone.now)
-    colour = models.CharField(_("farge"), max_length=6, choices=Colour.choices, blank=True)
+    colour = models.CharField(_("farge"), max_length=6, choices=Colour.choices(), blank=True)
     reason = models.CharField(_("begrunnelse"), max_length=300, blank=True)
     scored_at = models.DateTimeField(null=True, blank=True)
     plan_version = models.ForeignKey(
         "ebp.PlanVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    alert = models.ForeignKey("triage.Alert", on_delete=models.SET_NULL, null=True, blank=True, related_name="readings")
+    # The triage.Alert this reading raised or kept open, as a plain indexed uuid and not a foreign key:
+    # measurements sits below triage (CONTRIBUTING, "Layers") and its models and migrations name
+    # nothing of it. Scoring writes it (triage.services.scoring); an alert is never deleted.
+    alert_id = models.UUIDField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-measured_at"]
@@ -89,8 +89,13 @@ class Reading(models.Model):
         ]
 
     def __str__(self) -> str:
-        shown = f"{self.systolic:g}/{self.diastolic:g}" if self.value is None else f"{self.value:g}"
-        return f"{self.type} {shown}"
+        known = self.type in SPECS  # a row of a type since taken out of the catalogue still prints
+        decimals = spec(self.type).decimals if known else None
+        if self.value is None:
+            shown = f"{number(self.systolic, decimals)}/{number(self.diastolic, decimals)}"
+        else:
+            shown = number(self.value, decimals)
+        return f"{label(self.type)} {shown} {spec(self.type).unit_label}" if known else f"{self.type} {shown}"
 
 
 class Questionnaire(models.TextChoices):
@@ -110,13 +115,13 @@ class Answer(models.Model):
     total = models.PositiveSmallIntegerField(null=True, blank=True)  # CAT sum 0–40
     answered_at = models.DateTimeField(_("besvart"))
     received_at = models.DateTimeField(default=timezone.now)
-    colour = models.CharField(max_length=6, choices=Colour.choices, blank=True)
+    colour = models.CharField(max_length=6, choices=Colour.choices(), blank=True)
     reason = models.CharField(max_length=300, blank=True)
     scored_at = models.DateTimeField(null=True, blank=True)
     plan_version = models.ForeignKey(
         "ebp.PlanVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    alert = models.ForeignKey("triage.Alert", on_delete=models.SET_NULL, null=True, blank=True, related_name="answers")
+    alert_id = models.UUIDField(null=True, blank=True, db_index=True)  # a triage.Alert, as Reading.alert_id
 
     class Meta:
         ordering = ["-answered_at"]

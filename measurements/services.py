@@ -12,11 +12,12 @@ import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cache
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
+from measurements.fhir import observation_to_item
 from measurements.ingest import ItemError, NewAnswer, NewReading, parse_answer, parse_reading
 from measurements.models import Answer, Integration, QuarantinedItem, QuarantineStatus, Reading, token_hash
 from patients.models import Patient
@@ -132,11 +133,9 @@ def _existing_ids(model, integration: Integration, external_ids: list[str]) -> d
     )
 
 
-@cache
-def _scoring_tasks():
-    from triage import tasks  # the worker's side; imported late so measurements does not depend on it
-
-    return tasks
+# The scoring tasks are triage's (triage.tasks); measurements sits below triage and sends them by
+# their registered name instead of importing them. tests/test_layering.py checks the names exist.
+SCORING_TASKS = {"reading": "triage.score_readings", "answer": "triage.score_answers"}
 
 
 def enqueue_scoring(kind: str, ids: list[int]) -> None:
@@ -144,9 +143,10 @@ def enqueue_scoring(kind: str, ids: list[int]) -> None:
     readings are committed already and the sweeper will queue them."""
     if not ids:
         return
-    task = _scoring_tasks().score_readings if kind == "reading" else _scoring_tasks().score_answers
+    name = SCORING_TASKS[kind]
     try:
-        task.apply_async(args=[ids], retry=False)
+        # The project's Celery app (dho.celery): routed as apply_async would, default queue included.
+        current_app.send_task(name, args=[ids], retry=False)
     except Exception:
         log.warning("Kunne ikke legge %s %s-er i kø; sweeperen tar dem", len(ids), kind, exc_info=True)
 
@@ -242,14 +242,32 @@ def answers_ingest(*, integration: Integration, items: list, request=None, quara
     return _ingest(ANSWERS, integration, items, request, quarantine)
 
 
-@transaction.atomic
-def quarantine_resubmit(*, item: QuarantinedItem, user, patient_id: uuid.UUID) -> ItemResult:
-    """Send a quarantined item through ingest again with the corrected patient (centre admins).
-    On success the item is marked resubmitted; otherwise it stays open with the new reasons."""
+def _resubmit_json(item: QuarantinedItem, patient_id: uuid.UUID) -> tuple[dict, ItemResult]:
+    """A JSON reading or answer with its patient_id corrected, through the JSON ingest it came by."""
     payload = dict(item.payload) if isinstance(item.payload, dict) else {}
     payload["patient_id"] = str(patient_id)
     ingest = answers_ingest if item.kind == "answer" else readings_ingest
-    outcome = ingest(integration=item.integration, items=[payload], quarantine=False)[0]
+    return payload, ingest(integration=item.integration, items=[payload], quarantine=False)[0]
+
+
+def _resubmit_fhir(item: QuarantinedItem, patient_id: uuid.UUID) -> tuple[dict, ItemResult]:
+    """The Observation the gateway sent, with the chosen patient as its subject, through the same FHIR
+    conversion as on arrival: the raw resource is no JSON item (it has no external_id, type …)."""
+    resource = dict(item.payload) if isinstance(item.payload, dict) else {}
+    resource["subject"] = {"reference": f"Patient/{patient_id}"}
+    converted = observation_to_item(resource)
+    if converted.errors:
+        return resource, ItemResult(0, "rejected", errors=[e.as_dict() for e in converted.errors])
+    return resource, readings_ingest(integration=item.integration, items=[converted.item], quarantine=False)[0]
+
+
+@transaction.atomic
+def quarantine_resubmit(*, item: QuarantinedItem, user, patient_id: uuid.UUID) -> ItemResult:
+    """Send a quarantined item through ingest again with the corrected patient (centre admins), by the
+    parser it came in by (kind "fhir": the FHIR conversion; "reading"/"answer": the JSON ingest).
+    On success the item is marked resubmitted; otherwise it stays open with the new reasons."""
+    resubmit = _resubmit_fhir if item.kind == "fhir" else _resubmit_json
+    payload, outcome = resubmit(item, patient_id)
     if outcome.status == "rejected":
         item.errors = outcome.errors
         item.save(update_fields=["errors"])
@@ -272,8 +290,6 @@ def _fnr_to_patient(integration: Integration, fnrs: set[str]) -> dict[str, str]:
 @transaction.atomic
 def fhir_ingest(*, integration: Integration, entries: list[tuple[dict, str | None]], request=None) -> list[ItemResult]:
     """FHIR Observations (resource, fullUrl) → readings through the same path as JSON items."""
-    from measurements.fhir import observation_to_item
-
     converted = [observation_to_item(resource, full_url) for resource, full_url in entries]
     patients = _fnr_to_patient(integration, {c.fnr for c in converted if c.fnr})
     results: list[ItemResult | None] = [None] * len(entries)

@@ -10,7 +10,7 @@ from django.http import Http404
 from patients.models import Patient, PatientUserObjectPermission
 from patients.services import GP_PERMISSION, SHARE_PERMISSION
 from tenants.models import Role
-from tenants.selectors import user_scope
+from tenants.selectors import role_for_patient, user_scope
 
 
 def visible_patients(user) -> QuerySet[Patient]:
@@ -45,13 +45,8 @@ def get_patient_for(user, patient_id) -> Patient:
 
 
 def role_used_for(user, patient: Patient) -> str:
-    """Which of the user's roles opened this patient (for the audit log)."""
-    scope = user_scope(user)
-    if patient.municipality_id in scope.municipality_roles:
-        return scope.municipality_roles[patient.municipality_id]
-    if scope.has(Role.GP) and patient.gp_id == user.id:
-        return Role.GP
-    return Role.SPECIALIST if scope.has(Role.SPECIALIST) else ""
+    """Which of the user's roles opened this patient (the audit log's role, nurse-only steps)."""
+    return role_for_patient(user, municipality_id=patient.municipality_id, gp_id=patient.gp_id)
 
 
 def search_patients(qs: QuerySet[Patient], *, search: str = "", municipality: str = "") -> QuerySet[Patient]:

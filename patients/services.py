@@ -1,4 +1,5 @@
-"""Writes of patient data. Each is audited by its caller's request context through tenants.audit."""
+"""Writes of patient data. Each is audited by its caller, which has the request context
+(tenants.services.audit_record)."""
 
 from django.contrib.auth.models import Permission
 

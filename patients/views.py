@@ -64,6 +64,9 @@ class PatientListView(LoginRequiredMixin, TemplateView):
 
 
 class PatientDetailView(PatientPageMixin, TemplateView):
+    """The patient's facts. The sections below them (open alert, trends, history, notes) are triage's,
+    served into the template by its `{% patient_follow_up %}` tag: patients does not import triage."""
+
     template_name = "patients/detail.html"
 
     def get_context_data(self, **kwargs):
@@ -74,12 +77,4 @@ class PatientDetailView(PatientPageMixin, TemplateView):
             patient=self.patient,
             request=self.request,
         )
-        from triage.selectors import patient_follow_up
-
-        try:
-            days = int(self.request.GET.get("days", 30))
-        except ValueError:
-            days = 30
-        return super().get_context_data(
-            patient=self.patient, follow_up=patient_follow_up(self.patient, days=days), **kwargs
-        )
+        return super().get_context_data(patient=self.patient, **kwargs)

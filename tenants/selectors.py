@@ -82,6 +82,20 @@ def user_scope(user) -> Scope:
     return cached
 
 
+def role_for_patient(user, *, municipality_id: int, gp_id: int | None) -> str:
+    """Which of the user's roles reaches a patient of this municipality with this fastlege: the audit
+    log's «role used» and the nurse-only steps. Here and not in patients because roles, memberships
+    and the scope live here and the audit log (tenants.services) needs it; patients calls it through
+    patients.selectors.role_used_for."""
+    scope = user_scope(user)
+    if municipality_id in scope.municipality_roles:
+        return scope.municipality_roles[municipality_id]
+    # The fastlege reaches the patient by object permission; the patient's gp field says it is theirs.
+    if scope.has(Role.GP) and gp_id == user.pk:
+        return Role.GP
+    return Role.SPECIALIST if scope.has(Role.SPECIALIST) else ""
+
+
 def admin_centres(user) -> QuerySet[Centre]:
     return Centre.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from tenants.bulk import bulk_insert
 from tenants.models import AuditAction, AuditEvent
+from tenants.selectors import role_for_patient
 
 
 def _client_ip(request) -> str | None:
@@ -16,15 +17,18 @@ def _client_ip(request) -> str | None:
     return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
 
 
-def _event(*, request, user, action, object_type, object_id, patient, role) -> AuditEvent:
-    from patients.selectors import role_used_for
+def _role(user, patient) -> str:
+    # The patient's own fields, read here: tenants sits below patients and never imports it.
+    return role_for_patient(user, municipality_id=patient.municipality_id, gp_id=patient.gp_id)
 
+
+def _event(*, request, user, action, object_type, object_id, patient, role) -> AuditEvent:
     user = user or getattr(request, "user", None)
     authenticated = bool(user and user.is_authenticated)
     return AuditEvent(
         user=user if authenticated else None,
         username=user.get_username() if authenticated else "",
-        role=role or (role_used_for(user, patient) if patient is not None and authenticated else ""),
+        role=role or (_role(user, patient) if patient is not None and authenticated else ""),
         action=action,
         object_type=object_type,
         object_id=str(object_id or ""),
@@ -62,8 +66,6 @@ def audit_record(
 def audit_record_many(*, action, object_type: str, patients: Iterable, request=None, user=None) -> None:
     """One event per patient shown in a list: the log says exactly whose data was on screen.
     Lists are long and refresh often, so the events go in with one INSERT … SELECT unnest."""
-    from patients.selectors import role_used_for
-
     patients = list(patients)
     if not patients:
         return
@@ -75,7 +77,7 @@ def audit_record_many(*, action, object_type: str, patients: Iterable, request=N
         object_type,
         user_id=user.pk if authenticated else None,
         username=user.get_username() if authenticated else "",
-        rows=[(str(p.pk), p.pk, p.municipality_id, role_used_for(user, p) if authenticated else "") for p in patients],
+        rows=[(str(p.pk), p.pk, p.municipality_id, _role(user, p) if authenticated else "") for p in patients],
     )
 
 

@@ -2,7 +2,8 @@
 
 Centre «Øvre» hosted by Ullensaker, follows Gjerdrum and Nannestad; Nordre Follo follows itself.
 Centre «Agder» hosted by Arendal, follows Grimstad.
-One patient per municipality; the fastlege `gp` is fastlege for the Gjerdrum and Grimstad patients.
+One patient per municipality; the fastlege `gp` is fastlege for the Gjerdrum and Grimstad patients,
+and the Nannestad patient is shared with the `specialist` (an object permission, nothing else).
 """
 
 from types import SimpleNamespace
@@ -10,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from django.test import Client
 
+from patients.services import patient_share_with
 from tests.factories import (
     AgreementFactory,
     CentreFactory,
@@ -61,6 +63,7 @@ def world(db):
         nordrefollo=PatientFactory(municipality=m.nordrefollo, name="Vigdis Nordre Follo"),
         grimstad=PatientFactory(municipality=m.grimstad, name="Tove Grimstad", gp=u.gp),
     )
+    patient_share_with(patient=p.nannestad, user=u.specialist)
     # Who sees which patient: the scope table of ARCHITECTURE.md, written out.
     sees = {
         "nurse": {"ullensaker", "gjerdrum", "nannestad"},
@@ -68,7 +71,7 @@ def world(db):
         "nurse_agder": {"grimstad"},
         "coordinator": {"gjerdrum"},
         "gp": {"gjerdrum", "grimstad"},
-        "specialist": set(),
+        "specialist": {"nannestad"},
         "finance": set(),
         "admin": set(),
     }

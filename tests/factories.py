@@ -47,7 +47,8 @@ class MunicipalityFactory(factory.django.DjangoModelFactory):
         model = Municipality
         django_get_or_create = ["number"]
 
-    number = factory.Sequence(lambda n: f"{9000 + n:04d}")
+    # 9000–9999: no real kommunenummer, and four digits however many the whole suite makes.
+    number = factory.Sequence(lambda n: f"{9000 + n % 1000:04d}")
     name = factory.Sequence(lambda n: f"Testkommune {n}")
     population = 10_000
 

@@ -1,22 +1,58 @@
-"""Every URL that takes a patient id, for every role, answers 404 outside the user's scope and
-writes nothing. A new URL that forgets the scope selector makes this fail.
+"""Every URL that takes a patient (or an object of one), for every role, answers 404 outside the
+user's scope and writes nothing; and answers something else than 404 for someone inside it, so a
+route that 404s for everyone cannot pass. A new URL that forgets the scope selector makes this fail.
 
-URLs are found by walking the URL configuration, so nobody has to remember to add them here.
+URLs are found by walking the URL configuration, so nobody has to remember to add them here; a URL
+argument this matrix does not know how to fill (a new uuid or int kwarg, a new admin model) fails
+`test_it_knows_every_url_argument` until it is added. List pages and their filters are walked in
+tests/test_isolation_lists.py.
 """
 
+import datetime
 import re
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from django.apps import apps
+from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.utils import timezone
 
 from tenants.models import AuditEvent
 
 PROJECT_APPS = ("tenants", "patients", "ebp", "measurements", "triage", "billing")
+ROLES = ["nurse", "nurse_nordrefollo", "nurse_agder", "coordinator", "gp", "specialist", "finance", "admin"]
 METHODS = ("get", "post", "put", "patch", "delete")
 SAMPLES = {"int": "1", "str": "x", "slug": "x", "path": "x", "uuid": str(uuid.UUID(int=1))}
 CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+# Every uuid in a URL names a patient or an object of one; each kind is walked below.
+SCOPED_KWARGS = ("patient_id", "alert_id")
+# Other arguments of a URL under a patient name an object of that patient, and are filled with one
+# every patient has (build_records), so a 404 for a foreign patient can only come from the scope.
+OPEN_VERSION = 2  # every patient: v1 active, v2 open
+PATIENT_OBJECT_KWARGS = {"number": OPEN_VERSION}
+# Admin object ids. Models that hold patient data are walked by test_admin_…; the others hold
+# configuration and are named here with the reason they are not.
+ADMIN_OBJECT_KWARGS = ("object_id", "item_id", "id")
+ADMIN_PATIENT_DATA = ("tenants.auditevent", "measurements.quarantineditem")
+ADMIN_NO_PATIENT_DATA = {
+    "auth.user": "accounts; superusers only",
+    "auth.group": "superusers only",
+    "authtoken.tokenproxy": "API tokens; superusers only",
+    "tenants.municipality": "master data",
+    "tenants.centre": "master data",
+    "tenants.agreement": "master data",
+    "tenants.membership": "who has which role; superusers only",
+    "ebp.plantemplate": "the centre's plan templates",
+    "ebp.centrethresholds": "the centre's default thresholds",
+    "measurements.integration": "gateway credentials",
+}
+# admin/r/<content_type_id>/<object_id>/ (Django's «view on site») is walked by test_admin_view_on_site_…
+ADMIN_SHORTCUT = "admin/r/"
 
 
 def _routes(resolver=None, prefix=""):
@@ -38,10 +74,14 @@ def patient_routes(kwarg: str = "patient_id") -> list[str]:
     return routes
 
 
-def _url(route: str, object_id, kwarg: str = "patient_id") -> str:
+def _url(route: str, object_id, kwarg: str = "patient_id", values: dict | None = None) -> str:
+    """The route with `kwarg` set to object_id, other arguments from `values` or a sample."""
+
     def fill(match):
         conv, name = match.group(1) or "str", match.group(2)
-        return str(object_id) if name == kwarg else SAMPLES[conv]
+        if name == kwarg:
+            return str(object_id)
+        return str((values or {}).get(name, SAMPLES[conv]))
 
     return "/" + CONVERTER.sub(fill, route)
 
@@ -54,6 +94,18 @@ def _methods(url: str) -> list[str]:
     return [m for m in METHODS if hasattr(view, m)]
 
 
+def _request(client, method: str, url: str, **kwargs):
+    return getattr(client, method)(url, data={} if method == "get" else None, **kwargs)
+
+
+def _rolled_back(client, method: str, url: str, **kwargs):
+    """A request whose writes are undone, so probes in scope do not depend on each other's order."""
+    with transaction.atomic():
+        response = _request(client, method, url, **kwargs)
+        transaction.set_rollback(True)
+    return response
+
+
 def _row_counts() -> int:
     return sum(
         model.objects.count()
@@ -62,14 +114,99 @@ def _row_counts() -> int:
     )
 
 
+# --- the records every patient has -------------------------------------------------------------
+
+# Whose open plan version is a draft; the others' waits for the fastlege. Both kinds exist so that
+# every plan step has someone in scope it does not 404 for.
+DRAFTED = ("nordrefollo", "grimstad")
+MARKER = "KARANTENE-{}"  # in the external id of a centre's quarantined item
+
+
+def _plan_versions(patient, world, content, long_ago, drafted: bool) -> None:
+    from ebp.models import Plan, PlanVersion, VersionStatus
+
+    plan = Plan.objects.create(patient=patient, municipality_id=patient.municipality_id)
+    common = {"plan": plan, "municipality_id": patient.municipality_id, "content": content, "created_by": world.u.nurse}
+    sent = {"submitted_by": world.u.nurse, "submitted_at": long_ago}
+    active = PlanVersion.objects.create(
+        number=1, status=VersionStatus.ACTIVE, decided_by=world.u.gp, decided_at=long_ago, **common, **sent
+    )
+    if drafted:
+        PlanVersion.objects.create(number=OPEN_VERSION, status=VersionStatus.DRAFT, based_on=active, **common)
+    else:
+        PlanVersion.objects.create(
+            number=OPEN_VERSION, status=VersionStatus.SUBMITTED, based_on=active, **common, **sent
+        )
+
+
+def _quarantined(centre, patient) -> None:
+    from measurements.services import integration_create, readings_ingest
+
+    integration, _token = integration_create(centre=centre, name=f"Gateway {centre.slug}")
+    at = (timezone.localtime() - datetime.timedelta(minutes=1)).isoformat()
+    item = {"external_id": MARKER.format(centre.slug), "patient_id": str(patient.pk), "type": "spo2", "value": 101,
+            "unit": "%", "measured_at": at}  # fmt: skip
+    [result] = readings_ingest(integration=integration, items=[item])
+    assert result.status == "rejected"  # 101 % is impossible: kept in the centre's quarantine
+
+
+def build_records(world) -> SimpleNamespace:
+    """What every patient has, so that a 404 for a foreign one can only come from the scope: an
+    active plan (v1) and an open version (v2), an open alert, a creation date long enough ago that
+    routine contact and evaluation are due. Each centre has an admin, a quarantined item and an
+    audit event of one of its patients (what a centre admin may read in /admin/)."""
+    from ebp.content import dump, parse_content
+    from patients.models import Patient
+    from tenants.services import audit_record
+    from tests.factories import MembershipFactory, UserFactory
+    from triage.models import Alert
+
+    long_ago = timezone.now() - datetime.timedelta(days=200)
+    content = dump(parse_content({"thresholds": {"spo2": {"value": {"red_below": 88}}}}))
+    alerts = {}
+    for key, patient in vars(world.p).items():
+        _plan_versions(patient, world, content, long_ago, drafted=key in DRAFTED)
+        alerts[key] = Alert.objects.create(
+            patient=patient, municipality=patient.municipality, kind="out_of_range", colour="red", reason="x"
+        )
+    Patient.objects.filter(pk__in=[p.pk for p in vars(world.p).values()]).update(created_at=long_ago)
+
+    admin_agder = UserFactory(username="admin_agder", is_staff=True)
+    MembershipFactory(user=admin_agder, role="admin", centre=world.centres.agder)
+    own = {"ovre": world.p.gjerdrum, "agder": world.p.grimstad}  # a patient each centre serves
+    for slug, patient in own.items():
+        _quarantined(getattr(world.centres, slug), patient)
+        audit_record(action="view", object_type="patient", object_id=patient.pk, patient=patient, user=world.u.gp)
+    return SimpleNamespace(
+        alerts=alerts,
+        admins={"ovre": world.u.admin, "agder": admin_agder},
+        centre_patient=own,
+    )
+
+
+@pytest.fixture
+def records(world):
+    return build_records(world)
+
+
+# --- the URL configuration ---------------------------------------------------------------------
+
+
+def _admin_model(route: str) -> str | None:
+    """«tenants.auditevent» for admin/tenants/auditevent/…, None for the admin's own pages."""
+    parts = route.split("/")
+    return f"{parts[1]}.{parts[2]}" if route.startswith("admin/") and len(parts) > 3 else None
+
+
+def admin_object_routes(model: str) -> list[str]:
+    return [r for r in _routes() if _admin_model(r) == model and CONVERTER.search(r)]
+
+
 def test_it_finds_patient_urls_for_pages_and_api():
     routes = patient_routes()
     assert any(r.startswith("patients/") for r in routes), routes
     assert any(r.startswith("api/v1/") for r in routes), routes
-
-
-# Every uuid in a URL names a patient or an object of one; each kind is walked below.
-SCOPED_KWARGS = ("patient_id", "alert_id")
+    assert any("<int:number>" in r for r in routes), routes
 
 
 def test_it_rejects_uuid_kwargs_it_does_not_know():
@@ -80,45 +217,191 @@ def test_it_rejects_uuid_kwargs_it_does_not_know():
                 assert name in SCOPED_KWARGS, f"{route}: uuid kwarg {name} is not covered by the isolation matrix"
 
 
-@pytest.mark.parametrize(
-    "role", ["nurse", "nurse_nordrefollo", "nurse_agder", "coordinator", "gp", "specialist", "finance", "admin"]
-)
-def test_it_answers_404_outside_scope_for_every_patient_url(world, login, role):
-    user = getattr(world.u, role)
-    client = login(user)
-    foreign = [p for key, p in vars(world.p).items() if key not in world.sees[role]]
+def test_it_knows_every_url_argument():
+    """Every argument of every URL is filled by one of the walks here, whatever its converter."""
+    for route in _routes():
+        names = {name for _conv, name in CONVERTER.findall(route)}
+        if "(?P<" in route:
+            assert route.startswith("admin/"), f"{route}: a regex route the matrix cannot fill"
+            continue  # the admin's app index and catch-all: no object ids
+        if not names or route.startswith(ADMIN_SHORTCUT):
+            continue
+        model = _admin_model(route)
+        if model:
+            assert names <= set(ADMIN_OBJECT_KWARGS), f"{route}: admin argument not covered: {names}"
+            assert model in ADMIN_PATIENT_DATA or model in ADMIN_NO_PATIENT_DATA, (
+                f"{route}: say whether {model} holds patient data (ADMIN_PATIENT_DATA) or not"
+            )
+            continue
+        scoped = names & set(SCOPED_KWARGS)
+        assert len(scoped) == 1, f"{route}: no patient or alert id among {names}"
+        others = names - scoped
+        assert not others or scoped == {"patient_id"}, f"{route}: {others} under an alert"
+        unknown = others - set(PATIENT_OBJECT_KWARGS)
+        assert not unknown, f"{route}: {unknown} is not filled by the matrix; add it to PATIENT_OBJECT_KWARGS"
+
+
+def test_it_knows_which_admin_models_hold_patient_data():
+    for model in admin.site._registry:
+        label = model._meta.label_lower
+        fields = {f.name for f in model._meta.get_fields()}
+        if fields & {"patient", "patient_id"}:
+            assert label in ADMIN_PATIENT_DATA, f"{label} holds patient data: walk it in the admin matrix"
+        assert label in ADMIN_PATIENT_DATA or label in ADMIN_NO_PATIENT_DATA, f"{label}: patient data or not?"
+    assert set(ADMIN_PATIENT_DATA) <= {m._meta.label_lower for m in admin.site._registry}
+
+
+# --- patient and alert URLs, every role --------------------------------------------------------
+
+
+def _foreign(world, role) -> list[str]:
+    return [key for key in vars(world.p) if key not in world.sees[role]]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_it_answers_404_outside_scope_for_every_patient_url(world, records, login, role):
+    client = login(getattr(world.u, role))
+    foreign = _foreign(world, role)
     assert foreign
     before_rows, before_audit = _row_counts(), AuditEvent.objects.count()
     for route in patient_routes():
-        for patient in foreign:
-            url = _url(route, patient.pk)
+        for key in foreign:
+            url = _url(route, getattr(world.p, key).pk, values=PATIENT_OBJECT_KWARGS)
             for method in _methods(url):
-                response = getattr(client, method)(url, data={} if method == "get" else None)
+                response = _request(client, method, url)
                 assert response.status_code == 404, f"{role} {method.upper()} {url} → {response.status_code}"
     assert _row_counts() == before_rows, "a refused request wrote something"
     assert AuditEvent.objects.count() == before_audit, "a refused request was logged as an access"
 
 
-@pytest.mark.parametrize(
-    "role", ["nurse", "nurse_nordrefollo", "nurse_agder", "coordinator", "gp", "specialist", "finance", "admin"]
-)
-def test_it_answers_404_outside_scope_for_every_alert_url(world, login, role):
-    from triage.models import Alert
-
-    alerts = {
-        key: Alert.objects.create(patient=p, municipality=p.municipality, kind="out_of_range", colour="red", reason="x")
-        for key, p in vars(world.p).items()
-    }
+@pytest.mark.parametrize("role", ROLES)
+def test_it_answers_404_outside_scope_for_every_alert_url(world, records, login, role):
     client = login(getattr(world.u, role))
-    foreign = [a for key, a in alerts.items() if key not in world.sees[role]]
+    foreign = _foreign(world, role)
     routes = patient_routes("alert_id")
     assert routes and foreign
     before_rows, before_audit = _row_counts(), AuditEvent.objects.count()
     for route in routes:
-        for alert in foreign:
-            url = _url(route, alert.pk, "alert_id")
+        for key in foreign:
+            url = _url(route, records.alerts[key].pk, "alert_id")
             for method in _methods(url):
-                response = getattr(client, method)(url, data={} if method == "get" else None)
+                response = _request(client, method, url)
                 assert response.status_code == 404, f"{role} {method.upper()} {url} → {response.status_code}"
     assert _row_counts() == before_rows, "a refused request wrote something"
     assert AuditEvent.objects.count() == before_audit, "a refused request was logged as an access"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_opens_exactly_the_patients_in_its_scope(world, login, role):
+    # The specialist included: the one shared patient opens, every other is a 404 (above).
+    client = login(getattr(world.u, role))
+    for key in vars(world.p):
+        expected = 200 if key in world.sees[role] else 404
+        patient_id = getattr(world.p, key).pk
+        for url in (f"/patients/{patient_id}/", f"/api/v1/patients/{patient_id}/"):
+            assert client.get(url).status_code == expected, f"{role} GET {url}"
+
+
+def _in_scope(world, records, login, kwarg: str) -> list[tuple]:
+    """(role, patient key, client, object id) for every patient (or its alert) each role sees."""
+    found = []
+    for role in ROLES:
+        client = login(getattr(world.u, role)) if world.sees[role] else None
+        for key in sorted(world.sees[role]):
+            target = getattr(world.p, key) if kwarg == "patient_id" else records.alerts[key]
+            found.append((role, key, client, target.pk))
+    return found
+
+
+@pytest.mark.parametrize("kwarg", SCOPED_KWARGS)
+def test_every_scoped_url_answers_someone_in_scope(world, records, login, kwarg):
+    """The positive control: each route and method answers something other than 404 for at least one
+    user in scope, so a route that 404s for everyone (a broken lookup, a missing object) cannot pass
+    the matrix above. Writes are rolled back: each probe sees the same records."""
+    routes, in_scope = patient_routes(kwarg), _in_scope(world, records, login, kwarg)
+    assert routes
+    for route in routes:
+        for method in _methods(_url(route, uuid.UUID(int=1), kwarg)):
+            answers = []
+            for role, key, client, target in in_scope:
+                url = _url(route, target, kwarg, values=PATIENT_OBJECT_KWARGS)
+                status = _rolled_back(client, method, url).status_code
+                answers.append(f"{role}/{key}: {status}")
+                if status != 404:
+                    break
+            else:
+                pytest.fail(f"{method.upper()} /{route} is 404 for everyone in scope: {answers}")
+
+
+# --- the admin ----------------------------------------------------------------------------------
+
+
+def _admin_objects(world, records, model: str) -> dict:
+    """centre slug → (the object's id, strings that identify its patient) for one admin model."""
+    from measurements.models import QuarantinedItem
+
+    found = {}
+    for slug, patient in records.centre_patient.items():
+        if model == "tenants.auditevent":
+            obj = AuditEvent.objects.filter(patient_id=patient.pk, username=world.u.gp.username).get()
+        else:
+            obj = QuarantinedItem.objects.get(centre__slug=slug)
+        found[slug] = (obj.pk, [str(patient.pk), patient.name, MARKER.format(slug)])
+    return found
+
+
+def _answer(client, method: str, url: str, object_id, rolled_back: bool = False):
+    """(status, where the redirects ended with the id blanked out) and the final body."""
+    call = _rolled_back if rolled_back else _request
+    response = call(client, method, url, follow=True)
+    path = response.request["PATH_INFO"].replace(f"/{object_id}/", "/<id>/")
+    return (response.status_code, path), response.content.decode()
+
+
+@pytest.mark.parametrize("model", ADMIN_PATIENT_DATA)
+@pytest.mark.parametrize("centre", ["ovre", "agder"])
+def test_admin_object_pages_answer_for_another_centres_object_as_for_a_missing_one(
+    world, records, login, model, centre
+):
+    """The admin answers a missing id with a redirect (and a 403 where the model admin refuses the
+    action whatever the object): another centre's object must get exactly that answer, nothing of
+    its patient, and no write; the centre's own object must get another answer (positive control)."""
+    client = login(records.admins[centre])
+    objects = _admin_objects(world, records, model)
+    own_id, own_marks = objects[centre]
+    [(foreign_id, foreign_marks)] = [v for k, v in objects.items() if k != centre]
+    missing_id = max(own_id, foreign_id) + 1000
+    routes = admin_object_routes(model)
+    assert routes
+    before_rows, before_audit = _row_counts(), AuditEvent.objects.count()
+    for route in routes:
+        for method in ("get", "post"):
+            kwarg = CONVERTER.search(route).group(2)
+            missing, _body = _answer(client, method, _url(route, missing_id, kwarg), missing_id)
+            foreign, body = _answer(client, method, _url(route, foreign_id, kwarg), foreign_id)
+            where = f"{centre} admin {method.upper()} /{route}"
+            assert foreign == missing, f"{where}: another centre's object {foreign}, a missing one {missing}"
+            assert not [m for m in foreign_marks if m in body], f"{where}: shows another centre's patient"
+            own, own_body = _answer(client, method, _url(route, own_id, kwarg), own_id, rolled_back=True)
+            if missing[0] == 403:  # refused whatever the object (no deleting, no editing the log): alike
+                assert own == missing, f"{where}: the centre's own object {own}, a missing one {missing}"
+            else:
+                assert own != missing, f"{where}: the centre's own object is answered as a missing one"
+            if own[0] == 200 and method == "get" and route.endswith("/change/"):
+                assert any(m in own_body for m in own_marks), f"{where}: the centre's own object is not shown"
+    assert _row_counts() == before_rows, "a refused request wrote something"
+    assert AuditEvent.objects.count() == before_audit
+
+
+def test_admin_view_on_site_does_not_tell_which_patients_exist(world, records, login):
+    """Django's «view on site» redirects to an object's page when its model has one; for patients
+    and alerts that would answer differently for an existing and a made-up id."""
+    from patients.models import Patient
+    from triage.models import Alert
+
+    client = login(world.u.admin)
+    for model, objects in ((Patient, vars(world.p).values()), (Alert, records.alerts.values())):
+        content_type = ContentType.objects.get_for_model(model).pk
+        for object_id in [o.pk for o in objects] + [uuid.uuid4()]:
+            response = client.get(f"/{ADMIN_SHORTCUT}{content_type}/{object_id}/")
+            assert response.status_code == 404, f"{model.__name__} {object_id} → {response.status_code}"

@@ -4,7 +4,7 @@ from rest_framework import generics, serializers
 from tenants.models import AuditAction
 from tenants.services import audit_record_many
 from triage.models import Alert
-from triage.selectors import alerts_for_list
+from triage.selectors import alerts_for_list, with_findings
 
 
 class ReadingOutSerializer(serializers.Serializer):
@@ -70,7 +70,7 @@ class AlertListAPI(generics.ListAPIView):
         ).order_by("-colour", "opened_at", "id")  # "red" > "yellow" alphabetically: red first
 
     def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
+        page = with_findings(super().paginate_queryset(queryset))  # each alert's readings and answers
         audit_record_many(
             action=AuditAction.VIEW, object_type="alert", patients=[a.patient for a in page], request=self.request
         )

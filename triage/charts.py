@@ -13,12 +13,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from ebp.content import Bounds
-from measurements.types import spec
+from measurements.norwegian import number
+from measurements.types import INK, SPECS, Colour
 
 W, H = 640, 180
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 8, 22
-FILL = {"red": "#fde8e8", "yellow": "#fff4d6", "green": "#e4f4e8"}
-DOT = {"red": "#a4161a", "yellow": "#7a5200", "green": "#1e6b34", "": "#4f5b6b"}
 
 
 @dataclass(frozen=True)
@@ -51,11 +50,14 @@ def _rects(bounds, lo: float, hi: float, y) -> list[tuple]:
         top = y(min(hi, high if high is not None else hi))
         bottom = y(max(lo, low if low is not None else lo))
         if bottom - top > 0:
-            rects.append((LEFT, f"{top:.1f}", W - LEFT - RIGHT, f"{bottom - top:.1f}", FILL[colour]))
+            rects.append((LEFT, f"{top:.1f}", W - LEFT - RIGHT, f"{bottom - top:.1f}", Colour(colour).fill))
     return rects
 
 
-def trend_svg(points: list[Point], bounds: Bounds | None, start, end, label: str, unit: str) -> SafeString:
+def trend_svg(
+    points: list[Point], bounds: Bounds | None, start, end, label: str, unit: str, decimals: int | None = None
+) -> SafeString:
+    """The chart; values in the summary are shown with `decimals` (the type's), the bounds as set."""
     values = [p.value for p in points] + [p.second for p in points if p.second is not None]
     marks = bounds.present() if bounds else []
     lo = min(values + [v for _, v in marks])
@@ -74,19 +76,19 @@ def trend_svg(points: list[Point], bounds: Bounds | None, start, end, label: str
     ticks = format_html_join(
         "",
         '<text x="{}" y="{}" font-size="11" text-anchor="end" fill="#1b2330">{}</text>',
-        ((LEFT - 4, f"{y(v) + 4:.1f}", f"{v:g}") for _, v in marks),
+        ((LEFT - 4, f"{y(v) + 4:.1f}", number(v)) for _, v in marks),
     )
     line = " ".join(f"{x(p.at):.1f},{y(p.value):.1f}" for p in points)
     second = " ".join(f"{x(p.at):.1f},{y(p.second):.1f}" for p in points if p.second is not None)
     dots = format_html_join(
         "",
         '<circle cx="{}" cy="{}" r="3" fill="{}"/>',
-        ((f"{x(p.at):.1f}", f"{y(p.value):.1f}", DOT.get(p.colour, DOT[""])) for p in points),
+        ((f"{x(p.at):.1f}", f"{y(p.value):.1f}", INK.get(p.colour, INK[""])) for p in points),
     )
     last = points[-1]
     summary = (
-        f"{label}: {len(points)} målinger, siste {last.value:g}"
-        + (f"/{last.second:g}" if last.second else "")
+        f"{label}: {len(points)} målinger, siste {number(last.value, decimals)}"
+        + (f"/{number(last.second, decimals)}" if last.second else "")
         + f" {unit}"
     )
     return format_html(
@@ -101,27 +103,18 @@ def trend_svg(points: list[Point], bounds: Bounds | None, start, end, label: str
 
 
 def charts_for(readings: list, plan_content, start, end) -> list[dict]:
-    """One chart per measurement type with readings in the period, in the platform's type order."""
-    from measurements.types import MeasurementType
-
+    """One chart per measurement type with readings in the period, in the catalogue's order."""
     by_type: dict[str, list[Point]] = {}
     for mtype, value, systolic, diastolic, colour, at in readings:
         main = value if value is not None else systolic
         by_type.setdefault(mtype, []).append(Point(at, main, colour, diastolic))
     out = []
-    for mtype in MeasurementType:
-        points = by_type.get(mtype.value)
+    for mtype, type_spec in SPECS.items():
+        points = by_type.get(mtype)
         if not points:
             continue
-        component = "systolic" if mtype == MeasurementType.BLOOD_PRESSURE else "value"
+        component = type_spec.components[0]  # blood pressure: the bands drawn are the systolic ones
         bounds = plan_content.thresholds.get(mtype, {}).get(component) if plan_content else None
-        type_spec = spec(mtype)
-        out.append(
-            {
-                "type": mtype.value,
-                "label": type_spec.label,
-                "svg": trend_svg(points, bounds, start, end, type_spec.label, type_spec.unit_label),
-                "count": len(points),
-            }
-        )
+        svg = trend_svg(points, bounds, start, end, type_spec.label, type_spec.unit_label, type_spec.decimals)
+        out.append({"type": mtype, "label": type_spec.label, "svg": svg, "count": len(points)})
     return out

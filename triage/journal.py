@@ -13,21 +13,16 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from measurements.types import spec
+from measurements.norwegian import number
+from measurements.types import Colour, spec
 from triage.models import AlertKind, ContactAction
+from triage.selectors import alert_answers, alert_readings
 
-SEVERITY = {"red": "high", "yellow": "moderate"}
-COLOUR_WORD = {"red": "rød", "yellow": "gul", "green": "grønn", "": "ikke vurdert"}
-LOINC = {
-    "spo2": "2708-6",
-    "pulse": "8867-4",
-    "blood_pressure": "85354-9",
-    "weight": "29463-7",
-    "temperature": "8310-5",
-    "glucose": "14743-9",
-    "respiratory_rate": "9279-1",
-    "peak_flow": "19935-6",
-}
+SEVERITY = {"red": "high", "yellow": "moderate"}  # DetectedIssue.severity in the DHO guide
+
+
+def _colour_word(colour: str) -> str:
+    return Colour(colour).word if colour else "ikke vurdert"
 
 
 def _time(value) -> str:
@@ -35,7 +30,7 @@ def _time(value) -> str:
 
 
 def _observation(reading) -> dict:
-    unit = spec(reading.type).unit
+    type_spec = spec(reading.type)
     value = (
         {"components": {"systolic": reading.systolic, "diastolic": reading.diastolic}}
         if reading.value is None
@@ -43,8 +38,8 @@ def _observation(reading) -> dict:
     )
     return {
         "type": reading.type,
-        "code": {"system": "http://loinc.org", "code": LOINC[reading.type]},
-        "unit": unit,
+        "code": {"system": "http://loinc.org", "code": type_spec.loinc[0]},
+        "unit": type_spec.unit,
         **value,
         "effective": reading.measured_at.isoformat(),
         "interpretation": reading.colour,
@@ -76,8 +71,8 @@ def journal_document(alert, contact) -> dict:
             "identified": alert.opened_at.isoformat(),
             "without_plan": alert.without_plan,
         },
-        "observations": [_observation(r) for r in alert.readings.order_by("measured_at")],
-        "questionnaire_responses": [_response(a) for a in alert.answers.order_by("answered_at")],
+        "observations": [_observation(r) for r in alert_readings(alert).order_by("measured_at")],
+        "questionnaire_responses": [_response(a) for a in alert_answers(alert).order_by("answered_at")],
         "composition": {
             "title": "Digital hjemmeoppfølging – varsel fulgt opp",
             "date": contact.at.isoformat(),
@@ -90,11 +85,12 @@ def journal_document(alert, contact) -> dict:
 
 
 def _value_text(o: dict) -> str:
-    unit = spec(o["type"]).unit_label
+    type_spec = spec(o["type"])
     if "components" in o:
-        c = o["components"]
-        return f"{c['systolic']:g}/{c['diastolic']:g} {unit}"
-    return f"{o['value']:g} {unit}".replace(".", ",")
+        shown = "/".join(number(o["components"][c], type_spec.decimals) for c in type_spec.components)
+    else:
+        shown = number(o["value"], type_spec.decimals)
+    return f"{shown} {type_spec.unit_label}"
 
 
 def journal_text(document: dict) -> str:
@@ -104,14 +100,14 @@ def journal_text(document: dict) -> str:
     lines = [
         comp["title"],
         f"Pasient: {document['patient']['name']}",
-        f"Varsel: {issue['display']} ({COLOUR_WORD[issue['colour']]}), "
+        f"Varsel: {issue['display']} ({_colour_word(issue['colour'])}), "
         f"åpnet {_time(datetime.fromisoformat(issue['identified']))}",
         f"Begrunnelse: {issue['detail']}",
     ]
     for o in document["observations"]:
         lines.append(
             f"Måling {_time(datetime.fromisoformat(o['effective']))}: {spec(o['type']).label} "
-            f"{_value_text(o)} ({COLOUR_WORD[o['interpretation']]})"
+            f"{_value_text(o)} ({_colour_word(o['interpretation'])})"
         )
     for q in document["questionnaire_responses"]:
         score = f", {q['score']} poeng" if q["score"] is not None else ""

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from measurements.types import Colour
 from patients.models import Patient
 from tenants.models import Municipality
 
@@ -25,16 +26,15 @@ class AlertKind(models.TextChoices):
 
 
 class AlertColour(models.TextChoices):
-    YELLOW = "yellow", _("Gul")
-    RED = "red", _("Rød")
+    """An alert is yellow or red, never green (the words and ranks are measurements.types.Colour's)."""
+
+    YELLOW = Colour.YELLOW.value, Colour.YELLOW.label
+    RED = Colour.RED.value, Colour.RED.label
 
 
 class AlertStatus(models.TextChoices):
     OPEN = "open", _("Åpen")
     CLOSED = "closed", _("Lukket")
-
-
-COLOUR_RANK = {"green": 0, "yellow": 1, "red": 2}
 
 
 class Alert(models.Model):

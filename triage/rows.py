@@ -16,10 +16,9 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from triage.templatetags.triage_tags import minutes_since, sparkline_svg
+from triage.templatetags.triage_tags import colour_word, minutes_since, sparkline_svg
 
 MARKER = "00000000-0000-0000-0000-000000000000"
-WORD = {"red": "Rød", "yellow": "Gul"}
 
 
 class RowRenderer:
@@ -52,7 +51,7 @@ class RowRenderer:
 
     def _badges(self, row) -> SafeString:
         a = row.alert
-        out = format_html('<span class="badge band-{}">{}</span>', a.colour, WORD.get(a.colour, a.colour))
+        out = format_html('<span class="badge band-{}">{}</span>', a.colour, colour_word(a.colour))
         if row.new:
             out += format_html(' <span class="badge new">{}</span>', self.text["new"])
         if row.overdue:

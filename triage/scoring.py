@@ -16,20 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ebp.content import Bounds, PlanContent, Spo2DropRule, WeightGainRule
-from measurements.types import MeasurementType, label, spec
-
-RANK = {"green": 0, "yellow": 1, "red": 2}
-COLOUR_WORD = {"yellow": "gul", "red": "rød"}
-SHORT_LABELS = {
-    "spo2": "SpO2",
-    "pulse": "Puls",
-    "blood_pressure": "Blodtrykk",
-    "weight": "Vekt",
-    "temperature": "Temperatur",
-    "glucose": "Blodsukker",
-    "respiratory_rate": "Respirasjon",
-    "peak_flow": "PEF",
-}
+from measurements.norwegian import number
+from measurements.types import RANK, Colour, MeasurementType, label, spec
 
 
 @dataclass(frozen=True)
@@ -54,48 +42,43 @@ class _Finding:
 
 
 def _num(value: float) -> str:
-    return f"{round(value, 1):g}".replace(".", ",")
+    """A number of the plan (a bound, a rule's kg), as written there."""
+    return number(value, 1)
 
 
-def _unit(mtype: str) -> str:
-    return f" {spec(mtype).unit_label}"  # Norwegian usage: «86 %», «38,5 °C»
-
-
-def _against_bounds(value: float, bounds: Bounds) -> tuple[str, str]:
-    """(colour, "rød under 88") for one value; ("green", "") inside the green band."""
+def _against_bounds(value: float, bounds: Bounds) -> tuple[str, str, float | None]:
+    """(colour, "rød under", 88) for one value; ("green", "", None) inside the green band."""
     if bounds.red_below is not None and value < bounds.red_below:
-        return "red", f"rød under {_num(bounds.red_below)}"
+        return "red", "rød under", bounds.red_below
     if bounds.red_above is not None and value > bounds.red_above:
-        return "red", f"rød over {_num(bounds.red_above)}"
+        return "red", "rød over", bounds.red_above
     if bounds.yellow_below is not None and value < bounds.yellow_below:
-        return "yellow", f"gul under {_num(bounds.yellow_below)}"
+        return "yellow", "gul under", bounds.yellow_below
     if bounds.yellow_above is not None and value > bounds.yellow_above:
-        return "yellow", f"gul over {_num(bounds.yellow_above)}"
-    return "green", ""
+        return "yellow", "gul over", bounds.yellow_above
+    return "green", "", None
 
 
-def _components(reading: ReadingValue) -> list[tuple[str, float]]:
-    if reading.type == MeasurementType.BLOOD_PRESSURE:
-        return [("systolic", reading.systolic), ("diastolic", reading.diastolic)]
-    return [("value", reading.value)]
-
-
-def _shown(reading: ReadingValue, component: str, value: float) -> str:
-    name = SHORT_LABELS[reading.type]
+def _shown(reading: ReadingValue, component: str, value: float, against: float | None = None) -> str:
+    """«SpO2 86 %», «Blodtrykk systolisk 182 mmHg»: the value with its type's decimals, never rounded
+    onto the bound it is compared with. Norwegian usage puts a space before the unit («38,5 °C»)."""
+    type_spec = spec(reading.type)
+    name = type_spec.short_label
     if component != "value":
         name = f"{name} {label(reading.type, component).split()[-1]}"
-    return f"{name} {_num(value)}{_unit(reading.type)}"
+    return f"{name} {number(value, type_spec.decimals, against=against)} {type_spec.unit_label}"
 
 
 def _bound_findings(reading: ReadingValue, plan: PlanContent) -> list[_Finding]:
     findings = []
-    for component, value in _components(reading):
-        bounds = plan.thresholds.get(MeasurementType(reading.type), {}).get(component)
+    for component in spec(reading.type).components:
+        value = getattr(reading, component)
+        bounds = plan.thresholds.get(reading.type, {}).get(component)
         if bounds is None or value is None:
             continue
-        colour, why = _against_bounds(value, bounds)
+        colour, why, bound = _against_bounds(value, bounds)
         if colour != "green":
-            findings.append(_Finding(colour, f"{_shown(reading, component, value)} – {why}"))
+            findings.append(_Finding(colour, f"{_shown(reading, component, value, bound)} – {why} {_num(bound)}"))
     return findings
 
 
@@ -111,10 +94,11 @@ def _weight_gain(reading: ReadingValue, rule: WeightGainRule, history: Sequence[
     gain = reading.value - min(earlier)
     if gain < rule.kg - 1e-9:  # float sums: 2.0000000001 kg counts as 2 kg
         return None
+    decimals = spec(reading.type).decimals
     return _Finding(
         rule.colour,
-        f"Vekt {_num(reading.value)} kg – økning {_num(gain)} kg på {rule.days} dager "
-        f"({COLOUR_WORD[rule.colour]} ved {_num(rule.kg)} kg)",
+        f"{_shown(reading, 'value', reading.value)} – økning {number(gain, decimals, against=rule.kg)} kg "
+        f"på {rule.days} dager ({Colour(rule.colour).word} ved {_num(rule.kg)} kg)",
     )
 
 
@@ -122,10 +106,12 @@ def _spo2_drop(reading: ReadingValue, rule: Spo2DropRule) -> _Finding | None:
     drop = rule.baseline - reading.value
     if drop < rule.points - 1e-9:
         return None
+    decimals = spec(reading.type).decimals
     return _Finding(
         rule.colour,
-        f"SpO2 {_num(reading.value)} % – {_num(drop)} under vanlig nivå {_num(rule.baseline)} "
-        f"({COLOUR_WORD[rule.colour]} ved {_num(rule.points)})",
+        f"{_shown(reading, 'value', reading.value, against=rule.baseline - rule.points)} – "
+        f"{number(drop, decimals, against=rule.points)} under vanlig nivå {_num(rule.baseline)} "
+        f"({Colour(rule.colour).word} ved {_num(rule.points)})",
     )
 
 
@@ -140,7 +126,7 @@ def _trend_findings(reading: ReadingValue, plan: PlanContent, history: Sequence[
 
 
 def _has_rules(reading: ReadingValue, plan: PlanContent) -> bool:
-    if plan.thresholds.get(MeasurementType(reading.type)):
+    if plan.thresholds.get(reading.type):
         return True
     trend_types = {WeightGainRule: MeasurementType.WEIGHT, Spo2DropRule: MeasurementType.SPO2}
     return any(trend_types[type(rule)] == reading.type for rule in plan.trend_rules)

@@ -11,23 +11,49 @@ from django.http import Http404
 from django.utils import timezone
 
 from measurements.models import Answer, Reading
-from measurements.types import MeasurementType
+from measurements.norwegian import number
+from measurements.types import RANK, SPECS, spec
 from patients.selectors import visible_patients
 from tenants.models import Centre
 from tenants.selectors import centre_of, user_scope
-from triage.models import COLOUR_RANK, Alert, AlertEvent, AlertStatus
+from triage.models import Alert, AlertEvent, AlertStatus
 from triage.opening_hours import OpeningHours, is_overdue
-
-MEASUREMENT_TYPES = {t.value for t in MeasurementType}
 
 
 def visible_alerts(user) -> QuerySet[Alert]:
     return Alert.objects.filter(patient__in=visible_patients(user))
 
 
+def alert_readings(alert: Alert) -> QuerySet[Reading]:
+    """The readings that opened or kept this alert. Reading.alert_id is a plain uuid, not a foreign key
+    (measurements sits below triage), so this is a filter and there is no `alert.readings`."""
+    return Reading.objects.filter(alert_id=alert.pk)
+
+
+def alert_answers(alert: Alert) -> QuerySet[Answer]:
+    """The questionnaire answers that opened or kept this alert (as alert_readings)."""
+    return Answer.objects.filter(alert_id=alert.pk)
+
+
+def with_findings(alerts) -> list[Alert]:
+    """Sets `readings` and `answers` (newest first) on each alert of a page: two queries, whatever
+    the page's length (what prefetch_related did while they were foreign keys)."""
+    alerts = list(alerts)
+    ids = [a.pk for a in alerts]
+    readings, answers = defaultdict(list), defaultdict(list)
+    for r in Reading.objects.filter(alert_id__in=ids).order_by("-measured_at"):
+        readings[r.alert_id].append(r)
+    for a in Answer.objects.filter(alert_id__in=ids).order_by("-answered_at"):
+        answers[a.alert_id].append(a)
+    for alert in alerts:
+        alert.readings, alert.answers = readings[alert.pk], answers[alert.pk]
+    return alerts
+
+
 def alerts_for_list(
     user, *, status: str = "", municipality: str = "", colour: str = "", patient: str = ""
 ) -> QuerySet[Alert]:
+    """Alerts in the user's scope, filtered; a page of them gets its findings with with_findings."""
     qs = visible_alerts(user).select_related("patient", "municipality")
     if patient:
         try:
@@ -40,10 +66,7 @@ def alerts_for_list(
         qs = qs.filter(municipality__number=municipality)
     if colour:
         qs = qs.filter(colour=colour)
-    return qs.prefetch_related(
-        Prefetch("readings", queryset=Reading.objects.order_by("-measured_at")),
-        Prefetch("answers", queryset=Answer.objects.order_by("-answered_at")),
-    )
+    return qs
 
 
 # --- the worklist --------------------------------------------------------------------------------
@@ -83,7 +106,8 @@ def worklist_centre(user):
 def _trends(alerts: list[Alert]) -> dict[tuple, list]:
     """The last TREND_POINTS readings of each (patient, measurement): one LATERAL query over the
     (patient, type, time) index, however many alerts there are."""
-    pairs = sorted({(a.patient_id, a.measurement) for a in alerts if a.measurement in MEASUREMENT_TYPES})
+    # SPECS is read here, not at import: a type added to the catalogue later gets its trend too.
+    pairs = sorted({(a.patient_id, a.measurement) for a in alerts if a.measurement in SPECS})
     if not pairs:
         return {}
     sql = (
@@ -97,11 +121,12 @@ def _trends(alerts: list[Alert]) -> dict[tuple, list]:
         cursor.execute(sql, [[p for p, _ in pairs], [t for _, t in pairs], TREND_POINTS])
         for patient_id, mtype, value, systolic, diastolic, colour, measured_at in cursor.fetchall():
             shown = value if value is not None else systolic
-            label = f"{diastolic:g}" if diastolic is not None else ""
+            decimals = spec(mtype).decimals
+            text = number(shown, decimals) + (f"/{number(diastolic, decimals)}" if diastolic is not None else "")
             trends[(patient_id, mtype)].append(
                 {
                     "value": shown,
-                    "text": f"{shown:g}/{label}" if label else f"{shown:g}",
+                    "text": text,
                     "colour": colour,
                     "at": measured_at,
                 }
@@ -140,7 +165,7 @@ def worklist(user, *, municipality: str = "", colour: str = "", diagnosis: str =
     }
     if colour:
         rows = [r for r in rows if r.alert.colour == colour]
-    rows.sort(key=lambda r: (not r.overdue, -COLOUR_RANK[r.alert.colour], r.since, str(r.alert.pk)))
+    rows.sort(key=lambda r: (not r.overdue, -RANK[r.alert.colour], r.since, str(r.alert.pk)))
     return Worklist(
         rows=rows,
         counts=counts,

@@ -160,8 +160,8 @@ class AlertHandleView(AlertMixin, TemplateView):
             form=form,
             plan=plan,
             actions=getattr(plan.content.actions, colour),
-            readings=self.alert.readings.order_by("-measured_at")[:20],
-            answers=self.alert.answers.order_by("-answered_at")[:10],
+            readings=selectors.alert_readings(self.alert).order_by("-measured_at")[:20],
+            answers=selectors.alert_answers(self.alert).order_by("-answered_at")[:10],
             can_handle=self.alert.status == AlertStatus.OPEN
             and services.can_follow_up(self.request.user, self.alert.patient),
             next=self.request.GET.get("next", ""),

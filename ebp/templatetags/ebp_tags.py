@@ -1,7 +1,7 @@
 from django import template
 
 from ebp import selectors
-from measurements.types import label
+from measurements.types import Colour, label
 
 register = template.Library()
 
@@ -16,9 +16,9 @@ def action_blocks(content):
     """(colour, word, [(label, text)]) for the yellow and the red actions of a plan."""
     return [
         (
-            colour,
-            word,
+            colour.value,
+            colour.label,
             [(text, getattr(getattr(content.actions, colour), name)) for name, text in selectors.ACTION_LABELS.items()],
         )
-        for colour, word in (("yellow", "Gul"), ("red", "Rød"))
+        for colour in (Colour.YELLOW, Colour.RED)
     ]

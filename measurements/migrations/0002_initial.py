@@ -13,21 +13,17 @@ class Migration(migrations.Migration):
         ("measurements", "0001_initial"),
         ("patients", "0001_initial"),
         ("tenants", "0003_centre_inactive_after_days_and_more"),
-        ("triage", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
+        # Edited after the fact (issue 9, layering): `alert` was a foreign key to triage.alert, which
+        # made measurements' migrations depend on triage. Now a plain uuid in the same column
+        # `alert_id` with the same index; 0004 drops the foreign key constraint where it was created.
         migrations.AddField(
             model_name="answer",
-            name="alert",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="answers",
-                to="triage.alert",
-            ),
+            name="alert_id",
+            field=models.UUIDField(blank=True, db_index=True, null=True),
         ),
         migrations.AddField(
             model_name="answer",
@@ -97,14 +93,8 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="reading",
-            name="alert",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="readings",
-                to="triage.alert",
-            ),
+            name="alert_id",
+            field=models.UUIDField(blank=True, db_index=True, null=True),
         ),
         migrations.AddField(
             model_name="reading",

@@ -58,7 +58,7 @@ def test_bounds_are_refused_with_the_field_named(thresholds, field, message):
 @pytest.mark.parametrize(
     ("content", "field", "message"),
     [
-        ({"thresholds": {"kols": {}}}, "thresholds.kols", "ukjent verdi"),  # unknown measurement type
+        ({"thresholds": {"kols": {}}}, "thresholds.kols", "ukjent type «kols»"),  # the ingest API's wording
         ({"thresholds": {"spo2": {"value": {"red_below": "lav"}}}}, "thresholds.spo2.value.red_below", "et tall"),
         ({"thresholds": {"spo2": {"value": {"red_under": 88}}}}, "thresholds.spo2.value.red_under", "ukjent felt"),
         ({"trend_rules": [{"kind": "weight_gain", "kg": 0, "days": 3}]}, "trend_rules.0.weight_gain.kg", "for lav"),

@@ -142,10 +142,8 @@ def test_a_malformed_body_is_a_400_that_says_what_is_wrong(world, gateway, body,
 
 def test_only_a_valid_gateway_token_may_post(world, gateway, login):
     anonymous = login(world.u.nurse)  # a logged-in user is not a gateway
-    assert anonymous.post("/api/v1/readings", {"readings": []}, content_type="application/json").status_code in (
-        401,
-        403,
-    )
+    refused = anonymous.post("/api/v1/readings", {"readings": []}, content_type="application/json")
+    assert refused.status_code == 401
     from django.test import Client
 
     wrong = Client(HTTP_AUTHORIZATION="Bearer dho_feil").post(
@@ -201,5 +199,5 @@ def test_another_centres_admin_does_not_see_the_quarantine(world, gateway, login
     agder_admin = UserFactory(username="agder_admin", is_staff=True)
     MembershipFactory(user=agder_admin, role="admin", centre=world.centres.agder)
     listing = login(agder_admin).get("/admin/measurements/quarantineditem/")
-    assert listing.status_code in (200, 403)
+    assert listing.status_code == 200  # the page opens, with Agder's items only
     assert "Testgateway" not in listing.content.decode()

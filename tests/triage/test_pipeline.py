@@ -84,7 +84,7 @@ def test_a_red_after_a_yellow_raises_the_open_alert(setup, celery_worker):
     wait_for(scored(red))
     alert = Alert.objects.get()
     assert alert.colour == "red" and alert.raised_at is not None
-    assert set(alert.readings.values_list("id", flat=True)) == {yellow, red}
+    assert set(Reading.objects.filter(alert_id=alert.pk).values_list("id", flat=True)) == {yellow, red}
 
 
 def test_the_same_batch_twice_stores_nothing_new_and_raises_no_second_alert(setup, celery_worker):
@@ -117,7 +117,7 @@ def test_two_concurrent_batches_for_one_patient_leave_one_open_alert(transaction
         for t in threads:
             t.join()
         assert Alert.objects.filter(status="open").count() == 1
-        assert Reading.objects.filter(alert__isnull=False).count() == 2 * (round_ + 1)
+        assert Reading.objects.filter(alert_id__isnull=False).count() == 2 * (round_ + 1)
 
 
 def test_with_redis_stopped_readings_are_stored_and_the_sweeper_scores_them_later(setup, private_redis, worker_factory):

@@ -7,35 +7,90 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('measurements', '0002_initial'),
-        ('tenants', '0004_centre_closes_at_centre_evaluation_months_and_more'),
-        ('triage', '0002_alert_handled_at_alert_handled_by_alert_measurement_and_more'),
+        ("measurements", "0002_initial"),
+        ("tenants", "0004_centre_closes_at_centre_evaluation_months_and_more"),
+        ("triage", "0002_alert_handled_at_alert_handled_by_alert_measurement_and_more"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AlertEvent',
+            name="AlertEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('opened', 'Åpnet'), ('raised', 'Hevet'), ('taken', 'Tatt'), ('not_reached', 'Ikke nådd, nytt forsøk'), ('handled', 'Håndtert'), ('closed_by_data', 'Lukket av data')], max_length=16)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('colour', models.CharField(choices=[('yellow', 'Gul'), ('red', 'Rød')], max_length=6, verbose_name='farge')),
-                ('previous_colour', models.CharField(blank=True, choices=[('yellow', 'Gul'), ('red', 'Rød')], max_length=6)),
-                ('reason', models.CharField(blank=True, max_length=300, verbose_name='begrunnelse')),
-                ('alert', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='triage.alert')),
-                ('answer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='measurements.answer')),
-                ('by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('municipality', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.municipality')),
-                ('reading', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='measurements.reading')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("opened", "Åpnet"),
+                            ("raised", "Hevet"),
+                            ("taken", "Tatt"),
+                            ("not_reached", "Ikke nådd, nytt forsøk"),
+                            ("handled", "Håndtert"),
+                            ("closed_by_data", "Lukket av data"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "colour",
+                    models.CharField(choices=[("yellow", "Gul"), ("red", "Rød")], max_length=6, verbose_name="farge"),
+                ),
+                (
+                    "previous_colour",
+                    models.CharField(blank=True, choices=[("yellow", "Gul"), ("red", "Rød")], max_length=6),
+                ),
+                ("reason", models.CharField(blank=True, max_length=300, verbose_name="begrunnelse")),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="events", to="triage.alert"
+                    ),
+                ),
+                (
+                    "answer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="measurements.answer",
+                    ),
+                ),
+                (
+                    "by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "municipality",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="tenants.municipality"
+                    ),
+                ),
+                (
+                    "reading",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="measurements.reading",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'varselhendelse',
-                'verbose_name_plural': 'varselhendelser',
-                'ordering': ['at', 'id'],
-                'indexes': [models.Index(fields=['alert', 'at'], name='alert_event_alert_time')],
+                "verbose_name": "varselhendelse",
+                "verbose_name_plural": "varselhendelser",
+                "ordering": ["at", "id"],
+                "indexes": [models.Index(fields=["alert", "at"], name="alert_event_alert_time")],
             },
         ),
     ]

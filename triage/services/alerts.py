@@ -11,8 +11,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from measurements.types import RANK
 from tenants.bulk import bulk_insert, bulk_update, column_values
-from triage.models import COLOUR_RANK, Alert, AlertEvent, AlertEventKind, AlertKind, AlertStatus
+from triage.models import Alert, AlertEvent, AlertEventKind, AlertKind, AlertStatus
 
 SILENCE_KINDS = (AlertKind.INACTIVE_PATIENT, AlertKind.MISSING_MEASUREMENT, AlertKind.MISSING_ANSWER)
 CLOSED_BY_DATA = "Data mottatt"
@@ -39,7 +40,7 @@ class Finding:
 
 
 def _rank(colour: str) -> int:
-    return COLOUR_RANK[colour]
+    return RANK[colour]
 
 
 def events_record(

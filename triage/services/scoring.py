@@ -19,9 +19,10 @@ from django.utils import timezone
 from ebp.content import PlanContent, WeightGainRule, parse_content
 from ebp.models import CentreThresholds, PlanVersion, VersionStatus
 from measurements.models import Answer, Reading
+from measurements.types import RANK
 from tenants.bulk import bulk_update
 from tenants.selectors import centre_of
-from triage.models import COLOUR_RANK, AlertKind
+from triage.models import AlertKind
 from triage.scoring import ReadingValue, Score, score, score_answer
 from triage.services.alerts import Finding, alerts_upsert, silence_alerts_close
 
@@ -98,7 +99,7 @@ def _history(readings: list[Reading], plans: Plans) -> dict:
 
 
 def _worst(scored: list):
-    return max(scored, key=lambda item: (COLOUR_RANK[item.colour], item.sort_time))
+    return max(scored, key=lambda item: (RANK[item.colour], item.sort_time))
 
 
 def _finding(rows: list, plans: Plans, kind: str) -> Finding:

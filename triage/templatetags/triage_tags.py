@@ -2,15 +2,16 @@ from django import template
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-register = template.Library()
+from measurements.types import INK, Colour
 
-COLOURS = {"red": "#a4161a", "yellow": "#7a5200", "green": "#1e6b34", "": "#4f5b6b"}
-WORDS = {"red": "Rød", "yellow": "Gul"}
+register = template.Library()
+LABELS = {c.value: c.label for c in Colour}  # looked up once per worklist row
 
 
 @register.filter
 def colour_word(colour: str) -> str:
-    return WORDS.get(colour, colour)
+    """«Rød» for "red"; anything that is no colour is shown as it is."""
+    return LABELS.get(colour, colour)
 
 
 def sparkline_svg(points, width=96, height=26) -> str:
@@ -25,7 +26,7 @@ def sparkline_svg(points, width=96, height=26) -> str:
     coords = [(3 + i * step, height - 3 - (v - low) / span * (height - 6)) for i, v in enumerate(values)]
     line = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
     dots = "".join(
-        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{COLOURS.get(p["colour"], COLOURS[""])}"/>'
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{INK.get(p["colour"], INK[""])}"/>'
         for (x, y), p in zip(coords, points, strict=True)
     )
     return mark_safe(  # numbers and constants only, no input

@@ -1,0 +1,97 @@
+"""Norwegian text that several apps produce the same way: numbers with a decimal comma, and pydantic's
+validation errors as field messages (ingest items, FHIR Observations and plan contents say the same
+thing about the same mistake).
+
+Pure Python, like measurements.types: the lowest layer that shows numbers (measurements) owns it.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+
+def _side(value: float, bound: float) -> int:
+    return (value > bound) - (value < bound)
+
+
+def number(value: float, decimals: int | None = None, *, against: float | None = None) -> str:
+    """`value` as Norwegian text: decimal comma, no trailing zeros («38,5», «88»).
+
+    `decimals` rounds (a measurement type's `TypeSpec.decimals`); None keeps up to six significant
+    digits. `against` is the bound the value was compared with: rounding never puts the value on or
+    across it (never «SpO2 88 % – rød under 88» for 87.6), so decimals are added until it keeps its side.
+    """
+    if decimals is not None:
+        shown = round(value, decimals)
+        while against is not None and decimals < 3 and _side(shown, against) != _side(value, against):
+            decimals += 1
+            shown = round(value, decimals)
+        value = shown
+    return f"{value:g}".replace(".", ",")
+
+
+_MESSAGES = {
+    "missing": "mangler",
+    "extra_forbidden": "ukjent felt",
+    "float_parsing": "må være et tall",
+    "float_type": "må være et tall",
+    "int_parsing": "må være et heltall",
+    "int_type": "må være et heltall",
+    "int_from_float": "må være et heltall",
+    "bool_parsing": "må være true eller false",
+    "bool_type": "må være true eller false",
+    "enum": "ukjent verdi",
+    "literal_error": "ukjent verdi",
+    "union_tag_invalid": "ukjent verdi",
+    "uuid_parsing": "må være en UUID",
+    "uuid_type": "må være en UUID",
+    "timezone_aware": "tidspunktet mangler tidssone (f.eks. +01:00)",
+    "datetime_parsing": "må være et tidspunkt i ISO 8601 med tidssone",
+    "datetime_from_date_parsing": "må være et tidspunkt i ISO 8601 med tidssone",
+    "datetime_type": "må være et tidspunkt i ISO 8601 med tidssone",
+    "date_parsing": "må være en dato (ÅÅÅÅ-MM-DD)",
+    "date_from_datetime_parsing": "må være en dato (ÅÅÅÅ-MM-DD)",
+    "date_from_datetime_inexact": "må være en dato (ÅÅÅÅ-MM-DD)",
+    "date_type": "må være en dato (ÅÅÅÅ-MM-DD)",
+    "time_parsing": "må være et klokkeslett (TT:MM)",
+    "time_type": "må være et klokkeslett (TT:MM)",
+    "string_type": "må være tekst",
+    "string_pattern_mismatch": "har ugyldige tegn",
+    "model_type": "må være et objekt",
+    "model_attributes_type": "må være et objekt",
+    "dict_type": "må være et objekt",
+    "list_type": "må være en liste",
+}
+# Errors about a limit name it: (the limit in pydantic's context, the message around it).
+_LIMITS = {
+    "string_too_short": ("min_length", "er for kort (minst {} tegn)"),
+    "string_too_long": ("max_length", "er for lang (høyst {} tegn)"),
+    "too_short": ("min_length", "har for få elementer (minst {})"),
+    "too_long": ("max_length", "har for mange elementer (høyst {})"),
+    "greater_than": ("gt", "er for lav (må være over {})"),
+    "greater_than_equal": ("ge", "er for lav (minst {})"),
+    "less_than": ("lt", "er for høy (må være under {})"),
+    "less_than_equal": ("le", "er for høy (høyst {})"),
+}
+_SHOWS_INPUT = {"enum", "literal_error", "union_tag_invalid", "float_parsing", "int_parsing", "int_from_float"}
+
+
+def _message(err: dict) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "kan ikke være tom"
+    if kind in _LIMITS:
+        name, text = _LIMITS[kind]
+        limit = ctx.get(name)
+        return text.format(number(limit) if isinstance(limit, int | float) else limit)
+    # Anything not listed keeps pydantic's text; our own validators (PydanticCustomError) write Norwegian.
+    message = _MESSAGES.get(kind, err["msg"])
+    if kind in _SHOWS_INPUT:
+        message += f" (fikk «{str(err.get('input'))[:40]}»)"
+    return message
+
+
+def pydantic_errors(exc: ValidationError) -> list[tuple[tuple[str, ...], str]]:
+    """(path, Norwegian message) for each error; the path names the field as the sender wrote it
+    (`thresholds.kols`, not pydantic's `thresholds.kols.[key]`)."""
+    return [(tuple(str(p) for p in err["loc"] if p != "[key]"), _message(err)) for err in exc.errors()]

@@ -1,0 +1,199 @@
+"""List pages and their filters show each role exactly the patients in its scope: never a foreign
+one, whatever the query string names (another municipality, another patient's id, name or national
+id), and every page shows someone to some role, so an empty page cannot pass for a safe one.
+
+The list pages are found in the URL configuration; a new one fails `test_it_knows_every_list_page`
+until it is added to LIST_PAGES (or to NOT_LISTS with the reason).
+"""
+
+import pytest
+from django.urls import resolve
+
+from tenants.models import AuditEvent
+from tests.test_isolation_matrix import (
+    ADMIN_PATIENT_DATA,
+    CONVERTER,
+    DRAFTED,
+    PROJECT_APPS,
+    ROLES,
+    _admin_objects,
+    _routes,
+    build_records,
+)
+
+NURSE_AREA = ("nurse", "nurse_nordrefollo", "nurse_agder", "coordinator")
+# Whose worklist a ?municipality= may ask for: the scope table's municipalities, written out.
+WORKLIST_MUNICIPALITIES = {
+    "nurse": {"ullensaker", "gjerdrum", "nannestad"},
+    "nurse_nordrefollo": {"nordrefollo"},
+    "nurse_agder": {"arendal", "grimstad"},
+    "coordinator": {"gjerdrum"},
+}
+
+
+def _in_scope(world, role) -> set[str]:
+    return set(world.sees[role])
+
+
+def _waiting_for_them(world, role) -> set[str]:
+    # The approval queue: submitted versions of the patients whose own fastlege the user is.
+    user = getattr(world.u, role)
+    return {k for k in world.sees[role] if getattr(world.p, k).gp_id == user.pk and k not in DRAFTED}
+
+
+def _nobody(world, role) -> set[str]:
+    return set()
+
+
+# route → (the roles it opens for, None for all; the patients it shows them). Others get a 404.
+LIST_PAGES = {
+    "patients/": (None, _in_scope),
+    "api/v1/patients/": (None, _in_scope),
+    "api/v1/alerts/": (None, _in_scope),
+    "worklist/": (NURSE_AREA, _in_scope),
+    "followup/": (NURSE_AREA, _in_scope),
+    "approvals/": (None, _waiting_for_them),
+    "billing/": (("finance", "admin"), _nobody),  # counts, never a patient
+}
+NOT_LISTS = {
+    "": "the home page redirects by role",
+    "healthz": "service health, no data",
+    "api/v1/readings": "gateway ingest: POST with an integration token, scope in tests/measurements",
+    "api/v1/answers": "gateway ingest, as above",
+    "api/v1/fhir/Observation": "gateway ingest, as above",
+    "api/v1/fhir": "gateway ingest, as above",
+}
+# route → the query parameters that name a patient or a municipality, and what each is given.
+FILTERS = {
+    "patients/": {"municipality": "number", "search": "name"},
+    "api/v1/patients/": {"municipality": "number", "search": "national_id"},
+    "api/v1/alerts/": {"municipality": "number", "patient": "pk"},
+    "worklist/": {"municipality": "number"},
+}
+
+
+@pytest.fixture
+def records(world):
+    return build_records(world)
+
+
+def _project_view(route: str) -> bool:
+    match = resolve("/" + route)
+    view = getattr(match.func, "view_class", None) or getattr(match.func, "cls", None) or match.func
+    return view.__module__.split(".")[0] in (*PROJECT_APPS, "dho")
+
+
+def _shown(world, response, echoed: str = "") -> set[str]:
+    """The patients whose name, id or national id the response contains, besides the search term
+    the page echoes back to the user."""
+    body = response.content.decode().replace(echoed, "") if echoed else response.content.decode()
+    return {key for key, p in vars(world.p).items() if p.name in body or str(p.pk) in body or p.national_id in body}
+
+
+def test_it_knows_every_list_page():
+    for route in _routes():
+        if route.startswith("admin/") or CONVERTER.search(route) or not _project_view(route):
+            continue
+        assert route in LIST_PAGES or route in NOT_LISTS, f"/{route}: add it to LIST_PAGES, or to NOT_LISTS with why"
+    assert set(FILTERS) <= set(LIST_PAGES)
+
+
+def _audited_patients(since: int) -> set:
+    events = AuditEvent.objects.filter(pk__gt=since, patient_id__isnull=False)
+    return set(events.values_list("patient_id", flat=True))
+
+
+def _last_event() -> int:
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
+    return last or 0
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_list_page_shows_a_role_exactly_its_scope(world, records, login, role):
+    client = login(getattr(world.u, role))
+    since = _last_event()
+    for route, (roles, shows) in LIST_PAGES.items():
+        response = client.get("/" + route)
+        if roles is not None and role not in roles:
+            assert response.status_code == 404, f"{role} /{route}"
+            continue
+        assert response.status_code == 200, f"{role} /{route}"
+        assert _shown(world, response) == shows(world, role), f"{role} /{route}"
+    seen = {getattr(world.p, key).pk for key in world.sees[role]}
+    assert _audited_patients(since) <= seen, f"{role}: the log names a patient outside the scope"
+
+
+def test_every_list_page_shows_someone(world):
+    # The positive control of the test above: each page lists a patient for at least one role.
+    for route, (_roles, shows) in LIST_PAGES.items():
+        if shows is not _nobody:
+            assert any(shows(world, role) for role in ROLES), f"/{route} shows no one to anyone"
+
+
+def _filter_value(world, key: str, given: str) -> str:
+    patient = getattr(world.p, key)
+    return patient.municipality.number if given == "number" else str(getattr(patient, given))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_filters_naming_a_patient_show_that_patient_only_in_scope(world, records, login, role):
+    """Each filter is tried with every patient's value: in scope it shows that one patient (the
+    filter works), outside it nothing at all (an empty list), and the worklist of a municipality
+    outside the scope does not exist (404, as the page says)."""
+    client = login(getattr(world.u, role))
+    since = _last_event()
+    for route, params in FILTERS.items():
+        roles, _shows = LIST_PAGES[route]
+        if roles is not None and role not in roles:
+            continue  # the page itself is a 404 for this role (above)
+        for param, given in params.items():
+            for key in vars(world.p):
+                value = _filter_value(world, key, given)
+                url = f"/{route}?{param}={value}"
+                response = client.get(url)
+                if route == "worklist/" and key not in WORKLIST_MUNICIPALITIES[role]:
+                    assert response.status_code == 404, f"{role} {url}"
+                    continue
+                assert response.status_code == 200, f"{role} {url}"
+                assert _shown(world, response, value) == {key} & world.sees[role], f"{role} {url}"
+    seen = {getattr(world.p, key).pk for key in world.sees[role]}
+    assert _audited_patients(since) <= seen, f"{role}: the log names a patient outside the scope"
+
+
+def _admin_filters(model: str, patient, gateway) -> list[str]:
+    """The admin list filters that name what a patient's centre owns."""
+    if model == "tenants.auditevent":
+        return [f"q={patient.pk}", f"municipality__id__exact={patient.municipality_id}"]
+    return [f"integration__id__exact={gateway.pk}"]
+
+
+@pytest.mark.parametrize("model", ADMIN_PATIENT_DATA)
+@pytest.mark.parametrize("centre", ["ovre", "agder"])
+def test_admin_lists_with_patient_data_show_only_the_centres_own(world, records, login, model, centre):
+    """The admin's list of a model with patient data, plain and filtered by each centre's patient,
+    municipality or gateway: the centre's own object where it belongs, another centre's never."""
+    from measurements.models import Integration
+
+    client = login(records.admins[centre])
+    app, name = model.split(".")
+    objects = _admin_objects(world, records, model)
+    link = {slug: f"/admin/{app}/{name}/{pk}/change/" for slug, (pk, _marks) in objects.items()}
+    [other] = [slug for slug in objects if slug != centre]
+    queries = {"": centre}  # query → whose object it should list
+    for slug, patient in records.centre_patient.items():
+        gateway = Integration.objects.get(centre__slug=slug)
+        queries.update(dict.fromkeys(_admin_filters(model, patient, gateway), slug))
+    for query, lists in queries.items():
+        url = f"/admin/{app}/{name}/?{query}"
+        response = client.get(url)
+        assert response.status_code == 200, url
+        param, _, value = query.partition("=")
+        body = response.content.decode()
+        body = body.replace(value, "") if param == "q" else body  # not the search box's echo
+        assert link[other] not in body and not [m for m in objects[other][1] if m in body], (
+            f"{centre} admin {url} shows another centre's patient"
+        )
+        if lists == centre or model != "measurements.quarantineditem":
+            assert (link[centre] in body) == (lists == centre), f"{centre} admin {url}: the centre's own object"
+        # else: a filter on another centre's gateway is not offered (RelatedOnlyFieldListFilter) and
+        # Django ignores it, so the admin's own list may show; another centre's rows never (above).
