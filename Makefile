@@ -11,9 +11,10 @@ export XDG_RUNTIME_DIR ?= /tmp
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+# uv --native-tls: the system's certificate store, as pip uses it (a TLS-inspecting proxy's CA included).
 $(STAMP): requirements.lock | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check uv
-	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
+	$(VENV)/bin/uv pip install -q --native-tls --python $(PY) -r requirements.lock
 	touch $(STAMP)
 
 ## The platform: embedded PostgreSQL/Redis when none is configured, demo data, web + worker + beat.
@@ -33,7 +34,7 @@ lint: $(STAMP)
 
 ## Re-resolve requirements.lock from pyproject.toml.
 lock: $(STAMP)
-	$(VENV)/bin/uv pip compile --python-version 3.11 pyproject.toml --extra dev -o requirements.lock
+	$(VENV)/bin/uv pip compile --native-tls --python-version 3.11 pyproject.toml --extra dev -o requirements.lock
 
 ## Benchmarks (figures, not pass/fail): a real gunicorn + Celery worker on the configured or embedded services.
 bench-ingest: $(STAMP)
