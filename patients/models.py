@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
@@ -88,8 +89,6 @@ class Patient(models.Model):
 
     @property
     def age(self) -> int | None:
-        from django.utils import timezone
-
         if not self.birth_date:
             return None
         today = timezone.localdate()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from tenants.models import Agreement, AuditEvent, Centre, FollowUpBy, Membership, Municipality, Role
 
@@ -137,7 +137,5 @@ def centre_served_municipalities(centre_id: int) -> set[int]:
 def served_by_centre(centre: Centre, field: str = "municipality_id") -> Q:
     """The same set as centre_served_municipalities, as a filter on `field` for one query instead of
     three (the gateways' hot path)."""
-    from django.db.models import Exists, OuterRef
-
     partner = Agreement.objects.active().filter(centre_id=centre.pk, municipality_id=OuterRef(field))
     return Q(**{field: centre.host_id}) | Q(Exists(partner))

@@ -11,6 +11,8 @@ to the municipal record through VKP is a later step, not a rewrite:
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.utils import timezone
 
 from measurements.norwegian import number
@@ -94,8 +96,6 @@ def _value_text(o: dict) -> str:
 
 
 def journal_text(document: dict) -> str:
-    from datetime import datetime
-
     issue, comp = document["detected_issue"], document["composition"]
     lines = [
         comp["title"],

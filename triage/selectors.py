@@ -6,17 +6,21 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Max, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from ebp.models import PlanVersion, VersionStatus
+from ebp.selectors import thresholds_for
 from measurements.models import Answer, Reading
 from measurements.norwegian import number
 from measurements.types import RANK, SPECS, spec
+from patients.models import PatientStatus
 from patients.selectors import visible_patients
 from tenants.models import Centre
 from tenants.selectors import centre_of, user_scope
-from triage.models import Alert, AlertEvent, AlertStatus
+from triage.charts import charts_for
+from triage.models import Alert, AlertEvent, AlertStatus, Contact, ContactAction, ContactKind, JournalNote
 from triage.opening_hours import OpeningHours, is_overdue
 
 
@@ -209,12 +213,6 @@ class FollowUpDue:
 def follow_up_due(user, now=None) -> FollowUpDue:
     """Active patients due a routine contact (every N weeks from the last reached contact) and an
     evaluation (M months after the active plan was approved, unless evaluated since). Four queries."""
-    from django.db.models import Max, Q
-
-    from ebp.models import PlanVersion, VersionStatus
-    from patients.models import PatientStatus
-    from triage.models import Contact, ContactAction, ContactKind
-
     now = now or timezone.now()
     centre = worklist_centre(user)
     weeks = centre.routine_contact_weeks if centre else 6
@@ -261,10 +259,6 @@ CHART_DAYS = (7, 30, 90)
 def patient_follow_up(patient, *, days: int = 30, now=None) -> dict:
     """Trends with the patient's bands, the plan's actions for the open alert's colour, the alert
     history and the notes timeline. A fixed number of queries, whatever the patient's history."""
-    from ebp.selectors import thresholds_for
-    from triage.charts import charts_for
-    from triage.models import Contact, JournalNote
-
     now = now or timezone.now()
     days = days if days in CHART_DAYS else 30
     start = now - datetime.timedelta(days=days)
