@@ -22,7 +22,7 @@ from ebp.models import PlanVersion
 from measurements.types import spec as type_spec
 from patients import national_id
 from patients.models import Patient
-from patients.services import gp_permission_sync, patient_create
+from patients.services import gp_permission_sync, patient_create, status_change_record
 from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, Role
 
 DEMO_PASSWORD = "demo"  # noqa: S105 – documented demo password, only ever set with DEBUG on
@@ -287,6 +287,27 @@ def _ensure_patient(*, municipality, name, national_id_value, gp, diagnoses) -> 
     return patient
 
 
+# Who starts each municipality's patients in the demo: the nurses who follow them up.
+STARTED_BY = {"3207": "sykepleier.nordrefollo", "4203": "sykepleier.agder", "4202": "sykepleier.agder",
+              "4214": "sykepleier.agder"}  # fmt: skip
+NAMED_STARTED_DAYS_AGO = 183  # six months of history for the named patients: billing has past months
+
+
+def _seed_starts(users: dict) -> None:
+    """A start row for every patient without a history: the named six months back, the others spread
+    over the last year (fixed seed), so the status history and billing have months to read."""
+    rng = random.Random(2027)  # noqa: S311 – fixed seed
+    named = {n.name for n in NAMED_PATIENTS}
+    today = timezone.localdate()
+    for patient in Patient.objects.filter(status_changes__isnull=True).select_related("municipality").order_by("name"):
+        days = NAMED_STARTED_DAYS_AGO if patient.name in named else rng.randint(30, 365)
+        nurse = users[STARTED_BY.get(patient.municipality.number, "sykepleier.ullensaker")]
+        status_change_record(
+            patient=patient, user=nurse, event="started", effective_date=today - datetime.timedelta(days=days),
+            note="Demo",
+        )  # fmt: skip
+
+
 def _seed_patients(municipalities: dict, gps: dict) -> None:
     rng = random.Random(2026)  # noqa: S311 – fixed seed: the same names, ids and fastleger on every run
     taken: set[str] = set()
@@ -340,6 +361,7 @@ def seed_demo() -> DemoSummary:
         users[username] = _user(username, first, last, login=False)
         _membership(users[username], Role.GP, where, centres, municipalities)
     _seed_patients(municipalities, users)
+    _seed_starts(users)
     for centre in centres.values():
         ebp.centre_defaults_ensure(centre)
     _seed_plans(users)

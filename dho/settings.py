@@ -180,6 +180,15 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Digital hjemmeoppfølging: pasienter, planer, målinger og varsler.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # One schema name per choice set that several fields use (drf-spectacular asks for it by name).
+    "ENUM_NAME_OVERRIDES": {
+        "PatientStatusEnum": "patients.models.PatientStatus",
+        "ReferralStatusEnum": "patients.models.ReferralStatus",
+        "EndReasonEnum": "patients.models.EndReason",
+        "DeviceStateEnum": "patients.models.DeviceState",
+        "AlertStatusEnum": "triage.models.AlertStatus",
+        "QuarantineStatusEnum": "measurements.models.QuarantineStatus",
+    },
 }
 
 # --- Celery ---

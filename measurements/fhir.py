@@ -47,10 +47,22 @@ def _quantity(q, where: str, errors: list[ItemError]) -> tuple[float | None, str
     return float(q.value), unit
 
 
+def _device_serial(obs: Observation) -> str | None:
+    """The serial number in `Observation.device.identifier.value` (the device's own, as in the register)."""
+    identifier = obs.device.identifier if obs.device is not None else None
+    if identifier is None:
+        return None
+    return (identifier.value or "").strip() or None
+
+
 def _subject(obs: Observation, out: Converted) -> None:
     subject = obs.subject
     if subject is None:
-        out.errors.append(ItemError("subject", "mangler pasient (subject)"))
+        serial = _device_serial(obs)
+        if serial:  # the patient is whoever had the device on loan then (measurements.services)
+            out.item["device_serial"] = serial
+            return
+        out.errors.append(ItemError("subject", "mangler pasient (subject) eller enhet (device.identifier)"))
         return
     if subject.identifier is not None and subject.identifier.system in FNR_SYSTEMS:
         out.fnr = (subject.identifier.value or "").replace(" ", "")
@@ -134,7 +146,13 @@ def observation_to_item(resource: dict, full_url: str | None = None) -> Converte
     return out
 
 
-ISSUE_CODES = {"patient_id": "not-found", "subject": "not-found", "code": "code-invalid", "unit": "code-invalid"}
+ISSUE_CODES = {
+    "patient_id": "not-found",
+    "subject": "not-found",
+    "device_serial": "not-found",
+    "code": "code-invalid",
+    "unit": "code-invalid",
+}
 
 
 def operation_outcome(errors: list[dict], severity: str = "error") -> dict:
@@ -162,6 +180,7 @@ def _fhir_path(field: str) -> str:
         "systolic": "component.valueQuantity",
         "diastolic": "component.valueQuantity",
         "type": "code",
+        "device_serial": "device.identifier",
     }.get(field, field)
 
 

@@ -2,7 +2,8 @@
 
 Each item either becomes a `NewReading` / `NewAnswer` in the platform's one unit per type, or a list
 of `ItemError(field, message)` in Norwegian that names what was wrong. One bad item never affects
-its neighbours. Pure Python: no database; patient lookup happens in measurements.services.
+its neighbours. Pure Python: no database; patient lookup (by patient_id, or by `device_serial` through
+the device's loan) happens in measurements.services.
 """
 
 from __future__ import annotations
@@ -51,13 +52,14 @@ class ReadingIn(BaseModel):
 @dataclass(frozen=True)
 class NewReading:
     external_id: str
-    patient_id: uuid.UUID
+    patient_id: uuid.UUID | None  # None until measurements.services resolves `device_serial` by its loan
     type: str
     value: float | None
     systolic: float | None
     diastolic: float | None
     original: str
     measured_at: datetime.datetime
+    device_serial: str | None = None
 
 
 class AnswerIn(BaseModel):
@@ -139,14 +141,8 @@ def parse_reading(raw: Any, now: datetime.datetime) -> tuple[NewReading | None, 
         item = ReadingIn.model_validate(raw)
     except ValidationError as exc:
         return None, _pydantic_errors(exc)
-    if item.patient_id is None:
-        field = "device_serial" if item.device_serial else "patient_id"
-        message = (
-            f"ukjent enhet «{item.device_serial}»: ingen aktiv utlån; send patient_id"
-            if item.device_serial
-            else "mangler (eller device_serial for en utlånt enhet)"
-        )
-        return None, [ItemError(field, message)]
+    if item.patient_id is None and not item.device_serial:
+        return None, [ItemError("patient_id", "mangler (eller device_serial for en utlånt enhet)")]
     value, systolic, diastolic, original, errors = _convert(item)
     errors = errors or _value_errors(item, value, systolic, diastolic)
     errors += _time_errors("measured_at", item.measured_at, now)
@@ -161,6 +157,8 @@ def parse_reading(raw: Any, now: datetime.datetime) -> tuple[NewReading | None, 
         diastolic=diastolic,
         original=original,
         measured_at=item.measured_at,
+        # patient_id wins: a resubmitted reading names its patient, whatever device sent it.
+        device_serial=item.device_serial if item.patient_id is None else None,
     ), []
 
 

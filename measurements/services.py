@@ -8,6 +8,8 @@ sweeper (triage.tasks.sweep_unscored) queues whatever is left unscored after two
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import logging
 import uuid
 from collections import Counter
@@ -21,6 +23,7 @@ from measurements.fhir import observation_to_item
 from measurements.ingest import ItemError, NewAnswer, NewReading, parse_answer, parse_reading
 from measurements.models import Answer, Integration, QuarantinedItem, QuarantineStatus, Reading, token_hash
 from patients.models import Patient
+from patients.services.equipment import loans_by_serial
 from tenants.bulk import bulk_insert
 from tenants.models import AuditAction
 from tenants.selectors import served_by_centre
@@ -151,13 +154,51 @@ def enqueue_scoring(kind: str, ids: list[int]) -> None:
         log.warning("Kunne ikke legge %s %s-er i kø; sweeperen tar dem", len(ids), kind, exc_info=True)
 
 
+def _serial_error(serial: str, day: datetime.date, known: bool, loans: int) -> ItemError:
+    if not known:
+        return ItemError("device_serial", f"ukjent enhet «{serial}» for dette senteret; send patient_id")
+    if loans > 1:  # returned and lent again that day: the reading belongs to no one for sure
+        return ItemError(
+            "device_serial", f"enheten «{serial}» var utlånt til to pasienter {day:%d.%m.%Y}; send patient_id"
+        )
+    return ItemError(
+        "device_serial", f"enheten «{serial}» var ikke utlånt til noen pasient {day:%d.%m.%Y}; send patient_id"
+    )
+
+
+def _by_serial(integration: Integration, parsed: list) -> tuple[list, list]:
+    """Give the items sent by `device_serial` the patient of the device's loan on the day (in Norway)
+    they were measured, all serials of the batch in one query; → (parsed, rejected)."""
+    days = {index: timezone.localtime(new.measured_at).date() for index, _, new in parsed
+            if getattr(new, "device_serial", None)}  # fmt: skip
+    if not days:
+        return parsed, []
+    serials = {new.device_serial for index, _, new in parsed if index in days}
+    loans = loans_by_serial(centre_id=integration.centre_id, serials=serials, days=days.values())
+    resolved, rejected = [], []
+    for index, raw, new in parsed:
+        if index not in days:
+            resolved.append((index, raw, new))
+            continue
+        periods = [p for p in loans.get(new.device_serial, ()) if p.covers(days[index])]
+        if len(periods) == 1:
+            resolved.append((index, raw, dataclasses.replace(new, patient_id=periods[0].patient_id)))
+        else:
+            error = _serial_error(new.device_serial, days[index], new.device_serial in loans, len(periods))
+            rejected.append((index, raw, [error]))
+    return resolved, rejected
+
+
 def _split(items: list, parse, integration: Integration):
-    """Parse every item; resolve patients in one query; → (valid [(index, new, municipality)], rejected)."""
+    """Parse every item; resolve device serials and patients in one query each;
+    → (valid [(index, new, municipality)], rejected)."""
     now = timezone.now()
     parsed, rejected = [], []
     for index, raw in enumerate(items):
         new, errors = parse(raw, now)
         (rejected.append((index, raw, errors)) if errors else parsed.append((index, raw, new)))
+    parsed, unresolved = _by_serial(integration, parsed)
+    rejected += unresolved
     scope = _patients_in_scope(integration, {new.patient_id for _, _, new in parsed})
     valid = []
     for index, raw, new in parsed:

@@ -1,12 +1,74 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from patients.models import Patient
-from patients.selectors import get_patient_for, search_patients, visible_patients
-from tenants.models import AuditAction
+from patients.models import (
+    ASSESSMENT_CRITERIA,
+    Appeal,
+    AppealOutcome,
+    Assessment,
+    ConsentGivenBy,
+    ConsentMethod,
+    CriterionAnswer,
+    Decision,
+    DecisionOutcome,
+    Device,
+    DeviceLoan,
+    DeviceState,
+    DeviceType,
+    Diagnosis,
+    EndReason,
+    Patient,
+    Referral,
+    ReferralStatus,
+    Referrer,
+    StatusChange,
+    StatusEvent,
+)
+from patients.selectors import (
+    devices_for,
+    get_device_for,
+    get_patient_for,
+    get_referral_for,
+    loans_of,
+    loans_out_for,
+    search_patients,
+    visible_patients,
+    visible_referrals,
+)
+from patients.services import (
+    ReferralRefused,
+    StatusRefused,
+    appeal_decide,
+    appeal_register,
+    assessment_record,
+    consent_record,
+    decision_record,
+    referral_municipality_ids,
+    referral_register,
+    status_change_record,
+)
+from patients.services.equipment import (
+    EquipmentRefused,
+    EquipmentRoleRequired,
+    device_clean,
+    device_discard,
+    device_register,
+    device_return,
+    devices_import_csv,
+    devices_lend,
+    kit_for,
+    register_centre_ids,
+)
+from patients.services.status import NoPatientYet
+from tenants.models import AuditAction, Centre, Municipality, Role
 from tenants.services import audit_record, audit_record_many
+
+User = get_user_model()
 
 
 class PatientScopedAPIView(APIView):
@@ -72,3 +134,636 @@ class PatientDetailAPI(PatientScopedAPIView, generics.GenericAPIView):
             request=request,
         )
         return Response(self.get_serializer(self.patient).data)
+
+
+# --- the henvisning process: henvisning → vurdering → vedtak (klage) → samtykke ------------------------
+
+
+class ReferralScopedAPIView(APIView):
+    """Base for every API view under /referrals/{referral_id}/: binds the referral through the scope
+    selector after authentication, so a foreign or missing referral is a 404 for every method."""
+
+    referral: Referral
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.referral = get_referral_for(request.user, kwargs["referral_id"])
+
+
+def _refused(exc: Exception) -> Response:
+    return Response({"detail": str(exc)}, status=400)
+
+
+def _audit_referral(request, referral: Referral, object_type: str, object_id, action=AuditAction.VIEW) -> None:
+    subject = referral.patient or NoPatientYet(municipality_id=referral.municipality_id)
+    audit_record(action=action, object_type=object_type, object_id=object_id, patient=subject, request=request)
+
+
+class ReferralInSerializer(serializers.Serializer):
+    national_id = serializers.CharField(max_length=20, help_text="Fødselsnummer eller D-nummer, 11 sifre")
+    name = serializers.CharField(max_length=200)
+    municipality = serializers.CharField(max_length=4, help_text="Kommunenummer, fire sifre")
+    referrer = serializers.ChoiceField(choices=Referrer.choices, help_text="Hvem henviste")
+    referrer_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    diagnoses = serializers.ListField(child=serializers.ChoiceField(choices=Diagnosis.choices), required=False)
+    reason = serializers.CharField(max_length=5000, help_text="Begrunnelse for henvisningen")
+    gp = serializers.CharField(required=False, allow_blank=True, help_text="Fastlegens brukernavn i løsningen")
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    next_of_kin = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    received_on = serializers.DateField(required=False, help_text="Mottatt (standard: i dag)")
+
+    def validate_municipality(self, number):
+        # The user's own referral municipalities only: another one is answered like a missing one.
+        user = self.context["request"].user
+        found = Municipality.objects.filter(number=number, id__in=referral_municipality_ids(user)).first()
+        if found is None:
+            raise serializers.ValidationError(f"Du kan ikke registrere henvisninger for kommunenummer {number}.")
+        return found
+
+    def validate_gp(self, username):
+        if not username:
+            return None
+        gp = User.objects.filter(username=username, memberships__role=Role.GP).first()
+        if gp is None:
+            raise serializers.ValidationError(f"Fant ingen fastlege med brukernavnet {username}.")
+        return gp
+
+
+class ReferralCreatedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+
+
+class ReferralOutSerializer(serializers.ModelSerializer):
+    national_id = serializers.CharField(source="national_id_masked", help_text="Maskert: 010180 *****")
+    municipality = MunicipalityOutSerializer()
+
+    class Meta:
+        model = Referral
+        fields = ["id", "name", "national_id", "municipality", "status", "referrer", "diagnoses", "patient",
+                  "created_at"]  # fmt: skip
+
+
+class AssessmentOutSerializer(serializers.ModelSerializer):
+    assessed_by = serializers.CharField(source="assessed_by.username")
+
+    class Meta:
+        model = Assessment
+        fields = ["id", "criteria", "what_matters", "assessed_by", "assessed_at"]
+
+
+class AppealOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Appeal
+        fields = ["id", "received_on", "note", "outcome", "outcome_on"]
+
+
+class DecisionOutSerializer(serializers.ModelSerializer):
+    decided_by = serializers.CharField(source="decided_by.username")
+    appeals = AppealOutSerializer(many=True)
+
+    class Meta:
+        model = Decision
+        fields = ["outcome", "reason", "legal_basis", "period_from", "period_to", "evaluation_date", "decided_by",
+                  "decided_at", "appeals"]  # fmt: skip
+
+
+class ReferralDetailSerializer(ReferralOutSerializer):
+    gp = serializers.SerializerMethodField()
+    assessment = serializers.SerializerMethodField()
+    decision = serializers.SerializerMethodField()
+    history = serializers.SerializerMethodField()
+
+    class Meta(ReferralOutSerializer.Meta):
+        fields = [*ReferralOutSerializer.Meta.fields, "referrer_name", "reason", "gp", "phone", "next_of_kin",
+                  "assessment", "decision", "history"]  # fmt: skip
+
+    def get_gp(self, referral) -> str | None:
+        return referral.gp.username if referral.gp else None
+
+    def get_assessment(self, referral) -> dict | None:
+        latest = referral.assessments.select_related("assessed_by").first()
+        return AssessmentOutSerializer(latest).data if latest else None
+
+    def get_decision(self, referral) -> dict | None:
+        decision = Decision.objects.select_related("decided_by").filter(referral=referral).first()
+        return DecisionOutSerializer(decision).data if decision else None
+
+    def get_history(self, referral) -> list[dict]:
+        return StatusChangeOutSerializer(referral.status_changes.select_related("by"), many=True).data
+
+
+@extend_schema(parameters=[OpenApiParameter("status", str, description="Henvisningens status")])
+class ReferralListAPI(generics.ListCreateAPIView):
+    """GET: the referrals of the user's municipalities. POST: register a henvisning; the answer is the
+    same whether or not the person exists outside the user's scope (patients.services.referrals)."""
+
+    def get_serializer_class(self):
+        return ReferralInSerializer if self.request.method == "POST" else ReferralOutSerializer
+
+    def get_queryset(self):
+        referrals = visible_referrals(self.request.user).select_related("municipality", "patient")
+        status = self.request.query_params.get("status", "")
+        if status and status not in ReferralStatus.values:
+            raise serializers.ValidationError({"status": f"Ukjent status: {status}."})
+        return (referrals.filter(status=status) if status else referrals).order_by("-created_at", "id")
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        for referral in page:
+            _audit_referral(self.request, referral, "referral_list", referral.pk)
+        return page
+
+    @extend_schema(responses={201: ReferralCreatedSerializer})
+    def post(self, request):
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            referral = referral_register(user=request.user, request=request, **given.validated_data)
+        except ReferralRefused as exc:
+            return _refused(exc)
+        return Response({"id": str(referral.pk), "status": referral.status}, status=201)
+
+
+class ReferralDetailAPI(ReferralScopedAPIView, generics.GenericAPIView):
+    serializer_class = ReferralDetailSerializer
+
+    def get(self, request, referral_id):
+        _audit_referral(request, self.referral, "referral", self.referral.pk)
+        return Response(self.get_serializer(self.referral).data)
+
+
+class CriterionInSerializer(serializers.Serializer):
+    answer = serializers.ChoiceField(choices=CriterionAnswer.choices)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class AssessmentInSerializer(serializers.Serializer):
+    criteria = serializers.DictField(
+        child=CriterionInSerializer(), help_text=f"Ett svar for hvert kriterium: {', '.join(ASSESSMENT_CRITERIA)}"
+    )
+    what_matters = serializers.CharField(required=False, allow_blank=True, max_length=5000,
+                                         help_text="Kartleggingen: «Hva er viktig for deg?»")  # fmt: skip
+
+
+class DecisionInSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=DecisionOutcome.choices)
+    reason = serializers.CharField(allow_blank=True, max_length=10000, help_text="Begrunnelse (påkrevd)")
+    period_from = serializers.DateField(required=False, help_text="Innvilget: periodens start (standard: i dag)")
+    period_to = serializers.DateField(required=False, help_text="Innvilget: periodens slutt")
+    evaluation_date = serializers.DateField(required=False, help_text="Innvilget: innenfor perioden")
+
+
+class AppealInSerializer(serializers.Serializer):
+    received_on = serializers.DateField(help_text="Når klagen ble mottatt")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class AppealDecideInSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=[AppealOutcome.UPHELD, AppealOutcome.REVERSED])
+    decided_on = serializers.DateField(required=False, help_text="Avgjort (standard: i dag)")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class ReferralStepOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="Vurderingens, vedtakets eller klagens id")
+    status = serializers.ChoiceField(choices=ReferralStatus.choices, help_text="Henvisningens status etter steget")
+    outcome = serializers.CharField(required=False, help_text="Vedtak og klageavgjørelse: utfallet")
+    patient_id = serializers.UUIDField(required=False, allow_null=True, help_text="Innvilget vedtak: pasienten")
+
+
+class ConsentOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    referral_id = serializers.UUIDField(allow_null=True, help_text="Det innvilgede vedtakets henvisning")
+
+
+class _ReferralStepAPI(ReferralScopedAPIView, generics.GenericAPIView):
+    """POST one step of the henvisning: 201 with the step and the referral's status; a step out of
+    order is a 400 saying why; a user who may not take it a 403."""
+
+    def step(self, data: dict):
+        raise NotImplementedError
+
+    def answer(self, result) -> dict:
+        return {"id": result.pk}
+
+    @extend_schema(responses={201: ReferralStepOutSerializer})
+    def post(self, request, referral_id):
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            result = self.step(given.validated_data)
+        except ReferralRefused as exc:
+            return _refused(exc)
+        self.referral.refresh_from_db()
+        return Response({**self.answer(result), "status": self.referral.status}, status=201)
+
+
+class AssessmentAPI(_ReferralStepAPI):
+    serializer_class = AssessmentInSerializer
+
+    def step(self, data):
+        return assessment_record(referral=self.referral, user=self.request.user, request=self.request, **data)
+
+
+class DecisionAPI(_ReferralStepAPI):
+    serializer_class = DecisionInSerializer
+
+    def step(self, data):
+        return decision_record(referral=self.referral, user=self.request.user, request=self.request, **data)
+
+    def answer(self, decision) -> dict:
+        patient_id = decision.referral.patient_id
+        return {"id": decision.pk, "outcome": decision.outcome, "patient_id": str(patient_id) if patient_id else None}
+
+
+class AppealAPI(_ReferralStepAPI):
+    serializer_class = AppealInSerializer
+
+    def step(self, data):
+        return appeal_register(referral=self.referral, user=self.request.user, request=self.request, **data)
+
+
+class AppealDecideAPI(_ReferralStepAPI):
+    serializer_class = AppealDecideInSerializer
+
+    def step(self, data):
+        return appeal_decide(referral=self.referral, user=self.request.user, request=self.request, **data)
+
+    def answer(self, appeal) -> dict:
+        return {"id": appeal.pk, "outcome": appeal.outcome}
+
+
+class ConsentInSerializer(serializers.Serializer):
+    given_by = serializers.ChoiceField(choices=ConsentGivenBy.choices)
+    representative_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    representative_role = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                                help_text="For eksempel verge eller fullmektig")  # fmt: skip
+    method = serializers.ChoiceField(choices=ConsentMethod.choices)
+    given_on = serializers.DateField()
+
+
+class ConsentAPI(PatientScopedAPIView, generics.GenericAPIView):
+    serializer_class = ConsentInSerializer
+
+    @extend_schema(responses={201: ConsentOutSerializer})
+    def post(self, request, patient_id):
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            consent = consent_record(patient=self.patient, user=request.user, request=request, **given.validated_data)
+        except ReferralRefused as exc:
+            return _refused(exc)
+        return Response({"id": consent.pk, "referral_id": consent.referral_id}, status=201)
+
+
+# --- the forløp's status history ------------------------------------------------------------------
+
+
+class StatusChangeOutSerializer(serializers.ModelSerializer):
+    by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StatusChange
+        fields = ["id", "event", "effective_date", "until", "end_reason", "note", "by", "at"]
+
+    def get_by(self, change) -> str | None:
+        return change.by.username if change.by else None
+
+
+class StatusInSerializer(serializers.Serializer):
+    effective_date = serializers.DateField(
+        required=False, help_text="Gjelder fra (standard: i dag); kan tilbakedateres, ikke før siste endring"
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class PauseInSerializer(StatusInSerializer):
+    until = serializers.DateField(help_text="Pause til og med")
+
+
+class EndInSerializer(StatusInSerializer):
+    reason = serializers.ChoiceField(choices=EndReason.choices, help_text="Årsak til avslutningen")
+
+
+class _StatusStepAPI(PatientScopedAPIView, generics.GenericAPIView):
+    """POST one step of the forløp: 201 with the new row and the patient's status; a step that does
+    not fit the history is a 400 saying why; a user who may not change it a 403."""
+
+    event: str
+    serializer_class = StatusInSerializer
+
+    @extend_schema(responses={201: StatusChangeOutSerializer})
+    def post(self, request, patient_id):
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        try:
+            change = status_change_record(
+                patient=self.patient,
+                user=request.user,
+                event=self.event,
+                effective_date=data.get("effective_date"),
+                until=data.get("until"),
+                end_reason=data.get("reason", ""),
+                note=data.get("note", ""),
+                request=request,
+            )
+        except StatusRefused as exc:
+            return Response({"detail": str(exc)}, status=400)
+        body = {**StatusChangeOutSerializer(change).data, "status": change.patient.status}
+        return Response(body, status=201)
+
+
+class PauseAPI(_StatusStepAPI):
+    event = StatusEvent.PAUSED
+    serializer_class = PauseInSerializer
+
+
+class ResumeAPI(_StatusStepAPI):
+    event = StatusEvent.RESUMED
+
+
+class EndAPI(_StatusStepAPI):
+    event = StatusEvent.ENDED
+    serializer_class = EndInSerializer
+
+
+class HistoryAPI(PatientScopedAPIView, generics.GenericAPIView):
+    serializer_class = StatusChangeOutSerializer
+
+    def get(self, request, patient_id):
+        audit_record(
+            action=AuditAction.VIEW, object_type="status_history", object_id=self.patient.pk, patient=self.patient,
+            request=request,
+        )  # fmt: skip
+        changes = self.patient.status_changes.select_related("by")
+        return Response(self.get_serializer(changes, many=True).data)
+
+
+# --- equipment: the centre's device register and a patient's loans --------------------------------
+
+
+class DeviceLoanShortSerializer(serializers.Serializer):
+    lent_on = serializers.DateField()
+    patient_id = serializers.UUIDField(allow_null=True, help_text="Bare for en pasient du har tilgang til")
+    municipality = serializers.CharField(help_text="Kommunenummeret til pasienten som har enheten")
+
+
+class DeviceOutSerializer(serializers.ModelSerializer):
+    centre = serializers.CharField(source="centre.slug")
+    type_label = serializers.CharField(source="get_type_display")
+    state_label = serializers.CharField(source="get_state_display")
+    loan = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Device
+        fields = ["serial", "type", "type_label", "model", "state", "state_label", "centre", "note", "loan"]
+
+    @extend_schema_field(DeviceLoanShortSerializer(allow_null=True))
+    def get_loan(self, device) -> dict | None:
+        """The open loan; its patient only for someone who may see that patient."""
+        loan = next(iter(getattr(device, "open_loans", [])), None)
+        if loan is None:
+            return None
+        shown = loan.patient_id in self.context.get("patients", ())
+        return {
+            "lent_on": loan.lent_on,
+            "patient_id": str(loan.patient_id) if shown else None,
+            "municipality": loan.municipality.number,
+        }
+
+
+class DeviceInSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text=f"Enhetstype: {', '.join(DeviceType.values)}")
+    model = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    serial = serializers.CharField(max_length=100)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    centre = serializers.SlugField(required=False, help_text="Senterets slug, når du arbeider ved flere sentre")
+
+
+def _equipment_refused(exc: EquipmentRefused) -> Response:
+    return Response({"detail": str(exc)}, status=400)
+
+
+def _register_centre(user, slug: str = "") -> Centre:
+    """The centre whose register the request is about: the user's only one, or the one named."""
+    centres = Centre.objects.filter(id__in=register_centre_ids(user))
+    if slug:
+        centres = centres.filter(slug=slug)
+    found = list(centres[:2])
+    if not found:
+        raise EquipmentRoleRequired("Bare sykepleiere og administratorer ved et senter har et utstyrsregister.")
+    if len(found) > 1:
+        raise EquipmentRefused("Du arbeider ved flere sentre; oppgi senteret (centre).")
+    return found[0]
+
+
+@extend_schema(parameters=[OpenApiParameter("state", str, description=f"Tilstand: {', '.join(DeviceState.values)}")])
+class DeviceListAPI(generics.ListAPIView):
+    """The register of the user's centres (GET), and a new device in it (POST: 201)."""
+
+    serializer_class = DeviceOutSerializer
+
+    def get_queryset(self):
+        open_loans = DeviceLoan.objects.filter(returned_on__isnull=True).select_related("municipality")
+        devices = devices_for(self.request.user).select_related("centre")
+        state = self.request.query_params.get("state", "")
+        if state:
+            devices = devices.filter(state=state)
+        return devices.prefetch_related(Prefetch("loans", queryset=open_loans, to_attr="open_loans")).order_by(
+            "centre__name", "type", "serial"
+        )
+
+    def list(self, request, *args, **kwargs):
+        state = request.query_params.get("state", "")
+        if state and state not in DeviceState.values:
+            return Response({"detail": f"Ukjent tilstand «{state}»; bruk {', '.join(DeviceState.values)}."}, 400)
+        return super().list(request, *args, **kwargs)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        lent_to = {loan.patient_id for device in page for loan in device.open_loans}
+        shown = list(visible_patients(self.request.user).filter(id__in=lent_to).only("id", "municipality_id", "gp_id"))
+        self.shown_patients = {p.pk for p in shown}
+        audit_record_many(action=AuditAction.VIEW, object_type="device_list", patients=shown, request=self.request)
+        return page
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "patients": getattr(self, "shown_patients", set())}
+
+    @extend_schema(request=DeviceInSerializer, responses={201: DeviceOutSerializer})
+    def post(self, request):
+        given = DeviceInSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        try:
+            device = device_register(
+                centre=_register_centre(request.user, data.get("centre", "")),
+                user=request.user,
+                type=data["type"],
+                serial=data["serial"],
+                model=data.get("model", ""),
+                note=data.get("note", ""),
+            )
+        except EquipmentRefused as exc:
+            return _equipment_refused(exc)
+        return Response(DeviceOutSerializer(device).data, status=201)
+
+
+class CSVParser(BaseParser):
+    media_type = "text/csv"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = stream.read()
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:  # Excel on Windows saves CSV as Windows-1252 (å in «Blodtrykksmåler»)
+            return raw.decode("cp1252", errors="replace")
+
+
+class PlainTextParser(CSVParser):
+    media_type = "text/plain"
+
+
+class DeviceImportAPI(APIView):
+    """A CSV file (`type,model,serial`, one device a line) into the register: one result per line, the
+    valid lines stored even when a neighbour is rejected."""
+
+    parser_classes = [CSVParser, PlainTextParser]
+
+    @extend_schema(
+        request={"text/csv": {"type": "string"}},
+        parameters=[OpenApiParameter("centre", str, description="Senterets slug, når du arbeider ved flere")],
+        responses={200: dict},
+    )
+    def post(self, request):
+        if not isinstance(request.data, str):
+            return Response({"detail": "Send CSV-filen som text/csv med overskriften type,model,serial."}, 400)
+        try:
+            centre = _register_centre(request.user, request.query_params.get("centre", ""))
+            lines = devices_import_csv(centre=centre, user=request.user, text=request.data)
+        except EquipmentRefused as exc:
+            return _equipment_refused(exc)
+        created = sum(1 for line in lines if line.status == "created")
+        body = {"created": created, "rejected": len(lines) - created, "lines": [line.as_dict() for line in lines]}
+        return Response(body, status=200)
+
+
+class DeviceScopedAPIView(APIView):
+    """Base for /devices/{serial}/…: binds the device of the user's centres once (?centre= when the
+    serial is in two of them); another centre's device is a 404, like a missing one."""
+
+    device: Device
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.device = get_device_for(request.user, kwargs["serial"], request.query_params.get("centre", ""))
+
+
+class ReturnInSerializer(serializers.Serializer):
+    returned_on = serializers.DateField(required=False, help_text="Returdato (standard: i dag)")
+
+
+class DeviceReturnAPI(DeviceScopedAPIView):
+    """The device is back: its loan closes and it waits for cleaning («returnert – til rengjøring»)."""
+
+    @extend_schema(request=ReturnInSerializer, responses={200: DeviceOutSerializer})
+    def post(self, request, serial):
+        given = ReturnInSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            loan = device_return(
+                device=self.device, user=request.user, returned_on=given.validated_data.get("returned_on"),
+                request=request,
+            )  # fmt: skip
+        except EquipmentRefused as exc:
+            return _equipment_refused(exc)
+        return Response(DeviceOutSerializer(loan.device).data)
+
+
+class DeviceCleanAPI(DeviceScopedAPIView):
+    """A returned device is cleaned and may be lent again; any other is a 400 saying why."""
+
+    @extend_schema(request=None, responses={200: DeviceOutSerializer})
+    def post(self, request, serial):
+        try:
+            device = device_clean(device=self.device, user=request.user)
+        except EquipmentRefused as exc:
+            return _equipment_refused(exc)
+        return Response(DeviceOutSerializer(device).data)
+
+
+class DiscardInSerializer(serializers.Serializer):
+    lost = serializers.BooleanField(default=False, help_text="Tapt (ellers kassert)")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class DeviceDiscardAPI(DeviceScopedAPIView):
+    """Out of use: kassert (not while lent), or tapt (a lent one's loan ends today)."""
+
+    @extend_schema(request=DiscardInSerializer, responses={200: DeviceOutSerializer})
+    def post(self, request, serial):
+        given = DiscardInSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        try:
+            device = device_discard(
+                device=self.device, user=request.user, lost=data["lost"], note=data.get("note", ""), request=request
+            )
+        except EquipmentRefused as exc:
+            return _equipment_refused(exc)
+        return Response(DeviceOutSerializer(device).data)
+
+
+class LoanOutSerializer(serializers.ModelSerializer):
+    serial = serializers.CharField(source="device.serial")
+    type = serializers.CharField(source="device.type")
+    lent_by = serializers.CharField(source="lent_by.username")
+    returned_by = serializers.CharField(source="returned_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = DeviceLoan
+        fields = ["id", "serial", "type", "lent_on", "returned_on", "lent_by", "returned_by"]
+
+
+class LendInSerializer(serializers.Serializer):
+    devices = serializers.ListField(
+        child=serializers.CharField(max_length=100), allow_empty=False, help_text="Serienumrene som lånes ut"
+    )
+    kit = serializers.CharField(required=False, max_length=100, help_text="Utstyrspakken de utgjør (navn)")
+    lent_on = serializers.DateField(required=False, help_text="Utlånsdato (standard: i dag)")
+
+
+class PatientLoansAPI(PatientScopedAPIView, generics.GenericAPIView):
+    """The patient's loans (GET; ?out=1: what is still out), and devices lent to them (POST: 201)."""
+
+    serializer_class = LoanOutSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("out", bool, description="Bare det som ikke er returnert")])
+    def get(self, request, patient_id):
+        audit_record(
+            action=AuditAction.VIEW, object_type="device_loans", object_id=self.patient.pk, patient=self.patient,
+            request=request,
+        )  # fmt: skip
+        out = request.query_params.get("out", "") in ("1", "true")
+        loans = loans_out_for(self.patient) if out else loans_of(self.patient)
+        return Response(self.get_serializer(loans, many=True).data)
+
+    @extend_schema(request=LendInSerializer, responses={201: LoanOutSerializer(many=True)})
+    def post(self, request, patient_id):
+        given = LendInSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        try:
+            loans = devices_lend(
+                patient=self.patient,
+                user=request.user,
+                serials=data["devices"],
+                kit=kit_for(self.patient, data["kit"]) if data.get("kit") else None,
+                lent_on=data.get("lent_on"),
+                request=request,
+            )
+        except EquipmentRefused as exc:
+            return _equipment_refused(exc)
+        return Response(LoanOutSerializer(loans, many=True).data, status=201)

@@ -1,9 +1,13 @@
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
-from django.views.generic import TemplateView
+from django.views.generic import TemplateView, View
 
-from patients.selectors import get_patient_for, search_patients, visible_patients
+from patients.models import Decision
+from patients.pdf import vedtak_pdf
+from patients.selectors import get_patient_for, get_referral_for, search_patients, visible_patients
+from patients.services.status import NoPatientYet
 from tenants.models import AuditAction, Role
 from tenants.selectors import user_scope, visible_municipalities
 from tenants.services import audit_record, audit_record_many
@@ -77,4 +81,23 @@ class PatientDetailView(PatientPageMixin, TemplateView):
             patient=self.patient,
             request=self.request,
         )
-        return super().get_context_data(patient=self.patient, **kwargs)
+        changes = self.patient.status_changes.select_related("by", "municipality", "previous_municipality")
+        return super().get_context_data(patient=self.patient, status_changes=changes, **kwargs)
+
+
+class VedtakPdfView(LoginRequiredMixin, View):
+    """The vedtaksbrev of a referral (scoped by get_referral_for: 404 outside the scope)."""
+
+    def get(self, request, referral_id):
+        referral = get_referral_for(request.user, referral_id)
+        decision = Decision.objects.select_related("decided_by").filter(referral=referral).first()
+        if decision is None:
+            raise Http404("Henvisningen har ikke noe vedtak ennå.")
+        decision.referral = referral
+        audit_record(
+            action=AuditAction.EXPORT, object_type="decision", object_id=decision.pk, request=request,
+            patient=referral.patient or NoPatientYet(municipality_id=referral.municipality_id),
+        )  # fmt: skip
+        response = HttpResponse(vedtak_pdf(decision), content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="vedtak-{decision.decided_at:%Y-%m-%d}.pdf"'
+        return response

@@ -23,6 +23,10 @@ class Municipality(models.Model):
     )
     name = models.CharField(_("navn"), max_length=100)
     population = models.PositiveIntegerField(_("innbyggertall"), default=0)
+    # The hjemmel the kommune's vedtak cite (patients.Decision copies it when deciding).
+    legal_basis = models.CharField(
+        _("hjemmel for vedtak"), max_length=300, default="helse- og omsorgstjenesteloven § 3-2 første ledd nr. 6"
+    )
 
     class Meta:
         ordering = ["name"]

@@ -45,11 +45,28 @@ def _nobody(world, role) -> set[str]:
     return set()
 
 
+def _referrals(world, role) -> set[str]:
+    # Every patient has a referral (build_records); only its municipality's nurses and koordinator see it.
+    return set(world.sees[role]) if role in NURSE_AREA else set()
+
+
+# The device register shows a device's borrower to the centre's nurses who may see that patient
+# (build_records lends every patient a device of the centre serving its kommune; Agder's: Grimstad).
+REGISTER_CENTRE = {"nurse": "ovre", "nurse_agder": "agder", "admin": "ovre"}
+
+
+def _borrowers(world, role) -> set[str]:
+    centre = REGISTER_CENTRE.get(role)
+    return {k for k in world.sees[role] if centre == ("agder" if k == "grimstad" else "ovre")}
+
+
 # route → (the roles it opens for, None for all; the patients it shows them). Others get a 404.
 LIST_PAGES = {
     "patients/": (None, _in_scope),
     "api/v1/patients/": (None, _in_scope),
     "api/v1/alerts/": (None, _in_scope),
+    "api/v1/devices/": (None, _borrowers),
+    "api/v1/referrals/": (None, _referrals),
     "worklist/": (NURSE_AREA, _in_scope),
     "followup/": (NURSE_AREA, _in_scope),
     "approvals/": (None, _waiting_for_them),
@@ -62,6 +79,7 @@ NOT_LISTS = {
     "api/v1/answers": "gateway ingest, as above",
     "api/v1/fhir/Observation": "gateway ingest, as above",
     "api/v1/fhir": "gateway ingest, as above",
+    "api/v1/devices/import/": "POST a CSV into the centre's register: per-line results, no patient",
 }
 # route → the query parameters that name a patient or a municipality, and what each is given.
 FILTERS = {

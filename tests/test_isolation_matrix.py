@@ -30,11 +30,18 @@ SAMPLES = {"int": "1", "str": "x", "slug": "x", "path": "x", "uuid": str(uuid.UU
 CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 # Every uuid in a URL names a patient or an object of one; each kind is walked below.
-SCOPED_KWARGS = ("patient_id", "alert_id")
+SCOPED_KWARGS = ("patient_id", "alert_id", "referral_id")
+# A referral is the municipality's case: its nurses and koordinator handle it, a fastlege or a
+# specialist who sees the patient by permission does not (patients.selectors.visible_referrals).
+REFERRAL_ROLES = ("nurse", "nurse_nordrefollo", "nurse_agder", "coordinator")
 # Other arguments of a URL under a patient name an object of that patient, and are filled with one
 # every patient has (build_records), so a 404 for a foreign patient can only come from the scope.
 OPEN_VERSION = 2  # every patient: v1 active, v2 open
 PATIENT_OBJECT_KWARGS = {"number": OPEN_VERSION}
+# A device of a centre's register, by its serial (/devices/<serial>/…): walked by test_…_device_…,
+# with the centres whose register each role keeps; another centre's device is a 404 like a missing one.
+DEVICE_KWARGS = ("serial",)
+DEVICE_CENTRES = {"nurse": {"ovre"}, "nurse_agder": {"agder"}, "admin": {"ovre"}}
 # Admin object ids. Models that hold patient data are walked by test_admin_…; the others hold
 # configuration and are named here with the reason they are not.
 ADMIN_OBJECT_KWARGS = ("object_id", "item_id", "id")
@@ -150,11 +157,44 @@ def _quarantined(centre, patient) -> None:
     assert result.status == "rejected"  # 101 % is impossible: kept in the centre's quarantine
 
 
+def _granted_referral(patient, world):
+    from patients.models import Decision, Referral
+
+    referral = Referral.objects.create(
+        municipality_id=patient.municipality_id, patient=patient, national_id=patient.national_id, name=patient.name,
+        referrer="gp", reason="x", status="granted", created_by=world.u.nurse,
+    )  # fmt: skip
+    today = timezone.localdate()
+    Decision.objects.create(
+        referral=referral, outcome="granted", reason="x", legal_basis="x", period_from=today,
+        period_to=today + datetime.timedelta(days=180), evaluation_date=today + datetime.timedelta(days=90),
+        decided_by=world.u.nurse,
+    )  # fmt: skip
+    return referral
+
+
+def _lent_devices(world) -> dict[str, tuple[str, str]]:
+    """Every patient borrows a device of the centre serving its kommune (Nordre Follo's from Øvre,
+    lent by its own nurse): patient key → (centre slug, serial)."""
+    from patients.services import device_register, devices_lend
+
+    lent = {}
+    for key, patient in vars(world.p).items():
+        slug, staff = ("agder", world.u.nurse_agder) if key == "grimstad" else ("ovre", world.u.nurse)
+        serial = f"ISO-{key}"
+        device_register(centre=getattr(world.centres, slug), user=staff, type="pulsoksymeter", serial=serial)
+        lender = world.u.nurse_nordrefollo if key == "nordrefollo" else staff
+        devices_lend(patient=patient, user=lender, serials=[serial])
+        lent[key] = (slug, serial)
+    return lent
+
+
 def build_records(world) -> SimpleNamespace:
     """What every patient has, so that a 404 for a foreign one can only come from the scope: an
     active plan (v1) and an open version (v2), an open alert, a creation date long enough ago that
     routine contact and evaluation are due. Each centre has an admin, a quarantined item and an
-    audit event of one of its patients (what a centre admin may read in /admin/)."""
+    audit event of one of its patients (what a centre admin may read in /admin/). Every patient has
+    a granted referral (henvisning with its vedtak) in the patient's municipality."""
     from ebp.content import dump, parse_content
     from patients.models import Patient
     from tenants.services import audit_record
@@ -170,7 +210,9 @@ def build_records(world) -> SimpleNamespace:
             patient=patient, municipality=patient.municipality, kind="out_of_range", colour="red", reason="x"
         )
     Patient.objects.filter(pk__in=[p.pk for p in vars(world.p).values()]).update(created_at=long_ago)
+    referrals = {key: _granted_referral(patient, world) for key, patient in vars(world.p).items()}
 
+    devices = _lent_devices(world)
     admin_agder = UserFactory(username="admin_agder", is_staff=True)
     MembershipFactory(user=admin_agder, role="admin", centre=world.centres.agder)
     own = {"ovre": world.p.gjerdrum, "agder": world.p.grimstad}  # a patient each centre serves
@@ -179,6 +221,8 @@ def build_records(world) -> SimpleNamespace:
         audit_record(action="view", object_type="patient", object_id=patient.pk, patient=patient, user=world.u.gp)
     return SimpleNamespace(
         alerts=alerts,
+        devices=devices,
+        referrals=referrals,
         admins={"ovre": world.u.admin, "agder": admin_agder},
         centre_patient=own,
     )
@@ -233,6 +277,8 @@ def test_it_knows_every_url_argument():
                 f"{route}: say whether {model} holds patient data (ADMIN_PATIENT_DATA) or not"
             )
             continue
+        if names == set(DEVICE_KWARGS):
+            continue  # a device of the user's centres: test_it_answers_404_for_another_centres_device
         scoped = names & set(SCOPED_KWARGS)
         assert len(scoped) == 1, f"{route}: no patient or alert id among {names}"
         others = names - scoped
@@ -291,6 +337,29 @@ def test_it_answers_404_outside_scope_for_every_alert_url(world, records, login,
     assert AuditEvent.objects.count() == before_audit, "a refused request was logged as an access"
 
 
+def referral_sees(world, role) -> set[str]:
+    """Whose referrals a role handles: its patients' municipalities, nurses and koordinator only."""
+    return set(world.sees[role]) if role in REFERRAL_ROLES else set()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_it_answers_404_outside_scope_for_every_referral_url(world, records, login, role):
+    # The fastlege and the specialist see some of these patients, but none of their referrals.
+    client = login(getattr(world.u, role))
+    foreign = [key for key in vars(world.p) if key not in referral_sees(world, role)]
+    routes = patient_routes("referral_id")
+    assert routes and foreign
+    before_rows, before_audit = _row_counts(), AuditEvent.objects.count()
+    for route in routes:
+        for key in foreign:
+            url = _url(route, records.referrals[key].pk, "referral_id")
+            for method in _methods(url):
+                response = _request(client, method, url)
+                assert response.status_code == 404, f"{role} {method.upper()} {url} → {response.status_code}"
+    assert _row_counts() == before_rows, "a refused request wrote something"
+    assert AuditEvent.objects.count() == before_audit, "a refused request was logged as an access"
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_opens_exactly_the_patients_in_its_scope(world, login, role):
     # The specialist included: the one shared patient opens, every other is a 404 (above).
@@ -306,9 +375,11 @@ def _in_scope(world, records, login, kwarg: str) -> list[tuple]:
     """(role, patient key, client, object id) for every patient (or its alert) each role sees."""
     found = []
     for role in ROLES:
-        client = login(getattr(world.u, role)) if world.sees[role] else None
-        for key in sorted(world.sees[role]):
-            target = getattr(world.p, key) if kwarg == "patient_id" else records.alerts[key]
+        sees = referral_sees(world, role) if kwarg == "referral_id" else world.sees[role]
+        client = login(getattr(world.u, role)) if sees else None
+        for key in sorted(sees):
+            targets = {"patient_id": getattr(world.p, key), "alert_id": records.alerts[key]}
+            target = targets[kwarg] if kwarg in targets else records.referrals[key]
             found.append((role, key, client, target.pk))
     return found
 
@@ -331,6 +402,44 @@ def test_every_scoped_url_answers_someone_in_scope(world, records, login, kwarg)
                     break
             else:
                 pytest.fail(f"{method.upper()} /{route} is 404 for everyone in scope: {answers}")
+
+
+# --- device URLs, every role --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_it_answers_404_for_another_centres_device(world, records, login, role):
+    client = login(getattr(world.u, role))
+    own = DEVICE_CENTRES.get(role, set())
+    foreign = [serial for slug, serial in records.devices.values() if slug not in own]
+    routes = patient_routes("serial")
+    assert routes and foreign
+    before_rows, before_audit = _row_counts(), AuditEvent.objects.count()
+    for route in routes:
+        for serial in foreign:
+            url = _url(route, serial, "serial")
+            for method in _methods(url):
+                response = _request(client, method, url)
+                assert response.status_code == 404, f"{role} {method.upper()} {url} → {response.status_code}"
+    assert _row_counts() == before_rows, "a refused request wrote something"
+    assert AuditEvent.objects.count() == before_audit, "a refused request was logged as an access"
+
+
+def test_every_device_url_answers_someone_at_its_centre(world, records, login):
+    """The positive control of the test above: each route and method answers something other than
+    404 for a nurse or admin of the device's centre (writes rolled back)."""
+    routes = patient_routes("serial")
+    assert routes
+    for route in routes:
+        for method in _methods(_url(route, "x", "serial")):
+            answers = []
+            for role, slugs in DEVICE_CENTRES.items():
+                client = login(getattr(world.u, role))
+                for slug, serial in records.devices.values():
+                    if slug in slugs:
+                        status = _rolled_back(client, method, _url(route, serial, "serial")).status_code
+                        answers.append(f"{role}/{serial}: {status}")
+            assert any(not a.endswith(": 404") for a in answers), f"{method.upper()} /{route}: {answers}"
 
 
 # --- the admin ----------------------------------------------------------------------------------

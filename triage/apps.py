@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class TriageConfig(AppConfig):
     name = "triage"
     verbose_name = "Oppfølging"
+
+    def ready(self):
+        from triage import signals  # noqa: F401  (connects the receivers)

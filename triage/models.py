@@ -90,6 +90,7 @@ class AlertEventKind(models.TextChoices):
     NOT_REACHED = "not_reached", _("Ikke nådd, nytt forsøk")
     HANDLED = "handled", _("Håndtert")
     CLOSED_BY_DATA = "closed_by_data", _("Lukket av data")
+    CLOSED_BY_END = "closed_by_end", _("Lukket: forløp avsluttet")
 
 
 class AlertEvent(models.Model):

@@ -44,6 +44,8 @@ class RowRenderer:
             "handle_label": _("Følg opp %(name)s"),
             "taken": _("Tatt av %(who)s"),
             "retry": _("Prøv igjen %(when)s"),
+            "paused": _("Pause til %(until)s"),
+            "paused_open": _("Pause"),
         }
 
     def _url(self, name: str, pk) -> str:
@@ -56,6 +58,10 @@ class RowRenderer:
             out += format_html(' <span class="badge new">{}</span>', self.text["new"])
         if row.overdue:
             out += format_html(' <span class="badge overdue">{}</span>', self.text["overdue"])
+        if a.patient.status == "paused":
+            until = a.patient.status_until
+            text = self.text["paused"] % {"until": f"{until:%-d.%-m.%Y}"} if until else self.text["paused_open"]
+            out += format_html(' <span class="badge paused">{}</span>', text)
         return out
 
     def _trend(self, row) -> SafeString:

@@ -1,12 +1,15 @@
 """The demo world of `make run`: idempotent, and every demo login sees exactly its scope."""
 
+import datetime
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils import timezone
 
-from dho.demo import seed_demo
-from patients.models import Patient
+from dho.demo import NAMED_PATIENTS, seed_demo
+from patients.models import Patient, StatusChange
 from tenants.models import Agreement, Centre, Membership, Municipality
 from tests.test_isolation_matrix import _url, patient_routes
 
@@ -162,3 +165,14 @@ def test_the_demo_worklist_has_the_documented_alerts(demo):
     before = Alert.objects.count()
     seed_demo()
     assert Alert.objects.count() == before
+
+
+def test_every_demo_patient_has_a_start_and_the_named_ones_six_months_back(demo):
+    starts = StatusChange.objects.filter(event="started")
+    assert starts.count() == Patient.objects.count() == Patient.objects.filter(status_changes__in=starts).count()
+    named = [n.name for n in NAMED_PATIENTS]
+    six_months_ago = timezone.localdate() - datetime.timedelta(days=183)
+    by_name = dict(starts.filter(patient__name__in=named).values_list("patient__name", "effective_date"))
+    assert by_name == dict.fromkeys(named, six_months_ago)
+    seed_demo()  # idempotent: a second run starts nobody again
+    assert StatusChange.objects.filter(event="started").count() == Patient.objects.count()

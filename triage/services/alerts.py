@@ -17,6 +17,7 @@ from triage.models import Alert, AlertEvent, AlertEventKind, AlertKind, AlertSta
 
 SILENCE_KINDS = (AlertKind.INACTIVE_PATIENT, AlertKind.MISSING_MEASUREMENT, AlertKind.MISSING_ANSWER)
 CLOSED_BY_DATA = "Data mottatt"
+FORLOP_ENDED = "Forløp avsluttet"
 
 
 @dataclass(frozen=True)
@@ -169,3 +170,17 @@ def silence_alerts_close(patients: set, measured: set, now, answered: set | None
         status=AlertStatus.CLOSED, closed_at=now, updated_at=now, closed_reason=CLOSED_BY_DATA
     )
     events_record(to_close, AlertEventKind.CLOSED_BY_DATA, now, reason=CLOSED_BY_DATA)
+
+
+def alerts_close_for_end(patient_id, now) -> int:
+    """The patient's forløp ended: nothing of theirs stays on the worklist."""
+    open_alerts = list(
+        Alert.objects.select_for_update().filter(patient_id=patient_id, status=AlertStatus.OPEN).order_by("id")
+    )
+    if not open_alerts:
+        return 0
+    Alert.objects.filter(pk__in=[a.pk for a in open_alerts]).update(
+        status=AlertStatus.CLOSED, closed_at=now, updated_at=now, closed_reason=FORLOP_ENDED
+    )
+    events_record(open_alerts, AlertEventKind.CLOSED_BY_END, now, reason=FORLOP_ENDED)
+    return len(open_alerts)

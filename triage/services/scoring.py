@@ -20,6 +20,7 @@ from ebp.content import PlanContent, WeightGainRule, parse_content
 from ebp.models import CentreThresholds, PlanVersion, VersionStatus
 from measurements.models import Answer, Reading
 from measurements.types import RANK
+from patients.models import Patient, PatientStatus
 from tenants.bulk import bulk_update
 from tenants.selectors import centre_of
 from triage.models import AlertKind
@@ -27,6 +28,7 @@ from triage.scoring import ReadingValue, Score, score, score_answer
 from triage.services.alerts import Finding, alerts_upsert, silence_alerts_close
 
 NO_PLAN = "ingen godkjent plan"
+AFTER_END = "etter avsluttet forløp"
 SWEEP_AFTER = datetime.timedelta(minutes=2)
 
 
@@ -54,6 +56,12 @@ class Plans:
         self.versions = {v.plan.patient_id: v for v in active}
         self.contents = {pid: _approved_content(v) for pid, v in self.versions.items()}
         self.municipality = patient_municipality
+        # Readings of an ended forløp are stored and scored, but put nothing on the worklist.
+        self.ended = set(
+            Patient.objects.filter(pk__in=list(patient_municipality), status=PatientStatus.ENDED).values_list(
+                "pk", flat=True
+            )
+        )
         self._defaults: dict[int, PlanContent] = {}
 
     def content(self, patient_id) -> PlanContent:
@@ -124,7 +132,7 @@ def _apply(rows: list, plans: Plans, kind: str, now) -> None:
     """Open or raise one alert per patient for the batch's yellow and red rows and link them."""
     by_patient = defaultdict(list)
     for row in rows:
-        if row.colour in ("yellow", "red"):
+        if row.colour in ("yellow", "red") and row.patient_id not in plans.ended:
             by_patient[row.patient_id].append(row)
     alert_ids = alerts_upsert([_finding(deviating, plans, kind) for deviating in by_patient.values()], now)
     for patient_id, deviating in by_patient.items():
@@ -147,10 +155,10 @@ def _store_scores(model, rows: list, now) -> None:
     )
 
 
-def _reason(found: Score, without_plan: bool) -> str:
-    if without_plan and found.colour != "green":
-        return f"{found.reason} ({NO_PLAN})"
-    return found.reason
+def _reason(found: Score, without_plan: bool, ended: bool) -> str:
+    notes = [NO_PLAN] if without_plan and found.colour != "green" else []
+    notes += [AFTER_END] if ended else []
+    return f"{found.reason} ({'; '.join(notes)})".strip() if notes else found.reason
 
 
 def _claim(model, ids: Iterable[int], time_field: str) -> list:
@@ -164,7 +172,8 @@ def _claim(model, ids: Iterable[int], time_field: str) -> list:
 
 def _record(row, found: Score, plans: Plans, now, sort_time) -> None:
     version = plans.version(row.patient_id)
-    row.colour, row.reason, row.scored_at = found.colour, _reason(found, version is None)[:300], now
+    reason = _reason(found, version is None, row.patient_id in plans.ended)
+    row.colour, row.reason, row.scored_at = found.colour, reason[:300], now
     row.plan_version_id = getattr(version, "pk", None)
     row.sort_time = sort_time
 

@@ -1,5 +1,5 @@
-"""Writes of patient data. Each is audited by its caller, which has the request context
-(tenants.services.audit_record)."""
+"""The patient record and who may see it. Each write is audited by its caller, which has the request
+context (tenants.services.audit_record)."""
 
 from django.contrib.auth.models import Permission
 

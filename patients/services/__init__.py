@@ -1,0 +1,89 @@
+"""Writes of patient data, one module per concern (the names callers use are re-exported here):
+
+- `access`    – the patient record and who may see it (fastlege permission, shared specialists)
+- `status`    – the forløp's status history (pause, resume, end …) and the status derived from it
+- `referrals` – henvisning, vurdering, vedtak (klage) and samtykke, before oppstart
+- `equipment` – the centre's device register, kits and loans (and the loan behind a device_serial)
+"""
+
+from patients.services.access import (
+    GP_PERMISSION,
+    SHARE_PERMISSION,
+    gp_permission_sync,
+    patient_create,
+    patient_share_with,
+)
+from patients.services.equipment import (
+    EquipmentRefused,
+    EquipmentRoleRequired,
+    device_clean,
+    device_discard,
+    device_register,
+    device_return,
+    devices_import_csv,
+    devices_lend,
+    kit_create,
+    kit_for,
+    loan_for_serial,
+    loans_by_serial,
+    register_centre_ids,
+)
+from patients.services.referrals import (
+    ReferralRefused,
+    ReferralRoleRequired,
+    appeal_decide,
+    appeal_register,
+    assessment_record,
+    consent_given,
+    consent_record,
+    decision_record,
+    referral_municipality_ids,
+    referral_register,
+)
+from patients.services.status import (
+    StatusRefused,
+    StatusRoleRequired,
+    can_change_status,
+    referral_change_record,
+    status_change_record,
+    status_changed,
+    status_of,
+)
+
+__all__ = [
+    "GP_PERMISSION",
+    "SHARE_PERMISSION",
+    "EquipmentRefused",
+    "EquipmentRoleRequired",
+    "ReferralRefused",
+    "ReferralRoleRequired",
+    "StatusRefused",
+    "StatusRoleRequired",
+    "appeal_decide",
+    "appeal_register",
+    "assessment_record",
+    "can_change_status",
+    "consent_given",
+    "consent_record",
+    "decision_record",
+    "device_clean",
+    "device_discard",
+    "device_register",
+    "device_return",
+    "devices_import_csv",
+    "devices_lend",
+    "gp_permission_sync",
+    "kit_create",
+    "kit_for",
+    "loan_for_serial",
+    "loans_by_serial",
+    "patient_create",
+    "patient_share_with",
+    "referral_change_record",
+    "referral_municipality_ids",
+    "referral_register",
+    "register_centre_ids",
+    "status_change_record",
+    "status_changed",
+    "status_of",
+]

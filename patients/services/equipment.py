@@ -1,0 +1,442 @@
+"""The centre's equipment: the device register, kits and loans to patients.
+
+A device goes round: på lager → utlånt → returnert – til rengjøring → rengjort → utlånt … (a returned
+device is cleaned before it is lent again: infection control), or ends kassert or tapt. A device is
+lent to one patient at a time (a partial unique index repeats the rule), and ingest finds the patient
+of a reading sent by `device_serial` through the loan active on the day it was measured
+(`loans_by_serial`, one query per batch).
+
+Who: the nurses and admins of a centre keep its register (register, import, clean, discard); lending
+to a patient needs the patient in the user's scope as nurse or koordinator. Refusals raise
+EquipmentRefused (a 400, message in Norwegian); a user without the role gets EquipmentRoleRequired (403).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import FilteredRelation, Q
+from django.utils import timezone
+
+from patients.models import Device, DeviceLoan, DeviceState, DeviceType, Kit, Patient
+from tenants.models import Agreement, AuditAction, Centre, Membership, Role
+from tenants.selectors import role_for_patient
+from tenants.services import audit_record
+
+REGISTER_ROLES = (Role.NURSE, Role.ADMIN)  # at the centre: keep its register
+LEND_ROLES = (Role.NURSE, Role.COORDINATOR)  # for the patient: lend and take back
+LENDABLE = (DeviceState.IN_STOCK, DeviceState.CLEANED)
+SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,99}$")  # it stands in URLs: /devices/<serial>/return/
+CSV_HEADER = ["type", "model", "serial"]
+
+
+class EquipmentRefused(Exception):
+    """The step cannot be made as asked (message in Norwegian, safe to show; the API's 400)."""
+
+
+class EquipmentRoleRequired(PermissionDenied):
+    """The user has no role that allows this step (a 403 wherever it is raised)."""
+
+
+# --- who ----------------------------------------------------------------------------------------
+
+
+def register_centre_ids(user) -> set[int]:
+    """The centres whose register this user keeps (nurse or admin there)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return set()
+    memberships = Membership.objects.filter(user=user, role__in=REGISTER_ROLES, centre__isnull=False)
+    return set(memberships.values_list("centre_id", flat=True))
+
+
+def _require_register(user, centre_id: int) -> None:
+    if centre_id not in register_centre_ids(user):
+        raise EquipmentRoleRequired("Bare sykepleiere og administratorer ved senteret kan endre utstyrsregisteret.")
+
+
+def _may_lend(user, patient: Patient) -> bool:
+    return role_for_patient(user, municipality_id=patient.municipality_id, gp_id=patient.gp_id) in LEND_ROLES
+
+
+def serving_centres(municipality_id: int) -> list[int]:
+    """The centres whose devices a patient of this municipality may borrow: its host centre and
+    every centre with an active agreement (whoever follows the patients up)."""
+    partners = Agreement.objects.active().filter(municipality_id=municipality_id).values("centre_id")
+    return list(Centre.objects.filter(Q(host_id=municipality_id) | Q(id__in=partners)).values_list("id", flat=True))
+
+
+# --- the register -------------------------------------------------------------------------------
+
+
+def device_type_of(given: str) -> str | None:
+    """The type's code from its code or its Norwegian label, in any case (a CSV typed by hand)."""
+    wanted = (given or "").strip().lower()
+    for code, label in DeviceType.choices:
+        if wanted in (code, str(label).lower()):
+            return code
+    return None
+
+
+def _type_names() -> str:
+    return ", ".join(DeviceType.values)
+
+
+def _device_errors(type_code: str | None, given_type: str, serial: str) -> list[str]:
+    errors = []
+    if type_code is None:
+        errors.append(f"ukjent enhetstype «{given_type}»; bruk {_type_names()}")
+    if not serial:
+        errors.append("serienummer mangler")
+    elif not SERIAL.match(serial):
+        errors.append(
+            f"serienummeret «{serial}» kan bare ha bokstaver a–z, sifre, punktum, bindestrek og understrek "
+            "(høyst 100 tegn)"
+        )
+    return errors
+
+
+def _taken(centre: Centre, serial: str) -> str:
+    return f"serienummeret «{serial}» finnes allerede i registeret til {centre.name}"
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:] + "."
+
+
+@transaction.atomic
+def device_register(*, centre: Centre, user, type: str, serial: str, model: str = "", note: str = "") -> Device:
+    """Add one device to the centre's register, «på lager». The serial is unique per centre."""
+    _require_register(user, centre.pk)
+    serial, type_code = (serial or "").strip(), device_type_of(type)
+    errors = _device_errors(type_code, type, serial)
+    if not errors and Device.objects.filter(centre=centre, serial=serial).exists():
+        errors.append(_taken(centre, serial))
+    if errors:
+        raise EquipmentRefused(" ".join(_sentence(e) for e in errors))
+    try:
+        with transaction.atomic():
+            return Device.objects.create(
+                centre=centre, type=type_code, model=(model or "").strip()[:100], serial=serial, note=note or ""
+            )
+    except IntegrityError:  # registered at the same moment by someone else
+        raise EquipmentRefused(_sentence(_taken(centre, serial))) from None
+
+
+@dataclass(frozen=True)
+class ImportLine:
+    line: int  # in the file, the header being line 1
+    serial: str
+    status: str  # created | rejected
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        out = {"line": self.line, "serial": self.serial, "status": self.status}
+        return out | ({"reason": self.reason} if self.reason else {})
+
+
+def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
+    """(line number, cells) of a CSV with a `type,model,serial` header; `;` too (Norwegian Excel)."""
+    lines = (text or "").lstrip("\ufeff").splitlines()
+    if not lines:
+        raise EquipmentRefused("Filen er tom; første linje skal være overskriften type,model,serial.")
+    delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
+    rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
+    if [cell.strip().lower() for cell in rows[0]] != CSV_HEADER:
+        raise EquipmentRefused(f"Linje 1 må være overskriften type,model,serial (fikk «{lines[0][:80]}»).")
+    return [(number, row) for number, row in enumerate(rows[1:], start=2) if any(cell.strip() for cell in row)]
+
+
+def _import_line(centre: Centre, number: int, row: list[str], taken: set[str]) -> tuple[ImportLine, Device | None]:
+    if len(row) != len(CSV_HEADER):
+        return ImportLine(number, "", "rejected", f"linjen har {len(row)} felt; forventet 3 (type,model,serial)"), None
+    given_type, model, serial = (cell.strip() for cell in row)
+    type_code = device_type_of(given_type)
+    errors = _device_errors(type_code, given_type, serial)
+    if not errors and serial in taken:
+        errors.append(_taken(centre, serial) + " (eller står tidligere i filen)")
+    if errors:
+        return ImportLine(number, serial, "rejected", "; ".join(errors)), None
+    taken.add(serial)
+    return ImportLine(number, serial, "created"), Device(
+        centre=centre, type=type_code, model=model[:100], serial=serial
+    )
+
+
+@transaction.atomic
+def devices_import_csv(*, centre: Centre, user, text: str) -> list[ImportLine]:
+    """Register the devices of a CSV file (`type,model,serial`): one result per line with its number,
+    a rejected line says why in Norwegian, and the valid lines are stored whatever their neighbours."""
+    _require_register(user, centre.pk)
+    rows = _csv_rows(text)
+    taken = set(Device.objects.filter(centre=centre).values_list("serial", flat=True))
+    results, devices = [], []
+    for number, row in rows:
+        result, device = _import_line(centre, number, row, taken)
+        results.append(result)
+        if device:
+            devices.append(device)
+    Device.objects.bulk_create(devices)
+    return results
+
+
+# --- kits ---------------------------------------------------------------------------------------
+
+
+def kit_create(*, centre: Centre, user, name: str, device_types: Iterable[str], diagnosis: str = "") -> Kit:
+    _require_register(user, centre.pk)
+    types = [device_type_of(t) for t in device_types]
+    if not types or None in types:
+        raise EquipmentRefused(f"En utstyrspakke trenger enhetstyper blant {_type_names()}.")
+    return Kit.objects.create(centre=centre, name=name.strip(), diagnosis=diagnosis, device_types=types)
+
+
+# --- loans --------------------------------------------------------------------------------------
+
+
+def _state_refusal(device: Device) -> str | None:
+    if device.state in LENDABLE:
+        return None
+    if device.state == DeviceState.LENT:
+        return f"Enheten «{device.serial}» er allerede utlånt; den må returneres først."
+    if device.state == DeviceState.RETURNED:
+        return f"Enheten «{device.serial}» er returnert, men ikke rengjort; den må rengjøres før den lånes ut igjen."
+    return f"Enheten «{device.serial}» er {str(device.get_state_display()).lower()} og kan ikke lånes ut."
+
+
+def _kit_refusals(kit: Kit, devices: list[Device]) -> list[str]:
+    types = [d.type for d in devices]
+    labels = dict(DeviceType.choices)
+    refusals = [
+        f"Utstyrspakken «{kit.name}» mangler {str(labels[t]).lower()}." for t in kit.device_types if t not in types
+    ]
+    refusals += [
+        f"Enheten «{d.serial}» ({str(labels[d.type]).lower()}) hører ikke til utstyrspakken «{kit.name}»."
+        for d in devices
+        if d.type not in kit.device_types
+    ]
+    return refusals
+
+
+def _date_refusals(devices: list[Device], lent_on: datetime.date) -> list[str]:
+    if lent_on > timezone.localdate():
+        return ["Utlånsdatoen kan ikke være fram i tid."]
+    last: dict[str, datetime.date] = {}
+    later = DeviceLoan.objects.filter(device__in=devices, returned_on__gt=lent_on)
+    for serial, day in later.values_list("device__serial", "returned_on"):
+        last[serial] = max(day, last.get(serial, day))
+    return [
+        f"Enheten «{serial}» ble returnert {day:%d.%m.%Y}; utlånet kan ikke begynne før det."
+        for serial, day in sorted(last.items())
+    ]
+
+
+def _lendable(patient: Patient, serials: list[str]) -> tuple[list[Device], list[str]]:
+    devices = list(
+        Device.objects.select_for_update()
+        .filter(centre_id__in=serving_centres(patient.municipality_id), serial__in=serials)
+        .select_related("centre")
+    )
+    found = {d.serial for d in devices}
+    refusals = [
+        f"Enheten «{s}» finnes ikke i registeret til et senter som betjener {patient.municipality.name}."
+        for s in serials
+        if s not in found
+    ]
+    if len(devices) > len(found):  # one serial in two centres serving the same kommune
+        refusals.append("Et serienummer finnes hos flere sentre; lån ut fra senterets utstyrsside.")
+    return devices, refusals
+
+
+@transaction.atomic
+def devices_lend(
+    *,
+    patient: Patient,
+    user,
+    serials: Iterable[str],
+    kit: Kit | None = None,
+    lent_on: datetime.date | None = None,
+    request=None,
+) -> list[DeviceLoan]:
+    """Lend devices (by serial; with `kit`, exactly the kit's types) to a patient, all or none. Each
+    device must be on the shelf or cleaned, and belong to a centre that serves the patient's kommune."""
+    if not _may_lend(user, patient):
+        raise EquipmentRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan låne ut utstyr.")
+    serials = list(dict.fromkeys(s.strip() for s in serials if s and s.strip()))
+    if not serials:
+        raise EquipmentRefused("Oppgi minst ett serienummer.")
+    lent_on = lent_on or timezone.localdate()
+    devices, refusals = _lendable(patient, serials)
+    refusals += [r for r in map(_state_refusal, devices) if r]
+    refusals += _kit_refusals(kit, devices) if kit else []
+    refusals += _date_refusals(devices, lent_on) if not refusals else []
+    if refusals:
+        raise EquipmentRefused(" ".join(refusals))
+    loans = DeviceLoan.objects.bulk_create(
+        [
+            DeviceLoan(
+                device=d, patient=patient, municipality_id=patient.municipality_id, lent_on=lent_on, lent_by=user
+            )
+            for d in devices
+        ]
+    )
+    Device.objects.filter(pk__in=[d.pk for d in devices]).update(state=DeviceState.LENT)
+    for loan in loans:
+        audit_record(
+            action=AuditAction.CREATE,
+            object_type="device_loan",
+            object_id=loan.pk,
+            patient=patient,
+            request=request,
+            user=user,
+        )
+    return loans
+
+
+def _locked(device: Device) -> Device:
+    return Device.objects.select_for_update().select_related("centre").get(pk=device.pk)
+
+
+def _open_loan(device: Device) -> DeviceLoan | None:
+    return DeviceLoan.objects.filter(device=device, returned_on__isnull=True).select_related("patient").first()
+
+
+@transaction.atomic
+def device_return(*, device: Device, user, returned_on: datetime.date | None = None, request=None) -> DeviceLoan:
+    """Close the device's loan; the device waits for cleaning («returnert – til rengjøring»). The centre's
+    staff, or the patient's nurse or koordinator (who collects it at avslutning), may take it back."""
+    device = _locked(device)
+    loan = _open_loan(device)
+    if loan is None:
+        raise EquipmentRefused(f"Enheten «{device.serial}» er ikke utlånt (den er «{device.get_state_display()}»).")
+    if device.centre_id not in register_centre_ids(user) and not _may_lend(user, loan.patient):
+        raise EquipmentRoleRequired(
+            "Bare senterets ansatte og pasientens sykepleier eller koordinator kan ta imot utstyr."
+        )
+    returned_on = returned_on or timezone.localdate()
+    if returned_on > timezone.localdate() or returned_on < loan.lent_on:
+        raise EquipmentRefused(f"Returdatoen må ligge mellom utlånsdatoen ({loan.lent_on:%d.%m.%Y}) og i dag.")
+    loan.returned_on, loan.returned_by = returned_on, user
+    loan.save(update_fields=["returned_on", "returned_by"])
+    device.state = DeviceState.RETURNED
+    device.save(update_fields=["state"])
+    audit_record(
+        action=AuditAction.UPDATE,
+        object_type="device_loan",
+        object_id=loan.pk,
+        patient=loan.patient,
+        request=request,
+        user=user,
+    )
+    return loan
+
+
+@transaction.atomic
+def device_clean(*, device: Device, user) -> Device:
+    """A returned device has been cleaned and may be lent again."""
+    device = _locked(device)
+    _require_register(user, device.centre_id)
+    if device.state != DeviceState.RETURNED:
+        raise EquipmentRefused(
+            f"Bare en returnert enhet kan rengjøres; «{device.serial}» er «{device.get_state_display()}»."
+        )
+    device.state = DeviceState.CLEANED
+    device.save(update_fields=["state"])
+    return device
+
+
+@transaction.atomic
+def device_discard(*, device: Device, user, lost: bool = False, note: str = "", request=None) -> Device:
+    """Take a device out of use: kassert (not while lent), or tapt (a lent one's loan ends today)."""
+    device = _locked(device)
+    _require_register(user, device.centre_id)
+    if device.state in (DeviceState.DISCARDED, DeviceState.LOST):
+        raise EquipmentRefused(f"Enheten «{device.serial}» er allerede {str(device.get_state_display()).lower()}.")
+    loan = _open_loan(device)
+    if loan and not lost:
+        raise EquipmentRefused(f"Enheten «{device.serial}» er utlånt; den må returneres før den kasseres.")
+    if loan:
+        loan.returned_on, loan.returned_by = timezone.localdate(), user
+        loan.save(update_fields=["returned_on", "returned_by"])
+        audit_record(
+            action=AuditAction.UPDATE,
+            object_type="device_loan",
+            object_id=loan.pk,
+            patient=loan.patient,
+            request=request,
+            user=user,
+        )
+    device.state = DeviceState.LOST if lost else DeviceState.DISCARDED
+    device.note = "\n".join(filter(None, [device.note, (note or "").strip()]))
+    device.save(update_fields=["state", "note"])
+    return device
+
+
+# --- which patient had the device: ingest by serial ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoanPeriod:
+    lent_on: datetime.date
+    returned_on: datetime.date | None
+    patient_id: object
+    municipality_id: int
+
+    def covers(self, day: datetime.date) -> bool:
+        return self.lent_on <= day and (self.returned_on is None or day <= self.returned_on)
+
+
+def loans_by_serial(*, centre_id: int, serials: Iterable[str], days: Iterable[datetime.date]) -> dict[str, list]:
+    """serial → the loans of the centre's device that overlap [first day, last day], in one query; a
+    registered device without such loans maps to [], an unknown serial is left out."""
+    serials, days = set(serials), sorted(set(days))
+    if not serials or not days:
+        return {}
+    window = FilteredRelation(
+        "loans",
+        condition=Q(loans__lent_on__lte=days[-1])
+        & (Q(loans__returned_on__isnull=True) | Q(loans__returned_on__gte=days[0])),
+    )
+    rows = (
+        Device.objects.filter(centre_id=centre_id, serial__in=serials)
+        .annotate(loan_in_window=window)
+        .values_list(
+            "serial",
+            "loan_in_window__lent_on",
+            "loan_in_window__returned_on",
+            "loan_in_window__patient_id",
+            "loan_in_window__municipality_id",
+        )
+    )
+    found: dict[str, list] = {}
+    for serial, lent_on, returned_on, patient_id, municipality_id in rows:
+        periods = found.setdefault(serial, [])
+        if lent_on is not None:
+            periods.append(LoanPeriod(lent_on, returned_on, patient_id, municipality_id))
+    return found
+
+
+def loan_for_serial(*, centre: Centre, serial: str, at: datetime.datetime) -> DeviceLoan | None:
+    """The loan of the centre's device active at `at` (its day in Norway); None if there is none, or
+    if two loans share that day (returned and lent again): a reading then belongs to no one for sure."""
+    day = timezone.localtime(at).date()
+    loans = list(
+        DeviceLoan.objects.filter(device__centre=centre, device__serial=serial, lent_on__lte=day)
+        .filter(Q(returned_on__isnull=True) | Q(returned_on__gte=day))
+        .select_related("patient", "device")[:2]
+    )
+    return loans[0] if len(loans) == 1 else None
+
+
+def kit_for(patient: Patient, name: str) -> Kit:
+    """The kit of that name at a centre serving the patient's kommune."""
+    kit = Kit.objects.filter(centre_id__in=serving_centres(patient.municipality_id), name=(name or "").strip()).first()
+    if kit is None:
+        raise EquipmentRefused(f"Finner ingen utstyrspakke «{name}» ved senteret som betjener pasientens kommune.")
+    return kit

@@ -1,0 +1,391 @@
+"""The henvisning process before oppstart: henvisning → vurdering → vedtak (with klage) → samtykke.
+
+Every step writes a StatusChange row through `status.referral_change_record` (received, assessed,
+granted, refused), so the referral's status is derived from its rows like the patient's.
+
+Who: the users whose scope reaches the referral's municipality as nurse or koordinator (a koordinator
+for their own municipality, a centre nurse for the municipalities the centre follows up, a
+municipality's own nurse for their own) — `referral_municipality_ids`.
+
+Privacy: registering a national id looks only in the user's own scope (`visible_patients`). A person
+known there is linked (`referral.patient`); anyone else is answered exactly as a new person, whether
+or not a Patient with that id exists in another municipality: no uniqueness error, nothing linked.
+
+The Patient record comes with the grant (`decision_record`):
+- the referral's linked patient, or a Patient in scope with the national id, is used as it is;
+- a Patient with the national id in another municipality is MOVED, so the person keeps one record
+  with a municipality history: if that forløp is active or paused it is first ended (an `ended` row,
+  end reason «moved», in the old municipality, effective on the decision date — its open alerts close
+  as for any end), then the record's municipality becomes the new one and a `moved` row names the
+  previous municipality, effective on the decision date. Billing splits the month at that date: the
+  old municipality's rows run up to the end row, the new one's from the grant and oppstart on.
+  The record's earlier rows (readings, plans, alerts, status history) keep the municipality they
+  were written for.
+- otherwise a new Patient is created (`access.patient_create`) with status «venter på oppstart»
+  (pending): no silence checks, not active until oppstart writes its `started` row.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from patients.models import (
+    ASSESSMENT_CRITERIA,
+    Appeal,
+    AppealOutcome,
+    Assessment,
+    Consent,
+    ConsentGivenBy,
+    ConsentMethod,
+    CriterionAnswer,
+    Decision,
+    DecisionOutcome,
+    EndReason,
+    Patient,
+    PatientStatus,
+    Referral,
+    ReferralStatus,
+    Referrer,
+    StatusEvent,
+    validate_national_id,
+)
+from patients.services.access import patient_create
+from patients.services.status import NoPatientYet, referral_change_record
+from tenants.models import AuditAction, Role
+from tenants.selectors import user_scope
+from tenants.services import audit_record
+
+REFERRAL_ROLES = (Role.NURSE, Role.COORDINATOR)
+OPEN_STATUSES = (ReferralStatus.RECEIVED, ReferralStatus.ASSESSED, ReferralStatus.GRANTED)
+
+
+class ReferralRefused(Exception):
+    """The step cannot be made as asked (message in Norwegian, safe to show; the API's 400)."""
+
+
+class ReferralRoleRequired(PermissionDenied):
+    """Only the municipality's koordinator and the nurses who follow it up handle its referrals (403)."""
+
+
+def referral_municipality_ids(user) -> list[int]:
+    """The municipalities whose referrals this user registers and handles."""
+    roles = user_scope(user).municipality_roles
+    return sorted(mid for mid, role in roles.items() if role in REFERRAL_ROLES)
+
+
+def _require_role(user, municipality_id: int) -> None:
+    if municipality_id not in referral_municipality_ids(user):
+        raise ReferralRoleRequired(
+            "Bare koordinator og sykepleiere som følger opp kommunen, kan behandle henvisninger."
+        )
+
+
+def _audit(*, action, object_type: str, object_id, referral: Referral, user, request) -> None:
+    subject = referral.patient or NoPatientYet(municipality_id=referral.municipality_id)
+    audit_record(action=action, object_type=object_type, object_id=object_id, patient=subject, request=request,
+                 user=user)  # fmt: skip
+
+
+def _today() -> datetime.date:
+    return timezone.localdate()
+
+
+# --- henvisning -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def referral_register(
+    *,
+    user,
+    municipality,
+    national_id: str,
+    name: str,
+    referrer: str,
+    reason: str,
+    referrer_name: str = "",
+    diagnoses=(),
+    gp=None,
+    phone: str = "",
+    next_of_kin: str = "",
+    received_on: datetime.date | None = None,
+    request=None,
+) -> Referral:
+    """Register a henvisning. Looks only inside the user's scope (see the module's privacy rule)."""
+    from patients.selectors import visible_patients  # patients.selectors imports this package
+
+    _require_role(user, municipality.pk)
+    national_id = (national_id or "").replace(" ", "")
+    try:
+        validate_national_id(national_id)
+    except ValidationError as exc:
+        raise ReferralRefused(f"Fødselsnummer: {exc.messages[0]}") from None
+    if not (name or "").strip():
+        raise ReferralRefused("Navn må fylles ut.")
+    if referrer not in Referrer.values:
+        raise ReferralRefused("Velg hvem som henviste.")
+    if not (reason or "").strip():
+        raise ReferralRefused("Begrunnelse for henvisningen må fylles ut.")
+    received_on = received_on or _today()
+    if received_on > _today():
+        raise ReferralRefused("Mottatt-datoen kan ikke være fram i tid.")
+    open_here = Referral.objects.filter(municipality=municipality, national_id=national_id, status__in=OPEN_STATUSES)
+    if open_here.exists():
+        raise ReferralRefused(f"Personen har allerede en åpen henvisning i {municipality.name}.")
+    referral = Referral(
+        municipality=municipality,
+        patient=visible_patients(user).filter(national_id=national_id).first(),
+        national_id=national_id,
+        name=name.strip(),
+        referrer=referrer,
+        referrer_name=(referrer_name or "").strip(),
+        diagnoses=list(diagnoses),
+        reason=reason.strip(),
+        gp=gp,
+        phone=(phone or "").strip(),
+        next_of_kin=(next_of_kin or "").strip(),
+        created_by=user,
+    )
+    referral.save()
+    _audit(action=AuditAction.CREATE, object_type="referral", object_id=referral.pk, referral=referral, user=user,
+           request=request)  # fmt: skip
+    referral_change_record(referral=referral, event=StatusEvent.RECEIVED, user=user, effective_date=received_on,
+                           request=request)  # fmt: skip
+    return referral
+
+
+def _locked(referral: Referral) -> Referral:
+    # One step at a time per referral: two clicks on «Fatt vedtak» make one decision.
+    locked = Referral.objects.select_for_update(of=("self",))  # not the nullable patient join
+    return locked.select_related("municipality", "patient").get(pk=referral.pk)
+
+
+# --- vurdering ------------------------------------------------------------------------------------
+
+
+def _clean_criteria(criteria: dict) -> dict:
+    cleaned = {}
+    for code, label in ASSESSMENT_CRITERIA.items():
+        given = (criteria or {}).get(code) or {}
+        answer = given.get("answer") if isinstance(given, dict) else None
+        if answer not in CriterionAnswer.values:
+            raise ReferralRefused(f"Kriteriet «{label}» mangler svar (ja, nei eller vet ikke).")
+        cleaned[code] = {"answer": answer, "comment": str(given.get("comment") or "").strip()}
+    unknown = set(criteria or {}) - set(ASSESSMENT_CRITERIA)
+    if unknown:
+        raise ReferralRefused(f"Ukjent kriterium: {', '.join(sorted(unknown))}.")
+    return cleaned
+
+
+@transaction.atomic
+def assessment_record(*, referral: Referral, user, criteria: dict, what_matters: str = "", request=None) -> Assessment:
+    """The vurdering: every criterion answered, and the kartlegging. May be repeated until the vedtak."""
+    _require_role(user, referral.municipality_id)
+    referral = _locked(referral)
+    if referral.status not in (ReferralStatus.RECEIVED, ReferralStatus.ASSESSED):
+        raise ReferralRefused(
+            f"Henvisningen kan ikke vurderes når den har status «{str(referral.get_status_display()).lower()}»."
+        )
+    assessment = Assessment.objects.create(
+        referral=referral, criteria=_clean_criteria(criteria), what_matters=(what_matters or "").strip(),
+        assessed_by=user,
+    )  # fmt: skip
+    _audit(action=AuditAction.CREATE, object_type="assessment", object_id=assessment.pk, referral=referral,
+           user=user, request=request)  # fmt: skip
+    referral_change_record(referral=referral, event=StatusEvent.ASSESSED, user=user, request=request)
+    return assessment
+
+
+# --- vedtak ---------------------------------------------------------------------------------------
+
+
+def _check_period(period_from, period_to, evaluation_date) -> None:
+    if period_to is None:
+        raise ReferralRefused("Et innvilget vedtak må ha en periode: fyll ut til-dato.")
+    if period_to <= period_from:
+        raise ReferralRefused(f"Periodens til-dato må være etter fra-datoen ({period_from:%d.%m.%Y}).")
+    if evaluation_date is None:
+        raise ReferralRefused("Et innvilget vedtak må ha en evalueringsdato.")
+    if not period_from <= evaluation_date <= period_to:
+        raise ReferralRefused(
+            f"Evalueringsdatoen må ligge innenfor perioden {period_from:%d.%m.%Y}–{period_to:%d.%m.%Y}."
+        )
+
+
+def _move(*, patient: Patient, referral: Referral, user, on: datetime.date, request) -> Patient:
+    """The move rule of the module docstring: end the old forløp, then move the one record."""
+    old = patient.municipality_id
+    if patient.status in (PatientStatus.ACTIVE, PatientStatus.PAUSED):
+        old_referral = patient.referrals.filter(municipality_id=old).order_by("-created_at").first()
+        referral_change_record(
+            referral=old_referral, patient=patient, municipality_id=old, event=StatusEvent.ENDED,
+            end_reason=EndReason.MOVED, effective_date=on, user=user, request=request,
+            note=f"Flyttet til {referral.municipality.name}",
+        )  # fmt: skip
+        patient.refresh_from_db()
+    patient.municipality = referral.municipality
+    patient.save(update_fields=["municipality"])
+    audit_record(action=AuditAction.UPDATE, object_type="patient", object_id=patient.pk, patient=patient,
+                 request=request, user=user)  # fmt: skip
+    referral_change_record(
+        referral=referral, patient=patient, event=StatusEvent.MOVED, previous_municipality_id=old,
+        effective_date=on, user=user, request=request,
+    )  # fmt: skip
+    return patient
+
+
+def _patient_for_grant(*, referral: Referral, user, on: datetime.date, request) -> Patient:
+    patient = referral.patient or Patient.objects.filter(national_id=referral.national_id).first()
+    if patient is None:
+        patient = patient_create(
+            municipality=referral.municipality, name=referral.name, national_id=referral.national_id,
+            gp=referral.gp, diagnoses=referral.diagnoses, status=PatientStatus.PENDING,
+        )  # fmt: skip
+        audit_record(action=AuditAction.CREATE, object_type="patient", object_id=patient.pk, patient=patient,
+                     request=request, user=user)  # fmt: skip
+        return patient
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.municipality_id != referral.municipality_id:
+        patient = _move(patient=patient, referral=referral, user=user, on=on, request=request)
+    return patient
+
+
+@transaction.atomic
+def decision_record(
+    *,
+    referral: Referral,
+    user,
+    outcome: str,
+    reason: str,
+    period_from: datetime.date | None = None,
+    period_to: datetime.date | None = None,
+    evaluation_date: datetime.date | None = None,
+    request=None,
+) -> Decision:
+    """The enkeltvedtak. Granted: a period and an evaluation date within it, and the Patient record
+    (module docstring). Refused: the referral ends with the begrunnelse. A referral is decided once."""
+    _require_role(user, referral.municipality_id)
+    referral = _locked(referral)
+    if Decision.objects.filter(referral=referral).exists():
+        raise ReferralRefused("Henvisningen har allerede et vedtak. Endringer går gjennom klage.")
+    if referral.status != ReferralStatus.ASSESSED:
+        raise ReferralRefused("Henvisningen må vurderes før det kan fattes vedtak.")
+    if outcome not in DecisionOutcome.values:
+        raise ReferralRefused("Velg om søknaden innvilges eller avslås.")
+    if not (reason or "").strip():
+        raise ReferralRefused("Vedtaket må ha en begrunnelse.")
+    today = _today()
+    granted = outcome == DecisionOutcome.GRANTED
+    if granted:
+        period_from = period_from or today
+        _check_period(period_from, period_to, evaluation_date)
+    else:
+        period_from = period_to = evaluation_date = None
+    decision = Decision.objects.create(
+        referral=referral, outcome=outcome, reason=reason.strip(), legal_basis=referral.municipality.legal_basis,
+        period_from=period_from, period_to=period_to, evaluation_date=evaluation_date, decided_by=user,
+    )  # fmt: skip
+    if granted:
+        referral.patient = _patient_for_grant(referral=referral, user=user, on=today, request=request)
+        referral.save(update_fields=["patient"])
+    _audit(action=AuditAction.CREATE, object_type="decision", object_id=decision.pk, referral=referral, user=user,
+           request=request)  # fmt: skip
+    event = StatusEvent.GRANTED if granted else StatusEvent.REFUSED
+    referral_change_record(referral=referral, event=event, user=user, effective_date=today,
+                           note="" if granted else decision.reason, request=request)  # fmt: skip
+    return decision
+
+
+# --- klage ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def appeal_register(*, referral: Referral, user, received_on: datetime.date, note: str = "", request=None) -> Appeal:
+    """A received klage on the referral's vedtak (one at a time)."""
+    _require_role(user, referral.municipality_id)
+    referral = _locked(referral)
+    decision = Decision.objects.filter(referral=referral).first()
+    if decision is None:
+        raise ReferralRefused("Det finnes ikke noe vedtak å klage på.")
+    if decision.appeals.filter(outcome=AppealOutcome.PENDING).exists():
+        raise ReferralRefused("Det er allerede en klage til behandling på dette vedtaket.")
+    if received_on is None or received_on > _today():
+        raise ReferralRefused("Oppgi når klagen ble mottatt (ikke fram i tid).")
+    decided_on = timezone.localtime(decision.decided_at).date()
+    if received_on < decided_on:
+        raise ReferralRefused(f"Klagen kan ikke være mottatt før vedtaket ble fattet ({decided_on:%d.%m.%Y}).")
+    appeal = Appeal.objects.create(decision=decision, received_on=received_on, note=(note or "").strip(),
+                                   recorded_by=user)  # fmt: skip
+    _audit(action=AuditAction.CREATE, object_type="appeal", object_id=appeal.pk, referral=referral, user=user,
+           request=request)  # fmt: skip
+    return appeal
+
+
+@transaction.atomic
+def appeal_decide(
+    *, referral: Referral, user, outcome: str, decided_on: datetime.date | None = None, note: str = "", request=None
+) -> Appeal:
+    """The outcome of the pending klage: the vedtak upheld or reversed."""
+    _require_role(user, referral.municipality_id)
+    referral = _locked(referral)
+    appeal = Appeal.objects.filter(decision__referral=referral, outcome=AppealOutcome.PENDING).first()
+    if appeal is None:
+        raise ReferralRefused("Det finnes ingen klage til behandling på denne henvisningen.")
+    if outcome not in (AppealOutcome.UPHELD, AppealOutcome.REVERSED):
+        raise ReferralRefused("Velg om vedtaket er opprettholdt eller omgjort.")
+    decided_on = decided_on or _today()
+    if not appeal.received_on <= decided_on <= _today():
+        raise ReferralRefused(f"Avgjørelsesdatoen må ligge mellom {appeal.received_on:%d.%m.%Y} og i dag.")
+    appeal.outcome, appeal.outcome_on = outcome, decided_on
+    if note:
+        appeal.note = "\n".join(part for part in (appeal.note, note.strip()) if part)
+    appeal.save(update_fields=["outcome", "outcome_on", "note"])
+    _audit(action=AuditAction.UPDATE, object_type="appeal", object_id=appeal.pk, referral=referral, user=user,
+           request=request)  # fmt: skip
+    return appeal
+
+
+# --- samtykke -------------------------------------------------------------------------------------
+
+
+def consent_given(patient: Patient) -> bool:
+    """Whether the patient has a recorded samtykke in their current municipality (oppstart needs it)."""
+    return patient.consents.filter(municipality_id=patient.municipality_id).exists()
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    patient: Patient,
+    user,
+    given_by: str,
+    method: str,
+    given_on: datetime.date | None,
+    representative_name: str = "",
+    representative_role: str = "",
+    request=None,
+) -> Consent:
+    """The samtykke, recorded before oppstart; linked to the patient's granted referral when there is one."""
+    _require_role(user, patient.municipality_id)
+    if given_by not in ConsentGivenBy.values:
+        raise ReferralRefused("Velg hvem som ga samtykket: pasienten eller en representant.")
+    representative = given_by == ConsentGivenBy.REPRESENTATIVE
+    name, role = (representative_name or "").strip(), (representative_role or "").strip()
+    if representative and not (name and role):
+        raise ReferralRefused("Samtykke fra en representant: oppgi representantens navn og rolle.")
+    if method not in ConsentMethod.values:
+        raise ReferralRefused("Velg om samtykket er skriftlig eller muntlig.")
+    if given_on is None or given_on > _today():
+        raise ReferralRefused("Oppgi når samtykket ble gitt (ikke fram i tid).")
+    referral = patient.referrals.filter(municipality_id=patient.municipality_id, status=ReferralStatus.GRANTED).first()
+    consent = Consent.objects.create(
+        patient=patient, municipality_id=patient.municipality_id, referral=referral, given_by=given_by,
+        representative_name=name if representative else "", representative_role=role if representative else "",
+        method=method, given_on=given_on, recorded_by=user,
+    )  # fmt: skip
+    audit_record(action=AuditAction.CREATE, object_type="consent", object_id=consent.pk, patient=patient,
+                 request=request, user=user)  # fmt: skip
+    return consent
