@@ -4,6 +4,13 @@ every row is found by a natural key before it is created, and the random choices
 seed, so a second run neither fails nor duplicates anything.
 
 All national ids are synthetic (month + 80): they can never belong to a real person.
+
+Everything a service creates is made by that service, as the demo login who would do it: the device
+registers (CSV import), kits and loans (patients.services.equipment), the candidates of Gjerdrum and
+Nannestad in every stage before oppstart (patients.services.referrals), pauses and endings
+(status_change_record), readings (ingest, Rune's by device serial) and plans (ebp). The existing
+patients' oppstart is still the `started` row of `_seed_starts` with the kit lent beside it:
+`patient_start` needs a granted vedtak, and a vedtak is dated the day it is made (no six-month history).
 """
 
 from __future__ import annotations
@@ -21,8 +28,34 @@ from ebp.defaults import TEMPLATES
 from ebp.models import PlanVersion
 from measurements.types import spec as type_spec
 from patients import national_id
-from patients.models import Patient
-from patients.services import gp_permission_sync, patient_create, status_change_record
+from patients.models import (
+    ASSESSMENT_CRITERIA,
+    Device,
+    DeviceState,
+    DeviceType,
+    EndReason,
+    Kit,
+    Patient,
+    Referral,
+    StatusChange,
+    StatusEvent,
+)
+from patients.services import (
+    appeal_register,
+    assessment_record,
+    consent_record,
+    decision_record,
+    device_clean,
+    device_return,
+    devices_import_csv,
+    devices_lend,
+    gp_permission_sync,
+    kit_create,
+    kit_for,
+    patient_create,
+    referral_register,
+    status_change_record,
+)
 from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, Role
 
 DEMO_PASSWORD = "demo"  # noqa: S105 – documented demo password, only ever set with DEBUG on
@@ -68,6 +101,7 @@ LOGINS = [
     ("koordinator.nannestad", "Knut", "Vik", Role.COORDINATOR, "3238", False),
     ("fastlege.berg", "Erik", "Berg", Role.GP, "3209", False),
     ("okonomi.ullensaker", "Ola", "Økland", Role.FINANCE, "ovre-romerike", False),
+    ("okonomi.gjerdrum", "Guro", "Fossum", Role.FINANCE, "3230", False),
     ("admin.ullensaker", "Anne", "Aas", Role.ADMIN, "ovre-romerike", True),
 ]
 
@@ -197,6 +231,20 @@ def _seed_pending_review(users: dict) -> None:
     ebp.draft_submit(version=draft, user=nurse)
 
 
+# Whose readings the gateway sends by the serial of the lent device instead of the patient's id:
+# ingest finds the patient through the loan active on the day (measurements.services).
+READINGS_BY_SERIAL = {"Rune Bakken"}
+DEVICE_FOR_TYPE = {"spo2": DeviceType.PULSE_OXIMETER, "pulse": DeviceType.PULSE_OXIMETER, "weight": DeviceType.SCALE}
+
+
+def _reading_sender(patient: Patient, mtype: str) -> dict:
+    """`device_serial` of the patient's (last) lent device for the type, or `patient_id`."""
+    loan = patient.device_loans.filter(device__type=DEVICE_FOR_TYPE.get(mtype)).select_related("device").first()
+    if patient.name not in READINGS_BY_SERIAL or loan is None:
+        return {"patient_id": str(patient.pk)}
+    return {"device_serial": loan.device.serial}
+
+
 def _seed_readings(centres: dict) -> None:
     """A week of readings for the named patients through the real ingest and scoring services, so the
     worklist has red and yellow alerts on first start. Idempotent: the external ids are fixed."""
@@ -211,12 +259,13 @@ def _seed_readings(centres: dict) -> None:
         patient = Patient.objects.get(name=name)
         items = by_centre.setdefault(centre_of(patient.municipality_id).pk, [])
         for mtype, values in series:
+            sender = _reading_sender(patient, mtype)
             for day, value in enumerate(values):
                 at = now - datetime.timedelta(days=len(values) - 1 - day, hours=2)
                 items.append(
                     {
                         "external_id": f"demo-{patient.national_id[-5:]}-{mtype}-{day}",
-                        "patient_id": str(patient.pk),
+                        **sender,
                         "type": mtype,
                         "value": value,
                         "unit": type_spec(mtype).unit,
@@ -231,6 +280,280 @@ def _seed_readings(centres: dict) -> None:
         created = [r.id for r in results if r.status == "created"]
         if created:
             readings_score(created)
+
+
+# --- equipment: the centres' device registers, kits and the named patients' loans ------------------
+
+# type, serial code (serials like «OR-PO-0001»), model; DEVICE_REGISTERS says how many of each per centre.
+DEVICE_STOCK = [
+    (DeviceType.PULSE_OXIMETER, "PO", "Nonin 3230 Bluetooth"),
+    (DeviceType.TABLET, "NB", "Samsung Galaxy Tab A9"),
+    (DeviceType.SCALE, "VE", "A&D UC-352BLE"),
+    (DeviceType.BLOOD_PRESSURE, "BT", "Omron M7 Intelli IT"),
+    (DeviceType.THERMOMETER, "TE", "Braun ThermoScan 7"),
+    (DeviceType.GLUCOSE_METER, "BS", "Contour Next One"),
+]
+# centre slug → (serial prefix, devices of each type, who keeps the register)
+DEVICE_REGISTERS = {
+    "ovre-romerike": ("OR", 36, "sykepleier.ullensaker"),
+    "agder": ("AG", 24, "sykepleier.agder"),
+}
+# name, diagnosis, device types: lent in one go at oppstart
+DEMO_KITS = [
+    ("KOLS", "kols", [DeviceType.PULSE_OXIMETER, DeviceType.TABLET]),
+    ("Hjertesvikt", "hjertesvikt",
+     [DeviceType.PULSE_OXIMETER, DeviceType.TABLET, DeviceType.SCALE, DeviceType.BLOOD_PRESSURE]),
+    ("Diabetes", "diabetes", [DeviceType.GLUCOSE_METER, DeviceType.TABLET]),
+]  # fmt: skip
+
+
+def demo_serial(prefix: str, code: str, number: int) -> str:
+    return f"{prefix}-{code}-{number:04d}"
+
+
+def _seed_equipment(centres: dict, users: dict) -> None:
+    """Each centre's register through the CSV import (only the serials not yet registered) and its kits."""
+    for slug, (prefix, count, keeper) in DEVICE_REGISTERS.items():
+        centre, user = centres[slug], users[keeper]
+        registered = set(Device.objects.filter(centre=centre).values_list("serial", flat=True))
+        lines = [
+            f"{device_type},{model},{demo_serial(prefix, code, n)}"
+            for device_type, code, model in DEVICE_STOCK
+            for n in range(1, count + 1)
+            if demo_serial(prefix, code, n) not in registered
+        ]
+        if lines:
+            devices_import_csv(centre=centre, user=user, text="\n".join(["type,model,serial", *lines]))
+        for name, diagnosis, types in DEMO_KITS:
+            if not Kit.objects.filter(centre=centre, name=name).exists():
+                kit_create(centre=centre, user=user, name=name, diagnosis=diagnosis, device_types=types)
+
+
+def _kit_name(diagnoses) -> str:
+    """The kit for the patient's diagnoses: heart failure needs the scale and the blood pressure too."""
+    if "hjertesvikt" in diagnoses:
+        return "Hjertesvikt"
+    return "KOLS" if "kols" in diagnoses or "diabetes" not in diagnoses else "Diabetes"
+
+
+def _lend_kit(patient: Patient, user, lent_on: datetime.date) -> list:
+    """The patient's kit, each device the lowest serial of its type still on the shelf (the same on every
+    machine; never a cleaned one: its last loan may end after a back-dated `lent_on`)."""
+    kit = kit_for(patient, _kit_name(patient.diagnoses))
+    lendable = Device.objects.filter(centre=kit.centre, state=DeviceState.IN_STOCK)
+    serials = [lendable.filter(type=t).order_by("serial").values_list("serial", flat=True).first()
+               for t in kit.device_types]  # fmt: skip
+    return devices_lend(patient=patient, user=user, serials=serials, kit=kit, lent_on=lent_on)
+
+
+def _started_on(patient: Patient) -> datetime.date:
+    return patient.status_changes.filter(event=StatusEvent.STARTED).order_by("effective_date").first().effective_date
+
+
+def _seed_named_loans(users: dict) -> None:
+    """The named patients' kits, lent by the nurse who started them on their start date. Oppstart is
+    still the `started` row of `_seed_starts`; the loan is written by the equipment service beside it."""
+    for named in NAMED_PATIENTS:
+        patient = Patient.objects.select_related("municipality").get(name=named.name)
+        if patient.device_loans.exists():
+            continue
+        nurse = users[STARTED_BY.get(patient.municipality.number, "sykepleier.ullensaker")]
+        _lend_kit(patient, nurse, _started_on(patient))
+
+
+# --- forløp: candidates in every stage before oppstart, a pause and an ending ---------------------
+
+CRITERIA_YES = {code: {"answer": "yes", "comment": ""} for code in ASSESSMENT_CRITERIA}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A henvisning taken through the real services up to `stage` (received … appealed)."""
+
+    municipality: str
+    stage: str  # received | assessed | granted | consented | refused | appealed
+    name: str
+    birth: datetime.date  # day 29–31: the random patients are born on days 1–28, so no number is shared
+    diagnoses: tuple[str, ...]
+    referrer: str
+    referrer_name: str
+    reason: str
+    received_days_ago: int
+    what_matters: str = ""
+    criteria: dict | None = None  # answers that are not «ja», {code: (answer, comment)}
+    decision: str = ""  # the vedtak's begrunnelse
+    appeal: str = ""
+    representative: tuple[str, str] | None = None  # the samtykke given by (name, role)
+    gp: str = ""
+
+
+CANDIDATES = [
+    Candidate("3230", "received", "Berit Solheim", datetime.date(1948, 1, 29), ("kols",), "hospital",
+              "Ahus, lungemedisinsk avdeling", "Utskrevet etter tredje KOLS-forverring i år; ønsker oppfølging hjemme.",
+              2, gp="fastlege.berg"),
+    Candidate("3230", "assessed", "Håkon Rustad", datetime.date(1951, 7, 31), ("hjertesvikt",), "gp",
+              "Erik Berg", "Økende tungpust og ødemer; fastlegen ønsker tett oppfølging av vekt og blodtrykk.", 9,
+              what_matters="Å kunne gå tur med hunden hver dag.",
+              criteria={"coverage": ("unknown", "Sjekkes ved hjemmebesøket.")}, gp="fastlege.berg"),
+    Candidate("3230", "granted", "Marit Engen", datetime.date(1944, 12, 29), ("kols", "hjertesvikt"), "homecare",
+              "Hjemmetjenesten Gjerdrum", "Hyppige besøk for måling av metning og vekt; kan følges opp digitalt.", 20,
+              what_matters="Å bo hjemme og slippe sykehuset.",
+              decision="Oppfyller kriteriene for digital hjemmeoppfølging; forventet færre innleggelser.",
+              gp="fastlege.berg"),
+    Candidate("3230", "consented", "Torleif Kvam", datetime.date(1939, 3, 29), ("kols",), "next_of_kin",
+              "Anne Kvam (datter)", "Datteren er bekymret for forverringer om natten; han bor alene.", 27,
+              what_matters="Å være trygg hjemme om natten.",
+              criteria={"consent_competent": ("yes", "Med datteren, som har fremtidsfullmakt.")},
+              decision="Oppfyller kriteriene; datteren følger opp planen sammen med ham.",
+              representative=("Anne Kvam", "datter, fremtidsfullmektig"), gp="fastlege.berg"),
+    Candidate("3230", "refused", "Sølvi Brenden", datetime.date(1958, 5, 31), ("diabetes",), "self", "",
+              "Ønsker hjelp til å følge med på blodsukkeret.", 30,
+              criteria={"patient_benefit": ("no", "Blodsukkeret er stabilt og følges godt opp av fastlegen."),
+                        "service_effect": ("no", "Bruker ingen kommunale tjenester i dag.")},
+              decision="Kriteriene er ikke oppfylt: tilstanden er stabil og forventet nytte for pasienten og for "
+                       "bruken av tjenester er liten. Fastlegen følger opp som før."),
+    Candidate("3230", "appealed", "Per Ivar Lund", datetime.date(1955, 10, 31), ("kols",), "gp", "Erik Berg",
+              "Alvorlig KOLS, to innleggelser i høst.", 35,
+              criteria={"coverage": ("no", "Ingen mobildekning på gården."),
+                        "technology": ("unknown", "Har ikke prøvd nettbrett.")},
+              decision="Tjenesten kan ikke gis forsvarlig uten nettdekning hjemme; hjemmesykepleien følger opp.",
+              appeal="Klage fra pasienten: har fått installert mobilt bredbånd og vil prøve nettbrettet.",
+              gp="fastlege.berg"),
+    Candidate("3238", "received", "Gunvor Rønning", datetime.date(1946, 8, 29), ("hjertesvikt",), "gp",
+              "Ingrid Hansen", "Nyoppdaget hjertesvikt; trenger daglig vekt de første månedene.", 1,
+              gp="fastlege.hansen"),
+    Candidate("3238", "assessed", "Leif Moberg", datetime.date(1953, 1, 31), ("kols",), "hospital",
+              "Ahus, lungemedisinsk avdeling", "Utskrevet etter KOLS-forverring med behov for tett oppfølging.", 8,
+              what_matters="Å orke å være med på barnebarnas fotballkamper.", gp="fastlege.hansen"),
+    Candidate("3238", "granted", "Inger Bratli", datetime.date(1949, 10, 29), ("kols",), "homecare",
+              "Hjemmetjenesten Nannestad", "Daglige besøk kan erstattes av målinger hjemme.", 18,
+              what_matters="Å slippe å vente på hjemmesykepleien om morgenen.",
+              decision="Oppfyller kriteriene for digital hjemmeoppfølging.", gp="fastlege.hansen"),
+    Candidate("3238", "consented", "Odd Skaug", datetime.date(1942, 5, 29), ("hjertesvikt",), "gp",
+              "Ingrid Hansen", "Hjertesvikt NYHA III; vektøkning har gitt to innleggelser.", 24,
+              what_matters="Å stelle hagen til sommeren.",
+              decision="Oppfyller kriteriene; forventet færre innleggelser.", gp="fastlege.hansen"),
+    Candidate("3238", "refused", "Randi Tveit", datetime.date(1961, 3, 31), ("kols",), "self", "",
+              "Vil gjerne ha måleutstyr hjemme.", 28,
+              criteria={"observable": ("no", "Lett KOLS uten forverringer; lite å følge med på."),
+                        "patient_benefit": ("no", "")},
+              decision="Kriteriene er ikke oppfylt: lett KOLS uten forverringer siste år; tilstanden trenger "
+                       "ikke observeres på avstand nå. Ny henvisning kan sendes ved forverring."),
+    Candidate("3238", "appealed", "Kåre Nyhus", datetime.date(1950, 12, 31), ("hjertesvikt",), "next_of_kin",
+              "Solveig Nyhus (kone)", "Kona ønsker trygghet når hun er på jobb.", 33,
+              criteria={"motivated": ("no", "Pasienten selv er usikker på om han vil.")},
+              decision="Pasienten er ikke motivert for tjenesten nå; samtykke er en forutsetning.",
+              appeal="Klage fra pasienten: har tenkt seg om og ønsker tjenesten likevel.", gp="fastlege.hansen"),
+]  # fmt: skip
+STAGE_ORDER = ("received", "assessed", "granted", "consented", "refused", "appealed")
+KOORDINATOR = {"3230": "koordinator.gjerdrum", "3238": "koordinator.nannestad"}
+CENTRE_NURSE = "sykepleier.ullensaker"  # registers the hospital's referrals and does the vurdering
+
+
+def _criteria(given: dict | None) -> dict:
+    answers = {code: dict(answer) for code, answer in CRITERIA_YES.items()}
+    for code, (answer, comment) in (given or {}).items():
+        answers[code] = {"answer": answer, "comment": comment}
+    return answers
+
+
+def _candidate_referral(candidate: Candidate, municipality, users: dict) -> Referral:
+    today = timezone.localdate()
+    registrar = users[CENTRE_NURSE if candidate.referrer == "hospital" else KOORDINATOR[candidate.municipality]]
+    return referral_register(
+        user=registrar, municipality=municipality, national_id=_synthetic_id(candidate.birth, set()),
+        name=candidate.name, referrer=candidate.referrer, referrer_name=candidate.referrer_name,
+        reason=candidate.reason, diagnoses=candidate.diagnoses, gp=users.get(candidate.gp),
+        phone="900 00 000", received_on=today - datetime.timedelta(days=candidate.received_days_ago),
+    )  # fmt: skip
+
+
+def _advance(referral: Referral, candidate: Candidate, users: dict) -> None:
+    """The steps after the henvisning, up to the candidate's stage, each by the user who makes it."""
+    stage = STAGE_ORDER.index(candidate.stage)
+    if stage < 1:
+        return
+    koordinator, today = users[KOORDINATOR[candidate.municipality]], timezone.localdate()
+    assessment_record(referral=referral, user=users[CENTRE_NURSE], criteria=_criteria(candidate.criteria),
+                      what_matters=candidate.what_matters)  # fmt: skip
+    if stage < 2:
+        return
+    granted = candidate.stage in ("granted", "consented")
+    decision_record(
+        referral=referral, user=koordinator, outcome="granted" if granted else "refused", reason=candidate.decision,
+        period_to=today + datetime.timedelta(days=182) if granted else None,
+        evaluation_date=today + datetime.timedelta(days=91) if granted else None,
+    )  # fmt: skip
+    referral.refresh_from_db()
+    if granted:
+        gp_permission_sync(referral.patient)  # the grant creates the record; its fastlege follows it
+    if candidate.stage == "consented":
+        name, role = candidate.representative or ("", "")
+        consent_record(
+            patient=referral.patient, user=koordinator, given_by="representative" if name else "patient",
+            method="written", given_on=today, representative_name=name, representative_role=role,
+        )  # fmt: skip
+    if candidate.stage == "appealed":
+        appeal_register(referral=referral, user=koordinator, received_on=today, note=candidate.appeal)
+
+
+def _seed_candidates(municipalities: dict, users: dict) -> None:
+    for candidate in CANDIDATES:
+        municipality = municipalities[candidate.municipality]
+        national_id_value = _synthetic_id(candidate.birth, set())
+        if Referral.objects.filter(municipality=municipality, national_id=national_id_value).exists():
+            continue
+        _advance(_candidate_referral(candidate, municipality, users), candidate, users)
+
+
+def _followed_patients(municipality) -> list[Patient]:
+    """The municipality's random patients, longest in the service first (the same on every run)."""
+    named = [n.name for n in NAMED_PATIENTS]
+    starts = StatusChange.objects.filter(patient__municipality=municipality, event=StatusEvent.STARTED)
+    ids = starts.exclude(patient__name__in=named).order_by("effective_date", "patient__national_id")
+    return [Patient.objects.get(pk=pk) for pk in ids.values_list("patient_id", flat=True)[:2]]
+
+
+def _seed_ending(patient: Patient, koordinator, nurse, *, clean: bool) -> None:
+    """Six weeks of pause, back again, then avslutning five weeks ago; the kit is taken back the same
+    day (and cleaned by the centre when `clean`)."""
+    today, started = timezone.localdate(), _started_on(patient)
+    loans = _lend_kit(patient, koordinator, started)
+    paused = max(started + datetime.timedelta(days=1), today - datetime.timedelta(days=80))
+    resumed = max(paused + datetime.timedelta(days=1), today - datetime.timedelta(days=66))
+    ended = max(resumed + datetime.timedelta(days=1), today - datetime.timedelta(days=35))
+    status_change_record(patient=patient, user=koordinator, event=StatusEvent.PAUSED, effective_date=paused,
+                         until=resumed, note="Innlagt på Ahus med lungebetennelse.")  # fmt: skip
+    status_change_record(patient=patient, user=koordinator, event=StatusEvent.RESUMED, effective_date=resumed)
+    status_change_record(patient=patient, user=koordinator, event=StatusEvent.ENDED, effective_date=ended,
+                         end_reason=EndReason.NO_BENEFIT,
+                         note="Evaluert sammen med pasienten: stabil, ønsker å avslutte.")  # fmt: skip
+    for loan in loans:
+        device_return(device=loan.device, user=koordinator, returned_on=ended)
+        if clean:
+            device_clean(device=loan.device, user=nurse)
+
+
+def _seed_pause(patient: Patient, koordinator) -> None:
+    """A pause that runs now («pause til …» on the worklist), with the kit still out."""
+    today = timezone.localdate()
+    _lend_kit(patient, koordinator, _started_on(patient))
+    since = max(_started_on(patient), today - datetime.timedelta(days=12))
+    status_change_record(patient=patient, user=koordinator, event=StatusEvent.PAUSED, effective_date=since,
+                         until=today + datetime.timedelta(days=16), note="Ferie hos datteren i Spania.")  # fmt: skip
+
+
+def _seed_forlop(municipalities: dict, users: dict) -> None:
+    """Gjerdrum and Nannestad: candidates in every stage before oppstart, one patient on pause and
+    one ended in the last 90 days, all through the real services, by the demo logins."""
+    _seed_candidates(municipalities, users)
+    for number, username in KOORDINATOR.items():
+        municipality = municipalities[number]
+        if StatusChange.objects.filter(municipality=municipality, event=StatusEvent.PAUSED).exists():
+            continue  # done on an earlier run
+        ending, pausing = _followed_patients(municipality)
+        _seed_ending(ending, users[username], users[CENTRE_NURSE], clean=number == "3230")
+        _seed_pause(pausing, users[username])
 
 
 @dataclass
@@ -362,11 +685,14 @@ def seed_demo() -> DemoSummary:
         _membership(users[username], Role.GP, where, centres, municipalities)
     _seed_patients(municipalities, users)
     _seed_starts(users)
+    _seed_equipment(centres, users)
+    _seed_named_loans(users)
     for centre in centres.values():
         ebp.centre_defaults_ensure(centre)
     _seed_plans(users)
     _seed_pending_review(users)
     _seed_readings(centres)
+    _seed_forlop(municipalities, users)
     return DemoSummary(
         municipalities=len(municipalities),
         centres=len(centres),

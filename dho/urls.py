@@ -17,7 +17,7 @@ urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("patients/", include("patients.urls")),
+    path("", include("patients.urls")),  # patients/, forlop/, utstyr/
     path("", include("ebp.urls")),
     path("", include("triage.urls")),
     path("billing/", include("billing.urls")),

@@ -48,6 +48,8 @@ from patients.services import (
     assessment_record,
     consent_record,
     decision_record,
+    patient_end,
+    patient_start,
     referral_municipality_ids,
     referral_register,
     status_change_record,
@@ -484,11 +486,6 @@ class ResumeAPI(_StatusStepAPI):
     event = StatusEvent.RESUMED
 
 
-class EndAPI(_StatusStepAPI):
-    event = StatusEvent.ENDED
-    serializer_class = EndInSerializer
-
-
 class HistoryAPI(PatientScopedAPIView, generics.GenericAPIView):
     serializer_class = StatusChangeOutSerializer
 
@@ -767,3 +764,100 @@ class PatientLoansAPI(PatientScopedAPIView, generics.GenericAPIView):
         except EquipmentRefused as exc:
             return _equipment_refused(exc)
         return Response(LoanOutSerializer(loans, many=True).data, status=201)
+
+
+# --- oppstart ---------------------------------------------------------------------------------------
+
+
+class StartInSerializer(serializers.Serializer):
+    devices = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, default=list,
+        help_text="Serienumrene som lånes ut ved oppstart",
+    )  # fmt: skip
+    kit = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                help_text="Utstyrspakken enhetene utgjør (navn)")  # fmt: skip
+    own_phone = serializers.BooleanField(default=False, help_text="Bruker egen telefon (ellers et utlånt nettbrett)")
+    training = serializers.CharField(required=False, allow_blank=True, max_length=5000, help_text="Opplæring gitt")
+    trial_until = serializers.DateField(required=False, allow_null=True, help_text="Innkjøringsperioden til")
+    started_on = serializers.DateField(required=False, help_text="Oppstartsdato (standard: i dag)")
+
+
+class StartOutSerializer(StatusChangeOutSerializer):
+    status = serializers.CharField(help_text="Pasientens status etter oppstart: active")
+    loans = LoanOutSerializer(many=True, help_text="Utstyret pasienten har")
+
+    class Meta(StatusChangeOutSerializer.Meta):
+        fields = [*StatusChangeOutSerializer.Meta.fields, "status", "loans"]
+
+
+class StartAPI(PatientScopedAPIView, generics.GenericAPIView):
+    """Oppstart: 201 with the `started` row, the patient's status and what is lent; out of order (no
+    samtykke, no granted vedtak, already started, a device on loan or not cleaned) a 400 saying why."""
+
+    serializer_class = StartInSerializer
+
+    @extend_schema(responses={201: StartOutSerializer})
+    def post(self, request, patient_id):
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            change = patient_start(patient=self.patient, user=request.user, request=request, **given.validated_data)
+        except StatusRefused as exc:
+            return _refused(exc)
+        audit_record(
+            action=AuditAction.VIEW, object_type="device_loans", object_id=self.patient.pk, patient=self.patient,
+            request=request,
+        )  # fmt: skip
+        loans = LoanOutSerializer(loans_out_for(self.patient), many=True).data
+        body = {**StatusChangeOutSerializer(change).data, "status": change.patient.status, "loans": loans}
+        return Response(body, status=201)
+
+
+# --- avslutning ----------------------------------------------------------------------------------
+
+
+class EndReturnInSerializer(EndInSerializer):
+    def get_fields(self):
+        # «return» is a Python keyword, so the field cannot be a class attribute.
+        returned = serializers.ListField(
+            child=serializers.CharField(max_length=100), required=False, default=list,
+            help_text="Serienumrene som leveres tilbake nå (resten står som utlånt)",
+        )  # fmt: skip
+        return super().get_fields() | {"return": returned}
+
+
+class EndOutSerializer(StatusChangeOutSerializer):
+    status = serializers.CharField(help_text="Pasientens status etter steget")
+    still_out = LoanOutSerializer(many=True, help_text="Utstyr som fortsatt er utlånt til pasienten")
+
+    class Meta(StatusChangeOutSerializer.Meta):
+        fields = [*StatusChangeOutSerializer.Meta.fields, "status", "still_out"]
+
+
+class EndAPI(_StatusStepAPI):
+    """Avslutning with a reason and a date; devices named in `return` are taken back in the same
+    step, and the answer lists what is still out (returned later through /devices/{serial}/return/)."""
+
+    event = StatusEvent.ENDED
+    serializer_class = EndReturnInSerializer
+
+    @extend_schema(responses={201: EndOutSerializer})
+    def post(self, request, patient_id):
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        try:
+            change = patient_end(
+                patient=self.patient, user=request.user, reason=data["reason"],
+                effective_date=data.get("effective_date"), note=data.get("note", ""), returned=data["return"],
+                request=request,
+            )  # fmt: skip
+        except StatusRefused as exc:
+            return _refused(exc)
+        audit_record(
+            action=AuditAction.VIEW, object_type="device_loans", object_id=self.patient.pk, patient=self.patient,
+            request=request,
+        )  # fmt: skip
+        still_out = LoanOutSerializer(loans_out_for(self.patient), many=True).data
+        body = {**StatusChangeOutSerializer(change).data, "status": change.patient.status, "still_out": still_out}
+        return Response(body, status=201)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/", api.PatientDetailAPI.as_view(), name="api-patient-detail"),
     path("patients/<uuid:patient_id>/pause/", api.PauseAPI.as_view(), name="api-patient-pause"),
     path("patients/<uuid:patient_id>/resume/", api.ResumeAPI.as_view(), name="api-patient-resume"),
+    path("patients/<uuid:patient_id>/start/", api.StartAPI.as_view(), name="api-patient-start"),
     path("patients/<uuid:patient_id>/end/", api.EndAPI.as_view(), name="api-patient-end"),
     path("patients/<uuid:patient_id>/history/", api.HistoryAPI.as_view(), name="api-patient-history"),
     path("patients/<uuid:patient_id>/consent/", api.ConsentAPI.as_view(), name="api-patient-consent"),

@@ -494,3 +494,32 @@ class DeviceLoan(models.Model):
 
     def __str__(self) -> str:
         return f"Utlån {self.lent_on:%d.%m.%Y}"  # never the patient's name: logs
+
+
+# --- oppstart: what was agreed when the forløp started (patients.services.oppstart) --------------
+
+
+class Start(models.Model):
+    """The oppstart of a forløp: the training given, own phone or a lent tablet, the trial period
+    (innkjøringsperiode). One per granted referral; the `started` StatusChange row is the status,
+    this row the facts around it. `next_evaluation` is the one field written later: the date set
+    at the last evaluation («fortsetter»), read by the evaluation due list."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="starts")
+    referral = models.OneToOneField(Referral, on_delete=models.PROTECT, related_name="start")
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
+    started_on = models.DateField(_("oppstart"))
+    own_phone = models.BooleanField(_("bruker egen telefon"), default=False)  # else a lent nettbrett
+    training = models.TextField(_("opplæring"), blank=True)
+    trial_until = models.DateField(_("innkjøringsperiode til"), null=True, blank=True)
+    next_evaluation = models.DateField(_("neste evaluering"), null=True, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-started_on", "-at"]
+        verbose_name = _("oppstart")
+        verbose_name_plural = _("oppstarter")
+
+    def __str__(self) -> str:
+        return f"Oppstart {self.started_on:%d.%m.%Y}"

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
+from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from patients.models import Device, DeviceLoan, Patient, PatientUserObjectPermission, Referral
+from patients.models import (
+    Consent,
+    Decision,
+    Device,
+    DeviceLoan,
+    Kit,
+    Patient,
+    PatientUserObjectPermission,
+    Referral,
+    Start,
+    StatusChange,
+)
 from patients.services import GP_PERMISSION, SHARE_PERMISSION, referral_municipality_ids, register_centre_ids
-from tenants.models import Role
+from patients.services.equipment import serving_centres
+from tenants.models import Centre, Municipality, Role
 from tenants.selectors import role_for_patient, user_scope
 
 
@@ -60,6 +77,174 @@ def get_referral_for(user, referral_id) -> Referral:
     if referral is None:
         raise Http404
     return referral
+
+
+# --- the forløp board (the koordinator's landing page) -------------------------------------------
+
+EVALUATION_NOTICE_DAYS = 14  # «evaluering forfaller»: the vedtak's evaluation date within two weeks
+ENDED_SHOWN_DAYS = 90
+OPEN_REFERRAL = ("received", "assessed", "granted")
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One line of the board: a referral (before the Patient exists) or a patient, and who acts next."""
+
+    kind: str  # "referral" | "patient"
+    pk: uuid.UUID
+    name: str
+    municipality: str
+    since: datetime.date | None
+    waiting: str
+    municipality_id: int
+    patient: Patient | None  # the audit log's subject; None before the grant
+
+
+@dataclass(frozen=True)
+class BoardSection:
+    key: str
+    title: str
+    rows: list[BoardRow]
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+
+def board_municipalities(user) -> QuerySet[Municipality]:
+    """The municipalities whose forløp this user follows on the board (nurse or koordinator there)."""
+    return Municipality.objects.filter(pk__in=referral_municipality_ids(user)).order_by("name")
+
+
+def _since(changes: dict, pk, event: str) -> datetime.date | None:
+    return changes.get((pk, event))
+
+
+def forlop_board(user, *, municipality: str = "") -> list[BoardSection]:
+    """The forløp of the user's municipalities (or the one kommunenummer asked for), a section per
+    stage with what each one waits for. A constant number of queries, whatever the rows."""
+    ids = referral_municipality_ids(user)
+    if municipality:
+        ids = list(Municipality.objects.filter(pk__in=ids, number=municipality).values_list("pk", flat=True))
+    today = timezone.localdate()
+    ended_since = today - datetime.timedelta(days=ENDED_SHOWN_DAYS)
+    referrals = list(
+        Referral.objects.filter(municipality_id__in=ids)
+        .filter(Q(status__in=OPEN_REFERRAL) | Q(status="refused", decision__decided_at__date__gte=ended_since))
+        .select_related("municipality", "patient")
+        .order_by("created_at")
+    )
+    patients = list(
+        Patient.objects.filter(municipality_id__in=ids, status__in=("active", "paused", "ended"))
+        .select_related("municipality")
+        .annotate(
+            # the date set at the last evaluation («fortsetter»), else the vedtak's
+            evaluation_date=Coalesce(
+                Subquery(
+                    Start.objects.filter(patient=OuterRef("pk"))
+                    .order_by("-started_on", "-at")
+                    .values("next_evaluation")[:1]
+                ),
+                Subquery(
+                    Decision.objects.filter(referral__patient=OuterRef("pk"), outcome="granted")
+                    .order_by("-decided_at")
+                    .values("evaluation_date")[:1]
+                ),
+            )
+        )
+        .order_by("name", "id")
+    )
+    changes = {}
+    for row in StatusChange.objects.filter(
+        Q(referral__in=[r.pk for r in referrals]) | Q(patient__in=[p.pk for p in patients])
+    ).values("referral_id", "patient_id", "event", "effective_date"):
+        for pk in (row["referral_id"], row["patient_id"]):
+            if pk:
+                changes[(pk, row["event"])] = row["effective_date"]  # ordered: the latest wins
+    consented = set(
+        Consent.objects.filter(patient__in=[r.patient_id for r in referrals if r.patient_id]).values_list(
+            "patient_id", "municipality_id"
+        )
+    )
+    # A granted referral's patient waits for oppstart: shown there, not among the active ones.
+    waiting = {r.patient_id for r in referrals if r.status == "granted"}
+    patients = [p for p in patients if p.pk not in waiting]
+    ended = [p for p in patients if p.status == "ended" and (_since(changes, p.pk, "ended") or today) >= ended_since]
+    return [
+        BoardSection("received", _("Mottatt"), [
+            _referral_row(r, changes, "received", _("Venter på vurdering")) for r in referrals if r.status == "received"
+        ]),
+        BoardSection("assessed", _("Vurdert"), [
+            _referral_row(r, changes, "assessed", _("Venter på vedtak")) for r in referrals if r.status == "assessed"
+        ]),
+        BoardSection("granted", _("Innvilget – før oppstart"), [
+            _referral_row(r, changes, "granted", _("Venter på oppstart")
+                          if (r.patient_id, r.municipality_id) in consented else _("Venter på samtykke"))
+            for r in referrals if r.status == "granted"
+        ]),
+        BoardSection("active", _("Aktive"), [
+            _patient_row(p, changes, "started", _("Følges opp av senteret")) for p in patients if p.status == "active"
+        ]),
+        BoardSection("due", _("Evaluering forfaller"), [
+            _patient_row(p, changes, "started", _("Evaluering %(date)s") % {"date": f"{p.evaluation_date:%d.%m.%Y}"})
+            for p in patients
+            if p.status in ("active", "paused") and p.evaluation_date
+            and p.evaluation_date <= today + datetime.timedelta(days=EVALUATION_NOTICE_DAYS)
+        ]),
+        BoardSection("paused", _("Pause"), [
+            _patient_row(p, changes, "paused", _("Pause til %(date)s") % {"date": f"{p.status_until:%d.%m.%Y}"}
+                         if p.status_until else _("Pause"))
+            for p in patients if p.status == "paused"
+        ]),
+        BoardSection("ended", _("Avsluttet siste 90 dager"), [
+            *[_referral_row(r, changes, "refused", _("Avslått")) for r in referrals if r.status == "refused"],
+            *[_patient_row(p, changes, "ended", _("Avsluttet")) for p in ended],
+        ]),
+    ]  # fmt: skip
+
+
+def _referral_row(referral: Referral, changes: dict, event: str, waiting) -> BoardRow:
+    return BoardRow("referral", referral.pk, referral.name, referral.municipality.name,
+                    _since(changes, referral.pk, event), str(waiting), referral.municipality_id,
+                    referral.patient)  # fmt: skip
+
+
+def _patient_row(patient: Patient, changes: dict, event: str, waiting) -> BoardRow:
+    return BoardRow("patient", patient.pk, patient.name, patient.municipality.name,
+                    _since(changes, patient.pk, event), str(waiting), patient.municipality_id, patient)  # fmt: skip
+
+
+def board_audit_subjects(sections: list[BoardSection]) -> tuple[list[Patient], list[BoardRow]]:
+    """Whose data a board shows, for the audit log: the patients, and the referrals without one."""
+    patients, referrals = {}, []
+    for row in (row for section in sections for row in section.rows):
+        if row.patient is not None:
+            patients[row.patient.pk] = row.patient
+        else:
+            referrals.append(row)
+    return list(patients.values()), referrals
+
+
+def kit_names_for(patient: Patient) -> list[str]:
+    """The kits the centres serving the patient's kommune lend (the oppstart form offers them)."""
+    kits = Kit.objects.filter(centre_id__in=serving_centres(patient.municipality_id))
+    return list(kits.order_by("name").values_list("name", flat=True).distinct())
+
+
+def register_centres(user) -> QuerySet[Centre]:
+    """The centres whose device register this user keeps (the equipment page)."""
+    return Centre.objects.filter(id__in=register_centre_ids(user)).order_by("name")
+
+
+def register_devices(user, *, state: str = "") -> QuerySet[Device]:
+    """The user's registers with each device's open loan (`open_loans`), for the equipment page."""
+    open_loans = DeviceLoan.objects.filter(returned_on__isnull=True).select_related("municipality", "patient")
+    devices = devices_for(user).select_related("centre")
+    if state:
+        devices = devices.filter(state=state)
+    return devices.prefetch_related(Prefetch("loans", queryset=open_loans, to_attr="open_loans")).order_by(
+        "centre__name", "type", "serial"
+    )
 
 
 def role_used_for(user, patient: Patient) -> str:

@@ -1,12 +1,63 @@
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
-from django.views.generic import TemplateView, View
+from django.urls import reverse
+from django.utils.translation import gettext_lazy
+from django.views.generic import FormView, TemplateView, View
 
-from patients.models import Decision
+from patients.forms import (
+    AppealForm,
+    AppealOutcomeForm,
+    AssessmentForm,
+    ConsentForm,
+    DecisionForm,
+    DeviceForm,
+    DeviceImportForm,
+    EndForm,
+    PauseForm,
+    ReferralForm,
+    ResumeForm,
+    StartForm,
+)
+from patients.models import ASSESSMENT_CRITERIA, AppealOutcome, Decision, DeviceState, Diagnosis, StatusEvent
 from patients.pdf import vedtak_pdf
-from patients.selectors import get_patient_for, get_referral_for, search_patients, visible_patients
+from patients.selectors import (
+    board_audit_subjects,
+    board_municipalities,
+    forlop_board,
+    get_device_for,
+    get_patient_for,
+    get_referral_for,
+    kit_names_for,
+    loans_out_for,
+    register_centres,
+    register_devices,
+    search_patients,
+    visible_patients,
+)
+from patients.services import (
+    EquipmentRefused,
+    ReferralRefused,
+    StatusRefused,
+    appeal_decide,
+    appeal_register,
+    assessment_record,
+    can_change_status,
+    consent_record,
+    decision_record,
+    device_clean,
+    device_register,
+    device_return,
+    devices_import_csv,
+    patient_end,
+    patient_start,
+    referral_municipality_ids,
+    referral_register,
+    status_change_record,
+)
 from patients.services.status import NoPatientYet
 from tenants.models import AuditAction, Role
 from tenants.selectors import user_scope, visible_municipalities
@@ -33,7 +84,9 @@ class HomeView(LoginRequiredMixin, TemplateView):
         scope = user_scope(request.user)
         if scope.has(Role.NURSE):
             return redirect("triage:worklist")
-        if scope.has(Role.COORDINATOR) or scope.uses_object_permissions:
+        if scope.has(Role.COORDINATOR):
+            return redirect("patients:board")  # the municipality's forløp
+        if scope.uses_object_permissions:
             return redirect("patients:list")
         if scope.has(Role.FINANCE):
             return redirect("billing:home")
@@ -101,3 +154,382 @@ class VedtakPdfView(LoginRequiredMixin, View):
         response = HttpResponse(vedtak_pdf(decision), content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="vedtak-{decision.decided_at:%Y-%m-%d}.pdf"'
         return response
+
+
+# --- the forløp: board, henvisning and the steps before oppstart -----------------------------------
+
+
+def _audit_referral(request, referral, action=AuditAction.VIEW) -> None:
+    audit_record(
+        action=action, object_type="referral", object_id=referral.pk, request=request,
+        patient=referral.patient or NoPatientYet(municipality_id=referral.municipality_id),
+    )  # fmt: skip
+
+
+class BoardView(LoginRequiredMixin, TemplateView):
+    """The forløp board: the koordinator's landing page, and the centre nurses' for their scope
+    (a municipality filter). A 404 for anyone who handles no municipality's referrals."""
+
+    template_name = "patients/board.html"
+
+    def get_context_data(self, **kwargs):
+        municipalities = board_municipalities(self.request.user)
+        if not municipalities:
+            raise Http404
+        municipality = self.request.GET.get("municipality", "")
+        sections = forlop_board(self.request.user, municipality=municipality)
+        patients, referrals = board_audit_subjects(sections)
+        audit_record_many(action=AuditAction.VIEW, object_type="forlop_board", patients=patients, request=self.request)
+        for row in referrals:
+            audit_record(action=AuditAction.VIEW, object_type="forlop_board", object_id=row.pk, request=self.request,
+                         patient=NoPatientYet(municipality_id=row.municipality_id))  # fmt: skip
+        return super().get_context_data(
+            sections=sections, municipalities=municipalities, municipality=municipality, **kwargs
+        )
+
+
+class ForlopFormView(LoginRequiredMixin, FormView):
+    """A step of the forløp as a form: the service makes the step, and its refusal (in Norwegian)
+    is shown above the form; a step made redirects to the referral's page."""
+
+    refused = (ReferralRefused,)
+    success_message = ""
+
+    def form_valid(self, form):
+        try:
+            self.perform(form)
+        except self.refused as exc:
+            form.add_error(None, str(exc))
+            return self.form_invalid(form)
+        messages.success(self.request, self.success_message)
+        return redirect(self.get_success_url())
+
+    def perform(self, form):  # pragma: no cover - each step defines it
+        raise NotImplementedError
+
+
+class ReferralCreateView(ForlopFormView):
+    template_name = "patients/referral_form.html"
+    form_class = ReferralForm
+    success_message = gettext_lazy("Henvisningen er registrert.")
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            self.municipalities = board_municipalities(request.user)
+            if not self.municipalities:
+                raise Http404
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "municipalities": self.municipalities}
+
+    def perform(self, form):
+        data = form.cleaned_data
+        self.referral = referral_register(
+            user=self.request.user, municipality=data["municipality"], national_id=data["national_id"],
+            name=data["name"], referrer=data["referrer"], referrer_name=data["referrer_name"],
+            diagnoses=data["diagnoses"], reason=data["reason"], phone=data["phone"],
+            next_of_kin=data["next_of_kin"], received_on=data["received_on"], request=self.request,
+        )  # fmt: skip
+
+    def get_success_url(self):
+        return reverse("patients:referral", args=[self.referral.pk])
+
+
+class ReferralMixin(LoginRequiredMixin):
+    """Binds `self.referral` through the scope selector before any handler runs (404 outside it)."""
+
+    referral = None
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            self.referral = get_referral_for(request.user, kwargs["referral_id"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_success_url(self):
+        return reverse("patients:referral", args=[self.referral.pk])
+
+    def get_context_data(self, **kwargs):
+        if self.request.method == "GET":
+            _audit_referral(self.request, self.referral)
+        return super().get_context_data(referral=self.referral, **kwargs)
+
+
+class ReferralDetailView(ReferralMixin, TemplateView):
+    """A henvisning and its forløp: the facts, the vurdering, the vedtak (with its letter and any
+    klage), the samtykke and the history, with the next step offered."""
+
+    template_name = "patients/referral.html"
+
+    def get_context_data(self, **kwargs):
+        referral = self.referral
+        assessment = referral.assessments.select_related("assessed_by").first()
+        decision = Decision.objects.select_related("decided_by").filter(referral=referral).first()
+        appeals = list(decision.appeals.all()) if decision else []
+        consents = list(referral.patient.consents.all()) if referral.patient else []
+        criteria = [
+            (label, (assessment.criteria.get(code) or {}) if assessment else {})
+            for code, label in ASSESSMENT_CRITERIA.items()
+        ]
+        return super().get_context_data(
+            assessment=assessment, criteria=criteria, decision=decision, appeals=appeals, consents=consents,
+            pending_appeal=any(a.outcome == AppealOutcome.PENDING for a in appeals),
+            diagnoses=[str(dict(Diagnosis.choices).get(code, code)) for code in referral.diagnoses],
+            changes=referral.status_changes.select_related("by", "municipality", "previous_municipality"),
+            **kwargs,
+        )  # fmt: skip
+
+
+class AssessmentView(ReferralMixin, ForlopFormView):
+    template_name = "patients/assessment_form.html"
+    form_class = AssessmentForm
+    success_message = gettext_lazy("Vurderingen er lagret.")
+
+    def perform(self, form):
+        assessment_record(referral=self.referral, user=self.request.user, criteria=form.criteria(),
+                          what_matters=form.cleaned_data["what_matters"], request=self.request)  # fmt: skip
+
+
+class DecisionView(ReferralMixin, ForlopFormView):
+    template_name = "patients/decision_form.html"
+    form_class = DecisionForm
+    success_message = gettext_lazy("Vedtaket er registrert.")
+
+    def perform(self, form):
+        data = form.cleaned_data
+        decision_record(
+            referral=self.referral, user=self.request.user, outcome=data["outcome"], reason=data["reason"],
+            period_from=data["period_from"], period_to=data["period_to"], evaluation_date=data["evaluation_date"],
+            request=self.request,
+        )  # fmt: skip
+
+
+class AppealView(ReferralMixin, ForlopFormView):
+    template_name = "patients/appeal_form.html"
+    form_class = AppealForm
+    success_message = gettext_lazy("Klagen er registrert.")
+
+    def perform(self, form):
+        appeal_register(referral=self.referral, user=self.request.user, request=self.request, **form.cleaned_data)
+
+
+class AppealOutcomeView(ReferralMixin, ForlopFormView):
+    template_name = "patients/appeal_outcome_form.html"
+    form_class = AppealOutcomeForm
+    success_message = gettext_lazy("Utfallet av klagen er registrert.")
+
+    def perform(self, form):
+        appeal_decide(referral=self.referral, user=self.request.user, request=self.request, **form.cleaned_data)
+
+
+class ConsentView(PatientPageMixin, ForlopFormView):
+    """The samtykke, on the patient (it exists from the grant on). The patient's nurses and
+    koordinator record it; anyone else who sees the patient gets a 403."""
+
+    template_name = "patients/consent_form.html"
+    form_class = ConsentForm
+    success_message = gettext_lazy("Samtykket er registrert.")
+
+    def get(self, request, *args, **kwargs):
+        self._require_role()
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        self._require_role()
+        return super().post(request, *args, **kwargs)
+
+    def _require_role(self):
+        if self.patient.municipality_id not in referral_municipality_ids(self.request.user):
+            raise PermissionDenied("Bare koordinator og sykepleiere som følger opp kommunen, registrerer samtykke.")
+
+    def get_context_data(self, **kwargs):
+        if self.request.method == "GET":
+            audit_record(action=AuditAction.VIEW, object_type="consent", object_id=self.patient.pk,
+                         patient=self.patient, request=self.request)  # fmt: skip
+        return super().get_context_data(patient=self.patient, consents=self.patient.consents.all(), **kwargs)
+
+    def perform(self, form):
+        consent_record(patient=self.patient, user=self.request.user, request=self.request, **form.cleaned_data)
+
+    def get_success_url(self):
+        return reverse("patients:detail", args=[self.patient.pk])
+
+
+class PatientStepView(PatientPageMixin, ForlopFormView):
+    """A step of a patient's forløp (oppstart, pause, gjenopptak, avslutning): the patient's nurses
+    and koordinator make it; anyone else who sees the patient gets a 403, anyone outside a 404."""
+
+    template_name = "patients/patient_step_form.html"
+    refused = (StatusRefused,)
+    title = ""
+    button = ""
+
+    def get(self, request, *args, **kwargs):
+        self._require_role()
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        self._require_role()
+        return super().post(request, *args, **kwargs)
+
+    def _require_role(self):
+        if not can_change_status(self.request.user, self.patient):
+            raise PermissionDenied("Bare sykepleiere og koordinatorer for pasienten kan endre forløpet.")
+
+    def get_context_data(self, **kwargs):
+        if self.request.method == "GET":
+            audit_record(action=AuditAction.VIEW, object_type="patient", object_id=self.patient.pk,
+                         patient=self.patient, request=self.request)  # fmt: skip
+        return super().get_context_data(patient=self.patient, title=self.title, button=self.button, **kwargs)
+
+    def get_success_url(self):
+        return reverse("patients:detail", args=[self.patient.pk])
+
+
+class StartView(PatientStepView):
+    form_class = StartForm
+    title = gettext_lazy("Oppstart")
+    button = gettext_lazy("Start forløpet")
+    success_message = gettext_lazy("Forløpet er startet.")
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "kits": kit_names_for(self.patient)}
+
+    def perform(self, form):
+        data = form.cleaned_data
+        patient_start(
+            patient=self.patient, user=self.request.user, devices=data["devices"], kit=data["kit"] or None,
+            own_phone=data["own_phone"], training=data["training"], trial_until=data["trial_until"],
+            started_on=data["started_on"], request=self.request,
+        )  # fmt: skip
+
+
+class PauseView(PatientStepView):
+    form_class = PauseForm
+    title = gettext_lazy("Pause")
+    button = gettext_lazy("Sett på pause")
+    success_message = gettext_lazy("Forløpet er satt på pause.")
+
+    def perform(self, form):
+        status_change_record(patient=self.patient, user=self.request.user, event=StatusEvent.PAUSED,
+                             request=self.request, **form.cleaned_data)  # fmt: skip
+
+
+class ResumeView(PatientStepView):
+    form_class = ResumeForm
+    title = gettext_lazy("Gjenoppta")
+    button = gettext_lazy("Gjenoppta forløpet")
+    success_message = gettext_lazy("Forløpet er gjenopptatt.")
+
+    def perform(self, form):
+        status_change_record(patient=self.patient, user=self.request.user, event=StatusEvent.RESUMED,
+                             request=self.request, **form.cleaned_data)  # fmt: skip
+
+
+class EndView(PatientStepView):
+    form_class = EndForm
+    title = gettext_lazy("Avslutt forløpet")
+    button = gettext_lazy("Avslutt forløpet")
+    success_message = gettext_lazy("Forløpet er avsluttet.")
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "out": list(loans_out_for(self.patient))}
+
+    def perform(self, form):
+        patient_end(patient=self.patient, user=self.request.user, request=self.request, **form.cleaned_data)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(still_out=loans_out_for(self.patient), **kwargs)
+
+
+# --- the centre's equipment ------------------------------------------------------------------------------
+
+
+class EquipmentView(LoginRequiredMixin, TemplateView):
+    """The device register of the user's centres: the list (state filter) with what is out and with
+    whom, a device registered, a CSV imported (one result per line), return and cleaning. A 404 for
+    anyone who keeps no register. A borrower's name shows only to someone who may see that patient."""
+
+    template_name = "patients/equipment.html"
+    page_size = 100
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            self.centres = register_centres(request.user)
+            if not self.centres:
+                raise Http404
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        state = self.request.GET.get("state", "")
+        state = state if state in DeviceState.values else ""
+        page = Paginator(register_devices(self.request.user, state=state), self.page_size).get_page(
+            self.request.GET.get("page")
+        )
+        lent_to = {loan.patient_id for device in page.object_list for loan in device.open_loans}
+        shown = list(visible_patients(self.request.user).filter(id__in=lent_to).only("id", "municipality_id", "gp_id"))
+        audit_record_many(action=AuditAction.VIEW, object_type="device_list", patients=shown, request=self.request)
+        kwargs.setdefault("device_form", DeviceForm(centres=self.centres))
+        kwargs.setdefault("import_form", DeviceImportForm(centres=self.centres))
+        return super().get_context_data(
+            page=page, state=state, states=DeviceState.choices, centres=self.centres,
+            shown={p.pk for p in shown}, **kwargs,
+        )  # fmt: skip
+
+    def post(self, request):
+        form = DeviceForm(request.POST, centres=self.centres)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                device = device_register(centre=data["centre"], user=request.user, type=data["type"],
+                                         serial=data["serial"], model=data["model"])  # fmt: skip
+            except EquipmentRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"{device} er registrert.")
+                return redirect("patients:equipment")
+        return self.render_to_response(self.get_context_data(device_form=form))
+
+
+class DeviceImportView(EquipmentView):
+    def get(self, request, *args, **kwargs):
+        raise Http404  # the form lives on the register page
+
+    def post(self, request):
+        form = DeviceImportForm(request.POST, request.FILES, centres=self.centres)
+        results = None
+        if form.is_valid():
+            try:
+                results = devices_import_csv(centre=form.cleaned_data["centre"], user=request.user,
+                                             text=form.cleaned_data["text"])  # fmt: skip
+            except EquipmentRefused as exc:
+                form.add_error(None, str(exc))
+        return self.render_to_response(self.get_context_data(import_form=form, results=results))
+
+
+class DeviceStepView(LoginRequiredMixin, View):
+    """Return or cleaning of one device of the user's centres (another centre's is a 404)."""
+
+    def post(self, request, serial):
+        device = get_device_for(request.user, serial, request.POST.get("centre", ""))
+        try:
+            self.perform(device)
+        except EquipmentRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, self.done.format(device=device))
+        return redirect(reverse("patients:equipment") + "?" + request.POST.get("back", ""))
+
+
+class DeviceReturnView(DeviceStepView):
+    done = "{device} er tatt imot og venter på rengjøring."
+
+    def perform(self, device):
+        device_return(device=device, user=self.request.user, request=self.request)
+
+
+class DeviceCleanView(DeviceStepView):
+    done = "{device} er rengjort og kan lånes ut igjen."
+
+    def perform(self, device):
+        device_clean(device=device, user=self.request.user)

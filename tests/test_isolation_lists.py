@@ -71,6 +71,8 @@ LIST_PAGES = {
     "followup/": (NURSE_AREA, _in_scope),
     "approvals/": (None, _waiting_for_them),
     "billing/": (("finance", "admin"), _nobody),  # counts, never a patient
+    "forlop/": (NURSE_AREA, _referrals),  # the forløp board: the municipalities' referrals and patients
+    "utstyr/": (tuple(REGISTER_CENTRE), _borrowers),  # the register page: 404 for who keeps none
 }
 NOT_LISTS = {
     "": "the home page redirects by role",
@@ -80,6 +82,8 @@ NOT_LISTS = {
     "api/v1/fhir/Observation": "gateway ingest, as above",
     "api/v1/fhir": "gateway ingest, as above",
     "api/v1/devices/import/": "POST a CSV into the centre's register: per-line results, no patient",
+    "forlop/ny/": "the henvisning form: a list of municipalities, no patient (404 for other roles)",
+    "utstyr/import/": "POST a CSV into the register: the register page with per-line results (GET: 404)",
 }
 # route → the query parameters that name a patient or a municipality, and what each is given.
 FILTERS = {
@@ -87,6 +91,7 @@ FILTERS = {
     "api/v1/patients/": {"municipality": "number", "search": "national_id"},
     "api/v1/alerts/": {"municipality": "number", "patient": "pk"},
     "worklist/": {"municipality": "number"},
+    "forlop/": {"municipality": "number"},
 }
 
 

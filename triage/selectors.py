@@ -15,7 +15,7 @@ from ebp.selectors import thresholds_for
 from measurements.models import Answer, Reading
 from measurements.norwegian import number
 from measurements.types import RANK, SPECS, spec
-from patients.models import PatientStatus
+from patients.models import PatientStatus, Start
 from patients.selectors import visible_patients
 from tenants.models import Centre
 from tenants.selectors import centre_of, user_scope
@@ -210,9 +210,29 @@ class FollowUpDue:
     evaluation: list[DueRow]
 
 
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def _evaluation_due(start, approved_at, months: int) -> tuple[datetime.datetime, datetime.datetime] | None:
+    """(due, settled from) of a patient's evaluation: the date set at the last evaluation, else the
+    vedtak's evaluation date, else `months` after the oppstart; an evaluation on or after the due date
+    settles it. A forløp from before the status history (no oppstart row) counts `months` from the
+    active plan's approval, and any evaluation since the approval settles it, as it always did."""
+    after = datetime.timedelta(days=round(months * 30.44))
+    if start is not None:
+        started_on, next_evaluation, vedtak_date = start
+        due = _day_start(next_evaluation or vedtak_date or started_on + after)
+        return due, due
+    if approved_at is not None:
+        return approved_at + after, approved_at
+    return None
+
+
 def follow_up_due(user, now=None) -> FollowUpDue:
     """Active patients due a routine contact (every N weeks from the last reached contact) and an
-    evaluation (M months after the active plan was approved, unless evaluated since). Four queries."""
+    evaluation (`_evaluation_due`, unless an evaluation has been recorded since it fell due). For nurses
+    and koordinatorer alike: whoever sees the patient. Five queries."""
     now = now or timezone.now()
     centre = worklist_centre(user)
     weeks = centre.routine_contact_weeks if centre else 6
@@ -237,17 +257,25 @@ def follow_up_due(user, now=None) -> FollowUpDue:
             "plan__patient_id", "decided_at"
         )
     )
+    starts = {  # the latest oppstart of each patient (ordered oldest first: the last one wins)
+        patient_id: rest
+        for patient_id, *rest in Start.objects.filter(patient_id__in=ids)
+        .order_by("started_on", "at")
+        .values_list("patient_id", "started_on", "next_evaluation", "referral__decision__evaluation_date")
+    }
     routine, evaluation = [], []
     for p in patients:
         since = last_contact.get(p.id) or approved.get(p.id) or p.created_at
         due = since + datetime.timedelta(weeks=weeks)
         if due <= now:
             routine.append(DueRow(p, due, last_contact.get(p.id)))
-        if p.id in approved:
-            eval_due = approved[p.id] + datetime.timedelta(days=round(months * 30.44))
-            evaluated = last_evaluation.get(p.id)
-            if eval_due <= now and not (evaluated and evaluated >= approved[p.id]):
-                evaluation.append(DueRow(p, eval_due, approved[p.id]))
+        found = _evaluation_due(starts.get(p.id), approved.get(p.id), months)
+        if found is None:
+            continue
+        eval_due, settled_from = found
+        evaluated = last_evaluation.get(p.id)
+        if eval_due <= now and not (evaluated and evaluated >= settled_from):
+            evaluation.append(DueRow(p, eval_due, evaluated or approved.get(p.id)))
     return FollowUpDue(sorted(routine, key=lambda r: r.due_at), sorted(evaluation, key=lambda r: r.due_at))
 
 

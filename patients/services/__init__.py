@@ -4,6 +4,7 @@
 - `status`    – the forløp's status history (pause, resume, end …) and the status derived from it
 - `referrals` – henvisning, vurdering, vedtak (klage) and samtykke, before oppstart
 - `equipment` – the centre's device register, kits and loans (and the loan behind a device_serial)
+- `oppstart`  – oppstart (loans, training, trial period) and avslutning (devices taken back)
 """
 
 from patients.services.access import (
@@ -28,6 +29,7 @@ from patients.services.equipment import (
     loans_by_serial,
     register_centre_ids,
 )
+from patients.services.oppstart import evaluation_next_set, patient_end, patient_start
 from patients.services.referrals import (
     ReferralRefused,
     ReferralRoleRequired,
@@ -72,13 +74,16 @@ __all__ = [
     "device_return",
     "devices_import_csv",
     "devices_lend",
+    "evaluation_next_set",
     "gp_permission_sync",
     "kit_create",
     "kit_for",
     "loan_for_serial",
     "loans_by_serial",
     "patient_create",
+    "patient_end",
     "patient_share_with",
+    "patient_start",
     "referral_change_record",
     "referral_municipality_ids",
     "referral_register",

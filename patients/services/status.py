@@ -20,7 +20,9 @@ from tenants.services import audit_record
 status_changed = Signal()
 
 # What each event does to the status; an event not named here (evaluated, moved) leaves it as it is.
+REFERRAL_STEPS = {StatusEvent.RECEIVED, StatusEvent.ASSESSED, StatusEvent.GRANTED, StatusEvent.REFUSED}
 STATUS_AFTER = {
+    StatusEvent.GRANTED: PatientStatus.PENDING,
     StatusEvent.STARTED: PatientStatus.ACTIVE,
     StatusEvent.PAUSED: PatientStatus.PAUSED,
     StatusEvent.RESUMED: PatientStatus.ACTIVE,
@@ -46,9 +48,16 @@ class StatusRoleRequired(PermissionDenied):
 
 
 def status_of(changes: Iterable[StatusChange]) -> tuple[str, datetime.date | None]:
-    """The status (and a pause's until-date) that a history adds up to, in effective order."""
-    status, until = PatientStatus.ACTIVE, None
-    for change in sorted(changes, key=lambda c: (c.effective_date, c.at, c.pk or 0)):
+    """The status (and a pause's until-date) that a history adds up to, in effective order. A history
+    that begins with the henvisning starts as «venter på oppstart»; one that begins with a start (or
+    a patient from before the history) as active. A new vedtak for a patient already followed up
+    changes nothing; after an end it makes them wait for their new oppstart."""
+    rows = sorted(changes, key=lambda c: (c.effective_date, c.at, c.pk or 0))
+    status = PatientStatus.PENDING if rows and rows[0].event in REFERRAL_STEPS else PatientStatus.ACTIVE
+    until = None
+    for change in rows:
+        if change.event == StatusEvent.GRANTED and status in (PatientStatus.ACTIVE, PatientStatus.PAUSED):
+            continue
         status = STATUS_AFTER.get(change.event, status)
         until = change.until if change.event == StatusEvent.PAUSED else (until if status == "paused" else None)
     return status, until

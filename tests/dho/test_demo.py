@@ -5,11 +5,13 @@ import datetime
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db.models import Count
 from django.test import Client
 from django.utils import timezone
 
-from dho.demo import NAMED_PATIENTS, seed_demo
-from patients.models import Patient, StatusChange
+from dho.demo import NAMED_PATIENTS, _reading_sender, seed_demo
+from patients.models import Appeal, Decision, Device, DeviceLoan, Kit, Patient, Referral, StatusChange
+from patients.services import consent_given
 from tenants.models import Agreement, Centre, Membership, Municipality
 from tests.test_isolation_matrix import _url, patient_routes
 
@@ -59,9 +61,12 @@ def test_the_command_refuses_without_debug(db, settings):
 
 
 def test_it_builds_the_documented_world_and_a_second_run_changes_nothing(demo, settings):
-    counts = [m.objects.count() for m in (Municipality, Centre, Agreement, User, Membership, Patient)]
+    models = (Municipality, Centre, Agreement, User, Membership, Patient, StatusChange, Referral, DeviceLoan, Device,
+              Kit, Appeal)  # fmt: skip
+    counts = [m.objects.count() for m in models]
     call_command("seed_demo")
-    assert [m.objects.count() for m in (Municipality, Centre, Agreement, User, Membership, Patient)] == counts
+    assert [m.objects.count() for m in models] == counts
+    assert min(counts[6:]) > 0, "the forløp rows exist, so the equal counts say something"
 
     assert 190 <= Patient.objects.count() <= 210
     ovre = Centre.objects.get(slug="ovre-romerike")
@@ -126,6 +131,14 @@ def test_finance_gets_404_on_every_patient_url(demo):
         for url in _patient_urls(patient):
             assert client.get(url).status_code == 404, url
     assert client.get("/billing/").status_code == 200
+    # Finance in Gjerdrum kommune (the next issue's billing): not even its own kommune's patients.
+    gjerdrum = _client("okonomi.gjerdrum")
+    assert Membership.objects.filter(user__username="okonomi.gjerdrum", role="finance", municipality__number="3230")
+    assert _listed_ids(gjerdrum) == set()
+    assert _listed_ids(gjerdrum, "/api/v1/referrals/") == set()
+    for patient in Patient.objects.filter(name="Rune Bakken"):
+        for url in _patient_urls(patient):
+            assert gjerdrum.get(url).status_code == 404, url
 
 
 def test_the_named_patients_have_the_documented_approved_plans(demo):
@@ -169,10 +182,97 @@ def test_the_demo_worklist_has_the_documented_alerts(demo):
 
 def test_every_demo_patient_has_a_start_and_the_named_ones_six_months_back(demo):
     starts = StatusChange.objects.filter(event="started")
-    assert starts.count() == Patient.objects.count() == Patient.objects.filter(status_changes__in=starts).count()
+    # Every patient is started, except the granted candidates: they wait for samtykke or oppstart.
+    waiting = Patient.objects.filter(referrals__status="granted")
+    assert waiting.count() == 4 and not starts.filter(patient__in=waiting).exists()
+    assert starts.count() == Patient.objects.count() - 4 == Patient.objects.filter(status_changes__in=starts).count()
     named = [n.name for n in NAMED_PATIENTS]
     six_months_ago = timezone.localdate() - datetime.timedelta(days=183)
     by_name = dict(starts.filter(patient__name__in=named).values_list("patient__name", "effective_date"))
     assert by_name == dict.fromkeys(named, six_months_ago)
     seed_demo()  # idempotent: a second run starts nobody again
-    assert StatusChange.objects.filter(event="started").count() == Patient.objects.count()
+    assert StatusChange.objects.filter(event="started").count() == Patient.objects.count() - 4
+
+
+def _events(rows) -> list[str]:
+    return [row.event for row in rows.order_by("effective_date", "at", "pk")]
+
+
+def test_it_gives_gjerdrum_and_nannestad_a_forlop_in_every_stage(demo):
+    """Candidates in every stage before oppstart, a pause and an ending, through the real services."""
+    today = timezone.localdate()
+    nurse = User.objects.get(username="sykepleier.ullensaker")
+    for number, username in (("3230", "koordinator.gjerdrum"), ("3238", "koordinator.nannestad")):
+        koordinator = User.objects.get(username=username)
+        referrals = Referral.objects.filter(municipality__number=number)
+        assert sorted(referrals.values_list("status", flat=True)) == [
+            "assessed", "granted", "granted", "received", "refused", "refused"
+        ]  # fmt: skip
+        assert all(int(r.national_id[2:4]) > 80 for r in referrals), "synthetic national ids only"
+        # Everything was done by the demo logins, and each referral has its history.
+        rows = StatusChange.objects.filter(referral__in=referrals)
+        assert set(rows.values_list("by__username", flat=True)) <= {username, "sykepleier.ullensaker"}
+        assert rows.filter(by=koordinator).exists() and rows.filter(by=nurse).exists()
+        assert _events(rows.filter(referral=referrals.get(status="received"))) == ["received"]
+        assert _events(rows.filter(referral=referrals.get(status="assessed"))) == ["received", "assessed"]
+        assert all(r.status_changes.get(event="received").effective_date < today for r in referrals)
+        # Granted: one waits for samtykke, one has it and waits for oppstart.
+        granted = list(referrals.filter(status="granted"))
+        assert sorted(consent_given(r.patient) for r in granted) == [False, True]
+        assert all(_events(rows.filter(referral=r)) == ["received", "assessed", "granted"] for r in granted)
+        assert not StatusChange.objects.filter(patient__in=[r.patient for r in granted], event="started").exists()
+        # Refused with a begrunnelse (the refused row says it too), one of them with a klage pending.
+        refusals = Decision.objects.filter(referral__in=referrals, outcome="refused")
+        assert refusals.count() == 2
+        for decision in refusals:
+            assert len(decision.reason) > 20
+            assert decision.referral.status_changes.get(event="refused").note == decision.reason
+        assert list(Appeal.objects.filter(decision__in=refusals).values_list("outcome", flat=True)) == ["pending"]
+        # A patient on pause («pause til …») and one ended within the last 90 days, with histories.
+        paused = Patient.objects.get(municipality__number=number, status="paused")
+        assert paused.status_until > today and _events(paused.status_changes) == ["started", "paused"]
+        ended = Patient.objects.get(municipality__number=number, status="ended")
+        assert _events(ended.status_changes) == ["started", "paused", "resumed", "ended"]
+        end = ended.status_changes.get(event="ended")
+        assert today - datetime.timedelta(days=90) <= end.effective_date < today and end.end_reason
+        assert not ended.device_loans.filter(returned_on__isnull=True).exists(), "the kit came back at the end"
+        assert paused.device_loans.filter(returned_on__isnull=True).exists()
+        # The koordinator lists exactly the kommune's referrals.
+        assert _listed_ids(_client(username), "/api/v1/referrals/") == {str(r.pk) for r in referrals}
+
+
+def test_it_lends_the_named_patients_kits_with_serials_and_takes_runes_readings_by_serial(demo):
+    from measurements.models import Reading
+
+    ovre, agder = Centre.objects.get(slug="ovre-romerike"), Centre.objects.get(slug="agder")
+    for centre, prefix in ((ovre, "OR"), (agder, "AG")):
+        by_type = dict(Device.objects.filter(centre=centre).values_list("type").annotate(n=Count("id")))
+        assert len(by_type) >= 6 and min(by_type.values()) >= 24, by_type
+        assert not Device.objects.filter(centre=centre).exclude(serial__startswith=f"{prefix}-").exists()
+        assert set(Kit.objects.filter(centre=centre).values_list("name", flat=True)) >= {"KOLS", "Hjertesvikt"}
+    assert Device.objects.get(centre=ovre, serial="OR-PO-0001").type == "pulsoksymeter"
+
+    def lent(name):
+        loans = DeviceLoan.objects.filter(patient__name=name, returned_on__isnull=True).select_related("device")
+        return {loan.device.type: loan for loan in loans}
+
+    six_months_ago = timezone.localdate() - datetime.timedelta(days=183)
+    kols, heart = {"pulsoksymeter", "nettbrett"}, {"pulsoksymeter", "nettbrett", "vekt", "blodtrykk"}
+    expected = {"Olav Haugen": heart, "Rune Bakken": kols, "Jens Lie": kols, "Tove Nilsen": kols,
+                "Vigdis Strand": heart}  # fmt: skip
+    for name, types in expected.items():
+        loans = lent(name)
+        assert set(loans) == types, name
+        assert {loan.lent_on for loan in loans.values()} == {six_months_ago}, "lent on the start date"
+        assert all(loan.device.state == "lent" and loan.device.serial for loan in loans.values())
+    assert lent("Tove Nilsen")["pulsoksymeter"].device.serial.startswith("AG-PO-")
+    assert lent("Olav Haugen")["pulsoksymeter"].device.serial == "OR-PO-0001"  # the README's table
+    assert lent("Rune Bakken")["pulsoksymeter"].device.serial == "OR-PO-0002"
+    # Rune's readings were sent by his pulse oximeter's serial: they are his, within the loan.
+    rune = Patient.objects.get(name="Rune Bakken")
+    oximeter = lent("Rune Bakken")["pulsoksymeter"]
+    assert _reading_sender(rune, "spo2") == {"device_serial": oximeter.device.serial}
+    readings = Reading.objects.filter(patient=rune, type="spo2")
+    assert readings.count() == 7
+    assert all(timezone.localtime(r.measured_at).date() >= oximeter.lent_on for r in readings)
+    assert not Reading.objects.filter(patient=rune).exclude(type="spo2").exists()

@@ -30,7 +30,8 @@ def _post(gateway, *items):
     return response.json()
 
 
-FUTURE = (timezone.now() + datetime.timedelta(minutes=6)).isoformat()
+# Hours ahead, not minutes: computed at import, it must still be «fram i tid» when the test runs late in the suite.
+FUTURE = (timezone.now() + datetime.timedelta(hours=3)).isoformat()
 OLD = (timezone.now() - datetime.timedelta(days=31)).isoformat()
 
 

@@ -3,7 +3,7 @@ from tenants.models import AuditEvent
 
 def test_it_sends_each_role_to_its_landing_page(world, login):
     assert login(world.u.nurse).get("/")["Location"] == "/worklist/"  # a nurse lands on the worklist
-    assert login(world.u.coordinator).get("/")["Location"] == "/patients/"
+    assert login(world.u.coordinator).get("/")["Location"] == "/forlop/"  # the municipality's forløp board
     assert login(world.u.gp).get("/")["Location"] == "/patients/"
     assert login(world.u.finance).get("/")["Location"] == "/billing/"
     assert login(world.u.admin).get("/")["Location"] == "/admin/"

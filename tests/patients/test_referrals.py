@@ -170,7 +170,7 @@ def test_it_moves_a_patient_from_another_municipality_on_the_grant(world, api):
     assert decided.json()["patient_id"] == str(jens.pk)  # one record, not a duplicate
     jens.refresh_from_db()
     assert jens.municipality == world.m.gjerdrum
-    assert jens.status == "ended"  # the Nannestad forløp ended; Gjerdrum's starts with oppstart
+    assert jens.status == "pending"  # the Nannestad forløp ended; Gjerdrum's waits for its oppstart
     rows = list(jens.status_changes.order_by("at", "id"))
     assert [(r.event, r.municipality_id, r.end_reason) for r in rows] == [
         ("ended", world.m.nannestad.pk, "moved"),

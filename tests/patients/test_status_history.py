@@ -174,3 +174,23 @@ def test_the_patient_page_shows_the_forlop_timeline(world, login):
     until = TODAY() + datetime.timedelta(days=7)
     assert f"{TODAY():%-d.%-m.%Y}</strong> Pause til {until:%-d.%-m.%Y}" in timeline
     assert f"Pause til {until:%-d.%-m.%Y}" in page[: page.index('id="forlop"')]  # the status badge
+
+
+@pytest.mark.parametrize(
+    ("events", "status"),
+    [
+        (["received", "assessed", "granted"], "pending"),  # a new patient waits for oppstart
+        (["granted", "started"], "active"),
+        (["started", "paused", "granted"], "paused"),  # a vedtak for someone followed up changes nothing
+        (["started", "ended", "moved", "granted"], "pending"),  # moved in: waits for the new oppstart
+        (["started", "ended", "granted", "started"], "active"),
+        (["paused", "resumed"], "active"),  # a patient from before the history
+    ],
+)
+def test_status_of_adds_up_a_history(events, status):
+    day = datetime.date(2026, 1, 1)
+    rows = [
+        StatusChange(event=e, effective_date=day + datetime.timedelta(days=i), until=day + datetime.timedelta(days=30))
+        for i, e in enumerate(events)
+    ]
+    assert status_of(rows)[0] == status

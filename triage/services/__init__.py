@@ -3,7 +3,7 @@
 - `scoring`  – scoring stored readings and answers in batches (the pure rules are `triage.scoring`)
 - `alerts`   – opening, raising and closing alerts, each change an `AlertEvent` row
 - `silence`  – the missing-measurement, missing-answer and inactive-patient checks
-- `followup` – the nurses' follow-up: take, handle (journal note), planned contacts
+- `followup` – the nurses' follow-up: take, handle (journal note), planned contacts, evaluations
 
 The names callers use are re-exported here.
 """
@@ -11,11 +11,14 @@ The names callers use are re-exported here.
 from triage.services.alerts import Finding, alerts_upsert, events_record, silence_alerts_close
 from triage.services.followup import (
     AlertRefused,
+    Evaluation,
+    EvaluationOutcome,
     NurseRequired,
     alert_handle,
     alert_take,
     can_follow_up,
     contact_record,
+    evaluation_record,
     journal_note_create,
 )
 from triage.services.scoring import NO_PLAN, SWEEP_AFTER, answers_score, readings_score, unscored_ids
@@ -25,6 +28,8 @@ __all__ = [
     "NO_PLAN",
     "SWEEP_AFTER",
     "AlertRefused",
+    "Evaluation",
+    "EvaluationOutcome",
     "Finding",
     "NurseRequired",
     "alert_handle",
@@ -33,6 +38,7 @@ __all__ = [
     "answers_score",
     "can_follow_up",
     "contact_record",
+    "evaluation_record",
     "events_record",
     "journal_note_create",
     "readings_score",
