@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export XDG_RUNTIME_DIR ?= /tmp
 
-.PHONY: run test lint lock bench-ingest bench-worklist clean-var
+.PHONY: run test lint lock bench-ingest bench-worklist bench-billing clean-var
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench-ingest: $(STAMP)
 
 bench-worklist: $(STAMP)
 	$(PY) -m dho.embedded with-services -- $(PY) bench/worklist.py
+
+bench-billing: $(STAMP)
+	$(PY) -m dho.embedded with-services -- $(PY) bench/billing.py
 
 clean-var:
 	rm -rf var

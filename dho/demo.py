@@ -23,6 +23,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from billing.calculation import Month
+from billing.models import LockedMonth, Population, PriceModel
+from billing.selectors import finance_view_for
+from billing.services import month_lock, price_model_save
 from ebp import services as ebp
 from ebp.defaults import TEMPLATES
 from ebp.models import PlanVersion
@@ -103,6 +107,7 @@ LOGINS = [
     ("okonomi.ullensaker", "Ola", "Økland", Role.FINANCE, "ovre-romerike", False),
     ("okonomi.gjerdrum", "Guro", "Fossum", Role.FINANCE, "3230", False),
     ("admin.ullensaker", "Anne", "Aas", Role.ADMIN, "ovre-romerike", True),
+    ("admin.agder", "Astrid", "Berge", Role.ADMIN, "agder", True),
 ]
 
 # Fastleger without a demo login: the other patients need a fastlege too.
@@ -556,6 +561,48 @@ def _seed_forlop(municipalities: dict, users: dict) -> None:
         _seed_pause(pausing, users[username])
 
 
+# --- the tjenesteprismodell -----------------------------------------------------------------------
+
+# Seed 001's reference case («Rune», KOLS): follow-up 1 212 kr and licence and equipment 896 kr per
+# patient-month, the 896 kr split into licence 596 kr and a KOLS kit's pulsoksymeter 100 kr + nettbrett
+# 200 kr per device-month. The host's fixed costs are shared 30 % equally and 70 % by population (the
+# eKommune Sunnmøre key); Agder prices by the same structure with its own figures.
+PRICE_MODELS = {
+    "ovre-romerike": {
+        "base_ore": 15_000_000, "base_key": "mixed", "base_equal_percent": 30, "follow_up_ore": 121_200,
+        "paused_percent": 50,
+        "licence_ore": 59_600, "start_fee_ore": 150_000, "note": "Samarbeidsavtale 2024",
+        "equipment_ore": {"pulsoksymeter": 10_000, "nettbrett": 20_000, "blodtrykk": 15_000, "vekt": 15_000,
+                       "termometer": 5_000, "blodsukker": 10_000},
+    },
+    "agder": {
+        "base_ore": 8_000_000, "base_key": "population", "follow_up_ore": 110_000, "licence_ore": 55_000,
+        "equipment_ore": {"pulsoksymeter": 9_000, "nettbrett": 18_000, "blodtrykk": 14_000, "vekt": 14_000},
+        "note": "Avtale om regional TMS",
+    },
+}  # fmt: skip
+CENTRE_ADMIN = {"ovre-romerike": "admin.ullensaker", "agder": "admin.agder"}
+LOCKED_MONTHS = 3  # the three months before last month are locked; last month waits for finance
+
+
+def _seed_billing(centres: dict, municipalities: dict, users: dict) -> None:
+    """Populations (1 January 2025), each centre's price model from the agreements' start, and the
+    months finance has already locked (by `okonomi.ullensaker`, through the service)."""
+    for number, _name, population in MUNICIPALITIES:
+        Population.objects.update_or_create(municipality=municipalities[number], year=2025,
+                                            defaults={"inhabitants": population})  # fmt: skip
+    for slug, values in PRICE_MODELS.items():
+        if not PriceModel.objects.filter(centre=centres[slug], is_draft=False).exists():
+            price_model_save(centre=centres[slug], user=users[CENTRE_ADMIN[slug]], valid_from=AGREEMENTS_FROM,
+                             values=values)  # fmt: skip
+    view = finance_view_for(users["okonomi.ullensaker"])
+    month = Month.of(timezone.localdate()).previous()
+    for _ in range(LOCKED_MONTHS):
+        month = month.previous()
+        if not LockedMonth.objects.filter(centre=view.centre, month=month.first).exists():
+            month_lock(view=view, month=month, user=users["okonomi.ullensaker"])
+
+
 @dataclass
 class DemoSummary:
     municipalities: int
@@ -693,6 +740,7 @@ def seed_demo() -> DemoSummary:
     _seed_pending_review(users)
     _seed_readings(centres)
     _seed_forlop(municipalities, users)
+    _seed_billing(centres, municipalities, users)
     return DemoSummary(
         municipalities=len(municipalities),
         centres=len(centres),

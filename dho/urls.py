@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("ebp.api_urls")),
     path("", include("measurements.api_urls")),
     path("", include("triage.api_urls")),
+    path("", include("billing.api_urls")),
 ]
 
 urlpatterns = [

@@ -10,7 +10,7 @@ from ebp.content import BOUND_LABELS, BOUND_NAMES, PlanContent, parse_content
 from ebp.models import CentreThresholds, PlanVersion, VersionStatus
 from measurements.norwegian import number
 from measurements.types import SPECS, Colour, label, spec
-from patients.models import Patient
+from patients.models import Patient, PatientStatus
 from patients.selectors import visible_patients
 from tenants.selectors import centre_of
 
@@ -30,6 +30,14 @@ def open_version(patient: Patient) -> PlanVersion | None:
 
 def version_of(patient: Patient, number: int) -> PlanVersion | None:
     return versions_of(patient).filter(number=number).first()
+
+
+def without_approved_plan(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """The started patients (active or on pause) among `patients` whose plan has no approved version
+    in force: no plan yet, or only a draft, a version waiting for the fastlege or a returned one. They
+    are scored against the centre's default thresholds until the fastlege approves. One query."""
+    approved = PlanVersion.objects.filter(status=VersionStatus.ACTIVE).values("plan__patient_id")
+    return patients.filter(status__in=(PatientStatus.ACTIVE, PatientStatus.PAUSED)).exclude(id__in=approved)
 
 
 def approval_queue(user) -> QuerySet[PlanVersion]:

@@ -1,18 +1,23 @@
-"""Centre admins: the gateways (deactivate, see which is which) and the quarantine, where rejected
-items are read and, after correcting the patient mapping, sent through ingest again."""
+"""Centre admins: the gateways (deactivate, see which is which), the quarantine, where rejected
+items are read and, after correcting the patient mapping, sent through ingest again, and the stored
+readings (read-only), where those measured after the patient's forløp ended are marked."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import TruncDate
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from measurements.models import Integration, QuarantinedItem, QuarantineStatus
+from measurements.models import Integration, QuarantinedItem, QuarantineStatus, Reading
 from measurements.services import quarantine_resubmit
-from patients.models import Patient
+from patients.models import Patient, StatusChange, StatusEvent
 from tenants.admin import CentreAdminAccess
+from tenants.models import AuditAction, Role
 from tenants.selectors import admin_centres, centre_served_municipalities
+from tenants.services import audit_record, audit_record_many
 
 
 def _centres(request):
@@ -97,3 +102,113 @@ class QuarantinedItemAdmin(CentreAdminAccess, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = {"resubmit_url": reverse("admin:quarantine-resubmit", args=[object_id])}
         return super().change_view(request, object_id, form_url, extra_context={**(extra_context or {}), **extra})
+
+
+# --- readings: read-only, marked when measured after the end of the forløp ---------------------------
+
+# «After the end» is read from the forløp's status history, not from the reason text scoring wrote
+# («(…; etter avsluttet forløp)»): scoring looks at the patient's status when it runs, so a reading
+# scored before a back-dated end, or a reason reworded later, would be missed. A reading is after the
+# end when the patient's last start or end (or new vedtak) on or before its measured day, in Norway,
+# is an end: measured on the end date counts (the end is effective from that day), and a forløp
+# started again (or granted again, waiting for its oppstart) is not after the end any more. This is
+# the day by day rule billing reads; measurements sits above patients and may read its rows.
+FORLOP_EDGES = (StatusEvent.GRANTED, StatusEvent.STARTED, StatusEvent.ENDED)
+
+
+def _with_last_edge(readings):
+    """Each reading with `last_forlop_edge`: its patient's last start, end or vedtak on or before
+    the day it was measured (TruncDate in the current time zone: Europe/Oslo), or None."""
+    last = StatusChange.objects.filter(
+        patient_id=OuterRef("patient_id"), event__in=FORLOP_EDGES, effective_date__lte=OuterRef("measured_day")
+    ).order_by("-effective_date", "-at", "-id")
+    return readings.annotate(measured_day=TruncDate("measured_at")).annotate(
+        last_forlop_edge=Subquery(last.values("event")[:1])
+    )
+
+
+AFTER_END = Q(last_forlop_edge=StatusEvent.ENDED)
+
+
+class AfterEndFilter(admin.SimpleListFilter):
+    title = "Etter avsluttet forløp"
+    parameter_name = "after_end"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Ja"), ("no", "Nei")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(AFTER_END)
+        if self.value() == "no":
+            # NULL (no start or end yet on that day) is «nei» too; spelled out, NOT (NULL = …) is NULL
+            return queryset.filter(Q(last_forlop_edge__isnull=True) | ~AFTER_END)
+        return queryset
+
+
+def _served_municipalities(request) -> set[int]:
+    served: set[int] = set()
+    for centre_id in _centres(request).values_list("pk", flat=True):
+        served |= centre_served_municipalities(centre_id)
+    return served
+
+
+@admin.register(Reading)
+class ReadingAdmin(CentreAdminAccess, admin.ModelAdmin):
+    """The readings of the municipalities the admin's centre serves (as the quarantine's gateways
+    post them), read-only. The patient is shown by id, not name: the admin follows up a device that
+    still sends after the end with the patient's nurse. Every list and page shown is audited, in the
+    role of centre admin (the admin reaches readings through the centre, not a patient role)."""
+
+    list_display = ["measured_at", "received_at", "municipality", "patient_ref", "shown", "colour", "reason",
+                    "after_end"]  # fmt: skip
+    # RelatedOnly: the filter offers only the municipalities in this admin's own list.
+    list_filter = [AfterEndFilter, "colour", ("municipality", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["patient", "municipality"]
+    search_fields = ["=patient__id"]
+    search_help_text = "Søk på pasientens id"
+    show_full_result_count = False  # readings grow without bound; counting them all is slow
+    fields = ["patient_ref", "municipality", "integration", "external_id", "shown", "original", "measured_at",
+              "received_at", "scored_at", "colour", "reason", "after_end"]  # fmt: skip
+    readonly_fields = ["patient_ref", "shown", "after_end"]
+
+    def get_queryset(self, request):
+        qs = _with_last_edge(super().get_queryset(request))
+        return qs if request.user.is_superuser else qs.filter(municipality_id__in=_served_municipalities(request))
+
+    @admin.display(description="Pasient-id")
+    def patient_ref(self, reading):
+        return str(reading.patient_id)
+
+    @admin.display(description="Måling")
+    def shown(self, reading):
+        return str(reading)
+
+    @admin.display(description="Etter avsluttet forløp", boolean=True)
+    def after_end(self, reading):
+        return getattr(reading, "last_forlop_edge", None) == StatusEvent.ENDED
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # what a device sent is kept as it came: read-only
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            # The page's rows (the queryset the template renders from, evaluated once here).
+            patients = {r.patient_id: r.patient for r in changelist.result_list}
+            audit_record_many(action=AuditAction.VIEW, object_type="reading_list", patients=patients.values(),
+                              request=request, role=Role.ADMIN)  # fmt: skip
+        return response
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:  # another centre's reading never gets here: get_queryset leaves it out
+            audit_record(action=AuditAction.VIEW, object_type="reading", object_id=obj.pk, patient=obj.patient,
+                         request=request, role=Role.ADMIN)  # fmt: skip
+        return super().render_change_form(request, context, add, change, form_url, obj)

@@ -22,6 +22,7 @@ from patients.models import (
     DeviceType,
     Diagnosis,
     EndReason,
+    Kit,
     Patient,
     Referral,
     ReferralStatus,
@@ -30,10 +31,12 @@ from patients.models import (
     StatusEvent,
 )
 from patients.selectors import (
+    device_type_labels,
     devices_for,
     get_device_for,
     get_patient_for,
     get_referral_for,
+    kits_for,
     loans_of,
     loans_out_for,
     search_patients,
@@ -63,12 +66,13 @@ from patients.services.equipment import (
     device_return,
     devices_import_csv,
     devices_lend,
+    kit_create,
     kit_for,
     register_centre_ids,
 )
 from patients.services.status import NoPatientYet
 from tenants.models import AuditAction, Centre, Municipality, Role
-from tenants.services import audit_record, audit_record_many
+from tenants.services import audit_record, audit_record_many, audit_record_many_objects
 
 User = get_user_model()
 
@@ -272,8 +276,10 @@ class ReferralListAPI(generics.ListCreateAPIView):
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
-        for referral in page:
-            _audit_referral(self.request, referral, "referral_list", referral.pk)
+        # One INSERT for the page; a referral before the grant has its municipality as subject.
+        shown = [(r.pk, r.patient or NoPatientYet(municipality_id=r.municipality_id)) for r in page]
+        audit_record_many_objects(action=AuditAction.VIEW, object_type="referral_list", objects=shown,
+                                  request=self.request)  # fmt: skip
         return page
 
     @extend_schema(responses={201: ReferralCreatedSerializer})
@@ -606,6 +612,70 @@ class DeviceListAPI(generics.ListAPIView):
         except EquipmentRefused as exc:
             return _equipment_refused(exc)
         return Response(DeviceOutSerializer(device).data, status=201)
+
+
+class KitOutSerializer(serializers.ModelSerializer):
+    centre = serializers.CharField(source="centre.slug")
+    diagnosis_label = serializers.CharField(
+        source="get_diagnosis_display", help_text="Tom når settet ikke gjelder en bestemt diagnose"
+    )
+    # Plain strings, not enums: the device and referral serializers already name these choice sets.
+    diagnosis = serializers.CharField(help_text=f"{', '.join(Diagnosis.values)}, eller tom")
+    device_types = serializers.ListField(
+        child=serializers.CharField(), help_text=f"Enhetstypene: {', '.join(DeviceType.values)}"
+    )
+    device_type_labels = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Kit
+        fields = ["id", "name", "diagnosis", "diagnosis_label", "device_types", "device_type_labels", "centre"]
+
+    def get_device_type_labels(self, kit) -> list[str]:
+        return device_type_labels(kit.device_types)
+
+
+class KitInSerializer(serializers.Serializer):
+    # Plain strings: the service checks them and says in Norwegian which value is wrong and what to use.
+    name = serializers.CharField(
+        max_length=200, allow_blank=True, help_text="Navnet på settet, unikt ved senteret (høyst 100 tegn)"
+    )
+    diagnosis = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text=f"Diagnosen settet er for: {', '.join(Diagnosis.values)} (eller tom)",
+    )
+    device_types = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        help_text=f"Enhetstypene som lånes ut sammen: {', '.join(DeviceType.values)}",
+    )
+    centre = serializers.SlugField(required=False, help_text="Senterets slug, når du arbeider ved flere sentre")
+
+
+class KitListAPI(generics.ListAPIView):
+    """The kits of the user's centres (GET), and a new kit (POST: 201). Who may: as for the device
+    register, the centre's nurses and admins; another centre's kit is never listed."""
+
+    serializer_class = KitOutSerializer
+
+    def get_queryset(self):
+        return kits_for(self.request.user).order_by("centre__name", "name", "id")
+
+    @extend_schema(request=KitInSerializer, responses={201: KitOutSerializer})
+    def post(self, request):
+        given = KitInSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        try:
+            kit = kit_create(
+                centre=_register_centre(request.user, data.get("centre", "")),
+                user=request.user,
+                name=data["name"],
+                diagnosis=data.get("diagnosis", ""),
+                device_types=data["device_types"],
+            )
+        except EquipmentRefused as exc:
+            return _equipment_refused(exc)
+        return Response(KitOutSerializer(kit).data, status=201)
 
 
 class CSVParser(BaseParser):

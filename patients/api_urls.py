@@ -24,6 +24,7 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/loans/", api.PatientLoansAPI.as_view(), name="api-patient-loans"),
     path("devices/", api.DeviceListAPI.as_view(), name="api-device-list"),
     path("devices/import/", api.DeviceImportAPI.as_view(), name="api-device-import"),
+    path("kits/", api.KitListAPI.as_view(), name="api-kit-list"),
     path("devices/<str:serial>/return/", api.DeviceReturnAPI.as_view(), name="api-device-return"),
     path("devices/<str:serial>/clean/", api.DeviceCleanAPI.as_view(), name="api-device-clean"),
     path("devices/<str:serial>/discard/", api.DeviceDiscardAPI.as_view(), name="api-device-discard"),

@@ -64,6 +64,15 @@ class StepForm(forms.Form):
                 attrs["aria-describedby"] = f"{self[name].auto_id}_error"
 
 
+class FastlegeField(forms.ModelChoiceField):
+    """A fastlege by name, with the municipalities where they practise (patients.selectors.fastleger_for)."""
+
+    def label_from_instance(self, user):
+        name = user.get_full_name() or user.get_username()
+        places = sorted(getattr(user, "gp_municipalities", None) or [])
+        return f"{name} ({', '.join(places)})" if places else name
+
+
 class ReferralForm(StepForm):
     municipality = forms.ModelChoiceField(
         label=_("Kommune"),
@@ -84,13 +93,22 @@ class ReferralForm(StepForm):
     )
     reason = _text(_("Begrunnelse for henvisningen"), required=True, textarea=True,
                    message=_("Skriv hvorfor pasienten henvises."))  # fmt: skip
+    gp = FastlegeField(
+        label=_("Fastlege"),
+        queryset=None,
+        required=False,
+        empty_label=_("Ikke valgt"),
+        help_text=_("Pasientens fastlege, om hen er blant fastlegene i kommunene dine. Kan stå tomt."),
+        error_messages={"invalid_choice": _("Velg en fastlege fra listen, eller «Ikke valgt».")},
+    )
     phone = _text(_("Telefon"), max_length=20)
     next_of_kin = _text(_("Pårørende"), textarea=True)
     received_on = _date(_("Mottatt"), help_text=_("Tomt: i dag."))
 
-    def __init__(self, *args, municipalities, **kwargs):
+    def __init__(self, *args, municipalities, gps, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["municipality"].queryset = municipalities
+        self.fields["gp"].queryset = gps
 
     def clean_national_id(self):
         value = self.cleaned_data["national_id"].replace(" ", "")
@@ -257,3 +275,29 @@ class DeviceImportForm(StepForm):
         elif not data.get("text"):
             self.add_error("file", _("Velg en CSV-fil, eller lim inn linjene."))
         return data
+
+
+class KitForm(StepForm):
+    """A kit of the centre: a name, the diagnosis it is for, and the device types lent together (the
+    service checks that the name is free at the centre)."""
+
+    centre = forms.ModelChoiceField(label=_("Senter"), queryset=None, empty_label=None,
+                                    error_messages={"required": _("Velg senteret."),
+                                                    "invalid_choice": _("Velg et senter fra listen.")})  # fmt: skip
+    name = _text(_("Navn på settet"), required=True, max_length=100,
+                 message=_("Fyll ut et navn på settet, for eksempel «KOLS»."))  # fmt: skip
+    diagnosis = forms.ChoiceField(label=_("Diagnose"), required=False,
+                                  choices=[("", _("Ingen bestemt diagnose")), *Diagnosis.choices],
+                                  error_messages={"invalid_choice": _("Velg en diagnose fra listen.")})  # fmt: skip
+    device_types = forms.MultipleChoiceField(
+        label=_("Enheter i settet"),
+        choices=DeviceType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Velg minst én enhetstype."),
+                        "invalid_choice": _("Velg enhetstyper fra listen.")},
+    )  # fmt: skip
+
+    def __init__(self, *args, centres, **kwargs):
+        super().__init__(*args, prefix="kit", **kwargs)
+        self.fields["centre"].queryset = centres
+        self.fields["name"].error_messages["max_length"] = _("Navnet kan ha høyst 100 tegn.")

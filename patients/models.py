@@ -473,6 +473,9 @@ class DeviceLoan(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Set by a database trigger on every UPDATE (a return, a corrected date): billing recomputes a
+    # locked month whose loans changed after it was locked (billing.selectors.changed_since_locked).
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["-lent_on", "-created_at"]

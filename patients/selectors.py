@@ -6,6 +6,8 @@ import datetime
 import uuid
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -17,6 +19,7 @@ from patients.models import (
     Decision,
     Device,
     DeviceLoan,
+    DeviceType,
     Kit,
     Patient,
     PatientUserObjectPermission,
@@ -28,6 +31,8 @@ from patients.services import GP_PERMISSION, SHARE_PERMISSION, referral_municipa
 from patients.services.equipment import serving_centres
 from tenants.models import Centre, Municipality, Role
 from tenants.selectors import role_for_patient, user_scope
+
+User = get_user_model()
 
 
 def visible_patients(user) -> QuerySet[Patient]:
@@ -229,6 +234,30 @@ def kit_names_for(patient: Patient) -> list[str]:
     """The kits the centres serving the patient's kommune lend (the oppstart form offers them)."""
     kits = Kit.objects.filter(centre_id__in=serving_centres(patient.municipality_id))
     return list(kits.order_by("name").values_list("name", flat=True).distinct())
+
+
+def kits_for(user) -> QuerySet[Kit]:
+    """The kits of the centres whose register this user keeps (the equipment page and the API)."""
+    return Kit.objects.filter(centre_id__in=register_centre_ids(user)).select_related("centre")
+
+
+def device_type_labels(codes) -> list[str]:
+    """The Norwegian names of device type codes, in the order given (a kit's contents)."""
+    labels = dict(DeviceType.choices)
+    return [str(labels.get(code, code)) for code in codes]
+
+
+def fastleger_for(municipality_ids) -> QuerySet:
+    """The fastleger a henvisning in these municipalities may name: users with a fastlege membership
+    in one of them, by name, each with `gp_municipalities` (the names of those municipalities). A
+    fastlege elsewhere is not offered: the list stays the handful a koordinator knows."""
+    gps = (
+        User.objects.filter(is_active=True, memberships__role=Role.GP,
+                            memberships__municipality_id__in=list(municipality_ids))
+        # after the filter, the aggregate runs over the same (filtered) membership rows
+        .annotate(gp_municipalities=ArrayAgg("memberships__municipality__name", distinct=True))
+    )  # fmt: skip
+    return gps.order_by("last_name", "first_name", "username")
 
 
 def register_centres(user) -> QuerySet[Centre]:

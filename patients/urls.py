@@ -23,6 +23,7 @@ urlpatterns = [
     # the centre's equipment
     path("utstyr/", views.EquipmentView.as_view(), name="equipment"),
     path("utstyr/import/", views.DeviceImportView.as_view(), name="equipment-import"),
+    path("utstyr/sett/", views.KitCreateView.as_view(), name="equipment-kit"),
     path("utstyr/<str:serial>/retur/", views.DeviceReturnView.as_view(), name="device-return"),
     path("utstyr/<str:serial>/rengjort/", views.DeviceCleanView.as_view(), name="device-clean"),
 ]

@@ -17,6 +17,7 @@ from patients.forms import (
     DeviceForm,
     DeviceImportForm,
     EndForm,
+    KitForm,
     PauseForm,
     ReferralForm,
     ResumeForm,
@@ -27,11 +28,14 @@ from patients.pdf import vedtak_pdf
 from patients.selectors import (
     board_audit_subjects,
     board_municipalities,
+    device_type_labels,
+    fastleger_for,
     forlop_board,
     get_device_for,
     get_patient_for,
     get_referral_for,
     kit_names_for,
+    kits_for,
     loans_out_for,
     register_centres,
     register_devices,
@@ -52,6 +56,7 @@ from patients.services import (
     device_register,
     device_return,
     devices_import_csv,
+    kit_create,
     patient_end,
     patient_start,
     referral_municipality_ids,
@@ -61,7 +66,7 @@ from patients.services import (
 from patients.services.status import NoPatientYet
 from tenants.models import AuditAction, Role
 from tenants.selectors import user_scope, visible_municipalities
-from tenants.services import audit_record, audit_record_many
+from tenants.services import audit_record, audit_record_many, audit_record_many_objects
 
 
 class PatientPageMixin(LoginRequiredMixin):
@@ -179,10 +184,12 @@ class BoardView(LoginRequiredMixin, TemplateView):
         municipality = self.request.GET.get("municipality", "")
         sections = forlop_board(self.request.user, municipality=municipality)
         patients, referrals = board_audit_subjects(sections)
-        audit_record_many(action=AuditAction.VIEW, object_type="forlop_board", patients=patients, request=self.request)
-        for row in referrals:
-            audit_record(action=AuditAction.VIEW, object_type="forlop_board", object_id=row.pk, request=self.request,
-                         patient=NoPatientYet(municipality_id=row.municipality_id))  # fmt: skip
+        # One INSERT for the whole board: the patients shown, and the referrals that have none yet
+        # (their municipality is the subject), so the page costs the same whatever its length.
+        shown = [(p.pk, p) for p in patients]
+        shown += [(row.pk, NoPatientYet(municipality_id=row.municipality_id)) for row in referrals]
+        audit_record_many_objects(action=AuditAction.VIEW, object_type="forlop_board", objects=shown,
+                                  request=self.request)  # fmt: skip
         return super().get_context_data(
             sections=sections, municipalities=municipalities, municipality=municipality, **kwargs
         )
@@ -221,14 +228,15 @@ class ReferralCreateView(ForlopFormView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "municipalities": self.municipalities}
+        gps = fastleger_for(self.municipalities.values_list("pk", flat=True))
+        return {**super().get_form_kwargs(), "municipalities": self.municipalities, "gps": gps}
 
     def perform(self, form):
         data = form.cleaned_data
         self.referral = referral_register(
             user=self.request.user, municipality=data["municipality"], national_id=data["national_id"],
             name=data["name"], referrer=data["referrer"], referrer_name=data["referrer_name"],
-            diagnoses=data["diagnoses"], reason=data["reason"], phone=data["phone"],
+            diagnoses=data["diagnoses"], reason=data["reason"], gp=data["gp"], phone=data["phone"],
             next_of_kin=data["next_of_kin"], received_on=data["received_on"], request=self.request,
         )  # fmt: skip
 
@@ -471,9 +479,13 @@ class EquipmentView(LoginRequiredMixin, TemplateView):
         audit_record_many(action=AuditAction.VIEW, object_type="device_list", patients=shown, request=self.request)
         kwargs.setdefault("device_form", DeviceForm(centres=self.centres))
         kwargs.setdefault("import_form", DeviceImportForm(centres=self.centres))
+        kwargs.setdefault("kit_form", KitForm(centres=self.centres))
+        kits = list(kits_for(self.request.user).order_by("centre__name", "name"))
+        for kit in kits:
+            kit.device_type_labels = device_type_labels(kit.device_types)
         return super().get_context_data(
             page=page, state=state, states=DeviceState.choices, centres=self.centres,
-            shown={p.pk for p in shown}, **kwargs,
+            shown={p.pk for p in shown}, kits=kits, **kwargs,
         )  # fmt: skip
 
     def post(self, request):
@@ -505,6 +517,27 @@ class DeviceImportView(EquipmentView):
             except EquipmentRefused as exc:
                 form.add_error(None, str(exc))
         return self.render_to_response(self.get_context_data(import_form=form, results=results))
+
+
+class KitCreateView(EquipmentView):
+    """A kit made on the register page («Sett»); its errors are shown by the form there."""
+
+    def get(self, request, *args, **kwargs):
+        raise Http404  # the form lives on the register page
+
+    def post(self, request):
+        form = KitForm(request.POST, centres=self.centres)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                kit = kit_create(centre=data["centre"], user=request.user, name=data["name"],
+                                 diagnosis=data["diagnosis"], device_types=data["device_types"])  # fmt: skip
+            except EquipmentRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"Settet «{kit.name}» er lagret.")
+                return redirect(reverse("patients:equipment") + "#kits")
+        return self.render_to_response(self.get_context_data(kit_form=form))
 
 
 class DeviceStepView(LoginRequiredMixin, View):

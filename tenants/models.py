@@ -89,6 +89,9 @@ class Agreement(models.Model):
     follow_up_by = models.CharField(_("oppfølging ved"), max_length=20, choices=FollowUpBy.choices)
     valid_from = models.DateField(_("gyldig fra"))
     valid_to = models.DateField(_("gyldig til"), null=True, blank=True)
+    # Set by a database trigger on every UPDATE (however it is made): billing recomputes a locked
+    # month whose agreements changed after it was locked (billing.selectors.changed_since_locked).
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = AgreementQuerySet.as_manager()
 

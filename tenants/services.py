@@ -63,21 +63,43 @@ def audit_record(
     return event
 
 
-def audit_record_many(*, action, object_type: str, patients: Iterable, request=None, user=None) -> None:
+def audit_record_many(*, action, object_type: str, patients: Iterable, request=None, user=None, role: str = "") -> None:
     """One event per patient shown in a list: the log says exactly whose data was on screen.
-    Lists are long and refresh often, so the events go in with one INSERT … SELECT unnest."""
-    patients = list(patients)
-    if not patients:
+    Lists are long and refresh often, so the events go in with one INSERT … SELECT unnest.
+    `role` names the role used when it is not one that reaches patients (a centre admin)."""
+    audit_record_many_objects(
+        action=action,
+        object_type=object_type,
+        objects=[(p.pk, p) for p in patients],
+        request=request,
+        user=user,
+        role=role,
+    )
+
+
+def audit_record_many_objects(
+    *, action, object_type: str, objects: Iterable[tuple], request=None, user=None, role: str = ""
+) -> None:
+    """One event per (object id, subject) in one INSERT, for lists whose rows are not patients: a
+    referral before the grant has no patient yet, only its municipality. The subject is a patient,
+    or anything with `pk` (None: no patient), `municipality_id` and `gp_id`
+    (patients.services.status.NoPatientYet); the object id is what the row shows (the referral's)."""
+    objects = list(objects)
+    if not objects:
         return
     user = user or getattr(request, "user", None)
     authenticated = bool(user and user.is_authenticated)
+
+    def role_used(subject) -> str:
+        return role or (_role(user, subject) if authenticated else "")
+
     _insert_events(
         request,
         action,
         object_type,
         user_id=user.pk if authenticated else None,
         username=user.get_username() if authenticated else "",
-        rows=[(str(p.pk), p.pk, p.municipality_id, _role(user, p) if authenticated else "") for p in patients],
+        rows=[(str(oid or ""), s.pk, s.municipality_id, role_used(s)) for oid, s in objects],
     )
 
 

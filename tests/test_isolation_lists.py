@@ -70,9 +70,12 @@ LIST_PAGES = {
     "worklist/": (NURSE_AREA, _in_scope),
     "followup/": (NURSE_AREA, _in_scope),
     "approvals/": (None, _waiting_for_them),
-    "billing/": (("finance", "admin"), _nobody),  # counts, never a patient
+    "billing/": (("finance",), _nobody),  # counts, never a patient
+    "api/v1/billing/months/": (("finance",), _nobody),  # the same as JSON
+    "billing/prismodell/": (("finance", "admin"), _nobody),  # the price model: read by finance, edited by the admin
     "forlop/": (NURSE_AREA, _referrals),  # the forløp board: the municipalities' referrals and patients
     "utstyr/": (tuple(REGISTER_CENTRE), _borrowers),  # the register page: 404 for who keeps none
+    "api/v1/kits/": (None, _nobody),  # the centre's kits: names and device types, never a patient
 }
 NOT_LISTS = {
     "": "the home page redirects by role",
@@ -84,6 +87,8 @@ NOT_LISTS = {
     "api/v1/devices/import/": "POST a CSV into the centre's register: per-line results, no patient",
     "forlop/ny/": "the henvisning form: a list of municipalities, no patient (404 for other roles)",
     "utstyr/import/": "POST a CSV into the register: the register page with per-line results (GET: 404)",
+    "billing/grunnlag/": "redirects a koordinator to last month's basis of their own kommune (404 for others)",
+    "utstyr/sett/": "POST a kit into the register: the register page with the form's errors (GET: 404)",
 }
 # route → the query parameters that name a patient or a municipality, and what each is given.
 FILTERS = {
@@ -183,9 +188,13 @@ def test_filters_naming_a_patient_show_that_patient_only_in_scope(world, records
     assert _audited_patients(since) <= seen, f"{role}: the log names a patient outside the scope"
 
 
+# Admin models whose filters offer only the centre's own values (another centre's value is ignored).
+RELATED_ONLY_FILTERED = ("measurements.quarantineditem", "measurements.reading")
+
+
 def _admin_filters(model: str, patient, gateway) -> list[str]:
     """The admin list filters that name what a patient's centre owns."""
-    if model == "tenants.auditevent":
+    if model in ("tenants.auditevent", "measurements.reading"):
         return [f"q={patient.pk}", f"municipality__id__exact={patient.municipality_id}"]
     return [f"integration__id__exact={gateway.pk}"]
 
@@ -216,7 +225,20 @@ def test_admin_lists_with_patient_data_show_only_the_centres_own(world, records,
         assert link[other] not in body and not [m for m in objects[other][1] if m in body], (
             f"{centre} admin {url} shows another centre's patient"
         )
-        if lists == centre or model != "measurements.quarantineditem":
+        if lists == centre or model not in RELATED_ONLY_FILTERED:
             assert (link[centre] in body) == (lists == centre), f"{centre} admin {url}: the centre's own object"
-        # else: a filter on another centre's gateway is not offered (RelatedOnlyFieldListFilter) and
-        # Django ignores it, so the admin's own list may show; another centre's rows never (above).
+        # else: a filter on another centre's gateway (or municipality) is not offered
+        # (RelatedOnlyFieldListFilter) and Django ignores it, so the admin's own list may show;
+        # another centre's rows never (above).
+
+
+@pytest.mark.parametrize("role", NURSE_AREA)
+def test_the_follow_up_pages_missing_plan_list_shows_exactly_the_scope(world, login, role):
+    # Without build_records no patient has a plan: every started patient is listed «Mangler godkjent
+    # plan», so a list that leaked another scope's patient would show it here.
+    response = login(getattr(world.u, role)).get("/followup/")
+    assert response.status_code == 200
+    listed = {key for key, p in vars(world.p).items() if p in response.context["no_plan"]}
+    assert listed == _in_scope(world, role), role
+    section = response.content.decode().split('id="no-plan"')[1].split("</section>")[0]
+    assert {key for key, p in vars(world.p).items() if p.name in section} == _in_scope(world, role), role

@@ -26,7 +26,7 @@ from tenants.models import AuditEvent
 PROJECT_APPS = ("tenants", "patients", "ebp", "measurements", "triage", "billing")
 ROLES = ["nurse", "nurse_nordrefollo", "nurse_agder", "coordinator", "gp", "specialist", "finance", "admin"]
 METHODS = ("get", "post", "put", "patch", "delete")
-SAMPLES = {"int": "1", "str": "x", "slug": "x", "path": "x", "uuid": str(uuid.UUID(int=1))}
+SAMPLES = {"int": "1", "str": "x", "slug": "x", "path": "x", "uuid": str(uuid.UUID(int=1)), "month": "2026-10"}
 CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 # Every uuid in a URL names a patient or an object of one; each kind is walked below.
@@ -42,10 +42,13 @@ PATIENT_OBJECT_KWARGS = {"number": OPEN_VERSION}
 # with the centres whose register each role keeps; another centre's device is a 404 like a missing one.
 DEVICE_KWARGS = ("serial",)
 DEVICE_CENTRES = {"nurse": {"ovre"}, "nurse_agder": {"agder"}, "admin": {"ovre"}}
+# A month, a year and a kommunenummer name finance's figures, never a patient (/billing/<month>/…):
+# walked by test_finance_urls_…, with these values; the kommune is Gjerdrum, an Øvre partner.
+BILLING_KWARGS = {"month": "2026-10", "year": 2026, "municipality": "3230"}
 # Admin object ids. Models that hold patient data are walked by test_admin_…; the others hold
 # configuration and are named here with the reason they are not.
 ADMIN_OBJECT_KWARGS = ("object_id", "item_id", "id")
-ADMIN_PATIENT_DATA = ("tenants.auditevent", "measurements.quarantineditem")
+ADMIN_PATIENT_DATA = ("tenants.auditevent", "measurements.quarantineditem", "measurements.reading")
 ADMIN_NO_PATIENT_DATA = {
     "auth.user": "accounts; superusers only",
     "auth.group": "superusers only",
@@ -127,6 +130,7 @@ def _row_counts() -> int:
 # every plan step has someone in scope it does not 404 for.
 DRAFTED = ("nordrefollo", "grimstad")
 MARKER = "KARANTENE-{}"  # in the external id of a centre's quarantined item
+READING_MARKER = "MALING-{}"  # in the external id of a reading of a centre's patient (the readings admin)
 
 
 def _plan_versions(patient, world, content, long_ago, drafted: bool) -> None:
@@ -155,6 +159,14 @@ def _quarantined(centre, patient) -> None:
             "unit": "%", "measured_at": at}  # fmt: skip
     [result] = readings_ingest(integration=integration, items=[item])
     assert result.status == "rejected"  # 101 % is impossible: kept in the centre's quarantine
+
+
+def _stored_reading(slug, patient) -> None:
+    from measurements.models import Reading
+
+    at = timezone.now() - datetime.timedelta(minutes=2)
+    Reading.objects.create(patient=patient, municipality_id=patient.municipality_id, type="spo2", value=95,
+                           measured_at=at, external_id=READING_MARKER.format(slug))  # fmt: skip
 
 
 def _granted_referral(patient, world):
@@ -218,6 +230,7 @@ def build_records(world) -> SimpleNamespace:
     own = {"ovre": world.p.gjerdrum, "agder": world.p.grimstad}  # a patient each centre serves
     for slug, patient in own.items():
         _quarantined(getattr(world.centres, slug), patient)
+        _stored_reading(slug, patient)
         audit_record(action="view", object_type="patient", object_id=patient.pk, patient=patient, user=world.u.gp)
     return SimpleNamespace(
         alerts=alerts,
@@ -279,6 +292,8 @@ def test_it_knows_every_url_argument():
             continue
         if names == set(DEVICE_KWARGS):
             continue  # a device of the user's centres: test_it_answers_404_for_another_centres_device
+        if names <= set(BILLING_KWARGS):
+            continue  # finance's figures: test_finance_urls_answer_404_to_everyone_but_their_reader
         scoped = names & set(SCOPED_KWARGS)
         assert len(scoped) == 1, f"{route}: no patient or alert id among {names}"
         others = names - scoped
@@ -442,17 +457,58 @@ def test_every_device_url_answers_someone_at_its_centre(world, records, login):
             assert any(not a.endswith(": 404") for a in answers), f"{method.upper()} /{route}: {answers}"
 
 
+# --- finance's months and the koordinator's basis (billing), every role --------------------------
+
+
+def billing_routes() -> list[str]:
+    return [
+        r
+        for r in _routes()
+        if not r.startswith("admin/") and CONVERTER.search(r)
+        and {name for _conv, name in CONVERTER.findall(r)} <= set(BILLING_KWARGS)
+    ]  # fmt: skip
+
+
+def _billing_reader(route: str) -> str:
+    # The patient-level basis of a kommune's lines is its koordinator's; the figures are finance's.
+    return "coordinator" if route.endswith("grunnlag/") else "finance"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_finance_urls_answer_404_to_everyone_but_their_reader(world, records, login, role):
+    """Øvre's finance opens every month, year and kommune URL (the positive control) and everyone
+    else gets a 404 with nothing written; the koordinator opens the basis of their own kommune
+    only. Writes are rolled back, so each probe sees the same records."""
+    client = login(getattr(world.u, role))
+    routes = billing_routes()
+    assert any(r.endswith("grunnlag/") for r in routes) and any(r.endswith(".pdf") for r in routes)
+    before_rows, before_audit = _row_counts(), AuditEvent.objects.count()
+    for route in routes:
+        urls = [_url(route, None, "", values=BILLING_KWARGS)]
+        if role == "coordinator" and "<str:municipality>" in route:  # Nannestad is not theirs
+            urls.append(_url(route, None, "", values={**BILLING_KWARGS, "municipality": "3238"}))
+        for url in urls:
+            for method in _methods(url):
+                status = _rolled_back(client, method, url).status_code
+                opens = role == _billing_reader(route) and "3238" not in url
+                assert (status != 404) == opens, f"{role} {method.upper()} {url} → {status}"
+    assert _row_counts() == before_rows, "a request wrote something"
+    assert AuditEvent.objects.count() == before_audit
+
+
 # --- the admin ----------------------------------------------------------------------------------
 
 
 def _admin_objects(world, records, model: str) -> dict:
     """centre slug → (the object's id, strings that identify its patient) for one admin model."""
-    from measurements.models import QuarantinedItem
+    from measurements.models import QuarantinedItem, Reading
 
     found = {}
     for slug, patient in records.centre_patient.items():
         if model == "tenants.auditevent":
             obj = AuditEvent.objects.filter(patient_id=patient.pk, username=world.u.gp.username).get()
+        elif model == "measurements.reading":
+            obj = Reading.objects.get(external_id=READING_MARKER.format(slug))
         else:
             obj = QuarantinedItem.objects.get(centre__slug=slug)
         found[slug] = (obj.pk, [str(patient.pk), patient.name, MARKER.format(slug)])

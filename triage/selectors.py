@@ -11,11 +11,11 @@ from django.http import Http404
 from django.utils import timezone
 
 from ebp.models import PlanVersion, VersionStatus
-from ebp.selectors import thresholds_for
+from ebp.selectors import thresholds_for, without_approved_plan
 from measurements.models import Answer, Reading
 from measurements.norwegian import number
 from measurements.types import RANK, SPECS, spec
-from patients.models import PatientStatus, Start
+from patients.models import Patient, PatientStatus, Start, StatusChange, StatusEvent
 from patients.selectors import visible_patients
 from tenants.models import Centre
 from tenants.selectors import centre_of, user_scope
@@ -277,6 +277,57 @@ def follow_up_due(user, now=None) -> FollowUpDue:
         if eval_due <= now and not (evaluated and evaluated >= settled_from):
             evaluation.append(DueRow(p, eval_due, evaluated or approved.get(p.id)))
     return FollowUpDue(sorted(routine, key=lambda r: r.due_at), sorted(evaluation, key=lambda r: r.due_at))
+
+
+def evaluation_due_on(patient) -> datetime.date | None:
+    """When the patient's forløp is (or was) due its evaluation, reckoned as the due list does
+    (`_evaluation_due`), with the months of the centre that serves the patient's kommune."""
+    start = (
+        Start.objects.filter(patient=patient)
+        .order_by("-started_on", "-at")
+        .values_list("started_on", "next_evaluation", "referral__decision__evaluation_date")
+        .first()
+    )
+    approved_at = (
+        PlanVersion.objects.filter(status=VersionStatus.ACTIVE, plan__patient=patient)
+        .values_list("decided_at", flat=True)
+        .first()
+    )
+    centre = centre_of(patient.municipality_id)
+    found = _evaluation_due(start, approved_at, centre.evaluation_months if centre else 3)
+    return timezone.localdate(found[0]) if found else None
+
+
+def next_evaluation_default(patient) -> datetime.date:
+    """What the evaluation form proposes as the next date: the centre's interval from today."""
+    centre = centre_of(patient.municipality_id)
+    months = centre.evaluation_months if centre else 3
+    return timezone.localdate() + datetime.timedelta(days=round(months * 30.44))
+
+
+def evaluations_of(patient) -> list[StatusChange]:
+    """The patient's recorded evaluations, newest first (the evaluation page shows the last few)."""
+    rows = patient.status_changes.filter(event=StatusEvent.EVALUATED).select_related("by")
+    return list(rows.order_by("-effective_date", "-at")[:5])
+
+
+# --- started without an approved plan -------------------------------------------------------------
+
+
+def plan_missing(user) -> list[Patient]:
+    """Started patients in the user's scope without an approved plan (the follow-up page lists them:
+    scored against the centre's defaults until a nurse drafts a plan and the fastlege approves it)."""
+    patients = without_approved_plan(visible_patients(user)).select_related("municipality")
+    return list(patients.order_by("name", "id"))
+
+
+def plan_missing_among(patient_ids) -> frozenset:
+    """Which of these (already scoped) patients are started without an approved plan: one query for
+    a whole page (the board's «Mangler godkjent plan» badge), not one per row."""
+    ids = list(patient_ids)
+    if not ids:
+        return frozenset()
+    return frozenset(without_approved_plan(Patient.objects.filter(pk__in=ids)).values_list("pk", flat=True))
 
 
 # --- the patient page for nurses ------------------------------------------------------------------

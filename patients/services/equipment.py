@@ -25,16 +25,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import FilteredRelation, Q
 from django.utils import timezone
 
-from patients.models import Device, DeviceLoan, DeviceState, DeviceType, Kit, Patient
+from patients.models import Device, DeviceLoan, DeviceState, DeviceType, Diagnosis, Kit, Patient
 from tenants.models import Agreement, AuditAction, Centre, Membership, Role
 from tenants.selectors import role_for_patient
-from tenants.services import audit_record
+from tenants.services import audit_record, audit_record_many_objects
 
 REGISTER_ROLES = (Role.NURSE, Role.ADMIN)  # at the centre: keep its register
 LEND_ROLES = (Role.NURSE, Role.COORDINATOR)  # for the patient: lend and take back
 LENDABLE = (DeviceState.IN_STOCK, DeviceState.CLEANED)
 SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,99}$")  # it stands in URLs: /devices/<serial>/return/
 CSV_HEADER = ["type", "model", "serial"]
+KIT_NAME_MAX = Kit._meta.get_field("name").max_length
 
 
 class EquipmentRefused(Exception):
@@ -189,12 +190,47 @@ def devices_import_csv(*, centre: Centre, user, text: str) -> list[ImportLine]:
 # --- kits ---------------------------------------------------------------------------------------
 
 
+def _kit_errors(centre: Centre, name: str, given_types: list[str], types: list, diagnosis: str) -> list[str]:
+    errors = []
+    if not name:
+        errors.append("navn på utstyrspakken mangler")
+    elif len(name) > KIT_NAME_MAX:
+        errors.append(f"navnet på utstyrspakken kan ha høyst {KIT_NAME_MAX} tegn (fikk {len(name)})")
+    if diagnosis and diagnosis not in Diagnosis.values:
+        errors.append(f"ukjent diagnose «{diagnosis}»; bruk {', '.join(Diagnosis.values)} eller ingen")
+    unknown = [given for given, code in zip(given_types, types, strict=True) if code is None]
+    if unknown:
+        errors.append(f"ukjent enhetstype «{'», «'.join(unknown)}»; bruk {_type_names()}")
+    elif not types:
+        errors.append(f"velg minst én enhetstype ({_type_names()})")
+    # Case-insensitive: «KOLS» and «kols» would be two kits that oppstart cannot tell apart by name.
+    if not errors and Kit.objects.filter(centre=centre, name__iexact=name).exists():
+        errors.append(_kit_taken(centre, name))
+    return errors
+
+
+def _kit_taken(centre: Centre, name: str) -> str:
+    return f"utstyrspakken «{name}» finnes allerede ved {centre.name}"
+
+
+@transaction.atomic
 def kit_create(*, centre: Centre, user, name: str, device_types: Iterable[str], diagnosis: str = "") -> Kit:
+    """A kit of the centre: the device types lent together (a KOLS kit: pulsoksymeter + nettbrett).
+    The types are given by code or Norwegian label, each once; the name is unique in the centre."""
     _require_register(user, centre.pk)
-    types = [device_type_of(t) for t in device_types]
-    if not types or None in types:
-        raise EquipmentRefused(f"En utstyrspakke trenger enhetstyper blant {_type_names()}.")
-    return Kit.objects.create(centre=centre, name=name.strip(), diagnosis=diagnosis, device_types=types)
+    name, diagnosis = (name or "").strip(), (diagnosis or "").strip()
+    given_types = [str(t).strip() for t in device_types if str(t).strip()]
+    types = [device_type_of(t) for t in given_types]
+    errors = _kit_errors(centre, name, given_types, types, diagnosis)
+    if errors:
+        raise EquipmentRefused(" ".join(_sentence(e) for e in errors))
+    try:
+        with transaction.atomic():
+            return Kit.objects.create(
+                centre=centre, name=name, diagnosis=diagnosis, device_types=list(dict.fromkeys(types))
+            )
+    except IntegrityError:  # made at the same moment by someone else
+        raise EquipmentRefused(_sentence(_kit_taken(centre, name))) from None
 
 
 # --- loans --------------------------------------------------------------------------------------
@@ -287,15 +323,13 @@ def devices_lend(
         ]
     )
     Device.objects.filter(pk__in=[d.pk for d in devices]).update(state=DeviceState.LENT)
-    for loan in loans:
-        audit_record(
-            action=AuditAction.CREATE,
-            object_type="device_loan",
-            object_id=loan.pk,
-            patient=patient,
-            request=request,
-            user=user,
-        )
+    audit_record_many_objects(
+        action=AuditAction.CREATE,
+        object_type="device_loan",
+        objects=[(loan.pk, patient) for loan in loans],
+        request=request,
+        user=user,
+    )
     return loans
 
 

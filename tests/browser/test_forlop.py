@@ -26,9 +26,12 @@ def test_a_koordinator_takes_a_henvisning_to_samtykke(world, browser_login, axe_
     page.get_by_role("group", name="Henvist av").get_by_label("Fastlege").check()
     page.get_by_label("KOLS").check()
     page.get_by_label("Begrunnelse for henvisningen").fill("Hyppige innleggelser.")
+    gp = world.u.gp
+    page.get_by_role("combobox", name="Fastlege").select_option(label=f"{gp.get_full_name()} (Gjerdrum)")
     page.get_by_role("button", name="Registrer henvisningen").click()
     page.wait_for_url("**/forlop/*-*/")
     assert axe_violations(page) == []
+    assert Referral.objects.get(name="Kari Nordmann").gp == gp
 
     page.get_by_role("link", name="Registrer vurdering").click()
     assert axe_violations(page) == []
@@ -71,4 +74,18 @@ def test_a_koordinator_takes_a_henvisning_to_samtykke(world, browser_login, axe_
 def test_the_equipment_page_is_axe_clean(world, browser_login, axe_violations):
     page = browser_login(world.u.nurse)
     page.goto("/utstyr/")
+    assert axe_violations(page) == []
+
+    page.get_by_role("button", name="Lagre settet").click()  # empty: the errors by the fields
+    assert page.locator("#id_kit-device_types_error").inner_text() == "Velg minst én enhetstype."
+    assert axe_violations(page) == []
+    page.get_by_label("Navn på settet").fill("KOLS")
+    page.get_by_role("combobox", name="Diagnose").select_option(label="KOLS")
+    kit = page.get_by_role("group", name="Enheter i settet")
+    kit.get_by_label("Pulsoksymeter").check()
+    kit.get_by_label("Nettbrett").focus()
+    page.keyboard.press("Space")  # a checkbox group works from the keyboard
+    page.get_by_role("button", name="Lagre settet").click()
+    page.wait_for_url("**/utstyr/#kits")
+    assert "Pulsoksymeter, Nettbrett" in page.locator("#kits").inner_text()
     assert axe_violations(page) == []

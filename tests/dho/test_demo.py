@@ -9,6 +9,9 @@ from django.db.models import Count
 from django.test import Client
 from django.utils import timezone
 
+from billing.calculation import Month
+from billing.models import LockedMonth
+from billing.selectors import coordinator_basis, finance_view_for, price_model_for, visible_allocation
 from dho.demo import NAMED_PATIENTS, _reading_sender, seed_demo
 from patients.models import Appeal, Decision, Device, DeviceLoan, Kit, Patient, Referral, StatusChange
 from patients.services import consent_given
@@ -276,3 +279,24 @@ def test_it_lends_the_named_patients_kits_with_serials_and_takes_runes_readings_
     assert readings.count() == 7
     assert all(timezone.localtime(r.measured_at).date() >= oximeter.lent_on for r in readings)
     assert not Reading.objects.filter(patient=rune).exclude(type="spo2").exists()
+
+
+def test_the_demo_bills_runes_full_month_at_2108_kr_and_has_locked_months(demo):
+    """Seed 001's reference case in the demo's price model: Rune (KOLS kit, followed by the centre)
+    costs 1 212 kr follow-up + 896 kr licence and equipment in a month he was active throughout."""
+    month = Month.of(timezone.localdate()).previous().previous()  # Rune started six months ago
+    koordinator = get_user_model().objects.get(username="koordinator.gjerdrum")
+    centre = finance_view_for(get_user_model().objects.get(username="okonomi.ullensaker")).centre
+    rune = next(b for b in coordinator_basis(koordinator, centre, centre.agreements.get(
+        municipality__number="3230").municipality, month) if b.patient.name == "Rune Bakken")  # fmt: skip
+    assert rune.active_days == month.days and rune.paused_days == 0
+    assert sorted(t for t, _serial, days in rune.devices if days == month.days) == ["Nettbrett", "Pulsoksymeter"]
+    model = price_model_for(centre, month)
+    kit = model.equipment_ore["nettbrett"] + model.equipment_ore["pulsoksymeter"]
+    assert (model.follow_up_ore, model.licence_ore + kit) == (121_200, 89_600)
+    okonomi = get_user_model().objects.get(username="okonomi.gjerdrum")
+    gjerdrum = visible_allocation(finance_view_for(okonomi), month).municipalities
+    assert [g.municipality.name for g in gjerdrum] == ["Gjerdrum"]
+    assert LockedMonth.objects.filter(centre=centre).count() == 3
+    seed_demo()  # idempotent: nothing locked twice
+    assert LockedMonth.objects.filter(centre=centre).count() == 3

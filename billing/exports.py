@@ -1,0 +1,292 @@
+"""A month's allocation as files for finance: the CSV and XLSX of every line (one row per kommune ×
+component, plain decimals, never a patient), and per kommune the PDF «Grunnlag for fakturering»
+(Norwegian numbers, every line with its quantity × rate = amount and its explanation).
+
+A locked month's files are the same bytes every time they are made: the lines are the stored ones,
+and every date a file format would stamp with «now» (the PDF's and the workbook's metadata, the
+zip entries inside the XLSX) is the moment the month was locked. A draft's files carry the time
+they were made and say «UTKAST».
+
+The CSV is UTF-8 with a byte order mark and semicolons between the fields, as Norwegian Excel opens
+it; the amounts are plain decimals («1212.00») for the finance system that imports it."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import zipfile
+from dataclasses import dataclass
+from decimal import Decimal
+
+import weasyprint
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.writer.excel import ExcelWriter
+
+from billing.calculation import Month
+from billing.models import Component
+from billing.money import kr, kroner, quantity_text
+from billing.selectors import Allocation, MunicipalityAllocation
+from patients.models import DeviceType
+
+MONTHS = (
+    "januar",
+    "februar",
+    "mars",
+    "april",
+    "mai",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "desember",
+)
+STATUS = {"draft": "Utkast", "locked": "Låst"}
+HEADER = (
+    "Måned",
+    "Status",
+    "Kommunenummer",
+    "Kommune",
+    "Komponent",
+    "Gjelder",
+    "Korrigerer",
+    "Referansemåned",
+    "Antall",
+    "Enhet",
+    "Sats",
+    "Divisor",
+    "Beløp",
+    "Forklaring",
+)
+
+
+def month_name(month: Month | datetime.date) -> str:
+    """«oktober 2026»."""
+    first = month.first if isinstance(month, Month) else month
+    return f"{MONTHS[first.month - 1]} {first.year}"
+
+
+def person(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def locked_text(allocation: Allocation) -> str:
+    """«Låst av Kari Nilsen 2. november 2026 kl. 10.15», or «UTKAST»."""
+    if allocation.locked is None:
+        return "UTKAST"
+    at = timezone.localtime(allocation.locked.locked_at)
+    return f"Låst av {person(allocation.locked.locked_by)} {at.day}. {MONTHS[at.month - 1]} {at.year} kl. {at:%H.%M}"
+
+
+# --- one line, as the page and the PDF show it ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShownLine:
+    component: str  # «Utstyr: Pulsoksymeter», «Korrigering for september 2026: Oppfølging»
+    quantity: str  # «465 pasientdøgn»
+    rate: str
+    calculation: str  # «465 pasientdøgn × 1 212,00 kr ÷ 31 = 18 180,00 kr»
+    amount: str
+    explanation: str
+    is_adjustment: bool
+
+
+def item_label(item: str) -> str:
+    return str(dict(DeviceType.choices).get(item, item))
+
+
+def component_label(line) -> str:
+    if line.component == Component.ADJUSTMENT:
+        corrected = Component(line.corrects).label if line.corrects else ""
+        corrected += f": {item_label(line.item)}" if line.item else ""
+        month = month_name(line.reference_month) if line.reference_month else ""
+        return f"Korrigering for {month}: {corrected}" if corrected else f"Korrigering for {month}"
+    label = str(Component(line.component).label)
+    return f"{label}: {item_label(line.item)}" if line.item else label
+
+
+def calculation_text(line) -> str:
+    """Quantity × rate (÷ the month's days) = amount, where that is how the amount came about: the
+    base share is a part of the base amount (its explanation says how), an adjustment a difference."""
+    amount = kr(line.amount_ore)
+    if line.component == Component.BASE:
+        return f"andel av {kr(line.rate_ore)} = {amount}"
+    if line.component == Component.ADJUSTMENT:
+        return f"differanse {amount}"
+    divisor = f" ÷ {line.divisor}" if line.divisor > 1 else ""
+    return f"{quantity_text(line.quantity)} {line.unit} × {kr(line.rate_ore)}{divisor} = {amount}"
+
+
+def shown_line(line) -> ShownLine:
+    return ShownLine(
+        component=component_label(line),
+        quantity=f"{quantity_text(line.quantity)} {line.unit}",
+        rate=kr(line.rate_ore),
+        calculation=calculation_text(line),
+        amount=kr(line.amount_ore),
+        explanation=line.explanation,
+        is_adjustment=line.component == Component.ADJUSTMENT,
+    )
+
+
+# --- CSV and XLSX: one row per kommune × component ------------------------------------------------
+
+
+def _plain(value: Decimal) -> str:
+    """«31», «477.5»: a quantity without trailing zeros (as the API gives it)."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def allocation_rows(allocation: Allocation) -> list[tuple]:
+    """The data rows (without the header): amounts in øre, quantities as Decimal; the writers format."""
+    rows = []
+    for group in allocation.municipalities:
+        for line in group.lines:
+            rows.append(
+                (
+                    str(allocation.month),
+                    STATUS[allocation.status],
+                    group.municipality.number,
+                    group.municipality.name,
+                    str(Component(line.component).label),
+                    item_label(line.item) if line.item else "",
+                    str(Component(line.corrects).label) if line.corrects else "",
+                    f"{line.reference_month:%Y-%m}" if line.reference_month else "",
+                    Decimal(line.quantity),
+                    line.unit,
+                    line.rate_ore,
+                    line.divisor,
+                    line.amount_ore,
+                    line.explanation,
+                )
+            )
+    return rows
+
+
+def allocation_csv(allocation: Allocation) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(HEADER)
+    for row in allocation_rows(allocation):
+        *head, quantity, unit, rate, divisor, amount, explanation = row
+        writer.writerow([*head, _plain(quantity), unit, kroner(rate), divisor, kroner(amount), explanation])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _kroner_decimal(ore: int) -> Decimal:
+    return Decimal(kroner(ore))
+
+
+def made_at(allocation: Allocation) -> datetime.datetime:
+    """The time a file says it was made: the lock's for a locked month (the same every time)."""
+    return allocation.locked.locked_at if allocation.locked else timezone.now()
+
+
+def allocation_xlsx(allocation: Allocation) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Fordeling"
+    sheet.append(HEADER)
+    for row in allocation_rows(allocation):
+        *head, quantity, unit, rate, divisor, amount, explanation = row
+        sheet.append([*head, quantity, unit, _kroner_decimal(rate), divisor, _kroner_decimal(amount), explanation])
+    _money_columns(sheet, ("K", "M"))
+    totals = workbook.create_sheet("Sum per kommune")
+    totals.append(("Måned", "Status", "Kommunenummer", "Kommune", "Beløp"))
+    for group in allocation.municipalities:
+        totals.append(
+            (
+                str(allocation.month),
+                STATUS[allocation.status],
+                group.municipality.number,
+                group.municipality.name,
+                _kroner_decimal(group.total_ore),
+            )
+        )
+    totals.append(("", "", "", "Sum", _kroner_decimal(allocation.total_ore)))
+    _money_columns(totals, ("E",))
+    for ws in (sheet, totals):
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        ws.freeze_panes = "A2"
+    return _stable_workbook(workbook, made_at(allocation))
+
+
+def _money_columns(sheet, columns) -> None:
+    for column in columns:
+        for cell in sheet[column][1:]:
+            cell.number_format = "0.00"
+        sheet.column_dimensions[column].width = 14
+    sheet.column_dimensions["D"].width = 18
+    sheet.column_dimensions["E"].width = 16
+
+
+def zip_time(at: datetime.datetime) -> tuple:
+    """A zip entry's date: local time, in the two-second steps the format stores."""
+    year, month, day, hour, minute, second = timezone.localtime(at).timetuple()[:6]
+    return (year, month, day, hour, minute, second - second % 2)
+
+
+def _stable_workbook(workbook: Workbook, at: datetime.datetime) -> bytes:
+    """The workbook's bytes with every date fixed to `at`: openpyxl's save_workbook stamps the
+    properties with now() and zipfile stamps each entry with the local time, so the writer is
+    driven here and the archive is written once more with the entries' dates set."""
+    utc = at.astimezone(datetime.UTC).replace(tzinfo=None, microsecond=0)
+    workbook.properties.created = workbook.properties.modified = utc
+    workbook.properties.creator = workbook.properties.lastModifiedBy = "DHO"
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(workbook, archive).write_data()
+    local = zip_time(at)
+    stable = io.BytesIO()
+    with zipfile.ZipFile(raw) as source, zipfile.ZipFile(stable, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            info = zipfile.ZipInfo(entry.filename, date_time=local)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            target.writestr(info, source.read(entry.filename))
+    return stable.getvalue()
+
+
+# --- the PDF per kommune ----------------------------------------------------------------------------
+
+
+def basis_context(allocation: Allocation, group: MunicipalityAllocation) -> dict:
+    model = allocation.price_model
+    at = made_at(allocation)
+    return {
+        "centre": allocation.centre.name,
+        "municipality": group.municipality,
+        "month": month_name(allocation.month),
+        "month_code": str(allocation.month),
+        "price_model": (
+            f"versjon gjeldende fra {month_name(model.valid_from)}" + (f" ({model.note})" if model.note else "")
+        )
+        if model
+        else "ingen prismodell for måneden",
+        "lines": [shown_line(line) for line in group.lines],
+        "total": kr(group.total_ore),
+        "locked": allocation.locked is not None,
+        "status": locked_text(allocation),
+        "made_at": timezone.localtime(at).isoformat(timespec="seconds"),
+    }
+
+
+def basis_pdf(allocation: Allocation, group: MunicipalityAllocation) -> bytes:
+    """«Grunnlag for fakturering» for one kommune and month. weasyprint writes no date of its own;
+    the document's dates are the ones the template names (the lock time for a locked month)."""
+    html = render_to_string("billing/basis_pdf.html", basis_context(allocation, group))
+    return weasyprint.HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+
+
+def filename(allocation: Allocation, suffix: str) -> str:
+    """«fordeling-ovre-2026-10.csv», «grunnlag-ovre-2026-10-3230.pdf»."""
+    return f"{allocation.centre.slug}-{allocation.month}{suffix}"

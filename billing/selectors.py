@@ -1,0 +1,449 @@
+"""Reads of the tjenesteprismodell: who sees which centre's and kommune's figures, the price model in
+effect, and a month's allocation — a locked month from its stored lines, an open month computed
+from the rows (status history, loans, agreements, populations) plus the adjustment lines for
+locked months whose rows have changed since they were locked.
+
+Finance sees counts and amounts, never a patient. The one patient-level read here (the koordinator's
+basis of their own kommune's lines) goes through patients.selectors.visible_patients."""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.http import Http404
+from django.utils import timezone
+from psycopg.types.string import TextLoader
+
+from billing.calculation import (
+    ACTIVE,
+    COMPONENT_ORDER,
+    STATE_AFTER,
+    Basis,
+    Cover,
+    Line,
+    Month,
+    Segment,
+    StatusRow,
+    day_counts,
+    month_lines,
+    segments,
+)
+from billing.models import Component, LockedLine, LockedMonth, Population, PriceModel
+from billing.money import kr
+from patients.models import DeviceLoan, DeviceType, StatusChange
+from patients.selectors import visible_patients
+from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, Role
+
+# --- who sees what --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FinanceView:
+    """One centre's allocation as one user may see it: every kommune (the centre's finance) or only
+    their own (a kommune's finance)."""
+
+    centre: Centre
+    municipality_ids: frozenset[int] | None = None  # None: every kommune of the centre
+    can_lock: bool = False
+
+    def shows(self, municipality_id: int) -> bool:
+        return self.municipality_ids is None or municipality_id in self.municipality_ids
+
+
+def finance_views(user) -> list[FinanceView]:
+    """The centres whose allocation the user may read, as finance. Empty for everyone else."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    views: dict[int, FinanceView] = {}
+    for m in Membership.objects.filter(user=user, role=Role.FINANCE).select_related("centre", "municipality"):
+        if m.centre_id:
+            views[m.centre_id] = FinanceView(m.centre, None, can_lock=True)
+            continue
+        partner = Q(agreements__municipality_id=m.municipality_id) | Q(host=m.municipality_id)
+        for centre in Centre.objects.filter(partner).distinct():
+            if centre.pk not in views:
+                views[centre.pk] = FinanceView(centre, frozenset({m.municipality_id}))
+    return sorted(views.values(), key=lambda v: v.centre.name)
+
+
+def finance_view_for(user, centre_slug: str = "") -> FinanceView:
+    """The user's view of one centre (the only one, or the one named); a 404 otherwise."""
+    views = finance_views(user)
+    if centre_slug:
+        views = [v for v in views if v.centre.slug == centre_slug]
+    if not views:
+        raise Http404
+    return views[0]
+
+
+def price_model_centres(user):
+    """Centres whose price model the user may read (finance) or edit (the centre admin)."""
+    editable = Centre.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
+    readable = {v.centre.pk for v in finance_views(user)} | set(editable.values_list("pk", flat=True))
+    return Centre.objects.filter(pk__in=readable), set(editable.values_list("pk", flat=True))
+
+
+def coordinator_municipalities(user) -> set[int]:
+    return set(
+        Membership.objects.filter(user=user, role=Role.COORDINATOR, municipality__isnull=False).values_list(
+            "municipality_id", flat=True
+        )
+    )
+
+
+# --- the rows a month is computed from ------------------------------------------------------------
+
+
+def price_model_for(centre: Centre, month: Month) -> PriceModel | None:
+    return (
+        PriceModel.objects.filter(centre=centre, is_draft=False, valid_from__lte=month.first)
+        .order_by("-valid_from")
+        .first()
+    )
+
+
+def cover_for(centre: Centre) -> Cover:
+    """The centre's agreements as day ranges; the host is followed up by its own centre throughout
+    unless an agreement row of its own says otherwise."""
+    cover = Cover()
+    for a in Agreement.objects.filter(centre=centre).order_by("valid_from"):
+        end = a.valid_to + datetime.timedelta(days=1) if a.valid_to else datetime.date.max
+        cover.periods.setdefault(a.municipality_id, []).append((a.valid_from, end, a.follow_up_by))
+    cover.periods.setdefault(centre.host_id, [(datetime.date.min, datetime.date.max, FollowUpBy.CENTRE)])
+    return cover
+
+
+def status_rows(municipality_ids, month: Month, patient_ids=None) -> list[StatusRow]:
+    """The state-bearing rows the month needs, in effective order per patient: each patient's last
+    one before the month (the state it starts in, one DISTINCT ON over the (patient, effective date)
+    index) and the month's own. Days come as ordinals: no date object per row (bench/billing.py)."""
+    table = StatusChange._meta.db_table
+    patients = "AND patient_id = ANY(%(patients)s)" if patient_ids is not None else ""
+    where = f"""patient_id IS NOT NULL AND municipality_id = ANY(%(municipalities)s) AND event = ANY(%(events)s)
+                {patients}"""
+    sql = f"""
+        SELECT patient_id, day, event, municipality_id FROM (
+            SELECT * FROM (
+                SELECT DISTINCT ON (patient_id) patient_id, effective_date - DATE '0001-01-01' + 1 AS day, event,
+                       municipality_id, at, id
+                  FROM {table} WHERE {where} AND effective_date < %(first)s
+                 ORDER BY patient_id, effective_date DESC, at DESC, id DESC) before
+            UNION ALL
+            SELECT patient_id, effective_date - DATE '0001-01-01' + 1, event, municipality_id, at, id
+              FROM {table} WHERE {where} AND effective_date >= %(first)s AND effective_date < %(end)s
+        ) rows ORDER BY patient_id, day, at, id"""  # noqa: S608 – the table from the model, values as parameters
+    params = {"municipalities": list(municipality_ids), "events": list(STATE_AFTER), "first": month.first,
+              "end": month.end, "patients": list(patient_ids or [])}  # fmt: skip
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The month's sort fits in memory (at 100,000 patients the default 4 MB spills to disk), and
+        # patient ids come as text: only compared, so no uuid.UUID object per row.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.cursor.adapters.register_loader("uuid", TextLoader)
+        cursor.execute(sql, params)
+        return cursor.fetchall()  # plain tuples in StatusRow's field order
+
+
+def device_days(centre: Centre, municipality_ids, month: Month) -> dict[tuple[int, str], int]:
+    """Device-days per (kommune, device type) of the centre's loans in the month, both loan days
+    counted, in one aggregate."""
+    sql = f"""
+        SELECT l.municipality_id, d.type,
+               SUM(LEAST(COALESCE(l.returned_on, %(last)s), %(last)s) - GREATEST(l.lent_on, %(first)s) + 1)
+          FROM {DeviceLoan._meta.db_table} l JOIN {DeviceLoan._meta.get_field("device").related_model._meta.db_table} d
+            ON d.id = l.device_id
+         WHERE d.centre_id = %(centre)s AND l.municipality_id = ANY(%(municipalities)s)
+           AND l.lent_on <= %(last)s AND (l.returned_on IS NULL OR l.returned_on >= %(first)s)
+         GROUP BY 1, 2"""  # noqa: S608 – table names from the models, values as parameters
+    params = {"centre": centre.pk, "municipalities": list(municipality_ids), "first": month.first, "last": month.last}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(m, t): int(days) for m, t, days in cursor.fetchall()}
+
+
+def starts_in(municipality_ids, month: Month, cover: Cover) -> dict[int, int]:
+    rows = StatusChange.objects.filter(
+        patient__isnull=False, event="started", municipality_id__in=municipality_ids,
+        effective_date__gte=month.first, effective_date__lt=month.end,
+    ).values_list("municipality_id", "effective_date")  # fmt: skip
+    out: dict[int, int] = defaultdict(int)
+    for municipality_id, day in rows:
+        if cover.follow_up_on(municipality_id, day):
+            out[municipality_id] += 1
+    return dict(out)
+
+
+def populations_for(municipality_ids, year: int) -> dict[int, tuple[int, int | None]]:
+    """Innbyggertall on 1 January of the month's year, else the latest year before it, else the
+    kommune's register figure (no year: the explanation says so)."""
+    out = {m.pk: (m.population, None) for m in Municipality.objects.filter(pk__in=municipality_ids)}
+    rows = Population.objects.filter(municipality_id__in=municipality_ids, year__lte=year).order_by(
+        "municipality_id", "-year"
+    )
+    for row in rows.distinct("municipality_id"):
+        out[row.municipality_id] = (row.inhabitants, row.year)
+    return out
+
+
+def centre_municipalities(centre: Centre, month: Month, cover: Cover) -> list[int]:
+    """The kommuner the centre bills for the month: those with an agreement on any day of it, and the host."""
+    return sorted(m for m in cover.periods if cover.covers_month(m, month))
+
+
+def month_basis(centre: Centre, month: Month, model: PriceModel, cover: Cover | None = None) -> Basis:
+    cover = cover or cover_for(centre)
+    municipalities = centre_municipalities(centre, month, cover)
+    members = [m for m in municipalities if _in_base(model, centre, cover, m, month)]
+    return Basis(
+        month=month,
+        counts=day_counts(segments(status_rows(municipalities, month), month), cover, month),
+        device_days=device_days(centre, municipalities, month),
+        starts=starts_in(municipalities, month, cover),
+        base_members=members,
+        populations=populations_for(members, month.first.year),
+        device_labels=dict(DeviceType.choices),
+    )
+
+
+def _in_base(model: PriceModel, centre: Centre, cover: Cover, municipality_id: int, month: Month) -> bool:
+    if municipality_id == centre.host_id and not model.host_in_base:
+        return False
+    own = cover.days(municipality_id, month.first, month.end).get(FollowUpBy.CENTRE, 0) == 0
+    return model.own_follow_up_in_base or not own
+
+
+def computed_lines(centre: Centre, month: Month, model: PriceModel) -> list[Line]:
+    return month_lines(model, month_basis(centre, month, model), kr)
+
+
+# --- a month's allocation ---------------------------------------------------------------------------
+
+
+@dataclass
+class MunicipalityAllocation:
+    municipality: Municipality
+    lines: list[Line]
+
+    @property
+    def total_ore(self) -> int:
+        return sum(line.amount_ore for line in self.lines)
+
+
+@dataclass
+class Allocation:
+    centre: Centre
+    month: Month
+    status: str  # "draft" | "locked"
+    price_model: PriceModel | None
+    municipalities: list[MunicipalityAllocation] = field(default_factory=list)
+    locked: LockedMonth | None = None
+
+    @property
+    def total_ore(self) -> int:
+        return sum(m.total_ore for m in self.municipalities)
+
+    @property
+    def lines(self) -> list[Line]:
+        return [line for m in self.municipalities for line in m.lines]
+
+
+def allocation_for(centre: Centre, month: Month) -> Allocation:
+    """The whole month for the centre: stored if locked, else computed with its adjustments."""
+    locked = LockedMonth.objects.filter(centre=centre, month=month.first).select_related("price_model", "locked_by")
+    locked = locked.first()
+    if locked:
+        lines = [_line(row) for row in LockedLine.objects.filter(locked_month=locked).order_by("position")]
+        return _grouped(centre, month, "locked", locked.price_model, lines, locked)
+    model = price_model_for(centre, month)
+    lines = computed_lines(centre, month, model) if model else []
+    lines += adjustment_lines(centre, month)
+    return _grouped(centre, month, "draft", model, lines)
+
+
+def visible_allocation(view: FinanceView, month: Month) -> Allocation:
+    """The month as the viewer may see it: a kommune's finance gets their own kommune's lines only
+    (and its total, never the others')."""
+    allocation = allocation_for(view.centre, month)
+    allocation.municipalities = [m for m in allocation.municipalities if view.shows(m.municipality.pk)]
+    return allocation
+
+
+def _grouped(centre, month, status, model, lines, locked=None) -> Allocation:
+    by_municipality: dict[int, list[Line]] = defaultdict(list)
+    for line in lines:
+        by_municipality[line.municipality_id].append(line)
+    names = Municipality.objects.in_bulk(list(by_municipality))
+    groups = [
+        MunicipalityAllocation(names[mid], sorted(rows, key=_order))
+        for mid, rows in sorted(by_municipality.items(), key=lambda kv: names[kv[0]].name)
+    ]
+    return Allocation(centre, month, status, model, groups, locked)
+
+
+def _order(line: Line):
+    return (COMPONENT_ORDER.index(line.component), line.item, line.reference_month or datetime.date.min, line.corrects)
+
+
+def _line(row: LockedLine) -> Line:
+    return Line(
+        row.municipality_id, row.component, row.quantity, row.unit, row.rate_ore, row.amount_ore,
+        row.explanation, row.divisor, row.item, row.corrects, row.reference_month,
+    )  # fmt: skip
+
+
+# --- adjustments: a locked month never changes; its corrections follow ----------------------------
+
+
+def locked_run_before(centre: Centre, month: Month) -> list[LockedMonth]:
+    """The locked months whose next open month is `month`: the unbroken run of locked months just
+    before it (adjustments for a locked month go to the first open month after it)."""
+    locked = {
+        lm.month: lm
+        for lm in LockedMonth.objects.filter(centre=centre, month__lt=month.first).select_related("price_model")
+    }
+    run, cursor = [], month.previous()
+    while cursor.first in locked:
+        run.append(locked[cursor.first])
+        cursor = cursor.previous()
+    return run
+
+
+def changed_since_locked(centre: Centre, locked: LockedMonth) -> bool:
+    """Whether any row the locked month was computed from has changed since it was locked: a
+    status row registered later for a day up to the month's end (back-dated), a loan, agreement
+    or population changed later. Cheap EXISTS queries, so only changed months are recomputed."""
+    month = Month(locked.month)
+    cover = cover_for(centre)
+    municipalities = centre_municipalities(centre, month, cover)
+    after = locked.locked_at
+    return (
+        StatusChange.objects.filter(
+            municipality_id__in=municipalities, at__gt=after, effective_date__lte=month.last
+        ).exists()
+        or DeviceLoan.objects.filter(device__centre=centre, updated_at__gt=after, lent_on__lte=month.last).exists()
+        or Agreement.objects.filter(centre=centre, updated_at__gt=after).exists()
+        or Population.objects.filter(municipality_id__in=municipalities, updated_at__gt=after).exists()
+    )
+
+
+def adjustment_lines(centre: Centre, month: Month) -> list[Line]:
+    out: list[Line] = []
+    for locked in locked_run_before(centre, month):
+        if changed_since_locked(centre, locked):
+            out += _differences(centre, locked)
+    return out
+
+
+def _differences(centre: Centre, locked: LockedMonth) -> list[Line]:
+    """Now minus what was sent (the month's own lines and the adjustments already locked for it),
+    per kommune, component and device type: one adjustment line for each that differs."""
+    month = Month(locked.month)
+    now = _totals(computed_lines(centre, month, locked.price_model))
+    own = Q(locked_month=locked, reference_month__isnull=True)
+    sent_rows = LockedLine.objects.filter(own | Q(locked_month__centre=centre, reference_month=month.first))
+    sent = _totals(_line(row) for row in sent_rows)
+    out = []
+    for key in sorted(set(now) | set(sent), key=str):
+        municipality_id, component, item = key
+        (q_now, a_now, unit, rate, divisor), (q_sent, a_sent, *_rest) = (
+            now.get(key, (0, 0, "", 0, 1)), sent.get(key, (0, 0, "", 0, 1))
+        )  # fmt: skip
+        if a_now != a_sent:
+            unit = unit or sent[key][2]
+            label = Component(component).label + (f" ({item})" if item else "")
+            out.append(Line(
+                municipality_id, Component.ADJUSTMENT, q_now - q_sent, unit, rate or sent[key][3], a_now - a_sent,
+                f"Korrigering for {month}: {label}. Sendt {kr(a_sent)}, riktig nå {kr(a_now)}.",
+                divisor or 1, item, component, month.first,
+            ))  # fmt: skip
+    return out
+
+
+def _totals(lines) -> dict[tuple, tuple]:
+    """(kommune, component, item) → (quantity, amount, unit, rate, divisor), adjustments folded into
+    the component they correct."""
+    out: dict[tuple, tuple] = {}
+    for line in lines:
+        component = line.corrects or line.component
+        key = (line.municipality_id, component, line.item)
+        q, a, unit, rate, divisor = out.get(key, (0, 0, line.unit, line.rate_ore, line.divisor))
+        out[key] = (q + line.quantity, a + line.amount_ore, unit, rate, divisor)
+    return out
+
+
+# --- the months a viewer sees ---------------------------------------------------------------------
+
+
+def months_of(view: FinanceView, *, count: int = 12, until: Month | None = None) -> list[Allocation]:
+    """The last `count` months up to `until` (default: this month), newest first."""
+    month = until or Month.of(timezone.localdate())
+    out = []
+    for _ in range(count):
+        out.append(visible_allocation(view, month))
+        month = month.previous()
+    return out
+
+
+# --- the koordinator's patient-level basis of their own kommune's lines ---------------------------
+
+
+@dataclass
+class PatientBasis:
+    patient: object
+    active_days: int = 0
+    paused_days: int = 0
+    started: bool = False
+    devices: list[tuple[str, str, int]] = field(default_factory=list)  # (type label, serial, days)
+
+
+def coordinator_basis(user, centre: Centre, municipality: Municipality, month: Month) -> list[PatientBasis]:
+    """Which patients of the koordinator's own kommune the month's lines count, how many days and
+    which devices. Only through the scope selector: a patient the user may not see is not listed
+    (and a kommune that is not the koordinator's own is a 404 in the view)."""
+    patients = {str(p.pk): p for p in visible_patients(user).filter(municipality=municipality)}
+    rows = status_rows([municipality.pk], month, patient_ids=list(patients))
+    basis: dict = {}
+    for seg in segments(rows, month):
+        entry = basis.setdefault(seg.patient_id, PatientBasis(patients[seg.patient_id]))
+        _count(entry, seg)
+    for pid in StatusChange.objects.filter(
+        patient_id__in=list(patients), event="started", effective_date__gte=month.first, effective_date__lt=month.end
+    ).values_list("patient_id", flat=True):
+        basis.setdefault(str(pid), PatientBasis(patients[str(pid)])).started = True
+    loans = (
+        DeviceLoan.objects.filter(patient_id__in=list(patients), device__centre=centre, lent_on__lte=month.last)
+        .filter(Q(returned_on__isnull=True) | Q(returned_on__gte=month.first))
+        .select_related("device")
+    )
+    for loan in loans:
+        end = min(loan.returned_on or month.last, month.last)
+        days = (end - max(loan.lent_on, month.first)).days + 1
+        entry = basis.setdefault(str(loan.patient_id), PatientBasis(patients[str(loan.patient_id)]))
+        entry.devices.append((loan.device.get_type_display(), loan.device.serial, days))
+    return sorted(basis.values(), key=lambda b: b.patient.name)
+
+
+def _count(entry: PatientBasis, seg: Segment) -> None:
+    if seg.state == ACTIVE:
+        entry.active_days += seg.days
+    else:
+        entry.paused_days += seg.days
+
+
+def simulate(centre: Centre, month: Month, draft: PriceModel) -> list[dict]:
+    """Each kommune's amount for a past month under the model in effect and under a draft, side by side."""
+    current = price_model_for(centre, month)
+    cover = cover_for(centre)
+    totals = {}
+    for name, model in (("current", current), ("draft", draft)):
+        lines = month_lines(model, month_basis(centre, month, model, cover), kr) if model else []
+        for line in lines:
+            totals.setdefault(line.municipality_id, {"current": 0, "draft": 0})[name] += line.amount_ore
+    names = Municipality.objects.in_bulk(list(totals))
+    return [
+        {"municipality": names[mid], **t, "difference": t["draft"] - t["current"]}
+        for mid, t in sorted(totals.items(), key=lambda kv: names[kv[0]].name)
+    ]
