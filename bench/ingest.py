@@ -108,7 +108,7 @@ def setup_django(env: dict) -> None:
 def seed() -> dict:
     """A centre, one municipality, PATIENTS patients (half with an approved plan), a gateway, a nurse."""
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from ebp.content import dump, parse_content
     from ebp.defaults import TEMPLATES
@@ -118,6 +118,7 @@ def seed() -> dict:
     from patients import national_id
     from patients.models import Patient
     from tenants.models import Centre, Membership, Municipality
+    from tenants.tokens import token_create
     from triage.models import Alert
 
     Reading.objects.all().delete()
@@ -155,8 +156,9 @@ def seed() -> dict:
     )
     centre.integrations.filter(name="bench").delete()
     _, token = integration_create(centre=centre, name="bench")
-    nurse_token, _ = Token.objects.get_or_create(user=nurse)
-    return {"patients": [str(p) for p in patients], "gateway": token, "nurse": nurse_token.key}
+    AuthToken.objects.filter(user=nurse).delete()  # the last run's
+    _nurse_token, nurse_secret = token_create(user=nurse)  # hashed and expiring: a new one per run
+    return {"patients": [str(p) for p in patients], "gateway": token, "nurse": nurse_secret}
 
 
 # --- the running stack -------------------------------------------------------------------------

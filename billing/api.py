@@ -2,7 +2,7 @@
 with its kommuner and lines, and locking. Amounts are decimal strings in kroner («2108.00»); a kommune's
 finance sees their own kommune only; everyone else gets 404. Every read is audited."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +16,8 @@ from tenants.models import AuditAction
 from tenants.services import audit_record
 
 CENTRE = OpenApiParameter("centre", str, description="Senterets slug, når brukeren har flere sentre")
+# finance_view_for: anyone but the centre's (or the kommune's) finance, and another centre, get a 404.
+NOT_FINANCE = OpenApiResponse(description="Ikke finans ved senteret, eller måneden finnes ikke")
 
 
 class LineSerializer(serializers.Serializer):
@@ -99,7 +101,7 @@ def _audit(request, view, what: str) -> None:
 class MonthListAPI(APIView):
     """The last twelve months (newest first) of the viewer's centre."""
 
-    @extend_schema(parameters=[CENTRE], responses={200: MonthSerializer(many=True)})
+    @extend_schema(parameters=[CENTRE], responses={200: MonthSerializer(many=True), 404: NOT_FINANCE})
     def get(self, request):
         view = finance_view_for(request.user, request.query_params.get("centre", ""))
         _audit(request, view, "months")
@@ -107,7 +109,7 @@ class MonthListAPI(APIView):
 
 
 class MonthDetailAPI(APIView):
-    @extend_schema(parameters=[CENTRE], responses={200: MonthSerializer})
+    @extend_schema(parameters=[CENTRE], responses={200: MonthSerializer, 404: NOT_FINANCE})
     def get(self, request, month):
         view = finance_view_for(request.user, request.query_params.get("centre", ""))
         allocation = visible_allocation(view, _month(month))
@@ -118,7 +120,7 @@ class MonthDetailAPI(APIView):
 class MonthLockAPI(APIView):
     """Lock an ended month (the centre's finance): its figures never change again."""
 
-    @extend_schema(parameters=[CENTRE], request=None, responses={200: MonthSerializer})
+    @extend_schema(parameters=[CENTRE], request=None, responses={200: MonthSerializer, 404: NOT_FINANCE})
     def post(self, request, month):
         view = finance_view_for(request.user, request.query_params.get("centre", ""))
         try:

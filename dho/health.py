@@ -1,5 +1,10 @@
-"""GET /healthz: database, Redis and a live Celery worker, for load balancers and monitoring."""
+"""GET /healthz: database, Redis and a live Celery worker, for load balancers and monitoring.
 
+Anyone gets {"status": "ok"} (200) or {"status": "feil"} (503); which part failed, error class names
+and the debug flag only go to staff and to a monitor sending DHO_HEALTH_TOKEN as X-Health-Token.
+"""
+
+import hmac
 import time
 
 from celery import shared_task
@@ -47,8 +52,24 @@ def _check(fn) -> dict:
         return {"ok": False, "error": type(exc).__name__}
 
 
+def _may_see_details(request) -> bool:
+    """Staff or the monitoring token; a load balancer or a stranger learns only ok / feil."""
+    token = settings.DHO_HEALTH_TOKEN
+    sent = request.headers.get("X-Health-Token", "")
+    if token and sent and hmac.compare_digest(sent.encode(), token.encode()):
+        return True
+    try:
+        return request.user.is_staff
+    except Exception:  # a session cookie with the database down: still answer, as anonymous
+        return False
+
+
 def healthz(request):
     checks = {"database": _check(_database), "redis": _check(_redis), "celery": _check(_celery)}
     healthy = all(c["ok"] for c in checks.values())
-    body = {"status": "ok" if healthy else "feil", "checks": checks, "debug": settings.DEBUG}
-    return JsonResponse(body, status=200 if healthy else 503)
+    body = {"status": "ok" if healthy else "feil"}
+    if _may_see_details(request):
+        body |= {"checks": checks, "debug": settings.DEBUG}
+    response = JsonResponse(body, status=200 if healthy else 503)
+    response["Cache-Control"] = "no-store"
+    return response

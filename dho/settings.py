@@ -4,11 +4,14 @@ Production sets at least DHO_DEBUG=0 (the default), SECRET_KEY, ALLOWED_HOSTS, D
 REDIS_URL and DHO_ALLOW_SYNTHETIC_IDS=0; see README "Production settings".
 """
 
+import datetime
+import ipaddress
 import os
 import sys
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -56,10 +59,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens: hashed, expiring (see "API tokens" below); before tenants, whose admin replaces knox's
     "drf_spectacular",
     "guardian",
     "django_htmx",
+    "axes",  # login lock-out (tenants/login.py)
+    "django_otp",  # the second factor (tenants/two_factor.py): the TOTP app and backup codes
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "dho",  # project-wide management commands (seed_demo)
     "tenants",
     "patients",
@@ -71,16 +78,23 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (see "headers" below)
+    "dho.headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dho.middleware.RequestIdMiddleware",
+    "dho.middleware.RefuseNulMiddleware",  # %00 in the address: a 400, never a query
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tenants.sessions.SessionLimitsMiddleware",  # 30 min idle, 8 h at most (see "login" below)
+    "django_otp.middleware.OTPMiddleware",
+    "tenants.login.TwoFactorMiddleware",  # nothing before the second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lock-out answer
 ]
 
 ROOT_URLCONF = "dho.urls"
@@ -113,6 +127,7 @@ REDIS_URL = embedded.redis_url_or_embedded()
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is tried
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -128,6 +143,27 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- login: lock-out, the second factor, sessions that end (issue 12 items 3 and 4) ---
+# Lock-out (django-axes, tenants/login.py): DHO_LOGIN_FAILURE_LIMIT wrong passwords per username
+# and, separately, per client address lock that username or address for DHO_LOGIN_LOCKOUT_MINUTES;
+# the admin opens it early. A success does not reset the count (one owned account would reset a
+# whole address's). The second factor (django-otp TOTP + backup codes, tenants/two_factor.py) is
+# required whenever DEBUG is off. Sessions (tenants/sessions.py): 30 minutes without a user action,
+# 8 hours at most, a warning a minute before.
+AXES_FAILURE_LIMIT = int(os.environ.get("DHO_LOGIN_FAILURE_LIMIT", "5"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("DHO_LOGIN_LOCKOUT_MINUTES", "30")))
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "dho.middleware.client_ip"
+AXES_LOCKOUT_CALLABLE = "tenants.login.lockout_response"
+AXES_USERNAME_CALLABLE = "tenants.login.attempted_username"  # at most a username's length, never a 500
+AXES_VERBOSE = False  # its log lines name the username and address of every failure twice
+OTP_TOTP_ISSUER = "DHO"  # the name the authenticator app shows
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+DHO_SESSION_IDLE_SECONDS = 30 * 60
+DHO_SESSION_MAX_SECONDS = 8 * 3600  # SESSION_COOKIE_AGE below says the same
+DHO_SESSION_WARNING_SECONDS = 60
 
 LANGUAGE_CODE = "nb"
 LANGUAGES = [("nb", _("Norsk bokmål"))]
@@ -163,10 +199,35 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# --- headers: CSP, Permissions-Policy, messages, /healthz (issue 12 item 9) ---
+# No 'unsafe-inline' anywhere: scripts and styles are static files; the rare inline <script> or
+# <style> carries nonce="{{ request.csp_nonce }}" (django-csp adds the nonce only when a page uses it).
+# Django's own admin needs no exception (its scripts are files; tests/browser/test_csp.py walks it;
+# only a change list with no actions at all would lose one cosmetic inline <style>). htmx runs with
+# indicator styles and eval off (the worklist's <meta name="htmx-config">). A HelseID (OpenID
+# Connect) login adds its issuer to form-action.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Flash messages name patients ("Varselet for Rune Gjerdrum er håndtert"): keep them server-side,
+# never in the signed-but-readable messages cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# A monitoring system that sends this value in the X-Health-Token header gets /healthz's details;
+# anyone else (load balancers included) gets only "ok"/"feil". Empty: only staff see the details.
+DHO_HEALTH_TOKEN = os.environ.get("DHO_HEALTH_TOKEN", "")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "tenants.tokens.TokenAuthentication",  # knox's, "Authorization: Token <token>"
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -174,6 +235,16 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Never an HTML page for a JSON client; the browsable API would render patient data unaudited.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+# --- API tokens (issue 12 item 5): django-rest-knox, tenants/tokens.py ---
+# Stored as a SHA-512 digest (the secret is shown once), expiring after DHO_TOKEN_TTL_HOURS, listed
+# and revoked by the user (/api-nokler/, /api/v1/auth/tokens/) and the centre admin. Logging out or
+# changing the password deletes all of the user's tokens and sessions.
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(hours=float(os.environ.get("DHO_TOKEN_TTL_HOURS", "10"))),
+    "AUTH_HEADER_PREFIX": "Token",  # what clients already send
+    # Live tokens one user may hold: a bounded set of credentials in circulation, each on their page.
+    "TOKEN_LIMIT_PER_USER": int(os.environ.get("DHO_TOKEN_LIMIT_PER_USER", "20")),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DHO API",
@@ -190,6 +261,39 @@ SPECTACULAR_SETTINGS = {
         "QuarantineStatusEnum": "measurements.models.QuarantineStatus",
     },
 }
+
+# --- request metadata and API input (issue 12 items 6 and 7) ---
+# Our reverse proxies (addresses or networks, e.g. "10.0.0.5,10.1.0.0/16"): X-Forwarded-For and
+# X-Request-ID are believed only when one of them is the peer (dho/middleware.py). None by default:
+# the peer is the client, whatever the headers say.
+DHO_TRUSTED_PROXIES = env_list("DHO_TRUSTED_PROXIES")
+for _proxy in DHO_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"DHO_TRUSTED_PROXIES: «{_proxy}» er ikke en IP-adresse eller et nett.") from None
+# Bodies (JSON and forms; tenants/api_input.py caps the CSV import the same): a gateway's 1,000
+# FHIR Observations are about 1 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Every JSON body is checked for depth, NUL characters and being an object; what Django raises while
+# reading a body is a JSON 400 like any other (tenants/api_input.py).
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "tenants.api_input.JSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "tenants.api_input.exception_handler"
+# The schema lists the errors (400/401/403/404/415) every endpoint can give; schemathesis fuzzes it.
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "dho.api_schema.AutoSchema"
+# An alert's colour, and a plan rule's (ebp.content, plain values): one name each.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
+    "ColourEnum": "triage.models.AlertColour",
+    "RuleColourEnum": ["yellow", "red"],
+}
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "dho.api_schema.pydantic_to_oas30",  # the plan content's pydantic schema, in OpenAPI 3.0's words
+]
 
 # --- Celery ---
 CELERY_BROKER_URL = REDIS_URL

@@ -5,8 +5,10 @@ from drf_spectacular.views import SpectacularAPIView
 
 from dho.health import healthz
 from patients.views import HomeView
+from tenants.views_tokens import ApiTokensView
 
 api_v1 = [
+    path("", include("tenants.api_urls")),  # auth/token/, auth/tokens/
     path("", include("patients.api_urls")),
     path("", include("ebp.api_urls")),
     path("", include("measurements.api_urls")),
@@ -16,8 +18,9 @@ api_v1 = [
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("", include("tenants.urls")),  # login/, its second factor, the session's keep-alive
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api-nokler/", ApiTokensView.as_view(), name="api-tokens"),
     path("", include("patients.urls")),  # patients/, forlop/, utstyr/
     path("", include("ebp.urls")),
     path("", include("triage.urls")),
@@ -27,6 +30,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "dho.api_errors.not_found"  # JSON under /api/, the page elsewhere
 
 admin.site.site_header = "DHO – administrasjon"
 admin.site.site_title = "DHO"

@@ -4,13 +4,13 @@ Errors: a plan the user may see but not change answers 403 with the reason; inva
 with one entry per field (`field`, `message`); a patient outside the scope 404 (PatientScopedAPIView).
 """
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from ebp import selectors, services
-from ebp.content import InvalidPlanContent
+from ebp.content import InvalidPlanContent, PlanContent
 from ebp.models import PlanVersion, VersionStatus
 from patients.api import PatientScopedAPIView
 from tenants.models import AuditAction
@@ -71,11 +71,16 @@ class PlanAPIBase(PatientScopedAPIView):
             request=self.request,
         )
 
-    def version_in(self, statuses, request) -> PlanVersion:
+    def given(self, serializer_class) -> dict:
+        """The body, checked (400 per field): nothing unchecked reaches a service."""
+        given = serializer_class(data=self.request.data)
+        given.is_valid(raise_exception=True)
+        return given.validated_data
+
+    def version_in(self, statuses, wanted: int | None) -> PlanVersion:
         """The open version the step acts on; `version` in the body pins it against a stale client."""
         version = selectors.open_version(self.patient)
-        wanted = request.data.get("version") if isinstance(request.data, dict) else None
-        if version is None or version.status not in statuses or (wanted and int(wanted) != version.number):
+        if version is None or version.status not in statuses or (wanted and wanted != version.number):
             raise NotFound("Ingen versjon med riktig status for dette steget.")
         return version
 
@@ -112,50 +117,55 @@ class PlanVersionsAPI(PlanAPIBase):
         return Response(PlanVersionSerializer(versions, many=True).data)
 
 
-DraftIn = inline_serializer(
-    "DraftIn",
-    {
-        "content": serializers.JSONField(required=False, help_text="Hele planinnholdet (PlanContent)"),
-        "template": serializers.CharField(required=False, help_text="kols, hjertesvikt eller diabetes"),
-    },
-)
-CommentIn = inline_serializer(
-    "CommentIn",
-    {"comment": serializers.CharField(required=False), "version": serializers.IntegerField(required=False)},
-)
+@extend_schema_field(PlanContent)
+class PlanContentField(serializers.DictField):
+    """A plan's whole content as a JSON object; ebp.content.parse_content checks what is in it."""
+
+
+class DraftIn(serializers.Serializer):
+    content = PlanContentField(required=False, help_text="Hele planinnholdet (PlanContent)")
+    template = serializers.CharField(required=False, max_length=50, help_text="kols, hjertesvikt eller diabetes")
+
+
+class CommentIn(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    version = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1, help_text="Versjonen steget gjelder (mot en utdatert klient)"
+    )
 
 
 class DraftAPI(PlanAPIBase):
-    @extend_schema(request=DraftIn, responses=PlanVersionSerializer)
+    @extend_schema(
+        request=DraftIn,
+        responses={201: PlanVersionSerializer, 200: OpenApiResponse(PlanVersionSerializer, "Utkastet ble endret")},
+    )
     def post(self, request, patient_id):
         """Start a draft (from `content`, a `template`, or the active version), or replace the open
         draft's content when one exists and `content` is given."""
+        data = self.given(DraftIn)
         return self.step(
-            services.draft_save,
-            patient=self.patient,
-            template=request.data.get("template"),
-            content=request.data.get("content"),
+            services.draft_save, patient=self.patient, template=data.get("template"), content=data.get("content")
         )
 
 
 class SubmitAPI(PlanAPIBase):
     @extend_schema(request=CommentIn, responses=PlanVersionSerializer)
     def post(self, request, patient_id):
-        version = self.version_in([VersionStatus.DRAFT], request)
+        version = self.version_in([VersionStatus.DRAFT], self.given(CommentIn).get("version"))
         return self.step(lambda **kw: services.draft_submit(version=version, **kw))
 
 
 class ApproveAPI(PlanAPIBase):
     @extend_schema(request=CommentIn, responses=PlanVersionSerializer)
     def post(self, request, patient_id):
-        version = self.version_in([VersionStatus.SUBMITTED], request)
-        comment = request.data.get("comment", "")
-        return self.step(lambda **kw: services.version_approve(version=version, comment=comment, **kw))
+        data = self.given(CommentIn)
+        version = self.version_in([VersionStatus.SUBMITTED], data.get("version"))
+        return self.step(lambda **kw: services.version_approve(version=version, comment=data.get("comment", ""), **kw))
 
 
 class ReturnAPI(PlanAPIBase):
     @extend_schema(request=CommentIn, responses=PlanVersionSerializer)
     def post(self, request, patient_id):
-        version = self.version_in([VersionStatus.SUBMITTED], request)
-        comment = request.data.get("comment", "")
-        return self.step(lambda **kw: services.version_return(version=version, comment=comment, **kw))
+        data = self.given(CommentIn)
+        version = self.version_in([VersionStatus.SUBMITTED], data.get("version"))
+        return self.step(lambda **kw: services.version_return(version=version, comment=data.get("comment", ""), **kw))

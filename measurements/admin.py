@@ -4,6 +4,7 @@ readings (read-only), where those measured after the patient's forløp ended are
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.shortcuts import redirect
@@ -12,8 +13,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from measurements.models import Integration, QuarantinedItem, QuarantineStatus, Reading
+from measurements.selectors import NATIONAL_ID, payload_identifier, quarantine_patient, quarantine_patient_for
 from measurements.services import quarantine_resubmit
-from patients.models import Patient, StatusChange, StatusEvent
+from patients.models import StatusChange, StatusEvent, validate_national_id
 from tenants.admin import CentreAdminAccess
 from tenants.models import AuditAction, Role
 from tenants.selectors import admin_centres, centre_served_municipalities
@@ -32,28 +34,62 @@ class IntegrationAdmin(CentreAdminAccess, admin.ModelAdmin):
     fields = ["centre", "name", "token_prefix", "active"]
     readonly_fields = ["centre", "name", "token_prefix"]  # created with `manage.py create_integration`
 
+    @staticmethod
+    def scoped(request, integrations):
+        return integrations if request.user.is_superuser else integrations.filter(centre__in=_centres(request))
+
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        return qs if request.user.is_superuser else qs.filter(centre__in=_centres(request))
+        return self.scoped(request, super().get_queryset(request))
 
     def has_add_permission(self, request):
         return False
 
 
 class ResubmitForm(forms.Form):
-    patient = forms.ModelChoiceField(queryset=Patient.objects.none(), label="Riktig pasient")
+    """No list of patients to pick from: the patient is the one the payload itself names, or the one
+    with the fødselsnummer the admin corrects it to, within the centre's municipalities."""
 
-    def __init__(self, *args, item: QuarantinedItem, **kwargs):
-        super().__init__(*args, **kwargs)
-        served = centre_served_municipalities(item.centre_id)
-        self.fields["patient"].queryset = Patient.objects.filter(municipality_id__in=served).order_by("name")
+    national_id = forms.CharField(
+        label="Riktig fødselsnummer",
+        required=False,
+        max_length=11,
+        validators=[validate_national_id],
+        help_text="11 sifre. La feltet stå tomt for å bruke pasienten innholdet selv peker på.",
+    )
+
+
+class GatewayFilter(admin.SimpleListFilter):
+    """The admin's own centres' gateways, whether or not they have anything in the quarantine; another
+    centre's gateway is never named. (The parameter is the one Django's related filter used.)"""
+
+    title = "integrasjon"
+    parameter_name = "integration__id__exact"
+
+    def lookups(self, request, model_admin):
+        integrations = IntegrationAdmin.scoped(request, Integration.objects.all())
+        return [(str(i.pk), i.name) for i in integrations.order_by("name")]
+
+    def queryset(self, request, queryset):
+        value = self.value() or ""
+        return queryset.filter(integration_id=int(value)) if value.isdigit() else queryset
+
+
+def _not_found(item: QuarantinedItem, national_id: str) -> str:
+    if national_id:
+        return f"Fant ingen pasient med fødselsnummer {national_id} i kommunene {item.centre} betjener."
+    return (
+        "Innholdet peker ikke på noen pasient i kommunene senteret betjener. "
+        "Skriv inn pasientens fødselsnummer i feltet «Riktig fødselsnummer»."
+    )
 
 
 @admin.register(QuarantinedItem)
 class QuarantinedItemAdmin(CentreAdminAccess, admin.ModelAdmin):
+    """The payloads carry patient data (a FHIR subject's full fødselsnummer): every item page shown,
+    every resubmission and every discarding is audited as the admin (measurements.selectors)."""
+
     list_display = ["received_at", "integration", "kind", "index", "error_text", "status"]
-    # RelatedOnly: another centre's gateway names must not show in this centre's sidebar.
-    list_filter = ["status", "kind", ("integration", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["status", "kind", GatewayFilter]
     readonly_fields = [
         "integration", "centre", "kind", "index", "payload", "errors", "received_at", "status", "resolved_at",
         "resolved_by", "result",
@@ -61,7 +97,7 @@ class QuarantinedItemAdmin(CentreAdminAccess, admin.ModelAdmin):
     actions = ["discard"]
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request).select_related("integration")
+        qs = super().get_queryset(request).select_related("integration", "centre")
         return qs if request.user.is_superuser else qs.filter(centre__in=_centres(request))
 
     def has_add_permission(self, request):
@@ -72,9 +108,17 @@ class QuarantinedItemAdmin(CentreAdminAccess, admin.ModelAdmin):
 
     @admin.action(description="Marker som forkastet")
     def discard(self, request, queryset):
-        n = queryset.filter(status=QuarantineStatus.OPEN).update(
-            status=QuarantineStatus.DISCARDED, resolved_at=timezone.now(), resolved_by=request.user
-        )
+        n = 0
+        with transaction.atomic():
+            for item in queryset.filter(status=QuarantineStatus.OPEN):
+                # Claimed one by one: an item another admin resolved meanwhile is left as it is.
+                claimed = QuarantinedItem.objects.filter(pk=item.pk, status=QuarantineStatus.OPEN).update(
+                    status=QuarantineStatus.DISCARDED, resolved_at=timezone.now(), resolved_by=request.user
+                )
+                if claimed:
+                    audit_record(action=AuditAction.UPDATE, object_type="quarantined_item", object_id=item.pk,
+                                 patient=quarantine_patient(item), request=request, role=Role.ADMIN)  # fmt: skip
+                    n += claimed
         self.message_user(request, f"{n} element(er) markert som forkastet.")
 
     def get_urls(self):
@@ -87,21 +131,37 @@ class QuarantinedItemAdmin(CentreAdminAccess, admin.ModelAdmin):
         item = self.get_queryset(request).filter(pk=item_id).first()
         if item is None:
             return redirect("admin:measurements_quarantineditem_changelist")
-        form = ResubmitForm(request.POST or None, item=item)
+        form = ResubmitForm(request.POST or None, initial={"national_id": _payload_national_id(item)})
         if request.method == "POST" and form.is_valid():
-            outcome = quarantine_resubmit(item=item, user=request.user, patient_id=form.cleaned_data["patient"].pk)
-            if outcome.status == "rejected":
-                errors = "; ".join(f"{e['field']}: {e['message']}" for e in outcome.errors)
-                messages.error(request, f"Fortsatt avvist: {errors}")
+            national_id = form.cleaned_data["national_id"]
+            patient = quarantine_patient(item, national_id)
+            if patient is None:
+                form.add_error("national_id" if national_id else None, _not_found(item, national_id))
             else:
-                messages.success(request, f"Sendt inn på nytt: {outcome.status} (id {outcome.id}).")
-                return redirect("admin:measurements_quarantineditem_changelist")
-        context = {**self.admin_site.each_context(request), "item": item, "form": form, "title": "Send inn på nytt"}
+                outcome = quarantine_resubmit(item=item, user=request.user, patient_id=patient.pk, request=request)
+                if outcome.status != "rejected":
+                    messages.success(request, f"Sendt inn på nytt: {outcome.status} (id {outcome.id}).")
+                    return redirect("admin:measurements_quarantineditem_changelist")
+                errors = "; ".join(f"{e['field']}: {e['message']}" for e in outcome.errors)
+                form.add_error(None, f"Fortsatt avvist: {errors}")
+        # The page shows the payload: a read of the patient it names, audited as the admin.
+        context = {**self.admin_site.each_context(request), "item": item, "form": form, "title": "Send inn på nytt",
+                   "patient": quarantine_patient_for(item=item, request=request), "opts": self.model._meta}  # fmt: skip
         return TemplateResponse(request, "admin/measurements/resubmit.html", context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = {"resubmit_url": reverse("admin:quarantine-resubmit", args=[object_id])}
         return super().change_view(request, object_id, form_url, extra_context={**(extra_context or {}), **extra})
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:  # another centre's item never gets here: get_queryset leaves it out
+            quarantine_patient_for(item=obj, request=request)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def _payload_national_id(item: QuarantinedItem) -> str:
+    identifier = payload_identifier(item)
+    return identifier.value if identifier.kind == NATIONAL_ID else ""
 
 
 # --- readings: read-only, marked when measured after the end of the forløp ---------------------------

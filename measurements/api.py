@@ -12,7 +12,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed, ParseError
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +19,8 @@ from rest_framework.views import APIView
 from measurements import fhir, services
 from measurements.ingest import MAX_BATCH
 from measurements.models import Integration
+from measurements.types import SPECS
+from tenants.api_input import JSONParser
 
 
 class IntegrationAuthentication(BaseAuthentication):
@@ -53,15 +54,15 @@ class FhirJSONParser(JSONParser):
 
 
 class GatewayAPIView(APIView):
+    """JSON only (no forms). The parser (tenants.api_input) has made sure the body is an object within
+    the size and depth limits, with nothing PostgreSQL cannot store; else it was a 400 saying what."""
+
     authentication_classes = [IntegrationAuthentication]
     permission_classes = [IsIntegration]
     parser_classes = [JSONParser, FhirJSONParser]
 
-    def body(self) -> object:
-        try:
-            return self.request.data
-        except ParseError as exc:
-            raise ParseError(f"Kroppen er ikke gyldig JSON: {exc.detail}") from None
+    def body(self) -> dict:
+        return self.request.data
 
 
 def _batch(data, key: str) -> list:
@@ -84,24 +85,63 @@ def _summary(results) -> dict:
     return {**counts, "results": [r.as_dict() for r in results]}
 
 
+class ItemErrorOut(serializers.Serializer):
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ItemResultOut(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["created", "duplicate", "rejected"])
+    id = serializers.IntegerField(required=False, help_text="Den lagrede målingens id")
+    errors = ItemErrorOut(many=True, required=False)
+
+
 BatchOut = inline_serializer(
     "IngestResult",
     {
         "created": serializers.IntegerField(),
         "duplicate": serializers.IntegerField(),
         "rejected": serializers.IntegerField(),
-        "results": serializers.ListField(child=serializers.DictField()),
+        "results": ItemResultOut(many=True),
     },
 )
+BatchRefused = OpenApiResponse(
+    inline_serializer("IngestRefused", {"detail": serializers.CharField()}),
+    description=f"Kroppen er feil: ikke JSON, ikke et objekt, mangler listen, tom eller over {MAX_BATCH} elementer",
+)
+
+
+class ReadingItemIn(serializers.Serializer):
+    """One reading as the JSON ingest takes it (measurements.ingest.ReadingIn checks it)."""
+
+    external_id = serializers.CharField(max_length=100, help_text="Gatewayens id; samme id igjen er et duplikat")
+    patient_id = serializers.UUIDField(required=False, help_text="Pasienten (ellers device_serial)")
+    device_serial = serializers.CharField(required=False, max_length=100, help_text="Utlånt enhet")
+    type = serializers.ChoiceField(choices=list(SPECS), help_text="Målingstypen")
+    value = serializers.FloatField(required=False, allow_null=True)
+    systolic = serializers.FloatField(required=False, allow_null=True)
+    diastolic = serializers.FloatField(required=False, allow_null=True)
+    unit = serializers.CharField(max_length=20, help_text="UCUM-enhet")
+    measured_at = serializers.DateTimeField(help_text="Med tidssone")
+
+
+class AnswerItemIn(serializers.Serializer):
+    """One questionnaire answer (measurements.ingest.AnswerIn checks it)."""
+
+    external_id = serializers.CharField(max_length=100)
+    patient_id = serializers.UUIDField()
+    questionnaire = serializers.ChoiceField(choices=["daily_symptoms", "cat"])
+    answers = serializers.DictField(child=serializers.ChoiceField(choices=["yes", "no"]), required=False)
+    items = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=5), required=False,
+                                  help_text="CAT: åtte svar, 0–5")  # fmt: skip
+    answered_at = serializers.DateTimeField(help_text="Med tidssone")
 
 
 class ReadingsAPI(GatewayAPIView):
     @extend_schema(
-        request=inline_serializer("ReadingsIn", {"readings": serializers.ListField(child=serializers.DictField())}),
-        responses={
-            200: BatchOut,
-            400: OpenApiResponse(description="Kroppen er feil (ikke JSON, mangler readings, >1000)"),
-        },
+        request=inline_serializer("ReadingsIn", {"readings": ReadingItemIn(many=True)}),
+        responses={200: BatchOut, 400: BatchRefused},
     )
     def post(self, request):
         items = _batch(self.body(), "readings")
@@ -110,8 +150,8 @@ class ReadingsAPI(GatewayAPIView):
 
 class AnswersAPI(GatewayAPIView):
     @extend_schema(
-        request=inline_serializer("AnswersIn", {"answers": serializers.ListField(child=serializers.DictField())}),
-        responses={200: BatchOut},
+        request=inline_serializer("AnswersIn", {"answers": AnswerItemIn(many=True)}),
+        responses={200: BatchOut, 400: BatchRefused},
     )
     def post(self, request):
         items = _batch(self.body(), "answers")
@@ -127,8 +167,34 @@ def _entry_response(result) -> dict:
     return {"status": "400 Bad Request", "outcome": fhir.operation_outcome(result.errors)}
 
 
-class FhirObservationAPI(GatewayAPIView):
-    @extend_schema(request=dict, responses={201: dict, 200: dict, 400: dict})
+class FhirAPIView(GatewayAPIView):
+    """A FHIR endpoint answers every error as an OperationOutcome, as FHIR clients expect: a body
+    that is not JSON, a wrong token and a wrong Bundle alike."""
+
+    error_schema = fhir.OUTCOME_SCHEMA  # dho.api_schema documents the errors in this shape
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if response.status_code >= 400 and not fhir.is_outcome(response.data):
+            response.data = fhir.error_outcome(_detail_text(response.data), http_status=response.status_code)
+        return response
+
+
+def _detail_text(data) -> str:
+    if isinstance(data, dict) and "detail" in data:
+        return str(data["detail"])
+    return str(data)
+
+
+class FhirObservationAPI(FhirAPIView):
+    @extend_schema(
+        request={"application/fhir+json": fhir.OBSERVATION_SCHEMA, "application/json": fhir.OBSERVATION_SCHEMA},
+        responses={
+            201: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Lagret; Location: Observation/<id>"),
+            200: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Allerede mottatt; ikke lagret på nytt"),
+            400: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Avvist: hva som var feil, per felt"),
+        },
+    )
     def post(self, request):
         resource = self.body()
         result = services.fhir_ingest(integration=request.auth, entries=[(resource, None)], request=request)[0]
@@ -141,21 +207,51 @@ class FhirObservationAPI(GatewayAPIView):
         return response
 
 
-class FhirBundleAPI(GatewayAPIView):
+class BundleInvalid(Exception):
+    def __init__(self, message: str, expression: str):
+        super().__init__(message)
+        self.message, self.expression = message, expression
+
+
+def _bundle_entries(bundle: dict) -> list[tuple[object, str | None]]:
+    """The (resource, fullUrl) of each entry. The Bundle's own structure is checked here (400 for the
+    whole Bundle); each resource is checked on its own in the ingest, so one bad one costs no other."""
+    if bundle.get("resourceType") != "Bundle":
+        raise BundleInvalid("Kroppen må være en FHIR Bundle.", "Bundle.resourceType")
+    if bundle.get("type") not in ("batch", "transaction"):
+        raise BundleInvalid("Bundle.type må være batch eller transaction.", "Bundle.type")
+    entries = bundle.get("entry")
+    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_BATCH:
+        raise BundleInvalid(f"Bundle må ha 1–{MAX_BATCH} entry (en liste).", "Bundle.entry")
+    pairs = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise BundleInvalid(f"entry[{index}] må være et objekt med resource.", f"Bundle.entry[{index}]")
+        full_url = entry.get("fullUrl")
+        if full_url is not None and not isinstance(full_url, str):
+            raise BundleInvalid(f"entry[{index}].fullUrl må være en tekst.", f"Bundle.entry[{index}].fullUrl")
+        pairs.append((entry.get("resource"), full_url))
+    return pairs
+
+
+class FhirBundleAPI(FhirAPIView):
     """A batch or transaction Bundle of Observations. A transaction is answered entry by entry like
     a batch: the platform never drops a valid reading because another entry was bad."""
 
-    @extend_schema(request=dict, responses={200: dict, 400: dict})
+    @extend_schema(
+        request={"application/fhir+json": fhir.BUNDLE_SCHEMA, "application/json": fhir.BUNDLE_SCHEMA},
+        responses={
+            200: OpenApiResponse(fhir.BUNDLE_RESPONSE_SCHEMA, description="batch-response: ett svar per entry"),
+            400: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Bundle er feil bygd"),
+        },
+    )
     def post(self, request):
         bundle = self.body()
-        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-            return self._invalid("Kroppen må være en FHIR Bundle.")
-        if bundle.get("type") not in ("batch", "transaction"):
-            return self._invalid("Bundle.type må være batch eller transaction.")
-        entries = bundle.get("entry") or []
-        if not entries or len(entries) > MAX_BATCH:
-            return self._invalid(f"Bundle må ha 1–{MAX_BATCH} entry.")
-        pairs = [((e or {}).get("resource"), (e or {}).get("fullUrl")) for e in entries]
+        try:
+            pairs = _bundle_entries(bundle)
+        except BundleInvalid as exc:
+            outcome = fhir.error_outcome(exc.message, code="structure", expression=exc.expression)
+            return Response(outcome, status=status.HTTP_400_BAD_REQUEST)
         with transaction.atomic():
             results = services.fhir_ingest(integration=request.auth, entries=pairs, request=request)
         return Response(
@@ -165,13 +261,6 @@ class FhirBundleAPI(GatewayAPIView):
                 "entry": [{"response": _entry_response(r)} for r in results],
             }
         )
-
-    def _invalid(self, message: str) -> Response:
-        outcome = {
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "structure", "diagnostics": message}],
-        }
-        return Response(outcome, status=status.HTTP_400_BAD_REQUEST)
 
 
 class IntegrationAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fhir.resources.R4B.observation import Observation
 from pydantic import ValidationError
 
-from measurements.ingest import ItemError
+from measurements.ingest import MAX_BATCH, ItemError
 from measurements.norwegian import pydantic_errors
 from measurements.types import COMPONENT_LOINC, spec, type_for_loinc
 
@@ -189,3 +189,118 @@ def information(message: str) -> dict:
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "information", "code": "informational", "diagnostics": message}],
     }
+
+
+# HTTP status → OperationOutcome issue code, for errors found before any resource is read.
+_HTTP_ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
+                     413: "too-costly", 415: "not-supported", 429: "throttled"}  # fmt: skip
+
+
+def error_outcome(message: str, *, code: str | None = None, expression: str | None = None, http_status=400) -> dict:
+    """One error as an OperationOutcome: a Bundle built wrong, a body that is no JSON, a bad token."""
+    issue = {"severity": "error", "code": code or _HTTP_ISSUE_CODES.get(http_status, "exception"),
+             "diagnostics": message}  # fmt: skip
+    if expression:
+        issue["expression"] = [expression]
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def is_outcome(data) -> bool:
+    return isinstance(data, dict) and data.get("resourceType") == "OperationOutcome"
+
+
+# --- what the OpenAPI schema says the FHIR endpoints take and give (drf-spectacular raw schemas) ---
+
+_CODING = {"type": "object", "properties": {"system": {"type": "string"}, "code": {"type": "string"},
+                                            "display": {"type": "string"}}}  # fmt: skip
+_CONCEPT = {"type": "object", "properties": {"coding": {"type": "array", "items": _CODING}, "text": {"type": "string"}}}
+_IDENTIFIER = {"type": "object", "properties": {"system": {"type": "string"}, "value": {"type": "string"}}}
+_QUANTITY = {
+    "type": "object",
+    "properties": {
+        "value": {"type": "number"},
+        "unit": {"type": "string"},
+        "system": {"type": "string"},
+        "code": {"type": "string"},
+    },
+}
+OBSERVATION_SCHEMA = {
+    "type": "object",
+    "description": "FHIR R4 vital-signs Observation: LOINC-kode, UCUM-enhet, pasienten som "
+    "Patient/<uuid> eller fødselsnummer (subject.identifier), eller enheten (device.identifier).",
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["Observation"]},
+        "id": {"type": "string"},
+        "identifier": {"type": "array", "items": _IDENTIFIER},
+        "status": {"type": "string", "enum": ["registered", "preliminary", "final", "amended", "corrected"]},
+        "code": _CONCEPT,
+        "subject": {"type": "object", "properties": {"reference": {"type": "string"}, "identifier": _IDENTIFIER}},
+        "device": {"type": "object", "properties": {"identifier": _IDENTIFIER}},
+        "effectiveDateTime": {"type": "string", "format": "date-time"},
+        "valueQuantity": _QUANTITY,
+        "component": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"code": _CONCEPT, "valueQuantity": _QUANTITY}},
+        },
+    },
+    "required": ["resourceType", "status", "code"],
+}
+OUTCOME_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+        "issue": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "severity": {"type": "string", "enum": ["fatal", "error", "warning", "information"]},
+                    "code": {"type": "string"},
+                    "diagnostics": {"type": "string"},
+                    "expression": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["severity", "code"],
+            },
+        },
+    },
+    "required": ["resourceType", "issue"],
+}
+BUNDLE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["Bundle"]},
+        "type": {"type": "string", "enum": ["batch", "transaction"]},
+        "entry": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_BATCH,
+            "items": {"type": "object", "properties": {"fullUrl": {"type": "string"}, "resource": OBSERVATION_SCHEMA}},
+        },
+    },
+    "required": ["resourceType", "type", "entry"],
+}
+BUNDLE_RESPONSE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["Bundle"]},
+        "type": {"type": "string", "enum": ["batch-response", "transaction-response"]},
+        "entry": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "response": {
+                        "type": "object",
+                        "properties": {
+                            "status": {"type": "string"},
+                            "location": {"type": "string"},
+                            "outcome": OUTCOME_SCHEMA,
+                        },
+                        "required": ["status"],
+                    }
+                },
+            },
+        },
+    },
+    "required": ["resourceType", "type", "entry"],
+}

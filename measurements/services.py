@@ -25,9 +25,9 @@ from measurements.models import Answer, Integration, QuarantinedItem, Quarantine
 from patients.models import Patient
 from patients.services.equipment import loans_by_serial
 from tenants.bulk import bulk_insert
-from tenants.models import AuditAction
+from tenants.models import AuditAction, Role
 from tenants.selectors import served_by_centre
-from tenants.services import audit_record_integration
+from tenants.services import audit_record, audit_record_integration
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,8 @@ READINGS = _Kind("reading", parse_reading, Reading, _reading_columns)
 ANSWERS = _Kind("answer", parse_answer, Answer, _answer_columns)
 
 
-def _ingest(kind: _Kind, integration: Integration, items: list, request, quarantine, originals=None):
+def _ingest(kind: _Kind, integration: Integration, items: list, request, quarantine, originals=None,
+            gateway_audit=True):  # fmt: skip
     valid, rejected = _split(items, kind.parse, integration)
     first_index: dict[str, int] = {}
     for index, new, _ in valid:
@@ -262,7 +263,8 @@ def _ingest(kind: _Kind, integration: Integration, items: list, request, quarant
         # Keep what the gateway actually sent (a FHIR resource, say), not our conversion of it.
         kept = [(i, originals[i] if originals else raw, errors) for i, raw, errors in rejected]
         _quarantine(integration, quarantine if isinstance(quarantine, str) else kind.name, kept)
-    _audit(integration, valid, created, kind.name, request)
+    if gateway_audit:  # a resubmission is audited as the admin who made it (quarantine_resubmit)
+        _audit(integration, valid, created, kind.name, request)
     new_ids = list(created.values())
     transaction.on_commit(lambda: enqueue_scoring(kind.name, new_ids))
     return _results(len(items), valid, rejected, created, existing, first_index)
@@ -270,17 +272,26 @@ def _ingest(kind: _Kind, integration: Integration, items: list, request, quarant
 
 @transaction.atomic
 def readings_ingest(
-    *, integration: Integration, items: list, request=None, quarantine: bool | str = True, originals=None
+    *,
+    integration: Integration,
+    items: list,
+    request=None,
+    quarantine: bool | str = True,
+    originals=None,
+    gateway_audit: bool = True,
 ) -> list[ItemResult]:
     """Store a batch of readings: one result per item, in order. Never raises for a bad item.
-    `quarantine` False skips keeping rejects (a resubmission), a string names their kind."""
-    return _ingest(READINGS, integration, items, request, quarantine, originals)
+    `quarantine` False skips keeping rejects (a resubmission), a string names their kind;
+    `gateway_audit` False leaves the audit to the caller (a resubmission, audited as the admin)."""
+    return _ingest(READINGS, integration, items, request, quarantine, originals, gateway_audit)
 
 
 @transaction.atomic
-def answers_ingest(*, integration: Integration, items: list, request=None, quarantine=True) -> list[ItemResult]:
+def answers_ingest(
+    *, integration: Integration, items: list, request=None, quarantine=True, gateway_audit: bool = True
+) -> list[ItemResult]:
     """Store a batch of questionnaire answers, like readings_ingest."""
-    return _ingest(ANSWERS, integration, items, request, quarantine)
+    return _ingest(ANSWERS, integration, items, request, quarantine, gateway_audit=gateway_audit)
 
 
 def _resubmit_json(item: QuarantinedItem, patient_id: uuid.UUID) -> tuple[dict, ItemResult]:
@@ -288,7 +299,7 @@ def _resubmit_json(item: QuarantinedItem, patient_id: uuid.UUID) -> tuple[dict, 
     payload = dict(item.payload) if isinstance(item.payload, dict) else {}
     payload["patient_id"] = str(patient_id)
     ingest = answers_ingest if item.kind == "answer" else readings_ingest
-    return payload, ingest(integration=item.integration, items=[payload], quarantine=False)[0]
+    return payload, ingest(integration=item.integration, items=[payload], quarantine=False, gateway_audit=False)[0]
 
 
 def _resubmit_fhir(item: QuarantinedItem, patient_id: uuid.UUID) -> tuple[dict, ItemResult]:
@@ -299,16 +310,34 @@ def _resubmit_fhir(item: QuarantinedItem, patient_id: uuid.UUID) -> tuple[dict, 
     converted = observation_to_item(resource)
     if converted.errors:
         return resource, ItemResult(0, "rejected", errors=[e.as_dict() for e in converted.errors])
-    return resource, readings_ingest(integration=item.integration, items=[converted.item], quarantine=False)[0]
+    stored = readings_ingest(
+        integration=item.integration, items=[converted.item], quarantine=False, gateway_audit=False
+    )
+    return resource, stored[0]
+
+
+def _audit_resubmission(item: QuarantinedItem, user, patient_id, outcome: ItemResult, request) -> None:
+    """As the admin who resubmitted, not the gateway: the stored reading or answer, or (a duplicate,
+    still rejected) the item. The patient is named when the centre's gateways may deliver for it."""
+    patient = Patient.objects.filter(served_by_centre(item.centre), pk=patient_id).first()
+    if outcome.status == "created":
+        kind = "answer" if item.kind == "answer" else "reading"
+        audit_record(action=AuditAction.CREATE, object_type=kind, object_id=outcome.id, patient=patient, user=user,
+                     request=request, role=Role.ADMIN)  # fmt: skip
+    else:
+        audit_record(action=AuditAction.UPDATE, object_type="quarantined_item", object_id=item.pk, patient=patient,
+                     user=user, request=request, role=Role.ADMIN)  # fmt: skip
 
 
 @transaction.atomic
-def quarantine_resubmit(*, item: QuarantinedItem, user, patient_id: uuid.UUID) -> ItemResult:
+def quarantine_resubmit(*, item: QuarantinedItem, user, patient_id: uuid.UUID, request=None) -> ItemResult:
     """Send a quarantined item through ingest again with the corrected patient (centre admins), by the
     parser it came in by (kind "fhir": the FHIR conversion; "reading"/"answer": the JSON ingest).
-    On success the item is marked resubmitted; otherwise it stays open with the new reasons."""
+    On success the item is marked resubmitted; otherwise it stays open with the new reasons.
+    Audited as `user` (the admin), whatever the outcome."""
     resubmit = _resubmit_fhir if item.kind == "fhir" else _resubmit_json
     payload, outcome = resubmit(item, patient_id)
+    _audit_resubmission(item, user, patient_id, outcome, request)
     if outcome.status == "rejected":
         item.errors = outcome.errors
         item.save(update_fields=["errors"])

@@ -1,7 +1,8 @@
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import generics, serializers
+from rest_framework import exceptions, generics, serializers
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -71,7 +72,16 @@ from patients.services.equipment import (
     register_centre_ids,
 )
 from patients.services.status import NoPatientYet
+from tenants.api_input import read_capped
 from tenants.models import AuditAction, Centre, Municipality, Role
+from tenants.selectors import (
+    ACCESS_LOG_REFUSED,
+    AccessLogPeriodError,
+    access_log,
+    access_log_period,
+    access_rows,
+    may_read_access_log,
+)
 from tenants.services import audit_record, audit_record_many, audit_record_many_objects
 
 User = get_user_model()
@@ -140,6 +150,57 @@ class PatientDetailAPI(PatientScopedAPIView, generics.GenericAPIView):
             request=request,
         )
         return Response(self.get_serializer(self.patient).data)
+
+
+# --- innsyn i logg: who accessed the patient's record ---------------------------------------------------
+
+
+class AccessLogRowSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(help_text="Når")
+    name = serializers.CharField(help_text="Personens navn (brukernavnet hvis navnet mangler)")
+    username = serializers.CharField()
+    role = serializers.CharField(help_text="Rollen som ga tilgang: nurse, coordinator, gp, specialist, finance, admin")
+    role_label = serializers.CharField(help_text="Rollen på norsk")
+    organisation = serializers.CharField(help_text="Senteret eller kommunen der personen har rollen")
+    action = serializers.ChoiceField(choices=AuditAction.choices, help_text="view, create, update, delete, export")
+    action_label = serializers.CharField(help_text="Handlingen på norsk")
+    object_type = serializers.CharField(help_text="Hva som ble lest eller endret, som i revisjonsloggen")
+    what = serializers.CharField(help_text="Det samme på norsk")
+
+
+@extend_schema(
+    summary="Innsyn i logg: hvem har lest eller endret pasientens opplysninger",
+    description=(
+        "Pasientens sykepleiere og koordinatorer (403 for andre som ser pasienten, 404 utenfor tilgangen). "
+        "Nyeste først; målinger fra utstyret og systemets egne kontroller er ikke med. Oppslaget logges selv."
+    ),
+    parameters=[
+        OpenApiParameter("from", OpenApiTypes.DATE, description="Fra og med (standard: 30 dager før til-datoen)"),
+        OpenApiParameter("to", OpenApiTypes.DATE, description="Til og med (standard: i dag)"),
+    ],
+)
+class AccessLogAPI(PatientScopedAPIView, generics.ListAPIView):
+    serializer_class = AccessLogRowSerializer
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # the patient through the scope: a 404 outside it
+        patient = self.patient
+        if not may_read_access_log(request.user, municipality_id=patient.municipality_id, gp_id=patient.gp_id):
+            raise exceptions.PermissionDenied(ACCESS_LOG_REFUSED)
+
+    def get_queryset(self):
+        params = self.request.query_params
+        try:
+            period = access_log_period(params.get("from", ""), params.get("to", ""))
+        except AccessLogPeriodError as exc:
+            raise serializers.ValidationError({key: [message] for key, message in exc.errors.items()}) from None
+        return access_log(self.patient.pk, period)
+
+    def paginate_queryset(self, queryset):
+        rows = access_rows(super().paginate_queryset(queryset))
+        audit_record(action=AuditAction.VIEW, object_type="access_log", object_id=self.patient.pk,
+                     patient=self.patient, request=self.request)  # fmt: skip
+        return rows
 
 
 # --- the henvisning process: henvisning → vurdering → vedtak (klage) → samtykke ------------------------
@@ -494,7 +555,9 @@ class ResumeAPI(_StatusStepAPI):
 
 class HistoryAPI(PatientScopedAPIView, generics.GenericAPIView):
     serializer_class = StatusChangeOutSerializer
+    pagination_class = None  # the whole history, one list (and so in the schema)
 
+    @extend_schema(responses=StatusChangeOutSerializer(many=True))
     def get(self, request, patient_id):
         audit_record(
             action=AuditAction.VIEW, object_type="status_history", object_id=self.patient.pk, patient=self.patient,
@@ -682,7 +745,7 @@ class CSVParser(BaseParser):
     media_type = "text/csv"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        raw = stream.read()
+        raw = read_capped(stream)  # at most DATA_UPLOAD_MAX_MEMORY_SIZE, else a 400
         try:
             return raw.decode("utf-8-sig")
         except UnicodeDecodeError:  # Excel on Windows saves CSV as Windows-1252 (å in «Blodtrykksmåler»)
@@ -806,8 +869,12 @@ class PatientLoansAPI(PatientScopedAPIView, generics.GenericAPIView):
     """The patient's loans (GET; ?out=1: what is still out), and devices lent to them (POST: 201)."""
 
     serializer_class = LoanOutSerializer
+    pagination_class = None  # one list (and so in the schema)
 
-    @extend_schema(parameters=[OpenApiParameter("out", bool, description="Bare det som ikke er returnert")])
+    @extend_schema(
+        parameters=[OpenApiParameter("out", bool, description="Bare det som ikke er returnert")],
+        responses=LoanOutSerializer(many=True),
+    )
     def get(self, request, patient_id):
         audit_record(
             action=AuditAction.VIEW, object_type="device_loans", object_id=self.patient.pk, patient=self.patient,

@@ -1,10 +1,8 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from patients import api
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
     path("patients/", api.PatientListAPI.as_view(), name="api-patient-list"),
     path("patients/<uuid:patient_id>/", api.PatientDetailAPI.as_view(), name="api-patient-detail"),
     path("patients/<uuid:patient_id>/pause/", api.PauseAPI.as_view(), name="api-patient-pause"),
@@ -13,6 +11,7 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/end/", api.EndAPI.as_view(), name="api-patient-end"),
     path("patients/<uuid:patient_id>/history/", api.HistoryAPI.as_view(), name="api-patient-history"),
     path("patients/<uuid:patient_id>/consent/", api.ConsentAPI.as_view(), name="api-patient-consent"),
+    path("patients/<uuid:patient_id>/access-log/", api.AccessLogAPI.as_view(), name="api-patient-access-log"),
     path("referrals/", api.ReferralListAPI.as_view(), name="api-referral-list"),
     path("referrals/<uuid:referral_id>/", api.ReferralDetailAPI.as_view(), name="api-referral-detail"),
     path("referrals/<uuid:referral_id>/assessment/", api.AssessmentAPI.as_view(), name="api-referral-assessment"),

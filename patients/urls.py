@@ -11,6 +11,8 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/pause/", views.PauseView.as_view(), name="pause"),
     path("patients/<uuid:patient_id>/gjenoppta/", views.ResumeView.as_view(), name="resume"),
     path("patients/<uuid:patient_id>/avslutt/", views.EndView.as_view(), name="end"),
+    path("patients/<uuid:patient_id>/innsyn/", views.AccessLogView.as_view(), name="access-log"),
+    path("patients/<uuid:patient_id>/innsyn.pdf", views.AccessLogPdfView.as_view(), name="access-log-pdf"),
     path("patients/referrals/<uuid:referral_id>/vedtak.pdf", views.VedtakPdfView.as_view(), name="vedtak-pdf"),
     # the forløp: the board, the henvisning and its steps before oppstart
     path("forlop/", views.BoardView.as_view(), name="board"),

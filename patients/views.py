@@ -1,10 +1,16 @@
+from urllib.parse import urlencode
+
+import weasyprint
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from django.views.generic import FormView, TemplateView, View
 
@@ -24,7 +30,7 @@ from patients.forms import (
     StartForm,
 )
 from patients.models import ASSESSMENT_CRITERIA, AppealOutcome, Decision, DeviceState, Diagnosis, StatusEvent
-from patients.pdf import vedtak_pdf
+from patients.pdf import norwegian_date, vedtak_pdf
 from patients.selectors import (
     board_audit_subjects,
     board_municipalities,
@@ -65,7 +71,16 @@ from patients.services import (
 )
 from patients.services.status import NoPatientYet
 from tenants.models import AuditAction, Role
-from tenants.selectors import user_scope, visible_municipalities
+from tenants.selectors import (
+    ACCESS_LOG_REFUSED,
+    AccessLogPeriodError,
+    access_log,
+    access_log_period,
+    access_rows,
+    may_read_access_log,
+    user_scope,
+    visible_municipalities,
+)
 from tenants.services import audit_record, audit_record_many, audit_record_many_objects
 
 
@@ -141,6 +156,75 @@ class PatientDetailView(PatientPageMixin, TemplateView):
         )
         changes = self.patient.status_changes.select_related("by", "municipality", "previous_municipality")
         return super().get_context_data(patient=self.patient, status_changes=changes, **kwargs)
+
+
+# --- innsyn i logg: who accessed the patient's record, for the patient ---------------------------------
+
+ACCESS_LOG_PDF_ROWS = 5000  # a letter stays printable; a longer log asks for a shorter period
+
+
+class AccessLogMixin(PatientPageMixin):
+    """The patient's nurses and koordinatorer (a 403 for others who see the patient, a 404 outside the
+    scope, from PatientPageMixin); the period from ?from=&to= (default the last 30 days), or its errors
+    by parameter."""
+
+    def prepare(self, request) -> None:
+        patient = self.patient
+        if not may_read_access_log(request.user, municipality_id=patient.municipality_id, gp_id=patient.gp_id):
+            raise PermissionDenied(ACCESS_LOG_REFUSED)
+        self.raw = {"from": request.GET.get("from", ""), "to": request.GET.get("to", "")}
+        try:
+            self.period, self.period_errors = access_log_period(self.raw["from"], self.raw["to"]), {}
+        except AccessLogPeriodError as exc:
+            self.period, self.period_errors = None, exc.errors
+
+    def audit(self, action) -> None:
+        audit_record(action=action, object_type="access_log", object_id=self.patient.pk, patient=self.patient,
+                     request=self.request)  # fmt: skip
+
+
+class AccessLogView(AccessLogMixin, TemplateView):
+    """The page: who, in which role and organisation, did what and when, a page of rows at a time."""
+
+    template_name = "patients/access_log.html"
+    page_size = 100
+
+    def get(self, request, *args, **kwargs):
+        self.prepare(request)
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        page, query = None, ""
+        if self.period is not None:
+            events = access_log(self.patient.pk, self.period)
+            page = Paginator(events, self.page_size).get_page(self.request.GET.get("page"))
+            page.rows = access_rows(page.object_list)
+            self.audit(AuditAction.VIEW)  # after the read: the page shows who looked before
+            query = urlencode({"from": f"{self.period.start:%Y-%m-%d}", "to": f"{self.period.end:%Y-%m-%d}"})
+        return super().get_context_data(patient=self.patient, period=self.period, errors=self.period_errors,
+                                        raw=self.raw, page=page, query=query, **kwargs)  # fmt: skip
+
+
+class AccessLogPdfView(AccessLogMixin, View):
+    """The same period as a letter to hand the patient (weasyprint), all its rows up to a limit."""
+
+    def get(self, request, *args, **kwargs):
+        self.prepare(request)
+        if self.period is None:
+            return HttpResponseBadRequest(" ".join(self.period_errors.values()), content_type="text/plain")
+        events = list(access_log(self.patient.pk, self.period)[: ACCESS_LOG_PDF_ROWS + 1])
+        rows = access_rows(events[:ACCESS_LOG_PDF_ROWS])
+        self.audit(AuditAction.EXPORT)
+        context = {
+            "patient": self.patient, "rows": rows, "truncated": len(events) > ACCESS_LOG_PDF_ROWS,
+            "limit": ACCESS_LOG_PDF_ROWS, "start": norwegian_date(self.period.start),
+            "end": norwegian_date(self.period.end), "made": norwegian_date(timezone.localdate()),
+        }  # fmt: skip
+        html = render_to_string("patients/access_log_pdf.html", context)
+        pdf = weasyprint.HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="innsyn-i-logg-{self.period.end:%Y-%m-%d}.pdf"'
+        return response
 
 
 class VedtakPdfView(LoginRequiredMixin, View):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
-from tenants.models import Agreement, AuditEvent, Centre, FollowUpBy, Membership, Municipality, Role
+from tenants.models import Agreement, AuditAction, AuditEvent, Centre, FollowUpBy, Membership, Municipality, Role
 
 # When a user holds several roles that reach the same patient, the audit log names the first.
 ROLE_PRIORITY = (Role.NURSE, Role.COORDINATOR, Role.GP, Role.SPECIALIST)
@@ -139,3 +141,175 @@ def served_by_centre(centre: Centre, field: str = "municipality_id") -> Q:
     three (the gateways' hot path)."""
     partner = Agreement.objects.active().filter(centre_id=centre.pk, municipality_id=OuterRef(field))
     return Q(**{field: centre.host_id}) | Q(Exists(partner))
+
+
+# --- innsyn i logg: who accessed one patient's record, for the patient (Normen) --------------------
+
+ACCESS_LOG_DAYS = 30  # the period shown when none is chosen: the last 30 days up to today
+ACCESS_LOG_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y")
+ACCESS_LOG_YEARS = (2000, 2999)
+
+# What the log's object types are called in a letter to the patient; a type not named here is shown as
+# it is stored (still truthful, if less friendly).
+ACCESS_OBJECT_LABELS = {
+    "access_log": "innsyn i logg",
+    "alert": "varsel",
+    "answer": "skjemasvar",
+    "appeal": "klage",
+    "assessment": "vurdering",
+    "billing_basis": "faktureringsgrunnlag",
+    "billing_export": "faktureringsgrunnlag",
+    "billing_month": "faktureringsgrunnlag",
+    "consent": "samtykke",
+    "contact": "kontakt med pasienten",
+    "decision": "vedtak",
+    "device_list": "utstyrsliste",
+    "device_loan": "utlån av utstyr",
+    "device_loans": "utlån av utstyr",
+    "evaluation": "evaluering",
+    "follow_up": "oppfølging",
+    "forlop_board": "forløpsoversikt",
+    "patient": "pasientside",
+    "patient_list": "pasientliste",
+    "plan": "egenbehandlingsplan",
+    "plan_version": "egenbehandlingsplan",
+    "quarantined_item": "avvist måling",
+    "reading": "måling",
+    "reading_list": "måleliste",
+    "referral": "henvisning",
+    "referral_list": "henvisningsliste",
+    "start": "oppstart",
+    "status_change": "forløpet",
+    "status_history": "forløpshistorikk",
+    "worklist": "arbeidsliste",
+}
+
+
+# Who reads a patient's access log for them: the nurses and koordinatorer who follow the patient up.
+# A fastlege or specialist who sees the patient gets a 403 (a 404 outside the scope, as everywhere).
+ACCESS_LOG_ROLES = (Role.NURSE, Role.COORDINATOR)
+ACCESS_LOG_REFUSED = "Bare sykepleiere og koordinatorer som følger opp pasienten, kan se loggen."
+
+
+def may_read_access_log(user, *, municipality_id: int, gp_id: int | None) -> bool:
+    return role_for_patient(user, municipality_id=municipality_id, gp_id=gp_id) in ACCESS_LOG_ROLES
+
+
+class AccessLogPeriodError(ValueError):
+    """A period that cannot be read: `errors` maps the parameter ("from", "to") to what was wrong."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class AccessLogPeriod:
+    start: datetime.date
+    end: datetime.date  # inclusive
+
+    def bounds(self) -> tuple[datetime.datetime, datetime.datetime]:
+        """[start of the first day, start of the day after the last) in Norway's time."""
+        first = timezone.make_aware(datetime.datetime.combine(self.start, datetime.time.min))
+        after = timezone.make_aware(datetime.datetime.combine(self.end + datetime.timedelta(days=1), datetime.time.min))
+        return first, after
+
+
+def _period_date(raw: str, label: str) -> datetime.date:
+    for fmt in ACCESS_LOG_DATE_FORMATS:
+        try:
+            day = datetime.datetime.strptime(raw, fmt).date()
+        except ValueError:
+            continue
+        # Year 1 or 9999 would overflow the 30 days' arithmetic and the time zone: no log is that old.
+        first, last = ACCESS_LOG_YEARS
+        if not first <= day.year <= last:
+            raise ValueError(f"{label} {day:%d.%m.%Y} må være mellom år {first} og {last}.")
+        return day
+    raise ValueError(f"{label} «{raw[:40]}» er ikke en dato; skriv den som dd.mm.åååå eller åååå-mm-dd.")
+
+
+def access_log_period(raw_from: str = "", raw_to: str = "", *, today: datetime.date | None = None) -> AccessLogPeriod:
+    """The period asked for (`from`, `to`; either may be left out): to defaults to today, from to
+    30 days before to. Raises AccessLogPeriodError saying which date was wrong and how."""
+    today = today or timezone.localdate()
+    errors: dict[str, str] = {}
+    dates: dict[str, datetime.date | None] = {}
+    for key, raw, label in (("from", raw_from, "Fra-datoen"), ("to", raw_to, "Til-datoen")):
+        raw = (raw or "").strip()
+        try:
+            dates[key] = _period_date(raw, label) if raw else None
+        except ValueError as exc:
+            errors[key] = str(exc)
+    if errors:
+        raise AccessLogPeriodError(errors)
+    end = dates["to"] or today
+    start = dates["from"] or end - datetime.timedelta(days=ACCESS_LOG_DAYS)
+    if start > end:
+        raise AccessLogPeriodError({"from": f"Fra-datoen ({start:%d.%m.%Y}) er etter til-datoen ({end:%d.%m.%Y})."})
+    return AccessLogPeriod(start, end)
+
+
+def access_log(patient_id, period: AccessLogPeriod) -> QuerySet[AuditEvent]:
+    """Every access a person made to one patient's record in the period, newest first. Gateways and
+    background jobs (events without a user) are left out: they are the device's data arriving and the
+    system's own checks, not someone reading the record. The caller has checked the patient's scope."""
+    first, after = period.bounds()
+    events = AuditEvent.objects.filter(patient_id=patient_id, at__gte=first, at__lt=after, user_id__isnull=False)
+    return events.select_related("user").order_by("-at", "-pk")
+
+
+@dataclass(frozen=True)
+class AccessRow:
+    """One line of the patient's access log, in the words a letter to the patient uses."""
+
+    at: datetime.datetime
+    name: str
+    username: str
+    role: str
+    role_label: str
+    organisation: str  # the centre or kommune of the membership that gives the role
+    action: str
+    action_label: str
+    object_type: str
+    what: str
+
+
+def _organisations(events: list[AuditEvent]) -> dict[tuple[int, str], str]:
+    """(user id, role) → the centres and kommuner where the user holds that role, in one query. Today's
+    memberships: a membership ended since is no longer named."""
+    found: dict[tuple[int, str], list[str]] = {}
+    memberships = Membership.objects.filter(user_id__in={e.user_id for e in events}).select_related(
+        "centre", "municipality"
+    )
+    for m in memberships:
+        where = m.centre.name if m.centre_id else f"{m.municipality.name} kommune"
+        found.setdefault((m.user_id, m.role), []).append(where)
+    return {key: ", ".join(sorted(names)) for key, names in found.items()}
+
+
+def _person(event: AuditEvent) -> str:
+    user = event.user
+    return (user.get_full_name() or user.get_username()) if user is not None else event.username
+
+
+def _row(event: AuditEvent, organisations: dict[tuple[int, str], str]) -> AccessRow:
+    return AccessRow(
+        at=event.at,
+        name=_person(event),
+        username=event.username,
+        role=event.role,
+        role_label=str(dict(Role.choices).get(event.role, event.role)),
+        organisation=organisations.get((event.user_id, event.role), ""),
+        action=event.action,
+        action_label=str(dict(AuditAction.choices).get(event.action, event.action)),
+        object_type=event.object_type,
+        what=ACCESS_OBJECT_LABELS.get(event.object_type, event.object_type),
+    )
+
+
+def access_rows(events) -> list[AccessRow]:
+    """The events (from access_log, one page of them) as lines to show: two queries whatever their number."""
+    events = list(events)
+    organisations = _organisations(events)
+    return [_row(e, organisations) for e in events]

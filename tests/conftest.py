@@ -78,14 +78,46 @@ def world(db):
     return SimpleNamespace(m=m, centres=SimpleNamespace(ovre=ovre, agder=agder), u=u, p=p, sees=sees)
 
 
+def second_factor_device(user):
+    """The user's confirmed authenticator app (made here if they have none): what the second factor
+    of a real login checks (tenants/two_factor.py)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="Testapp", confirmed=True)
+
+
+def totp_code(device) -> str:
+    """The code the app shows for the next time step the device has not used (a code is accepted
+    once: two logins within 30 s must not send the same one)."""
+    import time
+
+    from django_otp.oath import hotp
+
+    device.refresh_from_db()
+    now = (int(time.time()) - device.t0) // device.step + device.drift
+    return f"{hotp(device.bin_key, max(now, device.last_t + 1), digits=device.digits):0{device.digits}d}"
+
+
+def verified_client(user, client=None):
+    """A test client logged in as the user, past the second factor as a login with the app's code
+    leaves it (tenants.two_factor.session_mark_verified)."""
+    from tenants.two_factor import session_mark_verified
+
+    client = client or Client()
+    client.force_login(user)
+    session = client.session
+    session_mark_verified(session, second_factor_device(user))
+    session.save()
+    return client
+
+
 @pytest.fixture
 def login():
-    """login(user) → a Django test client logged in as that user."""
+    """login(user) → a Django test client logged in as that user, second factor included."""
 
     def _login(user):
-        client = Client()
-        client.force_login(user)
-        return client
+        return verified_client(user)
 
     return _login
 

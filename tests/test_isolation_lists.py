@@ -89,6 +89,15 @@ NOT_LISTS = {
     "utstyr/import/": "POST a CSV into the register: the register page with per-line results (GET: 404)",
     "billing/grunnlag/": "redirects a koordinator to last month's basis of their own kommune (404 for others)",
     "utstyr/sett/": "POST a kit into the register: the register page with the form's errors (GET: 404)",
+    "api/v1/auth/token/": "POST a username and password for an API token: no patient",
+    "api/v1/auth/tokens/": "the user's own API tokens: no patient (tests/tenants/test_tokens.py)",
+    "api-nokler/": "the user's own API tokens as a page, as above",
+    "login/": "the password form",
+    "login/verify/": "the second factor's code form",
+    "login/setup/": "setting up the authenticator app: a QR code of the user's own",
+    "account/backup-codes/": "the user's own backup codes",
+    "session/keepalive/": "POST: keeps the session alive, no data",
+    "session/status/": "when the session ends, as JSON",
 }
 # route → the query parameters that name a patient or a municipality, and what each is given.
 FILTERS = {

@@ -42,6 +42,9 @@ PATIENT_OBJECT_KWARGS = {"number": OPEN_VERSION}
 # with the centres whose register each role keeps; another centre's device is a 404 like a missing one.
 DEVICE_KWARGS = ("serial",)
 DEVICE_CENTRES = {"nurse": {"ovre"}, "nurse_agder": {"agder"}, "admin": {"ovre"}}
+# An API token of the user's own, by its id (/api/v1/auth/tokens/<token_key>/): walked by
+# test_it_answers_404_for_another_users_token; anyone else's token is a 404 like a missing one.
+TOKEN_KWARGS = ("token_key",)
 # A month, a year and a kommunenummer name finance's figures, never a patient (/billing/<month>/…):
 # walked by test_finance_urls_…, with these values; the kommune is Gjerdrum, an Øvre partner.
 BILLING_KWARGS = {"month": "2026-10", "year": 2026, "municipality": "3230"}
@@ -52,11 +55,15 @@ ADMIN_PATIENT_DATA = ("tenants.auditevent", "measurements.quarantineditem", "mea
 ADMIN_NO_PATIENT_DATA = {
     "auth.user": "accounts; superusers only",
     "auth.group": "superusers only",
-    "authtoken.tokenproxy": "API tokens; superusers only",
+    "knox.authtoken": "API tokens: digests, never a secret; the centre admin's users' (tests/tenants/test_tokens.py)",
     "tenants.municipality": "master data",
     "tenants.centre": "master data",
     "tenants.agreement": "master data",
     "tenants.membership": "who has which role; superusers only",
+    "otp_totp.totpdevice": "users' authenticator apps (never the secret); the centre admin's users'",
+    "axes.accessattempt": "failed logins (username, address); the centre admin's users'",
+    "axes.accesslog": "logins (username, address); superusers only",
+    "axes.accessfailurelog": "failed logins; superusers only",
     "ebp.plantemplate": "the centre's plan templates",
     "ebp.centrethresholds": "the centre's default thresholds",
     "measurements.integration": "gateway credentials",
@@ -292,6 +299,8 @@ def test_it_knows_every_url_argument():
             continue
         if names == set(DEVICE_KWARGS):
             continue  # a device of the user's centres: test_it_answers_404_for_another_centres_device
+        if names == set(TOKEN_KWARGS):
+            continue  # the user's own API token: test_it_answers_404_for_another_users_token
         if names <= set(BILLING_KWARGS):
             continue  # finance's figures: test_finance_urls_answer_404_to_everyone_but_their_reader
         scoped = names & set(SCOPED_KWARGS)
@@ -455,6 +464,34 @@ def test_every_device_url_answers_someone_at_its_centre(world, records, login):
                         status = _rolled_back(client, method, _url(route, serial, "serial")).status_code
                         answers.append(f"{role}/{serial}: {status}")
             assert any(not a.endswith(": 404") for a in answers), f"{method.upper()} /{route}: {answers}"
+
+
+# --- API tokens, every role -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_it_answers_404_for_another_users_token(world, login, role):
+    """Every token URL answers 404 for another user's token and leaves it alone; the user's own
+    answers something else (the positive control, rolled back)."""
+    from knox.models import AuthToken
+
+    from tenants.tokens import token_create
+
+    client = login(getattr(world.u, role))
+    others = [token_create(user=getattr(world.u, r))[0] for r in ROLES if r != role]
+    own, _secret = token_create(user=getattr(world.u, role))
+    routes = patient_routes("token_key")
+    assert routes
+    for route in routes:
+        for token in others:
+            url = _url(route, token.token_key, "token_key")
+            for method in _methods(url):
+                response = _request(client, method, url)
+                assert response.status_code == 404, f"{role} {method.upper()} {url} → {response.status_code}"
+        url = _url(route, own.token_key, "token_key")
+        for method in _methods(url):
+            assert _rolled_back(client, method, url).status_code != 404, f"{role} {method.upper()} {url}: own token"
+    assert AuthToken.objects.filter(pk__in=[t.pk for t in others]).count() == len(others)
 
 
 # --- finance's months and the koordinator's basis (billing), every role --------------------------

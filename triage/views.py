@@ -94,7 +94,9 @@ class WorklistView(NurseAreaMixin, TemplateView):
         seen = set(self.request.session.get(SEEN_KEY, [])) if self.request.htmx else set()
         fresh = [patient for alert_id, patient in shown.items() if alert_id not in seen]
         audit_record_many(action=AuditAction.VIEW, object_type="worklist", patients=fresh, request=self.request)
-        self.request.session[SEEN_KEY] = sorted(seen | set(shown))
+        seen_now = sorted(seen | set(shown))
+        if seen_now != self.request.session.get(SEEN_KEY):  # an unchanged list writes no session
+            self.request.session[SEEN_KEY] = seen_now
 
 
 def _back(request, default="triage:worklist"):

@@ -42,16 +42,28 @@ def page(browser, live_server):
     context.close()
 
 
+def sign_in(page, user, password="korrekt-hest-batteri"):
+    """Logs the user in through the real pages: the password, then the code from their
+    authenticator app (tests/conftest.py makes one if they have none)."""
+    from tests.conftest import second_factor_device, totp_code
+
+    user.set_password(password)
+    user.save()
+    device = second_factor_device(user)
+    page.goto("/login/")
+    page.get_by_label("Brukernavn").fill(user.username)
+    page.get_by_label("Passord").fill(password)
+    page.get_by_role("button", name="Logg inn").click()
+    page.get_by_label("Kode").fill(totp_code(device))
+    page.get_by_role("button", name="Bekreft").click()
+    page.wait_for_url(lambda url: "/login/" not in url)
+    return page
+
+
 @pytest.fixture
 def browser_login(page):
     def _login(user, password="korrekt-hest-batteri"):
-        user.set_password(password)
-        user.save()
-        page.goto("/login/")
-        page.get_by_label("Brukernavn").fill(user.username)
-        page.get_by_label("Passord").fill(password)
-        page.get_by_role("button", name="Logg inn").click()
-        return page
+        return sign_in(page, user, password)
 
     return _login
 

@@ -1,5 +1,7 @@
 import pytest
 
+from tests.conftest import second_factor_device, totp_code
+
 pytestmark = pytest.mark.browser
 
 
@@ -18,6 +20,7 @@ def test_the_patient_list_and_page_have_no_serious_accessibility_violations(worl
 def test_the_pages_work_by_keyboard_alone(world, page):
     world.u.nurse.set_password("korrekt-hest-batteri")
     world.u.nurse.save()
+    device = second_factor_device(world.u.nurse)
     page.goto("/login/")
     skip = page.locator(".skip-link")
     skip.focus()  # hidden off-screen until focused, then visible
@@ -26,6 +29,9 @@ def test_the_pages_work_by_keyboard_alone(world, page):
     page.keyboard.type("nurse")
     page.keyboard.press("Tab")
     page.keyboard.type("korrekt-hest-batteri")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/login/verify/**")  # the second factor: the code field has the focus
+    page.keyboard.type(totp_code(device))
     page.keyboard.press("Enter")
     page.wait_for_url("**/worklist/")
     # The focused element is outlined (visible focus), not left to the browser's default.

@@ -18,6 +18,7 @@ from measurements.services import integration_create
 from patients.models import ASSESSMENT_CRITERIA, Device, Patient, Referral, StatusChange
 from patients.selectors import loans_out_for
 from patients.services import device_register, kit_create
+from tests.browser.conftest import sign_in
 from tests.factories import synthetic_national_id
 from triage import services as triage
 from triage.models import Alert, Contact
@@ -48,14 +49,9 @@ def _reading(token: str, serial: str, ext: str, value: float) -> Reading:
 
 def _sign_in(browser, live_server, user):
     """A second user in a browser context of their own."""
-    user.set_password(PASSWORD)
-    user.save()
     page = browser.new_context(base_url=live_server.url, locale="nb-NO").new_page()
     page.set_default_timeout(10_000)
-    page.goto("/login/")
-    page.get_by_label("Brukernavn").fill(user.username)
-    page.get_by_label("Passord").fill(PASSWORD)
-    page.get_by_role("button", name="Logg inn").click()
+    sign_in(page, user, PASSWORD)  # the password and the second factor
     expect(page.get_by_role("button", name="Logg ut")).to_be_visible()
     return page
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from measurements.services import integration_create
+from tests.browser.conftest import sign_in
 from tests.factories import MembershipFactory, UserFactory
 from triage.models import Alert
 
@@ -46,13 +47,7 @@ def test_a_red_reading_reaches_the_worklist_live_and_is_taken_and_handled(
     MembershipFactory(user=second, role="nurse", centre=world.centres.ovre)
     row.get_by_role("button", name="Jeg tar varselet for Rune Gjerdrum").click()
     expect(page.locator("tr.alert-row", has_text="Rune Gjerdrum")).to_contain_text("Tatt av Test Bruker")
-    second.set_password("korrekt-hest-batteri")
-    second.save()
-    other = browser.new_context(base_url=live_server.url, locale="nb-NO").new_page()
-    other.goto("/login/")
-    other.get_by_label("Brukernavn").fill("nurse2")
-    other.get_by_label("Passord").fill("korrekt-hest-batteri")
-    other.get_by_role("button", name="Logg inn").click()
+    other = sign_in(browser.new_context(base_url=live_server.url, locale="nb-NO").new_page(), second)
     expect(other.locator("tr.alert-row", has_text="Rune Gjerdrum")).to_contain_text(
         f"Tatt av {world.u.nurse.get_full_name()}"
     )

@@ -1,13 +1,23 @@
 import time
 
+import pytest
 from django.core.cache import cache
 
 from dho.health import HEARTBEAT_KEY, heartbeat_write
 
+MONITOR_TOKEN = "overvaking-hemmelig-1234"
 
-def test_it_reports_503_without_a_worker_heartbeat(db, client):
+
+@pytest.fixture
+def monitor(settings):
+    """The monitoring system's view: DHO_HEALTH_TOKEN configured and sent as X-Health-Token."""
+    settings.DHO_HEALTH_TOKEN = MONITOR_TOKEN
+    return {"HTTP_X_HEALTH_TOKEN": MONITOR_TOKEN}
+
+
+def test_it_reports_503_without_a_worker_heartbeat(db, client, monitor):
     cache.delete(HEARTBEAT_KEY)
-    response = client.get("/healthz")
+    response = client.get("/healthz", **monitor)
     assert response.status_code == 503
     body = response.json()
     assert body["checks"]["database"]["ok"] is True
@@ -22,12 +32,12 @@ def test_it_reports_200_when_everything_answers(db, client):
     assert response.json()["status"] == "ok"
 
 
-def test_it_reports_a_broken_redis(db, client, settings):
+def test_it_reports_a_broken_redis(db, client, settings, monitor):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
     }
     # Django rebuilds the cache handler when the settings fixture changes CACHES.
-    response = client.get("/healthz")
+    response = client.get("/healthz", **monitor)
     assert response.status_code == 503
     assert response.json()["checks"]["redis"]["ok"] is False
 
@@ -42,3 +52,33 @@ def test_a_real_worker_makes_it_healthy(celery_worker, client):
             break
         time.sleep(0.5)
     assert status == 200, "no heartbeat from the worker within 60 s"
+
+
+def test_anyone_else_learns_only_ok_or_not(db, client, settings, monitor):
+    """A load balancer needs the status code; which part failed, error names and debug are internals."""
+    heartbeat_write()
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz", HTTP_X_HEALTH_TOKEN="gjettet").json() == {"status": "ok"}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    broken = client.get("/healthz")
+    assert broken.status_code == 503
+    assert broken.json() == {"status": "feil"}
+    assert b"debug" not in broken.content and b"Error" not in broken.content
+    assert broken["Cache-Control"] == "no-store"
+
+
+def test_without_a_configured_token_no_header_unlocks_the_details(db, client, settings):
+    settings.DHO_HEALTH_TOKEN = ""
+    heartbeat_write()
+    assert "checks" not in client.get("/healthz", HTTP_X_HEALTH_TOKEN="").json()
+
+
+def test_staff_and_the_monitor_see_the_details(world, login, client, monitor):
+    heartbeat_write()
+    for response in (client.get("/healthz", **monitor), login(world.u.admin).get("/healthz")):
+        body = response.json()
+        assert body["checks"]["database"] == {"ok": True}
+        assert body["debug"] is False
+    assert "checks" not in login(world.u.nurse).get("/healthz").json()

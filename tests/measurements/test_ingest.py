@@ -182,10 +182,11 @@ def test_a_centre_admin_resubmits_a_quarantined_item_with_the_right_patient(worl
     assert item.integration.name in admin.get("/admin/measurements/quarantineditem/").content.decode()
     page = admin.get(f"/admin/measurements/quarantineditem/{item.pk}/resubmit/")
     assert page.status_code == 200 and "ukjent pasient" in page.content.decode()
-    # A patient outside the centre cannot even be chosen.
-    refused = admin.post(f"/admin/measurements/quarantineditem/{item.pk}/resubmit/", {"patient": world.p.grimstad.pk})
+    # A patient outside the centre cannot even be found (tests/measurements/test_quarantine_admin.py).
+    resubmit = f"/admin/measurements/quarantineditem/{item.pk}/resubmit/"
+    refused = admin.post(resubmit, {"national_id": world.p.grimstad.national_id})
     assert refused.status_code == 200 and not Reading.objects.exists()
-    done = admin.post(f"/admin/measurements/quarantineditem/{item.pk}/resubmit/", {"patient": world.p.gjerdrum.pk})
+    done = admin.post(resubmit, {"national_id": world.p.gjerdrum.national_id})
     assert done.status_code == 302
     item.refresh_from_db()
     reading = Reading.objects.get()

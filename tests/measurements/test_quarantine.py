@@ -61,7 +61,7 @@ def test_it_resubmits_a_fhir_observation_with_an_unknown_fodselsnummer_through_t
     assert item.payload == resource  # what the gateway sent, not a JSON item
     admin = login(world.u.admin)
     assert admin.get(RESUBMIT.format(item.pk)).status_code == 200
-    done = admin.post(RESUBMIT.format(item.pk), {"patient": world.p.gjerdrum.pk})
+    done = admin.post(RESUBMIT.format(item.pk), {"national_id": world.p.gjerdrum.national_id})
     assert done.status_code == 302
     reading = Reading.objects.get()
     assert (reading.patient, reading.type, reading.value, reading.external_id) == (

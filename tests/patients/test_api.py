@@ -2,6 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tenants.models import AuditEvent
+from tests.tenants.test_tokens import second_factor_code
 
 
 @pytest.fixture
@@ -18,9 +19,9 @@ def test_it_issues_a_token_that_authenticates(world):
     world.u.coordinator.set_password("korrekt-hest-batteri")
     world.u.coordinator.save()
     client = APIClient()
-    response = client.post(
-        "/api/v1/auth/token/", {"username": "coord_gjerdrum", "password": "korrekt-hest-batteri"}, format="json"
-    )
+    credentials = {"username": "coord_gjerdrum", "password": "korrekt-hest-batteri"}
+    credentials["otp"] = second_factor_code(world.u.coordinator)  # outside debug mode, the second factor too
+    response = client.post("/api/v1/auth/token/", credentials, format="json")
     assert response.status_code == 200
     client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
     listed = client.get("/api/v1/patients/").json()

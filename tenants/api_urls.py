@@ -1,0 +1,9 @@
+from django.urls import path
+
+from tenants import api
+
+urlpatterns = [
+    path("auth/token/", api.ObtainTokenAPI.as_view(), name="api-token"),
+    path("auth/tokens/", api.TokenListAPI.as_view(), name="api-token-list"),
+    path("auth/tokens/<str:token_key>/", api.TokenDetailAPI.as_view(), name="api-token-detail"),
+]

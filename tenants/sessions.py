@@ -1,0 +1,159 @@
+"""Sessions that end: 30 minutes without a user action, and 8 hours after the login at the most.
+
+The session keeps two timestamps (seconds since the epoch): when the user logged in (`LOGIN_AT`,
+stamped by the `user_logged_in` receiver below) and their last action (`LAST_ACTION`).
+`SessionLimitsMiddleware` ends a session past either limit before the view runs, so the view sees
+an anonymous user: a page redirects to the login (which says why), the worklist's live refresh
+gets its HX-Redirect, the API its 403.
+
+What is a user action: every request except the ones a page makes by itself (`is_user_action`):
+htmx GETs (the worklist's 5-second refresh is the only kind there is) and the session warning's
+status check. Those neither extend the session nor write it. Every other request is something the
+user did; it moves `LAST_ACTION` (written at most every `TOUCH_SECONDS`, not on every click).
+A page that someday makes an htmx GET on the user's behalf (search as you type) must send another
+header than `HX-Request` or count as passive.
+
+An ended session is flushed (a new, empty session replaces it) without Django's logout signal: an
+idle screen ends that one login, where a logout ends every session and token of the user
+(tenants/tokens.py). The session's own expiry is set to the absolute limit at login, so the cookie
+and the stored row end then too.
+
+Pages extending base.html show a warning a minute before the end, with «Fortsett innlogget»
+(templates/tenants/_session_warning.html, static/js/session-timeout.js).
+
+Settings (seconds): DHO_SESSION_IDLE_SECONDS (1800), DHO_SESSION_MAX_SECONDS (8 h),
+DHO_SESSION_WARNING_SECONDS (60).
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
+from django.urls import reverse
+from django.utils import timezone
+
+LOGIN_AT = "dho_login_at"
+LAST_ACTION = "dho_last_action"
+# Why the last session ended, for the login page: "idle", "absolute" or "expired" (no stamps).
+ENDED_REASON = "dho_session_ended"
+# The last action is written at most this often: a burst of clicks is one write.
+TOUCH_SECONDS = 10
+
+
+def idle_seconds() -> int:
+    return int(getattr(settings, "DHO_SESSION_IDLE_SECONDS", 30 * 60))
+
+
+def max_seconds() -> int:
+    return int(getattr(settings, "DHO_SESSION_MAX_SECONDS", 8 * 3600))
+
+
+def warning_seconds() -> int:
+    return int(getattr(settings, "DHO_SESSION_WARNING_SECONDS", 60))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """When this session ends (epoch seconds), and which limit comes first."""
+
+    idle_deadline: float
+    absolute_deadline: float
+
+    @property
+    def deadline(self) -> float:
+        return min(self.idle_deadline, self.absolute_deadline)
+
+    @property
+    def reason(self) -> str:
+        return "absolute" if self.absolute_deadline <= self.idle_deadline else "idle"
+
+    def as_json(self, now: float) -> dict:
+        return {
+            "authenticated": True,
+            "now": round(now, 3),
+            "idle_deadline": round(self.idle_deadline, 3),
+            "absolute_deadline": round(self.absolute_deadline, 3),
+            "warning_seconds": warning_seconds(),
+        }
+
+
+def limits(session) -> Limits | None:
+    """The session's deadlines; None for a session without the login stamps (not ours: ended)."""
+    login_at = session.get(LOGIN_AT)
+    if not isinstance(login_at, int | float):
+        return None
+    last = session.get(LAST_ACTION)
+    last = last if isinstance(last, int | float) else login_at
+    return Limits(idle_deadline=last + idle_seconds(), absolute_deadline=login_at + max_seconds())
+
+
+def is_user_action(request) -> bool:
+    """Did the user do this, or did a page do it by itself (a live refresh, a status check)?"""
+    if request.method not in ("GET", "HEAD"):
+        return True
+    if request.headers.get("HX-Request") == "true":
+        return False
+    return request.path_info != reverse("session-status")
+
+
+def touch(session, now: float | None = None, *, force: bool = False) -> None:
+    """Records a user action (at most every TOUCH_SECONDS unless forced)."""
+    now = time.time() if now is None else now
+    last = session.get(LAST_ACTION)
+    if force or not isinstance(last, int | float) or now - last >= TOUCH_SECONDS:
+        session[LAST_ACTION] = now
+
+
+def end(request, reason: str) -> None:
+    """Ends this session only (not the user's others): a fresh empty session that remembers why."""
+    request.session.flush()
+    request.session[ENDED_REASON] = reason
+    request.user = AnonymousUser()
+
+    async def auser():
+        return AnonymousUser()
+
+    request.auser = auser
+
+
+def _logged_in_by_session(request) -> bool:
+    # The session names a user; reading it needs no query (request.user would load the user).
+    return SESSION_KEY in request.session and HASH_SESSION_KEY in request.session
+
+
+class SessionLimitsMiddleware:
+    """Ends a session past its idle or absolute limit; a user action moves the idle one. Between
+    AuthenticationMiddleware and django_otp's OTPMiddleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if _logged_in_by_session(request):
+            now = time.time()
+            found = limits(request.session)
+            if found is None or now >= found.deadline:
+                end(request, found.reason if found else "expired")
+            elif is_user_action(request):
+                touch(request.session, now)
+        return self.get_response(request)
+
+
+@receiver(user_logged_in, dispatch_uid="tenants.sessions.stamp_login")
+def _stamp_login(sender, request, user, **kwargs):
+    session = getattr(request, "session", None)
+    if session is None:
+        return
+    now = time.time()
+    session[LOGIN_AT] = now
+    session[LAST_ACTION] = now
+    session.pop(ENDED_REASON, None)
+    # The stored row and the cookie end at the absolute limit too (a datetime: fixed, not renewed).
+    session.set_expiry(timezone.now() + datetime.timedelta(seconds=max_seconds()))

@@ -1,0 +1,238 @@
+"""The second factor: a TOTP code from an authenticator app (django-otp), with backup codes.
+
+Outside debug mode (`DHO_DEBUG` off, the tests included) every login needs it, whatever the role:
+
+1. the password on `/login/` or the admin's login (django-axes counts the failures and locks out,
+   tenants/login.py);
+2. `/login/verify/`: the six digits the app shows, or one of the backup codes. A user without an
+   app yet is sent to `/login/setup/` instead: a QR code (drawn here, no outside service), confirmed
+   with the first code, and ten backup codes shown once;
+3. only then any page, or the API by session (`tenants.login.TwoFactorMiddleware`).
+
+`make run`'s demo logins skip step 2 only because `make run` turns `DHO_DEBUG` on (`required()`).
+
+A centre admin resets a user's second factor in the admin (a lost phone): `two_factor_reset` deletes
+the user's app and backup codes, and the next login sets up a new one.
+
+API tokens (`POST /api/v1/auth/token/`): with the second factor required, the body carries `otp`
+(a code from the app, or a backup code) beside username and password, checked by
+`token_login_refusal`; a user who has never set up the app logs in on the web first. A token made on
+the «API-nøkler» page comes from a session that has passed step 2 already.
+
+**HelseID (OpenID Connect), the production login.** The seam is here and in tenants/login.py:
+HelseID authenticates the person (its «high» security level is itself multi-factor), so a HelseID
+login replaces steps 1 and 2 rather than adding to them. An OIDC client (e.g. mozilla-django-oidc
+as an authentication backend, its callback URL beside `login/` in tenants/urls.py) maps the token's
+`helseid://claims/identity/pid` or HPR number to a user, calls `django.contrib.auth.login`, and then
+`mark_strong_login(request, issuer=…)` when the token's `acr` says level high: the middleware
+accepts such a session as it accepts a verified TOTP. Lock-out, the session's limits and the audit
+log apply unchanged; `/login/` would then offer «Logg inn med HelseID» and keep the password form
+only for the admin's break-glass accounts. Nothing of this is built yet.
+"""
+
+from __future__ import annotations
+
+import time
+from base64 import b32encode
+
+import qrcode
+import qrcode.image.svg
+from django.conf import settings
+from django.db import transaction
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+from django_otp import DEVICE_ID_SESSION_KEY, device_classes
+from django_otp import login as otp_login
+from django_otp.models import VerifyNotAllowed
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+BACKUP_CODES = 10
+APP_DEVICE_NAME = "Autentiseringsapp"
+BACKUP_DEVICE_NAME = "Reservekoder"
+# Set by an identity provider's callback (HelseID) whose login was itself multi-factor.
+STRONG_LOGIN_KEY = "dho_strong_login"
+
+
+def required() -> bool:
+    """The second factor is required everywhere but in debug mode (`make run`'s demo)."""
+    return not settings.DEBUG
+
+
+def session_is_verified(request) -> bool:
+    """Has this session passed the second factor (a TOTP or backup code, or a strong IdP login)?"""
+    user = request.user
+    verified = getattr(user, "is_verified", None)  # installed by django_otp's OTPMiddleware
+    return bool((verified and verified()) or request.session.get(STRONG_LOGIN_KEY))
+
+
+def mark_strong_login(request, *, issuer: str) -> None:
+    """The HelseID seam: an identity provider's multi-factor login stands in for the TOTP step."""
+    request.session[STRONG_LOGIN_KEY] = issuer
+    request.session.cycle_key()
+
+
+def has_app(user) -> bool:
+    """Has the user a confirmed authenticator app?"""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+# --- setting the app up ----------------------------------------------------------------------------
+
+
+def setup_device(user) -> TOTPDevice:
+    """The app being set up: the same unconfirmed secret until it is confirmed (a reload of the page
+    shows the same QR code, so a scan already made still works)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+    return device or TOTPDevice.objects.create(user=user, name=APP_DEVICE_NAME, confirmed=False)
+
+
+def qr_svg(device: TOTPDevice) -> str:
+    """The otpauth:// URL as an inline SVG (white quiet zone, no style attribute: CSP-safe)."""
+    image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathFillImage, box_size=14)
+    svg = image.to_string(encoding="unicode")
+    label = _("QR-kode for autentiseringsappen")
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
+
+
+def secret_text(device: TOTPDevice) -> str:
+    """The secret in base32, in groups of four, for typing into an app that cannot scan."""
+    text = b32encode(device.bin_key).decode()
+    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def setup_confirm(*, request, device: TOTPDevice, code: str) -> tuple[list[str] | None, str]:
+    """Confirms the app with its first code: (the new backup codes, "") or (None, what was wrong).
+    The session counts as verified from here on (the code just proved the app)."""
+    code = _normalise(code)
+    if not (code.isdigit() and len(code) == device.digits):
+        return None, _("Skriv inn de {digits} sifrene appen viser nå.").format(digits=device.digits)
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(pk=device.pk, user=request.user, confirmed=False).first()
+        if device is None:  # confirmed (or reset) in another tab meanwhile
+            return None, _("Oppsettet er endret i et annet vindu. Last siden på nytt og prøv igjen.")
+        refusal = _throttled(device)
+        if refusal:
+            return None, refusal
+        if not device.verify_token(code):
+            return None, _("Koden stemmer ikke. Sjekk at klokken på telefonen går riktig, og prøv den neste koden.")
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        TOTPDevice.objects.filter(user=request.user).exclude(pk=device.pk).delete()
+        codes = backup_codes_create(user=request.user)
+    _session_verified(request, device)
+    return codes, ""
+
+
+# --- backup codes -------------------------------------------------------------------------------
+
+
+def _normalise(code: str) -> str:
+    return "".join(str(code or "").split()).replace("-", "").lower()[:64]
+
+
+def _digest(code: str) -> str:
+    """What is stored for a backup code: a keyed hash (ASVS 2.6.2), never the code. 16 characters is
+    what django-otp's StaticToken holds."""
+    return salted_hmac("dho.two_factor.backup_code", _normalise(code), algorithm="sha256").hexdigest()[:16]
+
+
+def backup_codes_create(*, user) -> list[str]:
+    """Ten new backup codes for the user, shown once; the old ones stop working."""
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name=BACKUP_DEVICE_NAME, confirmed=True)
+    codes = [StaticToken.random_token() for _n in range(BACKUP_CODES)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=_digest(code)) for code in codes)
+    return [f"{code[:4]}-{code[4:]}" for code in codes]
+
+
+def backup_codes_left(user) -> int:
+    return StaticToken.objects.filter(device__user=user).count()
+
+
+# --- checking a code ----------------------------------------------------------------------------
+
+
+def _throttled(device) -> str:
+    allowed, data = device.verify_is_allowed()
+    if allowed:
+        return ""
+    if data and data.get("reason") == VerifyNotAllowed.N_FAILED_ATTEMPTS:
+        wait = max(1, round(data["locked_until"].timestamp() - time.time()))
+        return _("For mange feil koder på rad. Vent {seconds} sekunder og prøv igjen.").format(seconds=wait)
+    return _("Koden kan ikke sjekkes nå. Prøv igjen om litt.")
+
+
+def _matching_device(user, code: str) -> tuple[object | None, str]:
+    """(the device that accepts the code, "") or (None, what was wrong). Six digits are an app code,
+    anything else a backup code; both are throttled per device by django-otp (1, 2, 4 … s)."""
+    code = _normalise(code)
+    if not code:
+        return None, _("Skriv inn koden fra autentiseringsappen, eller en reservekode.")
+    with transaction.atomic():
+        if code.isdigit() and len(code) == 6:  # backup codes are eight characters
+            devices = list(TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True))
+            token = code
+        else:
+            devices = list(StaticDevice.objects.select_for_update().filter(user=user, confirmed=True))
+            token = _digest(code)
+        if not devices:
+            return None, _("Koden stemmer ikke. Skriv inn de seks sifrene appen viser nå, eller en reservekode.")
+        refusal = ""
+        for device in devices:
+            refusal = _throttled(device)
+            if refusal:
+                continue
+            if device.verify_token(token):
+                return device, ""
+    return None, refusal or _("Koden stemmer ikke. Skriv inn de seks sifrene appen viser nå, eller en reservekode.")
+
+
+def _session_verified(request, device) -> None:
+    otp_login(request, device)
+    request.session.cycle_key()  # a new key for the now stronger login (no fixation across the step)
+
+
+def verify(request, code: str) -> str:
+    """Checks the code of the logged-in user and marks the session verified. "" on success, else
+    what was wrong (in Norwegian)."""
+    device, refusal = _matching_device(request.user, code)
+    if device is None:
+        return refusal
+    _session_verified(request, device)
+    return ""
+
+
+def session_mark_verified(session, device) -> None:
+    """What `verify` leaves in a session, for a client whose user proved the device otherwise
+    (the tests' login fixture, the worklist benchmark)."""
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+
+
+def token_login_refusal(user, code: str | None) -> str:
+    """For the token endpoint, after the password was right: "" when a token may be issued, else why
+    not. With the second factor required, `otp` must be a current app code or a backup code."""
+    if not required():
+        return ""
+    if not has_app(user):
+        return _(
+            "Brukeren har ikke satt opp tofaktorinnlogging. Logg inn på nettsiden først og sett opp "
+            "autentiseringsappen, og send så koden i feltet «otp»."
+        )
+    if not code:
+        return _("Tofaktorinnlogging kreves: send koden fra autentiseringsappen (eller en reservekode) i feltet «otp».")
+    _device, refusal = _matching_device(user, str(code))
+    return refusal and _("Feltet «otp»: {refusal}").format(refusal=refusal)
+
+
+# --- the admin's reset --------------------------------------------------------------------------
+
+
+def two_factor_reset(*, user) -> int:
+    """Deletes the user's app and backup codes (a lost phone). Their sessions stop counting as
+    verified at once (the device they name is gone); the next login sets up a new app."""
+    deleted = 0
+    for model in device_classes():
+        count, _by_model = model.objects.filter(user=user).delete()
+        deleted += count
+    return deleted

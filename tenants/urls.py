@@ -1,0 +1,14 @@
+"""Login, the second factor and the session's limits (tenants/views.py)."""
+
+from django.urls import path
+
+from tenants import views
+
+urlpatterns = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("login/verify/", views.TwoFactorVerifyView.as_view(), name="two-factor-verify"),
+    path("login/setup/", views.TwoFactorSetupView.as_view(), name="two-factor-setup"),
+    path("account/backup-codes/", views.BackupCodesView.as_view(), name="two-factor-backup-codes"),
+    path("session/keepalive/", views.SessionKeepAliveView.as_view(), name="session-keepalive"),
+    path("session/status/", views.SessionStatusView.as_view(), name="session-status"),
+]

@@ -1,0 +1,177 @@
+"""Login pages: the password (Django's LoginView, which says why the last session ended), the second
+factor (verify, set up, backup codes), and the session's keep-alive and status that the warning
+before the end uses (static/js/session-timeout.js). The rules are in tenants/two_factor.py,
+tenants/sessions.py and tenants/login.py; these views only show them."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
+from django.http import JsonResponse
+from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.cache import never_cache
+
+from tenants import sessions, two_factor
+
+
+def _next_url(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    hosts = {request.get_host()}
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts=hosts, require_https=request.is_secure())
+    return target if safe else resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def _with_next(name: str, request) -> str:
+    return f"{reverse(name)}?{urlencode({'next': _next_url(request)})}"
+
+
+class LoginView(auth_views.LoginView):
+    redirect_authenticated_user = True
+
+    def get_redirect_url(self):
+        # ?next=/login/ for a logged-in user would be Django's «redirection loop» error: go home instead.
+        url = super().get_redirect_url()
+        return "" if url and urlsplit(url).path == self.request.path else url
+
+    def get(self, request, *args, **kwargs):
+        self.ended = request.session.pop(sessions.ENDED_REASON, None)
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["session_ended"] = self._ended_message(getattr(self, "ended", None))
+        return context
+
+    @staticmethod
+    def _ended_message(reason: str | None) -> str:
+        if reason == "idle":
+            minutes = sessions.idle_seconds() // 60
+            return _("Du ble logget ut fordi du ikke hadde gjort noe på {minutes} minutter.").format(minutes=minutes)
+        if reason == "absolute":
+            hours = sessions.max_seconds() // 3600
+            return _("Du ble logget ut fordi økten hadde vart i {hours} timer, det lengste en økt kan vare.").format(
+                hours=hours
+            )
+        if reason == "expired":
+            return _("Økten din var utløpt.")
+        return ""
+
+
+class _PasswordGiven(View):
+    """The steps between the password and the second factor: only for a logged-in session that
+    still lacks the second factor (anyone else goes to the login, or on to where they were going)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not two_factor.required() or two_factor.session_is_verified(request):
+            return redirect(_next_url(request))
+        return super().dispatch(request, *args, **kwargs)
+
+
+@method_decorator(never_cache, name="dispatch")
+class TwoFactorVerifyView(_PasswordGiven):
+    template_name = "tenants/two_factor_verify.html"
+
+    def get(self, request):
+        if not two_factor.has_app(request.user):
+            return redirect(_with_next("two-factor-setup", request))
+        return render(request, self.template_name, {"next": _next_url(request)})
+
+    def post(self, request):
+        if not two_factor.has_app(request.user):
+            return redirect(_with_next("two-factor-setup", request))
+        error = two_factor.verify(request, request.POST.get("code", ""))
+        if error:
+            return render(request, self.template_name, {"next": _next_url(request), "error": error})
+        return redirect(_next_url(request))
+
+
+@method_decorator(never_cache, name="dispatch")
+class TwoFactorSetupView(_PasswordGiven):
+    """First login without an app: scan the QR code, confirm with the first code, keep the backup codes."""
+
+    template_name = "tenants/two_factor_setup.html"
+
+    def get(self, request):
+        if two_factor.has_app(request.user):
+            return redirect(_with_next("two-factor-verify", request))
+        return self._form(request, two_factor.setup_device(request.user))
+
+    def post(self, request):
+        if two_factor.has_app(request.user):
+            return redirect(_with_next("two-factor-verify", request))
+        device = two_factor.setup_device(request.user)
+        codes, error = two_factor.setup_confirm(request=request, device=device, code=request.POST.get("code", ""))
+        if codes is None:
+            return self._form(request, device, error)
+        context = {"codes": codes, "next": _next_url(request), "first": True}
+        return render(request, "tenants/backup_codes.html", context)
+
+    def _form(self, request, device, error: str = ""):
+        context = {
+            "qr_svg": two_factor.qr_svg(device),
+            "secret": two_factor.secret_text(device),
+            "next": _next_url(request),
+            "error": error,
+        }
+        return render(request, self.template_name, context)
+
+
+@method_decorator(never_cache, name="dispatch")
+class BackupCodesView(View):
+    """How many backup codes are left, and new ones (shown once; the old ones stop working).
+    Behind the second factor like every page (TwoFactorMiddleware)."""
+
+    template_name = "tenants/backup_codes.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request):
+        context = {"has_app": two_factor.has_app(request.user), "left": two_factor.backup_codes_left(request.user)}
+        return render(request, self.template_name, context)
+
+    def post(self, request):
+        if not two_factor.has_app(request.user):
+            return redirect("two-factor-backup-codes")
+        codes = two_factor.backup_codes_create(user=request.user)
+        return render(request, self.template_name, {"has_app": True, "codes": codes, "next": reverse("home")})
+
+
+def _status(request) -> dict:
+    found = sessions.limits(request.session) if request.user.is_authenticated else None
+    if found is None:
+        return {"authenticated": False, "login_url": reverse("login")}
+    return found.as_json(time.time())
+
+
+@method_decorator(never_cache, name="dispatch")
+class SessionKeepAliveView(View):
+    """«Fortsett innlogget»: a user action like any other POST, recorded now (not throttled)."""
+
+    def post(self, request):
+        if request.user.is_authenticated:
+            sessions.touch(request.session, force=True)
+        if "application/json" in request.headers.get("Accept", ""):
+            return JsonResponse(_status(request))
+        return redirect(_next_url(request))
+
+
+@method_decorator(never_cache, name="dispatch")
+class SessionStatusView(View):
+    """When this session ends, for the warning; asking is not a user action (sessions.is_user_action)."""
+
+    def get(self, request):
+        return JsonResponse(_status(request))
