@@ -62,19 +62,9 @@ class CentreAdminAccess:
         return _is_centre_admin(request)
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only, and only the events of the municipalities the admin's centre serves."""
-
-    list_display = ["at", "username", "role", "action", "object_type", "patient_id", "municipality", "ip"]
-    list_filter = ["action", "role", "object_type", "municipality", ("at", admin.DateFieldListFilter)]
-    search_fields = ["username", "=patient_id", "=request_id", "=object_id"]
-    date_hierarchy = "at"
-    list_select_related = ["municipality"]
-    show_full_result_count = False  # the log grows without bound; counting it all is slow
-
-    def get_queryset(self, request):
-        return visible_audit_events(request.user)
+class CentreAdminReadOnly:
+    """What a centre admin may only read (and act on through the admin's own actions): the log,
+    the second factors, the lock-outs. No adding, editing or deleting through the forms."""
 
     def has_module_permission(self, request):
         return _is_centre_admin(request)
@@ -92,6 +82,21 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(AuditEvent)
+class AuditEventAdmin(CentreAdminReadOnly, admin.ModelAdmin):
+    """Read-only, and only the events of the municipalities the admin's centre serves."""
+
+    list_display = ["at", "username", "role", "action", "object_type", "patient_id", "municipality", "ip"]
+    list_filter = ["action", "role", "object_type", "municipality", ("at", admin.DateFieldListFilter)]
+    search_fields = ["username", "=patient_id", "=request_id", "=object_id"]
+    date_hierarchy = "at"
+    list_select_related = ["municipality"]
+    show_full_result_count = False  # the log grows without bound; counting it all is slow
+
+    def get_queryset(self, request):
+        return visible_audit_events(request.user)
+
+
 # --- login: lock-outs and the second factor (tenants/login.py, tenants/two_factor.py) ---------------
 # django-otp's own admins would show a TOTP secret (QR code) and the backup codes' digests to anyone
 # with model permissions, and axes' lists every address's failures: replaced by two lists that a
@@ -104,7 +109,7 @@ admin.site.unregister(AccessAttempt)
 
 
 @admin.register(otp_totp_admin.TOTPDevice)
-class TwoFactorAdmin(admin.ModelAdmin):
+class TwoFactorAdmin(CentreAdminReadOnly, admin.ModelAdmin):
     """Users' authenticator apps. «Nullstill tofaktor» (a lost phone) deletes the user's app and
     backup codes; their next login sets up a new app."""
 
@@ -132,24 +137,9 @@ class TwoFactorAdmin(admin.ModelAdmin):
         names = ", ".join(sorted(u.get_username() for u in users))
         self.message_user(request, _("Tofaktor er nullstilt for: {names}.").format(names=names))
 
-    def has_module_permission(self, request):
-        return _is_centre_admin(request)
-
-    def has_view_permission(self, request, obj=None):
-        return _is_centre_admin(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AccessAttempt)
-class LockoutAdmin(AccessAttemptAdmin):
+class LockoutAdmin(CentreAdminReadOnly, AccessAttemptAdmin):
     """Failed logins counted by django-axes. «Opphev sperren» deletes the failures of the selected
     usernames (a superuser's selection also clears an address's)."""
 
@@ -177,21 +167,6 @@ class LockoutAdmin(AccessAttemptAdmin):
         cleared.delete()
         names = ", ".join(sorted(name or "?" for name in usernames))
         self.message_user(request, _("Sperren er opphevet for: {names}.").format(names=names))
-
-    def has_module_permission(self, request):
-        return _is_centre_admin(request)
-
-    def has_view_permission(self, request, obj=None):
-        return _is_centre_admin(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- API tokens (knox): the centre admin lists and revokes its centre's users' tokens ---------------

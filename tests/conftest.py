@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.test import Client
+from rest_framework.test import APIClient
 
 from patients.services import patient_share_with
 from tests.factories import (
@@ -110,6 +111,18 @@ def verified_client(user, client=None):
     session_mark_verified(session, second_factor_device(user))
     session.save()
     return client
+
+
+@pytest.fixture
+def api(world):
+    """api(user) → a DRF test client authenticated as that user."""
+
+    def _api(user):
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    return _api
 
 
 @pytest.fixture

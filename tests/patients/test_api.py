@@ -1,18 +1,7 @@
-import pytest
 from rest_framework.test import APIClient
 
 from tenants.models import AuditEvent
 from tests.tenants.test_tokens import second_factor_code
-
-
-@pytest.fixture
-def api(world):
-    def _api(user):
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return _api
 
 
 def test_it_issues_a_token_that_authenticates(world):

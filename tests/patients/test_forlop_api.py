@@ -9,7 +9,6 @@ import datetime
 import pytest
 from django.test import Client
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from measurements.models import Reading
 from measurements.services import integration_create
@@ -35,16 +34,6 @@ TODAY = timezone.localdate
 
 def _days(n: int) -> str:
     return (TODAY() + datetime.timedelta(days=n)).isoformat()
-
-
-@pytest.fixture
-def api(world):
-    def _api(user):
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return _api
 
 
 @pytest.fixture

@@ -2,23 +2,12 @@
 with a Norwegian reason for every refusal; a centre's kits are its own (another centre never sees them)."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from patients.models import Kit
 from patients.services import EquipmentRefused, EquipmentRoleRequired, kit_create
 from tests.factories import MembershipFactory
 
 KOLS = {"name": "KOLS", "diagnosis": "kols", "device_types": ["pulsoksymeter", "nettbrett"]}
-
-
-@pytest.fixture
-def api(world):
-    def _api(user):
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return _api
 
 
 def _kit(world, centre=None, **given):

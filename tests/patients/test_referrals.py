@@ -8,7 +8,6 @@ import io
 import pypdf
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from patients.models import (
     ASSESSMENT_CRITERIA,
@@ -23,16 +22,6 @@ from tests.factories import MembershipFactory, UserFactory, synthetic_national_i
 from triage.models import Alert
 
 TODAY = timezone.localdate
-
-
-@pytest.fixture
-def api(world):
-    def _api(user):
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return _api
 
 
 def _body(number: str, national_id: str | None = None, **extra) -> dict:

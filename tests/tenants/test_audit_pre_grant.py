@@ -2,10 +2,8 @@
 audit them with one INSERT for the whole page (tenants.services.audit_record_many_objects), so a
 page costs the same number of queries whether it shows 2 referrals or 12."""
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.test import APIClient
 
 from patients.models import Referral
 from patients.services import referral_register
@@ -79,16 +77,6 @@ def test_the_boards_queries_do_not_grow_with_its_pre_grant_referrals(world, logi
     }
     # …and the patient the koordinator sees on the board, by the patient's id as before.
     assert str(world.p.gjerdrum.pk) in {e.object_id for e in logged if e.patient_id == world.p.gjerdrum.pk}
-
-
-@pytest.fixture
-def api(world):
-    def _api(user):
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return _api
 
 
 def test_the_referral_lists_queries_do_not_grow_with_its_referrals(world, api):
