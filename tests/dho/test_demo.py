@@ -1,6 +1,8 @@
 """The demo world of `make run`: idempotent, and every demo login sees exactly its scope."""
 
 import datetime
+import io
+import zipfile
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -302,3 +304,23 @@ def test_the_demo_bills_runes_full_month_at_2108_kr_and_has_locked_months(demo):
     assert LockedMonth.objects.filter(centre=centre).count() == 3
     seed_demo()  # idempotent: nothing locked twice
     assert LockedMonth.objects.filter(centre=centre).count() == 3
+
+
+@pytest.mark.parametrize("username", ["okonomi.ullensaker", "okonomi.gjerdrum"])
+def test_no_finance_answer_or_export_names_a_demo_patient(demo, username):
+    """Issue 11: finance sees counts, never patients: the month's API answer, the CSV and the XLSX
+    (its shared strings and sheets) are searched for every demo patient's name and national id."""
+    client = _client(username)
+    month = Month.of(timezone.localdate()).previous().previous()  # a locked month with every stage
+    texts = [
+        client.get("/api/v1/billing/months/").content.decode(),
+        client.get(f"/api/v1/billing/months/{month}/").content.decode(),
+        client.get(f"/billing/{month}/allocation.csv").content.decode("utf-8-sig"),
+    ]
+    xlsx = client.get(f"/billing/{month}/allocation.xlsx").content
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        texts += [archive.read(name).decode() for name in archive.namelist() if name.endswith(".xml")]
+    assert "Gjerdrum" in texts[2]  # the exports are not empty
+    everything = "\n".join(texts)
+    for name, national_id in Patient.objects.values_list("name", "national_id"):
+        assert name not in everything and national_id not in everything, name
