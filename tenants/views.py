@@ -43,7 +43,9 @@ class LoginView(auth_views.LoginView):
         return "" if url and urlsplit(url).path == self.request.path else url
 
     def get(self, request, *args, **kwargs):
-        self.ended = request.session.pop(sessions.ENDED_REASON, None)
+        # Read, not popped: the live refresh and the warning's script may both bring the browser here
+        # at the end of a session; each load says why. The next login clears it (sessions._stamp_login).
+        self.ended = request.session.get(sessions.ENDED_REASON)
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
