@@ -49,6 +49,10 @@ def use_running_platform() -> None:
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dho.settings")
     use_running_platform()
+    # Migrations create and alter the tables, so they run as their owner; everything else as the app's
+    # role, under row-level security (tenants/rls.py).
+    if sys.argv[1:2] == ["migrate"]:
+        os.environ.setdefault("DHO_DB_AS_OWNER", "1")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -48,6 +48,8 @@ def _setup() -> None:
         DHO_SECURE_COOKIES="0",
         DHO_LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="dho.settings",
+        DHO_DB_AS_OWNER="1",
+        DHO_DB_APP_PASSWORD="bench-app-role",  # migrate and seed as the tables' owner; measured as the app role (main)
     )
     import django
 
@@ -203,6 +205,9 @@ def main() -> int:
     from django.test import Client
 
     nurse, patients = seed()
+    from tenants.rls import connection_use
+
+    connection_use("app")  # as the platform runs: the app's role, under row-level security
     from dho.wsgi import tune_gc  # the web process's settings (gunicorn loads dho.wsgi)
 
     tune_gc()

@@ -61,6 +61,7 @@ from patients.services import (
     status_change_record,
 )
 from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, Role
+from tenants.rls import system_scope
 
 DEMO_PASSWORD = "demo"  # noqa: S105 – documented demo password, only ever set with DEBUG on
 AGREEMENTS_FROM = datetime.date(2024, 1, 1)
@@ -730,6 +731,12 @@ def seed_demo() -> DemoSummary:
     for username, first, last, where in OTHER_GPS:
         users[username] = _user(username, first, last, login=False)
         _membership(users[username], Role.GP, where, centres, municipalities)
+    # The patient data goes through the database's wall like any task's: every municipality, named.
+    with system_scope("seed_demo"):
+        return _seed_patient_data(municipalities, centres, users)
+
+
+def _seed_patient_data(municipalities: dict, centres: dict, users: dict) -> DemoSummary:
     _seed_patients(municipalities, users)
     _seed_starts(users)
     _seed_equipment(centres, users)

@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "tenants.sessions.SessionLimitsMiddleware",  # 30 min idle, 8 h at most (see "login" below)
     "django_otp.middleware.OTPMiddleware",
     "tenants.login.TwoFactorMiddleware",  # nothing before the second factor
+    "dho.scope.ScopeMiddleware",  # one transaction per request, SET LOCAL to the user's scope (tenants/rls.py)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -116,9 +117,29 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(embedded.database_url_or_embedded(), conn_max_age=60),
-}
+# --- the database's own wall (issue 12 item 1; tenants/rls.py) ---
+# DATABASE_URL names the owner of the tables: migrations run as it (DHO_DB_AS_OWNER=1, which
+# `manage.py migrate`, `make run` and the tests set for that one step). Everything else connects as
+# the app role, which owns nothing and is neither superuser nor BYPASSRLS, so PostgreSQL's row-level
+# security applies to every query it makes. DATABASE_APP_URL, when set, is the app role's whole
+# address; otherwise it is DATABASE_URL with DHO_DB_APP_ROLE/DHO_DB_APP_PASSWORD in place of the
+# owner's name and password. `migrate` creates the role when it may (CREATEROLE) and grants its rights.
+DHO_DB_AS_OWNER = env_bool("DHO_DB_AS_OWNER", False)
+DHO_DB_APP_ROLE = os.environ.get("DHO_DB_APP_ROLE", "dho_app")
+DHO_DB_APP_PASSWORD = os.environ.get("DHO_DB_APP_PASSWORD", "")
+if not DHO_DB_APP_PASSWORD and (DEBUG or TESTING):
+    DHO_DB_APP_PASSWORD = "dho-app-development-only"  # noqa: S105 - the embedded and test servers only
+_db_owner = dj_database_url.parse(embedded.database_url_or_embedded(), conn_max_age=60)
+if os.environ.get("DATABASE_APP_URL"):
+    _db_app = dj_database_url.parse(os.environ["DATABASE_APP_URL"], conn_max_age=60)
+else:
+    # No password outside debug is allowed: a server may authenticate the role by certificate or peer.
+    _db_app = {**_db_owner, "USER": DHO_DB_APP_ROLE, "PASSWORD": DHO_DB_APP_PASSWORD}
+# Both roles' names and passwords: tests and benchmarks set up as the owner, then run as the app
+# (tenants.rls.connection_use).
+DHO_DB_OWNER = {"USER": _db_owner["USER"], "PASSWORD": _db_owner["PASSWORD"]}
+DHO_DB_APP = {"USER": _db_app["USER"], "PASSWORD": _db_app["PASSWORD"]}
+DATABASES = {"default": _db_owner if DHO_DB_AS_OWNER else _db_app}
 # Several test runs may share one server (developers in parallel): DHO_TEST_DB names each its own database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DHO_TEST_DB") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -227,7 +248,8 @@ DHO_HEALTH_TOKEN = os.environ.get("DHO_HEALTH_TOKEN", "")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "tenants.tokens.TokenAuthentication",  # knox's, "Authorization: Token <token>"
+        # knox's "Authorization: Token <token>" (tenants/tokens.py), then the user's database scope
+        "dho.scope.ScopedTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -20,6 +20,7 @@ from measurements import fhir, services
 from measurements.ingest import MAX_BATCH
 from measurements.models import Integration
 from measurements.types import SPECS
+from tenants import rls
 from tenants.api_input import JSONParser
 
 
@@ -36,6 +37,8 @@ class IntegrationAuthentication(BaseAuthentication):
         if integration is None:
             raise AuthenticationFailed("Ukjent eller deaktivert integrasjonstoken.")
         request.integration = integration
+        # The database shows a gateway the patients of the municipalities its centre serves.
+        rls.scope_set(services.integration_municipality_ids(integration))
         return (None, integration)
 
     def authenticate_header(self, request):

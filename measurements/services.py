@@ -25,7 +25,7 @@ from measurements.models import Answer, Integration, QuarantinedItem, Quarantine
 from patients.models import Patient
 from patients.services.equipment import loans_by_serial
 from tenants.bulk import bulk_insert
-from tenants.models import AuditAction, Role
+from tenants.models import Agreement, AuditAction, Role
 from tenants.selectors import served_by_centre
 from tenants.services import audit_record, audit_record_integration
 
@@ -58,6 +58,13 @@ def integration_create(*, centre, name: str) -> tuple[Integration, str]:
 
 def integration_for_token(token: str) -> Integration | None:
     return Integration.objects.filter(token_hash=token_hash(token), active=True).select_related("centre").first()
+
+
+def integration_municipality_ids(integration: Integration) -> set[int]:
+    """The municipalities whose patients a gateway posts for: its centre's host and partners (one query;
+    the centre came with the integration)."""
+    partners = Agreement.objects.active().filter(centre_id=integration.centre_id)
+    return {integration.centre.host_id, *partners.values_list("municipality_id", flat=True)}
 
 
 def _patients_in_scope(integration: Integration, patient_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -23,6 +23,7 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
     """Documents the users' `Authorization: Token <secret>` in the OpenAPI schema."""
 
     target_class = TokenAuthentication
+    match_subclasses = True  # dho.scope's, which sets the database scope after knox's check
     name = "userToken"
 
     def get_security_definition(self, auto_schema):

@@ -22,6 +22,8 @@ from tests.factories import (
     UserFactory,
 )
 
+pytest_plugins = ["tests.database_roles"]  # the suite runs as the app's database role (RLS)
+
 
 @pytest.fixture
 def world(db):

@@ -1,5 +1,6 @@
-"""Celery tasks: thin wrappers over triage.services. No countdown/eta on scoring (ARCHITECTURE.md):
-with Redis as broker a delayed message outlives a killed worker only until the visibility timeout."""
+"""Celery tasks: thin wrappers over triage.services, each in a named system scope (tenants/rls.py).
+No countdown/eta on scoring (ARCHITECTURE.md): with Redis as broker a delayed message outlives a
+killed worker only until the visibility timeout."""
 
 import datetime
 import logging
@@ -7,6 +8,7 @@ import logging
 from celery import shared_task
 
 from measurements.models import Answer, Reading
+from tenants.rls import system_scope
 from triage import services
 
 log = logging.getLogger(__name__)
@@ -15,29 +17,38 @@ CHUNK = 1000
 
 @shared_task(name="triage.score_readings")
 def score_readings(reading_ids: list[int]) -> int:
-    return services.readings_score(reading_ids)
+    with system_scope("triage.score_readings"):
+        return services.readings_score(reading_ids)
 
 
 @shared_task(name="triage.score_answers")
 def score_answers(answer_ids: list[int]) -> int:
-    return services.answers_score(answer_ids)
+    with system_scope("triage.score_answers"):
+        return services.answers_score(answer_ids)
 
 
 @shared_task(name="triage.sweep_unscored")
 def sweep_unscored(older_than_seconds: int = int(services.SWEEP_AFTER.total_seconds())) -> int:
     """Re-queue what is still unscored after two minutes: a lost message or a killed worker."""
+    with system_scope("triage.sweep_unscored"):
+        queued = _sweep(older_than_seconds)
+    if queued:
+        log.warning("Sweeperen la %s uvurderte målinger/svar i kø på nytt", queued)
+    return queued
+
+
+def _sweep(older_than_seconds: int) -> int:
     queued = 0
     for model, task in ((Reading, score_readings), (Answer, score_answers)):
         ids = services.unscored_ids(model, datetime.timedelta(seconds=older_than_seconds))
         for start in range(0, len(ids), CHUNK):
             task.delay(ids[start : start + CHUNK])
         queued += len(ids)
-    if queued:
-        log.warning("Sweeperen la %s uvurderte målinger/svar i kø på nytt", queued)
     return queued
 
 
 @shared_task(name="triage.silence_check")
 def silence_check() -> int:
     """Open yellow alerts for missing measurements, missing answers and inactive patients."""
-    return services.silence_alerts_open()
+    with system_scope("triage.silence_check"):
+        return services.silence_alerts_open()

@@ -56,6 +56,7 @@ from patients.models import (
 from patients.services.access import patient_create
 from patients.services.status import NoPatientYet, referral_change_record
 from tenants.models import AuditAction, Role
+from tenants.rls import system_scope
 from tenants.selectors import user_scope
 from tenants.services import audit_record
 
@@ -240,6 +241,9 @@ def _move(*, patient: Patient, referral: Referral, user, on: datetime.date, requ
 def _patient_for_grant(*, referral: Referral, user, on: datetime.date, request) -> Patient:
     patient = referral.patient or Patient.objects.filter(national_id=referral.national_id).first()
     if patient is None:
+        moved = _move_from_elsewhere(referral=referral, user=user, on=on, request=request)
+        if moved is not None:
+            return moved
         patient = patient_create(
             municipality=referral.municipality, name=referral.name, national_id=referral.national_id,
             gp=referral.gp, diagnoses=referral.diagnoses, status=PatientStatus.PENDING,
@@ -251,6 +255,17 @@ def _patient_for_grant(*, referral: Referral, user, on: datetime.date, request) 
     if patient.municipality_id != referral.municipality_id:
         patient = _move(patient=patient, referral=referral, user=user, on=on, request=request)
     return patient
+
+
+def _move_from_elsewhere(*, referral: Referral, user, on: datetime.date, request) -> Patient | None:
+    """The person is followed up in a municipality beyond this koordinator's reach (the database's wall
+    hides it): their one record moves here, the old forløp ends. A step across two municipalities, so
+    it runs in a named, audited system scope (tenants/rls.py), and only for this one person."""
+    with system_scope("referrals.move_on_grant"):
+        elsewhere = Patient.objects.select_for_update().filter(national_id=referral.national_id).first()
+        if elsewhere is None:
+            return None
+        return _move(patient=elsewhere, referral=referral, user=user, on=on, request=request)
 
 
 @transaction.atomic

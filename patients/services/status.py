@@ -51,9 +51,15 @@ def status_of(changes: Iterable[StatusChange]) -> tuple[str, datetime.date | Non
     """The status (and a pause's until-date) that a history adds up to, in effective order. A history
     that begins with the henvisning starts as «venter på oppstart»; one that begins with a start (or
     a patient from before the history) as active. A new vedtak for a patient already followed up
-    changes nothing; after an end it makes them wait for their new oppstart."""
+    changes nothing; after an end it makes them wait for their new oppstart. A history that begins
+    with the move in starts as ended: the rows before it are the old municipality's, which the new
+    one's koordinator does not see (row-level security), and its forløp ended with the move."""
     rows = sorted(changes, key=lambda c: (c.effective_date, c.at, c.pk or 0))
-    status = PatientStatus.PENDING if rows and rows[0].event in REFERRAL_STEPS else PatientStatus.ACTIVE
+    status = PatientStatus.ACTIVE
+    if rows and rows[0].event in REFERRAL_STEPS:
+        status = PatientStatus.PENDING
+    elif rows and rows[0].event == StatusEvent.MOVED:
+        status = PatientStatus.ENDED
     until = None
     for change in rows:
         if change.event == StatusEvent.GRANTED and status in (PatientStatus.ACTIVE, PatientStatus.PAUSED):

@@ -1,5 +1,4 @@
 import pytest
-from django.db import connection, transaction
 
 from tenants.models import AuditEvent
 from tenants.services import audit_record
@@ -38,9 +37,17 @@ def test_it_refuses_to_delete_an_event(event):
 
 
 def test_the_database_refuses_raw_updates_and_deletes_too(event):
-    for sql in ("UPDATE tenants_auditevent SET role = 'x'", "DELETE FROM tenants_auditevent"):
-        with pytest.raises(Exception, match="Logghendelser"), transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql)
+    # The app's role has no such right (tests/tenants/test_rls.py); the trigger refuses even the owner.
+    from tests.database_roles import owner_psycopg
+
+    with owner_psycopg() as owner, owner.cursor() as cursor:
+        cursor.execute("INSERT INTO tenants_auditevent (at, username, role, action, object_type, object_id, request_id)"
+                       " VALUES (now(), 'probe', 'nurse', 'view', 'patient', '', '')")  # fmt: skip
+        for sql in ("UPDATE tenants_auditevent SET role = 'x'", "DELETE FROM tenants_auditevent"):
+            cursor.execute("SAVEPOINT probe")
+            with pytest.raises(Exception, match="Logghendelser"):
+                cursor.execute(sql)
+            cursor.execute("ROLLBACK TO SAVEPOINT probe")
     assert AuditEvent.objects.get(pk=event.pk).role == "nurse"
 
 

@@ -12,21 +12,27 @@ from measurements.models import Reading
 from measurements.services import integration_create, readings_ingest
 from tenants.bulk import BulkColumnError, bulk_insert, bulk_update
 from tenants.models import AuditEvent
+from tests.database_roles import owner_psycopg
 
 
 @contextlib.contextmanager
 def _extra_field(model, name: str, field: models.Field, column_sql: str):
-    """A field added to the model and its table for the length of a test (the test's transaction
-    rolls the column back; the model's _meta is restored here)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE {model._meta.db_table} ADD COLUMN {name} {column_sql}")
-    field.contribute_to_class(model, name)
-    try:
-        yield
-    finally:
-        model._meta.local_fields.remove(field)
-        model._meta._expire_cache()
-        delattr(model, name)
+    """A field added to the model and its table for the length of a test. Altering a table is its
+    owner's right, not the app role's: the column is added and dropped by the owner, committed, so
+    these tests are transactional (the app's connection never holds the table while it is altered)."""
+    table = model._meta.db_table
+    with owner_psycopg() as owner:
+        owner.autocommit = True
+        owner.execute(f"ALTER TABLE {table} ADD COLUMN {name} {column_sql}")
+        field.contribute_to_class(model, name)
+        try:
+            yield
+        finally:
+            model._meta.local_fields.remove(field)
+            model._meta._expire_cache()
+            delattr(model, name)
+            connection.close()  # let go of the table before the owner drops the column
+            owner.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
 
 
 def _item(patient, ext="e1"):
@@ -35,7 +41,7 @@ def _item(patient, ext="e1"):
             "measured_at": at}  # fmt: skip
 
 
-def test_it_keeps_ingest_working_when_a_field_with_a_default_is_added(world):
+def test_it_keeps_ingest_working_when_a_field_with_a_default_is_added(transactional_db, world):
     integration, _ = integration_create(centre=world.centres.ovre, name="gw")
     field = models.CharField(max_length=20, default="kilde-ukjent")
     with _extra_field(Reading, "source_note", field, "varchar(20) NOT NULL"):
@@ -46,7 +52,7 @@ def test_it_keeps_ingest_working_when_a_field_with_a_default_is_added(world):
             assert cursor.fetchone() == ("kilde-ukjent",)
 
 
-def test_it_names_a_new_field_that_has_no_value_and_no_default(world):
+def test_it_names_a_new_field_that_has_no_value_and_no_default(transactional_db, world):
     integration, _ = integration_create(centre=world.centres.ovre, name="gw")
     field = models.IntegerField()
     with _extra_field(Reading, "batch_no", field, "integer NOT NULL"), pytest.raises(BulkColumnError) as refused:

@@ -15,9 +15,10 @@ from django.utils import timezone
 from ebp import services as ebp
 from measurements.models import Reading
 from measurements.services import integration_create, readings_ingest
+from tenants import rls
 from triage import services as triage
 from triage.models import Alert
-from triage.tasks import sweep_unscored
+from triage.tasks import score_readings, sweep_unscored
 
 PLAN = {"thresholds": {"spo2": {"value": {"red_below": 88, "yellow_below": 92}}}}
 
@@ -107,7 +108,7 @@ def test_two_concurrent_batches_for_one_patient_leave_one_open_alert(transaction
         def score(ids, barrier=barrier):
             try:
                 barrier.wait()
-                triage.readings_score(ids)
+                score_readings(ids)  # the task itself, in its system scope (a thread has none)
             finally:
                 connections.close_all()
 
@@ -143,7 +144,10 @@ def test_a_worker_killed_during_a_task_leaves_nothing_unscored_and_nothing_score
     locker = connections.create_connection("default")
     locker.set_autocommit(False)
     with locker.cursor() as cursor:
+        # A connection of its own has no scope: this transaction's is the alert's municipality.
+        cursor.execute("SELECT set_config(%s, %s, true)", [rls.SCOPE_SETTING, f"{{{alert.municipality_id}}}"])
         cursor.execute("SELECT id FROM triage_alert WHERE id = %s FOR UPDATE", [alert.pk])
+        assert cursor.fetchone() == (alert.pk,)
     worker = worker_factory()
     body = setup.post(spo2(setup.patient, "during-crash", 85))
     reading_id = body["results"][0]["id"]

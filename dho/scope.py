@@ -1,0 +1,63 @@
+"""The database scope of a request (issue 12 item 1): which municipalities' rows PostgreSQL shows
+while it runs (tenants/rls.py). Here, above every app, because a user's reach crosses them: the
+memberships (tenants) and the fastlege's and specialist's object permissions (patients).
+
+The scope is the organisations' reach, one step coarser than the pages' own filters, which still
+decide what a user sees: a user sees rows only of the municipalities their memberships name, the
+municipalities a centre of theirs serves or has served (its register, its finance months), and the
+municipalities of the patients they were given by object permission. Another centre's kommune, or a
+kommune the user has nothing to do with, is outside the wall whatever a query asks for.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from tenants import rls
+from tenants.models import Municipality
+from tenants.tokens import TokenAuthentication
+
+REACH_SQL = """
+SELECT municipality_id FROM tenants_membership WHERE user_id = %(user)s AND municipality_id IS NOT NULL
+UNION
+SELECT a.municipality_id FROM tenants_agreement a JOIN tenants_membership m ON m.centre_id = a.centre_id
+ WHERE m.user_id = %(user)s
+UNION
+SELECT c.host_id FROM tenants_centre c JOIN tenants_membership m ON m.centre_id = c.id WHERE m.user_id = %(user)s
+UNION
+SELECT unnest(dho_permitted_municipalities(%(user)s))
+"""
+
+
+def municipality_ids_for(user) -> list[int]:
+    """The municipalities whose rows this user's requests may touch (one query)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    if user.is_superuser:  # Django's admin for the platform's operators
+        return list(Municipality.objects.values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(REACH_SQL, {"user": user.pk})
+        return [row[0] for row in cursor.fetchall()]
+
+
+class ScopeMiddleware:
+    """Every request in one transaction whose SET LOCAL scope is the user's (none for an anonymous
+    request: an API client authenticates inside the view, and its authentication class sets the
+    scope then, see ScopedTokenAuthentication and measurements.api.IntegrationAuthentication)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with rls.scoped(municipality_ids_for(request.user)):
+            return self.get_response(request)
+
+
+class ScopedTokenAuthentication(TokenAuthentication):
+    """knox's API token (tenants.tokens), then the token's user's scope for the rest of the request."""
+
+    def authenticate(self, request):
+        found = super().authenticate(request)
+        if found is not None:
+            rls.scope_set(municipality_ids_for(found[0]))
+        return found

@@ -1,0 +1,233 @@
+"""The second wall: PostgreSQL row-level security (issue 12 item 1; ARCHITECTURE.md, "Tenancy").
+
+The app connects as a role that owns nothing (settings: DHO_DB_APP_ROLE); migrations run as the
+owner (DHO_DB_AS_OWNER=1). Every table with a `municipality_id` column has RLS enabled and forced,
+with the policy `dho_scope`: a row is visible and writable only when its municipality is in the list
+the current transaction set with SET LOCAL (`dho.municipalities`). No list set: no rows. SET LOCAL
+ends with the transaction, so a pooled connection never carries one request's scope into the next.
+
+Who sets the scope: pages and the API from the user (dho.scope), the gateways from their centre
+(measurements.api), Celery tasks and management commands by `system_scope(name)`, which is named and
+written to the audit log. The ORM keeps its own municipality filters: they decide what a user sees
+and let PostgreSQL use the indexes; this wall only catches what they would miss.
+
+The policies are put on by a post_migrate receiver (`walls_ensure`), so a table added later with a
+`municipality_id` gets one on the next `migrate`; tests/tenants/test_rls.py walks pg_class to prove it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator
+
+from django.conf import settings
+from django.db import DatabaseError, connection, connections, transaction
+
+log = logging.getLogger(__name__)
+
+SCOPE_SETTING = "dho.municipalities"
+POLICY = "dho_scope"
+AUDIT_TABLE = "tenants_auditevent"
+
+# A scalar subquery, so PostgreSQL reads the setting once per query (an InitPlan), not once per row.
+IN_SCOPE = "municipality_id = ANY ((SELECT dho_scope())::bigint[])"
+# Events of no municipality (a login, a gateway's rejected batch) are not any patient's.
+NULL_OR_IN_SCOPE = f"municipality_id IS NULL OR {IN_SCOPE}"
+# Who-may-see-what itself: a user's memberships and the centres' agreements are read to work out the
+# scope (before there is one) and the inhabitants are public statistics. No patient data; forced RLS
+# all the same, so the pg_class walk has no exceptions to trust.
+CONFIGURATION_TABLES = {"tenants_membership", "tenants_agreement", "billing_population"}
+
+
+def _literal(municipality_ids: Iterable[int]) -> str:
+    return "{" + ",".join(str(int(m)) for m in sorted(set(municipality_ids))) + "}"
+
+
+def current_scope(using: str = "default") -> list[int] | None:
+    """The municipalities the current transaction may see; None when no scope is set."""
+    raw = _raw(using)
+    if not raw:
+        return None
+    return [int(m) for m in raw.strip("{}").split(",") if m]
+
+
+def _set(raw: str, using: str) -> None:
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, %s, true)", [SCOPE_SETTING, raw])
+
+
+def scope_set(municipality_ids: Iterable[int], using: str = "default") -> None:
+    """SET LOCAL the scope inside the transaction that is open (an authentication class does this
+    inside the request's transaction, which dho.scope opened). Outside a transaction it would last
+    one statement, so that is refused."""
+    if not connections[using].in_atomic_block:
+        raise RuntimeError("scope_set() trenger en åpen transaksjon (bruk scoped()).")
+    _set(_literal(municipality_ids), using)
+
+
+@contextlib.contextmanager
+def scoped(municipality_ids: Iterable[int], using: str = "default") -> Iterator[None]:
+    """A transaction (a savepoint inside one) in which the database shows only these municipalities.
+    Inside an outer transaction the scope before is set back afterwards; after an error the
+    savepoint's rollback undoes the SET LOCAL by itself."""
+    outer = connections[using].in_atomic_block
+    with transaction.atomic(using=using):
+        previous = _raw(using) if outer else ""
+        _set(_literal(municipality_ids), using)
+        yield
+        if outer:
+            _set(previous, using)
+
+
+def _raw(using: str) -> str:
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s, true)", [SCOPE_SETTING])
+        return cursor.fetchone()[0] or ""
+
+
+@contextlib.contextmanager
+def system_scope(name: str, using: str = "default") -> Iterator[None]:
+    """Every municipality, for a Celery task or a management command that works for all of them.
+    Named and audited (`system:<name>` in the audit log), never a bypass: the same policy, the same
+    role, and the list is the municipalities that exist now."""
+    from tenants.models import AuditAction, AuditEvent, Municipality
+
+    with scoped(Municipality.objects.using(using).values_list("pk", flat=True), using=using):
+        AuditEvent.objects.using(using).create(
+            username=f"system:{name}"[:150], action=AuditAction.VIEW, object_type="system_scope", object_id=name[:64]
+        )
+        yield
+
+
+def connection_use(role: str) -> None:
+    """Reconnect the default connection as the tables' "owner" or as the "app" role from its next
+    query. For tests and benchmarks, which set up as the owner and then run as the app; the platform
+    never switches (settings.DHO_DB_AS_OWNER decides once per process)."""
+    credentials = {"owner": settings.DHO_DB_OWNER, "app": settings.DHO_DB_APP}[role]
+    connection.close()
+    for settings_dict in {id(d): d for d in (connection.settings_dict, settings.DATABASES["default"])}.values():
+        settings_dict.update(credentials)
+
+
+# --- the walls themselves: policies, the app role and its grants (post_migrate) ------------------
+
+WALLED_TABLES_SQL = """
+SELECT c.relname, a.attnotnull, c.relrowsecurity AND c.relforcerowsecurity,
+       EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = %s)
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'municipality_id' AND NOT a.attisdropped
+ WHERE c.relkind IN ('r', 'p')
+ ORDER BY c.relname
+"""
+
+UNGRANTED_TABLES_SQL = """
+SELECT c.relname
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+ WHERE c.relkind IN ('r', 'p')
+   AND (NOT has_table_privilege(%(role)s, c.oid, 'SELECT')
+        OR (c.relname = %(audit)s
+            AND has_table_privilege(%(role)s, c.oid, 'UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')))
+"""
+
+
+def walled_tables(cursor) -> list[tuple[str, bool, bool, bool]]:
+    """(table, municipality_id NOT NULL, RLS enabled and forced, has the dho_scope policy) for every
+    table of the schema that carries a municipality_id."""
+    cursor.execute(WALLED_TABLES_SQL, [POLICY])
+    return cursor.fetchall()
+
+
+def policy_expression(table: str, not_null: bool) -> str:
+    if table in CONFIGURATION_TABLES:
+        return "true"
+    return IN_SCOPE if not_null else NULL_OR_IN_SCOPE
+
+
+def _wall_sql(table: str, not_null: bool, walled: bool, has_policy: bool) -> list[str]:
+    qt = connection.ops.quote_name(table)
+    expression = policy_expression(table, not_null)
+    statements = []
+    if not walled:
+        statements += [f"ALTER TABLE {qt} ENABLE ROW LEVEL SECURITY", f"ALTER TABLE {qt} FORCE ROW LEVEL SECURITY"]
+    if not has_policy:
+        statements.append(f"CREATE POLICY {POLICY} ON {qt} USING ({expression}) WITH CHECK ({expression})")
+    return statements
+
+
+def app_role() -> str:
+    return settings.DHO_DB_APP_ROLE
+
+
+def _role_ensure(cursor, role: str) -> None:
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+    if cursor.fetchone():
+        return
+    password = settings.DHO_DB_APP_PASSWORD
+    q = connection.ops.quote_name(role)
+    # Not a superuser, no BYPASSRLS, owns nothing: the policies apply to every query it makes.
+    try:
+        with transaction.atomic():
+            cursor.execute(
+                f"CREATE ROLE {q} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD %s",
+                [password or None],
+            )
+    except DatabaseError as exc:
+        raise RuntimeError(
+            f"Databaserollen «{role}» finnes ikke, og eieren kan ikke opprette den ({exc}). Be databaseadministratoren "
+            f"kjøre: CREATE ROLE {q} LOGIN PASSWORD '…' (uten SUPERUSER og BYPASSRLS), og kjør migrate på nytt."
+        ) from exc
+    log.warning("Opprettet databaserollen %s for appen (radnivåsikkerhet).", role)
+
+
+def _grants_sql(role: str, tables: list[str]) -> list[str]:
+    q = connection.ops.quote_name(role)
+    statements = [f"GRANT USAGE ON SCHEMA {connection.ops.quote_name(_schema())} TO {q}"]
+    for table in tables:
+        qt = connection.ops.quote_name(table)
+        if table == AUDIT_TABLE:
+            # The audit log: written and read, never changed (item 2).
+            statements.append(f"REVOKE ALL ON {qt} FROM {q}")
+            statements.append(f"GRANT SELECT, INSERT ON {qt} TO {q}")
+        elif table == "django_migrations":
+            statements.append(f"GRANT SELECT ON {qt} TO {q}")  # `migrate --check`, never a migration
+        else:
+            statements.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {qt} TO {q}")
+    statements.append(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {connection.ops.quote_name(_schema())} TO {q}")
+    return statements
+
+
+def _schema() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_schema()")
+        return cursor.fetchone()[0]
+
+
+def walls_ensure(sender=None, using: str = "default", **kwargs) -> None:
+    """post_migrate: the policy on every table with a municipality_id, the app role and its grants.
+    Idempotent and cheap when nothing is missing (every test database reset sends post_migrate)."""
+    conn = connections[using]
+    if conn.vendor != "postgresql":
+        return
+    role = app_role()
+    with conn.cursor() as cursor:
+        missing = [row for row in walled_tables(cursor) if not (row[2] and row[3])]
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        role_exists = cursor.fetchone() is not None
+        ungranted = []
+        if role_exists:
+            cursor.execute(UNGRANTED_TABLES_SQL, {"role": role, "audit": AUDIT_TABLE})
+            ungranted = [r[0] for r in cursor.fetchall()]
+        if not missing and role_exists and not ungranted:
+            return
+        with transaction.atomic(using=using):
+            for table, not_null, walled, has_policy in missing:
+                for statement in _wall_sql(table, not_null, walled, has_policy):
+                    cursor.execute(statement)
+            _role_ensure(cursor, role)
+            if not role_exists:
+                cursor.execute(UNGRANTED_TABLES_SQL, {"role": role, "audit": AUDIT_TABLE})
+                ungranted = [r[0] for r in cursor.fetchall()]
+            for statement in _grants_sql(role, ungranted):
+                cursor.execute(statement)

@@ -1,0 +1,150 @@
+"""The suite runs as the app's real database role, under row-level security (issue 12 item 1).
+
+The test database is created and migrated as the owner (DATABASE_URL's role), as `migrate` is in
+production; then every test connects as the app role (settings.DHO_DB_APP_ROLE), which owns nothing
+and bypasses nothing. Resetting the database after a transactional test (TRUNCATE) is the owner's
+work again. Pages and the API set their scope as in production (dho.scope); code a test calls
+directly runs in a test scope of every municipality the test has made (`tests_scope`), as a Celery
+task's system scope would. A test that wants no scope, or a user's, sets it (tenants.rls.scoped).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.db.models.signals import post_save
+from django.test import TransactionTestCase
+
+from tenants import rls
+from tenants.models import Municipality
+
+
+@contextlib.contextmanager
+def owner_connection():
+    """The default connection as the tables' owner for the block (DDL, a reset), then the app role."""
+    rls.connection_use("owner")
+    try:
+        yield connection
+    finally:
+        rls.connection_use("app")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """The test database is created and migrated as its owner."""
+    rls.connection_use("owner")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's setup (as the owner, see above), then the app role for every test; the owner
+    again to drop the database at the end."""
+    rls.connection_use("app")
+    yield
+    rls.connection_use("owner")
+
+
+# --- the test scope: every municipality there is, those a test makes included ----------------------
+
+
+def _scope_all() -> None:
+    ids = list(Municipality.objects.values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        # Session-wide, not SET LOCAL: a transactional test's code runs in autocommit. Inside a test's
+        # transaction it goes back with the rollback, as the municipalities do.
+        cursor.execute("SELECT set_config(%s, %s, false)", [rls.SCOPE_SETTING, rls._literal(ids)])
+
+
+def _municipality_made(sender, instance, created, **kwargs):
+    if created and kwargs.get("using", "default") == "default":
+        _scope_all()
+
+
+@pytest.fixture(autouse=True)
+def tests_scope(request):
+    """Code a test calls directly sees every municipality, those it makes included."""
+    if not _has_db(request):
+        yield  # no database in this test
+        return
+    request.getfixturevalue("django_db_setup")
+    with request.getfixturevalue("django_db_blocker").unblock():
+        _scope_all()  # before the test's own transaction, if it has one: for the whole test
+    post_save.connect(_municipality_made, sender=Municipality, dispatch_uid="tests_scope")
+    yield
+    post_save.disconnect(sender=Municipality, dispatch_uid="tests_scope")
+
+
+def _has_db(request) -> bool:
+    names = ("db", "transactional_db", "live_server", "django_db_reset_sequences", "django_db_serialized_rollback")
+    return any(name in request.fixturenames for name in names) or request.node.get_closest_marker("django_db")
+
+
+# --- a transactional test's reset: TRUNCATE is the owner's ------------------------------------------
+
+_fixture_teardown = TransactionTestCase._fixture_teardown
+
+STALE_TRANSACTIONS_SQL = """
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+ WHERE datname = current_database() AND pid <> pg_backend_pid() AND usename = %s
+   AND state LIKE 'idle in transaction%%'
+"""
+
+
+def _fixture_teardown_as_owner(self):
+    with owner_connection():
+        with connection.cursor() as cursor:
+            # A worker a test stopped mid-task (SIGSTOP, a crash) may hold a lock TRUNCATE would wait on.
+            cursor.execute(STALE_TRANSACTIONS_SQL, [settings.DHO_DB_APP_ROLE])
+        _fixture_teardown(self)
+
+
+TransactionTestCase._fixture_teardown = _fixture_teardown_as_owner
+
+
+# --- DRF's force_authenticate: the scope a real authentication class sets -------------------------
+
+
+def _forced_with_scope():
+    from rest_framework.request import ForcedAuthentication
+
+    from dho.scope import municipality_ids_for
+
+    authenticate = ForcedAuthentication.authenticate
+    if getattr(authenticate, "sets_scope", False):
+        return
+
+    def scoped_authenticate(self, request):
+        found = authenticate(self, request)
+        if found and found[0] is not None:
+            rls.scope_set(municipality_ids_for(found[0]))
+        return found
+
+    scoped_authenticate.sets_scope = True
+    ForcedAuthentication.authenticate = scoped_authenticate
+
+
+_forced_with_scope()
+
+
+@contextlib.contextmanager
+def owner_psycopg():
+    """A connection of its own to the test database as the tables' owner, rolled back at the end: for
+    DDL and for what only the owner may try, beside a test's own transaction."""
+    import psycopg
+
+    d = connection.settings_dict
+    owner = psycopg.connect(
+        host=d["HOST"] or None,
+        port=d["PORT"] or None,
+        dbname=d["NAME"],
+        user=settings.DHO_DB_OWNER["USER"] or None,
+        password=settings.DHO_DB_OWNER["PASSWORD"] or None,
+    )
+    try:
+        yield owner
+    finally:
+        owner.rollback()
+        owner.close()
