@@ -119,7 +119,8 @@ TEMPLATES = [
 
 # --- the database's own wall (issue 12 item 1; tenants/rls.py) ---
 # DATABASE_URL names the owner of the tables: migrations run as it (DHO_DB_AS_OWNER=1, which
-# `manage.py migrate`, `make run` and the tests set for that one step). Everything else connects as
+# `manage.py migrate` sets, so `make run` and docker compose migrate as the owner; the tests create and
+# migrate their database as the owner, tests/database_roles.py). Everything else connects as
 # the app role, which owns nothing and is neither superuser nor BYPASSRLS, so PostgreSQL's row-level
 # security applies to every query it makes. DATABASE_APP_URL, when set, is the app role's whole
 # address; otherwise it is DATABASE_URL with DHO_DB_APP_ROLE/DHO_DB_APP_PASSWORD in place of the
