@@ -14,30 +14,41 @@ from __future__ import annotations
 from django.db import connection
 
 from tenants import rls
-from tenants.models import Municipality
 from tenants.tokens import TokenAuthentication
 
 REACH_SQL = """
-SELECT municipality_id FROM tenants_membership WHERE user_id = %(user)s AND municipality_id IS NOT NULL
+SELECT municipality_id FROM tenants_membership WHERE user_id = %s AND municipality_id IS NOT NULL
 UNION
 SELECT a.municipality_id FROM tenants_agreement a JOIN tenants_membership m ON m.centre_id = a.centre_id
- WHERE m.user_id = %(user)s
+ WHERE m.user_id = %s
 UNION
-SELECT c.host_id FROM tenants_centre c JOIN tenants_membership m ON m.centre_id = c.id WHERE m.user_id = %(user)s
+SELECT c.host_id FROM tenants_centre c JOIN tenants_membership m ON m.centre_id = c.id WHERE m.user_id = %s
 UNION
-SELECT unnest(dho_permitted_municipalities(%(user)s))
+SELECT unnest(dho_permitted_municipalities(%s))
 """
+NOTHING_SQL = "SELECT NULL::bigint WHERE false"
+EVERY_MUNICIPALITY_SQL = "SELECT id FROM tenants_municipality"  # Django's admin for the platform's operators
+
+
+def reach_query(user) -> tuple[str, list]:
+    """The query for the municipalities whose rows this user's requests may touch, and its parameters."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return NOTHING_SQL, []
+    if user.is_superuser:
+        return EVERY_MUNICIPALITY_SQL, []
+    return REACH_SQL, [user.pk] * 4
 
 
 def municipality_ids_for(user) -> list[int]:
-    """The municipalities whose rows this user's requests may touch (one query)."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return []
-    if user.is_superuser:  # Django's admin for the platform's operators
-        return list(Municipality.objects.values_list("pk", flat=True))
+    """The user's reach as a list (what the requests' SET LOCAL holds)."""
     with connection.cursor() as cursor:
-        cursor.execute(REACH_SQL, {"user": user.pk})
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(*reach_query(user))
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def scope_set_for(user) -> None:
+    """SET LOCAL this user's reach in the open transaction: worked out and set in one round trip."""
+    rls.scope_set_to_query(*reach_query(user))
 
 
 class ScopeMiddleware:
@@ -49,7 +60,7 @@ class ScopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        with rls.scoped(municipality_ids_for(request.user)):
+        with rls.scoped_to_query(*reach_query(request.user)):
             return self.get_response(request)
 
 
@@ -59,5 +70,5 @@ class ScopedTokenAuthentication(TokenAuthentication):
     def authenticate(self, request):
         found = super().authenticate(request)
         if found is not None:
-            rls.scope_set(municipality_ids_for(found[0]))
+            scope_set_for(found[0])
         return found

@@ -20,7 +20,6 @@ from measurements import fhir, services
 from measurements.ingest import MAX_BATCH
 from measurements.models import Integration
 from measurements.types import SPECS
-from tenants import rls
 from tenants.api_input import JSONParser
 
 
@@ -38,7 +37,7 @@ class IntegrationAuthentication(BaseAuthentication):
             raise AuthenticationFailed("Ukjent eller deaktivert integrasjonstoken.")
         request.integration = integration
         # The database shows a gateway the patients of the municipalities its centre serves.
-        rls.scope_set(services.integration_municipality_ids(integration))
+        services.integration_scope_set(integration)
         return (None, integration)
 
     def authenticate_header(self, request):

@@ -24,6 +24,7 @@ from measurements.ingest import ItemError, NewAnswer, NewReading, parse_answer, 
 from measurements.models import Answer, Integration, QuarantinedItem, QuarantineStatus, Reading, token_hash
 from patients.models import Patient
 from patients.services.equipment import loans_by_serial
+from tenants import rls
 from tenants.bulk import bulk_insert
 from tenants.models import Agreement, AuditAction, Role
 from tenants.selectors import served_by_centre
@@ -60,11 +61,12 @@ def integration_for_token(token: str) -> Integration | None:
     return Integration.objects.filter(token_hash=token_hash(token), active=True).select_related("centre").first()
 
 
-def integration_municipality_ids(integration: Integration) -> set[int]:
-    """The municipalities whose patients a gateway posts for: its centre's host and partners (one query;
-    the centre came with the integration)."""
-    partners = Agreement.objects.active().filter(centre_id=integration.centre_id)
-    return {integration.centre.host_id, *partners.values_list("municipality_id", flat=True)}
+def integration_scope_set(integration: Integration) -> None:
+    """SET LOCAL the database scope of a gateway's request: the municipalities whose patients it posts
+    for, its centre's host and partners (worked out and set in one round trip)."""
+    partners = Agreement.objects.active().filter(centre_id=integration.centre_id).values("municipality_id").order_by()
+    sql, params = partners.query.sql_with_params()
+    rls.scope_set_to_query(f"{sql} UNION SELECT %s::bigint", [*params, integration.centre.host_id])
 
 
 def _patients_in_scope(integration: Integration, patient_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:

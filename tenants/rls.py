@@ -57,27 +57,57 @@ def _set(raw: str, using: str) -> None:
         cursor.execute("SELECT set_config(%s, %s, true)", [SCOPE_SETTING, raw])
 
 
+def _set_from_query(sql: str, params: list, using: str) -> None:
+    """The scope is the ids a query returns, worked out and set in one round trip (every request)."""
+    # Our own query (the reach, or the ORM's SQL), its values as parameters.
+    statement = (
+        "SELECT set_config(%s, COALESCE((SELECT array_agg(DISTINCT m ORDER BY m)::text"  # noqa: S608
+        f" FROM ({sql}) AS reach(m)), '{{}}'), true)"
+    )
+    with connections[using].cursor() as cursor:
+        cursor.execute(statement, [SCOPE_SETTING, *params])
+
+
+def _in_transaction(using: str) -> None:
+    # Outside a transaction SET LOCAL would last one statement.
+    if not connections[using].in_atomic_block:
+        raise RuntimeError("Omfanget kan bare settes i en åpen transaksjon (bruk scoped()).")
+
+
 def scope_set(municipality_ids: Iterable[int], using: str = "default") -> None:
     """SET LOCAL the scope inside the transaction that is open (an authentication class does this
-    inside the request's transaction, which dho.scope opened). Outside a transaction it would last
-    one statement, so that is refused."""
-    if not connections[using].in_atomic_block:
-        raise RuntimeError("scope_set() trenger en åpen transaksjon (bruk scoped()).")
+    inside the request's transaction, which dho.scope opened)."""
+    _in_transaction(using)
     _set(_literal(municipality_ids), using)
 
 
+def scope_set_to_query(sql: str, params: list, using: str = "default") -> None:
+    """scope_set() with the municipality ids a query (one id column, %s parameters) returns."""
+    _in_transaction(using)
+    _set_from_query(sql, params, using)
+
+
 @contextlib.contextmanager
-def scoped(municipality_ids: Iterable[int], using: str = "default") -> Iterator[None]:
-    """A transaction (a savepoint inside one) in which the database shows only these municipalities.
-    Inside an outer transaction the scope before is set back afterwards; after an error the
-    savepoint's rollback undoes the SET LOCAL by itself."""
+def _scoped(apply, using: str) -> Iterator[None]:
     outer = connections[using].in_atomic_block
     with transaction.atomic(using=using):
         previous = _raw(using) if outer else ""
-        _set(_literal(municipality_ids), using)
+        apply()
         yield
         if outer:
             _set(previous, using)
+
+
+def scoped(municipality_ids: Iterable[int], using: str = "default"):
+    """A transaction (a savepoint inside one) in which the database shows only these municipalities.
+    Inside an outer transaction the scope before is set back afterwards; after an error the
+    savepoint's rollback undoes the SET LOCAL by itself."""
+    return _scoped(lambda: _set(_literal(municipality_ids), using), using)
+
+
+def scoped_to_query(sql: str, params: list, using: str = "default"):
+    """scoped() with the municipality ids a query returns (one round trip for both)."""
+    return _scoped(lambda: _set_from_query(sql, params, using), using)
 
 
 def _raw(using: str) -> str:

@@ -110,7 +110,7 @@ TransactionTestCase._fixture_teardown = _fixture_teardown_as_owner
 def _forced_with_scope():
     from rest_framework.request import ForcedAuthentication
 
-    from dho.scope import municipality_ids_for
+    from dho.scope import scope_set_for
 
     authenticate = ForcedAuthentication.authenticate
     if getattr(authenticate, "sets_scope", False):
@@ -119,7 +119,7 @@ def _forced_with_scope():
     def scoped_authenticate(self, request):
         found = authenticate(self, request)
         if found and found[0] is not None:
-            rls.scope_set(municipality_ids_for(found[0]))
+            scope_set_for(found[0])
         return found
 
     scoped_authenticate.sets_scope = True

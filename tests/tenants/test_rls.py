@@ -60,6 +60,9 @@ def test_a_raw_query_for_a_foreign_patient_inside_a_nurses_request_returns_nothi
 
 def test_each_users_database_scope_is_their_organisations_reach(world):
     m = world.m
+    for user in vars(world.u).values():  # what a request sets is what municipality_ids_for says
+        ((setting,),) = _inside_request_of(user, "SELECT current_setting(%s)", [rls.SCOPE_SETTING])
+        assert setting == "{" + ",".join(map(str, municipality_ids_for(user))) + "}", user
     assert set(municipality_ids_for(world.u.coordinator)) == {m.gjerdrum.pk}
     assert set(municipality_ids_for(world.u.nurse_agder)) == {m.arendal.pk, m.grimstad.pk}
     # The fastlege's patients (Gjerdrum, Grimstad) by object permission, and their own kommune.
