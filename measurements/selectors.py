@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 from measurements.fhir import FNR_SYSTEMS
 from measurements.models import QuarantinedItem
 from patients.models import Patient
+from patients.selectors import records_by_national_id
 from patients.services.equipment import loan_for_serial
 from tenants.models import AuditAction, Role
 from tenants.selectors import served_by_centre
@@ -83,7 +84,7 @@ def _served_patients(item: QuarantinedItem):
 def _by_identifier(item: QuarantinedItem, identifier: PayloadIdentifier) -> Patient | None:
     patients = _served_patients(item)
     if identifier.kind == NATIONAL_ID:
-        return patients.filter(national_id=identifier.value).first()
+        return records_by_national_id(patients, [identifier.value]).get(identifier.value)
     if identifier.kind == PATIENT_ID:
         try:
             return patients.filter(id=uuid.UUID(identifier.value)).first()

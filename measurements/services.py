@@ -23,6 +23,7 @@ from measurements.fhir import observation_to_item
 from measurements.ingest import ItemError, NewAnswer, NewReading, parse_answer, parse_reading
 from measurements.models import Answer, Integration, QuarantinedItem, QuarantineStatus, Reading, token_hash
 from patients.models import Patient
+from patients.selectors import records_by_national_id
 from patients.services.equipment import loans_by_serial
 from tenants import rls
 from tenants.bulk import bulk_insert
@@ -360,10 +361,8 @@ def quarantine_resubmit(*, item: QuarantinedItem, user, patient_id: uuid.UUID, r
 def _fnr_to_patient(integration: Integration, fnrs: set[str]) -> dict[str, str]:
     if not fnrs:
         return {}
-    rows = Patient.objects.filter(served_by_centre(integration.centre), national_id__in=fnrs).values_list(
-        "national_id", "id"
-    )
-    return {fnr: str(pid) for fnr, pid in rows}
+    served = Patient.objects.filter(served_by_centre(integration.centre)).only("id", "national_id", "status")
+    return {fnr: str(patient.pk) for fnr, patient in records_by_national_id(served, fnrs).items()}
 
 
 @transaction.atomic

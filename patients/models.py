@@ -44,7 +44,10 @@ class Patient(models.Model):
         Municipality, on_delete=models.PROTECT, related_name="patients", verbose_name=_("kommune")
     )
     name = models.CharField(_("navn"), max_length=200)
-    national_id = models.CharField(_("fødselsnummer"), max_length=11, unique=True, validators=[validate_national_id])
+    # Unique per municipality, not nationally: a kommune that grants a person followed up elsewhere
+    # gets a record of its own (what it entered, nothing of the other), until the other side accepts
+    # the move (MoveNotice) and the two become one.
+    national_id = models.CharField(_("fødselsnummer"), max_length=11, validators=[validate_national_id])
     birth_date = models.DateField(_("fødselsdato"), null=True, blank=True, editable=False)
     gp = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -65,13 +68,28 @@ class Patient(models.Model):
         verbose_name=_("diagnoser"),
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # A kommune's own record of a person, merged into the record that moved to it when the other
+    # side accepted the move (patients.services.moves): kept, ended, for the rows it holds.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("slått sammen med")
+    )
 
     class Meta:
         ordering = ["name"]
         verbose_name = _("pasient")
         verbose_name_plural = _("pasienter")
         permissions = [("follow_as_gp", _("Er fastlege for pasienten"))]
-        indexes = [models.Index(fields=["municipality", "name"], name="patient_municipality_name")]
+        indexes = [
+            models.Index(fields=["municipality", "name"], name="patient_municipality_name"),
+            models.Index(fields=["national_id"], name="patient_national_id"),  # ingest by fødselsnummer
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "national_id"],
+                condition=Q(merged_into__isnull=True),
+                name="patient_national_id_per_municipality",
+            )
+        ]
 
     def __str__(self) -> str:
         # Never the national id: __str__ ends up in logs and admin messages.
@@ -526,3 +544,46 @@ class Start(models.Model):
 
     def __str__(self) -> str:
         return f"Oppstart {self.started_on:%d.%m.%Y}"
+
+
+# --- «mulig flytting»: a person granted in one kommune while another has a record of them ----------
+
+
+class MoveState(models.TextChoices):
+    OPEN = "open", _("Venter på svar")
+    ACCEPTED = "accepted", _("Godtatt")
+    DECLINED = "declined", _("Avslått")
+    SEEN = "seen", _("Lest")  # an «accepted» notice the requesting side has seen
+
+
+class MoveKind(models.TextChoices):
+    REQUEST = "request", _("Mulig flytting")  # to the side that has the record
+    ACCEPTED = "accepted", _("Flytting godtatt")  # to the side that asked, once the other said yes
+
+
+class MoveNotice(models.Model):
+    """A notice on the board and worklist of `municipality` (walled like any patient row): another
+    kommune granted a person this side has a record of. Nothing of the record moves or closes until
+    this side accepts (patients.services.moves); it tells them the requesting kommune and the date,
+    nothing else. Accepting writes a second notice, kind «accepted», for the side that asked."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="move_notices")
+    kind = models.CharField(max_length=10, choices=MoveKind.choices, default=MoveKind.REQUEST)
+    other_municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
+    # The requesting kommune's own record (a request only; gone once merged into `patient`).
+    incoming_patient = models.ForeignKey(Patient, on_delete=models.SET_NULL, null=True, related_name="+")
+    requested_on = models.DateField(_("dato"))
+    state = models.CharField(_("status"), max_length=10, choices=MoveState.choices, default=MoveState.OPEN)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-requested_on", "-created_at"]
+        verbose_name = _("mulig flytting")
+        verbose_name_plural = _("mulige flyttinger")
+        indexes = [models.Index(fields=["municipality", "state"], name="move_notice_open")]  # board, worklist
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.requested_on:%d.%m.%Y}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Case, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -21,7 +21,10 @@ from patients.models import (
     DeviceLoan,
     DeviceType,
     Kit,
+    MoveNotice,
+    MoveState,
     Patient,
+    PatientStatus,
     PatientUserObjectPermission,
     Referral,
     Start,
@@ -320,3 +323,50 @@ def loans_of(patient: Patient) -> QuerySet[DeviceLoan]:
 def loans_out_for(patient: Patient) -> QuerySet[DeviceLoan]:
     """What the patient still has (avslutning lists it until everything is back)."""
     return loans_of(patient).filter(returned_on__isnull=True)
+
+
+# While a person has two records (a move not yet answered, or declined), a reading that names them
+# by fødselsnummer goes to the one being followed up: active or paused, then waiting for oppstart,
+# then the newest. A record merged into another never receives anything.
+_FOLLOWED_FIRST = Case(
+    When(status__in=[PatientStatus.ACTIVE, PatientStatus.PAUSED], then=Value(0)),
+    When(status=PatientStatus.PENDING, then=Value(1)),
+    default=Value(2),
+)
+
+
+def records_by_national_id(patients: QuerySet[Patient], national_ids) -> dict[str, Patient]:
+    """{fødselsnummer: the record to use} among `patients` (already scoped by the caller)."""
+    rows = patients.filter(national_id__in=list(national_ids), merged_into=None).order_by(
+        "national_id", _FOLLOWED_FIRST, "-created_at"
+    )
+    chosen: dict[str, Patient] = {}
+    for patient in rows:
+        chosen.setdefault(patient.national_id, patient)
+    return chosen
+
+
+def move_notices_for(user) -> list[MoveNotice]:
+    """The open «mulig flytting» requests and unread «flytting godtatt» notices of the municipalities
+    whose forløp this user handles (nurse, koordinator): the board's and the worklist's box. The
+    caller audits the patients it shows."""
+    notices = MoveNotice.objects.filter(
+        municipality_id__in=referral_municipality_ids(user), state=MoveState.OPEN
+    ).select_related("patient", "other_municipality")
+    return list(notices.order_by("-requested_on", "-created_at")[:50])
+
+
+def get_move_notice_for(user, *, patient: Patient, notice_id) -> MoveNotice:
+    """An open notice about this (visible) patient, in a municipality the user handles; else 404."""
+    try:
+        notice_id = int(notice_id)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    notice = (
+        MoveNotice.objects.filter(pk=notice_id, patient=patient, municipality_id__in=referral_municipality_ids(user))
+        .select_related("patient", "other_municipality")
+        .first()
+    )
+    if notice is None:
+        raise Http404
+    return notice

@@ -11,6 +11,7 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/pause/", views.PauseView.as_view(), name="pause"),
     path("patients/<uuid:patient_id>/gjenoppta/", views.ResumeView.as_view(), name="resume"),
     path("patients/<uuid:patient_id>/avslutt/", views.EndView.as_view(), name="end"),
+    path("patients/<uuid:patient_id>/flytting/", views.MoveView.as_view(), name="move"),
     path("patients/<uuid:patient_id>/innsyn/", views.AccessLogView.as_view(), name="access-log"),
     path("patients/<uuid:patient_id>/innsyn.pdf", views.AccessLogPdfView.as_view(), name="access-log-pdf"),
     path("patients/referrals/<uuid:referral_id>/vedtak.pdf", views.VedtakPdfView.as_view(), name="vedtak-pdf"),

@@ -38,11 +38,13 @@ from patients.selectors import (
     fastleger_for,
     forlop_board,
     get_device_for,
+    get_move_notice_for,
     get_patient_for,
     get_referral_for,
     kit_names_for,
     kits_for,
     loans_out_for,
+    move_notices_for,
     register_centres,
     register_devices,
     search_patients,
@@ -69,6 +71,7 @@ from patients.services import (
     referral_register,
     status_change_record,
 )
+from patients.services.moves import MoveRefused, move_accept, move_decline, move_notice_seen
 from patients.services.status import NoPatientYet
 from tenants.models import AuditAction, Role
 from tenants.selectors import (
@@ -272,10 +275,16 @@ class BoardView(LoginRequiredMixin, TemplateView):
         # (their municipality is the subject), so the page costs the same whatever its length.
         shown = [(p.pk, p) for p in patients]
         shown += [(row.pk, NoPatientYet(municipality_id=row.municipality_id)) for row in referrals]
+        notices = move_notices_for(self.request.user)
+        shown += [(n.patient_id, n.patient) for n in notices]
         audit_record_many_objects(action=AuditAction.VIEW, object_type="forlop_board", objects=shown,
                                   request=self.request)  # fmt: skip
         return super().get_context_data(
-            sections=sections, municipalities=municipalities, municipality=municipality, **kwargs
+            sections=sections,
+            municipalities=municipalities,
+            municipality=municipality,
+            move_notices=notices,
+            **kwargs,
         )
 
 
@@ -650,3 +659,51 @@ class DeviceCleanView(DeviceStepView):
 
     def perform(self, device):
         device_clean(device=device, user=self.request.user)
+
+
+# --- «mulig flytting»: the side that has the record answers another kommune's grant ---------------
+
+
+class MoveView(PatientPageMixin, TemplateView):
+    """The open move notices of one patient: what accepting does, the devices still out, and the
+    answer (accept, decline; «sett» for the requesting side's «flytting godtatt»). The patient's
+    nurses and koordinator only (403 for others who see the patient, 404 outside the scope)."""
+
+    template_name = "patients/move.html"
+    answers = {"accept": move_accept, "decline": move_decline, "seen": move_notice_seen}
+
+    def _require_role(self):
+        if not can_change_status(self.request.user, self.patient):
+            raise PermissionDenied("Bare sykepleiere og koordinatorer for pasienten kan svare på en flytting.")
+
+    def get(self, request, *args, **kwargs):
+        self._require_role()
+        audit_record(action=AuditAction.VIEW, object_type="move_notice", object_id=self.patient.pk,
+                     patient=self.patient, request=request)  # fmt: skip
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        notices = [n for n in move_notices_for(self.request.user) if n.patient_id == self.patient.pk]
+        return super().get_context_data(patient=self.patient, notices=notices, loans=loans_out_for(self.patient),
+                                        **kwargs)  # fmt: skip
+
+    def post(self, request, *args, **kwargs):
+        self._require_role()
+        notice = get_move_notice_for(request.user, patient=self.patient, notice_id=request.POST.get("notice"))
+        answer = self.answers.get(request.POST.get("answer", ""))
+        if answer is None:
+            return HttpResponseBadRequest("Ukjent svar.", content_type="text/plain")
+        try:
+            answer(notice=notice, user=request.user, request=request)
+        except MoveRefused as exc:
+            messages.error(request, str(exc))
+            return redirect("patients:move", patient_id=self.patient.pk)
+        messages.success(request, MOVE_ANSWERED[request.POST["answer"]])
+        return redirect("patients:detail", patient_id=self.patient.pk)
+
+
+MOVE_ANSWERED = {
+    "accept": gettext_lazy("Flyttingen er godtatt. Journalen er flyttet, og den andre kommunen har fått beskjed."),
+    "decline": gettext_lazy("Flyttingen er avslått. Journalene holdes adskilt."),
+    "seen": gettext_lazy("Meldingen er lest."),
+}

@@ -20,7 +20,7 @@ from ebp.selectors import thresholds_for
 from ebp.services import NurseRequired as PlanNurseRequired
 from ebp.services import can_edit as can_edit_plan
 from patients.models import Diagnosis, EndReason, PatientStatus
-from patients.selectors import loans_out_for
+from patients.selectors import loans_out_for, move_notices_for
 from patients.services import StatusRefused, can_change_status
 from patients.views import ForlopFormView, PatientPageMixin
 from tenants.models import AuditAction, Role
@@ -78,6 +78,7 @@ class WorklistView(NurseAreaMixin, TemplateView):
         for row in worklist.rows:
             row.html = renderer.render(row)
         return super().get_context_data(
+            move_notices=self._move_notices(),
             worklist=worklist,
             filters=filters,
             municipalities=visible_municipalities(self.request.user),
@@ -86,6 +87,15 @@ class WorklistView(NurseAreaMixin, TemplateView):
             now=timezone.now(),
             **kwargs,
         )
+
+    def _move_notices(self) -> list:
+        # «Mulig flytting» above the list, on a full page load only (the refresh swaps the list alone).
+        if self.request.htmx:
+            return []
+        notices = move_notices_for(self.request.user)
+        audit_record_many(action=AuditAction.VIEW, object_type="move_notice", request=self.request,
+                          patients=list({n.patient_id: n.patient for n in notices}.values()))  # fmt: skip
+        return notices
 
     def _audit(self, worklist) -> None:
         # The page refreshes every few seconds: log each patient when their row first appears on this

@@ -11,18 +11,12 @@ Privacy: registering a national id looks only in the user's own scope (`visible_
 known there is linked (`referral.patient`); anyone else is answered exactly as a new person, whether
 or not a Patient with that id exists in another municipality: no uniqueness error, nothing linked.
 
-The Patient record comes with the grant (`decision_record`):
-- the referral's linked patient, or a Patient in scope with the national id, is used as it is;
-- a Patient with the national id in another municipality is MOVED, so the person keeps one record
-  with a municipality history: if that forløp is active or paused it is first ended (an `ended` row,
-  end reason «moved», in the old municipality, effective on the decision date — its open alerts close
-  as for any end), then the record's municipality becomes the new one and a `moved` row names the
-  previous municipality, effective on the decision date. Billing splits the month at that date: the
-  old municipality's rows run up to the end row, the new one's from the grant and oppstart on.
-  The record's earlier rows (readings, plans, alerts, status history) keep the municipality they
-  were written for.
-- otherwise a new Patient is created (`access.patient_create`) with status «venter på oppstart»
-  (pending): no silence checks, not active until oppstart writes its `started` row.
+The Patient record comes with the grant (`decision_record`): the referral's linked patient, or this
+municipality's record of the national id, is used as it is; otherwise a new Patient is created
+(`access.patient_create`) with status «venter på oppstart» (pending) holding only what this kommune
+entered. If the person has a record in another municipality, that record is not touched: its side
+gets a «mulig flytting» notice and decides (patients.services.moves). The answer is the same either
+way, so a grant learns nothing of other kommuner.
 """
 
 from __future__ import annotations
@@ -44,7 +38,6 @@ from patients.models import (
     CriterionAnswer,
     Decision,
     DecisionOutcome,
-    EndReason,
     Patient,
     PatientStatus,
     Referral,
@@ -54,9 +47,9 @@ from patients.models import (
     validate_national_id,
 )
 from patients.services.access import patient_create
+from patients.services.moves import move_notices_raise
 from patients.services.status import NoPatientYet, referral_change_record
 from tenants.models import AuditAction, Role
-from tenants.rls import system_scope
 from tenants.selectors import user_scope
 from tenants.services import audit_record
 
@@ -138,7 +131,8 @@ def referral_register(
         raise ReferralRefused(f"Personen har allerede en åpen henvisning i {municipality.name}.")
     referral = Referral(
         municipality=municipality,
-        patient=visible_patients(user).filter(national_id=national_id).first(),
+        # Only this municipality's record: a person known elsewhere is answered as a new one.
+        patient=visible_patients(user).filter(national_id=national_id, municipality=municipality).first(),
         national_id=national_id,
         name=name.strip(),
         referrer=referrer,
@@ -216,56 +210,25 @@ def _check_period(period_from, period_to, evaluation_date) -> None:
         )
 
 
-def _move(*, patient: Patient, referral: Referral, user, on: datetime.date, request) -> Patient:
-    """The move rule of the module docstring: end the old forløp, then move the one record."""
-    old = patient.municipality_id
-    if patient.status in (PatientStatus.ACTIVE, PatientStatus.PAUSED):
-        old_referral = patient.referrals.filter(municipality_id=old).order_by("-created_at").first()
-        referral_change_record(
-            referral=old_referral, patient=patient, municipality_id=old, event=StatusEvent.ENDED,
-            end_reason=EndReason.MOVED, effective_date=on, user=user, request=request,
-            note=f"Flyttet til {referral.municipality.name}",
-        )  # fmt: skip
-        patient.refresh_from_db()
-    patient.municipality = referral.municipality
-    patient.save(update_fields=["municipality"])
-    audit_record(action=AuditAction.UPDATE, object_type="patient", object_id=patient.pk, patient=patient,
-                 request=request, user=user)  # fmt: skip
-    referral_change_record(
-        referral=referral, patient=patient, event=StatusEvent.MOVED, previous_municipality_id=old,
-        effective_date=on, user=user, request=request,
-    )  # fmt: skip
-    return patient
-
-
-def _patient_for_grant(*, referral: Referral, user, on: datetime.date, request) -> Patient:
-    patient = referral.patient or Patient.objects.filter(national_id=referral.national_id).first()
-    if patient is None:
-        moved = _move_from_elsewhere(referral=referral, user=user, on=on, request=request)
-        if moved is not None:
-            return moved
-        patient = patient_create(
-            municipality=referral.municipality, name=referral.name, national_id=referral.national_id,
-            gp=referral.gp, diagnoses=referral.diagnoses, status=PatientStatus.PENDING,
-        )  # fmt: skip
-        audit_record(action=AuditAction.CREATE, object_type="patient", object_id=patient.pk, patient=patient,
-                     request=request, user=user)  # fmt: skip
+def _patient_for_grant(*, referral: Referral, user, request) -> Patient:
+    """The referral's municipality's record of the person, or a new one holding only what this
+    kommune entered. A record elsewhere is never touched here: its side is asked (moves)."""
+    patient = (
+        referral.patient
+        or Patient.objects.filter(
+            national_id=referral.national_id, municipality_id=referral.municipality_id, merged_into=None
+        ).first()
+    )
+    if patient is not None:
         return patient
-    patient = Patient.objects.select_for_update().get(pk=patient.pk)
-    if patient.municipality_id != referral.municipality_id:
-        patient = _move(patient=patient, referral=referral, user=user, on=on, request=request)
+    patient = patient_create(
+        municipality=referral.municipality, name=referral.name, national_id=referral.national_id,
+        gp=referral.gp, diagnoses=referral.diagnoses, status=PatientStatus.PENDING,
+    )  # fmt: skip
+    audit_record(action=AuditAction.CREATE, object_type="patient", object_id=patient.pk, patient=patient,
+                 request=request, user=user)  # fmt: skip
+    move_notices_raise(own=patient, user=user, request=request)
     return patient
-
-
-def _move_from_elsewhere(*, referral: Referral, user, on: datetime.date, request) -> Patient | None:
-    """The person is followed up in a municipality beyond this koordinator's reach (the database's wall
-    hides it): their one record moves here, the old forløp ends. A step across two municipalities, so
-    it runs in a named, audited system scope (tenants/rls.py), and only for this one person."""
-    with system_scope("referrals.move_on_grant"):
-        elsewhere = Patient.objects.select_for_update().filter(national_id=referral.national_id).first()
-        if elsewhere is None:
-            return None
-        return _move(patient=elsewhere, referral=referral, user=user, on=on, request=request)
 
 
 @transaction.atomic
@@ -304,7 +267,7 @@ def decision_record(
         period_from=period_from, period_to=period_to, evaluation_date=evaluation_date, decided_by=user,
     )  # fmt: skip
     if granted:
-        referral.patient = _patient_for_grant(referral=referral, user=user, on=today, request=request)
+        referral.patient = _patient_for_grant(referral=referral, user=user, request=request)
         referral.save(update_fields=["patient"])
     _audit(action=AuditAction.CREATE, object_type="decision", object_id=decision.pk, referral=referral, user=user,
            request=request)  # fmt: skip

@@ -1,6 +1,6 @@
 """The henvisning process through the API: henvisning → vurdering → vedtak (klage) → samtykke, its
 privacy rule (registering a national id learns nothing outside the scope), the move rule, the order
-of the steps and the vedtaksbrev PDF."""
+of the steps and the vedtaksbrev PDF. The «mulig flytting» notices: tests/patients/test_moves.py."""
 
 import datetime
 import io
@@ -148,7 +148,7 @@ def test_it_links_a_person_already_known_in_the_scope(world, api):
     assert rune.municipality == world.m.gjerdrum  # no move within the municipality
 
 
-def test_it_moves_a_patient_from_another_municipality_on_the_grant(world, api):
+def test_it_moves_a_patient_from_another_municipality_once_that_side_accepts(world, api, login):
     client = api(world.u.coordinator)
     jens = world.p.nannestad  # active in Nannestad, unknown to the Gjerdrum koordinator
     alert = Alert.objects.create(patient=jens, municipality=jens.municipality, kind="out_of_range", colour="red",
@@ -156,7 +156,18 @@ def test_it_moves_a_patient_from_another_municipality_on_the_grant(world, api):
     referral_id = _assessed(client, "3230", national_id=jens.national_id, name=jens.name)
     decided = client.post(f"/api/v1/referrals/{referral_id}/decision/", _granted(), format="json")
     assert decided.status_code == 201
-    assert decided.json()["patient_id"] == str(jens.pk)  # one record, not a duplicate
+    assert decided.json()["patient_id"] != str(jens.pk)  # Gjerdrum's own record until Nannestad says yes
+    jens.refresh_from_db()
+    assert jens.municipality == world.m.nannestad and jens.status == "active" and not jens.status_changes.exists()
+    alert.refresh_from_db()
+    assert alert.status == "open"
+
+    koordinator_nannestad = UserFactory(username="koordinator.nannestad")
+    MembershipFactory(user=koordinator_nannestad, role="coordinator", municipality=world.m.nannestad)
+    notice = jens.move_notices.get()
+    accepted = login(koordinator_nannestad).post(f"/patients/{jens.pk}/flytting/", {"notice": notice.pk,
+                                                                                    "answer": "accept"})  # fmt: skip
+    assert accepted.status_code == 302
     jens.refresh_from_db()
     assert jens.municipality == world.m.gjerdrum
     assert jens.status == "pending"  # the Nannestad forløp ended; Gjerdrum's waits for its oppstart
@@ -167,12 +178,11 @@ def test_it_moves_a_patient_from_another_municipality_on_the_grant(world, api):
         ("granted", world.m.gjerdrum.pk, ""),
     ]
     assert rows[1].previous_municipality == world.m.nannestad
+    assert Referral.objects.get(pk=referral_id).patient == jens  # the henvisning goes with the one record
     alert.refresh_from_db()
     assert alert.status == "closed"  # the Nannestad forløp's open alert closed with its end
     assert {r.effective_date for r in rows} == {TODAY()}
     # The Nannestad side no longer sees the patient; the Gjerdrum side does.
-    koordinator_nannestad = UserFactory(username="koordinator.nannestad")
-    MembershipFactory(user=koordinator_nannestad, role="coordinator", municipality=world.m.nannestad)
     assert api(koordinator_nannestad).get(f"/api/v1/patients/{jens.pk}/").status_code == 404
     assert api(world.u.coordinator).get(f"/api/v1/patients/{jens.pk}/").status_code == 200
 
