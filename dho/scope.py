@@ -14,6 +14,7 @@ from __future__ import annotations
 from django.db import connection
 
 from tenants import rls
+from tenants.configuration import acting_as, actor
 from tenants.tokens import TokenAuthentication
 
 REACH_SQL = """
@@ -46,6 +47,10 @@ def municipality_ids_for(user) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
+def _actor(user) -> str:
+    return getattr(user, "username", "") or "anonym"
+
+
 def scope_set_for(user) -> None:
     """SET LOCAL this user's reach in the open transaction: worked out and set in one round trip."""
     rls.scope_set_to_query(*reach_query(user))
@@ -60,7 +65,7 @@ class ScopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        with rls.scoped_to_query(*reach_query(request.user)):
+        with rls.scoped_to_query(*reach_query(request.user)), acting_as(_actor(request.user)):
             return self.get_response(request)
 
 
@@ -71,4 +76,5 @@ class ScopedTokenAuthentication(TokenAuthentication):
         found = super().authenticate(request)
         if found is not None:
             scope_set_for(found[0])
+            actor.set(_actor(found[0]))  # inside the request's acting_as: reset with it
         return found

@@ -2,7 +2,7 @@
 
 import threading
 
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import task_prerun, worker_process_init, worker_ready, worker_shutdown
 
 _stop = threading.Event()
 
@@ -37,3 +37,11 @@ def _yield_to_web(**kwargs):
     import os
 
     os.nice(int(os.environ.get("DHO_WORKER_NICE", "10")))
+
+
+@task_prerun.connect
+def _scope_clear(**_kwargs) -> None:
+    """A task on a reused connection starts with no scope (tenants.rls.session_scope_clear)."""
+    from tenants.rls import session_scope_clear
+
+    session_scope_clear()

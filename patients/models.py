@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from patients import national_id
+from tenants.configuration import WrittenThroughFunction
 from tenants.models import Municipality
 
 
@@ -405,12 +406,22 @@ class StatusChange(models.Model):
 
 # Direct foreign keys for django-guardian: the visibility join stays an indexed integer/uuid join
 # instead of a generic (content type, text id) one.
-class PatientUserObjectPermission(UserObjectPermissionBase):
+# Part of a fastlege's and specialist's database scope, so written only through the owner's function,
+# for a patient in the writer's scope and logged (tenants.configuration).
+class PatientUserObjectPermission(WrittenThroughFunction, UserObjectPermissionBase):
+    write_function = "dho_patient_permission_write"
     content_object = models.ForeignKey(Patient, on_delete=models.CASCADE)
 
+    class Meta(UserObjectPermissionBase.Meta):  # guardian's unique_together, not the mixin's Meta
+        abstract = False
 
-class PatientGroupObjectPermission(GroupObjectPermissionBase):
+
+class PatientGroupObjectPermission(WrittenThroughFunction, GroupObjectPermissionBase):
+    write_function = "dho_patient_permission_write"
     content_object = models.ForeignKey(Patient, on_delete=models.CASCADE)
+
+    class Meta(GroupObjectPermissionBase.Meta):  # guardian's unique_together, not the mixin's Meta
+        abstract = False
 
 
 # --- equipment: the centre's device register, kits and loans (patients.services.equipment) -------

@@ -25,14 +25,23 @@ class CentreAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+class OneRowAtATime:
+    """The admin's bulk delete of memberships and agreements: row by row through the model, which
+    writes through the owner's audited function (tenants.configuration)."""
+
+    def delete_queryset(self, request, queryset):
+        for row in queryset:
+            row.delete()
+
+
 @admin.register(Agreement)
-class AgreementAdmin(admin.ModelAdmin):
+class AgreementAdmin(OneRowAtATime, admin.ModelAdmin):
     list_display = ["centre", "municipality", "follow_up_by", "valid_from", "valid_to"]
     list_filter = ["centre", "follow_up_by"]
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(OneRowAtATime, admin.ModelAdmin):
     list_display = ["user", "role", "centre", "municipality"]
     list_filter = ["role", "centre", "municipality"]
     search_fields = ["user__username"]

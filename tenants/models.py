@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from tenants.configuration import WrittenThroughFunction
+
 
 class Municipality(models.Model):
     """A kommune. Every patient and every clinical row belongs to exactly one."""
@@ -81,7 +83,7 @@ class AgreementQuerySet(models.QuerySet):
         return self.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=day), valid_from__lte=day)
 
 
-class Agreement(models.Model):
+class Agreement(WrittenThroughFunction):
     """Samarbeidsavtale between a centre and a partner municipality: who follows its patients up."""
 
     centre = models.ForeignKey(Centre, on_delete=models.PROTECT, related_name="agreements")
@@ -119,7 +121,7 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("Senteradministrator")
 
 
-class Membership(models.Model):
+class Membership(WrittenThroughFunction):
     """A user's role at a centre or at a municipality. A user may hold several."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")

@@ -38,6 +38,22 @@ NULL_OR_IN_SCOPE = f"municipality_id IS NULL OR {IN_SCOPE}"
 # scope (before there is one) and the inhabitants are public statistics. No patient data; forced RLS
 # all the same, so the pg_class walk has no exceptions to trust.
 CONFIGURATION_TABLES = {"tenants_membership", "tenants_agreement", "billing_population"}
+# The rows the scope is computed from: dho_app reads them and writes them only through the owner's
+# audited function dho_configuration_write (tenants.configuration), never with INSERT/UPDATE/DELETE.
+READ_ONLY_TABLES = {
+    "tenants_membership",
+    "tenants_agreement",
+    "patients_patientuserobjectpermission",
+    "patients_patientgroupobjectpermission",
+}
+# A table with patient data but no municipality of its own whose parent is not a foreign key the walk
+# can follow: the quarantine belongs to the gateway's centre, seen by whoever reaches the centre's host.
+PARENT_POLICIES = {
+    "measurements_quarantineditem": (
+        "EXISTS (SELECT 1 FROM tenants_centre c"
+        " WHERE c.id = centre_id AND c.host_id = ANY ((SELECT dho_scope())::bigint[]))"
+    ),
+}
 
 
 def _literal(municipality_ids: Iterable[int]) -> str:
@@ -110,6 +126,17 @@ def scoped_to_query(sql: str, params: list, using: str = "default"):
     return _scoped(lambda: _set_from_query(sql, params, using), using)
 
 
+def session_scope_clear(sender=None, **kwargs) -> None:
+    """request_started and Celery's task_prerun: a reused connection starts with no scope. SET LOCAL
+    ends with its transaction, but a session-wide set_config(…, false) outlives COMMIT; whoever set
+    one, the next request or task on this connection does not inherit it."""
+    conn = connections["default"]
+    if conn.connection is None or conn.in_atomic_block or conn.vendor != "postgresql":
+        return  # a new connection has none; inside a transaction the caller's scope stands
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, '', false)", [SCOPE_SETTING])
+
+
 def _raw(using: str) -> str:
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT current_setting(%s, true)", [SCOPE_SETTING])
@@ -121,9 +148,13 @@ def system_scope(name: str, using: str = "default") -> Iterator[None]:
     """Every municipality, for a Celery task or a management command that works for all of them.
     Named and audited (`system:<name>` in the audit log), never a bypass: the same policy, the same
     role, and the list is the municipalities that exist now."""
+    from tenants.configuration import acting_as
     from tenants.models import AuditAction, AuditEvent, Municipality
 
-    with scoped(Municipality.objects.using(using).values_list("pk", flat=True), using=using):
+    with (
+        scoped(Municipality.objects.using(using).values_list("pk", flat=True), using=using),
+        acting_as(f"system:{name}"[:150]),
+    ):
         AuditEvent.objects.using(using).create(
             username=f"system:{name}"[:150], action=AuditAction.VIEW, object_type="system_scope", object_id=name[:64]
         )
@@ -159,6 +190,26 @@ SELECT c.relname
    AND (NOT has_table_privilege(%(role)s, c.oid, 'SELECT')
         OR (c.relname = %(audit)s
             AND has_table_privilege(%(role)s, c.oid, 'UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')))
+"""
+
+
+# Tables without a municipality_id whose rows belong to a walled row: a NOT NULL foreign key to a
+# table that has the policy. (table, column, parent table, parent key, RLS forced, has the policy);
+# walked again until nothing new turns up, so a row of a row of a walled row is walled too.
+CHILD_TABLES_SQL = """
+SELECT c.relname, a.attname, p.relname, pa.attname, c.relrowsecurity AND c.relforcerowsecurity,
+       EXISTS (SELECT 1 FROM pg_policy pol WHERE pol.polrelid = c.oid AND pol.polname = %s)
+  FROM pg_constraint k
+  JOIN pg_class c ON c.oid = k.conrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+  JOIN pg_class p ON p.oid = k.confrelid
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.conkey[1]
+  JOIN pg_attribute pa ON pa.attrelid = p.oid AND pa.attnum = k.confkey[1]
+ WHERE k.contype = 'f' AND array_length(k.conkey, 1) = 1 AND a.attnotnull AND c.oid <> p.oid
+   AND EXISTS (SELECT 1 FROM pg_policy pp WHERE pp.polrelid = p.oid AND pp.polname = %s)
+   AND NOT EXISTS (SELECT 1 FROM pg_attribute m WHERE m.attrelid = c.oid AND m.attname = 'municipality_id'
+                   AND NOT m.attisdropped)
+ ORDER BY c.relname, a.attname
 """
 
 
@@ -220,6 +271,8 @@ def _grants_sql(role: str, tables: list[str]) -> list[str]:
             # The audit log: written and read, never changed (item 2).
             statements.append(f"REVOKE ALL ON {qt} FROM {q}")
             statements.append(f"GRANT SELECT, INSERT ON {qt} TO {q}")
+        elif table in READ_ONLY_TABLES:
+            statements.append(f"GRANT SELECT ON {qt} TO {q}")  # written through dho_configuration_write
         elif table == "django_migrations":
             statements.append(f"GRANT SELECT ON {qt} TO {q}")  # `migrate --check`, never a migration
         else:
@@ -232,6 +285,70 @@ def _schema() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_schema()")
         return cursor.fetchone()[0]
+
+
+def _child_walls(cursor) -> None:
+    """Policies through the parent (CHILD_TABLES_SQL) and the explicit PARENT_POLICIES."""
+    for table, expression in PARENT_POLICIES.items():
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
+        if cursor.fetchone()[0]:
+            _wall_with(cursor, table, expression)
+    while True:
+        cursor.execute(CHILD_TABLES_SQL, [POLICY, POLICY])
+        pending = {}
+        for table, column, parent, key, walled, has_policy in cursor.fetchall():
+            if not (walled and has_policy) and table not in pending:
+                q = connection.ops.quote_name
+                # Names from the catalogue, quoted: the parent's own policy decides, row by row.
+                pending[table] = f"EXISTS (SELECT 1 FROM {q(parent)} parent WHERE parent.{q(key)} = {q(column)})"  # noqa: S608
+        if not pending:
+            return
+        for table, expression in pending.items():
+            _wall_with(cursor, table, expression)
+
+
+def _wall_with(cursor, table: str, expression: str) -> None:
+    cursor.execute(
+        "SELECT c.relrowsecurity AND c.relforcerowsecurity,"
+        " EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = %s)"
+        " FROM pg_class c WHERE c.oid = %s::regclass",
+        [POLICY, table],
+    )
+    walled, has_policy = cursor.fetchone()
+    qt = connection.ops.quote_name(table)
+    if not has_policy:
+        cursor.execute(f"CREATE POLICY {POLICY} ON {qt} USING ({expression}) WITH CHECK ({expression})")
+    if not walled:
+        cursor.execute(f"ALTER TABLE {qt} ENABLE ROW LEVEL SECURITY")
+        cursor.execute(f"ALTER TABLE {qt} FORCE ROW LEVEL SECURITY")
+
+
+DEFINER_FUNCTIONS_SQL = """
+SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = current_schema() AND p.prosecdef
+   AND (has_function_privilege('public', p.oid, 'EXECUTE') OR NOT has_function_privilege(%s, p.oid, 'EXECUTE'))
+"""
+
+
+def _definer_grants(cursor, role: str) -> None:
+    """A security-definer function runs as the owner: only the app's role may call one."""
+    cursor.execute(DEFINER_FUNCTIONS_SQL, [role])
+    q = connection.ops.quote_name(role)
+    for (signature,) in cursor.fetchall():
+        cursor.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+        cursor.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {q}")
+
+
+def _read_only_grants(cursor, role: str) -> None:
+    q = connection.ops.quote_name(role)
+    for table in READ_ONLY_TABLES:
+        cursor.execute(
+            "SELECT CASE WHEN to_regclass(%s) IS NULL THEN false"
+            " ELSE has_table_privilege(%s, to_regclass(%s), 'INSERT, UPDATE, DELETE, TRUNCATE') END",
+            [table, role, table],
+        )
+        if cursor.fetchone()[0]:
+            cursor.execute(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {connection.ops.quote_name(table)} FROM {q}")
 
 
 def walls_ensure(sender=None, using: str = "default", **kwargs) -> None:
@@ -249,15 +366,20 @@ def walls_ensure(sender=None, using: str = "default", **kwargs) -> None:
         if role_exists:
             cursor.execute(UNGRANTED_TABLES_SQL, {"role": role, "audit": AUDIT_TABLE})
             ungranted = [r[0] for r in cursor.fetchall()]
-        if not missing and role_exists and not ungranted:
-            return
-        with transaction.atomic(using=using):
-            for table, not_null, walled, has_policy in missing:
-                for statement in _wall_sql(table, not_null, walled, has_policy):
+        if missing or not role_exists or ungranted:
+            with transaction.atomic(using=using):
+                for table, not_null, walled, has_policy in missing:
+                    for statement in _wall_sql(table, not_null, walled, has_policy):
+                        cursor.execute(statement)
+                _role_ensure(cursor, role)
+                if not role_exists:
+                    cursor.execute(UNGRANTED_TABLES_SQL, {"role": role, "audit": AUDIT_TABLE})
+                    ungranted = [r[0] for r in cursor.fetchall()]
+                for statement in _grants_sql(role, ungranted):
                     cursor.execute(statement)
-            _role_ensure(cursor, role)
-            if not role_exists:
-                cursor.execute(UNGRANTED_TABLES_SQL, {"role": role, "audit": AUDIT_TABLE})
-                ungranted = [r[0] for r in cursor.fetchall()]
-            for statement in _grants_sql(role, ungranted):
-                cursor.execute(statement)
+        # After the tables with a municipality have theirs: the rows that belong to them, the
+        # security-definer functions and the read-only configuration rows (each a no-op when done).
+        with transaction.atomic(using=using):
+            _child_walls(cursor)
+            _definer_grants(cursor, role)
+            _read_only_grants(cursor, role)

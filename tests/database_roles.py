@@ -14,6 +14,7 @@ import contextlib
 
 import pytest
 from django.conf import settings
+from django.core.signals import request_finished
 from django.db import connection
 from django.db.models.signals import post_save
 from django.test import TransactionTestCase
@@ -58,6 +59,13 @@ def _scope_all() -> None:
         cursor.execute("SELECT set_config(%s, %s, false)", [rls.SCOPE_SETTING, rls._literal(ids)])
 
 
+def _scope_again(sender=None, **kwargs):
+    # The platform clears a session-wide scope when a request starts (tenants.rls.session_scope_clear);
+    # the test's own code after a request (a transactional test's) keeps its scope of every municipality.
+    if connection.connection is not None and not connection.in_atomic_block:
+        _scope_all()
+
+
 def _municipality_made(sender, instance, created, **kwargs):
     if created and kwargs.get("using", "default") == "default":
         _scope_all()
@@ -73,7 +81,9 @@ def tests_scope(request):
     with request.getfixturevalue("django_db_blocker").unblock():
         _scope_all()  # before the test's own transaction, if it has one: for the whole test
     post_save.connect(_municipality_made, sender=Municipality, dispatch_uid="tests_scope")
+    request_finished.connect(_scope_again, dispatch_uid="tests_scope_again")
     yield
+    request_finished.disconnect(dispatch_uid="tests_scope_again")
     post_save.disconnect(sender=Municipality, dispatch_uid="tests_scope")
 
 
@@ -148,3 +158,12 @@ def owner_psycopg():
     finally:
         owner.rollback()
         owner.close()
+
+
+def superuser_make(user) -> None:
+    """Only the owner makes a superuser (a trigger refuses the app's role): committed beside the
+    test's transaction, so a transactional test's user is what it changes."""
+    with owner_psycopg() as owner:
+        owner.execute("UPDATE auth_user SET is_superuser = true, is_staff = true WHERE id = %s", [user.pk])
+        owner.commit()
+    user.refresh_from_db()

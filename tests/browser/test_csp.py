@@ -5,6 +5,7 @@ violation, while an injected inline script is refused (the control that the poli
 import pytest
 from playwright.sync_api import expect
 
+from tests.database_roles import superuser_make
 from triage.models import Alert
 
 pytestmark = pytest.mark.browser
@@ -86,8 +87,7 @@ def test_the_admin_works_under_the_policy(world, page, browser_login):
     """Django's admin ships its scripts as files: lists, filters, date pickers and the user form's
     permission chooser run without a violation (no exception for /admin/ in the policy)."""
     console = _watch(page)
-    world.u.admin.is_superuser = True
-    world.u.admin.save(update_fields=["is_superuser"])
+    superuser_make(world.u.admin)
     browser_login(world.u.admin)
     for path in (
         "/admin/",

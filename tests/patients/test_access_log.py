@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from measurements.services import integration_create, readings_ingest
 from tenants.models import AuditEvent
 from tenants.services import audit_record
+from tests.database_roles import owner_psycopg
 from tests.measurements.test_ingest import _reading
 
 
@@ -57,12 +58,17 @@ def _pdf_text(response) -> str:
 
 
 def _event_at(world, patient, days_ago: int, object_type="patient") -> None:
-    """An access `days_ago` days back, by the Øvre nurse (the log is append-only: a new row, dated)."""
-    AuditEvent.objects.create(
-        at=timezone.now() - datetime.timedelta(days=days_ago), user=world.u.nurse, username=world.u.nurse.username,
-        role="nurse", action="view", object_type=object_type, object_id=str(patient.pk), patient_id=patient.pk,
-        municipality_id=patient.municipality_id,
-    )  # fmt: skip
+    """An access `days_ago` days back, by the Øvre nurse. The database dates the app's audit events
+    itself (now()); only the owner may write a dated one, so a dated fixture goes in as the owner
+    (committed beside the test's transaction; the log is append-only, so it stays)."""
+    with owner_psycopg() as owner:
+        owner.execute(
+            "INSERT INTO tenants_auditevent (at, user_id, username, role, action, object_type, object_id, patient_id,"
+            " municipality_id, request_id) VALUES (%s, %s, %s, 'nurse', 'view', %s, %s, %s, %s, '')",
+            [timezone.now() - datetime.timedelta(days=days_ago), world.u.nurse.pk, world.u.nurse.username,
+             object_type, str(patient.pk), patient.pk, patient.municipality_id],
+        )  # fmt: skip
+        owner.commit()
 
 
 # --- the page and the PDF list a view made by another user a moment before ---------------------------

@@ -19,6 +19,7 @@ from patients.services import (
     devices_lend,
     loan_for_serial,
 )
+from tenants.configuration import AUDITED_TABLES
 from tenants.models import AuditEvent
 
 TODAY = timezone.localdate
@@ -322,7 +323,7 @@ def test_it_hides_a_patient_outside_the_scope_when_lending(world, login):
     _device(world, "OX-1")
     response = _lend(login(world.u.coordinator), world.p.nannestad, "OX-1")
     assert response.status_code == 404
-    assert not DeviceLoan.objects.exists() and not AuditEvent.objects.exists()
+    assert not DeviceLoan.objects.exists() and not AuditEvent.objects.exclude(object_type__in=AUDITED_TABLES).exists()
 
 
 def test_the_register_shows_a_borrower_only_to_those_who_may_see_them(world, login):
@@ -344,7 +345,11 @@ def test_loans_and_returns_are_audited_as_writes_of_the_patients_data(world, log
     [loan] = _lend(client, world.p.gjerdrum, "OX-1").json()
     client.post("/api/v1/devices/OX-1/return/")
     client.get(f"/api/v1/patients/{world.p.gjerdrum.pk}/loans/")
-    events = AuditEvent.objects.order_by("pk").values_list("action", "object_type", "object_id", "patient_id", "role")
+    events = (
+        AuditEvent.objects.exclude(object_type__in=AUDITED_TABLES)
+        .order_by("pk")
+        .values_list("action", "object_type", "object_id", "patient_id", "role")
+    )
     assert list(events) == [
         ("create", "device_loan", str(loan["id"]), world.p.gjerdrum.pk, "nurse"),
         ("update", "device_loan", str(loan["id"]), world.p.gjerdrum.pk, "nurse"),

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from tenants.tokens import token_create, user_session_keys
 from tenants.two_factor import backup_codes_create
+from tests.database_roles import superuser_make
 
 PASSWORD = "korrekt-hest-batteri"  # tests/factories.py gives every user this one
 
@@ -255,13 +256,15 @@ def test_the_page_asks_for_a_login(world):
 # --- the centre admin -------------------------------------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)  # the superuser is made by the owner, beside the test
 def test_the_centre_admin_lists_and_revokes_only_their_centres_users_tokens(world, login):
     from tests.factories import UserFactory
 
     ovre_nurse, ovre_secret = token_create(user=world.u.nurse)
     coordinator, coordinator_secret = token_create(user=world.u.coordinator)  # Gjerdrum: an Øvre partner
     agder, agder_secret = token_create(user=world.u.nurse_agder)
-    root = UserFactory(username="rot", is_superuser=True, is_staff=True)
+    root = UserFactory(username="rot")
+    superuser_make(root)
     superuser, _root_secret = token_create(user=root)
     client = login(world.u.admin)
 
