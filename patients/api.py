@@ -24,6 +24,7 @@ from patients.models import (
     Diagnosis,
     EndReason,
     Kit,
+    MoveNotice,
     Patient,
     Referral,
     ReferralStatus,
@@ -35,11 +36,13 @@ from patients.selectors import (
     device_type_labels,
     devices_for,
     get_device_for,
+    get_move_notice_for,
     get_patient_for,
     get_referral_for,
     kits_for,
     loans_of,
     loans_out_for,
+    move_notices_for,
     search_patients,
     visible_patients,
     visible_referrals,
@@ -50,6 +53,7 @@ from patients.services import (
     appeal_decide,
     appeal_register,
     assessment_record,
+    can_change_status,
     consent_record,
     decision_record,
     patient_end,
@@ -71,6 +75,7 @@ from patients.services.equipment import (
     kit_for,
     register_centre_ids,
 )
+from patients.services.moves import MoveRefused, move_accept, move_decline, move_notice_seen
 from patients.services.status import NoPatientYet
 from tenants.api_input import read_capped
 from tenants.models import AuditAction, Centre, Municipality, Role
@@ -998,3 +1003,77 @@ class EndAPI(_StatusStepAPI):
         still_out = LoanOutSerializer(loans_out_for(self.patient), many=True).data
         body = {**StatusChangeOutSerializer(change).data, "status": change.patient.status, "still_out": still_out}
         return Response(body, status=201)
+
+
+# --- «mulig flytting»: the side that has the record answers another kommune's grant ---------------
+
+
+class MoveNoticeOutSerializer(serializers.ModelSerializer):
+    patient_id = serializers.UUIDField()
+    patient_name = serializers.CharField(source="patient.name")
+    other_municipality = MunicipalityOutSerializer(help_text="Kommunen som innvilget (request) eller godtok")
+
+    class Meta:
+        model = MoveNotice
+        fields = ["id", "kind", "state", "patient_id", "patient_name", "other_municipality", "requested_on",
+                  "decided_at"]  # fmt: skip
+
+
+class MoveAnswerInSerializer(serializers.Serializer):
+    notice = serializers.IntegerField(help_text="Meldingens id")
+    answer = serializers.ChoiceField(
+        choices=[("accept", "Godta flytting"), ("decline", "Avslå"), ("seen", "Merk som lest")],
+        help_text="accept/decline svarer på «mulig flytting»; seen kvitterer for «flytting godtatt»",
+    )
+
+
+MOVE_ANSWERS = {"accept": move_accept, "decline": move_decline, "seen": move_notice_seen}
+
+
+class MoveNoticeListAPI(generics.ListAPIView):
+    """The open «mulig flytting» requests and unread «flytting godtatt» notices of the kommuner whose
+    forløp the user handles (the board's box), newest first."""
+
+    serializer_class = MoveNoticeOutSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        notices = move_notices_for(self.request.user)
+        audit_record_many(action=AuditAction.VIEW, object_type="move_notice", request=self.request,
+                          patients=list({n.patient_id: n.patient for n in notices}.values()))  # fmt: skip
+        return notices
+
+
+class PatientMoveAPI(PatientScopedAPIView, generics.GenericAPIView):
+    """GET this patient's open notices; POST an answer. The patient's nurses and koordinator only
+    (403 for others who see the patient); an answered notice is a 400 saying so."""
+
+    serializer_class = MoveAnswerInSerializer
+    pagination_class = None  # a handful at most, one list (and so in the schema)
+
+    def _require_role(self, request):
+        if not can_change_status(request.user, self.patient):
+            raise exceptions.PermissionDenied(
+                "Bare sykepleiere og koordinatorer for pasienten kan svare på en flytting."
+            )
+
+    @extend_schema(responses=MoveNoticeOutSerializer(many=True))
+    def get(self, request, patient_id):
+        self._require_role(request)
+        audit_record(action=AuditAction.VIEW, object_type="move_notice", object_id=self.patient.pk,
+                     patient=self.patient, request=request)  # fmt: skip
+        notices = [n for n in move_notices_for(request.user) if n.patient_id == self.patient.pk]
+        return Response(MoveNoticeOutSerializer(notices, many=True).data)
+
+    @extend_schema(responses={200: MoveNoticeOutSerializer})
+    def post(self, request, patient_id):
+        self._require_role(request)
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        notice = get_move_notice_for(request.user, patient=self.patient, notice_id=given.validated_data["notice"])
+        try:
+            MOVE_ANSWERS[given.validated_data["answer"]](notice=notice, user=request.user, request=request)
+        except MoveRefused as exc:
+            return Response({"detail": str(exc)}, status=400)
+        notice.refresh_from_db()
+        return Response(MoveNoticeOutSerializer(notice).data)

@@ -209,3 +209,24 @@ def test_it_changes_nothing_outside_the_scope_over_the_whole_forlop(world, api, 
                     format="json"))  # fmt: skip
     assert _outside_rows(inside) == before
     assert MoveNotice.objects.filter(municipality=world.m.grimstad).count() == 1
+
+
+def test_it_answers_a_move_through_the_api(world, api, tove):
+    _grant(api(world.u.coordinator), tove.national_id)
+    agder = api(world.u.nurse_agder)
+    [listed] = _ok(agder.get("/api/v1/move-notices/"), 200)
+    assert (listed["patient_id"], listed["kind"], listed["other_municipality"]["name"]) == (
+        str(tove.pk), "request", "Gjerdrum"
+    )  # fmt: skip
+    assert _ok(api(world.u.coordinator).get("/api/v1/move-notices/"), 200) == []
+    assert api(world.u.coordinator).get(f"/api/v1/patients/{tove.pk}/moves/").status_code == 404
+    assert api(world.u.gp).post(f"/api/v1/patients/{tove.pk}/moves/", {"notice": listed["id"], "answer": "accept"},
+                                format="json").status_code == 403  # fmt: skip
+    declined = _ok(agder.post(f"/api/v1/patients/{tove.pk}/moves/", {"notice": listed["id"], "answer": "decline"},
+                              format="json"), 200)  # fmt: skip
+    assert declined["state"] == "declined"
+    again = agder.post(f"/api/v1/patients/{tove.pk}/moves/", {"notice": listed["id"], "answer": "accept"},
+                       format="json")  # fmt: skip
+    assert again.status_code == 400 and again.json()["detail"] == "Flyttingen er allerede besvart."
+    tove.refresh_from_db()
+    assert tove.municipality == world.m.grimstad
