@@ -161,10 +161,21 @@ def test_only_the_app_role_may_execute_the_security_definer_functions(db):
     assert all(app for _name, _public, app in functions)
 
 
-def test_a_session_wide_scope_is_cleared_by_the_next_scope_set(transactional_db, world):
+def _session_wide(municipality_id: int) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, false)", [rls.SCOPE_SETTING, f"{{{world.m.grimstad.pk}}}"])
-    with rls.scoped([world.m.gjerdrum.pk]):
-        assert rls.current_scope() == [world.m.gjerdrum.pk]
-    # The session-wide value set before is gone with the next scope set: nothing carries over.
+        cursor.execute("SELECT set_config(%s, %s, false)", [rls.SCOPE_SETTING, f"{{{municipality_id}}}"])
+
+
+def test_a_session_wide_scope_is_cleared_when_a_request_or_a_task_starts(transactional_db, world):
+    from celery.signals import task_prerun
+    from django.core.signals import request_started
+
+    import dho.worker  # noqa: F401  the task_prerun receiver
+
+    _session_wide(world.m.grimstad.pk)
+    assert rls.current_scope() == [world.m.grimstad.pk]  # it outlived its statement's transaction
+    request_started.send(sender=None)
+    assert rls.current_scope() is None
+    _session_wide(world.m.grimstad.pk)
+    task_prerun.send(sender=None, task_id="t", task=None, args=(), kwargs={})
     assert rls.current_scope() is None
