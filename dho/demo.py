@@ -39,6 +39,7 @@ from patients.models import (
     DeviceType,
     EndReason,
     Kit,
+    MoveNotice,
     Patient,
     Referral,
     StatusChange,
@@ -560,6 +561,27 @@ def _seed_forlop(municipalities: dict, users: dict) -> None:
         ending, pausing = _followed_patients(municipality)
         _seed_ending(ending, users[username], users[CENTRE_NURSE], clean=number == "3230")
         _seed_pause(pausing, users[username])
+    _seed_move(municipalities, users)
+
+
+def _seed_move(municipalities: dict, users: dict) -> None:
+    """A person followed up in Nannestad is granted in Gjerdrum (moving to her daughter): «Mulig
+    flytting» waits on Nannestad's board and the centre's worklist, the two records apart until then."""
+    if MoveNotice.objects.exists():
+        return  # done on an earlier run
+    named = [n.name for n in NAMED_PATIENTS]
+    followed = Patient.objects.filter(municipality=municipalities["3238"], status="active").exclude(name__in=named)
+    person = followed.order_by("national_id").first()
+    koordinator, today = users[KOORDINATOR["3230"]], timezone.localdate()
+    referral = referral_register(
+        user=koordinator, municipality=municipalities["3230"], national_id=person.national_id, name=person.name,
+        referrer="homecare", diagnoses=person.diagnoses, phone="900 00 000",
+        reason="Flytter til datteren i Gjerdrum og ønsker å fortsette den digitale oppfølgingen.",
+    )  # fmt: skip
+    assessment_record(referral=referral, user=users[CENTRE_NURSE], criteria=_criteria(None))
+    decision_record(referral=referral, user=koordinator, outcome="granted", reason="Oppfyller kriteriene.",
+                    period_to=today + datetime.timedelta(days=182),
+                    evaluation_date=today + datetime.timedelta(days=91))  # fmt: skip
 
 
 # --- the tjenesteprismodell -----------------------------------------------------------------------

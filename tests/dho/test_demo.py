@@ -15,7 +15,7 @@ from billing.calculation import Month
 from billing.models import LockedMonth
 from billing.selectors import coordinator_basis, finance_view_for, price_model_for, visible_allocation
 from dho.demo import NAMED_PATIENTS, _reading_sender, seed_demo
-from patients.models import Appeal, Decision, Device, DeviceLoan, Kit, Patient, Referral, StatusChange
+from patients.models import Appeal, Decision, Device, DeviceLoan, Kit, MoveNotice, Patient, Referral, StatusChange
 from patients.services import consent_given
 from tenants.models import Agreement, Centre, Membership, Municipality
 from tests.test_isolation_matrix import _url, patient_routes
@@ -189,16 +189,17 @@ def test_the_demo_worklist_has_the_documented_alerts(demo):
 
 def test_every_demo_patient_has_a_start_and_the_named_ones_six_months_back(demo):
     starts = StatusChange.objects.filter(event="started")
-    # Every patient is started, except the granted candidates: they wait for samtykke or oppstart.
+    # Every patient is started, except the granted candidates: they wait for samtykke or oppstart (four,
+    # and Gjerdrum's own record of a Nannestad patient whose move waits for Nannestad's answer).
     waiting = Patient.objects.filter(referrals__status="granted")
-    assert waiting.count() == 4 and not starts.filter(patient__in=waiting).exists()
-    assert starts.count() == Patient.objects.count() - 4 == Patient.objects.filter(status_changes__in=starts).count()
+    assert waiting.count() == 5 and not starts.filter(patient__in=waiting).exists()
+    assert starts.count() == Patient.objects.count() - 5 == Patient.objects.filter(status_changes__in=starts).count()
     named = [n.name for n in NAMED_PATIENTS]
     six_months_ago = timezone.localdate() - datetime.timedelta(days=183)
     by_name = dict(starts.filter(patient__name__in=named).values_list("patient__name", "effective_date"))
     assert by_name == dict.fromkeys(named, six_months_ago)
     seed_demo()  # idempotent: a second run starts nobody again
-    assert StatusChange.objects.filter(event="started").count() == Patient.objects.count() - 4
+    assert StatusChange.objects.filter(event="started").count() == Patient.objects.count() - 5
 
 
 def _events(rows) -> list[str]:
@@ -211,7 +212,9 @@ def test_it_gives_gjerdrum_and_nannestad_a_forlop_in_every_stage(demo):
     nurse = User.objects.get(username="sykepleier.ullensaker")
     for number, username in (("3230", "koordinator.gjerdrum"), ("3238", "koordinator.nannestad")):
         koordinator = User.objects.get(username=username)
-        referrals = Referral.objects.filter(municipality__number=number)
+        # The candidates (the granted move is test_a_move_waits_for_nannestads_answer's).
+        moving = MoveNotice.objects.values("incoming_patient")
+        referrals = Referral.objects.filter(municipality__number=number).exclude(patient__in=moving)
         assert sorted(referrals.values_list("status", flat=True)) == [
             "assessed", "granted", "granted", "received", "refused", "refused"
         ]  # fmt: skip
@@ -245,7 +248,8 @@ def test_it_gives_gjerdrum_and_nannestad_a_forlop_in_every_stage(demo):
         assert not ended.device_loans.filter(returned_on__isnull=True).exists(), "the kit came back at the end"
         assert paused.device_loans.filter(returned_on__isnull=True).exists()
         # The koordinator lists exactly the kommune's referrals.
-        assert _listed_ids(_client(username), "/api/v1/referrals/") == {str(r.pk) for r in referrals}
+        every = Referral.objects.filter(municipality__number=number)
+        assert _listed_ids(_client(username), "/api/v1/referrals/") == {str(r.pk) for r in every}
 
 
 def test_it_lends_the_named_patients_kits_with_serials_and_takes_runes_readings_by_serial(demo):
@@ -324,3 +328,13 @@ def test_no_finance_answer_or_export_names_a_demo_patient(demo, username):
     everything = "\n".join(texts)
     for name, national_id in Patient.objects.values_list("name", "national_id"):
         assert name not in everything and national_id not in everything, name
+
+
+def test_a_move_waits_for_nannestads_answer(demo):
+    """The demo's «mulig flytting»: Nannestad's koordinator sees it on the board; Gjerdrum's does not."""
+    [notice] = MoveNotice.objects.all()
+    assert (notice.municipality.number, notice.other_municipality.number, notice.state) == ("3238", "3230", "open")
+    assert Patient.objects.filter(national_id=notice.patient.national_id).count() == 2
+    board = _client("koordinator.nannestad").get("/forlop/")
+    assert "Mulig flytting" in board.text and notice.patient.name in board.text
+    assert "Mulig flytting" not in _client("koordinator.gjerdrum").get("/forlop/").text
