@@ -180,7 +180,11 @@ AXES_RESET_ON_SUCCESS = False
 AXES_CLIENT_IP_CALLABLE = "dho.middleware.client_ip"
 AXES_LOCKOUT_CALLABLE = "tenants.login.lockout_response"
 AXES_USERNAME_CALLABLE = "tenants.login.attempted_username"  # at most a username's length, never a 500
+# Never stored with the attempt: the username has its own column, codes are not kept anywhere.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp", "code", "activation_code"]
 AXES_VERBOSE = False  # its log lines name the username and address of every failure twice
+# The code a user sets up the authenticator app with, from the centre admin (tenants/activation.py).
+DHO_ACTIVATION_CODE_HOURS = int(os.environ.get("DHO_ACTIVATION_CODE_HOURS", "72"))
 OTP_TOTP_ISSUER = "DHO"  # the name the authenticator app shows
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 DHO_SESSION_IDLE_SECONDS = 30 * 60

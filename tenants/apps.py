@@ -8,9 +8,11 @@ class TenantsConfig(AppConfig):
     def ready(self):
         # Logging out or changing the password ends every session and API token (receivers there).
         # A login stamps its session's start for the idle and absolute limits (receiver there).
+        # A login whose second factor came with the password marks its session (tenants/login.py).
         from django.db.models.signals import post_migrate
 
         from tenants import (
+            login,  # noqa: F401
             rls,
             sessions,  # noqa: F401
             tokens,  # noqa: F401

@@ -22,7 +22,9 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in
 from django.db.models import Q, QuerySet
+from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
@@ -71,6 +73,12 @@ def lockout_response(request, original_response=None, credentials=None) -> HttpR
     if settings.AXES_COOLOFF_TIME:
         response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
     return response
+
+
+@receiver(user_logged_in, dispatch_uid="tenants.login.logged_in")
+def _logged_in(sender, request, user, **kwargs):
+    if not two_factor.required():
+        two_factor.notices_show(request, user)  # no second step: this login is complete already
 
 
 class TwoFactorMiddleware:

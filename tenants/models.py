@@ -218,3 +218,53 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Logghendelser kan ikke slettes.")
+
+
+# --- login: activation codes, second-factor changes ---------------------------------------------------
+# tenants/activation.py, tenants/two_factor.py. No municipality: a login comes before any scope, and
+# who may read these is decided by the account (tenants.login.accounts_managed_by).
+
+
+class ActivationCode(models.Model):
+    """What a user needs, besides the password, to set up their authenticator app: issued by the
+    centre admin (or `manage.py dho_activation_code`), shown once, kept only as a keyed hash, valid
+    until `expires_at` and for one setup."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="activation_codes", verbose_name=_("bruker")
+    )
+    digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("laget"), default=timezone.now)
+    expires_at = models.DateTimeField(_("utløper"))
+    used_at = models.DateTimeField(_("brukt"), null=True, blank=True)
+    issued_by = models.CharField(_("laget av"), max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("aktiveringskode")
+        verbose_name_plural = _("aktiveringskoder")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class SecondFactorChangeKind(models.TextChoices):
+    SETUP = "setup", _("satt opp")
+    RESET = "reset", _("nullstilt")
+
+
+class SecondFactorChange(models.Model):
+    """The user's authenticator app was set up or reset: told to the user at their next login
+    (`notified_at`), so a setup or reset they did not make does not pass unnoticed."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=SecondFactorChangeKind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.CharField(max_length=150, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "notified_at"], name="second_factor_change_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.kind} {self.at:%Y-%m-%d %H:%M}"
