@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static import admin as otp_static_admin
@@ -13,12 +14,17 @@ from django_otp.plugins.otp_totp import admin as otp_totp_admin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
+from tenants import lockout
 from tenants.activation import AlreadySetUp, activation_code_issue
+from tenants.forms import AdminLoginForm
 from tenants.login import accounts_managed_by
-from tenants.models import ActivationCode, Agreement, AuditEvent, Centre, Membership, Municipality, Role
+from tenants.models import ActivationCode, Agreement, AuditEvent, Centre, LoginLock, Membership, Municipality, Role
 from tenants.selectors import visible_audit_events
 from tenants.tokens import admin_tokens
 from tenants.two_factor import two_factor_reset
+
+# The admin's login asks for the second factor beside the password while under attack, like /login/.
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(Municipality)
@@ -106,7 +112,7 @@ class AuditEventAdmin(CentreAdminReadOnly, admin.ModelAdmin):
 
 
 # --- login: lock-outs, activation codes and the second factor -----------------------------------------
-# (tenants/login.py, tenants/activation.py, tenants/two_factor.py). django-otp's own admins would show
+# (tenants/lockout.py, tenants/activation.py, tenants/two_factor.py). django-otp's own admins would show
 # a TOTP secret (QR code) and the backup codes' digests to anyone with model permissions, and axes'
 # lists every address's failures: replaced by lists that a centre admin reads for their centre's users
 # (tenants.login.accounts_managed_by), each with the one thing to do there. Every action is audited
@@ -240,10 +246,56 @@ class ActivationCodeAdmin(CentreAdminReadOnly, admin.ModelAdmin):
         return _codes_shown_once(request, title=_("Nye aktiveringskoder"), issued=issued, refused=refused, back=back)
 
 
+@admin.register(LoginLock)
+class LoginLockAdmin(CentreAdminReadOnly, admin.ModelAdmin):
+    """When a username (or an address) of the centre's users went over its limit of failed logins:
+    from then until the window ends its logins need the second factor with the password. Nobody is
+    shut out. «Opphev sperren» ends it early and forgets the failures."""
+
+    list_display = ["locked_at", "username", "kind", "ip", "started_at", "ends_at", "failures", "state", "lifted_by"]
+    list_display_links = None
+    list_filter = ["kind", ("locked_at", admin.DateFieldListFilter)]
+    search_fields = ["username", "=ip"]
+    actions = ["lift"]
+
+    def get_queryset(self, request):
+        locks = super().get_queryset(request)
+        if request.user.is_superuser:
+            return locks
+        return locks.filter(user__in=accounts_managed_by(request.user))
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.display(description=_("status"))
+    def state(self, lock) -> str:
+        if lock.lifted_at:
+            return _("opphevet")
+        if lock.ends_at <= timezone.now():
+            return _("over")
+        return _("aktiv: krever kode fra appen ved innlogging")
+
+    @admin.action(description=_("Opphev sperren for de valgte"))
+    def lift(self, request, queryset):
+        locks = list(queryset)
+        lifted = lockout.lift(
+            by=request.user,
+            request=request,
+            usernames={lock.username for lock in locks},
+            addresses={lock.ip for lock in locks if lock.kind == "address" and request.user.is_superuser},
+        )
+        for lock in locks:
+            self.log_change(request, lock, "Sperren opphevet")
+        self.message_user(request, _("{n} sperrer er opphevet.").format(n=lifted))
+
+
 @admin.register(AccessAttempt)
 class LockoutAdmin(CentreAdminReadOnly, AccessAttemptAdmin):
-    """Failed logins counted by django-axes. «Opphev sperren» deletes the failures of the selected
-    usernames (a superuser's selection also clears an address's)."""
+    """Failed logins recorded by django-axes, per username and address. «Opphev sperren» forgets the
+    failures of the selected usernames and ends their locks (a superuser's selection clears the
+    addresses too), as the same action on «Innloggingssperrer»."""
 
     actions = ["unlock"]
 
@@ -261,12 +313,9 @@ class LockoutAdmin(CentreAdminReadOnly, AccessAttemptAdmin):
     @admin.action(description=_("Opphev sperren for de valgte brukerne"))
     def unlock(self, request, queryset):
         usernames = set(queryset.values_list("username", flat=True))
-        cleared = self.get_queryset(request).filter(username__in=usernames)
-        if request.user.is_superuser:
-            addresses = set(queryset.values_list("ip_address", flat=True))
-            cleared = cleared | self.get_queryset(request).filter(ip_address__in=addresses)
-        self.log_deletions(request, cleared)
-        cleared.delete()
+        addresses = set(queryset.values_list("ip_address", flat=True)) if request.user.is_superuser else set()
+        self.log_deletions(request, self.get_queryset(request).filter(username__in=usernames))
+        lockout.lift(by=request.user, request=request, usernames=usernames, addresses=addresses)
         names = ", ".join(sorted(name or "?" for name in usernames))
         self.message_user(request, _("Sperren er opphevet for: {names}.").format(names=names))
 

@@ -220,9 +220,63 @@ class AuditEvent(models.Model):
         raise PermissionError("Logghendelser kan ikke slettes.")
 
 
-# --- login: activation codes, second-factor changes ---------------------------------------------------
-# tenants/activation.py, tenants/two_factor.py. No municipality: a login comes before any scope, and
-# who may read these is decided by the account (tenants.login.accounts_managed_by).
+# --- login: lock-out windows and locks, activation codes, second-factor changes ----------------------
+# tenants/lockout.py, tenants/activation.py, tenants/two_factor.py. No municipality: a login comes
+# before any scope, and who may read these is decided by the account (tenants.login.accounts_managed_by).
+
+
+class LoginWindowKind(models.TextChoices):
+    USER = "user", _("Brukernavn")
+    ADDRESS = "address", _("Adresse")
+
+
+class LoginWindow(models.Model):
+    """Failed logins for one username (from anywhere) or from one address (whatever usernames), counted
+    in a window that starts at the window's first failure and lasts DHO_LOGIN_WINDOW_MINUTES. Nothing
+    moves the start: a failure after the window's end starts a new window."""
+
+    kind = models.CharField(max_length=10, choices=LoginWindowKind.choices)
+    key = models.CharField(max_length=255)  # the username, or the address as text
+    started_at = models.DateTimeField(db_index=True)
+    failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="login_window_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}: {self.failures}"
+
+
+class LoginLock(models.Model):
+    """A username or an address that reached its limit of failures in a window: until `ends_at`
+    (the window's end, never later) a login for it needs the second factor together with the
+    password. The centre admin reads these in the admin; each is audited when it starts."""
+
+    kind = models.CharField(_("gjelder"), max_length=10, choices=LoginWindowKind.choices)
+    username = models.CharField(_("brukernavn"), max_length=150, blank=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,  # the history stays (with the username) when the account goes
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("bruker"),
+    )
+    ip = models.GenericIPAddressField(_("adresse"), null=True, blank=True, db_index=True)
+    started_at = models.DateTimeField(_("første feil"))
+    locked_at = models.DateTimeField(_("sperret fra"), default=timezone.now)
+    ends_at = models.DateTimeField(_("varer til"))
+    failures = models.PositiveIntegerField(_("feil i vinduet"))
+    lifted_at = models.DateTimeField(_("opphevet"), null=True, blank=True)
+    lifted_by = models.CharField(_("opphevet av"), max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-locked_at"]
+        verbose_name = _("innloggingssperre")
+        verbose_name_plural = _("innloggingssperrer")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.username or self.ip} {self.locked_at:%Y-%m-%d %H:%M}"
 
 
 class ActivationCode(models.Model):

@@ -1,6 +1,7 @@
 """The audit log: one helper writes every read and write of patient data. The login's security
-events (an activation code issued, a second factor set up or reset) are written the same way,
-without a patient (no municipality: the centre admin reads them in their own lists, tenants/admin.py)."""
+events (a lock-out starting or lifted, an activation code issued, a second factor set up or reset)
+are written the same way, without a patient (no municipality: the centre admin reads them in their
+own lists, tenants/admin.py)."""
 
 from __future__ import annotations
 

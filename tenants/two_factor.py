@@ -11,6 +11,10 @@ Outside debug mode (`DHO_DEBUG` off, the tests included) every login needs it, w
    backup codes shown once;
 3. only then any page, or the API by session (`tenants.login.TwoFactorMiddleware`).
 
+While a username or address is under attack (tenants/lockout.py) step 1 wants the code too, on the
+login form itself (`login_factor`: the app's code, a backup code, or before an app is set up the
+activation code); the session is then verified from the start.
+
 `make run`'s demo logins skip step 2 only because `make run` turns `DHO_DEBUG` on (`required()`).
 
 A centre admin resets a user's second factor in the admin (a lost phone): `two_factor_reset` deletes
@@ -250,10 +254,20 @@ def session_mark_verified(session, device) -> None:
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
 
 
-def token_login_refusal(user, code: str | None) -> str:
+def login_factor(user, code: str) -> tuple[object | None, str]:
+    """The second factor given on the login form itself (while the username or address is under
+    attack, tenants/lockout.py), after the password was right: (the app or backup-code device, or
+    for a user without an app their valid activation code, "") or (None, what was wrong)."""
+    if has_app(user):
+        return _matching_device(user, code)
+    return activation.activation_code_check(user, code)
+
+
+def token_login_refusal(user, code: str | None, *, verified: bool = False) -> str:
     """For the token endpoint, after the password was right: "" when a token may be issued, else why
-    not. With the second factor required, `otp` must be a current app code or a backup code."""
-    if not required():
+    not. With the second factor required, `otp` must be a current app code or a backup code (checked
+    once: `verified` when the login's step-up has checked it already)."""
+    if not required() or (verified and has_app(user)):
         return ""
     if not has_app(user):
         return _(

@@ -22,6 +22,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 
 from tenants import sessions, two_factor
+from tenants.forms import LoginForm
 from tenants.login import lockout_response
 
 
@@ -37,6 +38,7 @@ def _with_next(name: str, request) -> str:
 
 
 class LoginView(auth_views.LoginView):
+    form_class = LoginForm  # the second factor beside the password while under attack
     redirect_authenticated_user = True
 
     def get_redirect_url(self):
