@@ -63,7 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "guardian",
     "django_htmx",
-    "axes",  # login lock-out (tenants/login.py)
+    "axes",  # records failed logins per (username, address); the policy is tenants/lockout.py
     "django_otp",  # the second factor (tenants/two_factor.py): the TOTP app and backup codes
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -95,7 +95,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lock-out answer
+    "axes.middleware.AxesMiddleware",  # last: turns a refused login (a pair that must wait) into the 429
 ]
 
 ROOT_URLCONF = "dho.urls"
@@ -149,8 +149,8 @@ REDIS_URL = embedded.redis_url_or_embedded()
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is tried
-    "django.contrib.auth.backends.ModelBackend",
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a pair that must still wait, before the password
+    "tenants.login.LoginBackend",  # Django's ModelBackend, and the second factor while under attack
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
@@ -167,19 +167,43 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- login: lock-out, the second factor, sessions that end (issue 12 items 3 and 4) ---
-# Lock-out (django-axes, tenants/login.py): DHO_LOGIN_FAILURE_LIMIT wrong passwords per username
-# and, separately, per client address lock that username or address for DHO_LOGIN_LOCKOUT_MINUTES;
-# the admin opens it early. A success does not reset the count (one owned account would reset a
-# whole address's). The second factor (django-otp TOTP + backup codes, tenants/two_factor.py) is
-# required whenever DEBUG is off. Sessions (tenants/sessions.py): 30 minutes without a user action,
-# 8 hours at most, a warning a minute before.
-AXES_FAILURE_LIMIT = int(os.environ.get("DHO_LOGIN_FAILURE_LIMIT", "5"))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("DHO_LOGIN_LOCKOUT_MINUTES", "30")))
-AXES_RESET_ON_SUCCESS = False
+# Lock-out (tenants/lockout.py on top of django-axes' records): failures are counted per (username,
+# address) pair, which waits 1, 2, 4 … s (at most DHO_LOGIN_PAIR_MAX_DELAY_SECONDS) after its first
+# DHO_LOGIN_PAIR_FREE_FAILURES failures before its next try is even checked; per username (any
+# address) and per address (any username, a higher limit inside DHO_LOGIN_NAT_RANGES) in a window
+# of DHO_LOGIN_WINDOW_MINUTES from the window's first failure. A username or address over its limit
+# is not refused: until the window ends its logins need the second factor with the password. A
+# success clears only its own pair. The second factor (django-otp TOTP + backup codes,
+# tenants/two_factor.py) is required whenever DEBUG is off; the app is set up with an activation
+# code from the centre admin (tenants/activation.py). Sessions (tenants/sessions.py): 30 minutes
+# without a user action, 8 hours at most, a warning a minute before.
+DHO_LOGIN_WINDOW_MINUTES = int(os.environ.get("DHO_LOGIN_WINDOW_MINUTES", "30"))
+DHO_LOGIN_PAIR_FREE_FAILURES = int(os.environ.get("DHO_LOGIN_PAIR_FREE_FAILURES", "3"))
+DHO_LOGIN_PAIR_MAX_DELAY_SECONDS = int(os.environ.get("DHO_LOGIN_PAIR_MAX_DELAY_SECONDS", "900"))
+DHO_LOGIN_USER_LIMIT = int(os.environ.get("DHO_LOGIN_USER_LIMIT", "50"))
+DHO_LOGIN_ADDRESS_LIMIT = int(os.environ.get("DHO_LOGIN_ADDRESS_LIMIT", "300"))
+# Networks many people share one address of (a kommune's NAT): a higher limit, never a lower one.
+DHO_LOGIN_NAT_RANGES = env_list("DHO_LOGIN_NAT_RANGES")
+DHO_LOGIN_NAT_ADDRESS_LIMIT = int(os.environ.get("DHO_LOGIN_NAT_ADDRESS_LIMIT", "3000"))
+for _network in DHO_LOGIN_NAT_RANGES:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"DHO_LOGIN_NAT_RANGES: «{_network}» er ikke en IP-adresse eller et nett.") from None
+DHO_ACTIVATION_CODE_HOURS = int(os.environ.get("DHO_ACTIVATION_CODE_HOURS", "72"))
+# django-axes records every failure per (username, address) and refuses a pair that must still wait
+# before its password is checked (AXES_HANDLER: the policy); its own count-and-lock is off.
+AXES_HANDLER = "tenants.lockout.LockoutHandler"
+AXES_LOCK_OUT_AT_FAILURE = False
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = "tenants.lockout.pair_memory"  # a pair is forgotten a window after its last failure
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused try is not recorded: it extends nothing
+AXES_RESET_ON_SUCCESS = True  # the pair's own failures only (the parameters above)
 AXES_CLIENT_IP_CALLABLE = "dho.middleware.client_ip"
 AXES_LOCKOUT_CALLABLE = "tenants.login.lockout_response"
 AXES_USERNAME_CALLABLE = "tenants.login.attempted_username"  # at most a username's length, never a 500
+# Never stored with the attempt: the username has its own column, codes are not kept anywhere.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp", "code", "activation_code"]
 AXES_VERBOSE = False  # its log lines name the username and address of every failure twice
 OTP_TOTP_ISSUER = "DHO"  # the name the authenticator app shows
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True

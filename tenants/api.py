@@ -13,6 +13,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tenants.login import step_up, step_up_message, step_up_refused_message
 from tenants.tokens import TokenAuthentication, TokenLimitReached, live_tokens, token_create, token_revoke
 from tenants.two_factor import token_login_refusal
 
@@ -73,7 +74,8 @@ DETAIL = inline_serializer("TokenDetail", {"detail": serializers.CharField()})
 class ObtainTokenAPI(APIView):
     """POST username, password and the second factor's code `otp` (JSON or form) → a new token and
     its expiry. The password goes through django.contrib.auth.authenticate, so the login lock-out
-    counts these attempts too; the code is checked as on the web (tenants/two_factor.py)."""
+    counts these attempts too (and while under attack wants `otp` there); the code is checked as on
+    the web (tenants/two_factor.py)."""
 
     authentication_classes = []  # no session, so no CSRF: the credentials are the authentication
     permission_classes = [AllowAny]
@@ -84,7 +86,9 @@ class ObtainTokenAPI(APIView):
             200: TokenIssuedSerializer,
             400: OpenApiResponse(ERRORS, description="Feil brukernavn, passord eller kode, eller et felt mangler"),
             403: OpenApiResponse(DETAIL, description="For mange aktive nøkler"),
-            429: OpenApiResponse(DETAIL, description="Innloggingen er sperret etter for mange feil"),
+            429: OpenApiResponse(
+                DETAIL, description="For mange feil fra denne maskinen for brukeren: vent (Retry-After)"
+            ),
         },
         auth=[],
     )
@@ -95,10 +99,12 @@ class ObtainTokenAPI(APIView):
         # it is given, and its middleware looks for the mark on the Django request.
         django_request = request._request
         credentials = {k: given.validated_data[k] for k in ("username", "password")}
-        user = authenticate(request=django_request, **credentials)
+        code = given.validated_data.get("otp") or None
+        user = authenticate(request=django_request, **credentials, otp=code)
         if user is None:
-            raise serializers.ValidationError({"non_field_errors": [WRONG_CREDENTIALS]}, code="authorization")
-        refusal = token_login_refusal(user, given.validated_data.get("otp"))
+            raise self._refusal(django_request, code)
+        verified = getattr(user, "otp_device", None) is not None  # the step-up checked the code already
+        refusal = token_login_refusal(user, code, verified=verified)
         if refusal:
             raise serializers.ValidationError({"otp": [refusal]}, code="authorization")
         try:
@@ -108,6 +114,15 @@ class ObtainTokenAPI(APIView):
         # Not user_logged_in: its receivers stamp a web session (tenants/sessions.py) the client has not got.
         update_last_login(None, user)
         return Response(TokenIssuedSerializer({"token": secret, "expiry": token.expiry}).data)
+
+    @staticmethod
+    def _refusal(django_request, code) -> serializers.ValidationError:
+        """Wrong credentials; while under attack (tenants/lockout.py) the code belongs with them."""
+        if step_up(django_request) is None:
+            return serializers.ValidationError({"non_field_errors": [WRONG_CREDENTIALS]}, code="authorization")
+        if not code:
+            return serializers.ValidationError({"otp": [step_up_message()]}, code="authorization")
+        return serializers.ValidationError({"non_field_errors": [step_up_refused_message()]}, code="authorization")
 
 
 class TokenListAPI(generics.ListAPIView):

@@ -1,15 +1,22 @@
-"""Login that resists guessing, and the gate of the second factor.
+"""Login that resists guessing without letting a guesser lock the user out, and the gate of the
+second factor.
 
-**Lock-out (django-axes).** `AXES_FAILURE_LIMIT` wrong passwords (DHO_LOGIN_FAILURE_LIMIT, 5) lock
-that username, and, counted separately, that client address (`AXES_LOCKOUT_PARAMETERS`), for
-`AXES_COOLOFF_TIME` (DHO_LOGIN_LOCKOUT_MINUTES, 30). While locked, every attempt is refused, the
-right password included, and restarts the lock. It covers every view that calls
-`django.contrib.auth.authenticate(request=…)` (axes' AxesStandaloneBackend is the first backend):
-`/login/`, the admin's login and `POST /api/v1/auth/token/`. The address is
-`dho.middleware.client_ip` (X-Forwarded-For only from our own proxies). A success does not clear the
-failures: one account the attacker owns would otherwise reset the count of their whole address.
-The answer is `lockout_response`: a Norwegian page, or JSON for the API, with status 429. A centre
-admin opens a lock early in the admin («Sperrede innlogginger», tenants/admin.py).
+**Lock-out** (the policy is tenants/lockout.py; django-axes records the failures). Every view that
+calls `django.contrib.auth.authenticate(request=…)` is covered: `/login/`, the admin's login and
+`POST /api/v1/auth/token/`. Three backends in turn (settings.AUTHENTICATION_BACKENDS):
+
+1. axes' AxesStandaloneBackend refuses a (username, address) pair that must still wait after its
+   last failures (1, 2, 4 … s), before the password is checked; the answer is `lockout_response`
+   (429, Retry-After, Norwegian);
+2. `LoginBackend`: Django's password check, and while the username or the address is over its
+   limit, the second factor given with it (`otp`: the app's code, a backup code, or before the app
+   is set up the activation code; tenants/two_factor.py `login_factor`). Without it the password is
+   not even checked and the try is not counted (`lockout.NOT_A_GUESS`); the form asks for the code
+   (tenants/forms.py), the token endpoint says so in `otp`;
+3. guardian's object permissions.
+
+The address is `dho.middleware.client_ip` (X-Forwarded-For only from our own proxies). A centre
+admin sees when a lock starts («Innloggingssperrer», tenants/admin.py) and may lift it.
 
 **The second factor's gate.** `TwoFactorMiddleware` lets a password-only session reach nothing but
 the login pages until it has passed `/login/verify/` (tenants/two_factor.py, where the HelseID seam
@@ -20,37 +27,29 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
+from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils.translation import gettext as _
 
-from tenants import two_factor
-from tenants.models import Membership
+from tenants import lockout, two_factor
+from tenants.models import ActivationCode, Membership
 from tenants.selectors import admin_centres, centre_served_municipalities
 
 # What a session that has only given its password may reach.
 OPEN_BEFORE_SECOND_FACTOR = frozenset({"login", "logout", "two-factor-verify", "two-factor-setup", "healthz"})
+# Set on the request by LoginBackend: the lock that made this login need the second factor.
+STEP_UP = "dho_step_up"
 
 
 def _is_api(request) -> bool:
     return request.path_info.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
-
-
-def _lockout_minutes() -> int:
-    cooloff = settings.AXES_COOLOFF_TIME
-    return max(1, round(cooloff.total_seconds() / 60)) if cooloff else 0
-
-
-def lockout_message() -> str:
-    return _(
-        "Innloggingen er sperret etter for mange feil passord for denne brukeren eller fra denne "
-        "maskinen. Prøv igjen om {minutes} minutter, eller be administratoren ved oppfølgingssenteret "
-        "ditt om å oppheve sperren."
-    ).format(minutes=_lockout_minutes())
 
 
 def attempted_username(request, credentials=None) -> str:
@@ -60,17 +59,82 @@ def attempted_username(request, credentials=None) -> str:
     return str(given)[: get_user_model()._meta.get_field("username").max_length]
 
 
+def lockout_message(seconds: int) -> str:
+    return _(
+        "For mange feil innlogginger for denne brukeren fra denne maskinen på kort tid. Vent {wait} før du "
+        "prøver igjen. Har du glemt passordet, kontakter du administratoren ved oppfølgingssenteret."
+    ).format(wait=lockout.wait_text(seconds))
+
+
 def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
-    """AXES_LOCKOUT_CALLABLE: what a locked-out login gets instead of the login's own answer."""
-    message = lockout_message()
+    """AXES_LOCKOUT_CALLABLE, and the activation step's answer: what a (username, address) pair that
+    must still wait gets instead of the login's own answer. 429 with Retry-After."""
+    seconds = max(1, lockout.pair_wait(request, attempted_username(request, credentials)))
+    message = lockout_message(seconds)
     if _is_api(request):
         response = JsonResponse({"detail": message}, status=429)
     else:
-        context = {"message": message, "minutes": _lockout_minutes()}
-        response = render(request, "tenants/locked_out.html", context, status=429)
-    if settings.AXES_COOLOFF_TIME:
-        response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+        response = render(request, "tenants/locked_out.html", {"message": message}, status=429)
+    response["Retry-After"] = str(seconds)
     return response
+
+
+def step_up_message() -> str:
+    return _(
+        "Det har vært mange mislykkede innlogginger for denne brukeren eller fra dette nettverket. For å "
+        "logge inn nå skriver du koden fra autentiseringsappen (eller en reservekode) sammen med passordet. "
+        "Har du ikke satt opp appen ennå, skriver du aktiveringskoden du fikk av administratoren."
+    )
+
+
+def step_up_refused_message() -> str:
+    return _("Feil brukernavn, passord eller kode. Sjekk alle tre og prøv igjen.")
+
+
+class LoginBackend(ModelBackend):
+    """Django's password check (and its permission checks); while the username or the address is
+    under attack (tenants.lockout.step_up_lock), the second factor too, in `otp` beside the password.
+    The right password with the right code always gets in."""
+
+    def authenticate(self, request, username=None, password=None, otp=None, **kwargs):
+        def password_checked():
+            return super(LoginBackend, self).authenticate(request, username=username, password=password, **kwargs)
+
+        lock = lockout.step_up_lock(request, attempted_username(request, {"username": username})) if request else None
+        if lock is None:
+            return password_checked()
+        setattr(request, STEP_UP, lock)
+        if not otp:
+            # The password is not checked (no answer tells whether it was right), and not counted.
+            setattr(request, lockout.NOT_A_GUESS, True)
+            raise PermissionDenied
+        user = password_checked()
+        return self._with_second_factor(user, str(otp)) if user is not None else None
+
+    @staticmethod
+    def _with_second_factor(user, otp: str):
+        factor, _refusal = two_factor.login_factor(user, otp)
+        if factor is None:
+            raise PermissionDenied  # counted: a guess at the second factor
+        if isinstance(factor, ActivationCode):
+            user.dho_activation_code = factor  # remembered in the session at login (below)
+        else:
+            user.otp_device = factor  # django_otp's user_logged_in receiver marks the session verified
+        return user
+
+
+def step_up(request):
+    """The lock that made this login attempt need the second factor (LoginBackend), or None."""
+    return getattr(request, STEP_UP, None)
+
+
+@receiver(user_logged_in, dispatch_uid="tenants.login.logged_in")
+def _logged_in(sender, request, user, **kwargs):
+    code = getattr(user, "dho_activation_code", None)
+    if code is not None and getattr(request, "session", None) is not None:
+        two_factor.activation_remember(request.session, code)  # the setup asks for it no more
+    if not two_factor.required() or getattr(user, "otp_device", None) is not None:
+        two_factor.notices_show(request, user)  # this login is complete already
 
 
 class TwoFactorMiddleware:

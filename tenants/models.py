@@ -220,3 +220,107 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Logghendelser kan ikke slettes.")
+
+
+# --- login: lock-out windows and locks, activation codes, second-factor changes ----------------------
+# tenants/lockout.py, tenants/activation.py, tenants/two_factor.py. No municipality: a login comes
+# before any scope, and who may read these is decided by the account (tenants.login.accounts_managed_by).
+
+
+class LoginWindowKind(models.TextChoices):
+    USER = "user", _("Brukernavn")
+    ADDRESS = "address", _("Adresse")
+
+
+class LoginWindow(models.Model):
+    """Failed logins for one username (from anywhere) or from one address (whatever usernames), counted
+    in a window that starts at the window's first failure and lasts DHO_LOGIN_WINDOW_MINUTES. Nothing
+    moves the start: a failure after the window's end starts a new window."""
+
+    kind = models.CharField(max_length=10, choices=LoginWindowKind.choices)
+    key = models.CharField(max_length=255)  # the username, or the address as text
+    started_at = models.DateTimeField(db_index=True)
+    failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="login_window_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}: {self.failures}"
+
+
+class LoginLock(models.Model):
+    """A username or an address that reached its limit of failures in a window: until `ends_at`
+    (the window's end, never later) a login for it needs the second factor together with the
+    password. The centre admin reads these in the admin; each is audited when it starts."""
+
+    kind = models.CharField(_("gjelder"), max_length=10, choices=LoginWindowKind.choices)
+    username = models.CharField(_("brukernavn"), max_length=150, blank=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,  # the history stays (with the username) when the account goes
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("bruker"),
+    )
+    ip = models.GenericIPAddressField(_("adresse"), null=True, blank=True, db_index=True)
+    started_at = models.DateTimeField(_("første feil"))
+    locked_at = models.DateTimeField(_("sperret fra"), default=timezone.now)
+    ends_at = models.DateTimeField(_("varer til"))
+    failures = models.PositiveIntegerField(_("feil i vinduet"))
+    lifted_at = models.DateTimeField(_("opphevet"), null=True, blank=True)
+    lifted_by = models.CharField(_("opphevet av"), max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-locked_at"]
+        verbose_name = _("innloggingssperre")
+        verbose_name_plural = _("innloggingssperrer")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.username or self.ip} {self.locked_at:%Y-%m-%d %H:%M}"
+
+
+class ActivationCode(models.Model):
+    """What a user needs, besides the password, to set up their authenticator app: issued by the
+    centre admin (or `manage.py dho_activation_code`), shown once, kept only as a keyed hash, valid
+    until `expires_at` and for one setup."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="activation_codes", verbose_name=_("bruker")
+    )
+    digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("laget"), default=timezone.now)
+    expires_at = models.DateTimeField(_("utløper"))
+    used_at = models.DateTimeField(_("brukt"), null=True, blank=True)
+    issued_by = models.CharField(_("laget av"), max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("aktiveringskode")
+        verbose_name_plural = _("aktiveringskoder")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class SecondFactorChangeKind(models.TextChoices):
+    SETUP = "setup", _("satt opp")
+    RESET = "reset", _("nullstilt")
+
+
+class SecondFactorChange(models.Model):
+    """The user's authenticator app was set up or reset: told to the user at their next login
+    (`notified_at`), so a setup or reset they did not make does not pass unnoticed."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=SecondFactorChangeKind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.CharField(max_length=150, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "notified_at"], name="second_factor_change_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.kind} {self.at:%Y-%m-%d %H:%M}"

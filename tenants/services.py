@@ -1,4 +1,7 @@
-"""The audit log: one helper writes every read and write of patient data."""
+"""The audit log: one helper writes every read and write of patient data. The login's security
+events (a lock-out starting or lifted, an activation code issued, a second factor set up or reset)
+are written the same way, without a patient (no municipality: the centre admin reads them in their
+own lists, tenants/admin.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from tenants.models import AuditAction, AuditEvent
 from tenants.selectors import role_for_patient
 
 
-def _client_ip(request) -> str | None:
+def client_address(request) -> str | None:
     """The address dho.middleware worked out (X-Forwarded-For only from a trusted proxy). A request
     that did not pass it (a test's RequestFactory) gives its peer, and only if that is an address."""
     if hasattr(request, "client_ip"):
@@ -28,19 +31,19 @@ def _role(user, patient) -> str:
     return role_for_patient(user, municipality_id=patient.municipality_id, gp_id=patient.gp_id)
 
 
-def _event(*, request, user, action, object_type, object_id, patient, role) -> AuditEvent:
+def _event(*, request, user, action, object_type, object_id, patient, role, system="") -> AuditEvent:
     user = user or getattr(request, "user", None)
-    authenticated = bool(user and user.is_authenticated)
+    authenticated = bool(user and user.is_authenticated) and not system
     return AuditEvent(
         user=user if authenticated else None,
-        username=user.get_username() if authenticated else "",
+        username=user.get_username() if authenticated else (f"system:{system}"[:150] if system else ""),
         role=role or (_role(user, patient) if patient is not None and authenticated else ""),
         action=action,
         object_type=object_type,
         object_id=str(object_id or ""),
         patient_id=patient.pk if patient is not None else None,
         municipality_id=patient.municipality_id if patient is not None else None,
-        ip=_client_ip(request) if request is not None else None,
+        ip=client_address(request) if request is not None else None,
         request_id=getattr(request, "request_id", "") if request is not None else "",
     )
 
@@ -54,8 +57,11 @@ def audit_record(
     request=None,
     user=None,
     role: str = "",
+    system: str = "",
 ) -> AuditEvent:
-    """Record one access. `patient` fills patient and municipality; `request` fills user, IP and id."""
+    """Record one access. `patient` fills patient and municipality; `request` fills user, IP and id.
+    `system` names a management command or the platform itself as the actor (`system:<name>`, as
+    tenants.rls.system_scope writes), for what no person did."""
     event = _event(
         request=request,
         user=user,
@@ -64,6 +70,7 @@ def audit_record(
         object_id=object_id,
         patient=patient,
         role=role,
+        system=system,
     )
     event.save()
     return event
@@ -137,7 +144,7 @@ def _insert_events(request, action, object_type: str, *, user_id, username: str,
             "object_id": [r[0] for r in rows],
             "patient_id": [r[1] for r in rows],
             "municipality_id": [r[2] for r in rows],
-            "ip": _client_ip(request) if request is not None else None,
+            "ip": client_address(request) if request is not None else None,
             "request_id": getattr(request, "request_id", "") if request is not None else "",
         },
     )

@@ -5,14 +5,21 @@ Outside debug mode (`DHO_DEBUG` off, the tests included) every login needs it, w
 1. the password on `/login/` or the admin's login (django-axes counts the failures and locks out,
    tenants/login.py);
 2. `/login/verify/`: the six digits the app shows, or one of the backup codes. A user without an
-   app yet is sent to `/login/setup/` instead: a QR code (drawn here, no outside service), confirmed
-   with the first code, and ten backup codes shown once;
+   app yet is sent to `/login/setup/` instead: first the activation code the centre admin issued
+   (tenants/activation.py; the password alone never sets up an app), then a QR code (drawn here, no
+   outside service), confirmed with the first code, which uses the activation code up, and ten
+   backup codes shown once;
 3. only then any page, or the API by session (`tenants.login.TwoFactorMiddleware`).
+
+While a username or address is under attack (tenants/lockout.py) step 1 wants the code too, on the
+login form itself (`login_factor`: the app's code, a backup code, or before an app is set up the
+activation code); the session is then verified from the start.
 
 `make run`'s demo logins skip step 2 only because `make run` turns `DHO_DEBUG` on (`required()`).
 
 A centre admin resets a user's second factor in the admin (a lost phone): `two_factor_reset` deletes
-the user's app and backup codes, and the next login sets up a new one.
+the user's app and backup codes, and the admin gets a new activation code for the user's next login.
+Every setup and reset is audited and told to the user at their next login (`notices_show`).
 
 API tokens (`POST /api/v1/auth/token/`): with the second factor required, the body carries `otp`
 (a code from the app, or a backup code) beside username and password, checked by
@@ -32,13 +39,17 @@ only for the admin's break-glass accounts. Nothing of this is built yet.
 
 from __future__ import annotations
 
+import datetime
 import time
 from base64 import b32encode
 
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django_otp import DEVICE_ID_SESSION_KEY, device_classes
@@ -47,11 +58,17 @@ from django_otp.models import VerifyNotAllowed
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tenants import activation, sessions
+from tenants.models import AuditAction, SecondFactorChange, SecondFactorChangeKind
+from tenants.services import audit_record
+
 BACKUP_CODES = 10
 APP_DEVICE_NAME = "Autentiseringsapp"
 BACKUP_DEVICE_NAME = "Reservekoder"
 # Set by an identity provider's callback (HelseID) whose login was itself multi-factor.
 STRONG_LOGIN_KEY = "dho_strong_login"
+# The activation code this session gave (its id): the setup shows the QR code only after it.
+ACTIVATION_KEY = "dho_activation_code"
 
 
 def required() -> bool:
@@ -70,6 +87,7 @@ def mark_strong_login(request, *, issuer: str) -> None:
     """The HelseID seam: an identity provider's multi-factor login stands in for the TOTP step."""
     request.session[STRONG_LOGIN_KEY] = issuer
     request.session.cycle_key()
+    notices_show(request)
 
 
 def has_app(user) -> bool:
@@ -78,6 +96,27 @@ def has_app(user) -> bool:
 
 
 # --- setting the app up ----------------------------------------------------------------------------
+
+
+def activated(request) -> bool:
+    """Has this session given a valid activation code (the step before the QR code)?"""
+    return activation.activation_code_valid(request.user, request.session.get(ACTIVATION_KEY))
+
+
+def activation_remember(session, code) -> None:
+    session[ACTIVATION_KEY] = code.pk
+
+
+def activation_give(request, text: str) -> str:
+    """The setup's first step: "" when the text is the user's valid activation code (remembered in
+    the session until the app is confirmed), else what was wrong. A wrong, used or expired code is
+    a failed login like a wrong password (tenants/lockout.py counts it)."""
+    code, error = activation.activation_code_check(request.user, text)
+    if code is None:
+        user_login_failed.send(sender=__name__, credentials={"username": request.user.get_username()}, request=request)
+        return error
+    activation_remember(request.session, code)
+    return ""
 
 
 def setup_device(user) -> TOTPDevice:
@@ -102,13 +141,15 @@ def secret_text(device: TOTPDevice) -> str:
 
 
 def setup_confirm(*, request, device: TOTPDevice, code: str) -> tuple[list[str] | None, str]:
-    """Confirms the app with its first code: (the new backup codes, "") or (None, what was wrong).
-    The session counts as verified from here on (the code just proved the app)."""
+    """Confirms the app with its first code and uses the session's activation code up: (the new
+    backup codes, "") or (None, what was wrong). The session counts as verified from here on (the
+    code just proved the app). Audited, and told to the user at their next login."""
     code = _normalise(code)
     if not (code.isdigit() and len(code) == device.digits):
         return None, _("Skriv inn de {digits} sifrene appen viser nå.").format(digits=device.digits)
+    user = request.user
     with transaction.atomic():
-        device = TOTPDevice.objects.select_for_update().filter(pk=device.pk, user=request.user, confirmed=False).first()
+        device = TOTPDevice.objects.select_for_update().filter(pk=device.pk, user=user, confirmed=False).first()
         if device is None:  # confirmed (or reset) in another tab meanwhile
             return None, _("Oppsettet er endret i et annet vindu. Last siden på nytt og prøv igjen.")
         refusal = _throttled(device)
@@ -116,10 +157,13 @@ def setup_confirm(*, request, device: TOTPDevice, code: str) -> tuple[list[str] 
             return None, refusal
         if not device.verify_token(code):
             return None, _("Koden stemmer ikke. Sjekk at klokken på telefonen går riktig, og prøv den neste koden.")
+        if not activation.activation_code_use(user=user, code_id=request.session.pop(ACTIVATION_KEY, None)):
+            return None, _("Aktiveringskoden gjelder ikke lenger (brukt eller utløpt). Be administratoren om en ny.")
         device.confirmed = True
         device.save(update_fields=["confirmed"])
-        TOTPDevice.objects.filter(user=request.user).exclude(pk=device.pk).delete()
-        codes = backup_codes_create(user=request.user)
+        TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+        codes = backup_codes_create(user=user)
+        _change_record(user=user, kind=SecondFactorChangeKind.SETUP, by=user, request=request)
     _session_verified(request, device)
     return codes, ""
 
@@ -191,6 +235,7 @@ def _matching_device(user, code: str) -> tuple[object | None, str]:
 def _session_verified(request, device) -> None:
     otp_login(request, device)
     request.session.cycle_key()  # a new key for the now stronger login (no fixation across the step)
+    notices_show(request)
 
 
 def verify(request, code: str) -> str:
@@ -209,10 +254,20 @@ def session_mark_verified(session, device) -> None:
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
 
 
-def token_login_refusal(user, code: str | None) -> str:
+def login_factor(user, code: str) -> tuple[object | None, str]:
+    """The second factor given on the login form itself (while the username or address is under
+    attack, tenants/lockout.py), after the password was right: (the app or backup-code device, or
+    for a user without an app their valid activation code, "") or (None, what was wrong)."""
+    if has_app(user):
+        return _matching_device(user, code)
+    return activation.activation_code_check(user, code)
+
+
+def token_login_refusal(user, code: str | None, *, verified: bool = False) -> str:
     """For the token endpoint, after the password was right: "" when a token may be issued, else why
-    not. With the second factor required, `otp` must be a current app code or a backup code."""
-    if not required():
+    not. With the second factor required, `otp` must be a current app code or a backup code (checked
+    once: `verified` when the login's step-up has checked it already)."""
+    if not required() or (verified and has_app(user)):
         return ""
     if not has_app(user):
         return _(
@@ -228,11 +283,65 @@ def token_login_refusal(user, code: str | None) -> str:
 # --- the admin's reset --------------------------------------------------------------------------
 
 
-def two_factor_reset(*, user) -> int:
+def two_factor_reset(*, user, by=None, request=None, system: str = "") -> int:
     """Deletes the user's app and backup codes (a lost phone). Their sessions stop counting as
-    verified at once (the device they name is gone); the next login sets up a new app."""
+    verified at once (the device they name is gone); the next login sets up a new app, with a new
+    activation code (tenants/activation.py). Audited, and told to the user at their next login."""
     deleted = 0
-    for model in device_classes():
-        count, _by_model = model.objects.filter(user=user).delete()
-        deleted += count
+    with transaction.atomic():
+        for model in device_classes():
+            count, _by_model = model.objects.filter(user=user).delete()
+            deleted += count
+        _change_record(user=user, kind=SecondFactorChangeKind.RESET, by=by, request=request, system=system)
     return deleted
+
+
+# --- telling the user ---------------------------------------------------------------------------
+
+
+def _change_record(*, user, kind: str, by, request, system: str = "") -> None:
+    SecondFactorChange.objects.create(user=user, kind=kind, by=by.get_username() if by is not None else "")
+    action = AuditAction.CREATE if kind == SecondFactorChangeKind.SETUP else AuditAction.DELETE
+    audit_record(
+        action=action,
+        object_type="second_factor",
+        object_id=user.pk,
+        request=request,
+        user=by,
+        role="admin" if by is not None and by != user else "",
+        system="" if by is not None else (system or "two_factor"),
+    )
+
+
+def _when(moment) -> str:
+    return timezone.localtime(moment).strftime("%d.%m.%Y kl. %H:%M")
+
+
+def notice_text(change: SecondFactorChange) -> str:
+    if change.kind == SecondFactorChangeKind.SETUP:
+        text = _("Tofaktorinnloggingen din ble satt opp {when}.").format(when=_when(change.at))
+    elif change.by:
+        text = _("Tofaktorinnloggingen din ble nullstilt av {by} {when}.").format(by=change.by, when=_when(change.at))
+    else:
+        text = _("Tofaktorinnloggingen din ble nullstilt {when}.").format(when=_when(change.at))
+    report = _("Gjorde ikke du dette, og var det ikke avtalt med deg, si fra til administratoren ved senteret.")
+    return f"{text} {report}"
+
+
+def _login_began(request) -> datetime.datetime:
+    began = request.session.get(sessions.LOGIN_AT)
+    if isinstance(began, int | float):
+        return datetime.datetime.fromtimestamp(began, datetime.UTC)
+    return timezone.now()
+
+
+def notices_show(request, user=None) -> None:
+    """At the end of a login (the second factor passed, or not required): what changed with the
+    user's second factor before this login began, once, as messages on the next page."""
+    user = user or request.user
+    changes = SecondFactorChange.objects.filter(user=user, notified_at__isnull=True, at__lt=_login_began(request))
+    changes = list(changes.order_by("at"))
+    for change in changes:
+        messages.warning(request, notice_text(change), fail_silently=True)
+    if changes:
+        SecondFactorChange.objects.filter(pk__in=[c.pk for c in changes]).update(notified_at=timezone.now())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
@@ -21,6 +22,8 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 
 from tenants import sessions, two_factor
+from tenants.forms import LoginForm
+from tenants.login import lockout_response
 
 
 def _next_url(request) -> str:
@@ -35,6 +38,7 @@ def _with_next(name: str, request) -> str:
 
 
 class LoginView(auth_views.LoginView):
+    form_class = LoginForm  # the second factor beside the password while under attack
     redirect_authenticated_user = True
 
     def get_redirect_url(self):
@@ -100,24 +104,46 @@ class TwoFactorVerifyView(_PasswordGiven):
 
 @method_decorator(never_cache, name="dispatch")
 class TwoFactorSetupView(_PasswordGiven):
-    """First login without an app: scan the QR code, confirm with the first code, keep the backup codes."""
+    """First login without an app: the activation code from the admin, then scan the QR code,
+    confirm with the first code, keep the backup codes."""
 
     template_name = "tenants/two_factor_setup.html"
 
     def get(self, request):
         if two_factor.has_app(request.user):
             return redirect(_with_next("two-factor-verify", request))
+        if not two_factor.activated(request):
+            return self._activation_form(request)
         return self._form(request, two_factor.setup_device(request.user))
 
     def post(self, request):
         if two_factor.has_app(request.user):
             return redirect(_with_next("two-factor-verify", request))
+        if "activation_code" in request.POST or not two_factor.activated(request):
+            return self._activate(request)
         device = two_factor.setup_device(request.user)
         codes, error = two_factor.setup_confirm(request=request, device=device, code=request.POST.get("code", ""))
         if codes is None:
+            if not two_factor.activated(request):
+                return self._activation_form(request, error)
             return self._form(request, device, error)
         context = {"codes": codes, "next": _next_url(request), "first": True}
         return render(request, "tenants/backup_codes.html", context)
+
+    def _activate(self, request):
+        """The activation code: a wrong, used or expired one counts as a failed login (and a
+        (username, address) pair that must wait is refused before the code is looked at)."""
+        credentials = {"username": request.user.get_username()}
+        if not AxesProxyHandler.is_allowed(request, credentials):  # the same check as a password's
+            return lockout_response(request, credentials=credentials)
+        error = two_factor.activation_give(request, request.POST.get("activation_code", ""))
+        if error:
+            return self._activation_form(request, error)
+        return redirect(_with_next("two-factor-setup", request))
+
+    def _activation_form(self, request, error: str = ""):
+        context = {"activation": True, "next": _next_url(request), "error": error}
+        return render(request, self.template_name, context)
 
     def _form(self, request, device, error: str = ""):
         context = {

@@ -64,6 +64,8 @@ ADMIN_NO_PATIENT_DATA = {
     "axes.accessattempt": "failed logins (username, address); the centre admin's users'",
     "axes.accesslog": "logins (username, address); superusers only",
     "axes.accessfailurelog": "failed logins; superusers only",
+    "tenants.loginlock": "lock-outs (username, address, when); the centre admin's users'",
+    "tenants.activationcode": "activation codes (a hash, never the code); the centre admin's users'",
     "ebp.plantemplate": "the centre's plan templates",
     "ebp.centrethresholds": "the centre's default thresholds",
     "measurements.integration": "gateway credentials",

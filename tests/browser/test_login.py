@@ -37,3 +37,67 @@ def test_the_stylesheet_is_served_by_the_project(world, page):
     href = page.locator("link[rel=stylesheet]").get_attribute("href")
     assert href.startswith("/static/")
     assert page.request.get(href).ok
+
+
+def test_a_new_user_sets_up_the_app_with_the_activation_code(world, page, axe_violations):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tenants.activation import activation_code_issue
+    from tests.conftest import totp_code
+
+    nurse = world.u.nurse
+    nurse.set_password("korrekt-hest-batteri")
+    nurse.save()
+    issued = activation_code_issue(user=nurse, system="test")
+    page.goto("/login/")
+    page.get_by_label("Brukernavn").fill("nurse")
+    page.get_by_label("Passord").fill("korrekt-hest-batteri")
+    page.get_by_role("button", name="Logg inn").click()
+    expect(page.get_by_role("heading", name="Sett opp tofaktorinnlogging")).to_be_visible()
+    expect(page.locator("svg")).to_have_count(0)  # no QR code before the activation code
+    assert axe_violations(page) == []
+    page.get_by_label("Aktiveringskode").fill("feil-kode")
+    page.get_by_role("button", name="Fortsett").click()
+    expect(page.get_by_role("alert")).to_contain_text("Aktiveringskoden stemmer ikke")
+    page.get_by_label("Aktiveringskode").fill(issued.code)
+    page.get_by_role("button", name="Fortsett").click()
+    expect(page.get_by_role("img", name="QR-kode for autentiseringsappen")).to_be_visible()
+    device = TOTPDevice.objects.get(user=nurse, confirmed=False)
+    page.get_by_label("Kode fra appen").fill(totp_code(device))
+    page.get_by_role("button", name="Bekreft").click()
+    expect(page.get_by_text("Tofaktorinnloggingen er satt opp.")).to_be_visible()
+    page.get_by_role("link", name="Jeg har tatt vare på kodene – fortsett").click()
+    expect(page).to_have_url(re.compile(r"/worklist/$"))
+
+
+def test_under_attack_the_login_page_asks_for_the_code_with_the_password(world, page, axe_violations):
+    import datetime
+
+    from django.utils import timezone
+
+    from tenants.models import LoginLock
+    from tests.conftest import second_factor_device, totp_code
+
+    nurse = world.u.nurse
+    nurse.set_password("korrekt-hest-batteri")
+    nurse.save()
+    device = second_factor_device(nurse)
+    now = timezone.now()
+    LoginLock.objects.create(
+        kind="user",
+        username="nurse",
+        user=nurse,
+        started_at=now,
+        ends_at=now + datetime.timedelta(minutes=30),
+        failures=50,
+    )
+    page.goto("/login/")
+    page.get_by_label("Brukernavn").fill("nurse")
+    page.get_by_label("Passord").fill("korrekt-hest-batteri")
+    page.get_by_role("button", name="Logg inn").click()
+    expect(page.get_by_role("alert")).to_contain_text("skriver du koden fra autentiseringsappen")
+    assert axe_violations(page) == []
+    page.get_by_label("Passord").fill("korrekt-hest-batteri")
+    page.get_by_label("Kode", exact=True).fill(totp_code(device))
+    page.get_by_role("button", name="Logg inn").click()
+    expect(page).to_have_url(re.compile(r"/worklist/$"))  # no second step: the code came with the password

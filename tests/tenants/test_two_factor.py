@@ -82,10 +82,17 @@ def test_a_code_is_accepted_once(nurse):
 
 
 def test_the_first_login_sets_up_the_app_with_a_qr_code_and_backup_codes(nurse):
+    from tenants.activation import activation_code_issue
+
+    issued = activation_code_issue(user=nurse, system="test")
     client = _password_only(nurse)
     response = client.get("/patients/")
     assert response["Location"] == "/login/setup/?next=%2Fpatients%2F"
-    page = client.get(response["Location"]).content.decode()
+    asked = client.get(response["Location"]).content.decode()
+    assert "Aktiveringskode" in asked and "<svg" not in asked  # the code first, then the QR code
+    given = client.post("/login/setup/", {"activation_code": issued.code, "next": "/patients/"})
+    assert given["Location"] == "/login/setup/?next=%2Fpatients%2F"
+    page = client.get(given["Location"]).content.decode()
     assert '<svg role="img" aria-label="QR-kode for autentiseringsappen"' in page
     assert "style=" not in page.split("<svg", 1)[1].split("</svg>", 1)[0]  # CSP: no inline style
     device = TOTPDevice.objects.get(user=nurse, confirmed=False)
