@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dho.middleware.ForwardedProtoMiddleware",  # first: X-Forwarded-Proto only from DHO_TRUSTED_PROXIES
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (see "headers" below)
     "dho.headers.PermissionsPolicyMiddleware",
@@ -214,6 +215,8 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = 8 * 3600  # one working day
 SECURE_SSL_REDIRECT = env_bool("DHO_SSL_REDIRECT", not DEBUG and not TESTING)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Read only when the peer is one of DHO_TRUSTED_PROXIES: dho.middleware.ForwardedProtoMiddleware
+# removes the header from anyone else before SecurityMiddleware asks request.is_secure().
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 0 if DEBUG else int(os.environ.get("DHO_HSTS_SECONDS", "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
@@ -353,7 +356,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "dho.middleware.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        # Our request id, and our proxy's beside it («-» when it sent none or is not ours).
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s upstream=%(upstream_request_id)s] %(message)s"
+        },
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},

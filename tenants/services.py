@@ -42,6 +42,7 @@ def _event(*, request, user, action, object_type, object_id, patient, role) -> A
         municipality_id=patient.municipality_id if patient is not None else None,
         ip=_client_ip(request) if request is not None else None,
         request_id=getattr(request, "request_id", "") if request is not None else "",
+        upstream_request_id=getattr(request, "upstream_request_id", "") if request is not None else "",
     )
 
 
@@ -139,5 +140,6 @@ def _insert_events(request, action, object_type: str, *, user_id, username: str,
             "municipality_id": [r[2] for r in rows],
             "ip": _client_ip(request) if request is not None else None,
             "request_id": getattr(request, "request_id", "") if request is not None else "",
+            "upstream_request_id": getattr(request, "upstream_request_id", "") if request is not None else "",
         },
     )
