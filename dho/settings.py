@@ -282,6 +282,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Digital hjemmeoppfølging: pasienter, planer, målinger og varsler.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/schema/: logged-in users (session or token) only, except in debug mode (dho/api_schema.py).
+    "SERVE_PERMISSIONS": ["dho.api_schema.SchemaReaders"],
     # One schema name per choice set that several fields use (drf-spectacular asks for it by name).
     "ENUM_NAME_OVERRIDES": {
         "PatientStatusEnum": "patients.models.PatientStatus",
