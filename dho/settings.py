@@ -7,6 +7,7 @@ REDIS_URL and DHO_ALLOW_SYNTHETIC_IDS=0; see README "Production settings".
 import datetime
 import ipaddress
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -148,7 +149,15 @@ DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DHO_TEST_DB") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = embedded.redis_url_or_embedded()
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# The API's throttle counters live here (dho/throttling.py), so every API call asks Redis once: a
+# Redis that does not answer costs a request at most these seconds, and the throttle then lets it pass.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is tried
@@ -316,6 +325,21 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "rest_framework.parsers.MultiPartParser",
 ]
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "tenants.api_input.exception_handler"
+# Throttles (dho/throttling.py): per user (session or token) and per device gateway (Integration),
+# counted in Redis (CACHES). Past the rate: 429 with Retry-After and a Norwegian message, before the
+# view reads the body, so nothing of a refused request is stored. A realistic gateway (a batch of up
+# to 1,000 readings every few seconds, or each reading as it is taken) stays far below 600 a minute;
+# bench/ingest.py, which measures the server and not the throttle, raises both in its own env.
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["dho.throttling.UserThrottle", "dho.throttling.GatewayThrottle"]
+DHO_THROTTLE_RATES = {
+    "user": os.environ.get("DHO_THROTTLE_USER", "1200/min"),
+    "gateway": os.environ.get("DHO_THROTTLE_GATEWAY", "600/min"),
+}
+for _scope, _rate in DHO_THROTTLE_RATES.items():
+    if not re.fullmatch(r"\s*[1-9][0-9]*\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*", _rate):
+        raise ImproperlyConfigured(
+            f"DHO_THROTTLE_{_scope.upper()}: «{_rate}» er ikke en rate som «600/min» (per s, min, hour eller day)."
+        )
 # The schema lists the errors (400/401/403/404/415) every endpoint can give; schemathesis fuzzes it.
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "dho.api_schema.AutoSchema"
 # An alert's colour, and a plan rule's (ebp.content, plain values): one name each.
