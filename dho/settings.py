@@ -280,8 +280,10 @@ REST_FRAMEWORK = {
 # Stored as a SHA-512 digest (the secret is shown once), expiring after DHO_TOKEN_TTL_HOURS, listed
 # and revoked by the user (/api-nokler/, /api/v1/auth/tokens/) and the centre admin. Logging out or
 # changing the password deletes all of the user's tokens and sessions.
+# A token never outlives the login it stands for: tenants.tokens.token_create caps its expiry at the
+# session's absolute limit (DHO_SESSION_MAX_SECONDS), and making one asks for the second factor again.
 REST_KNOX = {
-    "TOKEN_TTL": datetime.timedelta(hours=float(os.environ.get("DHO_TOKEN_TTL_HOURS", "10"))),
+    "TOKEN_TTL": datetime.timedelta(hours=float(os.environ.get("DHO_TOKEN_TTL_HOURS", "8"))),
     "AUTH_HEADER_PREFIX": "Token",  # what clients already send
     # Live tokens one user may hold: a bounded set of credentials in circulation, each on their page.
     "TOKEN_LIMIT_PER_USER": int(os.environ.get("DHO_TOKEN_LIMIT_PER_USER", "20")),
