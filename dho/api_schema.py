@@ -2,12 +2,17 @@
 
 drf-spectacular documents what a view declares; the answers that come from DRF itself (a body that
 is not JSON or fails a serializer: 400; no or a wrong credential: 401/403; an id outside the
-user's scope: 404; a body in a media type the view does not take: 415) would be missing, and a
-client or schemathesis (tests/dho/test_schemathesis.py) could not tell them from a fault.
+user's scope: 404; a body in a media type the view does not take: 415; a throttle's 429) would be
+missing, and a client or schemathesis (tests/dho/test_schemathesis.py) could not tell them from a fault.
+
+The schema itself (`/api/schema/`) is for signed-in users only, outside debug mode: it maps every
+endpoint and field of a patient system, which an anonymous visitor has no use for.
 """
 
+from django.conf import settings
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework.permissions import BasePermission
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -22,7 +27,18 @@ _DESCRIPTIONS = {
     "403": "Ikke innlogget, eller rollen kan ikke dette",
     "404": "Finnes ikke, eller er utenfor brukerens tilgang",
     "415": "Kroppen har en medietype endepunktet ikke tar imot",
+    "429": "For mange forespørsler: ingenting er tatt imot; send på nytt etter Retry-After (sekunder)",
 }
+
+
+class SchemaReaders(BasePermission):
+    """Who may read /api/schema/: anyone signed in (session past the second factor, or an API token);
+    anyone at all only in debug mode (`make run`'s demo)."""
+
+    message = "Logg inn (eller send en API-nøkkel) for å lese API-beskrivelsen."
+
+    def has_permission(self, request, view) -> bool:
+        return settings.DEBUG or bool(request.user and request.user.is_authenticated)
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -35,7 +51,7 @@ class AutoSchema(SpectacularAutoSchema):
         if "requestBody" in operation or parameters:
             codes.append("400")
         if operation.get("security") and {} not in operation["security"]:
-            codes += ["401", "403"]
+            codes += ["401", "403", "429"]  # 429: dho.throttling, per user and per gateway
         # An id not in the user's scope, or a page past the last (DRF's pagination).
         if any(p["in"] == "path" or (p["in"], p["name"]) == ("query", "page") for p in parameters):
             codes.append("404")

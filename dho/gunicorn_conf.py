@@ -10,3 +10,7 @@ access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss "%({x-request-
 # Threads per worker: a one-reading POST from a gateway is not queued behind a 1,000-reading batch
 # that another request is validating (bench/ingest.py measures the difference).
 threads = int(os.environ.get("DHO_WEB_THREADS", "4"))
+# The scheme is the application's to decide (dho.middleware.ForwardedProtoMiddleware believes
+# X-Forwarded-Proto only from DHO_TRUSTED_PROXIES): gunicorn must not set https from a header itself,
+# which by default it does for any peer on 127.0.0.1.
+secure_scheme_headers = {}

@@ -39,3 +39,24 @@ class PermissionsPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Permissions-Policy", HEADER_VALUE)
         return response
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store, private` on every answer the application makes: pages, API answers,
+    PDFs, CSV/XLSX exports, the admin, the login. Nurses and finance work on shared kommune PCs; a
+    browser's or a proxy's cache would keep a patient's page, a vedtaksbrev or an export on disk for
+    the next user of the machine (or the back button) to find. It replaces whatever a view set
+    (never_cache's longer form included): nothing we serve from Python is meant to be kept.
+
+    Below WhiteNoise in MIDDLEWARE: static files (versioned, no patient data) never get here and keep
+    their long cache lifetime."""
+
+    VALUE = "no-store, private"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response["Cache-Control"] = self.VALUE
+        return response

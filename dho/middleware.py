@@ -1,9 +1,13 @@
-"""Request metadata the audit log can trust: the client's address and the request id.
+"""Request metadata the audit log can trust: the client's address, the scheme and the request id.
 
-A header is the client's word, not a fact. `X-Forwarded-For` and `X-Request-ID` are believed only
-when the peer that sent them (REMOTE_ADDR) is one of our own reverse proxies, listed in
-`DHO_TRUSTED_PROXIES` (addresses or networks; none by default). Anything else in them is ignored,
-and nothing in a header can make a request fail. Nor can a NUL character in the address.
+A header is the client's word, not a fact. `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Request-ID`
+are believed only when the peer that sent them (REMOTE_ADDR) is one of our own reverse proxies,
+listed in `DHO_TRUSTED_PROXIES` (addresses or networks; none by default). Anything else in them is
+ignored, and nothing in a header can make a request fail. Nor can a NUL character in the address.
+
+The request id is always ours. A trusted proxy's own id for the request is kept beside it
+(`request.upstream_request_id`: in the log lines and the audit log), so the two logs line up
+without the proxy choosing the id our log is searched by.
 """
 
 import ipaddress
@@ -18,6 +22,7 @@ from django.conf import settings
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
+_upstream_request_id: ContextVar[str] = ContextVar("upstream_request_id", default="-")
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # A proxy chain longer than this is not ours: the rest is what the client wrote.
 _MAX_HOPS = 10
@@ -50,6 +55,11 @@ def _is_trusted(address: Address | None) -> bool:
     return address is not None and any(address in network for network in trusted_networks())
 
 
+def peer_is_trusted(request) -> bool:
+    """Is the peer of this connection one of our reverse proxies (DHO_TRUSTED_PROXIES)?"""
+    return _is_trusted(_address(request.META.get("REMOTE_ADDR") or ""))
+
+
 def _forwarded_client(header: str, peer: Address) -> Address:
     """The client in X-Forwarded-For as our proxies saw it: the rightmost hop that is not one of
     them. Hops left of an untrusted one were written by the client and are never read; a hop that
@@ -78,28 +88,54 @@ def client_ip(request) -> str | None:
 
 
 def request_id(request) -> str:
-    """Our own id for the request, or the one our proxy gave it (so its log and ours line up)."""
-    incoming = request.headers.get("X-Request-ID", "")
-    if incoming and _VALID.match(incoming) and _is_trusted(_address(request.META.get("REMOTE_ADDR") or "")):
-        return incoming
+    """Our own id for the request: always a fresh one, whoever sent an X-Request-ID. An id chosen
+    upstream could repeat one already in the audit log, or be the same for many requests."""
     return uuid.uuid4().hex
 
 
+def upstream_request_id(request) -> str:
+    """The id our own proxy gave the request (its X-Request-ID), kept beside ours so its log and
+    ours line up; "" when the peer is not our proxy or the id is not a sane one."""
+    incoming = request.headers.get("X-Request-ID", "")
+    if incoming and _VALID.match(incoming) and peer_is_trusted(request):
+        return incoming
+    return ""
+
+
+class ForwardedProtoMiddleware:
+    """X-Forwarded-Proto counts only from our own proxy. Django believes SECURE_PROXY_SSL_HEADER from
+    anyone, so a client that writes `X-Forwarded-Proto: https` over plain HTTP would pass as HTTPS
+    (no redirect, secure cookies sent, CSRF's HTTPS checks skipped). From any other peer the header
+    is removed before Django reads it: the scheme is then the connection's own. First in MIDDLEWARE."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "HTTP_X_FORWARDED_PROTO" in request.META and not peer_is_trusted(request):
+            del request.META["HTTP_X_FORWARDED_PROTO"]
+        return self.get_response(request)
+
+
 class RequestIdMiddleware:
-    """Gives every request an id and its client address (`request.request_id`, `request.client_ip`),
-    for the audit log (tenants.services reads both) and the log lines."""
+    """Gives every request our id, the proxy's id and the client address (`request.request_id`,
+    `request.upstream_request_id`, `request.client_ip`), for the audit log (tenants.services reads
+    them) and the log lines. The answer's X-Request-ID is ours."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         request.request_id = request_id(request)
+        request.upstream_request_id = upstream_request_id(request)
         request.client_ip = client_ip(request)
-        token = _request_id.set(request.request_id)
+        ours = _request_id.set(request.request_id)
+        theirs = _upstream_request_id.set(request.upstream_request_id or "-")
         try:
             response = self.get_response(request)
         finally:
-            _request_id.reset(token)
+            _request_id.reset(ours)
+            _upstream_request_id.reset(theirs)
         response["X-Request-ID"] = request.request_id
         return response
 
@@ -126,6 +162,9 @@ class RefuseNulMiddleware:
 
 
 class RequestIdLogFilter(logging.Filter):
+    """Puts our request id and the proxy's (`-` when none) on every log line of the request."""
+
     def filter(self, record):
         record.request_id = _request_id.get()
+        record.upstream_request_id = _upstream_request_id.get()
         return True

@@ -7,6 +7,7 @@ REDIS_URL and DHO_ALLOW_SYNTHETIC_IDS=0; see README "Production settings".
 import datetime
 import ipaddress
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -77,10 +78,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dho.middleware.ForwardedProtoMiddleware",  # first: X-Forwarded-Proto only from DHO_TRUSTED_PROXIES
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (see "headers" below)
     "dho.headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dho.headers.NoStoreMiddleware",  # below WhiteNoise: every answer but static files is never cached
     "dho.middleware.RequestIdMiddleware",
     "dho.middleware.RefuseNulMiddleware",  # %00 in the address: a 400, never a query
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -146,7 +149,15 @@ DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DHO_TEST_DB") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = embedded.redis_url_or_embedded()
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# The API's throttle counters live here (dho/throttling.py), so every API call asks Redis once: a
+# Redis that does not answer costs a request at most these seconds, and the throttle then lets it pass.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a pair that must still wait, before the password
@@ -237,10 +248,16 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = 8 * 3600  # one working day
 SECURE_SSL_REDIRECT = env_bool("DHO_SSL_REDIRECT", not DEBUG and not TESTING)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Read only when the peer is one of DHO_TRUSTED_PROXIES: dho.middleware.ForwardedProtoMiddleware
+# removes the header from anyone else before SecurityMiddleware asks request.is_secure().
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 0 if DEBUG else int(os.environ.get("DHO_HSTS_SECONDS", "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = not DEBUG
+# Preloading is a promise for the whole domain (every subdomain of the kommune's, for years) that only
+# its owner can give, and hard to take back: opt in with DHO_HSTS_PRELOAD=1 after submitting it to
+# hstspreload.org. Without it, `check --deploy` is told that the missing preload is deliberate.
+SECURE_HSTS_PRELOAD = not DEBUG and env_bool("DHO_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD or DEBUG else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -287,8 +304,10 @@ REST_FRAMEWORK = {
 # Stored as a SHA-512 digest (the secret is shown once), expiring after DHO_TOKEN_TTL_HOURS, listed
 # and revoked by the user (/api-nokler/, /api/v1/auth/tokens/) and the centre admin. Logging out or
 # changing the password deletes all of the user's tokens and sessions.
+# A token never outlives the login it stands for: tenants.tokens.token_create caps its expiry at the
+# session's absolute limit (DHO_SESSION_MAX_SECONDS), and making one asks for the second factor again.
 REST_KNOX = {
-    "TOKEN_TTL": datetime.timedelta(hours=float(os.environ.get("DHO_TOKEN_TTL_HOURS", "10"))),
+    "TOKEN_TTL": datetime.timedelta(hours=float(os.environ.get("DHO_TOKEN_TTL_HOURS", "8"))),
     "AUTH_HEADER_PREFIX": "Token",  # what clients already send
     # Live tokens one user may hold: a bounded set of credentials in circulation, each on their page.
     "TOKEN_LIMIT_PER_USER": int(os.environ.get("DHO_TOKEN_LIMIT_PER_USER", "20")),
@@ -298,6 +317,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Digital hjemmeoppfølging: pasienter, planer, målinger og varsler.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/schema/: logged-in users (session or token) only, except in debug mode (dho/api_schema.py).
+    "SERVE_PERMISSIONS": ["dho.api_schema.SchemaReaders"],
     # One schema name per choice set that several fields use (drf-spectacular asks for it by name).
     "ENUM_NAME_OVERRIDES": {
         "PatientStatusEnum": "patients.models.PatientStatus",
@@ -330,6 +351,24 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "rest_framework.parsers.MultiPartParser",
 ]
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "tenants.api_input.exception_handler"
+# Throttles (dho/throttling.py): per user (session or token) and per device gateway (Integration),
+# counted in Redis (CACHES). Past the rate: 429 with Retry-After and a Norwegian message, before the
+# view reads the body, so nothing of a refused request is stored. A realistic gateway (a batch of up
+# to 1,000 readings every few seconds, or each reading as it is taken) stays far below 600 a minute;
+# bench/ingest.py, which measures the server and not the throttle, raises both in its own env.
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["dho.throttling.UserThrottle", "dho.throttling.GatewayThrottle"]
+DHO_THROTTLE_RATES = {
+    "user": os.environ.get("DHO_THROTTLE_USER", "1200/min"),
+    "gateway": os.environ.get("DHO_THROTTLE_GATEWAY", "600/min"),
+}
+for _scope, _rate in DHO_THROTTLE_RATES.items():
+    if not re.fullmatch(r"\s*[1-9][0-9]*\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*", _rate):
+        raise ImproperlyConfigured(
+            f"DHO_THROTTLE_{_scope.upper()}: «{_rate}» er ikke en rate som «600/min» (per s, min, hour eller day)."
+        )
+# Rejected gateway items kept in the quarantine per gateway and day (Europe/Oslo): past it, a batch
+# with rejects answers 429 (quarantine full, send again later) and the centre admin gets a notice.
+DHO_QUARANTINE_DAILY_LIMIT = int(os.environ.get("DHO_QUARANTINE_DAILY_LIMIT", "1000"))
 # The schema lists the errors (400/401/403/404/415) every endpoint can give; schemathesis fuzzes it.
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "dho.api_schema.AutoSchema"
 # An alert's colour, and a plan rule's (ebp.content, plain values): one name each.
@@ -372,7 +411,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "dho.middleware.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        # Our request id, and our proxy's beside it («-» when it sent none or is not ours).
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s upstream=%(upstream_request_id)s] %(message)s"
+        },
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},

@@ -1,6 +1,7 @@
 """Centre admins: the gateways (deactivate, see which is which), the quarantine, where rejected
-items are read and, after correcting the patient mapping, sent through ingest again, and the stored
-readings (read-only), where those measured after the patient's forløp ended are marked."""
+items are read and, after correcting the patient mapping, sent through ingest again, the notices of
+a quarantine that was full for a day, and the stored readings (read-only), where those measured
+after the patient's forløp ended are marked."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -12,11 +13,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from measurements.models import Integration, QuarantinedItem, QuarantineStatus, Reading
+from measurements.models import Integration, QuarantinedItem, QuarantineNotice, QuarantineStatus, Reading
 from measurements.selectors import NATIONAL_ID, payload_identifier, quarantine_patient, quarantine_patient_for
 from measurements.services import quarantine_resubmit
 from patients.models import StatusChange, StatusEvent, validate_national_id
-from tenants.admin import CentreAdminAccess
+from tenants.admin import CentreAdminAccess, CentreAdminReadOnly
 from tenants.models import AuditAction, Role
 from tenants.selectors import admin_centres, centre_served_municipalities
 from tenants.services import audit_record, audit_record_many
@@ -149,6 +150,12 @@ class QuarantinedItemAdmin(CentreAdminAccess, admin.ModelAdmin):
                    "patient": quarantine_patient_for(item=item, request=request), "opts": self.model._meta}  # fmt: skip
         return TemplateResponse(request, "admin/measurements/resubmit.html", context)
 
+    def changelist_view(self, request, extra_context=None):
+        # The day's full quarantines stand above the list, where the admin looks for what came in.
+        for notice in QuarantineNoticeAdmin.scoped(request).filter(day=timezone.localdate()):
+            self.message_user(request, _full_text(notice), level=messages.WARNING)
+        return super().changelist_view(request, extra_context)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = {"resubmit_url": reverse("admin:quarantine-resubmit", args=[object_id])}
         return super().change_view(request, object_id, form_url, extra_context={**(extra_context or {}), **extra})
@@ -157,6 +164,31 @@ class QuarantinedItemAdmin(CentreAdminAccess, admin.ModelAdmin):
         if obj is not None:  # another centre's item never gets here: get_queryset leaves it out
             quarantine_patient_for(item=obj, request=request)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def _full_text(notice: QuarantineNotice) -> str:
+    return (
+        f"Karantenen for «{notice.integration.name}» er full {notice.day:%d.%m.%Y}: {notice.refused} avviste "
+        f"elementer er ikke tatt imot. Gatewayen har fått beskjed om å beholde dem og sende dem på nytt. "
+        f"Behandle eller forkast elementene i karantenen, og be leverandøren rette feilen."
+    )
+
+
+@admin.register(QuarantineNotice)
+class QuarantineNoticeAdmin(CentreAdminReadOnly, admin.ModelAdmin):
+    """Days a gateway's quarantine was full (one row per gateway and day, written by ingest and
+    audited there). No patient data: the refused items stayed with the gateway."""
+
+    list_display = ["day", "integration", "refused", "first_refused_at", "last_refused_at"]
+    list_filter = [GatewayFilter]
+
+    @staticmethod
+    def scoped(request):
+        notices = QuarantineNotice.objects.select_related("integration")
+        return notices if request.user.is_superuser else notices.filter(centre__in=_centres(request))
+
+    def get_queryset(self, request):
+        return self.scoped(request)
 
 
 def _payload_national_id(item: QuarantinedItem) -> str:

@@ -3,6 +3,10 @@
 Authenticated by `Authorization: Bearer <token>` of an Integration (never a user session). The body is
 checked as a whole first (400 with what is wrong); then every item gets its own result, and one bad
 item never costs its neighbours their place.
+
+Two 429s: the gateway's throttle (dho.throttling; nothing of the request stored), and a quarantine
+full for the day (the valid items stored, the rejected ones refused, not kept): either way the
+gateway sends the request again after Retry-After, and what is stored already is a duplicate then.
 """
 
 from django.db import transaction
@@ -87,6 +91,23 @@ def _summary(results) -> dict:
     return {**counts, "results": [r.as_dict() for r in results]}
 
 
+def _batch_answer(results) -> Response:
+    """200 with a result per item; 429 when rejected items were refused because the quarantine is full."""
+    if services.quarantine_refused(results):
+        body = {"detail": services.quarantine_full_message(results), "results": [r.as_dict() for r in results]}
+        return Response(body, status=status.HTTP_429_TOO_MANY_REQUESTS, headers=_retry_after())
+    return Response(_summary(results))
+
+
+def _retry_after() -> dict:
+    return {"Retry-After": str(services.quarantine_retry_after())}
+
+
+def _quarantine_full_outcome(results) -> Response:
+    outcome = fhir.error_outcome(services.quarantine_full_message(results), http_status=429)
+    return Response(outcome, status=status.HTTP_429_TOO_MANY_REQUESTS, headers=_retry_after())
+
+
 class ItemErrorOut(serializers.Serializer):
     field = serializers.CharField()
     message = serializers.CharField()
@@ -94,7 +115,10 @@ class ItemErrorOut(serializers.Serializer):
 
 class ItemResultOut(serializers.Serializer):
     index = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["created", "duplicate", "rejected"])
+    status = serializers.ChoiceField(
+        choices=["created", "duplicate", "rejected", "refused"],
+        help_text="refused (bare i et 429-svar): avvist, og ikke tatt vare på fordi karantenen er full; send på nytt",
+    )
     id = serializers.IntegerField(required=False, help_text="Den lagrede målingens id")
     errors = ItemErrorOut(many=True, required=False)
 
@@ -107,6 +131,14 @@ BatchOut = inline_serializer(
         "rejected": serializers.IntegerField(),
         "results": ItemResultOut(many=True),
     },
+)
+QuarantineFull = OpenApiResponse(
+    inline_serializer(
+        "IngestQuarantineFull",
+        {"detail": serializers.CharField(), "results": ItemResultOut(many=True, required=False)},
+    ),
+    description="For mange forespørsler, eller karantenen er full for i dag: send på nytt etter Retry-After "
+    "(sekunder). Ved full karantene er de gyldige elementene lagret (results) og blir duplikater neste gang",
 )
 BatchRefused = OpenApiResponse(
     inline_serializer("IngestRefused", {"detail": serializers.CharField()}),
@@ -143,21 +175,21 @@ class AnswerItemIn(serializers.Serializer):
 class ReadingsAPI(GatewayAPIView):
     @extend_schema(
         request=inline_serializer("ReadingsIn", {"readings": ReadingItemIn(many=True)}),
-        responses={200: BatchOut, 400: BatchRefused},
+        responses={200: BatchOut, 400: BatchRefused, 429: QuarantineFull},
     )
     def post(self, request):
         items = _batch(self.body(), "readings")
-        return Response(_summary(services.readings_ingest(integration=request.auth, items=items, request=request)))
+        return _batch_answer(services.readings_ingest(integration=request.auth, items=items, request=request))
 
 
 class AnswersAPI(GatewayAPIView):
     @extend_schema(
         request=inline_serializer("AnswersIn", {"answers": AnswerItemIn(many=True)}),
-        responses={200: BatchOut, 400: BatchRefused},
+        responses={200: BatchOut, 400: BatchRefused, 429: QuarantineFull},
     )
     def post(self, request):
         items = _batch(self.body(), "answers")
-        return Response(_summary(services.answers_ingest(integration=request.auth, items=items, request=request)))
+        return _batch_answer(services.answers_ingest(integration=request.auth, items=items, request=request))
 
 
 def _entry_response(result) -> dict:
@@ -188,6 +220,12 @@ def _detail_text(data) -> str:
     return str(data)
 
 
+QUARANTINE_FULL_FHIR = (
+    "For mange forespørsler, eller karantenen er full for i dag: send på nytt etter Retry-After (sekunder); "
+    "det som alt er lagret, blir et duplikat"
+)
+
+
 class FhirObservationAPI(FhirAPIView):
     @extend_schema(
         request={"application/fhir+json": fhir.OBSERVATION_SCHEMA, "application/json": fhir.OBSERVATION_SCHEMA},
@@ -195,11 +233,14 @@ class FhirObservationAPI(FhirAPIView):
             201: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Lagret; Location: Observation/<id>"),
             200: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Allerede mottatt; ikke lagret på nytt"),
             400: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Avvist: hva som var feil, per felt"),
+            429: OpenApiResponse(fhir.OUTCOME_SCHEMA, description=QUARANTINE_FULL_FHIR),
         },
     )
     def post(self, request):
         resource = self.body()
         result = services.fhir_ingest(integration=request.auth, entries=[(resource, None)], request=request)[0]
+        if result.status == "refused":
+            return _quarantine_full_outcome([result])
         if result.status == "rejected":
             return Response(fhir.operation_outcome(result.errors), status=status.HTTP_400_BAD_REQUEST)
         code = status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK
@@ -245,6 +286,7 @@ class FhirBundleAPI(FhirAPIView):
         responses={
             200: OpenApiResponse(fhir.BUNDLE_RESPONSE_SCHEMA, description="batch-response: ett svar per entry"),
             400: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Bundle er feil bygd"),
+            429: OpenApiResponse(fhir.OUTCOME_SCHEMA, description=QUARANTINE_FULL_FHIR),
         },
     )
     def post(self, request):
@@ -256,6 +298,8 @@ class FhirBundleAPI(FhirAPIView):
             return Response(outcome, status=status.HTTP_400_BAD_REQUEST)
         with transaction.atomic():
             results = services.fhir_ingest(integration=request.auth, entries=pairs, request=request)
+        if services.quarantine_refused(results):
+            return _quarantine_full_outcome(results)
         return Response(
             {
                 "resourceType": "Bundle",

@@ -166,6 +166,10 @@ class QuarantinedItem(models.Model):
         ordering = ["-received_at"]
         verbose_name = _("avvist element")
         verbose_name_plural = _("karantene (avviste elementer)")
+        indexes = [
+            # The daily cap counts one gateway's items since midnight (measurements.services).
+            models.Index(fields=["integration", "received_at"], name="quarantine_integration_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.index} fra {self.integration.name}"
@@ -173,3 +177,25 @@ class QuarantinedItem(models.Model):
     @property
     def error_text(self) -> str:
         return "; ".join(f"{e.get('field')}: {e.get('message')}" for e in self.errors)
+
+
+class QuarantineNotice(models.Model):
+    """A gateway's quarantine was full on a day (`DHO_QUARANTINE_DAILY_LIMIT`): what the centre admin
+    is told, one row per gateway and day, in the admin beside the quarantine. The items refused are
+    not lost: the gateway was answered 429 and keeps them; `refused` counts them as they come."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="quarantine_notices")
+    centre = models.ForeignKey(Centre, on_delete=models.PROTECT, related_name="+")
+    day = models.DateField(_("dag"))
+    first_refused_at = models.DateTimeField(_("først avvist"), default=timezone.now)
+    last_refused_at = models.DateTimeField(_("sist avvist"), default=timezone.now)
+    refused = models.PositiveIntegerField(_("elementer ikke tatt imot"), default=0)
+
+    class Meta:
+        ordering = ["-day", "integration"]
+        verbose_name = _("full karantene")
+        verbose_name_plural = _("full karantene (varsler)")
+        constraints = [models.UniqueConstraint(fields=["integration", "day"], name="quarantine_notice_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.integration.name} {self.day:%d.%m.%Y}"

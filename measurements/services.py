@@ -2,6 +2,11 @@
 statement (duplicates of earlier deliveries are skipped by the unique key, not by a lookup), the
 rejected ones are kept in the quarantine, and one scoring task per batch is queued after commit.
 
+The quarantine holds at most DHO_QUARANTINE_DAILY_LIMIT items per gateway and day. Past it, a
+batch's rejected items are not kept but *refused* (status "refused"): the API answers 429 and the
+gateway keeps them and sends the batch again later (its valid items are duplicates then, stored
+once). The centre admin gets one notice per gateway and day (`QuarantineNotice`, audited).
+
 If the broker is down the readings are still stored and the request still succeeds: the beat
 sweeper (triage.tasks.sweep_unscored) queues whatever is left unscored after two minutes.
 """
@@ -16,12 +21,22 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from measurements.fhir import observation_to_item
 from measurements.ingest import ItemError, NewAnswer, NewReading, parse_answer, parse_reading
-from measurements.models import Answer, Integration, QuarantinedItem, QuarantineStatus, Reading, token_hash
+from measurements.models import (
+    Answer,
+    Integration,
+    QuarantinedItem,
+    QuarantineNotice,
+    QuarantineStatus,
+    Reading,
+    token_hash,
+)
 from patients.models import Patient
 from patients.selectors import records_by_national_id
 from patients.services.equipment import loans_by_serial
@@ -29,7 +44,7 @@ from tenants import rls
 from tenants.bulk import bulk_insert
 from tenants.models import Agreement, AuditAction, Role
 from tenants.selectors import served_by_centre
-from tenants.services import audit_record, audit_record_integration
+from tenants.services import audit_record, audit_record_integration, audit_record_integration_event
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +52,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class ItemResult:
     index: int
-    status: str  # created | duplicate | rejected
+    status: str  # created | duplicate | rejected (kept in the quarantine) | refused (quarantine full: send again)
     id: int | None = None
     errors: list[dict] = field(default_factory=list)
 
@@ -83,7 +98,66 @@ def _patients_in_scope(integration: Integration, patient_ids: set[uuid.UUID]) ->
 UNKNOWN_PATIENT = ItemError("patient_id", "ukjent pasient for denne integrasjonen")
 
 
-def _quarantine(integration: Integration, kind: str, rejected: list[tuple[int, object, list[ItemError]]]) -> None:
+# --- the quarantine and its daily cap ---------------------------------------------------------------
+
+
+def quarantine_daily_limit() -> int:
+    return int(settings.DHO_QUARANTINE_DAILY_LIMIT)
+
+
+def _today_start() -> datetime.datetime:
+    """Midnight in Norway (TIME_ZONE): a gateway's day, as the admin reads it."""
+    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def quarantine_retry_after() -> int:
+    """Seconds until the cap opens again (the next day in Norway), for Retry-After."""
+    tomorrow = _today_start() + datetime.timedelta(days=1)
+    return max(1, int((timezone.localtime(tomorrow) - timezone.now()).total_seconds()))
+
+
+def _quarantine_has_room(integration: Integration, count: int) -> bool:
+    """Is there room today for `count` more of this gateway's items? Counted under a lock on the
+    gateway's row (FOR NO KEY UPDATE: its concurrent inserts of readings, which only share-lock the
+    key, go on), so two batches cannot both take the last places."""
+    list(Integration.objects.select_for_update(no_key=True).filter(pk=integration.pk).values_list("pk"))
+    kept = QuarantinedItem.objects.filter(integration=integration, received_at__gte=_today_start()).count()
+    return kept + count <= quarantine_daily_limit()
+
+
+def _quarantine_notice(integration: Integration, refused: int, request) -> None:
+    """Tells the centre admin, once a day per gateway (the row, and its audit event, when it is new);
+    later refusals that day only add to the count."""
+    now = timezone.now()
+    notice, created = QuarantineNotice.objects.get_or_create(
+        integration=integration,
+        day=timezone.localdate(now),
+        defaults={"centre_id": integration.centre_id, "refused": refused, "first_refused_at": now,
+                  "last_refused_at": now},
+    )  # fmt: skip
+    if created:
+        audit_record_integration_event(
+            integration=integration,
+            action=AuditAction.CREATE,
+            object_type="quarantine_notice",
+            object_id=notice.pk,
+            request=request,
+        )
+        log.warning("Karantenen for integrasjon %s er full for i dag (%s elementer)", integration.pk,
+                    quarantine_daily_limit())  # fmt: skip
+    else:
+        QuarantineNotice.objects.filter(pk=notice.pk).update(refused=F("refused") + refused, last_refused_at=now)
+
+
+def _quarantine(integration: Integration, kind: str, rejected: list[tuple[int, object, list[dict]]], request) -> bool:
+    """Keeps the rejected items (index, what was sent, errors) in the quarantine; False when today's
+    cap leaves no room for all of them, and then none is kept: the gateway sends the batch again, and
+    part of it kept now would be in the quarantine twice."""
+    if not rejected:
+        return True
+    if not _quarantine_has_room(integration, len(rejected)):
+        _quarantine_notice(integration, len(rejected), request)
+        return False
     QuarantinedItem.objects.bulk_create(
         [
             QuarantinedItem(
@@ -92,10 +166,32 @@ def _quarantine(integration: Integration, kind: str, rejected: list[tuple[int, o
                 kind=kind,
                 index=index,
                 payload=raw if isinstance(raw, dict | list) else {"raw": raw},
-                errors=[e.as_dict() for e in errors],
+                errors=errors,
             )
             for index, raw, errors in rejected
         ]
+    )
+    return True
+
+
+def _refuse(results: list[ItemResult], indexes) -> None:
+    for index in indexes:
+        results[index].status = "refused"
+
+
+def quarantine_refused(results: list[ItemResult]) -> int:
+    """How many items of a batch were refused because the quarantine was full (0: none)."""
+    return sum(1 for result in results if result.status == "refused")
+
+
+def quarantine_full_message(results: list[ItemResult]) -> str:
+    """What the gateway is told in the 429: what was kept, what it must send again, and when."""
+    stored = sum(1 for r in results if r.status in ("created", "duplicate"))
+    kept = f" {stored} gyldige elementer er lagret og lagres ikke to ganger." if stored else ""
+    return (
+        f"Karantenen for denne integrasjonen er full for i dag (høyst {quarantine_daily_limit()} avviste "
+        f"elementer per døgn). {quarantine_refused(results)} avviste elementer er ikke tatt imot: behold dem, "
+        f"rett feilen og send forespørselen på nytt etter Retry-After.{kept} Senterets administrator er varslet."
     )
 
 
@@ -258,8 +354,7 @@ READINGS = _Kind("reading", parse_reading, Reading, _reading_columns)
 ANSWERS = _Kind("answer", parse_answer, Answer, _answer_columns)
 
 
-def _ingest(kind: _Kind, integration: Integration, items: list, request, quarantine, originals=None,
-            gateway_audit=True):  # fmt: skip
+def _ingest(kind: _Kind, integration: Integration, items: list, request, quarantine: bool, gateway_audit=True):
     valid, rejected = _split(items, kind.parse, integration)
     first_index: dict[str, int] = {}
     for index, new, _ in valid:
@@ -269,15 +364,17 @@ def _ingest(kind: _Kind, integration: Integration, items: list, request, quarant
     existing = _existing_ids(
         kind.model, integration, [n.external_id for n, _ in unique if n.external_id not in created]
     )
-    if quarantine:
-        # Keep what the gateway actually sent (a FHIR resource, say), not our conversion of it.
-        kept = [(i, originals[i] if originals else raw, errors) for i, raw, errors in rejected]
-        _quarantine(integration, quarantine if isinstance(quarantine, str) else kind.name, kept)
+    kept = not quarantine or _quarantine(
+        integration, kind.name, [(i, raw, [e.as_dict() for e in errors]) for i, raw, errors in rejected], request
+    )
     if gateway_audit:  # a resubmission is audited as the admin who made it (quarantine_resubmit)
         _audit(integration, valid, created, kind.name, request)
     new_ids = list(created.values())
     transaction.on_commit(lambda: enqueue_scoring(kind.name, new_ids))
-    return _results(len(items), valid, rejected, created, existing, first_index)
+    results = _results(len(items), valid, rejected, created, existing, first_index)
+    if not kept:
+        _refuse(results, [index for index, _raw, _errors in rejected])
+    return results
 
 
 @transaction.atomic
@@ -286,14 +383,13 @@ def readings_ingest(
     integration: Integration,
     items: list,
     request=None,
-    quarantine: bool | str = True,
-    originals=None,
+    quarantine: bool = True,
     gateway_audit: bool = True,
 ) -> list[ItemResult]:
     """Store a batch of readings: one result per item, in order. Never raises for a bad item.
-    `quarantine` False skips keeping rejects (a resubmission), a string names their kind;
+    `quarantine` False skips keeping rejects (a resubmission, or FHIR, which keeps its own);
     `gateway_audit` False leaves the audit to the caller (a resubmission, audited as the admin)."""
-    return _ingest(READINGS, integration, items, request, quarantine, originals, gateway_audit)
+    return _ingest(READINGS, integration, items, request, quarantine, gateway_audit)
 
 
 @transaction.atomic
@@ -379,20 +475,20 @@ def fhir_ingest(*, integration: Integration, entries: list[tuple[dict, str | Non
             else:
                 c.errors.append(UNKNOWN_PATIENT)
         if c.errors:
-            failed.append((index, entries[index][0], c.errors))
-            results[index] = ItemResult(index, "rejected", errors=[e.as_dict() for e in c.errors])
+            errors = [e.as_dict() for e in c.errors]
+            failed.append((index, entries[index][0], errors))
+            results[index] = ItemResult(index, "rejected", errors=errors)
         else:
             items.append(c.item)
             positions.append(index)
-    _quarantine(integration, "fhir", failed)
-    stored = readings_ingest(
-        integration=integration,
-        items=items,
-        request=request,
-        quarantine="fhir",
-        originals=[entries[i][0] for i in positions],
-    )
+    stored = readings_ingest(integration=integration, items=items, request=request, quarantine=False)
     for position, result in zip(positions, stored, strict=True):
         result.index = position
         results[position] = result
+        if result.status == "rejected":
+            failed.append((position, entries[position][0], result.errors))
+    # One quarantine for the request, of what the gateway actually sent (the FHIR resource, not our
+    # conversion of it): all of it kept, or (the day's cap reached) all of it refused.
+    if not _quarantine(integration, "fhir", failed, request):
+        _refuse(results, [index for index, _raw, _errors in failed])
     return results

@@ -111,7 +111,7 @@ class AuditEventAdmin(CentreAdminReadOnly, admin.ModelAdmin):
 
     list_display = ["at", "username", "role", "action", "object_type", "patient_id", "municipality", "ip"]
     list_filter = ["action", "role", "object_type", "municipality", ("at", admin.DateFieldListFilter)]
-    search_fields = ["username", "=patient_id", "=request_id", "=object_id"]
+    search_fields = ["username", "=patient_id", "=request_id", "=upstream_request_id", "=object_id"]
     date_hierarchy = "at"
     list_select_related = ["municipality"]
     show_full_result_count = False  # the log grows without bound; counting it all is slow

@@ -19,7 +19,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, Throttled
 from rest_framework.utils import json
 
 # FHIR resources nest about ten levels (Bundle → entry → resource → component → code → coding);
@@ -113,9 +113,26 @@ def _json_type(value) -> str:
     return "et tall"
 
 
+def too_many_requests(wait: float | None) -> Throttled:
+    """A throttle's refusal (dho.throttling), in Norwegian. The throttle ran before the view read the
+    body: nothing of the request was taken, so the client may send it again as it was."""
+    seconds = max(1, math.ceil(wait or 1))
+    unit = "sekund" if seconds == 1 else "sekunder"
+    detail = (
+        f"For mange forespørsler. Ingenting i denne forespørselen er tatt imot eller lagret; "
+        f"send den på nytt om {seconds} {unit}."
+    )
+    refused = Throttled(detail=detail)  # given `wait`, DRF would add its own sentence to ours
+    refused.wait = seconds  # DRF's handler sends it as Retry-After
+    return refused
+
+
 def exception_handler(exc, context):
-    """DRF's handler, and what Django raises while reading a body becomes a 400 in JSON too."""
-    if isinstance(exc, RequestDataTooBig):
+    """DRF's handler, and what Django raises while reading a body becomes a 400 in JSON too.
+    A throttle's 429 (with DRF's Retry-After) says in Norwegian what to do."""
+    if isinstance(exc, Throttled):
+        exc = too_many_requests(exc.wait)
+    elif isinstance(exc, RequestDataTooBig):
         exc = too_large()
     elif isinstance(exc, TooManyFieldsSent):
         exc = ParseError(f"For mange felt: høyst {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}.")

@@ -198,6 +198,12 @@ class AuditEvent(models.Model):
     )
     ip = models.GenericIPAddressField(_("IP-adresse"), null=True, blank=True)
     request_id = models.CharField(_("forespørsels-id"), max_length=64, blank=True)
+    # The id our own reverse proxy gave the request (DHO_TRUSTED_PROXIES), beside ours: request_id is
+    # always ours, so no one upstream chooses what the log is searched by. A database default too,
+    # so rows written by hand (and by code that predates the column) need not name it.
+    upstream_request_id = models.CharField(
+        _("proxyens forespørsels-id"), max_length=64, blank=True, default="", db_default=""
+    )
 
     objects = AppendOnlyQuerySet.as_manager()
 

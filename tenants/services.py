@@ -45,6 +45,7 @@ def _event(*, request, user, action, object_type, object_id, patient, role, syst
         municipality_id=patient.municipality_id if patient is not None else None,
         ip=client_address(request) if request is not None else None,
         request_id=getattr(request, "request_id", "") if request is not None else "",
+        upstream_request_id=getattr(request, "upstream_request_id", "") if request is not None else "",
     )
 
 
@@ -130,6 +131,19 @@ def audit_record_integration(*, integration, action, object_type: str, patient_c
     )
 
 
+def audit_record_integration_event(*, integration, action, object_type: str, object_id, request=None) -> None:
+    """One event of a gateway's that concerns no patient (its quarantine full for the day), in its
+    centre's host municipality, so the centre admin finds it in the centre's log."""
+    _insert_events(
+        request,
+        action,
+        object_type,
+        user_id=None,
+        username=f"integrasjon:{integration.name}",
+        rows=[(str(object_id), None, integration.centre.host_id, "integration")],
+    )
+
+
 def _insert_events(request, action, object_type: str, *, user_id, username: str, rows: list[tuple]) -> None:
     """rows: (object_id, patient_id, municipality_id, role). A 1,000-row batch is one statement."""
     bulk_insert(
@@ -146,5 +160,6 @@ def _insert_events(request, action, object_type: str, *, user_id, username: str,
             "municipality_id": [r[2] for r in rows],
             "ip": client_address(request) if request is not None else None,
             "request_id": getattr(request, "request_id", "") if request is not None else "",
+            "upstream_request_id": getattr(request, "upstream_request_id", "") if request is not None else "",
         },
     )

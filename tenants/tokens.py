@@ -5,6 +5,12 @@ digest and the first characters (`token_key`, the id users and admins see), and 
 (REST_KNOX["TOKEN_TTL"], DHO_TOKEN_TTL_HOURS). The user lists and revokes their own (the «API-nøkler»
 page, `/api/v1/auth/tokens/`), the centre admin their centre's users' (tenants/admin.py).
 
+A token stands for a login and never outlives one: it ends at the latest when a session begun at the
+same moment would end (DHO_SESSION_MAX_SECONDS), and one made on the page ends when the session it
+was made from reaches its absolute limit. Making one asks for the second factor again, on the page
+as on the token endpoint (tenants.two_factor.reauthentication_refusal): an unlocked screen left
+behind gives no one a credential that outlasts the session.
+
 Logging out, or changing the password, ends every session and every token of that user
 (`sign_out_everywhere`, connected below to Django's `user_logged_out` and to a saved password change).
 Device gateways do not use these: their credential is measurements' `Integration`.
@@ -12,6 +18,7 @@ Device gateways do not use these: their credential is measurements' `Integration
 
 from __future__ import annotations
 
+import datetime
 import re
 from importlib import import_module
 
@@ -29,6 +36,7 @@ from knox.models import AuthToken
 from knox.settings import knox_settings
 from rest_framework.exceptions import AuthenticationFailed
 
+from tenants import sessions
 from tenants.login import accounts_managed_by
 
 # What a secret (knox: hex, after an optional prefix) and its id (`token_key`) can look like.
@@ -77,14 +85,36 @@ def live_tokens(user) -> QuerySet[AuthToken]:
     return AuthToken.objects.filter(_live(), user=user).order_by("-created")
 
 
-def token_create(*, user) -> tuple[AuthToken, str]:
+def token_lifetime(*, ends_by: datetime.datetime | None = None) -> datetime.timedelta:
+    """How long a token made now lives: REST_KNOX["TOKEN_TTL"], but never past a session's absolute
+    limit counted from now, nor past `ends_by` (the end of the session it is made from)."""
+    now = timezone.now()
+    lifetime = datetime.timedelta(seconds=sessions.max_seconds())
+    ttl = knox_settings.TOKEN_TTL
+    if ttl is not None:
+        lifetime = min(lifetime, ttl)
+    if ends_by is not None:
+        lifetime = min(lifetime, ends_by - now)
+    return lifetime
+
+
+def token_create(*, user, ends_by: datetime.datetime | None = None) -> tuple[AuthToken, str]:
     """A new token for the user: (the stored row, the secret). The secret is returned this once and
-    never stored; only its digest is. Refused with TokenLimitReached beyond the per-user limit."""
+    never stored; only its digest is. It expires after `token_lifetime` (`ends_by`: when the session
+    it is made from ends). Refused with TokenLimitReached beyond the per-user limit."""
     limit = knox_settings.TOKEN_LIMIT_PER_USER
     AuthToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()  # expired: gone anyway
     if limit is not None and live_tokens(user).count() >= limit:
         raise TokenLimitReached(limit)
-    return AuthToken.objects.create(user=user)  # expires after REST_KNOX["TOKEN_TTL"]
+    return AuthToken.objects.create(user=user, expiry=token_lifetime(ends_by=ends_by))
+
+
+def session_ends_at(session) -> datetime.datetime | None:
+    """When this session ends whatever the user does (its absolute limit), or None if it has no stamp."""
+    found = sessions.limits(session)
+    if found is None:
+        return None
+    return datetime.datetime.fromtimestamp(found.absolute_deadline, tz=datetime.UTC)
 
 
 def token_revoke(*, user, token_key: str) -> bool:

@@ -24,7 +24,8 @@ Every setup and reset is audited and told to the user at their next login (`noti
 API tokens (`POST /api/v1/auth/token/`): with the second factor required, the body carries `otp`
 (a code from the app, or a backup code) beside username and password, checked by
 `token_login_refusal`; a user who has never set up the app logs in on the web first. A token made on
-the «API-nøkler» page comes from a session that has passed step 2 already.
+the «API-nøkler» page asks for a fresh code too (`reauthentication_refusal`), although the session
+passed step 2 at login: the token outlives the screen it was made on.
 
 **HelseID (OpenID Connect), the production login.** The seam is here and in tenants/login.py:
 HelseID authenticates the person (its «high» security level is itself multi-factor), so a HelseID
@@ -278,6 +279,18 @@ def token_login_refusal(user, code: str | None, *, verified: bool = False) -> st
         return _("Tofaktorinnlogging kreves: send koden fra autentiseringsappen (eller en reservekode) i feltet «otp».")
     _device, refusal = _matching_device(user, str(code))
     return refusal and _("Feltet «otp»: {refusal}").format(refusal=refusal)
+
+
+def reauthentication_refusal(user, code: str | None) -> str:
+    """For a step that asks for the second factor again within a verified session (a new API token on
+    the page): "" when the code is right, or when the second factor is not required (debug mode,
+    which skips it at login too); else what was wrong. A backup code works here as at login."""
+    if not required():
+        return ""
+    if not has_app(user):
+        return _("Du har ikke satt opp autentiseringsappen. Sett den opp før du lager en API-nøkkel.")
+    _device, refusal = _matching_device(user, str(code or ""))
+    return refusal
 
 
 # --- the admin's reset --------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The «API-nøkler» page: the signed-in user's API tokens, a new one (its secret shown this once)
-and revoking one. The rules are in tenants/tokens.py."""
+"""The «API-nøkler» page: the signed-in user's API tokens, a new one (its secret shown this once, after
+a fresh code of the second factor) and revoking one. The rules are in tenants/tokens.py."""
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -11,7 +11,8 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from knox.settings import knox_settings
 
-from tenants.tokens import TokenLimitReached, live_tokens, token_create, token_revoke
+from tenants import two_factor
+from tenants.tokens import TokenLimitReached, live_tokens, session_ends_at, token_create, token_revoke
 
 
 @method_decorator(never_cache, name="dispatch")  # the page with a new secret must not be kept by any cache
@@ -24,8 +25,12 @@ class ApiTokensView(LoginRequiredMixin, View):
     def post(self, request):
         if "revoke" in request.POST:
             return self._revoke(request, request.POST["revoke"])
+        refusal = two_factor.reauthentication_refusal(request.user, request.POST.get("otp"))
+        if refusal:
+            return self._page(request, otp_error=refusal, status=400)
         try:
-            token, secret = token_create(user=request.user)
+            # It ends when this session must end at the latest (and, like any token, on logout).
+            token, secret = token_create(user=request.user, ends_by=session_ends_at(request.session))
         except TokenLimitReached as refused:
             messages.error(request, str(refused))
             return redirect("api-tokens")
@@ -43,12 +48,14 @@ class ApiTokensView(LoginRequiredMixin, View):
             )
         return redirect("api-tokens")
 
-    def _page(self, request, created=None, secret: str = ""):
+    def _page(self, request, created=None, secret: str = "", otp_error: str = "", status: int = 200):
         ttl = knox_settings.TOKEN_TTL
         context = {
             "tokens": live_tokens(request.user),
             "created": created,
             "secret": secret,
             "ttl_hours": round(ttl.total_seconds() / 3600, 1) if ttl else None,
+            "otp_required": two_factor.required(),
+            "otp_error": otp_error,
         }
-        return TemplateResponse(request, self.template_name, context)
+        return TemplateResponse(request, self.template_name, context, status=status)

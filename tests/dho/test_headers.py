@@ -3,7 +3,11 @@ a Permissions-Policy, and flash messages that never carry a patient's name in a 
 
 import base64
 import binascii
+import datetime
+import os
 import re
+import subprocess
+import sys
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
@@ -221,3 +225,48 @@ def test_a_patient_on_another_page_is_not_in_a_cookie_either(world, login):
     assert response.status_code == 302
     assert all("Øverby" not in text and "\\u00d8verby" not in text for text in _cookie_texts(response))
     assert "Varselet for Åse Ærlig Øverby er håndtert og lukket." in nurse.get("/worklist/").content.decode()
+
+
+# --- Cache-Control and HSTS ----------------------------------------------------------------------
+
+
+def test_it_tells_every_cache_to_keep_no_page_api_answer_pdf_or_export(world, login, token_client):
+    """Shared kommune PCs: nothing with patient (or finance) data may stay in a browser's or proxy's
+    cache for the next user of the machine."""
+    from django.utils import timezone
+
+    month = (timezone.localdate().replace(day=1) - datetime.timedelta(days=1)).strftime("%Y-%m")
+    nurse, finance, admin = login(world.u.nurse), login(world.u.finance), login(world.u.admin)
+    answers = {
+        "page": nurse.get(f"/patients/{world.p.gjerdrum.pk}/"),
+        "API (session)": nurse.get("/api/v1/patients/"),
+        "API (token)": token_client(world.u.nurse).get(f"/api/v1/patients/{world.p.gjerdrum.pk}/"),
+        "PDF": nurse.get(f"/patients/{world.p.gjerdrum.pk}/innsyn.pdf"),
+        "CSV": finance.get(f"/billing/{month}/allocation.csv"),
+        "XLSX": finance.get(f"/billing/{month}/allocation.xlsx"),
+        "admin": admin.get("/admin/tenants/auditevent/"),
+        "API-nøkler": nurse.get("/api-nokler/"),
+    }
+    assert answers["PDF"]["Content-Type"] == "application/pdf"
+    assert answers["CSV"]["Content-Type"].startswith("text/csv")
+    assert "spreadsheetml" in answers["XLSX"]["Content-Type"]
+    for what, response in answers.items():
+        assert response.status_code == 200, what
+        assert response["Cache-Control"] == "no-store, private", what
+    # Static files (versioned, no patient data) keep their own caching.
+    assert "no-store" not in nurse.get("/static/js/worklist.js").get("Cache-Control", "")
+
+
+def test_it_asks_for_hsts_preloading_only_when_told_to(world, client, settings):
+    settings.SECURE_HSTS_SECONDS = 31536000
+    answer = client.get("/login/", secure=True)
+    assert answer["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    script = "import django; django.setup(); from django.conf import settings; print(settings.SECURE_HSTS_PRELOAD)"
+    production = {**os.environ, "DJANGO_SETTINGS_MODULE": "dho.settings", "DHO_TESTING": "0", "DHO_DEBUG": "0",
+                  "SECRET_KEY": "x" * 60}  # fmt: skip
+    for preload, expected in ((None, "False"), ("1", "True")):
+        env = {k: v for k, v in production.items() if k != "DHO_HSTS_PRELOAD"}
+        env |= {"DHO_HSTS_PRELOAD": preload} if preload else {}
+        result = subprocess.run([sys.executable, "-c", script], cwd=settings.BASE_DIR, env=env, capture_output=True,
+                                text=True, timeout=60)  # fmt: skip
+        assert result.stdout.strip() == expected, result.stderr

@@ -1,16 +1,20 @@
-"""Request metadata the audit log can trust (issue 12, item 6): X-Forwarded-For and X-Request-ID
-count only when our own reverse proxy (DHO_TRUSTED_PROXIES) sent them, and nothing in a header can
-make a request fail."""
+"""Request metadata the audit log can trust: X-Forwarded-For, X-Forwarded-Proto and a proxy's
+X-Request-ID count only when our own reverse proxy (DHO_TRUSTED_PROXIES) sent them, the request id
+is always ours, and nothing in a header can make a request fail."""
 
+import io
+import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
-from dho.middleware import client_ip, request_id
+from dho.middleware import RequestIdLogFilter, RequestIdMiddleware, client_ip, request_id
 from tenants.models import AuditEvent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,14 +74,56 @@ def test_a_client_request_id_is_replaced_by_ours(world, token_client):
     assert "chosen-by-the-client" not in {e.request_id for e in _logged(world)}
 
 
-def test_a_trusted_proxy_request_id_is_kept(world, token_client, settings):
+def test_it_keeps_our_request_id_and_stores_a_trusted_proxys_beside_it(world, token_client, settings):
     settings.DHO_TRUSTED_PROXIES = [PROXY]
     detail, _ = _patient_page(token_client, world, REMOTE_ADDR=PROXY, HTTP_X_REQUEST_ID="lb-4f2a9c")
-    assert detail["X-Request-ID"] == "lb-4f2a9c"
-    assert "lb-4f2a9c" in {e.request_id for e in _logged(world)}
-    # Even our proxy cannot put an unusable id in the log.
-    detail, _ = _patient_page(token_client, world, REMOTE_ADDR=PROXY, HTTP_X_REQUEST_ID="x" * 65)
-    assert detail.status_code == 200 and detail["X-Request-ID"] != "x" * 65
+    ours = detail["X-Request-ID"]
+    assert ours != "lb-4f2a9c" and re.fullmatch(r"[0-9a-f]{32}", ours)
+    events = [e for e in _logged(world) if e.request_id == ours]
+    assert events and {e.upstream_request_id for e in events} == {"lb-4f2a9c"}
+    assert "lb-4f2a9c" not in {e.request_id for e in _logged(world)}
+    # Even our proxy cannot put an unusable id in the log; a client's is never stored at all.
+    for peer, sent in ((PROXY, "x" * 65), ("192.0.2.1", "chosen-by-the-client")):
+        detail, _ = _patient_page(token_client, world, REMOTE_ADDR=peer, HTTP_X_REQUEST_ID=sent)
+        assert detail.status_code == 200
+        assert {e.upstream_request_id for e in _logged(world) if e.request_id == detail["X-Request-ID"]} == {""}
+
+
+def test_it_logs_our_request_id_and_the_proxys_on_every_line(settings):
+    settings.DHO_TRUSTED_PROXIES = [PROXY]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RequestIdLogFilter())
+    handler.setFormatter(logging.Formatter(settings.LOGGING["formatters"]["plain"]["format"]))
+    logger = logging.getLogger("tests.request_id")
+    logger.addHandler(handler)
+
+    def view(request):
+        logger.warning("inne i visningen")
+        return HttpResponse()
+
+    try:
+        response = RequestIdMiddleware(view)(RequestFactory().get("/", REMOTE_ADDR=PROXY, HTTP_X_REQUEST_ID="lb-77"))
+    finally:
+        logger.removeHandler(handler)
+    assert f"[{response['X-Request-ID']} upstream=lb-77] inne i visningen" in stream.getvalue()
+
+
+def test_it_believes_x_forwarded_proto_only_from_a_trusted_proxy(world, token_client, settings):
+    """Plain HTTP with a forged `X-Forwarded-Proto: https` is still plain HTTP: redirected, not served."""
+    settings.SECURE_SSL_REDIRECT = True
+    forged = token_client(world.u.nurse).get("/api/v1/patients/", HTTP_X_FORWARDED_PROTO="https")
+    assert forged.status_code == 301 and forged["Location"].startswith("https://")
+    settings.DHO_TRUSTED_PROXIES = [PROXY]
+    client = token_client(world.u.nurse)
+    assert client.get("/api/v1/patients/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_PROTO="https").status_code == 200
+    assert client.get("/api/v1/patients/", REMOTE_ADDR=PROXY).status_code == 301  # the proxy said nothing
+    elsewhere = client.get("/api/v1/patients/", REMOTE_ADDR="192.0.2.1", HTTP_X_FORWARDED_PROTO="https")
+    assert elsewhere.status_code == 301
+    # gunicorn decides nothing from the header itself (by default it believes 127.0.0.1).
+    conf = {}
+    exec((ROOT / "dho/gunicorn_conf.py").read_text(), conf)  # noqa: S102 - our own config file
+    assert conf["secure_scheme_headers"] == {}
 
 
 GARBAGE_HEADERS = {

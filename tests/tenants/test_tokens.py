@@ -14,9 +14,11 @@ from knox.crypto import hash_token
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from tenants.sessions import LOGIN_AT
 from tenants.tokens import token_create, user_session_keys
 from tenants.two_factor import backup_codes_create
 from tests.database_roles import superuser_make
+from tests.conftest import second_factor_device, totp_code
 
 PASSWORD = "korrekt-hest-batteri"  # tests/factories.py gives every user this one
 
@@ -61,8 +63,8 @@ def test_it_issues_a_token_that_is_stored_only_as_a_hash(world):
     assert not [c for c in columns if secret in c], "the secret is stored"
     assert stored.token_key == secret[: len(stored.token_key)] and len(stored.token_key) < len(secret) // 4
     assert _works(secret)
-    # It expires: ten hours by default, and the client is told when.
-    assert before + datetime.timedelta(hours=10) <= stored.expiry <= timezone.now() + datetime.timedelta(hours=10)
+    # It expires: eight hours by default (a session's absolute limit), and the client is told when.
+    assert before + datetime.timedelta(hours=8) <= stored.expiry <= timezone.now() + datetime.timedelta(hours=8)
     assert datetime.datetime.fromisoformat(body["expiry"]) == stored.expiry
 
 
@@ -220,7 +222,7 @@ def test_the_page_shows_a_new_secret_once(world, login):
     client = login(world.u.nurse)
     assert "Du har ingen aktive API-nøkler." in client.get("/api-nokler/").content.decode()
 
-    created = client.post("/api-nokler/")
+    created = client.post("/api-nokler/", {"otp": totp_code(second_factor_device(world.u.nurse))})
     assert created.status_code == 200
     assert "no-store" in created["Cache-Control"]
     [token] = AuthToken.objects.filter(user=world.u.nurse)
@@ -232,6 +234,52 @@ def test_the_page_shows_a_new_secret_once(world, login):
     again = client.get("/api-nokler/").content.decode()
     assert token.token_key in again
     assert secret not in again and 'id="new-secret"' not in again
+
+
+def test_it_asks_for_the_second_factor_again_before_a_token_is_made_on_the_page(world, login, settings):
+    client = login(world.u.nurse)  # past the second factor at login already
+    device = second_factor_device(world.u.nurse)
+    for sent, says in (({}, "Skriv inn koden fra autentiseringsappen"), ({"otp": "000000"}, "Koden stemmer ikke")):
+        refused = client.post("/api-nokler/", sent)
+        assert refused.status_code == 400
+        page = refused.content.decode()
+        assert says in page and 'aria-invalid="true"' in page and 'id="new-secret"' not in page
+    assert not AuthToken.objects.exists()
+    backup = backup_codes_create(user=world.u.nurse)[0]
+    assert client.post("/api-nokler/", {"otp": backup}).status_code == 200  # a backup code, as at login
+    assert client.post("/api-nokler/", {"otp": backup}).status_code == 400  # once
+    device.throttle_reset()  # the wrong code above slows the app's next try down by a second
+    assert client.post("/api-nokler/", {"otp": totp_code(device)}).status_code == 200
+    assert AuthToken.objects.filter(user=world.u.nurse).count() == 2
+    # Debug mode (`make run`'s demo) skips the second factor at login, and so here.
+    settings.DEBUG = True
+    page = client.get("/api-nokler/").content.decode()
+    assert 'name="otp"' not in page
+    assert client.post("/api-nokler/").status_code == 200
+    assert AuthToken.objects.filter(user=world.u.nurse).count() == 3
+
+
+def test_a_token_made_on_the_page_ends_when_the_session_must_end(world, login):
+    client = login(world.u.nurse)
+    session = client.session
+    logged_in = timezone.now() - datetime.timedelta(hours=7)  # an hour left of the eight
+    session[LOGIN_AT] = logged_in.timestamp()
+    session.save()
+    response = client.post("/api-nokler/", {"otp": totp_code(second_factor_device(world.u.nurse))})
+    assert response.status_code == 200
+    [token] = AuthToken.objects.filter(user=world.u.nurse)
+    assert abs(token.expiry - (logged_in + datetime.timedelta(hours=8))) < datetime.timedelta(seconds=5)
+
+
+def test_no_token_outlives_a_session_whatever_its_configured_lifetime(world, settings):
+    settings.REST_KNOX = {**django_settings.REST_KNOX, "TOKEN_TTL": datetime.timedelta(hours=10)}
+    response = _issue(format="json")
+    assert response.status_code == 200
+    [stored] = AuthToken.objects.filter(user=world.u.nurse)
+    assert stored.expiry <= timezone.now() + datetime.timedelta(seconds=django_settings.DHO_SESSION_MAX_SECONDS)
+    settings.DHO_SESSION_MAX_SECONDS = 3600
+    token, _secret = token_create(user=world.u.coordinator)
+    assert token.expiry <= timezone.now() + datetime.timedelta(hours=1)
 
 
 def test_the_page_revokes_only_the_users_own_tokens(world, login):
