@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 from tenants.sessions import LOGIN_AT
 from tenants.tokens import token_create, user_session_keys
 from tenants.two_factor import backup_codes_create
-from tests.database_roles import superuser_make
 from tests.conftest import second_factor_device, totp_code
+from tests.database_roles import superuser_make
 
 PASSWORD = "korrekt-hest-batteri"  # tests/factories.py gives every user this one
 
