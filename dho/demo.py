@@ -111,6 +111,11 @@ LOGINS = [
     ("admin.agder", "Astrid", "Berge", Role.ADMIN, "agder", True),
 ]
 
+# Where a fastlege practises besides the kommune of their login: a henvisning may name only a fastlege
+# of the registering user's kommuner (patients.selectors.referral_fastleger), and Gjerdrum's koordinator
+# names Berg on several.
+GP_ALSO_IN = [("fastlege.berg", "3230")]
+
 # Fastleger without a demo login: the other patients need a fastlege too.
 OTHER_GPS = [
     ("fastlege.hansen", "Ingrid", "Hansen", "3238"),
@@ -730,6 +735,8 @@ def seed_demo() -> DemoSummary:
         _membership(users[username], role, where, centres, municipalities)
     for username, first, last, where in OTHER_GPS:
         users[username] = _user(username, first, last, login=False)
+        _membership(users[username], Role.GP, where, centres, municipalities)
+    for username, where in GP_ALSO_IN:
         _membership(users[username], Role.GP, where, centres, municipalities)
     # The patient data goes through the database's wall like any task's: every municipality, named.
     with system_scope("seed_demo"):

@@ -35,7 +35,6 @@ from patients.selectors import (
     board_audit_subjects,
     board_municipalities,
     device_type_labels,
-    fastleger_for,
     forlop_board,
     get_device_for,
     get_patient_for,
@@ -43,6 +42,7 @@ from patients.selectors import (
     kit_names_for,
     kits_for,
     loans_out_for,
+    referral_fastleger,
     register_centres,
     register_devices,
     search_patients,
@@ -312,7 +312,7 @@ class ReferralCreateView(ForlopFormView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_form_kwargs(self):
-        gps = fastleger_for(self.municipalities.values_list("pk", flat=True))
+        gps = referral_fastleger(self.request.user)  # the API's and referral_register's rule too
         return {**super().get_form_kwargs(), "municipalities": self.municipalities, "gps": gps}
 
     def perform(self, form):
