@@ -598,7 +598,7 @@ def _seed_billing(centres: dict, municipalities: dict, users: dict) -> None:
         Population.objects.update_or_create(municipality=municipalities[number], year=2025,
                                             defaults={"inhabitants": population})  # fmt: skip
     for slug, values in PRICE_MODELS.items():
-        if not PriceModel.objects.filter(centre=centres[slug], is_draft=False).exists():
+        if not PriceModel.objects.filter(centre=centres[slug]).exists():
             price_model_save(centre=centres[slug], user=users[CENTRE_ADMIN[slug]], valid_from=AGREEMENTS_FROM,
                              values=values)  # fmt: skip
     view = finance_view_for(users["okonomi.ullensaker"])
