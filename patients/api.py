@@ -83,7 +83,7 @@ from tenants.selectors import (
     access_rows,
     may_read_access_log,
 )
-from tenants.services import audit_record, audit_record_many, audit_record_many_objects
+from tenants.services import audit_record, audit_record_list, audit_record_many
 
 
 class PatientScopedAPIView(APIView):
@@ -343,8 +343,7 @@ class ReferralListAPI(generics.ListCreateAPIView):
         page = super().paginate_queryset(queryset)
         # One INSERT for the page; a referral before the grant has its municipality as subject.
         shown = [(r.pk, r.patient or NoPatientYet(municipality_id=r.municipality_id)) for r in page]
-        audit_record_many_objects(action=AuditAction.VIEW, object_type="referral_list", objects=shown,
-                                  request=self.request)  # fmt: skip
+        audit_record_list(object_type="referral_list", objects=shown, request=self.request)
         return page
 
     @extend_schema(responses={201: ReferralCreatedSerializer})
@@ -656,7 +655,8 @@ class DeviceListAPI(generics.ListAPIView):
         lent_to = {loan.patient_id for device in page for loan in device.open_loans}
         shown = list(visible_patients(self.request.user).filter(id__in=lent_to).only("id", "municipality_id", "gp_id"))
         self.shown_patients = {p.pk for p in shown}
-        audit_record_many(action=AuditAction.VIEW, object_type="device_list", patients=shown, request=self.request)
+        if shown:  # the register itself is no patient's data; a borrower's name is
+            audit_record_many(action=AuditAction.VIEW, object_type="device_list", patients=shown, request=self.request)
         return page
 
     def get_serializer_context(self):

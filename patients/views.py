@@ -81,7 +81,7 @@ from tenants.selectors import (
     user_scope,
     visible_municipalities,
 )
-from tenants.services import audit_record, audit_record_many, audit_record_many_objects
+from tenants.services import audit_record, audit_record_list, audit_record_many
 
 
 class PatientPageMixin(LoginRequiredMixin):
@@ -272,8 +272,7 @@ class BoardView(LoginRequiredMixin, TemplateView):
         # (their municipality is the subject), so the page costs the same whatever its length.
         shown = [(p.pk, p) for p in patients]
         shown += [(row.pk, NoPatientYet(municipality_id=row.municipality_id)) for row in referrals]
-        audit_record_many_objects(action=AuditAction.VIEW, object_type="forlop_board", objects=shown,
-                                  request=self.request)  # fmt: skip
+        audit_record_list(object_type="forlop_board", objects=shown, request=self.request)
         return super().get_context_data(
             sections=sections, municipalities=municipalities, municipality=municipality, **kwargs
         )
@@ -560,7 +559,8 @@ class EquipmentView(LoginRequiredMixin, TemplateView):
         )
         lent_to = {loan.patient_id for device in page.object_list for loan in device.open_loans}
         shown = list(visible_patients(self.request.user).filter(id__in=lent_to).only("id", "municipality_id", "gp_id"))
-        audit_record_many(action=AuditAction.VIEW, object_type="device_list", patients=shown, request=self.request)
+        if shown:  # the register itself is no patient's data; a borrower's name is
+            audit_record_many(action=AuditAction.VIEW, object_type="device_list", patients=shown, request=self.request)
         kwargs.setdefault("device_form", DeviceForm(centres=self.centres))
         kwargs.setdefault("import_form", DeviceImportForm(centres=self.centres))
         kwargs.setdefault("kit_form", KitForm(centres=self.centres))
