@@ -10,6 +10,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# The runtime lock only: no test tool in a production image (requirements-dev.lock is for make test).
 COPY requirements.lock ./
 RUN pip install --no-cache-dir uv && uv pip install --system --no-cache -r requirements.lock
 COPY . .

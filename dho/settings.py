@@ -7,7 +7,6 @@ REDIS_URL and DHO_ALLOW_SYNTHETIC_IDS=0; see README "Production settings".
 import datetime
 import ipaddress
 import os
-import sys
 from pathlib import Path
 
 import dj_database_url
@@ -32,8 +31,11 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DHO_DEBUG", False)
-# Under pytest the suite runs with DEBUG off (as production does) but needs no SECRET_KEY.
-TESTING = env_bool("DHO_TESTING", "pytest" in sys.modules)
+# The test suite runs with DEBUG off (as production does) but needs no SECRET_KEY. Only ever from
+# DHO_TESTING (`make test` sets it, and so does the suite's own pytest plugin, tests/testing_mode.py),
+# never from what is imported: production installs no test tools, and importing one must not
+# loosen a setting.
+TESTING = env_bool("DHO_TESTING", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 # A bare `manage.py` beside a running `make run` never gets here without DHO_DEBUG: manage.py takes
