@@ -1,8 +1,8 @@
 """Settings from the environment, with safe defaults.
 
-Production sets at least DHO_DEBUG=0 (the default), SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL,
-REDIS_URL and DHO_ALLOW_SYNTHETIC_IDS=0; see README "Production settings".
-"""
+Production sets at least DHO_DEBUG=0 (the default), SECRET_KEY, ALLOWED_HOSTS, REDIS_URL,
+DHO_ALLOW_SYNTHETIC_IDS=0 and the database: DATABASE_URL (the owner) for `manage.py migrate` only,
+DATABASE_APP_URL (the app role) for everything else; see README "Production settings"."""
 
 import datetime
 import ipaddress
