@@ -1,4 +1,6 @@
-# One image for web, worker and beat (docker-compose.yml picks the command).
+# One image for migrate, web, worker and beat (docker-compose.yml picks the command and gives each
+# its database address). The image itself never migrates: no entrypoint, and the default command
+# serves as the app role only (DATABASE_APP_URL).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -8,10 +10,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# The runtime lock only: no test tool in a production image (requirements-dev.lock is for make test).
 COPY requirements.lock ./
 RUN pip install --no-cache-dir uv && uv pip install --system --no-cache -r requirements.lock
 COPY . .
-RUN DHO_DEBUG=0 SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/none REDIS_URL=redis://localhost:6379/0 \
+# collectstatic connects to nothing; an app address keeps the settings from starting an embedded server.
+RUN DHO_DEBUG=0 SECRET_KEY=build-only DATABASE_APP_URL=postgres://build@localhost/none REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --no-input
 
 RUN useradd --system --uid 10001 dho

@@ -1,9 +1,13 @@
 # Two commands for a fresh machine with Python 3 and git: `make run` and `make test`.
-# Each creates .venv and installs the locked dependencies on first use (and when the lock changes).
+# Each creates .venv and installs the locked dependencies on first use (and when the lock changes):
+# `make run` the runtime lock (requirements.lock, what production installs), `make test`, `lint` and
+# the benchmarks the development lock (requirements-dev.lock: the same pins plus the test tools).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 export XDG_RUNTIME_DIR ?= /tmp
 
 .PHONY: run test lint lock bench-ingest bench-worklist bench-billing clean-var
@@ -11,11 +15,17 @@ export XDG_RUNTIME_DIR ?= /tmp
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# uv --native-tls: the system's certificate store, as pip uses it (a TLS-inspecting proxy's CA included).
-$(STAMP): requirements.lock | $(PY)
+$(UV): | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check uv
-	$(VENV)/bin/uv pip install -q --native-tls --python $(PY) -r requirements.lock
+
+# uv --native-tls: the system's certificate store, as pip uses it (a TLS-inspecting proxy's CA included).
+$(STAMP): requirements.lock | $(UV)
+	$(UV) pip install -q --native-tls --python $(PY) -r requirements.lock
 	touch $(STAMP)
+
+$(DEV_STAMP): requirements-dev.lock | $(UV)
+	$(UV) pip install -q --native-tls --python $(PY) -r requirements-dev.lock
+	touch $(DEV_STAMP)
 
 ## The platform: embedded PostgreSQL/Redis when none is configured, demo data, web + worker + beat.
 ## `exec`: no shell between make and the wrapper, so a SIGTERM make passes on reaches the wrapper,
@@ -24,26 +34,29 @@ run: $(STAMP)
 	DHO_DEBUG=1 exec $(PY) -m dho.embedded with-services -- $(PY) -m dho.run
 
 ## The whole suite against a real PostgreSQL and Redis (DATABASE_URL/REDIS_URL, else embedded ones).
-test: $(STAMP)
+test: $(DEV_STAMP)
 	@sh scripts/ensure-chromium.sh
 	DHO_TESTING=1 exec $(PY) -m dho.embedded with-services -- $(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-## Re-resolve requirements.lock from pyproject.toml.
-lock: $(STAMP)
-	$(VENV)/bin/uv pip compile --native-tls --python-version 3.11 pyproject.toml --extra dev -o requirements.lock
+## Re-resolve both locks from pyproject.toml: the development lock (runtime + the dev extra), then the
+## runtime lock without the dev extra, constrained to the development lock's pins (the same versions).
+LOCK := $(UV) pip compile --native-tls --python-version 3.11 --custom-compile-command "make lock" pyproject.toml
+lock: | $(UV)
+	$(LOCK) --extra dev -o requirements-dev.lock
+	$(LOCK) -c requirements-dev.lock -o requirements.lock
 
 ## Benchmarks (figures, not pass/fail): a real gunicorn + Celery worker on the configured or embedded services.
-bench-ingest: $(STAMP)
+bench-ingest: $(DEV_STAMP)
 	$(PY) -m dho.embedded with-services -- $(PY) bench/ingest.py
 
-bench-worklist: $(STAMP)
+bench-worklist: $(DEV_STAMP)
 	$(PY) -m dho.embedded with-services -- $(PY) bench/worklist.py
 
-bench-billing: $(STAMP)
+bench-billing: $(DEV_STAMP)
 	$(PY) -m dho.embedded with-services -- $(PY) bench/billing.py
 
 clean-var:

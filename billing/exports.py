@@ -8,7 +8,9 @@ zip entries inside the XLSX) is the moment the month was locked. A draft's files
 they were made and say «UTKAST».
 
 The CSV is UTF-8 with a byte order mark and semicolons between the fields, as Norwegian Excel opens
-it; the amounts are plain decimals («1212.00») for the finance system that imports it."""
+it; the amounts are plain decimals («1212.00») for the finance system that imports it. Every cell of
+both goes through tenants.spreadsheets: a text that would start a formula (a kommune named
+`=HYPERLINK(…)`) gets a leading «'», numbers stay numbers."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from billing.models import Component
 from billing.money import kr, kroner, quantity_text
 from billing.selectors import Allocation, MunicipalityAllocation
 from patients.models import DeviceType
+from tenants.spreadsheets import csv_row, xlsx_append
 
 MONTHS = (
     "januar",
@@ -139,10 +142,10 @@ def shown_line(line) -> ShownLine:
 # --- CSV and XLSX: one row per kommune × component ------------------------------------------------
 
 
-def _plain(value: Decimal) -> str:
-    """«31», «477.5»: a quantity without trailing zeros (as the API gives it)."""
+def _plain(value: Decimal) -> Decimal:
+    """31, 477.5: a quantity without trailing zeros (as the API gives it), still a number."""
     text = f"{value:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return Decimal(text.rstrip("0").rstrip(".") if "." in text else text)
 
 
 def allocation_rows(allocation: Allocation) -> list[tuple]:
@@ -174,10 +177,12 @@ def allocation_rows(allocation: Allocation) -> list[tuple]:
 def allocation_csv(allocation: Allocation) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(HEADER)
+    writer.writerow(csv_row(HEADER))
     for row in allocation_rows(allocation):
         *head, quantity, unit, rate, divisor, amount, explanation = row
-        writer.writerow([*head, _plain(quantity), unit, kroner(rate), divisor, kroner(amount), explanation])
+        # Numbers as numbers (Decimal), so a negative adjustment is not mistaken for a formula.
+        amounts = (_kroner_decimal(rate), divisor, _kroner_decimal(amount))
+        writer.writerow(csv_row([*head, _plain(quantity), unit, *amounts, explanation]))
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -194,24 +199,27 @@ def allocation_xlsx(allocation: Allocation) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Fordeling"
-    sheet.append(HEADER)
+    xlsx_append(sheet, HEADER)
     for row in allocation_rows(allocation):
         *head, quantity, unit, rate, divisor, amount, explanation = row
-        sheet.append([*head, quantity, unit, _kroner_decimal(rate), divisor, _kroner_decimal(amount), explanation])
+        xlsx_append(
+            sheet, [*head, quantity, unit, _kroner_decimal(rate), divisor, _kroner_decimal(amount), explanation]
+        )
     _money_columns(sheet, ("K", "M"))
     totals = workbook.create_sheet("Sum per kommune")
-    totals.append(("Måned", "Status", "Kommunenummer", "Kommune", "Beløp"))
+    xlsx_append(totals, ("Måned", "Status", "Kommunenummer", "Kommune", "Beløp"))
     for group in allocation.municipalities:
-        totals.append(
+        xlsx_append(
+            totals,
             (
                 str(allocation.month),
                 STATUS[allocation.status],
                 group.municipality.number,
                 group.municipality.name,
                 _kroner_decimal(group.total_ore),
-            )
+            ),
         )
-    totals.append(("", "", "", "Sum", _kroner_decimal(allocation.total_ore)))
+    xlsx_append(totals, ("", "", "", "Sum", _kroner_decimal(allocation.total_ore)))
     _money_columns(totals, ("E",))
     for ws in (sheet, totals):
         for cell in ws[1]:

@@ -60,8 +60,8 @@ MONEY = ("base", "follow_up", "licence", "start_fee")  # form field → PriceMod
 
 
 class PriceModelForm(StepForm):
-    """One version of the price model (or a draft to simulate with). Every component is optional:
-    an empty amount is not charged."""
+    """One version of the price model (or the figures of a draft to simulate with). Every component
+    is optional: an empty amount is not charged."""
 
     valid_from = MonthField(
         label=_("Gjelder fra måned"), help_text=_("ÅÅÅÅ-MM. Den nye versjonen gjelder fra den første i måneden.")
@@ -161,7 +161,8 @@ class PriceModelForm(StepForm):
 
 
 class SimulationForm(PriceModelForm):
-    """A draft model applied to a past month: the month must be over, so its figures are known."""
+    """A draft model applied to a past month: the month must be over, so its figures are known. The
+    figures are computed with and shown, never stored (billing.selectors.draft_price_model)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

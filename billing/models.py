@@ -43,13 +43,13 @@ class BaseKey(models.TextChoices):
 
 class PriceModel(models.Model):
     """One version of a centre's price model, in effect from `valid_from` (the first of a month) until
-    the next version. A draft (`is_draft`) is never in effect: it is what finance simulates on a past
-    month before a new samarbeidsavtale is negotiated. A version that a locked month used never
-    changes (billing.services refuses it); a change is a new version from a later month."""
+    the next version; only the centre's admin saves one. What finance simulates on a past month before
+    a new samarbeidsavtale is negotiated is an unsaved instance (billing.selectors.draft_price_model),
+    never a row. A version that a locked month used never changes (billing.services refuses it); a
+    change is a new version from a later month."""
 
     centre = models.ForeignKey(Centre, on_delete=models.PROTECT, related_name="price_models")
     valid_from = models.DateField(_("gjelder fra måned"))
-    is_draft = models.BooleanField(_("utkast (kun simulering)"), default=False)
     note = models.CharField(_("merknad"), max_length=200, blank=True)
     base_ore = models.BigIntegerField(_("fast andel per måned (øre)"), default=0)
     base_key = models.CharField(_("fordelingsnøkkel"), max_length=10, choices=BaseKey.choices, default="equal")
@@ -76,15 +76,12 @@ class PriceModel(models.Model):
         verbose_name = _("prismodell")
         verbose_name_plural = _("prismodeller")
         constraints = [
-            models.UniqueConstraint(
-                fields=["centre", "valid_from"], condition=Q(is_draft=False), name="price_model_one_per_month"
-            ),
+            models.UniqueConstraint(fields=["centre", "valid_from"], name="price_model_one_per_month"),
             models.CheckConstraint(condition=Q(valid_from__day=1), name="price_model_from_first_of_month"),
         ]
 
     def __str__(self) -> str:
-        kind = "utkast" if self.is_draft else f"fra {self.valid_from:%m.%Y}"
-        return f"Prismodell {self.centre} ({kind})"
+        return f"Prismodell {self.centre} (fra {self.valid_from:%m.%Y})"
 
 
 class LockedMonth(models.Model):

@@ -99,11 +99,7 @@ def coordinator_municipalities(user) -> set[int]:
 
 
 def price_model_for(centre: Centre, month: Month) -> PriceModel | None:
-    return (
-        PriceModel.objects.filter(centre=centre, is_draft=False, valid_from__lte=month.first)
-        .order_by("-valid_from")
-        .first()
-    )
+    return PriceModel.objects.filter(centre=centre, valid_from__lte=month.first).order_by("-valid_from").first()
 
 
 def cover_for(centre: Centre) -> Cover:
@@ -433,8 +429,16 @@ def _count(entry: PatientBasis, seg: Segment) -> None:
         entry.paused_days += seg.days
 
 
+def draft_price_model(centre: Centre, month: Month, values: dict) -> PriceModel:
+    """A draft of the price model from a form's figures (billing.forms.PriceModelForm.values), to
+    simulate with: an object in memory, never saved. Finance simulates; only the centre's admin
+    writes the price table (billing.services.price_model_save)."""
+    return PriceModel(centre=centre, valid_from=month.first, **values)
+
+
 def simulate(centre: Centre, month: Month, draft: PriceModel) -> list[dict]:
-    """Each kommune's amount for a past month under the model in effect and under a draft, side by side."""
+    """Each kommune's amount for a past month under the model in effect and under a draft, side by
+    side. Reads only: the draft is the unsaved one of draft_price_model."""
     current = price_model_for(centre, month)
     cover = cover_for(centre)
     totals = {}

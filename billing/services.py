@@ -21,7 +21,7 @@ class BillingRefused(Exception):
 
 
 class PriceModelAdminRequired(PermissionDenied):
-    """Only the centre's admin changes its price model; finance simulates with drafts (a 403)."""
+    """Only the centre's admin changes its price model; finance simulates, which stores nothing (a 403)."""
 
 
 @transaction.atomic
@@ -75,27 +75,22 @@ def _check_prices(values: dict) -> None:
 
 
 @transaction.atomic
-def price_model_save(
-    *, centre: Centre, user, valid_from: datetime.date, values: dict, draft: bool = False, request=None
-) -> PriceModel:
-    """A new version from a month (or a draft to simulate with). A version already in effect for
+def price_model_save(*, centre: Centre, user, valid_from: datetime.date, values: dict, request=None) -> PriceModel:
+    """A new version from a month, by the centre's admin: the only write of the price table (a
+    simulation is computed in memory, billing.selectors.simulation). A version already in effect for
     that month is changed only while no locked month uses it; a new version may not start in a
     month that is locked (a locked month keeps the model it was computed with)."""
-    readable, editable = price_model_centres(user)
-    if centre.pk not in (readable.values_list("pk", flat=True) if draft else editable):
+    _readable, editable = price_model_centres(user)
+    if centre.pk not in editable:
         raise PriceModelAdminRequired("Bare senterets administrator kan endre prismodellen.")
     _check_prices(values)
     month = Month.of(valid_from)
-    if draft:
-        model = PriceModel.objects.create(centre=centre, valid_from=month.first, is_draft=True, created_by=user,
-                                          **{k: values[k] for k in PRICE_FIELDS if k in values})  # fmt: skip
-        return model
     if LockedMonth.objects.filter(centre=centre, month__gte=month.first).exists():
         raise BillingRefused(
             f"{month} eller en senere måned er låst: en ny versjon av prismodellen må gjelde fra en måned etter "
             "siste låste måned."
         )
-    existing = PriceModel.objects.filter(centre=centre, valid_from=month.first, is_draft=False).first()
+    existing = PriceModel.objects.filter(centre=centre, valid_from=month.first).first()
     model = existing or PriceModel(centre=centre, valid_from=month.first, created_by=user)
     for name in PRICE_FIELDS:
         if name in values:

@@ -30,6 +30,7 @@ from billing.selectors import (
     coordinator_basis,
     coordinator_municipalities,
     cover_for,
+    draft_price_model,
     finance_view_for,
     finance_views,
     months_of,
@@ -389,7 +390,8 @@ class BasisPdfView(FinanceMixin, View):
 class PriceModelView(LoginRequiredMixin, TemplateView):
     """The centre's price model: its versions (read by finance), a new version (the centre admin),
     and the simulation of a draft on a past month (anyone who reads it; a kommune's finance sees
-    their own kommune's row). A 404 for everyone else."""
+    their own kommune's row): the draft's figures come with the POST and the answer shows them beside
+    today's model, computed in memory and stored nowhere. A 404 for everyone else."""
 
     template_name = "billing/price_model.html"
 
@@ -413,18 +415,8 @@ class PriceModelView(LoginRequiredMixin, TemplateView):
     def post(self, request, *args, **kwargs):
         if request.POST.get("action") == "simulate":
             form = SimulationForm(request.POST, prefix="sim")
-            if form.is_valid():
-                draft = price_model_save(
-                    centre=self.centre,
-                    user=request.user,
-                    valid_from=form.cleaned_data["valid_from"].first,
-                    values=form.values(),
-                    draft=True,
-                    request=request,
-                )
-                joiner = "&" if "?" in self.here() else "?"
-                return redirect(f"{self.here()}{joiner}utkast={draft.pk}#simulering")
-            return self.render_to_response(self.get_context_data(simulation_form=form))
+            simulation = self.simulation(form.cleaned_data["valid_from"], form.values()) if form.is_valid() else None
+            return self.render_to_response(self.get_context_data(simulation_form=form, simulation=simulation))
         if not self.can_edit:
             raise PermissionDenied("Bare senterets administrator kan endre prismodellen.")
         form = PriceModelForm(request.POST)
@@ -449,7 +441,7 @@ class PriceModelView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         today = this_month()
         current = price_model_for(self.centre, today)
-        versions = PriceModel.objects.filter(centre=self.centre, is_draft=False).select_related("created_by")
+        versions = PriceModel.objects.filter(centre=self.centre).select_related("created_by")
         used = set(LockedMonth.objects.filter(centre=self.centre).values_list("price_model_id", flat=True))
         kwargs.setdefault("form", PriceModelForm(initial=PriceModelForm.initial_from(current, today.next())))
         kwargs.setdefault(
@@ -464,22 +456,13 @@ class PriceModelView(LoginRequiredMixin, TemplateView):
                 version_view(v, v.pk == getattr(current, "pk", None), v.pk in used)
                 for v in versions.order_by("-valid_from")
             ],
-            simulation=self.simulation(),
             here=self.here(),
             **kwargs,
         )
 
-    def simulation(self) -> dict | None:
-        """The draft named by ?utkast= (this centre's drafts only) on its month, side by side."""
-        draft_id = self.request.GET.get("utkast", "")
-        draft = (
-            PriceModel.objects.filter(centre=self.centre, is_draft=True, pk=draft_id).first()
-            if draft_id.isdigit()
-            else None
-        )
-        if draft is None:
-            return None
-        month = Month(draft.valid_from)
+    def simulation(self, month: Month, values: dict) -> dict:
+        """The draft's figures on the month, beside the model in effect then (the user's kommuner)."""
+        draft = draft_price_model(self.centre, month, values)
         rows = [r for r in simulate(self.centre, month, draft) if self.shows(r["municipality"].pk)]
         current, proposed = sum(r["current"] for r in rows), sum(r["draft"] for r in rows)
         return {

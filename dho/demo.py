@@ -112,6 +112,11 @@ LOGINS = [
     ("admin.agder", "Astrid", "Berge", Role.ADMIN, "agder", True),
 ]
 
+# Where a fastlege practises besides the kommune of their login: a henvisning may name only a fastlege
+# of the registering user's kommuner (patients.selectors.referral_fastleger), and Gjerdrum's koordinator
+# names Berg on several.
+GP_ALSO_IN = [("fastlege.berg", "3230")]
+
 # Fastleger without a demo login: the other patients need a fastlege too.
 OTHER_GPS = [
     ("fastlege.hansen", "Ingrid", "Hansen", "3238"),
@@ -615,7 +620,7 @@ def _seed_billing(centres: dict, municipalities: dict, users: dict) -> None:
         Population.objects.update_or_create(municipality=municipalities[number], year=2025,
                                             defaults={"inhabitants": population})  # fmt: skip
     for slug, values in PRICE_MODELS.items():
-        if not PriceModel.objects.filter(centre=centres[slug], is_draft=False).exists():
+        if not PriceModel.objects.filter(centre=centres[slug]).exists():
             price_model_save(centre=centres[slug], user=users[CENTRE_ADMIN[slug]], valid_from=AGREEMENTS_FROM,
                              values=values)  # fmt: skip
     view = finance_view_for(users["okonomi.ullensaker"])
@@ -752,6 +757,8 @@ def seed_demo() -> DemoSummary:
         _membership(users[username], role, where, centres, municipalities)
     for username, first, last, where in OTHER_GPS:
         users[username] = _user(username, first, last, login=False)
+        _membership(users[username], Role.GP, where, centres, municipalities)
+    for username, where in GP_ALSO_IN:
         _membership(users[username], Role.GP, where, centres, municipalities)
     # The patient data goes through the database's wall like any task's: every municipality, named.
     with system_scope("seed_demo"):

@@ -23,7 +23,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("DHO_VAR_DIR", BASE_DIR / "var"))
@@ -191,6 +191,18 @@ def redis_url() -> str:
 
 
 # --- what settings.py calls ----------------------------------------------------------------------
+
+# The app role's password on the embedded and test servers, where none is configured (settings).
+DEVELOPMENT_APP_PASSWORD = "dho-app-development-only"  # noqa: S105 - never a production server's
+
+
+def app_database_url(owner_url: str, role: str, password: str) -> str:
+    """The owner's address with the app role's name and password in their place (same server and
+    database): what a process that must never connect as the owner is given instead."""
+    parts = urlsplit(owner_url)
+    where = parts.netloc.rpartition("@")[2]
+    who = quote(role, safe="") + (f":{quote(password, safe='')}" if password else "")
+    return urlunsplit(parts._replace(netloc=f"{who}@{where}"))
 
 
 def database_url_or_embedded() -> str:

@@ -1,8 +1,10 @@
 """`make run`: migrate, load the demo, then web + Celery worker + beat until Ctrl-C or SIGTERM.
 
 Run it through `python -m dho.embedded with-services -- python -m dho.run` (the Makefile does), so
-DATABASE_URL and REDIS_URL point at real or embedded servers for every child process. While it runs
-it records those settings (`dho.embedded.recorded_run`) for a bare `manage.py` in another terminal.
+DATABASE_URL and REDIS_URL point at real or embedded servers for every child process. `migrate` and
+`seed_demo` are given the owner's DATABASE_URL; the web server, worker and beat only the app role's
+address (`server_env`), as in docker compose. While it runs it records those settings
+(`dho.embedded.recorded_run`) for a bare `manage.py` in another terminal.
 
 Each server runs in a session of its own, so Ctrl-C reaches only this process, which stops every
 server and everything a server started (a gunicorn worker, a Celery pool process) within
@@ -70,7 +72,7 @@ class Platform:
         print(f"Starter {name}: {' '.join(args)}", flush=True)
         # A session of its own: the terminal's Ctrl-C does not reach it behind our back, and its
         # process group holds everything it forks, for stop_servers().
-        self.servers.append(subprocess.Popen([sys.executable, *args], start_new_session=True))
+        self.servers.append(subprocess.Popen([sys.executable, *args], start_new_session=True, env=server_env()))
 
     def wait(self) -> None:
         while not self.stopping:
@@ -94,6 +96,19 @@ class Platform:
             with suppress(ProcessLookupError, PermissionError):
                 os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def server_env(environ=None) -> dict:
+    """The environment of the web server, worker and beat: the app role's address (DATABASE_APP_URL,
+    or the owner's with the app role's name and password in their place) and not the owner's, so
+    they run under row-level security and cannot connect as the owner."""
+    env = dict(os.environ if environ is None else environ)
+    owner = env.pop("DATABASE_URL", "")
+    if owner and not env.get("DATABASE_APP_URL"):
+        role = env.get("DHO_DB_APP_ROLE") or "dho_app"
+        password = env.get("DHO_DB_APP_PASSWORD") or embedded.DEVELOPMENT_APP_PASSWORD
+        env["DATABASE_APP_URL"] = embedded.app_database_url(owner, role, password)
+    return env
 
 
 def banner() -> None:

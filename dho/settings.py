@@ -1,14 +1,13 @@
 """Settings from the environment, with safe defaults.
 
-Production sets at least DHO_DEBUG=0 (the default), SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL,
-REDIS_URL and DHO_ALLOW_SYNTHETIC_IDS=0; see README "Production settings".
-"""
+Production sets at least DHO_DEBUG=0 (the default), SECRET_KEY, ALLOWED_HOSTS, REDIS_URL,
+DHO_ALLOW_SYNTHETIC_IDS=0 and the database: DATABASE_URL (the owner) for `manage.py migrate` only,
+DATABASE_APP_URL (the app role) for everything else; see README "Production settings"."""
 
 import datetime
 import ipaddress
 import os
 import re
-import sys
 from pathlib import Path
 
 import dj_database_url
@@ -33,8 +32,11 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DHO_DEBUG", False)
-# Under pytest the suite runs with DEBUG off (as production does) but needs no SECRET_KEY.
-TESTING = env_bool("DHO_TESTING", "pytest" in sys.modules)
+# The test suite runs with DEBUG off (as production does) but needs no SECRET_KEY. Only ever from
+# DHO_TESTING (`make test` sets it, and so does the suite's own pytest plugin, tests/testing_mode.py),
+# never from what is imported: production installs no test tools, and importing one must not
+# loosen a setting.
+TESTING = env_bool("DHO_TESTING", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 # A bare `manage.py` beside a running `make run` never gets here without DHO_DEBUG: manage.py takes
@@ -120,7 +122,7 @@ TEMPLATES = [
     },
 ]
 
-# --- the database's own wall (issue 12 item 1; tenants/rls.py) ---
+# --- the database's own wall (tenants/rls.py) ---
 # DATABASE_URL names the owner of the tables: migrations run as it (DHO_DB_AS_OWNER=1, which
 # `manage.py migrate` sets, so `make run` and docker compose migrate as the owner; the tests create and
 # migrate their database as the owner, tests/database_roles.py). Everything else connects as
@@ -128,20 +130,28 @@ TEMPLATES = [
 # security applies to every query it makes. DATABASE_APP_URL, when set, is the app role's whole
 # address; otherwise it is DATABASE_URL with DHO_DB_APP_ROLE/DHO_DB_APP_PASSWORD in place of the
 # owner's name and password. `migrate` creates the role when it may (CREATEROLE) and grants its rights.
+# A process given DATABASE_APP_URL alone (docker compose's web, worker and beat; `make run`'s servers)
+# has no owner's address at all: it cannot connect as the owner, and cannot leak its password.
 DHO_DB_AS_OWNER = env_bool("DHO_DB_AS_OWNER", False)
 DHO_DB_APP_ROLE = os.environ.get("DHO_DB_APP_ROLE", "dho_app")
 DHO_DB_APP_PASSWORD = os.environ.get("DHO_DB_APP_PASSWORD", "")
 if not DHO_DB_APP_PASSWORD and (DEBUG or TESTING):
-    DHO_DB_APP_PASSWORD = "dho-app-development-only"  # noqa: S105 - the embedded and test servers only
-_db_owner = dj_database_url.parse(embedded.database_url_or_embedded(), conn_max_age=60)
-if os.environ.get("DATABASE_APP_URL"):
-    _db_app = dj_database_url.parse(os.environ["DATABASE_APP_URL"], conn_max_age=60)
+    DHO_DB_APP_PASSWORD = embedded.DEVELOPMENT_APP_PASSWORD
+_app_url = os.environ.get("DATABASE_APP_URL", "")
+if _app_url and not os.environ.get("DATABASE_URL"):
+    if DHO_DB_AS_OWNER:
+        raise ImproperlyConfigured("Migreringer kjører som eieren av tabellene: sett eierens adresse i DATABASE_URL.")
+    _db_owner = None
+else:
+    _db_owner = dj_database_url.parse(embedded.database_url_or_embedded(), conn_max_age=60)
+if _app_url:
+    _db_app = dj_database_url.parse(_app_url, conn_max_age=60)
 else:
     # No password outside debug is allowed: a server may authenticate the role by certificate or peer.
     _db_app = {**_db_owner, "USER": DHO_DB_APP_ROLE, "PASSWORD": DHO_DB_APP_PASSWORD}
 # Both roles' names and passwords: tests and benchmarks set up as the owner, then run as the app
-# (tenants.rls.connection_use).
-DHO_DB_OWNER = {"USER": _db_owner["USER"], "PASSWORD": _db_owner["PASSWORD"]}
+# (tenants.rls.connection_use). None: this process was given no owner.
+DHO_DB_OWNER = {"USER": _db_owner["USER"], "PASSWORD": _db_owner["PASSWORD"]} if _db_owner else None
 DHO_DB_APP = {"USER": _db_app["USER"], "PASSWORD": _db_app["PASSWORD"]}
 DATABASES = {"default": _db_owner if DHO_DB_AS_OWNER else _db_app}
 # Several test runs may share one server (developers in parallel): DHO_TEST_DB names each its own database.

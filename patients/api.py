@@ -1,4 +1,3 @@
-from django.contrib.auth import get_user_model
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -43,11 +42,13 @@ from patients.selectors import (
     loans_of,
     loans_out_for,
     move_notices_for,
+    referral_fastleger,
     search_patients,
     visible_patients,
     visible_referrals,
 )
 from patients.services import (
+    GP_NOT_OFFERED,
     ReferralRefused,
     StatusRefused,
     appeal_decide,
@@ -78,7 +79,7 @@ from patients.services.equipment import (
 from patients.services.moves import MoveRefused, move_accept, move_decline, move_notice_seen
 from patients.services.status import NoPatientYet
 from tenants.api_input import read_capped
-from tenants.models import AuditAction, Centre, Municipality, Role
+from tenants.models import AuditAction, Centre, Municipality
 from tenants.selectors import (
     ACCESS_LOG_REFUSED,
     AccessLogPeriodError,
@@ -87,9 +88,7 @@ from tenants.selectors import (
     access_rows,
     may_read_access_log,
 )
-from tenants.services import audit_record, audit_record_many, audit_record_many_objects
-
-User = get_user_model()
+from tenants.services import audit_record, audit_record_list, audit_record_many
 
 
 class PatientScopedAPIView(APIView):
@@ -239,7 +238,10 @@ class ReferralInSerializer(serializers.Serializer):
     referrer_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     diagnoses = serializers.ListField(child=serializers.ChoiceField(choices=Diagnosis.choices), required=False)
     reason = serializers.CharField(max_length=5000, help_text="Begrunnelse for henvisningen")
-    gp = serializers.CharField(required=False, allow_blank=True, help_text="Fastlegens brukernavn i løsningen")
+    gp = serializers.CharField(
+        required=False, allow_blank=True,  # no max_length: a refusal of the gp has one message (validate_gp)
+        help_text="Fastlegens brukernavn: en av fastlegene i kommunene brukeren registrerer henvisninger for",
+    )  # fmt: skip
     phone = serializers.CharField(required=False, allow_blank=True, max_length=20)
     next_of_kin = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     received_on = serializers.DateField(required=False, help_text="Mottatt (standard: i dag)")
@@ -253,11 +255,13 @@ class ReferralInSerializer(serializers.Serializer):
         return found
 
     def validate_gp(self, username):
+        # The form's list: a username that is no one's, no fastlege's or a fastlege's elsewhere gets
+        # the same answer, so the API confirms no usernames.
         if not username:
             return None
-        gp = User.objects.filter(username=username, memberships__role=Role.GP).first()
+        gp = referral_fastleger(self.context["request"].user).filter(username=username).first()
         if gp is None:
-            raise serializers.ValidationError(f"Fant ingen fastlege med brukernavnet {username}.")
+            raise serializers.ValidationError(GP_NOT_OFFERED)
         return gp
 
 
@@ -344,8 +348,7 @@ class ReferralListAPI(generics.ListCreateAPIView):
         page = super().paginate_queryset(queryset)
         # One INSERT for the page; a referral before the grant has its municipality as subject.
         shown = [(r.pk, r.patient or NoPatientYet(municipality_id=r.municipality_id)) for r in page]
-        audit_record_many_objects(action=AuditAction.VIEW, object_type="referral_list", objects=shown,
-                                  request=self.request)  # fmt: skip
+        audit_record_list(object_type="referral_list", objects=shown, request=self.request)
         return page
 
     @extend_schema(responses={201: ReferralCreatedSerializer})
@@ -657,7 +660,8 @@ class DeviceListAPI(generics.ListAPIView):
         lent_to = {loan.patient_id for device in page for loan in device.open_loans}
         shown = list(visible_patients(self.request.user).filter(id__in=lent_to).only("id", "municipality_id", "gp_id"))
         self.shown_patients = {p.pk for p in shown}
-        audit_record_many(action=AuditAction.VIEW, object_type="device_list", patients=shown, request=self.request)
+        if shown:  # the register itself is no patient's data; a borrower's name is
+            audit_record_many(action=AuditAction.VIEW, object_type="device_list", patients=shown, request=self.request)
         return page
 
     def get_serializer_context(self):

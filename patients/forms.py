@@ -18,6 +18,7 @@ from patients.models import (
     EndReason,
     Referrer,
 )
+from patients.services import GP_NOT_OFFERED
 
 REQUIRED = _("Dette feltet må fylles ut.")
 DATE = _("Skriv datoen som dd.mm.åååå.")
@@ -99,7 +100,8 @@ class ReferralForm(StepForm):
         required=False,
         empty_label=_("Ikke valgt"),
         help_text=_("Pasientens fastlege, om hen er blant fastlegene i kommunene dine. Kan stå tomt."),
-        error_messages={"invalid_choice": _("Velg en fastlege fra listen, eller «Ikke valgt».")},
+        # The API and referral_register refuse with the same words (patients.selectors.referral_fastleger).
+        error_messages={"invalid_choice": GP_NOT_OFFERED},
     )
     phone = _text(_("Telefon"), max_length=20)
     next_of_kin = _text(_("Pårørende"), textarea=True)

@@ -263,6 +263,13 @@ def fastleger_for(municipality_ids) -> QuerySet:
     return gps.order_by("last_name", "first_name", "username")
 
 
+def referral_fastleger(user) -> QuerySet:
+    """The fastleger a henvisning registered by this user may name: those practising in the
+    municipalities whose referrals the user registers. The one rule for the form (its choices), the
+    API and `referral_register`: a fastlege elsewhere, or anyone who is none, is refused alike."""
+    return fastleger_for(referral_municipality_ids(user))
+
+
 def register_centres(user) -> QuerySet[Centre]:
     """The centres whose device register this user keeps (the equipment page)."""
     return Centre.objects.filter(id__in=register_centre_ids(user)).order_by("name")

@@ -35,7 +35,6 @@ from patients.selectors import (
     board_audit_subjects,
     board_municipalities,
     device_type_labels,
-    fastleger_for,
     forlop_board,
     get_device_for,
     get_move_notice_for,
@@ -45,6 +44,7 @@ from patients.selectors import (
     kits_for,
     loans_out_for,
     move_notices_for,
+    referral_fastleger,
     register_centres,
     register_devices,
     search_patients,
@@ -84,7 +84,7 @@ from tenants.selectors import (
     user_scope,
     visible_municipalities,
 )
-from tenants.services import audit_record, audit_record_many, audit_record_many_objects
+from tenants.services import audit_record, audit_record_list, audit_record_many
 
 
 class PatientPageMixin(LoginRequiredMixin):
@@ -277,8 +277,7 @@ class BoardView(LoginRequiredMixin, TemplateView):
         shown += [(row.pk, NoPatientYet(municipality_id=row.municipality_id)) for row in referrals]
         notices = move_notices_for(self.request.user)
         shown += [(n.patient_id, n.patient) for n in notices]
-        audit_record_many_objects(action=AuditAction.VIEW, object_type="forlop_board", objects=shown,
-                                  request=self.request)  # fmt: skip
+        audit_record_list(object_type="forlop_board", objects=shown, request=self.request)
         return super().get_context_data(
             sections=sections,
             municipalities=municipalities,
@@ -321,7 +320,7 @@ class ReferralCreateView(ForlopFormView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_form_kwargs(self):
-        gps = fastleger_for(self.municipalities.values_list("pk", flat=True))
+        gps = referral_fastleger(self.request.user)  # the API's and referral_register's rule too
         return {**super().get_form_kwargs(), "municipalities": self.municipalities, "gps": gps}
 
     def perform(self, form):
@@ -569,7 +568,8 @@ class EquipmentView(LoginRequiredMixin, TemplateView):
         )
         lent_to = {loan.patient_id for device in page.object_list for loan in device.open_loans}
         shown = list(visible_patients(self.request.user).filter(id__in=lent_to).only("id", "municipality_id", "gp_id"))
-        audit_record_many(action=AuditAction.VIEW, object_type="device_list", patients=shown, request=self.request)
+        if shown:  # the register itself is no patient's data; a borrower's name is
+            audit_record_many(action=AuditAction.VIEW, object_type="device_list", patients=shown, request=self.request)
         kwargs.setdefault("device_form", DeviceForm(centres=self.centres))
         kwargs.setdefault("import_form", DeviceImportForm(centres=self.centres))
         kwargs.setdefault("kit_form", KitForm(centres=self.centres))

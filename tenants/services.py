@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from tenants.bulk import bulk_insert
 from tenants.models import AuditAction, AuditEvent
-from tenants.selectors import role_for_patient
+from tenants.selectors import role_for_patient, user_scope
+
+OBJECT_ID_LENGTH = AuditEvent._meta.get_field("object_id").max_length
 
 
 def client_address(request) -> str | None:
@@ -78,10 +80,11 @@ def audit_record(
 
 
 def audit_record_many(*, action, object_type: str, patients: Iterable, request=None, user=None, role: str = "") -> None:
-    """One event per patient shown in a list: the log says exactly whose data was on screen.
-    Lists are long and refresh often, so the events go in with one INSERT … SELECT unnest.
-    `role` names the role used when it is not one that reaches patients (a centre admin)."""
-    audit_record_many_objects(
+    """A list of patients read (`audit_record_list`): the list's own event, and one per patient shown,
+    so the log says exactly whose data was on screen. Lists are long and refresh often, so the events
+    go in with one INSERT … SELECT unnest. `role` names the role used when it is not one that reaches
+    patients (a centre admin)."""
+    audit_record_list(
         action=action,
         object_type=object_type,
         objects=[(p.pk, p) for p in patients],
@@ -91,30 +94,71 @@ def audit_record_many(*, action, object_type: str, patients: Iterable, request=N
     )
 
 
+def audit_record_list(
+    *,
+    object_type: str,
+    objects: Iterable[tuple],
+    action=AuditAction.VIEW,
+    request=None,
+    user=None,
+    role: str = "",
+    query: str | None = None,
+) -> None:
+    """A list read, in one INSERT: one event for the list itself and one per row shown.
+
+    The list's event has the list as its object: the list's name as object type, the address that
+    asked for it (path, filters, page; `query`) as object id, and no patient, since a list is no one
+    patient's. Its municipality is the one every row shares (a koordinator's list), else none; its
+    role the given one, or the one every row was reached by, or the user's only one. Each row's event is as
+    `audit_record_many_objects` writes it, under the list's name, so a patient's «innsyn i logg» says
+    they were on the list. An empty list is written too: a search that found no one was a search."""
+    rows = _subject_rows(objects, request=request, user=user, role=role)
+    if query is None:
+        query = request.get_full_path() if request is not None else ""
+    municipalities, roles = {r[2] for r in rows}, {r[3] for r in rows}
+    municipality_id = municipalities.pop() if len(municipalities) == 1 else None
+    list_role = role or (roles.pop() if len(roles) == 1 else _only_role(request, user))
+    list_row = (query[:OBJECT_ID_LENGTH], None, municipality_id, list_role)
+    _insert_events(request, action, object_type, rows=[list_row, *rows], **_actor(request, user))
+
+
 def audit_record_many_objects(
     *, action, object_type: str, objects: Iterable[tuple], request=None, user=None, role: str = ""
 ) -> None:
-    """One event per (object id, subject) in one INSERT, for lists whose rows are not patients: a
-    referral before the grant has no patient yet, only its municipality. The subject is a patient,
-    or anything with `pk` (None: no patient), `municipality_id` and `gp_id`
-    (patients.services.status.NoPatientYet); the object id is what the row shows (the referral's)."""
-    objects = list(objects)
-    if not objects:
-        return
+    """One event per (object id, subject) in one INSERT, for a step on several objects at once (the
+    loans of a kit) — a list read is `audit_record_list`. The subject is a patient, or anything with
+    `pk` (None: no patient), `municipality_id` and `gp_id` (patients.services.status.NoPatientYet, a
+    referral before the grant); the object id is the object's own (the loan's, the referral's)."""
+    rows = _subject_rows(objects, request=request, user=user, role=role)
+    if rows:
+        _insert_events(request, action, object_type, rows=rows, **_actor(request, user))
+
+
+def _actor(request, user) -> dict:
+    user = user or getattr(request, "user", None)
+    authenticated = bool(user and user.is_authenticated)
+    return {
+        "user_id": user.pk if authenticated else None,
+        "username": user.get_username() if authenticated else "",
+    }
+
+
+def _only_role(request, user) -> str:
+    """The user's role when they hold just one (an empty list's event), else none."""
+    user = user or getattr(request, "user", None)
+    roles = user_scope(user).roles if user is not None else ()
+    return next(iter(roles)) if len(roles) == 1 else ""
+
+
+def _subject_rows(objects: Iterable[tuple], *, request, user, role: str) -> list[tuple]:
+    """(object id, patient id, municipality id, role used) for each (object id, subject)."""
     user = user or getattr(request, "user", None)
     authenticated = bool(user and user.is_authenticated)
 
     def role_used(subject) -> str:
         return role or (_role(user, subject) if authenticated else "")
 
-    _insert_events(
-        request,
-        action,
-        object_type,
-        user_id=user.pk if authenticated else None,
-        username=user.get_username() if authenticated else "",
-        rows=[(str(oid or ""), s.pk, s.municipality_id, role_used(s)) for oid, s in objects],
-    )
+    return [(str(oid or ""), s.pk, s.municipality_id, role_used(s)) for oid, s in objects]
 
 
 def audit_record_integration(*, integration, action, object_type: str, patient_counts: dict, request=None) -> None:

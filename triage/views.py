@@ -103,7 +103,8 @@ class WorklistView(NurseAreaMixin, TemplateView):
         shown = {str(row.alert.pk): row.alert.patient for row in worklist.rows}
         seen = set(self.request.session.get(SEEN_KEY, [])) if self.request.htmx else set()
         fresh = [patient for alert_id, patient in shown.items() if alert_id not in seen]
-        audit_record_many(action=AuditAction.VIEW, object_type="worklist", patients=fresh, request=self.request)
+        if fresh or not self.request.htmx:  # a refresh that shows no one new is no new read
+            audit_record_many(action=AuditAction.VIEW, object_type="worklist", patients=fresh, request=self.request)
         seen_now = sorted(seen | set(shown))
         if seen_now != self.request.session.get(SEEN_KEY):  # an unchanged list writes no session
             self.request.session[SEEN_KEY] = seen_now
@@ -193,14 +194,13 @@ class FollowUpView(NurseAreaMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         due = selectors.follow_up_due(self.request.user)
+        no_plan = selectors.plan_missing(self.request.user)
         audit_record_many(
             action=AuditAction.VIEW,
             object_type="follow_up",
-            patients=[row.patient for row in due.routine + due.evaluation],
+            patients=[*(row.patient for row in due.routine + due.evaluation), *no_plan],  # the page is one list
             request=self.request,
         )
-        no_plan = selectors.plan_missing(self.request.user)
-        audit_record_many(action=AuditAction.VIEW, object_type="follow_up", patients=no_plan, request=self.request)
         return super().get_context_data(due=due, no_plan=no_plan, form=ContactForm(), **kwargs)
 
 

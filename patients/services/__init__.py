@@ -31,6 +31,7 @@ from patients.services.equipment import (
 )
 from patients.services.oppstart import evaluation_next_set, patient_end, patient_start
 from patients.services.referrals import (
+    GP_NOT_OFFERED,
     ReferralRefused,
     ReferralRoleRequired,
     appeal_decide,
@@ -53,6 +54,7 @@ from patients.services.status import (
 )
 
 __all__ = [
+    "GP_NOT_OFFERED",
     "GP_PERMISSION",
     "SHARE_PERMISSION",
     "EquipmentRefused",

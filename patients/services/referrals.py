@@ -54,6 +54,9 @@ from tenants.selectors import user_scope
 from tenants.services import audit_record
 
 REFERRAL_ROLES = (Role.NURSE, Role.COORDINATOR)
+# Every refusal of the fastlege says the same, so the answer never tells whether a username exists,
+# is a fastlege, or practises elsewhere (patients.selectors.referral_fastleger is the rule).
+GP_NOT_OFFERED = "Velg en av fastlegene i kommunene dine, eller la feltet stå tomt."
 OPEN_STATUSES = (ReferralStatus.RECEIVED, ReferralStatus.ASSESSED, ReferralStatus.GRANTED)
 
 
@@ -109,7 +112,7 @@ def referral_register(
     request=None,
 ) -> Referral:
     """Register a henvisning. Looks only inside the user's scope (see the module's privacy rule)."""
-    from patients.selectors import visible_patients  # patients.selectors imports this package
+    from patients.selectors import referral_fastleger, visible_patients  # they import this package
 
     _require_role(user, municipality.pk)
     national_id = (national_id or "").replace(" ", "")
@@ -123,6 +126,8 @@ def referral_register(
         raise ReferralRefused("Velg hvem som henviste.")
     if not (reason or "").strip():
         raise ReferralRefused("Begrunnelse for henvisningen må fylles ut.")
+    if gp is not None and not referral_fastleger(user).filter(pk=gp.pk).exists():
+        raise ReferralRefused(GP_NOT_OFFERED)
     received_on = received_on or _today()
     if received_on > _today():
         raise ReferralRefused("Mottatt-datoen kan ikke være fram i tid.")

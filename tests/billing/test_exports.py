@@ -185,3 +185,22 @@ def test_the_exports_are_404_for_another_centres_finance(priced, login, finance_
     for suffix in ("allocation.csv", "allocation.xlsx", "3230.pdf"):
         assert client.get(f"/billing/{OCT}/{suffix}?centre=ovre").status_code == 404
     assert "Sum Grimstad 0,00 kr" in pdf_text(client.get(f"/billing/{OCT}/4202.pdf").content)  # their own, empty
+
+
+FORMULA = '=HYPERLINK("http://x")'
+
+
+def test_it_writes_a_kommune_named_like_a_formula_as_text_in_the_csv_and_the_xlsx(priced, login):
+    priced.m.gjerdrum.name = FORMULA
+    priced.m.gjerdrum.save(update_fields=["name"])
+    client = login(priced.u.finance)
+    csv_rows = rows_of_csv(client.get(f"/billing/{OCT}/allocation.csv").content)
+    assert {r["Kommune"] for r in csv_rows if r["Kommunenummer"] == "3230"} == {"'" + FORMULA}
+    assert all(r["Beløp"][0].isdigit() and r["Antall"][0].isdigit() for r in csv_rows)  # numbers stay numbers
+    content = client.get(f"/billing/{OCT}/allocation.xlsx").content
+    cells = [c for sheet in openpyxl.load_workbook(io.BytesIO(content)) for row in sheet.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f" or str(c.value or "").startswith("=")]
+    names = [c for c in cells if c.value == "'" + FORMULA]
+    assert len(names) == 4 and {c.data_type for c in names} == {"s"}  # three lines and the kommune's sum
+    assert "<f>" not in xlsx_text(content)
+    assert all(isinstance(r["Beløp"], int | float) for r in rows_of_xlsx(content))

@@ -1,6 +1,7 @@
 """The project's own wiring: docker-compose, production settings, migrations and lint."""
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -17,13 +18,98 @@ def _compose_services() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
 
 
-def test_compose_has_the_five_services():
-    assert set(_compose_services()) == {"db", "redis", "web", "worker", "beat"}
+APP_SERVERS = ("web", "worker", "beat")
+# A value compose must be given (from .env): `${NAME:?why}`, never a password written in the file.
+REQUIRED = re.compile(r"^\$\{[A-Z_]+:\?[^}]+\}$")
+DATABASE_SECRETS = {"DATABASE_URL", "POSTGRES_PASSWORD", "DHO_DB_OWNER_PASSWORD", "DHO_DB_APP_PASSWORD"}
+
+
+def test_compose_has_the_six_services():
+    assert set(_compose_services()) == {"db", "redis", "migrate", "web", "worker", "beat"}
     assert _compose_services()["db"]["image"].startswith("postgres:16")
     assert _compose_services()["redis"]["image"].startswith("redis:7")
 
 
-@pytest.mark.parametrize("service", ["web", "worker", "beat"])
+def test_it_migrates_once_as_the_owner_and_starts_the_app_after_it_succeeded():
+    services = _compose_services()
+    migrate = services["migrate"]
+    assert migrate["command"] == ["python", "manage.py", "migrate", "--no-input"]
+    assert migrate["restart"] == "no" and "ports" not in migrate  # one-shot: runs, exits, stays down
+    assert migrate["environment"]["DATABASE_URL"].startswith("postgres://dho_owner:")
+    assert migrate["depends_on"]["db"] == {"condition": "service_healthy"}
+    for name in APP_SERVERS:
+        spec = services[name]
+        assert spec["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
+        assert not [word for word in spec["command"] if "migrate" in word], name
+
+
+def test_it_gives_web_worker_and_beat_only_the_app_roles_address():
+    services = _compose_services()
+    for name in APP_SERVERS:
+        env = services[name]["environment"]
+        assert env["DATABASE_APP_URL"].startswith("postgres://dho_app:"), name
+        assert not DATABASE_SECRETS & set(env), name
+        assert not [k for k, v in env.items() if "OWNER" in k or "POSTGRES" in k or "dho_owner" in str(v)], name
+    # Their settings file is made from .env.example and holds no database secret; none of them
+    # (nor migrate) reads compose's .env, where the passwords are.
+    example = [line.split("=", 1)[0] for line in (ROOT / ".env.example").read_text().splitlines()]
+    assert not DATABASE_SECRETS & set(example)
+    for name in ("migrate", *APP_SERVERS):
+        assert services[name]["env_file"] == "dho.env", name
+
+
+def test_it_writes_no_password_into_the_compose_file_and_migrates_as_no_superuser():
+    services = _compose_services()
+    for name, spec in services.items():
+        for key, value in (spec.get("environment") or {}).items():
+            if key.endswith("PASSWORD"):
+                assert REQUIRED.match(str(value)), (name, key)
+            for password in re.findall(r"^postgres://[^:/@]+:([^@]*)@", str(value)):
+                assert REQUIRED.match(password), (name, key)
+    db = services["db"]
+    assert db["environment"]["POSTGRES_USER"] == "postgres"  # the superuser: initdb and the script only
+    assert "./deploy/postgres:/docker-entrypoint-initdb.d:ro" in db["volumes"]
+    script = (ROOT / "deploy/postgres/init-roles.sh").read_text()
+    owner = re.search(r"CREATE ROLE dho_owner ([^;]+);", script).group(1).split()
+    app = re.search(r"CREATE ROLE dho_app ([^;]+);", script).group(1).split()
+    assert {"NOSUPERUSER", "BYPASSRLS", "NOCREATEROLE"} <= set(owner)
+    assert {"NOSUPERUSER", "NOBYPASSRLS", "NOCREATEROLE"} <= set(app)
+    assert "CREATE DATABASE dho OWNER dho_owner;" in script
+    assert "-U dho_owner -d dho" in db["healthcheck"]["test"][-1]
+    for ignore in (".gitignore", ".dockerignore"):
+        assert {".env", "dho.env"} <= set((ROOT / ignore).read_text().split()), ignore
+
+
+def test_the_image_never_migrates_by_itself():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "ENTRYPOINT" not in dockerfile
+    assert not [line for line in dockerfile.splitlines() if "migrate" in line and not line.startswith("#")]
+    serve = 'CMD ["gunicorn", "-c", "dho/gunicorn_conf.py", "dho.wsgi:application"]'
+    assert dockerfile.rstrip().splitlines()[-1] == serve
+
+
+def _settings_of(env: dict, tmp_path) -> subprocess.CompletedProcess:
+    code = (
+        "import os, django; os.environ['DJANGO_SETTINGS_MODULE'] = 'dho.settings'; django.setup()\n"
+        "from django.conf import settings; db = settings.DATABASES['default']\n"
+        "print(settings.DHO_DB_OWNER, db['USER'], db['HOST'])"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DHO_"))}
+    base |= {"DHO_TESTING": "0", "DHO_DEBUG": "0", "SECRET_KEY": "x" * 50, "DHO_VAR_DIR": str(tmp_path)}
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base | env, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+
+
+def test_a_process_given_only_the_app_address_knows_no_owner_and_may_not_migrate(tmp_path):
+    app = {"DATABASE_APP_URL": "postgres://dho_app:secret@db.invalid:5432/dho"}
+    result = _settings_of(app, tmp_path)
+    assert (result.returncode, result.stdout.strip()) == (0, "None dho_app db.invalid"), result.stderr
+    refused = _settings_of(app | {"DHO_DB_AS_OWNER": "1"}, tmp_path)
+    assert refused.returncode != 0 and "sett eierens adresse i DATABASE_URL" in refused.stderr
+    assert not list(tmp_path.iterdir())  # and no embedded server was started for it
+
+
+@pytest.mark.parametrize("service", ["migrate", "web", "worker", "beat"])
 def test_every_app_service_command_points_at_something_that_exists(service):
     spec = _compose_services()[service]
     assert spec["build"] == "."

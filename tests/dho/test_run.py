@@ -320,3 +320,20 @@ def test_it_serves_again_and_stops_everything_on_sigterm(make_run, group):
     make_run.start()  # right after the previous test stopped it
     seconds = make_run.stop(signal.SIGTERM, group=group)
     _assert_all_gone(make_run, seconds)
+
+
+def test_it_gives_the_web_server_worker_and_beat_the_app_roles_address_and_not_the_owners():
+    import dj_database_url
+
+    from dho.run import server_env
+
+    owner = "postgres://postgres:owner-secret@%2Fvar%2Fdho-pg/dho"
+    env = server_env({"DATABASE_URL": owner, "REDIS_URL": "redis://127.0.0.1:6379/0", "DHO_DEBUG": "1"})
+    assert "DATABASE_URL" not in env
+    assert not [name for name, value in env.items() if "owner-secret" in value or "//postgres:" in value]
+    app = dj_database_url.parse(env["DATABASE_APP_URL"])
+    assert (app["USER"], app["PASSWORD"], app["HOST"], app["NAME"]) == (
+        "dho_app", "dho-app-development-only", "/var/dho-pg", "dho"
+    )  # fmt: skip
+    given = server_env({"DATABASE_URL": owner, "DATABASE_APP_URL": "postgres://app:pw@db/dho"})
+    assert given == {"DATABASE_APP_URL": "postgres://app:pw@db/dho"}

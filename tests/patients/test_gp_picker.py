@@ -1,9 +1,14 @@
 """The fastlege on the henvisning form: a short list of the fastleger practising in the user's
 municipalities, by name and with their kommune, optional; the one chosen is saved on the referral
-and shown on its page. (Axe: tests/browser/test_forlop.py picks one.)"""
+and shown on its page. (Axe: tests/browser/test_forlop.py picks one.) The API and the service take
+the same list (patients.selectors.referral_fastleger), and every refusal says the same words, so no
+answer tells whether a username exists or is a fastlege."""
+
+import pytest
 
 from patients.models import Referral
 from patients.selectors import fastleger_for
+from patients.services import GP_NOT_OFFERED, ReferralRefused, referral_register
 from tests.factories import MembershipFactory, UserFactory, synthetic_national_id
 
 
@@ -66,7 +71,43 @@ def test_it_refuses_a_fastlege_not_on_the_list_next_to_the_field(world, login):
     for given in (elsewhere.pk, world.u.nurse.pk, "x"):  # another kommune's, not a fastlege, not an id
         response = login(world.u.coordinator).post("/forlop/ny/", _post(municipality=world.m.gjerdrum.pk, gp=given))
         assert response.status_code == 200, given
-        assert 'id="id_gp_error">Velg en fastlege fra listen, eller «Ikke valgt».' in response.content.decode()
+        assert f'id="id_gp_error">{GP_NOT_OFFERED}' in response.content.decode()
+    assert not Referral.objects.exists()
+
+
+def _api_body(**override) -> dict:
+    return {
+        "national_id": synthetic_national_id(), "name": "Kari Nordmann", "municipality": "3230",
+        "referrer": "hospital", "reason": "Hyppige innleggelser.", **override,
+    }  # fmt: skip
+
+
+def test_it_refuses_over_the_api_a_fastlege_the_form_does_not_offer_in_the_same_words(world, api):
+    elsewhere = _gp("langt.unna", "Lise", "Langt", world.m.grimstad)  # a fastlege, but in Grimstad
+    client = api(world.u.coordinator)
+    answers = []
+    for given in (elsewhere.username, world.u.nurse.username, "finnes.ikke"):  # elsewhere, no fastlege, no one
+        response = client.post("/api/v1/referrals/", _api_body(gp=given), format="json")
+        assert response.status_code == 400, given
+        assert given not in response.content.decode()
+        answers.append(response.json())
+    assert answers == [{"gp": [GP_NOT_OFFERED]}] * 3
+    assert not Referral.objects.exists()
+
+
+def test_it_takes_over_the_api_a_fastlege_the_form_offers(world, api):
+    response = api(world.u.coordinator).post("/api/v1/referrals/", _api_body(gp=world.u.gp.username), format="json")
+    assert response.status_code == 201, response.json()
+    assert Referral.objects.get().gp == world.u.gp
+
+
+def test_it_refuses_in_the_service_a_fastlege_outside_the_users_kommuner(world):
+    elsewhere = _gp("langt.unna", "Lise", "Langt", world.m.grimstad)
+    for gp in (elsewhere, world.u.nurse):
+        with pytest.raises(ReferralRefused, match=GP_NOT_OFFERED):
+            referral_register(user=world.u.coordinator, municipality=world.m.gjerdrum,
+                              national_id=synthetic_national_id(), name="Kari Nordmann", referrer="hospital",
+                              reason="Hyppige innleggelser.", gp=gp)  # fmt: skip
     assert not Referral.objects.exists()
 
 

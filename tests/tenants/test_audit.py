@@ -67,3 +67,44 @@ def test_it_keeps_the_log_from_nurses(world, login, event):
     world.u.nurse.is_staff = True
     world.u.nurse.save()
     assert login(world.u.nurse).get("/admin/tenants/auditevent/").status_code == 403
+
+
+# --- a list read: the list as object, and each patient on it ----------------------------------------
+
+
+def test_it_records_a_list_read_with_the_list_as_object_and_each_patient_on_it(world, login):
+    from tenants.selectors import access_log, access_log_period
+
+    before = AuditEvent.objects.count()
+    assert login(world.u.nurse).get("/patients/?search=e").status_code == 200
+    logged = list(AuditEvent.objects.order_by("pk")[before:])
+    [the_list] = [e for e in logged if e.patient_id is None]
+    assert (the_list.object_type, the_list.object_id, the_list.username, the_list.role, the_list.action) == (
+        "patient_list", "/patients/?search=e", "nurse", "nurse", "view"
+    )  # fmt: skip
+    assert the_list.municipality_id is None  # three kommuner on it: no one of them, and no patient
+    shown = {world.p.ullensaker.pk, world.p.gjerdrum.pk, world.p.nannestad.pk}
+    assert {e.patient_id for e in logged if e is not the_list} == shown
+    assert {(e.object_type, e.request_id) for e in logged} == {("patient_list", the_list.request_id)}
+    # The patient's innsyn i logg still says they were on the nurse's list.
+    [seen] = access_log(world.p.gjerdrum.pk, access_log_period())
+    assert (seen.username, seen.object_type) == ("nurse", "patient_list")
+
+
+def test_it_records_a_search_that_found_no_one(world, login):
+    before = AuditEvent.objects.count()
+    page = login(world.u.coordinator).get("/patients/?search=finnes+ikke")
+    assert page.status_code == 200 and not page.context["page"].object_list
+    [event] = AuditEvent.objects.order_by("pk")[before:]
+    assert (event.object_type, event.object_id, event.patient_id, event.role) == (
+        "patient_list", "/patients/?search=finnes+ikke", None, "coordinator"
+    )  # fmt: skip
+
+
+def test_it_gives_a_koordinators_list_their_kommune_and_cuts_a_long_address(world, login):
+    before = AuditEvent.objects.count()
+    login(world.u.coordinator).get("/patients/?search=" + "r" * 100)
+    login(world.u.coordinator).get("/patients/")
+    long, gjerdrum = [e for e in AuditEvent.objects.order_by("pk")[before:] if e.patient_id is None]
+    assert long.object_id == ("/patients/?search=" + "r" * 100)[:64]
+    assert (gjerdrum.object_id, gjerdrum.municipality_id) == ("/patients/", world.m.gjerdrum.pk)

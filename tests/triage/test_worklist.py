@@ -248,9 +248,11 @@ def test_the_worklist_audits_each_patient_once_per_appearance(world, login):
     nurse.get("/worklist/", HTTP_HX_REQUEST="true")
     events = AuditEvent.objects.filter(object_type="worklist", patient_id=world.p.gjerdrum.pk)
     assert events.count() == 1
+    assert AuditEvent.objects.filter(object_type="worklist").count() == 2  # with the list's own event
     _alert(world.p.nannestad)
     nurse.get("/worklist/", HTTP_HX_REQUEST="true")
-    assert AuditEvent.objects.filter(object_type="worklist").count() == 2
+    assert AuditEvent.objects.filter(object_type="worklist", patient_id__isnull=False).count() == 2
+    assert AuditEvent.objects.filter(object_type="worklist", patient_id__isnull=True).count() == 2
 
 
 def test_planned_follow_up_lists_due_contacts_and_evaluations(world, login):

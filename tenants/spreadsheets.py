@@ -1,0 +1,50 @@
+"""Cells of every CSV and XLSX file the platform writes, safe against formula injection.
+
+A text that a spreadsheet would read as a formula (`=HYPERLINK("http://…")` as a kommune's name, a
+note, anything a user typed) must stay text when finance opens the file. As OWASP's «CSV Injection»
+advises, a text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading
+`'`; numbers, dates and empty cells are written as they are (a negative amount stays a number). In
+XLSX each text cell is also typed as a string (data type `s`), so it is never stored as a formula.
+
+Every writer goes through here: `csv_row` for `csv.writer`, `xlsx_append` for an openpyxl sheet.
+Lives in tenants, the lowest layer, so that any app may write a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from decimal import Decimal
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Values that are not text: written as themselves (a number stays a number, bool included).
+VALUE_TYPES = (int, float, Decimal, datetime.date, datetime.time, datetime.timedelta)
+
+
+def safe_text(value) -> str:
+    """The text, with a leading «'» where a spreadsheet would start a formula."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _is_value(value) -> bool:
+    return value is None or isinstance(value, VALUE_TYPES)
+
+
+def cell(value):
+    """One cell: a number, date or None as it is, anything else as safe text."""
+    return value if _is_value(value) else safe_text(value)
+
+
+def csv_row(values: Iterable) -> list:
+    """A row for csv.writer.writerow."""
+    return [cell(value) for value in values]
+
+
+def xlsx_append(sheet, values: Iterable) -> None:
+    """sheet.append(values), every text cell safe and typed as a string."""
+    values = list(values)
+    sheet.append([cell(value) for value in values])
+    for written, value in zip(sheet[sheet.max_row], values, strict=False):
+        if not _is_value(value):
+            written.data_type = "s"

@@ -1,0 +1,34 @@
+"""Every CSV and XLSX cell the platform writes goes through tenants.spreadsheets: a text a spreadsheet
+would read as a formula gets a leading «'» (OWASP), an XLSX text cell is typed as a string, and
+numbers stay numbers. (The billing exports' own test: tests/billing/test_exports.py.)"""
+
+import csv
+import io
+from decimal import Decimal
+
+import openpyxl
+
+from tenants.spreadsheets import csv_row, xlsx_append
+
+TEXTS = ['=HYPERLINK("http://x")', "+47 900 00 000", "-1", "@SUM(A1)", "\tx", "\rx", "Gjerdrum", ""]
+SAFE = ['\'=HYPERLINK("http://x")', "'+47 900 00 000", "'-1", "'@SUM(A1)", "'\tx", "'\rx", "Gjerdrum", ""]
+NUMBERS = [Decimal("-12.50"), -3, 1.5, None]
+
+
+def test_it_prefixes_a_csv_text_that_would_start_a_formula_and_leaves_numbers_alone():
+    assert csv_row([*TEXTS, *NUMBERS]) == [*SAFE, *NUMBERS]
+    out = io.StringIO()
+    csv.writer(out, delimiter=";").writerow(csv_row([TEXTS[0], *NUMBERS]))
+    assert out.getvalue().startswith('"\'=HYPERLINK(""http://x"")";-12.50;-3;1.5;')
+
+
+def test_it_types_every_xlsx_text_cell_as_a_string_that_stays_one_in_the_file():
+    workbook = openpyxl.Workbook()
+    xlsx_append(workbook.active, [*TEXTS, *NUMBERS])
+    assert [c.value for c in workbook.active[1]] == [*SAFE, *NUMBERS]
+    saved = io.BytesIO()
+    workbook.save(saved)
+    [row] = openpyxl.load_workbook(io.BytesIO(saved.getvalue())).active.iter_rows()
+    assert row[0].value == SAFE[0]
+    assert [c.data_type for c in row[:7]] == ["s"] * 7  # the empty text (row[7]) is an empty cell
+    assert [c.data_type for c in row[8:11]] == ["n"] * 3 and row[8].value == -12.5
