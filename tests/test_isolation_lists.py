@@ -76,6 +76,9 @@ LIST_PAGES = {
     "forlop/": (NURSE_AREA, _referrals),  # the forløp board: the municipalities' referrals and patients
     "utstyr/": (tuple(REGISTER_CENTRE), _borrowers),  # the register page: 404 for who keeps none
     "api/v1/kits/": (None, _nobody),  # the centre's kits: names and device types, never a patient
+    # Open «mulig flytting» notices of the user's kommuner: none in these records (the notices' own
+    # scope — the asker sees none, the side that has the record its own — is tests/patients/test_moves.py).
+    "api/v1/move-notices/": (None, _nobody),
 }
 NOT_LISTS = {
     "": "the home page redirects by role",
