@@ -201,14 +201,24 @@ class Client:
         self.headers = {"Authorization": auth, "Content-Type": "application/json"}
 
     def post(self, path: str, body) -> tuple[int, dict]:
-        self.conn.request("POST", path, json.dumps(body), self.headers)
-        response = self.conn.getresponse()
-        return response.status, json.loads(response.read())
+        return self._send("POST", path, json.dumps(body))
 
     def get(self, path: str) -> tuple[int, dict]:
-        self.conn.request("GET", path, headers=self.headers)
-        response = self.conn.getresponse()
-        return response.status, json.loads(response.read())
+        return self._send("GET", path, None)
+
+    def _send(self, method: str, path: str, body) -> tuple[int, dict]:
+        # gunicorn closes a keep-alive connection idle past its keepalive: open a new one and resend
+        # once (a probe thread that died here measured nothing for the rest of the run).
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body, self.headers)
+                response = self.conn.getresponse()
+                return response.status, json.loads(response.read())
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                self.conn.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def _reading(patient: str, rng: random.Random, value: float | None = None) -> dict:

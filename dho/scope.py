@@ -65,7 +65,8 @@ class ScopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        with rls.scoped_to_query(*reach_query(request.user)), acting_as(_actor(request.user)):
+        # The scope's statement also clears a session-wide scope a reused connection might carry.
+        with rls.scoped_to_query(*reach_query(request.user), session_clear=True), acting_as(_actor(request.user)):
             return self.get_response(request)
 
 

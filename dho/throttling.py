@@ -70,15 +70,17 @@ class FixedWindowThrottle(BaseThrottle):
 
 
 def _count(key: str, period: int) -> int | None:
-    """This request's number in its window (1 for the first); None when Redis does not answer."""
+    """This request's number in its window (1 for the first); None when Redis does not answer.
+    One round trip: the window's counter is created expiring with the window (SET NX EX) and
+    incremented in the same pipeline."""
     cache = caches["default"]
+    full_key = cache.make_and_validate_key(key)
     try:
-        cache.add(key, 0, timeout=period + 1)  # the window's counter, expiring with it
-        try:
-            return cache.incr(key)
-        except ValueError:  # expired between the two calls: this request opens the window again
-            cache.set(key, 1, timeout=period + 1)
-            return 1
+        client = cache._cache.get_client(full_key, write=True)
+        pipe = client.pipeline(transaction=False)
+        pipe.set(full_key, 0, ex=period + 1, nx=True)
+        pipe.incr(full_key)
+        return int(pipe.execute()[1])
     except (RedisError, OSError):
         log.warning("API-struping er av: Redis svarer ikke", exc_info=True)
         return None

@@ -9,7 +9,6 @@ class TenantsConfig(AppConfig):
         # Logging out or changing the password ends every session and API token (receivers there).
         # A login stamps its session's start for the idle and absolute limits (receiver there).
         # A login whose second factor came with the password marks its session (tenants/login.py).
-        from django.core.signals import request_started
         from django.db.models.signals import post_migrate
 
         from tenants import (
@@ -22,5 +21,3 @@ class TenantsConfig(AppConfig):
         # After every migrate: the row-level security policies, the app role and its rights, for the
         # tables of every app, those added later included (tenants/rls.py).
         post_migrate.connect(rls.walls_ensure, sender=self, dispatch_uid="tenants.rls.walls_ensure")
-        # A reused connection starts every request with no scope (a task: dho/worker.py).
-        request_started.connect(rls.session_scope_clear, dispatch_uid="tenants.rls.session_scope_clear")

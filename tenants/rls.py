@@ -73,15 +73,17 @@ def _set(raw: str, using: str) -> None:
         cursor.execute("SELECT set_config(%s, %s, true)", [SCOPE_SETTING, raw])
 
 
-def _set_from_query(sql: str, params: list, using: str) -> None:
-    """The scope is the ids a query returns, worked out and set in one round trip (every request)."""
+def _set_from_query(sql: str, params: list, using: str, session_clear: bool = False) -> None:
+    """The scope is the ids a query returns, worked out and set in one round trip (every request).
+    `session_clear`: the same statement also clears a session-wide value (see session_scope_clear)."""
     # Our own query (the reach, or the ORM's SQL), its values as parameters.
+    clear = "set_config(%s, '', false), " if session_clear else ""
     statement = (
-        "SELECT set_config(%s, COALESCE((SELECT array_agg(DISTINCT m ORDER BY m)::text"  # noqa: S608
+        f"SELECT {clear}set_config(%s, COALESCE((SELECT array_agg(DISTINCT m ORDER BY m)::text"  # noqa: S608
         f" FROM ({sql}) AS reach(m)), '{{}}'), true)"
     )
     with connections[using].cursor() as cursor:
-        cursor.execute(statement, [SCOPE_SETTING, *params])
+        cursor.execute(statement, [SCOPE_SETTING] * (2 if session_clear else 1) + list(params))
 
 
 def _in_transaction(using: str) -> None:
@@ -121,15 +123,17 @@ def scoped(municipality_ids: Iterable[int], using: str = "default"):
     return _scoped(lambda: _set(_literal(municipality_ids), using), using)
 
 
-def scoped_to_query(sql: str, params: list, using: str = "default"):
-    """scoped() with the municipality ids a query returns (one round trip for both)."""
-    return _scoped(lambda: _set_from_query(sql, params, using), using)
+def scoped_to_query(sql: str, params: list, using: str = "default", session_clear: bool = False):
+    """scoped() with the municipality ids a query returns (one round trip for both). A request's
+    scope (dho.scope) also clears a session-wide value in that statement: a reused connection
+    starts every request with nothing but the request's own scope, at no extra round trip."""
+    return _scoped(lambda: _set_from_query(sql, params, using, session_clear), using)
 
 
 def session_scope_clear(sender=None, **kwargs) -> None:
-    """request_started and Celery's task_prerun: a reused connection starts with no scope. SET LOCAL
-    ends with its transaction, but a session-wide set_config(…, false) outlives COMMIT; whoever set
-    one, the next request or task on this connection does not inherit it."""
+    """Celery's task_prerun: a reused connection starts with no scope. SET LOCAL ends with its
+    transaction, but a session-wide set_config(…, false) outlives COMMIT; whoever set one, the next
+    task on this connection does not inherit it. (A request clears it in its scope's statement.)"""
     conn = connections["default"]
     if conn.connection is None or conn.in_atomic_block or conn.vendor != "postgresql":
         return  # a new connection has none; inside a transaction the caller's scope stands

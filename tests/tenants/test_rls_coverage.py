@@ -168,14 +168,25 @@ def _session_wide(municipality_id: int) -> None:
 
 def test_a_session_wide_scope_is_cleared_when_a_request_or_a_task_starts(transactional_db, world):
     from celery.signals import task_prerun
-    from django.core.signals import request_started
+    from django.http import HttpResponse
+    from django.test import RequestFactory
 
     import dho.worker  # noqa: F401  the task_prerun receiver
+    from dho.scope import ScopeMiddleware
 
     _session_wide(world.m.grimstad.pk)
     assert rls.current_scope() == [world.m.grimstad.pk]  # it outlived its statement's transaction
-    request_started.send(sender=None)
-    assert rls.current_scope() is None
+    seen = {}
+
+    def view(request):
+        seen["scope"] = rls.current_scope()
+        return HttpResponse("ok")
+
+    request = RequestFactory().get("/")
+    request.user = world.u.coordinator
+    ScopeMiddleware(view)(request)
+    assert seen["scope"] == [world.m.gjerdrum.pk]  # the request's own scope, nothing carried in
+    assert rls.current_scope() is None  # and nothing carried out to the next user of the connection
     _session_wide(world.m.grimstad.pk)
     task_prerun.send(sender=None, task_id="t", task=None, args=(), kwargs={})
     assert rls.current_scope() is None
