@@ -31,6 +31,8 @@ def test_the_pages_work_by_keyboard_alone(world, page):
     page.keyboard.type("korrekt-hest-batteri")
     page.keyboard.press("Enter")
     page.wait_for_url("**/login/verify/**")  # the second factor: the code field has the focus
+    # Typing before the field has its autofocus would lose the keys (a loaded machine is slow to it).
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_code'")
     page.keyboard.type(totp_code(device))
     page.keyboard.press("Enter")
     page.wait_for_url("**/worklist/")
