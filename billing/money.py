@@ -39,7 +39,10 @@ def parse_kroner(text) -> int:
     try:
         value = Decimal(cleaned or "0")
     except InvalidOperation:
-        raise AmountError(f"«{text}» er ikke et beløp i kroner (for eksempel 1 212,00).") from None
+        value = None
+    # Decimal reads «NaN» and «Infinity» too (and a quantize of them raises): not amounts either.
+    if value is None or not value.is_finite() or value.adjusted() > 12:
+        raise AmountError(f"«{text}» er ikke et beløp i kroner (for eksempel 1 212,00).")
     if value < 0:
         raise AmountError(f"«{text}»: beløpet kan ikke være negativt.")
     if value != value.quantize(Decimal("0.01")):
