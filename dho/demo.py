@@ -164,7 +164,7 @@ DIAGNOSIS_MIX = [
 ]
 
 
-# The named patients' approved plans (issue 3): a KOLS or heart-failure template with their own bounds.
+# The named patients' approved plans: a KOLS or heart-failure template with their own bounds.
 DEMO_PLANS = {
     "Olav Haugen": {
         "template": "kols",

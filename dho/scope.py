@@ -1,4 +1,4 @@
-"""The database scope of a request (issue 12 item 1): which municipalities' rows PostgreSQL shows
+"""The database scope of a request: which municipalities' rows PostgreSQL shows
 while it runs (tenants/rls.py). Here, above every app, because a user's reach crosses them: the
 memberships (tenants) and the fastlege's and specialist's object permissions (patients).
 

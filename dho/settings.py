@@ -187,7 +187,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# --- login: lock-out, the second factor, sessions that end (issue 12 items 3 and 4) ---
+# --- login: lock-out, the second factor, sessions that end ---
 # Lock-out (tenants/lockout.py on top of django-axes' records): failures are counted per (username,
 # address) pair, which waits 1, 2, 4 … s (at most DHO_LOGIN_PAIR_MAX_DELAY_SECONDS) after its first
 # DHO_LOGIN_PAIR_FREE_FAILURES failures before its next try is even checked; per username (any
@@ -272,7 +272,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# --- headers: CSP, Permissions-Policy, messages, /healthz (issue 12 item 9) ---
+# --- headers: CSP, Permissions-Policy, messages, /healthz ---
 # No 'unsafe-inline' anywhere: scripts and styles are static files; the rare inline <script> or
 # <style> carries nonce="{{ request.csp_nonce }}" (django-csp adds the nonce only when a page uses it).
 # Django's own admin needs no exception (its scripts are files; tests/browser/test_csp.py walks it;
@@ -310,7 +310,7 @@ REST_FRAMEWORK = {
     # Never an HTML page for a JSON client; the browsable API would render patient data unaudited.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
-# --- API tokens (issue 12 item 5): django-rest-knox, tenants/tokens.py ---
+# --- API tokens: django-rest-knox, tenants/tokens.py ---
 # Stored as a SHA-512 digest (the secret is shown once), expiring after DHO_TOKEN_TTL_HOURS, listed
 # and revoked by the user (/api-nokler/, /api/v1/auth/tokens/) and the centre admin. Logging out or
 # changing the password deletes all of the user's tokens and sessions.
@@ -340,7 +340,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# --- request metadata and API input (issue 12 items 6 and 7) ---
+# --- request metadata and API input ---
 # Our reverse proxies (addresses or networks, e.g. "10.0.0.5,10.1.0.0/16"): X-Forwarded-For and
 # X-Request-ID are believed only when one of them is the peer (dho/middleware.py). None by default:
 # the peer is the client, whatever the headers say.

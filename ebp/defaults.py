@@ -1,6 +1,6 @@
 """The starting values a new centre gets: plan templates for KOLS, hjertesvikt and diabetes and default
 grenseverdier. They are data, not code paths: the centre edits them in the admin, and every
-patient's own plan is approved by the fastlege. Sources: STANDARDS.md «Scoring references»
+patient's own plan is approved by the fastlege. Sources: published scoring references
 (NEWS2 bands, SpO2 scale 2 for hypercapnic KOLS, ESC weight gain, CAT bands).
 """
 

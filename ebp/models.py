@@ -21,7 +21,7 @@ class ImmutableVersion(Exception):
 
 class Plan(models.Model):
     patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="plan")
-    # Copied from the patient: every clinical row carries its municipality (ARCHITECTURE.md).
+    # Copied from the patient: every clinical row carries its municipality.
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -1,7 +1,7 @@
 """FHIR R4 vital-signs Observations → the ingest API's reading items, and errors → OperationOutcome.
 
 fhir.resources (R4B models: Observation is identical in R4) checks the structure; it does not check
-code bindings or profiles, so the LOINC code and the UCUM unit are checked here (STANDARDS.md).
+code bindings or profiles, so the LOINC code and the UCUM unit are checked here.
 """
 
 from __future__ import annotations

@@ -322,7 +322,7 @@ class Consent(models.Model):
 
 
 class StatusEvent(models.TextChoices):
-    """The changes of a forløp (DOMAIN.md, «The service process»). The referral steps (received …
+    """The changes of a forløp. The referral steps (received …
     refused) come with the referral pages; today's services write the ones after oppstart."""
 
     RECEIVED = "received", _("Henvisning mottatt")
@@ -356,7 +356,7 @@ class AppendOnlyQuerySet(models.QuerySet):
 
 
 class StatusChange(models.Model):
-    """One change of a patient's forløp, as a row (STYLE.md 3): the patient's status is derived from
+    """One change of a patient's forløp, as a row: the patient's status is derived from
     these (patients.services.status_of) and billing reads them by effective date. Append-only: the
     ORM refuses updates and deletes and a database trigger repeats the rule. A correction is a new
     row, back-dated where needed (`effective_date` may lie before `at`; both are kept and audited)."""

@@ -1,4 +1,4 @@
-"""The second wall: PostgreSQL row-level security (issue 12 item 1; ARCHITECTURE.md, "Tenancy").
+"""The second wall: PostgreSQL row-level security.
 
 The app connects as a role that owns nothing (settings: DHO_DB_APP_ROLE); migrations run as the
 owner (DHO_DB_AS_OWNER=1). Every table with a `municipality_id` column has RLS enabled and forced,

@@ -1,4 +1,4 @@
-"""The suite runs as the app's real database role, under row-level security (issue 12 item 1).
+"""The suite runs as the app's real database role, under row-level security.
 
 The test database is created and migrated as the owner (DATABASE_URL's role), as `migrate` is in
 production; then every test connects as the app role (settings.DHO_DB_APP_ROLE), which owns nothing

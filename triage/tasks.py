@@ -1,5 +1,5 @@
 """Celery tasks: thin wrappers over triage.services, each in a named system scope (tenants/rls.py).
-No countdown/eta on scoring (ARCHITECTURE.md): with Redis as broker a delayed message outlives a
+No countdown/eta on scoring: with Redis as broker a delayed message outlives a
 killed worker only until the visibility timeout."""
 
 import datetime

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # Edited after the fact (issue 9, layering): `alert` was a foreign key to triage.alert, which
+        # Edited after the fact (layering): `alert` was a foreign key to triage.alert, which
         # made measurements' migrations depend on triage. Now a plain uuid in the same column
         # `alert_id` with the same index; 0004 drops the foreign key constraint where it was created.
         migrations.AddField(

@@ -1,5 +1,5 @@
 """The forløp's status history: every change is an append-only StatusChange row, and the patient's
-status is derived from the rows (STYLE.md 3). Billing reads the rows by effective date; triage
+status is derived from the rows. Billing reads the rows by effective date; triage
 listens to `status_changed` (an ended forløp closes its alerts) so that patients imports nothing above it."""
 
 import datetime

@@ -1,4 +1,4 @@
-# The second wall (issue 12 items 1 and 2; tenants/rls.py). The policies themselves are put on by
+# The second wall (tenants/rls.py). The policies themselves are put on by
 # tenants.rls.walls_ensure after every migrate, so tables added later get theirs too; here only what
 # they call, and the audit log's refusal of TRUNCATE.
 from django.db import migrations

@@ -130,7 +130,7 @@ def test_rounding_is_once_per_line_half_up():
 
 
 def test_the_eksommune_sunnmore_mixed_key_gives_alesund_43_287_percent():
-    """DOMAIN.md: 30 % equally over 8, 70 % by population; Ålesund 47 199 of 83 566 → 43.287 %."""
+    """The eKommune Sunnmøre key: 30 % equally over 8, 70 % by population; Ålesund 47 199 of 83 566 → 43.287 %."""
     others = [83_566 - 47_199 - 6 * 5_000] + [5_000] * 6
     populations = {1: (47_199, 2024), **{i + 2: (p, 2024) for i, p in enumerate(others)}}
     basis = Basis(NOV, {}, {}, {}, list(populations), populations)

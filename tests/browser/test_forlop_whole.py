@@ -1,4 +1,4 @@
-"""The whole forløp once in the browser, as issue 10 asks: the Gjerdrum koordinator takes a henvisning
+"""The whole forløp once in the browser: the Gjerdrum koordinator takes a henvisning
 through vurdering, vedtak (innvilget), samtykke and oppstart with a kit; readings arrive from the
 gateway by device serial; pause (no silence alert), evaluering on its page, avslutning (the open
 alert closed «Forløp avsluttet», a later reading stored without an alert, the device still out listed

@@ -1,4 +1,4 @@
-"""No input crashes us (issue 12, item 7): malformed, deeply nested, wrongly typed or oversized
+"""No input crashes us: malformed, deeply nested, wrongly typed or oversized
 bodies answer 400 (an OperationOutcome on the FHIR endpoints) on every endpoint, the unauthenticated
 token endpoint included. The schemathesis run (test_schemathesis.py) fuzzes the rest."""
 

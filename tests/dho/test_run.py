@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COPIED = {"dho", "manage.py", "Makefile"}  # what decides where var/ is
 NOT_LINKED = {"var", "staticfiles", ".git", ".pytest_cache", ".ruff_cache"}
 README_COMMAND = [".venv/bin/python", "manage.py", "create_integration", "ovre-romerike", "Dignio-gateway"]
-STOP_WITHIN = 10  # seconds, the embedded servers included (issue 9)
+STOP_WITHIN = 10  # seconds, the embedded servers included
 
 
 def _bare_env(**extra) -> dict:

@@ -1,4 +1,4 @@
-"""schemathesis over the OpenAPI schema (/api/schema/) against a live server (issue 12, item 7): every
+"""schemathesis over the OpenAPI schema (/api/schema/) against a live server: every
 operation, with a bounded number of generated requests each, as the device gateway, a nurse, a
 koordinator, a fastlege, finance and someone not logged in, must never answer 5xx, and must answer
 only what the schema documents (status code, media type, body), so that the schema is the API's.

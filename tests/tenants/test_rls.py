@@ -1,4 +1,4 @@
-"""The second wall (issue 12 items 1 and 2): PostgreSQL's row-level security and the audit log's
+"""The second wall: PostgreSQL's row-level security and the audit log's
 rights, tested as the app's real role (tests/database_roles.py connects every test as it)."""
 
 import psycopg

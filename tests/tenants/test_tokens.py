@@ -1,4 +1,4 @@
-"""API tokens (issue 12 item 5): hashed, expiring, listed and revoked by the user and the centre admin;
+"""API tokens: hashed, expiring, listed and revoked by the user and the centre admin;
 and the end of a login (item 4): logging out or changing the password ends every session and token."""
 
 import datetime
