@@ -76,7 +76,7 @@ from patients.services.equipment import (
     kit_for,
     register_centre_ids,
 )
-from patients.services.moves import MoveRefused, move_accept, move_decline, move_notice_seen
+from patients.services.moves import ANSWER_ROLE_REFUSED, MoveRefused, move_answer
 from patients.services.status import NoPatientYet
 from tenants.api_input import read_capped
 from tenants.models import AuditAction, Centre, Municipality
@@ -1031,9 +1031,6 @@ class MoveAnswerInSerializer(serializers.Serializer):
     )
 
 
-MOVE_ANSWERS = {"accept": move_accept, "decline": move_decline, "seen": move_notice_seen}
-
-
 class MoveNoticeListAPI(generics.ListAPIView):
     """The open «mulig flytting» requests and unread «flytting godtatt» notices of the kommuner whose
     forløp the user handles (the board's box), newest first."""
@@ -1057,9 +1054,7 @@ class PatientMoveAPI(PatientScopedAPIView, generics.GenericAPIView):
 
     def _require_role(self, request):
         if not can_change_status(request.user, self.patient):
-            raise exceptions.PermissionDenied(
-                "Bare sykepleiere og koordinatorer for pasienten kan svare på en flytting."
-            )
+            raise exceptions.PermissionDenied(ANSWER_ROLE_REFUSED)
 
     @extend_schema(responses=MoveNoticeOutSerializer(many=True))
     def get(self, request, patient_id):
@@ -1076,7 +1071,7 @@ class PatientMoveAPI(PatientScopedAPIView, generics.GenericAPIView):
         given.is_valid(raise_exception=True)
         notice = get_move_notice_for(request.user, patient=self.patient, notice_id=given.validated_data["notice"])
         try:
-            MOVE_ANSWERS[given.validated_data["answer"]](notice=notice, user=request.user, request=request)
+            move_answer(notice=notice, answer=given.validated_data["answer"], user=request.user, request=request)
         except MoveRefused as exc:
             return Response({"detail": str(exc)}, status=400)
         notice.refresh_from_db()

@@ -71,7 +71,7 @@ from patients.services import (
     referral_register,
     status_change_record,
 )
-from patients.services.moves import MoveRefused, move_accept, move_decline, move_notice_seen
+from patients.services.moves import ANSWER_ROLE_REFUSED, MoveRefused, move_answer
 from patients.services.status import NoPatientYet
 from tenants.models import AuditAction, Role
 from tenants.selectors import (
@@ -670,11 +670,10 @@ class MoveView(PatientPageMixin, TemplateView):
     nurses and koordinator only (403 for others who see the patient, 404 outside the scope)."""
 
     template_name = "patients/move.html"
-    answers = {"accept": move_accept, "decline": move_decline, "seen": move_notice_seen}
 
     def _require_role(self):
         if not can_change_status(self.request.user, self.patient):
-            raise PermissionDenied("Bare sykepleiere og koordinatorer for pasienten kan svare på en flytting.")
+            raise PermissionDenied(ANSWER_ROLE_REFUSED)
 
     def get(self, request, *args, **kwargs):
         self._require_role()
@@ -690,15 +689,13 @@ class MoveView(PatientPageMixin, TemplateView):
     def post(self, request, *args, **kwargs):
         self._require_role()
         notice = get_move_notice_for(request.user, patient=self.patient, notice_id=request.POST.get("notice"))
-        answer = self.answers.get(request.POST.get("answer", ""))
-        if answer is None:
-            return HttpResponseBadRequest("Ukjent svar.", content_type="text/plain")
+        answer = request.POST.get("answer", "")
         try:
-            answer(notice=notice, user=request.user, request=request)
+            move_answer(notice=notice, answer=answer, user=request.user, request=request)
         except MoveRefused as exc:
             messages.error(request, str(exc))
             return redirect("patients:move", patient_id=self.patient.pk)
-        messages.success(request, MOVE_ANSWERED[request.POST["answer"]])
+        messages.success(request, MOVE_ANSWERED[answer])
         return redirect("patients:detail", patient_id=self.patient.pk)
 
 

@@ -76,7 +76,7 @@ def move_notices_raise(*, own: Patient, user, request=None) -> list[MoveNotice]:
 
 def _open_notice(notice: MoveNotice, user) -> MoveNotice:
     if not can_change_status(user, notice.patient):
-        raise StatusRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan svare på en flytting.")
+        raise StatusRoleRequired(ANSWER_ROLE_REFUSED)
     notice = MoveNotice.objects.select_for_update(of=("self",)).get(pk=notice.pk)
     if notice.kind != MoveKind.REQUEST or notice.state != MoveState.OPEN:
         raise MoveRefused("Flyttingen er allerede besvart.")
@@ -199,3 +199,14 @@ def move_notice_seen(*, notice: MoveNotice, user, request=None) -> MoveNotice:
     audit_record(action=AuditAction.UPDATE, object_type="move_notice", object_id=notice.pk, patient=notice.patient,
                  request=request, user=user)  # fmt: skip
     return notice
+
+
+ANSWERS = {"accept": move_accept, "decline": move_decline, "seen": move_notice_seen}
+ANSWER_ROLE_REFUSED = "Bare sykepleiere og koordinatorer for pasienten kan svare på en flytting."
+
+
+def move_answer(*, notice: MoveNotice, answer: str, user, request=None):
+    """One entry for the page and the API: accept, decline, or «seen» for «flytting godtatt»."""
+    if answer not in ANSWERS:
+        raise MoveRefused("Ukjent svar: velg godta, avslå eller merk som lest.")
+    return ANSWERS[answer](notice=notice, user=user, request=request)
