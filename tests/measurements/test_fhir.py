@@ -46,7 +46,11 @@ def test_the_hl7_spo2_example_is_accepted_and_stored(world, gateway):
     assert reading.external_id == "http://goodcare.org/observation/id|o1223435-10"
     assert response["Location"] == f"http://testserver/api/v1/fhir/Observation/{reading.pk}"
     stored = response.json()  # Prefer: return=representation is the default, as on most FHIR servers
-    assert (stored["resourceType"], stored["id"], stored["valueQuantity"]["value"]) == ("Observation", str(reading.pk), 95)
+    assert (stored["resourceType"], stored["id"], stored["valueQuantity"]["value"]) == (
+        "Observation",
+        str(reading.pk),
+        95,
+    )
     again = gateway.post(
         "/api/v1/fhir/Observation", _pointed("hl7-observation-example-satO2.json", world.p.gjerdrum), FHIR
     )
