@@ -9,11 +9,13 @@ full for the day (the valid items stored, the rejected ones refused, not kept): 
 gateway sends the request again after Retry-After, and what is stored already is a duplicate then.
 """
 
+import re
+
 from django.urls import reverse
 from django.utils.http import http_date
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed, ParseError
@@ -336,6 +338,9 @@ def _stored_reading(request, reading_id: int, *, read: bool):
     return selectors.integration_reading(integration=request.auth, reading_id=reading_id)
 
 
+READING_ID = re.compile("[0-9]{1,19}")  # ASCII digits only: "¹".isdigit() is true, int("¹") fails
+
+
 def _not_found(observation_id: str) -> Response:
     message = f"Fant ingen Observation med id «{observation_id[:64]}» som denne integrasjonen har sendt."
     return Response(fhir.error_outcome(message, http_status=404), status=status.HTTP_404_NOT_FOUND)
@@ -353,7 +358,7 @@ class FhirObservationReadAPI(FhirAPIView):
         },
     )
     def get(self, request, observation_id: str):
-        if not observation_id.isdigit() or int(observation_id) >= 2**63:  # the id is the reading's bigint
+        if not READING_ID.fullmatch(observation_id) or int(observation_id) >= 2**63:  # the reading's bigint
             return _not_found(observation_id)
         reading = selectors.integration_reading_read(
             integration=request.auth, reading_id=int(observation_id), request=request
@@ -450,6 +455,11 @@ class FhirBundleAPI(FhirAPIView):
                             headers=_retry_after())  # fmt: skip
         failed = [(index, pairs[index][1], errors) for index, _raw, errors in outcome.failed]
         return Response(fhir.transaction_outcome(failed, len(pairs)), status=status.HTTP_400_BAD_REQUEST)
+
+
+@extend_schema_view(post=extend_schema(operation_id="v1_fhir_base_slash_create"))
+class FhirBundleSlashAPI(FhirBundleAPI):
+    """The same endpoint at "[base]/", under its own name in the OpenAPI schema."""
 
 
 class IntegrationAuthenticationScheme(OpenApiAuthenticationExtension):

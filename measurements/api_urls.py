@@ -13,5 +13,5 @@ urlpatterns = [
     # FHIR's base is "[base]" and clients write it with a slash or without (fhirclient posts a
     # transaction to "[base]/"): both are the Bundle endpoint.
     path("fhir", api.FhirBundleAPI.as_view(), name="api-fhir-bundle"),
-    path("fhir/", api.FhirBundleAPI.as_view(), name="api-fhir-bundle-slash"),
+    path("fhir/", api.FhirBundleSlashAPI.as_view(), name="api-fhir-bundle-slash"),
 ]

@@ -206,7 +206,7 @@ def test_another_gateways_reading_or_an_unknown_id_is_a_404_operation_outcome(wo
         assert response.json()["issue"][0]["code"] == "not-found"
         assert "Fant ingen Observation" in response.json()["issue"][0]["diagnostics"]
     mine = Client(HTTP_AUTHORIZATION=f"Bearer {gateway.token}")
-    for unknown in (reading.pk + 1000, "abc", 2**63):
+    for unknown in (reading.pk + 1000, "abc", 2**63, "%C2%B9"):  # "¹" is a digit to str.isdigit
         assert mine.get(f"/api/v1/fhir/Observation/{unknown}").status_code == 404
     assert not AuditEvent.objects.filter(action="view", object_type="reading").exists()
 
