@@ -2,7 +2,8 @@
 
 Authenticated by `Authorization: Bearer <token>` of an Integration (never a user session). The body is
 checked as a whole first (400 with what is wrong); then every item gets its own result, and one bad
-item never costs its neighbours their place.
+item never costs its neighbours their place, except in a FHIR transaction Bundle, which FHIR defines
+as all or nothing (stored whole, or nothing stored and everything kept in the quarantine).
 
 Two 429s: the gateway's throttle (dho.throttling; nothing of the request stored), and a quarantine
 full for the day (the valid items stored, the rejected ones refused, not kept): either way the
@@ -18,7 +19,7 @@ from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed, ParseError
+from rest_framework.exceptions import AuthenticationFailed, NotAcceptable, ParseError
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -237,6 +238,8 @@ class FhirAPIView(GatewayAPIView):
     error_media_types = (FHIR_MEDIA_TYPE, "application/json")
 
     def handle_exception(self, exc):
+        if isinstance(exc, NotAcceptable):
+            exc = NotAcceptable(f"Accept må tillate {FHIR_MEDIA_TYPE} eller application/json; andre formater gis ikke.")
         response = super().handle_exception(exc)
         if response.status_code >= 400 and not fhir.is_outcome(response.data):
             response.data = fhir.error_outcome(_detail_text(response.data), http_status=response.status_code)

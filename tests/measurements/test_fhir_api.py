@@ -125,6 +125,7 @@ def test_accept_decides_the_media_type_and_fhir_json_is_the_default(world, gatew
     refused = client.get(url, HTTP_ACCEPT="application/xml")
     assert refused.status_code == 406
     assert refused.json()["resourceType"] == "OperationOutcome"
+    assert "Accept må tillate application/fhir+json" in refused.json()["issue"][0]["diagnostics"]
 
 
 @pytest.mark.parametrize("content_type", [FHIR, f"{FHIR}; charset=utf-8", "application/json"])
