@@ -212,6 +212,12 @@ def test_another_gateways_reading_or_an_unknown_id_is_a_404_operation_outcome(wo
     assert not AuditEvent.objects.filter(action="view", object_type="reading").exists()
 
 
+def test_an_address_under_the_base_that_is_no_route_is_a_404_operation_outcome(world, gateway):
+    response = Client(HTTP_AUTHORIZATION=f"Bearer {gateway.token}").get("/api/v1/fhir/Patient/1", HTTP_ACCEPT=FHIR)
+    assert response.status_code == 404 and response["Content-Type"].startswith(FHIR)
+    assert response.json()["issue"][0]["code"] == "not-found"
+
+
 def test_a_user_cannot_read_through_the_gateway_api(world, gateway, api):
     gateway.post("/api/v1/fhir/Observation", spo2(world.p.gjerdrum, "u-1"), FHIR)
     response = api(world.u.nurse).get(f"/api/v1/fhir/Observation/{Reading.objects.get().pk}")
