@@ -58,11 +58,13 @@ class AutoSchema(SpectacularAutoSchema):
         if "requestBody" in operation:
             codes.append("415")
         schema = self._error_schema()
+        # In the view's own media types (FHIR: application/fhir+json first), else JSON.
+        media_types = getattr(self.view, "error_media_types", ("application/json",))
         for code in codes:
             operation["responses"].setdefault(code, {"description": _DESCRIPTIONS[code]})
         for code, response in operation["responses"].items():
             if code.startswith(("4", "5")) and "content" not in response:  # an error is JSON all the same
-                response["content"] = {"application/json": {"schema": schema}}
+                response["content"] = {media_type: {"schema": schema} for media_type in media_types}
         return operation
 
     def _error_schema(self) -> dict:

@@ -2,25 +2,30 @@
 
 Authenticated by `Authorization: Bearer <token>` of an Integration (never a user session). The body is
 checked as a whole first (400 with what is wrong); then every item gets its own result, and one bad
-item never costs its neighbours their place.
+item never costs its neighbours their place, except in a FHIR transaction Bundle, which FHIR defines
+as all or nothing (stored whole, or nothing stored and everything kept in the quarantine).
 
 Two 429s: the gateway's throttle (dho.throttling; nothing of the request stored), and a quarantine
 full for the day (the valid items stored, the rejected ones refused, not kept): either way the
 gateway sends the request again after Retry-After, and what is stored already is a duplicate then.
 """
 
-from django.db import transaction
+import re
+
+from django.urls import reverse
+from django.utils.http import http_date
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed, ParseError
-from rest_framework.permissions import BasePermission
+from rest_framework.exceptions import AuthenticationFailed, NotAcceptable, ParseError
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from measurements import fhir, services
+from measurements import fhir, selectors, services
 from measurements.ingest import MAX_BATCH
 from measurements.models import Integration
 from measurements.types import SPECS
@@ -56,6 +61,8 @@ class IsIntegration(BasePermission):
 
 
 class FhirJSONParser(JSONParser):
+    """application/fhir+json, read like every JSON body: an object, bounded in size and depth."""
+
     media_type = "application/fhir+json"
 
 
@@ -192,22 +199,47 @@ class AnswersAPI(GatewayAPIView):
         return _batch_answer(services.answers_ingest(integration=request.auth, items=items, request=request))
 
 
+# --- FHIR ----------------------------------------------------------------------------------------
+
+FHIR_MEDIA_TYPE = "application/fhir+json"
+
+
+class FhirJSONRenderer(JSONRenderer):
+    """FHIR's own JSON media type (what FHIR clients ask for with Accept and expect back)."""
+
+    media_type = FHIR_MEDIA_TYPE
+    charset = "utf-8"
+
+
+ETAG = f'W/"{fhir.VERSION_ID}"'
+
+
+def _location(request, reading_id: int) -> str:
+    return request.build_absolute_uri(reverse("api-fhir-observation-read", args=[reading_id]))
+
+
 def _entry_response(result) -> dict:
     if result.status == "created":
-        return {"status": "201 Created", "location": f"Observation/{result.id}"}
+        return {"status": "201 Created", "location": f"Observation/{result.id}", "etag": ETAG}
     if result.status == "duplicate":
-        return {"status": "200 OK", "location": f"Observation/{result.id}",
+        return {"status": "200 OK", "location": f"Observation/{result.id}", "etag": ETAG,
                 "outcome": fhir.information("Allerede mottatt; ikke lagret på nytt.")}  # fmt: skip
     return {"status": "400 Bad Request", "outcome": fhir.operation_outcome(result.errors)}
 
 
 class FhirAPIView(GatewayAPIView):
-    """A FHIR endpoint answers every error as an OperationOutcome, as FHIR clients expect: a body
-    that is not JSON, a wrong token and a wrong Bundle alike."""
+    """A FHIR endpoint answers in application/fhir+json (application/json to a client that asks for
+    it and not for fhir+json) and takes either for a body, through the same bounded parser
+    (tenants.api_input). Every error is an OperationOutcome, as FHIR clients expect: a body that is
+    not JSON, a wrong token, a wrong Bundle and an Accept it cannot answer (406) alike."""
 
+    renderer_classes = [FhirJSONRenderer, JSONRenderer]
     error_schema = fhir.OUTCOME_SCHEMA  # dho.api_schema documents the errors in this shape
+    error_media_types = (FHIR_MEDIA_TYPE, "application/json")
 
     def handle_exception(self, exc):
+        if isinstance(exc, NotAcceptable):
+            exc = NotAcceptable(f"Accept må tillate {FHIR_MEDIA_TYPE} eller application/json; andre formater gis ikke.")
         response = super().handle_exception(exc)
         if response.status_code >= 400 and not fhir.is_outcome(response.data):
             response.data = fhir.error_outcome(_detail_text(response.data), http_status=response.status_code)
@@ -226,12 +258,52 @@ QUARANTINE_FULL_FHIR = (
 )
 
 
+class FhirMetadataAPI(FhirAPIView):
+    """GET [base]/metadata without a token, on purpose: FHIR clients read the CapabilityStatement
+    before they authenticate (to learn how to), and it holds no patient data, only what this server
+    takes (generated from the catalogue) and how to authenticate. No authentication is tried at all,
+    so a client that sends its token anyway (fhirclient does) is answered the same."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={200: OpenApiResponse(fhir.CAPABILITY_SCHEMA, description="FHIR R4 CapabilityStatement")},
+        auth=[],
+    )
+    def get(self, request):
+        base = request.build_absolute_uri(reverse("api-fhir-bundle"))
+        return Response(fhir.capability_statement(base))
+
+
+PREFERENCES = ("representation", "minimal", "OperationOutcome")
+
+
+def _return_preference(request) -> str:
+    """What `Prefer: return=…` asks a create to answer; representation (the stored Observation) when
+    it asks for nothing we know, as HAPI and most FHIR servers do: clients such as fhirpy take the
+    body of a create for the resource with its new id."""
+    for part in request.headers.get("Prefer", "").replace(";", ",").split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "return" and value.strip().strip('"') in PREFERENCES:
+            return value.strip().strip('"')
+    return "representation"
+
+
+CREATE_DESCRIPTION = (
+    "Lagrer én vital måling. Svaret følger Prefer-headeren: `return=representation` (standard) gir den "
+    "lagrede Observation med id, `return=minimal` tom kropp, `return=OperationOutcome` en OperationOutcome. "
+    'Location peker på Observation/<id> (les den med GET), ETag er versjonen (W/"1").'
+)
+
+
 class FhirObservationAPI(FhirAPIView):
     @extend_schema(
-        request={"application/fhir+json": fhir.OBSERVATION_SCHEMA, "application/json": fhir.OBSERVATION_SCHEMA},
+        description=CREATE_DESCRIPTION,
+        request={FHIR_MEDIA_TYPE: fhir.OBSERVATION_SCHEMA, "application/json": fhir.OBSERVATION_SCHEMA},
         responses={
-            201: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Lagret; Location: Observation/<id>"),
-            200: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Allerede mottatt; ikke lagret på nytt"),
+            201: OpenApiResponse(fhir.CREATED_SCHEMA, description="Lagret; Location: …/Observation/<id>"),
+            200: OpenApiResponse(fhir.CREATED_SCHEMA, description="Allerede mottatt; ikke lagret på nytt"),
             400: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Avvist: hva som var feil, per felt"),
             429: OpenApiResponse(fhir.OUTCOME_SCHEMA, description=QUARANTINE_FULL_FHIR),
         },
@@ -243,10 +315,61 @@ class FhirObservationAPI(FhirAPIView):
             return _quarantine_full_outcome([result])
         if result.status == "rejected":
             return Response(fhir.operation_outcome(result.errors), status=status.HTTP_400_BAD_REQUEST)
-        code = status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK
-        message = "Lagret." if result.status == "created" else "Allerede mottatt; ikke lagret på nytt."
-        response = Response(fhir.information(message), status=code)
-        response["Location"] = f"Observation/{result.id}"
+        return self._stored(request, result)
+
+    def _stored(self, request, result) -> Response:
+        created = result.status == "created"
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        prefer = _return_preference(request)
+        if prefer == "OperationOutcome":
+            body = fhir.information("Lagret." if created else "Allerede mottatt; ikke lagret på nytt.")
+        elif prefer == "representation":
+            reading = _stored_reading(request, result.id, read=not created)
+            # None only for a duplicate whose patient has since moved out of the gateway's reach.
+            body = fhir.reading_to_observation(reading) if reading else fhir.information("Allerede mottatt.")
+        else:
+            body = None
+        headers = {"Location": _location(request, result.id), "ETag": ETAG}
+        return Response(body, status=code, headers=headers)
+
+
+def _stored_reading(request, reading_id: int, *, read: bool):
+    """The reading a create stored. What was just written is the gateway's own and needs no read
+    event (its create is audited); a duplicate's values were stored before, so showing them is a read."""
+    if read:
+        return selectors.integration_reading_read(integration=request.auth, reading_id=reading_id, request=request)
+    return selectors.integration_reading(integration=request.auth, reading_id=reading_id)
+
+
+READING_ID = re.compile("[0-9]{1,19}")  # ASCII digits only: "¹".isdigit() is true, int("¹") fails
+
+
+def _not_found(observation_id: str) -> Response:
+    message = f"Fant ingen Observation med id «{observation_id[:64]}» som denne integrasjonen har sendt."
+    return Response(fhir.error_outcome(message, http_status=404), status=status.HTTP_404_NOT_FOUND)
+
+
+class FhirObservationReadAPI(FhirAPIView):
+    """GET [base]/Observation/<id>: a reading this gateway stored, as FHIR. Another gateway's reading
+    (of the same centre too) and an unknown id are the same 404: a gateway reads back what it sent,
+    never what others did. Each read is audited as the gateway, under the reading's patient."""
+
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(fhir.OBSERVATION_OUT_SCHEMA, description="Målingen som FHIR R4 Observation"),
+            404: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Ukjent id, eller en annen integrasjons måling"),
+        },
+    )
+    def get(self, request, observation_id: str):
+        if not READING_ID.fullmatch(observation_id) or int(observation_id) >= 2**63:  # the reading's bigint
+            return _not_found(observation_id)
+        reading = selectors.integration_reading_read(
+            integration=request.auth, reading_id=int(observation_id), request=request
+        )
+        if reading is None:
+            return _not_found(observation_id)
+        response = Response(fhir.reading_to_observation(reading), headers={"ETag": ETAG})
+        response["Last-Modified"] = http_date(reading.received_at.timestamp())
         return response
 
 
@@ -258,7 +381,7 @@ class BundleInvalid(Exception):
 
 def _bundle_entries(bundle: dict) -> list[tuple[object, str | None]]:
     """The (resource, fullUrl) of each entry. The Bundle's own structure is checked here (400 for the
-    whole Bundle); each resource is checked on its own in the ingest, so one bad one costs no other."""
+    whole Bundle); each resource is checked on its own in the ingest."""
     if bundle.get("resourceType") != "Bundle":
         raise BundleInvalid("Kroppen må være en FHIR Bundle.", "Bundle.resourceType")
     if bundle.get("type") not in ("batch", "transaction"):
@@ -277,15 +400,36 @@ def _bundle_entries(bundle: dict) -> list[tuple[object, str | None]]:
     return pairs
 
 
+def _response_bundle(kind: str, results) -> dict:
+    return {"resourceType": "Bundle", "type": f"{kind}-response",
+            "entry": [{"response": _entry_response(r)} for r in results]}  # fmt: skip
+
+
+TRANSACTION_QUARANTINE_FULL = (
+    "Transaksjonen er avvist, og ingenting i den er lagret: {bad} var feil. Karantenen for denne "
+    "integrasjonen er også full for i dag, så innholdet er ikke tatt vare på her: behold transaksjonen, "
+    "rett feilen og send den på nytt etter Retry-After. Senterets administrator er varslet."
+)
+
+
 class FhirBundleAPI(FhirAPIView):
-    """A batch or transaction Bundle of Observations. A transaction is answered entry by entry like
-    a batch: the platform never drops a valid reading because another entry was bad."""
+    """POST [base] (with or without a trailing slash): a batch or transaction Bundle of Observations.
+    A batch is answered entry by entry (batch-response): one bad entry costs the others nothing, and
+    it alone goes to the quarantine. A transaction is all or nothing, as FHIR defines it: one bad
+    entry is a 400 OperationOutcome naming it, nothing is stored, and every entry is kept in the
+    quarantine (measurements.services.fhir_transaction)."""
 
     @extend_schema(
-        request={"application/fhir+json": fhir.BUNDLE_SCHEMA, "application/json": fhir.BUNDLE_SCHEMA},
+        request={FHIR_MEDIA_TYPE: fhir.BUNDLE_SCHEMA, "application/json": fhir.BUNDLE_SCHEMA},
         responses={
-            200: OpenApiResponse(fhir.BUNDLE_RESPONSE_SCHEMA, description="batch-response: ett svar per entry"),
-            400: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Bundle er feil bygd"),
+            200: OpenApiResponse(
+                fhir.BUNDLE_RESPONSE_SCHEMA,
+                description="batch-response: ett svar per entry; transaction-response: alle lagret",
+            ),
+            400: OpenApiResponse(
+                fhir.OUTCOME_SCHEMA,
+                description="Bundle er feil bygd, eller en entry i en transaction er feil (ingenting lagret)",
+            ),
             429: OpenApiResponse(fhir.OUTCOME_SCHEMA, description=QUARANTINE_FULL_FHIR),
         },
     )
@@ -296,17 +440,29 @@ class FhirBundleAPI(FhirAPIView):
         except BundleInvalid as exc:
             outcome = fhir.error_outcome(exc.message, code="structure", expression=exc.expression)
             return Response(outcome, status=status.HTTP_400_BAD_REQUEST)
-        with transaction.atomic():
-            results = services.fhir_ingest(integration=request.auth, entries=pairs, request=request)
+        if bundle["type"] == "transaction":
+            return self._transaction(request, pairs)
+        results = services.fhir_ingest(integration=request.auth, entries=pairs, request=request)
         if services.quarantine_refused(results):
             return _quarantine_full_outcome(results)
-        return Response(
-            {
-                "resourceType": "Bundle",
-                "type": f"{bundle['type']}-response",
-                "entry": [{"response": _entry_response(r)} for r in results],
-            }
-        )
+        return Response(_response_bundle("batch", results))
+
+    def _transaction(self, request, pairs) -> Response:
+        outcome = services.fhir_transaction(integration=request.auth, entries=pairs, request=request)
+        if outcome.stored:
+            return Response(_response_bundle("transaction", outcome.results))
+        if not outcome.kept:
+            bad = ", ".join(f"entry[{index}]" for index, _raw, _errors in outcome.failed)
+            message = TRANSACTION_QUARANTINE_FULL.format(bad=bad)
+            return Response(fhir.error_outcome(message, http_status=429), status=status.HTTP_429_TOO_MANY_REQUESTS,
+                            headers=_retry_after())  # fmt: skip
+        failed = [(index, pairs[index][1], errors) for index, _raw, errors in outcome.failed]
+        return Response(fhir.transaction_outcome(failed, len(pairs)), status=status.HTTP_400_BAD_REQUEST)
+
+
+@extend_schema_view(post=extend_schema(operation_id="v1_fhir_base_slash_create"))
+class FhirBundleSlashAPI(FhirBundleAPI):
+    """The same endpoint at "[base]/", under its own name in the OpenAPI schema."""
 
 
 class IntegrationAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -1,4 +1,5 @@
-"""FHIR R4 vital-signs Observations → the ingest API's reading items, and errors → OperationOutcome.
+"""FHIR R4 vital-signs Observations → the ingest API's reading items, and errors → OperationOutcome;
+a stored reading → an Observation again; the server's CapabilityStatement.
 
 fhir.resources (R4B models: Observation is identical in R4) checks the structure; it does not check
 code bindings or profiles, so the LOINC code and the UCUM unit are checked here.
@@ -10,12 +11,13 @@ import datetime
 import uuid
 from dataclasses import dataclass, field
 
+from django.utils import timezone
 from fhir.resources.R4B.observation import Observation
 from pydantic import ValidationError
 
 from measurements.ingest import MAX_BATCH, ItemError
 from measurements.norwegian import pydantic_errors
-from measurements.types import COMPONENT_LOINC, spec, type_for_loinc
+from measurements.types import COMPONENT_LABELS, COMPONENT_LOINC, SPECS, spec, type_for_loinc
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -205,6 +207,193 @@ def error_outcome(message: str, *, code: str | None = None, expression: str | No
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
+def transaction_outcome(failed: list[tuple[int, str | None, list[dict]]], total: int) -> dict:
+    """Why a transaction Bundle was refused whole: a first issue saying nothing was stored, then
+    each error of each bad entry, named by its index and fullUrl (what the gateway can find it by)."""
+    summary = (
+        f"Transaksjonen er avvist, og ingenting i den er lagret: {len(failed)} av {total} entry er feil. "
+        "Hele innholdet er lagt i karantenen. Rett feilen og send hele transaksjonen på nytt."
+    )
+    issues = [{"severity": "error", "code": "processing", "diagnostics": summary, "expression": ["Bundle.entry"]}]
+    for index, full_url, errors in failed:
+        named = f"entry[{index}]" + (f" ({full_url})" if full_url else "")
+        issues += [
+            {
+                "severity": "error",
+                "code": ISSUE_CODES.get(e["field"].split(".")[0], "invalid"),
+                "diagnostics": f"{named}: {e['message']}",
+                "expression": [f"Bundle.entry[{index}].resource.{_fhir_path(e['field'])}"],
+            }
+            for e in errors
+        ]
+    return {"resourceType": "OperationOutcome", "issue": issues}
+
+
+# --- a stored reading as FHIR ---------------------------------------------------------------------
+
+VERSION_ID = "1"  # a gateway's reading is never changed through the API: every one is version 1
+VITAL_SIGNS = {
+    "coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs",
+                "display": "Vital Signs"}],
+}  # fmt: skip
+
+
+def _quantity_out(value: float, unit: str, unit_label: str) -> dict:
+    return {"value": value, "unit": unit_label, "system": UCUM, "code": unit}
+
+
+def _identifier_out(external_id: str) -> list[dict]:
+    """The identifier the gateway sent («system|value», as external_id_of keeps it); an Observation's
+    id or fullUrl (when it sent no identifier) comes back as a value without a system."""
+    system, bar, value = external_id.partition("|")
+    if not bar:
+        return [{"value": external_id}] if external_id else []
+    return [{"system": system, "value": value} if system else {"value": value}]
+
+
+def reading_to_observation(reading) -> dict:
+    """One stored reading as the vital-signs Observation it was received as: id the reading's id, the
+    type's first LOINC code, the value in the type's one stored unit (a weight sent in [lb_av] comes
+    back in kg). Blood pressure is one row (systolic and diastolic) and one Observation with two
+    components, as it arrives."""
+    type_spec = spec(reading.type)
+    observation = {
+        "resourceType": "Observation",
+        "id": str(reading.pk),
+        "meta": {"versionId": VERSION_ID, "lastUpdated": timezone.localtime(reading.received_at).isoformat()},
+        "identifier": _identifier_out(reading.external_id),
+        "status": "final",
+        "category": [VITAL_SIGNS],
+        "code": {"coding": [{"system": LOINC, "code": type_spec.loinc[0], "display": type_spec.label}],
+                 "text": type_spec.label},
+        "subject": {"reference": f"Patient/{reading.patient_id}"},
+        "effectiveDateTime": timezone.localtime(reading.measured_at).isoformat(),
+        "issued": timezone.localtime(reading.received_at).isoformat(),
+    }  # fmt: skip
+    if not observation["identifier"]:
+        del observation["identifier"]
+    if type_spec.components == ("value",):
+        observation["valueQuantity"] = _quantity_out(reading.value, type_spec.unit, type_spec.unit_label)
+        return observation
+    observation["component"] = [
+        {
+            "code": {
+                "coding": [{"system": LOINC, "code": COMPONENT_LOINC[name]}],
+                "text": f"{type_spec.label} {COMPONENT_LABELS[name]}",
+            },
+            "valueQuantity": _quantity_out(getattr(reading, name), type_spec.unit, type_spec.unit_label),
+        }
+        for name in type_spec.components
+    ]
+    return observation
+
+
+# --- the CapabilityStatement (GET [base]/metadata) ------------------------------------------------
+
+FHIR_VERSION = "4.0.1"
+CAPABILITY_DATE = "2026-12-06"  # when what the statement says last changed (R4 requires a date)
+
+
+def _accepted_line(type_code: str) -> str:
+    type_spec = SPECS[type_code]
+    codes = ", ".join(type_spec.loinc)
+    if type_spec.components != ("value",):
+        parts = " og ".join(f"{COMPONENT_LOINC[name]} ({COMPONENT_LABELS[name]})" for name in type_spec.components)
+        codes += f" med komponentene {parts}"
+    units = f"`{type_spec.unit}`"
+    if type_spec.conversions:
+        units += " (også " + ", ".join(f"`{unit}`" for unit in type_spec.conversions) + ")"
+    return f"- {type_spec.label}: LOINC {codes}; UCUM-enhet {units}"
+
+
+def accepted_codes_markdown() -> str:
+    """What Observation.code and the unit may be, read from the catalogue (measurements.types.SPECS)
+    as it is now: a type added there is listed here with no other edit."""
+    lines = [_accepted_line(code) for code in SPECS]
+    return (
+        "Vitale målinger tas imot med disse LOINC-kodene (Observation.code, system http://loinc.org) "
+        f"og enhetene (valueQuantity.code, system {UCUM}):\n\n" + "\n".join(lines) + "\n\n"
+        "Pasienten er subject.reference `Patient/<uuid>`, subject.identifier med fødselsnummer "
+        f"({FNR_SYSTEMS[0]}) eller D-nummer ({FNR_SYSTEMS[1]}), eller enheten som var utlånt "
+        "(device.identifier.value). identifier (eller id) kjenner igjen en ny sending av samme måling."
+    )
+
+
+def capability_statement(base_url: str) -> dict:
+    """The server's CapabilityStatement: an instance of FHIR R4 in JSON that creates and reads
+    Observations and takes batch and transaction Bundles, for device gateways with a bearer token."""
+    return {
+        "resourceType": "CapabilityStatement",
+        "id": "dho",
+        "url": f"{base_url}/metadata",
+        "name": "DHOFhirMottak",
+        "title": "DHO – FHIR-mottak for målinger fra enhetsgatewayer",
+        "status": "active",
+        "experimental": False,
+        "date": CAPABILITY_DATE,
+        "publisher": "DHO",
+        "description": "Enhetsgatewayer sender vitale målinger (Observation) for pasienter i digital "
+        "hjemmeoppfølging, og leser tilbake det de selv har sendt.",
+        "kind": "instance",
+        "software": {"name": "DHO"},
+        "implementation": {"description": "DHO FHIR-mottak", "url": base_url},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["json", "application/fhir+json"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": "Svar er application/fhir+json (application/json når klienten ber om det); "
+                "feil er OperationOutcome med norsk tekst i diagnostics.",
+                "security": {
+                    "cors": False,
+                    "service": [{"text": "Bearer-token (integrasjonens nøkkel)"}],
+                    "description": "Hver forespørsel unntatt denne (metadata) sender `Authorization: Bearer "
+                    "<token>` med nøkkelen til en integrasjon (enhetsgateway), som senterets administrator "
+                    "oppretter og får vist én gang. En gateway sender for pasientene i kommunene senteret "
+                    "betjener, og leser bare målinger den selv har sendt.",
+                },
+                "resource": [
+                    {
+                        "type": "Observation",
+                        "profile": "http://hl7.org/fhir/StructureDefinition/Observation",
+                        "supportedProfile": ["http://hl7.org/fhir/StructureDefinition/vitalsigns"],
+                        "documentation": accepted_codes_markdown(),
+                        "interaction": [
+                            {
+                                "code": "create",
+                                "documentation": "201 med den lagrede Observation (Prefer: "
+                                "return=representation er standard; return=minimal gir tom kropp, "
+                                "return=OperationOutcome en OperationOutcome). Samme identifier fra samme "
+                                "gateway igjen: 200 med det som alt er lagret.",
+                            },
+                            {"code": "read", "documentation": "Bare målinger denne gatewayen har sendt; ellers 404."},
+                        ],
+                        "versioning": "versioned",
+                        "readHistory": False,
+                        "updateCreate": False,
+                        "conditionalCreate": False,
+                        "conditionalRead": "not-supported",
+                        "conditionalUpdate": False,
+                        "conditionalDelete": "not-supported",
+                    }
+                ],
+                "interaction": [
+                    {
+                        "code": "batch",
+                        "documentation": "Hver entry for seg (batch-response): en feil entry "
+                        "koster ikke de andre plassen.",
+                    },
+                    {
+                        "code": "transaction",
+                        "documentation": "Alt eller ingenting: én feil entry gir 400 med en "
+                        "OperationOutcome som navngir den, ingenting lagres, og hele innholdet legges i karantenen.",
+                    },
+                ],
+            }
+        ],
+    }
+
+
 def is_outcome(data) -> bool:
     return isinstance(data, dict) and data.get("resourceType") == "OperationOutcome"
 
@@ -303,4 +492,60 @@ BUNDLE_RESPONSE_SCHEMA = {
         },
     },
     "required": ["resourceType", "type", "entry"],
+}
+OBSERVATION_OUT_SCHEMA = {
+    "type": "object",
+    "description": "Den lagrede målingen som FHIR R4 Observation (id er målingens id).",
+    "properties": {
+        **OBSERVATION_SCHEMA["properties"],
+        "meta": {
+            "type": "object",
+            "properties": {"versionId": {"type": "string"}, "lastUpdated": {"type": "string", "format": "date-time"}},
+        },
+        "category": {"type": "array", "items": _CONCEPT},
+        "issued": {"type": "string", "format": "date-time"},
+    },
+    "required": ["resourceType", "id", "status", "code", "subject", "effectiveDateTime"],
+}
+CREATED_SCHEMA = {
+    "oneOf": [OBSERVATION_OUT_SCHEMA, OUTCOME_SCHEMA],
+    "description": "Prefer: return=representation (standard): den lagrede Observation; "
+    "return=OperationOutcome: en OperationOutcome; return=minimal: tom kropp.",
+}
+_INTERACTIONS = {"type": "array", "items": {"type": "object", "properties": {"code": {"type": "string"},
+                                                                         "documentation": {"type": "string"}},
+                                             "required": ["code"]}}  # fmt: skip
+CAPABILITY_SCHEMA = {
+    "type": "object",
+    "description": "FHIR R4 CapabilityStatement: hva serveren kan (Observation create/read, batch, transaction).",
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["CapabilityStatement"]},
+        "status": {"type": "string", "enum": ["active"]},
+        "kind": {"type": "string", "enum": ["instance"]},
+        "fhirVersion": {"type": "string", "enum": [FHIR_VERSION]},
+        "format": {"type": "array", "items": {"type": "string"}},
+        "rest": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "mode": {"type": "string", "enum": ["server"]},
+                    "security": {"type": "object"},
+                    "resource": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "type": {"type": "string"},
+                                "documentation": {"type": "string"},
+                                "interaction": _INTERACTIONS,
+                            },
+                        },
+                    },
+                    "interaction": _INTERACTIONS,
+                },
+            },
+        },
+    },
+    "required": ["resourceType", "status", "date", "kind", "fhirVersion", "format", "rest"],
 }

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from django.utils.dateparse import parse_datetime
 
 from measurements.fhir import FNR_SYSTEMS
-from measurements.models import QuarantinedItem
+from measurements.models import Integration, QuarantinedItem, Reading
 from patients.models import Patient
 from patients.selectors import records_by_national_id
 from patients.services.equipment import loan_for_serial
 from tenants.models import AuditAction, Role
 from tenants.selectors import served_by_centre
-from tenants.services import audit_record
+from tenants.services import audit_record, audit_record_integration_event
 
 NATIONAL_ID, PATIENT_ID, DEVICE_SERIAL = "national_id", "patient_id", "device_serial"
 
@@ -112,3 +112,21 @@ def quarantine_patient_for(*, item: QuarantinedItem, request, national_id: str =
     audit_record(action=AuditAction.VIEW, object_type="quarantined_item", object_id=item.pk, patient=patient,
                  request=request, role=Role.ADMIN)  # fmt: skip
     return patient
+
+
+# --- a gateway's own readings, read back (the FHIR read) -----------------------------------------
+
+
+def integration_reading(*, integration: Integration, reading_id: int) -> Reading | None:
+    """A reading this gateway stored, or None: another gateway's reading (even of the same centre)
+    and an unknown id look the same. Not audited (the caller audits what it shows)."""
+    return Reading.objects.select_related("patient").filter(pk=reading_id, integration=integration).first()
+
+
+def integration_reading_read(*, integration: Integration, reading_id: int, request) -> Reading | None:
+    """integration_reading, audited as the gateway: one view event of the reading, under its patient."""
+    reading = integration_reading(integration=integration, reading_id=reading_id)
+    if reading is not None:
+        audit_record_integration_event(integration=integration, action=AuditAction.VIEW, object_type="reading",
+                                       object_id=reading.pk, patient=reading.patient, request=request)  # fmt: skip
+    return reading

@@ -461,9 +461,10 @@ def _fnr_to_patient(integration: Integration, fnrs: set[str]) -> dict[str, str]:
     return {fnr: str(patient.pk) for fnr, patient in records_by_national_id(served, fnrs).items()}
 
 
-@transaction.atomic
-def fhir_ingest(*, integration: Integration, entries: list[tuple[dict, str | None]], request=None) -> list[ItemResult]:
-    """FHIR Observations (resource, fullUrl) → readings through the same path as JSON items."""
+def _fhir_store(integration: Integration, entries: list[tuple[dict, str | None]], request):
+    """Convert and store FHIR Observations (resource, fullUrl) through the same path as JSON items;
+    → (one result per entry, the failed ones as (index, resource, errors)). Keeps nothing in the
+    quarantine: batch and transaction differ in what they keep."""
     converted = [observation_to_item(resource, full_url) for resource, full_url in entries]
     patients = _fnr_to_patient(integration, {c.fnr for c in converted if c.fnr})
     results: list[ItemResult | None] = [None] * len(entries)
@@ -487,8 +488,54 @@ def fhir_ingest(*, integration: Integration, entries: list[tuple[dict, str | Non
         results[position] = result
         if result.status == "rejected":
             failed.append((position, entries[position][0], result.errors))
+    return results, sorted(failed, key=lambda f: f[0])
+
+
+@transaction.atomic
+def fhir_ingest(*, integration: Integration, entries: list[tuple[dict, str | None]], request=None) -> list[ItemResult]:
+    """FHIR Observations (resource, fullUrl) → readings, each on its own (a single create, a batch)."""
+    results, failed = _fhir_store(integration, entries, request)
     # One quarantine for the request, of what the gateway actually sent (the FHIR resource, not our
     # conversion of it): all of it kept, or (the day's cap reached) all of it refused.
     if not _quarantine(integration, "fhir", failed, request):
         _refuse(results, [index for index, _raw, _errors in failed])
     return results
+
+
+@dataclass
+class TransactionOutcome:
+    stored: bool  # True: every entry stored (or a duplicate); False: nothing stored
+    results: list[ItemResult]  # one per entry; when not stored, only the failed ones' errors count
+    failed: list[tuple[int, dict, list[dict]]] = field(default_factory=list)  # (index, resource, errors)
+    kept: bool = True  # the refused transaction is in the quarantine (False: it was full, 429)
+
+
+class _TransactionFailed(Exception):
+    """Rolls back the savepoint of a transaction Bundle with a bad entry."""
+
+
+NOT_STORED_IN_TRANSACTION = "ikke lagret: transaksjonen ble avvist fordi {bad} var feil; denne entry var gyldig"
+
+
+@transaction.atomic
+def fhir_transaction(*, integration: Integration, entries: list[tuple[dict, str | None]], request=None):
+    """A FHIR transaction Bundle: all or nothing. Every entry is stored as in a batch, inside a
+    savepoint; if one entry fails, the savepoint is rolled back (readings, their audit events and
+    their queued scoring alike) and every entry, the valid ones too, is kept in the quarantine with
+    its own reasons, so nothing the device sent is lost and the centre admin can send each one in
+    again. Kept whole or (the day's cap reached) not at all, as a batch's rejects are."""
+    failed: list = []
+    try:
+        with transaction.atomic():
+            results, failed = _fhir_store(integration, entries, request)
+            if failed:
+                raise _TransactionFailed
+    except _TransactionFailed:
+        bad = ", ".join(f"entry[{index}]" for index, _raw, _errors in failed)
+        reasons = {index: errors for index, _raw, errors in failed}
+        note = [{"field": "Bundle", "message": NOT_STORED_IN_TRANSACTION.format(bad=bad)}]
+        everything = [(index, resource, reasons.get(index, note)) for index, (resource, _url) in enumerate(entries)]
+        kept = _quarantine(integration, "fhir", everything, request)
+        results = [ItemResult(index, "rejected", errors=reasons.get(index, [])) for index in range(len(entries))]
+        return TransactionOutcome(stored=False, results=results, failed=failed, kept=kept)
+    return TransactionOutcome(stored=True, results=results)

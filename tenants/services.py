@@ -175,16 +175,20 @@ def audit_record_integration(*, integration, action, object_type: str, patient_c
     )
 
 
-def audit_record_integration_event(*, integration, action, object_type: str, object_id, request=None) -> None:
-    """One event of a gateway's that concerns no patient (its quarantine full for the day), in its
-    centre's host municipality, so the centre admin finds it in the centre's log."""
+def audit_record_integration_event(
+    *, integration, action, object_type: str, object_id, request=None, patient=None
+) -> None:
+    """One event of a gateway's about one object. Of a patient (`patient`: anything with `pk` and
+    `municipality_id`; a reading read back), in the patient's municipality; of none (its quarantine
+    full for the day), in its centre's host municipality, so the centre admin finds it in the centre's log."""
+    subject = (patient.pk, patient.municipality_id) if patient is not None else (None, integration.centre.host_id)
     _insert_events(
         request,
         action,
         object_type,
         user_id=None,
         username=f"integrasjon:{integration.name}",
-        rows=[(str(object_id), None, integration.centre.host_id, "integration")],
+        rows=[(str(object_id), *subject, "integration")],
     )
 
 

@@ -87,6 +87,8 @@ NOT_LISTS = {
     "api/v1/answers": "gateway ingest, as above",
     "api/v1/fhir/Observation": "gateway ingest, as above",
     "api/v1/fhir": "gateway ingest, as above",
+    "api/v1/fhir/": "gateway ingest, as above (the FHIR base with its trailing slash)",
+    "api/v1/fhir/metadata": "the FHIR CapabilityStatement: what the server takes, no patient data",
     "api/v1/devices/import/": "POST a CSV into the centre's register: per-line results, no patient",
     "forlop/ny/": "the henvisning form: a list of municipalities, no patient (404 for other roles)",
     "utstyr/import/": "POST a CSV into the register: the register page with per-line results (GET: 404)",

@@ -45,6 +45,9 @@ DEVICE_CENTRES = {"nurse": {"ovre"}, "nurse_agder": {"agder"}, "admin": {"ovre"}
 # An API token of the user's own, by its id (/api/v1/auth/tokens/<token_key>/): walked by
 # test_it_answers_404_for_another_users_token; anyone else's token is a 404 like a missing one.
 TOKEN_KWARGS = ("token_key",)
+# A reading a device gateway stored, by its id (/api/v1/fhir/Observation/<observation_id>): read by that
+# gateway only, never by a user or another gateway; walked by test_a_gateways_reading_is_read_by_that_gateway_only.
+GATEWAY_READING_KWARGS = ("observation_id",)
 # A month, a year and a kommunenummer name finance's figures, never a patient (/billing/<month>/…):
 # walked by test_finance_urls_…, with these values; the kommune is Gjerdrum, an Øvre partner.
 BILLING_KWARGS = {"month": "2026-10", "year": 2026, "municipality": "3230"}
@@ -304,6 +307,8 @@ def test_it_knows_every_url_argument():
             continue  # a device of the user's centres: test_it_answers_404_for_another_centres_device
         if names == set(TOKEN_KWARGS):
             continue  # the user's own API token: test_it_answers_404_for_another_users_token
+        if names == set(GATEWAY_READING_KWARGS):
+            continue  # a gateway's own reading: test_a_gateways_reading_is_read_by_that_gateway_only
         if names <= set(BILLING_KWARGS):
             continue  # finance's figures: test_finance_urls_answer_404_to_everyone_but_their_reader
         scoped = names & set(SCOPED_KWARGS)
@@ -495,6 +500,37 @@ def test_it_answers_404_for_another_users_token(world, login, role):
         for method in _methods(url):
             assert _rolled_back(client, method, url).status_code != 404, f"{role} {method.upper()} {url}: own token"
     assert AuthToken.objects.filter(pk__in=[t.pk for t in others]).count() == len(others)
+
+
+# --- a gateway's own readings (the FHIR read) ---------------------------------------------------
+
+
+def test_a_gateways_reading_is_read_by_that_gateway_only(world, login):
+    """Every URL of a gateway's reading answers that gateway, a 404 to another gateway (of the same
+    centre too) and no reading to any user (the gateway API takes no user credential)."""
+    from django.test import Client
+
+    from measurements.services import integration_create, readings_ingest
+
+    integration, token = integration_create(centre=world.centres.ovre, name="Matrisegateway")
+    at = (timezone.localtime() - datetime.timedelta(minutes=1)).isoformat()
+    item = {"external_id": "matrise-1", "patient_id": str(world.p.gjerdrum.pk), "type": "spo2", "value": 95,
+            "unit": "%", "measured_at": at}  # fmt: skip
+    [result] = readings_ingest(integration=integration, items=[item])
+    others = [Client(HTTP_AUTHORIZATION=f"Bearer {integration_create(centre=c, name='Annen')[1]}")
+              for c in (world.centres.ovre, world.centres.agder)]  # fmt: skip
+    routes = patient_routes("observation_id")
+    assert routes
+    for route in routes:
+        url = _url(route, result.id, "observation_id")
+        for method in _methods(url):
+            own = _request(Client(HTTP_AUTHORIZATION=f"Bearer {token}"), method, url)
+            assert own.status_code == 200, f"{method.upper()} {url}: the gateway's own reading"
+            for other in others:
+                assert _request(other, method, url).status_code == 404, f"{method.upper()} {url}: another gateway"
+            for role in ROLES:
+                response = _request(login(getattr(world.u, role)), method, url)
+                assert response.status_code in (401, 403), f"{role} {method.upper()} {url} → {response.status_code}"
 
 
 # --- finance's months and the koordinator's basis (billing), every role --------------------------

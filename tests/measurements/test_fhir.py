@@ -40,11 +40,17 @@ def test_the_hl7_spo2_example_is_accepted_and_stored(world, gateway):
         "/api/v1/fhir/Observation", _pointed("hl7-observation-example-satO2.json", world.p.gjerdrum), FHIR
     )
     assert response.status_code == 201, response.content
-    assert response.json()["resourceType"] == "OperationOutcome"
+    assert response["Content-Type"].startswith("application/fhir+json")
     reading = Reading.objects.get()
     assert (reading.type, reading.value, reading.patient) == ("spo2", 95, world.p.gjerdrum)
     assert reading.external_id == "http://goodcare.org/observation/id|o1223435-10"
-    assert response["Location"] == f"Observation/{reading.pk}"
+    assert response["Location"] == f"http://testserver/api/v1/fhir/Observation/{reading.pk}"
+    stored = response.json()  # Prefer: return=representation is the default, as on most FHIR servers
+    assert (stored["resourceType"], stored["id"], stored["valueQuantity"]["value"]) == (
+        "Observation",
+        str(reading.pk),
+        95,
+    )
     again = gateway.post(
         "/api/v1/fhir/Observation", _pointed("hl7-observation-example-satO2.json", world.p.gjerdrum), FHIR
     )
