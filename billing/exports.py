@@ -80,11 +80,11 @@ def person(user) -> str:
 
 
 def locked_text(allocation: Allocation) -> str:
-    """«Låst av Kari Nilsen 2. november 2026 kl. 10.15», or «UTKAST»."""
+    """«Låst av Kari Nilsen 02.11.2026 kl. 10:15», or «UTKAST»."""
     if allocation.locked is None:
         return "UTKAST"
     at = timezone.localtime(allocation.locked.locked_at)
-    return f"Låst av {person(allocation.locked.locked_by)} {at.day}. {MONTHS[at.month - 1]} {at.year} kl. {at:%H.%M}"
+    return f"Låst av {person(allocation.locked.locked_by)} {at:%d.%m.%Y} kl. {at:%H:%M}"
 
 
 # --- one line, as the page and the PDF show it ---------------------------------------------------

@@ -299,33 +299,32 @@ class YearView(FinanceMixin, TemplateView):
 
 
 def year_table(months, allocations: dict, url) -> dict:
-    """Rows per kommune with the month's amounts («–»: not begun or nothing), the year's sum per
-    kommune, the months' totals and the year's total, all as Norwegian text."""
+    """A row per month (linked, with its status) holding each kommune's amount («–»: not begun or
+    nothing) and the month's total; the foot holds each kommune's year and the year's total, all as
+    Norwegian text. Kommuner are the columns, as on the overview, so twelve months fit a laptop."""
     sums: dict[int, dict[Month, int]] = {}
     names = {}
     for month, allocation in allocations.items():
         for group in allocation.municipalities:
             names[group.municipality.pk] = group.municipality
             sums.setdefault(group.municipality.pk, {})[month] = group.total_ore
+    order = sorted(names, key=lambda pk: names[pk].name)
     rows = [
         {
-            "municipality": names[pk],
-            "cells": [kroner_text(sums[pk][m]) if m in sums[pk] else "–" for m in months],
-            "total": kroner_text(sum(sums[pk].values())),
-        }
-        for pk in sorted(names, key=lambda pk: names[pk].name)
-    ]
-    heads = [
-        {
-            "name": exports.MONTHS[m.first.month - 1][:3],
-            "full": exports.month_name(m),
+            "name": exports.month_name(m),
             "url": url(str(m)),
             "status": exports.STATUS[allocations[m].status] if m in allocations else "",
+            "cells": [kroner_text(sums[pk][m]) if m in sums[pk] else "–" for pk in order],
             "total": kroner_text(allocations[m].total_ore) if m in allocations else "–",
         }
         for m in months
     ]
-    return {"heads": heads, "rows": rows, "total": kroner_text(sum(a.total_ore for a in allocations.values()))}
+    return {
+        "municipalities": [names[pk] for pk in order],
+        "rows": rows,
+        "foot": [kroner_text(sum(sums[pk].values())) for pk in order],
+        "total": kroner_text(sum(a.total_ore for a in allocations.values())),
+    }
 
 
 def kroner_text(ore: int) -> str:

@@ -117,6 +117,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.roles",
+                "ebp.context_processors.approvals",
             ],
         },
     },
@@ -235,6 +236,7 @@ DHO_SESSION_WARNING_SECONDS = 60
 LANGUAGE_CODE = "nb"
 LANGUAGES = [("nb", _("Norsk bokmål"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["dho.formats"]  # dd.mm.åååå and tt:mm everywhere (dho/formats/nb/formats.py)
 TIME_ZONE = "Europe/Oslo"
 USE_I18N = True
 USE_TZ = True

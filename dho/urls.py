@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from dho.health import healthz
-from patients.views import HomeView
+from dho.views import HomeView
 from tenants.views_tokens import ApiTokensView
 
 api_v1 = [

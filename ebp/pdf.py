@@ -17,16 +17,13 @@ from ebp.content import PlanContent, parse_content
 from ebp.selectors import answer_rule_text, band_segments, schedule_text, trend_rule_text
 from measurements.types import COMPONENT_LABELS, SPECS, Colour, label, spec
 
-MONTHS = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
-          "november", "desember")  # fmt: skip
-
 
 def _date(value) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime.datetime):
         value = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
-    return f"{value.day}. {MONTHS[value.month - 1]} {value.year}"
+    return f"{value:%d.%m.%Y}"  # the platform's one date format
 
 
 def _colour_texts(bounds, unit: str) -> dict[str, str]:

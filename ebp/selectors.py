@@ -50,6 +50,12 @@ def approval_queue(user) -> QuerySet[PlanVersion]:
     )
 
 
+def approvals_waiting(user) -> int:
+    """How many plans wait for this fastlege: the menu's count and the landing page. A count names no
+    patient, so it is not an audited read (the queue page that lists them is)."""
+    return approval_queue(user).count()
+
+
 @dataclass(frozen=True)
 class PlanThresholds:
     """What scoring uses for a patient: the active plan's, else the centre's defaults (flagged)."""

@@ -12,12 +12,10 @@ from django.utils import timezone
 
 from patients.models import Decision, DecisionOutcome
 
-MONTHS = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
-          "november", "desember")  # fmt: skip
-
 
 def norwegian_date(value) -> str:
-    return f"{value.day}. {MONTHS[value.month - 1]} {value.year}" if value else ""
+    """dd.mm.åååå, the platform's one date format (letters included)."""
+    return f"{value:%d.%m.%Y}" if value else ""
 
 
 def appeal_text(municipality_name: str) -> str:

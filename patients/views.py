@@ -73,7 +73,7 @@ from patients.services import (
 )
 from patients.services.moves import ANSWER_ROLE_REFUSED, MoveRefused, move_answer
 from patients.services.status import NoPatientYet
-from tenants.models import AuditAction, Role
+from tenants.models import AuditAction
 from tenants.selectors import (
     ACCESS_LOG_REFUSED,
     AccessLogPeriodError,
@@ -81,7 +81,6 @@ from tenants.selectors import (
     access_log_period,
     access_rows,
     may_read_access_log,
-    user_scope,
     visible_municipalities,
 )
 from tenants.services import audit_record, audit_record_list, audit_record_many
@@ -96,26 +95,6 @@ class PatientPageMixin(LoginRequiredMixin):
         if request.user.is_authenticated:
             self.patient = get_patient_for(request.user, kwargs["patient_id"])
         return super().dispatch(request, *args, **kwargs)
-
-
-class HomeView(LoginRequiredMixin, TemplateView):
-    """Each role lands where its work is."""
-
-    template_name = "home_no_role.html"
-
-    def get(self, request, *args, **kwargs):
-        scope = user_scope(request.user)
-        if scope.has(Role.NURSE):
-            return redirect("triage:worklist")
-        if scope.has(Role.COORDINATOR):
-            return redirect("patients:board")  # the municipality's forløp
-        if scope.uses_object_permissions:
-            return redirect("patients:list")
-        if scope.has(Role.FINANCE):
-            return redirect("billing:home")
-        if scope.has(Role.ADMIN) and request.user.is_staff:
-            return redirect("admin:index")
-        return super().get(request, *args, **kwargs)
 
 
 class PatientListView(LoginRequiredMixin, TemplateView):

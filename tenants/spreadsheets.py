@@ -6,6 +6,10 @@ advises, a text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage re
 `'`; numbers, dates and empty cells are written as they are (a negative amount stays a number). In
 XLSX each text cell is also typed as a string (data type `s`), so it is never stored as a formula.
 
+A CSV is read by a Norwegian Excel: `;` between cells, so numbers are written with a decimal comma
+(«-12,50», which Excel with Norwegian settings reads as a number; «-12.50» it would keep as text) and
+dates as «dd.mm.åååå» (times «dd.mm.åååå tt:mm»), the platform's one date format.
+
 Every writer goes through here: `csv_row` for `csv.writer`, `xlsx_append` for an openpyxl sheet.
 Lives in tenants, the lowest layer, so that any app may write a spreadsheet.
 """
@@ -36,9 +40,24 @@ def cell(value):
     return value if _is_value(value) else safe_text(value)
 
 
+def csv_value(value):
+    """One CSV cell as Norwegian Excel reads it: decimal comma, dd.mm.åååå; texts as `cell`."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f").replace(".", ",")
+    if isinstance(value, (int, float)):
+        return str(value).replace(".", ",")
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%d.%m.%Y %H:%M")
+    if isinstance(value, datetime.date):
+        return value.strftime("%d.%m.%Y")
+    return cell(value)
+
+
 def csv_row(values: Iterable) -> list:
-    """A row for csv.writer.writerow."""
-    return [cell(value) for value in values]
+    """A row for csv.writer.writerow (with `delimiter=";"`)."""
+    return [csv_value(value) for value in values]
 
 
 def xlsx_append(sheet, values: Iterable) -> None:

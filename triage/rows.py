@@ -113,6 +113,6 @@ class RowRenderer:
             classes, a.pk, self._badges(row),
             a.pk, self._url("patient", a.patient_id), a.patient.name, a.patient.national_id_masked, a.municipality.name,
             a.reason, kind,
-            since.isoformat(), minutes_since(row.since, self.now), since.strftime("%-d.%-m. %H:%M"),
+            since.isoformat(), minutes_since(row.since, self.now), since.strftime("%d.%m.%Y %H:%M"),
             self._trend(row), self._who(row),
         )  # fmt: skip

@@ -3,7 +3,11 @@
 (function () {
   "use strict";
   function copied(button) {
-    button.textContent = button.dataset.copied || "Kopiert";
+    var text = button.dataset.copied || "Kopiert";
+    button.textContent = text;
+    // The button's new text is not announced; the page's live region is (templates/base.html).
+    var live = document.getElementById("live-status");
+    if (live) { live.textContent = ""; window.setTimeout(function () { live.textContent = text; }, 50); }
   }
   document.querySelectorAll("button.copy[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () {

@@ -66,9 +66,9 @@ def test_the_csv_has_one_row_per_kommune_and_component_in_plain_decimals(priced,
     follow_up = got[("3230", "Oppfølging", "")]
     assert {k: follow_up[k] for k in ("Måned", "Status", "Kommune", "Antall", "Enhet", "Sats", "Divisor", "Beløp")} == {
         "Måned": "2026-10", "Status": "Utkast", "Kommune": "Gjerdrum", "Antall": "31", "Enhet": "pasientdøgn",
-        "Sats": "1212.00", "Divisor": "31", "Beløp": "1212.00",
+        "Sats": "1212,00", "Divisor": "31", "Beløp": "1212,00",
     }  # fmt: skip
-    assert got[("3238", "Lisens", "")]["Beløp"] == f"{JENS['licence'] // 100}.{JENS['licence'] % 100:02d}"
+    assert got[("3238", "Lisens", "")]["Beløp"] == f"{JENS['licence'] // 100},{JENS['licence'] % 100:02d}"
     assert got[("3238", "Lisens", "")]["Antall"] == "16"
     no_patient_in(priced, response.content.decode("utf-8-sig"))
 
@@ -81,7 +81,7 @@ def test_the_xlsx_holds_the_same_rows_as_numbers_and_a_sum_per_kommune(priced, l
     csv_rows = rows_of_csv(client.get(f"/billing/{OCT}/allocation.csv").content)
     assert len(rows) == len(csv_rows) == 5
     for row, line in zip(rows, csv_rows, strict=True):
-        assert Decimal(str(row["Beløp"])).quantize(Decimal("0.01")) == Decimal(line["Beløp"])
+        assert Decimal(str(row["Beløp"])).quantize(Decimal("0.01")) == Decimal(line["Beløp"].replace(",", "."))
         assert (row["Kommunenummer"], row["Komponent"]) == (line["Kommunenummer"], line["Komponent"])
     totals = {r["Kommune"]: r["Beløp"] for r in rows_of_xlsx(response.content, "Sum per kommune")}
     assert totals["Gjerdrum"] == pytest.approx(sum(RUNE.values()) / 100)

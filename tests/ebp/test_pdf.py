@@ -48,7 +48,7 @@ def test_pdf_shows_the_patients_own_plan(pdf_text):
     for expected in (
         "Min egenbehandlingsplan",
         "Olav Haugen",
-        "12. mai 1941",
+        "12.05.1941",
         "versjon 2",
         "Erik Berg",
         "gå tur med hunden",

@@ -201,7 +201,7 @@ def test_the_default_period_is_the_last_30_days_and_another_can_be_chosen(world,
     assert old < timezone.now() - datetime.timedelta(days=39)
     assert len(shown(**{"from": since})) == 2
     empty = client.get(_page(patient), {"from": "2001-01-01", "to": "2001-01-31"}).content.decode()
-    assert "0 oppslag fra og med 1.1.2001 til og med 31.1.2001" in empty
+    assert "0 oppslag fra og med 01.01.2001 til og med 31.01.2001" in empty
     assert "Ingen har åpnet journalen i denne perioden." in empty
 
 

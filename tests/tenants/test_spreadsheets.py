@@ -3,6 +3,7 @@ would read as a formula gets a leading «'» (OWASP), an XLSX text cell is typed
 numbers stay numbers. (The billing exports' own test: tests/billing/test_exports.py.)"""
 
 import csv
+import datetime
 import io
 from decimal import Decimal
 
@@ -15,11 +16,16 @@ SAFE = ['\'=HYPERLINK("http://x")', "'+47 900 00 000", "'-1", "'@SUM(A1)", "'\tx
 NUMBERS = [Decimal("-12.50"), -3, 1.5, None]
 
 
-def test_it_prefixes_a_csv_text_that_would_start_a_formula_and_leaves_numbers_alone():
-    assert csv_row([*TEXTS, *NUMBERS]) == [*SAFE, *NUMBERS]
+def test_it_prefixes_a_csv_text_that_would_start_a_formula_and_writes_numbers_with_a_decimal_comma():
+    assert csv_row([*TEXTS, *NUMBERS]) == [*SAFE, "-12,50", "-3", "1,5", None]
     out = io.StringIO()
     csv.writer(out, delimiter=";").writerow(csv_row([TEXTS[0], *NUMBERS]))
-    assert out.getvalue().startswith('"\'=HYPERLINK(""http://x"")";-12.50;-3;1.5;')
+    assert out.getvalue().startswith('"\'=HYPERLINK(""http://x"")";-12,50;-3;1,5;')
+
+
+def test_it_writes_csv_dates_as_norwegian_excel_reads_them():
+    at = datetime.datetime(2026, 3, 4, 7, 5)
+    assert csv_row([at.date(), at, Decimal("1E+2"), True]) == ["04.03.2026", "04.03.2026 07:05", "100", True]
 
 
 def test_it_types_every_xlsx_text_cell_as_a_string_that_stays_one_in_the_file():
