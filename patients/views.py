@@ -40,7 +40,6 @@ from patients.selectors import (
     get_move_notice_for,
     get_patient_for,
     get_referral_for,
-    kit_names_for,
     kits_for,
     loans_out_for,
     move_notices_for,
@@ -48,6 +47,7 @@ from patients.selectors import (
     register_centres,
     register_devices,
     search_patients,
+    start_kits,
     visible_patients,
 )
 from patients.services import (
@@ -64,6 +64,7 @@ from patients.services import (
     device_register,
     device_return,
     devices_import_csv,
+    free_devices,
     kit_create,
     patient_end,
     patient_start,
@@ -487,18 +488,53 @@ class PatientStepView(PatientPageMixin, ForlopFormView):
 
 
 class StartView(PatientStepView):
+    """Oppstart. Choosing a kit proposes a free device of each of its types (htmx fetches the page
+    again with ?kit= and swaps the kit's part; without script, «Foreslå enheter» posts back), and the
+    nurse swaps any of them for another free device of that type before starting."""
+
+    template_name = "patients/start_form.html"
     form_class = StartForm
     title = gettext_lazy("Oppstart")
     button = gettext_lazy("Start forløpet")
     success_message = gettext_lazy("Forløpet er startet.")
 
+    def _kit(self):
+        kits = {kit.name: kit for kit in start_kits(self.patient)}
+        source = self.request.POST if self.request.method == "POST" else self.request.GET
+        return kits, kits.get(source.get("kit", ""))
+
+    def get_initial(self):
+        kits, kit = self._kit()
+        return {**super().get_initial(), "kit": kit.name if kit else ""}
+
     def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "kits": kit_names_for(self.patient)}
+        kits, kit = self._kit()
+        free = free_devices(self.patient, kit.device_types) if kit else None
+        kwargs = {**super().get_form_kwargs(), "kits": list(kits), "kit": kit, "free": free}
+        if self.request.method == "POST" and "propose" in self.request.POST:
+            kwargs.pop("data", None)  # «Foreslå enheter» without script: the same form, kit part new
+            kwargs["initial"] = {**kwargs.get("initial", {}), **self.request.POST.dict()}
+        return kwargs
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        form.fields["kit"].widget.attrs.update({
+            "hx-get": reverse("patients:start", args=[self.patient.pk]), "hx-trigger": "change",
+            "hx-target": "#kit-devices", "hx-select": "#kit-devices", "hx-swap": "outerHTML",
+            "aria-controls": "kit-devices",
+        })  # fmt: skip
+        return form
+
+    def post(self, request, *args, **kwargs):
+        if "propose" in request.POST:
+            self._require_role()
+            return self.render_to_response(self.get_context_data(form=self.get_form()))
+        return super().post(request, *args, **kwargs)
 
     def perform(self, form):
         data = form.cleaned_data
         patient_start(
-            patient=self.patient, user=self.request.user, devices=data["devices"], kit=data["kit"] or None,
+            patient=self.patient, user=self.request.user, devices=form.serials(), kit=data["kit"] or None,
             own_phone=data["own_phone"], training=data["training"], trial_until=data["trial_until"],
             started_on=data["started_on"], request=self.request,
         )  # fmt: skip

@@ -17,17 +17,21 @@ from patients.services.access import (
 from patients.services.equipment import (
     EquipmentRefused,
     EquipmentRoleRequired,
+    ReturnCondition,
     device_clean,
     device_discard,
     device_register,
     device_return,
     devices_import_csv,
     devices_lend,
+    free_devices,
     kit_create,
     kit_for,
+    kit_proposal,
     loan_for_serial,
     loans_by_serial,
     register_centre_ids,
+    serial_key,
 )
 from patients.services.oppstart import evaluation_next_set, patient_end, patient_start
 from patients.services.referrals import (
@@ -76,6 +80,10 @@ __all__ = [
     "device_return",
     "devices_import_csv",
     "devices_lend",
+    "free_devices",
+    "kit_proposal",
+    "serial_key",
+    "ReturnCondition",
     "evaluation_next_set",
     "gp_permission_sync",
     "kit_create",

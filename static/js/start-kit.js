@@ -1,0 +1,8 @@
+// Oppstart: with script, choosing a kit fetches its proposed devices at once (htmx, hx-get on the
+// select), so the «Foreslå enheter fra pakken» button, the fallback without script, is hidden.
+(function () {
+  "use strict";
+  document.querySelectorAll("[data-kit-propose]").forEach(function (button) {
+    button.hidden = true;
+  });
+})();
