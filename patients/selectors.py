@@ -392,3 +392,8 @@ def start_kits(patient: Patient) -> list[Kit]:
     for kit in Kit.objects.filter(centre_id__in=serving_centres(patient.municipality_id)).order_by("name", "id"):
         kits.setdefault(kit.name, kit)
     return list(kits.values())
+
+
+def loans_open_for_device(device: Device) -> DeviceLoan | None:
+    """The device's open loan with its patient (the caller shows the name only within its scope)."""
+    return DeviceLoan.objects.filter(device=device, returned_on__isnull=True).select_related("patient").first()

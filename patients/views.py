@@ -22,6 +22,7 @@ from patients.forms import (
     DecisionForm,
     DeviceForm,
     DeviceImportForm,
+    DeviceReturnForm,
     EndForm,
     KitForm,
     PauseForm,
@@ -29,8 +30,16 @@ from patients.forms import (
     ResumeForm,
     StartForm,
 )
-from patients.models import ASSESSMENT_CRITERIA, AppealOutcome, Decision, DeviceState, Diagnosis, StatusEvent
-from patients.pdf import norwegian_date, vedtak_pdf
+from patients.models import (
+    ASSESSMENT_CRITERIA,
+    AppealOutcome,
+    Decision,
+    DeviceState,
+    DeviceType,
+    Diagnosis,
+    StatusEvent,
+)
+from patients.pdf import norwegian_date, vedtak_context, vedtak_pdf
 from patients.selectors import (
     board_audit_subjects,
     board_municipalities,
@@ -41,6 +50,7 @@ from patients.selectors import (
     get_patient_for,
     get_referral_for,
     kits_for,
+    loans_open_for_device,
     loans_out_for,
     move_notices_for,
     referral_fastleger,
@@ -53,12 +63,14 @@ from patients.selectors import (
 from patients.services import (
     EquipmentRefused,
     ReferralRefused,
+    ReturnCondition,
     StatusRefused,
     appeal_decide,
     appeal_register,
     assessment_record,
     can_change_status,
     consent_record,
+    decision_preview,
     decision_record,
     device_clean,
     device_register,
@@ -70,6 +82,7 @@ from patients.services import (
     patient_start,
     referral_municipality_ids,
     referral_register,
+    serial_key,
     status_change_record,
 )
 from patients.services.moves import ANSWER_ROLE_REFUSED, MoveRefused, move_answer
@@ -392,17 +405,38 @@ class AssessmentView(ReferralMixin, ForlopFormView):
 
 
 class DecisionView(ReferralMixin, ForlopFormView):
+    """«Fatt vedtak» in two steps: the form, then a confirmation showing the letter as it will be
+    sent (the PDF's own text, hjemmel included); only «Bekreft» records the vedtak. «Endre» goes
+    back to the form with what was written."""
+
     template_name = "patients/decision_form.html"
     form_class = DecisionForm
     success_message = gettext_lazy("Vedtaket er registrert.")
 
-    def perform(self, form):
+    def form_valid(self, form):
+        if "edit" in self.request.POST:
+            return self.render_to_response(self.get_context_data(form=self.form_class(initial=form.cleaned_data)))
+        if "confirm" in self.request.POST:
+            return super().form_valid(form)
+        try:
+            decision = decision_preview(referral=self.referral, user=self.request.user, **self._fields(form))
+        except ReferralRefused as exc:
+            form.add_error(None, str(exc))
+            return self.form_invalid(form)
+        decision.decided_at = timezone.now()
+        letter = {**vedtak_context(decision), "preview": True}
+        hidden = [field.as_hidden() for field in form]
+        return self.response_class(request=self.request, template="patients/decision_confirm.html",
+                                   context=self.get_context_data(form=form, letter=letter, hidden=hidden))  # fmt: skip
+
+    @staticmethod
+    def _fields(form) -> dict:
         data = form.cleaned_data
-        decision_record(
-            referral=self.referral, user=self.request.user, outcome=data["outcome"], reason=data["reason"],
-            period_from=data["period_from"], period_to=data["period_to"], evaluation_date=data["evaluation_date"],
-            request=self.request,
-        )  # fmt: skip
+        names = ("outcome", "reason", "period_from", "period_to", "evaluation_date")
+        return {name: data[name] for name in names}
+
+    def perform(self, form):
+        decision_record(referral=self.referral, user=self.request.user, request=self.request, **self._fields(form))
 
 
 class AppealView(ReferralMixin, ForlopFormView):
@@ -504,7 +538,7 @@ class StartView(PatientStepView):
         return kits, kits.get(source.get("kit", ""))
 
     def get_initial(self):
-        kits, kit = self._kit()
+        _kits, kit = self._kit()
         return {**super().get_initial(), "kit": kit.name if kit else ""}
 
     def get_form_kwargs(self):
@@ -563,13 +597,35 @@ class ResumeView(PatientStepView):
 
 
 class EndView(PatientStepView):
+    """«Avslutt forløpet» in two steps: the form (reason, date, the devices handed back), then a
+    confirmation listing the devices that stay out on loan (each with its «Ta imot») and the open
+    alerts the end closes; only «Bekreft» ends the forløp. A device left out stays an open loan: the
+    equipment page and this page list it until the centre takes it back."""
+
     form_class = EndForm
     title = gettext_lazy("Avslutt forløpet")
-    button = gettext_lazy("Avslutt forløpet")
+    button = gettext_lazy("Gå videre til bekreftelse")
     success_message = gettext_lazy("Forløpet er avsluttet.")
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "out": list(loans_out_for(self.patient))}
+
+    def form_valid(self, form):
+        if "edit" in self.request.POST:
+            return self.render_to_response(self.get_context_data(form=self.get_form_class()(
+                initial=form.cleaned_data, out=list(loans_out_for(self.patient)))))  # fmt: skip
+        if "confirm" in self.request.POST:
+            return super().form_valid(form)
+        returned = {serial_key(s) for s in form.cleaned_data["returned"]}
+        out = list(loans_out_for(self.patient))
+        context = self.get_context_data(
+            form=form, hidden=[field.as_hidden() for field in form],
+            back=[loan for loan in out if serial_key(loan.device.serial) in returned],
+            left_out=[loan for loan in out if serial_key(loan.device.serial) not in returned],
+            reason_label=dict(form.fields["reason"].choices).get(form.cleaned_data["reason"], ""),
+            end_date=form.cleaned_data["effective_date"] or timezone.localdate(),
+        )  # fmt: skip
+        return self.response_class(request=self.request, template="patients/end_confirm.html", context=context)
 
     def perform(self, form):
         patient_end(patient=self.patient, user=self.request.user, request=self.request, **form.cleaned_data)
@@ -599,9 +655,12 @@ class EquipmentView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         state = self.request.GET.get("state", "")
         state = state if state in DeviceState.values else ""
-        page = Paginator(register_devices(self.request.user, state=state), self.page_size).get_page(
-            self.request.GET.get("page")
-        )
+        type_ = self.request.GET.get("type", "")
+        type_ = type_ if type_ in DeviceType.values else ""
+        search = self.request.GET.get("q", "").strip()[:100]
+        devices = register_devices(self.request.user, state=state, type=type_, search=search)
+        page = Paginator(devices, self.page_size).get_page(self.request.GET.get("page"))
+        query = urlencode({k: v for k, v in (("state", state), ("type", type_), ("q", search)) if v})
         lent_to = {loan.patient_id for device in page.object_list for loan in device.open_loans}
         shown = list(visible_patients(self.request.user).filter(id__in=lent_to).only("id", "municipality_id", "gp_id"))
         if shown:  # the register itself is no patient's data; a borrower's name is
@@ -613,8 +672,8 @@ class EquipmentView(LoginRequiredMixin, TemplateView):
         for kit in kits:
             kit.device_type_labels = device_type_labels(kit.device_types)
         return super().get_context_data(
-            page=page, state=state, states=DeviceState.choices, centres=self.centres,
-            shown={p.pk for p in shown}, kits=kits, **kwargs,
+            page=page, state=state, states=DeviceState.choices, type=type_, types=DeviceType.choices,
+            search=search, query=query, centres=self.centres, shown={p.pk for p in shown}, kits=kits, **kwargs,
         )  # fmt: skip
 
     def post(self, request):
@@ -669,8 +728,13 @@ class KitCreateView(EquipmentView):
         return self.render_to_response(self.get_context_data(kit_form=form))
 
 
+def _back_to_register(request):
+    back = request.POST.get("back", "")
+    return redirect(reverse("patients:equipment") + (f"?{back}" if back else ""))
+
+
 class DeviceStepView(LoginRequiredMixin, View):
-    """Return or cleaning of one device of the user's centres (another centre's is a 404)."""
+    """Cleaning of one device of the user's centres (another centre's is a 404), from its row."""
 
     def post(self, request, serial):
         device = get_device_for(request.user, serial, request.POST.get("centre", ""))
@@ -680,14 +744,58 @@ class DeviceStepView(LoginRequiredMixin, View):
             messages.error(request, str(exc))
         else:
             messages.success(request, self.done.format(device=device))
-        return redirect(reverse("patients:equipment") + "?" + request.POST.get("back", ""))
+        return _back_to_register(request)
 
 
-class DeviceReturnView(DeviceStepView):
-    done = "{device} er tatt imot og venter på rengjøring."
+class DeviceReturnView(LoginRequiredMixin, TemplateView):
+    """«Ta imot»: a page that confirms the return of one device of the user's centres (another
+    centre's is a 404): who has it since when, the date it came back (today by default; not in the
+    future, not before the loan began) and the state it came back in. The return is audited on the
+    borrower (the service); the page's read of the loan too. The patient page links here."""
 
-    def perform(self, device):
-        device_return(device=device, user=self.request.user, request=self.request)
+    template_name = "patients/device_return.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            self.device = get_device_for(request.user, kwargs["serial"], request.GET.get("centre") or
+                                         request.POST.get("centre", ""))  # fmt: skip
+            self.loan = loans_open_for_device(self.device)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        form = DeviceReturnForm(initial={"returned_on": timezone.localdate(), "condition": ReturnCondition.OK,
+                                         "centre": self.device.centre.slug})  # fmt: skip
+        return self.render_to_response(self.get_context_data(form=form))
+
+    def get_context_data(self, **kwargs):
+        shown = None
+        if self.loan is not None and visible_patients(self.request.user).filter(pk=self.loan.patient_id).exists():
+            shown = self.loan.patient
+            audit_record(action=AuditAction.VIEW, object_type="device_loan", object_id=self.loan.pk, patient=shown,
+                         request=self.request)  # fmt: skip
+        back = self.request.GET.get("back", "") or self.request.POST.get("back", "")
+        return super().get_context_data(device=self.device, loan=self.loan, borrower=shown, back=back, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        form = DeviceReturnForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                device_return(device=self.device, user=request.user, returned_on=data["returned_on"],
+                              condition=data["condition"], note=data["note"], request=request)  # fmt: skip
+            except EquipmentRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, RETURNED[data["condition"]].format(device=self.device))
+                return _back_to_register(request)
+        return self.render_to_response(self.get_context_data(form=form))
+
+
+RETURNED = {
+    ReturnCondition.OK: "{device} er tatt imot og venter på rengjøring.",
+    ReturnCondition.DAMAGED: "{device} er tatt imot skadet og er kassert.",
+    ReturnCondition.MISSING: "{device} er ikke levert og er meldt tapt; utlånet er avsluttet.",
+}
 
 
 class DeviceCleanView(DeviceStepView):

@@ -5,19 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('patients', '0008_walls_for_patient_rows'),
-        ('tenants', '0011_auditevent_upstream_request_id'),
+        ("patients", "0008_walls_for_patient_rows"),
+        ("tenants", "0011_auditevent_upstream_request_id"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='device',
-            name='device_serial_per_centre',
+            model_name="device",
+            name="device_serial_per_centre",
         ),
         migrations.AddConstraint(
-            model_name='device',
-            constraint=models.UniqueConstraint(models.F('centre'), django.db.models.functions.text.Upper('serial'), name='device_serial_per_centre_ci'),
+            model_name="device",
+            constraint=models.UniqueConstraint(
+                models.F("centre"), django.db.models.functions.text.Upper("serial"), name="device_serial_per_centre_ci"
+            ),
         ),
     ]

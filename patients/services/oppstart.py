@@ -165,7 +165,8 @@ def patient_end(
         raise StatusRefused(" ".join(f"Enheten «{s}» er ikke utlånt til pasienten." for s in missing))
     try:
         for serial in serials:
-            device_return(device=out[serial_key(serial)].device, user=user, returned_on=change.effective_date, request=request)
+            device = out[serial_key(serial)].device
+            device_return(device=device, user=user, returned_on=change.effective_date, request=request)
     except EquipmentRefused as exc:
         raise StatusRefused(str(exc)) from None
     return change

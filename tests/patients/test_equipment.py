@@ -209,7 +209,9 @@ def test_it_lends_only_devices_of_a_centre_that_serves_the_patients_kommune(worl
     _device(world, "AG-1", centre=world.centres.agder)
     response = _lend(login(world.u.nurse), world.p.gjerdrum, "AG-1")
     assert response.status_code == 400
-    assert response.json()["detail"] == "Serienummeret «AG-1» finnes ikke i utstyrsregisteret til sentrene som betjener Gjerdrum."
+    assert response.json()["detail"] == (
+        "Serienummeret «AG-1» finnes ikke i utstyrsregisteret til sentrene som betjener Gjerdrum."
+    )
     # Nordre Follo follows its own patients but borrows the centre's devices: its nurse lends them.
     _device(world, "OX-1")
     assert _lend(login(world.u.nurse_nordrefollo), world.p.nordrefollo, "OX-1").status_code == 201
