@@ -547,6 +547,7 @@ class StartView(PatientStepView):
         kwargs = {**super().get_form_kwargs(), "kits": list(kits), "kit": kit, "free": free}
         if self.request.method == "POST" and "propose" in self.request.POST:
             kwargs.pop("data", None)  # «Foreslå enheter» without script: the same form, kit part new
+            kwargs.pop("files", None)
             kwargs["initial"] = {**kwargs.get("initial", {}), **self.request.POST.dict()}
         return kwargs
 
