@@ -82,6 +82,7 @@ from patients.services import (
     patient_start,
     referral_municipality_ids,
     referral_register,
+    register_centre_ids,
     serial_key,
     status_change_record,
 )
@@ -632,7 +633,9 @@ class EndView(PatientStepView):
         patient_end(patient=self.patient, user=self.request.user, request=self.request, **form.cleaned_data)
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(still_out=loans_out_for(self.patient), **kwargs)
+        # «Ta imot» is the centre's page (its register): linked for those who keep that register.
+        keeps = register_centre_ids(self.request.user)
+        return super().get_context_data(still_out=loans_out_for(self.patient), keeps=keeps, **kwargs)
 
 
 # --- the centre's equipment ------------------------------------------------------------------------------

@@ -350,3 +350,11 @@ def test_the_handle_page_offers_slipp_for_a_taken_alert(world, login):
     assert f"/worklist/alerts/{alert.pk}/release/" not in _text(client.get(f"/worklist/alerts/{alert.pk}/handle/"))
     alert_take(alert=alert, user=world.u.nurse)
     assert f"/worklist/alerts/{alert.pk}/release/" in _text(client.get(f"/worklist/alerts/{alert.pk}/handle/"))
+
+
+def test_the_koordinator_is_told_where_a_device_goes_back_not_linked_to_the_centres_page(world, login):
+    patient = _consented(world)
+    _device(world, "NB-1", "nettbrett")
+    patient_start(patient=patient, user=world.u.nurse, devices=["NB-1"])
+    confirm = _text(login(world.u.coordinator).post(f"/patients/{patient.pk}/avslutt/", {"reason": "no_benefit"}))
+    assert "Nettbrett NB-1" in confirm and "leveres til Øvre" in confirm and "/utstyr/NB-1/retur/" not in confirm
