@@ -214,8 +214,7 @@ class StartForm(StepForm):
         self.fields["kit"].choices = [("", _("Ingen pakke")), *[(k, k) for k in kits]]
         self.fields["kit"].help_text = _("Velg en pakke for å få foreslått ledige enheter av hver type i den.")
         self.fields["devices"].help_text = _(
-            "Ett serienummer per linje (eller skilt med komma); store og små bokstaver er det samme. "
-            "Med en pakke: bare enheter som ikke er i pakken."
+            "Uten pakke: ett serienummer per linje (eller skilt med komma); store og små bokstaver er det samme."
         )
         self.chosen_kit = kit
         self.kit_field_names = []
