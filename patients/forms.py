@@ -18,7 +18,7 @@ from patients.models import (
     EndReason,
     Referrer,
 )
-from patients.services import GP_NOT_OFFERED
+from patients.services import GP_NOT_OFFERED, ReturnCondition
 
 REQUIRED = _("Dette feltet må fylles ut.")
 DATE = _("Skriv datoen som dd.mm.åååå.")
@@ -189,25 +189,69 @@ class ConsentForm(StepForm):
         return data
 
 
-class StartForm(StepForm):
-    """Oppstart: the devices lent (serial numbers, or a kit), own phone or a lent nettbrett, the
-    training and the trial period."""
+def _device_label(device) -> str:
+    """A free device as the oppstart's select shows it: serial, model and state."""
+    parts = [device.serial, device.model, str(device.get_state_display()).lower()]
+    return " · ".join(p for p in parts if p)
 
+
+class StartForm(StepForm):
+    """Oppstart: a kit (its free devices proposed, one select per type to swap one), or serial numbers
+    typed (any case), own phone or a lent nettbrett, the training and the trial period."""
+
+    kit = forms.ChoiceField(label=_("Utstyrspakke"), required=False,
+                            error_messages={"invalid_choice": _("Velg en utstyrspakke fra listen.")})  # fmt: skip
     devices = _text(_("Serienumre for utstyr som lånes ut"), textarea=True)
-    kit = forms.ChoiceField(label=_("Eller en utstyrspakke"), required=False)
     own_phone = forms.BooleanField(label=_("Pasienten bruker egen telefon (ikke lånt nettbrett)"), required=False)
     training = _text(_("Opplæring gitt"), textarea=True)
     trial_until = _date(_("Innkjøringsperiode til"))
     started_on = _date(_("Oppstartsdato"), help_text=_("Tomt: i dag."))
 
-    def __init__(self, *args, kits=(), **kwargs):
+    def __init__(self, *args, kits=(), kit=None, free=None, **kwargs):
+        """`kits`: the names offered; `kit`: the kit chosen (a Kit) and `free`: type → its free
+        devices, for one select per type of the kit, the first free device proposed."""
         super().__init__(*args, **kwargs)
         self.fields["kit"].choices = [("", _("Ingen pakke")), *[(k, k) for k in kits]]
-        self.fields["devices"].help_text = _("Ett serienummer per linje (eller skilt med komma).")
+        self.fields["kit"].help_text = _("Velg en pakke for å få foreslått ledige enheter av hver type i den.")
+        self.fields["devices"].help_text = _(
+            "Uten pakke: ett serienummer per linje (eller skilt med komma); store og små bokstaver er det samme."
+        )
+        self.chosen_kit = kit
+        self.kit_field_names = []
+        labels = dict(DeviceType.choices)
+        for code in kit.device_types if kit else ():
+            devices = (free or {}).get(code, [])
+            name = f"kit_{code}"
+            label = labels.get(code, code)
+            none_free = format_lazy(_("Ingen ledig {} – registrer eller rengjør en"), str(label).lower())
+            self.fields[name] = forms.ChoiceField(
+                label=label,
+                required=True,
+                choices=[("", none_free if not devices else _("Velg enhet")),
+                         *[(d.serial, _device_label(d)) for d in devices]],
+                initial=devices[0].serial if devices else "",
+                error_messages={
+                    "required": format_lazy(_("Velg en ledig {} til pakken «{}»."), str(label).lower(), kit.name),
+                    "invalid_choice": format_lazy(_("Enheten er ikke lenger ledig; velg en annen {}."),
+                                                  str(label).lower()),
+                },
+            )  # fmt: skip
+            self.kit_field_names.append(name)
+
+    def kit_fields(self):
+        return [self[name] for name in self.kit_field_names]
+
+    def other_fields(self):
+        return [self[name] for name in self.fields if name not in ("kit", *self.kit_field_names)]
 
     def clean_devices(self):
         text = self.cleaned_data["devices"].replace(",", "\n")
         return [line.strip() for line in text.splitlines() if line.strip()]
+
+    def serials(self) -> list[str]:
+        """The kit's devices chosen, then the ones typed."""
+        data = self.cleaned_data
+        return [data[name] for name in self.kit_field_names if data.get(name)] + data.get("devices", [])
 
 
 class PauseForm(StepForm):
@@ -234,6 +278,20 @@ class EndForm(StepForm):
     def __init__(self, *args, out=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["returned"].choices = [(loan.device.serial, str(loan.device)) for loan in out]
+        self.fields["returned"].help_text = _(
+            "Kryss av det som er levert. Det som ikke krysses av, står som utlånt til det er tatt imot."
+        )
+
+
+class DeviceReturnForm(StepForm):
+    """«Ta imot»: the date the device came back and the state it came back in (the service checks the
+    date against the loan)."""
+
+    returned_on = _date(_("Returdato"), required=True, help_text=_("Ikke fram i tid, og ikke før utlånet begynte."))
+    condition = _choice(_("Tilstand ved retur"), ReturnCondition.choices,
+                        required_message=_("Velg tilstanden enheten ble levert i."))  # fmt: skip
+    note = _text(_("Merknad"), textarea=True, max_length=1000)
+    centre = forms.CharField(widget=forms.HiddenInput, required=False)
 
 
 class DeviceForm(StepForm):

@@ -4,7 +4,8 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
@@ -462,7 +463,11 @@ class Device(models.Model):
         ordering = ["type", "serial"]
         verbose_name = _("enhet")
         verbose_name_plural = _("enheter")
-        constraints = [models.UniqueConstraint(fields=["centre", "serial"], name="device_serial_per_centre")]
+        # Case-insensitive: «ox-1» typed at oppstart is the device labelled «OX-1» (the serial is kept
+        # as registered, and looked up by its upper case through this index).
+        constraints = [
+            models.UniqueConstraint(F("centre"), Upper("serial"), name="device_serial_per_centre_ci"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} {self.serial}"

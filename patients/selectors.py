@@ -275,12 +275,18 @@ def register_centres(user) -> QuerySet[Centre]:
     return Centre.objects.filter(id__in=register_centre_ids(user)).order_by("name")
 
 
-def register_devices(user, *, state: str = "") -> QuerySet[Device]:
-    """The user's registers with each device's open loan (`open_loans`), for the equipment page."""
+def register_devices(user, *, state: str = "", type: str = "", search: str = "") -> QuerySet[Device]:
+    """The user's registers with each device's open loan (`open_loans`), for the equipment page:
+    by state, by type, and by a search in serial and model (any case)."""
     open_loans = DeviceLoan.objects.filter(returned_on__isnull=True).select_related("municipality", "patient")
     devices = devices_for(user).select_related("centre")
     if state:
         devices = devices.filter(state=state)
+    if type:
+        devices = devices.filter(type=type)
+    search = (search or "").strip()
+    if search:
+        devices = devices.filter(Q(serial__icontains=search) | Q(model__icontains=search))
     return devices.prefetch_related(Prefetch("loans", queryset=open_loans, to_attr="open_loans")).order_by(
         "centre__name", "type", "serial"
     )
@@ -313,7 +319,7 @@ def devices_for(user) -> QuerySet[Device]:
 def get_device_for(user, serial: str, centre: str = "") -> Device:
     """The device with this serial in the user's centres (`centre`: a slug, when the serial is in
     two of them); Http404 for a missing device and another centre's alike."""
-    devices = devices_for(user).filter(serial=serial).select_related("centre")
+    devices = devices_for(user).filter(serial__iexact=serial).select_related("centre")
     if centre:
         devices = devices.filter(centre__slug=centre)
     found = list(devices[:2])
@@ -377,3 +383,17 @@ def get_move_notice_for(user, *, patient: Patient, notice_id) -> MoveNotice:
     if notice is None:
         raise Http404
     return notice
+
+
+def start_kits(patient: Patient) -> list[Kit]:
+    """The kits the oppstart form offers, one per name (the first centre's when two serving
+    centres have a kit of the same name: oppstart finds a kit by its name, `kit_for`)."""
+    kits: dict[str, Kit] = {}
+    for kit in Kit.objects.filter(centre_id__in=serving_centres(patient.municipality_id)).order_by("name", "id"):
+        kits.setdefault(kit.name, kit)
+    return list(kits.values())
+
+
+def loans_open_for_device(device: Device) -> DeviceLoan | None:
+    """The device's open loan with its patient (the caller shows the name only within its scope)."""
+    return DeviceLoan.objects.filter(device=device, returned_on__isnull=True).select_related("patient").first()

@@ -22,6 +22,7 @@ from patients.forms import (
     DecisionForm,
     DeviceForm,
     DeviceImportForm,
+    DeviceReturnForm,
     EndForm,
     KitForm,
     PauseForm,
@@ -29,8 +30,16 @@ from patients.forms import (
     ResumeForm,
     StartForm,
 )
-from patients.models import ASSESSMENT_CRITERIA, AppealOutcome, Decision, DeviceState, Diagnosis, StatusEvent
-from patients.pdf import norwegian_date, vedtak_pdf
+from patients.models import (
+    ASSESSMENT_CRITERIA,
+    AppealOutcome,
+    Decision,
+    DeviceState,
+    DeviceType,
+    Diagnosis,
+    StatusEvent,
+)
+from patients.pdf import norwegian_date, vedtak_context, vedtak_pdf
 from patients.selectors import (
     board_audit_subjects,
     board_municipalities,
@@ -40,35 +49,41 @@ from patients.selectors import (
     get_move_notice_for,
     get_patient_for,
     get_referral_for,
-    kit_names_for,
     kits_for,
+    loans_open_for_device,
     loans_out_for,
     move_notices_for,
     referral_fastleger,
     register_centres,
     register_devices,
     search_patients,
+    start_kits,
     visible_patients,
 )
 from patients.services import (
     EquipmentRefused,
     ReferralRefused,
+    ReturnCondition,
     StatusRefused,
     appeal_decide,
     appeal_register,
     assessment_record,
     can_change_status,
     consent_record,
+    decision_preview,
     decision_record,
     device_clean,
     device_register,
     device_return,
     devices_import_csv,
+    free_devices,
     kit_create,
     patient_end,
     patient_start,
     referral_municipality_ids,
     referral_register,
+    register_centre_ids,
+    serial_key,
     status_change_record,
 )
 from patients.services.moves import ANSWER_ROLE_REFUSED, MoveRefused, move_answer
@@ -370,17 +385,38 @@ class AssessmentView(ReferralMixin, ForlopFormView):
 
 
 class DecisionView(ReferralMixin, ForlopFormView):
+    """«Fatt vedtak» in two steps: the form, then a confirmation showing the letter as it will be
+    sent (the PDF's own text, hjemmel included); only «Bekreft» records the vedtak. «Endre» goes
+    back to the form with what was written."""
+
     template_name = "patients/decision_form.html"
     form_class = DecisionForm
     success_message = gettext_lazy("Vedtaket er registrert.")
 
-    def perform(self, form):
+    def form_valid(self, form):
+        if "edit" in self.request.POST:
+            return self.render_to_response(self.get_context_data(form=self.form_class(initial=form.cleaned_data)))
+        if "confirm" in self.request.POST:
+            return super().form_valid(form)
+        try:
+            decision = decision_preview(referral=self.referral, user=self.request.user, **self._fields(form))
+        except ReferralRefused as exc:
+            form.add_error(None, str(exc))
+            return self.form_invalid(form)
+        decision.decided_at = timezone.now()
+        letter = {**vedtak_context(decision), "preview": True}
+        hidden = [field.as_hidden() for field in form]
+        return self.response_class(request=self.request, template="patients/decision_confirm.html",
+                                   context=self.get_context_data(form=form, letter=letter, hidden=hidden))  # fmt: skip
+
+    @staticmethod
+    def _fields(form) -> dict:
         data = form.cleaned_data
-        decision_record(
-            referral=self.referral, user=self.request.user, outcome=data["outcome"], reason=data["reason"],
-            period_from=data["period_from"], period_to=data["period_to"], evaluation_date=data["evaluation_date"],
-            request=self.request,
-        )  # fmt: skip
+        names = ("outcome", "reason", "period_from", "period_to", "evaluation_date")
+        return {name: data[name] for name in names}
+
+    def perform(self, form):
+        decision_record(referral=self.referral, user=self.request.user, request=self.request, **self._fields(form))
 
 
 class AppealView(ReferralMixin, ForlopFormView):
@@ -466,18 +502,54 @@ class PatientStepView(PatientPageMixin, ForlopFormView):
 
 
 class StartView(PatientStepView):
+    """Oppstart. Choosing a kit proposes a free device of each of its types (htmx fetches the page
+    again with ?kit= and swaps the kit's part; without script, «Foreslå enheter» posts back), and the
+    nurse swaps any of them for another free device of that type before starting."""
+
+    template_name = "patients/start_form.html"
     form_class = StartForm
     title = gettext_lazy("Oppstart")
     button = gettext_lazy("Start forløpet")
     success_message = gettext_lazy("Forløpet er startet.")
 
+    def _kit(self):
+        kits = {kit.name: kit for kit in start_kits(self.patient)}
+        source = self.request.POST if self.request.method == "POST" else self.request.GET
+        return kits, kits.get(source.get("kit", ""))
+
+    def get_initial(self):
+        _kits, kit = self._kit()
+        return {**super().get_initial(), "kit": kit.name if kit else ""}
+
     def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "kits": kit_names_for(self.patient)}
+        kits, kit = self._kit()
+        free = free_devices(self.patient, kit.device_types) if kit else None
+        kwargs = {**super().get_form_kwargs(), "kits": list(kits), "kit": kit, "free": free}
+        if self.request.method == "POST" and "propose" in self.request.POST:
+            kwargs.pop("data", None)  # «Foreslå enheter» without script: the same form, kit part new
+            kwargs.pop("files", None)
+            kwargs["initial"] = {**kwargs.get("initial", {}), **self.request.POST.dict()}
+        return kwargs
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        form.fields["kit"].widget.attrs.update({
+            "hx-get": reverse("patients:start", args=[self.patient.pk]), "hx-trigger": "change",
+            "hx-target": "#kit-devices", "hx-select": "#kit-devices", "hx-swap": "outerHTML",
+            "aria-controls": "kit-devices",
+        })  # fmt: skip
+        return form
+
+    def post(self, request, *args, **kwargs):
+        if "propose" in request.POST:
+            self._require_role()
+            return self.render_to_response(self.get_context_data(form=self.get_form()))
+        return super().post(request, *args, **kwargs)
 
     def perform(self, form):
         data = form.cleaned_data
         patient_start(
-            patient=self.patient, user=self.request.user, devices=data["devices"], kit=data["kit"] or None,
+            patient=self.patient, user=self.request.user, devices=form.serials(), kit=data["kit"] or None,
             own_phone=data["own_phone"], training=data["training"], trial_until=data["trial_until"],
             started_on=data["started_on"], request=self.request,
         )  # fmt: skip
@@ -506,19 +578,43 @@ class ResumeView(PatientStepView):
 
 
 class EndView(PatientStepView):
+    """«Avslutt forløpet» in two steps: the form (reason, date, the devices handed back), then a
+    confirmation listing the devices that stay out on loan (each with its «Ta imot») and the open
+    alerts the end closes; only «Bekreft» ends the forløp. A device left out stays an open loan: the
+    equipment page and this page list it until the centre takes it back."""
+
     form_class = EndForm
     title = gettext_lazy("Avslutt forløpet")
-    button = gettext_lazy("Avslutt forløpet")
+    button = gettext_lazy("Gå videre til bekreftelse")
     success_message = gettext_lazy("Forløpet er avsluttet.")
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "out": list(loans_out_for(self.patient))}
 
+    def form_valid(self, form):
+        if "edit" in self.request.POST:
+            return self.render_to_response(self.get_context_data(form=self.get_form_class()(
+                initial=form.cleaned_data, out=list(loans_out_for(self.patient)))))  # fmt: skip
+        if "confirm" in self.request.POST:
+            return super().form_valid(form)
+        returned = {serial_key(s) for s in form.cleaned_data["returned"]}
+        out = list(loans_out_for(self.patient))
+        context = self.get_context_data(
+            form=form, hidden=[field.as_hidden() for field in form],
+            back=[loan for loan in out if serial_key(loan.device.serial) in returned],
+            left_out=[loan for loan in out if serial_key(loan.device.serial) not in returned],
+            reason_label=dict(form.fields["reason"].choices).get(form.cleaned_data["reason"], ""),
+            end_date=form.cleaned_data["effective_date"] or timezone.localdate(),
+        )  # fmt: skip
+        return self.response_class(request=self.request, template="patients/end_confirm.html", context=context)
+
     def perform(self, form):
         patient_end(patient=self.patient, user=self.request.user, request=self.request, **form.cleaned_data)
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(still_out=loans_out_for(self.patient), **kwargs)
+        # «Ta imot» is the centre's page (its register): linked for those who keep that register.
+        keeps = register_centre_ids(self.request.user)
+        return super().get_context_data(still_out=loans_out_for(self.patient), keeps=keeps, **kwargs)
 
 
 # --- the centre's equipment ------------------------------------------------------------------------------
@@ -542,9 +638,12 @@ class EquipmentView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         state = self.request.GET.get("state", "")
         state = state if state in DeviceState.values else ""
-        page = Paginator(register_devices(self.request.user, state=state), self.page_size).get_page(
-            self.request.GET.get("page")
-        )
+        type_ = self.request.GET.get("type", "")
+        type_ = type_ if type_ in DeviceType.values else ""
+        search = self.request.GET.get("q", "").strip()[:100]
+        devices = register_devices(self.request.user, state=state, type=type_, search=search)
+        page = Paginator(devices, self.page_size).get_page(self.request.GET.get("page"))
+        query = urlencode({k: v for k, v in (("state", state), ("type", type_), ("q", search)) if v})
         lent_to = {loan.patient_id for device in page.object_list for loan in device.open_loans}
         shown = list(visible_patients(self.request.user).filter(id__in=lent_to).only("id", "municipality_id", "gp_id"))
         if shown:  # the register itself is no patient's data; a borrower's name is
@@ -556,8 +655,8 @@ class EquipmentView(LoginRequiredMixin, TemplateView):
         for kit in kits:
             kit.device_type_labels = device_type_labels(kit.device_types)
         return super().get_context_data(
-            page=page, state=state, states=DeviceState.choices, centres=self.centres,
-            shown={p.pk for p in shown}, kits=kits, **kwargs,
+            page=page, state=state, states=DeviceState.choices, type=type_, types=DeviceType.choices,
+            search=search, query=query, centres=self.centres, shown={p.pk for p in shown}, kits=kits, **kwargs,
         )  # fmt: skip
 
     def post(self, request):
@@ -612,8 +711,13 @@ class KitCreateView(EquipmentView):
         return self.render_to_response(self.get_context_data(kit_form=form))
 
 
+def _back_to_register(request):
+    back = request.POST.get("back", "")
+    return redirect(reverse("patients:equipment") + (f"?{back}" if back else ""))
+
+
 class DeviceStepView(LoginRequiredMixin, View):
-    """Return or cleaning of one device of the user's centres (another centre's is a 404)."""
+    """Cleaning of one device of the user's centres (another centre's is a 404), from its row."""
 
     def post(self, request, serial):
         device = get_device_for(request.user, serial, request.POST.get("centre", ""))
@@ -623,14 +727,58 @@ class DeviceStepView(LoginRequiredMixin, View):
             messages.error(request, str(exc))
         else:
             messages.success(request, self.done.format(device=device))
-        return redirect(reverse("patients:equipment") + "?" + request.POST.get("back", ""))
+        return _back_to_register(request)
 
 
-class DeviceReturnView(DeviceStepView):
-    done = "{device} er tatt imot og venter på rengjøring."
+class DeviceReturnView(LoginRequiredMixin, TemplateView):
+    """«Ta imot»: a page that confirms the return of one device of the user's centres (another
+    centre's is a 404): who has it since when, the date it came back (today by default; not in the
+    future, not before the loan began) and the state it came back in. The return is audited on the
+    borrower (the service); the page's read of the loan too. The patient page links here."""
 
-    def perform(self, device):
-        device_return(device=device, user=self.request.user, request=self.request)
+    template_name = "patients/device_return.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            self.device = get_device_for(request.user, kwargs["serial"], request.GET.get("centre") or
+                                         request.POST.get("centre", ""))  # fmt: skip
+            self.loan = loans_open_for_device(self.device)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        form = DeviceReturnForm(initial={"returned_on": timezone.localdate(), "condition": ReturnCondition.OK,
+                                         "centre": self.device.centre.slug})  # fmt: skip
+        return self.render_to_response(self.get_context_data(form=form))
+
+    def get_context_data(self, **kwargs):
+        shown = None
+        if self.loan is not None and visible_patients(self.request.user).filter(pk=self.loan.patient_id).exists():
+            shown = self.loan.patient
+            audit_record(action=AuditAction.VIEW, object_type="device_loan", object_id=self.loan.pk, patient=shown,
+                         request=self.request)  # fmt: skip
+        back = self.request.GET.get("back", "") or self.request.POST.get("back", "")
+        return super().get_context_data(device=self.device, loan=self.loan, borrower=shown, back=back, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        form = DeviceReturnForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                device_return(device=self.device, user=request.user, returned_on=data["returned_on"],
+                              condition=data["condition"], note=data["note"], request=request)  # fmt: skip
+            except EquipmentRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, RETURNED[data["condition"]].format(device=self.device))
+                return _back_to_register(request)
+        return self.render_to_response(self.get_context_data(form=form))
+
+
+RETURNED = {
+    ReturnCondition.OK: "{device} er tatt imot og venter på rengjøring.",
+    ReturnCondition.DAMAGED: "{device} er tatt imot skadet og er kassert.",
+    ReturnCondition.MISSING: "{device} er ikke levert og er meldt tapt; utlånet er avsluttet.",
+}
 
 
 class DeviceCleanView(DeviceStepView):

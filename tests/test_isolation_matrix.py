@@ -279,6 +279,13 @@ def test_it_finds_patient_urls_for_pages_and_api():
     assert any("<int:number>" in r for r in routes), routes
 
 
+def test_it_walks_the_steps_on_an_alert():
+    # Taking, releasing («Slipp») and handling an alert are walked for every role by the alert walks below.
+    routes = patient_routes("alert_id")
+    for step in ("take", "release", "handle"):
+        assert f"worklist/alerts/<uuid:alert_id>/{step}/" in routes, routes
+
+
 def test_it_rejects_uuid_kwargs_it_does_not_know():
     # An object under another kwarg name would escape this matrix: add it to SCOPED_KWARGS and below.
     for route in _routes():

@@ -87,6 +87,7 @@ class AlertEventKind(models.TextChoices):
     OPENED = "opened", _("Åpnet")
     RAISED = "raised", _("Hevet")
     TAKEN = "taken", _("Tatt")
+    RELEASED = "released", _("Sluppet")
     NOT_REACHED = "not_reached", _("Ikke nådd, nytt forsøk")
     HANDLED = "handled", _("Håndtert")
     CLOSED_BY_DATA = "closed_by_data", _("Lukket av data")

@@ -136,6 +136,18 @@ class AlertTakeView(AlertMixin, View):
         return _back(request)
 
 
+class AlertReleaseView(AlertMixin, View):
+    """«Slipp»: a taken alert back to untaken (services.alert_release says who may)."""
+
+    def post(self, request, *args, **kwargs):
+        try:
+            services.alert_release(alert=self.alert, user=request.user, request=request)
+            messages.success(request, f"Varselet for {self.alert.patient.name} er sluppet og kan tas av andre.")
+        except services.AlertRefused as exc:
+            messages.error(request, str(exc))
+        return _back(request)
+
+
 class AlertHandleView(AlertMixin, TemplateView):
     template_name = "triage/handle.html"
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import FilteredRelation, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from patients.models import Device, DeviceLoan, DeviceState, DeviceType, Diagnosis, Kit, Patient
@@ -107,6 +108,12 @@ def _taken(centre: Centre, serial: str) -> str:
     return f"serienummeret «{serial}» finnes allerede i registeret til {centre.name}"
 
 
+def serial_key(serial: str) -> str:
+    """How serials are compared: a serial matches whatever its case («ox-1» is «OX-1»), as the
+    register's unique index (centre, upper(serial)) does."""
+    return (serial or "").strip().upper()
+
+
 def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:] + "."
 
@@ -117,7 +124,7 @@ def device_register(*, centre: Centre, user, type: str, serial: str, model: str 
     _require_register(user, centre.pk)
     serial, type_code = (serial or "").strip(), device_type_of(type)
     errors = _device_errors(type_code, type, serial)
-    if not errors and Device.objects.filter(centre=centre, serial=serial).exists():
+    if not errors and Device.objects.filter(centre=centre, serial__iexact=serial).exists():
         errors.append(_taken(centre, serial))
     if errors:
         raise EquipmentRefused(" ".join(_sentence(e) for e in errors))
@@ -160,11 +167,11 @@ def _import_line(centre: Centre, number: int, row: list[str], taken: set[str]) -
     given_type, model, serial = (cell.strip() for cell in row)
     type_code = device_type_of(given_type)
     errors = _device_errors(type_code, given_type, serial)
-    if not errors and serial in taken:
+    if not errors and serial_key(serial) in taken:
         errors.append(_taken(centre, serial) + " (eller står tidligere i filen)")
     if errors:
         return ImportLine(number, serial, "rejected", "; ".join(errors)), None
-    taken.add(serial)
+    taken.add(serial_key(serial))
     return ImportLine(number, serial, "created"), Device(
         centre=centre, type=type_code, model=model[:100], serial=serial
     )
@@ -176,7 +183,7 @@ def devices_import_csv(*, centre: Centre, user, text: str) -> list[ImportLine]:
     a rejected line says why in Norwegian, and the valid lines are stored whatever their neighbours."""
     _require_register(user, centre.pk)
     rows = _csv_rows(text)
-    taken = set(Device.objects.filter(centre=centre).values_list("serial", flat=True))
+    taken = {serial_key(s) for s in Device.objects.filter(centre=centre).values_list("serial", flat=True)}
     results, devices = [], []
     for number, row in rows:
         result, device = _import_line(centre, number, row, taken)
@@ -236,14 +243,29 @@ def kit_create(*, centre: Centre, user, name: str, device_types: Iterable[str], 
 # --- loans --------------------------------------------------------------------------------------
 
 
-def _state_refusal(device: Device) -> str | None:
+def _borrower(device: Device, user) -> str:
+    """« til <name>» when the borrower is within the user's scope, else nothing: a refusal must not
+    tell a koordinator who in another kommune has the device."""
+    from patients.selectors import visible_patients  # the selectors import this module
+
+    loan = DeviceLoan.objects.filter(device=device, returned_on__isnull=True).select_related("patient").first()
+    if loan is None or user is None or not visible_patients(user).filter(pk=loan.patient_id).exists():
+        return ""
+    return f" til {loan.patient.name} (siden {loan.lent_on:%d.%m.%Y})"
+
+
+def _state_refusal(device: Device, user=None) -> str | None:
+    """What is true of a device that cannot be lent, in words the nurse can act on."""
     if device.state in LENDABLE:
         return None
+    named = f"Enheten «{device.serial}» finnes, men"
     if device.state == DeviceState.LENT:
-        return f"Enheten «{device.serial}» er allerede utlånt; den må returneres først."
+        return f"{named} er utlånt{_borrower(device, user)}; den må tas imot før den lånes ut igjen."
     if device.state == DeviceState.RETURNED:
-        return f"Enheten «{device.serial}» er returnert, men ikke rengjort; den må rengjøres før den lånes ut igjen."
-    return f"Enheten «{device.serial}» er {str(device.get_state_display()).lower()} og kan ikke lånes ut."
+        return f"{named} er til rengjøring; den må rengjøres før den lånes ut igjen."
+    if device.state == DeviceState.LOST:
+        return f"{named} er meldt tapt og kan ikke lånes ut."
+    return f"{named} er {str(device.get_state_display()).lower()} og kan ikke lånes ut."
 
 
 def _kit_refusals(kit: Kit, devices: list[Device]) -> list[str]:
@@ -276,14 +298,15 @@ def _date_refusals(devices: list[Device], lent_on: datetime.date) -> list[str]:
 def _lendable(patient: Patient, serials: list[str]) -> tuple[list[Device], list[str]]:
     devices = list(
         Device.objects.select_for_update()
-        .filter(centre_id__in=serving_centres(patient.municipality_id), serial__in=serials)
+        .annotate(serial_key=Upper("serial"))
+        .filter(centre_id__in=serving_centres(patient.municipality_id), serial_key__in=[serial_key(s) for s in serials])
         .select_related("centre")
     )
-    found = {d.serial for d in devices}
+    found = {serial_key(d.serial) for d in devices}
     refusals = [
-        f"Enheten «{s}» finnes ikke i registeret til et senter som betjener {patient.municipality.name}."
+        f"Serienummeret «{s}» finnes ikke i utstyrsregisteret til sentrene som betjener {patient.municipality.name}."
         for s in serials
-        if s not in found
+        if serial_key(s) not in found
     ]
     if len(devices) > len(found):  # one serial in two centres serving the same kommune
         refusals.append("Et serienummer finnes hos flere sentre; lån ut fra senterets utstyrsside.")
@@ -304,12 +327,14 @@ def devices_lend(
     device must be on the shelf or cleaned, and belong to a centre that serves the patient's kommune."""
     if not _may_lend(user, patient):
         raise EquipmentRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan låne ut utstyr.")
-    serials = list(dict.fromkeys(s.strip() for s in serials if s and s.strip()))
+    serials = list({serial_key(s): s.strip() for s in serials if s and s.strip()}.values())
+    if not serials and kit is not None:  # a kit alone: the devices it proposes
+        serials = [d.serial for d in kit_proposal(patient, kit).values() if d is not None]
     if not serials:
         raise EquipmentRefused("Oppgi minst ett serienummer.")
     lent_on = lent_on or timezone.localdate()
     devices, refusals = _lendable(patient, serials)
-    refusals += [r for r in map(_state_refusal, devices) if r]
+    refusals += [r for r in (_state_refusal(d, user) for d in devices) if r]
     refusals += _kit_refusals(kit, devices) if kit else []
     refusals += _date_refusals(devices, lent_on) if not refusals else []
     if refusals:
@@ -341,10 +366,36 @@ def _open_loan(device: Device) -> DeviceLoan | None:
     return DeviceLoan.objects.filter(device=device, returned_on__isnull=True).select_related("patient").first()
 
 
+class ReturnCondition:
+    """How a device came back at «Ta imot»: whole (to cleaning), damaged (out of use: kassert, with a
+    note), or not handed back at all (tapt). Each closes the loan on the date given."""
+
+    OK = "ok"
+    DAMAGED = "damaged"
+    MISSING = "missing"
+    choices = [
+        (OK, "Levert i orden – til rengjøring"),
+        (DAMAGED, "Skadet – tas ut av bruk (kassert)"),
+        (MISSING, "Ikke levert – meldt tapt"),
+    ]
+    states = {OK: DeviceState.RETURNED, DAMAGED: DeviceState.DISCARDED, MISSING: DeviceState.LOST}
+
+
 @transaction.atomic
-def device_return(*, device: Device, user, returned_on: datetime.date | None = None, request=None) -> DeviceLoan:
-    """Close the device's loan; the device waits for cleaning («returnert – til rengjøring»). The centre's
+def device_return(
+    *,
+    device: Device,
+    user,
+    returned_on: datetime.date | None = None,
+    condition: str = ReturnCondition.OK,
+    note: str = "",
+    request=None,
+) -> DeviceLoan:
+    """Close the device's loan; the device waits for cleaning («returnert – til rengjøring»), or with
+    `condition` damaged or missing is kassert or tapt (the note says when and why). The centre's
     staff, or the patient's nurse or koordinator (who collects it at avslutning), may take it back."""
+    if condition not in ReturnCondition.states:
+        raise EquipmentRefused("Velg tilstanden enheten ble levert i: i orden, skadet eller ikke levert.")
     device = _locked(device)
     loan = _open_loan(device)
     if loan is None:
@@ -358,8 +409,12 @@ def device_return(*, device: Device, user, returned_on: datetime.date | None = N
         raise EquipmentRefused(f"Returdatoen må ligge mellom utlånsdatoen ({loan.lent_on:%d.%m.%Y}) og i dag.")
     loan.returned_on, loan.returned_by = returned_on, user
     loan.save(update_fields=["returned_on", "returned_by"])
-    device.state = DeviceState.RETURNED
-    device.save(update_fields=["state"])
+    device.state = ReturnCondition.states[condition]
+    if condition != ReturnCondition.OK or (note or "").strip():
+        label = dict(ReturnCondition.choices)[condition]
+        line = f"{returned_on:%d.%m.%Y} tatt imot: {label}. {(note or '').strip()}".strip()
+        device.note = "\n".join(filter(None, [device.note, line]))
+    device.save(update_fields=["state", "note"])
     audit_record(
         action=AuditAction.UPDATE,
         object_type="device_loan",
@@ -466,6 +521,25 @@ def loan_for_serial(*, centre: Centre, serial: str, at: datetime.datetime) -> De
         .select_related("patient", "device")[:2]
     )
     return loans[0] if len(loans) == 1 else None
+
+
+def free_devices(patient: Patient, types: Iterable[str]) -> dict[str, list[Device]]:
+    """type → the devices of that type that may be lent to this patient now (on the shelf or
+    cleaned, at a centre serving the patient's kommune), on the shelf first, then by serial."""
+    types = list(types)
+    found: dict[str, list[Device]] = {t: [] for t in types}
+    devices = Device.objects.filter(
+        centre_id__in=serving_centres(patient.municipality_id), type__in=types, state__in=LENDABLE
+    ).order_by("type", "-state", "serial")  # «in_stock» sorts after «cleaned»: reversed, shelf first
+    for device in devices:
+        found[device.type].append(device)
+    return found
+
+
+def kit_proposal(patient: Patient, kit: Kit) -> dict[str, Device | None]:
+    """The kit's device types, each with the first free device of that type (None: none is free)."""
+    free = free_devices(patient, kit.device_types)
+    return {t: (free[t][0] if free[t] else None) for t in kit.device_types}
 
 
 def kit_for(patient: Patient, name: str) -> Kit:

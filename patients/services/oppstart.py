@@ -36,7 +36,7 @@ from patients.models import (
     StatusChange,
     StatusEvent,
 )
-from patients.services.equipment import EquipmentRefused, device_return, devices_lend, kit_for
+from patients.services.equipment import EquipmentRefused, device_return, devices_lend, kit_for, serial_key
 from patients.services.referrals import consent_given
 from patients.services.status import (
     StatusRefused,
@@ -158,14 +158,15 @@ def patient_end(
     change = status_change_record(patient=patient, user=user, event=StatusEvent.ENDED, end_reason=reason,
                                   effective_date=effective_date, note=note, request=request)  # fmt: skip
     open_loans = patient.device_loans.filter(returned_on__isnull=True).select_related("device")
-    out = {loan.device.serial: loan for loan in open_loans}
+    out = {serial_key(loan.device.serial): loan for loan in open_loans}
     serials = list(dict.fromkeys(s.strip() for s in returned if s and s.strip()))
-    missing = [s for s in serials if s not in out]
+    missing = [s for s in serials if serial_key(s) not in out]
     if missing:
         raise StatusRefused(" ".join(f"Enheten «{s}» er ikke utlånt til pasienten." for s in missing))
     try:
         for serial in serials:
-            device_return(device=out[serial].device, user=user, returned_on=change.effective_date, request=request)
+            device = out[serial_key(serial)].device
+            device_return(device=device, user=user, returned_on=change.effective_date, request=request)
     except EquipmentRefused as exc:
         raise StatusRefused(str(exc)) from None
     return change

@@ -236,6 +236,38 @@ def _patient_for_grant(*, referral: Referral, user, request) -> Patient:
     return patient
 
 
+def decision_preview(
+    *,
+    referral: Referral,
+    user,
+    outcome: str,
+    reason: str,
+    period_from: datetime.date | None = None,
+    period_to: datetime.date | None = None,
+    evaluation_date: datetime.date | None = None,
+) -> Decision:
+    """The enkeltvedtak as `decision_record` would store it, unsaved and refused alike: the
+    confirmation page shows its letter (hjemmel included) before anything is recorded."""
+    _require_role(user, referral.municipality_id)
+    if Decision.objects.filter(referral=referral).exists():
+        raise ReferralRefused("Henvisningen har allerede et vedtak. Endringer går gjennom klage.")
+    if referral.status != ReferralStatus.ASSESSED:
+        raise ReferralRefused("Henvisningen må vurderes før det kan fattes vedtak.")
+    if outcome not in DecisionOutcome.values:
+        raise ReferralRefused("Velg om søknaden innvilges eller avslås.")
+    if not (reason or "").strip():
+        raise ReferralRefused("Vedtaket må ha en begrunnelse.")
+    if outcome == DecisionOutcome.GRANTED:
+        period_from = period_from or _today()
+        _check_period(period_from, period_to, evaluation_date)
+    else:
+        period_from = period_to = evaluation_date = None
+    return Decision(
+        referral=referral, outcome=outcome, reason=reason.strip(), legal_basis=referral.municipality.legal_basis,
+        period_from=period_from, period_to=period_to, evaluation_date=evaluation_date, decided_by=user,
+    )  # fmt: skip
+
+
 @transaction.atomic
 def decision_record(
     *,
@@ -252,25 +284,13 @@ def decision_record(
     (module docstring). Refused: the referral ends with the begrunnelse. A referral is decided once."""
     _require_role(user, referral.municipality_id)
     referral = _locked(referral)
-    if Decision.objects.filter(referral=referral).exists():
-        raise ReferralRefused("Henvisningen har allerede et vedtak. Endringer går gjennom klage.")
-    if referral.status != ReferralStatus.ASSESSED:
-        raise ReferralRefused("Henvisningen må vurderes før det kan fattes vedtak.")
-    if outcome not in DecisionOutcome.values:
-        raise ReferralRefused("Velg om søknaden innvilges eller avslås.")
-    if not (reason or "").strip():
-        raise ReferralRefused("Vedtaket må ha en begrunnelse.")
-    today = _today()
-    granted = outcome == DecisionOutcome.GRANTED
-    if granted:
-        period_from = period_from or today
-        _check_period(period_from, period_to, evaluation_date)
-    else:
-        period_from = period_to = evaluation_date = None
-    decision = Decision.objects.create(
-        referral=referral, outcome=outcome, reason=reason.strip(), legal_basis=referral.municipality.legal_basis,
-        period_from=period_from, period_to=period_to, evaluation_date=evaluation_date, decided_by=user,
+    decision = decision_preview(
+        referral=referral, user=user, outcome=outcome, reason=reason, period_from=period_from,
+        period_to=period_to, evaluation_date=evaluation_date,
     )  # fmt: skip
+    decision.save()
+    granted = decision.outcome == DecisionOutcome.GRANTED
+    today = _today()
     if granted:
         referral.patient = _patient_for_grant(referral=referral, user=user, request=request)
         referral.save(update_fields=["patient"])

@@ -40,3 +40,27 @@ def test_the_pages_work_by_keyboard_alone(world, page):
     page.keyboard.press("Tab")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
+
+
+def test_the_confirmation_pages_have_no_serious_accessibility_violations(world, browser_login, axe_violations):
+    """The pages before what cannot be undone: oppstart's kit proposal, «Ta imot», the avslutning's
+    confirmation (and the vedtak's, in tests/browser/test_oppstart_confirm.py with its letter)."""
+    from patients.services import device_register, devices_lend, kit_create
+
+    centre, nurse = world.centres.ovre, world.u.nurse
+    kit_create(centre=centre, user=nurse, name="KOLS", device_types=["pulsoksymeter", "nettbrett"])
+    device_register(centre=centre, user=nurse, type="pulsoksymeter", serial="OX-1")
+    device_register(centre=centre, user=nurse, type="nettbrett", serial="TAB-1")
+    devices_lend(patient=world.p.gjerdrum, user=nurse, serials=["TAB-1"])
+    page = browser_login(nurse)
+    page.goto(f"/patients/{world.p.ullensaker.pk}/oppstart/?kit=KOLS")
+    page.get_by_role("combobox", name="Pulsoksymeter").wait_for()
+    assert axe_violations(page) == []
+    page.goto("/utstyr/TAB-1/retur/")
+    page.get_by_role("button", name="Bekreft mottak").wait_for()
+    assert axe_violations(page) == []
+    page.goto(f"/patients/{world.p.gjerdrum.pk}/avslutt/")
+    page.get_by_label("Ingen nytte").check()
+    page.get_by_role("button", name="Gå videre til bekreftelse").click()
+    page.get_by_role("button", name="Bekreft avslutning").wait_for()
+    assert axe_violations(page) == []

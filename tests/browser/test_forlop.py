@@ -52,6 +52,9 @@ def test_a_koordinator_takes_a_henvisning_to_samtykke(world, browser_login, axe_
     page.get_by_label("Periode til").fill((today + datetime.timedelta(days=180)).isoformat())
     page.get_by_label("Evalueringsdato").fill((today + datetime.timedelta(days=90)).isoformat())
     page.get_by_role("button", name="Fatt vedtak").click()
+    assert page.get_by_role("heading", name="Hjemmel").is_visible()  # the letter first
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Bekreft").click()
     page.wait_for_url("**/forlop/*-*/")
     assert page.get_by_role("link", name="Vedtaksbrev (PDF)").is_visible()
     assert axe_violations(page) == []
@@ -76,6 +79,7 @@ def test_the_equipment_page_is_axe_clean(world, browser_login, axe_violations):
     page.goto("/utstyr/")
     assert axe_violations(page) == []
 
+    page.get_by_text("Lag et sett", exact=True).click()  # the form sits by the kits, folded
     page.get_by_role("button", name="Lagre settet").click()  # empty: the errors by the fields
     assert page.locator("#id_kit-device_types_error").inner_text() == "Velg minst én enhetstype."
     assert axe_violations(page) == []

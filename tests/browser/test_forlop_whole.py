@@ -80,6 +80,8 @@ def _henvisning_to_samtykke(page, axe_violations) -> Patient:
     page.get_by_label("Periode til").fill(_days(180).isoformat())
     page.get_by_label("Evalueringsdato").fill(_days(90).isoformat())
     page.get_by_role("button", name="Fatt vedtak").click()
+    expect(page.get_by_role("heading", name="Hjemmel")).to_be_visible()
+    page.get_by_role("button", name="Bekreft").click()
     page.wait_for_url("**/forlop/*-*/")
     expect(page.get_by_role("link", name="Vedtaksbrev (PDF)")).to_be_visible()
 
@@ -96,8 +98,9 @@ def _henvisning_to_samtykke(page, axe_violations) -> Patient:
 def _oppstart_with_kit(page, patient, axe_violations) -> None:
     page.get_by_role("link", name="Oppstart").click()
     page.wait_for_url(f"**/patients/{patient.pk}/oppstart/")
-    page.get_by_label("Serienumre for utstyr som lånes ut").fill("OX-1\nTAB-1")
-    page.get_by_label("Eller en utstyrspakke").select_option("KOLS")
+    page.get_by_label("Utstyrspakke").select_option("KOLS")  # its free devices proposed
+    expect(page.get_by_role("combobox", name="Pulsoksymeter")).to_have_value("OX-1")
+    expect(page.get_by_role("combobox", name="Nettbrett")).to_have_value("TAB-1")
     page.get_by_label("Opplæring gitt").fill("Vist målingene hjemme hos pasienten.")
     page.get_by_label("Innkjøringsperiode til").fill(_days(14).isoformat())
     page.get_by_role("button", name="Start forløpet").click()
@@ -152,7 +155,9 @@ def _equipment_back_and_clean(nurse, patient, axe_violations) -> None:
     expect(ox).to_contain_text(NAME)
     expect(nurse.locator("tr", has_text="TAB-1")).to_contain_text("Returnert")
     assert axe_violations(nurse) == []
-    ox.get_by_role("button", name="Ta imot OX-1").click()
+    ox.get_by_role("link", name="Ta imot OX-1").click()
+    nurse.get_by_role("group", name="Tilstand ved retur").get_by_label("Levert i orden – til rengjøring").check()
+    nurse.get_by_role("button", name="Bekreft mottak").click()
     expect(nurse.get_by_text("er tatt imot og venter på rengjøring")).to_be_visible()
     nurse.locator("tr", has_text="OX-1").get_by_role("button", name="Rengjort OX-1").click()
     expect(nurse.get_by_text("OX-1 er rengjort")).to_be_visible()
@@ -170,8 +175,9 @@ def test_the_whole_forlop_in_the_browser(world, browser, live_server, browser_lo
     # The centre's nurse registers the pulsoksymeter on the equipment page.
     nurse = _sign_in(browser, live_server, world.u.nurse)
     nurse.goto("/utstyr/")
-    nurse.get_by_label("Type").select_option("pulsoksymeter")
-    nurse.get_by_label("Serienummer").fill("OX-1")
+    nurse.get_by_text("Legg til enheter", exact=False).click()  # the forms are folded above the list
+    nurse.locator("#id_device-type").select_option("pulsoksymeter")
+    nurse.get_by_role("textbox", name="Serienummer").fill("OX-1")
     nurse.get_by_role("button", name="Registrer enheten").click()
     expect(nurse.get_by_text("Pulsoksymeter OX-1 er registrert.")).to_be_visible()
 
@@ -209,7 +215,10 @@ def test_the_whole_forlop_in_the_browser(world, browser, live_server, browser_lo
     expect(page.locator("p.notice")).to_contain_text("Pulsoksymeter OX-1")
     page.get_by_label("Ingen nytte").check()
     page.get_by_label(re.compile("TAB-1")).check()
-    page.get_by_role("button", name="Avslutt forløpet").click()
+    page.get_by_role("button", name="Gå videre til bekreftelse").click()
+    expect(page.locator("#still-out-list")).to_contain_text("Pulsoksymeter OX-1")
+    expect(page.locator("#alerts-to-close")).to_contain_text(alert.reason)
+    page.get_by_role("button", name="Bekreft avslutning").click()
     page.wait_for_url(f"**/patients/{patient.pk}/")
     expect(page.locator(".page-head .status")).to_have_text("Avsluttet")
     alert.refresh_from_db()

@@ -160,7 +160,10 @@ def test_a_device_goes_round_lent_returned_cleaned_lent_again(world, login):
 
     again = _lend(nurse, world.p.nannestad, "OX-1")
     assert again.status_code == 400
-    assert again.json()["detail"] == "Enheten «OX-1» er allerede utlånt; den må returneres først."
+    assert again.json()["detail"] == (
+        f"Enheten «OX-1» finnes, men er utlånt til {world.p.gjerdrum.name} (siden {TODAY():%d.%m.%Y}); "
+        "den må tas imot før den lånes ut igjen."
+    )
 
     returned = nurse.post("/api/v1/devices/OX-1/return/", {}, "application/json")
     assert returned.status_code == 200 and returned.json()["state"] == "returned"
@@ -169,7 +172,7 @@ def test_a_device_goes_round_lent_returned_cleaned_lent_again(world, login):
     unclean = _lend(nurse, world.p.nannestad, "OX-1")
     assert unclean.status_code == 400
     assert unclean.json()["detail"] == (
-        "Enheten «OX-1» er returnert, men ikke rengjort; den må rengjøres før den lånes ut igjen."
+        "Enheten «OX-1» finnes, men er til rengjøring; den må rengjøres før den lånes ut igjen."
     )
     twice = nurse.post("/api/v1/devices/OX-1/return/", {}, "application/json")
     assert twice.status_code == 400 and "er ikke utlånt" in twice.json()["detail"]
@@ -194,8 +197,9 @@ def test_it_lends_all_or_nothing_and_names_every_problem(world, login):
     response = _lend(login(world.u.nurse), world.p.gjerdrum, "OX-1", "TAB-1", "UKJENT-7")
     assert response.status_code == 400
     assert response.json()["detail"] == (
-        "Enheten «UKJENT-7» finnes ikke i registeret til et senter som betjener Gjerdrum. "
-        "Enheten «TAB-1» er allerede utlånt; den må returneres først."
+        "Serienummeret «UKJENT-7» finnes ikke i utstyrsregisteret til sentrene som betjener Gjerdrum. "
+        f"Enheten «TAB-1» finnes, men er utlånt til {world.p.nannestad.name} (siden {TODAY():%d.%m.%Y}); "
+        "den må tas imot før den lånes ut igjen."
     )
     assert _state("OX-1", world.centres.ovre) == DeviceState.IN_STOCK
     assert not DeviceLoan.objects.filter(patient=world.p.gjerdrum).exists()
@@ -205,7 +209,9 @@ def test_it_lends_only_devices_of_a_centre_that_serves_the_patients_kommune(worl
     _device(world, "AG-1", centre=world.centres.agder)
     response = _lend(login(world.u.nurse), world.p.gjerdrum, "AG-1")
     assert response.status_code == 400
-    assert response.json()["detail"] == "Enheten «AG-1» finnes ikke i registeret til et senter som betjener Gjerdrum."
+    assert response.json()["detail"] == (
+        "Serienummeret «AG-1» finnes ikke i utstyrsregisteret til sentrene som betjener Gjerdrum."
+    )
     # Nordre Follo follows its own patients but borrows the centre's devices: its nurse lends them.
     _device(world, "OX-1")
     assert _lend(login(world.u.nurse_nordrefollo), world.p.nordrefollo, "OX-1").status_code == 201

@@ -224,11 +224,14 @@ def test_it_grants_and_links_the_vedtaksbrev(world, login):
     referral = _assessed(world)
     client = login(world.u.coordinator)
     today = TODAY()
-    response = client.post(f"/forlop/{referral.pk}/vedtak/", {
+    fields = {
         "outcome": "granted", "reason": "Oppfyller kriteriene.", "period_from": "",
         "period_to": (today + datetime.timedelta(days=180)).isoformat(),
         "evaluation_date": (today + datetime.timedelta(days=90)).strftime("%d.%m.%Y"),
-    })  # fmt: skip
+    }  # fmt: skip
+    preview = client.post(f"/forlop/{referral.pk}/vedtak/", fields)  # the letter first, nothing recorded
+    assert preview.status_code == 200 and "Hjemmel" in _text(preview) and not Decision.objects.exists()
+    response = client.post(f"/forlop/{referral.pk}/vedtak/", {**fields, "confirm": "1"})
     assert response.status_code == 302
     referral.refresh_from_db()
     assert referral.status == "granted" and referral.patient is not None
@@ -352,7 +355,10 @@ def test_it_pauses_resumes_and_ends_from_the_patient_page(world, login):
     assert client.post(f"/patients/{patient.pk}/gjenoppta/", {}).status_code == 302
     no_reason = client.post(f"/patients/{patient.pk}/avslutt/", {})
     assert 'id="id_reason_error">Velg en årsak til avslutningen.' in _text(no_reason)
-    assert client.post(f"/patients/{patient.pk}/avslutt/", {"reason": "no_benefit"}).status_code == 302
+    assert client.post(f"/patients/{patient.pk}/avslutt/", {"reason": "no_benefit"}).status_code == 200  # confirm
+    patient.refresh_from_db()
+    assert patient.status != "ended"
+    assert client.post(f"/patients/{patient.pk}/avslutt/", {"reason": "no_benefit", "confirm": "1"}).status_code == 302
     patient.refresh_from_db()
     assert patient.status == "ended"
 
@@ -421,7 +427,9 @@ def test_it_takes_a_device_back_and_cleans_it(world, login):
     client = login(world.u.nurse)
     early = client.post("/utstyr/V-1/rengjort/", follow=True)
     assert "Bare en returnert enhet kan rengjøres" in _text(early)
-    assert client.post("/utstyr/V-1/retur/").status_code == 302
+    assert client.post("/utstyr/V-1/retur/").status_code == 200  # no date nor condition: the form again
+    returned = {"returned_on": TODAY().isoformat(), "condition": "ok"}
+    assert client.post("/utstyr/V-1/retur/", returned).status_code == 302
     assert client.post("/utstyr/V-1/rengjort/").status_code == 302
     assert Device.objects.get(serial="V-1").state == "cleaned"
     assert not loans_out_for(world.p.gjerdrum).exists()

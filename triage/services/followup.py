@@ -80,6 +80,27 @@ def alert_take(*, alert: Alert, user, request=None) -> Alert:
     return alert
 
 
+@transaction.atomic
+def alert_release(*, alert: Alert, user, request=None) -> Alert:
+    """«Slipp»: a taken alert goes back to untaken, for anyone on the worklist to take. The nurse who
+    took it may release it, and so may another nurse following the patient up: a nurse who took it
+    by mistake and went off shift must not leave it held by no one at work. Who released it, and
+    whose it was, go into its history (the event's reason) and the audit log."""
+    _require_nurse(user, alert.patient, "Bare sykepleiere som følger opp pasienten kan slippe varsler.")
+    alert = Alert.objects.select_for_update(of=("self",)).select_related("patient", "taken_by").get(pk=alert.pk)
+    if alert.status != AlertStatus.OPEN:
+        raise AlertRefused("Varselet er allerede håndtert og kan ikke slippes.")
+    if alert.taken_by_id is None:
+        raise AlertRefused("Varselet er ikke tatt av noen; det er ingenting å slippe.")
+    holder = alert.taken_by.get_full_name() or alert.taken_by.username
+    now = timezone.now()
+    alert.taken_by, alert.taken_at = None, None  # a «try again from» time stays: it is the patient's
+    alert.save(update_fields=["taken_by", "taken_at"])
+    events_record([alert], AlertEventKind.RELEASED, now, by=user, reason=f"Sluppet (var tatt av {holder})")
+    _audit_alert(AuditAction.UPDATE, alert, user, request)
+    return alert
+
+
 def _keep_open(alert: Alert, user, retry_at, now) -> None:
     """Not reached: the alert stays open, taken by this nurse, with a time to try again."""
     alert.taken_by, alert.taken_at = user, alert.taken_at or now
