@@ -60,7 +60,7 @@ class RowRenderer:
             out += format_html(' <span class="badge overdue">{}</span>', self.text["overdue"])
         if a.patient.status == "paused":
             until = a.patient.status_until
-            text = self.text["paused"] % {"until": f"{until:%-d.%-m.%Y}"} if until else self.text["paused_open"]
+            text = self.text["paused"] % {"until": f"{until:%d.%m.%Y}"} if until else self.text["paused_open"]
             out += format_html(' <span class="badge paused">{}</span>', text)
         return out
 
