@@ -86,7 +86,7 @@ def test_the_page_lists_a_view_made_by_another_user_a_moment_before(world, named
     )  # fmt: skip
     body = response.content.decode()
     assert "Nina Nilsen" in body and "Sykepleier" in body and "Øvre" in body
-    assert timezone.localtime(row.at).strftime("%-d.%-m.%Y %H:%M") in body
+    assert timezone.localtime(row.at).strftime("%d.%m.%Y %H:%M") in body
 
 
 def test_the_pdf_lists_a_view_made_by_another_user_a_moment_before(world, named, login):

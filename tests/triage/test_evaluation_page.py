@@ -67,7 +67,7 @@ def test_it_shows_the_form_with_the_due_date_and_audits_the_view(world, login):
     response = login(world.u.nurse).get(_url(patient))
     body = _text(response)
     assert response.status_code == 200
-    assert "Evaluering: Kari Nordmann" in body and f"{_days(20):%-d.%-m.%Y}" in body
+    assert "Evaluering: Kari Nordmann" in body and f"{_days(20):%d.%m.%Y}" in body
     for label in ("Fortsetter", "Planen justeres", "Avsluttes", "Neste evaluering", "Årsak til avslutning"):
         assert label in body, label
     assert AuditEvent.objects.filter(object_type="evaluation", action="view", patient_id=patient.pk).count() == 1
