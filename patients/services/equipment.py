@@ -482,8 +482,9 @@ class LoanPeriod:
 
 
 def loans_by_serial(*, centre_id: int, serials: Iterable[str], days: Iterable[datetime.date]) -> dict[str, list]:
-    """serial → the loans of the centre's device that overlap [first day, last day], in one query; a
-    registered device without such loans maps to [], an unknown serial is left out."""
+    """serial (as sent) → the loans of the centre's device that overlap [first day, last day], in one
+    query; a registered device without such loans maps to [], an unknown serial is left out. Serials
+    match whatever their case, as everywhere (the register is unique on the upper-cased serial)."""
     serials, days = set(serials), sorted(set(days))
     if not serials or not days:
         return {}
@@ -493,22 +494,23 @@ def loans_by_serial(*, centre_id: int, serials: Iterable[str], days: Iterable[da
         & (Q(loans__returned_on__isnull=True) | Q(loans__returned_on__gte=days[0])),
     )
     rows = (
-        Device.objects.filter(centre_id=centre_id, serial__in=serials)
+        Device.objects.annotate(serial_upper=Upper("serial"))
+        .filter(centre_id=centre_id, serial_upper__in={serial.upper() for serial in serials})
         .annotate(loan_in_window=window)
         .values_list(
-            "serial",
+            "serial_upper",
             "loan_in_window__lent_on",
             "loan_in_window__returned_on",
             "loan_in_window__patient_id",
             "loan_in_window__municipality_id",
         )
     )
-    found: dict[str, list] = {}
-    for serial, lent_on, returned_on, patient_id, municipality_id in rows:
-        periods = found.setdefault(serial, [])
+    by_upper: dict[str, list] = {}
+    for serial_upper, lent_on, returned_on, patient_id, municipality_id in rows:
+        periods = by_upper.setdefault(serial_upper, [])
         if lent_on is not None:
             periods.append(LoanPeriod(lent_on, returned_on, patient_id, municipality_id))
-    return found
+    return {serial: by_upper[serial.upper()] for serial in serials if serial.upper() in by_upper}
 
 
 def loan_for_serial(*, centre: Centre, serial: str, at: datetime.datetime) -> DeviceLoan | None:
@@ -516,7 +518,7 @@ def loan_for_serial(*, centre: Centre, serial: str, at: datetime.datetime) -> De
     if two loans share that day (returned and lent again): a reading then belongs to no one for sure."""
     day = timezone.localtime(at).date()
     loans = list(
-        DeviceLoan.objects.filter(device__centre=centre, device__serial=serial, lent_on__lte=day)
+        DeviceLoan.objects.filter(device__centre=centre, device__serial__iexact=serial, lent_on__lte=day)
         .filter(Q(returned_on__isnull=True) | Q(returned_on__gte=day))
         .select_related("patient", "device")[:2]
     )

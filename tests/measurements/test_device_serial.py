@@ -50,6 +50,13 @@ def test_it_stores_a_json_reading_on_the_patient_who_has_the_device(world, gatew
     assert (reading.patient, reading.municipality) == (world.p.gjerdrum, world.m.gjerdrum)
 
 
+def test_a_serial_sent_in_another_case_finds_the_device(world, gateway):
+    _lent(world, "OX-7a", world.p.gjerdrum, _days_ago(3))
+    results = _post(gateway, _reading(1, "ox-7A"), _reading(2, "OX-7A"))
+    assert [r["status"] for r in results] == ["created", "created"]
+    assert {Reading.objects.get(pk=r["id"]).patient for r in results} == {world.p.gjerdrum}
+
+
 def test_a_reading_outside_the_loan_is_rejected_naming_the_serial_and_kept(world, gateway):
     _lent(world, "OX-1", world.p.gjerdrum, _days_ago(10), returned_on=_days_ago(5))
     during, after = _reading(1, "OX-1", hours_ago=24 * 7), _reading(2, "OX-1", hours_ago=2)
