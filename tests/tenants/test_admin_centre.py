@@ -128,17 +128,17 @@ def test_the_admin_keeps_the_centres_agreements(world, login):
     admin = login(world.u.admin)
     new = world.m.nordrefollo
     Agreement.objects.get(municipality=new).delete()
-    created = admin.post("/admin/tenants/agreement/add/", {"centre": world.centres.ovre.pk, "municipality": new.pk,
-                                                           "follow_up_by": "centre", "valid_from": "2026-01-01"})  # fmt: skip
-    assert created.status_code == 302
+
+    def add(centre, municipality, valid_from="2026-01-01"):
+        data = {"centre": centre.pk, "municipality": municipality.pk, "follow_up_by": "centre",
+                "valid_from": valid_from}  # fmt: skip
+        return admin.post("/admin/tenants/agreement/add/", data)
+
+    assert add(world.centres.ovre, new).status_code == 302
     assert Agreement.objects.get(municipality=new).centre == world.centres.ovre
-    taken = admin.post("/admin/tenants/agreement/add/", {"centre": world.centres.ovre.pk,
-                                                         "municipality": world.m.grimstad.pk,
-                                                         "follow_up_by": "centre", "valid_from": "2026-01-01"})  # fmt: skip
+    taken = add(world.centres.ovre, world.m.grimstad)
     assert "samarbeidsavtale med et annet oppfølgingssenter" in taken.content.decode()
-    foreign = admin.post("/admin/tenants/agreement/add/", {"centre": world.centres.agder.pk,
-                                                           "municipality": world.m.ullensaker.pk,
-                                                           "follow_up_by": "centre", "valid_from": "2030-01-01"})  # fmt: skip
+    foreign = add(world.centres.agder, world.m.ullensaker, "2030-01-01")
     assert foreign.status_code == 200 and not Agreement.objects.filter(municipality=world.m.ullensaker).exists()
     assert ("create", "tenants_agreement", "admin") in _events()
 
