@@ -355,7 +355,7 @@ class UserChangeForm(forms.ModelForm):
         fields = ["first_name", "last_name", "email", "is_active"]
 
 
-class MembershipInline(MembershipScope, admin.TabularInline):
+class MembershipInline(MembershipScope, admin.StackedInline):  # stacked: every field has its label
     model = Membership
     form = MembershipForm
     fields = ["role", "centre", "municipality"]
