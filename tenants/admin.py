@@ -689,7 +689,7 @@ class ActivationCodeAdmin(CentreAdminReadOnly, admin.ModelAdmin):
     for a user of the centre who has no app yet (a new user, or after «Nullstill tofaktor») and shows
     it once; never the code again, only when it was made, by whom, until when, and whether it was used."""
 
-    list_display = ["user", "created_at", "issued_by", "expires_at", "used_at"]
+    list_display = ["user", "created_at", "issued_by", "expires_at", "password_set_at", "used_at"]
     list_display_links = None  # nothing to open: the code is never kept
     search_fields = ["user__username"]
     list_select_related = ["user"]
