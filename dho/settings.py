@@ -62,14 +62,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "knox",  # API tokens: hashed, expiring (see "API tokens" below); before tenants, whose admin replaces knox's
+    # knox: API tokens: hashed, expiring (see "API tokens" below); before tenants, whose admin replaces knox's
+    "tenants.apps.KnoxConfig",
     "drf_spectacular",
-    "guardian",
+    "tenants.apps.GuardianConfig",  # guardian (the configs in tenants/apps.py name the apps in Norwegian)
     "django_htmx",
-    "axes",  # records failed logins per (username, address); the policy is tenants/lockout.py
+    "tenants.apps.AxesConfig",  # axes: records failed logins per (username, address); the policy is tenants/lockout.py
     "django_otp",  # the second factor (tenants/two_factor.py): the TOTP app and backup codes
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "tenants.apps.OtpTotpConfig",  # django_otp.plugins.otp_totp
+    "tenants.apps.OtpStaticConfig",  # django_otp.plugins.otp_static
     "dho",  # project-wide management commands (seed_demo)
     "tenants",
     "patients",

@@ -6,7 +6,7 @@ from django.contrib import admin
 
 from ebp.content import InvalidPlanContent, dump, parse_content
 from ebp.models import CentreThresholds, PlanTemplate
-from tenants.admin import CentreAdminAccess
+from tenants.admin import CentreAdminAccess, NorwegianLabels, titled
 from tenants.selectors import admin_centres
 
 
@@ -37,8 +37,10 @@ class CentreThresholdsForm(forms.ModelForm):
         return _validated(self.cleaned_data["thresholds"], key="thresholds")
 
 
-class CentreScopedAdmin(CentreAdminAccess, admin.ModelAdmin):
+class CentreScopedAdmin(NorwegianLabels, CentreAdminAccess, admin.ModelAdmin):
     """A centre admin sees and edits only the configuration of their own centre(s)."""
+
+    labels = {"centre": "oppfølgingssenter", "updated_at": "sist endret"}
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -54,7 +56,7 @@ class CentreScopedAdmin(CentreAdminAccess, admin.ModelAdmin):
 class PlanTemplateAdmin(CentreScopedAdmin):
     form = PlanTemplateForm
     list_display = ["name", "diagnosis", "centre"]
-    list_filter = ["centre", "diagnosis"]
+    list_filter = [("centre", titled(admin.RelatedOnlyFieldListFilter, "oppfølgingssenter")), "diagnosis"]
 
 
 @admin.register(CentreThresholds)

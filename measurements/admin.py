@@ -12,12 +12,13 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 
 from measurements.models import Integration, QuarantinedItem, QuarantineNotice, QuarantineStatus, Reading
 from measurements.selectors import NATIONAL_ID, payload_identifier, quarantine_patient, quarantine_patient_for
-from measurements.services import quarantine_resubmit
+from measurements.services import integration_active_set, integration_create, integration_rotate, quarantine_resubmit
 from patients.models import StatusChange, StatusEvent, validate_national_id
-from tenants.admin import CentreAdminAccess, CentreAdminReadOnly
+from tenants.admin import CentreAdminAccess, CentreAdminReadOnly, NorwegianLabels, titled
 from tenants.models import AuditAction, Role
 from tenants.selectors import admin_centres, centre_served_municipalities
 from tenants.services import audit_record, audit_record_many
@@ -27,13 +28,49 @@ def _centres(request):
     return admin_centres(request.user)
 
 
+class IntegrationForm(forms.ModelForm):
+    class Meta:
+        model = Integration
+        fields = ["centre", "name"]
+        labels = {"centre": "Oppfølgingssenter", "name": "Navn"}
+        help_texts = {"name": "For eksempel leverandørens navn og hva gatewayen sender, «Leverandør A – målinger»."}
+
+    def clean(self):
+        data = super().clean()
+        centre, name = data.get("centre"), data.get("name")
+        if centre is not None and name and Integration.objects.filter(centre=centre, name=name).exists():
+            self.add_error("name", f"Senteret har allerede en integrasjon som heter «{name}».")
+        return data
+
+
+def _token_shown_once(request, *, integration, token: str, title: str):
+    """The gateway's token, on this page only: only its hash is kept (measurements.models.token_hash)."""
+    context = {
+        **admin.site.each_context(request),
+        "title": title,
+        "integration": integration,
+        "token": token,
+        "opts": Integration._meta,
+        "back": reverse("admin:measurements_integration_change", args=[integration.pk]),
+    }
+    response = TemplateResponse(request, "admin/measurements/integration_token.html", context)
+    add_never_cache_headers(response)
+    return response
+
+
 @admin.register(Integration)
-class IntegrationAdmin(CentreAdminAccess, admin.ModelAdmin):
+class IntegrationAdmin(NorwegianLabels, CentreAdminAccess, admin.ModelAdmin):
+    """The centre's device gateways. «Legg til» creates one and shows its token once; «Lag nytt token»
+    (rotate) shows a new one once and the old stops working; «Deaktiver» refuses its token. The token
+    is stored only as a hash. Every step is audited."""
+
+    labels = {"centre": "oppfølgingssenter", "created_at": "opprettet"}
     list_display = ["name", "centre", "token_prefix", "active", "created_at"]
     # RelatedOnly: the filter offers only the centres in this admin's own list, never another's.
-    list_filter = ["active", ("centre", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["active", ("centre", titled(admin.RelatedOnlyFieldListFilter, "oppfølgingssenter"))]
     fields = ["centre", "name", "token_prefix", "active"]
-    readonly_fields = ["centre", "name", "token_prefix"]  # created with `manage.py create_integration`
+    readonly_fields = ["centre", "token_prefix"]
+    actions = ["rotate", "deactivate"]
 
     @staticmethod
     def scoped(request, integrations):
@@ -43,7 +80,72 @@ class IntegrationAdmin(CentreAdminAccess, admin.ModelAdmin):
         return self.scoped(request, super().get_queryset(request))
 
     def has_add_permission(self, request):
-        return False
+        return self.has_module_permission(request)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # readings name their gateway: deactivate, never delete
+        return actions
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            return IntegrationForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ["centre", "name"] if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "centre" and not request.user.is_superuser:
+            kwargs["queryset"] = _centres(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            if "active" in form.changed_data:
+                integration_active_set(integration=obj, active=obj.active, by=request.user, request=request)
+            if "name" in form.changed_data:
+                obj.save(update_fields=["name"])
+                audit_record(action=AuditAction.UPDATE, object_type="integration", object_id=obj.pk,
+                             request=request, role=Role.ADMIN)  # fmt: skip
+            return
+        created, token = integration_create(centre=obj.centre, name=obj.name)
+        audit_record(action=AuditAction.CREATE, object_type="integration", object_id=created.pk, request=request,
+                     role=Role.ADMIN)  # fmt: skip
+        obj.pk, obj._state.adding, obj.token_prefix = created.pk, False, created.token_prefix
+        request._dho_new_token = token
+
+    def response_add(self, request, obj, post_url_continue=None):
+        token = getattr(request, "_dho_new_token", None)
+        if token is None:
+            return super().response_add(request, obj, post_url_continue)
+        title = f"Integrasjonen «{obj.name}» er opprettet"
+        return _token_shown_once(request, integration=obj, token=token, title=title)
+
+    @admin.action(description="Lag nytt token (det gamle slutter å virke, det nye vises én gang)")
+    def rotate(self, request, queryset):
+        integrations = list(queryset[:2])
+        if len(integrations) != 1:
+            self.message_user(request, "Velg én integrasjon om gangen: hvert nye token vises bare én gang.",
+                              level=messages.WARNING)  # fmt: skip
+            return None
+        integration = integrations[0]
+        token = integration_rotate(integration=integration, by=request.user, request=request)
+        self.log_change(request, integration, "Nytt token laget")
+        return _token_shown_once(request, integration=integration, token=token,
+                                 title=f"Nytt token for «{integration.name}»")  # fmt: skip
+
+    @admin.action(description="Deaktiver de valgte integrasjonene (tokenet avvises)")
+    def deactivate(self, request, queryset):
+        names = []
+        for integration in queryset.filter(active=True):
+            integration_active_set(integration=integration, active=False, by=request.user, request=request)
+            self.log_change(request, integration, "Deaktivert")
+            names.append(integration.name)
+        self.message_user(request, f"Deaktivert: {', '.join(names) or '–'}.")
 
 
 class ResubmitForm(forms.Form):
@@ -85,12 +187,17 @@ def _not_found(item: QuarantinedItem, national_id: str) -> str:
 
 
 @admin.register(QuarantinedItem)
-class QuarantinedItemAdmin(CentreAdminAccess, admin.ModelAdmin):
+class QuarantinedItemAdmin(NorwegianLabels, CentreAdminAccess, admin.ModelAdmin):
     """The payloads carry patient data (a FHIR subject's full fødselsnummer): every item page shown,
     every resubmission and every discarding is audited as the admin (measurements.selectors)."""
 
+    labels = {
+        "integration": "integrasjon", "centre": "oppfølgingssenter", "kind": "type", "index": "nummer i sendingen",
+        "payload": "innhold", "errors": "feil", "received_at": "mottatt", "status": "status",
+        "resolved_at": "behandlet", "resolved_by": "behandlet av", "result": "resultat",
+    }  # fmt: skip
     list_display = ["received_at", "integration", "kind", "index", "error_text", "status"]
-    list_filter = ["status", "kind", GatewayFilter]
+    list_filter = ["status", ("kind", titled(admin.AllValuesFieldListFilter, "type")), GatewayFilter]
     readonly_fields = [
         "integration", "centre", "kind", "index", "payload", "errors", "received_at", "status", "resolved_at",
         "resolved_by", "result",
@@ -175,10 +282,11 @@ def _full_text(notice: QuarantineNotice) -> str:
 
 
 @admin.register(QuarantineNotice)
-class QuarantineNoticeAdmin(CentreAdminReadOnly, admin.ModelAdmin):
+class QuarantineNoticeAdmin(NorwegianLabels, CentreAdminReadOnly, admin.ModelAdmin):
     """Days a gateway's quarantine was full (one row per gateway and day, written by ingest and
     audited there). No patient data: the refused items stayed with the gateway."""
 
+    labels = {"integration": "integrasjon", "centre": "oppfølgingssenter"}
     list_display = ["day", "integration", "refused", "first_refused_at", "last_refused_at"]
     list_filter = [GatewayFilter]
 
@@ -246,12 +354,14 @@ def _served_municipalities(request) -> set[int]:
 
 
 @admin.register(Reading)
-class ReadingAdmin(CentreAdminAccess, admin.ModelAdmin):
+class ReadingAdmin(NorwegianLabels, CentreAdminAccess, admin.ModelAdmin):
     """The readings of the municipalities the admin's centre serves (as the quarantine's gateways
     post them), read-only. The patient is shown by id, not name: the admin follows up a device that
     still sends after the end with the patient's nurse. Every list and page shown is audited, in the
     role of centre admin (the admin reaches readings through the centre, not a patient role)."""
 
+    labels = {"integration": "integrasjon", "external_id": "gatewayens id", "original": "opprinnelig verdi",
+              "scored_at": "vurdert"}  # fmt: skip
     list_display = ["measured_at", "received_at", "municipality", "patient_ref", "shown", "colour", "reason",
                     "after_end"]  # fmt: skip
     # RelatedOnly: the filter offers only the municipalities in this admin's own list.

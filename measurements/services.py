@@ -73,6 +73,24 @@ def integration_create(*, centre, name: str) -> tuple[Integration, str]:
     return integration, token
 
 
+def integration_rotate(*, integration: Integration, by, request=None) -> str:
+    """A new token for the gateway, returned once: the old one stops working at once (only the new
+    hash is kept). Audited as the centre admin who did it."""
+    token = integration.set_new_token()
+    integration.save(update_fields=["token_hash", "token_prefix"])
+    audit_record(action=AuditAction.UPDATE, object_type="integration_token", object_id=integration.pk,
+                 request=request, user=by, role=Role.ADMIN)  # fmt: skip
+    return token
+
+
+def integration_active_set(*, integration: Integration, active: bool, by, request=None) -> None:
+    """Deactivates (or activates again) a gateway: an inactive gateway's token is refused. Audited."""
+    integration.active = active
+    integration.save(update_fields=["active"])
+    audit_record(action=AuditAction.UPDATE, object_type="integration", object_id=integration.pk, request=request,
+                 user=by, role=Role.ADMIN)  # fmt: skip
+
+
 def integration_for_token(token: str) -> Integration | None:
     return Integration.objects.filter(token_hash=token_hash(token), active=True).select_related("centre").first()
 

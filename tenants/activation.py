@@ -8,6 +8,13 @@ shown once, stored only as a keyed hash, expires after DHO_ACTIVATION_CODE_HOURS
 one app: `/login/setup/` asks for it before it shows the QR code, and the app's first code uses it
 up (tenants/two_factor.py). A new code replaces the user's unused ones. A wrong, used or expired
 code counts as a failed login (tenants/lockout.py). Every code issued is audited.
+
+The same code sets the user's password, once, before the app: `/login/code/` («Glemt passord?» on
+the login page) takes the username, the code and a new password (Django's password validators), and
+then logs the user in straight to the app's setup with the code already given. A new user created in
+the admin has no password until then, so one code from the admin is all they need. For a user who
+has an app already (a forgotten password), the admin's «Lag kode for nytt passord» issues a code
+that sets the password only (`for_password=True`): the login still wants the app's code after it.
 """
 
 from __future__ import annotations
@@ -69,10 +76,11 @@ def lifetime() -> datetime.timedelta:
     return datetime.timedelta(hours=settings.DHO_ACTIVATION_CODE_HOURS)
 
 
-def activation_code_issue(*, user, by=None, request=None, system: str = "") -> Issued:
+def activation_code_issue(*, user, by=None, request=None, system: str = "", for_password: bool = False) -> Issued:
     """A new code for the user (their unused ones stop working), audited as issued by `by` (an
-    admin) or by `system` (a management command). Refused with AlreadySetUp for a user with an app."""
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+    admin) or by `system` (a management command). Refused with AlreadySetUp for a user with an app,
+    unless the code is `for_password` (a forgotten password: the code sets the password only)."""
+    if not for_password and TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         raise AlreadySetUp(user)
     code = "".join(secrets.choice(ALPHABET) for _n in range(LENGTH))
     now = timezone.now()
@@ -129,3 +137,40 @@ def activation_code_use(*, user, code_id) -> bool:
             pk=code_id, user=user, used_at__isnull=True, expires_at__gt=timezone.now()
         ).update(used_at=timezone.now())
     )
+
+
+# --- the password, set with the code (/login/code/) --------------------------------------------------
+
+
+def password_code_check(user, text: str) -> tuple[ActivationCode | None, str]:
+    """(the user's code that may still set the password, "") or (None, what was wrong). The answer
+    for an unknown user is the same as for a wrong code: the page tells no one which usernames exist."""
+    if not _normalise(text):
+        return None, _("Skriv inn koden du har fått av administratoren ved oppfølgingssenteret.")
+    code = None
+    if user is not None and user.is_active:
+        code = ActivationCode.objects.filter(user=user, digest=_digest(text)).first()
+    if code is None:
+        return None, _("Brukernavnet eller koden stemmer ikke. Sjekk begge og prøv igjen.")
+    if code.password_set_at is not None or code.used_at is not None:
+        return None, _("Koden er allerede brukt. Be administratoren ved oppfølgingssenteret om en ny.")
+    if code.expires_at <= timezone.now():
+        return None, _("Koden er utløpt. Be administratoren ved oppfølgingssenteret om en ny.")
+    return code, ""
+
+
+def password_set_with_code(*, code: ActivationCode, password: str, request=None) -> bool:
+    """Sets the user's password and uses the code's password step up (claimed in one UPDATE, so two
+    tabs cannot both use it); audited as the user. False if the code was used meanwhile. Changing the
+    password ends the user's other sessions and API tokens (tenants/sessions.py, tenants/tokens.py)."""
+    user = code.user
+    with transaction.atomic():
+        claimed = ActivationCode.objects.filter(
+            pk=code.pk, password_set_at__isnull=True, used_at__isnull=True, expires_at__gt=timezone.now()
+        ).update(password_set_at=timezone.now())
+        if not claimed:
+            return False
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit_record(action=AuditAction.UPDATE, object_type="password", object_id=user.pk, request=request, user=user)
+    return True

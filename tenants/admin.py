@@ -2,8 +2,10 @@ from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +21,15 @@ from tenants.activation import AlreadySetUp, activation_code_issue
 from tenants.forms import AdminLoginForm
 from tenants.login import accounts_managed_by
 from tenants.models import ActivationCode, Agreement, AuditEvent, Centre, LoginLock, Membership, Municipality, Role
-from tenants.selectors import visible_audit_events
+from tenants.selectors import ACCESS_OBJECT_LABELS, admin_centres, centre_served_municipalities, visible_audit_events
+from tenants.services import (
+    membership_end,
+    membership_give,
+    membership_place_refusal,
+    user_create,
+    user_deactivate,
+    user_update,
+)
 from tenants.tokens import admin_tokens
 from tenants.two_factor import two_factor_reset
 
@@ -27,39 +37,80 @@ from tenants.two_factor import two_factor_reset
 admin.site.login_form = AdminLoginForm
 
 
-@admin.register(Municipality)
-class MunicipalityAdmin(admin.ModelAdmin):
-    list_display = ["number", "name", "population"]
-    search_fields = ["number", "name"]
+def titled(filter_class, title):
+    """A list filter under a Norwegian title (Django's field filters take the field's name, which
+    third-party models leave in English)."""
+
+    class Titled(filter_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return Titled
 
 
-@admin.register(Centre)
-class CentreAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "host"]
-    prepopulated_fields = {"slug": ["name"]}
+class NorwegianLabels:
+    """Norwegian labels for fields a model (often a third party's, or another app's) leaves without
+    one: `labels` maps a field to its label. Columns and read-only fields are shown through a
+    callable under that label (Django would take the field's own name), form fields get it as their
+    label. Model fields keep their names: nothing here changes a migration."""
+
+    labels: dict[str, str] = {}
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        names = {f.name for f in model._meta.get_fields()}
+        self.labels = {name: label for name, label in self.labels.items() if name in names}
+        for name, label in self.labels.items():
+            setattr(self, _shown_name(name), _shown(model, name, label))
+        self.list_display = _relabelled(self.list_display, self.labels)
+        self.readonly_fields = _relabelled(self.readonly_fields, self.labels)
+        if self.fields:
+            readonly = set(self.readonly_fields)
+            self.fields = [_shown_name(f) if _shown_name(f) in readonly else f for f in self.fields]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        labels = {**self.labels, **kwargs.pop("labels", {})}
+        return super().get_form(request, obj, change, labels=labels, **kwargs)
+
+    def get_exclude(self, request, obj=None):
+        # A read-only field shown under its Norwegian name stays out of the form under its own.
+        readonly = set(self.get_readonly_fields(request, obj))
+        hidden = [name for name in self.labels if _shown_name(name) in readonly]
+        return [*(super().get_exclude(request, obj) or []), *hidden] or None
+
+    def _view_only(self, request, obj) -> bool:
+        return obj is not None and not self.has_change_permission(request, obj)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return _relabelled(fields, self.labels) if self._view_only(request, obj) else fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if self._view_only(request, obj):
+            return [*_relabelled(readonly, self.labels), *(_shown_name(n) for n in self.labels)]
+        return readonly
 
 
-class OneRowAtATime:
-    """The admin's bulk delete of memberships and agreements: row by row through the model, which
-    writes through the owner's audited function (tenants.configuration)."""
-
-    def delete_queryset(self, request, queryset):
-        for row in queryset:
-            row.delete()
+def _shown_name(name: str) -> str:
+    return f"{name}_shown_nb"
 
 
-@admin.register(Agreement)
-class AgreementAdmin(OneRowAtATime, admin.ModelAdmin):
-    list_display = ["centre", "municipality", "follow_up_by", "valid_from", "valid_to"]
-    list_filter = ["centre", "follow_up_by"]
+def _relabelled(names, labels) -> list:
+    return [_shown_name(n) if isinstance(n, str) and n in labels else n for n in names]
 
 
-@admin.register(Membership)
-class MembershipAdmin(OneRowAtATime, admin.ModelAdmin):
-    list_display = ["user", "role", "centre", "municipality"]
-    list_filter = ["role", "centre", "municipality"]
-    search_fields = ["user__username"]
-    autocomplete_fields = ["municipality"]
+def _shown(model, name: str, label: str):
+    field = model._meta.get_field(name)
+    boolean = field.get_internal_type() == "BooleanField"
+
+    def shown(obj):
+        if field.choices:
+            return getattr(obj, f"get_{name}_display")()
+        return getattr(obj, name)
+
+    return admin.display(description=label, boolean=boolean, ordering=name)(shown)
 
 
 def _is_centre_admin(request) -> bool:
@@ -85,6 +136,17 @@ class CentreAdminAccess:
         return _is_centre_admin(request)
 
 
+class CentreAdminManage(CentreAdminAccess):
+    """What a centre admin also adds and deletes (their users' roles, their agreements): the model
+    admin's queryset and form choices keep it to the admin's own centre."""
+
+    def has_add_permission(self, request, obj=None):
+        return _is_centre_admin(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return _is_centre_admin(request)
+
+
 class CentreAdminReadOnly:
     """What a centre admin may only read (and act on through the admin's own actions): the log,
     the second factors, the lock-outs. No adding, editing or deleting through the forms."""
@@ -105,12 +167,384 @@ class CentreAdminReadOnly:
         return False
 
 
+# --- the centre: who may do what where -----------------------------------------------------------
+# A centre admin manages their own centre(s) and the kommuner they serve (host and partners), never
+# another centre's: every queryset and every choice below is narrowed to those, so another centre's
+# row is a missing one (the admin's redirect or 404) and another centre's id fails the form.
+
+
+def _municipalities(request):
+    if request.user.is_superuser:
+        return Municipality.objects.all()
+    served: set[int] = set()
+    for centre_id in admin_centres(request.user).values_list("pk", flat=True):
+        served |= centre_served_municipalities(centre_id)
+    return Municipality.objects.filter(pk__in=served)
+
+
+def _centres(request):
+    return Centre.objects.all() if request.user.is_superuser else admin_centres(request.user)
+
+
+def _memberships(request):
+    memberships = Membership.objects.select_related("user", "centre", "municipality")
+    if request.user.is_superuser:
+        return memberships
+    return memberships.filter(Q(centre__in=_centres(request)) | Q(municipality__in=_municipalities(request)))
+
+
+@admin.register(Municipality)
+class MunicipalityAdmin(admin.ModelAdmin):
+    list_display = ["number", "name", "population"]
+    search_fields = ["number", "name"]
+
+
+@admin.register(Centre)
+class CentreAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "host"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class OneRowAtATime:
+    """The admin's bulk delete of memberships and agreements: row by row through the model, which
+    writes through the owner's audited function (tenants.configuration)."""
+
+    def delete_queryset(self, request, queryset):
+        for row in queryset:
+            row.delete()
+
+
+class AgreementForm(forms.ModelForm):
+    class Meta:
+        model = Agreement
+        fields = ["centre", "municipality", "follow_up_by", "valid_from", "valid_to"]
+
+    def clean(self):
+        data = super().clean()
+        municipality, start = data.get("municipality"), data.get("valid_from")
+        if municipality is None or start is None or data.get("centre") is None:
+            return data
+        end = data.get("valid_to")
+        # A kommune is followed up by one centre at a time: another centre's overlapping agreement
+        # would open its patients to this centre's nurses.
+        overlapping = Agreement.objects.filter(municipality=municipality).exclude(centre=data["centre"])
+        overlapping = overlapping.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=start))
+        if end is not None:
+            overlapping = overlapping.filter(valid_from__lte=end)
+        if overlapping.exists():
+            self.add_error(
+                "municipality",
+                _("{kommune} har en samarbeidsavtale med et annet oppfølgingssenter i samme periode.").format(
+                    kommune=municipality.name
+                ),
+            )
+        return data
+
+
+@admin.register(Agreement)
+class AgreementAdmin(OneRowAtATime, CentreAdminManage, admin.ModelAdmin):
+    """The centre's samarbeidsavtaler with its partner kommuner: from and to, and who follows the
+    kommune's patients up. Every write is logged by the owner's function (tenants.configuration)."""
+
+    form = AgreementForm
+    list_display = ["municipality", "centre", "follow_up_by", "valid_from", "valid_to"]
+    list_filter = [("centre", admin.RelatedOnlyFieldListFilter), "follow_up_by"]
+
+    def get_queryset(self, request):
+        agreements = super().get_queryset(request).select_related("centre", "municipality")
+        return agreements.filter(centre__in=_centres(request))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "centre":
+            kwargs["queryset"] = _centres(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["user", "role", "centre", "municipality"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("role"):
+            place = {"centre": data.get("centre"), "municipality": data.get("municipality")}
+            refusal = membership_place_refusal(data["role"], **place)
+            if refusal:
+                raise forms.ValidationError(refusal)
+        return data
+
+
+class MembershipScope:
+    """The choices of a membership's form: the admin's users, centres and served kommuner."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "centre":
+            kwargs["queryset"] = _centres(request)
+        elif db_field.name == "municipality":
+            kwargs["queryset"] = _municipalities(request)
+        elif db_field.name == "user":
+            kwargs["queryset"] = accounts_managed_by(request.user).order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        membership_give(membership=obj, by=request.user, request=request)
+
+    def delete_model(self, request, obj):
+        membership_end(membership=obj, by=request.user, request=request)
+
+
+@admin.register(Membership)
+class MembershipAdmin(MembershipScope, OneRowAtATime, CentreAdminManage, admin.ModelAdmin):
+    """Roles: who is nurse, koordinator, fastlege … where. Giving one is adding a row, ending one is
+    deleting it; both logged by the owner's function (tenants.configuration)."""
+
+    form = MembershipForm
+    list_display = ["user", "role", "centre", "municipality"]
+    list_filter = ["role", ("centre", admin.RelatedOnlyFieldListFilter),
+                   ("municipality", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+
+    def get_queryset(self, request):
+        return _memberships(request)
+
+    def delete_queryset(self, request, queryset):
+        for row in queryset:
+            membership_end(membership=row, by=request.user, request=request)
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+class NewUserForm(forms.ModelForm):
+    """A new user and their first role at the centre (a user without one would be no one's to manage).
+    No password here: the code shown after saving sets it (tenants/activation.py)."""
+
+    role = forms.ChoiceField(label=_("Rolle"), choices=Role.choices)
+    place = forms.ChoiceField(label=_("Hvor"), help_text=_("Oppfølgingssenteret eller en av kommunene det betjener."))
+
+    class Meta:
+        model = User
+        fields = ["username", "first_name", "last_name", "email"]
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.places = {f"centre-{c.pk}": c for c in _centres(request)}
+        self.places |= {f"municipality-{m.pk}": m for m in _municipalities(request).order_by("name")}
+        self.fields["place"].choices = [("", "---------"), *((key, str(p)) for key, p in self.places.items())]
+
+    def clean(self):
+        data = super().clean()
+        place = self.places.get(data.get("place") or "")
+        if place is not None and data.get("role"):
+            where = {"centre": place} if isinstance(place, Centre) else {"municipality": place}
+            refusal = membership_place_refusal(data["role"], **where)
+            if refusal:
+                self.add_error("role", refusal)
+            data["where"] = where
+        return data
+
+
+class UserChangeForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name", "email", "is_active"]
+
+
+class MembershipInline(MembershipScope, admin.StackedInline):  # stacked: every field has its label
+    model = Membership
+    form = MembershipForm
+    fields = ["role", "centre", "municipality"]
+    extra = 1
+    verbose_name = _("rolle")
+    verbose_name_plural = _("roller")
+
+    def has_add_permission(self, request, obj=None):
+        return _is_centre_admin(request)
+
+    def has_change_permission(self, request, obj=None):
+        return _is_centre_admin(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return _is_centre_admin(request)
+
+    def has_view_permission(self, request, obj=None):
+        return _is_centre_admin(request)
+
+    def get_queryset(self, request):
+        return _memberships(request)
+
+
+@admin.register(User)
+class CentreUserAdmin(CentreAdminAccess, admin.ModelAdmin):
+    """The centre's users: create one (with a first role, and a code that sets the password and then
+    the authenticator app, shown once), change their roles, issue a code for a forgotten password,
+    deactivate. A centre admin sees only the users of their centre and its kommuner, never a
+    superuser (tenants.login.accounts_managed_by); everything is audited."""
+
+    list_display = ["username", "first_name", "last_name", "roles", "is_active", "last_login"]
+    list_filter = ["is_active", "memberships__role"]
+    search_fields = ["username", "first_name", "last_name", "email"]
+    readonly_fields = ["username", "last_login", "date_joined"]
+    actions = ["password_code", "deactivate"]
+    ordering = ["username"]
+
+    def get_queryset(self, request):
+        return accounts_managed_by(request.user).prefetch_related("memberships__centre", "memberships__municipality")
+
+    def has_add_permission(self, request):
+        return _is_centre_admin(request)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # a user is deactivated, never deleted: the log names them
+        return actions
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            form = NewUserForm
+
+            class ScopedNewUserForm(form):
+                def __init__(self, *args, **kw):
+                    super().__init__(*args, request=request, **kw)
+
+            return ScopedNewUserForm
+        return UserChangeForm
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["username", "first_name", "last_name", "email", "role", "place"]
+        return ["username", "first_name", "last_name", "email", "is_active", "last_login", "date_joined"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_inlines(self, request, obj):
+        return [MembershipInline] if obj is not None else []
+
+    @admin.display(description=_("roller"))
+    def roles(self, user) -> str:
+        return ", ".join(f"{m.get_role_display()} ({m.centre or m.municipality.name})" for m in user.memberships.all())
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            if "is_active" in form.changed_data and not obj.is_active:
+                obj.is_active = True  # deactivated through the service, which ends the user's tokens too
+                user_deactivate(user=obj, by=request.user, request=request)
+            user_update(user=obj, fields=[f for f in form.changed_data if f != "is_active" or obj.is_active],
+                        by=request.user, request=request)  # fmt: skip
+            return
+        data = form.cleaned_data
+        created = user_create(username=data["username"], first_name=data["first_name"], last_name=data["last_name"],
+                              email=data["email"], role=data["role"], by=request.user, request=request,
+                              **data["where"])  # fmt: skip
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        if change:
+            super().save_related(request, form, formsets, change)
+
+    def save_formset(self, request, form, formset, change):
+        for membership in formset.save(commit=False):
+            membership_give(membership=membership, by=request.user, request=request)
+        for membership in formset.deleted_objects:
+            membership_end(membership=membership, by=request.user, request=request)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        user = User.objects.get(pk=obj.pk)
+        issued, refused = _issue(request, [user])
+        self.log_addition(request, user, "Bruker opprettet, kode for passord og autentiseringsapp laget")
+        title = _("Bruker {name} er opprettet").format(name=user.get_username())
+        back = reverse("admin:auth_user_change", args=[user.pk])
+        return _codes_shown_once(request, title=title, issued=issued, refused=refused, back=back)
+
+    @admin.action(description=_("Lag kode for nytt passord (vises én gang)"))
+    def password_code(self, request, queryset):
+        users = list(queryset)
+        issued, refused = _issue(request, users, for_password=True)
+        for user in users:
+            self.log_change(request, user, "Kode for nytt passord laget")
+        back = reverse("admin:auth_user_changelist")
+        return _codes_shown_once(request, title=_("Koder for nytt passord"), issued=issued, refused=refused, back=back)
+
+    @admin.action(description=_("Deaktiver de valgte brukerne (kan ikke logge inn, API-nøkler slettes)"))
+    def deactivate(self, request, queryset):
+        names = [u.get_username() for u in queryset if user_deactivate(user=u, by=request.user, request=request)]
+        self.message_user(request, _("Deaktivert: {names}.").format(names=", ".join(sorted(names)) or "–"))
+
+
+# The log's codes in Norwegian: the objects patients' «innsyn i logg» names (tenants.selectors), and
+# those only the admin's log shows (configuration written through the owner's function, the login's
+# security events, the gateways). A code not named here is shown as it is.
+AUDIT_OBJECT_LABELS = {
+    **ACCESS_OBJECT_LABELS,
+    "plan_version": "planversjon",
+    "access_log": "innsyn i logg",
+    "activation_code": "aktiveringskode",
+    "answer_list": "skjemasvarliste",
+    "integration": "integrasjon (gateway)",
+    "integration_token": "integrasjonens token",
+    "login_lock": "innloggingssperre",
+    "move_hand_over": "overlevering ved flytting",
+    "move_notice": "flyttemelding",
+    "password": "passord",
+    "price_model": "prismodell",
+    "quarantine_notice": "full karantene",
+    "second_factor": "tofaktor",
+    "system_scope": "systemtilgang",
+    "user": "bruker",
+    "user_access": "brukertilgang",
+    "tenants_membership": "rolle (medlemskap)",
+    "tenants_agreement": "samarbeidsavtale",
+    "patients_patientuserobjectpermission": "tilgang til pasient (bruker)",
+    "patients_patientgroupobjectpermission": "tilgang til pasient (gruppe)",
+}
+AUDIT_ROLE_LABELS = {**dict(Role.choices), "admin": Role.ADMIN.label}
+
+
+def audit_object_label(code: str) -> str:
+    return AUDIT_OBJECT_LABELS.get(code, code)
+
+
+def audit_role_label(code: str) -> str:
+    return str(AUDIT_ROLE_LABELS.get(code, code)) if code else "–"
+
+
+class CodeFilter(admin.SimpleListFilter):
+    """A filter on a code column, offering the codes in Norwegian (sorted by the label)."""
+
+    labels: dict = {}
+
+    def lookups(self, request, model_admin):
+        return sorted(((code, str(label)) for code, label in self.labels.items()), key=lambda pair: pair[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.parameter_name: self.value()}) if self.value() else queryset
+
+
+class AuditObjectFilter(CodeFilter):
+    title = _("objekttype")
+    parameter_name = "object_type"
+    labels = AUDIT_OBJECT_LABELS
+
+
+class AuditRoleFilter(CodeFilter):
+    title = _("rolle")
+    parameter_name = "role"
+    labels = AUDIT_ROLE_LABELS
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(CentreAdminReadOnly, admin.ModelAdmin):
     """Read-only, and only the events of the municipalities the admin's centre serves."""
 
-    list_display = ["at", "username", "role", "action", "object_type", "patient_id", "municipality", "ip"]
-    list_filter = ["action", "role", "object_type", "municipality", ("at", admin.DateFieldListFilter)]
+    list_display = ["at", "username", "role_shown", "action", "object_shown", "patient_id", "municipality", "ip"]
+    list_filter = ["action", AuditRoleFilter, AuditObjectFilter, "municipality", ("at", admin.DateFieldListFilter)]
     search_fields = ["username", "=patient_id", "=request_id", "=upstream_request_id", "=object_id"]
     date_hierarchy = "at"
     list_select_related = ["municipality"]
@@ -118,6 +552,14 @@ class AuditEventAdmin(CentreAdminReadOnly, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return visible_audit_events(request.user)
+
+    @admin.display(description=_("rolle"), ordering="role")
+    def role_shown(self, event) -> str:
+        return audit_role_label(event.role)
+
+    @admin.display(description=_("objekttype"), ordering="object_type")
+    def object_shown(self, event) -> str:
+        return audit_object_label(event.object_type)
 
 
 # --- login: lock-outs, activation codes and the second factor -----------------------------------------
@@ -146,11 +588,11 @@ def _codes_shown_once(request, *, title: str, issued: list, refused: list, back:
     return response
 
 
-def _issue(request, users) -> tuple[list, list]:
+def _issue(request, users, *, for_password: bool = False) -> tuple[list, list]:
     issued, refused = [], []
     for user in sorted(users, key=lambda u: u.get_username()):
         try:
-            issued.append(activation_code_issue(user=user, by=request.user, request=request))
+            issued.append(activation_code_issue(user=user, by=request.user, request=request, for_password=for_password))
         except AlreadySetUp as already:
             refused.append(str(already))
     return issued, refused
@@ -161,15 +603,35 @@ class TwoFactorAdmin(CentreAdminReadOnly, admin.ModelAdmin):
     """Users' authenticator apps. «Nullstill tofaktor» (a lost phone) deletes the user's app and
     backup codes and shows a new activation code once, for the user's next login."""
 
-    list_display = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    list_display = ["user_shown", "app_name", "app_confirmed", "app_created", "app_last_used"]
     list_display_links = None  # nothing to open: the secret is never shown
-    list_filter = ["confirmed"]
+    list_filter = [("confirmed", titled(admin.BooleanFieldListFilter, _("bekreftet")))]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     list_select_related = ["user"]
     actions = ["reset_two_factor"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(user__in=accounts_managed_by(request.user))
+
+    @admin.display(description=_("bruker"), ordering="user__username")
+    def user_shown(self, device):
+        return device.user
+
+    @admin.display(description=_("navn"), ordering="name")
+    def app_name(self, device):
+        return device.name
+
+    @admin.display(description=_("bekreftet"), boolean=True, ordering="confirmed")
+    def app_confirmed(self, device):
+        return device.confirmed
+
+    @admin.display(description=_("satt opp"), ordering="created_at")
+    def app_created(self, device):
+        return device.created_at
+
+    @admin.display(description=_("sist brukt"), ordering="last_used_at")
+    def app_last_used(self, device):
+        return device.last_used_at
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -181,6 +643,8 @@ class TwoFactorAdmin(CentreAdminReadOnly, admin.ModelAdmin):
     )
     def reset_two_factor(self, request, queryset):
         users = {device.user for device in queryset.select_related("user")}
+        if request.POST.get("post") != "yes":
+            return self._confirm_reset(request, queryset, users)
         for user in users:
             two_factor_reset(user=user, by=request.user, request=request)
             self.log_change(request, user, "Tofaktor nullstilt (app og reservekoder slettet), ny aktiveringskode")
@@ -189,6 +653,22 @@ class TwoFactorAdmin(CentreAdminReadOnly, admin.ModelAdmin):
         title = _("Tofaktor er nullstilt for: {names}.").format(names=names)
         back = reverse("admin:otp_totp_totpdevice_changelist")
         return _codes_shown_once(request, title=title, issued=issued, refused=refused, back=back)
+
+    def _confirm_reset(self, request, queryset, users):
+        """Django's intermediate page for an action: nothing is deleted until the admin confirms,
+        having read whose apps and backup codes go."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Nullstille tofaktor?"),
+            "users": sorted(users, key=lambda u: u.get_username()),
+            "selected": queryset.values_list("pk", flat=True),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+            "back": reverse("admin:otp_totp_totpdevice_changelist"),
+        }
+        response = TemplateResponse(request, "admin/tenants/reset_two_factor_confirm.html", context)
+        add_never_cache_headers(response)
+        return response
 
 
 class IssueForm(forms.Form):
@@ -209,7 +689,7 @@ class ActivationCodeAdmin(CentreAdminReadOnly, admin.ModelAdmin):
     for a user of the centre who has no app yet (a new user, or after «Nullstill tofaktor») and shows
     it once; never the code again, only when it was made, by whom, until when, and whether it was used."""
 
-    list_display = ["user", "created_at", "issued_by", "expires_at", "used_at"]
+    list_display = ["user", "created_at", "issued_by", "expires_at", "password_set_at", "used_at"]
     list_display_links = None  # nothing to open: the code is never kept
     search_fields = ["user__username"]
     list_select_related = ["user"]
@@ -339,10 +819,28 @@ if admin.site.is_registered(AuthToken):
 
 @admin.register(AuthToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["token_key", "user", "created", "expiry"]
+    list_display = ["key_start", "user_shown", "created_shown", "expiry_shown"]
     list_display_links = None  # nothing to open: a token has no editable field and its secret is never kept
     search_fields = ["user__username", "=token_key"]
-    list_filter = [("expiry", admin.DateFieldListFilter)]
+    search_help_text = _("Søk på brukernavn eller nøkkelens start")
+    list_filter = [("expiry", titled(admin.DateFieldListFilter, _("utløper")))]
+
+    @admin.display(description=_("nøkkelens start"), ordering="token_key")
+    def key_start(self, token):
+        return token.token_key
+
+    @admin.display(description=_("bruker"), ordering="user__username")
+    def user_shown(self, token):
+        return token.user
+
+    @admin.display(description=_("laget"), ordering="created")
+    def created_shown(self, token):
+        return token.created
+
+    @admin.display(description=_("utløper"), ordering="expiry")
+    def expiry_shown(self, token):
+        return token.expiry
+
     list_select_related = ["user"]
     ordering = ["-created"]
     actions = ["delete_selected"]

@@ -65,3 +65,42 @@ class AdminLoginForm(StepUpLogin, AdminAuthenticationForm):
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
         self._add_code_field()
+
+
+class CodePasswordForm(forms.Form):
+    """/login/code/: the username, the code from the centre admin and a new password, checked by
+    Django's password validators (tenants.activation.password_code_check checks the code)."""
+
+    username = forms.CharField(label=_("Brukernavn"), max_length=150)
+    code = forms.CharField(label=_("Kode fra administratoren"), max_length=64)
+    new_password1 = forms.CharField(label=_("Nytt passord"), strip=False, widget=forms.PasswordInput)
+    new_password2 = forms.CharField(label=_("Nytt passord en gang til"), strip=False, widget=forms.PasswordInput)
+
+    def __init__(self, *args, user_for=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user_for = user_for
+        self.code = None
+        self.code_refused = False
+
+    def clean(self):
+        from django.contrib.auth import password_validation
+
+        from tenants.activation import password_code_check
+
+        data = super().clean()
+        if "username" not in data or "code" not in data:
+            return data
+        user = self.user_for(data["username"])
+        self.code, error = password_code_check(user, data["code"])
+        if self.code is None:
+            self.code_refused = True
+            raise ValidationError(error, code="code")
+        first, second = data.get("new_password1"), data.get("new_password2")
+        if first and second and first != second:
+            self.add_error("new_password2", _("De to passordene er ikke like. Skriv det samme passordet to ganger."))
+        elif first:
+            try:
+                password_validation.validate_password(first, self.code.user)
+            except ValidationError as invalid:
+                self.add_error("new_password1", invalid)
+        return data

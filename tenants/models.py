@@ -47,7 +47,7 @@ class Centre(models.Model):
     """An (interkommunalt) oppfølgingssenter, run by a host municipality (vertskommune)."""
 
     name = models.CharField(_("navn"), max_length=200)
-    slug = models.SlugField(unique=True)
+    slug = models.SlugField(_("kortnavn (i adresser)"), unique=True)
     host = models.ForeignKey(
         Municipality, on_delete=models.PROTECT, related_name="hosted_centres", verbose_name=_("vertskommune")
     )
@@ -86,14 +86,18 @@ class AgreementQuerySet(models.QuerySet):
 class Agreement(WrittenThroughFunction):
     """Samarbeidsavtale between a centre and a partner municipality: who follows its patients up."""
 
-    centre = models.ForeignKey(Centre, on_delete=models.PROTECT, related_name="agreements")
-    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="agreements")
+    centre = models.ForeignKey(
+        Centre, on_delete=models.PROTECT, related_name="agreements", verbose_name=_("oppfølgingssenter")
+    )
+    municipality = models.ForeignKey(
+        Municipality, on_delete=models.PROTECT, related_name="agreements", verbose_name=_("kommune")
+    )
     follow_up_by = models.CharField(_("oppfølging ved"), max_length=20, choices=FollowUpBy.choices)
     valid_from = models.DateField(_("gyldig fra"))
     valid_to = models.DateField(_("gyldig til"), null=True, blank=True)
     # Set by a database trigger on every UPDATE (however it is made): billing recomputes a locked
     # month whose agreements changed after it was locked (billing.selectors.changed_since_locked).
-    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("sist endret"), default=timezone.now, editable=False)
 
     objects = AgreementQuerySet.as_manager()
 
@@ -124,11 +128,25 @@ class Role(models.TextChoices):
 class Membership(WrittenThroughFunction):
     """A user's role at a centre or at a municipality. A user may hold several."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("bruker")
+    )
     role = models.CharField(_("rolle"), max_length=20, choices=Role.choices)
-    centre = models.ForeignKey(Centre, on_delete=models.CASCADE, null=True, blank=True, related_name="memberships")
+    centre = models.ForeignKey(
+        Centre,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        verbose_name=_("oppfølgingssenter"),
+    )
     municipality = models.ForeignKey(
-        Municipality, on_delete=models.CASCADE, null=True, blank=True, related_name="memberships"
+        Municipality,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        verbose_name=_("kommune"),
     )
 
     class Meta:
@@ -288,9 +306,9 @@ class LoginLock(models.Model):
 
 
 class ActivationCode(models.Model):
-    """What a user needs, besides the password, to set up their authenticator app: issued by the
-    centre admin (or `manage.py dho_activation_code`), shown once, kept only as a keyed hash, valid
-    until `expires_at` and for one setup."""
+    """What a user needs to set their password (once) and, besides the password, to set up their
+    authenticator app: issued by the centre admin (or `manage.py dho_activation_code`), shown once,
+    kept only as a keyed hash, valid until `expires_at`, for one password and one setup."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="activation_codes", verbose_name=_("bruker")
@@ -299,6 +317,9 @@ class ActivationCode(models.Model):
     created_at = models.DateTimeField(_("laget"), default=timezone.now)
     expires_at = models.DateTimeField(_("utløper"))
     used_at = models.DateTimeField(_("brukt"), null=True, blank=True)
+    # The same code sets the user's password once (a new user, a forgotten password), before it sets
+    # up the app: /login/code/ (tenants/views.py). Once set, the password step is used up.
+    password_set_at = models.DateTimeField(_("passord satt"), null=True, blank=True)
     issued_by = models.CharField(_("laget av"), max_length=150, blank=True)
 
     class Meta:

@@ -8,10 +8,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from knox.models import AuthToken
 
 from tenants.bulk import bulk_insert
-from tenants.models import AuditAction, AuditEvent
+from tenants.models import AuditAction, AuditEvent, Membership, Role
 from tenants.selectors import role_for_patient, user_scope
 
 OBJECT_ID_LENGTH = AuditEvent._meta.get_field("object_id").max_length
@@ -211,3 +215,78 @@ def _insert_events(request, action, object_type: str, *, user_id, username: str,
             "upstream_request_id": getattr(request, "upstream_request_id", "") if request is not None else "",
         },
     )
+
+
+# --- the centre admin: users and their roles (tenants/admin.py) ---------------------------------------
+# A centre admin creates the centre's users, gives and ends their roles (memberships) and deactivates
+# them, in the admin. Memberships are written through the owner's audited function (the model's
+# save/delete, tenants/configuration.py), which logs the row; the user's own changes are logged here,
+# as security events without a patient.
+
+# Where a role may be held: a koordinator and a fastlege belong to a kommune, a centre admin to a
+# centre; the others to either (a nurse of a kommune that follows up its own patients, say).
+ROLE_PLACES = {"admin": {"centre"}, "coordinator": {"municipality"}, "gp": {"municipality"}}
+
+
+def membership_place_refusal(role: str, *, centre=None, municipality=None) -> str:
+    """ "" when the role may be held there, else what was wrong (Norwegian)."""
+    if (centre is None) == (municipality is None):
+        return _("Velg enten et oppfølgingssenter eller en kommune for rollen.")
+    place = "centre" if centre is not None else "municipality"
+    if place not in ROLE_PLACES.get(role, {"centre", "municipality"}):
+        where = _("et oppfølgingssenter") if place == "municipality" else _("en kommune")
+        return _("Rollen {role} gis i {where}.").format(role=Role(role).label, where=where)
+    return ""
+
+
+def user_create(*, username: str, role: str, centre=None, municipality=None, first_name: str = "",
+                last_name: str = "", email: str = "", by, request=None):  # fmt: skip
+    """A new user with their first role. No password: the user sets it with the code the admin
+    issues (tenants/activation.py), which then sets up their authenticator app too."""
+    with transaction.atomic():
+        user = get_user_model()(username=username, first_name=first_name, last_name=last_name, email=email,
+                                is_staff=role == Role.ADMIN)  # fmt: skip
+        user.set_unusable_password()
+        user.save()
+        Membership(user=user, role=role, centre=centre, municipality=municipality).save()
+        audit_record(action=AuditAction.CREATE, object_type="user", object_id=user.pk, request=request, user=by,
+                     role="admin")  # fmt: skip
+    return user
+
+
+def user_update(*, user, fields: list[str], by, request=None) -> None:
+    """Saves the admin's change of a user's name, e-mail or active state, audited."""
+    if not fields:
+        return
+    user.save(update_fields=fields)
+    audit_record(action=AuditAction.UPDATE, object_type="user", object_id=user.pk, request=request, user=by,
+                 role="admin")  # fmt: skip
+
+
+def user_deactivate(*, user, by, request=None) -> bool:
+    """The user can no longer log in: their sessions stop being accepted at once (Django refuses an
+    inactive user's session) and their API tokens are deleted. Memberships stay, as history."""
+    if not user.is_active:
+        return False
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    AuthToken.objects.filter(user=user).delete()
+    audit_record(action=AuditAction.DELETE, object_type="user_access", object_id=user.pk, request=request, user=by,
+                 role="admin")  # fmt: skip
+    return True
+
+
+def membership_give(*, membership, by, request=None):
+    """Saves a new or changed membership (the owner's function logs the row). A centre admin's role
+    opens the admin to the user (is_staff), audited as a change of the user."""
+    membership.save()
+    user = membership.user
+    if membership.role == Role.ADMIN and not user.is_staff:
+        user.is_staff = True
+        user_update(user=user, fields=["is_staff"], by=by, request=request)
+    return membership
+
+
+def membership_end(*, membership, by=None, request=None) -> None:
+    """Ends a role: the row is deleted through the owner's function, which logs it."""
+    membership.delete()

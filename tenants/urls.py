@@ -6,6 +6,7 @@ from tenants import views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
+    path("login/code/", views.CodePasswordView.as_view(), name="login-code"),
     path("login/verify/", views.TwoFactorVerifyView.as_view(), name="two-factor-verify"),
     path("login/setup/", views.TwoFactorSetupView.as_view(), name="two-factor-setup"),
     path("account/backup-codes/", views.BackupCodesView.as_view(), name="two-factor-backup-codes"),

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
+from django.contrib.auth import get_user_model, login, user_login_failed
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
@@ -21,8 +22,8 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from tenants import sessions, two_factor
-from tenants.forms import LoginForm
+from tenants import activation, sessions, two_factor
+from tenants.forms import CodePasswordForm, LoginForm
 from tenants.login import lockout_response
 
 
@@ -203,3 +204,42 @@ class SessionStatusView(View):
 
     def get(self, request):
         return JsonResponse(_status(request))
+
+
+@method_decorator(never_cache, name="dispatch")
+class CodePasswordView(View):
+    """«Glemt passord?» and a new user's first login: the username, the code the centre admin issued
+    and a new password (tenants/activation.py). A wrong code counts as a failed login for that
+    username and address (tenants/lockout.py), and a (username, address) pair that must wait is
+    refused before the code is looked at. Afterwards the user is logged in with the new password and
+    goes on to the second factor: a new user sets up the app with the same code, already given."""
+
+    template_name = "registration/code_password.html"
+
+    def get(self, request):
+        return render(request, self.template_name, {"form": CodePasswordForm(user_for=_user_named)})
+
+    def post(self, request):
+        username = str(request.POST.get("username", ""))[:150]
+        credentials = {"username": username}
+        if not AxesProxyHandler.is_allowed(request, credentials):
+            return lockout_response(request, credentials=credentials)
+        form = CodePasswordForm(request.POST, user_for=_user_named)
+        if not form.is_valid():
+            if form.code_refused:
+                user_login_failed.send(sender=__name__, credentials=credentials, request=request)
+            return render(request, self.template_name, {"form": form})
+        code = form.code
+        if not activation.password_set_with_code(code=code, password=form.cleaned_data["new_password1"],
+                                                 request=request):  # fmt: skip
+            form.add_error(None, _("Koden ble brukt i et annet vindu. Be administratoren om en ny."))
+            return render(request, self.template_name, {"form": form})
+        login(request, code.user, backend="tenants.login.LoginBackend")
+        if not two_factor.has_app(code.user):
+            two_factor.activation_remember(request.session, code)  # the setup asks for it no more
+            return redirect("two-factor-setup")
+        return redirect("two-factor-verify")
+
+
+def _user_named(username: str):
+    return get_user_model().objects.filter(username=username).first()

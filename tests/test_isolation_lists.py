@@ -98,6 +98,7 @@ NOT_LISTS = {
     "api/v1/auth/tokens/": "the user's own API tokens: no patient (tests/tenants/test_tokens.py)",
     "api-nokler/": "the user's own API tokens as a page, as above",
     "login/": "the password form",
+    "login/code/": "a new password with the code from the centre admin: a form, no data",
     "login/verify/": "the second factor's code form",
     "login/setup/": "setting up the authenticator app: a QR code of the user's own",
     "account/backup-codes/": "the user's own backup codes",

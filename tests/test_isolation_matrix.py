@@ -56,7 +56,7 @@ BILLING_KWARGS = {"month": "2026-10", "year": 2026, "municipality": "3230"}
 ADMIN_OBJECT_KWARGS = ("object_id", "item_id", "id")
 ADMIN_PATIENT_DATA = ("tenants.auditevent", "measurements.quarantineditem", "measurements.reading")
 ADMIN_NO_PATIENT_DATA = {
-    "auth.user": "accounts; superusers only",
+    "auth.user": "accounts; the centre admin's own users (tests/tenants/test_admin_centre.py)",
     "auth.group": "superusers only",
     "knox.authtoken": "API tokens: digests, never a secret; the centre admin's users' (tests/tenants/test_tokens.py)",
     "tenants.municipality": "master data",

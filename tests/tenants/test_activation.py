@@ -169,7 +169,8 @@ def test_the_reset_shows_a_new_code_once_and_the_user_is_told_at_the_next_login(
     device = second_factor_device(nurse)
     admin = login(world.u.admin)
     response = admin.post(
-        "/admin/otp_totp/totpdevice/", {"action": "reset_two_factor", "_selected_action": [device.pk], "index": 0}
+        "/admin/otp_totp/totpdevice/",
+        {"action": "reset_two_factor", "_selected_action": [device.pk], "index": 0, "post": "yes"},
     )
     page = response.content.decode()
     assert "Tofaktor er nullstilt for: nurse." in page

@@ -165,7 +165,7 @@ def test_the_centre_admin_resets_a_users_second_factor(world, nurse, login):
     assert "nurse" in listed and device.key not in listed
     response = admin.post(
         "/admin/otp_totp/totpdevice/",
-        {"action": "reset_two_factor", "_selected_action": [device.pk], "index": 0},
+        {"action": "reset_two_factor", "_selected_action": [device.pk], "index": 0, "post": "yes"},
         follow=True,
     )
     assert "Tofaktor er nullstilt for: nurse." in response.content.decode()
@@ -184,7 +184,8 @@ def test_another_centres_admin_cannot_reset_it(world, nurse, login):
     client = login(agder_admin)
     assert f'value="{device.pk}"' not in client.get("/admin/otp_totp/totpdevice/").content.decode()
     client.post(
-        "/admin/otp_totp/totpdevice/", {"action": "reset_two_factor", "_selected_action": [device.pk], "index": 0}
+        "/admin/otp_totp/totpdevice/",
+        {"action": "reset_two_factor", "_selected_action": [device.pk], "index": 0, "post": "yes"},
     )
     assert TOTPDevice.objects.filter(pk=device.pk).exists()
 

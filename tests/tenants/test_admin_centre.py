@@ -1,0 +1,246 @@
+"""The centre admin runs the centre in the admin: creates a user with a first role and a code that sets
+the password and then the authenticator app, gives and ends roles, deactivates; keeps the agreements
+with its kommuner and its device gateways (token shown once, rotated, deactivated); resets a second
+factor only after a confirmation page. Another centre's admin sees none of it and writes nothing."""
+
+import datetime
+import re
+
+import pytest
+from axes.models import AccessAttempt
+from django.contrib.auth import SESSION_KEY, get_user_model
+from django.test import Client
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from measurements.models import Integration, Reading
+from measurements.services import integration_create
+from tenants import two_factor
+from tenants.activation import activation_code_issue
+from tenants.models import ActivationCode, Agreement, AuditEvent, Membership
+from tests.conftest import second_factor_device
+from tests.factories import MembershipFactory, UserFactory
+
+CODE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
+TOKEN = re.compile(r'<code id="integration-token">([^<]+)</code>')
+PASSWORD = "Solsikke-Fjord-2026"
+User = get_user_model()
+
+
+@pytest.fixture
+def agder_admin(world):
+    admin = UserFactory(username="admin_agder", is_staff=True)
+    MembershipFactory(user=admin, role="admin", centre=world.centres.agder)
+    return admin
+
+
+def _events(**filters) -> set:
+    return {(e.action, e.object_type, e.username) for e in AuditEvent.objects.filter(pk__gt=0, **filters)}
+
+
+def _new_nurse(client, world, username="ny.sykepleier") -> str:
+    response = client.post(
+        "/admin/auth/user/add/",
+        {"username": username, "first_name": "Nina", "last_name": "Ny", "email": "", "role": "nurse",
+         "place": f"centre-{world.centres.ovre.pk}", "_save": "Lagre"},
+    )  # fmt: skip
+    assert response.status_code == 200, response.content.decode()[:3000]
+    [code] = CODE.findall(response.content.decode())
+    return code
+
+
+def test_the_admin_creates_a_nurse_who_sets_password_and_app_with_one_code(world, login):
+    admin = login(world.u.admin)
+    code = _new_nurse(admin, world)
+    user = User.objects.get(username="ny.sykepleier")
+    assert not user.has_usable_password()
+    assert [(m.role, m.centre_id) for m in Membership.objects.filter(user=user)] == [("nurse", world.centres.ovre.pk)]
+    assert {("create", "user", "admin"), ("create", "tenants_membership", "admin"),
+            ("create", "activation_code", "admin")} <= _events()  # fmt: skip
+
+    client = Client()
+    assert "Glemt passord?" in client.get("/login/").content.decode()
+    short = client.post("/login/code/", {"username": user.username, "code": code, "new_password1": "kort",
+                                         "new_password2": "kort"})  # fmt: skip
+    assert "for kort" in short.content.decode() and not User.objects.get(pk=user.pk).has_usable_password()
+    done = client.post("/login/code/", {"username": user.username, "code": code.lower(), "new_password1": PASSWORD,
+                                        "new_password2": PASSWORD})  # fmt: skip
+    assert done.status_code == 302 and done["Location"] == "/login/setup/"
+    assert User.objects.get(pk=user.pk).check_password(PASSWORD)
+    assert client.session[SESSION_KEY] == str(user.pk)
+    setup = client.get("/login/setup/").content.decode()
+    assert "QR-kode" in setup  # the same code already opened the setup: no second typing
+    assert ("update", "password", "ny.sykepleier") in _events()
+    again = Client().post("/login/code/", {"username": user.username, "code": code, "new_password1": PASSWORD + "x",
+                                           "new_password2": PASSWORD + "x"})  # fmt: skip
+    assert "allerede brukt" in again.content.decode()
+
+
+def test_a_wrong_code_counts_as_a_failed_login_and_names_no_user(world):
+    activation_code_issue(user=world.u.nurse, system="test")
+    client = Client()
+    pages = [
+        client.post("/login/code/", {"username": name, "code": "AAAA-BBBB-CCCC", "new_password1": PASSWORD,
+                                     "new_password2": PASSWORD}).content.decode()
+        for name in ("nurse", "finnes.ikke")
+    ]  # fmt: skip
+    assert all("Brukernavnet eller koden stemmer ikke" in page for page in pages)
+    assert AccessAttempt.objects.get(username="nurse").failures_since_start == 1
+    for _attempt in range(3):
+        client.post("/login/code/", {"username": "nurse", "code": "AAAA-BBBB-CCCC"})
+    assert client.post("/login/code/", {"username": "nurse", "code": "x"}).status_code == 429
+
+
+def test_a_code_for_a_forgotten_password_leaves_the_app_in_place(world, login):
+    device = second_factor_device(world.u.nurse)
+    admin = login(world.u.admin)
+    response = admin.post("/admin/auth/user/", {"action": "password_code", "_selected_action": [world.u.nurse.pk],
+                                                "index": 0})  # fmt: skip
+    [code] = CODE.findall(response.content.decode())
+    client = Client()
+    done = client.post("/login/code/", {"username": "nurse", "code": code, "new_password1": PASSWORD,
+                                        "new_password2": PASSWORD})  # fmt: skip
+    assert done["Location"] == "/login/verify/"  # still the app's code before any page
+    assert TOTPDevice.objects.filter(pk=device.pk, confirmed=True).exists()
+    assert client.get("/patients/").status_code == 302
+    assert not ActivationCode.objects.get(user=world.u.nurse).used_at  # the app step is never offered
+
+
+def test_the_admin_gives_and_ends_roles_and_deactivates(world, login):
+    admin = login(world.u.admin)
+    nurse = world.u.nurse
+    given = admin.post("/admin/tenants/membership/add/", {"user": nurse.pk, "role": "coordinator",
+                                                          "municipality": world.m.gjerdrum.pk})  # fmt: skip
+    assert given.status_code == 302
+    wrong = admin.post("/admin/tenants/membership/add/", {"user": nurse.pk, "role": "coordinator",
+                                                          "centre": world.centres.ovre.pk})  # fmt: skip
+    assert "Rollen Koordinator gis i en kommune" in wrong.content.decode()
+    membership = Membership.objects.get(user=nurse, role="coordinator")
+    assert admin.post(f"/admin/tenants/membership/{membership.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    assert {("create", "tenants_membership", "admin"), ("delete", "tenants_membership", "admin")} <= _events()
+    admin.post("/admin/auth/user/", {"action": "deactivate", "_selected_action": [nurse.pk], "index": 0})
+    assert not User.objects.get(pk=nurse.pk).is_active
+    assert ("delete", "user_access", "admin") in _events()
+
+
+def test_the_admin_keeps_the_centres_agreements(world, login):
+    admin = login(world.u.admin)
+    new = world.m.nordrefollo
+    Agreement.objects.get(municipality=new).delete()
+
+    def add(centre, municipality, valid_from="2026-01-01"):
+        data = {"centre": centre.pk, "municipality": municipality.pk, "follow_up_by": "centre",
+                "valid_from": valid_from}  # fmt: skip
+        return admin.post("/admin/tenants/agreement/add/", data)
+
+    assert add(world.centres.ovre, new).status_code == 302
+    assert Agreement.objects.get(municipality=new).centre == world.centres.ovre
+    taken = add(world.centres.ovre, world.m.grimstad)
+    assert "samarbeidsavtale med et annet oppfølgingssenter" in taken.content.decode()
+    foreign = add(world.centres.agder, world.m.ullensaker, "2030-01-01")
+    assert foreign.status_code == 200 and not Agreement.objects.filter(municipality=world.m.ullensaker).exists()
+    assert ("create", "tenants_agreement", "admin") in _events()
+
+
+def _reading(patient, external_id):
+    measured = (timezone.localtime() - datetime.timedelta(minutes=1)).isoformat()
+    return {"readings": [{"external_id": external_id, "patient_id": str(patient.pk), "type": "spo2", "value": 95,
+                          "unit": "%", "measured_at": measured}]}  # fmt: skip
+
+
+def test_a_gateway_made_in_the_admin_posts_until_its_token_is_rotated(world, login):
+    admin = login(world.u.admin)
+    page = admin.post("/admin/measurements/integration/add/", {"centre": world.centres.ovre.pk,
+                                                                "name": "Leverandør A"}).content.decode()  # fmt: skip
+    [token] = TOKEN.findall(page)
+    integration = Integration.objects.get(name="Leverandør A")
+    assert token not in integration.token_hash and integration.token_prefix == token[:8]
+    assert token not in admin.get(f"/admin/measurements/integration/{integration.pk}/change/").content.decode()
+
+    def post(secret, external_id):
+        return Client(HTTP_AUTHORIZATION=f"Bearer {secret}").post(
+            "/api/v1/readings", _reading(world.p.gjerdrum, external_id), content_type="application/json"
+        )
+
+    assert post(token, "a-1").json()["results"][0]["status"] == "created"
+    assert Reading.objects.filter(integration=integration, external_id="a-1").exists()
+    rotated = admin.post("/admin/measurements/integration/", {"action": "rotate", "index": 0,
+                                                               "_selected_action": [integration.pk]})  # fmt: skip
+    [new_token] = TOKEN.findall(rotated.content.decode())
+    assert new_token != token
+    assert post(token, "a-2").status_code == 401
+    assert post(new_token, "a-3").status_code == 200
+    admin.post("/admin/measurements/integration/", {"action": "deactivate", "index": 0,
+                                                    "_selected_action": [integration.pk]})  # fmt: skip
+    assert post(new_token, "a-4").status_code == 401
+    assert {("create", "integration", "admin"), ("update", "integration_token", "admin"),
+            ("update", "integration", "admin")} <= _events()  # fmt: skip
+
+
+def test_the_two_factor_reset_asks_first_naming_the_users(world, login):
+    device = second_factor_device(world.u.nurse)
+    admin = login(world.u.admin)
+    asked = admin.post("/admin/otp_totp/totpdevice/", {"action": "reset_two_factor", "index": 0,
+                                                        "_selected_action": [device.pk]})  # fmt: skip
+    page = asked.content.decode()
+    assert "Nullstille tofaktor?" in page and "<li>nurse" in page
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()  # nothing deleted yet
+    done = admin.post("/admin/otp_totp/totpdevice/", {"action": "reset_two_factor", "index": 0, "post": "yes",
+                                                       "_selected_action": [device.pk]})  # fmt: skip
+    assert "Tofaktor er nullstilt for: nurse." in done.content.decode()
+    assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+    assert not two_factor.has_app(world.u.nurse)
+
+
+def test_another_centres_admin_sees_and_changes_nothing_of_the_centre(world, login, agder_admin):
+    integration, _token = integration_create(centre=world.centres.ovre, name="Øvres gateway")
+    nurse = world.u.nurse
+    membership = Membership.objects.get(user=nurse)
+    agreement = Agreement.objects.filter(centre=world.centres.ovre).first()
+    client = login(agder_admin)
+    before = AuditEvent.objects.filter(pk__gt=0).count()
+    lists = {
+        "/admin/auth/user/": "nurse</a>",
+        "/admin/tenants/membership/": f"/admin/tenants/membership/{membership.pk}/",
+        "/admin/tenants/agreement/": "Gjerdrum",
+        "/admin/measurements/integration/": "Øvres gateway",
+    }
+    for url, marker in lists.items():
+        assert marker not in client.get(url).content.decode(), url
+    objects = {
+        f"/admin/auth/user/{nurse.pk}/change/": {"first_name": "X", "last_name": "Y", "email": "", "is_active": ""},
+        f"/admin/tenants/membership/{membership.pk}/change/": {"user": agder_admin.pk, "role": "admin",
+                                                                "centre": world.centres.agder.pk},
+        f"/admin/tenants/agreement/{agreement.pk}/change/": {"centre": world.centres.agder.pk,
+                                                              "municipality": agreement.municipality_id,
+                                                              "follow_up_by": "centre", "valid_from": "2020-01-01"},
+        f"/admin/measurements/integration/{integration.pk}/change/": {"name": "Kapret", "active": ""},
+    }  # fmt: skip
+    for url, data in objects.items():
+        for response in (client.get(url), client.post(url, data)):
+            assert response.status_code in (302, 403, 404), url
+            assert response.status_code != 302 or response["Location"] == "/admin/", url
+    for action, url, pk in [("deactivate", "/admin/auth/user/", nurse.pk),
+                            ("password_code", "/admin/auth/user/", nurse.pk),
+                            ("rotate", "/admin/measurements/integration/", integration.pk)]:  # fmt: skip
+        client.post(url, {"action": action, "index": 0, "_selected_action": [pk]})
+    client.post(f"/admin/tenants/membership/{membership.pk}/delete/", {"post": "yes"})
+    client.post(f"/admin/tenants/agreement/{agreement.pk}/delete/", {"post": "yes"})
+    nurse.refresh_from_db()
+    assert nurse.is_active and nurse.first_name != "X"
+    assert Membership.objects.filter(pk=membership.pk, role="nurse", centre=world.centres.ovre).exists()
+    assert Agreement.objects.filter(pk=agreement.pk, centre=world.centres.ovre).exists()
+    integration.refresh_from_db()
+    assert integration.active and integration.name == "Øvres gateway" and integration.token_hash == _token_hash(_token)
+    assert not ActivationCode.objects.filter(user=nurse).exists()
+    assert AuditEvent.objects.filter(pk__gt=0).count() == before
+    add = client.post("/admin/tenants/membership/add/", {"user": nurse.pk, "role": "nurse",
+                                                         "centre": world.centres.agder.pk})  # fmt: skip
+    assert add.status_code == 200 and not Membership.objects.filter(user=nurse, centre=world.centres.agder).exists()
+
+
+def _token_hash(token):
+    from measurements.models import token_hash
+
+    return token_hash(token)
