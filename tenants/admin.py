@@ -56,9 +56,9 @@ class AgreementAdmin(OneRowAtATime, admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(OneRowAtATime, admin.ModelAdmin):
-    list_display = ["user", "role", "centre", "municipality"]
+    list_display = ["user", "role", "centre", "municipality", "hpr_number"]
     list_filter = ["role", "centre", "municipality"]
-    search_fields = ["user__username"]
+    search_fields = ["user__username", "hpr_number"]
     autocomplete_fields = ["municipality"]
 
 
