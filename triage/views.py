@@ -212,7 +212,7 @@ class FollowUpView(NurseAreaMixin, TemplateView):
             pages=pages, counts={key: len(rows) for key, rows in lists.items()},
             municipality=municipality, municipalities=visible_municipalities(self.request.user),
             query=self._query(), form=ContactForm(),
-            no_plan=[*plans.at_gp, *plans.in_progress, *plans.not_started],  # every one, for the tests' scope check
+            due=due, no_plan=[*plans.at_gp, *plans.in_progress, *plans.not_started],  # the whole lists, unpaged
             **kwargs,
         )  # fmt: skip
 
