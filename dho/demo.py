@@ -117,6 +117,15 @@ LOGINS = [
 # names Berg on several.
 GP_ALSO_IN = [("fastlege.berg", "3230")]
 
+# Fictional HPR numbers (nine digits, above the register's real range), one per fastlege: a henvisning
+# or the patient page finds a fastlege outside the kommune's list by this number (patients.services.fastlege).
+GP_HPR = {
+    "fastlege.berg": "990000101",
+    "fastlege.hansen": "990000102",
+    "fastlege.olsen": "990000103",
+    "fastlege.johansen": "990000104",
+}
+
 # Fastleger without a demo login: the other patients need a fastlege too.
 OTHER_GPS = [
     ("fastlege.hansen", "Ingrid", "Hansen", "3238"),
@@ -215,6 +224,10 @@ def _seed_plans(users: dict) -> None:
         draft = ebp.draft_start(patient=patient, user=nurse, content=content)
         ebp.draft_submit(version=draft, user=nurse)
         ebp.version_approve(version=draft, user=patient.gp, comment="Godkjent i tverrfaglig møte.")
+        # Approved when the forløp started, six months back: routine contacts and evaluations are due
+        # (the follow-up page counts from the approval when there are no contacts and no oppstart row).
+        approved_at = timezone.now() - datetime.timedelta(days=NAMED_STARTED_DAYS_AGO)
+        PlanVersion.objects.filter(pk=draft.pk).update(decided_at=approved_at, submitted_at=approved_at)
 
 
 # Readings for the worklist: (patient, type, values oldest → newest over the last days). The last
@@ -397,6 +410,7 @@ class Candidate:
     appeal: str = ""
     representative: tuple[str, str] | None = None  # the samtykke given by (name, role)
     gp: str = ""
+    next_of_kin: str = ""
 
 
 CANDIDATES = [
@@ -417,7 +431,8 @@ CANDIDATES = [
               what_matters="Å være trygg hjemme om natten.",
               criteria={"consent_competent": ("yes", "Med datteren, som har fremtidsfullmakt.")},
               decision="Oppfyller kriteriene; datteren følger opp planen sammen med ham.",
-              representative=("Anne Kvam", "datter, fremtidsfullmektig"), gp="fastlege.berg"),
+              representative=("Anne Kvam", "datter, fremtidsfullmektig"), gp="fastlege.berg",
+              next_of_kin="Anne Kvam, datter (fremtidsfullmektig), 900 01 010"),
     Candidate("3230", "refused", "Sølvi Brenden", datetime.date(1958, 5, 31), ("diabetes",), "self", "",
               "Ønsker hjelp til å følge med på blodsukkeret.", 30,
               criteria={"patient_benefit": ("no", "Blodsukkeret er stabilt og følges godt opp av fastlegen."),
@@ -476,7 +491,8 @@ def _candidate_referral(candidate: Candidate, municipality, users: dict) -> Refe
         user=registrar, municipality=municipality, national_id=_synthetic_id(candidate.birth, set()),
         name=candidate.name, referrer=candidate.referrer, referrer_name=candidate.referrer_name,
         reason=candidate.reason, diagnoses=candidate.diagnoses, gp=users.get(candidate.gp),
-        phone="900 00 000", received_on=today - datetime.timedelta(days=candidate.received_days_ago),
+        phone=demo_phone(CANDIDATES.index(candidate)), next_of_kin=candidate.next_of_kin,
+        received_on=today - datetime.timedelta(days=candidate.received_days_ago),
     )  # fmt: skip
 
 
@@ -654,7 +670,11 @@ def _user(username: str, first: str, last: str, *, staff: bool = False, login: b
 
 def _membership(user, role: str, where: str, centres: dict, municipalities: dict) -> None:
     target = {"centre": centres[where]} if where in centres else {"municipality": municipalities[where]}
-    Membership.objects.get_or_create(user=user, role=role, **target)
+    membership, _ = Membership.objects.get_or_create(user=user, role=role, **target)
+    hpr = GP_HPR.get(user.username, "") if role == Role.GP else ""
+    if membership.hpr_number != hpr:
+        membership.hpr_number = hpr
+        membership.save()
 
 
 def _synthetic_id(birth: datetime.date, taken: set[str]) -> str:
@@ -730,6 +750,43 @@ def _seed_patients(municipalities: dict, gps: dict) -> None:
             )
 
 
+def demo_phone(number: int) -> str:
+    """A synthetic phone number from one block (900 00 000 – 900 99 999), the same on every run: the
+    demo's patients and pårørende are invented, and so are their numbers."""
+    return f"900 {number // 1000 % 100:02d} {number % 1000:03d}"
+
+
+NEXT_OF_KIN = ["datter", "sønn", "ektefelle", "samboer", "bror", "søster", "nabo"]
+
+
+def _seed_call_sheet(users: dict) -> None:
+    """Every patient a phone and most of them a pårørende (the patient page's call sheet), in a fixed
+    order; a Gjerdrum patient without a fastlege (flagged on the board and the follow-up page) and
+    one whose plan waits for the fastlege («utkast hos fastlegen»)."""
+    rng = random.Random(2028)  # noqa: S311 – fixed seed
+    for number, patient in enumerate(Patient.objects.order_by("national_id"), start=100):
+        relation, first = rng.choice(NEXT_OF_KIN), rng.choice(FIRST_NAMES)
+        kin = f"{first} {patient.name.split()[-1]}, {relation}, {demo_phone(number + 5000)}" if number % 4 else ""
+        if not patient.phone:
+            patient.phone, patient.next_of_kin = demo_phone(number), patient.next_of_kin or kin
+            patient.save(update_fields=["phone", "next_of_kin"])
+    named = [n.name for n in NAMED_PATIENTS]
+    gjerdrum = list(
+        Patient.objects.filter(municipality__number="3230", status="active", plan__isnull=True)
+        .exclude(name__in=named)
+        .order_by("national_id")[:2]
+    )
+    if len(gjerdrum) < 2:
+        return  # done on an earlier run
+    without_gp, at_gp = gjerdrum
+    without_gp.gp = None
+    without_gp.save(update_fields=["gp"])  # the permission goes with it (patients.signals)
+    nurse = users[CENTRE_NURSE]
+    template = next((d for d in at_gp.diagnoses if d in TEMPLATES), next(iter(TEMPLATES)))
+    draft = ebp.draft_start(patient=at_gp, user=nurse, template=template)
+    ebp.draft_submit(version=draft, user=nurse)
+
+
 @transaction.atomic
 def seed_demo() -> DemoSummary:
     municipalities = {}
@@ -776,6 +833,7 @@ def _seed_patient_data(municipalities: dict, centres: dict, users: dict) -> Demo
     _seed_pending_review(users)
     _seed_readings(centres)
     _seed_forlop(municipalities, users)
+    _seed_call_sheet(users)
     _seed_billing(centres, municipalities, users)
     return DemoSummary(
         municipalities=len(municipalities),

@@ -42,13 +42,13 @@ from patients.selectors import (
     loans_of,
     loans_out_for,
     move_notices_for,
-    referral_fastleger,
     search_patients,
     visible_patients,
     visible_referrals,
 )
 from patients.services import (
-    GP_NOT_OFFERED,
+    ContactInfoRefused,
+    FastlegeRefused,
     ReferralRefused,
     StatusRefused,
     appeal_decide,
@@ -56,8 +56,14 @@ from patients.services import (
     assessment_record,
     can_change_status,
     consent_record,
+    contact_info_set,
     decision_record,
+    fastlege_label,
+    fastlege_named,
+    fastlege_search,
+    offered_fastleger,
     patient_end,
+    patient_gp_set,
     patient_start,
     referral_municipality_ids,
     referral_register,
@@ -114,7 +120,8 @@ class PatientOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Patient
-        fields = ["id", "name", "national_id", "birth_date", "municipality", "status", "diagnoses", "gp"]
+        fields = ["id", "name", "national_id", "birth_date", "municipality", "status", "diagnoses", "gp", "phone",
+                  "next_of_kin"]  # fmt: skip
 
     def get_gp(self, patient) -> str | None:
         return (patient.gp.get_full_name() or patient.gp.username) if patient.gp else None
@@ -154,6 +161,108 @@ class PatientDetailAPI(PatientScopedAPIView, generics.GenericAPIView):
             request=request,
         )
         return Response(self.get_serializer(self.patient).data)
+
+
+# --- the call sheet: fastlege, phone and pårørende -------------------------------------------------------
+
+
+class FastlegeOutSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    name = serializers.SerializerMethodField()
+    municipalities = serializers.ListField(child=serializers.CharField(), source="gp_municipalities")
+    hpr_numbers = serializers.SerializerMethodField()
+
+    def get_name(self, gp) -> str:
+        return fastlege_label(gp)
+
+    def get_hpr_numbers(self, gp) -> list[str]:
+        return [n for n in gp.gp_hpr_numbers if n]
+
+
+def _patient_out(patient: Patient) -> dict:
+    return PatientOutSerializer(Patient.objects.select_related("municipality", "gp").get(pk=patient.pk)).data
+
+
+class PatientGpOutSerializer(serializers.Serializer):
+    gp = serializers.CharField(allow_null=True, help_text="Fastlegens brukernavn, eller null")
+    offered = FastlegeOutSerializer(many=True, help_text="Fastlegene som tilbys for pasientens kommune, først")
+    found = FastlegeOutSerializer(many=True, help_text="Med ?search=: andre fastleger på plattformen")
+
+
+class PatientGpInSerializer(serializers.Serializer):
+    gp = serializers.CharField(
+        allow_blank=True, allow_null=True,  # no max_length: a refusal has one message
+        help_text="Fastlegens brukernavn eller HPR-nummer; tom eller null: ingen fastlege registrert",
+    )  # fmt: skip
+    gp_outside_offered = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Bevisst valg av en fastlege utenfor listen som tilbys for kommunen (logges)",
+    )  # fmt: skip
+
+
+class PatientGpAPI(PatientScopedAPIView, generics.GenericAPIView):
+    """The patient's fastlege. GET: the current one and the offered list (with ?search=, name or HPR
+    number: other fastleger on the platform). POST: set or change it, one rule with the patient page
+    (patients.services.fastlege); the fastlege's access to the patient moves with it."""
+
+    serializer_class = PatientGpInSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("search", str, description="Navn eller HPR-nummer")],
+        responses={200: PatientGpOutSerializer},
+    )
+    def get(self, request, patient_id):
+        ids = [self.patient.municipality_id]
+        search = request.query_params.get("search", "").strip()
+        try:
+            found = fastlege_search(ids, search) if search else []
+        except FastlegeRefused as exc:
+            return _refused(exc)
+        audit_record(action=AuditAction.VIEW, object_type="patient_gp", object_id=self.patient.pk,
+                     patient=self.patient, request=request)  # fmt: skip
+        gp = self.patient.gp
+        return Response(PatientGpOutSerializer(
+            {"gp": gp.username if gp else None, "offered": offered_fastleger(ids), "found": found}
+        ).data)  # fmt: skip
+
+    @extend_schema(responses={200: PatientOutSerializer})
+    def post(self, request, patient_id):
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        name, outside = given.validated_data["gp"], given.validated_data["gp_outside_offered"]
+        try:
+            gp = fastlege_named([self.patient.municipality_id], name, outside_offered=outside)[0] if name else None
+            patient = patient_gp_set(patient=self.patient, user=request.user, gp=gp, outside_offered=outside,
+                                     request=request)  # fmt: skip
+        except FastlegeRefused as exc:
+            return Response({"gp": [str(exc)]}, status=400)
+        return Response(
+            PatientOutSerializer(Patient.objects.select_related("municipality", "gp").get(pk=patient.pk)).data
+        )
+
+
+class PatientContactInSerializer(serializers.Serializer):
+    phone = serializers.CharField(allow_blank=True, max_length=20)
+    next_of_kin = serializers.CharField(allow_blank=True, max_length=2000)
+
+
+class PatientContactAPI(PatientScopedAPIView, generics.GenericAPIView):
+    """POST: the patient's phone and pårørende (both replaced), by its nurses and koordinator."""
+
+    serializer_class = PatientContactInSerializer
+
+    @extend_schema(responses={200: PatientOutSerializer})
+    def post(self, request, patient_id):
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            patient = contact_info_set(patient=self.patient, user=request.user, request=request,
+                                       **given.validated_data)  # fmt: skip
+        except ContactInfoRefused as exc:
+            return _refused(exc)
+        return Response(
+            PatientOutSerializer(Patient.objects.select_related("municipality", "gp").get(pk=patient.pk)).data
+        )
 
 
 # --- innsyn i logg: who accessed the patient's record ---------------------------------------------------
@@ -239,8 +348,13 @@ class ReferralInSerializer(serializers.Serializer):
     diagnoses = serializers.ListField(child=serializers.ChoiceField(choices=Diagnosis.choices), required=False)
     reason = serializers.CharField(max_length=5000, help_text="Begrunnelse for henvisningen")
     gp = serializers.CharField(
-        required=False, allow_blank=True,  # no max_length: a refusal of the gp has one message (validate_gp)
-        help_text="Fastlegens brukernavn: en av fastlegene i kommunene brukeren registrerer henvisninger for",
+        required=False, allow_blank=True,  # no max_length: a refusal of the gp has one message (validate)
+        help_text="Fastlegens brukernavn eller HPR-nummer: en av fastlegene som tilbys for kommunen, eller "
+                  "(med gp_outside_offered) en annen fastlege på plattformen",
+    )  # fmt: skip
+    gp_outside_offered = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Bevisst valg av en fastlege utenfor listen som tilbys for kommunen (logges)",
     )  # fmt: skip
     phone = serializers.CharField(required=False, allow_blank=True, max_length=20)
     next_of_kin = serializers.CharField(required=False, allow_blank=True, max_length=2000)
@@ -254,15 +368,18 @@ class ReferralInSerializer(serializers.Serializer):
             raise serializers.ValidationError(f"Du kan ikke registrere henvisninger for kommunenummer {number}.")
         return found
 
-    def validate_gp(self, username):
-        # The form's list: a username that is no one's, no fastlege's or a fastlege's elsewhere gets
-        # the same answer, so the API confirms no usernames.
-        if not username:
-            return None
-        gp = referral_fastleger(self.context["request"].user).filter(username=username).first()
-        if gp is None:
-            raise serializers.ValidationError(GP_NOT_OFFERED)
-        return gp
+    def validate(self, data):
+        # One rule with the form (patients.services.fastlege): outside the offered list only with the
+        # explicit flag, and every refusal in the same words whatever was named.
+        given = data.pop("gp", "")
+        data["gp"] = None
+        if given and data.get("municipality"):
+            try:
+                data["gp"], _ = fastlege_named([data["municipality"].pk], given,
+                                               outside_offered=data["gp_outside_offered"])  # fmt: skip
+            except FastlegeRefused as exc:
+                raise serializers.ValidationError({"gp": [str(exc)]}) from None
+        return data
 
 
 class ReferralCreatedSerializer(serializers.Serializer):

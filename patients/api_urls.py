@@ -5,6 +5,8 @@ from patients import api
 urlpatterns = [
     path("patients/", api.PatientListAPI.as_view(), name="api-patient-list"),
     path("patients/<uuid:patient_id>/", api.PatientDetailAPI.as_view(), name="api-patient-detail"),
+    path("patients/<uuid:patient_id>/gp/", api.PatientGpAPI.as_view(), name="api-patient-gp"),
+    path("patients/<uuid:patient_id>/contact-info/", api.PatientContactAPI.as_view(), name="api-patient-contact-info"),
     path("patients/<uuid:patient_id>/pause/", api.PauseAPI.as_view(), name="api-patient-pause"),
     path("patients/<uuid:patient_id>/resume/", api.ResumeAPI.as_view(), name="api-patient-resume"),
     path("patients/<uuid:patient_id>/start/", api.StartAPI.as_view(), name="api-patient-start"),

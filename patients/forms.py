@@ -18,7 +18,7 @@ from patients.models import (
     EndReason,
     Referrer,
 )
-from patients.services import GP_NOT_OFFERED, ReturnCondition
+from patients.services import GP_NOT_OFFERED, FastlegeRefused, ReturnCondition, fastlege_find
 
 REQUIRED = _("Dette feltet må fylles ut.")
 DATE = _("Skriv datoen som dd.mm.åååå.")
@@ -74,7 +74,46 @@ class FastlegeField(forms.ModelChoiceField):
         return f"{name} ({', '.join(places)})" if places else name
 
 
-class ReferralForm(StepForm):
+class FastlegeChoiceMixin:
+    """The fastlege as two fields: `gp`, the offered list (patients.services.fastlege), and `gp_other`,
+    any other fastlege the platform knows, found by name or HPR number: filling it in is the explicit
+    choice outside the list (`gp_outside_offered` in cleaned_data, audited by the service)."""
+
+    def _gp_fields(self):
+        self.fields["gp_other"] = _text(
+            _("Annen fastlege (navn eller HPR-nummer)"),
+            max_length=200,
+        )
+        self.fields["gp_other"].help_text = _(
+            "Bare om fastlegen ikke står i listen: skriv HPR-nummeret (sikrest) eller navnet. Valget logges."
+        )
+
+    def gp_municipality_ids(self) -> list[int]:  # pragma: no cover - each form defines it
+        raise NotImplementedError
+
+    def clean(self):
+        data = super().clean()
+        data["gp_outside_offered"] = False
+        other = (data.get("gp_other") or "").strip()
+        if not other:
+            return data
+        if data.get("gp"):
+            self.add_error("gp_other", _("Velg fastlegen fra listen eller skriv en annen, ikke begge."))
+            return data
+        ids = self.gp_municipality_ids()
+        if not ids:
+            return data  # the municipality field carries its own error
+        try:
+            gp = fastlege_find(ids, other)
+        except FastlegeRefused as exc:
+            self.add_error("gp_other", str(exc))
+            return data
+        data["gp"] = gp
+        data["gp_outside_offered"] = not self.fields["gp"].queryset.filter(pk=gp.pk).exists()
+        return data
+
+
+class ReferralForm(FastlegeChoiceMixin, StepForm):
     municipality = forms.ModelChoiceField(
         label=_("Kommune"),
         queryset=None,
@@ -99,7 +138,10 @@ class ReferralForm(StepForm):
         queryset=None,
         required=False,
         empty_label=_("Ikke valgt"),
-        help_text=_("Pasientens fastlege, om hen er blant fastlegene i kommunene dine. Kan stå tomt."),
+        help_text=_(
+            "Fastlegene i kommunene dine og de som alt følger innbyggere der. Står ikke fastlegen her, "
+            "bruk feltet under. Kan stå tomt."
+        ),
         # The API and referral_register refuse with the same words (patients.selectors.referral_fastleger).
         error_messages={"invalid_choice": GP_NOT_OFFERED},
     )
@@ -111,12 +153,53 @@ class ReferralForm(StepForm):
         super().__init__(*args, **kwargs)
         self.fields["municipality"].queryset = municipalities
         self.fields["gp"].queryset = gps
+        self._gp_fields()
+        self.order_fields([*list(self.fields)[: list(self.fields).index("gp") + 1], "gp_other"])
+
+    def gp_municipality_ids(self) -> list[int]:
+        municipality = self.cleaned_data.get("municipality")
+        return [municipality.pk] if municipality else []
 
     def clean_national_id(self):
         value = self.cleaned_data["national_id"].replace(" ", "")
         if not (value.isdigit() and len(value) == 11):
             raise forms.ValidationError(_("Fødselsnummeret må ha 11 siffer."))
         return value
+
+
+class PatientGpForm(FastlegeChoiceMixin, StepForm):
+    """Set or change a patient's fastlege (patients.services.patient_gp_set)."""
+
+    gp = FastlegeField(
+        label=_("Fastlege"),
+        queryset=None,
+        required=False,
+        empty_label=_("Ingen fastlege registrert"),
+        help_text=_("Fastlegene i pasientens kommune og de som alt følger innbyggere der."),
+        error_messages={"invalid_choice": GP_NOT_OFFERED},
+    )
+
+    def __init__(self, *args, patient, gps, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        self.fields["gp"].queryset = gps
+        self._gp_fields()
+
+    def gp_municipality_ids(self) -> list[int]:
+        return [self.patient.municipality_id]
+
+
+class PatientContactForm(StepForm):
+    """The patient's phone and pårørende (patients.services.contact_info_set)."""
+
+    phone = _text(_("Telefon"), max_length=20)
+    next_of_kin = _text(_("Pårørende"), textarea=True, max_length=2000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["next_of_kin"].help_text = _(
+            "Navn, relasjon og telefon, for eksempel «Anne Kvam, datter, 912 34 567»."
+        )
 
 
 class AssessmentForm(StepForm):

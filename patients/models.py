@@ -59,6 +59,11 @@ class Patient(models.Model):
         related_name="gp_patients",
         verbose_name=_("fastlege"),
     )
+    # The call sheet's facts: the nurse calls this number. Given on the henvisning (Referral.phone and
+    # next_of_kin hold what was entered there until the grant creates the record), kept here from then on
+    # and edited on the patient page (patients.services.contact_info_set).
+    phone = models.CharField(_("telefon"), max_length=20, blank=True)
+    next_of_kin = models.TextField(_("pårørende"), blank=True)
     # Derived from the status history and written only with it (patients.services.status_change_record),
     # kept here because the worklist, the silence checks and the scope lists filter on it.
     status = models.CharField(_("status"), max_length=10, choices=PatientStatus.choices, default="active")
@@ -171,6 +176,8 @@ class Referral(models.Model):
         related_name="+",
         verbose_name=_("fastlege"),
     )
+    # As given on the henvisning, before a Patient exists: copied to the patient at the grant
+    # (referrals._patient_for_grant), which holds the fact from then on (Patient.phone, next_of_kin).
     phone = models.CharField(_("telefon"), max_length=20, blank=True)
     next_of_kin = models.TextField(_("pårørende"), blank=True)
     status = models.CharField(_("status"), max_length=10, choices=ReferralStatus.choices, default="received")

@@ -7,7 +7,6 @@ import uuid
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Case, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -30,7 +29,13 @@ from patients.models import (
     Start,
     StatusChange,
 )
-from patients.services import GP_PERMISSION, SHARE_PERMISSION, referral_municipality_ids, register_centre_ids
+from patients.services import (
+    GP_PERMISSION,
+    SHARE_PERMISSION,
+    offered_fastleger,
+    referral_municipality_ids,
+    register_centre_ids,
+)
 from patients.services.equipment import serving_centres
 from tenants.models import Centre, Municipality, Role
 from tenants.selectors import role_for_patient, user_scope
@@ -251,22 +256,15 @@ def device_type_labels(codes) -> list[str]:
 
 
 def fastleger_for(municipality_ids) -> QuerySet:
-    """The fastleger a henvisning in these municipalities may name: users with a fastlege membership
-    in one of them, by name, each with `gp_municipalities` (the names of those municipalities). A
-    fastlege elsewhere is not offered: the list stays the handful a koordinator knows."""
-    gps = (
-        User.objects.filter(is_active=True, memberships__role=Role.GP,
-                            memberships__municipality_id__in=list(municipality_ids))
-        # after the filter, the aggregate runs over the same (filtered) membership rows
-        .annotate(gp_municipalities=ArrayAgg("memberships__municipality__name", distinct=True))
-    )  # fmt: skip
-    return gps.order_by("last_name", "first_name", "username")
+    """The fastleger offered for these municipalities, by name, each with `gp_municipalities` (the
+    names of those among them where they practise): patients.services.fastlege.offered_fastleger."""
+    return offered_fastleger(municipality_ids)
 
 
 def referral_fastleger(user) -> QuerySet:
-    """The fastleger a henvisning registered by this user may name: those practising in the
-    municipalities whose referrals the user registers. The one rule for the form (its choices), the
-    API and `referral_register`: a fastlege elsewhere, or anyone who is none, is refused alike."""
+    """The fastleger offered to a henvisning registered by this user (the form's list): those of the
+    municipalities whose referrals the user registers, and those following residents there. Anyone
+    else only as an explicit choice (patients.services.fastlege)."""
     return fastleger_for(referral_municipality_ids(user))
 
 

@@ -25,6 +25,8 @@ from patients.forms import (
     DeviceReturnForm,
     EndForm,
     KitForm,
+    PatientContactForm,
+    PatientGpForm,
     PauseForm,
     ReferralForm,
     ResumeForm,
@@ -61,7 +63,9 @@ from patients.selectors import (
     visible_patients,
 )
 from patients.services import (
+    ContactInfoRefused,
     EquipmentRefused,
+    FastlegeRefused,
     ReferralRefused,
     ReturnCondition,
     StatusRefused,
@@ -69,7 +73,10 @@ from patients.services import (
     appeal_register,
     assessment_record,
     can_change_status,
+    can_edit_contact_info,
+    can_set_fastlege,
     consent_record,
+    contact_info_set,
     decision_preview,
     decision_record,
     device_clean,
@@ -78,7 +85,9 @@ from patients.services import (
     devices_import_csv,
     free_devices,
     kit_create,
+    offered_fastleger,
     patient_end,
+    patient_gp_set,
     patient_start,
     referral_municipality_ids,
     referral_register,
@@ -152,7 +161,17 @@ class PatientDetailView(PatientPageMixin, TemplateView):
             request=self.request,
         )
         changes = self.patient.status_changes.select_related("by", "municipality", "previous_municipality")
-        return super().get_context_data(patient=self.patient, status_changes=changes, **kwargs)
+        user = self.request.user
+        return super().get_context_data(
+            patient=self.patient, status_changes=changes,
+            # the call sheet: samtykke and what the patient has on loan, beside the phone and pårørende
+            consents=self.patient.consents.filter(municipality_id=self.patient.municipality_id)
+            .select_related("recorded_by"),
+            loans=loans_out_for(self.patient),
+            may_set_gp=can_set_fastlege(user, self.patient),
+            may_edit_contact=can_edit_contact_info(user, self.patient),
+            **kwargs,
+        )  # fmt: skip
 
 
 # --- innsyn i logg: who accessed the patient's record, for the patient ---------------------------------
@@ -322,7 +341,8 @@ class ReferralCreateView(ForlopFormView):
         self.referral = referral_register(
             user=self.request.user, municipality=data["municipality"], national_id=data["national_id"],
             name=data["name"], referrer=data["referrer"], referrer_name=data["referrer_name"],
-            diagnoses=data["diagnoses"], reason=data["reason"], gp=data["gp"], phone=data["phone"],
+            diagnoses=data["diagnoses"], reason=data["reason"], gp=data["gp"],
+            gp_outside_offered=data["gp_outside_offered"], phone=data["phone"],
             next_of_kin=data["next_of_kin"], received_on=data["received_on"], request=self.request,
         )  # fmt: skip
 
@@ -831,3 +851,82 @@ MOVE_ANSWERED = {
     "decline": gettext_lazy("Flyttingen er avslått. Journalene holdes adskilt."),
     "seen": gettext_lazy("Meldingen er lest."),
 }
+
+
+# --- the call sheet: the patient's fastlege, phone and pårørende, edited on the patient page ----------
+
+
+class PatientFactFormView(PatientPageMixin, ForlopFormView):
+    """A fact of the patient edited on its own page (fastlege, phone and pårørende): the patient's
+    nurses and koordinator; anyone else who sees the patient gets a 403, anyone outside a 404."""
+
+    template_name = "patients/patient_step_form.html"
+    title = ""
+    button = gettext_lazy("Lagre")
+
+    def may(self) -> bool:  # pragma: no cover - each form defines it
+        raise NotImplementedError
+
+    def get(self, request, *args, **kwargs):
+        self._require_role()
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        self._require_role()
+        return super().post(request, *args, **kwargs)
+
+    def _require_role(self):
+        if not self.may():
+            raise PermissionDenied("Bare sykepleiere og koordinatorer for pasienten kan endre dette.")
+
+    def get_context_data(self, **kwargs):
+        if self.request.method == "GET":
+            audit_record(action=AuditAction.VIEW, object_type="patient", object_id=self.patient.pk,
+                         patient=self.patient, request=self.request)  # fmt: skip
+        return super().get_context_data(patient=self.patient, title=self.title, button=self.button, **kwargs)
+
+    def get_success_url(self):
+        return reverse("patients:detail", args=[self.patient.pk])
+
+
+class PatientGpView(PatientFactFormView):
+    """Set or change the patient's fastlege: the offered list, or another fastlege found by name or
+    HPR number as an explicit choice (patients.services.fastlege). The permission moves with it."""
+
+    form_class = PatientGpForm
+    refused = (FastlegeRefused,)
+    title = gettext_lazy("Fastlege")
+    success_message = gettext_lazy("Fastlegen er lagret.")
+
+    def may(self) -> bool:
+        return can_set_fastlege(self.request.user, self.patient)
+
+    def get_initial(self):
+        return {"gp": self.patient.gp_id}
+
+    def get_form_kwargs(self):
+        gps = offered_fastleger([self.patient.municipality_id])  # the API's and the henvisning's rule too
+        return {**super().get_form_kwargs(), "patient": self.patient, "gps": gps}
+
+    def perform(self, form):
+        data = form.cleaned_data
+        patient_gp_set(patient=self.patient, user=self.request.user, gp=data["gp"],
+                       outside_offered=data["gp_outside_offered"], request=self.request)  # fmt: skip
+
+
+class PatientContactView(PatientFactFormView):
+    """The patient's phone and pårørende (patients.services.contact_info_set)."""
+
+    form_class = PatientContactForm
+    refused = (ContactInfoRefused,)
+    title = gettext_lazy("Telefon og pårørende")
+    success_message = gettext_lazy("Telefon og pårørende er lagret.")
+
+    def may(self) -> bool:
+        return can_edit_contact_info(self.request.user, self.patient)
+
+    def get_initial(self):
+        return {"phone": self.patient.phone, "next_of_kin": self.patient.next_of_kin}
+
+    def perform(self, form):
+        contact_info_set(patient=self.patient, user=self.request.user, request=self.request, **form.cleaned_data)

@@ -263,7 +263,7 @@ class AgreementAdmin(OneRowAtATime, CentreAdminManage, admin.ModelAdmin):
 class MembershipForm(forms.ModelForm):
     class Meta:
         model = Membership
-        fields = ["user", "role", "centre", "municipality"]
+        fields = ["user", "role", "centre", "municipality", "hpr_number"]
 
     def clean(self):
         data = super().clean()
@@ -300,10 +300,10 @@ class MembershipAdmin(MembershipScope, OneRowAtATime, CentreAdminManage, admin.M
     deleting it; both logged by the owner's function (tenants.configuration)."""
 
     form = MembershipForm
-    list_display = ["user", "role", "centre", "municipality"]
+    list_display = ["user", "role", "centre", "municipality", "hpr_number"]
     list_filter = ["role", ("centre", admin.RelatedOnlyFieldListFilter),
                    ("municipality", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
-    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "hpr_number"]
 
     def get_queryset(self, request):
         return _memberships(request)
@@ -358,7 +358,7 @@ class UserChangeForm(forms.ModelForm):
 class MembershipInline(MembershipScope, admin.StackedInline):  # stacked: every field has its label
     model = Membership
     form = MembershipForm
-    fields = ["role", "centre", "municipality"]
+    fields = ["role", "centre", "municipality", "hpr_number"]
     extra = 1
     verbose_name = _("rolle")
     verbose_name_plural = _("roller")

@@ -148,6 +148,15 @@ class Membership(WrittenThroughFunction):
         related_name="memberships",
         verbose_name=_("kommune"),
     )
+    # A fastlege's number in Helsepersonellregisteret: how a henvisning finds a fastlege outside the
+    # kommune's own list (patients.services.fastlege). The same number on each of their memberships.
+    hpr_number = models.CharField(
+        _("HPR-nummer"),
+        max_length=9,
+        blank=True,
+        db_index=True,
+        validators=[RegexValidator(r"^\d{6,9}$", _("HPR-nummeret har 6 til 9 sifre."))],
+    )
 
     class Meta:
         verbose_name = _("medlemskap")

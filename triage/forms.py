@@ -35,7 +35,18 @@ class HandleForm(forms.Form):
 
 
 class ContactForm(forms.Form):
-    kind = forms.ChoiceField(choices=[(ContactKind.ROUTINE, "Rutinekontakt"), (ContactKind.EVALUATION, "Evaluering")])
+    """A contact from the follow-up lists, or at any time from the patient page (a call in from the
+    patient, an early routine call): triage.services.contact_record."""
+
+    kind = forms.ChoiceField(
+        label=_("Type kontakt"),
+        choices=[
+            (ContactKind.ROUTINE, _("Rutinekontakt")),
+            (ContactKind.CALL_IN, _("Henvendelse fra pasienten")),
+            (ContactKind.EVALUATION, _("Evaluering")),
+        ],
+        widget=forms.RadioSelect,
+    )
     actions = forms.MultipleChoiceField(
         label="Hva ble gjort", choices=ContactAction.choices, required=False, widget=forms.CheckboxSelectMultiple
     )

@@ -137,6 +137,7 @@ class ContactKind(models.TextChoices):
     ALERT = "alert", _("Oppfølging av varsel")
     ROUTINE = "routine", _("Rutinekontakt")
     EVALUATION = "evaluation", _("Evaluering")
+    CALL_IN = "call_in", _("Henvendelse fra pasienten")  # the patient called in, nothing due
 
 
 class Contact(models.Model):

@@ -229,15 +229,25 @@ def _evaluation_due(start, approved_at, months: int) -> tuple[datetime.datetime,
     return None
 
 
-def follow_up_due(user, now=None) -> FollowUpDue:
+def _in_municipality(patients: QuerySet[Patient], municipality: str) -> QuerySet[Patient]:
+    # A kommunenummer the caller has checked against the user's scope (the view answers 404 otherwise).
+    return patients.filter(municipality__number=municipality) if municipality else patients
+
+
+def follow_up_due(user, now=None, *, municipality: str = "") -> FollowUpDue:
     """Active patients due a routine contact (every N weeks from the last reached contact) and an
     evaluation (`_evaluation_due`, unless an evaluation has been recorded since it fell due). For nurses
-    and koordinatorer alike: whoever sees the patient. Five queries."""
+    and koordinatorer alike: whoever sees the patient; `municipality` (kommunenummer) narrows it.
+    Five queries."""
     now = now or timezone.now()
     centre = worklist_centre(user)
     weeks = centre.routine_contact_weeks if centre else 6
     months = centre.evaluation_months if centre else 3
-    patients = list(visible_patients(user).filter(status=PatientStatus.ACTIVE).select_related("municipality"))
+    patients = list(
+        _in_municipality(visible_patients(user), municipality)
+        .filter(status=PatientStatus.ACTIVE)
+        .select_related("municipality", "gp")
+    )
     ids = [p.id for p in patients]
     reached = ~Q(actions__contains=[ContactAction.CALLED_NOT_REACHED])
     last_contact = dict(
@@ -314,11 +324,40 @@ def evaluations_of(patient) -> list[StatusChange]:
 # --- started without an approved plan -------------------------------------------------------------
 
 
-def plan_missing(user) -> list[Patient]:
+def plan_missing(user, *, municipality: str = "") -> list[Patient]:
     """Started patients in the user's scope without an approved plan (the follow-up page lists them:
     scored against the centre's defaults until a nurse drafts a plan and the fastlege approves it)."""
-    patients = without_approved_plan(visible_patients(user)).select_related("municipality")
-    return list(patients.order_by("name", "id"))
+    patients = without_approved_plan(_in_municipality(visible_patients(user), municipality))
+    return list(patients.select_related("municipality", "gp").order_by("name", "id"))
+
+
+@dataclass
+class PlanMissing:
+    """The started patients without an approved plan, by where the plan stands."""
+
+    at_gp: list[Patient]  # «utkast hos fastlegen»: a version sent for approval
+    in_progress: list[Patient]  # a draft not sent yet, or one the fastlege returned
+    not_started: list[Patient]  # «ikke påbegynt»: no plan version at all
+
+
+def plan_missing_split(user, *, municipality: str = "") -> PlanMissing:
+    """`plan_missing`, split by the newest state of each patient's plan versions. Two queries."""
+    patients = plan_missing(user, municipality=municipality)
+    states = defaultdict(set)
+    for patient_id, status in PlanVersion.objects.filter(plan__patient_id__in=[p.pk for p in patients]).values_list(
+        "plan__patient_id", "status"
+    ):
+        states[patient_id].add(status)
+    split = PlanMissing([], [], [])
+    for patient in patients:
+        found = states.get(patient.pk, set())
+        if VersionStatus.SUBMITTED in found:
+            split.at_gp.append(patient)
+        elif found:
+            split.in_progress.append(patient)
+        else:
+            split.not_started.append(patient)
+    return split
 
 
 def plan_missing_among(patient_ids) -> frozenset:

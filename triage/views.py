@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, resolve_url
@@ -200,20 +201,39 @@ class AlertHandleView(AlertMixin, TemplateView):
 
 
 class FollowUpView(NurseAreaMixin, TemplateView):
-    """Patients due for their routine contact or their evaluation."""
+    """Patients due for their routine contact or their evaluation, and the started ones without an
+    approved plan (sent to the fastlege, being drafted, not started), each list paged on its own;
+    filtered by a kommune of the user's scope (another one is a 404, as on the worklist). A patient
+    without a fastlege is flagged with the way to register one."""
 
     template_name = "triage/follow_up.html"
+    page_size = 25
+    SECTIONS = ("routine", "evaluation", "at_gp", "in_progress", "not_started")
 
     def get_context_data(self, **kwargs):
-        due = selectors.follow_up_due(self.request.user)
-        no_plan = selectors.plan_missing(self.request.user)
-        audit_record_many(
-            action=AuditAction.VIEW,
-            object_type="follow_up",
-            patients=[*(row.patient for row in due.routine + due.evaluation), *no_plan],  # the page is one list
-            request=self.request,
-        )
-        return super().get_context_data(due=due, no_plan=no_plan, form=ContactForm(), **kwargs)
+        municipality = _filters(self.request)["municipality"]
+        due = selectors.follow_up_due(self.request.user, municipality=municipality)
+        plans = selectors.plan_missing_split(self.request.user, municipality=municipality)
+        lists = {"routine": due.routine, "evaluation": due.evaluation, "at_gp": plans.at_gp,
+                 "in_progress": plans.in_progress, "not_started": plans.not_started}  # fmt: skip
+        pages = {key: self._page(key, rows) for key, rows in lists.items()}
+        shown = [getattr(row, "patient", row) for page in pages.values() for row in page.object_list]
+        # the page is one list: one event for it and one per patient shown on it
+        audit_record_many(action=AuditAction.VIEW, object_type="follow_up", patients=shown, request=self.request)
+        return super().get_context_data(
+            pages=pages, counts={key: len(rows) for key, rows in lists.items()},
+            municipality=municipality, municipalities=visible_municipalities(self.request.user),
+            query=self._query(), form=ContactForm(),
+            due=due, no_plan=[*plans.at_gp, *plans.in_progress, *plans.not_started],  # the whole lists, unpaged
+            **kwargs,
+        )  # fmt: skip
+
+    def _page(self, key: str, rows: list):
+        return Paginator(rows, self.page_size).get_page(self.request.GET.get(f"{key}_page"))
+
+    def _query(self) -> dict:
+        # each pager's link keeps the filter and the other lists' pages
+        return {key: value for key, value in self.request.GET.items() if value}
 
 
 class ContactCreateView(PatientPageMixin, View):

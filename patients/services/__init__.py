@@ -5,6 +5,8 @@
 - `referrals` – henvisning, vurdering, vedtak (klage) and samtykke, before oppstart
 - `equipment` – the centre's device register, kits and loans (and the loan behind a device_serial)
 - `oppstart`  – oppstart (loans, training, trial period) and avslutning (devices taken back)
+- `fastlege`  – which fastlege a patient may have (offered list, explicit choice outside it), and setting it
+- `contact_info` – the patient's phone and pårørende (the call sheet)
 """
 
 from patients.services.access import (
@@ -14,6 +16,7 @@ from patients.services.access import (
     patient_create,
     patient_share_with,
 )
+from patients.services.contact_info import ContactInfoRefused, can_edit_contact_info, contact_info_set
 from patients.services.equipment import (
     EquipmentRefused,
     EquipmentRoleRequired,
@@ -33,9 +36,22 @@ from patients.services.equipment import (
     register_centre_ids,
     serial_key,
 )
+from patients.services.fastlege import (
+    GP_NOT_FOUND,
+    GP_NOT_OFFERED,
+    FastlegeRefused,
+    FastlegeRoleRequired,
+    can_set_fastlege,
+    fastlege_check,
+    fastlege_find,
+    fastlege_label,
+    fastlege_named,
+    fastlege_search,
+    offered_fastleger,
+    patient_gp_set,
+)
 from patients.services.oppstart import evaluation_next_set, patient_end, patient_start
 from patients.services.referrals import (
-    GP_NOT_OFFERED,
     ReferralRefused,
     ReferralRoleRequired,
     appeal_decide,
@@ -59,11 +75,15 @@ from patients.services.status import (
 )
 
 __all__ = [
+    "GP_NOT_FOUND",
     "GP_NOT_OFFERED",
     "GP_PERMISSION",
     "SHARE_PERMISSION",
+    "ContactInfoRefused",
     "EquipmentRefused",
     "EquipmentRoleRequired",
+    "FastlegeRefused",
+    "FastlegeRoleRequired",
     "ReferralRefused",
     "ReferralRoleRequired",
     "ReturnCondition",
@@ -73,8 +93,11 @@ __all__ = [
     "appeal_register",
     "assessment_record",
     "can_change_status",
+    "can_edit_contact_info",
+    "can_set_fastlege",
     "consent_given",
     "consent_record",
+    "contact_info_set",
     "decision_preview",
     "decision_record",
     "device_clean",
@@ -84,6 +107,11 @@ __all__ = [
     "devices_import_csv",
     "devices_lend",
     "evaluation_next_set",
+    "fastlege_check",
+    "fastlege_find",
+    "fastlege_label",
+    "fastlege_named",
+    "fastlege_search",
     "free_devices",
     "gp_permission_sync",
     "kit_create",
@@ -91,8 +119,10 @@ __all__ = [
     "kit_proposal",
     "loan_for_serial",
     "loans_by_serial",
+    "offered_fastleger",
     "patient_create",
     "patient_end",
+    "patient_gp_set",
     "patient_share_with",
     "patient_start",
     "referral_change_record",

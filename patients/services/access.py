@@ -33,7 +33,9 @@ def patient_share_with(*, patient: Patient, user) -> None:
     )
 
 
-def patient_create(*, municipality, name: str, national_id: str, gp=None, status="active", diagnoses=()):
+def patient_create(
+    *, municipality, name: str, national_id: str, gp=None, status="active", diagnoses=(), phone="", next_of_kin=""
+):
     patient = Patient(
         municipality=municipality,
         name=name,
@@ -41,6 +43,8 @@ def patient_create(*, municipality, name: str, national_id: str, gp=None, status
         gp=gp,
         status=status,
         diagnoses=list(diagnoses),
+        phone=phone,
+        next_of_kin=next_of_kin,
     )
     patient.full_clean()
     patient.save()

@@ -47,6 +47,7 @@ from patients.models import (
     validate_national_id,
 )
 from patients.services.access import patient_create
+from patients.services.fastlege import FastlegeRefused, audit_outside_offered, fastlege_check
 from patients.services.moves import move_notices_raise
 from patients.services.status import NoPatientYet, referral_change_record
 from tenants.models import AuditAction, Role
@@ -54,9 +55,6 @@ from tenants.selectors import user_scope
 from tenants.services import audit_record
 
 REFERRAL_ROLES = (Role.NURSE, Role.COORDINATOR)
-# Every refusal of the fastlege says the same, so the answer never tells whether a username exists,
-# is a fastlege, or practises elsewhere (patients.selectors.referral_fastleger is the rule).
-GP_NOT_OFFERED = "Velg en av fastlegene i kommunene dine, eller la feltet stå tomt."
 OPEN_STATUSES = (ReferralStatus.RECEIVED, ReferralStatus.ASSESSED, ReferralStatus.GRANTED)
 
 
@@ -106,13 +104,16 @@ def referral_register(
     referrer_name: str = "",
     diagnoses=(),
     gp=None,
+    gp_outside_offered: bool = False,
     phone: str = "",
     next_of_kin: str = "",
     received_on: datetime.date | None = None,
     request=None,
 ) -> Referral:
-    """Register a henvisning. Looks only inside the user's scope (see the module's privacy rule)."""
-    from patients.selectors import referral_fastleger, visible_patients  # they import this package
+    """Register a henvisning. Looks only inside the user's scope (see the module's privacy rule).
+    The fastlege: one of those offered for the municipality, or another one known to the platform
+    as an explicit choice (`gp_outside_offered`, audited) — patients.services.fastlege."""
+    from patients.selectors import visible_patients  # it imports this package
 
     _require_role(user, municipality.pk)
     national_id = (national_id or "").replace(" ", "")
@@ -126,8 +127,12 @@ def referral_register(
         raise ReferralRefused("Velg hvem som henviste.")
     if not (reason or "").strip():
         raise ReferralRefused("Begrunnelse for henvisningen må fylles ut.")
-    if gp is not None and not referral_fastleger(user).filter(pk=gp.pk).exists():
-        raise ReferralRefused(GP_NOT_OFFERED)
+    try:
+        outside = gp is not None and fastlege_check(
+            municipality_ids=[municipality.pk], gp=gp, outside_offered=gp_outside_offered
+        )
+    except FastlegeRefused as exc:
+        raise ReferralRefused(str(exc)) from None
     received_on = received_on or _today()
     if received_on > _today():
         raise ReferralRefused("Mottatt-datoen kan ikke være fram i tid.")
@@ -152,6 +157,9 @@ def referral_register(
     referral.save()
     _audit(action=AuditAction.CREATE, object_type="referral", object_id=referral.pk, referral=referral, user=user,
            request=request)  # fmt: skip
+    if outside:
+        subject = referral.patient or NoPatientYet(municipality_id=referral.municipality_id)
+        audit_outside_offered(patient=subject, gp=gp, user=user, request=request)
     referral_change_record(referral=referral, event=StatusEvent.RECEIVED, user=user, effective_date=received_on,
                            request=request)  # fmt: skip
     return referral
@@ -225,10 +233,12 @@ def _patient_for_grant(*, referral: Referral, user, request) -> Patient:
         ).first()
     )
     if patient is not None:
+        _contact_info_from(referral, patient, user=user, request=request)
         return patient
     patient = patient_create(
         municipality=referral.municipality, name=referral.name, national_id=referral.national_id,
-        gp=referral.gp, diagnoses=referral.diagnoses, status=PatientStatus.PENDING,
+        gp=referral.gp, diagnoses=referral.diagnoses, status=PatientStatus.PENDING, phone=referral.phone,
+        next_of_kin=referral.next_of_kin,
     )  # fmt: skip
     audit_record(action=AuditAction.CREATE, object_type="patient", object_id=patient.pk, patient=patient,
                  request=request, user=user)  # fmt: skip
@@ -266,6 +276,20 @@ def decision_preview(
         referral=referral, outcome=outcome, reason=reason.strip(), legal_basis=referral.municipality.legal_basis,
         period_from=period_from, period_to=period_to, evaluation_date=evaluation_date, decided_by=user,
     )  # fmt: skip
+
+
+def _contact_info_from(referral: Referral, patient: Patient, *, user, request) -> None:
+    """A record that exists already takes what the henvisning gave (newer than what it holds); a
+    field the henvisning left empty keeps the record's value."""
+    given = {f: getattr(referral, f) for f in ("phone", "next_of_kin")}
+    changed = [f for f, value in given.items() if value and value != getattr(patient, f)]
+    if not changed:
+        return
+    for name in changed:
+        setattr(patient, name, getattr(referral, name))
+    patient.save(update_fields=changed)
+    audit_record(action=AuditAction.UPDATE, object_type="patient_contact_info", object_id=patient.pk,
+                 patient=patient, request=request, user=user)  # fmt: skip
 
 
 @transaction.atomic

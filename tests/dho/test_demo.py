@@ -165,7 +165,9 @@ def test_the_named_patients_have_the_documented_approved_plans(demo):
     assert active_version(Patient.objects.get(name="Jens Lie")) is not None
     from ebp.selectors import approval_queue
 
-    assert [v.plan.patient.name for v in approval_queue(User.objects.get(username="fastlege.berg"))] == ["Jens Lie"]
+    # Jens's second version, and a Gjerdrum patient's first plan («utkast hos fastlegen» on /followup/)
+    queue = [v.plan.patient.name for v in approval_queue(User.objects.get(username="fastlege.berg"))]
+    assert queue == ["Jens Lie", "Ragnhild Iversen"]
     tove = Patient.objects.get(name="Tove Nilsen")
     assert active_version(tove) is None and not thresholds_for(tove).approved
     berg = User.objects.get(username="fastlege.berg")
@@ -338,3 +340,26 @@ def test_a_move_waits_for_nannestads_answer(demo):
     board = _client("koordinator.nannestad").get("/forlop/")
     assert "Mulig flytting" in board.text and notice.patient.name in board.text
     assert "Mulig flytting" not in _client("koordinator.gjerdrum").get("/forlop/").text
+
+
+def test_the_call_sheet_and_the_follow_up_page_have_something_to_show(demo):
+    """Gjerdrum's and Nannestad's koordinator are offered fastleger (their kommune's first), every
+    patient has a phone, and the follow-up page has contacts and evaluations due, a plan at the
+    fastlege's, and a patient without a fastlege flagged with the way to register one."""
+    from patients.selectors import referral_fastleger
+    from triage.selectors import follow_up_due, plan_missing_split
+
+    for username, gp in (("koordinator.gjerdrum", "fastlege.berg"), ("koordinator.nannestad", "fastlege.hansen")):
+        offered = [u.username for u in referral_fastleger(User.objects.get(username=username))]
+        assert gp in offered, username
+    assert not Patient.objects.filter(phone="").exists()
+    assert all(p.phone.startswith("900 ") for p in Patient.objects.all()[:20])
+    assert Patient.objects.exclude(next_of_kin="").count() > 100
+    nurse = User.objects.get(username="sykepleier.ullensaker")
+    due = follow_up_due(nurse)
+    assert due.routine and due.evaluation
+    split = plan_missing_split(nurse, municipality="3230")
+    assert [p.name for p in split.at_gp] == ["Ragnhild Iversen"]
+    without = Patient.objects.get(municipality__number="3230", gp__isnull=True, status="active")
+    page = _client("sykepleier.ullensaker").get("/followup/?municipality=3230").content.decode()
+    assert f'href="/patients/{without.pk}/fastlege/"' in page

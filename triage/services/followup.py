@@ -156,7 +156,10 @@ def _contact_create(patient, user, kind, actions, note, *, alert=None, at=None, 
 
 @transaction.atomic
 def contact_record(*, patient, user, kind: str, actions: list[str], note: str = "", request=None) -> Contact:
-    """A planned contact (routine or evaluation) from the follow-up lists."""
+    """A contact outside an alert: a planned one from the follow-up lists (routine, evaluation), or
+    one at any time from the patient page (the patient called in, a routine call made early) — nothing
+    needs to be due. A routine contact that reached the patient counts as the last contact for the
+    next routine one (selectors.follow_up_due)."""
     _require_nurse(user, patient, "Bare sykepleiere som følger opp pasienten kan registrere kontakter.")
     if not actions and not (note or "").strip():
         raise AlertRefused("Velg et tiltak eller skriv et notat.")

@@ -4,7 +4,10 @@ trends, alert history and notes are served from here, into the page's `patient_s
 
 from django import template
 
+from triage.forms import ContactForm
+from triage.models import ContactKind
 from triage.selectors import patient_follow_up as follow_up_of
+from triage.services import can_follow_up
 
 register = template.Library()
 
@@ -19,7 +22,15 @@ def _days(request) -> int:
 @register.simple_tag(takes_context=True)
 def patient_follow_up(context) -> str:
     """Renders `triage/_patient_follow_up.html` in the page's own context (as `{% include %}` would),
-    with the patient's follow-up as `follow_up`."""
-    follow_up = follow_up_of(context["patient"], days=_days(context["request"]))
-    with context.push(follow_up=follow_up):
+    with the patient's follow-up as `follow_up`, and for the patient's nurse the «Registrer kontakt»
+    form (a contact at any time: a call in from the patient, an early routine call)."""
+    request, patient = context["request"], context["patient"]
+    follow_up = follow_up_of(patient, days=_days(request))
+    may_contact = can_follow_up(request.user, patient)
+    form = None
+    if may_contact:
+        form = ContactForm(initial={"kind": ContactKind.CALL_IN}, auto_id="contact_%s")
+        # an evaluation has its own page (the forløp's «Registrer evaluering»), not this short form
+        form.fields["kind"].choices = [c for c in form.fields["kind"].choices if c[0] != ContactKind.EVALUATION]
+    with context.push(follow_up=follow_up, contact_form=form):
         return context.template.engine.get_template("triage/_patient_follow_up.html").render(context)

@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django import template
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -48,3 +50,10 @@ def minutes_since(value, now=None) -> str:
     if hours < 48:
         return f"{hours} t {minutes % 60} min"
     return f"{hours // 24} døgn"
+
+
+@register.simple_tag
+def page_query(query: dict, key: str, number) -> str:
+    """`?…` for the pager of one list on the follow-up page: the filter and the other lists' pages
+    kept, this list's page set (`<key>_page`)."""
+    return "?" + urlencode({**query, f"{key}_page": number})
