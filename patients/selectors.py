@@ -328,7 +328,7 @@ def get_device_for(user, serial: str, centre: str = "") -> Device:
 
 def loans_of(patient: Patient) -> QuerySet[DeviceLoan]:
     """Every loan of the patient (scope checked by the caller), newest first."""
-    return patient.device_loans.select_related("device", "lent_by", "returned_by")
+    return patient.device_loans.select_related("device__centre", "lent_by", "returned_by")
 
 
 def loans_out_for(patient: Patient) -> QuerySet[DeviceLoan]:

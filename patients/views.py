@@ -168,6 +168,7 @@ class PatientDetailView(PatientPageMixin, TemplateView):
             consents=self.patient.consents.filter(municipality_id=self.patient.municipality_id)
             .select_related("recorded_by"),
             loans=loans_out_for(self.patient),
+            keeps=register_centre_ids(self.request.user),  # «Ta imot» only where the register is kept
             may_set_gp=can_set_fastlege(user, self.patient),
             may_edit_contact=can_edit_contact_info(user, self.patient),
             **kwargs,
