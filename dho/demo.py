@@ -27,6 +27,7 @@ from billing.calculation import Month
 from billing.models import LockedMonth, Population, PriceModel
 from billing.selectors import finance_view_for
 from billing.services import month_lock, price_model_save
+from dho.demo_logins import LOGINS as DEMO_LOGINS
 from ebp import services as ebp
 from ebp.defaults import TEMPLATES
 from ebp.models import PlanVersion
@@ -98,19 +99,9 @@ CENTRES = [
     },
 ]
 
-# username, first name, last name, role, centre slug or kommunenummer, staff
-LOGINS = [
-    ("sykepleier.ullensaker", "Sigrid", "Dahl", Role.NURSE, "ovre-romerike", False),
-    ("sykepleier.nordrefollo", "Nora", "Lunde", Role.NURSE, "3207", False),
-    ("sykepleier.agder", "Anders", "Moen", Role.NURSE, "agder", False),
-    ("koordinator.gjerdrum", "Kari", "Holm", Role.COORDINATOR, "3230", False),
-    ("koordinator.nannestad", "Knut", "Vik", Role.COORDINATOR, "3238", False),
-    ("fastlege.berg", "Erik", "Berg", Role.GP, "3209", False),
-    ("okonomi.ullensaker", "Ola", "Økland", Role.FINANCE, "ovre-romerike", False),
-    ("okonomi.gjerdrum", "Guro", "Fossum", Role.FINANCE, "3230", False),
-    ("admin.ullensaker", "Anne", "Aas", Role.ADMIN, "ovre-romerike", True),
-    ("admin.agder", "Astrid", "Berge", Role.ADMIN, "agder", True),
-]
+# username, first name, last name, role, centre slug or kommunenummer, staff (dho/demo_logins.py,
+# which `make run` prints)
+LOGINS = [(user, first, last, Role(role), where, staff) for user, first, last, role, where, staff, _ in DEMO_LOGINS]
 
 # Where a fastlege practises besides the kommune of their login: a henvisning may name only a fastlege
 # of the registering user's kommuner (patients.selectors.referral_fastleger), and Gjerdrum's koordinator

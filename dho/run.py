@@ -19,20 +19,11 @@ import time
 from contextlib import suppress
 
 from dho import embedded
+from dho.demo_logins import LOGINS
 
 ADDRESS = os.environ.get("DHO_RUN_ADDRESS", "127.0.0.1:8000")
 # Well inside the 10 s in which `make run` promises to be gone, the embedded servers included.
 STOP_GRACE = 5
-LOGINS = [
-    ("sykepleier.ullensaker", "sykepleier, Oppfølgingssenteret Øvre Romerike"),
-    ("sykepleier.nordrefollo", "sykepleier, Nordre Follo (følger opp egne pasienter)"),
-    ("sykepleier.agder", "sykepleier, Regional TMS Agder"),
-    ("koordinator.gjerdrum", "koordinator, Gjerdrum"),
-    ("koordinator.nannestad", "koordinator, Nannestad"),
-    ("fastlege.berg", "fastlege"),
-    ("okonomi.ullensaker", "økonomi, Øvre Romerike"),
-    ("admin.ullensaker", "senteradministrator, Øvre Romerike"),
-]
 
 
 class Stopped(Exception):
@@ -115,7 +106,7 @@ def banner() -> None:
     print("\n" + "=" * 72)
     print(f"DHO kjører på http://{ADDRESS}/   (Ctrl-C stopper alt)")
     print("Demo-pålogginger, passord «demo»:")
-    for username, what in LOGINS:
+    for username, *_, what in LOGINS:
         print(f"  {username:<24} {what}")
     print("=" * 72 + "\n", flush=True)
 

@@ -363,3 +363,17 @@ def test_the_call_sheet_and_the_follow_up_page_have_something_to_show(demo):
     without = Patient.objects.get(municipality__number="3230", gp__isnull=True, status="active")
     page = _client("sykepleier.ullensaker").get("/followup/?municipality=3230").content.decode()
     assert f'href="/patients/{without.pk}/fastlege/"' in page
+
+
+def test_make_runs_banner_and_the_readme_name_every_demo_login(demo, capsys):
+    from pathlib import Path
+
+    from dho.run import banner
+
+    banner()
+    printed = capsys.readouterr().out
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    logins = set(User.objects.exclude(password__startswith="!").values_list("username", flat=True))
+    assert len(logins) == 10
+    for username in logins:
+        assert f"  {username} " in printed and f"`{username}`" in readme, username
