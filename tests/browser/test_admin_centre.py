@@ -96,3 +96,31 @@ def test_the_admins_pages_have_no_serious_accessibility_violations(world, browse
     page.get_by_role("link", name="Tilbake til administrasjonen").click()
     expect(page).to_have_url(re.compile(r"/admin/$"))
     assert {url: found for url, found in problems.items() if found} == {}
+
+
+def test_a_gateway_created_in_the_admin_posts_a_reading_with_the_token_shown_once(world, live_server, browser_login):
+    import datetime
+
+    import requests  # a client of its own: no admin session beside the gateway's token
+    from django.utils import timezone
+
+    from measurements.models import Integration, Reading
+
+    page = browser_login(world.u.admin)
+    page.goto("/admin/measurements/integration/add/")
+    page.get_by_label("Oppfølgingssenter").select_option(label=world.centres.ovre.name)
+    page.get_by_label("Navn").fill("Leverandør B")
+    page.get_by_role("button", name="Lagre", exact=True).click()
+    token = page.locator("#integration-token").inner_text().strip()
+    integration = Integration.objects.get(name="Leverandør B")
+    assert integration.centre == world.centres.ovre and token[:8] == integration.token_prefix
+
+    measured = (timezone.localtime() - datetime.timedelta(minutes=2)).isoformat()
+    body = {"readings": [{"external_id": "b-1", "patient_id": str(world.p.gjerdrum.pk), "type": "spo2",
+                          "value": 96, "unit": "%", "measured_at": measured}]}  # fmt: skip
+    gateway = {"Authorization": f"Bearer {token}"}
+    answer = requests.post(f"{live_server.url}/api/v1/readings", json=body, headers=gateway, timeout=30)
+    assert answer.json()["results"][0]["status"] == "created"
+    assert Reading.objects.get(integration=integration, external_id="b-1").patient == world.p.gjerdrum
+    page.goto(f"/admin/measurements/integration/{integration.pk}/change/")
+    assert token not in page.content()  # shown once, at creation
