@@ -88,6 +88,10 @@ def test_the_page_shows_the_samtykke_and_the_equipment_with_the_way_back(world, 
     device_register(centre=world.centres.ovre, user=world.u.nurse, type="pulsoksymeter", serial="PO-123")
     devices_lend(patient=patient, user=world.u.nurse, serials=["PO-123"], lent_on=datetime.date(2026, 11, 3))
     page = login(world.u.nurse).get(f"/patients/{patient.pk}/").content.decode()
-    assert "2.11.2026: Representant (Anne Kvam, datter), skriftlig" in page
-    assert '<td class="mono">PO-123</td><td>3.11.2026</td>' in page
-    assert 'href="/utstyr/PO-123/retur/">Ta imot' in page
+    assert "02.11.2026: Representant (Anne Kvam, datter), skriftlig" in page
+    assert '<td class="mono">PO-123</td><td>03.11.2026</td>' in page
+    assert f'href="/utstyr/PO-123/retur/?centre={world.centres.ovre.slug}">Ta imot' in page
+    # A koordinator keeps no register: no «Ta imot» (its page would be a 404), only where it goes back.
+    coordinator_page = login(world.u.coordinator).get(f"/patients/{patient.pk}/").content.decode()
+    assert "/utstyr/PO-123/retur/" not in coordinator_page
+    assert f"leveres til {world.centres.ovre.name}" in coordinator_page
