@@ -12,9 +12,9 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV_TOOLS = {  # the dev extra: test tools, lint, and the FHIR clients the FHIR API is tested with
+DEV_TOOLS = {  # the dev extra: test tools, lint and type checking, the FHIR clients the FHIR API is tested with
     "pytest", "pytest-django", "schemathesis", "playwright", "hypothesis", "factory-boy", "ruff",
-    "axe-playwright-python", "pypdf", "fhirclient", "fhirpy",
+    "axe-playwright-python", "pypdf", "fhirclient", "fhirpy", "mypy", "django-stubs", "djangorestframework-stubs",
 }  # fmt: skip
 
 
