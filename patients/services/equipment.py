@@ -126,7 +126,7 @@ def device_register(*, centre: Centre, user, type: str, serial: str, model: str 
     errors = _device_errors(type_code, type, serial)
     if not errors and Device.objects.filter(centre=centre, serial__iexact=serial).exists():
         errors.append(_taken(centre, serial))
-    if errors:
+    if errors or type_code is None:  # an unknown type is one of the errors
         raise EquipmentRefused(" ".join(_sentence(e) for e in errors))
     try:
         with transaction.atomic():
@@ -169,7 +169,7 @@ def _import_line(centre: Centre, number: int, row: list[str], taken: set[str]) -
     errors = _device_errors(type_code, given_type, serial)
     if not errors and serial_key(serial) in taken:
         errors.append(_taken(centre, serial) + " (eller står tidligere i filen)")
-    if errors:
+    if errors or type_code is None:  # an unknown type is one of the errors
         return ImportLine(number, serial, "rejected", "; ".join(errors)), None
     taken.add(serial_key(serial))
     return ImportLine(number, serial, "created"), Device(
@@ -288,6 +288,7 @@ def _date_refusals(devices: list[Device], lent_on: datetime.date) -> list[str]:
     last: dict[str, datetime.date] = {}
     later = DeviceLoan.objects.filter(device__in=devices, returned_on__gt=lent_on)
     for serial, day in later.values_list("device__serial", "returned_on"):
+        assert day is not None  # returned_on__gt: only returned loans
         last[serial] = max(day, last.get(serial, day))
     return [
         f"Enheten «{serial}» ble returnert {day:%d.%m.%Y}; utlånet kan ikke begynne før det."
@@ -296,7 +297,7 @@ def _date_refusals(devices: list[Device], lent_on: datetime.date) -> list[str]:
 
 
 def _lendable(patient: Patient, serials: list[str]) -> tuple[list[Device], list[str]]:
-    devices = list(
+    devices: list[Device] = list(
         Device.objects.select_for_update()
         .annotate(serial_key=Upper("serial"))
         .filter(centre_id__in=serving_centres(patient.municipality_id), serial_key__in=[serial_key(s) for s in serials])
