@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -413,7 +413,7 @@ def coordinator_basis(user, centre: Centre, municipality: Municipality, month: M
     rows = status_rows([municipality.pk], month, patient_ids=list(patients))
     basis: dict = {}
     for seg in segments(rows, month):
-        entry = basis.setdefault(seg.patient_id, PatientBasis(patients[seg.patient_id]))
+        entry = basis.setdefault(seg.patient_id, PatientBasis(patients[cast(str, seg.patient_id)]))  # ids as text
         _count(entry, seg)
     for pid in StatusChange.objects.filter(
         patient_id__in=list(patients), event="started", effective_date__gte=month.first, effective_date__lt=month.end
@@ -451,7 +451,7 @@ def simulate(centre: Centre, month: Month, draft: PriceModel) -> list[dict]:
     side. Reads only: the draft is the unsaved one of draft_price_model."""
     current = price_model_for(centre, month)
     cover = cover_for(centre)
-    totals = {}
+    totals: dict[int, dict[str, int]] = {}
     for name, model in (("current", current), ("draft", draft)):
         lines = month_lines(model, month_basis(centre, month, model, cover), kr) if model else []
         for line in lines:

@@ -16,4 +16,4 @@ os.environ |= {
 }
 os.environ.pop("DATABASE_APP_URL", None)
 
-from dho.settings import *  # noqa: E402, F403
+from dho.settings import *  # noqa: F403

@@ -19,6 +19,7 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
@@ -36,7 +37,7 @@ LEND_ROLES = (Role.NURSE, Role.COORDINATOR)  # for the patient: lend and take ba
 LENDABLE = (DeviceState.IN_STOCK, DeviceState.CLEANED)
 SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,99}$")  # it stands in URLs: /devices/<serial>/return/
 CSV_HEADER = ["type", "model", "serial"]
-KIT_NAME_MAX = Kit._meta.get_field("name").max_length
+KIT_NAME_MAX = cast(int, Kit._meta.get_field("name").max_length)  # a CharField's, always set
 
 
 class EquipmentRefused(Exception):
