@@ -38,9 +38,13 @@ test: $(DEV_STAMP)
 	@sh scripts/ensure-chromium.sh
 	DHO_TESTING=1 exec $(PY) -m dho.embedded with-services -- $(PY) -m pytest $(PYTEST_ARGS)
 
+## Needs no database or Redis and nothing exported: the Django checks read dho/settings_static.py.
+## mypy checks what pyproject.toml's [tool.mypy] lists; makemigrations finds no model change without a migration.
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) -m django makemigrations --check --dry-run --settings dho.settings_static
 
 ## Re-resolve both locks from pyproject.toml: the development lock (runtime + the dev extra), then the
 ## runtime lock without the dev extra, constrained to the development lock's pins (the same versions).

@@ -19,7 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from django.utils.functional import Promise
 
 ACTIVE, PAUSED = "active", "paused"
 # What each state-bearing event makes the forløp; any other event (granted, evaluated, moved…)
@@ -266,7 +269,7 @@ class Basis:
     starts: dict[int, int]  # kommune → oppstarter in the month
     base_members: list[int]  # kommuner that share the base amount
     populations: dict[int, tuple[int, int | None]]  # kommune → (inhabitants, year of the figure)
-    device_labels: dict[str, str] = field(default_factory=dict)
+    device_labels: dict[str, str | Promise] = field(default_factory=dict)  # a label may be lazily translated
 
 
 def month_lines(model, basis: Basis, kr) -> list[Line]:

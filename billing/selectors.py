@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -60,9 +61,10 @@ def finance_views(user) -> list[FinanceView]:
         return []
     views: dict[int, FinanceView] = {}
     for m in Membership.objects.filter(user=user, role=Role.FINANCE).select_related("centre", "municipality"):
-        if m.centre_id:
-            views[m.centre_id] = FinanceView(m.centre, None, can_lock=True)
+        if m.centre is not None:
+            views[m.centre.pk] = FinanceView(m.centre, None, can_lock=True)
             continue
+        assert m.municipality_id is not None  # a membership is at a centre or a kommune (its check constraint)
         partner = Q(agreements__municipality_id=m.municipality_id) | Q(host=m.municipality_id)
         for centre in Centre.objects.filter(partner).distinct():
             if centre.pk not in views:
@@ -132,8 +134,8 @@ def status_rows(municipality_ids, month: Month, patient_ids=None) -> list[Status
             SELECT patient_id, effective_date - DATE '0001-01-01' + 1, event, municipality_id, at, id
               FROM {table} WHERE {where} AND effective_date >= %(first)s AND effective_date < %(end)s
         ) rows ORDER BY patient_id, day, at, id"""  # noqa: S608 – the table from the model, values as parameters
-    params = {"municipalities": list(municipality_ids), "events": list(STATE_AFTER), "first": month.first,
-              "end": month.end, "patients": list(patient_ids or [])}  # fmt: skip
+    params: dict[str, Any] = {"municipalities": list(municipality_ids), "events": list(STATE_AFTER),
+                              "first": month.first, "end": month.end, "patients": list(patient_ids or [])}  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
         # The month's sort fits in memory (at 100,000 patients the default 4 MB spills to disk), and
         # patient ids come as text: only compared, so no uuid.UUID object per row.
@@ -154,7 +156,12 @@ def device_days(centre: Centre, municipality_ids, month: Month) -> dict[tuple[in
          WHERE d.centre_id = %(centre)s AND l.municipality_id = ANY(%(municipalities)s)
            AND l.lent_on <= %(last)s AND (l.returned_on IS NULL OR l.returned_on >= %(first)s)
          GROUP BY 1, 2"""  # noqa: S608 – table names from the models, values as parameters
-    params = {"centre": centre.pk, "municipalities": list(municipality_ids), "first": month.first, "last": month.last}
+    params: dict[str, Any] = {
+        "centre": centre.pk,
+        "municipalities": list(municipality_ids),
+        "first": month.first,
+        "last": month.last,
+    }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {(m, t): int(days) for m, t, days in cursor.fetchall()}
@@ -175,7 +182,9 @@ def starts_in(municipality_ids, month: Month, cover: Cover) -> dict[int, int]:
 def populations_for(municipality_ids, year: int) -> dict[int, tuple[int, int | None]]:
     """Innbyggertall on 1 January of the month's year, else the latest year before it, else the
     kommune's register figure (no year: the explanation says so)."""
-    out = {m.pk: (m.population, None) for m in Municipality.objects.filter(pk__in=municipality_ids)}
+    out: dict[int, tuple[int, int | None]] = {
+        m.pk: (m.population, None) for m in Municipality.objects.filter(pk__in=municipality_ids)
+    }
     rows = Population.objects.filter(municipality_id__in=municipality_ids, year__lte=year).order_by(
         "municipality_id", "-year"
     )
@@ -248,8 +257,9 @@ class Allocation:
 
 def allocation_for(centre: Centre, month: Month) -> Allocation:
     """The whole month for the centre: stored if locked, else computed with its adjustments."""
-    locked = LockedMonth.objects.filter(centre=centre, month=month.first).select_related("price_model", "locked_by")
-    locked = locked.first()
+    locked = (
+        LockedMonth.objects.filter(centre=centre, month=month.first).select_related("price_model", "locked_by").first()
+    )
     if locked:
         lines = [_line(row) for row in LockedLine.objects.filter(locked_month=locked).order_by("position")]
         return _grouped(centre, month, "locked", locked.price_model, lines, locked)
@@ -403,7 +413,7 @@ def coordinator_basis(user, centre: Centre, municipality: Municipality, month: M
     rows = status_rows([municipality.pk], month, patient_ids=list(patients))
     basis: dict = {}
     for seg in segments(rows, month):
-        entry = basis.setdefault(seg.patient_id, PatientBasis(patients[seg.patient_id]))
+        entry = basis.setdefault(seg.patient_id, PatientBasis(patients[cast(str, seg.patient_id)]))  # ids as text
         _count(entry, seg)
     for pid in StatusChange.objects.filter(
         patient_id__in=list(patients), event="started", effective_date__gte=month.first, effective_date__lt=month.end
@@ -441,7 +451,7 @@ def simulate(centre: Centre, month: Month, draft: PriceModel) -> list[dict]:
     side. Reads only: the draft is the unsaved one of draft_price_model."""
     current = price_model_for(centre, month)
     cover = cover_for(centre)
-    totals = {}
+    totals: dict[int, dict[str, int]] = {}
     for name, model in (("current", current), ("draft", draft)):
         lines = month_lines(model, month_basis(centre, month, model, cover), kr) if model else []
         for line in lines:

@@ -4,6 +4,8 @@ patient's own plan is approved by the fastlege. Sources: published scoring refer
 (NEWS2 bands, SpO2 scale 2 for hypercapnic KOLS, ESC weight gain, CAT bands).
 """
 
+from typing import Any
+
 from ebp.content import PlanContent, dump, parse_content
 
 CALL_CENTRE = "Oppfølgingssenteret i åpningstiden, ellers legevakt 116117"
@@ -23,7 +25,7 @@ DEFAULT_THRESHOLDS = {
 
 _DAILY = {"frequency": "daily", "times_per_day": 1, "days_per_week": 7, "times": ["09:00"]}
 
-TEMPLATES = {
+TEMPLATES: dict[str, dict[str, Any]] = {
     "kols": {
         "name": "KOLS",
         "content": {

@@ -146,7 +146,7 @@ def schedule_text(schedule) -> str:
 
 
 def trend_rule_text(rule) -> str:
-    colour = Colour(rule.colour).word
+    colour = Colour(rule.colour).word  # type: ignore[call-arg]  # a lookup by value, not a new member
     if rule.kind == "weight_gain":
         return f"vektøkning på minst {_fmt(float(rule.kg))} kg på {rule.days} dager er {colour}"
     return f"SpO2 minst {_fmt(float(rule.points))} under vanlig nivå ({_fmt(float(rule.baseline))} %) er {colour}"

@@ -18,7 +18,9 @@ import datetime
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from celery import current_app
 from django.conf import settings
@@ -167,7 +169,9 @@ def _quarantine_notice(integration: Integration, refused: int, request) -> None:
         QuarantineNotice.objects.filter(pk=notice.pk).update(refused=F("refused") + refused, last_refused_at=now)
 
 
-def _quarantine(integration: Integration, kind: str, rejected: list[tuple[int, object, list[dict]]], request) -> bool:
+def _quarantine(
+    integration: Integration, kind: str, rejected: Sequence[tuple[int, object, list[dict]]], request
+) -> bool:
     """Keeps the rejected items (index, what was sent, errors) in the quarantine; False when today's
     cap leaves no room for all of them, and then none is kept: the gateway sends the batch again, and
     part of it kept now would be in the quarantine twice."""
@@ -345,7 +349,7 @@ def _results(
             results[index] = ItemResult(index, "created", id=created[ext])
         else:
             results[index] = ItemResult(index, "duplicate", id=created.get(ext) or existing.get(ext))
-    return results
+    return cast(list[ItemResult], results)  # every index is a rejected or a valid item's
 
 
 def _audit(integration: Integration, valid, created: dict[str, int], object_type: str, request) -> None:
@@ -489,6 +493,7 @@ def _fhir_store(integration: Integration, entries: list[tuple[dict, str | None]]
     items, positions, failed = [], [], []
     for index, c in enumerate(converted):
         if c.fnr and not c.errors:
+            assert c.item is not None  # a conversion without errors has its item
             if c.fnr in patients:
                 c.item["patient_id"] = patients[c.fnr]
             else:

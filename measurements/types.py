@@ -114,6 +114,10 @@ class Colour(StrEnum):
     about it. Worse colours rank higher; an alert is never green."""
 
     # value, rank, label, ink (dots, text), fill (the band behind a chart)
+    rank: int
+    label: str
+    ink: str
+    fill: str
     GREEN = "green", 0, "Grønn", "#1e6b34", "#e4f4e8"
     YELLOW = "yellow", 1, "Gul", "#7a5200", "#fff4d6"
     RED = "red", 2, "Rød", "#a4161a", "#fde8e8"

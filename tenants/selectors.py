@@ -51,7 +51,7 @@ def _own_follow_up(municipality_id: int) -> bool:
 
 def _reached_by(m: Membership) -> set[int]:
     """Municipalities whose patients one membership opens (gp/specialist go by object permission)."""
-    if m.role == Role.NURSE and m.centre_id:
+    if m.role == Role.NURSE and m.centre is not None:  # no query for a kommune's membership (no centre_id)
         return _centre_nurse_municipalities(m.centre)
     if m.role == Role.NURSE and m.municipality_id and _own_follow_up(m.municipality_id):
         return {m.municipality_id}
@@ -275,15 +275,19 @@ class AccessRow:
     what: str
 
 
-def _organisations(events: list[AuditEvent]) -> dict[tuple[int, str], str]:
+def _organisations(events: list[AuditEvent]) -> dict[tuple[int | None, str], str]:
     """(user id, role) → the centres and kommuner where the user holds that role, in one query. Today's
     memberships: a membership ended since is no longer named."""
-    found: dict[tuple[int, str], list[str]] = {}
+    found: dict[tuple[int | None, str], list[str]] = {}
     memberships = Membership.objects.filter(user_id__in={e.user_id for e in events}).select_related(
         "centre", "municipality"
     )
     for m in memberships:
-        where = m.centre.name if m.centre_id else f"{m.municipality.name} kommune"
+        if m.centre is not None:
+            where = m.centre.name
+        else:
+            assert m.municipality is not None  # a membership is at a centre or a kommune (its check constraint)
+            where = f"{m.municipality.name} kommune"
         found.setdefault((m.user_id, m.role), []).append(where)
     return {key: ", ".join(sorted(names)) for key, names in found.items()}
 
@@ -293,7 +297,7 @@ def _person(event: AuditEvent) -> str:
     return (user.get_full_name() or user.get_username()) if user is not None else event.username
 
 
-def _row(event: AuditEvent, organisations: dict[tuple[int, str], str]) -> AccessRow:
+def _row(event: AuditEvent, organisations: dict[tuple[int | None, str], str]) -> AccessRow:
     return AccessRow(
         at=event.at,
         name=_person(event),

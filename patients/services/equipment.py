@@ -19,6 +19,7 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
@@ -36,7 +37,7 @@ LEND_ROLES = (Role.NURSE, Role.COORDINATOR)  # for the patient: lend and take ba
 LENDABLE = (DeviceState.IN_STOCK, DeviceState.CLEANED)
 SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,99}$")  # it stands in URLs: /devices/<serial>/return/
 CSV_HEADER = ["type", "model", "serial"]
-KIT_NAME_MAX = Kit._meta.get_field("name").max_length
+KIT_NAME_MAX = cast(int, Kit._meta.get_field("name").max_length)  # a CharField's, always set
 
 
 class EquipmentRefused(Exception):
@@ -126,7 +127,7 @@ def device_register(*, centre: Centre, user, type: str, serial: str, model: str 
     errors = _device_errors(type_code, type, serial)
     if not errors and Device.objects.filter(centre=centre, serial__iexact=serial).exists():
         errors.append(_taken(centre, serial))
-    if errors:
+    if errors or type_code is None:  # an unknown type is one of the errors
         raise EquipmentRefused(" ".join(_sentence(e) for e in errors))
     try:
         with transaction.atomic():
@@ -169,7 +170,7 @@ def _import_line(centre: Centre, number: int, row: list[str], taken: set[str]) -
     errors = _device_errors(type_code, given_type, serial)
     if not errors and serial_key(serial) in taken:
         errors.append(_taken(centre, serial) + " (eller står tidligere i filen)")
-    if errors:
+    if errors or type_code is None:  # an unknown type is one of the errors
         return ImportLine(number, serial, "rejected", "; ".join(errors)), None
     taken.add(serial_key(serial))
     return ImportLine(number, serial, "created"), Device(
@@ -288,6 +289,7 @@ def _date_refusals(devices: list[Device], lent_on: datetime.date) -> list[str]:
     last: dict[str, datetime.date] = {}
     later = DeviceLoan.objects.filter(device__in=devices, returned_on__gt=lent_on)
     for serial, day in later.values_list("device__serial", "returned_on"):
+        assert day is not None  # returned_on__gt: only returned loans
         last[serial] = max(day, last.get(serial, day))
     return [
         f"Enheten «{serial}» ble returnert {day:%d.%m.%Y}; utlånet kan ikke begynne før det."
@@ -296,7 +298,7 @@ def _date_refusals(devices: list[Device], lent_on: datetime.date) -> list[str]:
 
 
 def _lendable(patient: Patient, serials: list[str]) -> tuple[list[Device], list[str]]:
-    devices = list(
+    devices: list[Device] = list(
         Device.objects.select_for_update()
         .annotate(serial_key=Upper("serial"))
         .filter(centre_id__in=serving_centres(patient.municipality_id), serial_key__in=[serial_key(s) for s in serials])

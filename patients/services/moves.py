@@ -101,7 +101,12 @@ def move_accept(*, notice: MoveNotice, user, request=None) -> Patient:
     patient = notice.patient
     with system_scope("patients.move_accept"):
         patient = Patient.objects.select_for_update().get(pk=patient.pk)
-        own = Patient.objects.select_for_update().filter(pk=notice.incoming_patient_id, merged_into=None).first()
+        incoming = notice.incoming_patient_id  # a request names the record it brings; without one, nothing to merge
+        own = (
+            None
+            if incoming is None
+            else Patient.objects.select_for_update().filter(pk=incoming, merged_into=None).first()
+        )
         if own is None or own.municipality_id != notice.other_municipality_id:
             raise MoveRefused("Den andre kommunens journal finnes ikke lenger; flyttingen kan ikke gjennomføres.")
         on = timezone.localdate()
@@ -184,7 +189,6 @@ def _close(notice: MoveNotice, user, handed_over: dict, request) -> None:
     for row in (notice, told):
         audit_record(action=AuditAction.UPDATE if row is notice else AuditAction.CREATE, object_type="move_notice",
                      object_id=row.pk, patient=notice.patient, request=request, user=user)  # fmt: skip
-    notice.handed_over = handed_over
 
 
 @transaction.atomic

@@ -102,7 +102,7 @@ def patient_start(
     patient = Patient.objects.select_for_update().select_related("municipality").get(pk=patient.pk)
     referral = patient.referrals.filter(municipality_id=patient.municipality_id, status=ReferralStatus.GRANTED).first()
     refusal = _start_refusal(patient, referral)
-    if refusal:
+    if refusal or referral is None:  # no granted referral is one of the refusals
         raise StatusRefused(refusal)
     started_on = started_on or timezone.localdate()
     refusal = _date_refusal(patient, started_on, trial_until)

@@ -21,7 +21,7 @@ status_changed = Signal()
 
 # What each event does to the status; an event not named here (evaluated, moved) leaves it as it is.
 REFERRAL_STEPS = {StatusEvent.RECEIVED, StatusEvent.ASSESSED, StatusEvent.GRANTED, StatusEvent.REFUSED}
-STATUS_AFTER = {
+STATUS_AFTER: dict[str, PatientStatus] = {
     StatusEvent.GRANTED: PatientStatus.PENDING,
     StatusEvent.STARTED: PatientStatus.ACTIVE,
     StatusEvent.PAUSED: PatientStatus.PAUSED,
@@ -30,7 +30,7 @@ STATUS_AFTER = {
 }
 # Which events may follow which status. Starting again after an end is a new oppstart; the first
 # start of a patient without any history is always allowed.
-ALLOWED = {
+ALLOWED: dict[str, set[StatusEvent]] = {
     PatientStatus.ACTIVE: {StatusEvent.PAUSED, StatusEvent.EVALUATED, StatusEvent.ENDED, StatusEvent.MOVED},
     PatientStatus.PAUSED: {StatusEvent.RESUMED, StatusEvent.EVALUATED, StatusEvent.ENDED, StatusEvent.MOVED},
     PatientStatus.ENDED: {StatusEvent.STARTED},
@@ -129,7 +129,7 @@ def status_change_record(
 
 
 # What each event does to a referral's status; an event not named here (paused, moved …) leaves it.
-REFERRAL_STATUS_AFTER = {
+REFERRAL_STATUS_AFTER: dict[str, ReferralStatus] = {
     StatusEvent.RECEIVED: ReferralStatus.RECEIVED,
     StatusEvent.ASSESSED: ReferralStatus.ASSESSED,
     StatusEvent.GRANTED: ReferralStatus.GRANTED,
@@ -159,10 +159,14 @@ def referral_change_record(
     the user's role; the referral's status follows the steps in the order they were recorded, the
     effective date is what billing reads."""
     patient = patient or (referral.patient if referral is not None else None)
+    if not municipality_id:
+        owner = referral if referral is not None else patient
+        assert owner is not None, "a status row without a municipality id names its referral or its patient"
+        municipality_id = owner.municipality_id
     change = StatusChange.objects.create(
         referral=referral,
         patient=patient,
-        municipality_id=municipality_id or (referral.municipality_id if referral else patient.municipality_id),
+        municipality_id=municipality_id,
         previous_municipality_id=previous_municipality_id,
         event=event,
         effective_date=effective_date or timezone.localdate(),
@@ -172,6 +176,7 @@ def referral_change_record(
     )
     if referral is not None:
         last = referral.status_changes.filter(event__in=list(REFERRAL_STATUS_AFTER)).order_by("-at", "-id").first()
+        assert last is not None, "a referral has at least the row of its receipt"
         referral.status = REFERRAL_STATUS_AFTER[last.event]
         referral.save(update_fields=["status"])
     if patient is not None:

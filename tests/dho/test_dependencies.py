@@ -12,9 +12,9 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV_TOOLS = {  # the dev extra: test tools, lint, and the FHIR clients the FHIR API is tested with
+DEV_TOOLS = {  # the dev extra: test tools, lint and type checking, the FHIR clients the FHIR API is tested with
     "pytest", "pytest-django", "schemathesis", "playwright", "hypothesis", "factory-boy", "ruff",
-    "axe-playwright-python", "pypdf", "fhirclient", "fhirpy",
+    "axe-playwright-python", "pypdf", "fhirclient", "fhirpy", "mypy", "django-stubs", "djangorestframework-stubs",
 }  # fmt: skip
 
 
@@ -35,6 +35,15 @@ def test_it_keeps_every_test_tool_out_of_the_runtime_lock():
     declared = {_name(r) for r in project["dependencies"]}
     assert declared <= {n.replace(".", "-") for n in runtime}
     assert {_name(r) for r in project["optional-dependencies"]["dev"]} == DEV_TOOLS
+
+
+def test_it_type_checks_every_services_and_selectors_module():
+    checked = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["files"])
+    logic = {str(p.relative_to(ROOT)) for pattern in ("*/services.py", "*/services", "*/selectors.py") for p in
+             ROOT.glob(pattern) if p.parts[len(ROOT.parts)] not in (".venv", "tests")}  # fmt: skip
+    assert logic and logic <= checked, sorted(logic - checked)
+    assert {"billing/calculation.py", "triage/services"} <= checked  # scoring.py is in triage/services
+    assert all((ROOT / path).exists() for path in checked), checked
 
 
 def test_it_installs_the_runtime_lock_in_production_and_the_dev_lock_for_tests():

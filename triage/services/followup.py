@@ -59,7 +59,7 @@ def _locked_open_alert(alert: Alert, user) -> Alert:
     alert = Alert.objects.select_for_update(of=("self",)).select_related("patient", "taken_by").get(pk=alert.pk)
     if alert.status != AlertStatus.OPEN:
         raise AlertRefused("Varselet er allerede håndtert.")
-    if alert.taken_by_id and alert.taken_by_id != user.id:
+    if alert.taken_by is not None and alert.taken_by_id != user.id:  # taken_by: selected with the alert
         name = alert.taken_by.get_full_name() or alert.taken_by.username
         raise AlertRefused(f"{name} har allerede tatt dette varselet.")
     return alert
@@ -90,7 +90,7 @@ def alert_release(*, alert: Alert, user, request=None) -> Alert:
     alert = Alert.objects.select_for_update(of=("self",)).select_related("patient", "taken_by").get(pk=alert.pk)
     if alert.status != AlertStatus.OPEN:
         raise AlertRefused("Varselet er allerede håndtert og kan ikke slippes.")
-    if alert.taken_by_id is None:
+    if alert.taken_by is None:  # selected with the alert
         raise AlertRefused("Varselet er ikke tatt av noen; det er ingenting å slippe.")
     holder = alert.taken_by.get_full_name() or alert.taken_by.username
     now = timezone.now()
