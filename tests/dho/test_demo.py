@@ -279,7 +279,7 @@ def test_it_lends_the_named_patients_kits_with_serials_and_takes_runes_readings_
         assert {loan.lent_on for loan in loans.values()} == {six_months_ago}, "lent on the start date"
         assert all(loan.device.state == "lent" and loan.device.serial for loan in loans.values())
     assert lent("Tove Nilsen")["pulsoksymeter"].device.serial.startswith("AG-PO-")
-    assert lent("Olav Haugen")["pulsoksymeter"].device.serial == "OR-PO-0001"  # the README's table
+    assert lent("Olav Haugen")["pulsoksymeter"].device.serial == "OR-PO-0001"  # docs/demo.md's table
     assert lent("Rune Bakken")["pulsoksymeter"].device.serial == "OR-PO-0002"
     # Rune's readings were sent by his pulse oximeter's serial: they are his, within the loan.
     rune = Patient.objects.get(name="Rune Bakken")

@@ -16,6 +16,8 @@ FORBIDDEN = {
     "the background seed documents": re.compile(r"\bseeds/|\bseed\s+(?:documents?\b|0\d\d\b)", re.IGNORECASE),
     "an issue number": re.compile(r"\bissues?\s*#?\d+", re.IGNORECASE),
 }
+# «README, "Access and audit"», «CONTRIBUTING, «Layers»», «docs/api.md, "Every endpoint"»: a section named.
+SECTION = re.compile(r"\b(README|CONTRIBUTING|docs/[\w-]+\.md)(?:'s)?,?\s*[«\"“]([^»\"”\n]{2,80})[»\"”]")
 LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)  # http:, https:, mailto:, …
 
@@ -105,6 +107,45 @@ def test_no_tracked_file_refers_outside_the_repository():
     assert not found, "references to what is not in the repository:\n" + "\n".join(found)
 
 
+def _headings(name: str) -> set[str]:
+    return {
+        heading.group(1).strip().lower()
+        for line in (ROOT / name).read_text().splitlines()
+        if (heading := re.match(r"#{1,6}\s+(.*)", line))
+    }
+
+
+def missing_sections(text: str, headings_of) -> list[str]:
+    """Named sections («README, "Demo"») that no heading of that document begins with. The README's
+    sections may have moved on to a docs/ page: what the README leads to counts as the README."""
+    found = []
+    for document, section in SECTION.findall(text):
+        wanted = section.strip().rstrip(".:").lower()
+        if not any(heading.startswith(wanted) for heading in headings_of(document)):
+            found.append(f"{document} has no section {section!r}")
+    return found
+
+
+def test_every_section_a_tracked_file_names_exists():
+    tracked = _tracked()
+    docs = [name for name in tracked if name.startswith("docs/") and name.endswith(".md")]
+
+    def headings_of(document: str) -> set[str]:
+        if document == "README":
+            return set().union(*(_headings(name) for name in ["README.md", *docs]))
+        name = f"{document}.md" if document == "CONTRIBUTING" else document
+        return _headings(name) if name in tracked else set()
+
+    found = []
+    for name in tracked:
+        if name == THIS or name.endswith(".lock"):
+            continue
+        text = _text(name)
+        if text is not None:
+            found += [f"{name}: {what}" for what in missing_sections(text, headings_of)]
+    assert not found, "references to sections that do not exist:\n" + "\n".join(found)
+
+
 def test_every_relative_markdown_link_in_the_docs_finds_its_file():
     tracked = set(_tracked())
     docs = [name for name in tracked if name in ("README.md", "CONTRIBUTING.md") or
@@ -114,6 +155,27 @@ def test_every_relative_markdown_link_in_the_docs_finds_its_file():
     for name in sorted(docs):
         found += [f"{name}: {what}" for what in broken_links(name, (ROOT / name).read_text(), tracked)]
     assert not found, "Markdown links to nothing:\n" + "\n".join(found)
+
+
+CODE_MAP = "docs/code-map.md"
+FILE_LIKE = re.compile(
+    r"^(?:[\w.-]+/)*[\w.-]+(?:\.(?:py|html|js|css|sh|yml|toml|lock|md)|/)$|^(?:Makefile|Dockerfile)$"
+)
+
+
+def missing_paths(text: str, tracked: set[str]) -> list[str]:
+    """The code map's `path`s (files, or folders ending in /) that the repository lacks."""
+    folders = {parent.as_posix() for path in tracked for parent in Path(path).parents}
+    names = [name for name in re.findall(r"`([^`\s]+)`", text) if FILE_LIKE.match(name)]
+    return [name for name in names if name not in tracked and name.rstrip("/") not in folders]
+
+
+def test_every_path_in_the_code_map_exists():
+    tracked = set(_tracked())
+    text = (ROOT / CODE_MAP).read_text()
+    assert len(re.findall(r"`[\w/.-]+\.py`", text)) > 50  # it is a map of the code
+    missing = missing_paths(text, tracked)
+    assert not missing, f"{CODE_MAP} names what does not exist:\n" + "\n".join(missing)
 
 
 def test_the_checks_catch_what_they_are_for():
@@ -128,3 +190,15 @@ def test_the_checks_catch_what_they_are_for():
     assert broken_links("README.md", text + "\n## Two commands\n", tracked) == []
     assert len(broken_links("README.md", "[x](docs/nope.md) [y](../shared/DOMAIN.md)", tracked)) == 2
     assert heading_anchor("Forløp: henvisning, vurdering") == "forløp-henvisning-vurdering"
+    assert missing_paths(
+        "`docs/api.md` `dho/` `Makefile` `visible_patients` `docs/gone.py` `gone/`", tracked | {"Makefile"}
+    ) == [
+        "docs/gone.py",
+        "gone/",
+    ]
+    headings = {"README": {"demo", "two commands"}, "CONTRIBUTING": {"layers"}}.get
+    assert missing_sections('README, "Demo" and (CONTRIBUTING, «Layers»)', lambda d: headings(d, set())) == []
+    assert (
+        len(missing_sections('README "Store, then score" and docs/api.md, "Nothing"', lambda d: headings(d, set())))
+        == 2
+    )
