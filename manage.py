@@ -1,6 +1,8 @@
 #!/usr/bin/env python
 """Django's command line. In a terminal that configures nothing, it borrows the settings of the
-`make run` that is running from this checkout (see `use_running_platform`)."""
+`make run` that is running from this checkout (see `use_running_platform`); in debug or test mode
+without DATABASE_URL / REDIS_URL and without `make run`, it runs itself on embedded servers started
+for this one command and stopped when it ends (see `run_on_own_services`), so it leaves none behind."""
 
 import os
 import sys
@@ -12,8 +14,9 @@ manage.py: `make run` kjører ikke her, og verken DHO_DEBUG eller SECRET_KEY er 
   - Start `make run` i en annen terminal og kjør kommandoen igjen: den bruker da plattformens
     database og Redis.
   - Uten plattformen (de innebygde tjenestene under var/, startet og stoppet for denne ene kommandoen):
-      DHO_DEBUG=1 .venv/bin/python -m dho.embedded with-services -- .venv/bin/python manage.py …
-  - Mot en konfigurert server: sett SECRET_KEY, DATABASE_URL og REDIS_URL (README, «Production settings»).
+      DHO_DEBUG=1 .venv/bin/python manage.py …
+    (det samme som DHO_DEBUG=1 .venv/bin/python -m dho.embedded with-services -- .venv/bin/python manage.py …)
+  - Mot en konfigurert server: sett SECRET_KEY, DATABASE_URL og REDIS_URL (docs/operations.md).
 (English: `make run` is not running and neither DHO_DEBUG nor SECRET_KEY is set. Start `make run`
 in another terminal, or use the line above, or set the production settings.)"""
 
@@ -46,9 +49,22 @@ def use_running_platform() -> None:
     print(f"manage.py: bruker innstillingene til `make run` (pid {run['pid']}, {run['address']}).", file=sys.stderr)
 
 
+def run_on_own_services() -> None:
+    """In debug or test mode, with no database or no Redis configured and none running, run this very
+    command under `dho.embedded.with_services`: it starts what is missing, and stops it when the
+    command ends however it ends (Ctrl-C, SIGTERM). The settings never start a server themselves,
+    since one started by an import would be left running after the command."""
+    development = any(
+        os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on") for name in ("DHO_DEBUG", "DHO_TESTING")
+    )
+    if development and embedded.services_missing():
+        sys.exit(embedded.with_services([sys.executable, *sys.argv]))
+
+
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dho.settings")
     use_running_platform()
+    run_on_own_services()
     # Migrations create and alter the tables, so they run as their owner; everything else as the app's
     # role, under row-level security (tenants/rls.py).
     if sys.argv[1:2] == ["migrate"]:

@@ -2,7 +2,7 @@
 days, øre rounding, the base share's largest-remainder split, the patients' active/paused days walked
 from their status rows, and the lines. billing.selectors feeds them the rows.
 
-Conventions (documented in the README's finance section):
+Conventions (documented in docs/billing.md):
 - A status row counts from its effective date: a patient started on the 16th of a 30-day month is
   active 15 days (16–30); a forløp ended on the 20th was active up to the 19th.
 - A loan counts both its days: lent on the 16th and returned on the 20th is 5 device-days (as ingest

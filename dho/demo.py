@@ -127,7 +127,7 @@ OTHER_GPS = [
 
 @dataclass(frozen=True)
 class NamedPatient:
-    """The patients of the seed documents' cases, each in a documented municipality."""
+    """The named demo patients (README, «Demo»), each in a documented municipality."""
 
     name: str
     birth: datetime.date
@@ -598,7 +598,7 @@ def _seed_move(municipalities: dict, users: dict) -> None:
 
 # --- the tjenesteprismodell -----------------------------------------------------------------------
 
-# Seed 001's reference case («Rune», KOLS): follow-up 1 212 kr and licence and equipment 896 kr per
+# The price model's reference case («Rune», KOLS): follow-up 1 212 kr and licence and equipment 896 kr per
 # patient-month, the 896 kr split into licence 596 kr and a KOLS kit's pulsoksymeter 100 kr + nettbrett
 # 200 kr per device-month. The host's fixed costs are shared 30 % equally and 70 % by population (the
 # eKommune Sunnmøre key); Agder prices by the same structure with its own figures.

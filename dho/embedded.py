@@ -1,8 +1,10 @@
 """Private PostgreSQL and Redis under var/ for machines where none is configured.
 
-`make run`, `make test` and any `manage.py` command use these when DATABASE_URL / REDIS_URL are
-unset. A server started here keeps running until the process that *owns* it (the `with-services`
-wrapper used by `make run` and `make test`) stops it, so a second terminal reuses the same one.
+Only the `with-services` wrapper starts them, and it stops what it started when its command ends
+(however it ends): `make run`, `make test`, the benchmarks, and a `manage.py` command in a terminal
+that configures no DATABASE_URL / REDIS_URL (manage.py runs itself through the wrapper). Importing
+the settings never starts a server: they use DATABASE_URL / REDIS_URL, else embedded servers that a
+wrapper keeps running, else they refuse with `NOT_RUNNING` — so no command leaves a server behind.
 While `make run` runs it records its settings in var/run.json (see `recorded_run`), which is how a
 bare `manage.py` in another terminal finds the running platform.
 
@@ -43,6 +45,21 @@ def _pg_running() -> bool:
     return (PG_DIR / "postmaster.pid").exists()
 
 
+def _pg_socket_dir_if_alive() -> str | None:
+    """The socket directory of the private PostgreSQL when its postmaster is alive, else None.
+
+    Read from postmaster.pid (pid on line 1, socket directory on line 5) rather than through
+    pgserver, which would start a server beside a stale pid file."""
+    try:
+        lines = (PG_DIR / "postmaster.pid").read_text().splitlines()
+        pid = int(lines[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if _process_gone(pid):
+        return None
+    return lines[4] if len(lines) > 4 and lines[4].strip() else str(PG_DIR)
+
+
 def _pg_server():
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver only needs it for long paths.
@@ -70,8 +87,9 @@ def postgres_stop() -> None:
         return
     stop = [pg_ctl, "-D", str(PG_DIR), "-w", "-t", str(SERVER_STOP_TIMEOUT), "stop", "-m"]
     # "fast" rolls back open transactions; "immediate" is for a client that still holds on.
-    if subprocess.run([*stop, "fast"], **_as_pg_user(), check=False).returncode != 0:
-        subprocess.run([*stop, "immediate"], **_as_pg_user(), check=False)
+    # pg_ctl's chatter goes to stderr: a one-off command's own output stays alone on stdout.
+    if subprocess.run([*stop, "fast"], **_as_pg_user(), stdout=sys.stderr, check=False).returncode != 0:
+        subprocess.run([*stop, "immediate"], **_as_pg_user(), stdout=sys.stderr, check=False)
 
 
 def _pgserver_bin() -> Path:
@@ -96,6 +114,10 @@ def _as_pg_user() -> dict:
 def postgres_url() -> str:
     # The socket lives in PG_DIR unless that path is too long for a unix socket.
     socket_dir = _pg_server().get_postmaster_info().socket_dir or PG_DIR
+    return _postgres_url_at(socket_dir)
+
+
+def _postgres_url_at(socket_dir) -> str:
     return f"postgres://postgres@{quote(str(socket_dir), safe='')}/{DB_NAME}"
 
 
@@ -205,19 +227,49 @@ def app_database_url(owner_url: str, role: str, password: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{who}@{where}"))
 
 
+NOT_RUNNING = """\
+{name} er ikke satt, og den innebygde {service} under {where} kjører ikke.
+  - Innstillingene starter ingen tjeneste selv (den ville blitt stående etter kommandoen).
+  - `make run` og `make test` starter og stopper de innebygde tjenestene selv; `.venv/bin/python
+    manage.py …` bruker en kjørende `make run`, eller (med DHO_DEBUG=1) starter tjenestene for den ene
+    kommandoen og stopper dem etterpå.
+  - Andre kommandoer: DHO_DEBUG=1 .venv/bin/python -m dho.embedded with-services -- <kommando> …
+  - Mot en konfigurert server: sett {name}.
+(English: {name} is unset and the embedded {service} is not running; the settings start no server.
+Use `make run` / `make test`, run the command through `python -m dho.embedded with-services --`, or set {name}.)"""
+
+
+class NotRunning(RuntimeError):
+    """A setting names no server and no wrapper keeps the embedded one running."""
+
+
+def services_missing(environ=os.environ) -> bool:
+    """Whether a process with this environment would find no database or no Redis: neither
+    configured nor an embedded one running."""
+    no_database = not (environ.get("DATABASE_URL") or environ.get("DATABASE_APP_URL"))
+    no_redis = not environ.get("REDIS_URL")
+    return (no_database and _pg_socket_dir_if_alive() is None) or (no_redis and not _redis_answers(_redis_port()))
+
+
 def database_url_or_embedded() -> str:
+    """DATABASE_URL, else the embedded PostgreSQL that a `with-services` wrapper keeps running.
+    Never starts one: a server started here would outlive the command."""
     url = os.environ.get("DATABASE_URL")
     if url:
         return url
-    postgres_start()
-    return postgres_url()
+    socket_dir = _pg_socket_dir_if_alive()
+    if socket_dir is None:
+        raise NotRunning(NOT_RUNNING.format(name="DATABASE_URL", service="PostgreSQL", where=PG_DIR))
+    return _postgres_url_at(socket_dir)
 
 
 def redis_url_or_embedded() -> str:
+    """REDIS_URL, else the embedded Redis that a `with-services` wrapper keeps running."""
     url = os.environ.get("REDIS_URL")
     if url:
         return url
-    redis_start()
+    if not _redis_answers(_redis_port()):
+        raise NotRunning(NOT_RUNNING.format(name="REDIS_URL", service="Redis", where=REDIS_DIR))
     return redis_url()
 
 
@@ -306,12 +358,13 @@ def _services_env(started: list) -> dict:
         if postgres_start():
             started.append(postgres_stop)
         env["DATABASE_URL"] = postgres_url()
-        print(f"Innebygd PostgreSQL under {PG_DIR}", flush=True)
+        # On stderr: a command's own output (a token, a dump) stays alone on stdout.
+        print(f"Innebygd PostgreSQL under {PG_DIR}", file=sys.stderr, flush=True)
     if not env.get("REDIS_URL"):
         if redis_start():
             started.append(redis_stop)
         env["REDIS_URL"] = redis_url()
-        print(f"Innebygd Redis på {env['REDIS_URL']}", flush=True)
+        print(f"Innebygd Redis på {env['REDIS_URL']}", file=sys.stderr, flush=True)
     return env
 
 

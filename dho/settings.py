@@ -2,7 +2,7 @@
 
 Production sets at least DHO_DEBUG=0 (the default), SECRET_KEY, ALLOWED_HOSTS, REDIS_URL,
 DHO_ALLOW_SYNTHETIC_IDS=0 and the database: DATABASE_URL (the owner) for `manage.py migrate` only,
-DATABASE_APP_URL (the app role) for everything else; see README "Production settings"."""
+DATABASE_APP_URL (the app role) for everything else; see docs/operations.md, «Production settings»."""
 
 import datetime
 import ipaddress
@@ -124,6 +124,16 @@ TEMPLATES = [
     },
 ]
 
+
+def _embedded_or_refuse(url_of) -> str:
+    """The configured address, else the running embedded server's. The settings never start a server
+    (dho/embedded.py): one started by an import would outlive the command that imported them."""
+    try:
+        return url_of()
+    except embedded.NotRunning as missing:
+        raise ImproperlyConfigured(str(missing)) from None
+
+
 # --- the database's own wall (tenants/rls.py) ---
 # DATABASE_URL names the owner of the tables: migrations run as it (DHO_DB_AS_OWNER=1, which
 # `manage.py migrate` sets, so `make run` and docker compose migrate as the owner; the tests create and
@@ -145,7 +155,7 @@ if _app_url and not os.environ.get("DATABASE_URL"):
         raise ImproperlyConfigured("Migreringer kjører som eieren av tabellene: sett eierens adresse i DATABASE_URL.")
     _db_owner = None
 else:
-    _db_owner = dj_database_url.parse(embedded.database_url_or_embedded(), conn_max_age=60)
+    _db_owner = dj_database_url.parse(_embedded_or_refuse(embedded.database_url_or_embedded), conn_max_age=60)
 if _app_url:
     _db_app = dj_database_url.parse(_app_url, conn_max_age=60)
 else:
@@ -160,7 +170,7 @@ DATABASES = {"default": _db_owner if DHO_DB_AS_OWNER else _db_app}
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DHO_TEST_DB") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = embedded.redis_url_or_embedded()
+REDIS_URL = _embedded_or_refuse(embedded.redis_url_or_embedded)
 # The API's throttle counters live here (dho/throttling.py), so every API call asks Redis once: a
 # Redis that does not answer costs a request at most these seconds, and the throttle then lets it pass.
 CACHES = {

@@ -11,7 +11,7 @@ read and rewrite a list of timestamps (two concurrent requests can both pass on 
 client may burst up to twice its rate across a window's edge; for a ceiling that is enough.
 
 A Redis that does not answer lets the request through, with a warning in the log: ingest is built
-to keep taking readings while Redis is down (README "Store, then score"), and a throttle must not
+to keep taking readings while Redis is down (docs/scoring-and-worklist.md, "Store, then score"), and a throttle must not
 be what stops it.
 
 Rates come from `DHO_THROTTLE_RATES` (settings, from `DHO_THROTTLE_USER` / `DHO_THROTTLE_GATEWAY`),

@@ -203,7 +203,7 @@ class PatientContactForm(StepForm):
 
 
 class AssessmentForm(StepForm):
-    """A radio group (ja / nei / vet ikke) and a comment per criterion of seed 001 5.1."""
+    """A radio group (ja / nei / vet ikke) and a comment per inclusion criterion (`ASSESSMENT_CRITERIA`)."""
 
     what_matters = _text(_("Hva er viktig for deg?"), textarea=True)
 

@@ -198,7 +198,7 @@ class Referral(models.Model):
         return national_id.mask(self.national_id)
 
 
-# The eight criteria of seed 001 5.1, in the order the checklist shows them.
+# The eight inclusion criteria for digital hjemmeoppfølging (the vurdering), in the order the checklist shows them.
 ASSESSMENT_CRITERIA = {
     "observable": _("Tilstanden kan observeres på avstand"),
     "motivated": _("Pasienten er motivert"),

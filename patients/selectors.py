@@ -44,7 +44,7 @@ User = get_user_model()
 
 
 def visible_patients(user) -> QuerySet[Patient]:
-    """Patients this user may see, by the scope table (README, "Access and audit"). Finance and admins: none."""
+    """Patients this user may see, by the scope table (docs/access-and-audit.md). Finance and admins: none."""
     scope = user_scope(user)
     condition = Q(municipality_id__in=scope.municipality_ids)
     codenames = []

@@ -1,4 +1,4 @@
-"""Who may see what. The scope table (README, "Access and audit"), computed once per user and request."""
+"""Who may see what. The scope table (docs/access-and-audit.md), computed once per user and request."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@
 #              SECURITY DEFINER functions read across municipalities. No CREATEROLE: dho_app is made here.
 #   dho_app    what web, worker and beat connect as: owns nothing, bypasses nothing.
 # The passwords come from .env (scripts/compose-secrets.sh) through docker-compose.yml; a later
-# change of .env does not change them (README, docker compose).
+# change of .env does not change them (docs/operations.md, docker compose).
 set -eu
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
      -v owner_password="$DHO_DB_OWNER_PASSWORD" -v app_password="$DHO_DB_APP_PASSWORD" <<'SQL'

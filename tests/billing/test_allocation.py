@@ -47,7 +47,7 @@ def lines(allocation, name) -> dict:
 
 
 def test_runes_month_is_2108_kr_with_his_kit(priced):
-    """Seed 001: 1 212 kr follow-up + 896 kr licence and equipment (596 + 100 + 200 for a KOLS kit)."""
+    """The reference case: 1 212 kr follow-up + 896 kr licence and equipment (596 + 100 + 200 for a KOLS kit)."""
     start(priced, priced.p.gjerdrum, datetime.date(2026, 5, 3))
     lend(priced, priced.p.gjerdrum, "pulsoksymeter", "PO-1", datetime.date(2026, 5, 3))
     lend(priced, priced.p.gjerdrum, "nettbrett", "NB-1", datetime.date(2026, 5, 3))

@@ -63,7 +63,7 @@ def amounts(lines) -> dict:
 
 
 def test_it_bills_the_seeds_worked_case_a_full_month_at_2108_kr():
-    """Seed 001, «Rune»: follow-up 1 212 kr + licence and equipment 896 kr = 2 108 kr a month."""
+    """The reference case, «Rune»: follow-up 1 212 kr + licence and equipment 896 kr = 2 108 kr a month."""
     lines = lines_for([StatusRow.on("rune", d(3, 5), "started", GJERDRUM)])
     assert amounts(lines) == {(GJERDRUM, "follow_up"): 121_200, (GJERDRUM, "licence"): 89_600}
     assert sum(line.amount_ore for line in lines) == 210_800

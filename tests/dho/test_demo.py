@@ -279,7 +279,7 @@ def test_it_lends_the_named_patients_kits_with_serials_and_takes_runes_readings_
         assert {loan.lent_on for loan in loans.values()} == {six_months_ago}, "lent on the start date"
         assert all(loan.device.state == "lent" and loan.device.serial for loan in loans.values())
     assert lent("Tove Nilsen")["pulsoksymeter"].device.serial.startswith("AG-PO-")
-    assert lent("Olav Haugen")["pulsoksymeter"].device.serial == "OR-PO-0001"  # the README's table
+    assert lent("Olav Haugen")["pulsoksymeter"].device.serial == "OR-PO-0001"  # docs/demo.md's table
     assert lent("Rune Bakken")["pulsoksymeter"].device.serial == "OR-PO-0002"
     # Rune's readings were sent by his pulse oximeter's serial: they are his, within the loan.
     rune = Patient.objects.get(name="Rune Bakken")
@@ -292,7 +292,7 @@ def test_it_lends_the_named_patients_kits_with_serials_and_takes_runes_readings_
 
 
 def test_the_demo_bills_runes_full_month_at_2108_kr_and_has_locked_months(demo):
-    """Seed 001's reference case in the demo's price model: Rune (KOLS kit, followed by the centre)
+    """The reference case in the demo's price model: Rune (KOLS kit, followed by the centre)
     costs 1 212 kr follow-up + 896 kr licence and equipment in a month he was active throughout."""
     month = Month.of(timezone.localdate()).previous().previous()  # Rune started six months ago
     koordinator = get_user_model().objects.get(username="koordinator.gjerdrum")
@@ -314,7 +314,7 @@ def test_the_demo_bills_runes_full_month_at_2108_kr_and_has_locked_months(demo):
 
 @pytest.mark.parametrize("username", ["okonomi.ullensaker", "okonomi.gjerdrum"])
 def test_no_finance_answer_or_export_names_a_demo_patient(demo, username):
-    """Issue 11: finance sees counts, never patients: the month's API answer, the CSV and the XLSX
+    """Finance sees counts, never patients: the month's API answer, the CSV and the XLSX
     (its shared strings and sheets) are searched for every demo patient's name and national id."""
     client = _client(username)
     month = Month.of(timezone.localdate()).previous().previous()  # a locked month with every stage

@@ -1,4 +1,4 @@
-"""Issue 12 item 9: a Content-Security-Policy without 'unsafe-inline' that the pages actually obey,
+"""A Content-Security-Policy without 'unsafe-inline' that the pages actually obey,
 a Permissions-Policy, and flash messages that never carry a patient's name in a cookie."""
 
 import base64

@@ -94,19 +94,32 @@ def _settings_of(env: dict, tmp_path) -> subprocess.CompletedProcess:
         "from django.conf import settings; db = settings.DATABASES['default']\n"
         "print(settings.DHO_DB_OWNER, db['USER'], db['HOST'])"
     )
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DHO_"))}
+    # Nothing of this run's own services leaks in: the process gets exactly what `env` names.
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DHO_", "REDIS"))}
     base |= {"DHO_TESTING": "0", "DHO_DEBUG": "0", "SECRET_KEY": "x" * 50, "DHO_VAR_DIR": str(tmp_path)}
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base | env, capture_output=True, text=True,
                           timeout=60)  # fmt: skip
 
 
 def test_a_process_given_only_the_app_address_knows_no_owner_and_may_not_migrate(tmp_path):
-    app = {"DATABASE_APP_URL": "postgres://dho_app:secret@db.invalid:5432/dho"}
+    # As docker compose's web, worker and beat: the app role's address and a Redis, nothing else.
+    app = {
+        "DATABASE_APP_URL": "postgres://dho_app:secret@db.invalid:5432/dho",
+        "REDIS_URL": "redis://redis.invalid:6379/0",
+    }
     result = _settings_of(app, tmp_path)
     assert (result.returncode, result.stdout.strip()) == (0, "None dho_app db.invalid"), result.stderr
     refused = _settings_of(app | {"DHO_DB_AS_OWNER": "1"}, tmp_path)
     assert refused.returncode != 0 and "sett eierens adresse i DATABASE_URL" in refused.stderr
     assert not list(tmp_path.iterdir())  # and no embedded server was started for it
+
+
+def test_settings_with_no_redis_configured_and_none_running_refuse_and_start_none(tmp_path):
+    # Before, importing the settings started an embedded Redis here and left it running.
+    app = {"DATABASE_APP_URL": "postgres://dho_app:secret@db.invalid:5432/dho"}
+    result = _settings_of(app, tmp_path)
+    assert result.returncode != 0 and "REDIS_URL er ikke satt" in result.stderr, result.stderr
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("service", ["migrate", "web", "worker", "beat"])

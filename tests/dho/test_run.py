@@ -152,8 +152,45 @@ def test_it_says_what_to_do_beside_a_record_that_a_killed_run_left(project):
     result = _manage(project, README_COMMAND)
     assert result.returncode == 1
     assert "`make run` kjører ikke" in result.stderr and "Traceback" not in result.stderr
-    assert "with-services" in result.stderr  # the way without the platform
+    assert "DHO_DEBUG=1 .venv/bin/python manage.py" in result.stderr  # the way without the platform
+    assert "with-services" in result.stderr
     assert not (project / "var/pg").exists()  # and no server started behind the user's back
+
+
+def _processes_under(path: Path) -> set[int]:
+    """Live processes working in or started from a file under path: the embedded PostgreSQL runs in
+    its data directory and Redis in its `dir`, both under var/."""
+    found = set()
+    for proc in Path("/proc").glob("[0-9]*"):
+        with suppress(OSError):
+            cwd = os.readlink(proc / "cwd")
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if (cwd.startswith(f"{path}/var") or f"{path}/var" in cmdline) and int(proc.name) != os.getpid():
+                found.add(int(proc.name))
+    return _alive(found)
+
+
+def test_a_one_off_command_with_nothing_running_stops_the_servers_it_started(project):
+    # No make run, no DATABASE_URL/REDIS_URL: the command gets embedded servers of its own, and
+    # they are gone when it returns (before, the settings started them and left them running).
+    result = _manage(project, [".venv/bin/python", "manage.py", "check"], DHO_DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    assert "Innebygd PostgreSQL" in result.stderr and "Innebygd Redis" in result.stderr  # it did start them
+    assert result.stdout.strip() == "System check identified no issues (0 silenced)."  # the command's own output
+    assert (project / "var/pg").is_dir() and (project / "var/redis").is_dir()
+    assert not (project / "var/pg/postmaster.pid").exists()
+    assert not (project / "var/redis/redis.pid").exists()
+    assert not _processes_under(project), "left running"
+
+
+def test_a_bare_settings_import_with_nothing_running_starts_nothing_and_says_what_to_do(project):
+    # Any other process (celery, a script, a bare pytest) that imports the settings with nothing
+    # configured: a clear refusal instead of a server that outlives it.
+    code = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'dho.settings'; django.setup()"
+    result = _manage(project, [".venv/bin/python", "-c", code], DHO_DEBUG="1")
+    assert result.returncode != 0
+    assert "DATABASE_URL er ikke satt" in result.stderr and "with-services" in result.stderr
+    assert not (project / "var/pg").exists() and not (project / "var/redis").exists()
 
 
 # --- the real platform (slow) -------------------------------------------------------------------------
