@@ -14,7 +14,7 @@ WORKDIR /app
 COPY requirements.lock ./
 RUN pip install --no-cache-dir uv && uv pip install --system --no-cache -r requirements.lock
 COPY . .
-# collectstatic connects to nothing; an app address keeps the settings from starting an embedded server.
+# collectstatic connects to nothing; with a database and Redis named the settings never look for embedded ones.
 RUN DHO_DEBUG=0 SECRET_KEY=build-only DATABASE_APP_URL=postgres://build@localhost/none REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --no-input
 

@@ -67,7 +67,7 @@ def world(db):
         grimstad=PatientFactory(municipality=m.grimstad, name="Tove Grimstad", gp=u.gp),
     )
     patient_share_with(patient=p.nannestad, user=u.specialist)
-    # Who sees which patient: the scope table (README, "Access and audit"), written out.
+    # Who sees which patient: the scope table (docs/access-and-audit.md), written out.
     sees = {
         "nurse": {"ullensaker", "gjerdrum", "nannestad"},
         "nurse_nordrefollo": {"nordrefollo"},
