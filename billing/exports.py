@@ -34,6 +34,7 @@ from billing.models import Component
 from billing.money import kr, kroner, quantity_text
 from billing.selectors import Allocation, MunicipalityAllocation
 from patients.models import DeviceType
+from tenants.people import display_name
 from tenants.spreadsheets import csv_row, xlsx_append
 
 MONTHS = (
@@ -76,7 +77,7 @@ def month_name(month: Month | datetime.date) -> str:
 
 
 def person(user) -> str:
-    return user.get_full_name() or user.get_username()
+    return display_name(user)
 
 
 def locked_text(allocation: Allocation) -> str:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from ebp.content import PlanContent, parse_content
 from ebp.selectors import answer_rule_text, band_segments, schedule_text, trend_rule_text
 from measurements.types import COMPONENT_LABELS, SPECS, Colour, label, spec
+from tenants.people import display_name
 
 
 def _date(value) -> str:
@@ -80,7 +81,7 @@ def plan_context(patient, version) -> dict:
         "version": {
             "number": version.number,
             "decided_at": _date(version.decided_at),
-            "decided_by": version.decided_by.get_full_name() if version.decided_by else "",
+            "decided_by": display_name(version.decided_by),
         },
         "content": content,
         "measurements": [{**row, "lights": _lights(row, content)} for row in measurement_rows(content)],

@@ -19,6 +19,7 @@ from patients.models import (
     Referrer,
 )
 from patients.services import GP_NOT_OFFERED, FastlegeRefused, ReturnCondition, fastlege_find
+from tenants.people import display_name
 
 REQUIRED = _("Dette feltet må fylles ut.")
 DATE = _("Skriv datoen som dd.mm.åååå.")
@@ -69,7 +70,7 @@ class FastlegeField(forms.ModelChoiceField):
     """A fastlege by name, with the municipalities where they practise (patients.selectors.fastleger_for)."""
 
     def label_from_instance(self, user):
-        name = user.get_full_name() or user.get_username()
+        name = display_name(user)
         places = sorted(getattr(user, "gp_municipalities", None) or [])
         return f"{name} ({', '.join(places)})" if places else name
 

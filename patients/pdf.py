@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from patients.models import Decision, DecisionOutcome
+from tenants.people import display_name
 
 
 def norwegian_date(value) -> str:
@@ -37,7 +38,7 @@ def vedtak_context(decision: Decision) -> dict:
         "name": referral.name,
         "national_id": referral.national_id,
         "decided_on": norwegian_date(timezone.localtime(decision.decided_at).date()),
-        "decided_by": decision.decided_by.get_full_name() or decision.decided_by.get_username(),
+        "decided_by": display_name(decision.decided_by),
         "granted": granted,
         "outcome": "innvilget" if granted else "avslått",
         "reason": decision.reason,

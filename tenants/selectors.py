@@ -9,6 +9,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from tenants.models import Agreement, AuditAction, AuditEvent, Centre, FollowUpBy, Membership, Municipality, Role
+from tenants.people import display_name
 
 # When a user holds several roles that reach the same patient, the audit log names the first.
 ROLE_PRIORITY = (Role.NURSE, Role.COORDINATOR, Role.GP, Role.SPECIALIST)
@@ -294,7 +295,7 @@ def _organisations(events: list[AuditEvent]) -> dict[tuple[int | None, str], str
 
 def _person(event: AuditEvent) -> str:
     user = event.user
-    return (user.get_full_name() or user.get_username()) if user is not None else event.username
+    return display_name(user) if user is not None else event.username
 
 
 def _row(event: AuditEvent, organisations: dict[tuple[int | None, str], str]) -> AccessRow:

@@ -17,6 +17,7 @@ from patients.models import EndReason, StatusChange, StatusEvent
 from patients.selectors import role_used_for
 from patients.services import StatusRefused, evaluation_next_set, status_change_record
 from tenants.models import AuditAction, Role
+from tenants.people import display_name
 from tenants.services import audit_record
 from triage.journal import journal_document, journal_text
 from triage.models import Alert, AlertEventKind, AlertStatus, Contact, ContactAction, ContactKind, JournalNote
@@ -60,7 +61,7 @@ def _locked_open_alert(alert: Alert, user) -> Alert:
     if alert.status != AlertStatus.OPEN:
         raise AlertRefused("Varselet er allerede håndtert.")
     if alert.taken_by is not None and alert.taken_by_id != user.id:  # taken_by: selected with the alert
-        name = alert.taken_by.get_full_name() or alert.taken_by.username
+        name = display_name(alert.taken_by)
         raise AlertRefused(f"{name} har allerede tatt dette varselet.")
     return alert
 
@@ -92,7 +93,7 @@ def alert_release(*, alert: Alert, user, request=None) -> Alert:
         raise AlertRefused("Varselet er allerede håndtert og kan ikke slippes.")
     if alert.taken_by is None:  # selected with the alert
         raise AlertRefused("Varselet er ikke tatt av noen; det er ingenting å slippe.")
-    holder = alert.taken_by.get_full_name() or alert.taken_by.username
+    holder = display_name(alert.taken_by)
     now = timezone.now()
     alert.taken_by, alert.taken_at = None, None  # a «try again from» time stays: it is the patient's
     alert.save(update_fields=["taken_by", "taken_at"])
