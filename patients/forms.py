@@ -19,11 +19,12 @@ from patients.models import (
     Referrer,
 )
 from patients.services import GP_NOT_OFFERED, FastlegeRefused, ReturnCondition, fastlege_find
+from tenants import norwegian
 from tenants.people import display_name
 
 REQUIRED = _("Dette feltet må fylles ut.")
 DATE = _("Skriv datoen som dd.mm.åååå.")
-DATE_FORMATS = ["%d.%m.%Y", "%Y-%m-%d", "%d.%m.%y"]
+DATE_FORMATS = [norwegian.DATE, "%Y-%m-%d", "%d.%m.%y"]
 
 
 def _date(label, *, required: bool = False, help_text: str = "") -> forms.DateField:

@@ -11,12 +11,13 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from patients.models import Decision, DecisionOutcome
+from tenants.norwegian import date_text
 from tenants.people import display_name
 
 
 def norwegian_date(value) -> str:
     """dd.mm.åååå, the platform's one date format (letters included)."""
-    return f"{value:%d.%m.%Y}" if value else ""
+    return date_text(value) if value else ""
 
 
 def appeal_text(municipality_name: str) -> str:

@@ -24,6 +24,7 @@ MINUS = "\u2212"  # the typographic minus of a shown amount or percentage
 DATE = "%d.%m.%Y"
 TIME = "%H:%M"
 DATETIME = f"{DATE} {TIME}"
+DAY = "%d.%m."  # a day without its year, where the year is plain (a chart's axis, a retry today or tomorrow)
 
 
 # Numbers
@@ -126,6 +127,11 @@ def parse_kroner(text: object) -> int:
 def date_text(value: datetime.date) -> str:
     """«06.12.2026»."""
     return value.strftime(DATE)
+
+
+def day_text(value: datetime.date) -> str:
+    """«06.12.»."""
+    return value.strftime(DAY)
 
 
 def time_text(value: datetime.time | datetime.datetime) -> str:

@@ -16,7 +16,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from tenants.norwegian import datetime_text, time_text
+from tenants.norwegian import date_text, datetime_text, time_text
 from tenants.people import display_name
 from triage.templatetags.triage_tags import colour_word, minutes_since, sparkline_svg
 
@@ -62,7 +62,7 @@ class RowRenderer:
             out += format_html(' <span class="badge overdue">{}</span>', self.text["overdue"])
         if a.patient.status == "paused":
             until = a.patient.status_until
-            text = self.text["paused"] % {"until": f"{until:%d.%m.%Y}"} if until else self.text["paused_open"]
+            text = self.text["paused"] % {"until": date_text(until)} if until else self.text["paused_open"]
             out += format_html(' <span class="badge paused">{}</span>', text)
         return out
 

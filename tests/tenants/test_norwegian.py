@@ -51,6 +51,7 @@ def test_it_writes_dates_and_times_as_django_does_with_the_projects_formats():
     assert norwegian.time_text(moment) == "07:05"
     assert norwegian.datetime_text(moment) == "04.03.2026 07:05"
     assert norwegian.datetime_text(moment, kl=True) == "04.03.2026 kl. 07:05"
+    assert norwegian.day_text(moment) == "04.03."
     aware = timezone.make_aware(moment)
     with translation.override("nb"):
         assert formats.date_format(moment.date()) == norwegian.date_text(moment)
@@ -73,12 +74,14 @@ def test_the_apps_import_the_one_module_under_their_old_names():
     assert measurements_norwegian.number is norwegian.number
 
 
-# A second copy of the logic: a decimal point made a comma, a hand-written no-break space, a date or
-# time written with strftime. Allowed only in tenants/norwegian.py.
+# A second copy of the logic: a decimal point made a comma, a hand-written no-break space, a Norwegian
+# date or time format (in strftime or an f-string; ISO «%Y-%m-%d %H:%M» in a model's log name is not
+# one). Allowed only in tenants/norwegian.py.
 COPIES = [
     re.compile(r"""\.replace\(\s*["']\.["']\s*,\s*["'],["']\s*\)"""),
     re.compile(r"\\u00a0|\\xa0"),
-    re.compile(r"""strftime\(\s*f?["'][^"']*(%d\.%m\.%Y|%H:%M)"""),
+    re.compile(r"%d\.%m\.%Y|%d\.%m\.(?=[\"'}\s])"),
+    re.compile(r"(?<!%d )(?<!%dT)%H:%M"),
 ]
 
 

@@ -17,6 +17,7 @@ from patients.models import EndReason, StatusChange, StatusEvent
 from patients.selectors import role_used_for
 from patients.services import StatusRefused, evaluation_next_set, status_change_record
 from tenants.models import AuditAction, Role
+from tenants.norwegian import date_text, day_text, time_text
 from tenants.people import display_name
 from tenants.services import audit_record
 from triage.journal import journal_document, journal_text
@@ -107,7 +108,8 @@ def _keep_open(alert: Alert, user, retry_at, now) -> None:
     alert.taken_by, alert.taken_at = user, alert.taken_at or now
     alert.retry_at = retry_at or now + datetime.timedelta(hours=1)
     alert.save(update_fields=["taken_by", "taken_at", "retry_at"])
-    reason = f"Nytt forsøk fra {timezone.localtime(alert.retry_at):%d.%m. %H:%M}"
+    retry = timezone.localtime(alert.retry_at)
+    reason = f"Nytt forsøk fra {day_text(retry)} {time_text(retry)}"
     events_record([alert], AlertEventKind.NOT_REACHED, now, by=user, reason=reason)
 
 
@@ -250,8 +252,8 @@ def evaluation_record(
     if outcome == EvaluationOutcome.ADJUST:
         nurse_require(user, patient)  # only a nurse drafts the plan (ebp.NurseRequired, a 403)
     summary = EvaluationOutcome.LABELS[outcome]
-    if outcome != EvaluationOutcome.END:
-        summary += f". Neste evaluering {next_date:%d.%m.%Y}"
+    if outcome != EvaluationOutcome.END and next_date is not None:  # the refusal above asks for it
+        summary += f". Neste evaluering {date_text(next_date)}"
     text = f"{summary}. {(note or '').strip()}".strip()
     change = status_change_record(patient=patient, user=user, event=StatusEvent.EVALUATED, note=text, request=request)
     contact = _contact_create(patient, user, ContactKind.EVALUATION, [], text)
