@@ -34,6 +34,8 @@ from billing.models import Component
 from billing.money import kr, kroner, quantity_text
 from billing.selectors import Allocation, MunicipalityAllocation
 from patients.models import DeviceType
+from tenants.norwegian import datetime_text
+from tenants.people import display_name
 from tenants.spreadsheets import csv_row, xlsx_append
 
 MONTHS = (
@@ -76,7 +78,7 @@ def month_name(month: Month | datetime.date) -> str:
 
 
 def person(user) -> str:
-    return user.get_full_name() or user.get_username()
+    return display_name(user)
 
 
 def locked_text(allocation: Allocation) -> str:
@@ -84,7 +86,7 @@ def locked_text(allocation: Allocation) -> str:
     if allocation.locked is None:
         return "UTKAST"
     at = timezone.localtime(allocation.locked.locked_at)
-    return f"Låst av {person(allocation.locked.locked_by)} {at:%d.%m.%Y} kl. {at:%H:%M}"
+    return f"Låst av {person(allocation.locked.locked_by)} {datetime_text(at, kl=True)}"
 
 
 # --- one line, as the page and the PDF show it ---------------------------------------------------

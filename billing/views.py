@@ -22,7 +22,7 @@ from billing import exports
 from billing.calculation import Month, MonthError
 from billing.forms import PriceModelForm, SimulationForm
 from billing.models import BaseKey, LockedMonth, PriceModel
-from billing.money import kr
+from billing.money import kr, percent_text
 from billing.selectors import (
     MunicipalityAllocation,
     allocation_for,
@@ -142,13 +142,6 @@ class MonthRow:
         """The bar in words, for a screen reader."""
         parts = [f"{s.municipality.name} {s.percent}" for s in self.shares if s.width]
         return f"Fordeling {self.name}: " + (", ".join(parts) if parts else "ingen beløp")
-
-
-def percent_text(part: int, whole: int) -> str:
-    if whole <= 0:
-        return "–"
-    value = round(Fraction(part * 100, whole), 1)
-    return f"{float(value):.1f}".replace(".", ",").replace("-", "−") + "\u00a0%"
 
 
 def month_rows(allocations, url) -> tuple[list[Municipality], list[MonthRow]]:
