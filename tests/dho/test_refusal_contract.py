@@ -90,3 +90,13 @@ def test_through_the_api_a_refused_step_is_400_and_a_missing_right_403(world, ap
     approve = nurse.post(f"{base}approve/", {}, format="json")
     assert approve.status_code == 403 and "egen fastlege" in approve.json()["detail"]
     assert ebp.selectors.active_version(patient) is None
+
+
+def test_the_schema_documents_the_refusals_once_in_the_error_body(world, api):
+    schema = api(world.u.coordinator).get("/api/schema/?format=json").json()
+    step = schema["paths"]["/api/v1/patients/{patient_id}/plan/approve/"]["post"]["responses"]
+    error = {"$ref": "#/components/schemas/Error"}
+    assert step["400"]["content"]["application/json"]["schema"] == error
+    assert step["403"]["content"]["application/json"]["schema"] == error
+    assert "steget kan ikke tas" in step["400"]["description"]
+    assert schema["components"]["schemas"]["Error"]["properties"] == {"detail": {"type": "string"}}
