@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import redirect
 
 
@@ -45,10 +46,10 @@ def refused_field(name: str) -> Iterator[None]:
 
 class RefusalMixin:
     """For a page view whose refusals all read the same: a `Refused` raised anywhere while the view
-    runs is handed to `refused(exc)`, which by default shows the message and goes back to
-    `refused_url()` (the page itself). A page that shows a refusal otherwise (as a form error beside
-    the fields) catches it where it has the form, or overrides `refused`. `NotAllowed` is not caught:
-    Django answers it with its 403 page."""
+    runs is handed to `refused(exc)`, which by default shows the message (Django's messages) and
+    answers `after_refusal()`, a redirect to the page itself unless the view says where. A page that
+    shows a refusal otherwise (as a form error beside the fields, or a 403 page) catches it where it
+    has the form, or overrides `refused`. `NotAllowed` is not caught: Django answers its 403 page."""
 
     def dispatch(self, request, *args, **kwargs):
         try:
@@ -56,9 +57,9 @@ class RefusalMixin:
         except Refused as exc:
             return self.refused(exc)
 
-    def refused(self, exc: Refused):
+    def refused(self, exc: Refused) -> HttpResponse:
         messages.error(self.request, str(exc))
-        return redirect(self.refused_url())
+        return self.after_refusal()
 
-    def refused_url(self) -> str:
-        return self.request.get_full_path()
+    def after_refusal(self) -> HttpResponse:
+        return redirect(self.request.get_full_path())
