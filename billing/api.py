@@ -11,7 +11,7 @@ from billing.calculation import Month, MonthError
 from billing.models import Component
 from billing.money import kroner
 from billing.selectors import finance_view_for, months_of, visible_allocation
-from billing.services import BillingRefused, month_lock
+from billing.services import month_lock
 from tenants.models import AuditAction
 from tenants.people import display_name
 from tenants.services import audit_record
@@ -124,8 +124,5 @@ class MonthLockAPI(APIView):
     @extend_schema(parameters=[CENTRE], request=None, responses={200: MonthSerializer, 404: NOT_FINANCE})
     def post(self, request, month):
         view = finance_view_for(request.user, request.query_params.get("centre", ""))
-        try:
-            month_lock(view=view, month=_month(month), user=request.user, request=request)
-        except BillingRefused as exc:
-            return Response({"detail": str(exc)}, status=400)
+        month_lock(view=view, month=_month(month), user=request.user, request=request)
         return Response(month_data(visible_allocation(view, _month(month))))

@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import datetime
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from billing.calculation import Month
 from billing.models import LockedLine, LockedMonth, PriceModel
 from billing.selectors import FinanceView, allocation_for, price_model_centres
+from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Centre
 from tenants.services import audit_record
 
 
-class BillingRefused(Exception):
+class BillingRefused(Refused):
     """The step cannot be made as asked (message in Norwegian, safe to show)."""
 
 
-class PriceModelAdminRequired(PermissionDenied):
+class PriceModelAdminRequired(NotAllowed):
     """Only the centre's admin changes its price model; finance simulates, which stores nothing (a 403)."""
 
 

@@ -2,8 +2,11 @@
 
 drf-spectacular documents what a view declares; the answers that come from DRF itself (a body that
 is not JSON or fails a serializer: 400; no or a wrong credential: 401/403; an id outside the
-user's scope: 404; a body in a media type the view does not take: 415; a throttle's 429) would be
-missing, and a client or schemathesis (tests/dho/test_schemathesis.py) could not tell them from a fault.
+user's scope: 404; a body in a media type the view does not take: 415; a throttle's 429) and from
+the services' refusals (tenants.errors, mapped once in tenants.api_input.exception_handler: a
+`Refused` step is a 400, a `NotAllowed` one a 403, both {"detail": message}) would be missing, and
+a client or schemathesis (tests/dho/test_schemathesis.py) could not tell them from a fault. Every
+error has one body, the `Error` component below (or the view's own, FHIR's OperationOutcome).
 
 The schema itself (`/api/schema/`) is for signed-in users only, outside debug mode: it maps every
 endpoint and field of a patient system, which an anonymous visitor has no use for.
@@ -22,9 +25,10 @@ ERROR_SCHEMA = {
 }
 
 _DESCRIPTIONS = {
-    "400": "Kroppen eller en parameter er feil: hva og hvor står i svaret",
+    "400": "Kroppen eller en parameter er feil, eller steget kan ikke tas slik det er bedt om: hva og hvor står i "
+    "svaret",
     "401": "Mangler eller ugyldig nøkkel",
-    "403": "Ikke innlogget, eller rollen kan ikke dette",
+    "403": "Ikke innlogget, eller rollen kan ikke dette: hvorfor står i svaret",
     "404": "Finnes ikke, eller er utenfor brukerens tilgang",
     "415": "Kroppen har en medietype endepunktet ikke tar imot",
     "429": "For mange forespørsler: ingenting er tatt imot; send på nytt etter Retry-After (sekunder)",

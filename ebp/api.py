@@ -1,12 +1,14 @@
 """EBP API: read the active plan and its versions; drive the same workflow as the pages.
 
-Errors: a plan the user may see but not change answers 403 with the reason; invalid content 400
-with one entry per field (`field`, `message`); a patient outside the scope 404 (PatientScopedAPIView).
+Errors: a step the user's role does not allow answers 403 with the reason (ebp.services.NurseRequired,
+OwnGpRequired); a step the plan is not in a state for (services.PlanRefused) 400 with the reason;
+invalid content 400 with one entry per field (`field`, `message`); a patient outside the scope 404
+(PatientScopedAPIView).
 """
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from ebp import selectors, services
@@ -87,11 +89,10 @@ class PlanAPIBase(PatientScopedAPIView):
 
     def step(self, fn, **kwargs) -> Response:
         """Run one service step. `fn` returns the version, or (version, created) for a step that may
-        create one (201). The service decides who may take it; here only its refusal becomes a 403."""
+        create one (201). The service decides who may take it; its refusals are answered by the API's
+        exception handler (tenants.api_input: NotAllowed 403, PlanRefused 400)."""
         try:
             result = fn(user=self.request.user, request=self.request, **kwargs)
-        except services.PlanRefused as exc:
-            raise PermissionDenied(str(exc)) from exc
         except InvalidPlanContent as exc:
             return _invalid(exc)
         version, created = result if isinstance(result, tuple) else (result, False)

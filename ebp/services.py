@@ -3,13 +3,14 @@
 Every step checks who may take it, validates the content, and writes the audit log. Who may do what is
 decided here and nowhere else (`can_edit`, `can_decide` for the pages' buttons), so a page or API
 endpoint added later cannot skip it. A refusal inside the user's scope raises PlanRefused or one of its
-subclasses (pages and API answer 403 with its message; a missing comment is shown beside the form);
-patients outside the scope never get here (the selectors answer 404 first).
+subclass (`tenants.errors.Refused`: the API answers 400 with its message; a missing comment is shown
+beside the form); a step the user's role does not allow raises NurseRequired or OwnGpRequired
+(`tenants.errors.NotAllowed`: 403 with its message); patients outside the scope never get here (the
+selectors answer 404 first).
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -19,6 +20,7 @@ from ebp.content import PlanContent, dump, parse_content
 from ebp.models import CentreThresholds, Plan, PlanTemplate, PlanVersion, VersionStatus
 from patients.models import Patient
 from patients.selectors import role_used_for
+from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Role
 from tenants.selectors import centre_of, user_scope
 from tenants.services import audit_record
@@ -26,15 +28,15 @@ from tenants.services import audit_record
 OBJECT_TYPE = "plan_version"
 
 
-class PlanRefused(Exception):
-    """The user may see the plan but not take this step (message in Norwegian, safe to show)."""
+class PlanRefused(Refused):
+    """The plan is not in a state for this step as asked (message in Norwegian, safe to show; a 400)."""
 
 
-class NurseRequired(PlanRefused, PermissionDenied):
+class NurseRequired(NotAllowed):
     """Only a nurse who follows the patient up drafts and submits the plan (a 403 wherever it is raised)."""
 
 
-class OwnGpRequired(PlanRefused, PermissionDenied):
+class OwnGpRequired(NotAllowed):
     """Only the patient's own fastlege approves or returns the plan (a 403 wherever it is raised)."""
 
 

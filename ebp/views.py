@@ -1,6 +1,8 @@
 """EBP pages: the plan, one version (with the fastlege's review), the nurse's draft form, the PDF and
 the fastlege's approval queue. Thin: scope via PatientPageMixin (404); who may do what is decided in
-ebp.services, and the views only turn its refusals into a 403 or a message."""
+ebp.services: a NotAllowed is Django's 403; the pages show a PlanRefused as Django's 403 page with its
+message too (RefusalMixin.refused below), except the draft form and a missing comment, shown beside
+the form."""
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -16,6 +18,7 @@ from ebp.forms import PlanDraftForm
 from ebp.models import PlanTemplate, VersionStatus
 from ebp.pdf import plan_pdf
 from patients.views import PatientPageMixin
+from tenants.errors import RefusalMixin, Refused
 from tenants.models import AuditAction
 from tenants.selectors import centre_of
 from tenants.services import audit_record
@@ -31,11 +34,12 @@ def _audit_view(request, patient, version, action=AuditAction.VIEW) -> None:
     )
 
 
-class PlanPageMixin(PatientPageMixin):
+class PlanPageMixin(RefusalMixin, PatientPageMixin):
     def plan_redirect(self):
         return redirect("ebp:plan", patient_id=self.patient.pk)
 
-    def refused(self, exc: services.PlanRefused):
+    def refused(self, exc: Refused):
+        # What these pages have always shown: the refusal's message on the 403 page.
         raise PermissionDenied(str(exc)) from exc
 
 
@@ -91,10 +95,7 @@ class DraftView(PlanPageMixin, TemplateView):
     template_name = "ebp/draft.html"
 
     def _draft(self):
-        try:
-            services.nurse_require(self.request.user, self.patient)
-        except services.PlanRefused as exc:
-            self.refused(exc)
+        services.nurse_require(self.request.user, self.patient)  # NotAllowed: a 403
         draft = selectors.open_version(self.patient)
         if draft is None or draft.status != VersionStatus.DRAFT:
             return None
@@ -140,22 +141,19 @@ class DraftView(PlanPageMixin, TemplateView):
 
 class DraftStartView(PlanPageMixin, View):
     def post(self, request, *args, **kwargs):
-        try:
-            from_number = request.POST.get("from_version")
-            if from_number:
-                returned = selectors.version_of(self.patient, int(from_number))
-                if returned is None:
-                    raise Http404
-                services.draft_from_returned(version=returned, user=request.user, request=request)
-            else:
-                services.draft_start(
-                    patient=self.patient,
-                    user=request.user,
-                    request=request,
-                    template=request.POST.get("template") or None,
-                )
-        except services.PlanRefused as exc:
-            self.refused(exc)
+        from_number = request.POST.get("from_version")
+        if from_number:
+            returned = selectors.version_of(self.patient, int(from_number))
+            if returned is None:
+                raise Http404
+            services.draft_from_returned(version=returned, user=request.user, request=request)
+        else:
+            services.draft_start(
+                patient=self.patient,
+                user=request.user,
+                request=request,
+                template=request.POST.get("template") or None,
+            )
         return redirect("ebp:draft", patient_id=self.patient.pk)
 
 
@@ -177,8 +175,6 @@ class DecisionView(PlanPageMixin, View):
         except services.CommentRequired as exc:
             messages.error(request, str(exc))
             return redirect("ebp:version", patient_id=self.patient.pk, number=version.number)
-        except services.PlanRefused as exc:
-            self.refused(exc)
         return redirect("ebp:approvals")
 
 

@@ -47,10 +47,6 @@ from patients.selectors import (
     visible_referrals,
 )
 from patients.services import (
-    ContactInfoRefused,
-    FastlegeRefused,
-    ReferralRefused,
-    StatusRefused,
     appeal_decide,
     appeal_register,
     assessment_record,
@@ -82,9 +78,10 @@ from patients.services.equipment import (
     kit_for,
     register_centre_ids,
 )
-from patients.services.moves import ANSWER_ROLE_REFUSED, MoveRefused, move_answer
+from patients.services.moves import ANSWER_ROLE_REFUSED, move_answer
 from patients.services.status import NoPatientYet
 from tenants.api_input import read_capped
+from tenants.errors import refused_field
 from tenants.models import AuditAction, Centre, Municipality
 from tenants.people import display_name
 from tenants.selectors import (
@@ -215,10 +212,7 @@ class PatientGpAPI(PatientScopedAPIView, generics.GenericAPIView):
     def get(self, request, patient_id):
         ids = [self.patient.municipality_id]
         search = request.query_params.get("search", "").strip()
-        try:
-            found = fastlege_search(ids, search) if search else []
-        except FastlegeRefused as exc:
-            return _refused(exc)
+        found = fastlege_search(ids, search) if search else []
         audit_record(action=AuditAction.VIEW, object_type="patient_gp", object_id=self.patient.pk,
                      patient=self.patient, request=request)  # fmt: skip
         gp = self.patient.gp
@@ -231,12 +225,10 @@ class PatientGpAPI(PatientScopedAPIView, generics.GenericAPIView):
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
         name, outside = given.validated_data["gp"], given.validated_data["gp_outside_offered"]
-        try:
+        with refused_field("gp"):  # a refusal is about the fastlege named: {"gp": [message]}
             gp = fastlege_named([self.patient.municipality_id], name, outside_offered=outside)[0] if name else None
             patient = patient_gp_set(patient=self.patient, user=request.user, gp=gp, outside_offered=outside,
                                      request=request)  # fmt: skip
-        except FastlegeRefused as exc:
-            return Response({"gp": [str(exc)]}, status=400)
         return Response(
             PatientOutSerializer(Patient.objects.select_related("municipality", "gp").get(pk=patient.pk)).data
         )
@@ -256,11 +248,8 @@ class PatientContactAPI(PatientScopedAPIView, generics.GenericAPIView):
     def post(self, request, patient_id):
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
-        try:
-            patient = contact_info_set(patient=self.patient, user=request.user, request=request,
-                                       **given.validated_data)  # fmt: skip
-        except ContactInfoRefused as exc:
-            return _refused(exc)
+        patient = contact_info_set(patient=self.patient, user=request.user, request=request,
+                                   **given.validated_data)  # fmt: skip
         return Response(
             PatientOutSerializer(Patient.objects.select_related("municipality", "gp").get(pk=patient.pk)).data
         )
@@ -331,10 +320,6 @@ class ReferralScopedAPIView(APIView):
         self.referral = get_referral_for(request.user, kwargs["referral_id"])
 
 
-def _refused(exc: Exception) -> Response:
-    return Response({"detail": str(exc)}, status=400)
-
-
 def _audit_referral(request, referral: Referral, object_type: str, object_id, action=AuditAction.VIEW) -> None:
     subject = referral.patient or NoPatientYet(municipality_id=referral.municipality_id)
     audit_record(action=action, object_type=object_type, object_id=object_id, patient=subject, request=request)
@@ -375,11 +360,9 @@ class ReferralInSerializer(serializers.Serializer):
         given = data.pop("gp", "")
         data["gp"] = None
         if given and data.get("municipality"):
-            try:
+            with refused_field("gp"):  # answered as this serializer's error on «gp»
                 data["gp"], _ = fastlege_named([data["municipality"].pk], given,
                                                outside_offered=data["gp_outside_offered"])  # fmt: skip
-            except FastlegeRefused as exc:
-                raise serializers.ValidationError({"gp": [str(exc)]}) from None
         return data
 
 
@@ -473,10 +456,7 @@ class ReferralListAPI(generics.ListCreateAPIView):
     def post(self, request):
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
-        try:
-            referral = referral_register(user=request.user, request=request, **given.validated_data)
-        except ReferralRefused as exc:
-            return _refused(exc)
+        referral = referral_register(user=request.user, request=request, **given.validated_data)
         return Response({"id": str(referral.pk), "status": referral.status}, status=201)
 
 
@@ -546,10 +526,7 @@ class _ReferralStepAPI(ReferralScopedAPIView, generics.GenericAPIView):
     def post(self, request, referral_id):
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
-        try:
-            result = self.step(given.validated_data)
-        except ReferralRefused as exc:
-            return _refused(exc)
+        result = self.step(given.validated_data)
         self.referral.refresh_from_db()
         return Response({**self.answer(result), "status": self.referral.status}, status=201)
 
@@ -605,10 +582,7 @@ class ConsentAPI(PatientScopedAPIView, generics.GenericAPIView):
     def post(self, request, patient_id):
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
-        try:
-            consent = consent_record(patient=self.patient, user=request.user, request=request, **given.validated_data)
-        except ReferralRefused as exc:
-            return _refused(exc)
+        consent = consent_record(patient=self.patient, user=request.user, request=request, **given.validated_data)
         return Response({"id": consent.pk, "referral_id": consent.referral_id}, status=201)
 
 
@@ -653,19 +627,16 @@ class _StatusStepAPI(PatientScopedAPIView, generics.GenericAPIView):
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
-        try:
-            change = status_change_record(
-                patient=self.patient,
-                user=request.user,
-                event=self.event,
-                effective_date=data.get("effective_date"),
-                until=data.get("until"),
-                end_reason=data.get("reason", ""),
-                note=data.get("note", ""),
-                request=request,
-            )
-        except StatusRefused as exc:
-            return Response({"detail": str(exc)}, status=400)
+        change = status_change_record(
+            patient=self.patient,
+            user=request.user,
+            event=self.event,
+            effective_date=data.get("effective_date"),
+            until=data.get("until"),
+            end_reason=data.get("reason", ""),
+            note=data.get("note", ""),
+            request=request,
+        )
         body = {**StatusChangeOutSerializer(change).data, "status": change.patient.status}
         return Response(body, status=201)
 
@@ -734,10 +705,6 @@ class DeviceInSerializer(serializers.Serializer):
     centre = serializers.SlugField(required=False, help_text="Senterets slug, når du arbeider ved flere sentre")
 
 
-def _equipment_refused(exc: EquipmentRefused) -> Response:
-    return Response({"detail": str(exc)}, status=400)
-
-
 def _register_centre(user, slug: str = "") -> Centre:
     """The centre whose register the request is about: the user's only one, or the one named."""
     centres = Centre.objects.filter(id__in=register_centre_ids(user))
@@ -790,17 +757,14 @@ class DeviceListAPI(generics.ListAPIView):
         given = DeviceInSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
-        try:
-            device = device_register(
-                centre=_register_centre(request.user, data.get("centre", "")),
-                user=request.user,
-                type=data["type"],
-                serial=data["serial"],
-                model=data.get("model", ""),
-                note=data.get("note", ""),
-            )
-        except EquipmentRefused as exc:
-            return _equipment_refused(exc)
+        device = device_register(
+            centre=_register_centre(request.user, data.get("centre", "")),
+            user=request.user,
+            type=data["type"],
+            serial=data["serial"],
+            model=data.get("model", ""),
+            note=data.get("note", ""),
+        )
         return Response(DeviceOutSerializer(device).data, status=201)
 
 
@@ -855,16 +819,13 @@ class KitListAPI(generics.ListAPIView):
         given = KitInSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
-        try:
-            kit = kit_create(
-                centre=_register_centre(request.user, data.get("centre", "")),
-                user=request.user,
-                name=data["name"],
-                diagnosis=data.get("diagnosis", ""),
-                device_types=data["device_types"],
-            )
-        except EquipmentRefused as exc:
-            return _equipment_refused(exc)
+        kit = kit_create(
+            centre=_register_centre(request.user, data.get("centre", "")),
+            user=request.user,
+            name=data["name"],
+            diagnosis=data.get("diagnosis", ""),
+            device_types=data["device_types"],
+        )
         return Response(KitOutSerializer(kit).data, status=201)
 
 
@@ -897,11 +858,8 @@ class DeviceImportAPI(APIView):
     def post(self, request):
         if not isinstance(request.data, str):
             return Response({"detail": "Send CSV-filen som text/csv med overskriften type,model,serial."}, 400)
-        try:
-            centre = _register_centre(request.user, request.query_params.get("centre", ""))
-            lines = devices_import_csv(centre=centre, user=request.user, text=request.data)
-        except EquipmentRefused as exc:
-            return _equipment_refused(exc)
+        centre = _register_centre(request.user, request.query_params.get("centre", ""))
+        lines = devices_import_csv(centre=centre, user=request.user, text=request.data)
         created = sum(1 for line in lines if line.status == "created")
         body = {"created": created, "rejected": len(lines) - created, "lines": [line.as_dict() for line in lines]}
         return Response(body, status=200)
@@ -929,13 +887,10 @@ class DeviceReturnAPI(DeviceScopedAPIView):
     def post(self, request, serial):
         given = ReturnInSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        try:
-            loan = device_return(
-                device=self.device, user=request.user, returned_on=given.validated_data.get("returned_on"),
-                request=request,
-            )  # fmt: skip
-        except EquipmentRefused as exc:
-            return _equipment_refused(exc)
+        loan = device_return(
+            device=self.device, user=request.user, returned_on=given.validated_data.get("returned_on"),
+            request=request,
+        )  # fmt: skip
         return Response(DeviceOutSerializer(loan.device).data)
 
 
@@ -944,10 +899,7 @@ class DeviceCleanAPI(DeviceScopedAPIView):
 
     @extend_schema(request=None, responses={200: DeviceOutSerializer})
     def post(self, request, serial):
-        try:
-            device = device_clean(device=self.device, user=request.user)
-        except EquipmentRefused as exc:
-            return _equipment_refused(exc)
+        device = device_clean(device=self.device, user=request.user)
         return Response(DeviceOutSerializer(device).data)
 
 
@@ -964,12 +916,9 @@ class DeviceDiscardAPI(DeviceScopedAPIView):
         given = DiscardInSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
-        try:
-            device = device_discard(
-                device=self.device, user=request.user, lost=data["lost"], note=data.get("note", ""), request=request
-            )
-        except EquipmentRefused as exc:
-            return _equipment_refused(exc)
+        device = device_discard(
+            device=self.device, user=request.user, lost=data["lost"], note=data.get("note", ""), request=request
+        )
         return Response(DeviceOutSerializer(device).data)
 
 
@@ -1016,17 +965,14 @@ class PatientLoansAPI(PatientScopedAPIView, generics.GenericAPIView):
         given = LendInSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
-        try:
-            loans = devices_lend(
-                patient=self.patient,
-                user=request.user,
-                serials=data["devices"],
-                kit=kit_for(self.patient, data["kit"]) if data.get("kit") else None,
-                lent_on=data.get("lent_on"),
-                request=request,
-            )
-        except EquipmentRefused as exc:
-            return _equipment_refused(exc)
+        loans = devices_lend(
+            patient=self.patient,
+            user=request.user,
+            serials=data["devices"],
+            kit=kit_for(self.patient, data["kit"]) if data.get("kit") else None,
+            lent_on=data.get("lent_on"),
+            request=request,
+        )
         return Response(LoanOutSerializer(loans, many=True).data, status=201)
 
 
@@ -1064,10 +1010,7 @@ class StartAPI(PatientScopedAPIView, generics.GenericAPIView):
     def post(self, request, patient_id):
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
-        try:
-            change = patient_start(patient=self.patient, user=request.user, request=request, **given.validated_data)
-        except StatusRefused as exc:
-            return _refused(exc)
+        change = patient_start(patient=self.patient, user=request.user, request=request, **given.validated_data)
         audit_record(
             action=AuditAction.VIEW, object_type="device_loans", object_id=self.patient.pk, patient=self.patient,
             request=request,
@@ -1110,14 +1053,11 @@ class EndAPI(_StatusStepAPI):
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
-        try:
-            change = patient_end(
-                patient=self.patient, user=request.user, reason=data["reason"],
-                effective_date=data.get("effective_date"), note=data.get("note", ""), returned=data["return"],
-                request=request,
-            )  # fmt: skip
-        except StatusRefused as exc:
-            return _refused(exc)
+        change = patient_end(
+            patient=self.patient, user=request.user, reason=data["reason"],
+            effective_date=data.get("effective_date"), note=data.get("note", ""), returned=data["return"],
+            request=request,
+        )  # fmt: skip
         audit_record(
             action=AuditAction.VIEW, object_type="device_loans", object_id=self.patient.pk, patient=self.patient,
             request=request,
@@ -1188,9 +1128,6 @@ class PatientMoveAPI(PatientScopedAPIView, generics.GenericAPIView):
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
         notice = get_move_notice_for(request.user, patient=self.patient, notice_id=given.validated_data["notice"])
-        try:
-            move_answer(notice=notice, answer=given.validated_data["answer"], user=request.user, request=request)
-        except MoveRefused as exc:
-            return Response({"detail": str(exc)}, status=400)
+        move_answer(notice=notice, answer=given.validated_data["answer"], user=request.user, request=request)
         notice.refresh_from_db()
         return Response(MoveNoticeOutSerializer(notice).data)

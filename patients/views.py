@@ -95,8 +95,9 @@ from patients.services import (
     serial_key,
     status_change_record,
 )
-from patients.services.moves import ANSWER_ROLE_REFUSED, MoveRefused, move_answer
+from patients.services.moves import ANSWER_ROLE_REFUSED, move_answer
 from patients.services.status import NoPatientYet
+from tenants.errors import RefusalMixin
 from tenants.models import AuditAction
 from tenants.selectors import (
     ACCESS_LOG_REFUSED,
@@ -737,18 +738,18 @@ def _back_to_register(request):
     return redirect(reverse("patients:equipment") + (f"?{back}" if back else ""))
 
 
-class DeviceStepView(LoginRequiredMixin, View):
-    """Cleaning of one device of the user's centres (another centre's is a 404), from its row."""
+class DeviceStepView(RefusalMixin, LoginRequiredMixin, View):
+    """Cleaning of one device of the user's centres (another centre's is a 404), from its row; a
+    refusal is a message on the register."""
 
     def post(self, request, serial):
         device = get_device_for(request.user, serial, request.POST.get("centre", ""))
-        try:
-            self.perform(device)
-        except EquipmentRefused as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, self.done.format(device=device))
+        self.perform(device)
+        messages.success(request, self.done.format(device=device))
         return _back_to_register(request)
+
+    def after_refusal(self):
+        return _back_to_register(self.request)
 
 
 class DeviceReturnView(LoginRequiredMixin, TemplateView):
@@ -812,12 +813,15 @@ class DeviceCleanView(DeviceStepView):
 # --- «mulig flytting»: the side that has the record answers another kommune's grant ---------------
 
 
-class MoveView(PatientPageMixin, TemplateView):
+class MoveView(RefusalMixin, PatientPageMixin, TemplateView):
     """The open move notices of one patient: what accepting does, the devices still out, and the
     answer (accept, decline; «sett» for the requesting side's «flytting godtatt»). The patient's
     nurses and koordinator only (403 for others who see the patient, 404 outside the scope)."""
 
     template_name = "patients/move.html"
+
+    def after_refusal(self):
+        return redirect("patients:move", patient_id=self.patient.pk)
 
     def _require_role(self):
         if not can_change_status(self.request.user, self.patient):
@@ -838,11 +842,7 @@ class MoveView(PatientPageMixin, TemplateView):
         self._require_role()
         notice = get_move_notice_for(request.user, patient=self.patient, notice_id=request.POST.get("notice"))
         answer = request.POST.get("answer", "")
-        try:
-            move_answer(notice=notice, answer=answer, user=request.user, request=request)
-        except MoveRefused as exc:
-            messages.error(request, str(exc))
-            return redirect("patients:move", patient_id=self.patient.pk)
+        move_answer(notice=notice, answer=answer, user=request.user, request=request)  # refused: a message here
         messages.success(request, MOVE_ANSWERED[answer])
         return redirect("patients:detail", patient_id=self.patient.pk)
 

@@ -19,9 +19,10 @@ import re
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError, Throttled
+from rest_framework.exceptions import APIException, ParseError, Throttled, ValidationError
 from rest_framework.utils import json
 
+from tenants.errors import Refused
 from tenants.norwegian import fixed
 
 # FHIR resources nest about ten levels (Bundle → entry → resource → component → code → coding);
@@ -129,10 +130,29 @@ def too_many_requests(wait: float | None) -> Throttled:
     return refused
 
 
+class RefusedRequest(APIException):
+    """A service's `tenants.errors.Refused` as DRF answers it: 400, {"detail": message}."""
+
+    status_code = 400
+    default_code = "refused"
+
+
+def refusal(exc: Refused) -> APIException:
+    """The one place a domain refusal becomes an API answer: 400 with the message, in the shape of
+    every other API error, under the field's name when the refusal is about one field of the body
+    (`tenants.errors.refused_field`). `NotAllowed` is Django's PermissionDenied: DRF's 403 with the message."""
+    if exc.field:
+        return ValidationError({exc.field: [str(exc)]}, code="refused")
+    return RefusedRequest(str(exc))
+
+
 def exception_handler(exc, context):
     """DRF's handler, and what Django raises while reading a body becomes a 400 in JSON too.
+    A service's refusal (tenants.errors) is a 400, a NotAllowed a 403, both with the message.
     A throttle's 429 (with DRF's Retry-After) says in Norwegian what to do."""
-    if isinstance(exc, Throttled):
+    if isinstance(exc, Refused):
+        exc = refusal(exc)
+    elif isinstance(exc, Throttled):
         exc = too_many_requests(exc.wait)
     elif isinstance(exc, RequestDataTooBig):
         exc = too_large()

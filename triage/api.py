@@ -4,7 +4,6 @@ from rest_framework.response import Response
 
 from patients.api import PatientScopedAPIView, StatusChangeOutSerializer
 from patients.models import EndReason
-from patients.services import StatusRefused
 from tenants.models import AuditAction
 from tenants.services import audit_record_many
 from triage.models import Alert
@@ -113,10 +112,7 @@ class EvaluationAPI(PatientScopedAPIView, generics.GenericAPIView):
     def post(self, request, patient_id):
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
-        try:
-            result = evaluation_record(patient=self.patient, user=request.user, request=request, **given.validated_data)
-        except StatusRefused as exc:
-            return Response({"detail": str(exc)}, status=400)
+        result = evaluation_record(patient=self.patient, user=request.user, request=request, **given.validated_data)
         self.patient.refresh_from_db(fields=["status", "status_until"])
         body = {
             "contact_id": result.contact.pk,

@@ -24,6 +24,7 @@ from patients.models import Diagnosis, EndReason, PatientStatus
 from patients.selectors import loans_out_for, move_notices_for
 from patients.services import StatusRefused, can_change_status
 from patients.views import ForlopFormView, PatientPageMixin
+from tenants.errors import RefusalMixin
 from tenants.models import AuditAction, Role
 from tenants.norwegian import date_text
 from tenants.selectors import user_scope, visible_municipalities
@@ -128,25 +129,27 @@ class AlertMixin(NurseAreaMixin):
         return super().dispatch(request, *args, **kwargs)
 
 
-class AlertTakeView(AlertMixin, View):
+class AlertStepMixin(RefusalMixin, AlertMixin):
+    """A step on one alert from a list: its refusal (services.AlertRefused) is a message, and the
+    user goes back to the list either way."""
+
+    def after_refusal(self):
+        return _back(self.request)
+
+
+class AlertTakeView(AlertStepMixin, View):
     def post(self, request, *args, **kwargs):
-        try:
-            services.alert_take(alert=self.alert, user=request.user, request=request)
-            messages.success(request, f"Du har tatt varselet for {self.alert.patient.name}.")
-        except services.AlertRefused as exc:
-            messages.error(request, str(exc))
+        services.alert_take(alert=self.alert, user=request.user, request=request)
+        messages.success(request, f"Du har tatt varselet for {self.alert.patient.name}.")
         return _back(request)
 
 
-class AlertReleaseView(AlertMixin, View):
+class AlertReleaseView(AlertStepMixin, View):
     """«Slipp»: a taken alert back to untaken (services.alert_release says who may)."""
 
     def post(self, request, *args, **kwargs):
-        try:
-            services.alert_release(alert=self.alert, user=request.user, request=request)
-            messages.success(request, f"Varselet for {self.alert.patient.name} er sluppet og kan tas av andre.")
-        except services.AlertRefused as exc:
-            messages.error(request, str(exc))
+        services.alert_release(alert=self.alert, user=request.user, request=request)
+        messages.success(request, f"Varselet for {self.alert.patient.name} er sluppet og kan tas av andre.")
         return _back(request)
 
 
@@ -237,8 +240,11 @@ class FollowUpView(NurseAreaMixin, TemplateView):
         return {key: value for key, value in self.request.GET.items() if value}
 
 
-class ContactCreateView(PatientPageMixin, View):
-    """Record a routine contact or an evaluation for a patient."""
+class ContactCreateView(RefusalMixin, PatientPageMixin, View):
+    """Record a routine contact or an evaluation for a patient; a refusal is a message on the list."""
+
+    def after_refusal(self):
+        return _back(self.request, "triage:follow-up")
 
     def post(self, request, *args, **kwargs):
         form = ContactForm(request.POST)
@@ -247,18 +253,14 @@ class ContactCreateView(PatientPageMixin, View):
                 request, "Kontakten ble ikke lagret: " + "; ".join(e for errs in form.errors.values() for e in errs)
             )
             return _back(request, "triage:follow-up")
-        try:
-            services.contact_record(
-                patient=self.patient,
-                user=request.user,
-                kind=form.cleaned_data["kind"],
-                actions=form.cleaned_data["actions"],
-                note=form.cleaned_data["note"],
-                request=request,
-            )
-        except services.AlertRefused as exc:
-            messages.error(request, str(exc))
-            return _back(request, "triage:follow-up")
+        services.contact_record(
+            patient=self.patient,
+            user=request.user,
+            kind=form.cleaned_data["kind"],
+            actions=form.cleaned_data["actions"],
+            note=form.cleaned_data["note"],
+            request=request,
+        )
         label = ContactKind(form.cleaned_data["kind"]).label.lower()
         messages.success(request, f"{label.capitalize()} for {self.patient.name} er registrert.")
         return _back(request, "triage:follow-up")

@@ -8,13 +8,14 @@ from django.db import transaction
 
 from patients.models import Patient
 from patients.services.fastlege import FastlegeRoleRequired, can_set_fastlege
+from tenants.errors import Refused
 from tenants.models import AuditAction
 from tenants.services import audit_record
 
 PHONE_MAX = 20
 
 
-class ContactInfoRefused(Exception):
+class ContactInfoRefused(Refused):
     """The values cannot be saved as given (message in Norwegian, safe to show; a 400)."""
 
 

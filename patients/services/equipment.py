@@ -21,13 +21,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import FilteredRelation, Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 
 from patients.models import Device, DeviceLoan, DeviceState, DeviceType, Diagnosis, Kit, Patient
+from tenants.errors import NotAllowed, Refused
 from tenants.models import Agreement, AuditAction, Centre, Membership, Role
 from tenants.norwegian import date_text
 from tenants.selectors import role_for_patient
@@ -41,11 +41,11 @@ CSV_HEADER = ["type", "model", "serial"]
 KIT_NAME_MAX = cast(int, Kit._meta.get_field("name").max_length)  # a CharField's, always set
 
 
-class EquipmentRefused(Exception):
+class EquipmentRefused(Refused):
     """The step cannot be made as asked (message in Norwegian, safe to show; the API's 400)."""
 
 
-class EquipmentRoleRequired(PermissionDenied):
+class EquipmentRoleRequired(NotAllowed):
     """The user has no role that allows this step (a 403 wherever it is raised)."""
 
 

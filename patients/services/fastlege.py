@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from patients.models import Patient
+from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Role
 from tenants.people import display_name
 from tenants.selectors import user_scope
@@ -38,11 +38,11 @@ SEARCH_LIMIT = 10
 GP_ROLES = (Role.NURSE, Role.COORDINATOR)  # who sets a patient's fastlege: as for henvisninger
 
 
-class FastlegeRefused(Exception):
+class FastlegeRefused(Refused):
     """The fastlege cannot be chosen as asked (message in Norwegian, safe to show; a 400)."""
 
 
-class FastlegeRoleRequired(PermissionDenied):
+class FastlegeRoleRequired(NotAllowed):
     """Only the patient's nurses and koordinator set the fastlege (a 403)."""
 
 

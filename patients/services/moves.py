@@ -43,12 +43,13 @@ from patients.models import (
     StatusEvent,
 )
 from patients.services.status import StatusRoleRequired, can_change_status, referral_change_record
+from tenants.errors import Refused
 from tenants.models import AuditAction
 from tenants.rls import system_scope
 from tenants.services import audit_record
 
 
-class MoveRefused(Exception):
+class MoveRefused(Refused):
     """The answer cannot be given as asked (message in Norwegian, safe to show; the API's 400)."""
 
 

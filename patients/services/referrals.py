@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -50,6 +50,7 @@ from patients.services.access import patient_create
 from patients.services.fastlege import FastlegeRefused, audit_outside_offered, fastlege_check
 from patients.services.moves import move_notices_raise
 from patients.services.status import NoPatientYet, referral_change_record
+from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Role
 from tenants.norwegian import date_text
 from tenants.selectors import user_scope
@@ -59,11 +60,11 @@ REFERRAL_ROLES = (Role.NURSE, Role.COORDINATOR)
 OPEN_STATUSES = (ReferralStatus.RECEIVED, ReferralStatus.ASSESSED, ReferralStatus.GRANTED)
 
 
-class ReferralRefused(Exception):
+class ReferralRefused(Refused):
     """The step cannot be made as asked (message in Norwegian, safe to show; the API's 400)."""
 
 
-class ReferralRoleRequired(PermissionDenied):
+class ReferralRoleRequired(NotAllowed):
     """Only the municipality's koordinator and the nurses who follow it up handle its referrals (403)."""
 
 

@@ -5,12 +5,12 @@ listens to `status_changed` (an ended forløp closes its alerts) so that patient
 import datetime
 from collections.abc import Iterable
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
 from patients.models import EndReason, Patient, PatientStatus, Referral, ReferralStatus, StatusChange, StatusEvent
+from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Role
 from tenants.norwegian import date_text
 from tenants.selectors import role_for_patient
@@ -40,11 +40,11 @@ ALLOWED: dict[str, set[StatusEvent]] = {
 STATUS_ROLES = (Role.NURSE, Role.COORDINATOR)
 
 
-class StatusRefused(Exception):
+class StatusRefused(Refused):
     """The change cannot be made as asked (message in Norwegian, safe to show; the API's 400)."""
 
 
-class StatusRoleRequired(PermissionDenied):
+class StatusRoleRequired(NotAllowed):
     """Only the patient's nurses and koordinator change the forløp (a 403 wherever it is raised)."""
 
 

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 
 from ebp import services
 from ebp.models import PlanVersion
+from tenants.errors import NotAllowed, Refused
 from tests.ebp.test_workflow import OLAV_LIKE
 
 
@@ -19,8 +20,9 @@ def test_it_refuses_a_draft_from_anyone_but_a_nurse_in_the_service(world):
     for user in (world.u.coordinator, world.u.gp):
         with pytest.raises(services.NurseRequired, match="Bare sykepleiere") as refused:
             services.draft_start(patient=world.p.gjerdrum, user=user, content=OLAV_LIKE)
-        # Callers that catch the base refusal, and Django's 403 handling, both still apply.
-        assert isinstance(refused.value, services.PlanRefused) and isinstance(refused.value, PermissionDenied)
+        # A missing right, not a refusal of the step as asked: Django's (and the API's) 403.
+        assert isinstance(refused.value, NotAllowed) and isinstance(refused.value, PermissionDenied)
+        assert not isinstance(refused.value, (services.PlanRefused, Refused))
     assert not PlanVersion.objects.exists()
 
 
@@ -49,6 +51,7 @@ def test_it_asks_for_a_comment_with_its_own_exception_type(world, submitted):
     with pytest.raises(services.CommentRequired, match="kommentar") as refused:
         services.version_return(version=submitted, user=world.u.gp, comment="  ")
     assert not isinstance(refused.value, PermissionDenied)  # the fastlege may do it; the form asks again
+    assert isinstance(refused.value, services.PlanRefused) and isinstance(refused.value, Refused)
     submitted.refresh_from_db()
     assert submitted.status == "submitted"
 

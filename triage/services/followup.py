@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,6 +15,7 @@ from ebp.services import PlanRefused, draft_start, nurse_require
 from patients.models import EndReason, StatusChange, StatusEvent
 from patients.selectors import role_used_for
 from patients.services import StatusRefused, evaluation_next_set, status_change_record
+from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Role
 from tenants.norwegian import date_text, day_text, time_text
 from tenants.people import display_name
@@ -27,11 +27,11 @@ from triage.services.alerts import events_record
 HANDLED = "Håndtert"
 
 
-class AlertRefused(Exception):
+class AlertRefused(Refused):
     """The step cannot be taken (message in Norwegian, safe to show)."""
 
 
-class NurseRequired(PermissionDenied):
+class NurseRequired(NotAllowed):
     """Only a nurse who follows the patient up may do this (a 403 wherever it is raised)."""
 
 
@@ -225,9 +225,7 @@ def _open_draft(patient, user, request) -> PlanVersion:
         return open_version
     try:
         return draft_start(patient=patient, user=user, request=request)
-    except PlanRefused as exc:
-        if isinstance(exc, PermissionDenied):  # a koordinator: ebp's NurseRequired stays a 403
-            raise
+    except PlanRefused as exc:  # a koordinator's ebp NurseRequired is NotAllowed: it passes, a 403
         raise StatusRefused(str(exc)) from None
 
 
