@@ -13,10 +13,10 @@ from fractions import Fraction
 
 from django.utils import timezone
 
-from billing.calculation import Month
+from billing.calculation import Line, Month
 from billing.models import BaseKey, Component, PriceModel
 from billing.money import kr, quantity_text
-from billing.selectors import Allocation, MunicipalityAllocation
+from billing.selectors import Allocation, KommuneBasis, MunicipalityAllocation, PatientBasis
 from patients.models import DeviceType
 from tenants.models import Municipality
 
@@ -63,7 +63,7 @@ def person(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def locked_text(allocation: Allocation) -> str:
+def locked_text(allocation: Allocation | KommuneBasis) -> str:
     """«Låst av Kari Nilsen 02.11.2026 kl. 10:15», or «UTKAST»."""
     if allocation.locked is None:
         return "UTKAST"
@@ -361,4 +361,52 @@ def simulation_view(month: Month, draft: PriceModel, rows: list[dict]) -> dict:
         "current": kr(current),
         "proposed": kr(proposed),
         "difference": signed(proposed - current),
+    }
+
+
+# --- the koordinator's basis ---------------------------------------------------------------------------
+
+
+def basis_view(basis: KommuneBasis) -> dict:
+    """The basis as the page shows it: the patients with their part of the amounts, the kommune's lines
+    (a locked month's as stored), the adjustments of later months naming the month, and the check
+    that the patients add up to the lines."""
+    return {
+        "basis": [patient_row(row) for row in basis.patients],
+        "others": patient_row(basis.others) if basis.others else None,
+        "lines": [shown_line(line) for line in basis.sent],
+        "total": kr(sum(line.amount_ore for line in basis.sent)),
+        "adjustments": [
+            {"line": shown_line(line), "in": month_name(month), "status": STATUS[status]}
+            for line, month, status in basis.adjustments
+        ],
+        "checks": [check_row(basis, line) for line in basis.breakdown.lines],
+        "adds_up": basis.adds_up,
+        "status_text": locked_text(basis),
+    }
+
+
+def patient_row(row: PatientBasis) -> dict:
+    return {
+        "patient": row.patient,
+        "count": row.count,
+        "active_days": row.active_days,
+        "paused_days": row.paused_days,
+        "started": row.started,
+        "devices": row.devices,
+        "amount": kr(row.amount_ore),
+    }
+
+
+def check_row(basis: KommuneBasis, line: Line) -> dict:
+    """One line beside the sum of its patients' parts: quantity and amount."""
+    quantity = basis.breakdown.quantity(line)
+    summed = Decimal(quantity.numerator) / Decimal(quantity.denominator)
+    return {
+        "component": component_label(line),
+        "quantity": f"{quantity_text(Decimal(line.quantity))} {line.unit}",
+        "patients_quantity": f"{quantity_text(summed)} {line.unit}",
+        "amount": kr(line.amount_ore),
+        "patients_amount": kr(basis.breakdown.amount_ore(line)),
+        "adds_up": basis.breakdown.adds_up(line),
     }

@@ -23,7 +23,6 @@ from billing.models import LockedMonth, PriceModel
 from billing.money import kr
 from billing.selectors import (
     MunicipalityAllocation,
-    allocation_for,
     centre_municipalities,
     coordinator_basis,
     coordinator_municipalities,
@@ -390,18 +389,13 @@ class BasisView(LoginRequiredMixin, TemplateView):
             patients=[b.patient for b in basis],
             request=self.request,
         )
-        allocation = allocation_for(self.centre, self.month)
-        group = next((g for g in allocation.municipalities if g.municipality.pk == self.municipality.pk), None)
         number = self.municipality.number
         return super().get_context_data(
             municipality=self.municipality,
             centre=self.centre,
             month_name=presentation.month_name(self.month),
-            basis=basis,
-            allocation=allocation,
-            lines=[presentation.shown_line(line) for line in group.lines] if group else [],
-            total=kr(group.total_ore if group else 0),
-            status_text=presentation.locked_text(allocation),
+            status=basis.status,
+            **presentation.basis_view(basis),
             previous_url=reverse("billing:basis", args=[self.month.previous(), number]),
             next_url=reverse("billing:basis", args=[self.month.next(), number]),
             show_next=self.month.first < this_month().first,
