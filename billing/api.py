@@ -13,6 +13,7 @@ from billing.money import kroner
 from billing.selectors import finance_view_for, months_of, visible_allocation
 from billing.services import BillingRefused, month_lock
 from tenants.models import AuditAction
+from tenants.people import display_name
 from tenants.services import audit_record
 
 CENTRE = OpenApiParameter("centre", str, description="Senterets slug, når brukeren har flere sentre")
@@ -58,7 +59,7 @@ def month_data(allocation) -> dict:
         "total": kroner(allocation.total_ore),
         "price_model_from": f"{allocation.price_model.valid_from:%Y-%m}" if allocation.price_model else None,
         "locked_at": locked.locked_at if locked else None,
-        "locked_by": locked.locked_by.get_full_name() or locked.locked_by.get_username() if locked else None,
+        "locked_by": display_name(locked.locked_by) if locked else None,
         "municipalities": [
             {
                 "number": group.municipality.number,

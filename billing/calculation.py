@@ -21,6 +21,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, NamedTuple
 
+from tenants.norwegian import grouped, plain
+
 if TYPE_CHECKING:
     from django.utils.functional import Promise
 
@@ -365,8 +367,8 @@ def _base_lines(model, basis: Basis, kr) -> list[Line]:
     lines = []
     for municipality_id in sorted(weights):
         inhabitants, year = basis.populations.get(municipality_id, (0, None))
-        share = f"{_decimal(weights[municipality_id] * 100):f}".replace(".", ",")
-        population = f"{inhabitants:,} av {total_population:,} innbyggere".replace(",", "\u00a0")
+        share = plain(_decimal(weights[municipality_id] * 100))
+        population = f"{grouped(inhabitants)} av {grouped(total_population)} innbyggere"
         population += f" (1.1.{year})" if year else " (innbyggertall uten år)"
         if model.base_key == "equal" or total_population == 0:
             quantity, unit, how = Decimal(1), "kommune", f"likt: 1 av {members} kommuner"

@@ -15,10 +15,12 @@ from django.utils import timezone
 
 from billing.calculation import Line, Month
 from billing.models import BaseKey, Component, PriceModel
-from billing.money import kr, quantity_text
+from billing.money import kr, percent_text, quantity_text
 from billing.selectors import Allocation, KommuneBasis, MunicipalityAllocation, PatientBasis
 from patients.models import DeviceType
 from tenants.models import Municipality
+from tenants.norwegian import datetime_text
+from tenants.people import display_name
 
 MONTHS = (
     "januar",
@@ -60,7 +62,7 @@ def month_name(month: Month | datetime.date) -> str:
 
 
 def person(user) -> str:
-    return user.get_full_name() or user.get_username()
+    return display_name(user)
 
 
 def locked_text(allocation: Allocation | KommuneBasis) -> str:
@@ -68,7 +70,7 @@ def locked_text(allocation: Allocation | KommuneBasis) -> str:
     if allocation.locked is None:
         return "UTKAST"
     at = timezone.localtime(allocation.locked.locked_at)
-    return f"Låst av {person(allocation.locked.locked_by)} {at:%d.%m.%Y} kl. {at:%H:%M}"
+    return f"Låst av {person(allocation.locked.locked_by)} {datetime_text(at, kl=True)}"
 
 
 # --- one line, as the page and the PDF show it ---------------------------------------------------
@@ -243,13 +245,6 @@ class MonthRow:
         """The bar in words, for a screen reader."""
         parts = [f"{s.municipality.name} {s.percent}" for s in self.shares if s.width]
         return f"Fordeling {self.name}: " + (", ".join(parts) if parts else "ingen beløp")
-
-
-def percent_text(part: int, whole: int) -> str:
-    if whole <= 0:
-        return "–"
-    value = round(Fraction(part * 100, whole), 1)
-    return f"{float(value):.1f}".replace(".", ",").replace("-", "−") + "\u00a0%"
 
 
 def month_rows(allocations, url) -> tuple[list[Municipality], list[MonthRow]]:

@@ -20,7 +20,7 @@ from billing import exports, presentation
 from billing.calculation import Month, MonthError
 from billing.forms import PriceModelForm, SimulationForm
 from billing.models import LockedMonth, PriceModel
-from billing.money import kr
+from billing.money import kr, percent_text  # noqa: F401 – the one percent formatter, under the name billing has used
 from billing.selectors import (
     MunicipalityAllocation,
     centre_municipalities,

@@ -14,11 +14,12 @@ from ebp.content import InvalidPlanContent, PlanContent
 from ebp.models import PlanVersion, VersionStatus
 from patients.api import PatientScopedAPIView
 from tenants.models import AuditAction
+from tenants.people import display_name
 from tenants.services import audit_record
 
 
 def _person(user) -> str | None:
-    return (user.get_full_name() or user.username) if user else None
+    return display_name(user) if user else None
 
 
 class PlanVersionSerializer(serializers.ModelSerializer):

@@ -12,6 +12,7 @@ from ebp.content import BOUND_LABELS, BOUND_NAMES, FieldError, PlanContent
 from ebp.selectors import ACTION_LABELS
 from measurements.types import SPECS, Colour, label
 from patients.models import Diagnosis
+from tenants.norwegian import time_text
 
 FREQUENCIES = [
     ("", "Måles ikke"),
@@ -140,7 +141,7 @@ class PlanDraftForm(forms.Form):
                     "frequency": frequency,
                     "times_per_day": self.cleaned_data.get(f"{mtype}__times_per_day") or 1,
                     "days_per_week": previous.days_per_week if previous else 7,
-                    "times": [t.strftime("%H:%M") for t in previous.times] if previous else [],
+                    "times": [time_text(t) for t in previous.times] if previous else [],
                 }
         return out
 

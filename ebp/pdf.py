@@ -16,6 +16,8 @@ from django.utils import timezone
 from ebp.content import PlanContent, parse_content
 from ebp.selectors import answer_rule_text, band_segments, schedule_text, trend_rule_text
 from measurements.types import COMPONENT_LABELS, SPECS, Colour, label, spec
+from tenants.norwegian import date_text
+from tenants.people import display_name
 
 
 def _date(value) -> str:
@@ -23,7 +25,7 @@ def _date(value) -> str:
         return ""
     if isinstance(value, datetime.datetime):
         value = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
-    return f"{value:%d.%m.%Y}"  # the platform's one date format
+    return date_text(value)
 
 
 def _colour_texts(bounds, unit: str) -> dict[str, str]:
@@ -80,13 +82,14 @@ def plan_context(patient, version) -> dict:
         "version": {
             "number": version.number,
             "decided_at": _date(version.decided_at),
-            "decided_by": version.decided_by.get_full_name() if version.decided_by else "",
+            "decided_by": display_name(version.decided_by),
         },
         "content": content,
         "measurements": [{**row, "lights": _lights(row, content)} for row in measurement_rows(content)],
         "trend_rules": [trend_rule_text(rule) for rule in content.trend_rules],
         "questions": [{"text": q.text, "rule": answer_rule_text(q)} for q in content.questionnaires.daily_symptoms],
         "cat": content.questionnaires.cat,
+        "colours": {c.value: c for c in Colour},  # the traffic lights' print colours, from the one source
         "schedule": [{"label": label(t), "text": schedule_text(s)} for t, s in content.schedule.items()],
     }
 

@@ -12,6 +12,7 @@ from measurements.norwegian import number
 from measurements.types import SPECS, Colour, label, spec
 from patients.models import Patient, PatientStatus
 from patients.selectors import visible_patients
+from tenants.norwegian import time_text
 from tenants.selectors import centre_of
 
 
@@ -139,7 +140,7 @@ ACTION_LABELS = {
 def schedule_text(schedule) -> str:
     if schedule.frequency == "on_symptoms":
         return "ved symptomer"
-    times = f" kl. {', '.join(t.strftime('%H:%M') for t in schedule.times)}" if schedule.times else ""
+    times = f" kl. {', '.join(time_text(t) for t in schedule.times)}" if schedule.times else ""
     if schedule.frequency == "weekly":
         return f"{schedule.days_per_week} dager i uken{times}"
     return f"{schedule.times_per_day} gang(er) daglig{times}"

@@ -20,6 +20,7 @@ from measurements.services import integration_active_set, integration_create, in
 from patients.models import StatusChange, StatusEvent, validate_national_id
 from tenants.admin import CentreAdminAccess, CentreAdminReadOnly, NorwegianLabels, titled
 from tenants.models import AuditAction, Role
+from tenants.norwegian import date_text
 from tenants.selectors import admin_centres, centre_served_municipalities
 from tenants.services import audit_record, audit_record_many
 
@@ -275,7 +276,7 @@ class QuarantinedItemAdmin(NorwegianLabels, CentreAdminAccess, admin.ModelAdmin)
 
 def _full_text(notice: QuarantineNotice) -> str:
     return (
-        f"Karantenen for «{notice.integration.name}» er full {notice.day:%d.%m.%Y}: {notice.refused} avviste "
+        f"Karantenen for «{notice.integration.name}» er full {date_text(notice.day)}: {notice.refused} avviste "
         f"elementer er ikke tatt imot. Gatewayen har fått beskjed om å beholde dem og sende dem på nytt. "
         f"Behandle eller forkast elementene i karantenen, og be leverandøren rette feilen."
     )

@@ -14,6 +14,7 @@ from measurements.norwegian import number
 from measurements.types import SPECS, Colour, label, spec
 from patients.models import Patient
 from tenants.models import Centre, Municipality
+from tenants.norwegian import date_text
 
 
 def token_hash(token: str) -> str:
@@ -198,4 +199,4 @@ class QuarantineNotice(models.Model):
         constraints = [models.UniqueConstraint(fields=["integration", "day"], name="quarantine_notice_once_a_day")]
 
     def __str__(self) -> str:
-        return f"{self.integration.name} {self.day:%d.%m.%Y}"
+        return f"{self.integration.name} {date_text(self.day)}"

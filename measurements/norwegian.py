@@ -1,34 +1,17 @@
-"""Norwegian text that several apps produce the same way: numbers with a decimal comma, and pydantic's
-validation errors as field messages (ingest items, FHIR Observations and plan contents say the same
-thing about the same mistake).
+"""Pydantic's validation errors as Norwegian field messages (ingest items, FHIR Observations and plan
+contents say the same thing about the same mistake). A measured value as text is
+`tenants.norwegian.number`, re-exported here because the measurement code imports it from here.
 
-Pure Python, like measurements.types: the lowest layer that shows numbers (measurements) owns it.
+Pure Python, like measurements.types.
 """
 
 from __future__ import annotations
 
 from pydantic import ValidationError
 
+from tenants.norwegian import number
 
-def _side(value: float, bound: float) -> int:
-    return (value > bound) - (value < bound)
-
-
-def number(value: float, decimals: int | None = None, *, against: float | None = None) -> str:
-    """`value` as Norwegian text: decimal comma, no trailing zeros («38,5», «88»).
-
-    `decimals` rounds (a measurement type's `TypeSpec.decimals`); None keeps up to six significant
-    digits. `against` is the bound the value was compared with: rounding never puts the value on or
-    across it (never «SpO2 88 % – rød under 88» for 87.6), so decimals are added until it keeps its side.
-    """
-    if decimals is not None:
-        shown = round(value, decimals)
-        while against is not None and decimals < 3 and _side(shown, against) != _side(value, against):
-            decimals += 1
-            shown = round(value, decimals)
-        value = shown
-    return f"{value:g}".replace(".", ",")
-
+__all__ = ["number", "pydantic_errors"]
 
 _MESSAGES = {
     "missing": "mangler",

@@ -45,6 +45,7 @@ from patients.services.equipment import loans_by_serial
 from tenants import rls
 from tenants.bulk import bulk_insert
 from tenants.models import Agreement, AuditAction, Role
+from tenants.norwegian import date_text
 from tenants.selectors import served_by_centre
 from tenants.services import audit_record, audit_record_integration, audit_record_integration_event
 
@@ -287,10 +288,10 @@ def _serial_error(serial: str, day: datetime.date, known: bool, loans: int) -> I
         return ItemError("device_serial", f"ukjent enhet «{serial}» for dette senteret; send patient_id")
     if loans > 1:  # returned and lent again that day: the reading belongs to no one for sure
         return ItemError(
-            "device_serial", f"enheten «{serial}» var utlånt til to pasienter {day:%d.%m.%Y}; send patient_id"
+            "device_serial", f"enheten «{serial}» var utlånt til to pasienter {date_text(day)}; send patient_id"
         )
     return ItemError(
-        "device_serial", f"enheten «{serial}» var ikke utlånt til noen pasient {day:%d.%m.%Y}; send patient_id"
+        "device_serial", f"enheten «{serial}» var ikke utlånt til noen pasient {date_text(day)}; send patient_id"
     )
 
 

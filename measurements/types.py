@@ -113,19 +113,25 @@ class Colour(StrEnum):
     """What scoring gives a reading, an answer or an alert, with everything that is said or drawn
     about it. Worse colours rank higher; an alert is never green."""
 
-    # value, rank, label, ink (dots, text), fill (the band behind a chart)
+    # value, rank, label, ink (dots, text), fill (the band behind a chart, a badge's background),
+    # signal (the solid traffic light of the printed plan) and the text written on it. The one source of
+    # these colours: dho.css's --red/--red-bg … and the plan PDF's styles are these values
+    # (tests/measurements/test_colours.py).
     rank: int
     label: str
     ink: str
     fill: str
-    GREEN = "green", 0, "Grønn", "#1e6b34", "#e4f4e8"
-    YELLOW = "yellow", 1, "Gul", "#7a5200", "#fff4d6"
-    RED = "red", 2, "Rød", "#a4161a", "#fde8e8"
+    signal: str
+    on_signal: str
+    GREEN = "green", 0, "Grønn", "#1e6b34", "#e4f4e8", "#1e6b34", "#fff"
+    YELLOW = "yellow", 1, "Gul", "#7a5200", "#fff4d6", "#ffd500", "#000"
+    RED = "red", 2, "Rød", "#a4161a", "#fde8e8", "#a4161a", "#fff"
 
-    def __new__(cls, value: str, rank: int, label: str, ink: str, fill: str):
+    def __new__(cls, value: str, rank: int, label: str, ink: str, fill: str, signal: str, on_signal: str):
         member = str.__new__(cls, value)
         member._value_ = value
         member.rank, member.label, member.ink, member.fill = rank, label, ink, fill
+        member.signal, member.on_signal = signal, on_signal
         return member
 
     @property

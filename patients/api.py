@@ -86,6 +86,7 @@ from patients.services.moves import ANSWER_ROLE_REFUSED, MoveRefused, move_answe
 from patients.services.status import NoPatientYet
 from tenants.api_input import read_capped
 from tenants.models import AuditAction, Centre, Municipality
+from tenants.people import display_name
 from tenants.selectors import (
     ACCESS_LOG_REFUSED,
     AccessLogPeriodError,
@@ -124,7 +125,7 @@ class PatientOutSerializer(serializers.ModelSerializer):
                   "next_of_kin"]  # fmt: skip
 
     def get_gp(self, patient) -> str | None:
-        return (patient.gp.get_full_name() or patient.gp.username) if patient.gp else None
+        return display_name(patient.gp) if patient.gp else None
 
 
 @extend_schema(

@@ -19,10 +19,12 @@ from patients.models import (
     Referrer,
 )
 from patients.services import GP_NOT_OFFERED, FastlegeRefused, ReturnCondition, fastlege_find
+from tenants import norwegian
+from tenants.people import display_name
 
 REQUIRED = _("Dette feltet må fylles ut.")
 DATE = _("Skriv datoen som dd.mm.åååå.")
-DATE_FORMATS = ["%d.%m.%Y", "%Y-%m-%d", "%d.%m.%y"]
+DATE_FORMATS = [norwegian.DATE, "%Y-%m-%d", "%d.%m.%y"]
 
 
 def _date(label, *, required: bool = False, help_text: str = "") -> forms.DateField:
@@ -69,7 +71,7 @@ class FastlegeField(forms.ModelChoiceField):
     """A fastlege by name, with the municipalities where they practise (patients.selectors.fastleger_for)."""
 
     def label_from_instance(self, user):
-        name = user.get_full_name() or user.get_username()
+        name = display_name(user)
         places = sorted(getattr(user, "gp_municipalities", None) or [])
         return f"{name} ({', '.join(places)})" if places else name
 

@@ -13,6 +13,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from patients import national_id
 from tenants.configuration import WrittenThroughFunction
 from tenants.models import Municipality
+from tenants.norwegian import date_text
 
 
 class PatientStatus(models.TextChoices):
@@ -191,7 +192,7 @@ class Referral(models.Model):
         indexes = [models.Index(fields=["municipality", "status"], name="referral_board")]  # the forløp board
 
     def __str__(self) -> str:
-        return f"Henvisning {self.created_at:%d.%m.%Y}"  # never the name or national id: logs
+        return f"Henvisning {date_text(self.created_at)}"  # never the name or national id: logs
 
     @property
     def national_id_masked(self) -> str:
@@ -234,7 +235,7 @@ class Assessment(models.Model):
         verbose_name_plural = _("vurderinger")
 
     def __str__(self) -> str:
-        return f"Vurdering {self.assessed_at:%d.%m.%Y}"
+        return f"Vurdering {date_text(self.assessed_at)}"
 
 
 class DecisionOutcome(models.TextChoices):
@@ -267,7 +268,7 @@ class Decision(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Vedtak {self.decided_at:%d.%m.%Y}"
+        return f"Vedtak {date_text(self.decided_at)}"
 
 
 class AppealOutcome(models.TextChoices):
@@ -293,7 +294,7 @@ class Appeal(models.Model):
         verbose_name_plural = _("klager")
 
     def __str__(self) -> str:
-        return f"Klage {self.received_on:%d.%m.%Y}"
+        return f"Klage {date_text(self.received_on)}"
 
 
 class ConsentGivenBy(models.TextChoices):
@@ -326,7 +327,7 @@ class Consent(models.Model):
         verbose_name_plural = _("samtykker")
 
     def __str__(self) -> str:
-        return f"Samtykke {self.given_on:%d.%m.%Y}"
+        return f"Samtykke {date_text(self.given_on)}"
 
 
 class StatusEvent(models.TextChoices):
@@ -401,7 +402,7 @@ class StatusChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_event_display()} {self.effective_date:%d.%m.%Y}"
+        return f"{self.get_event_display()} {date_text(self.effective_date)}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
@@ -537,7 +538,7 @@ class DeviceLoan(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Utlån {self.lent_on:%d.%m.%Y}"  # never the patient's name: logs
+        return f"Utlån {date_text(self.lent_on)}"  # never the patient's name: logs
 
 
 # --- oppstart: what was agreed when the forløp started (patients.services.oppstart) --------------
@@ -566,7 +567,7 @@ class Start(models.Model):
         verbose_name_plural = _("oppstarter")
 
     def __str__(self) -> str:
-        return f"Oppstart {self.started_on:%d.%m.%Y}"
+        return f"Oppstart {date_text(self.started_on)}"
 
 
 # --- «mulig flytting»: a person granted in one kommune while another has a record of them ----------
@@ -609,4 +610,4 @@ class MoveNotice(models.Model):
         indexes = [models.Index(fields=["municipality", "state"], name="move_notice_open")]  # board, worklist
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.requested_on:%d.%m.%Y}"
+        return f"{self.get_kind_display()} {date_text(self.requested_on)}"

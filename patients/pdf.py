@@ -11,11 +11,13 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from patients.models import Decision, DecisionOutcome
+from tenants.norwegian import date_text
+from tenants.people import display_name
 
 
 def norwegian_date(value) -> str:
     """dd.mm.åååå, the platform's one date format (letters included)."""
-    return f"{value:%d.%m.%Y}" if value else ""
+    return date_text(value) if value else ""
 
 
 def appeal_text(municipality_name: str) -> str:
@@ -37,7 +39,7 @@ def vedtak_context(decision: Decision) -> dict:
         "name": referral.name,
         "national_id": referral.national_id,
         "decided_on": norwegian_date(timezone.localtime(decision.decided_at).date()),
-        "decided_by": decision.decided_by.get_full_name() or decision.decided_by.get_username(),
+        "decided_by": display_name(decision.decided_by),
         "granted": granted,
         "outcome": "innvilget" if granted else "avslått",
         "reason": decision.reason,

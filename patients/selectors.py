@@ -38,6 +38,7 @@ from patients.services import (
 )
 from patients.services.equipment import serving_centres
 from tenants.models import Centre, Municipality, Role
+from tenants.norwegian import date_text
 from tenants.selectors import role_for_patient, user_scope
 
 User = get_user_model()
@@ -199,13 +200,13 @@ def forlop_board(user, *, municipality: str = "") -> list[BoardSection]:
             _patient_row(p, changes, "started", _("Følges opp av senteret")) for p in patients if p.status == "active"
         ]),
         BoardSection("due", _("Evaluering forfaller"), [
-            _patient_row(p, changes, "started", _("Evaluering %(date)s") % {"date": f"{p.evaluation_date:%d.%m.%Y}"})
+            _patient_row(p, changes, "started", _("Evaluering %(date)s") % {"date": date_text(p.evaluation_date)})
             for p in patients
             if p.status in ("active", "paused") and p.evaluation_date
             and p.evaluation_date <= today + datetime.timedelta(days=EVALUATION_NOTICE_DAYS)
         ]),
         BoardSection("paused", _("Pause"), [
-            _patient_row(p, changes, "paused", _("Pause til %(date)s") % {"date": f"{p.status_until:%d.%m.%Y}"}
+            _patient_row(p, changes, "paused", _("Pause til %(date)s") % {"date": date_text(p.status_until)}
                          if p.status_until else _("Pause"))
             for p in patients if p.status == "paused"
         ]),

@@ -22,13 +22,15 @@ from rest_framework import parsers
 from rest_framework.exceptions import ParseError, Throttled
 from rest_framework.utils import json
 
+from tenants.norwegian import fixed
+
 # FHIR resources nest about ten levels (Bundle → entry → resource → component → code → coding);
 # a plan's content five. Far below Python's recursion limit, which the rendering must stay under too.
 MAX_DEPTH = 64
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f}".replace(".", ",")
+    return fixed(size / (1024 * 1024), 1)
 
 
 def too_large() -> ParseError:

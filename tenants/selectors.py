@@ -9,6 +9,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from tenants.models import Agreement, AuditAction, AuditEvent, Centre, FollowUpBy, Membership, Municipality, Role
+from tenants.norwegian import DATE, date_text
+from tenants.people import display_name
 
 # When a user holds several roles that reach the same patient, the audit log names the first.
 ROLE_PRIORITY = (Role.NURSE, Role.COORDINATOR, Role.GP, Role.SPECIALIST)
@@ -146,7 +148,7 @@ def served_by_centre(centre: Centre, field: str = "municipality_id") -> Q:
 # --- innsyn i logg: who accessed one patient's record, for the patient (Normen) --------------------
 
 ACCESS_LOG_DAYS = 30  # the period shown when none is chosen: the last 30 days up to today
-ACCESS_LOG_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y")
+ACCESS_LOG_DATE_FORMATS = ("%Y-%m-%d", DATE)
 ACCESS_LOG_YEARS = (2000, 2999)
 
 # What the log's object types are called in a letter to the patient; a type not named here is shown as
@@ -224,7 +226,7 @@ def _period_date(raw: str, label: str) -> datetime.date:
         # Year 1 or 9999 would overflow the 30 days' arithmetic and the time zone: no log is that old.
         first, last = ACCESS_LOG_YEARS
         if not first <= day.year <= last:
-            raise ValueError(f"{label} {day:%d.%m.%Y} må være mellom år {first} og {last}.")
+            raise ValueError(f"{label} {date_text(day)} må være mellom år {first} og {last}.")
         return day
     raise ValueError(f"{label} «{raw[:40]}» er ikke en dato; skriv den som dd.mm.åååå eller åååå-mm-dd.")
 
@@ -246,7 +248,7 @@ def access_log_period(raw_from: str = "", raw_to: str = "", *, today: datetime.d
     end = dates["to"] or today
     start = dates["from"] or end - datetime.timedelta(days=ACCESS_LOG_DAYS)
     if start > end:
-        raise AccessLogPeriodError({"from": f"Fra-datoen ({start:%d.%m.%Y}) er etter til-datoen ({end:%d.%m.%Y})."})
+        raise AccessLogPeriodError({"from": f"Fra-datoen ({date_text(start)}) er etter til-datoen ({date_text(end)})."})
     return AccessLogPeriod(start, end)
 
 
@@ -294,7 +296,7 @@ def _organisations(events: list[AuditEvent]) -> dict[tuple[int | None, str], str
 
 def _person(event: AuditEvent) -> str:
     user = event.user
-    return (user.get_full_name() or user.get_username()) if user is not None else event.username
+    return display_name(user) if user is not None else event.username
 
 
 def _row(event: AuditEvent, organisations: dict[tuple[int | None, str], str]) -> AccessRow:

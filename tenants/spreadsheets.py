@@ -20,6 +20,8 @@ import datetime
 from collections.abc import Iterable
 from decimal import Decimal
 
+from tenants.norwegian import date_text, datetime_text, plain
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Values that are not text: written as themselves (a number stays a number, bool included).
 VALUE_TYPES = (int, float, Decimal, datetime.date, datetime.time, datetime.timedelta)
@@ -44,14 +46,12 @@ def csv_value(value):
     """One CSV cell as Norwegian Excel reads it: decimal comma, dd.mm.åååå; texts as `cell`."""
     if isinstance(value, bool) or value is None:
         return value
-    if isinstance(value, Decimal):
-        return format(value, "f").replace(".", ",")
-    if isinstance(value, (int, float)):
-        return str(value).replace(".", ",")
+    if isinstance(value, (Decimal, int, float)):
+        return plain(value)
     if isinstance(value, datetime.datetime):
-        return value.strftime("%d.%m.%Y %H:%M")
+        return datetime_text(value)
     if isinstance(value, datetime.date):
-        return value.strftime("%d.%m.%Y")
+        return date_text(value)
     return cell(value)
 
 

@@ -61,6 +61,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tenants import activation, sessions
 from tenants.models import AuditAction, SecondFactorChange, SecondFactorChangeKind
+from tenants.norwegian import datetime_text
 from tenants.services import audit_record
 
 BACKUP_CODES = 10
@@ -327,7 +328,7 @@ def _change_record(*, user, kind: str, by, request, system: str = "") -> None:
 
 
 def _when(moment) -> str:
-    return timezone.localtime(moment).strftime("%d.%m.%Y kl. %H:%M")
+    return datetime_text(timezone.localtime(moment), kl=True)
 
 
 def notice_text(change: SecondFactorChange) -> str:

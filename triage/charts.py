@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString
 from ebp.content import Bounds
 from measurements.norwegian import number
 from measurements.types import INK, SPECS, Colour
+from tenants.norwegian import day_text
 
 W, H = 640, 180
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 8, 22
@@ -98,7 +99,7 @@ def trend_svg(
         '<text x="{}" y="{}" font-size="11" fill="#1b2330">{}</text>'
         '<text x="{}" y="{}" font-size="11" text-anchor="end" fill="#1b2330">{}</text></svg>',
         W, H, summary, summary, zones, ticks, line, second, dots,
-        LEFT, H - 6, start.strftime("%d.%m."), W - RIGHT, H - 6, end.strftime("%d.%m."),
+        LEFT, H - 6, day_text(start), W - RIGHT, H - 6, day_text(end),
     )  # fmt: skip
 
 

@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from measurements.norwegian import number
 from measurements.types import Colour, spec
+from tenants.norwegian import datetime_text
+from tenants.people import display_name
 from triage.models import AlertKind, ContactAction
 from triage.selectors import alert_answers, alert_readings
 
@@ -28,7 +30,7 @@ def _colour_word(colour: str) -> str:
 
 
 def _time(value) -> str:
-    return timezone.localtime(value).strftime("%d.%m.%Y %H:%M") if value else ""
+    return datetime_text(timezone.localtime(value)) if value else ""
 
 
 def _observation(reading) -> dict:
@@ -61,7 +63,7 @@ def _response(answer) -> dict:
 
 
 def journal_document(alert, contact) -> dict:
-    author = contact.by.get_full_name() or contact.by.username
+    author = display_name(contact.by)
     return {
         "patient": {"id": str(alert.patient_id), "name": alert.patient.name},
         "detected_issue": {

@@ -16,6 +16,8 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from tenants.norwegian import date_text, datetime_text, time_text
+from tenants.people import display_name
 from triage.templatetags.triage_tags import colour_word, minutes_since, sparkline_svg
 
 MARKER = "00000000-0000-0000-0000-000000000000"
@@ -60,7 +62,7 @@ class RowRenderer:
             out += format_html(' <span class="badge overdue">{}</span>', self.text["overdue"])
         if a.patient.status == "paused":
             until = a.patient.status_until
-            text = self.text["paused"] % {"until": f"{until:%d.%m.%Y}"} if until else self.text["paused_open"]
+            text = self.text["paused"] % {"until": date_text(until)} if until else self.text["paused_open"]
             out += format_html(' <span class="badge paused">{}</span>', text)
         return out
 
@@ -74,10 +76,10 @@ class RowRenderer:
         a = row.alert
         out = mark_safe("")
         if a.taken_by_id:
-            who = a.taken_by.get_full_name() or a.taken_by.username
+            who = display_name(a.taken_by)
             out += format_html('<span class="taken">{}</span>', self.text["taken"] % {"who": who})
             if a.retry_at:
-                when = timezone.localtime(a.retry_at).strftime("%H:%M")
+                when = time_text(timezone.localtime(a.retry_at))
                 out += format_html('<br><span class="muted">{}</span>', self.text["retry"] % {"when": when})
         elif self.is_nurse:
             out += format_html(
@@ -113,6 +115,6 @@ class RowRenderer:
             classes, a.pk, self._badges(row),
             a.pk, self._url("patient", a.patient_id), a.patient.name, a.patient.national_id_masked, a.municipality.name,
             a.reason, kind,
-            since.isoformat(), minutes_since(row.since, self.now), since.strftime("%d.%m.%Y %H:%M"),
+            since.isoformat(), minutes_since(row.since, self.now), datetime_text(since),
             self._trend(row), self._who(row),
         )  # fmt: skip

@@ -25,6 +25,7 @@ from patients.selectors import loans_out_for, move_notices_for
 from patients.services import StatusRefused, can_change_status
 from patients.views import ForlopFormView, PatientPageMixin
 from tenants.models import AuditAction, Role
+from tenants.norwegian import date_text
 from tenants.selectors import user_scope, visible_municipalities
 from tenants.services import audit_record, audit_record_many
 from triage import selectors, services
@@ -322,7 +323,7 @@ class EvaluationView(PatientPageMixin, ForlopFormView):
             if out:
                 text += f" Utstyr som fortsatt er utlånt: {', '.join(out)}. Det tas imot på utstyrssiden."
             return text
-        text = f"Evalueringen er registrert. Neste evaluering {data['next_date']:%d.%m.%Y}."
+        text = f"Evalueringen er registrert. Neste evaluering {date_text(data['next_date'])}."
         if result.draft is not None:
             text += f" Planen justeres: utkastet (versjon {result.draft.number}) er åpent under Egenbehandlingsplan."
         return text

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from patients.models import Device, DeviceLoan, DeviceState, DeviceType, Diagnosis, Kit, Patient
 from tenants.models import Agreement, AuditAction, Centre, Membership, Role
+from tenants.norwegian import date_text
 from tenants.selectors import role_for_patient
 from tenants.services import audit_record, audit_record_many_objects
 
@@ -252,7 +253,7 @@ def _borrower(device: Device, user) -> str:
     loan = DeviceLoan.objects.filter(device=device, returned_on__isnull=True).select_related("patient").first()
     if loan is None or user is None or not visible_patients(user).filter(pk=loan.patient_id).exists():
         return ""
-    return f" til {loan.patient.name} (siden {loan.lent_on:%d.%m.%Y})"
+    return f" til {loan.patient.name} (siden {date_text(loan.lent_on)})"
 
 
 def _state_refusal(device: Device, user=None) -> str | None:
@@ -292,7 +293,7 @@ def _date_refusals(devices: list[Device], lent_on: datetime.date) -> list[str]:
         assert day is not None  # returned_on__gt: only returned loans
         last[serial] = max(day, last.get(serial, day))
     return [
-        f"Enheten «{serial}» ble returnert {day:%d.%m.%Y}; utlånet kan ikke begynne før det."
+        f"Enheten «{serial}» ble returnert {date_text(day)}; utlånet kan ikke begynne før det."
         for serial, day in sorted(last.items())
     ]
 
@@ -408,13 +409,13 @@ def device_return(
         )
     returned_on = returned_on or timezone.localdate()
     if returned_on > timezone.localdate() or returned_on < loan.lent_on:
-        raise EquipmentRefused(f"Returdatoen må ligge mellom utlånsdatoen ({loan.lent_on:%d.%m.%Y}) og i dag.")
+        raise EquipmentRefused(f"Returdatoen må ligge mellom utlånsdatoen ({date_text(loan.lent_on)}) og i dag.")
     loan.returned_on, loan.returned_by = returned_on, user
     loan.save(update_fields=["returned_on", "returned_by"])
     device.state = ReturnCondition.states[condition]
     if condition != ReturnCondition.OK or (note or "").strip():
         label = dict(ReturnCondition.choices)[condition]
-        line = f"{returned_on:%d.%m.%Y} tatt imot: {label}. {(note or '').strip()}".strip()
+        line = f"{date_text(returned_on)} tatt imot: {label}. {(note or '').strip()}".strip()
         device.note = "\n".join(filter(None, [device.note, line]))
     device.save(update_fields=["state", "note"])
     audit_record(

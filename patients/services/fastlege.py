@@ -22,6 +22,7 @@ from django.db.models import Q, QuerySet
 
 from patients.models import Patient
 from tenants.models import AuditAction, Role
+from tenants.people import display_name
 from tenants.selectors import user_scope
 from tenants.services import audit_record
 
@@ -114,7 +115,7 @@ def _name_matches(gp, query: str) -> bool:
 
 
 def fastlege_label(gp) -> str:
-    return gp.get_full_name() or gp.get_username()
+    return display_name(gp)
 
 
 def fastlege_check(*, municipality_ids, gp, outside_offered: bool = False) -> bool:

@@ -46,6 +46,7 @@ from patients.services.status import (
     status_change_record,
 )
 from tenants.models import AuditAction
+from tenants.norwegian import date_text
 from tenants.services import audit_record
 
 STARTED = (PatientStatus.ACTIVE, PatientStatus.PAUSED)
@@ -57,7 +58,7 @@ def _start_refusal(patient: Patient, referral) -> str | None:
     status history (active, with no referral)."""
     if referral is None and patient.status in STARTED:
         started = patient.starts.first()
-        since = f" (oppstart {started.started_on:%d.%m.%Y})" if started else ""
+        since = f" (oppstart {date_text(started.started_on)})" if started else ""
         return f"Pasienten er allerede startet{since}; forløpet må avsluttes før en ny oppstart."
     if referral is None:
         return f"Pasienten har ikke et innvilget vedtak i {patient.municipality.name}; oppstart krever vedtak først."
@@ -71,9 +72,9 @@ def _date_refusal(patient: Patient, started_on: datetime.date, trial_until: date
         return "Oppstartsdatoen kan ikke være fram i tid."
     last = patient.status_changes.order_by("-effective_date").values_list("effective_date", flat=True).first()
     if last and started_on < last:
-        return f"Oppstartsdatoen kan ikke være før siste endring i forløpet ({last:%d.%m.%Y})."
+        return f"Oppstartsdatoen kan ikke være før siste endring i forløpet ({date_text(last)})."
     if trial_until is not None and trial_until <= started_on:
-        return f"Innkjøringsperioden må slutte etter oppstartsdatoen ({started_on:%d.%m.%Y})."
+        return f"Innkjøringsperioden må slutte etter oppstartsdatoen ({date_text(started_on)})."
     return None
 
 
@@ -125,7 +126,7 @@ def patient_start(
     )  # fmt: skip
     audit_record(action=AuditAction.CREATE, object_type="start", object_id=start.pk, patient=patient,
                  request=request, user=user)  # fmt: skip
-    note = f"Innkjøringsperiode til {trial_until:%d.%m.%Y}" if trial_until else ""
+    note = f"Innkjøringsperiode til {date_text(trial_until)}" if trial_until else ""
     return referral_change_record(referral=referral, patient=patient, event=StatusEvent.STARTED,
                                   effective_date=started_on, note=note, user=user, request=request)  # fmt: skip
 

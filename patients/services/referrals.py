@@ -51,6 +51,7 @@ from patients.services.fastlege import FastlegeRefused, audit_outside_offered, f
 from patients.services.moves import move_notices_raise
 from patients.services.status import NoPatientYet, referral_change_record
 from tenants.models import AuditAction, Role
+from tenants.norwegian import date_text
 from tenants.selectors import user_scope
 from tenants.services import audit_record
 
@@ -214,12 +215,12 @@ def _check_period(period_from, period_to, evaluation_date) -> None:
     if period_to is None:
         raise ReferralRefused("Et innvilget vedtak må ha en periode: fyll ut til-dato.")
     if period_to <= period_from:
-        raise ReferralRefused(f"Periodens til-dato må være etter fra-datoen ({period_from:%d.%m.%Y}).")
+        raise ReferralRefused(f"Periodens til-dato må være etter fra-datoen ({date_text(period_from)}).")
     if evaluation_date is None:
         raise ReferralRefused("Et innvilget vedtak må ha en evalueringsdato.")
     if not period_from <= evaluation_date <= period_to:
         raise ReferralRefused(
-            f"Evalueringsdatoen må ligge innenfor perioden {period_from:%d.%m.%Y}–{period_to:%d.%m.%Y}."
+            f"Evalueringsdatoen må ligge innenfor perioden {date_text(period_from)}–{date_text(period_to)}."
         )
 
 
@@ -343,7 +344,7 @@ def appeal_register(*, referral: Referral, user, received_on: datetime.date, not
         raise ReferralRefused("Oppgi når klagen ble mottatt (ikke fram i tid).")
     decided_on = timezone.localtime(decision.decided_at).date()
     if received_on < decided_on:
-        raise ReferralRefused(f"Klagen kan ikke være mottatt før vedtaket ble fattet ({decided_on:%d.%m.%Y}).")
+        raise ReferralRefused(f"Klagen kan ikke være mottatt før vedtaket ble fattet ({date_text(decided_on)}).")
     appeal = Appeal.objects.create(decision=decision, received_on=received_on, note=(note or "").strip(),
                                    recorded_by=user)  # fmt: skip
     _audit(action=AuditAction.CREATE, object_type="appeal", object_id=appeal.pk, referral=referral, user=user,
@@ -365,7 +366,7 @@ def appeal_decide(
         raise ReferralRefused("Velg om vedtaket er opprettholdt eller omgjort.")
     decided_on = decided_on or _today()
     if not appeal.received_on <= decided_on <= _today():
-        raise ReferralRefused(f"Avgjørelsesdatoen må ligge mellom {appeal.received_on:%d.%m.%Y} og i dag.")
+        raise ReferralRefused(f"Avgjørelsesdatoen må ligge mellom {date_text(appeal.received_on)} og i dag.")
     appeal.outcome, appeal.outcome_on = outcome, decided_on
     if note:
         appeal.note = "\n".join(part for part in (appeal.note, note.strip()) if part)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from patients.models import EndReason, Patient, PatientStatus, Referral, ReferralStatus, StatusChange, StatusEvent
 from tenants.models import AuditAction, Role
+from tenants.norwegian import date_text
 from tenants.selectors import role_for_patient
 from tenants.services import audit_record
 
@@ -82,7 +83,7 @@ def _check(patient: Patient, event: str, effective_date: datetime.date, until, e
         raise StatusRefused("Datoen kan ikke være fram i tid.")
     last = patient.status_changes.order_by("-effective_date").values_list("effective_date", flat=True).first()
     if last and effective_date < last:
-        raise StatusRefused(f"Datoen kan ikke være før siste endring i forløpet ({last:%d.%m.%Y}).")
+        raise StatusRefused(f"Datoen kan ikke være før siste endring i forløpet ({date_text(last)}).")
     if event == StatusEvent.PAUSED and (until is None or until <= effective_date):
         raise StatusRefused("En pause trenger en til-dato etter startdatoen.")
     if event == StatusEvent.ENDED and end_reason not in EndReason.values:

@@ -84,8 +84,8 @@ def test_the_live_worklist_and_the_copy_button_work_under_the_policy(world, page
 
 
 def test_the_admin_works_under_the_policy(world, page, browser_login):
-    """Django's admin ships its scripts as files: lists, filters, date pickers and the user form's
-    permission chooser run without a violation (no exception for /admin/ in the policy)."""
+    """Django's admin ships its scripts as files: lists, filters, the user form and the date pickers
+    run without a violation (no exception for /admin/ in the policy)."""
     console = _watch(page)
     superuser_make(world.u.admin)
     browser_login(world.u.admin)
@@ -95,11 +95,12 @@ def test_the_admin_works_under_the_policy(world, page, browser_login):
         "/admin/tenants/membership/add/",
         "/admin/measurements/reading/",
         f"/admin/auth/user/{world.u.nurse.pk}/change/",
+        "/admin/tenants/agreement/add/",
     ):
         response = page.goto(path)
         assert response.status == 200, path
         page.wait_for_load_state("load")
         assert _violations(page) == [], path
-    # The user form's permission chooser is built by SelectFilter2.js: it ran.
-    expect(page.locator("#id_user_permissions_filter")).to_be_visible()
+    # The agreement form's «I dag» and calendar links are built by DateTimeShortcuts.js: it ran.
+    expect(page.locator(".datetimeshortcuts").first).to_be_visible()
     assert console == []

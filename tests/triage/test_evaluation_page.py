@@ -154,7 +154,7 @@ def test_an_evaluation_that_ends_the_forlop_closes_alerts_and_lists_what_is_out(
 def test_an_ended_forlop_is_not_evaluated_and_the_refusal_is_above_the_form(world, login):
     patient = _started(world)
     client = login(world.u.coordinator)
-    client.post(f"/patients/{patient.pk}/avslutt/", {"reason": "withdrew"})
+    assert client.post(f"/patients/{patient.pk}/avslutt/", {"reason": "withdrew", "confirm": "1"}).status_code == 302
     page = _text(client.get(_url(patient)))
     assert "Evaluering registreres for pasienter i et aktivt forløp eller på pause" in page
     assert "Registrer evalueringen" not in page
@@ -226,7 +226,8 @@ def test_the_board_marks_started_patients_without_an_approved_plan(world, login)
     _approve(with_plan, world)
     _approve(world.p.gjerdrum, world)
     ended = _started(world, name="Avsluttet Uten Plan")
-    login(world.u.coordinator).post(f"/patients/{ended.pk}/avslutt/", {"reason": "other"})
+    ending = login(world.u.coordinator).post(f"/patients/{ended.pk}/avslutt/", {"reason": "other", "confirm": "1"})
+    assert ending.status_code == 302
     body = _text(login(world.u.coordinator).get("/forlop/"))
     assert _board_badges(body) == {without.name}
 

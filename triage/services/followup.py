@@ -17,6 +17,8 @@ from patients.models import EndReason, StatusChange, StatusEvent
 from patients.selectors import role_used_for
 from patients.services import StatusRefused, evaluation_next_set, status_change_record
 from tenants.models import AuditAction, Role
+from tenants.norwegian import date_text, day_text, time_text
+from tenants.people import display_name
 from tenants.services import audit_record
 from triage.journal import journal_document, journal_text
 from triage.models import Alert, AlertEventKind, AlertStatus, Contact, ContactAction, ContactKind, JournalNote
@@ -60,7 +62,7 @@ def _locked_open_alert(alert: Alert, user) -> Alert:
     if alert.status != AlertStatus.OPEN:
         raise AlertRefused("Varselet er allerede håndtert.")
     if alert.taken_by is not None and alert.taken_by_id != user.id:  # taken_by: selected with the alert
-        name = alert.taken_by.get_full_name() or alert.taken_by.username
+        name = display_name(alert.taken_by)
         raise AlertRefused(f"{name} har allerede tatt dette varselet.")
     return alert
 
@@ -92,7 +94,7 @@ def alert_release(*, alert: Alert, user, request=None) -> Alert:
         raise AlertRefused("Varselet er allerede håndtert og kan ikke slippes.")
     if alert.taken_by is None:  # selected with the alert
         raise AlertRefused("Varselet er ikke tatt av noen; det er ingenting å slippe.")
-    holder = alert.taken_by.get_full_name() or alert.taken_by.username
+    holder = display_name(alert.taken_by)
     now = timezone.now()
     alert.taken_by, alert.taken_at = None, None  # a «try again from» time stays: it is the patient's
     alert.save(update_fields=["taken_by", "taken_at"])
@@ -106,7 +108,8 @@ def _keep_open(alert: Alert, user, retry_at, now) -> None:
     alert.taken_by, alert.taken_at = user, alert.taken_at or now
     alert.retry_at = retry_at or now + datetime.timedelta(hours=1)
     alert.save(update_fields=["taken_by", "taken_at", "retry_at"])
-    reason = f"Nytt forsøk fra {timezone.localtime(alert.retry_at):%d.%m. %H:%M}"
+    retry = timezone.localtime(alert.retry_at)
+    reason = f"Nytt forsøk fra {day_text(retry)} {time_text(retry)}"
     events_record([alert], AlertEventKind.NOT_REACHED, now, by=user, reason=reason)
 
 
@@ -249,8 +252,8 @@ def evaluation_record(
     if outcome == EvaluationOutcome.ADJUST:
         nurse_require(user, patient)  # only a nurse drafts the plan (ebp.NurseRequired, a 403)
     summary = EvaluationOutcome.LABELS[outcome]
-    if outcome != EvaluationOutcome.END:
-        summary += f". Neste evaluering {next_date:%d.%m.%Y}"
+    if outcome != EvaluationOutcome.END and next_date is not None:  # the refusal above asks for it
+        summary += f". Neste evaluering {date_text(next_date)}"
     text = f"{summary}. {(note or '').strip()}".strip()
     change = status_change_record(patient=patient, user=user, event=StatusEvent.EVALUATED, note=text, request=request)
     contact = _contact_create(patient, user, ContactKind.EVALUATION, [], text)

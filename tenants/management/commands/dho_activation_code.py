@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from tenants.activation import AlreadySetUp, activation_code_issue
+from tenants.norwegian import datetime_text
 from tenants.two_factor import two_factor_reset
 
 NAME = "dho_activation_code"
@@ -32,5 +33,5 @@ class Command(BaseCommand):
             issued = activation_code_issue(user=user, system=NAME)
         except AlreadySetUp as already:
             raise CommandError(f"{already} (eller bruk --reset)") from None
-        expires = timezone.localtime(issued.expires_at).strftime("%d.%m.%Y kl. %H:%M")
+        expires = datetime_text(timezone.localtime(issued.expires_at), kl=True)
         self.stdout.write(f"Aktiveringskode for {user.get_username()}: {issued.code}  (gyldig til {expires})")

@@ -1,0 +1,144 @@
+"""Norwegian text for numbers, money, percentages, dates and times: the one place each is written.
+
+Every app may use it (tenants is the lowest layer), so a page, a PDF, a CSV file, the journal note and
+an error message write «1 212,00 kr», «16,8 %», «38,5» and «06.12.2026 08:15» the same way. Pure
+Python: no models, no settings.
+
+- Numbers have a decimal comma; thousands are grouped with a no-break space (`NBSP`), so a figure is
+  never broken over two lines. Measured values are not grouped (`number`).
+- Money is kept in øre (an int) and shown in kroner: `kr` for people, `kroner` for machines (the API,
+  CSV and XLSX amounts keep a decimal point), `parse_kroner` for what a person typed.
+- Dates and times are dd.mm.åååå and tt:mm, as Django's formats for the project's language
+  (dho/formats/nb/formats.py; tests/tenants/test_norwegian.py keeps the two in agreement).
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+NBSP = "\u00a0"  # a thousands gap (and the gap before «kr» and «%») that never breaks a line
+MINUS = "\u2212"  # the typographic minus of a shown amount or percentage
+
+DATE = "%d.%m.%Y"
+TIME = "%H:%M"
+DATETIME = f"{DATE} {TIME}"
+DAY = "%d.%m."  # a day without its year, where the year is plain (a chart's axis, a retry today or tomorrow)
+
+
+# Numbers
+
+
+def grouped(whole: int) -> str:
+    """«1 212», «4 500 000»: an integer with its thousands grouped."""
+    return f"{whole:,}".replace(",", NBSP)
+
+
+def plain(value: int | float | Decimal) -> str:
+    """The value as written, decimal point made a comma, no grouping: «12,500», «0,1», «465»
+    (a Decimal keeps its own places; a float is Python's shortest text for it)."""
+    text = format(value, "f") if isinstance(value, Decimal) else str(value)
+    return text.replace(".", ",")
+
+
+def fixed(value: float, decimals: int) -> str:
+    """Exactly `decimals` decimals, a comma and a typographic minus: «16,8», «−0,5», «1,0»."""
+    return f"{value:.{decimals}f}".replace(".", ",").replace("-", MINUS)
+
+
+def _side(value: float, bound: float) -> int:
+    return (value > bound) - (value < bound)
+
+
+def number(value: float, decimals: int | None = None, *, against: float | None = None) -> str:
+    """A measured value: decimal comma, no trailing zeros («38,5», «88»).
+
+    `decimals` rounds (a measurement type's `TypeSpec.decimals`); None keeps up to six significant
+    digits. `against` is the bound the value was compared with: rounding never puts the value on or
+    across it (never «SpO2 88 % – rød under 88» for 87.6), so decimals are added until it keeps its side.
+    """
+    if decimals is not None:
+        shown = round(value, decimals)
+        while against is not None and decimals < 3 and _side(shown, against) != _side(value, against):
+            decimals += 1
+            shown = round(value, decimals)
+        value = shown
+    return f"{value:g}".replace(".", ",")
+
+
+def quantity(value: Decimal) -> str:
+    """A counted or weighted quantity: «465», «477,5», «43,287», «1 212» (grouped, no trailing zeros)."""
+    text = f"{value.normalize():f}" if value == value.to_integral() else f"{value:f}".rstrip("0")
+    whole, _, decimals = text.partition(".")
+    shown = grouped(int(whole)) if whole.lstrip("-").isdigit() else whole
+    return shown + ("," + decimals if decimals else "")
+
+
+def percent(part: int, whole: int) -> str:
+    """`part` of `whole` to one decimal: «16,8 %»; «–» when there is no whole to share."""
+    if whole <= 0:
+        return "–"
+    return fixed(float(round(Fraction(part * 100, whole), 1)), 1) + NBSP + "%"
+
+
+# Money (øre in, kroner out)
+
+
+def kr(ore: int, *, unit: bool = True) -> str:
+    """«1 212,00 kr», «−45,50 kr» (grouped, decimal comma, typographic minus); «1 212,00» without unit."""
+    sign = MINUS if ore < 0 else ""
+    whole, rest = divmod(abs(int(ore)), 100)
+    text = f"{sign}{grouped(whole)},{rest:02d}"
+    return f"{text}{NBSP}kr" if unit else text
+
+
+def kroner(ore: int) -> str:
+    """«1212.00», «-45.50»: the machine-readable amount of the API and the exports."""
+    sign = "-" if ore < 0 else ""
+    whole, rest = divmod(abs(int(ore)), 100)
+    return f"{sign}{whole}.{rest:02d}"
+
+
+class AmountError(ValueError):
+    """Text that is not an amount in kroner (message in Norwegian)."""
+
+
+def parse_kroner(text: object) -> int:
+    """«1 212,50», «1212.5», «1212» → 121250 øre; an amount with more than two decimals is refused."""
+    cleaned = str(text).strip().replace(NBSP, "").replace(" ", "").replace(",", ".").removesuffix("kr")
+    try:
+        value: Decimal | None = Decimal(cleaned or "0")
+    except InvalidOperation:
+        value = None
+    # Decimal reads «NaN» and «Infinity» too (and a quantize of them raises): not amounts either.
+    if value is None or not value.is_finite() or value.adjusted() > 12:
+        raise AmountError(f"«{text}» er ikke et beløp i kroner (for eksempel 1 212,00).")
+    if value < 0:
+        raise AmountError(f"«{text}»: beløpet kan ikke være negativt.")
+    if value != value.quantize(Decimal("0.01")):
+        raise AmountError(f"«{text}»: beløp har høyst to desimaler (øre).")
+    return int(value * 100)
+
+
+# Dates and times (the caller converts an aware datetime to local time first)
+
+
+def date_text(value: datetime.date) -> str:
+    """«06.12.2026»."""
+    return value.strftime(DATE)
+
+
+def day_text(value: datetime.date) -> str:
+    """«06.12.»."""
+    return value.strftime(DAY)
+
+
+def time_text(value: datetime.time | datetime.datetime) -> str:
+    """«08:15»."""
+    return value.strftime(TIME)
+
+
+def datetime_text(value: datetime.datetime, *, kl: bool = False) -> str:
+    """«06.12.2026 08:15», or «06.12.2026 kl. 08:15» in a sentence."""
+    return value.strftime(f"{DATE} kl. {TIME}" if kl else DATETIME)

@@ -1,0 +1,97 @@
+"""Norwegian numbers, money, percentages, dates and times are written in one module, tenants.norwegian:
+its outputs, the names other apps import it under, Django's formats agreeing with it, and no second
+copy of its logic in the apps' code."""
+
+import datetime
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.utils import formats, timezone, translation
+
+from tenants import norwegian
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ["tenants", "patients", "measurements", "ebp", "triage", "billing", "dho"]
+NBSP = "\u00a0"
+
+
+@pytest.mark.parametrize(
+    ("ore", "shown", "plain"),
+    [
+        (121_200, f"1{NBSP}212,00{NBSP}kr", "1212.00"),
+        (-4550, f"−45,50{NBSP}kr", "-45.50"),
+        (5, f"0,05{NBSP}kr", "0.05"),
+    ],
+)
+def test_it_writes_money_from_ore(ore, shown, plain):
+    assert norwegian.kr(ore) == shown
+    assert norwegian.kr(ore, unit=False) == shown.removesuffix(f"{NBSP}kr")
+    assert norwegian.kroner(ore) == plain
+    assert norwegian.parse_kroner(shown.replace("−", "")) == abs(ore)
+
+
+def test_it_writes_numbers_percentages_and_quantities():
+    assert norwegian.number(38.5) == "38,5"
+    assert norwegian.number(87.6, 0, against=88) == "87,6"  # rounding never crosses the bound
+    assert norwegian.grouped(4_500_000) == f"4{NBSP}500{NBSP}000"
+    assert norwegian.plain(Decimal("12.500")) == "12,500" and norwegian.plain(0.1) == "0,1"
+    assert norwegian.quantity(Decimal("1212.50")) == f"1{NBSP}212,5"
+    assert norwegian.quantity(Decimal("465.000")) == "465"
+    assert norwegian.percent(168, 1000) == f"16,8{NBSP}%"
+    assert norwegian.percent(-5, 1000) == f"−0,5{NBSP}%"
+    assert norwegian.percent(1, 0) == "–"
+    assert norwegian.fixed(1.25 * 1024 * 1024 / (1024 * 1024), 1) == "1,2"
+
+
+def test_it_writes_dates_and_times_as_django_does_with_the_projects_formats():
+    moment = datetime.datetime(2026, 3, 4, 7, 5)
+    assert norwegian.date_text(moment.date()) == "04.03.2026"
+    assert norwegian.time_text(moment) == "07:05"
+    assert norwegian.datetime_text(moment) == "04.03.2026 07:05"
+    assert norwegian.datetime_text(moment, kl=True) == "04.03.2026 kl. 07:05"
+    assert norwegian.day_text(moment) == "04.03."
+    aware = timezone.make_aware(moment)
+    with translation.override("nb"):
+        assert formats.date_format(moment.date()) == norwegian.date_text(moment)
+        assert formats.date_format(aware, "DATETIME_FORMAT") == norwegian.datetime_text(moment)
+        assert formats.time_format(moment.time()) == norwegian.time_text(moment)
+        # What a person types is read the way it is written first.
+        assert formats.get_format("DATE_INPUT_FORMATS")[0] == norwegian.DATE
+        assert formats.get_format("DATETIME_INPUT_FORMATS")[0] == norwegian.DATETIME
+        assert formats.get_format("TIME_INPUT_FORMATS")[0] == norwegian.TIME
+
+
+def test_the_apps_import_the_one_module_under_their_old_names():
+    from billing import money, views
+    from measurements import norwegian as measurements_norwegian
+
+    assert money.kr is norwegian.kr and money.kroner is norwegian.kroner
+    assert money.parse_kroner is norwegian.parse_kroner and money.AmountError is norwegian.AmountError
+    assert money.quantity_text is norwegian.quantity
+    assert views.percent_text is norwegian.percent
+    assert measurements_norwegian.number is norwegian.number
+
+
+# A second copy of the logic: a decimal point made a comma, a hand-written no-break space, a Norwegian
+# date or time format (in strftime or an f-string; ISO «%Y-%m-%d %H:%M» in a model's log name is not
+# one). Allowed only in tenants/norwegian.py.
+COPIES = [
+    re.compile(r"""\.replace\(\s*["']\.["']\s*,\s*["'],["']\s*\)"""),
+    re.compile(r"\\u00a0|\\xa0"),
+    re.compile(r"%d\.%m\.%Y|%d\.%m\.(?=[\"'}\s])"),
+    re.compile(r"(?<!%d )(?<!%dT)%H:%M"),
+]
+
+
+def test_no_app_writes_norwegian_numbers_or_dates_itself():
+    found = []
+    for app in APPS:
+        for path in (ROOT / app).rglob("*.py"):
+            if path == ROOT / "tenants" / "norwegian.py" or "migrations" in path.parts:
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if any(copy.search(line) for copy in COPIES):
+                    found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert found == []

@@ -1,0 +1,40 @@
+"""A person is named one way everywhere: full name, else the username (tenants.people.display_name,
+and the `display_name` template filter over it)."""
+
+import re
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.template import Context, Template
+
+from tenants.people import display_name
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ["tenants", "patients", "measurements", "ebp", "triage", "billing", "dho"]
+# The admin's confirmation names each account by username *and* name: not a display name.
+ALLOWED = {"tenants/people.py", "templates/admin/tenants/reset_two_factor_confirm.html"}
+
+
+def test_it_names_a_user_by_full_name_else_username():
+    user_model = get_user_model()
+    named = user_model(username="knordmann", first_name="Kari", last_name="Nordmann")
+    unnamed = user_model(username="gateway-1")
+    assert display_name(named) == "Kari Nordmann"
+    assert display_name(unnamed) == "gateway-1"
+    assert display_name(None) == ""
+    rendered = Template("{% load people %}{{ a|display_name }}|{{ b|display_name }}").render(
+        Context({"a": named, "b": unnamed})
+    )
+    assert rendered == "Kari Nordmann|gateway-1"
+
+
+def test_no_other_code_or_template_works_out_a_users_name():
+    files = [p for app in APPS for p in (ROOT / app).rglob("*.py")] + list((ROOT / "templates").rglob("*.html"))
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in files
+        if path.relative_to(ROOT).as_posix() not in ALLOWED
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"get_full_name", line)
+    ]
+    assert found == []
