@@ -212,9 +212,11 @@ class DayCounts:
     patients: set = field(default_factory=set)
 
 
-def day_counts(segs: Iterable[Segment], cover: Cover, month: Month) -> dict[int, DayCounts]:
+def day_counts(segs: Iterable[Segment], cover: Cover, month: Month, *, by_patient: bool = False) -> dict:
+    """Patient-days per kommune (the lines' quantities), or per (kommune, patient) with `by_patient`:
+    the same walk either way, so a kommune's patients add up to its lines."""
     whole = cover.whole_month(month)
-    counts: dict[int, DayCounts] = defaultdict(DayCounts)
+    counts: dict = defaultdict(DayCounts)
     for seg in segs:
         follow_up_by = whole.get(seg.municipality_id)
         if follow_up_by:
@@ -225,7 +227,7 @@ def day_counts(segs: Iterable[Segment], cover: Cover, month: Month) -> dict[int,
             if not days:
                 continue  # a kommune without an agreement with this centre is not its to bill
             centre_days, all_days = days.get(CENTRE, 0), sum(days.values())
-        entry = counts[seg.municipality_id]
+        entry = counts[(seg.municipality_id, seg.patient_id) if by_patient else seg.municipality_id]
         entry.patients.add(seg.patient_id)
         if seg.state == ACTIVE:
             entry.active_centre += centre_days
@@ -302,9 +304,19 @@ def month_lines(model, basis: Basis, kr) -> list[Line]:
 COMPONENT_ORDER = ["base", "follow_up", "licence", "equipment", "start_fee", "adjustment"]
 
 
+def follow_up_days(count: DayCounts, paused_percent: int) -> Fraction:
+    """The follow-up line's quantity: active days the centre follows up, paused days at their percent."""
+    return Fraction(count.active_centre) + Fraction(count.paused_centre * paused_percent, 100)
+
+
+def licence_days(count: DayCounts) -> int:
+    """The licence line's quantity: active and paused days, whoever follows up."""
+    return count.active_any + count.paused_any
+
+
 def _patient_lines(model, municipality_id: int, count: DayCounts, days: int, kr) -> list[Line]:
     lines = []
-    weighted = Fraction(count.active_centre) + Fraction(count.paused_centre * model.paused_percent, 100)
+    weighted = follow_up_days(count, model.paused_percent)
     if model.follow_up_ore and weighted:
         paused = f" + {count.paused_centre} pausedøgn à {model.paused_percent} %" if count.paused_centre else ""
         lines.append(Line(
@@ -313,7 +325,7 @@ def _patient_lines(model, municipality_id: int, count: DayCounts, days: int, kr)
             f"{count.active_centre} aktive døgn{paused} × {kr(model.follow_up_ore)} per pasientmåned ÷ {days} døgn",
             days,
         ))  # fmt: skip
-    licensed = count.active_any + count.paused_any
+    licensed = licence_days(count)
     if model.licence_ore and licensed:
         lines.append(Line(
             municipality_id, "licence", Decimal(licensed), "pasientdøgn", model.licence_ore,
@@ -371,3 +383,84 @@ def _base_lines(model, basis: Basis, kr) -> list[Line]:
             f"Fast andel {kr(model.base_ore)}, {how} = {share} % (største rest-metoden, sum stemmer på øret)",
         ))  # fmt: skip
     return lines
+
+
+# --- a kommune's lines broken down by patient (the koordinator's basis) ---------------------------
+
+
+@dataclass
+class PatientFigures:
+    """What one patient adds to a kommune's month: their patient-days, device-days per device type
+    and oppstarter — the same figures the kommune's lines are the sums of."""
+
+    counts: DayCounts = field(default_factory=DayCounts)
+    device_days: dict[str, int] = field(default_factory=dict)
+    starts: int = 0
+
+    def add(self, other: PatientFigures) -> None:
+        """Fold another patient in (the patients the viewer may not name, counted as one row)."""
+        for name in ("active_centre", "paused_centre", "active_any", "paused_any"):
+            setattr(self.counts, name, getattr(self.counts, name) + getattr(other.counts, name))
+        self.counts.patients |= other.counts.patients
+        for item, days in other.device_days.items():
+            self.device_days[item] = self.device_days.get(item, 0) + days
+        self.starts += other.starts
+
+
+PER_PATIENT = ("follow_up", "licence", "equipment", "start_fee")  # the base share is the kommune's own
+
+
+def line_quantity(line: Line, figures: PatientFigures, paused_percent: int) -> Fraction:
+    """One patient's part of a line's quantity, by the same rule month_lines counts the line with."""
+    if line.component == "follow_up":
+        return follow_up_days(figures.counts, paused_percent)
+    if line.component == "licence":
+        return Fraction(licence_days(figures.counts))
+    if line.component == "equipment":
+        return Fraction(figures.device_days.get(line.item, 0))
+    if line.component == "start_fee":
+        return Fraction(figures.starts)
+    raise ValueError(f"{line.component} is not counted per patient")
+
+
+@dataclass
+class LinePart:
+    """One patient's part of one line: their quantity and their share of its amount."""
+
+    quantity: Fraction
+    amount_ore: int
+
+
+@dataclass
+class Breakdown:
+    """A kommune's lines and each patient's part of them (patient → line key → part). The amount of
+    a line is split over its patients by their quantities with the largest remainder, so the parts
+    sum to the line's amount to the øre, as its quantities sum to its quantity."""
+
+    lines: list[Line]
+    parts: dict[object, dict[tuple, LinePart]]
+
+    def quantity(self, line: Line) -> Fraction:
+        return sum((p[line.key].quantity for p in self.parts.values() if line.key in p), Fraction(0))
+
+    def amount_ore(self, line: Line) -> int:
+        return sum(p[line.key].amount_ore for p in self.parts.values() if line.key in p)
+
+    def adds_up(self, line: Line) -> bool:
+        return self.quantity(line) == Fraction(line.quantity) and self.amount_ore(line) == line.amount_ore
+
+    def patient_amount_ore(self, patient_id) -> int:
+        return sum(part.amount_ore for part in self.parts.get(patient_id, {}).values())
+
+
+def breakdown(lines: Iterable[Line], figures: dict, paused_percent: int) -> Breakdown:
+    """Each patient's part of the kommune's per-patient lines (follow-up, licence, equipment,
+    oppstart); the base share stays the kommune's. `figures`: patient → PatientFigures."""
+    lines = [line for line in lines if line.component in PER_PATIENT]
+    parts: dict[object, dict[tuple, LinePart]] = {patient: {} for patient in figures}
+    for line in lines:
+        quantities = {p: q for p, f in figures.items() if (q := line_quantity(line, f, paused_percent))}
+        amounts = largest_remainder(line.amount_ore, quantities)
+        for patient, quantity in quantities.items():
+            parts[patient][line.key] = LinePart(quantity, amounts[patient])
+    return Breakdown(lines, parts)

@@ -18,7 +18,6 @@ import csv
 import datetime
 import io
 import zipfile
-from dataclasses import dataclass
 from decimal import Decimal
 
 import weasyprint
@@ -29,151 +28,12 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.writer.excel import ExcelWriter
 
-from billing.calculation import Month
-from billing.models import Component
-from billing.money import kr, kroner, quantity_text
+from billing.money import kroner
+from billing.presentation import HEADER, STATUS, allocation_rows, basis_context, made_at, plain_quantity
 from billing.selectors import Allocation, MunicipalityAllocation
-from patients.models import DeviceType
-from tenants.norwegian import datetime_text
-from tenants.people import display_name
 from tenants.spreadsheets import csv_row, xlsx_append
 
-MONTHS = (
-    "januar",
-    "februar",
-    "mars",
-    "april",
-    "mai",
-    "juni",
-    "juli",
-    "august",
-    "september",
-    "oktober",
-    "november",
-    "desember",
-)
-STATUS = {"draft": "Utkast", "locked": "Låst"}
-HEADER = (
-    "Måned",
-    "Status",
-    "Kommunenummer",
-    "Kommune",
-    "Komponent",
-    "Gjelder",
-    "Korrigerer",
-    "Referansemåned",
-    "Antall",
-    "Enhet",
-    "Sats",
-    "Divisor",
-    "Beløp",
-    "Forklaring",
-)
-
-
-def month_name(month: Month | datetime.date) -> str:
-    """«oktober 2026»."""
-    first = month.first if isinstance(month, Month) else month
-    return f"{MONTHS[first.month - 1]} {first.year}"
-
-
-def person(user) -> str:
-    return display_name(user)
-
-
-def locked_text(allocation: Allocation) -> str:
-    """«Låst av Kari Nilsen 02.11.2026 kl. 10:15», or «UTKAST»."""
-    if allocation.locked is None:
-        return "UTKAST"
-    at = timezone.localtime(allocation.locked.locked_at)
-    return f"Låst av {person(allocation.locked.locked_by)} {datetime_text(at, kl=True)}"
-
-
-# --- one line, as the page and the PDF show it ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ShownLine:
-    component: str  # «Utstyr: Pulsoksymeter», «Korrigering for september 2026: Oppfølging»
-    quantity: str  # «465 pasientdøgn»
-    rate: str
-    calculation: str  # «465 pasientdøgn × 1 212,00 kr ÷ 31 = 18 180,00 kr»
-    amount: str
-    explanation: str
-    is_adjustment: bool
-
-
-def item_label(item: str) -> str:
-    return str(dict(DeviceType.choices).get(item, item))
-
-
-def component_label(line) -> str:
-    if line.component == Component.ADJUSTMENT:
-        corrected = Component(line.corrects).label if line.corrects else ""
-        corrected += f": {item_label(line.item)}" if line.item else ""
-        month = month_name(line.reference_month) if line.reference_month else ""
-        return f"Korrigering for {month}: {corrected}" if corrected else f"Korrigering for {month}"
-    label = str(Component(line.component).label)
-    return f"{label}: {item_label(line.item)}" if line.item else label
-
-
-def calculation_text(line) -> str:
-    """Quantity × rate (÷ the month's days) = amount, where that is how the amount came about: the
-    base share is a part of the base amount (its explanation says how), an adjustment a difference."""
-    amount = kr(line.amount_ore)
-    if line.component == Component.BASE:
-        return f"andel av {kr(line.rate_ore)} = {amount}"
-    if line.component == Component.ADJUSTMENT:
-        return f"differanse {amount}"
-    divisor = f" ÷ {line.divisor}" if line.divisor > 1 else ""
-    return f"{quantity_text(line.quantity)} {line.unit} × {kr(line.rate_ore)}{divisor} = {amount}"
-
-
-def shown_line(line) -> ShownLine:
-    return ShownLine(
-        component=component_label(line),
-        quantity=f"{quantity_text(line.quantity)} {line.unit}",
-        rate=kr(line.rate_ore),
-        calculation=calculation_text(line),
-        amount=kr(line.amount_ore),
-        explanation=line.explanation,
-        is_adjustment=line.component == Component.ADJUSTMENT,
-    )
-
-
 # --- CSV and XLSX: one row per kommune × component ------------------------------------------------
-
-
-def _plain(value: Decimal) -> Decimal:
-    """31, 477.5: a quantity without trailing zeros (as the API gives it), still a number."""
-    text = f"{value:f}"
-    return Decimal(text.rstrip("0").rstrip(".") if "." in text else text)
-
-
-def allocation_rows(allocation: Allocation) -> list[tuple]:
-    """The data rows (without the header): amounts in øre, quantities as Decimal; the writers format."""
-    rows = []
-    for group in allocation.municipalities:
-        for line in group.lines:
-            rows.append(
-                (
-                    str(allocation.month),
-                    STATUS[allocation.status],
-                    group.municipality.number,
-                    group.municipality.name,
-                    str(Component(line.component).label),
-                    item_label(line.item) if line.item else "",
-                    str(Component(line.corrects).label) if line.corrects else "",
-                    f"{line.reference_month:%Y-%m}" if line.reference_month else "",
-                    Decimal(line.quantity),
-                    line.unit,
-                    line.rate_ore,
-                    line.divisor,
-                    line.amount_ore,
-                    line.explanation,
-                )
-            )
-    return rows
 
 
 def allocation_csv(allocation: Allocation) -> bytes:
@@ -184,17 +44,12 @@ def allocation_csv(allocation: Allocation) -> bytes:
         *head, quantity, unit, rate, divisor, amount, explanation = row
         # Numbers as numbers (Decimal), so a negative adjustment is not mistaken for a formula.
         amounts = (_kroner_decimal(rate), divisor, _kroner_decimal(amount))
-        writer.writerow(csv_row([*head, _plain(quantity), unit, *amounts, explanation]))
+        writer.writerow(csv_row([*head, plain_quantity(quantity), unit, *amounts, explanation]))
     return out.getvalue().encode("utf-8-sig")
 
 
 def _kroner_decimal(ore: int) -> Decimal:
     return Decimal(kroner(ore))
-
-
-def made_at(allocation: Allocation) -> datetime.datetime:
-    """The time a file says it was made: the lock's for a locked month (the same every time)."""
-    return allocation.locked.locked_at if allocation.locked else timezone.now()
 
 
 def allocation_xlsx(allocation: Allocation) -> bytes:
@@ -267,27 +122,6 @@ def _stable_workbook(workbook: Workbook, at: datetime.datetime) -> bytes:
 
 
 # --- the PDF per kommune ----------------------------------------------------------------------------
-
-
-def basis_context(allocation: Allocation, group: MunicipalityAllocation) -> dict:
-    model = allocation.price_model
-    at = made_at(allocation)
-    return {
-        "centre": allocation.centre.name,
-        "municipality": group.municipality,
-        "month": month_name(allocation.month),
-        "month_code": str(allocation.month),
-        "price_model": (
-            f"versjon gjeldende fra {month_name(model.valid_from)}" + (f" ({model.note})" if model.note else "")
-        )
-        if model
-        else "ingen prismodell for måneden",
-        "lines": [shown_line(line) for line in group.lines],
-        "total": kr(group.total_ore),
-        "locked": allocation.locked is not None,
-        "status": locked_text(allocation),
-        "made_at": timezone.localtime(at).isoformat(timespec="seconds"),
-    }
 
 
 def basis_pdf(allocation: Allocation, group: MunicipalityAllocation) -> bytes:

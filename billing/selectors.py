@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Any, cast
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -20,15 +20,16 @@ from django.utils import timezone
 from psycopg.types.string import TextLoader
 
 from billing.calculation import (
-    ACTIVE,
     COMPONENT_ORDER,
     STATE_AFTER,
     Basis,
+    Breakdown,
     Cover,
     Line,
     Month,
-    Segment,
+    PatientFigures,
     StatusRow,
+    breakdown,
     day_counts,
     month_lines,
     segments,
@@ -145,37 +146,54 @@ def status_rows(municipality_ids, month: Month, patient_ids=None) -> list[Status
         return cursor.fetchall()  # plain tuples in StatusRow's field order
 
 
-def device_days(centre: Centre, municipality_ids, month: Month) -> dict[tuple[int, str], int]:
-    """Device-days per (kommune, device type) of the centre's loans in the month, both loan days
-    counted, in one aggregate."""
-    sql = f"""
-        SELECT l.municipality_id, d.type,
-               SUM(LEAST(COALESCE(l.returned_on, %(last)s), %(last)s) - GREATEST(l.lent_on, %(first)s) + 1)
+# A loan's days in the month (both loan days counted) and the loans of the centre's devices the month
+# bills a kommune for: one expression for the month's lines and the koordinator's basis alike.
+LOAN_DAYS = "LEAST(COALESCE(l.returned_on, %(last)s), %(last)s) - GREATEST(l.lent_on, %(first)s) + 1"
+LOANS = f"""
           FROM {DeviceLoan._meta.db_table} l JOIN {DeviceLoan._meta.get_field("device").related_model._meta.db_table} d
             ON d.id = l.device_id
          WHERE d.centre_id = %(centre)s AND l.municipality_id = ANY(%(municipalities)s)
-           AND l.lent_on <= %(last)s AND (l.returned_on IS NULL OR l.returned_on >= %(first)s)
-         GROUP BY 1, 2"""  # noqa: S608 – table names from the models, values as parameters
-    params: dict[str, Any] = {
+           AND l.lent_on <= %(last)s AND (l.returned_on IS NULL OR l.returned_on >= %(first)s)"""
+
+
+def device_days(centre: Centre, municipality_ids, month: Month) -> dict[tuple[int, str], int]:
+    """Device-days per (kommune, device type) of the centre's loans in the month, in one aggregate."""
+    sql = f"SELECT l.municipality_id, d.type, SUM({LOAN_DAYS}) {LOANS} GROUP BY 1, 2"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _loan_params(centre, municipality_ids, month))
+        return {(m, t): int(days) for m, t, days in cursor.fetchall()}
+
+
+def loan_days(centre: Centre, municipality_ids, month: Month) -> list[tuple[int, str, str, str, int]]:
+    """The same loans one by one: (kommune, device type, patient id as text, serial, days)."""
+    sql = f"SELECT l.municipality_id, d.type, l.patient_id::text, d.serial, {LOAN_DAYS} {LOANS} ORDER BY d.serial"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _loan_params(centre, municipality_ids, month))
+        return [(m, t, patient, serial, int(days)) for m, t, patient, serial, days in cursor.fetchall()]
+
+
+def _loan_params(centre: Centre, municipality_ids, month: Month) -> dict[str, Any]:
+    return {
         "centre": centre.pk,
         "municipalities": list(municipality_ids),
         "first": month.first,
         "last": month.last,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {(m, t): int(days) for m, t, days in cursor.fetchall()}
 
 
-def starts_in(municipality_ids, month: Month, cover: Cover) -> dict[int, int]:
+def start_rows(municipality_ids, month: Month, cover: Cover) -> list[tuple[int, str]]:
+    """(kommune, patient id as text) of each oppstart in the month on a day the kommune's agreement covers."""
     rows = StatusChange.objects.filter(
         patient__isnull=False, event="started", municipality_id__in=municipality_ids,
         effective_date__gte=month.first, effective_date__lt=month.end,
-    ).values_list("municipality_id", "effective_date")  # fmt: skip
+    ).values_list("municipality_id", "effective_date", "patient_id")  # fmt: skip
+    return [(m, str(patient)) for m, day, patient in rows if cover.follow_up_on(m, day)]
+
+
+def starts_in(municipality_ids, month: Month, cover: Cover) -> dict[int, int]:
     out: dict[int, int] = defaultdict(int)
-    for municipality_id, day in rows:
-        if cover.follow_up_on(municipality_id, day):
-            out[municipality_id] += 1
+    for municipality_id, _patient in start_rows(municipality_ids, month, cover):
+        out[municipality_id] += 1
     return dict(out)
 
 
@@ -398,45 +416,152 @@ def months_of(view: FinanceView, *, count: int = 12, until: Month | None = None)
 
 @dataclass
 class PatientBasis:
+    """One patient's row of the basis (or, with `patient` None, the patients the viewer may not name,
+    as one row of counts): their days, oppstart, loans and their part of the lines' amounts."""
+
     patient: object
     active_days: int = 0
     paused_days: int = 0
     started: bool = False
     devices: list[tuple[str, str, int]] = field(default_factory=list)  # (type label, serial, days)
+    amount_ore: int = 0
+    count: int = 1  # how many patients the row stands for
 
 
-def coordinator_basis(user, centre: Centre, municipality: Municipality, month: Month) -> list[PatientBasis]:
-    """Which patients of the koordinator's own kommune the month's lines count, how many days and
-    which devices. Only through the scope selector: a patient the user may not see is not listed
-    (and a kommune that is not the koordinator's own is a 404 in the view)."""
-    patients = {str(p.pk): p for p in visible_patients(user).filter(municipality=municipality)}
-    rows = status_rows([municipality.pk], month, patient_ids=list(patients))
-    basis: dict = {}
-    for seg in segments(rows, month):
-        entry = basis.setdefault(seg.patient_id, PatientBasis(patients[cast(str, seg.patient_id)]))  # ids as text
-        _count(entry, seg)
-    for pid in StatusChange.objects.filter(
-        patient_id__in=list(patients), event="started", effective_date__gte=month.first, effective_date__lt=month.end
-    ).values_list("patient_id", flat=True):
-        basis.setdefault(str(pid), PatientBasis(patients[str(pid)])).started = True
-    loans = (
-        DeviceLoan.objects.filter(patient_id__in=list(patients), device__centre=centre, lent_on__lte=month.last)
-        .filter(Q(returned_on__isnull=True) | Q(returned_on__gte=month.first))
-        .select_related("device")
+@dataclass
+class KommuneBasis:
+    """The koordinator's basis of one kommune's month: a breakdown by patient of the very lines the
+    kommune is billed (billing.calculation.breakdown over the same rows and the same walk as
+    month_basis), so the patients add up to the lines. A locked month's lines are the ones stored at
+    the lock (`sent`), and what the basis adds up to is those plus the adjustment lines of later months
+    naming it (`adjustments`, each with the month it is in and whether that month is locked): today's
+    rows are what the adjustments were computed from. Iterating gives the named patients."""
+
+    month: Month
+    status: str  # of the month: "draft" | "locked"
+    sent: list[Line]  # the kommune's own lines of the month (locked: as stored)
+    adjustments: list[tuple[Line, Month, str]]
+    breakdown: Breakdown
+    patients: list[PatientBasis]
+    others: PatientBasis | None = None
+    locked: LockedMonth | None = None
+
+    def __iter__(self):
+        return iter(self.patients)
+
+    def __len__(self) -> int:
+        return len(self.patients)
+
+    @property
+    def adds_up(self) -> bool:
+        return all(self.breakdown.adds_up(line) for line in self.breakdown.lines)
+
+
+def patient_figures(centre: Centre, municipality: Municipality, month: Month, cover: Cover):
+    """Per patient (id as text) what they add to the kommune's month — the same status walk, loans and
+    oppstarter as month_basis, kept apart by patient — and their loans one by one."""
+    municipalities = centre_municipalities(centre, month, cover)
+    ids = StatusChange.objects.filter(
+        patient__isnull=False, municipality_id=municipality.pk, effective_date__lt=month.end
+    ).values_list("patient_id", flat=True).distinct()  # fmt: skip
+    # All the centre's kommuner, as month_basis reads them, for just these patients: a patient's days
+    # depend on their own rows only, so a move inside the month cuts the same way here.
+    rows = status_rows(municipalities, month, patient_ids=[str(pid) for pid in ids])
+    counts = day_counts(segments(rows, month), cover, month, by_patient=True)
+    figures: dict[str, PatientFigures] = defaultdict(PatientFigures)
+    for (municipality_id, patient_id), count in counts.items():
+        if municipality_id == municipality.pk:
+            figures[patient_id].counts = count
+    loans: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+    for _m, device_type, patient_id, serial, days in loan_days(centre, [municipality.pk], month):
+        entry = figures[patient_id]
+        entry.device_days[device_type] = entry.device_days.get(device_type, 0) + days
+        loans[patient_id].append((device_type, serial, days))
+    for _m, patient_id in start_rows([municipality.pk], month, cover):
+        figures[patient_id].starts += 1
+    return dict(figures), loans
+
+
+def coordinator_basis(user, centre: Centre, municipality: Municipality, month: Month) -> KommuneBasis:
+    """Which patients of the koordinator's own kommune the month's lines count, how many days, which
+    devices and their part of each line. Patients are named only through the scope selector: one the
+    user may not see is counted in an unnamed row (and a kommune that is not the koordinator's own is
+    a 404 in the view)."""
+    cover = cover_for(centre)
+    figures, loans = patient_figures(centre, municipality, month, cover)
+    locked = (
+        LockedMonth.objects.filter(centre=centre, month=month.first).select_related("price_model", "locked_by").first()
     )
-    for loan in loans:
-        end = min(loan.returned_on or month.last, month.last)
-        days = (end - max(loan.lent_on, month.first)).days + 1
-        entry = basis.setdefault(str(loan.patient_id), PatientBasis(patients[str(loan.patient_id)]))
-        entry.devices.append((loan.device.get_type_display(), loan.device.serial, days))
-    return sorted(basis.values(), key=lambda b: b.patient.name)
-
-
-def _count(entry: PatientBasis, seg: Segment) -> None:
-    if seg.state == ACTIVE:
-        entry.active_days += seg.days
+    if locked:
+        rows = LockedLine.objects.filter(locked_month=locked, municipality=municipality, reference_month__isnull=True)
+        sent = [_line(row) for row in rows.order_by("position")]
+        adjustments = adjustments_naming(centre, municipality, month)
+        lines, model = _folded(sent + [line for line, _m, _s in adjustments]), locked.price_model
     else:
-        entry.paused_days += seg.days
+        model = price_model_for(centre, month)
+        sent = [line for line in allocation_for(centre, month).lines if line.municipality_id == municipality.pk]
+        sent = [line for line in sent if line.reference_month is None]
+        lines, adjustments = sent, []
+    split = breakdown(lines, figures, model.paused_percent if model else 0)
+    named = {str(pk): p for pk, p in visible_patients(user).in_bulk(list(figures)).items()}
+    labels = dict(DeviceType.choices)
+    patients, others = [], None
+    for pid, figure in figures.items():
+        row = PatientBasis(
+            named.get(pid), figure.counts.active_any, figure.counts.paused_any,
+            figure.starts > 0, [(str(labels.get(t, t)), serial, days) for t, serial, days in loans.get(pid, [])],
+            split.patient_amount_ore(pid),
+        )  # fmt: skip
+        if row.patient is not None:
+            patients.append(row)
+        else:
+            others = _fold_other(others, row)
+    patients.sort(key=lambda b: b.patient.name)
+    return KommuneBasis(month, "locked" if locked else "draft", sent, adjustments, split, patients, others, locked)
+
+
+def _fold_other(others: PatientBasis | None, row: PatientBasis) -> PatientBasis:
+    if others is None:
+        return PatientBasis(None, row.active_days, row.paused_days, row.started, [], row.amount_ore)
+    others.active_days += row.active_days
+    others.paused_days += row.paused_days
+    others.started = others.started or row.started
+    others.amount_ore += row.amount_ore
+    others.count += 1
+    return others
+
+
+def adjustments_naming(centre: Centre, municipality: Municipality, month: Month) -> list[tuple[Line, Month, str]]:
+    """The adjustment lines of later months that correct the kommune's lines of a locked month: those
+    locked since, then the ones the first open month after it carries now."""
+    stored = LockedLine.objects.filter(
+        locked_month__centre=centre, municipality=municipality, reference_month=month.first
+    ).select_related("locked_month").order_by("locked_month__month", "position")  # fmt: skip
+    out = [(_line(row), Month(row.locked_month.month), "locked") for row in stored]
+    open_month = month.next()
+    while LockedMonth.objects.filter(centre=centre, month=open_month.first).exists():
+        open_month = open_month.next()
+    for line in adjustment_lines(centre, open_month):
+        if line.municipality_id == municipality.pk and line.reference_month == month.first:
+            out.append((line, open_month, "draft"))
+    return out
+
+
+def _folded(lines: list[Line]) -> list[Line]:
+    """Lines and their adjustments as one line per component and device type: what the month's lines
+    are now, to break down (quantities and amounts summed; the adjustment's component is the one it corrects)."""
+    out: dict[tuple, Line] = {}
+    for line in lines:
+        component = line.corrects or line.component
+        key = (line.municipality_id, component, line.item)
+        before = out.get(key)
+        if before is None:
+            out[key] = Line(line.municipality_id, component, line.quantity, line.unit, line.rate_ore, line.amount_ore,
+                            line.explanation, line.divisor, line.item)  # fmt: skip
+        else:
+            out[key] = replace(before, quantity=before.quantity + line.quantity,
+                               amount_ore=before.amount_ore + line.amount_ore)  # fmt: skip
+    return sorted(out.values(), key=_order)
 
 
 def draft_price_model(centre: Centre, month: Month, values: dict) -> PriceModel:

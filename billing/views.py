@@ -6,8 +6,6 @@ the allocation's; these views pick, audit and render."""
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
-from fractions import Fraction
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -18,14 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import TemplateView, View
 
-from billing import exports
+from billing import exports, presentation
 from billing.calculation import Month, MonthError
 from billing.forms import PriceModelForm, SimulationForm
-from billing.models import BaseKey, LockedMonth, PriceModel
-from billing.money import kr, percent_text
+from billing.models import LockedMonth, PriceModel
+from billing.money import kr, percent_text  # noqa: F401 – the one percent formatter, under the name billing has used
 from billing.selectors import (
     MunicipalityAllocation,
-    allocation_for,
     centre_municipalities,
     coordinator_basis,
     coordinator_municipalities,
@@ -45,8 +42,6 @@ from tenants.selectors import centre_of
 from tenants.services import audit_record, audit_record_many
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # months outside are not the platform's (and a 404)
-# The bars of the chart: dark enough for 3:1 against white; each bar is named in text beside it.
-PALETTE = ("#1f4e79", "#a4161a", "#1e6b34", "#7a5200", "#5b3a8c", "#00677f", "#8a3b12", "#3d3d3d")
 
 
 def parse_month(text: str) -> Month:
@@ -116,56 +111,6 @@ class FinanceMixin(LoginRequiredMixin):
 # --- the months: landing, month, year ---------------------------------------------------------------
 
 
-@dataclass
-class Share:
-    municipality: Municipality
-    amount: str
-    percent: str  # «12,3 %», or «–» when the month has nothing to share
-    x: float = 0.0  # where the kommune's part of the month's bar starts and how wide it is (of 100)
-    width: float = 0.0
-    colour: str = ""
-
-
-@dataclass
-class MonthRow:
-    allocation: object
-    name: str
-    url: str
-    shares: list[Share] = field(default_factory=list)
-
-    @property
-    def total(self) -> str:
-        return kr(self.allocation.total_ore)
-
-    @property
-    def summary(self) -> str:
-        """The bar in words, for a screen reader."""
-        parts = [f"{s.municipality.name} {s.percent}" for s in self.shares if s.width]
-        return f"Fordeling {self.name}: " + (", ".join(parts) if parts else "ingen beløp")
-
-
-def month_rows(allocations, url) -> tuple[list[Municipality], list[MonthRow]]:
-    """Every kommune that appears in the months (columns) and, per month, each kommune's amount and
-    share of the month's total, with where its part of the stacked bar lies."""
-    seen = {g.municipality.pk: g.municipality for a in allocations for g in a.municipalities}
-    municipalities = sorted(seen.values(), key=lambda m: m.name)
-    colours = {m.pk: PALETTE[i % len(PALETTE)] for i, m in enumerate(municipalities)}
-    rows = []
-    for allocation in allocations:
-        totals = {g.municipality.pk: g.total_ore for g in allocation.municipalities}
-        positive = sum(v for v in totals.values() if v > 0)
-        row, x = MonthRow(allocation, exports.month_name(allocation.month), url(str(allocation.month))), 0.0
-        for m in municipalities:
-            amount = totals.get(m.pk)
-            share = Share(m, kr(amount) if amount is not None else "–", percent_text(amount or 0, allocation.total_ore))
-            if amount and amount > 0 and positive:
-                share.x, share.width, share.colour = x, float(Fraction(amount * 100, positive)), colours[m.pk]
-                x += share.width
-            row.shares.append(share)
-        rows.append(row)
-    return municipalities, rows
-
-
 class BillingHomeView(FinanceMixin, TemplateView):
     """Finance lands on the last twelve months of their scope: status, totals, each kommune's share."""
 
@@ -173,13 +118,12 @@ class BillingHomeView(FinanceMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         allocations = months_of(self.finance, count=12)
-        municipalities, rows = month_rows(allocations, lambda m: self.url("month", m))
+        municipalities, rows = presentation.month_rows(allocations, lambda m: self.url("month", m))
         self.audit("months")
-        legend = [(m, PALETTE[i % len(PALETTE)]) for i, m in enumerate(municipalities)]
         return super().get_context_data(
             municipalities=municipalities,
             rows=rows,
-            legend=legend,
+            legend=presentation.legend(municipalities),
             year_url=self.url("year", timezone.localdate().year),
             **kwargs,
         )
@@ -193,23 +137,15 @@ class MonthView(FinanceMixin, TemplateView):
     def get_context_data(self, **kwargs):
         allocation = visible_allocation(self.finance, self.month)
         self.audit(str(self.month))
-        groups = [
-            {
-                "municipality": g.municipality,
-                "lines": [exports.shown_line(line) for line in g.lines],
-                "total": kr(g.total_ore),
-            }
-            for g in allocation.municipalities
-        ]
         lockable = self.finance.can_lock and allocation.status == "draft" and has_ended(self.month)
         return super().get_context_data(
             allocation=allocation,
-            groups=groups,
+            groups=[presentation.group_view(g) for g in allocation.municipalities],
             total=kr(allocation.total_ore),
             month=self.month,
-            month_name=exports.month_name(self.month),
-            status_text=exports.locked_text(allocation),
-            price_model_from=exports.month_name(allocation.price_model.valid_from) if allocation.price_model else "",
+            month_name=presentation.month_name(self.month),
+            status_text=presentation.locked_text(allocation),
+            price_model_from=presentation.price_model_from(allocation),
             lockable=lockable,
             not_ended=self.finance.can_lock and allocation.status == "draft" and not has_ended(self.month),
             previous_url=self.url("month", self.month.previous()),
@@ -247,8 +183,8 @@ class MonthLockView(FinanceMixin, TemplateView):
             allocation=allocation,
             total=kr(allocation.total_ore),
             month=self.month,
-            month_name=exports.month_name(self.month),
-            next_name=exports.month_name(self.month.next()),
+            month_name=presentation.month_name(self.month),
+            next_name=presentation.month_name(self.month.next()),
             month_url=self.url("month", self.month),
             lock_url=self.url("lock", self.month),
             **kwargs,
@@ -262,8 +198,7 @@ class MonthLockView(FinanceMixin, TemplateView):
         else:
             messages.success(
                 request,
-                f"{exports.month_name(self.month).capitalize()} er låst. Tallene endres aldri "
-                "igjen; senere endringer kommer som korrigeringslinjer i neste åpne måned.",
+                presentation.locked_message(self.month),
             )
         return redirect(self.url("month", self.month))
 
@@ -282,47 +217,13 @@ class YearView(FinanceMixin, TemplateView):
         self.audit(str(year))
         return super().get_context_data(
             year=year,
-            table=year_table(months, allocations, lambda m: self.url("month", m)),
+            table=presentation.year_table(months, allocations, lambda m: self.url("month", m)),
             previous_url=self.url("year", year - 1),
             next_url=self.url("year", year + 1),
             show_next=year < timezone.localdate().year,
             home_url=self.url("home"),
             **kwargs,
         )
-
-
-def year_table(months, allocations: dict, url) -> dict:
-    """A row per month (linked, with its status) holding each kommune's amount («–»: not begun or
-    nothing) and the month's total; the foot holds each kommune's year and the year's total, all as
-    Norwegian text. Kommuner are the columns, as on the overview, so twelve months fit a laptop."""
-    sums: dict[int, dict[Month, int]] = {}
-    names = {}
-    for month, allocation in allocations.items():
-        for group in allocation.municipalities:
-            names[group.municipality.pk] = group.municipality
-            sums.setdefault(group.municipality.pk, {})[month] = group.total_ore
-    order = sorted(names, key=lambda pk: names[pk].name)
-    rows = [
-        {
-            "name": exports.month_name(m),
-            "url": url(str(m)),
-            "status": exports.STATUS[allocations[m].status] if m in allocations else "",
-            "cells": [kroner_text(sums[pk][m]) if m in sums[pk] else "–" for pk in order],
-            "total": kroner_text(allocations[m].total_ore) if m in allocations else "–",
-        }
-        for m in months
-    ]
-    return {
-        "municipalities": [names[pk] for pk in order],
-        "rows": rows,
-        "foot": [kroner_text(sum(sums[pk].values())) for pk in order],
-        "total": kroner_text(sum(a.total_ore for a in allocations.values())),
-    }
-
-
-def kroner_text(ore: int) -> str:
-    """«2 208,00»: the year's table says once that its amounts are kroner, so twelve columns fit."""
-    return kr(ore, unit=False)
 
 
 # --- downloads --------------------------------------------------------------------------------------
@@ -424,9 +325,7 @@ class PriceModelView(LoginRequiredMixin, TemplateView):
             except BillingRefused as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(
-                    request, f"Prismodellen fra {exports.month_name(form.cleaned_data['valid_from'])} er lagret."
-                )
+                messages.success(request, presentation.price_model_saved_message(form.cleaned_data["valid_from"]))
                 return redirect(self.here())
         return self.render_to_response(self.get_context_data(form=form))
 
@@ -445,7 +344,7 @@ class PriceModelView(LoginRequiredMixin, TemplateView):
             centres=self.centres if len(self.centres) > 1 else [],
             can_edit=self.can_edit,
             versions=[
-                version_view(v, v.pk == getattr(current, "pk", None), v.pk in used)
+                presentation.version_view(v, v.pk == getattr(current, "pk", None), v.pk in used)
                 for v in versions.order_by("-valid_from")
             ],
             here=self.here(),
@@ -456,50 +355,7 @@ class PriceModelView(LoginRequiredMixin, TemplateView):
         """The draft's figures on the month, beside the model in effect then (the user's kommuner)."""
         draft = draft_price_model(self.centre, month, values)
         rows = [r for r in simulate(self.centre, month, draft) if self.shows(r["municipality"].pk)]
-        current, proposed = sum(r["current"] for r in rows), sum(r["draft"] for r in rows)
-        return {
-            "month": exports.month_name(month),
-            "draft": version_view(draft, False, False),
-            "rows": [
-                {
-                    "municipality": r["municipality"],
-                    "current": kr(r["current"]),
-                    "draft": kr(r["draft"]),
-                    "difference": signed(r["difference"]),
-                }
-                for r in rows
-            ],
-            "current": kr(current),
-            "proposed": kr(proposed),
-            "difference": signed(proposed - current),
-        }
-
-
-def signed(ore: int) -> str:
-    return ("+" if ore > 0 else "") + kr(ore)
-
-
-def version_view(model: PriceModel, current: bool, locked: bool) -> dict:
-    """A version's components as Norwegian text, for the versions table."""
-    equipment = [
-        f"{exports.item_label(code)} {kr(int(ore))}" for code, ore in sorted((model.equipment_ore or {}).items()) if ore
-    ]
-    key = BaseKey(model.base_key).label
-    if model.base_key == BaseKey.MIXED:
-        key = f"{model.base_equal_percent} % likt, {100 - model.base_equal_percent} % etter innbyggertall"
-    return {
-        "model": model,
-        "from": exports.month_name(model.valid_from),
-        "current": current,
-        "locked": locked,
-        "base": f"{kr(model.base_ore)} ({key})" if model.base_ore else "–",
-        "follow_up": kr(model.follow_up_ore) if model.follow_up_ore else "–",
-        "paused": f"{model.paused_percent} %",
-        "licence": kr(model.licence_ore) if model.licence_ore else "–",
-        "equipment": ", ".join(equipment) or "–",
-        "start_fee": kr(model.start_fee_ore) if model.start_fee_ore else "–",
-        "by": exports.person(model.created_by) if model.created_by else "",
-    }
+        return presentation.simulation_view(month, draft, rows)
 
 
 # --- the koordinator's basis of their own kommune's lines ---------------------------------------------
@@ -533,18 +389,13 @@ class BasisView(LoginRequiredMixin, TemplateView):
             patients=[b.patient for b in basis],
             request=self.request,
         )
-        allocation = allocation_for(self.centre, self.month)
-        group = next((g for g in allocation.municipalities if g.municipality.pk == self.municipality.pk), None)
         number = self.municipality.number
         return super().get_context_data(
             municipality=self.municipality,
             centre=self.centre,
-            month_name=exports.month_name(self.month),
-            basis=basis,
-            allocation=allocation,
-            lines=[exports.shown_line(line) for line in group.lines] if group else [],
-            total=kr(group.total_ore if group else 0),
-            status_text=exports.locked_text(allocation),
+            month_name=presentation.month_name(self.month),
+            status=basis.status,
+            **presentation.basis_view(basis),
             previous_url=reverse("billing:basis", args=[self.month.previous(), number]),
             next_url=reverse("billing:basis", args=[self.month.next(), number]),
             show_next=self.month.first < this_month().first,

@@ -52,3 +52,11 @@ def test_the_price_model_page_is_axe_clean_with_its_simulation(priced, browser_l
     table.wait_for()  # the answer to the POST: computed, nothing stored
     assert table.is_visible()
     assert axe_violations(page) == []
+
+
+def test_the_koordinators_basis_is_axe_clean_and_adds_up(priced, browser_login, axe_violations):
+    page = browser_login(priced.u.coordinator)
+    page.goto("/billing/2026-10/3230/grunnlag/")
+    assert page.get_by_role("heading", name="Kontroll: pasientene mot linjene").is_visible()
+    assert page.get_by_text("Alt stemmer.", exact=False).is_visible()
+    assert axe_violations(page) == []
