@@ -160,8 +160,8 @@ def seed():
     patients = [(uuid.UUID(int=rng.getrandbits(128)), rng.choice(ids)) for _ in range(PATIENTS)]
     _copy(
         "patients_patient",
-        ["id", "municipality_id", "name", "national_id", "diagnoses", "status", "created_at"],
-        ((pid, m, f"Pasient {i}", f"{i:011d}", "{kols}", "active", now) for i, (pid, m) in enumerate(patients)),
+        ["id", "municipality_id", "name", "national_id", "diagnoses", "status", "created_at", "phone", "next_of_kin"],
+        ((pid, m, f"Pasient {i}", f"{i:011d}", "{kols}", "active", now, "", "") for i, (pid, m) in enumerate(patients)),
     )
     history = [row for pid, m in patients for row in _history(rng, pid, m, ids)]
     _copy(
