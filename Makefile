@@ -33,10 +33,12 @@ $(DEV_STAMP): requirements-dev.lock | $(UV)
 run: $(STAMP)
 	DHO_DEBUG=1 exec $(PY) -m dho.embedded with-services -- $(PY) -m dho.run
 
-## The whole suite against a real PostgreSQL and Redis (DATABASE_URL/REDIS_URL, else embedded ones).
+## The whole suite against a real PostgreSQL and Redis (DATABASE_URL/REDIS_URL, else embedded ones),
+## in parallel: a pytest-xdist worker per core, each with its own test database, a file's tests together.
+## PYTEST_ARGS narrows a run (`PYTEST_ARGS=tests/billing`); `PYTEST_ARGS="-n 0 …"` runs it in one process.
 test: $(DEV_STAMP)
 	@sh scripts/ensure-chromium.sh
-	DHO_TESTING=1 exec $(PY) -m dho.embedded with-services -- $(PY) -m pytest $(PYTEST_ARGS)
+	DHO_TESTING=1 exec $(PY) -m dho.embedded with-services -- $(PY) -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 ## Needs no database or Redis and nothing exported: the Django checks read dho/settings_static.py.
 ## mypy checks what pyproject.toml's [tool.mypy] lists; makemigrations finds no model change without a migration.

@@ -25,6 +25,35 @@ from tests.factories import (
 pytest_plugins = ["tests.database_roles"]  # the suite runs as the app's database role (RLS)
 
 
+# --- parallel runs (pytest-xdist, `make test`): each worker its own database and its own cache keys --
+
+
+def pytest_configure(config):
+    """The cache keys (the API's throttle counters, the Celery heartbeat) of this run are prefixed
+    with the name of its test database, which pytest-django makes per xdist worker (`test_…_gw0`):
+    ids counted in one worker's database never meet another's counts in the shared Redis, and one
+    worker's test that deletes the heartbeat does not see another's Celery worker write it."""
+    import os
+
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    name = database["TEST"].get("NAME") or f"test_{database['NAME']}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    prefix = f"{name}_{worker}" if worker else name
+    settings.CACHES["default"]["KEY_PREFIX"] = prefix
+    os.environ["DHO_TEST_CACHE_PREFIX"] = prefix  # for the Celery workers tests start (tests/worker_settings.py)
+
+
+def throttle_counters_clear(settings) -> None:
+    """Deletes this run's API throttle counters (dho/throttling.py), never another run's."""
+    import redis
+
+    server = redis.Redis.from_url(settings.REDIS_URL)
+    for key in server.scan_iter(f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:*dho:throttle:*"):
+        server.delete(key)
+
+
 @pytest.fixture
 def world(db):
     m = SimpleNamespace(
@@ -150,6 +179,7 @@ def _worker_env(settings, queue: str, broker_url: str) -> dict:
         "REDIS_URL": broker_url,
         "DHO_CELERY_QUEUE": queue,
         "DHO_TESTING": "1",
+        "DJANGO_SETTINGS_MODULE": "tests.worker_settings",  # this run's cache keys (pytest_configure)
     }
 
 

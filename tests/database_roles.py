@@ -34,18 +34,56 @@ def owner_connection():
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
-    """The test database is created and migrated as its owner."""
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, app_role_first):
+    """The test database is created and migrated as its owner (each pytest-xdist worker its own:
+    pytest-django suffixes the name with the worker's id, `test_…_gw0`)."""
     rls.connection_use("owner")
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup):
+def django_db_setup(django_db_setup, app_role_first):
     """pytest-django's setup (as the owner, see above), then the app role for every test; the owner
     again to drop the database at the end."""
+    app_role_first.release()  # migrated: the app role exists now
     rls.connection_use("app")
     yield
     rls.connection_use("owner")
+
+
+APP_ROLE_LOCK = 4_809_231_007  # an advisory lock key of the suite's own
+
+
+@pytest.fixture(scope="session")
+def app_role_first():
+    """The app role is the server's, not a database's, and the first migrate creates it. Parallel
+    workers (pytest-xdist) create their test databases at once: on a server without the role yet, one
+    worker migrates (and creates it) while the others wait, so no two run CREATE ROLE together."""
+    from types import SimpleNamespace
+
+    import psycopg
+
+    d, owner, role = settings.DATABASES["default"], settings.DHO_DB_OWNER, settings.DHO_DB_APP_ROLE
+    server = psycopg.connect(
+        host=d["HOST"] or None,
+        port=d["PORT"] or None,
+        dbname="postgres",
+        user=owner["USER"] or None,
+        password=owner["PASSWORD"] or None,
+        autocommit=True,
+    )
+
+    def role_exists() -> bool:
+        return server.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone() is not None
+
+    def release() -> None:
+        server.close()  # ends the session, and its advisory lock with it
+
+    if not role_exists():
+        server.execute("SELECT pg_advisory_lock(%s)", [APP_ROLE_LOCK])  # held until this worker migrated
+        if role_exists():  # another worker made it while this one waited
+            release()
+    yield SimpleNamespace(release=release)
+    release()
 
 
 # --- the test scope: every municipality there is, those a test makes included ----------------------
@@ -71,6 +109,19 @@ def _municipality_made(sender, instance, created, **kwargs):
         _scope_all()
 
 
+@contextlib.contextmanager
+def every_municipality():
+    """The test scope for the block: every municipality there is, and each one it makes."""
+    _scope_all()
+    post_save.connect(_municipality_made, sender=Municipality, dispatch_uid="tests_scope")
+    request_finished.connect(_scope_again, dispatch_uid="tests_scope_again")
+    try:
+        yield
+    finally:
+        request_finished.disconnect(dispatch_uid="tests_scope_again")
+        post_save.disconnect(sender=Municipality, dispatch_uid="tests_scope")
+
+
 @pytest.fixture(autouse=True)
 def tests_scope(request):
     """Code a test calls directly sees every municipality, those it makes included."""
@@ -78,13 +129,10 @@ def tests_scope(request):
         yield  # no database in this test
         return
     request.getfixturevalue("django_db_setup")
-    with request.getfixturevalue("django_db_blocker").unblock():
-        _scope_all()  # before the test's own transaction, if it has one: for the whole test
-    post_save.connect(_municipality_made, sender=Municipality, dispatch_uid="tests_scope")
-    request_finished.connect(_scope_again, dispatch_uid="tests_scope_again")
-    yield
-    request_finished.disconnect(dispatch_uid="tests_scope_again")
-    post_save.disconnect(sender=Municipality, dispatch_uid="tests_scope")
+    with contextlib.ExitStack() as stack:
+        with request.getfixturevalue("django_db_blocker").unblock():
+            stack.enter_context(every_municipality())  # before the test's own transaction, if it has one
+        yield
 
 
 def _has_db(request) -> bool:

@@ -18,16 +18,39 @@ from dho.demo import NAMED_PATIENTS, _reading_sender, seed_demo
 from patients.models import Appeal, Decision, Device, DeviceLoan, Kit, MoveNotice, Patient, Referral, StatusChange
 from patients.services import consent_given
 from tenants.models import Agreement, Centre, Membership, Municipality
+from tests.conftest import throttle_counters_clear
 from tests.test_isolation_matrix import _url, patient_routes
 
 User = get_user_model()
 OVRE_ROMERIKE_CENTRE = {"3209", "3230", "3238", "3240", "3242", "3228"}
 
 
+@pytest.fixture(scope="module")
+def demo_seeded(django_db_setup, django_db_blocker):
+    """The demo world seeded once for the module (seed_demo takes seconds), in a transaction that
+    each test's own rolls back to: every test starts from the same freshly seeded world."""
+    from django.db import transaction
+    from django.test import override_settings
+
+    from tests.database_roles import every_municipality
+
+    with django_db_blocker.unblock():
+        seeded = transaction.atomic()
+        seeded.__enter__()
+        with override_settings(DEBUG=True), every_municipality():
+            seed_demo()
+    yield
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        seeded.__exit__(None, None, None)
+
+
 @pytest.fixture
-def demo(db, settings):
+def demo(demo_seeded, db, settings):
     settings.DEBUG = True
-    seed_demo()
+    # The logins are the same users in every test: their API throttle counts start at zero, as
+    # a newly seeded user's would.
+    throttle_counters_clear(settings)
 
 
 def _client(username):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_TOOLS = {  # the dev extra: test tools, lint and type checking, the FHIR clients the FHIR API is tested with
-    "pytest", "pytest-django", "schemathesis", "playwright", "hypothesis", "factory-boy", "ruff",
+    "pytest", "pytest-django", "pytest-xdist", "schemathesis", "playwright", "hypothesis", "factory-boy", "ruff",
     "axe-playwright-python", "pypdf", "fhirclient", "fhirpy", "mypy", "django-stubs", "djangorestframework-stubs",
 }  # fmt: skip
 

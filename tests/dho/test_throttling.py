@@ -4,13 +4,13 @@ a 429 with Retry-After and a Norwegian message, refused before anything of the r
 import datetime
 
 import pytest
-import redis
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from measurements.models import QuarantinedItem, Reading
 from measurements.services import integration_create
+from tests.conftest import throttle_counters_clear
 from tests.dho.conftest import user_token
 
 FHIR = "application/fhir+json"
@@ -20,18 +20,13 @@ FHIR = "application/fhir+json"
 def rates(settings):
     """rates(user=…, gateway=…) sets this test's rates; the counters of earlier runs (whose users and
     gateways may have had the same ids) are cleared first, and this test's after it."""
-    server = redis.Redis.from_url(settings.REDIS_URL)
-
-    def clear():
-        for key in server.scan_iter("*dho:throttle:*"):
-            server.delete(key)
 
     def set_rates(**given):
-        clear()
+        throttle_counters_clear(settings)
         settings.DHO_THROTTLE_RATES = {**settings.DHO_THROTTLE_RATES, **given}
 
     yield set_rates
-    clear()
+    throttle_counters_clear(settings)
 
 
 def _reading(patient, n, **changes) -> dict:
