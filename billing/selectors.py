@@ -36,7 +36,7 @@ from billing.calculation import (
 )
 from billing.models import Component, LockedLine, LockedMonth, Population, PriceModel
 from billing.money import kr
-from patients.models import DeviceLoan, DeviceType, StatusChange
+from patients.models import DeviceLoan, DeviceType, Patient, StatusChange
 from patients.selectors import visible_patients
 from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, Role
 
@@ -419,7 +419,7 @@ class PatientBasis:
     """One patient's row of the basis (or, with `patient` None, the patients the viewer may not name,
     as one row of counts): their days, oppstart, loans and their part of the lines' amounts."""
 
-    patient: object
+    patient: Patient | None
     active_days: int = 0
     paused_days: int = 0
     started: bool = False
@@ -492,6 +492,7 @@ def coordinator_basis(user, centre: Centre, municipality: Municipality, month: M
     locked = (
         LockedMonth.objects.filter(centre=centre, month=month.first).select_related("price_model", "locked_by").first()
     )
+    model: PriceModel | None
     if locked:
         rows = LockedLine.objects.filter(locked_month=locked, municipality=municipality, reference_month__isnull=True)
         sent = [_line(row) for row in rows.order_by("position")]
@@ -505,7 +506,8 @@ def coordinator_basis(user, centre: Centre, municipality: Municipality, month: M
     split = breakdown(lines, figures, model.paused_percent if model else 0)
     named = {str(pk): p for pk, p in visible_patients(user).in_bulk(list(figures)).items()}
     labels = dict(DeviceType.choices)
-    patients, others = [], None
+    patients: list[PatientBasis] = []
+    others: PatientBasis | None = None
     for pid, figure in figures.items():
         row = PatientBasis(
             named.get(pid), figure.counts.active_any, figure.counts.paused_any,
@@ -516,7 +518,7 @@ def coordinator_basis(user, centre: Centre, municipality: Municipality, month: M
             patients.append(row)
         else:
             others = _fold_other(others, row)
-    patients.sort(key=lambda b: b.patient.name)
+    patients.sort(key=lambda b: b.patient.name if b.patient is not None else "")
     return KommuneBasis(month, "locked" if locked else "draft", sent, adjustments, split, patients, others, locked)
 
 
