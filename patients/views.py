@@ -493,13 +493,18 @@ class ConsentView(PatientPageMixin, ForlopFormView):
 
 
 class PatientStepView(PatientPageMixin, ForlopFormView):
-    """A step of a patient's forløp (oppstart, pause, gjenopptak, avslutning): the patient's nurses
-    and koordinator make it; anyone else who sees the patient gets a 403, anyone outside a 404."""
+    """A step of a patient's forløp (oppstart, pause, gjenopptak, avslutning), or a fact of the patient
+    edited on its own page (PatientFactFormView): those `may()` allows make it; anyone else who sees
+    the patient gets a 403 with `not_allowed`, anyone outside a 404."""
 
     template_name = "patients/patient_step_form.html"
     refused = (StatusRefused,)
     title = ""
     button = ""
+    not_allowed = "Bare sykepleiere og koordinatorer for pasienten kan endre forløpet."
+
+    def may(self) -> bool:
+        return can_change_status(self.request.user, self.patient)
 
     def get(self, request, *args, **kwargs):
         self._require_role()
@@ -510,8 +515,8 @@ class PatientStepView(PatientPageMixin, ForlopFormView):
         return super().post(request, *args, **kwargs)
 
     def _require_role(self):
-        if not can_change_status(self.request.user, self.patient):
-            raise PermissionDenied("Bare sykepleiere og koordinatorer for pasienten kan endre forløpet.")
+        if not self.may():
+            raise PermissionDenied(self.not_allowed)
 
     def get_context_data(self, **kwargs):
         if self.request.method == "GET":
@@ -857,37 +862,12 @@ MOVE_ANSWERED = {
 # --- the call sheet: the patient's fastlege, phone and pårørende, edited on the patient page ----------
 
 
-class PatientFactFormView(PatientPageMixin, ForlopFormView):
-    """A fact of the patient edited on its own page (fastlege, phone and pårørende): the patient's
-    nurses and koordinator; anyone else who sees the patient gets a 403, anyone outside a 404."""
+class PatientFactFormView(PatientStepView):
+    """A fact of the patient edited on its own page (fastlege, phone and pårørende): each view's
+    `may()` says who; the rest is the step view's."""
 
-    template_name = "patients/patient_step_form.html"
-    title = ""
     button = gettext_lazy("Lagre")
-
-    def may(self) -> bool:  # pragma: no cover - each form defines it
-        raise NotImplementedError
-
-    def get(self, request, *args, **kwargs):
-        self._require_role()
-        return super().get(request, *args, **kwargs)
-
-    def post(self, request, *args, **kwargs):
-        self._require_role()
-        return super().post(request, *args, **kwargs)
-
-    def _require_role(self):
-        if not self.may():
-            raise PermissionDenied("Bare sykepleiere og koordinatorer for pasienten kan endre dette.")
-
-    def get_context_data(self, **kwargs):
-        if self.request.method == "GET":
-            audit_record(action=AuditAction.VIEW, object_type="patient", object_id=self.patient.pk,
-                         patient=self.patient, request=self.request)  # fmt: skip
-        return super().get_context_data(patient=self.patient, title=self.title, button=self.button, **kwargs)
-
-    def get_success_url(self):
-        return reverse("patients:detail", args=[self.patient.pk])
+    not_allowed = "Bare sykepleiere og koordinatorer for pasienten kan endre dette."
 
 
 class PatientGpView(PatientFactFormView):

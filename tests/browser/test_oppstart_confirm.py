@@ -9,45 +9,20 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from patients.models import ASSESSMENT_CRITERIA, Consent, Decision, Device, Referral
+from patients.models import Decision, Device
 from patients.selectors import loans_out_for
 from patients.services import (
-    assessment_record,
-    decision_record,
     device_register,
     devices_lend,
     kit_create,
     patient_start,
-    referral_register,
 )
-from tests.factories import synthetic_national_id
+from tests.patients.test_oppstart_confirm import _assessed, _consented  # the same forløp as the page tests
 from triage.models import Alert
 from triage.services import alert_take
 
 pytestmark = pytest.mark.browser
 TODAY = timezone.localdate
-
-
-def _assessed(world) -> Referral:
-    referral = referral_register(
-        user=world.u.coordinator, municipality=world.m.gjerdrum, national_id=synthetic_national_id(),
-        name="Kari Nordmann", referrer="hospital", reason="Hyppige innleggelser.",
-    )  # fmt: skip
-    criteria = {code: {"answer": "yes", "comment": ""} for code in ASSESSMENT_CRITERIA}
-    assessment_record(referral=referral, user=world.u.coordinator, criteria=criteria)
-    return referral
-
-
-def _consented(world):
-    referral = _assessed(world)
-    decision_record(
-        referral=referral, user=world.u.coordinator, outcome="granted", reason="Oppfyller kriteriene.",
-        period_to=TODAY() + datetime.timedelta(days=180), evaluation_date=TODAY() + datetime.timedelta(days=90),
-    )  # fmt: skip
-    referral.refresh_from_db()
-    Consent.objects.create(patient=referral.patient, municipality=world.m.gjerdrum, given_by="patient",
-                           method="written", given_on=TODAY(), recorded_by=world.u.coordinator)  # fmt: skip
-    return referral.patient
 
 
 def _device(world, serial, type="pulsoksymeter", model=""):
