@@ -154,6 +154,10 @@ def http(live_server):
     """One kept-alive connection to the live server. Closed after the test, so that the server's
     handler thread ends and closes its database connection (the test database can be dropped)."""
     session = requests.Session()
+    # Each generated request on a connection of its own: a request the test server refuses at the
+    # transport level (http.server's own HTML error page) cannot leave bytes on a kept-alive
+    # connection that the next request would read as its status line.
+    session.headers["Connection"] = "close"
     session.base_url = live_server.url
     yield session
     session.close()
