@@ -70,12 +70,49 @@ class PlanThresholds:
 
 
 def thresholds_for(patient: Patient) -> PlanThresholds:
-    active = active_version(patient)
-    if active:
-        return PlanThresholds(content=parse_content(active.content), version=active)
-    centre = centre_of(patient.municipality_id)
-    stored = CentreThresholds.objects.filter(centre=centre).first()
-    return PlanThresholds(content=parse_content({"thresholds": stored.thresholds if stored else {}}), version=None)
+    """A patient's effective thresholds (pages, the alert page, the trends): the one rule, for one patient."""
+    return thresholds_for_many({patient.pk: patient.municipality_id})[patient.pk]
+
+
+def thresholds_for_many(patient_municipality: dict) -> dict:
+    """Effective thresholds per patient id (scoring's batches): the active plan's content, else the
+    defaults of the centre serving the patient's kommune. Two queries, plus one per centre."""
+    active = PlanVersion.objects.filter(
+        status=VersionStatus.ACTIVE, plan__patient_id__in=list(patient_municipality)
+    ).select_related("plan")  # fmt: skip
+    versions = {v.plan.patient_id: v for v in active}
+    defaults: dict[int, PlanContent] = {}
+    out = {}
+    for patient_id, municipality_id in patient_municipality.items():
+        version = versions.get(patient_id)
+        if version is not None:
+            out[patient_id] = PlanThresholds(approved_content(version), version)
+            continue
+        if municipality_id not in defaults:
+            defaults[municipality_id] = centre_default_thresholds(municipality_id)
+        out[patient_id] = PlanThresholds(defaults[municipality_id], None)
+    return out
+
+
+def centre_default_thresholds(municipality_id: int) -> PlanContent:
+    """The thresholds a patient without an approved plan is scored against: those of the centre
+    serving their kommune (none stored: no bounds, so nothing is coloured by a bound)."""
+    stored = CentreThresholds.objects.filter(centre=centre_of(municipality_id)).first()
+    return parse_content({"thresholds": stored.thresholds if stored else {}})
+
+
+_APPROVED: dict[int, PlanContent] = {}
+
+
+def approved_content(version: PlanVersion) -> PlanContent:
+    """An approved version's parsed content. An approved version never changes (a new one is made
+    instead), so its id is a safe cache key; bounded so a long-lived worker does not grow without limit."""
+    content = _APPROVED.get(version.pk)
+    if content is None:
+        if len(_APPROVED) > 20_000:
+            _APPROVED.clear()
+        content = _APPROVED[version.pk] = parse_content(version.content)
+    return content
 
 
 @dataclass(frozen=True)

@@ -47,14 +47,15 @@ class PlanView(PlanPageMixin, TemplateView):
     template_name = "ebp/plan.html"
 
     def get_context_data(self, **kwargs):
-        active = selectors.active_version(self.patient)
+        effective = selectors.thresholds_for(self.patient)  # the plan in force, as scoring reads it
+        active = effective.version
         _audit_view(self.request, self.patient, active)
         versions = list(selectors.versions_of(self.patient))
         return super().get_context_data(
             patient=self.patient,
             active=active,
-            content=parse_content(active.content) if active else None,
-            bands=selectors.bands(parse_content(active.content)) if active else [],
+            content=effective.content if active else None,
+            bands=selectors.bands(effective.content) if active else [],
             open=next((v for v in versions if v.status in (VersionStatus.DRAFT, VersionStatus.SUBMITTED)), None),
             versions=versions,
             can_edit=services.can_edit(self.request.user, self.patient),

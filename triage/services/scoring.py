@@ -16,13 +16,13 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from ebp.content import PlanContent, WeightGainRule, parse_content
-from ebp.models import CentreThresholds, PlanVersion, VersionStatus
+from ebp.content import PlanContent, WeightGainRule
+from ebp.models import PlanVersion
+from ebp.selectors import thresholds_for_many
 from measurements.models import Answer, Reading
 from measurements.types import RANK
 from patients.models import Patient, PatientStatus
 from tenants.bulk import bulk_update
-from tenants.selectors import centre_of
 from triage.models import AlertKind
 from triage.scoring import ReadingValue, Score, score, score_answer
 from triage.services.alerts import Finding, alerts_upsert, silence_alerts_close
@@ -32,50 +32,24 @@ AFTER_END = "etter avsluttet forløp"
 SWEEP_AFTER = datetime.timedelta(minutes=2)
 
 
-_APPROVED: dict[int, PlanContent] = {}
-
-
-def _approved_content(version: PlanVersion) -> PlanContent:
-    """Parsed once per worker process: an approved version never changes (model + trigger), so its
-    id is a safe cache key. Bounded so a long-lived worker does not grow without limit."""
-    content = _APPROVED.get(version.pk)
-    if content is None:
-        if len(_APPROVED) > 20_000:
-            _APPROVED.clear()
-        content = _APPROVED[version.pk] = parse_content(version.content)
-    return content
-
-
 class Plans:
-    """Thresholds per patient for one batch: the active plan, else the centre's defaults (cached)."""
+    """Thresholds per patient for one batch (ebp.selectors.thresholds_for_many, the one rule), and
+    which of them have ended their forløp."""
 
     def __init__(self, patient_municipality: dict):
-        active = PlanVersion.objects.filter(
-            status=VersionStatus.ACTIVE, plan__patient_id__in=list(patient_municipality)
-        ).select_related("plan")
-        self.versions = {v.plan.patient_id: v for v in active}
-        self.contents = {pid: _approved_content(v) for pid, v in self.versions.items()}
-        self.municipality = patient_municipality
+        self.thresholds = thresholds_for_many(patient_municipality)
         # Readings of an ended forløp are stored and scored, but put nothing on the worklist.
         self.ended = set(
             Patient.objects.filter(pk__in=list(patient_municipality), status=PatientStatus.ENDED).values_list(
                 "pk", flat=True
             )
         )
-        self._defaults: dict[int, PlanContent] = {}
 
     def content(self, patient_id) -> PlanContent:
-        if patient_id in self.contents:
-            return self.contents[patient_id]
-        municipality_id = self.municipality[patient_id]
-        if municipality_id not in self._defaults:
-            centre = centre_of(municipality_id)
-            stored = CentreThresholds.objects.filter(centre=centre).first()
-            self._defaults[municipality_id] = parse_content({"thresholds": stored.thresholds if stored else {}})
-        return self._defaults[municipality_id]
+        return self.thresholds[patient_id].content
 
     def version(self, patient_id) -> PlanVersion | None:
-        return self.versions.get(patient_id)
+        return self.thresholds[patient_id].version
 
 
 def _value(r: Reading) -> ReadingValue:

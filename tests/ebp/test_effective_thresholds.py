@@ -1,0 +1,55 @@
+"""A patient's effective thresholds come from one selector (ebp.selectors.thresholds_for and its batch
+form): scoring, the plan page and the alert page read the same content — the approved plan in force,
+else the defaults of the centre serving the patient's kommune."""
+
+from ebp import selectors, services
+from ebp.models import CentreThresholds
+from triage.services.scoring import Plans
+
+
+def _approve(world, patient, red_below: int):
+    version = services.draft_start(patient=patient, user=world.u.nurse)
+    content = {"thresholds": {"spo2": {"value": {"red_below": red_below, "yellow_below": red_below + 2}}}}
+    services.draft_update(version=version, user=world.u.nurse, content=content)
+    services.draft_submit(version=version, user=world.u.nurse)
+    return services.version_approve(version=version, user=world.u.gp)
+
+
+def _spo2_red_below(content):
+    return content.thresholds["spo2"]["value"].red_below
+
+
+def test_without_a_plan_each_reader_gets_the_centre_defaults(world):
+    CentreThresholds.objects.update_or_create(
+        centre=world.centres.ovre, defaults={"thresholds": {"spo2": {"value": {"red_below": 85}}}}
+    )
+    patient = world.p.gjerdrum
+    one = selectors.thresholds_for(patient)
+    batch = Plans({patient.pk: patient.municipality_id})
+    assert not one.approved and batch.version(patient.pk) is None
+    assert _spo2_red_below(one.content) == _spo2_red_below(batch.content(patient.pk)) == 85
+
+
+def test_with_an_approved_plan_scoring_and_the_page_read_the_plan(world, login):
+    patient = world.p.gjerdrum
+    version = _approve(world, patient, red_below=87)
+    one = selectors.thresholds_for(patient)
+    batch = Plans({patient.pk: patient.municipality_id})
+    assert one.version == batch.version(patient.pk) == version
+    assert _spo2_red_below(one.content) == _spo2_red_below(batch.content(patient.pk)) == 87
+    page = login(world.u.nurse).get(f"/patients/{patient.pk}/plan/")
+    assert page.status_code == 200
+    assert page.context["content"] is one.content  # the cached parse of the version in force
+
+
+def test_a_batch_mixes_plans_and_defaults_per_centre(world):
+    CentreThresholds.objects.update_or_create(
+        centre=world.centres.agder, defaults={"thresholds": {"spo2": {"value": {"red_below": 86}}}}
+    )
+    _approve(world, world.p.gjerdrum, red_below=88)
+    grimstad = world.p.grimstad
+    batch = selectors.thresholds_for_many(
+        {world.p.gjerdrum.pk: world.p.gjerdrum.municipality_id, grimstad.pk: grimstad.municipality_id}
+    )
+    assert _spo2_red_below(batch[world.p.gjerdrum.pk].content) == 88
+    assert _spo2_red_below(batch[grimstad.pk].content) == 86 and not batch[grimstad.pk].approved
