@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing.calculation import Month, MonthError
-from billing.models import BaseKey, PriceModel
+from billing.models import CHOICE_FIELDS, EQUIPMENT_FIELD, MONEY_FIELDS, PERCENT_FIELDS, BaseKey, PriceModel
 from billing.money import AmountError, kr, parse_kroner
 from patients.forms import StepForm
 from patients.models import DeviceType
@@ -56,7 +56,8 @@ def _percent(label, initial: int) -> forms.IntegerField:
     )
 
 
-MONEY = ("base", "follow_up", "licence", "start_fee")  # form field → PriceModel field with «_ore»
+MONEY = tuple(name.removesuffix("_ore") for name in MONEY_FIELDS)  # form fields in kroner, «_ore» on the model
+PLAIN = CHOICE_FIELDS + PERCENT_FIELDS  # the same name on the form and the model
 
 
 class PriceModelForm(StepForm):
@@ -118,21 +119,11 @@ class PriceModelForm(StepForm):
         return [self["valid_from"], self["note"]]
 
     def values(self) -> dict:
-        """The PriceModel values (billing.services.PRICE_FIELDS), amounts in øre."""
+        """The PriceModel values (billing.models.PRICE_FIELDS), amounts in øre."""
         data = self.cleaned_data
         values = {f"{name}_ore": data[name] for name in MONEY}
-        values |= {
-            name: data[name]
-            for name in (
-                "note",
-                "base_key",
-                "base_equal_percent",
-                "host_in_base",
-                "own_follow_up_in_base",
-                "paused_percent",
-            )
-        }
-        values["equipment_ore"] = {
+        values |= {name: data[name] for name in PLAIN}
+        values[EQUIPMENT_FIELD] = {
             code: data[f"equipment_{code}"] for code, _l in DeviceType.choices if data[f"equipment_{code}"]
         }
         return values
@@ -144,19 +135,9 @@ class PriceModelForm(StepForm):
         if model is None:
             return initial
         initial |= {name: kr(getattr(model, f"{name}_ore"), unit=False) for name in MONEY}
-        initial |= {
-            name: getattr(model, name)
-            for name in (
-                "note",
-                "base_key",
-                "base_equal_percent",
-                "host_in_base",
-                "own_follow_up_in_base",
-                "paused_percent",
-            )
-        }
+        initial |= {name: getattr(model, name) for name in PLAIN}
         for code, _label in DeviceType.choices:
-            initial[f"equipment_{code}"] = kr(int((model.equipment_ore or {}).get(code) or 0), unit=False)
+            initial[f"equipment_{code}"] = kr(int((getattr(model, EQUIPMENT_FIELD) or {}).get(code) or 0), unit=False)
         return initial
 
 

@@ -41,6 +41,15 @@ class BaseKey(models.TextChoices):
     MIXED = "mixed", _("Blandet: en del likt, resten etter innbyggertall")
 
 
+# The price model's figures, one list: what a version stores, the form edits and the service checks
+# (tests/billing/test_price_fields.py holds it to the model's fields).
+MONEY_FIELDS = ("base_ore", "follow_up_ore", "licence_ore", "start_fee_ore")  # øre; the form edits kroner
+PERCENT_FIELDS = ("base_equal_percent", "paused_percent")  # 0–100
+CHOICE_FIELDS = ("note", "base_key", "host_in_base", "own_follow_up_in_base")
+EQUIPMENT_FIELD = "equipment_ore"  # {device type: øre per device-month}
+PRICE_FIELDS = CHOICE_FIELDS + MONEY_FIELDS + PERCENT_FIELDS + (EQUIPMENT_FIELD,)
+
+
 class PriceModel(models.Model):
     """One version of a centre's price model, in effect from `valid_from` (the first of a month) until
     the next version; only the centre's admin saves one. What finance simulates on a past month before

@@ -9,7 +9,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.calculation import Month
-from billing.models import LockedLine, LockedMonth, PriceModel
+from billing.models import (
+    EQUIPMENT_FIELD,
+    MONEY_FIELDS,
+    PERCENT_FIELDS,
+    PRICE_FIELDS,
+    LockedLine,
+    LockedMonth,
+    PriceModel,
+)
 from billing.selectors import FinanceView, allocation_for, price_model_centres
 from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Centre
@@ -57,20 +65,14 @@ def _stored(locked: LockedMonth, position: int, line) -> LockedLine:
     )  # fmt: skip
 
 
-PRICE_FIELDS = (
-    "note", "base_ore", "base_key", "base_equal_percent", "host_in_base", "own_follow_up_in_base",
-    "follow_up_ore", "paused_percent", "licence_ore", "equipment_ore", "start_fee_ore",
-)  # fmt: skip
-
-
 def _check_prices(values: dict) -> None:
-    for name in ("base_ore", "follow_up_ore", "licence_ore", "start_fee_ore"):
+    for name in MONEY_FIELDS:
         if int(values.get(name) or 0) < 0:
             raise BillingRefused("Beløp kan ikke være negative.")
-    for name in ("base_equal_percent", "paused_percent"):
+    for name in PERCENT_FIELDS:
         if not 0 <= int(values.get(name) or 0) <= 100:
             raise BillingRefused("En prosent må ligge mellom 0 og 100.")
-    if any(int(v) < 0 for v in (values.get("equipment_ore") or {}).values()):
+    if any(int(v) < 0 for v in (values.get(EQUIPMENT_FIELD) or {}).values()):
         raise BillingRefused("Utstyrspriser kan ikke være negative.")
 
 
