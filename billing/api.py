@@ -9,10 +9,10 @@ from rest_framework.views import APIView
 
 from billing.calculation import Month, MonthError
 from billing.models import Component
-from billing.money import kroner
 from billing.selectors import finance_view_for, months_of, visible_allocation
 from billing.services import month_lock
 from tenants.models import AuditAction
+from tenants.norwegian import kroner
 from tenants.people import display_name
 from tenants.services import audit_record
 

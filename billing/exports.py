@@ -28,9 +28,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.writer.excel import ExcelWriter
 
-from billing.money import kroner
 from billing.presentation import HEADER, STATUS, allocation_rows, basis_context, made_at, plain_quantity
 from billing.selectors import Allocation, MunicipalityAllocation
+from tenants.norwegian import kroner
 from tenants.spreadsheets import csv_row, xlsx_append
 
 # --- CSV and XLSX: one row per kommune × component ------------------------------------------------

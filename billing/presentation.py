@@ -15,11 +15,12 @@ from django.utils import timezone
 
 from billing.calculation import Line, Month
 from billing.models import BaseKey, Component, PriceModel
-from billing.money import kr, percent_text, quantity_text
 from billing.selectors import Allocation, KommuneBasis, MunicipalityAllocation, PatientBasis
 from patients.models import DeviceType
 from tenants.models import Municipality
-from tenants.norwegian import datetime_text
+from tenants.norwegian import datetime_text, kr
+from tenants.norwegian import percent as percent_text
+from tenants.norwegian import quantity as quantity_text
 from tenants.people import display_name
 
 MONTHS = (

@@ -35,10 +35,10 @@ from billing.calculation import (
     segments,
 )
 from billing.models import Component, LockedLine, LockedMonth, Population, PriceModel
-from billing.money import kr
 from patients.models import DeviceLoan, DeviceType, Patient, StatusChange
 from patients.selectors import visible_patients
 from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, Role
+from tenants.norwegian import kr
 
 # --- who sees what --------------------------------------------------------------------------------
 

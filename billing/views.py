@@ -20,7 +20,6 @@ from billing import exports, presentation
 from billing.calculation import Month, MonthError
 from billing.forms import PriceModelForm, SimulationForm
 from billing.models import LockedMonth, PriceModel
-from billing.money import kr, percent_text  # noqa: F401 – the one percent formatter, under the name billing has used
 from billing.selectors import (
     MunicipalityAllocation,
     centre_municipalities,
@@ -38,6 +37,7 @@ from billing.selectors import (
 )
 from billing.services import BillingRefused, month_lock, price_model_save
 from tenants.models import AuditAction, Municipality
+from tenants.norwegian import kr
 from tenants.selectors import centre_of
 from tenants.services import audit_record, audit_record_many
 

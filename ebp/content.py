@@ -16,8 +16,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from measurements.norwegian import number, pydantic_errors
+from measurements.norwegian import pydantic_errors
 from measurements.types import KnownType, label, spec
+from tenants.norwegian import number
 
 RuleColour = Literal["yellow", "red"]  # what a trend rule gives (measurements.types.Colour values)
 BOUND_NAMES = ("red_below", "yellow_below", "yellow_above", "red_above")

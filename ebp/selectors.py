@@ -8,11 +8,10 @@ from django.db.models import QuerySet
 
 from ebp.content import BOUND_LABELS, BOUND_NAMES, PlanContent, parse_content
 from ebp.models import CentreThresholds, PlanVersion, VersionStatus
-from measurements.norwegian import number
 from measurements.types import SPECS, Colour, label, spec
 from patients.models import Patient, PatientStatus
 from patients.selectors import visible_patients
-from tenants.norwegian import time_text
+from tenants.norwegian import number, time_text
 from tenants.selectors import centre_of
 
 

@@ -15,8 +15,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from measurements.norwegian import number, pydantic_errors
+from measurements.norwegian import pydantic_errors
 from measurements.types import KnownType, MeasurementType, spec
+from tenants.norwegian import number
 
 MAX_BATCH = 1000
 MAX_FUTURE = datetime.timedelta(minutes=5)  # device clocks drift a little; more is a wrong clock

@@ -10,11 +10,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from measurements.norwegian import number
 from measurements.types import SPECS, Colour, label, spec
 from patients.models import Patient
 from tenants.models import Centre, Municipality
-from tenants.norwegian import date_text
+from tenants.norwegian import date_text, number
 
 
 def token_hash(token: str) -> str:

@@ -1,6 +1,5 @@
 """Pydantic's validation errors as Norwegian field messages (ingest items, FHIR Observations and plan
-contents say the same thing about the same mistake). A measured value as text is
-`tenants.norwegian.number`, re-exported here because the measurement code imports it from here.
+contents say the same thing about the same mistake).
 
 Pure Python, like measurements.types.
 """
@@ -11,7 +10,7 @@ from pydantic import ValidationError
 
 from tenants.norwegian import number
 
-__all__ = ["number", "pydantic_errors"]
+__all__ = ["pydantic_errors"]
 
 _MESSAGES = {
     "missing": "mangler",

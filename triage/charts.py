@@ -13,9 +13,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from ebp.content import Bounds
-from measurements.norwegian import number
 from measurements.types import INK, SPECS, Colour
-from tenants.norwegian import day_text
+from tenants.norwegian import day_text, number
 
 W, H = 640, 180
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 8, 22

@@ -15,9 +15,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from measurements.norwegian import number
 from measurements.types import Colour, spec
-from tenants.norwegian import datetime_text
+from tenants.norwegian import datetime_text, number
 from tenants.people import display_name
 from triage.models import AlertKind, ContactAction
 from triage.selectors import alert_answers, alert_readings

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ebp.content import Bounds, PlanContent, Spo2DropRule, WeightGainRule
-from measurements.norwegian import number
 from measurements.types import RANK, Colour, MeasurementType, label, spec
+from tenants.norwegian import number
 
 
 @dataclass(frozen=True)

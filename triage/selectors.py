@@ -13,11 +13,11 @@ from django.utils import timezone
 from ebp.models import PlanVersion, VersionStatus
 from ebp.selectors import thresholds_for, without_approved_plan
 from measurements.models import Answer, Reading
-from measurements.norwegian import number
 from measurements.types import RANK, SPECS, spec
 from patients.models import Patient, PatientStatus, Start, StatusChange, StatusEvent
 from patients.selectors import visible_patients
 from tenants.models import Centre
+from tenants.norwegian import number
 from tenants.selectors import centre_of, user_scope
 from triage.charts import charts_for
 from triage.models import Alert, AlertEvent, AlertStatus, Contact, ContactAction, ContactKind, JournalNote

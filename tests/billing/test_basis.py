@@ -23,10 +23,10 @@ from billing.calculation import (
     month_lines,
     segments,
 )
-from billing.money import kr
 from billing.selectors import allocation_for, coordinator_basis, finance_view_for
 from billing.services import month_lock
 from patients.models import Device, DeviceLoan, StatusChange
+from tenants.norwegian import kr
 from tests.billing import test_pages as pages
 from tests.billing.test_calculation import model
 

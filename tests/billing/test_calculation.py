@@ -23,7 +23,7 @@ from billing.calculation import (
     round_half_up,
     segments,
 )
-from billing.money import kr
+from tenants.norwegian import kr
 
 NOV = Month(datetime.date(2026, 11, 1))  # 30 days
 GJERDRUM, NANNESTAD, NORDRE_FOLLO, ULLENSAKER = 3230, 3238, 3207, 3209

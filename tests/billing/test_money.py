@@ -2,7 +2,7 @@
 
 import pytest
 
-from billing.money import AmountError, parse_kroner
+from tenants.norwegian import AmountError, parse_kroner
 
 
 @pytest.mark.parametrize(("text", "ore"), [("1 212,50", 121_250), ("1212.5", 121_250), ("1212", 121_200), ("", 0)])

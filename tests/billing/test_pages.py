@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from billing.calculation import Month
 from billing.models import LockedMonth, PriceModel
-from billing.money import kr
 from billing.selectors import price_model_for
 from patients.models import Device, DeviceLoan, StatusChange
 from tenants.models import AuditEvent
+from tenants.norwegian import kr
 from tests.factories import MembershipFactory, UserFactory
 
 OCT = "2026-10"  # 31 days, over: «today» is pinned to 23 November 2026 below

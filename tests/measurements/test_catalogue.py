@@ -11,8 +11,8 @@ from ebp import services as ebp
 from ebp.content import InvalidPlanContent, parse_content
 from measurements.ingest import parse_reading
 from measurements.models import Reading
-from measurements.norwegian import number
 from measurements.types import SPECS, Colour, MeasurementType, TypeSpec
+from tenants.norwegian import number
 from triage import services as triage
 from triage.models import Alert
 from triage.scoring import ReadingValue, score
