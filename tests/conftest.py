@@ -280,3 +280,37 @@ def private_redis():
         stop()
     app.conf.broker_url = original
     _reset_producers(app)
+
+
+# --- stand-ins of national services (dho/dev/, docs/helseid.md) --------------------------------
+
+# Test clients the HelseID stand-in registers beside the demo client: an RSA one with two kommuner
+# (PS256/RS256 paths, a token per organisation), and a single-tenant one.
+STANDIN_TWO_KOMMUNER = ("312229544", "312229545")
+
+
+@pytest.fixture(scope="session")
+def standins(tmp_path_factory):
+    """The stand-ins running as real HTTPS servers in their own processes for the whole session
+    (`dho.dev.standins.running`), stopped at its end. `.clients` holds the demo client and these test clients."""
+    from dho.dev import standins as launcher
+
+    directory = tmp_path_factory.mktemp("var")
+    (directory / "test-keys").mkdir()
+    rsa = launcher.DemoClient(
+        client_id="dho-test-rsa",
+        key_file=directory / "test-keys" / "rsa.json",
+        scopes=("nhn:jft/api", "nhn:test/other"),
+        organisations=STANDIN_TWO_KOMMUNER,
+    )
+    single = launcher.DemoClient(
+        client_id="dho-test-single",
+        key_file=directory / "test-keys" / "single.json",
+        scopes=("nhn:jft/api",),
+        organisations=("312229546",),
+        multi_tenant=False,
+    )
+    launcher.private_jwk_file(rsa.key_file, "RSA", with_alg=False)  # RS256 and PS256 alike
+    launcher.private_jwk_file(single.key_file, "EC")
+    with launcher.running(directory, extra_clients=(rsa, single)) as env:
+        yield env

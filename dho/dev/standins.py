@@ -1,0 +1,270 @@
+"""Starting the stand-ins of national services, as `dho.embedded` starts PostgreSQL and Redis.
+
+    with standins.running(var_dir) as env:
+        os.environ.update(env.environ())   # DHO_HELSEID_ISSUER, …_CLIENT_ID, …_KEY_FILE, …_CA_FILE
+        …
+
+`running` writes, under `var_dir/standins/`: a TLS certificate for 127.0.0.1 (the stand-ins speak
+HTTPS, so the client needs no «insecure» switch; `DHO_HELSEID_CA_FILE` trusts this certificate
+only), the HelseID stand-in's signing key, the demo client's private key (a JWK, 0600, generated
+here on every start: no key is kept in the repository or the database) and the registry of demo
+clients. It then starts each server in its own process on a free port, waits until it answers and
+stops it on the way out, also when this process gets SIGTERM; a server whose launcher died without
+stopping it notices and stops itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import ipaddress
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from joserfc.jwk import ECKey, RSAKey
+
+from dho.dev import refuse_outside_development
+
+refuse_outside_development()
+
+DEMO_CLIENT_ID = "dho-demo-maskin"
+DEMO_SCOPE = "nhn:jft/api"
+# A synthetic kommune from NHN's test data: the organisation the demo client has a delegation from.
+DEMO_ORGNR = "312229544"
+START_TIMEOUT = 20
+STOP_TIMEOUT = 5
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    """A client the stand-in registers. `key_file` holds its private JWK."""
+
+    client_id: str
+    key_file: Path
+    scopes: tuple[str, ...]
+    organisations: tuple[str, ...]
+    multi_tenant: bool = True
+
+
+@dataclass(frozen=True)
+class StandinEnv:
+    helseid_issuer: str
+    ca_file: Path
+    client: DemoClient
+    signing_key_file: Path  # the HelseID stand-in's private key: tests sign tokens of their own with it
+    directory: Path
+    helseid_pid: int
+    clients: tuple[DemoClient, ...] = field(default=())
+
+    def environ(self) -> dict[str, str]:
+        """The settings a process needs to use the stand-ins as the real services."""
+        return {
+            "DHO_HELSEID_ISSUER": self.helseid_issuer,
+            "DHO_HELSEID_CLIENT_ID": self.client.client_id,
+            "DHO_HELSEID_KEY_FILE": str(self.client.key_file),
+            "DHO_HELSEID_CA_FILE": str(self.ca_file),
+            "DHO_HELSEID_SCOPE": DEMO_SCOPE,
+        }
+
+    def issuer_jwks(self) -> dict[str, Any]:
+        key = RSAKey.import_key(json.loads(self.signing_key_file.read_text()))
+        return {"keys": [key.as_dict(private=False)]}
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
+def tls_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost, valid for a day: the CA file the
+    clients trust is this certificate itself."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "DHO stand-in 127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "tls-cert.pem", directory / "tls-key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    _write_private(
+        key_file,
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+    )
+    return cert_file, key_file
+
+
+def private_jwk_file(path: Path, kind: str = "EC", *, with_alg: bool = True) -> None:
+    """A new private key (EC P-256 or RSA 2048) as a JWK in `path`, with its `kid` and, unless
+    `with_alg` is false, the one `alg` it may sign with (RS256 / ES256)."""
+    key: RSAKey | ECKey = RSAKey.generate_key(2048) if kind == "RSA" else ECKey.generate_key("P-256")
+    key.ensure_kid()
+    private = key.as_dict(private=True)
+    if with_alg:
+        private["alg"] = "RS256" if kind == "RSA" else "ES256"
+    _write_private(path, json.dumps(private))
+
+
+def _registry_entry(client: DemoClient) -> dict[str, Any]:
+    private = json.loads(client.key_file.read_text())
+    public = {k: v for k, v in private.items() if k in ("kty", "crv", "x", "y", "n", "e", "kid", "alg")}
+    return {
+        "client_id": client.client_id,
+        "jwks": {"keys": [public]},
+        "scopes": list(client.scopes),
+        "organisations": list(client.organisations),
+        "multi_tenant": client.multi_tenant,
+    }
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@contextlib.contextmanager
+def _stopped_on_sigterm() -> Iterator[None]:
+    """SIGTERM raises SystemExit while the stand-ins run, so the `finally` that stops them runs
+    (Python's default for SIGTERM is to die on the spot). Only the main thread may set handlers."""
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def handler(signum: int, frame: Any) -> None:
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    else:
+        yield
+
+
+@contextlib.contextmanager
+def running(
+    var_dir: Path | str,
+    *,
+    extra_clients: tuple[DemoClient, ...] = (),
+    token_lifetime: int = 600,
+) -> Iterator[StandinEnv]:
+    """Starts the stand-ins (now: HelseID) with fresh demo keys under `var_dir/standins/`, yields
+    where they are, and stops them."""
+    refuse_outside_development()
+    directory = Path(var_dir) / "standins"
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, tls_key = tls_certificate(directory)
+    signing_key_file = directory / "helseid-signing-key.json"
+    private_jwk_file(signing_key_file, "RSA")
+    demo = DemoClient(
+        client_id=DEMO_CLIENT_ID,
+        key_file=directory / "helseid-client-key.json",
+        scopes=(DEMO_SCOPE,),
+        organisations=(DEMO_ORGNR,),
+    )
+    private_jwk_file(demo.key_file, "EC")
+    clients = (demo, *extra_clients)
+    config = {
+        "tls_cert": str(cert),
+        "tls_key": str(tls_key),
+        "signing_key_file": str(signing_key_file),
+        "token_lifetime": token_lifetime,
+        "clients": [_registry_entry(c) for c in clients],
+    }
+    config_file = directory / "helseid-registry.json"
+    config_file.write_text(json.dumps(config, indent=2))
+    ready = directory / "helseid.ready"
+    ready.unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with _stopped_on_sigterm():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dho.dev.helseid", "--config", str(config_file), "--ready-file", str(ready),
+             "--parent-pid", str(os.getpid())],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            start_new_session=True,  # its own process group: stopped whole, never by our terminal's Ctrl-C twice
+        )  # fmt: skip
+        try:
+            issuer = _wait_until_answering(process, ready, cert)
+            yield StandinEnv(
+                helseid_issuer=issuer,
+                helseid_pid=process.pid,
+                ca_file=cert,
+                client=demo,
+                signing_key_file=signing_key_file,
+                directory=directory,
+                clients=clients,
+            )
+        finally:
+            _stop(process)
+            ready.unlink(missing_ok=True)
+
+
+def _wait_until_answering(process: subprocess.Popen[bytes], ready: Path, ca_file: Path) -> str:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"HelseID-stand-in stoppet under oppstart (kode {process.returncode}).")
+        if ready.exists():
+            issuer: str = json.loads(ready.read_text())["issuer"]
+            try:
+                response = requests.get(f"{issuer}/.well-known/openid-configuration", verify=str(ca_file), timeout=2)
+                if response.status_code == 200:
+                    return issuer
+            except requests.RequestException:
+                pass
+        time.sleep(0.05)
+    raise RuntimeError(f"HelseID-stand-in svarte ikke innen {START_TIMEOUT} s.")
+
+
+def main() -> None:
+    """`python -m dho.dev.standins`: run the stand-ins until Ctrl-C, printing their settings."""
+    var = Path(os.environ.get("DHO_VAR_DIR", Path(__file__).resolve().parents[2] / "var"))
+    with running(var) as env:
+        for name, value in env.environ().items():
+            print(f"{name}={value}")
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()
