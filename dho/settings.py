@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "measurements",
     "triage",
     "billing",
+    "journaling",  # the document to the kommune's EPJ (VKP-DHO), built from triage's rows
 ]
 
 MIDDLEWARE = [

@@ -103,6 +103,13 @@ def parse(value: str, *, allow_synthetic: bool) -> NationalId:
     return NationalId(value=digits, kind=kind, birth_date=birth_date)
 
 
+def is_d_number(value: str) -> bool:
+    """Whether an 11-digit number (already valid) is a D-nummer: the day plus 40, so its first digit
+    is 4–7. A synthetic test number keeps that rule (its month carries the test mark), so a test
+    D-nummer is a D-nummer here, where `parse` calls it synthetic."""
+    return value[:1] in ("4", "5", "6", "7")
+
+
 def synthetic(birth: datetime.date, individual: int, month_offset: int = 80) -> str | None:
     """The synthetic test number (month + 80, or + 40) for this birth date and individual number (100–499 for
     1900–1999, 500–999 for 2000–2039), or None when that individual number gives no valid control digit.

@@ -100,6 +100,13 @@ def role_for_patient(user, *, municipality_id: int, gp_id: int | None) -> str:
     return Role.SPECIALIST if scope.has(Role.SPECIALIST) else ""
 
 
+def hpr_number_of(user) -> str:
+    """The user's HPR number (Helsepersonellregisteret), "" when none is recorded. It is the same on
+    each of their memberships, so any one that has it will do; the lowest, so a read gives one answer."""
+    numbers = Membership.objects.filter(user=user).exclude(hpr_number="").order_by("hpr_number")
+    return numbers.values_list("hpr_number", flat=True).first() or ""
+
+
 def admin_centres(user) -> QuerySet[Centre]:
     return Centre.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from tenants.models import AuditEvent
 
-PROJECT_APPS = ("tenants", "patients", "ebp", "measurements", "triage", "billing")
+PROJECT_APPS = ("tenants", "patients", "ebp", "measurements", "triage", "billing", "journaling")
 ROLES = ["nurse", "nurse_nordrefollo", "nurse_agder", "coordinator", "gp", "specialist", "finance", "admin"]
 METHODS = ("get", "post", "put", "patch", "delete")
 SAMPLES = {"int": "1", "str": "x", "slug": "x", "path": "x", "uuid": str(uuid.UUID(int=1)), "month": "2026-10"}

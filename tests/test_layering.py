@@ -17,7 +17,7 @@ from django.db.migrations.loader import MigrationLoader
 ROOT = Path(__file__).resolve().parent.parent
 
 # Bottom to top. Apps in one tuple are siblings and may use each other.
-LAYERS = (("tenants",), ("patients",), ("measurements", "ebp"), ("triage",), ("billing",), ("dho",))
+LAYERS = (("tenants",), ("patients",), ("measurements", "ebp"), ("triage",), ("billing", "journaling"), ("dho",))
 LAYER = {app: level for level, names in enumerate(LAYERS) for app in names}
 APPS = [app for app in LAYER if app != "dho"]  # dho may import anything
 

@@ -1,5 +1,5 @@
-"""The journal note of a handled alert, shaped after the national VKP-DHO FHIR guide so that sending it
-to the municipal record through VKP is a later step, not a rewrite:
+"""The journal note of a handled alert, shaped after the national VKP-DHO FHIR guide: the FHIR document
+sent to the municipal record (journaling/document.py, a layer above) carries the same parts:
 
 - `detected_issue`  → DetectedIssue: the alert, its kind (one of the guide's five) and severity;
 - `observations`    → Observation per reading (LOINC code, UCUM unit, value, time, interpretation);

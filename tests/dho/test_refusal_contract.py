@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 import billing.services
 import ebp.selectors
 import ebp.services
+import journaling.validation
 import patients.services
 import patients.services.equipment
 import patients.services.moves
@@ -21,7 +22,7 @@ from tenants.errors import NotAllowed, Refused
 from tests.ebp.test_workflow import OLAV_LIKE
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("tenants", "patients", "measurements", "ebp", "triage", "billing")
+APPS = ("tenants", "patients", "measurements", "ebp", "triage", "billing", "journaling")
 
 
 def test_no_api_view_catches_a_refusal_by_hand():
@@ -46,6 +47,7 @@ REFUSALS = [
     ebp.services.CommentRequired,
     billing.services.BillingRefused,
     triage.services.AlertRefused,
+    journaling.validation.DocumentRefused,
 ]
 NOT_ALLOWED = [
     patients.services.ReferralRoleRequired,

@@ -2,7 +2,7 @@ import datetime
 
 import pytest
 
-from patients.national_id import IdKind, InvalidNationalId, mask, parse
+from patients.national_id import IdKind, InvalidNationalId, is_d_number, mask, parse
 
 
 @pytest.mark.parametrize(
@@ -31,6 +31,14 @@ def test_it_recognises_a_d_number():
     parsed = parse(f"{base}{k1}{k2}", allow_synthetic=False)
     assert parsed.kind == IdKind.DNR
     assert parsed.birth_date == datetime.date(1986, 10, 15)
+
+
+@pytest.mark.parametrize(
+    ("value", "d_number"),
+    [("15108695088", False), ("01814500183", False), ("41814510059", True), ("31923800088", False)],
+)
+def test_a_d_number_is_one_whose_first_digit_is_4_to_7_a_synthetic_one_included(value, d_number):
+    assert is_d_number(value) is d_number
 
 
 def test_it_recognises_nav_synthetic_month_plus_40():

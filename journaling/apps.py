@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class JournalingConfig(AppConfig):
+    name = "journaling"
+    verbose_name = "Journalføring"
