@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from billing.calculation import Month, MonthError
 from billing.models import BaseKey, PriceModel
 from billing.money import AmountError, kr, parse_kroner
-from patients.forms import StepForm
+from patients.forms.base import StepForm
 from patients.models import DeviceType
 
 PERCENT = _("Skriv en hel prosent mellom 0 og 100.")

@@ -2,7 +2,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
-from patients.api import PatientScopedAPIView, StatusChangeOutSerializer
+from patients.api.base import PatientScopedAPIView
+from patients.api.forlop import StatusChangeOutSerializer
 from patients.models import EndReason
 from tenants.models import AuditAction
 from tenants.services import audit_record_many

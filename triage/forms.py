@@ -2,7 +2,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from patients.forms import DATE_FORMATS, StepForm
+from patients.forms.base import DATE_FORMATS, StepForm
 from patients.models import EndReason
 from triage.models import ContactAction, ContactKind
 from triage.services import EvaluationOutcome

@@ -23,7 +23,7 @@ from ebp.services import can_edit as can_edit_plan
 from patients.models import Diagnosis, EndReason, PatientStatus
 from patients.selectors import loans_out_for, move_notices_for
 from patients.services import StatusRefused, can_change_status
-from patients.views import ForlopFormView, PatientPageMixin
+from patients.views.base import ForlopFormView, PatientPageMixin
 from tenants.errors import RefusalMixin
 from tenants.models import AuditAction, Role
 from tenants.norwegian import date_text
