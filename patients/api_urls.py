@@ -13,6 +13,7 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/resume/", forlop.ResumeAPI.as_view(), name="api-patient-resume"),
     path("patients/<uuid:patient_id>/start/", forlop.StartAPI.as_view(), name="api-patient-start"),
     path("patients/<uuid:patient_id>/end/", forlop.EndAPI.as_view(), name="api-patient-end"),
+    path("patients/<uuid:patient_id>/evaluation/", forlop.EvaluationAPI.as_view(), name="api-patient-evaluation"),
     path("patients/<uuid:patient_id>/history/", forlop.HistoryAPI.as_view(), name="api-patient-history"),
     path("patients/<uuid:patient_id>/consent/", forlop.ConsentAPI.as_view(), name="api-patient-consent"),
     path("patients/<uuid:patient_id>/access-log/", record.AccessLogAPI.as_view(), name="api-patient-access-log"),

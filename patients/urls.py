@@ -13,6 +13,7 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/pause/", forlop.PauseView.as_view(), name="pause"),
     path("patients/<uuid:patient_id>/gjenoppta/", forlop.ResumeView.as_view(), name="resume"),
     path("patients/<uuid:patient_id>/avslutt/", forlop.EndView.as_view(), name="end"),
+    path("patients/<uuid:patient_id>/evaluering/", forlop.EvaluationView.as_view(), name="evaluation"),
     path("patients/<uuid:patient_id>/flytting/", forlop.MoveView.as_view(), name="move"),
     path("patients/<uuid:patient_id>/innsyn/", record.AccessLogView.as_view(), name="access-log"),
     path("patients/<uuid:patient_id>/innsyn.pdf", record.AccessLogPdfView.as_view(), name="access-log-pdf"),

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView, View
 
+from patients.extensions import plan_approved_at, plan_may_edit
 from patients.forms.forlop import (
     AppealForm,
     AppealOutcomeForm,
@@ -18,6 +19,7 @@ from patients.forms.forlop import (
     ConsentForm,
     DecisionForm,
     EndForm,
+    EvaluationForm,
     PauseForm,
     ReferralForm,
     ResumeForm,
@@ -28,17 +30,22 @@ from patients.models import (
     AppealOutcome,
     Decision,
     Diagnosis,
+    EndReason,
+    PatientStatus,
     StatusEvent,
 )
 from patients.pdf import vedtak_context, vedtak_pdf
 from patients.selectors import (
     board_audit_subjects,
     board_municipalities,
+    evaluation_due_on,
+    evaluations_of,
     forlop_board,
     get_move_notice_for,
     get_referral_for,
     loans_out_for,
     move_notices_for,
+    next_evaluation_default,
     referral_fastleger,
     start_kits,
 )
@@ -60,11 +67,13 @@ from patients.services import (
     serial_key,
     status_change_record,
 )
+from patients.services.evaluation import AdjustRefused, EvaluationOutcome, evaluation_record
 from patients.services.moves import ANSWER_ROLE_REFUSED, move_answer
-from patients.services.status import NoPatientYet
+from patients.services.status import NoPatientYet, StatusRefused
 from patients.views.base import ForlopFormView, PatientPageMixin, PatientStepView
 from tenants.errors import RefusalMixin
 from tenants.models import AuditAction
+from tenants.norwegian import date_text
 from tenants.services import audit_record, audit_record_list
 
 
@@ -453,3 +462,75 @@ MOVE_ANSWERED = {
     "decline": gettext_lazy("Flyttingen er avslått. Journalene holdes adskilt."),
     "seen": gettext_lazy("Meldingen er lest."),
 }
+
+
+# --- evaluering ---------------------------------------------------------------------------------
+
+
+class EvaluationView(PatientPageMixin, ForlopFormView):
+    """Evaluering of a patient's forløp (patients.services.evaluation_record; triage and ebp do their
+    part as receivers): it continues with a new date, the plan is adjusted (a nurse: a draft is
+    opened) or it ends. The patient's nurses and koordinator record it, as the service allows; anyone
+    else who sees the patient gets a 403, anyone outside a 404. A koordinator who chooses «adjust» is
+    told why above the form, not sent to a bare 403."""
+
+    template_name = "patients/evaluation_form.html"
+    form_class = EvaluationForm
+    refused = (StatusRefused,)
+    EVALUATED = (PatientStatus.ACTIVE, PatientStatus.PAUSED)
+
+    def get(self, request, *args, **kwargs):
+        self._require_role()
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        self._require_role()
+        return super().post(request, *args, **kwargs)
+
+    def _require_role(self):
+        if not can_change_status(self.request.user, self.patient):
+            raise PermissionDenied("Bare sykepleiere og koordinatorer for pasienten kan registrere evaluering.")
+
+    def get_initial(self):
+        return {"next_date": next_evaluation_default(self.patient)}
+
+    def get_context_data(self, **kwargs):
+        if self.request.method == "GET":
+            audit_record(action=AuditAction.VIEW, object_type="evaluation", object_id=self.patient.pk,
+                         patient=self.patient, request=self.request)  # fmt: skip
+        return super().get_context_data(
+            patient=self.patient, due_on=evaluation_due_on(self.patient, plan_approved_at(self.patient)),
+            evaluations=evaluations_of(self.patient), can_evaluate=self.patient.status in self.EVALUATED,
+            can_adjust=plan_may_edit(self.request.user, self.patient), **kwargs,
+        )  # fmt: skip
+
+    def perform(self, form):
+        data = form.cleaned_data
+        ends = data["outcome"] == EvaluationOutcome.END
+        try:
+            result = evaluation_record(
+                patient=self.patient, user=self.request.user, outcome=data["outcome"],
+                next_date=None if ends else data["next_date"], end_reason=data["end_reason"] if ends else "",
+                note=data["note"], request=self.request,
+            )  # fmt: skip
+        except AdjustRefused:
+            raise StatusRefused(
+                "Bare sykepleiere som følger opp pasienten kan justere egenbehandlingsplanen. Velg «Fortsetter» "
+                "og be sykepleieren åpne et nytt planutkast, eller la sykepleieren registrere evalueringen."
+            ) from None
+        self.success_message = self._done(data, result)
+
+    def _done(self, data, result) -> str:
+        if result.ended is not None:
+            text = f"Evalueringen er registrert, og forløpet er avsluttet ({EndReason(data['end_reason']).label})."
+            out = [str(loan.device) for loan in loans_out_for(self.patient)]
+            if out:
+                text += f" Utstyr som fortsatt er utlånt: {', '.join(out)}. Det tas imot på utstyrssiden."
+            return text
+        text = f"Evalueringen er registrert. Neste evaluering {date_text(data['next_date'])}."
+        if result.draft is not None:
+            text += f" Planen justeres: utkastet (versjon {result.draft.number}) er åpent under Egenbehandlingsplan."
+        return text
+
+    def get_success_url(self):
+        return reverse("patients:detail", args=[self.patient.pk])

@@ -4,7 +4,7 @@ board, for all its rows in one query (CONTRIBUTING, "Layers")."""
 
 from django import template
 
-from triage.selectors import plan_missing_among
+from ebp.selectors import plan_missing_among
 
 register = template.Library()
 
