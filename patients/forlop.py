@@ -1,13 +1,74 @@
-"""The forløp's rules as data and pure functions (no queries): when an evaluation falls due. The
-services and selectors of patients, and triage's follow-up lists, all reckon by these."""
+"""The forløp's rules as data and pure functions (no queries): which next steps each status offers
+(the state table), and when an evaluation falls due. The services' refusals, the patient page's
+«Forløp» buttons (`{% forlop_steps %}` in patients_tags), the selectors of patients and triage's
+follow-up lists all read these."""
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from patients.models import PatientStatus, StatusEvent
+
+# --- the state table: which next steps each status offers ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """A step of the forløp a status offers: its page (URL name, with the patient's id), the
+    button's label, and the status row it writes (None: samtykke writes no status row)."""
+
+    key: str
+    url_name: str
+    label: str
+    event: StatusEvent | None
+
+
+CONSENT = Step("consent", "patients:consent", _("Registrer samtykke"), None)
+START = Step("start", "patients:start", _("Oppstart"), StatusEvent.STARTED)
+NEW_START = Step("start", "patients:start", _("Ny oppstart"), StatusEvent.STARTED)
+PAUSE = Step("pause", "patients:pause", _("Sett på pause"), StatusEvent.PAUSED)
+RESUME = Step("resume", "patients:resume", _("Gjenoppta"), StatusEvent.RESUMED)
+EVALUATION = Step("evaluation", "patients:evaluation", _("Registrer evaluering"), StatusEvent.EVALUATED)
+END = Step("end", "patients:end", _("Avslutt forløpet"), StatusEvent.ENDED)
+
+# Status → the steps it offers, in the order the patient page shows them. Starting again after an
+# end is a new oppstart (a new vedtak first: the oppstart's own refusal says so).
+NEXT_STEPS: dict[str, tuple[Step, ...]] = {
+    PatientStatus.PENDING: (CONSENT, START, END),
+    PatientStatus.ACTIVE: (PAUSE, EVALUATION, END),
+    PatientStatus.PAUSED: (RESUME, EVALUATION, END),
+    PatientStatus.ENDED: (NEW_START,),
+}
+# Events a status takes that are no step of the patient page: a move to another kommune (the
+# «mulig flytting» answer ends and moves a started forløp).
+OTHER_EVENTS: dict[str, frozenset[StatusEvent]] = {
+    PatientStatus.ACTIVE: frozenset({StatusEvent.MOVED}),
+    PatientStatus.PAUSED: frozenset({StatusEvent.MOVED}),
+}
+
+
+def next_steps(status: str) -> tuple[Step, ...]:
+    return NEXT_STEPS.get(status, ())
+
+
+def offers(status: str, key: str) -> bool:
+    """Whether the status offers the step (`Step.key`: "start", "evaluation" …)."""
+    return any(step.key == key for step in next_steps(status))
+
+
+def allowed_events(status: str) -> frozenset[StatusEvent]:
+    """The status rows that may follow the status: its steps' and its other events."""
+    steps = {step.event for step in next_steps(status) if step.event is not None}
+    return frozenset(steps) | OTHER_EVENTS.get(status, frozenset())
+
+
+# --- evaluering: when it falls due ------------------------------------------------------------------
 
 EVALUATION_NOTICE_DAYS = 14  # «evaluering forfaller» on the board: the date within two weeks
 DEFAULT_EVALUATION_MONTHS = 3  # a kommune served by no centre (the centre's `evaluation_months`)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView, View
 
 from patients.extensions import plan_approved_at, plan_may_edit
+from patients.forlop import EVALUATION, offers
 from patients.forms.forlop import (
     AppealForm,
     AppealOutcomeForm,
@@ -31,7 +32,6 @@ from patients.models import (
     Decision,
     Diagnosis,
     EndReason,
-    PatientStatus,
     StatusEvent,
 )
 from patients.pdf import vedtak_context, vedtak_pdf
@@ -477,7 +477,6 @@ class EvaluationView(PatientPageMixin, ForlopFormView):
     template_name = "patients/evaluation_form.html"
     form_class = EvaluationForm
     refused = (StatusRefused,)
-    EVALUATED = (PatientStatus.ACTIVE, PatientStatus.PAUSED)
 
     def get(self, request, *args, **kwargs):
         self._require_role()
@@ -500,7 +499,7 @@ class EvaluationView(PatientPageMixin, ForlopFormView):
                          patient=self.patient, request=self.request)  # fmt: skip
         return super().get_context_data(
             patient=self.patient, due_on=evaluation_due_on(self.patient, plan_approved_at(self.patient)),
-            evaluations=evaluations_of(self.patient), can_evaluate=self.patient.status in self.EVALUATED,
+            evaluations=evaluations_of(self.patient), can_evaluate=offers(self.patient.status, EVALUATION.key),
             can_adjust=plan_may_edit(self.request.user, self.patient), **kwargs,
         )  # fmt: skip
 
