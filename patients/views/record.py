@@ -74,7 +74,8 @@ class PatientListView(LoginRequiredMixin, TemplateView):
 
 class PatientDetailView(PatientPageMixin, TemplateView):
     """The patient's facts. The sections below them (open alert, trends, history, notes) are triage's,
-    served into the template by its `{% patient_follow_up %}` tag: patients does not import triage."""
+    registered into patients/extensions.py and rendered by `{% patient_sections %}`: patients does
+    not import triage."""
 
     template_name = "patients/detail.html"
 
