@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.calculation import Month, MonthError
 from billing.models import CHOICE_FIELDS, EQUIPMENT_FIELD, MONEY_FIELDS, PERCENT_FIELDS, BaseKey, PriceModel
-from patients.forms import StepForm
+from patients.forms.base import StepForm
 from patients.models import DeviceType
 from tenants.norwegian import AmountError, kr, parse_kroner
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -38,6 +39,26 @@ def without_approved_plan(patients: QuerySet[Patient]) -> QuerySet[Patient]:
     are scored against the centre's default thresholds until the fastlege approves. One query."""
     approved = PlanVersion.objects.filter(status=VersionStatus.ACTIVE).values("plan__patient_id")
     return patients.filter(status__in=(PatientStatus.ACTIVE, PatientStatus.PAUSED)).exclude(id__in=approved)
+
+
+def plan_missing_among(patient_ids) -> frozenset:
+    """Which of these (already scoped) patients are started without an approved plan: one query for
+    a whole page (the forløp board's «Mangler godkjent plan» mark, registered in ebp/apps.py), not one
+    per row."""
+    ids = list(patient_ids)
+    if not ids:
+        return frozenset()
+    return frozenset(without_approved_plan(Patient.objects.filter(pk__in=ids)).values_list("pk", flat=True))
+
+
+def approved_at(patient: Patient) -> datetime.datetime | None:
+    """When the patient's plan in force was approved (the evaluation's due date of a forløp from
+    before the status history counts from it); None without one."""
+    return (
+        PlanVersion.objects.filter(status=VersionStatus.ACTIVE, plan__patient=patient)
+        .values_list("decided_at", flat=True)
+        .first()
+    )
 
 
 def approval_queue(user) -> QuerySet[PlanVersion]:

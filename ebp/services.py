@@ -20,6 +20,7 @@ from ebp.content import PlanContent, dump, parse_content
 from ebp.models import CentreThresholds, Plan, PlanTemplate, PlanVersion, VersionStatus
 from patients.models import Patient
 from patients.selectors import role_used_for
+from patients.services.status import StatusRefused
 from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Role
 from tenants.selectors import centre_of, user_scope
@@ -212,3 +213,19 @@ def draft_from_returned(*, version: PlanVersion, user, request=None) -> PlanVers
     nurse_require(user, version.plan.patient)
     _require_status(version, VersionStatus.RETURNED, "brukes som utgangspunkt")
     return draft_start(patient=version.plan.patient, user=user, request=request, content=version.content)
+
+
+def evaluation_draft_open(*, patient: Patient, user, request=None) -> PlanVersion:
+    """An evaluation's «Planen justeres» (ebp's receiver of patients' `evaluation_recorded`): the
+    plan's open version if there is one (already being adjusted), else a new draft. A refusal of the
+    draft is the evaluation's refusal (patients' StatusRefused, a 400); a koordinator's NurseRequired
+    is NotAllowed: it passes, a 403."""
+    open_version = PlanVersion.objects.filter(
+        plan__patient=patient, status__in=[VersionStatus.DRAFT, VersionStatus.SUBMITTED]
+    ).first()
+    if open_version is not None:
+        return open_version
+    try:
+        return draft_start(patient=patient, user=user, request=request)
+    except PlanRefused as exc:
+        raise StatusRefused(str(exc)) from None

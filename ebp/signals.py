@@ -1,7 +1,10 @@
+"""Ebp's answers to changes in the layers below it (they send, ebp listens: no upward import)."""
+
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from ebp.services import centre_defaults_ensure
+from ebp.services import centre_defaults_ensure, evaluation_draft_open
+from patients.services import EvaluationOutcome, evaluation_recorded
 from tenants.models import Centre
 
 
@@ -10,3 +13,10 @@ def _centre_saved(sender, instance: Centre, created: bool, **kwargs):
     # A new centre can start plans at once: it gets the built-in templates and default thresholds.
     if created:
         centre_defaults_ensure(instance)
+
+
+@receiver(evaluation_recorded, dispatch_uid="ebp.evaluation_adjusts_plan")
+def _evaluated(sender, evaluation, patient, user, outcome, request=None, **kwargs):
+    # «Planen justeres»: the nurse gets a draft to work on, in the evaluation's transaction.
+    if outcome == EvaluationOutcome.ADJUST:
+        evaluation.draft = evaluation_draft_open(patient=patient, user=user, request=request)

@@ -17,7 +17,7 @@ from ebp.content import InvalidPlanContent, parse_content
 from ebp.forms import PlanDraftForm
 from ebp.models import PlanTemplate, VersionStatus
 from ebp.pdf import plan_pdf
-from patients.views import PatientPageMixin
+from patients.views.base import PatientPageMixin
 from tenants.errors import RefusalMixin, Refused
 from tenants.models import AuditAction
 from tenants.selectors import centre_of

@@ -8,11 +8,17 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db.models import Case, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from patients.forlop import (
+    DEFAULT_EVALUATION_MONTHS,
+    evaluation_due,
+    evaluation_interval,
+    evaluation_set_on,
+    evaluation_soon,
+)
 from patients.models import (
     Consent,
     Decision,
@@ -28,6 +34,7 @@ from patients.models import (
     Referral,
     Start,
     StatusChange,
+    StatusEvent,
 )
 from patients.services import (
     GP_PERMISSION,
@@ -39,7 +46,7 @@ from patients.services import (
 from patients.services.equipment import serving_centres
 from tenants.models import Centre, Municipality, Role
 from tenants.norwegian import date_text
-from tenants.selectors import role_for_patient, user_scope
+from tenants.selectors import centre_of, role_for_patient, user_scope
 
 User = get_user_model()
 
@@ -95,7 +102,6 @@ def get_referral_for(user, referral_id) -> Referral:
 
 # --- the forløp board (the koordinator's landing page) -------------------------------------------
 
-EVALUATION_NOTICE_DAYS = 14  # «evaluering forfaller»: the vedtak's evaluation date within two weeks
 ENDED_SHOWN_DAYS = 90
 OPEN_REFERRAL = ("received", "assessed", "granted")
 
@@ -152,19 +158,17 @@ def forlop_board(user, *, municipality: str = "") -> list[BoardSection]:
         Patient.objects.filter(municipality_id__in=ids, status__in=("active", "paused", "ended"))
         .select_related("municipality")
         .annotate(
-            # the date set at the last evaluation («fortsetter»), else the vedtak's
-            evaluation_date=Coalesce(
-                Subquery(
-                    Start.objects.filter(patient=OuterRef("pk"))
-                    .order_by("-started_on", "-at")
-                    .values("next_evaluation")[:1]
-                ),
-                Subquery(
-                    Decision.objects.filter(referral__patient=OuterRef("pk"), outcome="granted")
-                    .order_by("-decided_at")
-                    .values("evaluation_date")[:1]
-                ),
-            )
+            # the evaluation date set (patients.forlop.evaluation_set_on): at the last evaluation, or the vedtak's
+            next_evaluation=Subquery(
+                Start.objects.filter(patient=OuterRef("pk"))
+                .order_by("-started_on", "-at")
+                .values("next_evaluation")[:1]
+            ),
+            vedtak_evaluation_date=Subquery(
+                Decision.objects.filter(referral__patient=OuterRef("pk"), outcome="granted")
+                .order_by("-decided_at")
+                .values("evaluation_date")[:1]
+            ),
         )
         .order_by("name", "id")
     )
@@ -183,6 +187,7 @@ def forlop_board(user, *, municipality: str = "") -> list[BoardSection]:
     # A granted referral's patient waits for oppstart: shown there, not among the active ones.
     waiting = {r.patient_id for r in referrals if r.status == "granted"}
     patients = [p for p in patients if p.pk not in waiting]
+    evaluation_on = {p.pk: evaluation_set_on(p.next_evaluation, p.vedtak_evaluation_date) for p in patients}
     ended = [p for p in patients if p.status == "ended" and (_since(changes, p.pk, "ended") or today) >= ended_since]
     return [
         BoardSection("received", _("Mottatt"), [
@@ -200,10 +205,9 @@ def forlop_board(user, *, municipality: str = "") -> list[BoardSection]:
             _patient_row(p, changes, "started", _("Følges opp av senteret")) for p in patients if p.status == "active"
         ]),
         BoardSection("due", _("Evaluering forfaller"), [
-            _patient_row(p, changes, "started", _("Evaluering %(date)s") % {"date": date_text(p.evaluation_date)})
+            _patient_row(p, changes, "started", _("Evaluering %(date)s") % {"date": date_text(evaluation_on[p.pk])})
             for p in patients
-            if p.status in ("active", "paused") and p.evaluation_date
-            and p.evaluation_date <= today + datetime.timedelta(days=EVALUATION_NOTICE_DAYS)
+            if p.status in ("active", "paused") and evaluation_soon(evaluation_on[p.pk], today)
         ]),
         BoardSection("paused", _("Pause"), [
             _patient_row(p, changes, "paused", _("Pause til %(date)s") % {"date": date_text(p.status_until)}
@@ -237,6 +241,40 @@ def board_audit_subjects(sections: list[BoardSection]) -> tuple[list[Patient], l
         else:
             referrals.append(row)
     return list(patients.values()), referrals
+
+
+# --- evaluering -----------------------------------------------------------------------------------
+
+
+def evaluation_months(municipality_id: int) -> int:
+    """How often the centre that serves the kommune evaluates a forløp («hver N. måned»)."""
+    centre = centre_of(municipality_id)
+    return centre.evaluation_months if centre else DEFAULT_EVALUATION_MONTHS
+
+
+def evaluation_due_on(patient: Patient, approved_at: datetime.datetime | None) -> datetime.date | None:
+    """When the patient's forløp is (or was) due its evaluation (patients.forlop.evaluation_due, as
+    the follow-up list reckons it), with the months of the centre that serves the patient's kommune.
+    `approved_at`: when the plan in force was approved (the caller asks the plan's app)."""
+    start = (
+        Start.objects.filter(patient=patient)
+        .order_by("-started_on", "-at")
+        .values_list("started_on", "next_evaluation", "referral__decision__evaluation_date")
+        .first()
+    )
+    found = evaluation_due(start, approved_at, evaluation_months(patient.municipality_id))
+    return timezone.localdate(found[0]) if found else None
+
+
+def next_evaluation_default(patient: Patient) -> datetime.date:
+    """What the evaluation form proposes as the next date: the centre's interval from today."""
+    return timezone.localdate() + evaluation_interval(evaluation_months(patient.municipality_id))
+
+
+def evaluations_of(patient: Patient) -> list[StatusChange]:
+    """The patient's recorded evaluations, newest first (the evaluation page shows the last few)."""
+    rows = patient.status_changes.filter(event=StatusEvent.EVALUATED).select_related("by")
+    return list(rows.order_by("-effective_date", "-at")[:5])
 
 
 def kit_names_for(patient: Patient) -> list[str]:

@@ -1,18 +1,23 @@
 """Which app may import which (CONTRIBUTING, "Layers"): an app uses its own layer and the layers
 below it, never one above; `dho`, the project package, sits on top and no app imports it.
 
-Three kinds of dependency are checked, because each once let an upper app in: Python imports
+Four kinds of dependency are checked, because each once let an upper app in: Python imports
 (wherever they stand, a function body included, and `import_module("…")`), migration dependencies,
-and model relations (a lazy `ForeignKey("triage.Alert")` is no import, yet it ties the tables and
-the migrations to triage).
+model relations (a lazy `ForeignKey("triage.Alert")` is no import, yet it ties the tables and the
+migrations to triage), and template libraries loaded by name (`{% load triage_tags %}` in a
+patients template is triage's code run by patients' page). A template under `templates/<app>/`
+(or `<app>/templates/`) is the app's; the other templates (`base.html`, `admin/`, `registration/` …)
+are the project's (dho), which may load any library.
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 from django.apps import apps
 from django.db.migrations.loader import MigrationLoader
+from django.template.backends.django import get_installed_libraries
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,6 +116,73 @@ def test_no_model_refers_to_a_model_above_it():
     assert not found, "\n".join(found)
 
 
+LOAD = re.compile(r"{%\s*load\s+(.+?)\s*%}")
+
+
+def loaded_libraries(source: str) -> list[str]:
+    """The library names a template loads: `{% load a b %}` both, `{% load x y from lib %}` lib."""
+    names = []
+    for found in LOAD.finditer(source):
+        words = found.group(1).split()
+        names += words[-1:] if "from" in words else words
+    return names
+
+
+def template_owner(path: Path) -> str:
+    """The app a template belongs to: `templates/<app>/…` or `<app>/templates/…`; else dho's."""
+    parts = path.relative_to(ROOT).parts
+    if parts[0] == "templates":
+        return parts[1] if len(parts) > 2 and parts[1] in LAYER else "dho"
+    return parts[0] if parts[0] in LAYER else "dho"
+
+
+def library_app(module: str) -> str:
+    """The app of a library's module (`triage.templatetags.triage_tags` → triage); Django's and a
+    third party's are no app of ours (an empty name, below every layer)."""
+    app = module.split(".")[0]
+    return app if app in LAYER else ""
+
+
+def upward_loads(app: str, source: str, libraries: dict[str, str]) -> list[str]:
+    """`{% load %}`s of an upper app's library (or of a name no installed library has)."""
+    problems = []
+    for name in loaded_libraries(source):
+        if name not in libraries:
+            problems.append(f"loads {name}, which no installed app offers")
+        elif above(app, library_app(libraries[name])):
+            problems.append(f"loads {name} ({libraries[name]})")
+    return problems
+
+
+def _templates() -> list[Path]:
+    return sorted(
+        [*(ROOT / "templates").rglob("*.html"), *(p for a in APPS for p in (ROOT / a).glob("templates/**/*.html"))]
+    )
+
+
+def test_no_template_loads_a_library_of_an_app_above_it():
+    libraries = get_installed_libraries()
+    templates = _templates()
+    assert len(templates) > 50
+    found = [
+        f"{path.relative_to(ROOT)} {problem}"
+        for path in templates
+        for problem in upward_loads(template_owner(path), path.read_text(encoding="utf-8"), libraries)
+    ]
+    assert not found, "a template loads a library of a layer above its app (CONTRIBUTING, «Layers»):\n" + "\n".join(
+        found
+    )
+
+
+def test_the_template_walk_sees_the_loads_that_are_allowed():
+    # Guards against a walk that reads nothing: patients' own library, Django's, and the project's
+    # base loading patients' navigation are all seen.
+    libraries = get_installed_libraries()
+    loads = {(template_owner(path), name) for path in _templates() for name in loaded_libraries(path.read_text())}
+    assert {("patients", "patients_tags"), ("patients", "i18n"), ("dho", "navigation")} <= loads
+    assert library_app(libraries["navigation"]) == "patients" and library_app(libraries["i18n"]) == ""
+
+
 def test_the_scoring_tasks_measurements_sends_by_name_are_triages():
     # measurements queues triage's scoring by the task's registered name, not by importing it: a
     # renamed task must fail here, not as messages no worker takes.
@@ -156,3 +228,22 @@ def test_the_import_check_fails_on_an_upward_import(app, source, upward):
 )
 def test_the_migration_check_fails_on_an_upward_dependency(app, dependencies, run_before, upward):
     assert bool(upward_migration_dependencies(app, dependencies, run_before)) is upward
+
+
+@pytest.mark.parametrize(
+    "path, source, upward",
+    [
+        ("templates/patients/detail.html", "{% extends 'base.html' %}{% load i18n triage_tags %}", True),
+        ("templates/patients/x.html", "{%load  static   ebp_tags%}", True),
+        ("templates/tenants/x.html", "{% load patients_tags %}", True),
+        ("templates/measurements/x.html", "{% load shown from ebp_tags %}", False),  # siblings
+        ("templates/patients/x.html", "{% load no_such_library %}", True),
+        ("templates/patients/x.html", "{% load i18n static patients_tags people %}", False),
+        ("templates/triage/x.html", "{% load i18n ebp_tags patients_tags triage_tags %}", False),
+        ("templates/base.html", "{% load static i18n navigation triage_tags %}", False),  # the project
+        ("templates/registration/login.html", "{% load triage_tags %}", False),
+    ],
+)
+def test_the_template_check_fails_on_an_upward_load(path, source, upward):
+    libraries = get_installed_libraries()
+    assert bool(upward_loads(template_owner(ROOT / path), source, libraries)) is upward

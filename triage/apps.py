@@ -6,4 +6,10 @@ class TriageConfig(AppConfig):
     verbose_name = "Oppfølging"
 
     def ready(self):
+        from patients.extensions import EndCloses, PatientSection, register_end_closes, register_patient_section
         from triage import signals  # noqa: F401  (connects the receivers)
+        from triage.patient_page import alerts_the_end_closes, patient_follow_up
+
+        # triage's parts of patients' pages (patients/extensions.py): patients imports nothing of triage
+        register_patient_section(PatientSection("triage.follow_up", patient_follow_up))
+        register_end_closes(EndCloses("triage.open_alerts", "triage/_end_alerts.html", alerts_the_end_closes))

@@ -14,7 +14,8 @@ from ebp.models import PlanVersion, VersionStatus
 from ebp.selectors import thresholds_for, without_approved_plan
 from measurements.models import Answer, Reading
 from measurements.types import RANK, SPECS, spec
-from patients.models import Patient, PatientStatus, Start, StatusChange, StatusEvent
+from patients.forlop import DEFAULT_EVALUATION_MONTHS, evaluation_due
+from patients.models import Patient, PatientStatus, Start
 from patients.selectors import visible_patients
 from tenants.models import Centre
 from tenants.norwegian import number
@@ -210,25 +211,6 @@ class FollowUpDue:
     evaluation: list[DueRow]
 
 
-def _day_start(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-
-
-def _evaluation_due(start, approved_at, months: int) -> tuple[datetime.datetime, datetime.datetime] | None:
-    """(due, settled from) of a patient's evaluation: the date set at the last evaluation, else the
-    vedtak's evaluation date, else `months` after the oppstart; an evaluation on or after the due date
-    settles it. A forløp from before the status history (no oppstart row) counts `months` from the
-    active plan's approval, and any evaluation since the approval settles it, as it always did."""
-    after = datetime.timedelta(days=round(months * 30.44))
-    if start is not None:
-        started_on, next_evaluation, vedtak_date = start
-        due = _day_start(next_evaluation or vedtak_date or started_on + after)
-        return due, due
-    if approved_at is not None:
-        return approved_at + after, approved_at
-    return None
-
-
 def _in_municipality(patients: QuerySet[Patient], municipality: str) -> QuerySet[Patient]:
     # A kommunenummer the caller has checked against the user's scope (the view answers 404 otherwise).
     return patients.filter(municipality__number=municipality) if municipality else patients
@@ -236,13 +218,13 @@ def _in_municipality(patients: QuerySet[Patient], municipality: str) -> QuerySet
 
 def follow_up_due(user, now=None, *, municipality: str = "") -> FollowUpDue:
     """Active patients due a routine contact (every N weeks from the last reached contact) and an
-    evaluation (`_evaluation_due`, unless an evaluation has been recorded since it fell due). For nurses
+    evaluation (`patients.forlop.evaluation_due`, unless an evaluation has been recorded since it fell due). For nurses
     and koordinatorer alike: whoever sees the patient; `municipality` (kommunenummer) narrows it.
     Five queries."""
     now = now or timezone.now()
     centre = worklist_centre(user)
     weeks = centre.routine_contact_weeks if centre else 6
-    months = centre.evaluation_months if centre else 3
+    months = centre.evaluation_months if centre else DEFAULT_EVALUATION_MONTHS
     patients = list(
         _in_municipality(visible_patients(user), municipality)
         .filter(status=PatientStatus.ACTIVE)
@@ -279,7 +261,7 @@ def follow_up_due(user, now=None, *, municipality: str = "") -> FollowUpDue:
         due = since + datetime.timedelta(weeks=weeks)
         if due <= now:
             routine.append(DueRow(p, due, last_contact.get(p.id)))
-        found = _evaluation_due(starts.get(p.id), approved.get(p.id), months)
+        found = evaluation_due(starts.get(p.id), approved.get(p.id), months)
         if found is None:
             continue
         eval_due, settled_from = found
@@ -287,38 +269,6 @@ def follow_up_due(user, now=None, *, municipality: str = "") -> FollowUpDue:
         if eval_due <= now and not (evaluated and evaluated >= settled_from):
             evaluation.append(DueRow(p, eval_due, evaluated or approved.get(p.id)))
     return FollowUpDue(sorted(routine, key=lambda r: r.due_at), sorted(evaluation, key=lambda r: r.due_at))
-
-
-def evaluation_due_on(patient) -> datetime.date | None:
-    """When the patient's forløp is (or was) due its evaluation, reckoned as the due list does
-    (`_evaluation_due`), with the months of the centre that serves the patient's kommune."""
-    start = (
-        Start.objects.filter(patient=patient)
-        .order_by("-started_on", "-at")
-        .values_list("started_on", "next_evaluation", "referral__decision__evaluation_date")
-        .first()
-    )
-    approved_at = (
-        PlanVersion.objects.filter(status=VersionStatus.ACTIVE, plan__patient=patient)
-        .values_list("decided_at", flat=True)
-        .first()
-    )
-    centre = centre_of(patient.municipality_id)
-    found = _evaluation_due(start, approved_at, centre.evaluation_months if centre else 3)
-    return timezone.localdate(found[0]) if found else None
-
-
-def next_evaluation_default(patient) -> datetime.date:
-    """What the evaluation form proposes as the next date: the centre's interval from today."""
-    centre = centre_of(patient.municipality_id)
-    months = centre.evaluation_months if centre else 3
-    return timezone.localdate() + datetime.timedelta(days=round(months * 30.44))
-
-
-def evaluations_of(patient) -> list[StatusChange]:
-    """The patient's recorded evaluations, newest first (the evaluation page shows the last few)."""
-    rows = patient.status_changes.filter(event=StatusEvent.EVALUATED).select_related("by")
-    return list(rows.order_by("-effective_date", "-at")[:5])
 
 
 # --- started without an approved plan -------------------------------------------------------------
@@ -358,15 +308,6 @@ def plan_missing_split(user, *, municipality: str = "") -> PlanMissing:
         else:
             split.not_started.append(patient)
     return split
-
-
-def plan_missing_among(patient_ids) -> frozenset:
-    """Which of these (already scoped) patients are started without an approved plan: one query for
-    a whole page (the board's «Mangler godkjent plan» badge), not one per row."""
-    ids = list(patient_ids)
-    if not ids:
-        return frozenset()
-    return frozenset(without_approved_plan(Patient.objects.filter(pk__in=ids)).values_list("pk", flat=True))
 
 
 # --- the patient page for nurses ------------------------------------------------------------------

@@ -4,8 +4,9 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from patients.models import StatusEvent
-from patients.services import status_changed
+from patients.services import evaluation_recorded, status_changed
 from triage.services.alerts import alerts_close_for_end
+from triage.services.followup import evaluation_contact_record
 
 
 @receiver(status_changed, dispatch_uid="triage.close_alerts_when_forlop_ends")
@@ -13,3 +14,9 @@ def _forlop_ended(sender, change, **kwargs):
     # Same transaction as the status change: the end and the closed alerts commit together.
     if change.event == StatusEvent.ENDED:
         alerts_close_for_end(change.patient_id, timezone.now())
+
+
+@receiver(evaluation_recorded, dispatch_uid="triage.evaluation_contact")
+def _evaluated(sender, evaluation, patient, user, text, request=None, **kwargs):
+    # The evaluation is in the contact log too: it settles the evaluation on the follow-up list.
+    evaluation.contact = evaluation_contact_record(patient=patient, user=user, text=text, request=request)

@@ -9,6 +9,5 @@ urlpatterns = [
     path("worklist/alerts/<uuid:alert_id>/release/", views.AlertReleaseView.as_view(), name="alert-release"),
     path("worklist/alerts/<uuid:alert_id>/handle/", views.AlertHandleView.as_view(), name="alert-handle"),
     path("followup/", views.FollowUpView.as_view(), name="follow-up"),
-    path("patients/<uuid:patient_id>/evaluering/", views.EvaluationView.as_view(), name="evaluation"),
     path("patients/<uuid:patient_id>/contacts/", views.ContactCreateView.as_view(), name="contact-create"),
 ]

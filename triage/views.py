@@ -5,12 +5,10 @@ record: services.NurseRequired is a PermissionDenied, so a 403), audit on every 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, resolve_url
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
@@ -18,19 +16,15 @@ from django.views.generic import TemplateView
 from django_htmx.http import HttpResponseClientRedirect
 
 from ebp.selectors import thresholds_for
-from ebp.services import NurseRequired as PlanNurseRequired
-from ebp.services import can_edit as can_edit_plan
-from patients.models import Diagnosis, EndReason, PatientStatus
-from patients.selectors import loans_out_for, move_notices_for
-from patients.services import StatusRefused, can_change_status
-from patients.views import ForlopFormView, PatientPageMixin
+from patients.models import Diagnosis
+from patients.selectors import move_notices_for
+from patients.views.base import PatientPageMixin
 from tenants.errors import RefusalMixin
 from tenants.models import AuditAction, Role
-from tenants.norwegian import date_text
 from tenants.selectors import user_scope, visible_municipalities
 from tenants.services import audit_record, audit_record_many
 from triage import selectors, services
-from triage.forms import ContactForm, EvaluationForm, HandleForm
+from triage.forms import ContactForm, HandleForm
 from triage.models import AlertStatus, ContactKind
 from triage.rows import RowRenderer
 
@@ -264,71 +258,3 @@ class ContactCreateView(RefusalMixin, PatientPageMixin, View):
         label = ContactKind(form.cleaned_data["kind"]).label.lower()
         messages.success(request, f"{label.capitalize()} for {self.patient.name} er registrert.")
         return _back(request, "triage:follow-up")
-
-
-class EvaluationView(PatientPageMixin, ForlopFormView):
-    """Evaluering of a patient's forløp (services.evaluation_record): it continues with a new date, the
-    plan is adjusted (a nurse: a draft is opened) or it ends. The patient's nurses and koordinator
-    record it, as the service allows; anyone else who sees the patient gets a 403, anyone outside a
-    404. A koordinator who chooses «adjust» is told why above the form, not sent to a bare 403."""
-
-    template_name = "triage/evaluation_form.html"
-    form_class = EvaluationForm
-    refused = (StatusRefused,)
-    EVALUATED = (PatientStatus.ACTIVE, PatientStatus.PAUSED)
-
-    def get(self, request, *args, **kwargs):
-        self._require_role()
-        return super().get(request, *args, **kwargs)
-
-    def post(self, request, *args, **kwargs):
-        self._require_role()
-        return super().post(request, *args, **kwargs)
-
-    def _require_role(self):
-        if not can_change_status(self.request.user, self.patient):
-            raise PermissionDenied("Bare sykepleiere og koordinatorer for pasienten kan registrere evaluering.")
-
-    def get_initial(self):
-        return {"next_date": selectors.next_evaluation_default(self.patient)}
-
-    def get_context_data(self, **kwargs):
-        if self.request.method == "GET":
-            audit_record(action=AuditAction.VIEW, object_type="evaluation", object_id=self.patient.pk,
-                         patient=self.patient, request=self.request)  # fmt: skip
-        return super().get_context_data(
-            patient=self.patient, due_on=selectors.evaluation_due_on(self.patient),
-            evaluations=selectors.evaluations_of(self.patient), can_evaluate=self.patient.status in self.EVALUATED,
-            can_adjust=can_edit_plan(self.request.user, self.patient), **kwargs,
-        )  # fmt: skip
-
-    def perform(self, form):
-        data = form.cleaned_data
-        ends = data["outcome"] == services.EvaluationOutcome.END
-        try:
-            result = services.evaluation_record(
-                patient=self.patient, user=self.request.user, outcome=data["outcome"],
-                next_date=None if ends else data["next_date"], end_reason=data["end_reason"] if ends else "",
-                note=data["note"], request=self.request,
-            )  # fmt: skip
-        except PlanNurseRequired:
-            raise StatusRefused(
-                "Bare sykepleiere som følger opp pasienten kan justere egenbehandlingsplanen. Velg «Fortsetter» "
-                "og be sykepleieren åpne et nytt planutkast, eller la sykepleieren registrere evalueringen."
-            ) from None
-        self.success_message = self._done(data, result)
-
-    def _done(self, data, result) -> str:
-        if result.ended is not None:
-            text = f"Evalueringen er registrert, og forløpet er avsluttet ({EndReason(data['end_reason']).label})."
-            out = [str(loan.device) for loan in loans_out_for(self.patient)]
-            if out:
-                text += f" Utstyr som fortsatt er utlånt: {', '.join(out)}. Det tas imot på utstyrssiden."
-            return text
-        text = f"Evalueringen er registrert. Neste evaluering {date_text(data['next_date'])}."
-        if result.draft is not None:
-            text += f" Planen justeres: utkastet (versjon {result.draft.number}) er åpent under Egenbehandlingsplan."
-        return text
-
-    def get_success_url(self):
-        return reverse("patients:detail", args=[self.patient.pk])

@@ -7,6 +7,7 @@
 - `oppstart`  – oppstart (loans, training, trial period) and avslutning (devices taken back)
 - `fastlege`  – which fastlege a patient may have (offered list, explicit choice outside it), and setting it
 - `contact_info` – the patient's phone and pårørende (the call sheet)
+- `evaluation` – evaluering of the forløp (continue, adjust, end); triage and ebp do their part as receivers
 """
 
 from patients.services.access import (
@@ -35,6 +36,13 @@ from patients.services.equipment import (
     loans_by_serial,
     register_centre_ids,
     serial_key,
+)
+from patients.services.evaluation import (
+    AdjustRefused,
+    Evaluation,
+    EvaluationOutcome,
+    evaluation_record,
+    evaluation_recorded,
 )
 from patients.services.fastlege import (
     GP_NOT_FOUND,
@@ -79,9 +87,12 @@ __all__ = [
     "GP_NOT_OFFERED",
     "GP_PERMISSION",
     "SHARE_PERMISSION",
+    "AdjustRefused",
     "ContactInfoRefused",
     "EquipmentRefused",
     "EquipmentRoleRequired",
+    "Evaluation",
+    "EvaluationOutcome",
     "FastlegeRefused",
     "FastlegeRoleRequired",
     "ReferralRefused",
@@ -107,6 +118,8 @@ __all__ = [
     "devices_import_csv",
     "devices_lend",
     "evaluation_next_set",
+    "evaluation_record",
+    "evaluation_recorded",
     "fastlege_check",
     "fastlege_find",
     "fastlege_label",

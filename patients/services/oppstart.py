@@ -26,11 +26,11 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from patients.forlop import START, offers
 from patients.models import (
     DeviceLoan,
     DeviceType,
     Patient,
-    PatientStatus,
     ReferralStatus,
     Start,
     StatusChange,
@@ -49,14 +49,12 @@ from tenants.models import AuditAction
 from tenants.norwegian import date_text
 from tenants.services import audit_record
 
-STARTED = (PatientStatus.ACTIVE, PatientStatus.PAUSED)
-
 
 def _start_refusal(patient: Patient, referral) -> str | None:
     """Why the patient cannot start now. «Already started» is read from the referrals (a granted one
     waits for its oppstart) and not only from the status, which also covers a forløp from before the
     status history (active, with no referral)."""
-    if referral is None and patient.status in STARTED:
+    if referral is None and not offers(patient.status, START.key):  # started: the state table offers no oppstart
         started = patient.starts.first()
         since = f" (oppstart {date_text(started.started_on)})" if started else ""
         return f"Pasienten er allerede startet{since}; forløpet må avsluttes før en ny oppstart."

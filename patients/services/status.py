@@ -9,6 +9,7 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from patients.forlop import allowed_events
 from patients.models import EndReason, Patient, PatientStatus, Referral, ReferralStatus, StatusChange, StatusEvent
 from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Role
@@ -29,14 +30,10 @@ STATUS_AFTER: dict[str, PatientStatus] = {
     StatusEvent.RESUMED: PatientStatus.ACTIVE,
     StatusEvent.ENDED: PatientStatus.ENDED,
 }
-# Which events may follow which status. Starting again after an end is a new oppstart; the first
-# start of a patient without any history is always allowed.
-ALLOWED: dict[str, set[StatusEvent]] = {
-    PatientStatus.ACTIVE: {StatusEvent.PAUSED, StatusEvent.EVALUATED, StatusEvent.ENDED, StatusEvent.MOVED},
-    PatientStatus.PAUSED: {StatusEvent.RESUMED, StatusEvent.EVALUATED, StatusEvent.ENDED, StatusEvent.MOVED},
-    PatientStatus.ENDED: {StatusEvent.STARTED},
-    PatientStatus.PENDING: {StatusEvent.STARTED, StatusEvent.ENDED},
-}
+# Which events may follow which status: the state table's (patients.forlop.NEXT_STEPS, which the
+# patient page shows as its next steps). The first start of a patient without any history is always
+# allowed.
+ALLOWED: dict[str, frozenset[StatusEvent]] = {status: allowed_events(status) for status in PatientStatus}
 STATUS_ROLES = (Role.NURSE, Role.COORDINATOR)
 
 
@@ -76,7 +73,7 @@ def can_change_status(user, patient: Patient) -> bool:
 
 def _check(patient: Patient, event: str, effective_date: datetime.date, until, end_reason: str) -> None:
     first_start = event == StatusEvent.STARTED and not patient.status_changes.exists()
-    if not first_start and event not in ALLOWED.get(patient.status, set()):
+    if not first_start and event not in ALLOWED.get(patient.status, frozenset()):
         label, now = StatusEvent(event).label, PatientStatus(patient.status).label
         raise StatusRefused(f"«{label}» er ikke mulig når pasienten har status «{str(now).lower()}».")
     if effective_date > timezone.localdate():

@@ -3,7 +3,7 @@
 - `scoring`  – scoring stored readings and answers in batches (the pure rules are `triage.scoring`)
 - `alerts`   – opening, raising and closing alerts, each change an `AlertEvent` row
 - `silence`  – the missing-measurement, missing-answer and inactive-patient checks
-- `followup` – the nurses' follow-up: take, handle (journal note), planned contacts, evaluations
+- `followup` – the nurses' follow-up: take, handle (journal note), planned contacts, an evaluation's contact row
 
 The names callers use are re-exported here.
 """
@@ -11,15 +11,13 @@ The names callers use are re-exported here.
 from triage.services.alerts import Finding, alerts_upsert, events_record, silence_alerts_close
 from triage.services.followup import (
     AlertRefused,
-    Evaluation,
-    EvaluationOutcome,
     NurseRequired,
     alert_handle,
     alert_release,
     alert_take,
     can_follow_up,
     contact_record,
-    evaluation_record,
+    evaluation_contact_record,
     journal_note_create,
 )
 from triage.services.scoring import NO_PLAN, SWEEP_AFTER, answers_score, readings_score, unscored_ids
@@ -29,8 +27,6 @@ __all__ = [
     "NO_PLAN",
     "SWEEP_AFTER",
     "AlertRefused",
-    "Evaluation",
-    "EvaluationOutcome",
     "Finding",
     "NurseRequired",
     "alert_handle",
@@ -40,7 +36,7 @@ __all__ = [
     "answers_score",
     "can_follow_up",
     "contact_record",
-    "evaluation_record",
+    "evaluation_contact_record",
     "events_record",
     "journal_note_create",
     "readings_score",

@@ -1,23 +1,18 @@
-"""The nurses' follow-up: taking an alert, handling it (which writes its journal note), and the
-planned contacts. Every rule about who may do it is checked here, so a page or API endpoint added
-later cannot skip it; views only turn the exceptions into messages and status codes."""
+"""The nurses' follow-up: taking an alert, handling it (which writes its journal note), the planned
+contacts and an evaluation's contact row. Every rule about who may do it is checked here, so a page or
+API endpoint added later cannot skip it; views only turn the exceptions into messages and status codes."""
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 
-from ebp.models import PlanVersion, VersionStatus
-from ebp.services import PlanRefused, draft_start, nurse_require
-from patients.models import EndReason, StatusChange, StatusEvent
 from patients.selectors import role_used_for
-from patients.services import StatusRefused, evaluation_next_set, status_change_record
 from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Role
-from tenants.norwegian import date_text, day_text, time_text
+from tenants.norwegian import day_text, time_text
 from tenants.people import display_name
 from tenants.services import audit_record
 from triage.journal import journal_document, journal_text
@@ -186,87 +181,16 @@ def journal_note_create(*, alert: Alert, contact: Contact) -> JournalNote:
     )
 
 
-# --- evaluering ---------------------------------------------------------------------------------
+# --- evaluering: the forløp's evaluation is patients' (patients.services.evaluation_record) -----------
 
 
-class EvaluationOutcome:
-    CONTINUE = "continue"  # the forløp goes on; a new evaluation date
-    ADJUST = "adjust"  # goes on (a new date) with a plan to adjust: a draft is opened for the nurse
-    END = "end"  # the forløp ends (end reason as for avslutning)
-    LABELS = {CONTINUE: "Fortsetter", ADJUST: "Planen justeres", END: "Avsluttes"}
-
-
-@dataclass
-class Evaluation:
-    contact: Contact
-    change: StatusChange  # the `evaluated` row
-    draft: PlanVersion | None = None  # «adjust»: the open draft
-    ended: StatusChange | None = None  # «end»: the `ended` row
-
-
-def _evaluation_refusal(outcome: str, next_date, end_reason: str) -> str | None:
-    if outcome not in EvaluationOutcome.LABELS:
-        return "Velg utfallet av evalueringen: fortsette, justere planen eller avslutte."
-    if outcome != EvaluationOutcome.END and next_date is None:
-        return "Oppgi datoen for neste evaluering når forløpet fortsetter."
-    if next_date is not None and next_date <= timezone.localdate():
-        return "Neste evaluering må være etter i dag."
-    if outcome == EvaluationOutcome.END and end_reason not in EndReason.values:
-        return "Velg en årsak til avslutningen."
-    return None
-
-
-def _open_draft(patient, user, request) -> PlanVersion:
-    """The plan's open version if there is one (already being adjusted), else a new draft."""
-    open_version = PlanVersion.objects.filter(
-        plan__patient=patient, status__in=[VersionStatus.DRAFT, VersionStatus.SUBMITTED]
-    ).first()
-    if open_version is not None:
-        return open_version
-    try:
-        return draft_start(patient=patient, user=user, request=request)
-    except PlanRefused as exc:  # a koordinator's ebp NurseRequired is NotAllowed: it passes, a 403
-        raise StatusRefused(str(exc)) from None
-
-
-@transaction.atomic
-def evaluation_record(
-    *,
-    patient,
-    user,
-    outcome: str,
-    next_date: datetime.date | None = None,
-    end_reason: str = "",
-    note: str = "",
-    request=None,
-) -> Evaluation:
-    """An evaluation of the forløp by the patient's nurse or koordinator: a Contact of kind evaluation,
-    an `evaluated` status row (its note names the outcome and the next date), and by outcome a new
-    evaluation date (continue), an open plan draft (adjust) or the `ended` row (end). Refusals raise
-    patients' StatusRefused (400); only a nurse opens the draft (ebp.NurseRequired, 403)."""
-    refusal = _evaluation_refusal(outcome, next_date, end_reason)
-    if refusal:
-        raise StatusRefused(refusal)
-    if outcome == EvaluationOutcome.ADJUST:
-        nurse_require(user, patient)  # only a nurse drafts the plan (ebp.NurseRequired, a 403)
-    summary = EvaluationOutcome.LABELS[outcome]
-    if outcome != EvaluationOutcome.END and next_date is not None:  # the refusal above asks for it
-        summary += f". Neste evaluering {date_text(next_date)}"
-    text = f"{summary}. {(note or '').strip()}".strip()
-    change = status_change_record(patient=patient, user=user, event=StatusEvent.EVALUATED, note=text, request=request)
+def evaluation_contact_record(*, patient, user, text: str, request=None) -> Contact:
+    """The contact log's row of an evaluation (kind evaluation, the evaluation's text as its note):
+    triage's part of patients' evaluation, written by its receiver in triage/signals.py inside the
+    evaluation's transaction. It settles the evaluation on the follow-up list (selectors.follow_up_due)."""
     contact = _contact_create(patient, user, ContactKind.EVALUATION, [], text)
     audit_record(
         action=AuditAction.CREATE, object_type="contact", object_id=contact.pk, patient=patient, request=request,
         user=user,
     )  # fmt: skip
-    result = Evaluation(contact=contact, change=change)
-    if outcome != EvaluationOutcome.END:
-        evaluation_next_set(patient=patient, next_date=next_date, user=user, request=request)
-    if outcome == EvaluationOutcome.ADJUST:
-        result.draft = _open_draft(patient, user, request)
-    if outcome == EvaluationOutcome.END:
-        result.ended = status_change_record(
-            patient=patient, user=user, event=StatusEvent.ENDED, end_reason=end_reason, note=(note or "").strip(),
-            request=request,
-        )  # fmt: skip
-    return result
+    return contact

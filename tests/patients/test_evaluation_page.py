@@ -1,4 +1,4 @@
-"""The evaluation page (triage:evaluation): continue with a new date, adjust the plan (a nurse; a
+"""The evaluation page (patients:evaluation): continue with a new date, adjust the plan (a nurse; a
 draft is opened) or end, with the errors by the fields and the service's refusals above the form;
 the follow-up list and the board lead to it; started patients without an approved plan are listed
 on the follow-up page and marked on the board, in one query for the whole board."""

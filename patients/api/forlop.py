@@ -1,11 +1,14 @@
-from django.db.models import Prefetch
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+"""The forløp's API: henvisning → vurdering → vedtak (klage) → samtykke → oppstart → pause and
+gjenopptak → avslutning, the status history and the «mulig flytting» answers."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, serializers
-from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from patients.api.base import PatientScopedAPIView
+from patients.api.equipment import LoanOutSerializer
+from patients.api.record import MunicipalityOutSerializer
 from patients.models import (
     ASSESSMENT_CRITERIA,
     Appeal,
@@ -16,15 +19,9 @@ from patients.models import (
     CriterionAnswer,
     Decision,
     DecisionOutcome,
-    Device,
-    DeviceLoan,
-    DeviceState,
-    DeviceType,
     Diagnosis,
     EndReason,
-    Kit,
     MoveNotice,
-    Patient,
     Referral,
     ReferralStatus,
     Referrer,
@@ -32,18 +29,10 @@ from patients.models import (
     StatusEvent,
 )
 from patients.selectors import (
-    device_type_labels,
-    devices_for,
-    get_device_for,
     get_move_notice_for,
-    get_patient_for,
     get_referral_for,
-    kits_for,
-    loans_of,
     loans_out_for,
     move_notices_for,
-    search_patients,
-    visible_patients,
     visible_referrals,
 )
 from patients.services import (
@@ -52,259 +41,20 @@ from patients.services import (
     assessment_record,
     can_change_status,
     consent_record,
-    contact_info_set,
     decision_record,
-    fastlege_label,
     fastlege_named,
-    fastlege_search,
-    offered_fastleger,
     patient_end,
-    patient_gp_set,
     patient_start,
     referral_municipality_ids,
     referral_register,
     status_change_record,
 )
-from patients.services.equipment import (
-    EquipmentRefused,
-    EquipmentRoleRequired,
-    device_clean,
-    device_discard,
-    device_register,
-    device_return,
-    devices_import_csv,
-    devices_lend,
-    kit_create,
-    kit_for,
-    register_centre_ids,
-)
+from patients.services.evaluation import EvaluationOutcome, evaluation_record
 from patients.services.moves import ANSWER_ROLE_REFUSED, move_answer
 from patients.services.status import NoPatientYet
-from tenants.api_input import read_capped
 from tenants.errors import refused_field
-from tenants.models import AuditAction, Centre, Municipality
-from tenants.people import display_name
-from tenants.selectors import (
-    ACCESS_LOG_REFUSED,
-    AccessLogPeriodError,
-    access_log,
-    access_log_period,
-    access_rows,
-    may_read_access_log,
-)
+from tenants.models import AuditAction, Municipality
 from tenants.services import audit_record, audit_record_list, audit_record_many
-
-
-class PatientScopedAPIView(APIView):
-    """Base for every API view under /patients/{patient_id}/: binds the patient once, after
-    authentication and before the handler, so a foreign or missing patient is a 404 for every method."""
-
-    patient: Patient
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        self.patient = get_patient_for(request.user, kwargs["patient_id"])
-
-
-class MunicipalityOutSerializer(serializers.Serializer):
-    number = serializers.CharField()
-    name = serializers.CharField()
-
-
-class PatientOutSerializer(serializers.ModelSerializer):
-    national_id = serializers.CharField(source="national_id_masked", help_text="Maskert: 010180 *****")
-    municipality = MunicipalityOutSerializer()
-    gp = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Patient
-        fields = ["id", "name", "national_id", "birth_date", "municipality", "status", "diagnoses", "gp", "phone",
-                  "next_of_kin"]  # fmt: skip
-
-    def get_gp(self, patient) -> str | None:
-        return display_name(patient.gp) if patient.gp else None
-
-
-@extend_schema(
-    parameters=[
-        OpenApiParameter("search", str, description="Navn eller starten av fødselsnummeret"),
-        OpenApiParameter("municipality", str, description="Kommunenummer, fire sifre"),
-    ]
-)
-class PatientListAPI(generics.ListAPIView):
-    serializer_class = PatientOutSerializer
-
-    def get_queryset(self):
-        return search_patients(
-            visible_patients(self.request.user).select_related("municipality", "gp"),
-            search=self.request.query_params.get("search", ""),
-            municipality=self.request.query_params.get("municipality", ""),
-        ).order_by("name", "id")
-
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
-        audit_record_many(action=AuditAction.VIEW, object_type="patient_list", patients=page, request=self.request)
-        return page
-
-
-class PatientDetailAPI(PatientScopedAPIView, generics.GenericAPIView):
-    serializer_class = PatientOutSerializer
-
-    def get(self, request, patient_id):
-        audit_record(
-            action=AuditAction.VIEW,
-            object_type="patient",
-            object_id=self.patient.pk,
-            patient=self.patient,
-            request=request,
-        )
-        return Response(self.get_serializer(self.patient).data)
-
-
-# --- the call sheet: fastlege, phone and pårørende -------------------------------------------------------
-
-
-class FastlegeOutSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    name = serializers.SerializerMethodField()
-    municipalities = serializers.ListField(child=serializers.CharField(), source="gp_municipalities")
-    hpr_numbers = serializers.SerializerMethodField()
-
-    def get_name(self, gp) -> str:
-        return fastlege_label(gp)
-
-    def get_hpr_numbers(self, gp) -> list[str]:
-        return [n for n in gp.gp_hpr_numbers if n]
-
-
-def _patient_out(patient: Patient) -> dict:
-    return PatientOutSerializer(Patient.objects.select_related("municipality", "gp").get(pk=patient.pk)).data
-
-
-class PatientGpOutSerializer(serializers.Serializer):
-    gp = serializers.CharField(allow_null=True, help_text="Fastlegens brukernavn, eller null")
-    offered = FastlegeOutSerializer(many=True, help_text="Fastlegene som tilbys for pasientens kommune, først")
-    found = FastlegeOutSerializer(many=True, help_text="Med ?search=: andre fastleger på plattformen")
-
-
-class PatientGpInSerializer(serializers.Serializer):
-    gp = serializers.CharField(
-        allow_blank=True, allow_null=True,  # no max_length: a refusal has one message
-        help_text="Fastlegens brukernavn eller HPR-nummer; tom eller null: ingen fastlege registrert",
-    )  # fmt: skip
-    gp_outside_offered = serializers.BooleanField(
-        required=False, default=False,
-        help_text="Bevisst valg av en fastlege utenfor listen som tilbys for kommunen (logges)",
-    )  # fmt: skip
-
-
-class PatientGpAPI(PatientScopedAPIView, generics.GenericAPIView):
-    """The patient's fastlege. GET: the current one and the offered list (with ?search=, name or HPR
-    number: other fastleger on the platform). POST: set or change it, one rule with the patient page
-    (patients.services.fastlege); the fastlege's access to the patient moves with it."""
-
-    serializer_class = PatientGpInSerializer
-
-    @extend_schema(
-        parameters=[OpenApiParameter("search", str, description="Navn eller HPR-nummer")],
-        responses={200: PatientGpOutSerializer},
-    )
-    def get(self, request, patient_id):
-        ids = [self.patient.municipality_id]
-        search = request.query_params.get("search", "").strip()
-        found = fastlege_search(ids, search) if search else []
-        audit_record(action=AuditAction.VIEW, object_type="patient_gp", object_id=self.patient.pk,
-                     patient=self.patient, request=request)  # fmt: skip
-        gp = self.patient.gp
-        return Response(PatientGpOutSerializer(
-            {"gp": gp.username if gp else None, "offered": offered_fastleger(ids), "found": found}
-        ).data)  # fmt: skip
-
-    @extend_schema(responses={200: PatientOutSerializer})
-    def post(self, request, patient_id):
-        given = self.get_serializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        name, outside = given.validated_data["gp"], given.validated_data["gp_outside_offered"]
-        with refused_field("gp"):  # a refusal is about the fastlege named: {"gp": [message]}
-            gp = fastlege_named([self.patient.municipality_id], name, outside_offered=outside)[0] if name else None
-            patient = patient_gp_set(patient=self.patient, user=request.user, gp=gp, outside_offered=outside,
-                                     request=request)  # fmt: skip
-        return Response(
-            PatientOutSerializer(Patient.objects.select_related("municipality", "gp").get(pk=patient.pk)).data
-        )
-
-
-class PatientContactInSerializer(serializers.Serializer):
-    phone = serializers.CharField(allow_blank=True, max_length=20)
-    next_of_kin = serializers.CharField(allow_blank=True, max_length=2000)
-
-
-class PatientContactAPI(PatientScopedAPIView, generics.GenericAPIView):
-    """POST: the patient's phone and pårørende (both replaced), by its nurses and koordinator."""
-
-    serializer_class = PatientContactInSerializer
-
-    @extend_schema(responses={200: PatientOutSerializer})
-    def post(self, request, patient_id):
-        given = self.get_serializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        patient = contact_info_set(patient=self.patient, user=request.user, request=request,
-                                   **given.validated_data)  # fmt: skip
-        return Response(
-            PatientOutSerializer(Patient.objects.select_related("municipality", "gp").get(pk=patient.pk)).data
-        )
-
-
-# --- innsyn i logg: who accessed the patient's record ---------------------------------------------------
-
-
-class AccessLogRowSerializer(serializers.Serializer):
-    at = serializers.DateTimeField(help_text="Når")
-    name = serializers.CharField(help_text="Personens navn (brukernavnet hvis navnet mangler)")
-    username = serializers.CharField()
-    role = serializers.CharField(help_text="Rollen som ga tilgang: nurse, coordinator, gp, specialist, finance, admin")
-    role_label = serializers.CharField(help_text="Rollen på norsk")
-    organisation = serializers.CharField(help_text="Senteret eller kommunen der personen har rollen")
-    action = serializers.ChoiceField(choices=AuditAction.choices, help_text="view, create, update, delete, export")
-    action_label = serializers.CharField(help_text="Handlingen på norsk")
-    object_type = serializers.CharField(help_text="Hva som ble lest eller endret, som i revisjonsloggen")
-    what = serializers.CharField(help_text="Det samme på norsk")
-
-
-@extend_schema(
-    summary="Innsyn i logg: hvem har lest eller endret pasientens opplysninger",
-    description=(
-        "Pasientens sykepleiere og koordinatorer (403 for andre som ser pasienten, 404 utenfor tilgangen). "
-        "Nyeste først; målinger fra utstyret og systemets egne kontroller er ikke med. Oppslaget logges selv."
-    ),
-    parameters=[
-        OpenApiParameter("from", OpenApiTypes.DATE, description="Fra og med (standard: 30 dager før til-datoen)"),
-        OpenApiParameter("to", OpenApiTypes.DATE, description="Til og med (standard: i dag)"),
-    ],
-)
-class AccessLogAPI(PatientScopedAPIView, generics.ListAPIView):
-    serializer_class = AccessLogRowSerializer
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)  # the patient through the scope: a 404 outside it
-        patient = self.patient
-        if not may_read_access_log(request.user, municipality_id=patient.municipality_id, gp_id=patient.gp_id):
-            raise exceptions.PermissionDenied(ACCESS_LOG_REFUSED)
-
-    def get_queryset(self):
-        params = self.request.query_params
-        try:
-            period = access_log_period(params.get("from", ""), params.get("to", ""))
-        except AccessLogPeriodError as exc:
-            raise serializers.ValidationError({key: [message] for key, message in exc.errors.items()}) from None
-        return access_log(self.patient.pk, period)
-
-    def paginate_queryset(self, queryset):
-        rows = access_rows(super().paginate_queryset(queryset))
-        audit_record(action=AuditAction.VIEW, object_type="access_log", object_id=self.patient.pk,
-                     patient=self.patient, request=self.request)  # fmt: skip
-        return rows
-
 
 # --- the henvisning process: henvisning → vurdering → vedtak (klage) → samtykke ------------------------
 
@@ -664,318 +414,6 @@ class HistoryAPI(PatientScopedAPIView, generics.GenericAPIView):
         return Response(self.get_serializer(changes, many=True).data)
 
 
-# --- equipment: the centre's device register and a patient's loans --------------------------------
-
-
-class DeviceLoanShortSerializer(serializers.Serializer):
-    lent_on = serializers.DateField()
-    patient_id = serializers.UUIDField(allow_null=True, help_text="Bare for en pasient du har tilgang til")
-    municipality = serializers.CharField(help_text="Kommunenummeret til pasienten som har enheten")
-
-
-class DeviceOutSerializer(serializers.ModelSerializer):
-    centre = serializers.CharField(source="centre.slug")
-    type_label = serializers.CharField(source="get_type_display")
-    state_label = serializers.CharField(source="get_state_display")
-    loan = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Device
-        fields = ["serial", "type", "type_label", "model", "state", "state_label", "centre", "note", "loan"]
-
-    @extend_schema_field(DeviceLoanShortSerializer(allow_null=True))
-    def get_loan(self, device) -> dict | None:
-        """The open loan; its patient only for someone who may see that patient."""
-        loan = next(iter(getattr(device, "open_loans", [])), None)
-        if loan is None:
-            return None
-        shown = loan.patient_id in self.context.get("patients", ())
-        return {
-            "lent_on": loan.lent_on,
-            "patient_id": str(loan.patient_id) if shown else None,
-            "municipality": loan.municipality.number,
-        }
-
-
-class DeviceInSerializer(serializers.Serializer):
-    type = serializers.CharField(help_text=f"Enhetstype: {', '.join(DeviceType.values)}")
-    model = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    serial = serializers.CharField(max_length=100)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-    centre = serializers.SlugField(required=False, help_text="Senterets slug, når du arbeider ved flere sentre")
-
-
-def _register_centre(user, slug: str = "") -> Centre:
-    """The centre whose register the request is about: the user's only one, or the one named."""
-    centres = Centre.objects.filter(id__in=register_centre_ids(user))
-    if slug:
-        centres = centres.filter(slug=slug)
-    found = list(centres[:2])
-    if not found:
-        raise EquipmentRoleRequired("Bare sykepleiere og administratorer ved et senter har et utstyrsregister.")
-    if len(found) > 1:
-        raise EquipmentRefused("Du arbeider ved flere sentre; oppgi senteret (centre).")
-    return found[0]
-
-
-@extend_schema(parameters=[OpenApiParameter("state", str, description=f"Tilstand: {', '.join(DeviceState.values)}")])
-class DeviceListAPI(generics.ListAPIView):
-    """The register of the user's centres (GET), and a new device in it (POST: 201)."""
-
-    serializer_class = DeviceOutSerializer
-
-    def get_queryset(self):
-        open_loans = DeviceLoan.objects.filter(returned_on__isnull=True).select_related("municipality")
-        devices = devices_for(self.request.user).select_related("centre")
-        state = self.request.query_params.get("state", "")
-        if state:
-            devices = devices.filter(state=state)
-        return devices.prefetch_related(Prefetch("loans", queryset=open_loans, to_attr="open_loans")).order_by(
-            "centre__name", "type", "serial"
-        )
-
-    def list(self, request, *args, **kwargs):
-        state = request.query_params.get("state", "")
-        if state and state not in DeviceState.values:
-            return Response({"detail": f"Ukjent tilstand «{state}»; bruk {', '.join(DeviceState.values)}."}, 400)
-        return super().list(request, *args, **kwargs)
-
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
-        lent_to = {loan.patient_id for device in page for loan in device.open_loans}
-        shown = list(visible_patients(self.request.user).filter(id__in=lent_to).only("id", "municipality_id", "gp_id"))
-        self.shown_patients = {p.pk for p in shown}
-        if shown:  # the register itself is no patient's data; a borrower's name is
-            audit_record_many(action=AuditAction.VIEW, object_type="device_list", patients=shown, request=self.request)
-        return page
-
-    def get_serializer_context(self):
-        return {**super().get_serializer_context(), "patients": getattr(self, "shown_patients", set())}
-
-    @extend_schema(request=DeviceInSerializer, responses={201: DeviceOutSerializer})
-    def post(self, request):
-        given = DeviceInSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        data = given.validated_data
-        device = device_register(
-            centre=_register_centre(request.user, data.get("centre", "")),
-            user=request.user,
-            type=data["type"],
-            serial=data["serial"],
-            model=data.get("model", ""),
-            note=data.get("note", ""),
-        )
-        return Response(DeviceOutSerializer(device).data, status=201)
-
-
-class KitOutSerializer(serializers.ModelSerializer):
-    centre = serializers.CharField(source="centre.slug")
-    diagnosis_label = serializers.CharField(
-        source="get_diagnosis_display", help_text="Tom når settet ikke gjelder en bestemt diagnose"
-    )
-    # Plain strings, not enums: the device and referral serializers already name these choice sets.
-    diagnosis = serializers.CharField(help_text=f"{', '.join(Diagnosis.values)}, eller tom")
-    device_types = serializers.ListField(
-        child=serializers.CharField(), help_text=f"Enhetstypene: {', '.join(DeviceType.values)}"
-    )
-    device_type_labels = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Kit
-        fields = ["id", "name", "diagnosis", "diagnosis_label", "device_types", "device_type_labels", "centre"]
-
-    def get_device_type_labels(self, kit) -> list[str]:
-        return device_type_labels(kit.device_types)
-
-
-class KitInSerializer(serializers.Serializer):
-    # Plain strings: the service checks them and says in Norwegian which value is wrong and what to use.
-    name = serializers.CharField(
-        max_length=200, allow_blank=True, help_text="Navnet på settet, unikt ved senteret (høyst 100 tegn)"
-    )
-    diagnosis = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        help_text=f"Diagnosen settet er for: {', '.join(Diagnosis.values)} (eller tom)",
-    )
-    device_types = serializers.ListField(
-        child=serializers.CharField(max_length=100),
-        help_text=f"Enhetstypene som lånes ut sammen: {', '.join(DeviceType.values)}",
-    )
-    centre = serializers.SlugField(required=False, help_text="Senterets slug, når du arbeider ved flere sentre")
-
-
-class KitListAPI(generics.ListAPIView):
-    """The kits of the user's centres (GET), and a new kit (POST: 201). Who may: as for the device
-    register, the centre's nurses and admins; another centre's kit is never listed."""
-
-    serializer_class = KitOutSerializer
-
-    def get_queryset(self):
-        return kits_for(self.request.user).order_by("centre__name", "name", "id")
-
-    @extend_schema(request=KitInSerializer, responses={201: KitOutSerializer})
-    def post(self, request):
-        given = KitInSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        data = given.validated_data
-        kit = kit_create(
-            centre=_register_centre(request.user, data.get("centre", "")),
-            user=request.user,
-            name=data["name"],
-            diagnosis=data.get("diagnosis", ""),
-            device_types=data["device_types"],
-        )
-        return Response(KitOutSerializer(kit).data, status=201)
-
-
-class CSVParser(BaseParser):
-    media_type = "text/csv"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        raw = read_capped(stream)  # at most DATA_UPLOAD_MAX_MEMORY_SIZE, else a 400
-        try:
-            return raw.decode("utf-8-sig")
-        except UnicodeDecodeError:  # Excel on Windows saves CSV as Windows-1252 (å in «Blodtrykksmåler»)
-            return raw.decode("cp1252", errors="replace")
-
-
-class PlainTextParser(CSVParser):
-    media_type = "text/plain"
-
-
-class DeviceImportAPI(APIView):
-    """A CSV file (`type,model,serial`, one device a line) into the register: one result per line, the
-    valid lines stored even when a neighbour is rejected."""
-
-    parser_classes = [CSVParser, PlainTextParser]
-
-    @extend_schema(
-        request={"text/csv": {"type": "string"}},
-        parameters=[OpenApiParameter("centre", str, description="Senterets slug, når du arbeider ved flere")],
-        responses={200: dict},
-    )
-    def post(self, request):
-        if not isinstance(request.data, str):
-            return Response({"detail": "Send CSV-filen som text/csv med overskriften type,model,serial."}, 400)
-        centre = _register_centre(request.user, request.query_params.get("centre", ""))
-        lines = devices_import_csv(centre=centre, user=request.user, text=request.data)
-        created = sum(1 for line in lines if line.status == "created")
-        body = {"created": created, "rejected": len(lines) - created, "lines": [line.as_dict() for line in lines]}
-        return Response(body, status=200)
-
-
-class DeviceScopedAPIView(APIView):
-    """Base for /devices/{serial}/…: binds the device of the user's centres once (?centre= when the
-    serial is in two of them); another centre's device is a 404, like a missing one."""
-
-    device: Device
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        self.device = get_device_for(request.user, kwargs["serial"], request.query_params.get("centre", ""))
-
-
-class ReturnInSerializer(serializers.Serializer):
-    returned_on = serializers.DateField(required=False, help_text="Returdato (standard: i dag)")
-
-
-class DeviceReturnAPI(DeviceScopedAPIView):
-    """The device is back: its loan closes and it waits for cleaning («returnert – til rengjøring»)."""
-
-    @extend_schema(request=ReturnInSerializer, responses={200: DeviceOutSerializer})
-    def post(self, request, serial):
-        given = ReturnInSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        loan = device_return(
-            device=self.device, user=request.user, returned_on=given.validated_data.get("returned_on"),
-            request=request,
-        )  # fmt: skip
-        return Response(DeviceOutSerializer(loan.device).data)
-
-
-class DeviceCleanAPI(DeviceScopedAPIView):
-    """A returned device is cleaned and may be lent again; any other is a 400 saying why."""
-
-    @extend_schema(request=None, responses={200: DeviceOutSerializer})
-    def post(self, request, serial):
-        device = device_clean(device=self.device, user=request.user)
-        return Response(DeviceOutSerializer(device).data)
-
-
-class DiscardInSerializer(serializers.Serializer):
-    lost = serializers.BooleanField(default=False, help_text="Tapt (ellers kassert)")
-    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-
-
-class DeviceDiscardAPI(DeviceScopedAPIView):
-    """Out of use: kassert (not while lent), or tapt (a lent one's loan ends today)."""
-
-    @extend_schema(request=DiscardInSerializer, responses={200: DeviceOutSerializer})
-    def post(self, request, serial):
-        given = DiscardInSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        data = given.validated_data
-        device = device_discard(
-            device=self.device, user=request.user, lost=data["lost"], note=data.get("note", ""), request=request
-        )
-        return Response(DeviceOutSerializer(device).data)
-
-
-class LoanOutSerializer(serializers.ModelSerializer):
-    serial = serializers.CharField(source="device.serial")
-    type = serializers.CharField(source="device.type")
-    lent_by = serializers.CharField(source="lent_by.username")
-    returned_by = serializers.CharField(source="returned_by.username", allow_null=True, default=None)
-
-    class Meta:
-        model = DeviceLoan
-        fields = ["id", "serial", "type", "lent_on", "returned_on", "lent_by", "returned_by"]
-
-
-class LendInSerializer(serializers.Serializer):
-    devices = serializers.ListField(
-        child=serializers.CharField(max_length=100), allow_empty=False, help_text="Serienumrene som lånes ut"
-    )
-    kit = serializers.CharField(required=False, max_length=100, help_text="Utstyrspakken de utgjør (navn)")
-    lent_on = serializers.DateField(required=False, help_text="Utlånsdato (standard: i dag)")
-
-
-class PatientLoansAPI(PatientScopedAPIView, generics.GenericAPIView):
-    """The patient's loans (GET; ?out=1: what is still out), and devices lent to them (POST: 201)."""
-
-    serializer_class = LoanOutSerializer
-    pagination_class = None  # one list (and so in the schema)
-
-    @extend_schema(
-        parameters=[OpenApiParameter("out", bool, description="Bare det som ikke er returnert")],
-        responses=LoanOutSerializer(many=True),
-    )
-    def get(self, request, patient_id):
-        audit_record(
-            action=AuditAction.VIEW, object_type="device_loans", object_id=self.patient.pk, patient=self.patient,
-            request=request,
-        )  # fmt: skip
-        out = request.query_params.get("out", "") in ("1", "true")
-        loans = loans_out_for(self.patient) if out else loans_of(self.patient)
-        return Response(self.get_serializer(loans, many=True).data)
-
-    @extend_schema(request=LendInSerializer, responses={201: LoanOutSerializer(many=True)})
-    def post(self, request, patient_id):
-        given = LendInSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        data = given.validated_data
-        loans = devices_lend(
-            patient=self.patient,
-            user=request.user,
-            serials=data["devices"],
-            kit=kit_for(self.patient, data["kit"]) if data.get("kit") else None,
-            lent_on=data.get("lent_on"),
-            request=request,
-        )
-        return Response(LoanOutSerializer(loans, many=True).data, status=201)
-
-
 # --- oppstart ---------------------------------------------------------------------------------------
 
 
@@ -1131,3 +569,46 @@ class PatientMoveAPI(PatientScopedAPIView, generics.GenericAPIView):
         move_answer(notice=notice, answer=given.validated_data["answer"], user=request.user, request=request)
         notice.refresh_from_db()
         return Response(MoveNoticeOutSerializer(notice).data)
+
+
+# --- evaluering -----------------------------------------------------------------------------------
+
+
+class EvaluationInSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(
+        choices=list(EvaluationOutcome.LABELS.items()), help_text="continue, adjust (åpner et planutkast) eller end"
+    )
+    next_date = serializers.DateField(required=False, allow_null=True, help_text="Neste evaluering (continue, adjust)")
+    end_reason = serializers.ChoiceField(choices=EndReason.choices, required=False, help_text="Årsak (end)")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class EvaluationOutSerializer(serializers.Serializer):
+    contact_id = serializers.IntegerField()
+    evaluated = StatusChangeOutSerializer()
+    ended = StatusChangeOutSerializer(allow_null=True)
+    draft_version = serializers.IntegerField(allow_null=True, help_text="Adjust: planutkastets versjonsnummer")
+    status = serializers.CharField(help_text="Pasientens status etter evalueringen")
+
+
+class EvaluationAPI(PatientScopedAPIView, generics.GenericAPIView):
+    """An evaluation of the forløp: 201 with the `evaluated` row (and the `ended` row, or the plan
+    draft's number); a step that does not fit the forløp is a 400 saying why, a user without the
+    role a 403."""
+
+    serializer_class = EvaluationInSerializer
+
+    @extend_schema(responses={201: EvaluationOutSerializer})
+    def post(self, request, patient_id):
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        result = evaluation_record(patient=self.patient, user=request.user, request=request, **given.validated_data)
+        self.patient.refresh_from_db(fields=["status", "status_until"])
+        body = {
+            "contact_id": result.contact.pk,
+            "evaluated": StatusChangeOutSerializer(result.change).data,
+            "ended": StatusChangeOutSerializer(result.ended).data if result.ended else None,
+            "draft_version": result.draft.number if result.draft else None,
+            "status": self.patient.status,
+        }
+        return Response(body, status=201)

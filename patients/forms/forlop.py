@@ -1,11 +1,12 @@
-"""The forløp's forms before oppstart. They check what a field alone can tell (filled in, a date, a
-choice) and put the error next to that field; the rules of the process (order of the steps, periods,
-who may act) stay in patients.services.referrals, whose refusal the view shows above the form."""
+"""The forløp's forms: henvisning, vurdering, vedtak, klage, samtykke, oppstart, pause, gjenopptak and
+avslutning. The rules of the process stay in patients.services.referrals and .status."""
 
 from django import forms
+from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from patients.forms.base import DATE_FORMATS, FastlegeChoiceMixin, FastlegeField, StepForm, _choice, _date, _text
 from patients.models import (
     ASSESSMENT_CRITERIA,
     AppealOutcome,
@@ -18,101 +19,8 @@ from patients.models import (
     EndReason,
     Referrer,
 )
-from patients.services import GP_NOT_OFFERED, FastlegeRefused, ReturnCondition, fastlege_find
-from tenants import norwegian
-from tenants.people import display_name
-
-REQUIRED = _("Dette feltet må fylles ut.")
-DATE = _("Skriv datoen som dd.mm.åååå.")
-DATE_FORMATS = [norwegian.DATE, "%Y-%m-%d", "%d.%m.%y"]
-
-
-def _date(label, *, required: bool = False, help_text: str = "") -> forms.DateField:
-    return forms.DateField(
-        label=label,
-        required=required,
-        input_formats=DATE_FORMATS,
-        help_text=help_text,
-        error_messages={"required": REQUIRED, "invalid": DATE},
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
-
-
-def _choice(label, choices, *, required_message) -> forms.ChoiceField:
-    return forms.ChoiceField(
-        label=label,
-        choices=choices,
-        widget=forms.RadioSelect,
-        error_messages={"required": required_message, "invalid_choice": required_message},
-    )
-
-
-def _text(label, *, required: bool = False, textarea: bool = False, max_length: int | None = None, message=REQUIRED):
-    widget = forms.Textarea(attrs={"rows": 3}) if textarea else forms.TextInput
-    return forms.CharField(
-        label=label, required=required, max_length=max_length, widget=widget, error_messages={"required": message}
-    )
-
-
-class StepForm(forms.Form):
-    """Marks a field in error for screen readers: aria-invalid, and the message it is described by
-    (templates/patients/_field.html renders the message with that id next to the field)."""
-
-    def full_clean(self):
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                attrs = self.fields[name].widget.attrs
-                attrs["aria-invalid"] = "true"
-                attrs["aria-describedby"] = f"{self[name].auto_id}_error"
-
-
-class FastlegeField(forms.ModelChoiceField):
-    """A fastlege by name, with the municipalities where they practise (patients.selectors.fastleger_for)."""
-
-    def label_from_instance(self, user):
-        name = display_name(user)
-        places = sorted(getattr(user, "gp_municipalities", None) or [])
-        return f"{name} ({', '.join(places)})" if places else name
-
-
-class FastlegeChoiceMixin:
-    """The fastlege as two fields: `gp`, the offered list (patients.services.fastlege), and `gp_other`,
-    any other fastlege the platform knows, found by name or HPR number: filling it in is the explicit
-    choice outside the list (`gp_outside_offered` in cleaned_data, audited by the service)."""
-
-    def _gp_fields(self):
-        self.fields["gp_other"] = _text(
-            _("Annen fastlege (navn eller HPR-nummer)"),
-            max_length=200,
-        )
-        self.fields["gp_other"].help_text = _(
-            "Bare om fastlegen ikke står i listen: skriv HPR-nummeret (sikrest) eller navnet. Valget logges."
-        )
-
-    def gp_municipality_ids(self) -> list[int]:  # pragma: no cover - each form defines it
-        raise NotImplementedError
-
-    def clean(self):
-        data = super().clean()
-        data["gp_outside_offered"] = False
-        other = (data.get("gp_other") or "").strip()
-        if not other:
-            return data
-        if data.get("gp"):
-            self.add_error("gp_other", _("Velg fastlegen fra listen eller skriv en annen, ikke begge."))
-            return data
-        ids = self.gp_municipality_ids()
-        if not ids:
-            return data  # the municipality field carries its own error
-        try:
-            gp = fastlege_find(ids, other)
-        except FastlegeRefused as exc:
-            self.add_error("gp_other", str(exc))
-            return data
-        data["gp"] = gp
-        data["gp_outside_offered"] = not self.fields["gp"].queryset.filter(pk=gp.pk).exists()
-        return data
+from patients.services import GP_NOT_OFFERED
+from patients.services.evaluation import EvaluationOutcome
 
 
 class ReferralForm(FastlegeChoiceMixin, StepForm):
@@ -167,41 +75,6 @@ class ReferralForm(FastlegeChoiceMixin, StepForm):
         if not (value.isdigit() and len(value) == 11):
             raise forms.ValidationError(_("Fødselsnummeret må ha 11 siffer."))
         return value
-
-
-class PatientGpForm(FastlegeChoiceMixin, StepForm):
-    """Set or change a patient's fastlege (patients.services.patient_gp_set)."""
-
-    gp = FastlegeField(
-        label=_("Fastlege"),
-        queryset=None,
-        required=False,
-        empty_label=_("Ingen fastlege registrert"),
-        help_text=_("Fastlegene i pasientens kommune og de som alt følger innbyggere der."),
-        error_messages={"invalid_choice": GP_NOT_OFFERED},
-    )
-
-    def __init__(self, *args, patient, gps, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.patient = patient
-        self.fields["gp"].queryset = gps
-        self._gp_fields()
-
-    def gp_municipality_ids(self) -> list[int]:
-        return [self.patient.municipality_id]
-
-
-class PatientContactForm(StepForm):
-    """The patient's phone and pårørende (patients.services.contact_info_set)."""
-
-    phone = _text(_("Telefon"), max_length=20)
-    next_of_kin = _text(_("Pårørende"), textarea=True, max_length=2000)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["next_of_kin"].help_text = _(
-            "Navn, relasjon og telefon, for eksempel «Anne Kvam, datter, 912 34 567»."
-        )
 
 
 class AssessmentForm(StepForm):
@@ -368,81 +241,45 @@ class EndForm(StepForm):
         )
 
 
-class DeviceReturnForm(StepForm):
-    """«Ta imot»: the date the device came back and the state it came back in (the service checks the
-    date against the loan)."""
-
-    returned_on = _date(_("Returdato"), required=True, help_text=_("Ikke fram i tid, og ikke før utlånet begynte."))
-    condition = _choice(_("Tilstand ved retur"), ReturnCondition.choices,
-                        required_message=_("Velg tilstanden enheten ble levert i."))  # fmt: skip
-    note = _text(_("Merknad"), textarea=True, max_length=1000)
-    centre = forms.CharField(widget=forms.HiddenInput, required=False)
+OUTCOME_MISSING = _("Velg utfallet av evalueringen: fortsette, justere planen eller avslutte.")
 
 
-class DeviceForm(StepForm):
-    """A device into the centre's register (the service checks the serial and that it is free)."""
+class EvaluationForm(StepForm):
+    """An evaluation of the forløp (patients.services.evaluation_record). The form puts what one field
+    or two can tell next to the field; the service's refusals (status, who may adjust the plan) are
+    shown above the form by the view."""
 
-    centre = forms.ModelChoiceField(label=_("Senter"), queryset=None, empty_label=None,
-                                    error_messages={"required": _("Velg senteret."),
-                                                    "invalid_choice": _("Velg et senter fra listen.")})  # fmt: skip
-    type = forms.ChoiceField(label=_("Type"), choices=DeviceType.choices,
-                             error_messages={"required": _("Velg enhetstypen.")})  # fmt: skip
-    model = _text(_("Modell"), max_length=100)
-    serial = _text(_("Serienummer"), required=True, max_length=100, message=_("Fyll ut serienummeret."))
-
-    def __init__(self, *args, centres, **kwargs):
-        super().__init__(*args, prefix="device", **kwargs)
-        self.fields["centre"].queryset = centres
-
-
-class DeviceImportForm(StepForm):
-    """A CSV file (type,model,serial) into the register; pasted text works as well."""
-
-    centre = forms.ModelChoiceField(label=_("Senter"), queryset=None, empty_label=None,
-                                    error_messages={"required": _("Velg senteret."),
-                                                    "invalid_choice": _("Velg et senter fra listen.")})  # fmt: skip
-    file = forms.FileField(label=_("CSV-fil"), required=False)
-    text = _text(_("Eller lim inn linjene"), textarea=True)
-
-    def __init__(self, *args, centres, **kwargs):
-        super().__init__(*args, prefix="import", **kwargs)
-        self.fields["centre"].queryset = centres
-        self.fields["text"].help_text = _("Første linje: type,model,serial")
+    outcome = forms.ChoiceField(
+        label=_("Utfall av evalueringen"),
+        choices=list(EvaluationOutcome.LABELS.items()),
+        widget=forms.RadioSelect,
+        error_messages={"required": OUTCOME_MISSING, "invalid_choice": OUTCOME_MISSING},
+    )
+    next_date = forms.DateField(
+        label=_("Neste evaluering"),
+        required=False,
+        input_formats=DATE_FORMATS,
+        help_text=_("Når forløpet fortsetter eller planen justeres."),
+        error_messages={"invalid": _("Skriv datoen som dd.mm.åååå.")},
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    end_reason = forms.ChoiceField(
+        label=_("Årsak til avslutning"),
+        choices=[("", _("Velg årsak (når forløpet avsluttes)")), *EndReason.choices],
+        required=False,
+        error_messages={"invalid_choice": _("Velg en årsak fra listen.")},
+    )
+    note = forms.CharField(label=_("Notat"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
 
     def clean(self):
         data = super().clean()
-        upload = data.get("file")
-        if upload:
-            try:
-                data["text"] = upload.read().decode("utf-8-sig")
-            except UnicodeDecodeError:
-                self.add_error("file", _("Filen må være en CSV-fil i UTF-8."))
-        elif not data.get("text"):
-            self.add_error("file", _("Velg en CSV-fil, eller lim inn linjene."))
+        outcome, next_date = data.get("outcome"), data.get("next_date")
+        goes_on = outcome in (EvaluationOutcome.CONTINUE, EvaluationOutcome.ADJUST)
+        # A date that did not parse already has its own message by the field.
+        if goes_on and next_date is None and "next_date" not in self.errors:
+            self.add_error("next_date", _("Oppgi datoen for neste evaluering når forløpet fortsetter."))
+        if goes_on and next_date is not None and next_date <= timezone.localdate():
+            self.add_error("next_date", _("Neste evaluering må være etter i dag."))
+        if outcome == EvaluationOutcome.END and not data.get("end_reason"):
+            self.add_error("end_reason", _("Velg en årsak til avslutningen."))
         return data
-
-
-class KitForm(StepForm):
-    """A kit of the centre: a name, the diagnosis it is for, and the device types lent together (the
-    service checks that the name is free at the centre)."""
-
-    centre = forms.ModelChoiceField(label=_("Senter"), queryset=None, empty_label=None,
-                                    error_messages={"required": _("Velg senteret."),
-                                                    "invalid_choice": _("Velg et senter fra listen.")})  # fmt: skip
-    name = _text(_("Navn på settet"), required=True, max_length=100,
-                 message=_("Fyll ut et navn på settet, for eksempel «KOLS»."))  # fmt: skip
-    diagnosis = forms.ChoiceField(label=_("Diagnose"), required=False,
-                                  choices=[("", _("Ingen bestemt diagnose")), *Diagnosis.choices],
-                                  error_messages={"invalid_choice": _("Velg en diagnose fra listen.")})  # fmt: skip
-    device_types = forms.MultipleChoiceField(
-        label=_("Enheter i settet"),
-        choices=DeviceType.choices,
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": _("Velg minst én enhetstype."),
-                        "invalid_choice": _("Velg enhetstyper fra listen.")},
-    )  # fmt: skip
-
-    def __init__(self, *args, centres, **kwargs):
-        super().__init__(*args, prefix="kit", **kwargs)
-        self.fields["centre"].queryset = centres
-        self.fields["name"].error_messages["max_length"] = _("Navnet kan ha høyst 100 tegn.")

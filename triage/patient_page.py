@@ -1,15 +1,13 @@
-"""Triage's part of the patient page. `patients/detail.html` is the patient's page in the patients
-app, which sits below triage and imports nothing of it (CONTRIBUTING, "Layers"); the open alert,
-trends, alert history and notes are served from here, into the page's `patient_sections` slot."""
-
-from django import template
+"""Triage's parts of the patients app's pages, registered into patients' extension points
+(`patients/extensions.py`) in `TriageConfig.ready()`: patients sits below triage and imports nothing
+of it (CONTRIBUTING, "Layers"). The patient page gets the open alert, trends, alert history and notes
+(its `patient_sections` slot); the avslutning's confirmation lists the open alerts the end will close
+(`triage/signals.py` closes them when the end is recorded)."""
 
 from triage.forms import ContactForm
-from triage.models import ContactKind
+from triage.models import Alert, AlertStatus, ContactKind
 from triage.selectors import patient_follow_up as follow_up_of
 from triage.services import can_follow_up
-
-register = template.Library()
 
 
 def _days(request) -> int:
@@ -19,7 +17,6 @@ def _days(request) -> int:
         return 30  # the selector also falls back to 30 for a number it does not offer
 
 
-@register.simple_tag(takes_context=True)
 def patient_follow_up(context) -> str:
     """Renders `triage/_patient_follow_up.html` in the page's own context (as `{% include %}` would),
     with the patient's follow-up as `follow_up`, and for the patient's nurse the «Registrer kontakt»
@@ -34,3 +31,9 @@ def patient_follow_up(context) -> str:
         form.fields["kind"].choices = [c for c in form.fields["kind"].choices if c[0] != ContactKind.EVALUATION]
     with context.push(follow_up=follow_up, contact_form=form):
         return context.template.engine.get_template("triage/_patient_follow_up.html").render(context)
+
+
+def alerts_the_end_closes(patient) -> dict:
+    """The patient's open alerts (the page has the patient from the scope selector and audits its
+    read), newest first, as `alerts` for `triage/_end_alerts.html`."""
+    return {"alerts": list(Alert.objects.filter(patient=patient, status=AlertStatus.OPEN).order_by("-opened_at"))}

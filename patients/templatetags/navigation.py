@@ -1,6 +1,7 @@
 """What the main menu (`base.html`) needs beyond the user's roles (tenants' `user_roles` context
-processor). tenants sits below patients and cannot tell whose device register a user keeps; this
-library, in the app at the top of the patient layers, can, and the menu loads it."""
+processor): whether the user keeps a centre's device register, patients' rule
+(patients.selectors.register_centres). tenants sits below patients and cannot tell; this library,
+in the app that keeps the register, can, and the menu (the project's template) loads it."""
 
 from django import template
 

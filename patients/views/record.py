@@ -1,0 +1,225 @@
+"""The patient record's pages: the list, the patient page, the call sheet's facts and the innsyn i logg."""
+
+from urllib.parse import urlencode
+
+import weasyprint
+from django.conf import settings
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
+from django.views.generic import TemplateView, View
+
+from patients.forms.record import (
+    PatientContactForm,
+    PatientGpForm,
+)
+from patients.pdf import norwegian_date
+from patients.selectors import (
+    loans_out_for,
+    search_patients,
+    visible_patients,
+)
+from patients.services import (
+    ContactInfoRefused,
+    FastlegeRefused,
+    can_edit_contact_info,
+    can_set_fastlege,
+    contact_info_set,
+    offered_fastleger,
+    patient_gp_set,
+    register_centre_ids,
+)
+from patients.views.base import PatientPageMixin, PatientStepView
+from tenants.models import AuditAction
+from tenants.selectors import (
+    ACCESS_LOG_REFUSED,
+    AccessLogPeriodError,
+    access_log,
+    access_log_period,
+    access_rows,
+    may_read_access_log,
+    visible_municipalities,
+)
+from tenants.services import audit_record, audit_record_many
+
+
+class PatientListView(LoginRequiredMixin, TemplateView):
+    template_name = "patients/list.html"
+    page_size = 50
+
+    def get_context_data(self, **kwargs):
+        search = self.request.GET.get("search", "")
+        municipality = self.request.GET.get("municipality", "")
+        patients = search_patients(
+            visible_patients(self.request.user).select_related("municipality", "gp"),
+            search=search,
+            municipality=municipality,
+        ).order_by("name", "id")
+        page = Paginator(patients, self.page_size).get_page(self.request.GET.get("page"))
+        audit_record_many(
+            action=AuditAction.VIEW, object_type="patient_list", patients=page.object_list, request=self.request
+        )
+        return super().get_context_data(
+            page=page,
+            search=search,
+            municipality=municipality,
+            municipalities=visible_municipalities(self.request.user),
+            **kwargs,
+        )
+
+
+class PatientDetailView(PatientPageMixin, TemplateView):
+    """The patient's facts. The sections below them (open alert, trends, history, notes) are triage's,
+    registered into patients/extensions.py and rendered by `{% patient_sections %}`: patients does
+    not import triage."""
+
+    template_name = "patients/detail.html"
+
+    def get_context_data(self, **kwargs):
+        audit_record(
+            action=AuditAction.VIEW,
+            object_type="patient",
+            object_id=self.patient.pk,
+            patient=self.patient,
+            request=self.request,
+        )
+        changes = self.patient.status_changes.select_related("by", "municipality", "previous_municipality")
+        user = self.request.user
+        return super().get_context_data(
+            patient=self.patient, status_changes=changes,
+            # the call sheet: samtykke and what the patient has on loan, beside the phone and pårørende
+            consents=self.patient.consents.filter(municipality_id=self.patient.municipality_id)
+            .select_related("recorded_by"),
+            loans=loans_out_for(self.patient),
+            keeps=register_centre_ids(self.request.user),  # «Ta imot» only where the register is kept
+            may_set_gp=can_set_fastlege(user, self.patient),
+            may_edit_contact=can_edit_contact_info(user, self.patient),
+            **kwargs,
+        )  # fmt: skip
+
+
+# --- innsyn i logg: who accessed the patient's record, for the patient ---------------------------------
+
+ACCESS_LOG_PDF_ROWS = 5000  # a letter stays printable; a longer log asks for a shorter period
+
+
+class AccessLogMixin(PatientPageMixin):
+    """The patient's nurses and koordinatorer (a 403 for others who see the patient, a 404 outside the
+    scope, from PatientPageMixin); the period from ?from=&to= (default the last 30 days), or its errors
+    by parameter."""
+
+    def prepare(self, request) -> None:
+        patient = self.patient
+        if not may_read_access_log(request.user, municipality_id=patient.municipality_id, gp_id=patient.gp_id):
+            raise PermissionDenied(ACCESS_LOG_REFUSED)
+        self.raw = {"from": request.GET.get("from", ""), "to": request.GET.get("to", "")}
+        try:
+            self.period, self.period_errors = access_log_period(self.raw["from"], self.raw["to"]), {}
+        except AccessLogPeriodError as exc:
+            self.period, self.period_errors = None, exc.errors
+
+    def audit(self, action) -> None:
+        audit_record(action=action, object_type="access_log", object_id=self.patient.pk, patient=self.patient,
+                     request=self.request)  # fmt: skip
+
+
+class AccessLogView(AccessLogMixin, TemplateView):
+    """The page: who, in which role and organisation, did what and when, a page of rows at a time."""
+
+    template_name = "patients/access_log.html"
+    page_size = 100
+
+    def get(self, request, *args, **kwargs):
+        self.prepare(request)
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        page, query = None, ""
+        if self.period is not None:
+            events = access_log(self.patient.pk, self.period)
+            page = Paginator(events, self.page_size).get_page(self.request.GET.get("page"))
+            page.rows = access_rows(page.object_list)
+            self.audit(AuditAction.VIEW)  # after the read: the page shows who looked before
+            query = urlencode({"from": f"{self.period.start:%Y-%m-%d}", "to": f"{self.period.end:%Y-%m-%d}"})
+        return super().get_context_data(patient=self.patient, period=self.period, errors=self.period_errors,
+                                        raw=self.raw, page=page, query=query, **kwargs)  # fmt: skip
+
+
+class AccessLogPdfView(AccessLogMixin, View):
+    """The same period as a letter to hand the patient (weasyprint), all its rows up to a limit."""
+
+    def get(self, request, *args, **kwargs):
+        self.prepare(request)
+        if self.period is None:
+            return HttpResponseBadRequest(" ".join(self.period_errors.values()), content_type="text/plain")
+        events = list(access_log(self.patient.pk, self.period)[: ACCESS_LOG_PDF_ROWS + 1])
+        rows = access_rows(events[:ACCESS_LOG_PDF_ROWS])
+        self.audit(AuditAction.EXPORT)
+        context = {
+            "patient": self.patient, "rows": rows, "truncated": len(events) > ACCESS_LOG_PDF_ROWS,
+            "limit": ACCESS_LOG_PDF_ROWS, "start": norwegian_date(self.period.start),
+            "end": norwegian_date(self.period.end), "made": norwegian_date(timezone.localdate()),
+        }  # fmt: skip
+        html = render_to_string("patients/access_log_pdf.html", context)
+        pdf = weasyprint.HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="innsyn-i-logg-{self.period.end:%Y-%m-%d}.pdf"'
+        return response
+
+
+# --- the call sheet: the patient's fastlege, phone and pårørende, edited on the patient page ----------
+
+
+class PatientFactFormView(PatientStepView):
+    """A fact of the patient edited on its own page (fastlege, phone and pårørende): each view's
+    `may()` says who; the rest is the step view's."""
+
+    button = gettext_lazy("Lagre")
+    not_allowed = "Bare sykepleiere og koordinatorer for pasienten kan endre dette."
+
+
+class PatientGpView(PatientFactFormView):
+    """Set or change the patient's fastlege: the offered list, or another fastlege found by name or
+    HPR number as an explicit choice (patients.services.fastlege). The permission moves with it."""
+
+    form_class = PatientGpForm
+    refused = (FastlegeRefused,)
+    title = gettext_lazy("Fastlege")
+    success_message = gettext_lazy("Fastlegen er lagret.")
+
+    def may(self) -> bool:
+        return can_set_fastlege(self.request.user, self.patient)
+
+    def get_initial(self):
+        return {"gp": self.patient.gp_id}
+
+    def get_form_kwargs(self):
+        gps = offered_fastleger([self.patient.municipality_id])  # the API's and the henvisning's rule too
+        return {**super().get_form_kwargs(), "patient": self.patient, "gps": gps}
+
+    def perform(self, form):
+        data = form.cleaned_data
+        patient_gp_set(patient=self.patient, user=self.request.user, gp=data["gp"],
+                       outside_offered=data["gp_outside_offered"], request=self.request)  # fmt: skip
+
+
+class PatientContactView(PatientFactFormView):
+    """The patient's phone and pårørende (patients.services.contact_info_set)."""
+
+    form_class = PatientContactForm
+    refused = (ContactInfoRefused,)
+    title = gettext_lazy("Telefon og pårørende")
+    success_message = gettext_lazy("Telefon og pårørende er lagret.")
+
+    def may(self) -> bool:
+        return can_edit_contact_info(self.request.user, self.patient)
+
+    def get_initial(self):
+        return {"phone": self.patient.phone, "next_of_kin": self.patient.next_of_kin}
+
+    def perform(self, form):
+        contact_info_set(patient=self.patient, user=self.request.user, request=self.request, **form.cleaned_data)
