@@ -119,9 +119,9 @@ def seed():
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from billing.models import Population, PriceModel
+    from billing.models import PriceModel
     from patients.models import DeviceLoan, Patient, StatusChange
-    from tenants.models import Agreement, Centre, Membership, Municipality
+    from tenants.models import Agreement, Centre, Membership, Municipality, Population
 
     user, _ = get_user_model().objects.get_or_create(username="bench-finance")
     if Patient.objects.count() >= PATIENTS:

@@ -1,5 +1,6 @@
-"""The tjenesteprismodell: price models per centre (versioned by month), innbyggertall per kommune and
-year, and the months finance has locked with the lines they were sent with.
+"""The tjenesteprismodell: price models per centre (versioned by month) and the months finance has
+locked with the lines they were sent with. The innbyggertall per kommune and year it shares by are
+reference data of tenants (`tenants.models.Population`, read through `tenants.selectors.populations_for`).
 
 Amounts are whole øre in BigIntegerFields (never floats): the allocation adds up to the øre, and a
 locked month's lines are kept as they were (a later change becomes an adjustment line in the next
@@ -14,25 +15,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Centre, Municipality
-
-
-class Population(models.Model):
-    """Innbyggertall of a kommune on 1 January of a year (SSB): the population key of the base share."""
-
-    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="populations")
-    year = models.PositiveSmallIntegerField(_("år"))
-    inhabitants = models.PositiveIntegerField(_("innbyggertall 1. januar"))
-    # A change after a month was locked makes that month's base share an adjustment (billing.selectors).
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["municipality__name", "-year"]
-        verbose_name = _("innbyggertall")
-        verbose_name_plural = _("innbyggertall")
-        constraints = [models.UniqueConstraint(fields=["municipality", "year"], name="population_per_year")]
-
-    def __str__(self) -> str:
-        return f"{self.municipality.name} 1.1.{self.year}: {self.inhabitants}"
 
 
 class BaseKey(models.TextChoices):

@@ -34,11 +34,12 @@ from billing.calculation import (
     month_lines,
     segments,
 )
-from billing.models import Component, LockedLine, LockedMonth, Population, PriceModel
+from billing.models import Component, LockedLine, LockedMonth, PriceModel
 from patients.models import DeviceLoan, DeviceType, Patient, StatusChange
 from patients.selectors import visible_patients
 from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, Role
 from tenants.norwegian import kr
+from tenants.selectors import populations_changed_since, populations_for
 
 # --- who sees what --------------------------------------------------------------------------------
 
@@ -197,20 +198,6 @@ def starts_in(municipality_ids, month: Month, cover: Cover) -> dict[int, int]:
     return dict(out)
 
 
-def populations_for(municipality_ids, year: int) -> dict[int, tuple[int, int | None]]:
-    """Innbyggertall on 1 January of the month's year, else the latest year before it, else the
-    kommune's register figure (no year: the explanation says so)."""
-    out: dict[int, tuple[int, int | None]] = {
-        m.pk: (m.population, None) for m in Municipality.objects.filter(pk__in=municipality_ids)
-    }
-    rows = Population.objects.filter(municipality_id__in=municipality_ids, year__lte=year).order_by(
-        "municipality_id", "-year"
-    )
-    for row in rows.distinct("municipality_id"):
-        out[row.municipality_id] = (row.inhabitants, row.year)
-    return out
-
-
 def centre_municipalities(centre: Centre, month: Month, cover: Cover) -> list[int]:
     """The kommuner the centre bills for the month: those with an agreement on any day of it, and the host."""
     return sorted(m for m in cover.periods if cover.covers_month(m, month))
@@ -349,7 +336,7 @@ def changed_since_locked(centre: Centre, locked: LockedMonth) -> bool:
         ).exists()
         or DeviceLoan.objects.filter(device__centre=centre, updated_at__gt=after, lent_on__lte=month.last).exists()
         or Agreement.objects.filter(centre=centre, updated_at__gt=after).exists()
-        or Population.objects.filter(municipality_id__in=municipalities, updated_at__gt=after).exists()
+        or populations_changed_since(municipalities, after)
     )
 
 

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.calculation import Month
-from billing.models import LockedMonth, Population, PriceModel
+from billing.models import LockedMonth, PriceModel
 from billing.selectors import finance_view_for
 from billing.services import month_lock, price_model_save
 from dho.demo_logins import LOGINS as DEMO_LOGINS
@@ -63,6 +63,7 @@ from patients.services import (
     status_change_record,
 )
 from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, Role
+from tenants.reference import population_set, staffing_end, staffing_save
 from tenants.rls import system_scope
 
 DEMO_PASSWORD = "demo"  # noqa: S105 – documented demo password, only ever set with DEBUG on
@@ -620,12 +621,64 @@ CENTRE_ADMIN = {"ovre-romerike": "admin.ullensaker", "agder": "admin.agder"}
 LOCKED_MONTHS = 3  # the three months before last month are locked; last month waits for finance
 
 
+# Innbyggertall on 1 January (kommunenummer → 2025, 2026): APPROXIMATE figures, rounded near SSB's
+# (table 07459) — a demo's, not the official statistics. 2025 is the register figure of MUNICIPALITIES.
+POPULATIONS = {
+    "3209": (42_500, 43_100),  # Ullensaker ≈ 42 000–43 000
+    "3230": (7_400, 7_500),  # Gjerdrum ≈ 7 500
+    "3238": (15_400, 15_600),  # Nannestad ≈ 15 000–15 600
+    "3240": (27_000, 27_300),  # Eidsvoll ≈ 27 000
+    "3242": (2_900, 2_900),  # Hurdal ≈ 2 900
+    "3228": (24_500, 24_700),  # Nes ≈ 24 500
+    "3207": (64_000, 64_500),  # Nordre Follo ≈ 62 000–64 500
+    "4203": (46_000, 46_300),  # Arendal ≈ 46 000
+    "4202": (24_800, 25_000),  # Grimstad ≈ 24 500–25 000
+    "4214": (6_100, 6_200),  # Froland ≈ 6 100
+}
+# Each centre's nurse staffing in årsverk: (months ago the period began, årsverk), oldest first; each
+# period ends the day before the next begins, the last is open.
+STAFFING = {
+    "ovre-romerike": [(12, "3.6"), (3, "4.6")],
+    "agder": [(12, "2.8"), (6, "3.2")],
+}
+
+
+def _months_ago(today: datetime.date, months: int) -> datetime.date:
+    month = Month.of(today)
+    for _ in range(months):
+        month = month.previous()
+    return month.first
+
+
+def _seed_reference(centres: dict, municipalities: dict, users: dict) -> None:
+    """The innbyggertall for 2025 and 2026 and each centre's staffing history, by the centre's admin
+    through tenants.reference (audited, as a person would set them)."""
+    admin_of = {}
+    for spec in CENTRES:
+        for number in [spec["host"], *spec["followed_by_centre"], *spec["own_follow_up"]]:
+            admin_of[number] = users[CENTRE_ADMIN[spec["slug"]]]
+    for number, figures in POPULATIONS.items():
+        for year, population in zip((2025, 2026), figures, strict=True):
+            population_set(municipality=municipalities[number], year=year, population=population,
+                           user=admin_of[number])  # fmt: skip
+    today = timezone.localdate()
+    for slug, periods in STAFFING.items():
+        centre, admin = centres[slug], users[CENTRE_ADMIN[slug]]
+        if centre.staffing.exists():
+            continue  # seeded on an earlier run
+        previous = None
+        for months, fte in periods:
+            start = _months_ago(today, months)
+            if previous is not None:
+                staffing_end(staffing=previous, valid_to=start - datetime.timedelta(days=1), user=admin)
+            previous = staffing_save(centre=centre, valid_from=start, valid_to=None, nurse_fte=fte, user=admin,
+                                     note="Demo").row  # fmt: skip
+
+
 def _seed_billing(centres: dict, municipalities: dict, users: dict) -> None:
-    """Populations (1 January 2025), each centre's price model from the agreements' start, and the
-    months finance has already locked (by `okonomi.ullensaker`, through the service)."""
-    for number, _name, population in MUNICIPALITIES:
-        Population.objects.update_or_create(municipality=municipalities[number], year=2025,
-                                            defaults={"inhabitants": population})  # fmt: skip
+    """The reference data it reads (innbyggertall), each centre's price model from the agreements'
+    start, and the months finance has already locked (by `okonomi.ullensaker`, through the service)."""
+    _seed_reference(centres, municipalities, users)
     for slug, values in PRICE_MODELS.items():
         if not PriceModel.objects.filter(centre=centres[slug]).exists():
             price_model_save(centre=centres[slug], user=users[CENTRE_ADMIN[slug]], valid_from=AGREEMENTS_FROM,

@@ -1,3 +1,5 @@
+from collections import Counter
+
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
 from django import forms
@@ -6,8 +8,9 @@ from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
@@ -18,10 +21,41 @@ from knox.models import AuthToken
 
 from tenants import lockout
 from tenants.activation import AlreadySetUp, activation_code_issue
+from tenants.errors import Refused
 from tenants.forms import AdminLoginForm
 from tenants.login import accounts_managed_by
-from tenants.models import ActivationCode, Agreement, AuditEvent, Centre, LoginLock, Membership, Municipality, Role
-from tenants.selectors import ACCESS_OBJECT_LABELS, admin_centres, centre_served_municipalities, visible_audit_events
+from tenants.models import (
+    ActivationCode,
+    Agreement,
+    AuditEvent,
+    Centre,
+    LoginLock,
+    Membership,
+    Municipality,
+    Population,
+    Role,
+    Staffing,
+)
+from tenants.norwegian import WholeNumberError, date_text, grouped, parse_whole
+from tenants.reference import (
+    CSV_COLUMNS,
+    PopulationLine,
+    overlap_message,
+    population_refusal,
+    population_set,
+    populations_import_csv,
+    read_upload,
+    staffing_overlap,
+    staffing_save,
+)
+from tenants.selectors import (
+    ACCESS_OBJECT_LABELS,
+    admin_centres,
+    centre_served_municipalities,
+    reference_centres,
+    reference_municipalities,
+    visible_audit_events,
+)
 from tenants.services import (
     membership_end,
     membership_give,
@@ -493,9 +527,12 @@ AUDIT_OBJECT_LABELS = {
     "move_hand_over": "overlevering ved flytting",
     "move_notice": "flyttemelding",
     "password": "passord",
+    "population": "innbyggertall",
+    "population_import": "import av innbyggertall",
     "price_model": "prismodell",
     "quarantine_notice": "full karantene",
     "second_factor": "tofaktor",
+    "staffing": "bemanning",
     "system_scope": "systemtilgang",
     "user": "bruker",
     "user_access": "brukertilgang",
@@ -862,3 +899,222 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- reference data: innbyggertall and staffing (tenants/reference.py) --------------------------------
+# Kept by the centre's admin: the innbyggertall of the kommuner the centre serves or has served (its
+# host and its samarbeidsavtaler) and the centre's nurse staffing per period. Every write goes through
+# the service, which refuses what is wrong and audits the change before → after; the admin's own log
+# of changes records it too. Nothing is deleted: billing adjusts a locked month by what changed, and a
+# figure or a period that vanished would leave nothing to compare with.
+
+POPULATION_UPLOAD_MAX = 2 * 1024 * 1024  # SSB's table for every kommune and fifty years is far smaller
+
+
+class PopulationForm(forms.Form):
+    """A kommune's figure for a year: new, or a correction of the one there is (the same kommune and year)."""
+
+    municipality = forms.ModelChoiceField(queryset=Municipality.objects.none(), label=_("Kommune"))
+    year = forms.IntegerField(label=_("År"), help_text=_("Innbyggertallet gjelder 1. januar dette året."))
+    inhabitants = forms.CharField(label=_("Innbyggertall 1. januar"), max_length=20,
+                                  help_text=_("Fra SSB (tabell 07459), for eksempel 7 512."))  # fmt: skip
+
+    def __init__(self, *args, municipalities, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["municipality"].queryset = municipalities.order_by("name")
+
+    def clean_inhabitants(self) -> int:
+        try:
+            return parse_whole(self.cleaned_data["inhabitants"])
+        except WholeNumberError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean(self):
+        data = super().clean()
+        for field, message in population_refusal(data.get("year"), data.get("inhabitants")).items():
+            name = "inhabitants" if field == "population" else field
+            if name in data:
+                self.add_error(name, message)
+        return data
+
+
+class PopulationImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV-fil"),
+        help_text=_(
+            "Kolonnene kommunenummer;år;innbyggertall med en overskriftslinje, skilt med semikolon eller komma "
+            "(slik SSBs tabell 07459 lastes ned). Gyldige linjer lagres selv om andre linjer er feil."
+        ),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > POPULATION_UPLOAD_MAX:
+            raise forms.ValidationError(_("Filen er for stor: høyst 2 MB."))
+        return read_upload(upload.read())
+
+
+@admin.register(Population)
+class PopulationAdmin(CentreAdminAccess, admin.ModelAdmin):
+    """Innbyggertall per kommune and year. «Legg til» sets a figure (or corrects the year's figure
+    there is), «Importer CSV» reads SSB's table; a figure is corrected on its own page, never deleted."""
+
+    list_display = ["municipality", "year", "inhabitants_shown", "updated_at"]
+    list_filter = [("municipality", admin.RelatedOnlyFieldListFilter), "year"]
+    search_fields = ["municipality__name", "=municipality__number"]
+    list_select_related = ["municipality"]
+    fields = ["municipality", "year", "inhabitants", "updated_at"]
+    readonly_fields = ["municipality", "year", "updated_at"]
+    change_list_template = "admin/tenants/population/change_list.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(municipality__in=reference_municipalities(request.user))
+
+    def has_add_permission(self, request):
+        return _is_centre_admin(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("innbyggertall 1. januar"), ordering="inhabitants")
+    def inhabitants_shown(self, row) -> str:
+        return grouped(row.inhabitants)
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="tenants_population_import"),
+            *super().get_urls(),
+        ]
+
+    def _context(self, request, title: str, **more) -> dict:
+        return {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta, **more}
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """A plain form, not the model's: a figure for a kommune and year that has one corrects it."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        municipalities = reference_municipalities(request.user)
+        initial = {"year": timezone.localdate().year}
+        form = PopulationForm(request.POST or None, municipalities=municipalities, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                done = population_set(municipality=data["municipality"], year=data["year"],
+                                      population=data["inhabitants"], user=request.user, request=request)  # fmt: skip
+            except Refused as exc:
+                form.add_error(None, str(exc))
+            else:
+                self._saved_message(request, done, data["municipality"])
+                return redirect("admin:tenants_population_changelist")
+        context = self._context(request, _("Legg inn eller rett innbyggertall"), form=form)
+        return TemplateResponse(request, "admin/tenants/population_set.html", context)
+
+    def _saved_message(self, request, done, municipality) -> None:
+        what = _("{kommune} 1.1.{year}").format(kommune=municipality.name, year=done.row.year)
+        if done.created:
+            self.log_addition(request, done.row, "Innbyggertall lagt inn")
+            message = _("Innbyggertallet for {what} er lagt inn: {n}.")
+        elif done.changed:
+            self.log_change(request, done.row, "Innbyggertall rettet")
+            message = _("Innbyggertallet for {what} er rettet til {n}.")
+        else:
+            message = _("Innbyggertallet for {what} var allerede {n}; ingenting er endret.")
+        self.message_user(request, message.format(what=what, n=grouped(done.row.inhabitants)))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+
+        class CheckedForm(form):
+            def clean(self):
+                data = super().clean()
+                refusal = population_refusal(obj.year if obj else None, data.get("inhabitants"))
+                if "population" in refusal:
+                    self.add_error("inhabitants", refusal["population"])
+                return data
+
+        return CheckedForm
+
+    def save_model(self, request, obj, form, change):
+        done = population_set(municipality=obj.municipality, year=obj.year, population=obj.inhabitants,
+                              user=request.user, request=request)  # fmt: skip
+        obj.pk, obj._state.adding = done.row.pk, False
+
+    def import_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = PopulationImportForm(request.POST or None, request.FILES or None)
+        results = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                results = populations_import_csv(text=form.cleaned_data["file"], user=request.user, request=request)
+            except Refused as exc:
+                form.add_error("file", str(exc))
+            else:
+                counts = Counter(line.status for line in results)
+                self.message_user(request, _(
+                    "{created} lagt inn, {updated} rettet, {unchanged} uendret, {rejected} avvist."
+                ).format(**{s: counts.get(s, 0) for s in PopulationLine.STATUS_LABELS}))  # fmt: skip
+        context = self._context(request, _("Importer innbyggertall (CSV)"), form=form, results=results,
+                                columns=CSV_COLUMNS)  # fmt: skip
+        response = TemplateResponse(request, "admin/tenants/population_import.html", context)
+        add_never_cache_headers(response)
+        return response
+
+
+class StaffingForm(forms.ModelForm):
+    class Meta:
+        model = Staffing
+        fields = ["centre", "valid_from", "valid_to", "nurse_fte", "note"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # «4,6» as a Norwegian writes it (Django reads a decimal comma only in a localized field).
+        fte = self.fields["nurse_fte"]
+        fte.localize = fte.widget.is_localized = True
+
+    def clean(self):
+        data = super().clean()
+        centre, start, end = data.get("centre"), data.get("valid_from"), data.get("valid_to")
+        if centre is None or start is None or (end is not None and end < start):
+            return data  # a missing field or reversed dates are said by their own checks
+        other = staffing_overlap(centre, start, end, apart_from=self.instance)
+        if other is not None:
+            self.add_error("valid_from", overlap_message(other))
+        return data
+
+
+@admin.register(Staffing)
+class StaffingAdmin(CentreAdminAccess, admin.ModelAdmin):
+    """The centre's nurse staffing in årsverk per period. A new period begins after the last one
+    ends: end the open period (its «gjelder til») the day before, then add the new one. Periods may
+    not overlap; nothing is deleted (a wrong period is corrected on its page)."""
+
+    form = StaffingForm
+    list_display = ["centre", "valid_from", "valid_to_shown", "nurse_fte", "note", "updated_at"]
+    list_filter = [("centre", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["centre"]
+    readonly_fields = ["updated_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(centre__in=reference_centres(request.user))
+
+    def has_add_permission(self, request):
+        return _is_centre_admin(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "centre":
+            kwargs["queryset"] = reference_centres(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description=_("gjelder til"), ordering="valid_to")
+    def valid_to_shown(self, row) -> str:
+        return date_text(row.valid_to) if row.valid_to else _("inntil videre")
+
+    def save_model(self, request, obj, form, change):
+        saved = staffing_save(centre=obj.centre, valid_from=obj.valid_from, valid_to=obj.valid_to,
+                              nurse_fte=obj.nurse_fte, note=obj.note, user=request.user, request=request,
+                              staffing=obj)  # fmt: skip
+        obj.pk, obj._state.adding = saved.row.pk, False

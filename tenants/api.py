@@ -1,11 +1,15 @@
 """API tokens: a token for a username and password, and the user's own tokens listed and revoked.
-The rules (hashing, expiry, the per-user limit) are in tenants/tokens.py."""
+The rules (hashing, expiry, the per-user limit) are in tenants/tokens.py. And the reference data the
+centre's admin keeps (innbyggertall, staffing): tenants/reference.py."""
+
+import re
+from decimal import Decimal
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from knox.models import AuthToken
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -14,6 +18,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tenants.login import step_up, step_up_message, step_up_refused_message
+from tenants.models import Population, Staffing
+from tenants.reference import MAX_FTE, MAX_POPULATION, YEARS, population_set, reference_admin_required, staffing_save
+from tenants.selectors import reference_centres, reference_municipalities
 from tenants.tokens import TokenAuthentication, TokenLimitReached, live_tokens, token_create, token_revoke
 from tenants.two_factor import token_login_refusal
 
@@ -142,3 +149,146 @@ class TokenDetailAPI(APIView):
         if not token_revoke(user=request.user, token_key=token_key):
             raise NotFound("Du har ingen API-nøkkel med denne id-en.")
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- reference data: innbyggertall and staffing (tenants/reference.py) --------------------------------
+# The centre's admin only (anyone else: 403, with why); a kommune or a centre outside the admin's
+# (another centre's, or none at all) is a 404 like a missing one. A POST for a kommune and year that
+# has a figure corrects it (200), a new one is 201; the same for a staffing period by its first day.
+
+NOT_THEIRS = OpenApiResponse(description="Kommunen eller senteret finnes ikke, eller holdes ikke av brukerens senter")
+
+
+class PopulationSerializer(serializers.Serializer):
+    municipality = serializers.RegexField(r"^\d{4}$", max_length=4, help_text="Kommunenummeret, fire sifre",
+                                          error_messages={"invalid": "Kommunenummeret har fire sifre."})  # fmt: skip
+    municipality_name = serializers.CharField(read_only=True)
+    year = serializers.IntegerField(min_value=YEARS[0], max_value=YEARS[1], help_text="Året; tallet gjelder 1. januar")
+    population = serializers.IntegerField(min_value=1, max_value=MAX_POPULATION, help_text="Innbyggertallet")
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+def _population(row) -> dict:
+    return {"municipality": row.municipality.number, "municipality_name": row.municipality.name, "year": row.year,
+            "population": row.inhabitants, "updated_at": row.updated_at}  # fmt: skip
+
+
+def _municipality_of(user, number: str):
+    found = reference_municipalities(user).filter(number=number).first()
+    if found is None:
+        raise NotFound(f"Ingen kommune {number} som senteret ditt holder innbyggertallet for.")
+    return found
+
+
+class PopulationListAPI(APIView):
+    """GET the innbyggertall of the admin's kommuner (filter by `municipality` and `year`); POST one
+    figure: 201 for a new kommune and year, 200 for a correction of the one there is."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("municipality", str, description="Kommunenummer, fire sifre"),
+            OpenApiParameter("year", int, description="Året"),
+        ],
+        responses={200: PopulationSerializer(many=True), 404: NOT_THEIRS},
+    )
+    def get(self, request):
+        reference_admin_required(request.user)
+        rows = Population.objects.filter(municipality__in=reference_municipalities(request.user))
+        number = request.query_params.get("municipality")
+        if number is not None:
+            if not re.fullmatch(r"\d{4}", number):
+                raise serializers.ValidationError({"municipality": ["Kommunenummeret har fire sifre."]})
+            rows = rows.filter(municipality=_municipality_of(request.user, number))
+        year = request.query_params.get("year")
+        if year is not None:
+            if not (year.isascii() and year.isdigit() and YEARS[0] <= int(year) <= YEARS[1]):
+                raise serializers.ValidationError({"year": [f"Året er et årstall fra {YEARS[0]} til {YEARS[1]}."]})
+            rows = rows.filter(year=int(year))
+        rows = rows.select_related("municipality").order_by("municipality__number", "-year")
+        return Response([_population(row) for row in rows])
+
+    @extend_schema(
+        request=PopulationSerializer,
+        responses={201: PopulationSerializer, 200: PopulationSerializer, 404: NOT_THEIRS},
+    )
+    def post(self, request):
+        reference_admin_required(request.user)
+        given = PopulationSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        municipality = _municipality_of(request.user, data["municipality"])
+        done = population_set(municipality=municipality, year=data["year"], population=data["population"],
+                              user=request.user, request=request)  # fmt: skip
+        return Response(_population(done.row), status=status.HTTP_201_CREATED if done.created else status.HTTP_200_OK)
+
+
+class StaffingSerializer(serializers.Serializer):
+    centre = serializers.SlugField(max_length=50, help_text="Senterets kortnavn (slug)")
+    valid_from = serializers.DateField(help_text="Første dag perioden gjelder")
+    valid_to = serializers.DateField(allow_null=True, required=False, default=None,
+                                     help_text="Siste dag perioden gjelder; null: inntil videre")  # fmt: skip
+    nurse_fte = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0"),
+                                         max_value=MAX_FTE, coerce_to_string=False,
+                                         help_text="Sykepleierårsverk i perioden, for eksempel 4.6")  # fmt: skip
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def validate_valid_from(self, value):
+        return _year_checked(value)
+
+    def validate_valid_to(self, value):
+        return _year_checked(value) if value is not None else None
+
+
+def _year_checked(day):
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise serializers.ValidationError(f"Datoen må ligge mellom år {YEARS[0]} og {YEARS[1]}.")
+    return day
+
+
+def _staffing(row) -> dict:
+    return {"centre": row.centre.slug, "valid_from": row.valid_from, "valid_to": row.valid_to,
+            "nurse_fte": row.nurse_fte, "note": row.note, "updated_at": row.updated_at}  # fmt: skip
+
+
+def _centre_of(user, slug: str):
+    found = reference_centres(user).filter(slug=slug).first()
+    if found is None:
+        raise NotFound(f"Ingen oppfølgingssenter «{slug}» som du er administrator for.")
+    return found
+
+
+class StaffingListAPI(APIView):
+    """GET the staffing periods of the admin's centres (filter by `centre`); POST one period: 201 for
+    a new one, 200 when the centre has a period from that day (its end, årsverk or note corrected).
+    A period that overlaps another is a 400 naming the other."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("centre", str, description="Senterets kortnavn (slug)")],
+        responses={200: StaffingSerializer(many=True), 404: NOT_THEIRS},
+    )
+    def get(self, request):
+        reference_admin_required(request.user)
+        rows = Staffing.objects.filter(centre__in=reference_centres(request.user))
+        slug = request.query_params.get("centre")
+        if slug is not None:
+            rows = rows.filter(centre=_centre_of(request.user, slug))
+        rows = rows.select_related("centre").order_by("centre__slug", "valid_from")
+        return Response(StaffingSerializer([_staffing(row) for row in rows], many=True).data)
+
+    @extend_schema(
+        request=StaffingSerializer,
+        responses={201: StaffingSerializer, 200: StaffingSerializer, 404: NOT_THEIRS},
+    )
+    def post(self, request):
+        reference_admin_required(request.user)
+        given = StaffingSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        centre = _centre_of(request.user, data["centre"])
+        existing = Staffing.objects.filter(centre=centre, valid_from=data["valid_from"]).first()
+        saved = staffing_save(centre=centre, valid_from=data["valid_from"], valid_to=data["valid_to"],
+                              nurse_fte=data["nurse_fte"], note=data["note"], user=request.user, request=request,
+                              staffing=existing)  # fmt: skip
+        body = StaffingSerializer(_staffing(saved.row)).data
+        return Response(body, status=status.HTTP_201_CREATED if saved.created else status.HTTP_200_OK)

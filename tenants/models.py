@@ -1,17 +1,19 @@
 """Who belongs where: kommuner, oppfølgingssentre, samarbeidsavtaler, memberships and the audit log."""
 
 import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tenants.configuration import WrittenThroughFunction
+from tenants.norwegian import date_text
 
 
 class Municipality(models.Model):
@@ -114,6 +116,72 @@ class Agreement(WrittenThroughFunction):
 
     def __str__(self) -> str:
         return f"{self.centre} ↔ {self.municipality}"
+
+
+# --- reference data the centre's admin keeps (tenants/reference.py): read by billing and the insight
+# figures, so they live here, below both.
+
+
+class Population(models.Model):
+    """Innbyggertall of a kommune on 1 January of a year (SSB, table 07459): the population key of
+    billing's base share, and the denominator of per-inhabitant figures. One figure per kommune and
+    year; setting it again corrects it (tenants.reference.population_set, audited before/after).
+    `Municipality.population` is only the fallback when a kommune has no figure for any year."""
+
+    municipality = models.ForeignKey(
+        Municipality, on_delete=models.PROTECT, related_name="populations", verbose_name=_("kommune")
+    )
+    year = models.PositiveSmallIntegerField(_("år"))
+    inhabitants = models.PositiveIntegerField(_("innbyggertall 1. januar"))
+    # A change after a month was locked makes that month's base share an adjustment
+    # (billing.selectors.changed_since_locked, through tenants.selectors.populations_changed_since).
+    updated_at = models.DateTimeField(_("sist endret"), auto_now=True)
+
+    class Meta:
+        ordering = ["municipality__name", "-year"]
+        verbose_name = _("innbyggertall")
+        verbose_name_plural = _("innbyggertall")
+        constraints = [models.UniqueConstraint(fields=["municipality", "year"], name="population_per_year")]
+
+    def __str__(self) -> str:
+        return f"{self.municipality.name} 1.1.{self.year}: {self.inhabitants}"
+
+
+class Staffing(models.Model):
+    """The centre's nurse staffing in årsverk (FTE) for a period: from `valid_from` to `valid_to`
+    (both days included; none = until further notice). A centre's periods never overlap: the service
+    refuses one that does, naming the period it meets (tenants.reference.staffing_save), and an
+    exclusion constraint of migration tenants 0014 holds the same in the database."""
+
+    centre = models.ForeignKey(
+        Centre, on_delete=models.PROTECT, related_name="staffing", verbose_name=_("oppfølgingssenter")
+    )
+    valid_from = models.DateField(_("gjelder fra"))
+    valid_to = models.DateField(_("gjelder til"), null=True, blank=True, help_text=_("Tom: gjelder inntil videre."))
+    nurse_fte = models.DecimalField(
+        _("sykepleierårsverk"),
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("999.99"))],
+        help_text=_("Årsverk sykepleiere i perioden, for eksempel 4,6."),
+    )
+    note = models.CharField(_("merknad"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("sist endret"), auto_now=True)
+
+    class Meta:
+        ordering = ["centre__name", "-valid_from"]
+        verbose_name = _("bemanning")
+        verbose_name_plural = _("bemanning")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="staffing_dates_ordered",
+            ),
+            models.CheckConstraint(condition=Q(nurse_fte__gte=0), name="staffing_fte_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.centre} fra {date_text(self.valid_from)}"
 
 
 class Role(models.TextChoices):

@@ -82,6 +82,33 @@ def percent(part: int, whole: int) -> str:
     return fixed(float(round(Fraction(part * 100, whole), 1)), 1) + NBSP + "%"
 
 
+class WholeNumberError(ValueError):
+    """Text that is not a whole number (message in Norwegian)."""
+
+
+# Thousands gaps a Norwegian file or form may carry: a space, a no-break space, a narrow no-break
+# space and a thin space (spreadsheets write either); «7.512», a dot between groups of three, too.
+_GAPS = (" ", NBSP, "\u202f", "\u2009")
+
+
+def parse_whole(text: object) -> int:
+    """«7 512», «7 512» (no-break space), «7.512», «7512» → 7512. A decimal or anything else is refused."""
+    cleaned = str(text).strip()
+    for gap in _GAPS:
+        cleaned = cleaned.replace(gap, "")
+    groups = cleaned.split(".")
+    if (
+        len(groups) > 1
+        and groups[0].isdigit()
+        and len(groups[0]) <= 3
+        and all(g.isdigit() and len(g) == 3 for g in groups[1:])
+    ):
+        cleaned = "".join(groups)
+    if not cleaned.isascii() or not cleaned.isdigit():
+        raise WholeNumberError(f"«{str(text).strip()[:40]}» er ikke et helt tall (for eksempel 7 512).")
+    return int(cleaned)
+
+
 # Money (øre in, kroner out)
 
 

@@ -37,7 +37,7 @@ NULL_OR_IN_SCOPE = f"municipality_id IS NULL OR {IN_SCOPE}"
 # Who-may-see-what itself: a user's memberships and the centres' agreements are read to work out the
 # scope (before there is one) and the inhabitants are public statistics. No patient data; forced RLS
 # all the same, so the pg_class walk has no exceptions to trust.
-CONFIGURATION_TABLES = {"tenants_membership", "tenants_agreement", "billing_population"}
+CONFIGURATION_TABLES = {"tenants_membership", "tenants_agreement", "tenants_population"}
 # The rows the scope is computed from: dho_app reads them and writes them only through the owner's
 # audited function dho_configuration_write (tenants.configuration), never with INSERT/UPDATE/DELETE.
 READ_ONLY_TABLES = {

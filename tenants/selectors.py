@@ -8,7 +8,18 @@ from dataclasses import dataclass, field
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from tenants.models import Agreement, AuditAction, AuditEvent, Centre, FollowUpBy, Membership, Municipality, Role
+from tenants.models import (
+    Agreement,
+    AuditAction,
+    AuditEvent,
+    Centre,
+    FollowUpBy,
+    Membership,
+    Municipality,
+    Population,
+    Role,
+    Staffing,
+)
 from tenants.norwegian import DATE, date_text
 from tenants.people import display_name
 
@@ -150,6 +161,62 @@ def served_by_centre(centre: Centre, field: str = "municipality_id") -> Q:
     three (the gateways' hot path)."""
     partner = Agreement.objects.active().filter(centre_id=centre.pk, municipality_id=OuterRef(field))
     return Q(**{field: centre.host_id}) | Q(Exists(partner))
+
+
+# --- reference data: innbyggertall and staffing (written by tenants.reference) ------------------------
+
+
+def populations_for(municipality_ids, year: int) -> dict[int, tuple[int, int | None]]:
+    """Innbyggertall on 1 January of `year`, else the latest year before it, else the kommune's
+    register figure (`Municipality.population`, no year: billing's explanation says so).
+    kommune id → (inhabitants, year of the figure or None)."""
+    out: dict[int, tuple[int, int | None]] = {
+        m.pk: (m.population, None) for m in Municipality.objects.filter(pk__in=municipality_ids)
+    }
+    rows = Population.objects.filter(municipality_id__in=municipality_ids, year__lte=year).order_by(
+        "municipality_id", "-year"
+    )
+    for row in rows.distinct("municipality_id"):
+        out[row.municipality_id] = (row.inhabitants, row.year)
+    return out
+
+
+def populations_changed_since(municipality_ids, after: datetime.datetime) -> bool:
+    """Whether a figure of these kommuner was set or corrected after `after` (billing recomputes a
+    locked month when one was)."""
+    return Population.objects.filter(municipality_id__in=municipality_ids, updated_at__gt=after).exists()
+
+
+def staffing_on(centre: Centre, day: datetime.date) -> Staffing | None:
+    """The centre's staffing period that covers `day`, if one does (periods never overlap)."""
+    covering = Staffing.objects.filter(centre=centre, valid_from__lte=day)
+    return covering.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=day)).first()
+
+
+def staffing_between(centre: Centre, start: datetime.date, end: datetime.date) -> list[Staffing]:
+    """The centre's staffing periods that cover any day from `start` to `end` (both included),
+    oldest first; days no period covers are gaps the caller shows as such."""
+    periods = Staffing.objects.filter(centre=centre, valid_from__lte=end)
+    return list(periods.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=start)).order_by("valid_from"))
+
+
+def reference_centres(user) -> QuerySet[Centre]:
+    """The centres whose reference data the user keeps: those they are the admin of (every one for a
+    superuser). Everyone else keeps none."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Centre.objects.none()
+    return Centre.objects.all() if user.is_superuser else admin_centres(user).distinct()
+
+
+def reference_municipalities(user) -> QuerySet[Municipality]:
+    """The kommuner whose innbyggertall the user keeps: the hosts of their centres and every kommune
+    those centres have (or had) a samarbeidsavtale with — an ended agreement's months can still be
+    adjusted."""
+    if getattr(user, "is_superuser", False) and user.is_active:
+        return Municipality.objects.all()
+    centres = reference_centres(user)
+    partners = Agreement.objects.filter(centre__in=centres).values("municipality_id")
+    return Municipality.objects.filter(Q(pk__in=partners) | Q(hosted_centres__in=centres)).distinct()
 
 
 # --- innsyn i logg: who accessed one patient's record, for the patient (Normen) --------------------

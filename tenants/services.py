@@ -37,7 +37,9 @@ def _role(user, patient) -> str:
     return role_for_patient(user, municipality_id=patient.municipality_id, gp_id=patient.gp_id)
 
 
-def _event(*, request, user, action, object_type, object_id, patient, role, system="") -> AuditEvent:
+def _event(
+    *, request, user, action, object_type, object_id, patient, role, system="", municipality_id=None
+) -> AuditEvent:
     user = user or getattr(request, "user", None)
     authenticated = bool(user and user.is_authenticated) and not system
     return AuditEvent(
@@ -48,7 +50,7 @@ def _event(*, request, user, action, object_type, object_id, patient, role, syst
         object_type=object_type,
         object_id=str(object_id or ""),
         patient_id=patient.pk if patient is not None else None,
-        municipality_id=patient.municipality_id if patient is not None else None,
+        municipality_id=patient.municipality_id if patient is not None else municipality_id,
         ip=client_address(request) if request is not None else None,
         request_id=getattr(request, "request_id", "") if request is not None else "",
         upstream_request_id=getattr(request, "upstream_request_id", "") if request is not None else "",
@@ -65,11 +67,14 @@ def audit_record(
     user=None,
     role: str = "",
     system: str = "",
+    municipality_id: int | None = None,
 ) -> AuditEvent:
     """Record one access. `patient` fills patient and municipality; `request` fills user, IP and id.
     `system` names a management command or the platform itself as the actor (`system:<name>`, as
-    tenants.rls.system_scope writes), for what no person did."""
+    tenants.rls.system_scope writes), for what no person did. `municipality_id` files an event of no
+    patient under a kommune (a kommune's innbyggertall), so the admins of the centres serving it read it."""
     event = _event(
+        municipality_id=municipality_id,
         request=request,
         user=user,
         action=action,

@@ -96,6 +96,8 @@ NOT_LISTS = {
     "utstyr/sett/": "POST a kit into the register: the register page with the form's errors (GET: 404)",
     "api/v1/auth/token/": "POST a username and password for an API token: no patient",
     "api/v1/auth/tokens/": "the user's own API tokens: no patient (tests/tenants/test_tokens.py)",
+    "api/v1/reference/populations/": "innbyggertall of the admin's kommuner: no patient (test_reference_data)",
+    "api/v1/reference/staffing/": "the admin's centre's staffing: no patient (test_reference_data)",
     "api-nokler/": "the user's own API tokens as a page, as above",
     "login/": "the password form",
     "login/code/": "a new password with the code from the centre admin: a form, no data",

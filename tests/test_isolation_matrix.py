@@ -62,6 +62,8 @@ ADMIN_NO_PATIENT_DATA = {
     "tenants.municipality": "master data",
     "tenants.centre": "master data",
     "tenants.agreement": "master data",
+    "tenants.population": "innbyggertall per kommune and year: public statistics (test_reference_data)",
+    "tenants.staffing": "the centre's nurse staffing per period (test_reference_data)",
     "tenants.membership": "who has which role; superusers only",
     "otp_totp.totpdevice": "users' authenticator apps (never the secret); the centre admin's users'",
     "axes.accessattempt": "failed logins (username, address); the centre admin's users'",

@@ -11,6 +11,7 @@ from billing.models import LockedLine, PriceModel
 from billing.selectors import allocation_for, finance_view_for, finance_views, visible_allocation
 from billing.services import BillingRefused, month_lock, price_model_save
 from patients.models import Device, DeviceLoan, StatusChange
+from tenants.reference import population_set
 from tests.factories import MembershipFactory, UserFactory
 
 SEPT, OCT, NOV = (Month(datetime.date(2026, m, 1)) for m in (9, 10, 11))
@@ -126,6 +127,26 @@ def test_a_corrected_loan_after_the_lock_becomes_an_adjustment(priced):
     DeviceLoan.objects.filter(pk=loan.pk).update(returned_on=datetime.date(2026, 10, 31 - 15))
     adjustment = next(line for line in allocation_for(priced.centres.ovre, NOV).lines if line.corrects == "equipment")
     assert adjustment.amount_ore == -4_839  # 15 of 31 device-days of 100 kr fewer
+
+
+def test_a_corrected_population_after_the_lock_shifts_the_base_share_by_an_adjustment(priced):
+    """The innbyggertall are tenants' reference data now; a figure corrected after a month was locked
+    still makes the next open month carry the base share's difference, which adds up to nothing."""
+    admin, m = priced.u.admin, priced.m
+    for municipality, figure in ((m.ullensaker, 42_000), (m.gjerdrum, 7_400), (m.nannestad, 15_000),
+                                 (m.nordrefollo, 62_000)):  # fmt: skip
+        population_set(municipality=municipality, year=2026, population=figure, user=admin)
+    month_lock(view=finance_view_for(priced.u.finance), month=OCT, user=priced.u.finance)
+    november = allocation_for(priced.centres.ovre, NOV)
+    assert not [line for line in november.lines if line.component == "adjustment"]
+
+    population_set(municipality=m.gjerdrum, year=2026, population=14_800, user=admin)  # SSB's figure was twice
+    adjustments = [line for line in allocation_for(priced.centres.ovre, NOV).lines if line.component == "adjustment"]
+    by_kommune = {line.municipality_id: line.amount_ore for line in adjustments if line.corrects == "base"}
+    assert set(by_kommune) == {m.ullensaker.pk, m.gjerdrum.pk, m.nannestad.pk, m.nordrefollo.pk}
+    assert by_kommune[m.gjerdrum.pk] > 0 and all(v < 0 for k, v in by_kommune.items() if k != m.gjerdrum.pk)
+    assert sum(by_kommune.values()) == 0  # the base itself did not change, only its split
+    assert all(line.reference_month == OCT.first for line in adjustments)
 
 
 def test_locking_refuses_what_it_must(priced):

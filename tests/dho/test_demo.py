@@ -3,6 +3,7 @@
 import datetime
 import io
 import zipfile
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -17,7 +18,8 @@ from billing.selectors import coordinator_basis, finance_view_for, price_model_f
 from dho.demo import NAMED_PATIENTS, _reading_sender, seed_demo
 from patients.models import Appeal, Decision, Device, DeviceLoan, Kit, MoveNotice, Patient, Referral, StatusChange
 from patients.services import consent_given
-from tenants.models import Agreement, Centre, Membership, Municipality
+from tenants.models import Agreement, AuditEvent, Centre, Membership, Municipality, Population, Staffing
+from tenants.selectors import staffing_on
 from tests.conftest import throttle_counters_clear
 from tests.test_isolation_matrix import _url, patient_routes
 
@@ -92,7 +94,7 @@ def test_the_command_refuses_without_debug(db, settings):
 
 def test_it_builds_the_documented_world_and_a_second_run_changes_nothing(demo, settings):
     models = (Municipality, Centre, Agreement, User, Membership, Patient, StatusChange, Referral, DeviceLoan, Device,
-              Kit, Appeal)  # fmt: skip
+              Kit, Appeal, Population, Staffing)  # fmt: skip
     counts = [m.objects.count() for m in models]
     call_command("seed_demo")
     assert [m.objects.count() for m in models] == counts
@@ -333,6 +335,18 @@ def test_the_demo_bills_runes_full_month_at_2108_kr_and_has_locked_months(demo):
     assert LockedMonth.objects.filter(centre=centre).count() == 3
     seed_demo()  # idempotent: nothing locked twice
     assert LockedMonth.objects.filter(centre=centre).count() == 3
+
+
+def test_the_demo_keeps_populations_for_two_years_and_each_centres_staffing_history(demo):
+    """Written by the centres' admins through tenants.reference, as a person would (audited)."""
+    assert Population.objects.filter(year=2025).count() == Population.objects.filter(year=2026).count() == 10
+    assert Population.objects.get(municipality__number="3230", year=2026).inhabitants == 7_500
+    ovre, today = Centre.objects.get(slug="ovre-romerike"), timezone.localdate()
+    assert staffing_on(ovre, today).nurse_fte == Decimal("4.6")
+    assert staffing_on(ovre, today - datetime.timedelta(days=200)).nurse_fte == Decimal("3.6")
+    assert list(ovre.staffing.order_by("valid_from").values_list("valid_to", flat=True))[-1] is None
+    assert staffing_on(Centre.objects.get(slug="agder"), today) is not None
+    assert AuditEvent.objects.filter(object_type="population", username="admin.agder").exists()
 
 
 @pytest.mark.parametrize("username", ["okonomi.ullensaker", "okonomi.gjerdrum"])

@@ -2,6 +2,7 @@
 them (third-party models included: django-axes, django-otp, knox, auth) shows no English from a
 deny-list, and no column header is a raw field name."""
 
+import datetime
 import html
 import re
 
@@ -12,6 +13,7 @@ from django.urls import reverse
 
 from measurements.services import integration_create
 from tenants.activation import activation_code_issue
+from tenants.reference import population_set, staffing_save
 from tenants.services import audit_record
 from tests.conftest import second_factor_device
 
@@ -62,11 +64,15 @@ def _pages(client, user) -> list[str]:
 
 @pytest.fixture
 def filled(world):
-    """One row in every list the centre admin reads (a gateway, an app, a code, a log event)."""
+    """One row in every list the centre admin reads (a gateway, an app, a code, a log event, a kommune's
+    innbyggertall, a staffing period)."""
     integration_create(centre=world.centres.ovre, name="Gateway A")
     second_factor_device(world.u.nurse)
     activation_code_issue(user=world.u.coordinator, by=world.u.admin)
     audit_record(action="view", object_type="plan_version", patient=world.p.gjerdrum, user=world.u.gp)
+    population_set(municipality=world.m.gjerdrum, year=2026, population=7_512, user=world.u.admin)
+    staffing_save(centre=world.centres.ovre, valid_from=datetime.date(2026, 1, 1), valid_to=None, nurse_fte="4.6",
+                  user=world.u.admin)  # fmt: skip
     return world
 
 

@@ -63,6 +63,15 @@ def test_it_writes_dates_and_times_as_django_does_with_the_projects_formats():
         assert formats.get_format("TIME_INPUT_FORMATS")[0] == norwegian.TIME
 
 
+def test_a_whole_number_is_read_with_its_thousands_grouped_as_norwegians_write_them():
+    for text in ("7512", "7 512", f"7{NBSP}512", "7\u202f512", " 7.512 ", "7512 "):
+        assert norwegian.parse_whole(text) == 7_512, text
+    assert norwegian.parse_whole("1.234.567") == 1_234_567
+    for text in ("7,5", "7.51", "-5", "", "sju", "７５"):
+        with pytest.raises(norwegian.WholeNumberError, match="er ikke et helt tall"):
+            norwegian.parse_whole(text)
+
+
 def test_the_apps_import_the_formatting_from_the_one_module():
     """No app keeps a second name for it: every import of a formatting function names tenants.norwegian."""
     names = {"kr", "kroner", "parse_kroner", "AmountError", "number", "plain", "quantity", "percent", "fixed",
