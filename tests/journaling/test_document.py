@@ -18,6 +18,7 @@ from journaling import vkp
 from journaling.document import NAMESPACE, alert_document, contact_document, document_bytes
 from journaling.validation import DocumentRefused, check_size, document_checked, validate_document
 from measurements.services import answers_ingest, integration_create, readings_ingest
+from patients import services as patients
 from tenants.models import Membership
 from tenants.rls import scoped
 from tests.factories import PatientFactory
@@ -220,7 +221,7 @@ def test_it_builds_a_routine_contact_without_a_detected_issue(world, nurse):
 
 def test_it_builds_an_evaluation(world, nurse):
     next_date = timezone.localdate() + datetime.timedelta(days=90)
-    evaluation = triage.evaluation_record(patient=world.p.gjerdrum, user=nurse, outcome="continue",
+    evaluation = patients.evaluation_record(patient=world.p.gjerdrum, user=nurse, outcome="continue",
                                           next_date=next_date, note="Mestrer målingene godt.")  # fmt: skip
     document = contact_document(evaluation.contact)
     _parsed_strictly(document)
