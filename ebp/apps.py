@@ -6,4 +6,4 @@ class EbpConfig(AppConfig):
     verbose_name = "Egenbehandlingsplaner"
 
     def ready(self):
-        from ebp import signals  # noqa: F401
+        from ebp import access, signals  # noqa: F401  (access names the plan's steps for the templates)

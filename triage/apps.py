@@ -6,4 +6,4 @@ class TriageConfig(AppConfig):
     verbose_name = "Oppfølging"
 
     def ready(self):
-        from triage import signals  # noqa: F401  (connects the receivers)
+        from triage import access, signals  # noqa: F401  (connects the receivers; names the pages for the menu)

@@ -1,11 +1,11 @@
 """The nurses' pages: the worklist (live, htmx), taking and handling an alert, planned follow-up.
-Thin: scope through the selectors (404 outside it), rules in triage.services (who may take, handle and
-record: services.NurseRequired is a PermissionDenied, so a 403), audit on every read."""
+Thin: scope through the selectors (404 outside it), who may do what from the policy (triage.access for
+the pages, patients.access and ebp.access for a patient's steps: the services refuse by the same rules,
+patients.access.NurseRequired is a PermissionDenied, so a 403), audit on every read."""
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.middleware.csrf import get_token
@@ -17,19 +17,20 @@ from django.views import View
 from django.views.generic import TemplateView
 from django_htmx.http import HttpResponseClientRedirect
 
+from ebp.access import can_edit_plan
 from ebp.selectors import thresholds_for
-from ebp.services import NurseRequired as PlanNurseRequired
-from ebp.services import can_edit as can_edit_plan
+from patients.access import NurseRequired, can_change_status, can_follow_up, require
 from patients.models import Diagnosis, EndReason, PatientStatus
 from patients.selectors import loans_out_for, move_notices_for
-from patients.services import StatusRefused, can_change_status
+from patients.services import StatusRefused, StatusRoleRequired
 from patients.views import ForlopFormView, PatientPageMixin
 from tenants.errors import RefusalMixin
-from tenants.models import AuditAction, Role
+from tenants.models import AuditAction
 from tenants.norwegian import date_text
-from tenants.selectors import user_scope, visible_municipalities
+from tenants.selectors import visible_municipalities
 from tenants.services import audit_record, audit_record_many
 from triage import selectors, services
+from triage.access import can_open_worklist
 from triage.forms import ContactForm, EvaluationForm, HandleForm
 from triage.models import AlertStatus, ContactKind
 from triage.rows import RowRenderer
@@ -42,8 +43,7 @@ class NurseAreaMixin(LoginRequiredMixin):
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
-            scope = user_scope(request.user)
-            if not (scope.has(Role.NURSE) or scope.has(Role.COORDINATOR)):
+            if not can_open_worklist(request.user):
                 raise Http404
         elif request.htmx:
             # The session ran out while the list was refreshing itself: send the whole page to the
@@ -76,8 +76,7 @@ class WorklistView(NurseAreaMixin, TemplateView):
         filters = _filters(self.request)
         worklist = selectors.worklist(self.request.user, **filters)
         self._audit(worklist)
-        is_nurse = user_scope(self.request.user).has(Role.NURSE)
-        renderer = RowRenderer(self.request, get_token(self.request), is_nurse)
+        renderer = RowRenderer(self.request, get_token(self.request))
         for row in worklist.rows:
             row.html = renderer.render(row)
         return super().get_context_data(
@@ -198,8 +197,7 @@ class AlertHandleView(AlertMixin, TemplateView):
             actions=getattr(plan.content.actions, colour),
             readings=selectors.alert_readings(self.alert).order_by("-measured_at")[:20],
             answers=selectors.alert_answers(self.alert).order_by("-answered_at")[:10],
-            can_handle=self.alert.status == AlertStatus.OPEN
-            and services.can_follow_up(self.request.user, self.alert.patient),
+            can_handle=self.alert.status == AlertStatus.OPEN and can_follow_up(self.request.user, self.alert.patient),
             next=self.request.GET.get("next", ""),
         )
 
@@ -286,8 +284,12 @@ class EvaluationView(PatientPageMixin, ForlopFormView):
         return super().post(request, *args, **kwargs)
 
     def _require_role(self):
-        if not can_change_status(self.request.user, self.patient):
-            raise PermissionDenied("Bare sykepleiere og koordinatorer for pasienten kan registrere evaluering.")
+        require(
+            can_change_status,
+            self.request.user,
+            self.patient,
+            StatusRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan registrere evaluering."),
+        )
 
     def get_initial(self):
         return {"next_date": selectors.next_evaluation_default(self.patient)}
@@ -311,7 +313,7 @@ class EvaluationView(PatientPageMixin, ForlopFormView):
                 next_date=None if ends else data["next_date"], end_reason=data["end_reason"] if ends else "",
                 note=data["note"], request=self.request,
             )  # fmt: skip
-        except PlanNurseRequired:
+        except NurseRequired:  # only a nurse opens the adjusted plan's draft (ebp.access.plan_nurse_require)
             raise StatusRefused(
                 "Bare sykepleiere som følger opp pasienten kan justere egenbehandlingsplanen. Velg «Fortsetter» "
                 "og be sykepleieren åpne et nytt planutkast, eller la sykepleieren registrere evalueringen."

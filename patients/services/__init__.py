@@ -7,8 +7,20 @@
 - `oppstart`  – oppstart (loans, training, trial period) and avslutning (devices taken back)
 - `fastlege`  – which fastlege a patient may have (offered list, explicit choice outside it), and setting it
 - `contact_info` – the patient's phone and pårørende (the call sheet)
+
+Who may take each step is not decided here: every module asks patients.access (the policy the pages and
+templates ask too). Its predicates named below are plain re-exports for the pages that still import
+them from here (patients/views.py, patients/api.py); new code imports patients.access.
 """
 
+# Plain re-exports of the policy (patients.access), for patients/views.py and patients/api.py.
+from patients.access import (
+    can_change_status,
+    can_edit_contact_info,
+    can_set_fastlege,
+    referral_municipality_ids,
+    register_centre_ids,
+)
 from patients.services.access import (
     GP_PERMISSION,
     SHARE_PERMISSION,
@@ -16,7 +28,7 @@ from patients.services.access import (
     patient_create,
     patient_share_with,
 )
-from patients.services.contact_info import ContactInfoRefused, can_edit_contact_info, contact_info_set
+from patients.services.contact_info import ContactInfoRefused, contact_info_set
 from patients.services.equipment import (
     EquipmentRefused,
     EquipmentRoleRequired,
@@ -33,7 +45,6 @@ from patients.services.equipment import (
     kit_proposal,
     loan_for_serial,
     loans_by_serial,
-    register_centre_ids,
     serial_key,
 )
 from patients.services.fastlege import (
@@ -41,7 +52,6 @@ from patients.services.fastlege import (
     GP_NOT_OFFERED,
     FastlegeRefused,
     FastlegeRoleRequired,
-    can_set_fastlege,
     fastlege_check,
     fastlege_find,
     fastlege_label,
@@ -61,13 +71,11 @@ from patients.services.referrals import (
     consent_record,
     decision_preview,
     decision_record,
-    referral_municipality_ids,
     referral_register,
 )
 from patients.services.status import (
     StatusRefused,
     StatusRoleRequired,
-    can_change_status,
     referral_change_record,
     status_change_record,
     status_changed,

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from ebp.access import plan_nurse_require
 from ebp.models import PlanVersion, VersionStatus
-from ebp.services import PlanRefused, draft_start, nurse_require
+from ebp.services import PlanRefused, draft_start
+from patients.access import NurseRequired, can_follow_up, require
 from patients.models import EndReason, StatusChange, StatusEvent
-from patients.selectors import role_used_for
 from patients.services import StatusRefused, evaluation_next_set, status_change_record
-from tenants.errors import NotAllowed, Refused
-from tenants.models import AuditAction, Role
+from tenants.errors import Refused
+from tenants.models import AuditAction
 from tenants.norwegian import date_text, day_text, time_text
 from tenants.people import display_name
 from tenants.services import audit_record
@@ -31,18 +32,9 @@ class AlertRefused(Refused):
     """The step cannot be taken (message in Norwegian, safe to show)."""
 
 
-class NurseRequired(NotAllowed):
-    """Only a nurse who follows the patient up may do this (a 403 wherever it is raised)."""
-
-
-def can_follow_up(user, patient) -> bool:
-    """Whether the user follows this patient up as a nurse: takes, handles and records contacts."""
-    return role_used_for(user, patient) == Role.NURSE
-
-
 def _require_nurse(user, patient, message: str) -> None:
-    if not can_follow_up(user, patient):
-        raise NurseRequired(message)
+    """The patient's nurse only (patients.access.can_follow_up); the message names the step."""
+    require(can_follow_up, user, patient, NurseRequired(message))
 
 
 def _audit_alert(action, alert: Alert, user, request, object_type: str = "alert", object_id=None) -> None:
@@ -225,7 +217,7 @@ def _open_draft(patient, user, request) -> PlanVersion:
         return open_version
     try:
         return draft_start(patient=patient, user=user, request=request)
-    except PlanRefused as exc:  # a koordinator's ebp NurseRequired is NotAllowed: it passes, a 403
+    except PlanRefused as exc:  # a koordinator's NurseRequired is NotAllowed: it passes, a 403
         raise StatusRefused(str(exc)) from None
 
 
@@ -243,12 +235,12 @@ def evaluation_record(
     """An evaluation of the forløp by the patient's nurse or koordinator: a Contact of kind evaluation,
     an `evaluated` status row (its note names the outcome and the next date), and by outcome a new
     evaluation date (continue), an open plan draft (adjust) or the `ended` row (end). Refusals raise
-    patients' StatusRefused (400); only a nurse opens the draft (ebp.NurseRequired, 403)."""
+    patients' StatusRefused (400); only a nurse opens the draft (patients.access.NurseRequired, 403)."""
     refusal = _evaluation_refusal(outcome, next_date, end_reason)
     if refusal:
         raise StatusRefused(refusal)
     if outcome == EvaluationOutcome.ADJUST:
-        nurse_require(user, patient)  # only a nurse drafts the plan (ebp.NurseRequired, a 403)
+        plan_nurse_require(user, patient)  # only a nurse drafts the plan (NurseRequired, a 403)
     summary = EvaluationOutcome.LABELS[outcome]
     if outcome != EvaluationOutcome.END and next_date is not None:  # the refusal above asks for it
         summary += f". Neste evaluering {date_text(next_date)}"

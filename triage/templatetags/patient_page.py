@@ -4,10 +4,10 @@ trends, alert history and notes are served from here, into the page's `patient_s
 
 from django import template
 
+from patients.access import can_follow_up
 from triage.forms import ContactForm
 from triage.models import ContactKind
 from triage.selectors import patient_follow_up as follow_up_of
-from triage.services import can_follow_up
 
 register = template.Library()
 
