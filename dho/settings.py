@@ -118,7 +118,6 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "tenants.context_processors.roles",
                 "ebp.context_processors.approvals",
             ],
         },

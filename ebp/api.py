@@ -1,7 +1,7 @@
 """EBP API: read the active plan and its versions; drive the same workflow as the pages.
 
-Errors: a step the user's role does not allow answers 403 with the reason (ebp.services.NurseRequired,
-OwnGpRequired); a step the plan is not in a state for (services.PlanRefused) 400 with the reason;
+Errors: a step the user's role does not allow answers 403 with the reason (patients.access.NurseRequired,
+ebp.access.OwnGpRequired); a step the plan is not in a state for (services.PlanRefused) 400 with the reason;
 invalid content 400 with one entry per field (`field`, `message`); a patient outside the scope 404
 (PatientScopedAPIView).
 """

@@ -1,12 +1,12 @@
 """Writes of the EBP workflow: draft → submitted → active (approved by the fastlege) or returned.
 
 Every step checks who may take it, validates the content, and writes the audit log. Who may do what is
-decided here and nowhere else (`can_edit`, `can_decide` for the pages' buttons), so a page or API
-endpoint added later cannot skip it. A refusal inside the user's scope raises PlanRefused or one of its
-subclass (`tenants.errors.Refused`: the API answers 400 with its message; a missing comment is shown
-beside the form); a step the user's role does not allow raises NurseRequired or OwnGpRequired
-(`tenants.errors.NotAllowed`: 403 with its message); patients outside the scope never get here (the
-selectors answer 404 first).
+the policy's (ebp/access.py: `can_edit_plan`, `can_approve_plan`, which the pages' buttons ask too), and
+every step asks it here, so a page or API endpoint added later cannot skip it. A refusal inside the
+user's scope raises PlanRefused or one of its subclass (`tenants.errors.Refused`: the API answers 400
+with its message; a missing comment is shown beside the form); a step the user's role does not allow
+raises patients.access.NurseRequired or ebp.access.OwnGpRequired (`tenants.errors.NotAllowed`: 403 with
+its message); patients outside the scope never get here (the selectors answer 404 first).
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from django.db.models import Max
 from django.utils import timezone
 
 from ebp import defaults
+from ebp.access import own_gp_require, plan_nurse_require
 from ebp.content import PlanContent, dump, parse_content
 from ebp.models import CentreThresholds, Plan, PlanTemplate, PlanVersion, VersionStatus
 from patients.models import Patient
-from patients.selectors import role_used_for
 from patients.services.status import StatusRefused
-from tenants.errors import NotAllowed, Refused
-from tenants.models import AuditAction, Role
-from tenants.selectors import centre_of, user_scope
+from tenants.errors import Refused
+from tenants.models import AuditAction
+from tenants.selectors import centre_of
 from tenants.services import audit_record
 
 OBJECT_TYPE = "plan_version"
@@ -31,14 +31,6 @@ OBJECT_TYPE = "plan_version"
 
 class PlanRefused(Refused):
     """The plan is not in a state for this step as asked (message in Norwegian, safe to show; a 400)."""
-
-
-class NurseRequired(NotAllowed):
-    """Only a nurse who follows the patient up drafts and submits the plan (a 403 wherever it is raised)."""
-
-
-class OwnGpRequired(NotAllowed):
-    """Only the patient's own fastlege approves or returns the plan (a 403 wherever it is raised)."""
 
 
 class CommentRequired(PlanRefused):
@@ -53,27 +45,6 @@ def centre_defaults_ensure(centre) -> None:
             defaults={"name": spec["name"], "content": dump(defaults.template_content(diagnosis))},
         )
     CentreThresholds.objects.get_or_create(centre=centre, defaults={"thresholds": defaults.default_thresholds()})
-
-
-def can_edit(user, patient: Patient) -> bool:
-    """Whether the user drafts and submits this patient's plan: a nurse who follows the patient up."""
-    return role_used_for(user, patient) == Role.NURSE
-
-
-def can_decide(user, patient: Patient) -> bool:
-    """Whether the user approves or returns this patient's plan: the patient's own fastlege."""
-    return patient.gp_id == user.id and user_scope(user).has(Role.GP)
-
-
-def nurse_require(user, patient: Patient) -> None:
-    """Raise NurseRequired unless the user may edit the plan (also before a page shows the draft form)."""
-    if not can_edit(user, patient):
-        raise NurseRequired("Bare sykepleiere som følger opp pasienten kan endre egenbehandlingsplanen.")
-
-
-def _require_own_gp(user, patient: Patient) -> None:
-    if not can_decide(user, patient):
-        raise OwnGpRequired("Bare pasientens egen fastlege kan godkjenne eller returnere planen.")
 
 
 def _audit(action, version: PlanVersion, patient: Patient, user, request) -> None:
@@ -103,7 +74,7 @@ def _starting_content(patient: Patient, plan: Plan, template: str | None) -> Pla
 @transaction.atomic
 def draft_start(*, patient: Patient, user, request=None, template: str | None = None, content: dict | None = None):
     """A new draft from the given content, a centre template, or (by default) the active version."""
-    nurse_require(user, patient)
+    plan_nurse_require(user, patient)
     plan = _plan(patient)
     Plan.objects.select_for_update().get(pk=plan.pk)  # one numbering at a time per plan
     open_version = plan.versions.filter(status__in=[VersionStatus.DRAFT, VersionStatus.SUBMITTED]).first()
@@ -134,7 +105,7 @@ def _require_status(version: PlanVersion, status: str, doing: str) -> None:
 @transaction.atomic
 def draft_update(*, version: PlanVersion, user, content: dict, request=None) -> PlanVersion:
     patient = version.plan.patient
-    nurse_require(user, patient)
+    plan_nurse_require(user, patient)
     version = PlanVersion.objects.select_for_update().get(pk=version.pk)
     _require_status(version, VersionStatus.DRAFT, "endres")
     version.content = dump(parse_content(content))
@@ -157,7 +128,7 @@ def draft_save(
 @transaction.atomic
 def draft_submit(*, version: PlanVersion, user, request=None) -> PlanVersion:
     patient = version.plan.patient
-    nurse_require(user, patient)
+    plan_nurse_require(user, patient)
     version = PlanVersion.objects.select_for_update().get(pk=version.pk)
     _require_status(version, VersionStatus.DRAFT, "sendes til godkjenning")
     content = parse_content(version.content)
@@ -176,7 +147,7 @@ def draft_submit(*, version: PlanVersion, user, request=None) -> PlanVersion:
 def version_approve(*, version: PlanVersion, user, comment: str = "", request=None) -> PlanVersion:
     """The fastlege approves: this version becomes the active one, the previous active is superseded."""
     patient = version.plan.patient
-    _require_own_gp(user, patient)
+    own_gp_require(user, patient)
     Plan.objects.select_for_update().get(pk=version.plan_id)
     version = PlanVersion.objects.get(pk=version.pk)
     _require_status(version, VersionStatus.SUBMITTED, "godkjennes")
@@ -196,7 +167,7 @@ def version_approve(*, version: PlanVersion, user, comment: str = "", request=No
 def version_return(*, version: PlanVersion, user, comment: str, request=None) -> PlanVersion:
     """The fastlege sends the version back with a comment; the nurse starts a new draft from it."""
     patient = version.plan.patient
-    _require_own_gp(user, patient)
+    own_gp_require(user, patient)
     if not (comment or "").strip():
         raise CommentRequired("Skriv en kommentar som forklarer hva som må endres.")
     version = PlanVersion.objects.select_for_update().get(pk=version.pk)
@@ -210,7 +181,7 @@ def version_return(*, version: PlanVersion, user, comment: str, request=None) ->
 
 def draft_from_returned(*, version: PlanVersion, user, request=None) -> PlanVersion:
     """Start the next draft from a returned version's content, to fix what the fastlege asked."""
-    nurse_require(user, version.plan.patient)
+    plan_nurse_require(user, version.plan.patient)
     _require_status(version, VersionStatus.RETURNED, "brukes som utgangspunkt")
     return draft_start(patient=version.plan.patient, user=user, request=request, content=version.content)
 

@@ -1,8 +1,9 @@
 """EBP pages: the plan, one version (with the fastlege's review), the nurse's draft form, the PDF and
-the fastlege's approval queue. Thin: scope via PatientPageMixin (404); who may do what is decided in
-ebp.services: a NotAllowed is Django's 403; the pages show a PlanRefused as Django's 403 page with its
-message too (RefusalMixin.refused below), except the draft form and a missing comment, shown beside
-the form."""
+the fastlege's approval queue. Thin: scope via PatientPageMixin (404); who may do what is ebp.access's
+policy, which the services refuse by, the draft page asks before it shows the form and the templates
+ask before they offer a step (`{% may "edit_plan" patient %}`): a NotAllowed is Django's 403; the pages
+show a PlanRefused as Django's 403 page with its message too (RefusalMixin.refused below), except the
+draft form and a missing comment, shown beside the form."""
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -13,6 +14,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from ebp import selectors, services
+from ebp.access import plan_nurse_require
 from ebp.content import InvalidPlanContent, parse_content
 from ebp.forms import PlanDraftForm
 from ebp.models import PlanTemplate, VersionStatus
@@ -58,7 +60,6 @@ class PlanView(PlanPageMixin, TemplateView):
             bands=selectors.bands(effective.content) if active else [],
             open=next((v for v in versions if v.status in (VersionStatus.DRAFT, VersionStatus.SUBMITTED)), None),
             versions=versions,
-            can_edit=services.can_edit(self.request.user, self.patient),
             templates=PlanTemplate.objects.filter(centre=centre_of(self.patient.municipality_id)),
             **kwargs,
         )
@@ -87,7 +88,7 @@ class VersionView(PlanPageMixin, TemplateView):
             active=compare_with,
             diff=diff,
             changed_count=sum(row.changed for row in diff),
-            can_decide=waiting and services.can_decide(self.request.user, self.patient),
+            waiting=waiting,
             **kwargs,
         )
 
@@ -96,7 +97,7 @@ class DraftView(PlanPageMixin, TemplateView):
     template_name = "ebp/draft.html"
 
     def _draft(self):
-        services.nurse_require(self.request.user, self.patient)  # NotAllowed: a 403
+        plan_nurse_require(self.request.user, self.patient)  # NurseRequired (NotAllowed): a 403
         draft = selectors.open_version(self.patient)
         if draft is None or draft.status != VersionStatus.DRAFT:
             return None

@@ -7,11 +7,13 @@ import uuid
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Case, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from patients.access import GP_PERMISSION, SHARE_PERMISSION, referral_municipality_ids, register_centre_ids
 from patients.forlop import (
     DEFAULT_EVALUATION_MONTHS,
     evaluation_due,
@@ -36,17 +38,9 @@ from patients.models import (
     StatusChange,
     StatusEvent,
 )
-from patients.services import (
-    GP_PERMISSION,
-    SHARE_PERMISSION,
-    offered_fastleger,
-    referral_municipality_ids,
-    register_centre_ids,
-)
-from patients.services.equipment import serving_centres
-from tenants.models import Centre, Municipality, Role
+from tenants.models import Agreement, Centre, Municipality, Role
 from tenants.norwegian import date_text
-from tenants.selectors import centre_of, role_for_patient, user_scope
+from tenants.selectors import centre_of, user_scope
 
 User = get_user_model()
 
@@ -277,6 +271,13 @@ def evaluations_of(patient: Patient) -> list[StatusChange]:
     return list(rows.order_by("-effective_date", "-at")[:5])
 
 
+def serving_centres(municipality_id: int) -> list[int]:
+    """The centres whose devices a patient of this municipality may borrow: its host centre and
+    every centre with an active agreement (whoever follows the patients up)."""
+    partners = Agreement.objects.active().filter(municipality_id=municipality_id).values("centre_id")
+    return list(Centre.objects.filter(Q(host_id=municipality_id) | Q(id__in=partners)).values_list("id", flat=True))
+
+
 def kit_names_for(patient: Patient) -> list[str]:
     """The kits the centres serving the patient's kommune lend (the oppstart form offers them)."""
     kits = Kit.objects.filter(centre_id__in=serving_centres(patient.municipality_id))
@@ -294,9 +295,38 @@ def device_type_labels(codes) -> list[str]:
     return [str(labels.get(code, code)) for code in codes]
 
 
+# --- fastleger: who may be a patient's (the rule is patients.services.fastlege's) -----------------
+
+
+def known_fastleger() -> QuerySet:
+    """Every fastlege the platform knows: an active user with a fastlege membership."""
+    return User.objects.filter(is_active=True, memberships__role=Role.GP)
+
+
+def fastleger_with_places(gps: QuerySet, municipality_ids=None) -> QuerySet:
+    """The fastleger by name, each with `gp_municipalities` and `gp_hpr_numbers` (the picker's label)."""
+    # Over the fastlege memberships only (the filter joined them), named by kommune for the picker:
+    # the offered list names the kommuner asked about, a search every kommune the fastlege practises in.
+    where = Q(memberships__role=Role.GP, memberships__municipality__isnull=False)
+    if municipality_ids is not None:
+        where &= Q(memberships__municipality_id__in=municipality_ids)
+    places = ArrayAgg("memberships__municipality__name", filter=where, distinct=True, default=[])
+    hpr = ArrayAgg("memberships__hpr_number", filter=Q(memberships__role=Role.GP), distinct=True, default=[])
+    return gps.annotate(gp_municipalities=places, gp_hpr_numbers=hpr).order_by("last_name", "first_name", "username")
+
+
+def offered_fastleger(municipality_ids) -> QuerySet:
+    """The fastleger offered for these municipalities: those practising there and those already
+    following a resident there, by name, each with `gp_municipalities` and `gp_hpr_numbers`. One query."""
+    ids = list(municipality_ids)
+    following = Patient.objects.filter(municipality_id__in=ids, gp__isnull=False).values("gp_id")
+    gps = known_fastleger().filter(Q(memberships__municipality_id__in=ids) | Q(pk__in=following)).distinct()
+    return fastleger_with_places(User.objects.filter(pk__in=gps.values("pk")).filter(memberships__role=Role.GP), ids)
+
+
 def fastleger_for(municipality_ids) -> QuerySet:
     """The fastleger offered for these municipalities, by name, each with `gp_municipalities` (the
-    names of those among them where they practise): patients.services.fastlege.offered_fastleger."""
+    names of those among them where they practise): `offered_fastleger`."""
     return offered_fastleger(municipality_ids)
 
 
@@ -327,11 +357,6 @@ def register_devices(user, *, state: str = "", type: str = "", search: str = "")
     return devices.prefetch_related(Prefetch("loans", queryset=open_loans, to_attr="open_loans")).order_by(
         "centre__name", "type", "serial"
     )
-
-
-def role_used_for(user, patient: Patient) -> str:
-    """Which of the user's roles opened this patient (the audit log's role, nurse-only steps)."""
-    return role_for_patient(user, municipality_id=patient.municipality_id, gp_id=patient.gp_id)
 
 
 def search_patients(qs: QuerySet[Patient], *, search: str = "", municipality: str = "") -> QuerySet[Patient]:

@@ -101,7 +101,7 @@ def role_for_patient(user, *, municipality_id: int, gp_id: int | None) -> str:
     """Which of the user's roles reaches a patient of this municipality with this fastlege: the audit
     log's «role used» and the nurse-only steps. Here and not in patients because roles, memberships
     and the scope live here and the audit log (tenants.services) needs it; patients calls it through
-    patients.selectors.role_used_for."""
+    patients.access.role_used_for."""
     scope = user_scope(user)
     if municipality_id in scope.municipality_roles:
         return scope.municipality_roles[municipality_id]

@@ -176,11 +176,11 @@ def test_no_template_loads_a_library_of_an_app_above_it():
 
 def test_the_template_walk_sees_the_loads_that_are_allowed():
     # Guards against a walk that reads nothing: patients' own library, Django's, and the project's
-    # base loading patients' navigation are all seen.
+    # base loading patients' access policy are all seen.
     libraries = get_installed_libraries()
     loads = {(template_owner(path), name) for path in _templates() for name in loaded_libraries(path.read_text())}
-    assert {("patients", "patients_tags"), ("patients", "i18n"), ("dho", "navigation")} <= loads
-    assert library_app(libraries["navigation"]) == "patients" and library_app(libraries["i18n"]) == ""
+    assert {("patients", "patients_tags"), ("patients", "i18n"), ("dho", "access")} <= loads
+    assert library_app(libraries["access"]) == "patients" and library_app(libraries["i18n"]) == ""
 
 
 def test_the_scoring_tasks_measurements_sends_by_name_are_triages():
@@ -240,7 +240,7 @@ def test_the_migration_check_fails_on_an_upward_dependency(app, dependencies, ru
         ("templates/patients/x.html", "{% load no_such_library %}", True),
         ("templates/patients/x.html", "{% load i18n static patients_tags people %}", False),
         ("templates/triage/x.html", "{% load i18n ebp_tags patients_tags triage_tags %}", False),
-        ("templates/base.html", "{% load static i18n navigation triage_tags %}", False),  # the project
+        ("templates/base.html", "{% load static i18n access triage_tags %}", False),  # the project
         ("templates/registration/login.html", "{% load triage_tags %}", False),
     ],
 )

@@ -7,7 +7,7 @@ class TriageConfig(AppConfig):
 
     def ready(self):
         from patients.extensions import EndCloses, PatientSection, register_end_closes, register_patient_section
-        from triage import signals  # noqa: F401  (connects the receivers)
+        from triage import access, signals  # noqa: F401  (connects the receivers; names the pages for the menu)
         from triage.patient_page import alerts_the_end_closes, patient_follow_up
 
         # triage's parts of patients' pages (patients/extensions.py): patients imports nothing of triage

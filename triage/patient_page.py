@@ -4,10 +4,10 @@ of it (CONTRIBUTING, "Layers"). The patient page gets the open alert, trends, al
 (its `patient_sections` slot); the avslutning's confirmation lists the open alerts the end will close
 (`triage/signals.py` closes them when the end is recorded)."""
 
+from patients.access import can_follow_up
 from triage.forms import ContactForm
 from triage.models import Alert, AlertStatus, ContactKind
 from triage.selectors import patient_follow_up as follow_up_of
-from triage.services import can_follow_up
 
 
 def _days(request) -> int:

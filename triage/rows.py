@@ -16,6 +16,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from patients.access import can_follow_up
 from tenants.norwegian import date_text, datetime_text, time_text
 from tenants.people import display_name
 from triage.templatetags.triage_tags import colour_word, minutes_since, sparkline_svg
@@ -26,9 +27,9 @@ MARKER = "00000000-0000-0000-0000-000000000000"
 class RowRenderer:
     """Renders rows for one request: urls, labels and the csrf token are looked up once."""
 
-    def __init__(self, request, csrf_token: str, is_nurse: bool, now=None):
+    def __init__(self, request, csrf_token: str, now=None):
         self.now = now or timezone.now()
-        self.is_nurse = is_nurse
+        self.user = request.user
         self.csrf = csrf_token
         self.next_path = request.get_full_path()
         self.back = urlencode({"next": self.next_path})
@@ -81,7 +82,8 @@ class RowRenderer:
             if a.retry_at:
                 when = time_text(timezone.localtime(a.retry_at))
                 out += format_html('<br><span class="muted">{}</span>', self.text["retry"] % {"when": when})
-        elif self.is_nurse:
+        nurse = can_follow_up(self.user, a.patient)  # the policy the take and handle steps refuse by
+        if nurse and not a.taken_by_id:
             out += format_html(
                 '<form method="post" action="{}"><input type="hidden" name="csrfmiddlewaretoken" value="{}">'
                 '<input type="hidden" name="next" value="{}">'
@@ -89,7 +91,7 @@ class RowRenderer:
                 self._url("take", a.pk), self.csrf, self.next_path, a.pk,
                 self.text["take_label"] % {"name": a.patient.name}, self.text["take"],
             )  # fmt: skip
-        if self.is_nurse:
+        if nurse:
             out += format_html(
                 ' <a class="button" id="handle-{}" href="{}?{}" aria-label="{}">{}</a>',
                 a.pk, self._url("handle", a.pk), self.back, self.text["handle_label"] % {"name": a.patient.name},

@@ -1,6 +1,7 @@
 """The nurses' pages: the worklist (live, htmx), taking and handling an alert, planned follow-up.
-Thin: scope through the selectors (404 outside it), rules in triage.services (who may take, handle and
-record: services.NurseRequired is a PermissionDenied, so a 403), audit on every read."""
+Thin: scope through the selectors (404 outside it), who may do what from the policy (triage.access for
+the pages, patients.access and ebp.access for a patient's steps: the services refuse by the same rules,
+patients.access.NurseRequired is a PermissionDenied, so a 403), audit on every read."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,14 +17,16 @@ from django.views.generic import TemplateView
 from django_htmx.http import HttpResponseClientRedirect
 
 from ebp.selectors import thresholds_for
+from patients.access import can_follow_up
 from patients.models import Diagnosis
 from patients.selectors import move_notices_for
 from patients.views.base import PatientPageMixin
 from tenants.errors import RefusalMixin
-from tenants.models import AuditAction, Role
-from tenants.selectors import user_scope, visible_municipalities
+from tenants.models import AuditAction
+from tenants.selectors import visible_municipalities
 from tenants.services import audit_record, audit_record_many
 from triage import selectors, services
+from triage.access import can_open_worklist
 from triage.forms import ContactForm, HandleForm
 from triage.models import AlertStatus, ContactKind
 from triage.rows import RowRenderer
@@ -36,8 +39,7 @@ class NurseAreaMixin(LoginRequiredMixin):
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
-            scope = user_scope(request.user)
-            if not (scope.has(Role.NURSE) or scope.has(Role.COORDINATOR)):
+            if not can_open_worklist(request.user):
                 raise Http404
         elif request.htmx:
             # The session ran out while the list was refreshing itself: send the whole page to the
@@ -70,8 +72,7 @@ class WorklistView(NurseAreaMixin, TemplateView):
         filters = _filters(self.request)
         worklist = selectors.worklist(self.request.user, **filters)
         self._audit(worklist)
-        is_nurse = user_scope(self.request.user).has(Role.NURSE)
-        renderer = RowRenderer(self.request, get_token(self.request), is_nurse)
+        renderer = RowRenderer(self.request, get_token(self.request))
         for row in worklist.rows:
             row.html = renderer.render(row)
         return super().get_context_data(
@@ -192,8 +193,7 @@ class AlertHandleView(AlertMixin, TemplateView):
             actions=getattr(plan.content.actions, colour),
             readings=selectors.alert_readings(self.alert).order_by("-measured_at")[:20],
             answers=selectors.alert_answers(self.alert).order_by("-answered_at")[:10],
-            can_handle=self.alert.status == AlertStatus.OPEN
-            and services.can_follow_up(self.request.user, self.alert.patient),
+            can_handle=self.alert.status == AlertStatus.OPEN and can_follow_up(self.request.user, self.alert.patient),
             next=self.request.GET.get("next", ""),
         )
 

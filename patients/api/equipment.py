@@ -7,6 +7,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from patients.access import register_centre_ids
 from patients.api.base import PatientScopedAPIView
 from patients.models import (
     Device,
@@ -36,7 +37,6 @@ from patients.services.equipment import (
     devices_lend,
     kit_create,
     kit_for,
-    register_centre_ids,
 )
 from tenants.api_input import read_capped
 from tenants.models import AuditAction, Centre

@@ -2,10 +2,11 @@
 gjenopptak → avslutning, the status history and the «mulig flytting» answers."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, generics, serializers
+from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from patients.access import referral_municipality_ids
 from patients.api.base import PatientScopedAPIView
 from patients.api.equipment import LoanOutSerializer
 from patients.api.record import MunicipalityOutSerializer
@@ -39,13 +40,11 @@ from patients.services import (
     appeal_decide,
     appeal_register,
     assessment_record,
-    can_change_status,
     consent_record,
     decision_record,
     fastlege_named,
     patient_end,
     patient_start,
-    referral_municipality_ids,
     referral_register,
     status_change_record,
 )
@@ -548,13 +547,11 @@ class PatientMoveAPI(PatientScopedAPIView, generics.GenericAPIView):
     serializer_class = MoveAnswerInSerializer
     pagination_class = None  # a handful at most, one list (and so in the schema)
 
-    def _require_role(self, request):
-        if not can_change_status(request.user, self.patient):
-            raise exceptions.PermissionDenied(ANSWER_ROLE_REFUSED)
+    policy_step = "answer_move"
+    not_allowed = ANSWER_ROLE_REFUSED
 
     @extend_schema(responses=MoveNoticeOutSerializer(many=True))
     def get(self, request, patient_id):
-        self._require_role(request)
         audit_record(action=AuditAction.VIEW, object_type="move_notice", object_id=self.patient.pk,
                      patient=self.patient, request=request)  # fmt: skip
         notices = [n for n in move_notices_for(request.user) if n.patient_id == self.patient.pk]
@@ -562,7 +559,6 @@ class PatientMoveAPI(PatientScopedAPIView, generics.GenericAPIView):
 
     @extend_schema(responses={200: MoveNoticeOutSerializer})
     def post(self, request, patient_id):
-        self._require_role(request)
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
         notice = get_move_notice_for(request.user, patient=self.patient, notice_id=given.validated_data["notice"])

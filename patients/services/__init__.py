@@ -1,6 +1,6 @@
 """Writes of patient data, one module per concern (the names callers use are re-exported here):
 
-- `access`    – the patient record and who may see it (fastlege permission, shared specialists)
+- `record`    – the patient record and who may see it (fastlege permission, shared specialists)
 - `status`    – the forløp's status history (pause, resume, end …) and the status derived from it
 - `referrals` – henvisning, vurdering, vedtak (klage) and samtykke, before oppstart
 - `equipment` – the centre's device register, kits and loans (and the loan behind a device_serial)
@@ -8,16 +8,12 @@
 - `fastlege`  – which fastlege a patient may have (offered list, explicit choice outside it), and setting it
 - `contact_info` – the patient's phone and pårørende (the call sheet)
 - `evaluation` – evaluering of the forløp (continue, adjust, end); triage and ebp do their part as receivers
+
+Who may take each step is not decided here: every module asks patients.access (the policy the pages and
+templates ask too).
 """
 
-from patients.services.access import (
-    GP_PERMISSION,
-    SHARE_PERMISSION,
-    gp_permission_sync,
-    patient_create,
-    patient_share_with,
-)
-from patients.services.contact_info import ContactInfoRefused, can_edit_contact_info, contact_info_set
+from patients.services.contact_info import ContactInfoRefused, contact_info_set
 from patients.services.equipment import (
     EquipmentRefused,
     EquipmentRoleRequired,
@@ -34,7 +30,6 @@ from patients.services.equipment import (
     kit_proposal,
     loan_for_serial,
     loans_by_serial,
-    register_centre_ids,
     serial_key,
 )
 from patients.services.evaluation import (
@@ -49,7 +44,6 @@ from patients.services.fastlege import (
     GP_NOT_OFFERED,
     FastlegeRefused,
     FastlegeRoleRequired,
-    can_set_fastlege,
     fastlege_check,
     fastlege_find,
     fastlege_label,
@@ -59,6 +53,13 @@ from patients.services.fastlege import (
     patient_gp_set,
 )
 from patients.services.oppstart import evaluation_next_set, patient_end, patient_start
+from patients.services.record import (
+    GP_PERMISSION,
+    SHARE_PERMISSION,
+    gp_permission_sync,
+    patient_create,
+    patient_share_with,
+)
 from patients.services.referrals import (
     ReferralRefused,
     ReferralRoleRequired,
@@ -69,13 +70,11 @@ from patients.services.referrals import (
     consent_record,
     decision_preview,
     decision_record,
-    referral_municipality_ids,
     referral_register,
 )
 from patients.services.status import (
     StatusRefused,
     StatusRoleRequired,
-    can_change_status,
     referral_change_record,
     status_change_record,
     status_changed,
@@ -103,9 +102,6 @@ __all__ = [
     "appeal_decide",
     "appeal_register",
     "assessment_record",
-    "can_change_status",
-    "can_edit_contact_info",
-    "can_set_fastlege",
     "consent_given",
     "consent_record",
     "contact_info_set",
@@ -139,9 +135,7 @@ __all__ = [
     "patient_share_with",
     "patient_start",
     "referral_change_record",
-    "referral_municipality_ids",
     "referral_register",
-    "register_centre_ids",
     "serial_key",
     "status_change_record",
     "status_changed",

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from patients.access import can_edit_contact_info, require
 from patients.models import Patient
-from patients.services.fastlege import FastlegeRoleRequired, can_set_fastlege
+from patients.services.fastlege import FastlegeRoleRequired
 from tenants.errors import Refused
 from tenants.models import AuditAction
 from tenants.services import audit_record
@@ -17,11 +18,6 @@ PHONE_MAX = 20
 
 class ContactInfoRefused(Refused):
     """The values cannot be saved as given (message in Norwegian, safe to show; a 400)."""
-
-
-def can_edit_contact_info(user, patient: Patient) -> bool:
-    """The same people who set the fastlege: the patient's nurses and koordinator."""
-    return can_set_fastlege(user, patient)
 
 
 def _clean_phone(phone: str) -> str:
@@ -36,8 +32,12 @@ def _clean_phone(phone: str) -> str:
 @transaction.atomic
 def contact_info_set(*, patient: Patient, user, phone: str, next_of_kin: str, request=None) -> Patient:
     """Save the patient's phone and pårørende (both replaced; empty clears)."""
-    if not can_edit_contact_info(user, patient):
-        raise FastlegeRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan endre kontaktopplysningene.")
+    require(
+        can_edit_contact_info,
+        user,
+        patient,
+        FastlegeRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan endre kontaktopplysningene."),
+    )
     phone, next_of_kin = _clean_phone(phone), (next_of_kin or "").strip()
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     patient.phone, patient.next_of_kin = phone, next_of_kin

@@ -6,8 +6,9 @@ lent to one patient at a time (a partial unique index repeats the rule), and ing
 of a reading sent by `device_serial` through the loan active on the day it was measured
 (`loans_by_serial`, one query per batch).
 
-Who: the nurses and admins of a centre keep its register (register, import, clean, discard); lending
-to a patient needs the patient in the user's scope as nurse or koordinator. Refusals raise
+Who (patients.access): the nurses and admins of a centre keep its register (register, import, clean,
+discard; `keeps_register`); lending to a patient needs the patient in the user's scope as nurse or
+koordinator (`can_lend_to`); taking a device back, either (`can_take_back`). Refusals raise
 EquipmentRefused (a 400, message in Norwegian); a user without the role gets EquipmentRoleRequired (403).
 """
 
@@ -26,15 +27,19 @@ from django.db.models import FilteredRelation, Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 
+from patients.access import (
+    can_lend_to,
+    can_take_back,
+    keeps_register,
+    require,
+)
 from patients.models import Device, DeviceLoan, DeviceState, DeviceType, Diagnosis, Kit, Patient
+from patients.selectors import serving_centres, visible_patients
 from tenants.errors import NotAllowed, Refused
-from tenants.models import Agreement, AuditAction, Centre, Membership, Role
+from tenants.models import AuditAction, Centre
 from tenants.norwegian import date_text
-from tenants.selectors import role_for_patient
 from tenants.services import audit_record, audit_record_many_objects
 
-REGISTER_ROLES = (Role.NURSE, Role.ADMIN)  # at the centre: keep its register
-LEND_ROLES = (Role.NURSE, Role.COORDINATOR)  # for the patient: lend and take back
 LENDABLE = (DeviceState.IN_STOCK, DeviceState.CLEANED)
 SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,99}$")  # it stands in URLs: /devices/<serial>/return/
 CSV_HEADER = ["type", "model", "serial"]
@@ -52,28 +57,13 @@ class EquipmentRoleRequired(NotAllowed):
 # --- who ----------------------------------------------------------------------------------------
 
 
-def register_centre_ids(user) -> set[int]:
-    """The centres whose register this user keeps (nurse or admin there)."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return set()
-    memberships = Membership.objects.filter(user=user, role__in=REGISTER_ROLES, centre__isnull=False)
-    return set(memberships.values_list("centre_id", flat=True))
-
-
 def _require_register(user, centre_id: int) -> None:
-    if centre_id not in register_centre_ids(user):
-        raise EquipmentRoleRequired("Bare sykepleiere og administratorer ved senteret kan endre utstyrsregisteret.")
-
-
-def _may_lend(user, patient: Patient) -> bool:
-    return role_for_patient(user, municipality_id=patient.municipality_id, gp_id=patient.gp_id) in LEND_ROLES
-
-
-def serving_centres(municipality_id: int) -> list[int]:
-    """The centres whose devices a patient of this municipality may borrow: its host centre and
-    every centre with an active agreement (whoever follows the patients up)."""
-    partners = Agreement.objects.active().filter(municipality_id=municipality_id).values("centre_id")
-    return list(Centre.objects.filter(Q(host_id=municipality_id) | Q(id__in=partners)).values_list("id", flat=True))
+    require(
+        keeps_register,
+        user,
+        centre_id,
+        EquipmentRoleRequired("Bare sykepleiere og administratorer ved senteret kan endre utstyrsregisteret."),
+    )
 
 
 # --- the register -------------------------------------------------------------------------------
@@ -248,8 +238,6 @@ def kit_create(*, centre: Centre, user, name: str, device_types: Iterable[str], 
 def _borrower(device: Device, user) -> str:
     """« til <name>» when the borrower is within the user's scope, else nothing: a refusal must not
     tell a koordinator who in another kommune has the device."""
-    from patients.selectors import visible_patients  # the selectors import this module
-
     loan = DeviceLoan.objects.filter(device=device, returned_on__isnull=True).select_related("patient").first()
     if loan is None or user is None or not visible_patients(user).filter(pk=loan.patient_id).exists():
         return ""
@@ -328,8 +316,12 @@ def devices_lend(
 ) -> list[DeviceLoan]:
     """Lend devices (by serial; with `kit`, exactly the kit's types) to a patient, all or none. Each
     device must be on the shelf or cleaned, and belong to a centre that serves the patient's kommune."""
-    if not _may_lend(user, patient):
-        raise EquipmentRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan låne ut utstyr.")
+    require(
+        can_lend_to,
+        user,
+        patient,
+        EquipmentRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan låne ut utstyr."),
+    )
     serials = list({serial_key(s): s.strip() for s in serials if s and s.strip()}.values())
     if not serials and kit is not None:  # a kit alone: the devices it proposes
         serials = [d.serial for d in kit_proposal(patient, kit).values() if d is not None]
@@ -403,7 +395,7 @@ def device_return(
     loan = _open_loan(device)
     if loan is None:
         raise EquipmentRefused(f"Enheten «{device.serial}» er ikke utlånt (den er «{device.get_state_display()}»).")
-    if device.centre_id not in register_centre_ids(user) and not _may_lend(user, loan.patient):
+    if not can_take_back(user, centre_id=device.centre_id, borrower=loan.patient):
         raise EquipmentRoleRequired(
             "Bare senterets ansatte og pasientens sykepleier eller koordinator kan ta imot utstyr."
         )

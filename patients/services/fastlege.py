@@ -15,15 +15,15 @@ The fastlege's object permission (`follow_as_gp`) follows `Patient.gp` on every 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
+from patients.access import can_set_fastlege, require
 from patients.models import Patient
+from patients.selectors import fastleger_with_places, known_fastleger, offered_fastleger
 from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Role
 from tenants.people import display_name
-from tenants.selectors import user_scope
 from tenants.services import audit_record
 
 User = get_user_model()
@@ -35,7 +35,6 @@ GP_NOT_OFFERED = (
 GP_NOT_FOUND = "Fant ingen fastlege på plattformen med det navnet eller HPR-nummeret."
 GP_SEARCH_SHORT = "Skriv minst tre bokstaver av navnet, eller hele HPR-nummeret."
 SEARCH_LIMIT = 10
-GP_ROLES = (Role.NURSE, Role.COORDINATOR)  # who sets a patient's fastlege: as for henvisninger
 
 
 class FastlegeRefused(Refused):
@@ -44,31 +43,6 @@ class FastlegeRefused(Refused):
 
 class FastlegeRoleRequired(NotAllowed):
     """Only the patient's nurses and koordinator set the fastlege (a 403)."""
-
-
-def _known() -> QuerySet:
-    """Every fastlege the platform knows: an active user with a fastlege membership."""
-    return User.objects.filter(is_active=True, memberships__role=Role.GP)
-
-
-def _with_places(gps: QuerySet, municipality_ids=None) -> QuerySet:
-    # Over the fastlege memberships only (the filter joined them), named by kommune for the picker:
-    # the offered list names the kommuner asked about, a search every kommune the fastlege practises in.
-    where = Q(memberships__role=Role.GP, memberships__municipality__isnull=False)
-    if municipality_ids is not None:
-        where &= Q(memberships__municipality_id__in=municipality_ids)
-    places = ArrayAgg("memberships__municipality__name", filter=where, distinct=True, default=[])
-    hpr = ArrayAgg("memberships__hpr_number", filter=Q(memberships__role=Role.GP), distinct=True, default=[])
-    return gps.annotate(gp_municipalities=places, gp_hpr_numbers=hpr).order_by("last_name", "first_name", "username")
-
-
-def offered_fastleger(municipality_ids) -> QuerySet:
-    """The fastleger offered for these municipalities: those practising there and those already
-    following a resident there, by name, each with `gp_municipalities` and `gp_hpr_numbers`. One query."""
-    ids = list(municipality_ids)
-    following = Patient.objects.filter(municipality_id__in=ids, gp__isnull=False).values("gp_id")
-    gps = _known().filter(Q(memberships__municipality_id__in=ids) | Q(pk__in=following)).distinct()
-    return _with_places(User.objects.filter(pk__in=gps.values("pk")).filter(memberships__role=Role.GP), ids)
 
 
 def fastlege_search(municipality_ids, query: str) -> list:
@@ -86,8 +60,10 @@ def fastlege_search(municipality_ids, query: str) -> list:
     else:
         raise FastlegeRefused(GP_SEARCH_SHORT)
     offered = offered_fastleger(municipality_ids).values("pk")
-    found = _known().filter(matches).exclude(pk__in=offered).values("pk")
-    return list(_with_places(User.objects.filter(pk__in=found).filter(memberships__role=Role.GP))[:SEARCH_LIMIT])
+    found = known_fastleger().filter(matches).exclude(pk__in=offered).values("pk")
+    return list(
+        fastleger_with_places(User.objects.filter(pk__in=found).filter(memberships__role=Role.GP))[:SEARCH_LIMIT]
+    )
 
 
 def fastlege_find(municipality_ids, query: str):
@@ -96,7 +72,7 @@ def fastlege_find(municipality_ids, query: str):
     query = (query or "").strip()
     digits = query.replace(" ", "")
     if digits.isdigit():
-        found = list(_with_places(_known().filter(memberships__hpr_number=digits).distinct())[:2])
+        found = list(fastleger_with_places(known_fastleger().filter(memberships__hpr_number=digits).distinct())[:2])
     else:
         found = [*[g for g in offered_fastleger(municipality_ids) if _name_matches(g, query)],
                  *fastlege_search(municipality_ids, query)]  # fmt: skip
@@ -123,7 +99,7 @@ def fastlege_check(*, municipality_ids, gp, outside_offered: bool = False) -> bo
     choice of a fastlege outside the offered list. Raises FastlegeRefused (GP_NOT_OFFERED) otherwise."""
     if offered_fastleger(municipality_ids).filter(pk=gp.pk).exists():
         return False
-    if outside_offered and _known().filter(pk=gp.pk).exists():
+    if outside_offered and known_fastleger().filter(pk=gp.pk).exists():
         return True
     raise FastlegeRefused(GP_NOT_OFFERED)
 
@@ -134,19 +110,17 @@ def audit_outside_offered(*, patient, gp, user, request=None) -> None:
                  request=request, user=user)  # fmt: skip
 
 
-def can_set_fastlege(user, patient: Patient) -> bool:
-    """The patient's nurses and koordinator (those who handle the kommune's henvisninger)."""
-    roles = user_scope(user).municipality_roles
-    return roles.get(patient.municipality_id) in GP_ROLES
-
-
 @transaction.atomic
 def patient_gp_set(*, patient: Patient, user, gp, outside_offered: bool = False, request=None) -> Patient:
     """Set or change the patient's fastlege (None: none registered). The object permission moves with
     it (the module docstring); the change is audited, and an explicit choice outside the offered
     list once more as such."""
-    if not can_set_fastlege(user, patient):
-        raise FastlegeRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan endre fastlegen.")
+    require(
+        can_set_fastlege,
+        user,
+        patient,
+        FastlegeRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan endre fastlegen."),
+    )
     outside = gp is not None and fastlege_check(
         municipality_ids=[patient.municipality_id], gp=gp, outside_offered=outside_offered
     )
@@ -174,7 +148,7 @@ def fastlege_named(municipality_ids, given: str, *, outside_offered: bool = Fals
         return gp, False
     if not outside_offered:
         raise FastlegeRefused(GP_NOT_OFFERED)
-    gp = _known().filter(by).distinct().first()
+    gp = known_fastleger().filter(by).distinct().first()
     if gp is None:
         raise FastlegeRefused(GP_NOT_FOUND)
     return gp, True

@@ -29,6 +29,7 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from patients.access import can_answer_move, require
 from patients.models import (
     Consent,
     DeviceLoan,
@@ -42,7 +43,7 @@ from patients.models import (
     Start,
     StatusEvent,
 )
-from patients.services.status import StatusRoleRequired, can_change_status, referral_change_record
+from patients.services.status import StatusRoleRequired, referral_change_record
 from tenants.errors import Refused
 from tenants.models import AuditAction
 from tenants.rls import system_scope
@@ -76,8 +77,7 @@ def move_notices_raise(*, own: Patient, user, request=None) -> list[MoveNotice]:
 
 
 def _open_notice(notice: MoveNotice, user) -> MoveNotice:
-    if not can_change_status(user, notice.patient):
-        raise StatusRoleRequired(ANSWER_ROLE_REFUSED)
+    require(can_answer_move, user, notice.patient, StatusRoleRequired(ANSWER_ROLE_REFUSED))
     notice = MoveNotice.objects.select_for_update(of=("self",)).get(pk=notice.pk)
     if notice.kind != MoveKind.REQUEST or notice.state != MoveState.OPEN:
         raise MoveRefused("Flyttingen er allerede besvart.")
@@ -195,8 +195,12 @@ def _close(notice: MoveNotice, user, handed_over: dict, request) -> None:
 @transaction.atomic
 def move_notice_seen(*, notice: MoveNotice, user, request=None) -> MoveNotice:
     """The requesting side has read «flytting godtatt»: it leaves the board."""
-    if not can_change_status(user, notice.patient):
-        raise StatusRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan kvittere for meldingen.")
+    require(
+        can_answer_move,
+        user,
+        notice.patient,
+        StatusRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan kvittere for meldingen."),
+    )
     if notice.kind != MoveKind.ACCEPTED or notice.state != MoveState.OPEN:
         raise MoveRefused("Meldingen er allerede lest.")
     notice.state = MoveState.SEEN

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from patients.access import can_change_status, require
 from patients.forlop import START, offers
 from patients.models import (
     DeviceLoan,
@@ -41,7 +42,6 @@ from patients.services.referrals import consent_given
 from patients.services.status import (
     StatusRefused,
     StatusRoleRequired,
-    can_change_status,
     referral_change_record,
     status_change_record,
 )
@@ -96,8 +96,12 @@ def patient_start(
     request=None,
 ) -> StatusChange:
     """Oppstart (see the module docstring): the `started` row, after the loans and the Start row."""
-    if not can_change_status(user, patient):
-        raise StatusRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan starte forløpet.")
+    require(
+        can_change_status,
+        user,
+        patient,
+        StatusRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan starte forløpet."),
+    )
     patient = Patient.objects.select_for_update().select_related("municipality").get(pk=patient.pk)
     referral = patient.referrals.filter(municipality_id=patient.municipality_id, status=ReferralStatus.GRANTED).first()
     refusal = _start_refusal(patient, referral)

@@ -5,7 +5,7 @@ granted, refused), so the referral's status is derived from its rows like the pa
 
 Who: the users whose scope reaches the referral's municipality as nurse or koordinator (a koordinator
 for their own municipality, a centre nurse for the municipalities the centre follows up, a
-municipality's own nurse for their own) — `referral_municipality_ids`.
+municipality's own nurse for their own) — `patients.access.can_register_for`.
 
 Privacy: registering a national id looks only in the user's own scope (`visible_patients`). A person
 known there is linked (`referral.patient`); anyone else is answered exactly as a new person, whether
@@ -27,6 +27,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from patients.access import can_record_consent, can_register_for, require
 from patients.models import (
     ASSESSMENT_CRITERIA,
     Appeal,
@@ -46,17 +47,16 @@ from patients.models import (
     StatusEvent,
     validate_national_id,
 )
-from patients.services.access import patient_create
+from patients.selectors import visible_patients
 from patients.services.fastlege import FastlegeRefused, audit_outside_offered, fastlege_check
 from patients.services.moves import move_notices_raise
+from patients.services.record import patient_create
 from patients.services.status import NoPatientYet, referral_change_record
 from tenants.errors import NotAllowed, Refused
-from tenants.models import AuditAction, Role
+from tenants.models import AuditAction
 from tenants.norwegian import date_text
-from tenants.selectors import user_scope
 from tenants.services import audit_record
 
-REFERRAL_ROLES = (Role.NURSE, Role.COORDINATOR)
 OPEN_STATUSES = (ReferralStatus.RECEIVED, ReferralStatus.ASSESSED, ReferralStatus.GRANTED)
 
 
@@ -68,17 +68,11 @@ class ReferralRoleRequired(NotAllowed):
     """Only the municipality's koordinator and the nurses who follow it up handle its referrals (403)."""
 
 
-def referral_municipality_ids(user) -> list[int]:
-    """The municipalities whose referrals this user registers and handles."""
-    roles = user_scope(user).municipality_roles
-    return sorted(mid for mid, role in roles.items() if role in REFERRAL_ROLES)
+ROLE_REQUIRED = "Bare koordinator og sykepleiere som følger opp kommunen, kan behandle henvisninger."
 
 
 def _require_role(user, municipality_id: int) -> None:
-    if municipality_id not in referral_municipality_ids(user):
-        raise ReferralRoleRequired(
-            "Bare koordinator og sykepleiere som følger opp kommunen, kan behandle henvisninger."
-        )
+    require(can_register_for, user, municipality_id, ReferralRoleRequired(ROLE_REQUIRED))
 
 
 def _audit(*, action, object_type: str, object_id, referral: Referral, user, request) -> None:
@@ -115,8 +109,6 @@ def referral_register(
     """Register a henvisning. Looks only inside the user's scope (see the module's privacy rule).
     The fastlege: one of those offered for the municipality, or another one known to the platform
     as an explicit choice (`gp_outside_offered`, audited) — patients.services.fastlege."""
-    from patients.selectors import visible_patients  # it imports this package
-
     _require_role(user, municipality.pk)
     national_id = (national_id or "").replace(" ", "")
     try:
@@ -398,7 +390,7 @@ def consent_record(
     request=None,
 ) -> Consent:
     """The samtykke, recorded before oppstart; linked to the patient's granted referral when there is one."""
-    _require_role(user, patient.municipality_id)
+    require(can_record_consent, user, patient, ReferralRoleRequired(ROLE_REQUIRED))
     if given_by not in ConsentGivenBy.values:
         raise ReferralRefused("Velg hvem som ga samtykket: pasienten eller en representant.")
     representative = given_by == ConsentGivenBy.REPRESENTATIVE

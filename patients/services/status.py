@@ -9,12 +9,12 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from patients.access import can_change_status, require
 from patients.forlop import allowed_events
 from patients.models import EndReason, Patient, PatientStatus, Referral, ReferralStatus, StatusChange, StatusEvent
 from tenants.errors import NotAllowed, Refused
-from tenants.models import AuditAction, Role
+from tenants.models import AuditAction
 from tenants.norwegian import date_text
-from tenants.selectors import role_for_patient
 from tenants.services import audit_record
 
 # Sent inside the transaction that wrote a StatusChange (sender=StatusChange, change=…): upper layers
@@ -34,7 +34,6 @@ STATUS_AFTER: dict[str, PatientStatus] = {
 # patient page shows as its next steps). The first start of a patient without any history is always
 # allowed.
 ALLOWED: dict[str, frozenset[StatusEvent]] = {status: allowed_events(status) for status in PatientStatus}
-STATUS_ROLES = (Role.NURSE, Role.COORDINATOR)
 
 
 class StatusRefused(Refused):
@@ -67,10 +66,6 @@ def status_of(changes: Iterable[StatusChange]) -> tuple[str, datetime.date | Non
     return status, until
 
 
-def can_change_status(user, patient: Patient) -> bool:
-    return role_for_patient(user, municipality_id=patient.municipality_id, gp_id=patient.gp_id) in STATUS_ROLES
-
-
 def _check(patient: Patient, event: str, effective_date: datetime.date, until, end_reason: str) -> None:
     first_start = event == StatusEvent.STARTED and not patient.status_changes.exists()
     if not first_start and event not in ALLOWED.get(patient.status, frozenset()):
@@ -101,8 +96,12 @@ def status_change_record(
 ) -> StatusChange:
     """Append one change to the patient's forløp and derive the status from the history. Back-dating
     is allowed (not before the last change, not into the future) and audited like any write."""
-    if not can_change_status(user, patient):
-        raise StatusRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan endre forløpet.")
+    require(
+        can_change_status,
+        user,
+        patient,
+        StatusRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan endre forløpet."),
+    )
     patient = Patient.objects.select_for_update().get(pk=patient.pk)  # one change at a time per patient
     effective_date = effective_date or timezone.localdate()
     _check(patient, event, effective_date, until, end_reason)

@@ -6,16 +6,19 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 
 from patients import extensions
+from patients.access import may
 from patients.forlop import Step, next_steps
 
 register = template.Library()
 
 
-@register.simple_tag
-def forlop_steps(patient) -> tuple[Step, ...]:
-    """`{% forlop_steps patient as steps %}`: the steps the patient's status offers, in order (each
-    with `url_name` and `label`). Only about the status: who may take a step the page asks apart."""
-    return next_steps(patient.status)
+@register.simple_tag(takes_context=True)
+def forlop_steps(context, patient) -> tuple[Step, ...]:
+    """`{% forlop_steps patient as steps %}`: the steps the patient's status offers (the state table,
+    patients.forlop), in order, that the request's user may take for this patient (the policy,
+    patients.access: each step's key is the name of its predicate) — what the step's service accepts."""
+    user = context["request"].user
+    return tuple(step for step in next_steps(patient.status) if may(user, step.key, patient))
 
 
 @register.simple_tag(takes_context=True)

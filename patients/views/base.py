@@ -7,27 +7,38 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.generic import FormView
 
+from patients.access import may
 from patients.selectors import (
     get_patient_for,
 )
 from patients.services import (
     ReferralRefused,
     StatusRefused,
-    can_change_status,
 )
 from tenants.models import AuditAction
 from tenants.services import audit_record
 
 
 class PatientPageMixin(LoginRequiredMixin):
-    """Binds `self.patient` through the scope selector before any handler runs (404 outside it)."""
+    """Binds `self.patient` through the scope selector before any handler runs (404 outside it). A page
+    that is one step of the patient's (`policy_step`, a name of patients.access.ACTIONS) asks the policy for
+    it on every method, as the template that offered the step and the service that takes it do: a
+    user who sees the patient but may not take the step gets a 403 with `not_allowed`."""
 
     patient = None
+    policy_step = ""
+    policy_step_required = False
+    not_allowed = ""
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
             self.patient = get_patient_for(request.user, kwargs["patient_id"])
+            if (self.policy_step or self.policy_step_required) and not self.may():
+                raise PermissionDenied(self.not_allowed)
         return super().dispatch(request, *args, **kwargs)
+
+    def may(self) -> bool:
+        return may(self.request.user, self.policy_step, self.patient)
 
 
 class ForlopFormView(LoginRequiredMixin, FormView):
@@ -59,22 +70,8 @@ class PatientStepView(PatientPageMixin, ForlopFormView):
     refused = (StatusRefused,)
     title = ""
     button = ""
+    policy_step_required = True  # each step page names its step: one without fails closed (an unknown name)
     not_allowed = "Bare sykepleiere og koordinatorer for pasienten kan endre forløpet."
-
-    def may(self) -> bool:
-        return can_change_status(self.request.user, self.patient)
-
-    def get(self, request, *args, **kwargs):
-        self._require_role()
-        return super().get(request, *args, **kwargs)
-
-    def post(self, request, *args, **kwargs):
-        self._require_role()
-        return super().post(request, *args, **kwargs)
-
-    def _require_role(self):
-        if not self.may():
-            raise PermissionDenied(self.not_allowed)
 
     def get_context_data(self, **kwargs):
         if self.request.method == "GET":

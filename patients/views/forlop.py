@@ -3,7 +3,6 @@ and gjenopptak → avslutning, the vedtaksbrev and the «mulig flytting» answer
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -11,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView, View
 
+from patients.access import register_centre_ids
 from patients.extensions import plan_approved_at, plan_may_edit
 from patients.forlop import EVALUATION, offers
 from patients.forms.forlop import (
@@ -54,16 +54,13 @@ from patients.services import (
     appeal_decide,
     appeal_register,
     assessment_record,
-    can_change_status,
     consent_record,
     decision_preview,
     decision_record,
     free_devices,
     patient_end,
     patient_start,
-    referral_municipality_ids,
     referral_register,
-    register_centre_ids,
     serial_key,
     status_change_record,
 )
@@ -278,18 +275,8 @@ class ConsentView(PatientPageMixin, ForlopFormView):
     template_name = "patients/consent_form.html"
     form_class = ConsentForm
     success_message = gettext_lazy("Samtykket er registrert.")
-
-    def get(self, request, *args, **kwargs):
-        self._require_role()
-        return super().get(request, *args, **kwargs)
-
-    def post(self, request, *args, **kwargs):
-        self._require_role()
-        return super().post(request, *args, **kwargs)
-
-    def _require_role(self):
-        if self.patient.municipality_id not in referral_municipality_ids(self.request.user):
-            raise PermissionDenied("Bare koordinator og sykepleiere som følger opp kommunen, registrerer samtykke.")
+    policy_step = "consent"
+    not_allowed = "Bare koordinator og sykepleiere som følger opp kommunen, registrerer samtykke."
 
     def get_context_data(self, **kwargs):
         if self.request.method == "GET":
@@ -311,6 +298,7 @@ class StartView(PatientStepView):
 
     template_name = "patients/start_form.html"
     form_class = StartForm
+    policy_step = "start"
     title = gettext_lazy("Oppstart")
     button = gettext_lazy("Start forløpet")
     success_message = gettext_lazy("Forløpet er startet.")
@@ -344,8 +332,7 @@ class StartView(PatientStepView):
         return form
 
     def post(self, request, *args, **kwargs):
-        if "propose" in request.POST:
-            self._require_role()
+        if "propose" in request.POST:  # the step was asked in dispatch
             return self.render_to_response(self.get_context_data(form=self.get_form()))
         return super().post(request, *args, **kwargs)
 
@@ -360,6 +347,7 @@ class StartView(PatientStepView):
 
 class PauseView(PatientStepView):
     form_class = PauseForm
+    policy_step = "pause"
     title = gettext_lazy("Pause")
     button = gettext_lazy("Sett på pause")
     success_message = gettext_lazy("Forløpet er satt på pause.")
@@ -371,6 +359,7 @@ class PauseView(PatientStepView):
 
 class ResumeView(PatientStepView):
     form_class = ResumeForm
+    policy_step = "resume"
     title = gettext_lazy("Gjenoppta")
     button = gettext_lazy("Gjenoppta forløpet")
     success_message = gettext_lazy("Forløpet er gjenopptatt.")
@@ -387,6 +376,7 @@ class EndView(PatientStepView):
     equipment page and this page list it until the centre takes it back."""
 
     form_class = EndForm
+    policy_step = "end"
     title = gettext_lazy("Avslutt forløpet")
     button = gettext_lazy("Gå videre til bekreftelse")
     success_message = gettext_lazy("Forløpet er avsluttet.")
@@ -429,16 +419,13 @@ class MoveView(RefusalMixin, PatientPageMixin, TemplateView):
     nurses and koordinator only (403 for others who see the patient, 404 outside the scope)."""
 
     template_name = "patients/move.html"
+    policy_step = "answer_move"
+    not_allowed = ANSWER_ROLE_REFUSED
 
     def after_refusal(self):
         return redirect("patients:move", patient_id=self.patient.pk)
 
-    def _require_role(self):
-        if not can_change_status(self.request.user, self.patient):
-            raise PermissionDenied(ANSWER_ROLE_REFUSED)
-
     def get(self, request, *args, **kwargs):
-        self._require_role()
         audit_record(action=AuditAction.VIEW, object_type="move_notice", object_id=self.patient.pk,
                      patient=self.patient, request=request)  # fmt: skip
         return super().get(request, *args, **kwargs)
@@ -449,7 +436,6 @@ class MoveView(RefusalMixin, PatientPageMixin, TemplateView):
                                         **kwargs)  # fmt: skip
 
     def post(self, request, *args, **kwargs):
-        self._require_role()
         notice = get_move_notice_for(request.user, patient=self.patient, notice_id=request.POST.get("notice"))
         answer = request.POST.get("answer", "")
         move_answer(notice=notice, answer=answer, user=request.user, request=request)  # refused: a message here
@@ -477,18 +463,8 @@ class EvaluationView(PatientPageMixin, ForlopFormView):
     template_name = "patients/evaluation_form.html"
     form_class = EvaluationForm
     refused = (StatusRefused,)
-
-    def get(self, request, *args, **kwargs):
-        self._require_role()
-        return super().get(request, *args, **kwargs)
-
-    def post(self, request, *args, **kwargs):
-        self._require_role()
-        return super().post(request, *args, **kwargs)
-
-    def _require_role(self):
-        if not can_change_status(self.request.user, self.patient):
-            raise PermissionDenied("Bare sykepleiere og koordinatorer for pasienten kan registrere evaluering.")
+    policy_step = "evaluation"
+    not_allowed = "Bare sykepleiere og koordinatorer for pasienten kan registrere evaluering."
 
     def get_initial(self):
         return {"next_date": next_evaluation_default(self.patient)}

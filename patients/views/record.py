@@ -5,7 +5,6 @@ from urllib.parse import urlencode
 import weasyprint
 from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.template.loader import render_to_string
@@ -13,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView, View
 
+from patients.access import register_centre_ids
 from patients.forms.record import (
     PatientContactForm,
     PatientGpForm,
@@ -26,12 +26,9 @@ from patients.selectors import (
 from patients.services import (
     ContactInfoRefused,
     FastlegeRefused,
-    can_edit_contact_info,
-    can_set_fastlege,
     contact_info_set,
     offered_fastleger,
     patient_gp_set,
-    register_centre_ids,
 )
 from patients.views.base import PatientPageMixin, PatientStepView
 from tenants.models import AuditAction
@@ -41,7 +38,6 @@ from tenants.selectors import (
     access_log,
     access_log_period,
     access_rows,
-    may_read_access_log,
     visible_municipalities,
 )
 from tenants.services import audit_record, audit_record_many
@@ -88,7 +84,6 @@ class PatientDetailView(PatientPageMixin, TemplateView):
             request=self.request,
         )
         changes = self.patient.status_changes.select_related("by", "municipality", "previous_municipality")
-        user = self.request.user
         return super().get_context_data(
             patient=self.patient, status_changes=changes,
             # the call sheet: samtykke and what the patient has on loan, beside the phone and pårørende
@@ -96,8 +91,6 @@ class PatientDetailView(PatientPageMixin, TemplateView):
             .select_related("recorded_by"),
             loans=loans_out_for(self.patient),
             keeps=register_centre_ids(self.request.user),  # «Ta imot» only where the register is kept
-            may_set_gp=can_set_fastlege(user, self.patient),
-            may_edit_contact=can_edit_contact_info(user, self.patient),
             **kwargs,
         )  # fmt: skip
 
@@ -112,10 +105,10 @@ class AccessLogMixin(PatientPageMixin):
     scope, from PatientPageMixin); the period from ?from=&to= (default the last 30 days), or its errors
     by parameter."""
 
+    policy_step = "see_access_log"
+    not_allowed = ACCESS_LOG_REFUSED
+
     def prepare(self, request) -> None:
-        patient = self.patient
-        if not may_read_access_log(request.user, municipality_id=patient.municipality_id, gp_id=patient.gp_id):
-            raise PermissionDenied(ACCESS_LOG_REFUSED)
         self.raw = {"from": request.GET.get("from", ""), "to": request.GET.get("to", "")}
         try:
             self.period, self.period_errors = access_log_period(self.raw["from"], self.raw["to"]), {}
@@ -176,7 +169,7 @@ class AccessLogPdfView(AccessLogMixin, View):
 
 class PatientFactFormView(PatientStepView):
     """A fact of the patient edited on its own page (fastlege, phone and pårørende): each view's
-    `may()` says who; the rest is the step view's."""
+    `policy_step` names its rule in patients.access; the rest is the step view's."""
 
     button = gettext_lazy("Lagre")
     not_allowed = "Bare sykepleiere og koordinatorer for pasienten kan endre dette."
@@ -191,8 +184,7 @@ class PatientGpView(PatientFactFormView):
     title = gettext_lazy("Fastlege")
     success_message = gettext_lazy("Fastlegen er lagret.")
 
-    def may(self) -> bool:
-        return can_set_fastlege(self.request.user, self.patient)
+    policy_step = "set_fastlege"
 
     def get_initial(self):
         return {"gp": self.patient.gp_id}
@@ -215,8 +207,7 @@ class PatientContactView(PatientFactFormView):
     title = gettext_lazy("Telefon og pårørende")
     success_message = gettext_lazy("Telefon og pårørende er lagret.")
 
-    def may(self) -> bool:
-        return can_edit_contact_info(self.request.user, self.patient)
+    policy_step = "edit_contact_info"
 
     def get_initial(self):
         return {"phone": self.patient.phone, "next_of_kin": self.patient.next_of_kin}

@@ -10,9 +10,11 @@ from django.core.exceptions import PermissionDenied
 from rest_framework.views import APIView
 
 import billing.services
+import ebp.access
 import ebp.selectors
 import ebp.services
 import journaling.validation
+import patients.access
 import patients.services
 import patients.services.equipment
 import patients.services.moves
@@ -54,10 +56,9 @@ NOT_ALLOWED = [
     patients.services.equipment.EquipmentRoleRequired,
     patients.services.StatusRoleRequired,
     patients.services.FastlegeRoleRequired,
-    ebp.services.NurseRequired,
-    ebp.services.OwnGpRequired,
+    patients.access.NurseRequired,  # the one «the patient's nurse only»: the plan's drafts and triage's steps
+    ebp.access.OwnGpRequired,
     billing.services.PriceModelAdminRequired,
-    triage.services.NurseRequired,
 ]
 
 
@@ -75,7 +76,7 @@ def test_the_handler_answers_refused_400_and_not_allowed_403_with_the_message(db
     context = {"view": APIView(), "request": None}
     refused = exception_handler(patients.services.moves.MoveRefused("Flyttingen er alt besvart."), context)
     assert (refused.status_code, refused.data) == (400, {"detail": "Flyttingen er alt besvart."})
-    denied = exception_handler(ebp.services.OwnGpRequired("Bare pasientens egen fastlege."), context)
+    denied = exception_handler(ebp.access.OwnGpRequired("Bare pasientens egen fastlege."), context)
     assert (denied.status_code, denied.data) == (403, {"detail": "Bare pasientens egen fastlege."})
 
 

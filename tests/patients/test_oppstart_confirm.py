@@ -9,6 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from patients.access import NurseRequired
 from patients.models import ASSESSMENT_CRITERIA, Consent, Decision, Device, DeviceState, StatusChange
 from patients.selectors import loans_out_for
 from patients.services import (
@@ -26,7 +27,7 @@ from patients.services import (
 from tenants.models import AuditEvent
 from tests.factories import MembershipFactory, UserFactory, synthetic_national_id
 from triage.models import Alert, AlertEvent
-from triage.services import AlertRefused, NurseRequired, alert_release, alert_take
+from triage.services import AlertRefused, alert_release, alert_take
 
 TODAY = timezone.localdate
 

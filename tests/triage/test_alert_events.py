@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from measurements.services import integration_create, readings_ingest
+from patients.access import NurseRequired
 from tenants.models import Centre
 from triage import services as triage
 from triage.models import Alert, AlertEvent, Contact
@@ -95,7 +96,7 @@ def test_it_refuses_a_coordinator_in_the_service_itself(world, gateway, step):
     _spo2(patient, gateway, "a", 85)
     alert = Alert.objects.get(patient=patient)
     user = world.u.coordinator
-    with pytest.raises(triage.NurseRequired):
+    with pytest.raises(NurseRequired):
         if step == "take":
             triage.alert_take(alert=alert, user=user)
         elif step == "handle":

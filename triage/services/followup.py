@@ -9,9 +9,9 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from patients.selectors import role_used_for
-from tenants.errors import NotAllowed, Refused
-from tenants.models import AuditAction, Role
+from patients.access import NurseRequired, can_follow_up, require
+from tenants.errors import Refused
+from tenants.models import AuditAction
 from tenants.norwegian import day_text, time_text
 from tenants.people import display_name
 from tenants.services import audit_record
@@ -26,18 +26,9 @@ class AlertRefused(Refused):
     """The step cannot be taken (message in Norwegian, safe to show)."""
 
 
-class NurseRequired(NotAllowed):
-    """Only a nurse who follows the patient up may do this (a 403 wherever it is raised)."""
-
-
-def can_follow_up(user, patient) -> bool:
-    """Whether the user follows this patient up as a nurse: takes, handles and records contacts."""
-    return role_used_for(user, patient) == Role.NURSE
-
-
 def _require_nurse(user, patient, message: str) -> None:
-    if not can_follow_up(user, patient):
-        raise NurseRequired(message)
+    """The patient's nurse only (patients.access.can_follow_up); the message names the step."""
+    require(can_follow_up, user, patient, NurseRequired(message))
 
 
 def _audit_alert(action, alert: Alert, user, request, object_type: str = "alert", object_id=None) -> None:

@@ -3,10 +3,8 @@ context (tenants.services.audit_record)."""
 
 from django.contrib.auth.models import Permission
 
+from patients.access import GP_PERMISSION, SHARE_PERMISSION
 from patients.models import Patient, PatientUserObjectPermission
-
-GP_PERMISSION = "follow_as_gp"
-SHARE_PERMISSION = "view_patient"
 
 
 def _permission(codename: str) -> Permission:
