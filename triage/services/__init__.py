@@ -19,8 +19,10 @@ from triage.services.followup import (
     alert_take,
     can_follow_up,
     contact_record,
+    contact_recorded,
     evaluation_record,
     journal_note_create,
+    journal_note_written,
 )
 from triage.services.scoring import NO_PLAN, SWEEP_AFTER, answers_score, readings_score, unscored_ids
 from triage.services.silence import silence_alerts_open
@@ -40,9 +42,11 @@ __all__ = [
     "answers_score",
     "can_follow_up",
     "contact_record",
+    "contact_recorded",
     "evaluation_record",
     "events_record",
     "journal_note_create",
+    "journal_note_written",
     "readings_score",
     "silence_alerts_close",
     "silence_alerts_open",
