@@ -379,3 +379,19 @@ def test_what_is_not_journaled_in_time_is_flagged_for_the_centre(world, route, j
     settings.DHO_JOURNALING_OVERDUE_HOURS = 48
     Delivery.objects.update(overdue_at=None)
     assert tasks.overdue_check() == 0
+
+
+# --- a real worker --------------------------------------------------------------------------------
+
+
+def test_a_real_worker_sends_what_the_handling_committed(world, route, jft, celery_worker):
+    """The nurse's commit queues `journaling.send_delivery` by name; a Celery worker process (the app's
+    database role, its own system scopes) sends it; the poll follows it to journaled."""
+    alert = _alert(world)
+    triage.alert_handle(alert=alert, user=world.u.nurse, actions=["called_reached"], note=NOTE)  # commits
+    delivery = Delivery.objects.get()
+    assert _until(lambda: Delivery.objects.get(pk=delivery.pk).state != DeliveryState.PENDING, seconds=30)
+    row = Delivery.objects.get(pk=delivery.pk)
+    assert row.state == DeliveryState.SENT and row.tries == 1, row.last_error
+    _journaled(row)
+    assert len(jft.events(_identifier(row))) == 1
