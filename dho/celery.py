@@ -18,6 +18,13 @@ app.conf.beat_schedule = {
     "sweep-unscored": {"task": "triage.sweep_unscored", "schedule": 30.0},
     # Silence is a signal: missing measurements/answers per plan schedule, inactive patients.
     "silence-check": {"task": "triage.silence_check", "schedule": 15 * 60.0},
+    # The journal outbox: rows whose send task was lost, retries due by their backoff, and rows a
+    # killed worker left claimed are sent again (journaling/services.py).
+    "journaling-send-due": {"task": "journaling.send_due", "schedule": 30.0},
+    # Receipts of what was sent: JFT's $status, registered → read → journaled.
+    "journaling-poll-sent": {"task": "journaling.poll_sent", "schedule": 45.0},
+    # Not journaled after DHO_JOURNALING_OVERDUE_HOURS: flagged for the centre admin.
+    "journaling-overdue-check": {"task": "journaling.overdue_check", "schedule": 60 * 60.0},
 }
 
 # Registers the worker heartbeat signals (imported for its side effect).

@@ -392,6 +392,9 @@ for _scope, _rate in DHO_THROTTLE_RATES.items():
 # Rejected gateway items kept in the quarantine per gateway and day (Europe/Oslo): past it, a batch
 # with rejects answers 429 (quarantine full, send again later) and the centre admin gets a notice.
 DHO_QUARANTINE_DAILY_LIMIT = int(os.environ.get("DHO_QUARANTINE_DAILY_LIMIT", "1000"))
+# A journal note not journaled in the kommune's EPJ this many hours after it was written is flagged
+# for the centre admin (journaling.services.deliveries_overdue_flag).
+DHO_JOURNALING_OVERDUE_HOURS = int(os.environ.get("DHO_JOURNALING_OVERDUE_HOURS", "24"))
 # The schema lists the errors (400/401/403/404/415) every endpoint can give; schemathesis fuzzes it.
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "dho.api_schema.AutoSchema"
 # An alert's colour, and a plan rule's (ebp.content, plain values): one name each.

@@ -61,6 +61,17 @@ def _id(*parts: object) -> str:
     return str(uuid.uuid5(NAMESPACE, "/".join(str(p) for p in parts)))
 
 
+def note_bundle_id(journal_note_id: int) -> uuid.UUID:
+    """The Bundle.identifier (and Bundle.id) `alert_document` gives this journal note, known before
+    the document is built: the outbox's row carries it from the start."""
+    return uuid.UUID(_id(f"journal-note/{journal_note_id}"))
+
+
+def contact_bundle_id(contact_id: int) -> uuid.UUID:
+    """The Bundle.identifier `contact_document` gives this contact."""
+    return uuid.UUID(_id(f"contact/{contact_id}"))
+
+
 def _url(resource_id: str) -> str:
     return f"urn:uuid:{resource_id}"
 
@@ -312,7 +323,7 @@ def alert_document(journal_note) -> dict:
     _scope_require(journal_note.municipality_id)
     with timezone.override(timezone.get_default_timezone()):
         alert, contact, patient = journal_note.alert, journal_note.contact, journal_note.patient
-        key = f"journal-note/{journal_note.pk}"
+        key = f"journal-note/{journal_note.pk}"  # note_bundle_id
         patient_resource, practitioner, device = _patient(patient), _practitioner(contact.by), _device()
         subject = _ref(patient_resource) | {"identifier": patient_identifier(patient)}
         nurse = _ref(practitioner, display_name(contact.by))
@@ -350,7 +361,7 @@ def contact_document(contact) -> dict:
         raise ValueError("A contact about an alert is sent as its journal note: alert_document(contact.journal_note)")
     _scope_require(contact.municipality_id)
     with timezone.override(timezone.get_default_timezone()):
-        key = f"contact/{contact.pk}"
+        key = f"contact/{contact.pk}"  # contact_bundle_id
         patient_resource, practitioner = _patient(contact.patient), _practitioner(contact.by)
         subject = _ref(patient_resource) | {"identifier": patient_identifier(contact.patient)}
         nurse = _ref(practitioner, display_name(contact.by))

@@ -1,21 +1,23 @@
 """Starting the stand-ins of national services, as `dho.embedded` starts PostgreSQL and Redis.
 
     with standins.running(var_dir) as env:
-        os.environ.update(env.environ())   # DHO_HELSEID_ISSUER, …_CLIENT_ID, …_KEY_FILE, …_CA_FILE
-        …
+        os.environ.update(env.environ())   # DHO_HELSEID_ISSUER, …_CLIENT_ID, …_KEY_FILE, …_CA_FILE,
+        …                                  # DHO_JFT_BASE_URL, DHO_JFT_CA_FILE
 
 `running` writes, under `var_dir/standins/`: a TLS certificate for 127.0.0.1 (the stand-ins speak
 HTTPS, so the client needs no «insecure» switch; `DHO_HELSEID_CA_FILE` trusts this certificate
 only), the HelseID stand-in's signing key, the demo client's private key (a JWK, 0600, generated
 here on every start: no key is kept in the repository or the database) and the registry of demo
-clients. It then starts each server in its own process on a free port, waits until it answers and
-stops it on the way out, also when this process gets SIGTERM; a server whose launcher died without
-stopping it notices and stops itself.
+clients. It then starts each server in its own process on a free port — HelseID (dho/dev/helseid.py),
+then the journaling service (dho/dev/jft.py), which verifies tokens against HelseID's keys — waits
+until it answers and stops it on the way out, also when this process gets SIGTERM; a server whose
+launcher died without stopping it notices and stops itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import ipaddress
 import json
@@ -69,6 +71,8 @@ class StandinEnv:
     directory: Path
     helseid_pid: int
     clients: tuple[DemoClient, ...] = field(default=())
+    jft_base_url: str = ""  # the journaling service's stand-in (JFT, and VKP's /epj/r4/<orgnr>/…)
+    jft_pid: int = 0
 
     def environ(self) -> dict[str, str]:
         """The settings a process needs to use the stand-ins as the real services."""
@@ -78,6 +82,8 @@ class StandinEnv:
             "DHO_HELSEID_KEY_FILE": str(self.client.key_file),
             "DHO_HELSEID_CA_FILE": str(self.ca_file),
             "DHO_HELSEID_SCOPE": DEMO_SCOPE,
+            "DHO_JFT_BASE_URL": self.jft_base_url,
+            "DHO_JFT_CA_FILE": str(self.ca_file),
         }
 
     def issuer_jwks(self) -> dict[str, Any]:
@@ -179,15 +185,28 @@ def _stopped_on_sigterm() -> Iterator[None]:
         yield
 
 
+def _start(module: str, config_file: Path, ready: Path) -> subprocess.Popen[bytes]:
+    ready.unlink(missing_ok=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", module, "--config", str(config_file), "--ready-file", str(ready),
+         "--parent-pid", str(os.getpid())],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,  # its own process group: stopped whole, never by our terminal's Ctrl-C twice
+    )  # fmt: skip
+
+
 @contextlib.contextmanager
 def running(
     var_dir: Path | str,
     *,
     extra_clients: tuple[DemoClient, ...] = (),
     token_lifetime: int = 600,
+    jft_ack_delay: float = 3.0,
 ) -> Iterator[StandinEnv]:
-    """Starts the stand-ins (now: HelseID) with fresh demo keys under `var_dir/standins/`, yields
-    where they are, and stops them."""
+    """Starts the stand-ins (HelseID, the journaling service) with fresh demo keys under
+    `var_dir/standins/`, yields where they are, and stops them. `jft_ack_delay`: seconds until the
+    journaling stand-in's simulated EPJ acknowledges an event."""
     refuse_outside_development()
     directory = Path(var_dir) / "standins"
     directory.mkdir(parents=True, exist_ok=True)
@@ -212,19 +231,14 @@ def running(
     config_file = directory / "helseid-registry.json"
     config_file.write_text(json.dumps(config, indent=2))
     ready = directory / "helseid.ready"
-    ready.unlink(missing_ok=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    jft_ready = directory / "jft.ready"
+    processes: list[subprocess.Popen[bytes]] = []
     with _stopped_on_sigterm():
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dho.dev.helseid", "--config", str(config_file), "--ready-file", str(ready),
-             "--parent-pid", str(os.getpid())],
-            cwd=Path(__file__).resolve().parents[2],
-            env=env,
-            start_new_session=True,  # its own process group: stopped whole, never by our terminal's Ctrl-C twice
-        )  # fmt: skip
         try:
+            process = _start("dho.dev.helseid", config_file, ready)
+            processes.append(process)
             issuer = _wait_until_answering(process, ready, cert)
-            yield StandinEnv(
+            env = StandinEnv(
                 helseid_issuer=issuer,
                 helseid_pid=process.pid,
                 ca_file=cert,
@@ -233,26 +247,47 @@ def running(
                 directory=directory,
                 clients=clients,
             )
+            jft_config = directory / "jft-config.json"
+            jft_config.write_text(json.dumps({
+                "tls_cert": str(cert),
+                "tls_key": str(tls_key),
+                "issuer": issuer,
+                "issuer_jwks": env.issuer_jwks(),  # public: the resource server verifies with it
+                "receivers": sorted({o for c in clients for o in c.organisations}),
+                "ack_delay": jft_ack_delay,
+            }, indent=2))  # fmt: skip
+            jft = _start("dho.dev.jft", jft_config, jft_ready)
+            processes.append(jft)
+            base = _wait_ready(jft, jft_ready, cert, key="base", probe="/_standin/requests", name="JFT")
+            yield dataclasses.replace(env, jft_base_url=base, jft_pid=jft.pid)
         finally:
-            _stop(process)
+            for started in reversed(processes):
+                _stop(started)
             ready.unlink(missing_ok=True)
+            jft_ready.unlink(missing_ok=True)
 
 
 def _wait_until_answering(process: subprocess.Popen[bytes], ready: Path, ca_file: Path) -> str:
+    return _wait_ready(process, ready, ca_file, key="issuer", probe="/.well-known/openid-configuration", name="HelseID")
+
+
+def _wait_ready(
+    process: subprocess.Popen[bytes], ready: Path, ca_file: Path, *, key: str, probe: str, name: str
+) -> str:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"HelseID-stand-in stoppet under oppstart (kode {process.returncode}).")
+            raise RuntimeError(f"{name}-stand-in stoppet under oppstart (kode {process.returncode}).")
         if ready.exists():
-            issuer: str = json.loads(ready.read_text())["issuer"]
+            address: str = json.loads(ready.read_text())[key]
             try:
-                response = requests.get(f"{issuer}/.well-known/openid-configuration", verify=str(ca_file), timeout=2)
+                response = requests.get(f"{address}{probe}", verify=str(ca_file), timeout=2)
                 if response.status_code == 200:
-                    return issuer
+                    return address
             except requests.RequestException:
                 pass
         time.sleep(0.05)
-    raise RuntimeError(f"HelseID-stand-in svarte ikke innen {START_TIMEOUT} s.")
+    raise RuntimeError(f"{name}-stand-in svarte ikke innen {START_TIMEOUT} s.")
 
 
 def main() -> None:

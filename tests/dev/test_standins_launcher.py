@@ -44,6 +44,8 @@ def test_it_writes_the_demo_keys_and_registry_and_answers(standins):
     assert "d" in json.loads(standins.client.key_file.read_text())
     assert oct(standins.client.key_file.stat().st_mode & 0o777) == "0o600"
     assert standins.environ()["DHO_HELSEID_ISSUER"] == standins.helseid_issuer
+    assert standins.environ()["DHO_JFT_BASE_URL"] == standins.jft_base_url
+    assert (standins.directory / "jft-config.json").exists()
     document = requests.get(f"{standins.helseid_issuer}/.well-known/openid-configuration",
                             verify=str(standins.ca_file), timeout=10)  # fmt: skip
     assert document.status_code == 200
@@ -59,7 +61,7 @@ def _launcher(tmp_path, body: str) -> subprocess.Popen[str]:
         "import json, sys, time\n"
         "from dho.dev import standins\n"
         f"with standins.running({str(tmp_path)!r}) as env:\n"
-        "    print(json.dumps({'pid': env.helseid_pid}), flush=True)\n"
+        "    print(json.dumps({'pid': env.helseid_pid, 'jft': env.jft_pid}), flush=True)\n"
         f"{body}"
     )
     env = {**os.environ, "DHO_TESTING": "1"}
@@ -68,26 +70,27 @@ def _launcher(tmp_path, body: str) -> subprocess.Popen[str]:
 
 def test_it_stops_the_servers_when_its_block_ends(tmp_path):
     launcher = _launcher(tmp_path, "    pass\n")
-    pid = json.loads(launcher.stdout.readline())["pid"]
+    pids = json.loads(launcher.stdout.readline())
     assert launcher.wait(30) == 0
-    assert _wait_gone(pid)
+    assert _wait_gone(pids["pid"]) and _wait_gone(pids["jft"])
 
 
 def test_it_stops_the_servers_on_sigterm(tmp_path):
     launcher = _launcher(tmp_path, "    time.sleep(60)\n")
-    pid = json.loads(launcher.stdout.readline())["pid"]
-    assert not _gone(pid)
+    pids = json.loads(launcher.stdout.readline())
+    pid = pids["pid"]
+    assert not _gone(pid) and not _gone(pids["jft"])
     launcher.send_signal(signal.SIGTERM)
     assert launcher.wait(30) == 128 + signal.SIGTERM
-    assert _wait_gone(pid)
+    assert _wait_gone(pid) and _wait_gone(pids["jft"])
 
 
 def test_a_server_whose_launcher_was_killed_stops_itself(tmp_path):
     launcher = _launcher(tmp_path, "    time.sleep(60)\n")
-    pid = json.loads(launcher.stdout.readline())["pid"]
+    pids = json.loads(launcher.stdout.readline())
     launcher.kill()  # SIGKILL: no finally runs
     launcher.wait(30)
-    assert _wait_gone(pid)
+    assert _wait_gone(pids["pid"]) and _wait_gone(pids["jft"])
 
 
 def test_it_refuses_to_load_outside_debug_and_test_mode():
@@ -98,6 +101,9 @@ def test_it_refuses_to_load_outside_debug_and_test_mode():
     result = subprocess.run([sys.executable, "-c", "import dho.dev.helseid"], cwd=ROOT, env=env | {"DHO_DEBUG": "1"},
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
+    result = subprocess.run([sys.executable, "-c", "import dho.dev.jft"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode != 0 and "DHO_DEBUG eller DHO_TESTING" in result.stderr
 
 
 def test_no_product_code_imports_the_stand_ins():

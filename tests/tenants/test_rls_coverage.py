@@ -30,7 +30,7 @@ PATIENT_DATA_TABLES = [
     "patients_consent", "patients_start", "patients_statuschange", "patients_deviceloan", "patients_movenotice",
     "patients_patientuserobjectpermission", "patients_patientgroupobjectpermission", "measurements_reading",
     "measurements_answer", "measurements_quarantineditem", "triage_alert", "triage_alertevent", "triage_contact",
-    "triage_journalnote", "ebp_plan", "ebp_planversion", "billing_lockedline",
+    "triage_journalnote", "ebp_plan", "ebp_planversion", "billing_lockedline", "journaling_delivery",
 ]  # fmt: skip
 
 

@@ -15,8 +15,10 @@ from triage.services.followup import (
     alert_release,
     alert_take,
     contact_record,
+    contact_recorded,
     evaluation_contact_record,
     journal_note_create,
+    journal_note_written,
 )
 from triage.services.scoring import NO_PLAN, SWEEP_AFTER, answers_score, readings_score, unscored_ids
 from triage.services.silence import silence_alerts_open
@@ -32,9 +34,11 @@ __all__ = [
     "alerts_upsert",
     "answers_score",
     "contact_record",
+    "contact_recorded",
     "evaluation_contact_record",
     "events_record",
     "journal_note_create",
+    "journal_note_written",
     "readings_score",
     "silence_alerts_close",
     "silence_alerts_open",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from patients.access import NurseRequired, can_follow_up, require
@@ -20,6 +21,13 @@ from triage.models import Alert, AlertEventKind, AlertStatus, Contact, ContactAc
 from triage.services.alerts import events_record
 
 HANDLED = "Håndtert"
+
+# Sent inside the transaction that writes the row, for the apps above triage (journaling's outbox
+# writes its row in the same transaction): `journal_note_written(note=…)` when a handled alert's
+# journal note is written, `contact_recorded(contact=…)` for every contact (the receiver decides
+# which of them it sends).
+journal_note_written = Signal()
+contact_recorded = Signal()
 
 
 class AlertRefused(Refused):
@@ -130,7 +138,7 @@ def alert_handle(*, alert: Alert, user, actions: list[str], note: str = "", retr
 
 
 def _contact_create(patient, user, kind, actions, note, *, alert=None, at=None, retry_at=None) -> Contact:
-    return Contact.objects.create(
+    contact = Contact.objects.create(
         patient=patient,
         municipality_id=patient.municipality_id,
         alert=alert,
@@ -141,6 +149,8 @@ def _contact_create(patient, user, kind, actions, note, *, alert=None, at=None, 
         at=at or timezone.now(),
         retry_at=retry_at,
     )
+    contact_recorded.send(sender=Contact, contact=contact)
+    return contact
 
 
 @transaction.atomic
@@ -162,7 +172,7 @@ def contact_record(*, patient, user, kind: str, actions: list[str], note: str = 
 def journal_note_create(*, alert: Alert, contact: Contact) -> JournalNote:
     """The structured note of a handled alert (fields of the VKP-DHO guide) and its text."""
     document = journal_document(alert, contact)
-    return JournalNote.objects.create(
+    note = JournalNote.objects.create(
         patient=alert.patient,
         municipality_id=alert.municipality_id,
         alert=alert,
@@ -170,6 +180,8 @@ def journal_note_create(*, alert: Alert, contact: Contact) -> JournalNote:
         document=document,
         text=journal_text(document),
     )
+    journal_note_written.send(sender=JournalNote, note=note)
+    return note
 
 
 # --- evaluering: the forløp's evaluation is patients' (patients.services.evaluation_record) -----------

@@ -1,0 +1,463 @@
+"""A stand-in for Norsk helsenett's journaling service (Journalføringstjenesten, JFT), and a VKP
+knutepunkt's EPJ endpoint: a real HTTPS server in its own process, started by
+`dho.dev.standins.running` beside the HelseID stand-in, refusing what the real service refuses.
+
+The sender's side (what the platform uses):
+- `POST /v1/Bundle` — a FHIR R4 document Bundle, `Content-Type: application/fhir+json`, at most
+  `MAX_BODY` bytes (413 over). Authorization: a HelseID access token bound to a DPoP key
+  (`Authorization: DPoP <token>` + a `DPoP` proof), verified by `dho.dev.helseid.verify_dpop_request`
+  against the HelseID stand-in's JWKS: its issuer, scope `nhn:jft/api`, and an organisation
+  (`orgnr_parent`) that is a receiver here (403 otherwise). The body is parsed strictly
+  (fhir.resources, the Bundle and each entry's resource), must be a `document` with an identifier
+  and a Patient identified by fødselsnummer or D-nummer; the test environment takes synthetic
+  national ids only (`patients.national_id`). A refusal is 400 with an OperationOutcome naming the
+  problem. Accepted: 202 with `Location`, the event's status URL (`/v1/Bundle/<guid>/$status`).
+- `GET /v1/Bundle/<id>/$status` → `{"status": "registered" | "read" | "journaled" | "failed"}`, for
+  the organisation that sent it (404 for another).
+
+The EPJ's side: `GET /v1/Bundle?_count=&after=` (keyset pages of the organisation's events, oldest
+first, marked read) and `POST /v1/Bundle/<id>/$journaling-acknowledged` (journaled). A simulated EPJ
+thread does both for every event `ack_delay` seconds after it arrived (default `ACK_DELAY`).
+
+VKP: `POST /epj/r4/<orgnr>/Bundle` with the same checks, the path's organisation the token's → 201
+Created with `Location`.
+
+Test hooks, only here (`/_standin/…`): `POST /_standin/faults {"status": 503, "count": 2}` makes the
+next POSTs of a document answer that status (after authentication, before the body is read);
+`POST /_standin/config {"ack_delay": 0, "epj": false}`; `GET /_standin/events` lists what arrived
+(id, organisation, Bundle.identifier, status, the body's SHA-256); `GET /_standin/requests` counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import signal
+import ssl
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
+from pydantic import ValidationError
+
+from dho.dev import refuse_outside_development
+from dho.dev.helseid import ORGNR_PARENT_CLAIM, DPoPRequestRefused, ReplayCache, verify_dpop_request
+from patients.national_id import IdKind, InvalidNationalId, parse
+
+refuse_outside_development()
+
+SCOPE = "nhn:jft/api"
+MAX_BODY = 1_000_000  # ≈ 1 MB per request, as the service documents
+ACK_DELAY = 3.0  # seconds from arrival until the simulated EPJ reads and acknowledges an event
+FNR_SYSTEM = "urn:oid:2.16.578.1.12.4.1.4.1"
+DNR_SYSTEM = "urn:oid:2.16.578.1.12.4.1.4.2"
+FHIR_TYPES = {"application/fhir+json", "application/json"}
+EVENT = re.compile(r"^/v1/Bundle/([0-9a-f-]{36})/(\$status|\$journaling-acknowledged)$")
+VKP = re.compile(r"^/epj/r4/(\d{9})/Bundle$")
+PAGE_MAX = 100
+
+
+class Refusal(Exception):
+    """An answer other than success: status, an OperationOutcome (or an OAuth error body), headers."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, dict(headers or {})
+
+
+def outcome(code: str, *diagnostics: str) -> dict[str, Any]:
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": text} for text in diagnostics],
+    }
+
+
+def _refuse(status: int, code: str, *diagnostics: str) -> Refusal:
+    return Refusal(status, outcome(code, *diagnostics))
+
+
+@dataclass
+class Event:
+    id: str
+    orgnr: str
+    channel: str  # "jft" or "vkp"
+    identifier: str
+    body: bytes = field(repr=False)
+    status: str = "registered"
+    received_at: float = field(default_factory=time.time)
+    seq: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "orgnr": self.orgnr,
+            "channel": self.channel,
+            "identifier": self.identifier,
+            "status": self.status,
+            "sha256": hashlib.sha256(self.body).hexdigest(),
+        }
+
+
+def _parse_errors(error: ValidationError, prefix: str) -> list[str]:
+    return [f"{prefix}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:10]]
+
+
+def document_problems(data: Any) -> list[str]:
+    """What the service refuses in a body: not a strictly valid FHIR R4 document Bundle with an
+    identifier and a Patient identified by a synthetic fødselsnummer or D-nummer (the test
+    environment's rule). Empty when it is acceptable."""
+    if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
+        return ["Bundle: forventet en FHIR-ressurs av typen Bundle"]
+    try:
+        Bundle.model_validate(data)
+    except ValidationError as exc:
+        return _parse_errors(exc, "Bundle")
+    problems: list[str] = []
+    for i, entry in enumerate(data.get("entry") or []):
+        resource = entry.get("resource") or {}
+        try:
+            get_fhir_model_class(resource.get("resourceType", "")).model_validate(resource)
+        except (ValidationError, KeyError, ValueError) as exc:
+            where = f"Bundle.entry[{i}].resource"
+            problems += _parse_errors(exc, where) if isinstance(exc, ValidationError) else [f"{where}: {exc}"]
+    if data.get("type") != "document":
+        problems.append("Bundle.type: må være document")
+    if not (data.get("identifier") or {}).get("value"):
+        problems.append("Bundle.identifier: mangler (påkrevd for et dokument)")
+    ids = [
+        identifier.get("value", "")
+        for entry in data.get("entry") or []
+        if (entry.get("resource") or {}).get("resourceType") == "Patient"
+        for identifier in entry["resource"].get("identifier") or []
+        if identifier.get("system") in (FNR_SYSTEM, DNR_SYSTEM)
+    ]
+    if not ids:
+        problems.append("Bundle.entry: ingen Patient med fødselsnummer eller D-nummer")
+    for value in ids:
+        try:
+            kind = parse(value, allow_synthetic=True).kind
+        except InvalidNationalId as exc:
+            problems.append(f"Patient.identifier: {exc}")
+            continue
+        if kind is not IdKind.SYNTHETIC:
+            problems.append("Patient.identifier: testmiljøet tar bare imot syntetiske fødselsnumre")
+    return problems
+
+
+@dataclass
+class JftStandin:
+    base: str
+    issuer: str
+    issuer_jwks: dict[str, Any]
+    receivers: set[str]
+    ack_delay: float = ACK_DELAY
+    epj: bool = True
+    events: dict[str, Event] = field(default_factory=dict)
+    faults: list[int] = field(default_factory=list)  # statuses for the next document POSTs
+    counts: dict[str, int] = field(default_factory=dict)
+    replay: ReplayCache = field(default_factory=ReplayCache)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, name: str) -> None:
+        with self.lock:
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def authorize(self, headers: Mapping[str, str], method: str, path: str) -> str:
+        """The organisation the request is for, from a verified DPoP-bound token; or a Refusal."""
+        try:
+            claims = verify_dpop_request(
+                headers, method, f"{self.base}{path}", issuer_jwks=self.issuer_jwks, required_scope=SCOPE,
+                issuer=self.issuer, replay=self.replay,
+            )  # fmt: skip
+        except DPoPRequestRefused as refusal:
+            self.count(f"refused:{refusal.error}")
+            raise Refusal(refusal.status, {"error": refusal.error, "error_description": refusal.description},
+                          refusal.headers) from None  # fmt: skip
+        orgnr = claims.get(ORGNR_PARENT_CLAIM)
+        if orgnr not in self.receivers:
+            self.count("refused:unknown_organisation")
+            raise _refuse(403, "forbidden", f"Organisasjonsnummer {orgnr} er ikke koblet til journalføringstjenesten.")
+        return str(orgnr)
+
+    def fault(self) -> int | None:
+        with self.lock:
+            return self.faults.pop(0) if self.faults else None
+
+    def receive(self, orgnr: str, channel: str, body: bytes) -> Event:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _refuse(400, "invalid", f"Innholdet er ikke gyldig JSON: {exc}") from None
+        problems = document_problems(data)
+        if problems:
+            self.count("refused:invalid_document")
+            raise _refuse(400, "invalid", *problems)
+        event = Event(id=str(uuid.uuid4()), orgnr=orgnr, channel=channel, identifier=data["identifier"]["value"],
+                      body=body)  # fmt: skip
+        with self.lock:
+            event.seq = len(self.events) + 1
+            self.events[event.id] = event
+            self.counts["accepted"] = self.counts.get("accepted", 0) + 1
+        return event
+
+    def event_for(self, orgnr: str, event_id: str) -> Event:
+        with self.lock:
+            event = self.events.get(event_id)
+        if event is None or event.orgnr != orgnr:
+            raise _refuse(404, "not-found", "Ukjent hendelse.")
+        return event
+
+    def read_page(self, orgnr: str, count: int, after: str | None) -> list[Event]:
+        """The EPJ's ReadAPI: the organisation's JFT events after `after` (keyset), oldest first; read."""
+        with self.lock:
+            start = self.events[after].seq if after in self.events else 0
+            page = sorted(
+                (e for e in self.events.values() if e.orgnr == orgnr and e.channel == "jft" and e.seq > start),
+                key=lambda e: e.seq,
+            )[:count]
+            for event in page:
+                if event.status == "registered":
+                    event.status = "read"
+        return page
+
+    def acknowledge(self, orgnr: str, event_id: str) -> Event:
+        event = self.event_for(orgnr, event_id)
+        with self.lock:
+            if event.status in ("registered", "read"):
+                event.status = "journaled"
+        return event
+
+    def epj_step(self) -> None:
+        """The simulated EPJ: reads and acknowledges every event older than `ack_delay`."""
+        if not self.epj:
+            return
+        now = time.time()
+        with self.lock:
+            due = [
+                e
+                for e in self.events.values()
+                if e.channel == "jft" and e.status == "registered" and e.received_at + self.ack_delay <= now
+            ]
+        for event in due:  # as the ReadAPI would hand it over, then acknowledged
+            with self.lock:
+                event.status = "read" if event.status == "registered" else event.status
+            self.acknowledge(event.orgnr, event.id)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    body_read = False
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self, status: int, body: Any, headers: Mapping[str, str] | None = None,
+                content_type: str = "application/fhir+json") -> None:  # fmt: skip
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _headers(self) -> dict[str, str]:
+        return dict(self.headers.items())
+
+    def _body(self, limit: int | None = None) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.body_read = True
+        if limit is not None and length > limit:
+            self._discard(length)
+            raise _refuse(413, "too-costly", f"Innholdet er {length} byte; høyst {limit} tas imot.")
+        return self.rfile.read(length) if length else b""
+
+    def _discard(self, length: int) -> None:
+        # A body refused unread is read and thrown away: left on the connection, its bytes would be
+        # taken for the next request on it.
+        while length > 0 and (chunk := self.rfile.read(min(length, 65536))):
+            length -= len(chunk)
+
+    def _handle(self, method: str) -> None:
+        standin = self.server.standin
+        parts = urlsplit(self.path)
+        path = parts.path
+        label = EVENT.sub(r"/v1/Bundle/{id}/\2", path)
+        standin.count(f"{method} {label}")
+        self.body_read = False
+        try:
+            if path.startswith("/_standin/"):
+                self._hook(method, path)
+            elif method == "POST" and (path == "/v1/Bundle" or VKP.match(path)):
+                self._document(path)
+            elif method == "GET" and path == "/v1/Bundle":
+                self._read(path, parse_qs(parts.query))
+            elif match := EVENT.match(path):
+                self._event(method, path, match.group(1), match.group(2))
+            else:
+                raise _refuse(404, "not-found", "Ukjent adresse.")
+        except Refusal as refusal:
+            if not self.body_read:
+                self._discard(int(self.headers.get("Content-Length") or 0))
+            self._answer(refusal.status, refusal.body, refusal.headers)
+
+    def _document(self, path: str) -> None:
+        standin = self.server.standin
+        orgnr = standin.authorize(self._headers(), "POST", path)
+        vkp = VKP.match(path)
+        if vkp and vkp.group(1) != orgnr:
+            raise _refuse(403, "forbidden", "Organisasjonsnummeret i adressen er ikke tokenets.")
+        fault = standin.fault()
+        if fault is not None:
+            self._body()  # the connection's bytes consumed before the simulated answer
+            raise _refuse(fault, "transient" if fault >= 500 else "invalid", f"Simulert feil fra stand-in ({fault}).")
+        if self.headers.get_content_type() not in FHIR_TYPES:
+            raise _refuse(415, "not-supported", "Content-Type må være application/fhir+json.")
+        event = standin.receive(orgnr, "vkp" if vkp else "jft", self._body(MAX_BODY))
+        if vkp:
+            location = f"{standin.base}/epj/r4/{orgnr}/Bundle/{event.id}"
+            self._answer(201, outcome("informational", "Opprettet"), {"Location": location})
+        else:
+            location = f"{standin.base}/v1/Bundle/{event.id}/$status"
+            self._answer(202, {"id": event.id}, {"Location": location}, "application/json")
+
+    def _read(self, path: str, query: dict[str, list[str]]) -> None:
+        standin = self.server.standin
+        orgnr = standin.authorize(self._headers(), "GET", path)
+        try:
+            count = min(int((query.get("_count") or ["20"])[0]), PAGE_MAX)
+        except ValueError:
+            raise _refuse(400, "invalid", "_count må være et tall.") from None
+        after = query.get("after")
+        page = standin.read_page(orgnr, count, after[0] if after else None)
+        bundle: dict[str, Any] = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"fullUrl": f"{standin.base}/v1/Bundle/{e.id}", "resource": json.loads(e.body)} for e in page],
+        }
+        if len(page) == count:
+            bundle["link"] = [
+                {"relation": "next", "url": f"{standin.base}/v1/Bundle?_count={count}&after={page[-1].id}"}
+            ]
+        self._answer(200, bundle)
+
+    def _event(self, method: str, path: str, event_id: str, operation: str) -> None:
+        standin = self.server.standin
+        if (method, operation) not in (("GET", "$status"), ("POST", "$journaling-acknowledged")):
+            raise _refuse(405, "not-supported", "Metoden støttes ikke her.")
+        orgnr = standin.authorize(self._headers(), method, path)
+        if method == "POST":
+            self._body()
+            event = standin.acknowledge(orgnr, event_id)
+        else:
+            event = standin.event_for(orgnr, event_id)
+        self._answer(200, {"id": event.id, "status": event.status}, content_type="application/json")
+
+    def _hook(self, method: str, path: str) -> None:
+        standin = self.server.standin
+        if method == "GET" and path == "/_standin/requests":
+            with standin.lock:
+                self._answer(200, dict(standin.counts), content_type="application/json")
+        elif method == "GET" and path == "/_standin/events":
+            with standin.lock:
+                events = [e.summary() for e in sorted(standin.events.values(), key=lambda e: e.seq)]
+            self._answer(200, events, content_type="application/json")
+        elif method == "POST" and path == "/_standin/faults":
+            body = json.loads(self._body() or b"{}")
+            with standin.lock:
+                standin.faults = [int(body["status"])] * int(body.get("count", 1)) if body.get("status") else []
+            self._answer(200, {"faults": standin.faults}, content_type="application/json")
+        elif method == "POST" and path == "/_standin/config":
+            body = json.loads(self._body() or b"{}")
+            if "ack_delay" in body:
+                standin.ack_delay = float(body["ack_delay"])
+            if "epj" in body:
+                standin.epj = bool(body["epj"])
+            self._answer(200, {"ack_delay": standin.ack_delay, "epj": standin.epj}, content_type="application/json")
+        else:
+            raise _refuse(404, "not-found", "Ukjent adresse.")
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    standin: JftStandin
+
+
+def serve(config: Mapping[str, Any], ready_file: Path, parent_pid: int | None = None) -> None:
+    """Binds a free localhost port, writes `{"base": …, "pid": …}` to `ready_file`, runs the simulated
+    EPJ, and serves until SIGTERM/SIGINT or until the process that started it is gone."""
+    server = _Server(("127.0.0.1", 0), _Handler)
+    port = server.server_address[1]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(config["tls_cert"], config["tls_key"])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.standin = JftStandin(
+        base=f"https://127.0.0.1:{port}",
+        issuer=config["issuer"],
+        issuer_jwks=config["issuer_jwks"],
+        receivers=set(config["receivers"]),
+        ack_delay=float(config.get("ack_delay", ACK_DELAY)),
+    )
+    stopping = threading.Event()
+
+    def stop(*_: Any) -> None:
+        stopping.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    def epj() -> None:
+        while not stopping.is_set():
+            server.standin.epj_step()
+            stopping.wait(0.05)
+
+    threading.Thread(target=epj, daemon=True).start()
+    if parent_pid:
+
+        def watch_parent() -> None:
+            while os.getppid() == parent_pid:  # orphaned: the launcher was killed
+                time.sleep(0.5)
+            stop()
+
+        threading.Thread(target=watch_parent, daemon=True).start()
+    tmp = ready_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"base": server.standin.base, "pid": os.getpid()}))
+    tmp.replace(ready_file)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="JFT stand-in (development and tests only)")
+    parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--ready-file", required=True, type=Path)
+    parser.add_argument("--parent-pid", type=int)
+    args = parser.parse_args(argv)
+    serve(json.loads(args.config.read_text()), args.ready_file, args.parent_pid)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,111 @@
+"""The journaling service's stand-in (dho/dev/jft.py) refuses what JFT refuses, by hand-made
+requests with real HelseID tokens from the HelseID stand-in: no DPoP token, another scope, a body
+over 1 MB, not FHIR JSON, not a document, a real (not synthetic) national id; and it serves the
+EPJ's side — the read API, the acknowledgement and the status the sender follows."""
+
+import datetime
+import json
+
+import pytest
+import requests
+
+from patients import national_id
+from tenants.helseid import HelseIdClient
+from tests.conftest import STANDIN_TWO_KOMMUNER
+from tests.factories import synthetic_national_id
+
+ORGNR = "312229544"
+FHIR = {"Content-Type": "application/fhir+json"}
+
+
+def _document(identifier: str, fnr: str) -> dict:
+    patient = {"resourceType": "Patient", "id": "p1", "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1",
+                                                                      "value": fnr}]}  # fmt: skip
+    return {
+        "resourceType": "Bundle",
+        "type": "document",
+        "identifier": {"system": "urn:ietf:rfc:3986", "value": identifier},
+        "timestamp": "2026-01-01T10:00:00+01:00",
+        "entry": [{"fullUrl": "urn:uuid:8c8c4ea6-3f1e-4b1e-9a53-6f0a8d1e1a01", "resource": patient}],
+    }
+
+
+@pytest.fixture
+def helseid(standins):
+    return HelseIdClient.from_environ(standins.environ())
+
+
+@pytest.fixture
+def hooks(standins):
+    def call(path, **body):
+        return requests.post(f"{standins.jft_base_url}{path}", json=body, verify=str(standins.ca_file), timeout=10)
+
+    call("/_standin/config", ack_delay=0, epj=False)
+    call("/_standin/faults")
+    yield call
+    call("/_standin/config", ack_delay=0, epj=True)
+
+
+def _post(helseid, standins, body, headers=FHIR, path="/v1/Bundle"):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return helseid.request("POST", f"{standins.jft_base_url}{path}", orgnr=ORGNR, data=data, headers=headers)
+
+
+def test_it_refuses_a_request_without_a_dpop_token(standins, hooks):
+    response = requests.post(f"{standins.jft_base_url}/v1/Bundle", data=b"{}", headers=FHIR,
+                             verify=str(standins.ca_file), timeout=10)  # fmt: skip
+    assert response.status_code == 401 and "DPoP" in response.headers["WWW-Authenticate"]
+
+
+def test_it_refuses_a_token_without_the_jft_scope(standins, hooks):
+    rsa = next(c for c in standins.clients if c.client_id == "dho-test-rsa")
+    other = HelseIdClient.from_environ(standins.environ() | {"DHO_HELSEID_CLIENT_ID": rsa.client_id,
+                                       "DHO_HELSEID_KEY_FILE": str(rsa.key_file)})  # fmt: skip
+    response = other.request("POST", f"{standins.jft_base_url}/v1/Bundle", orgnr=STANDIN_TWO_KOMMUNER[0],
+                             scope="nhn:test/other", data=b"{}", headers=FHIR)  # fmt: skip
+    assert response.status_code == 403 and 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+
+
+def test_it_refuses_a_body_over_one_megabyte_wrong_json_and_a_wrong_content_type(helseid, standins, hooks):
+    assert _post(helseid, standins, b"x" * 1_000_001).status_code == 413
+    assert _post(helseid, standins, _document("urn:uuid:1", synthetic_national_id()),
+                 headers={"Content-Type": "text/plain"}).status_code == 415  # fmt: skip
+    response = _post(helseid, standins, b"{not json")
+    assert response.status_code == 400 and response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_it_refuses_what_is_not_a_document_with_an_operation_outcome(helseid, standins, hooks):
+    collection = _document("urn:uuid:2", synthetic_national_id()) | {"type": "collection"}
+    response = _post(helseid, standins, collection)
+    assert response.status_code == 400
+    assert any("Bundle.type" in i["diagnostics"] for i in response.json()["issue"])
+    unknown = _document("urn:uuid:3", synthetic_national_id()) | {"colour": "red"}
+    assert _post(helseid, standins, unknown).status_code == 400  # strict: an unknown element
+
+
+def test_the_test_environment_takes_synthetic_national_ids_only(helseid, standins, hooks):
+    real = national_id.synthetic(datetime.date(1960, 5, 5), 123, month_offset=0)
+    response = _post(helseid, standins, _document("urn:uuid:4", real))
+    assert response.status_code == 400 and "syntetiske" in response.text
+
+
+def test_the_epj_reads_and_acknowledges_and_the_sender_follows_the_status(helseid, standins, hooks):
+    identifier = "urn:uuid:5e2b0c1a-0000-4000-8000-000000000005"
+    response = _post(helseid, standins, _document(identifier, synthetic_national_id()))
+    assert response.status_code == 202
+    status_url = response.headers["Location"]
+    event_id = status_url.split("/")[-2]
+    assert helseid.request("GET", status_url, orgnr=ORGNR).json()["status"] == "registered"
+    page = helseid.request("GET", f"{standins.jft_base_url}/v1/Bundle?_count=100", orgnr=ORGNR).json()
+    assert identifier in [e["resource"]["identifier"]["value"] for e in page["entry"]]
+    assert helseid.request("GET", status_url, orgnr=ORGNR).json()["status"] == "read"
+    ack = helseid.request("POST", f"{standins.jft_base_url}/v1/Bundle/{event_id}/$journaling-acknowledged",
+                          orgnr=ORGNR)  # fmt: skip
+    assert ack.status_code == 200
+    assert helseid.request("GET", status_url, orgnr=ORGNR).json()["status"] == "journaled"
+
+
+def test_the_fault_hook_answers_the_next_posts_with_the_status_asked(helseid, standins, hooks):
+    hooks("/_standin/faults", status=503, count=2)
+    document = _document("urn:uuid:6", synthetic_national_id())
+    assert [_post(helseid, standins, document).status_code for _ in range(3)] == [503, 503, 202]
