@@ -19,7 +19,8 @@ from django.utils.translation import gettext as _
 from patients.access import can_follow_up
 from tenants.norwegian import date_text, datetime_text, time_text
 from tenants.people import display_name
-from triage.templatetags.triage_tags import colour_word, minutes_since, sparkline_svg
+from triage.templatetags.triage_tags import colour_word, minutes_since
+from triage.trends import sparkline_svg
 
 MARKER = "00000000-0000-0000-0000-000000000000"
 

@@ -20,9 +20,9 @@ from patients.selectors import visible_patients
 from tenants.models import Centre
 from tenants.norwegian import number
 from tenants.selectors import centre_of, user_scope
-from triage.charts import charts_for
 from triage.models import Alert, AlertEvent, AlertStatus, Contact, ContactAction, ContactKind, JournalNote
 from triage.opening_hours import OpeningHours, is_overdue
+from triage.trends import charts_for
 
 
 def visible_alerts(user) -> QuerySet[Alert]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.template.loader import render_to_string
 
 from ebp.pdf import plan_context
-from measurements.types import Colour
+from measurements.types import UNSCORED_INK, Colour
 from tests.ebp.test_pdf import CONTENT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +23,18 @@ def test_the_stylesheet_draws_each_colour_with_its_ink_and_fill():
     for colour in Colour:
         assert properties[colour.value] == colour.ink.lower()
         assert properties[f"{colour.value}-bg"] == colour.fill.lower()
+
+
+def test_the_charts_draw_each_colour_through_the_stylesheets_properties():
+    """static/css/charts.css names the traffic light only by dho.css's properties: a band in its fill,
+    a dot or a bar in its ink, an unscored reading in --muted, which is UNSCORED_INK."""
+    charts = (ROOT / "static/css/charts.css").read_text().lower()
+    for colour in Colour:
+        assert f".chart .band-{colour.value} {{ fill: var(--{colour.value}-bg); }}" in charts
+        assert f".tone-{colour.value} {{ stroke: var(--{colour.value}); fill: var(--{colour.value}); }}" in charts
+        assert colour.ink.lower() not in charts and colour.fill.lower() not in charts
+    assert ".tone-none { stroke: var(--muted); fill: var(--muted); }" in charts
+    assert _custom_properties((ROOT / "static/css/dho.css").read_text())["muted"] == UNSCORED_INK.lower()
 
 
 def test_the_printed_plan_takes_its_traffic_lights_from_the_same_source():

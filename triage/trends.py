@@ -1,0 +1,99 @@
+"""The patient's trend charts with the plan's green/yellow/red bands behind them, and the worklist's
+small trends: what triage knows (the catalogue, the plan's bounds, the scoring's colours) handed to
+the platform's chart module, `tenants.charts`, which draws them."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+
+from ebp.content import Bounds
+from measurements.types import SPECS, Colour, TypeSpec
+from tenants.charts import Band, Chart, Frame, Point, Series, line_chart, sparkline
+from tenants.norwegian import number
+
+FRAME = Frame(width=640, height=180, left=44, right=8, top=8, bottom=22)
+TONE = {c.value: f"tone-{c.value}" for c in Colour} | {"": "tone-none"}  # a dot's class (static/css/charts.css)
+LABELS = {c.value: c.label for c in Colour}
+
+
+@dataclass(frozen=True)
+class Reading:
+    at: datetime.datetime
+    value: float
+    colour: str
+    second: float | None = None  # diastolic
+
+
+def bands(bounds: Bounds | None) -> list[Band]:
+    """The zones of the bounds, lowest first (None: unbounded), each drawn in its colour's fill."""
+    if bounds is None:
+        return []
+    zones: list[tuple[float | None, float | None, Colour]] = []
+    start = None
+    for edge, colour in ((bounds.red_below, Colour.RED), (bounds.yellow_below, Colour.YELLOW)):  # the colour below
+        if edge is not None:
+            zones.append((start, edge, colour))
+            start = edge
+    above = [(e, c) for e, c in ((bounds.yellow_above, Colour.YELLOW), (bounds.red_above, Colour.RED)) if e is not None]
+    zones.append((start, above[0][0] if above else None, Colour.GREEN))
+    for i, (edge, colour) in enumerate(above):  # the colour above it
+        zones.append((edge, above[i + 1][0] if i + 1 < len(above) else None, colour))
+    return [Band(low, high, f"band-{colour.value}", colour.fill) for low, high, colour in zones]
+
+
+def _note(colour: str) -> str:
+    """The reading's colour in words for the table («Rød»), so it is never told by colour alone."""
+    return LABELS.get(colour) or _("Ikke vurdert")
+
+
+def trend_chart(mtype: str, type_spec: TypeSpec, readings: list[Reading], bounds: Bounds | None, start, end) -> Chart:
+    """One type's chart: the value (blood pressure: systolic, diastolic dashed) with a dot in its colour,
+    the bands of the first component, the bounds as the y axis' ticks; the summary names the last value."""
+    decimals = type_spec.decimals
+    first = Series(
+        _("Systolisk") if len(type_spec.components) > 1 else _("Verdi"),
+        [Point(r.at, r.value, TONE.get(r.colour, TONE[""]), _note(r.colour)) for r in readings],
+        css="series-1",
+    )
+    series = [first]
+    if any(r.second is not None for r in readings):
+        series.append(
+            Series(_("Diastolisk"), [Point(r.at, r.second) for r in readings], css="series-1", dashed=True, dots=False)
+        )
+    marks = [value for _name, value in bounds.present()] if bounds else []
+    last = readings[-1]
+    shown = number(last.value, decimals) + (f"/{number(last.second, decimals)}" if last.second else "")
+    summary = _("%(label)s: %(n)s målinger, siste %(value)s %(unit)s") % {
+        "label": type_spec.label, "n": len(readings), "value": shown, "unit": type_spec.unit_label,
+    }  # fmt: skip
+    return line_chart(
+        id=f"chart-{mtype}", caption=type_spec.label, series=series, start=start, end=end, bands=bands(bounds),
+        unit=type_spec.unit_label, decimals=decimals, y_ticks=marks or None, summary=summary,
+        note=_("(%(n)s målinger)") % {"n": len(readings)}, note_heading=_("Vurdering"), frame=FRAME,
+    )  # fmt: skip
+
+
+def charts_for(readings: list, plan_content, start, end) -> list[Chart]:
+    """One chart per measurement type with readings in the period, in the catalogue's order."""
+    by_type: dict[str, list[Reading]] = {}
+    for mtype, value, systolic, diastolic, colour, at in readings:
+        main = value if value is not None else systolic
+        by_type.setdefault(mtype, []).append(Reading(at, main, colour, diastolic))
+    out = []
+    for mtype, type_spec in SPECS.items():
+        points = by_type.get(mtype)
+        if not points:
+            continue
+        component = type_spec.components[0]  # blood pressure: the bands drawn are the systolic ones
+        bounds = plan_content.thresholds.get(mtype, {}).get(component) if plan_content else None
+        out.append(trend_chart(mtype, type_spec, points, bounds, start, end))
+    return out
+
+
+def sparkline_svg(points: list[dict], width: int = 96, height: int = 26) -> SafeString:
+    """A worklist row's last values (`{"value", "colour"}`, oldest first), a dot in each one's colour."""
+    return sparkline([(p["value"], TONE.get(p["colour"], TONE[""])) for p in points], width, height)
