@@ -247,3 +247,87 @@ def test_the_migration_check_fails_on_an_upward_dependency(app, dependencies, ru
 def test_the_template_check_fails_on_an_upward_load(path, source, upward):
     libraries = get_installed_libraries()
     assert bool(upward_loads(template_owner(ROOT / path), source, libraries)) is upward
+
+
+# --- no circle: the modules' import graph has no cycle --------------------------
+
+
+def _module_name(path: Path) -> str:
+    name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    return name.removesuffix(".__init__")
+
+
+def module_graph(sources: dict[str, str]) -> dict[str, set[str]]:
+    """Module → the project modules it imports, wherever the import stands (a name imported from a
+    package that is itself a module counts as that module; any other name as the package)."""
+
+    def resolve(name: str) -> str:
+        while name and name not in sources:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph: dict[str, set[str]] = {}
+    for module, source in sources.items():
+        deps = set()
+        for node in ast.walk(ast.parse(source)):  # in a function too: an import there dodges no circle
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    deps.add(full if full in sources else resolve(node.module))
+            elif isinstance(node, ast.Import):
+                deps.update(resolve(alias.name) for alias in node.names)
+        graph[module] = {d for d in deps if d and d != module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in graph.get(node, ()):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_import_runs_in_a_circle():
+    # An app's AppConfig.ready imports its own receivers and registrations on purpose; migrations are history.
+    sources = {
+        _module_name(path): path.read_text()
+        for app in LAYER
+        for path in _python_files(app)
+        if path.name != "apps.py" and "migrations" not in path.parts
+    }
+    assert cycles(module_graph(sources)) == []
+
+
+def test_the_circle_check_finds_a_circle():
+    sources = {
+        "patients.selectors": "from patients.services import status_of\n",
+        "patients.services": "from patients.services.status import status_of\n",
+        "patients.services.status": "from patients.selectors import visible_patients\n",
+        "patients.access": "from tenants.selectors import user_scope\n",
+    }
+    assert cycles(module_graph(sources)) == [["patients.selectors", "patients.services", "patients.services.status"]]
