@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from tenants.norwegian import grouped, plain
 
@@ -32,6 +32,17 @@ ACTIVE, PAUSED = "active", "paused"
 STATE_AFTER = {"started": ACTIVE, "resumed": ACTIVE, "paused": PAUSED, "ended": None}
 CENTRE, MUNICIPALITY = "centre", "municipality"  # tenants.FollowUpBy values
 FAR_FUTURE = datetime.date(9999, 12, 31)
+
+
+class Span(Protocol):
+    """A stretch of days [first, end): a Month, or any other period walked the same way (the insight
+    figures' weeks, billing.calculation's one walk of the status rows for both)."""
+
+    @property
+    def first(self) -> datetime.date: ...
+
+    @property
+    def end(self) -> datetime.date: ...
 
 
 class MonthError(ValueError):
@@ -135,10 +146,10 @@ class Segment(NamedTuple):
         return self.end - self.start
 
 
-def segments(rows: Iterable[StatusRow], month: Month) -> list[Segment]:
-    """The active and paused stretches inside the month, from rows sorted by patient and effective
-    order. Rows before the month matter only through the last one (the state the month starts in),
-    so the caller may hand in just that one and the month's own rows."""
+def segments(rows: Iterable[StatusRow], month: Span) -> list[Segment]:
+    """The active and paused stretches inside the month (or any span of days), from rows sorted by
+    patient and effective order. Rows before the month matter only through the last one (the state
+    the month starts in), so the caller may hand in just that one and the month's own rows."""
     first, end = month.first.toordinal(), month.end.toordinal()
     out: list[Segment] = []
     previous = None

@@ -28,6 +28,7 @@ from billing.calculation import (
     Line,
     Month,
     PatientFigures,
+    Span,
     StatusRow,
     breakdown,
     day_counts,
@@ -117,10 +118,11 @@ def cover_for(centre: Centre) -> Cover:
     return cover
 
 
-def status_rows(municipality_ids, month: Month, patient_ids=None) -> list[StatusRow]:
-    """The state-bearing rows the month needs, in effective order per patient: each patient's last
-    one before the month (the state it starts in, one DISTINCT ON over the (patient, effective date)
-    index) and the month's own. Days come as ordinals: no date object per row (bench/billing.py)."""
+def status_rows(municipality_ids, month: Span, patient_ids=None) -> list[StatusRow]:
+    """The state-bearing rows the month (or any span of days: insight's weeks) needs, in effective
+    order per patient: each patient's last one before the month (the state it starts in, one
+    DISTINCT ON over the (patient, effective date) index) and the month's own. Days come as
+    ordinals: no date object per row (bench/billing.py)."""
     table = StatusChange._meta.db_table
     patients = "AND patient_id = ANY(%(patients)s)" if patient_ids is not None else ""
     where = f"""patient_id IS NOT NULL AND municipality_id = ANY(%(municipalities)s) AND event = ANY(%(events)s)

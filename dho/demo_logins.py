@@ -13,6 +13,8 @@ LOGINS = [
     ("fastlege.berg", "Erik", "Berg", "gp", "3209", False, "fastlege (godkjenner planer)"),
     ("okonomi.ullensaker", "Ola", "Økland", "finance", "ovre-romerike", False, "økonomi, Øvre Romerike"),
     ("okonomi.gjerdrum", "Guro", "Fossum", "finance", "3230", False, "økonomi, Gjerdrum (bare Gjerdrums linjer)"),
+    ("leder.ullensaker", "Lise", "Lie", "leader", "ovre-romerike", False,
+     "leder, Øvre Romerike (tjenestens tall, ingen pasienter)"),
     ("admin.ullensaker", "Anne", "Aas", "admin", "ovre-romerike", True, "senteradministrator, Øvre Romerike"),
     ("admin.agder", "Astrid", "Berge", "admin", "agder", True, "senteradministrator, Regional TMS Agder"),
 ]  # fmt: skip

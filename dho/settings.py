@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "triage",
     "billing",
     "journaling",  # the document to the kommune's EPJ (VKP-DHO), built from triage's rows
+    "insight",  # Innsikt: the service's figures (capacity, alarm burden, adherence, the funnel), reads every app
 ]
 
 MIDDLEWARE = [
@@ -243,6 +244,8 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 DHO_SESSION_IDLE_SECONDS = 30 * 60
 DHO_SESSION_MAX_SECONDS = 8 * 3600  # SESSION_COOKIE_AGE below says the same
 DHO_SESSION_WARNING_SECONDS = 60
+# Innsikt's reference line: the patients per nurse årsverk the service is sized for (Ullensaker: 80).
+DHO_INSIGHT_PATIENTS_PER_FTE = int(os.environ.get("DHO_INSIGHT_PATIENTS_PER_FTE", "80"))
 
 LANGUAGE_CODE = "nb"
 LANGUAGES = [("nb", _("Norsk bokmål"))]

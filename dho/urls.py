@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("measurements.api_urls")),
     path("", include("triage.api_urls")),
     path("", include("billing.api_urls")),
+    path("", include("insight.api_urls")),
 ]
 
 urlpatterns = [

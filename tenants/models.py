@@ -191,6 +191,8 @@ class Role(models.TextChoices):
     SPECIALIST = "specialist", _("Spesialist")
     FINANCE = "finance", _("Økonomi")
     ADMIN = "admin", _("Senteradministrator")
+    # Reads the centre's figures (insight) for its kommuner; no patient, no patient page.
+    LEDER = "leader", _("Leder")
 
 
 class Membership(WrittenThroughFunction):

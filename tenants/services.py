@@ -229,8 +229,9 @@ def _insert_events(request, action, object_type: str, *, user_id, username: str,
 # as security events without a patient.
 
 # Where a role may be held: a koordinator and a fastlege belong to a kommune, a centre admin to a
-# centre; the others to either (a nurse of a kommune that follows up its own patients, say).
-ROLE_PLACES = {"admin": {"centre"}, "coordinator": {"municipality"}, "gp": {"municipality"}}
+# centre, and so does a leder (who reads the centre's figures, insight); the others to either (a nurse
+# of a kommune that follows up its own patients, say).
+ROLE_PLACES = {"admin": {"centre"}, "leader": {"centre"}, "coordinator": {"municipality"}, "gp": {"municipality"}}
 
 
 def membership_place_refusal(role: str, *, centre=None, municipality=None) -> str:

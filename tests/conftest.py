@@ -85,6 +85,7 @@ def world(db):
         specialist=member("specialist", "specialist", centre=ovre),
         finance=member("finance", "finance", centre=ovre),
         admin=member("admin", "admin", centre=ovre),
+        leder=member("leder", "leader", centre=ovre),
     )
     u.admin.is_staff = True
     u.admin.save(update_fields=["is_staff"])
@@ -106,6 +107,7 @@ def world(db):
         "specialist": {"nannestad"},
         "finance": set(),
         "admin": set(),
+        "leder": set(),  # the centre's figures (insight), no patient
     }
     return SimpleNamespace(m=m, centres=SimpleNamespace(ovre=ovre, agder=agder), u=u, p=p, sees=sees)
 

@@ -98,6 +98,7 @@ NOT_LISTS = {
     "api/v1/auth/tokens/": "the user's own API tokens: no patient (tests/tenants/test_tokens.py)",
     "api/v1/reference/populations/": "innbyggertall of the admin's kommuner: no patient (test_reference_data)",
     "api/v1/reference/staffing/": "the admin's centre's staffing: no patient (test_reference_data)",
+    "api/v1/insight/": "figures of a centre or kommune, never a patient; small cells suppressed (tests/insight/)",
     "api-nokler/": "the user's own API tokens as a page, as above",
     "login/": "the password form",
     "login/code/": "a new password with the code from the centre admin: a form, no data",

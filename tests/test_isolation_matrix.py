@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from tenants.models import AuditEvent
 
-PROJECT_APPS = ("tenants", "patients", "ebp", "measurements", "triage", "billing", "journaling")
-ROLES = ["nurse", "nurse_nordrefollo", "nurse_agder", "coordinator", "gp", "specialist", "finance", "admin"]
+PROJECT_APPS = ("tenants", "patients", "ebp", "measurements", "triage", "billing", "journaling", "insight")
+ROLES = ["nurse", "nurse_nordrefollo", "nurse_agder", "coordinator", "gp", "specialist", "finance", "admin", "leder"]
 METHODS = ("get", "post", "put", "patch", "delete")
 SAMPLES = {"int": "1", "str": "x", "slug": "x", "path": "x", "uuid": str(uuid.UUID(int=1)), "month": "2026-10"}
 CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")

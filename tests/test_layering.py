@@ -22,7 +22,10 @@ from django.template.backends.django import get_installed_libraries
 ROOT = Path(__file__).resolve().parent.parent
 
 # Bottom to top. Apps in one tuple are siblings and may use each other.
-LAYERS = (("tenants",), ("patients",), ("measurements", "ebp"), ("triage",), ("billing", "journaling"), ("dho",))
+LAYERS = (
+    ("tenants",), ("patients",), ("measurements", "ebp"), ("triage",), ("billing", "journaling"), ("insight",),
+    ("dho",),
+)  # fmt: skip
 LAYER = {app: level for level, names in enumerate(LAYERS) for app in names}
 APPS = [app for app in LAYER if app != "dho"]  # dho may import anything
 

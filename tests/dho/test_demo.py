@@ -173,6 +173,17 @@ def test_finance_gets_404_on_every_patient_url(demo):
             assert gjerdrum.get(url).status_code == 404, url
 
 
+def test_the_leder_sees_the_centres_figures_and_no_patient(demo):
+    client = _client("leder.ullensaker")
+    assert _listed_ids(client) == set()
+    for patient in Patient.objects.filter(name__in=["Olav Haugen", "Rune Bakken"]):
+        for url in _patient_urls(patient):
+            assert client.get(url).status_code == 404, url
+    body = client.get("/api/v1/insight/").json()
+    assert body["centre"]["slug"] == "ovre-romerike" and body["whole_centre"] is True
+    assert body["capacity"]["active_patients"] > 0 and body["capacity"]["nurse_fte"] > 0
+
+
 def test_the_named_patients_have_the_documented_approved_plans(demo):
     from ebp.selectors import active_version, thresholds_for
 
@@ -411,6 +422,6 @@ def test_make_runs_banner_and_the_readme_name_every_demo_login(demo, capsys):
     printed = capsys.readouterr().out
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     logins = set(User.objects.exclude(password__startswith="!").values_list("username", flat=True))
-    assert len(logins) == 10
+    assert len(logins) == 11
     for username in logins:
         assert f"  {username} " in printed and f"`{username}`" in readme, username

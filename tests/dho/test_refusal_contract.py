@@ -24,7 +24,7 @@ from tenants.errors import NotAllowed, Refused
 from tests.ebp.test_workflow import OLAV_LIKE
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("tenants", "patients", "measurements", "ebp", "triage", "billing", "journaling")
+APPS = ("tenants", "patients", "measurements", "ebp", "triage", "billing", "journaling", "insight")
 
 
 def test_no_api_view_catches_a_refusal_by_hand():

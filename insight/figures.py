@@ -1,0 +1,605 @@
+"""The insight figures, as pure functions of plain rows (insight.selectors reads them): capacity,
+alarm burden, adherence and the funnel, per bucket of a period and for the whole period, per kommune
+and for the viewer's whole selection; and the small-cell rule, applied here so that nothing built on
+the figures (the API, the pages, an export) can show a figure without it.
+
+Every figure is a `Cell`: its value and the people (patient or referral ids, never output) it is
+computed from. The rule (docs/insight.md):
+1. A figure computed from fewer than MIN_PEOPLE people is suppressed: its value None, its reason
+   SMALL beside it.
+2. A count that adds up (over the buckets to the period, over the kommuner to the selection) is
+   protected against differencing: when the cells hidden under one shown total hold fewer than
+   MIN_PEOPLE people between them, the smallest shown cells are hidden too (DIFFERENCING), or the
+   total when none is left.
+3. A figure derived from hidden ones (a ratio, a share) is hidden (DERIVED).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from billing.calculation import ACTIVE, PAUSED, Segment
+from insight.periods import Bucket, Period
+from triage.opening_hours import OSLO, OpeningHours, is_overdue
+
+MIN_PEOPLE = 5
+SMALL = "færre enn 5 personer"
+DIFFERENCING = "skjult for at et lite tall ikke skal kunne regnes ut fra de andre"
+DERIVED = "bygger på et skjult tall"
+WHOLE_CENTRE = "gjelder hele senteret: vises bare for den som ser hele senteret, uten valgt kommune"
+NO_STAFFING = "ingen bemanning registrert for perioden"
+
+# Ullensaker sizes the service at about 80 patients per nurse årsverk (settings.DHO_INSIGHT_PATIENTS_PER_FTE).
+REFERENCE_PER_FTE = 80
+TREND_DAYS = 91  # «the last 3 months» of the inclusion rate
+DAYS_PER_MONTH = 365.25 / 12
+
+# triage.models.AlertKind → the figure's key (måling, skjema, manglende måling, manglende skjema, inaktiv)
+KIND_KEYS = {
+    "out_of_range": "measurement",
+    "deviating_answer": "questionnaire",
+    "missing_measurement": "missing_measurement",
+    "missing_answer": "missing_questionnaire",
+    "inactive_patient": "inactive",
+}
+COLOURS = ("red", "yellow")
+END_REASONS = ("no_benefit", "too_ill", "moved", "deceased", "withdrew", "transferred", "other")
+SECTIONS = ("capacity", "alarm_burden", "adherence", "funnel")
+# The funnel's steps in order, and the stages between them whose days are measured.
+STEPS = ("referrals", "assessed", "granted", "refused", "consented", "started", "ended", "complaints")
+STAGES = ("assessed", "decided", "consented", "started")
+
+AREAS, BUCKETS = "areas", "buckets"  # the directions a count adds up in
+BOTH = frozenset({AREAS, BUCKETS})
+ACROSS_AREAS = frozenset({AREAS})
+
+
+@dataclass
+class Cell:
+    """One figure: its value, the people it is computed from (ids, never shown), whether the
+    small-cell rule applies (`counted`: not to staffing or the reference line), the directions it
+    adds up in (`additive`), the figures it is derived from (`inputs`, keys of the same section), and
+    why it is not shown (`reason`, with value None)."""
+
+    value: Any
+    people: frozenset = frozenset()
+    counted: bool = True
+    additive: frozenset = frozenset()
+    inputs: tuple[str, ...] = ()
+    reason: str | None = None
+
+    @property
+    def hidden(self) -> bool:
+        return self.reason is not None
+
+    def hide(self, reason: str) -> None:
+        if self.reason is None:
+            self.value, self.reason = None, reason
+
+
+Section = dict[str, Cell]  # flat keys: «by_colour.red.alerts»
+
+
+def _fixed(value: float | None, decimals: int = 2) -> float | None:
+    return None if value is None else round(value, decimals)
+
+
+def _ratio(part: float, whole: float, decimals: int = 2) -> float | None:
+    return round(part / whole, decimals) if whole else None
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """Linear interpolation between the closest ranks (share 0.5: the median)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * share
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# --- the rows (insight.selectors builds them) -----------------------------------------------------
+
+
+class StaffingRow(NamedTuple):
+    valid_from: datetime.date
+    valid_to: datetime.date | None
+    nurse_fte: Decimal
+
+
+class AlertRow(NamedTuple):
+    patient_id: Any
+    municipality_id: int
+    kind: str
+    colour: str
+    opened_at: datetime.datetime
+    since: datetime.datetime  # raised_at or opened_at: what the worklist's escalation counts from
+    first_action_at: datetime.datetime | None  # first taken, not reached or handled event
+    handled_at: datetime.datetime | None
+
+
+class RetryRow(NamedTuple):
+    """A «not reached, try again» event of an alert."""
+
+    patient_id: Any
+    municipality_id: int
+    day: datetime.date
+
+
+class PlanRow(NamedTuple):
+    """An approved plan version in force from `valid_from` to before `valid_to` (None: still)."""
+
+    patient_id: Any
+    valid_from: datetime.date
+    valid_to: datetime.date | None
+    schedule: dict[str, tuple[str, int, int]]  # type → (frequency, times per day, days per week)
+
+
+class FunnelEvent(NamedTuple):
+    """A step of the forløp on the day it happened; `days` is the stage's length (the days since
+    the step before), `reason` an ending's."""
+
+    step: str
+    day: datetime.date
+    person: Any
+    municipality_id: int
+    days: int | None = None
+    reason: str = ""
+
+
+@dataclass
+class Rows:
+    segments: list[Segment] = field(default_factory=list)  # from TREND_DAYS before the period
+    staffing: list[StaffingRow] | None = None  # None: the viewer's selection is not the whole centre
+    alerts: list[AlertRow] = field(default_factory=list)
+    retries: list[RetryRow] = field(default_factory=list)
+    plans: list[PlanRow] = field(default_factory=list)
+    readings: dict[tuple[Any, str, datetime.date], int] = field(default_factory=dict)
+    funnel: list[FunnelEvent] = field(default_factory=list)
+    hours: OpeningHours = field(default_factory=OpeningHours)
+    reference: int = REFERENCE_PER_FTE
+
+    def only(self, municipality_ids: frozenset[int], *, whole_centre: bool) -> Rows:
+        """The rows of some of the kommuner (the readings and plans follow their patients' segments)."""
+        segments = [s for s in self.segments if s.municipality_id in municipality_ids]
+        return replace(
+            self,
+            segments=segments,
+            staffing=self.staffing if whole_centre else None,
+            alerts=[a for a in self.alerts if a.municipality_id in municipality_ids],
+            retries=[r for r in self.retries if r.municipality_id in municipality_ids],
+            funnel=[e for e in self.funnel if e.municipality_id in municipality_ids],
+        )
+
+
+def _local_day(at: datetime.datetime) -> datetime.date:
+    return at.astimezone(OSLO).date()
+
+
+# --- capacity -------------------------------------------------------------------------------------
+
+
+def _overlap(seg: Segment, first: int, end: int) -> int:
+    return max(0, min(seg.end, end) - max(seg.start, first))
+
+
+def _on(segments: Iterable[Segment], day: datetime.date, state: str) -> frozenset:
+    ordinal = day.toordinal()
+    return frozenset(s.patient_id for s in segments if s.state == state and s.start <= ordinal < s.end)
+
+
+def _days_of(segments: Iterable[Segment], bucket: Bucket, state: str) -> tuple[int, frozenset]:
+    first, end = bucket.first.toordinal(), bucket.end.toordinal()
+    days, people = 0, set()
+    for s in segments:
+        if s.state == state and (overlap := _overlap(s, first, end)):
+            days += overlap
+            people.add(s.patient_id)
+    return days, frozenset(people)
+
+
+def fte_on(staffing: list[StaffingRow], day: datetime.date) -> Decimal | None:
+    for row in staffing:
+        if row.valid_from <= day and (row.valid_to is None or day <= row.valid_to):
+            return row.nurse_fte
+    return None
+
+
+def nurse_fte(staffing: list[StaffingRow], bucket: Bucket) -> float | None:
+    """The centre's nurse årsverk weighted by day over the days a staffing period covers; None when
+    none does."""
+    total, covered = Decimal(0), 0
+    day = bucket.first
+    while day <= bucket.last:
+        fte = fte_on(staffing, day)
+        if fte is not None:
+            total += fte
+            covered += 1
+        day += datetime.timedelta(days=1)
+    return float(total / covered) if covered else None
+
+
+def reaches_reference_on(segments: list[Segment], staffing: list[StaffingRow], day: datetime.date,
+                         reference: int) -> tuple[datetime.date | None, frozenset]:  # fmt: skip
+    """When the active patients reach reference × the nurse årsverk on `day`, at the present
+    inclusion rate (net new active patients per month over the last TREND_DAYS): `day` itself when
+    already there, None when the rate does not grow (or no staffing). → (date, people counted)."""
+    now, then = _on(segments, day, ACTIVE), _on(segments, day - datetime.timedelta(days=TREND_DAYS), ACTIVE)
+    people = now | then
+    fte = fte_on(staffing, day)
+    if fte is None:
+        return None, people
+    limit = float(fte) * reference
+    if len(now) >= limit:
+        return day, people
+    rate = (len(now) - len(then)) / (TREND_DAYS / DAYS_PER_MONTH)  # per month
+    if rate <= 0:
+        return None, people
+    return day + datetime.timedelta(days=math.ceil((limit - len(now)) / rate * DAYS_PER_MONTH)), people
+
+
+def capacity(rows: Rows, bucket: Bucket) -> Section:
+    active_days, active_people = _days_of(rows.segments, bucket, ACTIVE)
+    paused_days, paused_people = _days_of(rows.segments, bucket, PAUSED)
+    active_end, paused_end = _on(rows.segments, bucket.last, ACTIVE), _on(rows.segments, bucket.last, PAUSED)
+    section: Section = {
+        "active_patients": Cell(_fixed(active_days / bucket.days), active_people, additive=BOTH),
+        "paused_patients": Cell(_fixed(paused_days / bucket.days), paused_people, additive=BOTH),
+        "active_at_end": Cell(len(active_end), active_end, additive=ACROSS_AREAS),
+        "paused_at_end": Cell(len(paused_end), paused_end, additive=ACROSS_AREAS),
+        "reference_per_fte": Cell(rows.reference, counted=False),
+    }
+    if rows.staffing is None:
+        for key in ("nurse_fte", "patients_per_fte", "reaches_reference_on"):
+            section[key] = Cell(None, counted=False, reason=WHOLE_CENTRE)
+        return section
+    fte = nurse_fte(rows.staffing, bucket)
+    section["nurse_fte"] = Cell(_fixed(fte), counted=False, reason=None if fte is not None else NO_STAFFING)
+    per_fte = _ratio(active_days / bucket.days, fte) if fte else None
+    section["patients_per_fte"] = Cell(per_fte, counted=False, inputs=("active_patients", "nurse_fte"))
+    reached, people = reaches_reference_on(rows.segments, rows.staffing, bucket.last, rows.reference)
+    section["reaches_reference_on"] = Cell(reached.isoformat() if reached else None, people, inputs=("nurse_fte",))
+    return section
+
+
+# --- alarm burden ---------------------------------------------------------------------------------
+
+
+def _minutes(start: datetime.datetime, end: datetime.datetime) -> float:
+    return (end - start).total_seconds() / 60
+
+
+def _times(alerts: list[AlertRow], prefix: str, out: Section) -> None:
+    taken = [a for a in alerts if a.first_action_at is not None]
+    handled = [a for a in alerts if a.handled_at is not None]
+    taken_minutes = [_minutes(a.opened_at, a.first_action_at) for a in taken if a.first_action_at]
+    handled_minutes = [_minutes(a.opened_at, a.handled_at) for a in handled if a.handled_at]
+    taken_people = frozenset(a.patient_id for a in taken)
+    handled_people = frozenset(a.patient_id for a in handled)
+    out[f"{prefix}alerts"] = Cell(len(alerts), frozenset(a.patient_id for a in alerts), additive=BOTH)
+    out[f"{prefix}taken_median_minutes"] = Cell(_fixed(percentile(taken_minutes, 0.5), 1), taken_people)
+    out[f"{prefix}taken_p90_minutes"] = Cell(_fixed(percentile(taken_minutes, 0.9), 1), taken_people)
+    out[f"{prefix}handled_median_minutes"] = Cell(_fixed(percentile(handled_minutes, 0.5), 1), handled_people)
+    out[f"{prefix}handled_p90_minutes"] = Cell(_fixed(percentile(handled_minutes, 0.9), 1), handled_people)
+
+
+def alarm_burden(rows: Rows, bucket: Bucket, fte: Cell) -> Section:
+    alerts = [a for a in rows.alerts if bucket.first <= _local_day(a.opened_at) <= bucket.last]
+    active_days, active_people = _days_of(rows.segments, bucket, ACTIVE)
+    patient_weeks = active_days / 7
+    out: Section = {"patient_weeks": Cell(_fixed(patient_weeks), active_people, additive=BOTH)}
+    _times(alerts, "", out)
+    out["alerts_per_patient_week"] = Cell(_ratio(len(alerts), patient_weeks), counted=False,
+                                          inputs=("alerts", "patient_weeks"))  # fmt: skip
+    for colour in COLOURS:
+        these = [a for a in alerts if a.colour == colour]
+        out[f"by_colour.{colour}.alerts"] = Cell(len(these), frozenset(a.patient_id for a in these), additive=BOTH)
+        out[f"by_colour.{colour}.per_patient_week"] = Cell(
+            _ratio(len(these), patient_weeks), counted=False, inputs=(f"by_colour.{colour}.alerts", "patient_weeks")
+        )
+    for kind, key in KIND_KEYS.items():
+        these = [a for a in alerts if a.kind == kind]
+        out[f"by_kind.{key}.alerts"] = Cell(len(these), frozenset(a.patient_id for a in these), additive=BOTH)
+        out[f"by_kind.{key}.per_patient_week"] = Cell(
+            _ratio(len(these), patient_weeks), counted=False, inputs=(f"by_kind.{key}.alerts", "patient_weeks")
+        )
+    inside = [a for a in alerts if rows.hours.is_open(a.opened_at)]
+    _times(inside, "inside_opening_hours.", out)
+    _times([a for a in alerts if a not in inside], "outside_opening_hours.", out)
+    handled = [a for a in alerts if a.handled_at is not None]
+    within = [a for a in handled if a.handled_at and not is_overdue(a.colour, a.since, a.handled_at, rows.hours)]
+    out["handled_within_response_time_share"] = Cell(
+        _ratio(len(within), len(handled), 3), frozenset(a.patient_id for a in handled)
+    )
+    retries = [r for r in rows.retries if bucket.first <= r.day <= bucket.last]
+    out["not_reached_retries"] = Cell(len(retries), frozenset(r.patient_id for r in retries), additive=BOTH)
+    nurse_days = fte.value * bucket.days if fte.value else None
+    out["alerts_per_nurse_day"] = Cell(
+        _ratio(len(alerts), nurse_days) if nurse_days else None, counted=False, inputs=("alerts",),
+        reason=fte.reason if fte.value is None else None,
+    )  # fmt: skip
+    return out
+
+
+# --- adherence ------------------------------------------------------------------------------------
+
+
+def expected_per_day(frequency: str, times_per_day: int, days_per_week: int) -> float:
+    """What a plan's schedule expects of one measurement type on an active day: daily, its times a
+    day; weekly, its times a day on its days a week (spread over the week); on symptoms, nothing."""
+    if frequency == "daily":
+        return float(times_per_day)
+    if frequency == "weekly":
+        return times_per_day * days_per_week / 7
+    return 0.0
+
+
+def adherence(rows: Rows, bucket: Bucket) -> Section:
+    """Measurements the approved plan in force expects on each active (not paused) day, against
+    those received that day (at most the plan's times a day count: a second reading does not make
+    up for a missed day)."""
+    plans: dict[Any, list[PlanRow]] = defaultdict(list)
+    for row in rows.plans:
+        plans[row.patient_id].append(row)
+    first, end = bucket.first.toordinal(), bucket.end.toordinal()
+    expected: dict[str, float] = defaultdict(float)
+    received: dict[str, float] = defaultdict(float)
+    people: dict[str, set] = defaultdict(set)
+    planned_days, without_plan = 0, set[Any]()
+    for seg in rows.segments:
+        if seg.state != ACTIVE:
+            continue
+        for ordinal in range(max(seg.start, first), min(seg.end, end)):
+            day = datetime.date.fromordinal(ordinal)
+            plan = next((p for p in plans.get(seg.patient_id, ()) if p.valid_from <= day and
+                         (p.valid_to is None or day < p.valid_to)), None)  # fmt: skip
+            if plan is None:
+                without_plan.add(seg.patient_id)
+                continue
+            planned_days += 1
+            for mtype, (frequency, times, days) in plan.schedule.items():
+                wanted = expected_per_day(frequency, times, days)
+                if not wanted:
+                    continue
+                expected[mtype] += wanted
+                received[mtype] += min(rows.readings.get((seg.patient_id, mtype, day), 0), times)
+                people[mtype].add(seg.patient_id)
+    everyone = frozenset(p for group in people.values() for p in group)
+    total_expected, total_received = sum(expected.values()), sum(received.values())
+    out: Section = {
+        "expected": Cell(_fixed(total_expected), everyone, additive=BOTH),
+        "received": Cell(_fixed(total_received), everyone, additive=BOTH),
+        "share": Cell(_ratio(total_received, total_expected, 3), counted=False, inputs=("expected", "received")),
+        "patient_weeks": Cell(_fixed(planned_days / 7), everyone, additive=BOTH),
+        "expected_per_patient_week": Cell(
+            _ratio(total_expected, planned_days / 7), counted=False, inputs=("expected", "patient_weeks")
+        ),
+        "received_per_patient_week": Cell(
+            _ratio(total_received, planned_days / 7), counted=False, inputs=("received", "patient_weeks")
+        ),
+        "patients_without_plan": Cell(len(without_plan), frozenset(without_plan), additive=BOTH),
+    }
+    for mtype in sorted(expected):
+        group = frozenset(people[mtype])
+        out[f"by_type.{mtype}.expected"] = Cell(_fixed(expected[mtype]), group, additive=BOTH)
+        out[f"by_type.{mtype}.received"] = Cell(_fixed(received[mtype]), group, additive=BOTH)
+        out[f"by_type.{mtype}.share"] = Cell(
+            _ratio(received[mtype], expected[mtype], 3), counted=False,
+            inputs=(f"by_type.{mtype}.expected", f"by_type.{mtype}.received"),
+        )  # fmt: skip
+    return out
+
+
+# --- the funnel -----------------------------------------------------------------------------------
+
+
+def _median(values: list[int]) -> float | None:
+    return _fixed(statistics.median(values), 1) if values else None
+
+
+def funnel(rows: Rows, bucket: Bucket) -> Section:
+    events = [e for e in rows.funnel if bucket.first <= e.day <= bucket.last]
+    by_step: dict[str, list[FunnelEvent]] = defaultdict(list)
+    for event in events:
+        by_step[event.step].append(event)
+    out: Section = {}
+    for step in STEPS:
+        these = by_step.get(step, [])
+        out[step] = Cell(len({e.person for e in these}), frozenset(e.person for e in these), additive=BOTH)
+    for name, part, whole in (("assessed", ("assessed",), ("referrals",)),
+                              ("granted", ("granted",), ("granted", "refused")),
+                              ("consented", ("consented",), ("granted",)),
+                              ("started", ("started",), ("consented",))):  # fmt: skip
+        numerator = sum(out[k].value for k in part)
+        denominator = sum(out[k].value for k in whole)
+        out[f"conversion.{name}"] = Cell(_ratio(numerator, denominator, 3), counted=False,
+                                         inputs=tuple(dict.fromkeys(part + whole)))  # fmt: skip
+    for stage in STAGES:
+        steps = ("granted", "refused") if stage == "decided" else (stage,)
+        measured = [e for s in steps for e in by_step.get(s, []) if e.days is not None]
+        out[f"median_days.{stage}"] = Cell(_median([e.days for e in measured if e.days is not None]),
+                                           frozenset(e.person for e in measured))  # fmt: skip
+    for reason in END_REASONS:
+        these = [e for e in by_step.get("ended", []) if e.reason == reason]
+        out[f"endings_by_reason.{reason}"] = Cell(len(these), frozenset(e.person for e in these), additive=BOTH)
+    served = [e for e in by_step.get("ended", []) if e.days is not None]
+    out["median_days_in_service"] = Cell(_median([e.days for e in served if e.days is not None]),
+                                         frozenset(e.person for e in served))  # fmt: skip
+    return out
+
+
+# --- one area's figures, and the small-cell rule over all of them ---------------------------------
+
+FIGURES = {"capacity": capacity, "adherence": adherence, "funnel": funnel}
+
+
+def area_figures(rows: Rows, bucket: Bucket, sections: Iterable[str]) -> dict[str, Section]:
+    wanted = set(sections)
+    out: dict[str, Section] = {}
+    cap = capacity(rows, bucket)
+    if "capacity" in wanted:
+        out["capacity"] = cap
+    if "alarm_burden" in wanted:
+        out["alarm_burden"] = alarm_burden(rows, bucket, cap["nurse_fte"])
+    for name in ("adherence", "funnel"):
+        if name in wanted:
+            out[name] = FIGURES[name](rows, bucket)
+    return out
+
+
+@dataclass
+class AreaReport:
+    """One area's figures (a kommune, or the selection): the whole period and each bucket."""
+
+    total: dict[str, Section]
+    buckets: list[dict[str, Section]]
+
+
+def _primary(report: AreaReport) -> None:
+    for figures in [report.total, *report.buckets]:
+        for section in figures.values():
+            for cell in section.values():
+                if cell.counted and len(cell.people) < MIN_PEOPLE:
+                    cell.hide(SMALL)
+
+
+def _protect(cells: list[Cell], total: Cell) -> bool:
+    """Rule 2 for one total and the cells that add up to it; → whether anything more was hidden."""
+    if total.hidden:
+        return False
+    changed = False
+    hidden = frozenset().union(*(c.people for c in cells if c.hidden))
+    shown = sorted((c for c in cells if not c.hidden), key=lambda c: len(c.people))
+    while any(c.hidden for c in cells) and 0 < len(hidden) < MIN_PEOPLE:
+        if not shown:
+            total.hide(DIFFERENCING)
+            return True
+        cell = shown.pop(0)
+        cell.hide(DIFFERENCING)
+        hidden |= cell.people
+        changed = True
+    return changed
+
+
+def breakdowns(name: str, section: Section) -> list[tuple[str, list[str]]]:
+    """The parts of one section that add up to one of its figures: (the total's key, the parts' keys)."""
+
+    def keys(prefix: str, suffix: str) -> list[str]:
+        return [k for k in section if k.startswith(prefix) and k.endswith(suffix) and k.count(".") == 2]
+
+    if name == "alarm_burden":
+        return [("alerts", keys("by_colour.", ".alerts")), ("alerts", keys("by_kind.", ".alerts")),
+                ("alerts", ["inside_opening_hours.alerts", "outside_opening_hours.alerts"])]  # fmt: skip
+    if name == "adherence":
+        return [("expected", keys("by_type.", ".expected")), ("received", keys("by_type.", ".received"))]
+    if name == "funnel":
+        return [("ended", keys("endings_by_reason.", ""))]
+    return []
+
+
+def _within(report: AreaReport) -> bool:
+    """Rule 2 inside each section: the parts of a breakdown and the figure they add up to."""
+    changed = False
+    for figures in [report.total, *report.buckets]:
+        for name, section in figures.items():
+            for total, parts in breakdowns(name, section):
+                changed |= _protect([section[k] for k in parts if k in section], section[total])
+    return changed
+
+
+def _secondary(reports: dict[str, AreaReport], parts: list[str], whole: str | None) -> None:
+    """Rule 2 inside the sections, over buckets (each area) and over the kommuner (`parts` adding up
+    to `whole`), until nothing more is hidden."""
+    changed = True
+    while changed:
+        changed = False
+        for report in reports.values():
+            changed |= _within(report)
+            for name, section in report.total.items():
+                for key, total in section.items():
+                    if BUCKETS in total.additive:
+                        cells = [b[name][key] for b in report.buckets if key in b[name]]
+                        changed |= _protect(cells, total)
+        if whole is None:
+            continue
+        for index in [None, *range(len(reports[whole].buckets))]:
+
+            def figures_of(area: str, index=index) -> dict[str, Section]:
+                return reports[area].total if index is None else reports[area].buckets[index]
+
+            for name, section in figures_of(whole).items():
+                for key, total in section.items():
+                    if AREAS in total.additive:
+                        cells = [figures_of(p)[name][key] for p in parts if key in figures_of(p)[name]]
+                        changed |= _protect(cells, total)
+
+
+def _derived(report: AreaReport) -> None:
+    for figures in [report.total, *report.buckets]:
+        for section in figures.values():
+            changed = True
+            while changed:
+                changed = False
+                for cell in section.values():
+                    if not cell.hidden and any(section[k].hidden for k in cell.inputs if k in section):
+                        cell.hide(DERIVED)
+                        changed = True
+
+
+def reports_for(
+    rows: Rows,
+    period: Period,
+    *,
+    parts: dict[str, frozenset[int]],
+    whole: str | None,
+    whole_ids: frozenset[int],
+    whole_centre: bool,
+    sections: Iterable[str],
+) -> dict[str, AreaReport]:
+    """The figures of each part (a kommune) and of the whole they make up (the viewer's selection;
+    the centre's own figures only when `whole_centre`), with the small-cell rule applied across all
+    of them at once, so that no two answers can be set against each other to reveal a small cell."""
+    sections = tuple(sections)
+    areas = dict(parts)
+    if whole is not None:
+        areas[whole] = whole_ids
+    reports: dict[str, AreaReport] = {}
+    for name, ids in areas.items():
+        these = rows.only(ids, whole_centre=whole_centre and name == whole)
+        reports[name] = AreaReport(
+            total=area_figures(these, period.whole, sections),
+            buckets=[area_figures(these, bucket, sections) for bucket in period.buckets],
+        )
+    for report in reports.values():
+        _primary(report)
+    _secondary(reports, list(parts), whole)
+    for report in reports.values():
+        _derived(report)
+    return reports
+
+
+# --- as the API and the pages show it -------------------------------------------------------------
+
+
+def public(section: Section) -> dict:
+    """A section as nested plain values, with `suppressed`: {flat key: reason} of every hidden figure."""
+    out: dict[str, Any] = {}
+    suppressed: dict[str, str] = {}
+    for key, cell in section.items():
+        parts = key.split(".")
+        target = out
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = cell.value
+        if cell.reason is not None:
+            suppressed[key] = cell.reason
+    out["suppressed"] = suppressed
+    return out
