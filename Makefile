@@ -19,12 +19,15 @@ $(UV): | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check uv
 
 # uv --native-tls: the system's certificate store, as pip uses it (a TLS-inspecting proxy's CA included).
+# --compile-bytecode: the packages' .pyc files are written once, here, on every core; every process
+# after (each test worker, each server and Celery worker a test starts) loads them instead of compiling
+# Django and the rest again, which it would do each time under PYTHONDONTWRITEBYTECODE.
 $(STAMP): requirements.lock | $(UV)
-	$(UV) pip install -q --native-tls --python $(PY) -r requirements.lock
+	$(UV) pip install -q --native-tls --compile-bytecode --python $(PY) -r requirements.lock
 	touch $(STAMP)
 
 $(DEV_STAMP): requirements-dev.lock | $(UV)
-	$(UV) pip install -q --native-tls --python $(PY) -r requirements-dev.lock
+	$(UV) pip install -q --native-tls --compile-bytecode --python $(PY) -r requirements-dev.lock
 	touch $(DEV_STAMP)
 
 ## The platform: embedded PostgreSQL/Redis when none is configured, demo data, web + worker + beat.
@@ -34,11 +37,13 @@ run: $(STAMP)
 	DHO_DEBUG=1 exec $(PY) -m dho.embedded with-services -- $(PY) -m dho.run
 
 ## The whole suite against a real PostgreSQL and Redis (DATABASE_URL/REDIS_URL, else embedded ones),
-## in parallel: a pytest-xdist worker per core, each with its own test database, a file's tests together.
+## in parallel: a pytest-xdist worker per core, each with its own test database. Each test goes to the
+## next free worker, the long ones first, a file's tests together where they share a module-scoped
+## fixture (tests/conftest.py); --no-loadscope-reorder keeps that order.
 ## PYTEST_ARGS narrows a run (`PYTEST_ARGS=tests/billing`); `PYTEST_ARGS="-n 0 …"` runs it in one process.
 test: $(DEV_STAMP)
 	@sh scripts/ensure-chromium.sh
-	DHO_TESTING=1 exec $(PY) -m dho.embedded with-services -- $(PY) -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
+	DHO_TESTING=1 exec $(PY) -m dho.embedded with-services -- $(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 ## Needs no database or Redis and nothing exported: the Django checks read dho/settings_static.py.
 ## mypy checks what pyproject.toml's [tool.mypy] lists; makemigrations finds no model change without a migration.

@@ -6,6 +6,7 @@ One patient per municipality; the fastlege `gp` is fastlege for the Gjerdrum and
 and the Nannestad patient is shared with the `specialist` (an object permission, nothing else).
 """
 
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -43,6 +44,73 @@ def pytest_configure(config):
     prefix = f"{name}_{worker}" if worker else name
     settings.CACHES["default"]["KEY_PREFIX"] = prefix
     os.environ["DHO_TEST_CACHE_PREFIX"] = prefix  # for the Celery workers tests start (tests/worker_settings.py)
+
+
+# --- how `make test` deals the tests out to its workers (pytest-xdist, --dist loadgroup) -------------
+
+# Rough seconds a test takes on a quiet two-core machine, by what it starts: enough to start the long
+# ones first, so that no worker is left with a long test while the other has nothing more to do.
+COST_SHARD, COST_PLATFORM, COST_WORKER, COST_BROWSER, COST_SERVER, COST_DB, COST_PLAIN = 40, 30, 10, 6, 3, 0.3, 0.1
+
+
+def pytest_itemcollected(item):
+    """A test that shares a module- or class-scoped fixture with the rest of its file (the seeded demo
+    world, one `make run`) runs where they run: the file is one work unit. Any other test is a unit of
+    its own, for whichever worker is free."""
+    if item.get_closest_marker("xdist_group"):
+        return
+    fixtures = getattr(item, "_fixtureinfo", None)
+    shared = fixtures and any(
+        defs and defs[-1].scope in ("module", "class", "package") and defs[-1].func.__module__.startswith("tests.")
+        for defs in fixtures.name2fixturedefs.values()
+    )  # the suite's own: pytest-django's class-scoped autouse fixture is every test's
+    if shared:
+        item.add_marker(pytest.mark.xdist_group(item.path.relative_to(item.config.rootpath).as_posix()))
+
+
+def _cost(item) -> float:
+    names = set(getattr(item, "fixturenames", ()))
+    if item.get_closest_marker("xdist_group") and not item.get_closest_marker("celery_worker"):
+        return max(COST_SERVER, _cost_alone(item, names))  # and a share of the world it shares: the demo's
+    return _cost_alone(item, names)
+
+
+def _cost_alone(item, names) -> float:
+    if item.get_closest_marker("schemathesis") and "live_server" in names:
+        return COST_SHARD
+    if item.get_closest_marker("celery_worker"):
+        return COST_PLATFORM
+    if names & {"celery_worker", "worker_factory"}:
+        return COST_WORKER
+    if item.get_closest_marker("browser") or "page" in names:
+        return COST_BROWSER
+    if "live_server" in names:
+        return COST_SERVER
+    if names & {"db", "transactional_db", "world"}:
+        return COST_DB
+    return COST_PLAIN
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's order (database tests, then transactional ones)
+def pytest_collection_modifyitems(config, items):
+    """In a parallel run, the work units longest first (each unit's tests in the order they had)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # one process: pytest-django's order, file by file
+    unit_cost: dict[str, float] = {}
+    first: dict[str, int] = {}
+    for position, item in enumerate(items):
+        unit = _unit(item)
+        unit_cost[unit] = unit_cost.get(unit, 0) + _cost(item)
+        first.setdefault(unit, position)
+    items.sort(key=lambda item: (-unit_cost[_unit(item)], first[_unit(item)]))
+
+
+def _unit(item) -> str:
+    """The work unit the item is in: its xdist group (as pytest-xdist names it), else the item alone."""
+    group = item.get_closest_marker("xdist_group")
+    if group is None:
+        return item.nodeid
+    return "@" + str(group.args[0] if group.args else group.kwargs.get("name", "default"))
 
 
 def throttle_counters_clear(settings) -> None:

@@ -10,6 +10,10 @@ Both schema-conforming (positive) and schema-violating (negative) requests are s
 seed (a run is repeatable). The count of requests is printed (and put in the failure message).
 DHO_FUZZ_EXAMPLES sets how many per operation, role and mode (default 5, to stay near two minutes on
 two cores; 50 looks much further), DHO_FUZZ_SEED another seed. Select it with `pytest -m schemathesis`.
+
+The operations are dealt out to SHARDS tests (each its own world and live server), so that parallel
+workers (`make test`) share the fuzzing instead of one worker carrying all of it; together the shards
+send every operation exactly what one test would, and each shard meets the request count of its share.
 """
 
 import datetime
@@ -53,6 +57,7 @@ USERS = ("nurse", "coordinator", "gp", "finance")
 MODES = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
 # No 5xx, and every answer is one the schema documents (status code, media type, body).
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+SHARDS = 4  # tests the operations are dealt out to (tests/conftest.py spreads them over the workers)
 
 
 def test_the_schema_is_valid_openapi_and_documents_every_error():
@@ -163,15 +168,31 @@ def http(live_server):
     session.close()
 
 
+def _requests_planned(operation) -> int:
+    return sum(examples for role in _roles(operation) for _mode, examples in _plan(operation, role))
+
+
+def _shards(operations) -> list[list]:
+    """The operations dealt out to SHARDS hands, the most requests first and round the table, so each
+    hand gets as many operations (±1) and a like mix of heavy and light ones."""
+    ranked = sorted(operations, key=lambda op: (-_requests_planned(op), op.label))
+    return [ranked[shard::SHARDS] for shard in range(SHARDS)]
+
+
+@pytest.mark.parametrize("shard", range(SHARDS), ids=[f"shard{n + 1}of{SHARDS}" for n in range(SHARDS)])
 def test_no_generated_request_gets_a_5xx_or_an_undocumented_answer(
-    world, http, private_queue, quiet_client_errors, capsys
+    shard, world, http, private_queue, quiet_client_errors, capsys
 ):
     credentials = _credentials(world)
     path_values = _path_values(world)
     # The schema is for signed-in users only (dho.api_schema.SchemaReaders): read it as the nurse.
     schema = schemathesis.openapi.from_url(f"{http.base_url}/api/schema/", headers=credentials["nurse"], timeout=60)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 40, [op.label for op in operations]
+    every_operation = [result.ok() for result in schema.get_all_operations()]
+    assert len(every_operation) >= 40, [op.label for op in every_operation]
+    hands = _shards(every_operation)
+    # Every operation is fuzzed, by exactly one shard.
+    assert sorted(op.label for hand in hands for op in hand) == sorted(op.label for op in every_operation)
+    operations = hands[shard]
 
     sent, statuses, server_errors, wrong_schema, started = Counter(), Counter(), [], [], time.monotonic()
     for operation in operations:
@@ -184,7 +205,8 @@ def test_no_generated_request_gets_a_5xx_or_an_undocumented_answer(
 
     total = sum(sent.values())
     summary = (
-        f"schemathesis: {total} requests over {len(operations)} operations "
+        f"schemathesis shard {shard + 1}/{SHARDS}: {total} requests over {len(operations)} of "
+        f"{len(every_operation)} operations "
         f"({len({label for label, _ in sent})} fuzzed; roles {', '.join((*USERS, 'gateway', 'anonymous'))}; "
         f"≤{EXAMPLES} per operation, role and mode; seed {SEED}) in {elapsed:.0f} s: {len(server_errors)} server "
         f"errors, {len(wrong_schema)} answers the schema does not describe"
@@ -192,6 +214,7 @@ def test_no_generated_request_gets_a_5xx_or_an_undocumented_answer(
     )
     with capsys.disabled():
         print(f"\n{summary}")
+    # The shards' counts add up to the whole run's: len(every_operation) * len(USERS) * EXAMPLES * 0.8.
     assert total >= len(operations) * len(USERS) * EXAMPLES * 0.8, summary
     assert server_errors == [], summary + "\n" + "\n\n".join(server_errors[:20])
     # The schema says what the API answers: its status codes, media type and body.
