@@ -404,6 +404,8 @@ REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "dho.api_schema.AutoSchema"
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
     "ColourEnum": "triage.models.AlertColour",
     "RuleColourEnum": ["yellow", "red"],
+    "ContactActionEnum": "triage.models.ContactAction",  # the handle page's actions (the alert API)
+    "DeliveryStateEnum": "journaling.models.DeliveryState",
 }
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",

@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("triage.api_urls")),
     path("", include("billing.api_urls")),
     path("", include("insight.api_urls")),
+    path("", include("journaling.api_urls")),
 ]
 
 urlpatterns = [
@@ -26,6 +27,7 @@ urlpatterns = [
     path("", include("ebp.urls")),
     path("", include("triage.urls")),
     path("billing/", include("billing.urls")),
+    path("journalforing/", include("journaling.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("healthz", healthz, name="healthz"),

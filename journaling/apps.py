@@ -6,4 +6,10 @@ class JournalingConfig(AppConfig):
     verbose_name = "Journalføring"
 
     def ready(self):
-        from journaling import signals  # noqa: F401  (connects the receivers)
+        from journaling import access, signals  # noqa: F401  (connects the receivers; names the page for the menu)
+        from journaling.patient_page import note_marks
+        from triage.extensions import NoteMarks, register_note_marks
+
+        # the state of each note's delivery beside it on the patient page (triage/extensions.py):
+        # triage imports nothing of journaling
+        register_note_marks(NoteMarks("journaling.delivery_state", note_marks))

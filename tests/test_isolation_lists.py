@@ -73,6 +73,9 @@ LIST_PAGES = {
     "billing/": (("finance",), _nobody),  # counts, never a patient
     "api/v1/billing/months/": (("finance",), _nobody),  # the same as JSON
     "billing/prismodell/": (("finance", "admin"), _nobody),  # the price model: read by finance, edited by the admin
+    # The centre admin's journaling page: its kommuner's routes and delivery counts, never a patient
+    # (a kommune's own page, with its deliveries, is walked in tests/test_isolation_matrix.py).
+    "journalforing/": (("admin",), _nobody),
     "forlop/": (NURSE_AREA, _referrals),  # the forløp board: the municipalities' referrals and patients
     "utstyr/": (tuple(REGISTER_CENTRE), _borrowers),  # the register page: 404 for who keeps none
     "api/v1/kits/": (None, _nobody),  # the centre's kits: names and device types, never a patient

@@ -51,6 +51,14 @@ GATEWAY_READING_KWARGS = ("observation_id",)
 # A month, a year and a kommunenummer name finance's figures, never a patient (/billing/<month>/…):
 # walked by test_finance_urls_…, with these values; the kommune is Gjerdrum, an Øvre partner.
 BILLING_KWARGS = {"month": "2026-10", "year": 2026, "municipality": "3230"}
+# A delivery to a kommune's EPJ, by its id (/api/v1/journal-deliveries/<delivery_id>/…, the admin page's
+# «Send på nytt»): reached through its patient (who sees the patient) or through its kommune (the admin of
+# a centre serving it, who resends); walked by test_it_answers_404_for_a_delivery_…, with these kommuner.
+DELIVERY_KWARGS = ("delivery_id",)
+DELIVERY_MANAGES = {"admin": {"ullensaker", "gjerdrum", "nannestad", "nordrefollo"}}  # Øvre serves them
+# A kommune by its kommunenummer on the centre admin's journaling page (/journalforing/<kommune>/): walked by
+# test_journaling_urls_…; Gjerdrum is an Øvre partner, Grimstad Agder's.
+JOURNALING_KWARGS = {"kommune": "3230"}
 # Admin object ids. Models that hold patient data are walked by test_admin_…; the others hold
 # configuration and are named here with the reason they are not.
 ADMIN_OBJECT_KWARGS = ("object_id", "item_id", "id")
@@ -318,6 +326,10 @@ def test_it_knows_every_url_argument():
             continue  # the user's own API token: test_it_answers_404_for_another_users_token
         if names == set(GATEWAY_READING_KWARGS):
             continue  # a gateway's own reading: test_a_gateways_reading_is_read_by_that_gateway_only
+        if names == set(DELIVERY_KWARGS):
+            continue  # a delivery by its patient or its kommune: test_it_answers_404_for_a_delivery_…
+        if names <= set(JOURNALING_KWARGS):
+            continue  # a kommune's journaling page: test_journaling_urls_answer_404_to_all_but_…
         if names <= set(BILLING_KWARGS):
             continue  # finance's figures: test_finance_urls_answer_404_to_everyone_but_their_reader
         scoped = names & set(SCOPED_KWARGS)
@@ -578,6 +590,68 @@ def test_finance_urls_answer_404_to_everyone_but_their_reader(world, records, lo
                 opens = role == _billing_reader(route) and "3238" not in url
                 assert (status != 404) == opens, f"{role} {method.upper()} {url} → {status}"
     assert _row_counts() == before_rows, "a request wrote something"
+    assert AuditEvent.objects.count() == before_audit
+
+
+# --- deliveries to the kommune's EPJ and the centre admin's journaling page (journaling) ---------
+
+
+def _deliveries(world) -> dict:
+    """A stopped delivery of a routine contact for every patient (what «Send på nytt» takes)."""
+    from journaling.models import Delivery
+    from triage.models import Contact
+
+    found = {}
+    for key, patient in vars(world.p).items():
+        contact = Contact.objects.create(patient=patient, municipality_id=patient.municipality_id, kind="routine",
+                                         actions=["called_reached"], by=world.u.nurse)  # fmt: skip
+        found[key] = Delivery.objects.create(
+            municipality_id=patient.municipality_id, patient=patient, contact=contact, bundle_id=uuid.uuid4(),
+            transport="jft", state="dead", last_error="x",
+        )  # fmt: skip
+    return found
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_it_answers_404_for_a_delivery_neither_by_its_patient_nor_its_kommune(world, login, role):
+    """Every delivery URL answers 404 unless the user sees the delivery's patient or keeps its kommune's
+    route, and something else then (a 403 for who sees the patient but may not resend: the positive
+    control); requests rolled back, so nothing is left written either way."""
+    deliveries = _deliveries(world)
+    client = login(getattr(world.u, role))
+    reach = set(world.sees[role]) | DELIVERY_MANAGES.get(role, set())
+    routes = patient_routes("delivery_id")
+    assert len(routes) >= 3, routes
+    before_rows, before_audit = _row_counts(), AuditEvent.objects.count()
+    for route in routes:
+        for key, delivery in deliveries.items():
+            url = _url(route, delivery.pk, "delivery_id")
+            for method in _methods(url):
+                status = _rolled_back(client, method, url).status_code
+                assert (status != 404) == (key in reach), f"{role} {method.upper()} {url} ({key}) → {status}"
+    assert _row_counts() == before_rows
+    assert AuditEvent.objects.count() == before_audit
+
+
+def journaling_routes() -> list[str]:
+    return [r for r in _routes() if {name for _conv, name in CONVERTER.findall(r)} == set(JOURNALING_KWARGS)]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_journaling_urls_answer_404_to_all_but_the_kommunes_centre_admin(world, login, role):
+    """Øvre's admin opens Gjerdrum's journaling page (the positive control); Grimstad's (Agder's) is a
+    404 for them as for everyone else, with nothing written."""
+    client = login(getattr(world.u, role))
+    routes = journaling_routes()
+    assert routes
+    before_rows, before_audit = _row_counts(), AuditEvent.objects.count()
+    for route in routes:
+        for number, opens in (("3230", role == "admin"), ("4202", False)):
+            url = _url(route, None, "", values={"kommune": number})
+            for method in _methods(url):
+                status = _rolled_back(client, method, url).status_code
+                assert (status != 404) == opens, f"{role} {method.upper()} {url} → {status}"
+    assert _row_counts() == before_rows
     assert AuditEvent.objects.count() == before_audit
 
 

@@ -1,10 +1,18 @@
+"""The alerts' API: the list in the user's scope, and the nurse's two steps on one alert, taking it
+and handling it, with the handle page's rules and answers (triage.services: the same refusals, 400
+for a handling that cannot be taken as asked, 403 for who is not the patient's nurse; an alert outside
+the scope is a 404 from triage.selectors.get_alert_for)."""
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from tenants.models import AuditAction
 from tenants.services import audit_record_many
-from triage.models import Alert
-from triage.selectors import alerts_for_list, with_findings
+from triage import services
+from triage.models import Alert, ContactAction, JournalNote
+from triage.selectors import alerts_for_list, get_alert_for, with_findings
 
 
 class ReadingOutSerializer(serializers.Serializer):
@@ -75,3 +83,77 @@ class AlertListAPI(generics.ListAPIView):
             action=AuditAction.VIEW, object_type="alert", patients=[a.patient for a in page], request=self.request
         )
         return page
+
+
+# --- the nurse's steps on one alert ---------------------------------------------------------------
+
+ACTION_CODES = ", ".join(ContactAction.values)
+
+
+class AlertStepOutSerializer(serializers.ModelSerializer):
+    """The alert after a step: open or closed, whose it is, when to try again."""
+
+    taken_by = serializers.CharField(source="taken_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = Alert
+        fields = ["id", "status", "colour", "taken_by", "taken_at", "retry_at", "closed_at"]
+
+
+class AlertHandleInSerializer(serializers.Serializer):
+    actions = serializers.ListField(
+        child=serializers.ChoiceField(
+            choices=ContactAction.choices,
+            error_messages={"invalid_choice": f"«{{input}}» er ikke et tiltak. Tiltakene er: {ACTION_CODES}."},
+        ),
+        help_text="Hva ble gjort: tiltakene handle-siden tilbyr. «called_not_reached» holder varselet åpent "
+        "(ikke nådd, nytt forsøk ved retry_at, ellers om en time); ellers lukkes det og journalnotatet skrives.",
+    )
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000,
+                                 help_text="Sykepleierens notat")  # fmt: skip
+    retry_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None,
+        help_text="Nytt forsøk fra (bare når pasienten ikke ble nådd; ikke i fortiden)",
+    )  # fmt: skip
+
+    def validate(self, data):
+        problems = services.handle_problems(data["actions"], data.get("retry_at"))
+        if problems:
+            raise serializers.ValidationError({field: [problem] for field, problem in problems.items()})
+        return data
+
+
+class AlertHandledOutSerializer(serializers.Serializer):
+    contact_id = serializers.IntegerField()
+    reached = serializers.BooleanField(help_text="false: ikke nådd, varselet står åpent")
+    journal_note_id = serializers.IntegerField(allow_null=True, help_text="Journalnotatet når varselet ble lukket")
+    alert = AlertStepOutSerializer()
+
+
+class AlertTakeAPI(APIView):
+    """«Jeg tar denne»: the first nurse to take the alert has it; a second is told who (400)."""
+
+    @extend_schema(request=None, responses={200: AlertStepOutSerializer})
+    def post(self, request, alert_id):
+        alert = get_alert_for(request.user, alert_id)
+        alert = services.alert_take(alert=alert, user=request.user, request=request)
+        return Response(AlertStepOutSerializer(alert).data)
+
+
+class AlertHandleAPI(generics.GenericAPIView):
+    """What was done: closes the alert and writes its journal note (201), or «ikke nådd» keeps it
+    open, taken by this nurse, with a time to try again."""
+
+    serializer_class = AlertHandleInSerializer
+
+    @extend_schema(responses={201: AlertHandledOutSerializer})
+    def post(self, request, alert_id):
+        alert = get_alert_for(request.user, alert_id)
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        contact = services.alert_handle(alert=alert, user=request.user, request=request, **given.validated_data)
+        alert = Alert.objects.select_related("taken_by").get(pk=alert.pk)
+        note = JournalNote.objects.filter(contact=contact).values_list("pk", flat=True).first()
+        body = {"contact_id": contact.pk, "reached": contact.reached, "journal_note_id": note,
+                "alert": AlertStepOutSerializer(alert).data}  # fmt: skip
+        return Response(body, status=201)

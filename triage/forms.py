@@ -1,8 +1,8 @@
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from triage.models import ContactAction, ContactKind
+from triage.services import handle_problems
 
 
 class HandleForm(forms.Form):
@@ -19,13 +19,11 @@ class HandleForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        actions = set(data.get("actions") or [])
-        if {ContactAction.CALLED_REACHED, ContactAction.CALLED_NOT_REACHED} <= actions:
-            self.add_error("actions", "Velg enten «fikk svar» eller «fikk ikke svar», ikke begge.")
-        if data.get("retry_at") and ContactAction.CALLED_NOT_REACHED not in actions:
-            self.add_error("retry_at", "Nytt forsøk settes bare når pasienten ikke ble nådd.")
-        if data.get("retry_at") and data["retry_at"] < timezone.now():
-            self.add_error("retry_at", "Tidspunktet for nytt forsøk har allerede vært.")
+        if "actions" not in data:
+            return data  # none chosen: the field's own error says so
+        # the rules of a handling, one place for this page and the API (services.handle_problems)
+        for field, problem in handle_problems(data["actions"], data.get("retry_at")).items():
+            self.add_error(field, problem)
         return data
 
 

@@ -5,6 +5,7 @@ of it (CONTRIBUTING, "Layers"). The patient page gets the open alert, trends, al
 (`triage/signals.py` closes them when the end is recorded)."""
 
 from patients.access import can_follow_up
+from triage.extensions import CONTACT, NOTE, note_marks
 from triage.forms import ContactForm
 from triage.models import Alert, AlertStatus, ContactKind
 from triage.selectors import patient_follow_up as follow_up_of
@@ -23,6 +24,7 @@ def patient_follow_up(context) -> str:
     form (a contact at any time: a call in from the patient, an early routine call)."""
     request, patient = context["request"], context["patient"]
     follow_up = follow_up_of(patient, days=_days(request))
+    _mark(follow_up["notes"], follow_up["contacts"])
     may_contact = can_follow_up(request.user, patient)
     form = None
     if may_contact:
@@ -31,6 +33,18 @@ def patient_follow_up(context) -> str:
         form.fields["kind"].choices = [c for c in form.fields["kind"].choices if c[0] != ContactKind.EVALUATION]
     with context.push(follow_up=follow_up, contact_form=form):
         return context.template.engine.get_template("triage/_patient_follow_up.html").render(context)
+
+
+def _mark(notes: list, contacts: list) -> None:
+    """What the apps above say about each note and contact (triage/extensions.py: journaling's state
+    of the delivery to the EPJ), asked once for the whole page: `marks` on each row, and `copy` on a
+    note, whether «Kopier til journal» is offered (not when the note goes to the journal by itself)."""
+    marks = note_marks(notes, contacts)
+    for note in notes:
+        note.marks = marks.get((NOTE, note.pk), [])
+        note.copy = not any(mark.sent for mark in note.marks)
+    for contact in contacts:
+        contact.marks = marks.get((CONTACT, contact.pk), [])
 
 
 def alerts_the_end_closes(patient) -> dict:

@@ -260,11 +260,29 @@ def test_a_batch_that_is_not_a_list_is_a_400(world, gateway, body):
 # --- every endpoint that takes a body ---------------------------------------------------------------
 
 
+def _objects(world) -> dict:
+    """An alert already handled (a step on it reads no body: its refusal is the 400) and a stopped
+    delivery (the nurse sees it, but resending is the centre admin's: 403)."""
+    import uuid
+
+    from journaling.models import Delivery
+    from triage.models import Alert, Contact
+
+    patient = world.p.gjerdrum
+    alert = Alert.objects.create(patient=patient, municipality=patient.municipality, kind="out_of_range",
+                                 colour="red", reason="x", status="closed")  # fmt: skip
+    contact = Contact.objects.create(patient=patient, municipality_id=patient.municipality_id, kind="routine",
+                                     actions=["called_reached"], by=world.u.nurse)  # fmt: skip
+    delivery = Delivery.objects.create(municipality_id=patient.municipality_id, patient=patient, contact=contact,
+                                       bundle_id=uuid.uuid4(), transport="jft", state="dead")  # fmt: skip
+    return {"alert_id": alert.pk, "delivery_id": delivery.pk}
+
+
 def _post_paths(world, referral_id) -> list[str]:
     """Every POST path of the API schema, its ids filled with ones the nurse may act on."""
     schema = SchemaGenerator(patterns=get_resolver().url_patterns).get_schema(request=None, public=True)
     values = {"patient_id": world.p.gjerdrum.pk, "referral_id": referral_id, "serial": "OX-1", "month": "2026-01",
-              "token_key": "abcdefgh"}  # fmt: skip
+              "token_key": "abcdefgh", **_objects(world)}  # fmt: skip
     paths = []
     for path, operations in schema["paths"].items():
         if "post" in operations:

@@ -110,11 +110,29 @@ def _path_values(world) -> dict:
     this_month = timezone.localdate().replace(day=1)
     last_month = (this_month - datetime.timedelta(days=1)).replace(day=1)
     return {
+        **_alert_and_delivery(world),
         "patient_id": {str(p.pk): name for name, p in vars(world.p).items()},
         "referral_id": [str(referral.pk)],
         "serial": ["OX-1", "BP-1"],
         "month": [f"{this_month:%Y-%m}", f"{last_month:%Y-%m}"],
     }
+
+
+def _alert_and_delivery(world) -> dict:
+    """An open alert to take and handle, and a stopped delivery to read and resend (the Gjerdrum patient's)."""
+    import uuid
+
+    from journaling.models import Delivery
+    from triage.models import Alert, Contact
+
+    patient = world.p.gjerdrum
+    alert = Alert.objects.create(patient=patient, municipality=patient.municipality, kind="out_of_range",
+                                 colour="red", reason="SpO2 86 %")  # fmt: skip
+    contact = Contact.objects.create(patient=patient, municipality_id=patient.municipality_id, kind="routine",
+                                     actions=["called_reached"], by=world.u.nurse)  # fmt: skip
+    delivery = Delivery.objects.create(municipality_id=patient.municipality_id, patient=patient, contact=contact,
+                                       bundle_id=uuid.uuid4(), transport="jft", state="dead")  # fmt: skip
+    return {"alert_id": [str(alert.pk)], "delivery_id": [str(delivery.pk)]}
 
 
 def _path_ids(world, path_values, operation, role) -> dict:

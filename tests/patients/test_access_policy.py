@@ -56,7 +56,7 @@ OPENS = {
     "gp": {"patients", "approvals"},
     "specialist": {"patients"},
     "finance": {"billing"},
-    "admin": {"equipment", "price_model"},
+    "admin": {"equipment", "price_model", "journaling"},
     "nurse_gp": {"worklist", "board", "equipment", "follow_up", "patients", "approvals"},
 }
 

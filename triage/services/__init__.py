@@ -17,6 +17,7 @@ from triage.services.followup import (
     contact_record,
     contact_recorded,
     evaluation_contact_record,
+    handle_problems,
     journal_note_create,
     journal_note_written,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "contact_recorded",
     "evaluation_contact_record",
     "events_record",
+    "handle_problems",
     "journal_note_create",
     "journal_note_written",
     "readings_score",

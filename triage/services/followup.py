@@ -116,15 +116,32 @@ def _close_handled(alert: Alert, user, contact: Contact, now) -> None:
     journal_note_create(alert=alert, contact=contact)
 
 
+def handle_problems(actions, retry_at=None, now=None) -> dict[str, str]:
+    """What is wrong with a handling as asked, by field («actions», «retry_at»): the rules the handle
+    page and the API answer alike (triage.forms.HandleForm, triage.api.AlertHandleInSerializer), and
+    that alert_handle refuses by. Empty when nothing is."""
+    problems: dict[str, str] = {}
+    chosen = set(actions or [])
+    if not chosen:
+        problems["actions"] = "Velg minst ett tiltak."
+    elif {ContactAction.CALLED_REACHED, ContactAction.CALLED_NOT_REACHED} <= chosen:
+        problems["actions"] = "Velg enten «fikk svar» eller «fikk ikke svar», ikke begge."
+    if retry_at and ContactAction.CALLED_NOT_REACHED not in chosen:
+        problems["retry_at"] = "Nytt forsøk settes bare når pasienten ikke ble nådd."
+    elif retry_at and retry_at < (now or timezone.now()):
+        problems["retry_at"] = "Tidspunktet for nytt forsøk har allerede vært."
+    return problems
+
+
 @transaction.atomic
 def alert_handle(*, alert: Alert, user, actions: list[str], note: str = "", retry_at=None, request=None) -> Contact:
     """Record what was done. Handling closes the alert and writes its journal note; «not reached»
     keeps it open, taken by this nurse, with a time to try again."""
     _require_nurse(user, alert.patient, "Bare sykepleiere som følger opp pasienten kan håndtere varsler.")
     alert = _locked_open_alert(alert, user)
-    if not actions:
-        raise AlertRefused("Velg minst ett tiltak.")
     now = timezone.now()
+    if problems := handle_problems(actions, retry_at, now):
+        raise AlertRefused(" ".join(problems.values()))
     contact = _contact_create(
         alert.patient, user, ContactKind.ALERT, actions, note, alert=alert, at=now, retry_at=retry_at
     )
