@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 export XDG_RUNTIME_DIR ?= /tmp
 
-.PHONY: run test lint lock bench-ingest bench-worklist bench-billing clean-var
+.PHONY: run test lint lock bench-ingest bench-worklist bench-billing bench-journaling clean-var
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +30,12 @@ $(DEV_STAMP): requirements-dev.lock | $(UV)
 	$(UV) pip install -q --native-tls --compile-bytecode --python $(PY) -r requirements-dev.lock
 	touch $(DEV_STAMP)
 
-## The platform: embedded PostgreSQL/Redis when none is configured, demo data, web + worker + beat.
+## The platform: embedded PostgreSQL/Redis when none is configured, the HelseID and JFT stand-ins when
+## no real ones are (`--standins`, debug mode only), demo data, web + worker + beat.
 ## `exec`: no shell between make and the wrapper, so a SIGTERM make passes on reaches the wrapper,
 ## which stops the platform and the embedded servers before make returns.
 run: $(STAMP)
-	DHO_DEBUG=1 exec $(PY) -m dho.embedded with-services -- $(PY) -m dho.run
+	DHO_DEBUG=1 exec $(PY) -m dho.embedded with-services --standins -- $(PY) -m dho.run
 
 ## The whole suite against a real PostgreSQL and Redis (DATABASE_URL/REDIS_URL, else embedded ones),
 ## in parallel: a pytest-xdist worker per core, each with its own test database. Each test goes to the
@@ -69,6 +70,10 @@ bench-worklist: $(DEV_STAMP)
 
 bench-billing: $(DEV_STAMP)
 	$(PY) -m dho.embedded with-services -- $(PY) bench/billing.py
+
+## Starts the HelseID and JFT stand-ins itself (dho.dev.standins.running); what it measures runs with production settings.
+bench-journaling: $(DEV_STAMP)
+	$(PY) -m dho.embedded with-services -- $(PY) bench/journaling.py
 
 clean-var:
 	rm -rf var

@@ -11,11 +11,16 @@ Nannestad in every stage before oppstart (patients.services.referrals), pauses a
 (status_change_record), readings (ingest, Rune's by device serial) and plans (ebp). The existing
 patients' oppstart is still the `started` row of `_seed_starts` with the kit lent beside it:
 `patient_start` needs a granted vedtak, and a vedtak is dated the day it is made (no six-month history).
+
+When `make run` started the HelseID and JFT stand-ins, every demo kommune's journal route points at
+the JFT stand-in (`_seed_journal_routes`, by the centre's admin through journaling.services.route_save),
+so a handled alert's note goes to the stand-in's simulated EPJ and comes back «Journalført».
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 import random
 from dataclasses import dataclass
 
@@ -28,9 +33,12 @@ from billing.models import LockedMonth, PriceModel
 from billing.selectors import finance_view_for
 from billing.services import month_lock, price_model_save
 from dho.demo_logins import LOGINS as DEMO_LOGINS
+from dho.demo_orgnr import DEMO_ORGNR
 from ebp import services as ebp
 from ebp.defaults import TEMPLATES
 from ebp.models import PlanVersion
+from journaling.models import JFT_SCOPE, Route, RouteKind
+from journaling.services import route_save
 from measurements.types import spec as type_spec
 from patients import national_id
 from patients.models import (
@@ -691,6 +699,48 @@ def _seed_billing(centres: dict, municipalities: dict, users: dict) -> None:
             month_lock(view=view, month=month, user=users["okonomi.ullensaker"])
 
 
+# --- the journal routes: the demo kommuner's notes go to the JFT stand-in ---------------------------
+
+# What `make run` gives every process when it started the stand-ins (dho.embedded.standins_start,
+# dho/dev/standins.py `StandinEnv.environ`): the journaling service's address and the demo HelseID
+# client with where its key is.
+ROUTE_SETTINGS = ("DHO_JFT_BASE_URL", "DHO_HELSEID_CLIENT_ID", "DHO_HELSEID_KEY_FILE")
+
+
+def journal_route_values(number: str, environ=os.environ) -> dict[str, str] | None:
+    """The route of a demo kommune to the JFT stand-in, from the environment `make run` gives; None
+    without it (`seed_demo` in the test suite, or beside a `make run` from another terminal)."""
+    if not all(environ.get(name) for name in ROUTE_SETTINGS):
+        return None
+    return {
+        "kind": RouteKind.JFT,
+        "orgnr": DEMO_ORGNR[number],
+        "base_url": environ["DHO_JFT_BASE_URL"],
+        "client_id": environ["DHO_HELSEID_CLIENT_ID"],
+        # Where the key is, never the key: the launcher writes a new one there on every start.
+        "key_reference": str(os.path.abspath(environ["DHO_HELSEID_KEY_FILE"])),
+        "scope": environ.get("DHO_HELSEID_SCOPE") or JFT_SCOPE,
+    }
+
+
+def _seed_journal_routes(municipalities: dict, users: dict) -> None:
+    """Every demo kommune's notes to the JFT stand-in, set by its centre's admin through the service
+    (journaling.services.route_save, audited), when `make run` started the stand-ins. A route already
+    as wanted is left alone, so a second run writes nothing; a new address (the stand-in's port is
+    new on every start) is saved again. Without the stand-ins' settings, no route is written or changed."""
+    if not all(os.environ.get(name) for name in ROUTE_SETTINGS):
+        return
+    for spec in CENTRES:
+        admin = users[CENTRE_ADMIN[spec["slug"]]]
+        for number in [spec["host"], *spec["followed_by_centre"], *spec["own_follow_up"]]:
+            wanted = journal_route_values(number)
+            assert wanted is not None  # the settings are there (above)
+            route = Route.objects.filter(municipality=municipalities[number]).first()
+            if route is not None and all(getattr(route, name) == value for name, value in wanted.items()):
+                continue
+            route_save(municipality=municipalities[number], user=admin, **wanted)
+
+
 @dataclass
 class DemoSummary:
     municipalities: int
@@ -879,6 +929,7 @@ def _seed_patient_data(municipalities: dict, centres: dict, users: dict) -> Demo
     _seed_forlop(municipalities, users)
     _seed_call_sheet(users)
     _seed_billing(centres, municipalities, users)
+    _seed_journal_routes(municipalities, users)
     return DemoSummary(
         municipalities=len(municipalities),
         centres=len(centres),

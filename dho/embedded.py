@@ -8,7 +8,12 @@ wrapper keeps running, else they refuse with `NOT_RUNNING` — so no command lea
 While `make run` runs it records its settings in var/run.json (see `recorded_run`), which is how a
 bare `manage.py` in another terminal finds the running platform.
 
-    python -m dho.embedded with-services -- CMD ...   start what is missing, run CMD, stop what we started
+`make run` asks for the stand-ins of national services too (`--standins`): the HelseID and JFT
+stand-ins (dho/dev/, docs/helseid.md) are started the same way and stopped with the rest, in debug
+mode only, never in test mode or with production settings, and only where no real HelseID or journaling
+service is configured (`standins_wanted`). Their settings (DHO_HELSEID_*, DHO_JFT_*) go to the command.
+
+    python -m dho.embedded with-services [--standins] -- CMD ...   start what is missing, run CMD, stop what we started
 """
 
 from __future__ import annotations
@@ -322,9 +327,10 @@ def running_platform() -> dict | None:
 # --- the wrapper ----------------------------------------------------------------------------------
 
 
-def with_services(cmd: list[str]) -> int:
+def with_services(cmd: list[str], *, standins: bool = False) -> int:
     """Run cmd with DATABASE_URL and REDIS_URL set, starting private servers where unset, and stop
-    the servers it started however it is stopped: Ctrl-C, or SIGTERM to it or to its process group."""
+    the servers it started however it is stopped: Ctrl-C, or SIGTERM to it or to its process group.
+    `standins`: also the HelseID and JFT stand-ins, where `standins_wanted` says so (`make run`)."""
     received: list[int] = []
     child: list[subprocess.Popen] = []
 
@@ -339,6 +345,8 @@ def with_services(cmd: list[str]) -> int:
     started = []
     try:
         env = _services_env(started)
+        if standins and not received and standins_wanted(env):
+            env.update(standins_start(started))
         if received:  # stopped while the servers were starting
             return 128 + received[0]
         child.append(subprocess.Popen(cmd, env=env))
@@ -368,9 +376,55 @@ def _services_env(started: list) -> dict:
     return env
 
 
+# --- the stand-ins of national services (dho/dev/), for `make run` --------------------------------
+
+# A real service configured: the stand-ins are not wanted (each one alone already says so).
+REAL_SERVICE_SETTINGS = ("DHO_HELSEID_ISSUER", "DHO_JFT_BASE_URL")
+
+
+def _flag(environ, name: str) -> bool:
+    # dho.settings.env_bool's reading, without importing the settings (no Django here).
+    return environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def standins_wanted(environ=os.environ) -> bool:
+    """Whether `with-services --standins` starts the HelseID and JFT stand-ins: in debug mode only;
+    never in test mode (the suite starts its own, the `standins` fixture) nor with production settings
+    (where dho.dev refuses to load as well); and only where no real HelseID or journaling service is
+    configured."""
+    return (
+        _flag(environ, "DHO_DEBUG")
+        and not _flag(environ, "DHO_TESTING")
+        and not any(environ.get(name) for name in REAL_SERVICE_SETTINGS)
+    )
+
+
+def standins_start(started: list) -> dict[str, str]:
+    """Starts the stand-ins under var/standins/ (fresh demo keys; the demo client may act for the demo
+    kommuner), appends their stop to `started` and returns the settings that point a process at them."""
+    # Imported here only: the package refuses to load outside debug and test mode, and no product
+    # code imports it (tests/dev/test_standins_launcher.py names this one place).
+    from dho.demo_orgnr import DEMO_ORGNR
+    from dho.dev import standins
+
+    wrapper_handler = signal.getsignal(signal.SIGTERM)
+    stack = contextlib.ExitStack()
+    env = stack.enter_context(
+        standins.running(VAR_DIR.resolve(), demo_organisations=tuple(sorted(set(DEMO_ORGNR.values()))))
+    )
+    # `running` turns SIGTERM into SystemExit while its servers run; the wrapper keeps its own handler,
+    # which stops the command first and then what it started (closing the stack restores both in turn).
+    signal.signal(signal.SIGTERM, wrapper_handler)
+    started.append(stack.close)
+    print(f"HelseID-stand-in på {env.helseid_issuer}, JFT-stand-in på {env.jft_base_url}", file=sys.stderr, flush=True)
+    return env.environ()
+
+
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "with-services" and argv[1] == "--":
         return with_services(argv[2:])
+    if len(argv) >= 3 and argv[0] == "with-services" and argv[1] == "--standins" and argv[2] == "--":
+        return with_services(argv[3:], standins=True)
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -57,6 +57,7 @@ from .validation import DocumentRefused, document_checked
 log = logging.getLogger(__name__)
 
 SEND_TASK = "journaling.send_delivery"
+POLL_TASK = "journaling.poll_delivery"
 SEND_SCOPE = "journaling.send"
 POLL_SCOPE = "journaling.poll"
 OVERDUE_SCOPE = "journaling.overdue_check"
@@ -68,6 +69,11 @@ CLAIM_LEASE = datetime.timedelta(minutes=5)
 # Minutes before the next try after the 1st, 2nd … failure; after the last, the row is dead.
 BACKOFF_MINUTES = (1, 2, 4, 8, 16, *([60] * 24))
 POLL_EVERY = datetime.timedelta(seconds=30)
+# Seconds until each quick look at a just-sent delivery's receipt, the first after the send and each
+# next after the last look (`delivery_follow_up`): a quick EPJ's «Journalført» (the stand-in's, 3 s)
+# reaches the nurse's screen within seconds, not at the next poll sweep. Five looks in 40 s at most;
+# then the beat's sweep (`deliveries_poll_due`, every POLL_EVERY) follows the row.
+FOLLOW_UP_SECONDS = (2, 3, 5, 10, 20)
 BATCH = 50
 # The contacts sent by themselves: an alert's contact goes as its journal note, «ikke nådd» not at all.
 CONTACT_KINDS = {ContactKind.ROUTINE, ContactKind.EVALUATION, ContactKind.CALL_IN}
@@ -476,6 +482,20 @@ def delivery_poll(delivery: Delivery | int) -> Delivery | None:
         if row.state != before:
             _audit(row, AuditAction.UPDATE, POLL_SCOPE)
         return row
+
+
+def delivery_follow_up(row: Delivery | None, step: int) -> None:
+    """Queues quick look number `step` (from 0) at a delivery on its way (sent, registered, read),
+    after its countdown in FOLLOW_UP_SECONDS; nothing once it is journaled or stopped, or after the
+    last. A broker outage is no error: the beat's poll sweep follows the row anyway."""
+    on_its_way = (DeliveryState.SENT, DeliveryState.REGISTERED, DeliveryState.READ)
+    if row is None or row.state not in on_its_way or not row.status_url or step >= len(FOLLOW_UP_SECONDS):
+        return
+    try:
+        current_app.send_task(POLL_TASK, args=[row.pk, step + 1], countdown=FOLLOW_UP_SECONDS[step], retry=False)
+    except Exception:
+        log.warning("Kunne ikke legge statusoppslag for journalsending %s i kø; pollingen tar den", row.pk,
+                    exc_info=True)  # fmt: skip
 
 
 def deliveries_poll_due(limit: int = BATCH) -> int:

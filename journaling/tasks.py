@@ -13,8 +13,19 @@ log = logging.getLogger(__name__)
 
 @shared_task(name="journaling.send_delivery")
 def send_delivery(delivery_id: int) -> str:
-    """Queued after the commit that wrote the row (or a resend): send it now if no one else is."""
+    """Queued after the commit that wrote the row (or a resend): send it now if no one else is, then
+    look at its receipt again shortly (`poll_delivery`)."""
     row = services.delivery_send(delivery_id)
+    services.delivery_follow_up(row, 0)
+    return row.state if row is not None else ""
+
+
+@shared_task(name="journaling.poll_delivery")
+def poll_delivery(delivery_id: int, step: int) -> str:
+    """A quick look at a just-sent delivery's receipt, queued after the send and again after each
+    look until it is journaled (services.FOLLOW_UP_SECONDS); the beat's `poll_sent` follows after."""
+    row = services.delivery_poll(delivery_id)
+    services.delivery_follow_up(row, step)
     return row.state if row is not None else ""
 
 

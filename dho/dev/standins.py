@@ -203,10 +203,13 @@ def running(
     extra_clients: tuple[DemoClient, ...] = (),
     token_lifetime: int = 600,
     jft_ack_delay: float = 3.0,
+    demo_organisations: tuple[str, ...] = (DEMO_ORGNR,),
 ) -> Iterator[StandinEnv]:
     """Starts the stand-ins (HelseID, the journaling service) with fresh demo keys under
     `var_dir/standins/`, yields where they are, and stops them. `jft_ack_delay`: seconds until the
-    journaling stand-in's simulated EPJ acknowledges an event."""
+    journaling stand-in's simulated EPJ acknowledges an event. `demo_organisations`: the kommuner the
+    demo client has a delegation from (and the JFT stand-in receives for); `make run` gives the
+    numbers of the demo kommuner (dho/demo_orgnr.py)."""
     refuse_outside_development()
     directory = Path(var_dir) / "standins"
     directory.mkdir(parents=True, exist_ok=True)
@@ -217,7 +220,7 @@ def running(
         client_id=DEMO_CLIENT_ID,
         key_file=directory / "helseid-client-key.json",
         scopes=(DEMO_SCOPE,),
-        organisations=(DEMO_ORGNR,),
+        organisations=tuple(demo_organisations),
     )
     private_jwk_file(demo.key_file, "EC")
     clients = (demo, *extra_clients)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from billing.calculation import Month
 from billing.models import LockedMonth
 from billing.selectors import coordinator_basis, finance_view_for, price_model_for, visible_allocation
-from dho.demo import NAMED_PATIENTS, _reading_sender, seed_demo
+from dho.demo import MUNICIPALITIES, NAMED_PATIENTS, _reading_sender, seed_demo
 from patients.models import Appeal, Decision, Device, DeviceLoan, Kit, MoveNotice, Patient, Referral, StatusChange
 from patients.services import consent_given
 from tenants.models import Agreement, AuditEvent, Centre, Membership, Municipality, Population, Staffing
@@ -425,3 +425,94 @@ def test_make_runs_banner_and_the_readme_name_every_demo_login(demo, capsys):
     assert len(logins) == 11
     for username in logins:
         assert f"  {username} " in printed and f"`{username}`" in readme, username
+
+
+# --- the journal routes: with `make run`'s stand-ins, the demo's notes go to the JFT stand-in ---------
+
+
+def _route_events():
+    return AuditEvent.objects.filter(object_type="journal_route")
+
+
+def test_without_the_standins_settings_the_demo_writes_no_journal_route(demo, monkeypatch):
+    from journaling.models import Route
+
+    for name in ("DHO_JFT_BASE_URL", "DHO_HELSEID_CLIENT_ID", "DHO_HELSEID_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    assert not Route.objects.exists()  # seeded without them (`seed_demo` in the suite)
+    seed_demo()
+    assert not Route.objects.exists() and not _route_events().exists()
+
+
+def test_with_make_runs_standins_every_demo_kommune_sends_to_the_jft_standin_and_olav_is_journaled(
+    demo, standins, monkeypatch
+):
+    """What `make run` gives seed_demo when it started the stand-ins (dho.embedded.standins_start):
+    every demo kommune's route to the JFT stand-in, set by its centre's admin and audited, with the
+    key's place and never the key; a second run writes nothing; and Olav's red alert, handled by the
+    centre's nurse, is sent and comes back «Journalført» from the stand-in's EPJ."""
+    import requests
+
+    from dho.demo_orgnr import DEMO_ORGNR
+    from journaling.models import Route
+
+    for name, value in standins.environ().items():
+        monkeypatch.setenv(name, value)
+    seed_demo()
+    routes = {r.municipality.number: r for r in Route.objects.select_related("municipality", "updated_by")}
+    assert set(routes) == {number for number, *_ in MUNICIPALITIES} == set(DEMO_ORGNR)
+    assert {n: r.orgnr for n, r in routes.items()} == DEMO_ORGNR
+    assert len(set(DEMO_ORGNR.values())) == len(DEMO_ORGNR), "a distinct organisation per kommune"
+    for number, route in routes.items():
+        assert (route.kind, route.base_url, route.client_id) == (
+            "jft",
+            standins.jft_base_url,
+            standins.client.client_id,
+        )
+        assert route.key_reference == str(standins.client.key_file) and "{" not in route.key_reference
+        assert route.updated_by.username == ("admin.agder" if number.startswith("42") else "admin.ullensaker")
+    assert _route_events().count() == 10
+    seed_demo()  # idempotent: the same settings write nothing
+    assert _route_events().count() == 10
+    monkeypatch.delenv("DHO_JFT_BASE_URL")
+    seed_demo()  # without the stand-ins (another terminal beside make run): the routes stay as they are
+    assert Route.objects.filter(kind="jft").count() == 10 and _route_events().count() == 10
+    monkeypatch.setenv("DHO_JFT_BASE_URL", standins.jft_base_url)
+
+    # The stand-in of the suite registers the demo client for Ullensaker's number (312229544) alone.
+    assert DEMO_ORGNR["3209"] == standins.client.organisations[0]
+
+    def config(**values):
+        response = requests.post(f"{standins.jft_base_url}/_standin/config", json=values,
+                                 verify=str(standins.ca_file), timeout=10)  # fmt: skip
+        response.raise_for_status()
+        return response.json()
+
+    before = config()
+    config(ack_delay=0.5, epj=True)
+    try:
+        _olav_handled_and_journaled()
+    finally:
+        config(**before)
+
+
+def _olav_handled_and_journaled():
+    import time
+
+    from journaling import services as journaling
+    from journaling import tasks
+    from journaling.models import Delivery, DeliveryState
+    from triage import services as triage
+    from triage.models import Alert
+
+    nurse = User.objects.get(username="sykepleier.ullensaker")
+    alert = Alert.objects.get(patient__name="Olav Haugen", status="open")
+    triage.alert_handle(alert=alert, user=nurse, actions=["called_reached", "advised_ebp"], note="Ringte Olav.")
+    delivery = Delivery.objects.get(journal_note__alert=alert)
+    assert tasks.send_delivery(delivery.pk) == DeliveryState.SENT
+    deadline = time.monotonic() + 10
+    while (row := journaling.delivery_poll(delivery.pk)) is not None and row.state != DeliveryState.JOURNALED:
+        assert time.monotonic() < deadline, row.state
+        time.sleep(0.2)
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.JOURNALED and delivery.get_state_display() == "Journalført"

@@ -193,6 +193,74 @@ def test_a_bare_settings_import_with_nothing_running_starts_nothing_and_says_wha
     assert not (project / "var/pg").exists() and not (project / "var/redis").exists()
 
 
+# --- the stand-ins of national services: `make run` starts them, nothing else does ----------------------
+
+STANDIN_ENV = (
+    "import json, os, requests\n"
+    "env = {k: v for k, v in os.environ.items() if k.startswith(('DHO_HELSEID_', 'DHO_JFT_'))}\n"
+    "issuer = env.get('DHO_HELSEID_ISSUER', '')\n"
+    "answer = requests.get(issuer + '/.well-known/openid-configuration', verify=env['DHO_HELSEID_CA_FILE'],\n"
+    "                      timeout=10).status_code if issuer.startswith('https://127.0.0.1') else None\n"
+    "print(json.dumps({'env': env, 'answer': answer}))"
+)
+
+
+UNUSED_DATABASE = "postgres://postgres@127.0.0.1:5432/unused"
+
+
+def _with_services(project: Path, flags: list[str], settings, **env) -> dict:
+    """The wrapper around a command that prints the HelseID/JFT settings it got, with a database and
+    Redis configured (so it starts no PostgreSQL or Redis of its own)."""
+    command = [".venv/bin/python", "-m", "dho.embedded", "with-services", *flags, "--",
+               ".venv/bin/python", "-c", STANDIN_ENV]  # fmt: skip
+    # Any address will do: the command connects to nothing, and the wrapper starts no PostgreSQL beside it.
+    result = _manage(project, command, DATABASE_URL=UNUSED_DATABASE, REDIS_URL=settings.REDIS_URL, **env)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "DHO_DEBUG eller DHO_TESTING" not in result.stderr
+    return json.loads(result.stdout)
+
+
+def test_make_runs_wrapper_starts_the_standins_gives_every_child_their_settings_and_stops_them(project, settings):
+    from dho.demo_orgnr import DEMO_ORGNR
+
+    got = _with_services(project, ["--standins"], settings, DHO_DEBUG="1")
+    standins = project / "var" / "standins"
+    assert got["answer"] == 200, "the child reached the HelseID stand-in with the CA file it was given"
+    assert set(got["env"]) == {"DHO_HELSEID_ISSUER", "DHO_HELSEID_CLIENT_ID", "DHO_HELSEID_KEY_FILE",
+                               "DHO_HELSEID_CA_FILE", "DHO_HELSEID_SCOPE", "DHO_JFT_BASE_URL",
+                               "DHO_JFT_CA_FILE"}  # fmt: skip
+    assert got["env"]["DHO_HELSEID_KEY_FILE"] == str(standins / "helseid-client-key.json")
+    assert got["env"]["DHO_JFT_BASE_URL"].startswith("https://127.0.0.1:")
+    registry = json.loads((standins / "helseid-registry.json").read_text())
+    demo = next(c for c in registry["clients"] if c["client_id"] == got["env"]["DHO_HELSEID_CLIENT_ID"])
+    assert demo["organisations"] == sorted(DEMO_ORGNR.values()), "the demo client acts for every demo kommune"
+    assert json.loads((standins / "jft-config.json").read_text())["receivers"] == sorted(DEMO_ORGNR.values())
+    assert not _processes_under(project), "the stand-ins are gone with the command"
+    with pytest.raises(OSError):
+        urllib.request.urlopen(got["env"]["DHO_HELSEID_ISSUER"], timeout=2)  # noqa: S310
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "given"),
+    [
+        (["--standins"], {"SECRET_KEY": "x" * 50}, {}),  # production settings: no debug
+        (["--standins"], {"SECRET_KEY": "x" * 50, "DHO_DEBUG": "0"}, {}),
+        (["--standins"], {"DHO_DEBUG": "1", "DHO_TESTING": "1"}, {}),  # the suite starts its own
+        (["--standins"], {"DHO_DEBUG": "1", "DHO_HELSEID_ISSUER": "https://helseid-sts.test.nhn.no"},
+         {"DHO_HELSEID_ISSUER": "https://helseid-sts.test.nhn.no"}),  # a real one configured
+        (["--standins"], {"DHO_DEBUG": "1", "DHO_JFT_BASE_URL": "https://jft.test.nhn.no"},
+         {"DHO_JFT_BASE_URL": "https://jft.test.nhn.no"}),
+        ([], {"DHO_DEBUG": "1"}, {}),  # a one-off command (manage.py, a benchmark) is not make run
+    ],
+    ids=["production", "debug-off", "test-mode", "real-helseid", "real-jft", "not-make-run"],
+)  # fmt: skip
+def test_the_wrapper_starts_no_standin_outside_make_runs_debug_mode(project, settings, flags, env, given):
+    got = _with_services(project, flags, settings, **env)
+    assert got == {"env": given, "answer": None}
+    assert not (project / "var" / "standins").exists()
+    assert not _processes_under(project)
+
+
 # --- the real platform (slow) -------------------------------------------------------------------------
 
 
@@ -231,6 +299,7 @@ class MakeRun:
         self.project, self.port = project, _free_port()
         self.make: subprocess.Popen | None = None
         self.seen: set[int] = set()
+        self.standins: set[int] = set()
 
     def start(self) -> None:
         log = (self.project / "make-run.log").open("a")
@@ -250,6 +319,11 @@ class MakeRun:
             assert time.monotonic() < deadline, f"make run did not serve: {self._log_tail()}"
             time.sleep(0.5)
         self.seen = self.processes()
+        # The HelseID and JFT stand-ins, started by the wrapper for make run (dho.embedded.standins_start).
+        self.standins = {
+            pid for pid in self.seen if any(f"-m dho.dev.{name} " in _cmdline(pid) for name in ("helseid", "jft"))
+        }
+        assert len(self.standins) == 2, f"the stand-ins must run beside make run: {self._log_tail()}"
 
     def _healthy(self) -> bool:
         return _http(f"{self.url}/healthz") == 200
@@ -305,7 +379,14 @@ def make_run():
     shutil.rmtree(project.parent, ignore_errors=True)
 
 
+def _cmdline(pid: int) -> str:
+    with suppress(OSError):
+        return (Path(f"/proc/{pid}/cmdline")).read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    return ""
+
+
 def _assert_all_gone(run: MakeRun, seconds: float) -> None:
+    assert not _alive(run.standins), "the HelseID and JFT stand-ins are stopped with the rest"
     left = _alive(run.seen)
     assert not left, f"still running after {seconds:.1f} s: {left}\n{run._log_tail()}"
     assert seconds < STOP_WITHIN, f"took {seconds:.1f} s"

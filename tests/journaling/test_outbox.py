@@ -396,3 +396,43 @@ def test_a_real_worker_sends_what_the_handling_committed(world, route, jft, cele
     assert row.state == DeliveryState.SENT and row.tries == 1, row.last_error
     _journaled(row)
     assert len(jft.events(_identifier(row))) == 1
+
+
+def test_a_sent_delivery_is_looked_at_again_within_seconds_until_journaled(world, route, jft, monkeypatch):
+    """After the send, quick looks at the receipt at 2, 3, 5, 10 and 20 s intervals (so a quick EPJ's
+    «Journalført» shows within seconds), none after the last or once journaled: the beat's poll
+    sweep follows the row after that."""
+    from types import SimpleNamespace
+
+    queued = []
+    monkeypatch.setattr(services, "current_app", SimpleNamespace(
+        send_task=lambda name, args, countdown, retry: queued.append((name, args, countdown))))  # fmt: skip
+    jft.config(epj=False)  # the EPJ has not read it yet: the row stays registered
+    delivery = Delivery.objects.get(journal_note=_handled(world))
+    assert tasks.send_delivery(delivery.pk) == DeliveryState.SENT
+    for step in range(1, len(services.FOLLOW_UP_SECONDS) + 1):
+        assert queued[-1] == ("journaling.poll_delivery", [delivery.pk, step], services.FOLLOW_UP_SECONDS[step - 1])
+        assert tasks.poll_delivery(delivery.pk, step) == DeliveryState.REGISTERED
+    assert len(queued) == len(services.FOLLOW_UP_SECONDS) == 5, "none after the last look"
+    assert sum(services.FOLLOW_UP_SECONDS) <= 40
+
+    jft.config(epj=True, ack_delay=0)
+    queued.clear()
+    assert _until(lambda: tasks.poll_delivery(delivery.pk, 1) == DeliveryState.JOURNALED)
+    assert queued[:-1] == [("journaling.poll_delivery", [delivery.pk, 2], 3)] * (len(queued) - 1)
+    assert tasks.poll_delivery(delivery.pk, 1) == "" and len(queued) <= 1, "nothing once journaled"
+
+
+def test_a_real_worker_shows_journaled_within_seconds_without_the_poll_sweep(world, route, jft, celery_worker):
+    """The demo's way: the nurse's commit queues the send, the worker sends and looks at the receipt
+    again by itself; with no beat running, the EPJ's acknowledgement (1 s here) shows within seconds."""
+    jft.config(ack_delay=1.0, epj=True)
+    alert = _alert(world)
+    triage.alert_handle(alert=alert, user=world.u.nurse, actions=["called_reached"], note=NOTE)  # commits
+    delivery = Delivery.objects.get()
+    # The worker's own start (seconds on a busy machine) is not what is timed: from the send on.
+    assert _until(lambda: Delivery.objects.get(pk=delivery.pk).state == DeliveryState.JOURNALED, seconds=40), (
+        Delivery.objects.get(pk=delivery.pk).state
+    )
+    row = Delivery.objects.get(pk=delivery.pk)
+    assert (row.journaled_at - row.sent_at).total_seconds() < 8, "the first looks come at 2 and 5 s"
