@@ -38,7 +38,7 @@ from ebp import services as ebp
 from ebp.defaults import TEMPLATES
 from ebp.models import PlanVersion
 from journaling.models import JFT_SCOPE, Route, RouteKind
-from journaling.services import route_save
+from journaling.services import route_save, status_urls_move
 from measurements.types import spec as type_spec
 from patients import national_id
 from patients.models import (
@@ -727,7 +727,9 @@ def _seed_journal_routes(municipalities: dict, users: dict) -> None:
     """Every demo kommune's notes to the JFT stand-in, set by its centre's admin through the service
     (journaling.services.route_save, audited), when `make run` started the stand-ins. A route already
     as wanted is left alone, so a second run writes nothing; a new address (the stand-in's port is
-    new on every start) is saved again. Without the stand-ins' settings, no route is written or changed."""
+    new on every start) is saved again, and the notes sent before the restart are followed at it
+    (the stand-in keeps its events: journaling.services.status_urls_move). Without the stand-ins'
+    settings, no route is written or changed."""
     if not all(os.environ.get(name) for name in ROUTE_SETTINGS):
         return
     for spec in CENTRES:
@@ -739,6 +741,9 @@ def _seed_journal_routes(municipalities: dict, users: dict) -> None:
             if route is not None and all(getattr(route, name) == value for name, value in wanted.items()):
                 continue
             route_save(municipality=municipalities[number], user=admin, **wanted)
+            if route is not None:
+                status_urls_move(municipality_id=route.municipality_id, old_base=route.base_url,
+                                 new_base=wanted["base_url"])  # fmt: skip
 
 
 @dataclass

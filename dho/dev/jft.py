@@ -26,6 +26,10 @@ Test hooks, only here (`/_standin/…`): `POST /_standin/faults {"status": 503, 
 next POSTs of a document answer that status (after authentication, before the body is read);
 `POST /_standin/config {"ack_delay": 0, "epj": false}`; `GET /_standin/events` lists what arrived
 (id, organisation, Bundle.identifier, status, the body's SHA-256); `GET /_standin/requests` counts.
+
+The events are kept in a SQLite file (`EventStore`, the launcher's `var/standins/jft-events.sqlite3`),
+so a restarted stand-in (`make run` again) still answers the `$status` of what arrived before and its
+EPJ acknowledges what was waiting; without a file (no `events_file` in the config) they are in memory.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import ssl
 import sys
 import threading
@@ -110,6 +115,48 @@ class Event:
         }
 
 
+class EventStore:
+    """The stand-in's events on disk: one SQLite row per event, written as it arrives and at each
+    change of status (under the stand-in's lock), read back whole when the stand-in starts. `path`
+    None: nothing is kept (the events live in memory only, and a restart forgets them)."""
+
+    SELECT = "SELECT id, orgnr, channel, identifier, body, status, received_at, seq FROM event ORDER BY seq"
+    UPSERT = (
+        "INSERT OR REPLACE INTO event (id, orgnr, channel, identifier, body, status, received_at, seq)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.db: sqlite3.Connection | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # One connection for the server's threads: every write happens under JftStandin.lock.
+            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS event (id TEXT PRIMARY KEY, orgnr TEXT NOT NULL, channel TEXT NOT NULL,"
+                " identifier TEXT NOT NULL, body BLOB NOT NULL, status TEXT NOT NULL, received_at REAL NOT NULL,"
+                " seq INTEGER NOT NULL)"
+            )
+
+    def load(self) -> dict[str, Event]:
+        if self.db is None:
+            return {}
+        events = {}
+        for id_, orgnr, channel, identifier, body, status, received_at, seq in self.db.execute(self.SELECT):
+            events[id_] = Event(id=id_, orgnr=orgnr, channel=channel, identifier=identifier, body=bytes(body),
+                                status=status, received_at=received_at, seq=seq)  # fmt: skip
+        return events
+
+    def save(self, *events: Event) -> None:
+        if self.db is None or not events:
+            return
+        self.db.executemany(
+            self.UPSERT,
+            [(e.id, e.orgnr, e.channel, e.identifier, e.body, e.status, e.received_at, e.seq) for e in events],
+        )
+
+
 def _parse_errors(error: ValidationError, prefix: str) -> list[str]:
     return [f"{prefix}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:10]]
 
@@ -169,6 +216,10 @@ class JftStandin:
     counts: dict[str, int] = field(default_factory=dict)
     replay: ReplayCache = field(default_factory=ReplayCache)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    store: EventStore = field(default_factory=EventStore)
+
+    def __post_init__(self) -> None:
+        self.events.update(self.store.load())  # what arrived before a restart
 
     def count(self, name: str) -> None:
         with self.lock:
@@ -209,6 +260,7 @@ class JftStandin:
         with self.lock:
             event.seq = len(self.events) + 1
             self.events[event.id] = event
+            self.store.save(event)
             self.counts["accepted"] = self.counts.get("accepted", 0) + 1
         return event
 
@@ -227,9 +279,10 @@ class JftStandin:
                 (e for e in self.events.values() if e.orgnr == orgnr and e.channel == "jft" and e.seq > start),
                 key=lambda e: e.seq,
             )[:count]
-            for event in page:
-                if event.status == "registered":
-                    event.status = "read"
+            read = [event for event in page if event.status == "registered"]
+            for event in read:
+                event.status = "read"
+            self.store.save(*read)
         return page
 
     def acknowledge(self, orgnr: str, event_id: str) -> Event:
@@ -237,6 +290,7 @@ class JftStandin:
         with self.lock:
             if event.status in ("registered", "read"):
                 event.status = "journaled"
+                self.store.save(event)
         return event
 
     def epj_step(self) -> None:
@@ -417,6 +471,7 @@ def serve(config: Mapping[str, Any], ready_file: Path, parent_pid: int | None = 
         issuer_jwks=config["issuer_jwks"],
         receivers=set(config["receivers"]),
         ack_delay=float(config.get("ack_delay", ACK_DELAY)),
+        store=EventStore(Path(config["events_file"]) if config.get("events_file") else None),
     )
     stopping = threading.Event()
 

@@ -258,6 +258,7 @@ def running(
                 "issuer_jwks": env.issuer_jwks(),  # public: the resource server verifies with it
                 "receivers": sorted({o for c in clients for o in c.organisations}),
                 "ack_delay": jft_ack_delay,
+                "events_file": str(directory / "jft-events.sqlite3"),  # kept across restarts (dho/dev/jft.py)
             }, indent=2))  # fmt: skip
             jft = _start("dho.dev.jft", jft_config, jft_ready)
             processes.append(jft)

@@ -516,3 +516,55 @@ def _olav_handled_and_journaled():
         time.sleep(0.2)
     delivery.refresh_from_db()
     assert delivery.state == DeliveryState.JOURNALED and delivery.get_state_display() == "Journalført"
+
+
+def test_after_make_run_restarts_a_note_sent_before_is_followed_at_the_standins_new_address(
+    demo, standins, monkeypatch
+):
+    """`make run` again: the JFT stand-in keeps its events (dho/dev/jft.py) but listens on a new port.
+    seed_demo points the routes at it and moves the receipts of the notes on their way there
+    (journaling.services.status_urls_move), so Olav's note sent before the restart ends «Journalført»
+    instead of staying «Sendt» until the overdue flag."""
+    import requests
+
+    from journaling import services as journaling
+    from journaling import tasks
+    from journaling.models import Delivery, DeliveryState, Route
+    from triage import services as triage
+    from triage.models import Alert
+
+    for name, value in standins.environ().items():
+        monkeypatch.setenv(name, value)
+
+    def config(**values):
+        response = requests.post(f"{standins.jft_base_url}/_standin/config", json=values,
+                                 verify=str(standins.ca_file), timeout=10)  # fmt: skip
+        response.raise_for_status()
+        return response.json()
+
+    seed_demo()
+    before = config()
+    config(epj=False)  # the EPJ has not read it when make run stops
+    try:
+        nurse = User.objects.get(username="sykepleier.ullensaker")
+        alert = Alert.objects.get(patient__name="Olav Haugen", status="open")
+        triage.alert_handle(alert=alert, user=nurse, actions=["called_reached"], note="Ringte Olav.")
+        delivery = Delivery.objects.get(journal_note__alert=alert)
+        assert tasks.send_delivery(delivery.pk) == DeliveryState.SENT
+        # As the previous run left it: the routes and the receipt at that run's port.
+        old, new = "https://127.0.0.1:9", standins.jft_base_url
+        Route.objects.update(base_url=old)
+        Delivery.objects.filter(pk=delivery.pk).update(status_url=Delivery.objects.get(pk=delivery.pk).status_url
+                                                       .replace(new, old))  # fmt: skip
+        row = journaling.delivery_poll(delivery.pk)
+        assert row.state == DeliveryState.SENT and "Status kunne ikke hentes" in row.last_error
+
+        config(epj=True, ack_delay=0)
+        seed_demo()  # make run's seed with the stand-ins' new address
+        row = Delivery.objects.get(pk=delivery.pk)
+        assert row.status_url.startswith(f"{new}/v1/Bundle/") and set(
+            Route.objects.values_list("base_url", flat=True)
+        ) == {new}
+        assert journaling.delivery_poll(delivery.pk).state == DeliveryState.JOURNALED
+    finally:
+        config(**before)

@@ -91,8 +91,43 @@ def test_each_user_may_open_exactly_their_pages(people, who):
 
 
 def test_an_unknown_name_is_an_error_not_a_quiet_no(people):
-    with pytest.raises(KeyError):
+    with pytest.raises(access.UnknownName, match="«strat» is no step"):
         access.may(people.u.nurse, "strat", people.p.gjerdrum)
+    with pytest.raises(access.UnknownName, match="«bord» is no page"):
+        access.may_open(people.u.nurse, "bord")
+
+
+def _render(source: str, user, patient=None) -> str:
+    from django.template import Context, Template
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user = user
+    return Template("{% load access %}" + source).render(Context({"request": request, "user": user,
+                                                                   "patient": patient}))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("who", "whose"), [("nurse", "gjerdrum"), ("coordinator", "gjerdrum"), ("gp", "gjerdrum"), ("nurse", "grimstad")]
+)
+def test_the_template_tags_answer_what_the_policy_answers(people, who, whose):
+    """`{% may %}` and `|may_open` are the policy's own `may` and `may_open`: the same answer for
+    every name, so a page offers exactly what the service accepts."""
+    user, patient = getattr(people.u, who), getattr(people.p, whose)
+    steps = "".join(f'{{% may "{n}" patient as ok %}}{{% if ok %}}{n},{{% endif %}}' for n in sorted(access.ACTIONS))
+    pages = "".join(f'{{% if user|may_open:"{n}" %}}{n},{{% endif %}}' for n in sorted(access.PAGES))
+    assert _render(steps, user, patient).split(",")[:-1] == [n for n in sorted(access.ACTIONS)
+                                                             if access.may(user, n, patient)]  # fmt: skip
+    assert _render(pages, user).split(",")[:-1] == [n for n in sorted(access.PAGES) if access.may_open(user, n)]
+
+
+def test_an_unknown_name_in_a_template_fails_the_page(people):
+    from django.template import TemplateSyntaxError
+
+    with pytest.raises(TemplateSyntaxError, match="«strat» is no step"):
+        _render('{% may "strat" patient as ok %}', people.u.nurse, people.p.gjerdrum)
+    with pytest.raises(TemplateSyntaxError, match="«bord» is no page"):
+        _render('{% if user|may_open:"bord" %}x{% endif %}', people.u.nurse)
 
 
 def test_the_access_log_rule_is_the_one_the_log_pages_ask(people):
