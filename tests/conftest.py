@@ -297,8 +297,10 @@ def private_redis():
 # --- stand-ins of national services (dho/dev/, docs/helseid.md) --------------------------------
 
 # Test clients the HelseID stand-in registers beside the demo client: an RSA one with two kommuner
-# (PS256/RS256 paths, a token per organisation), and a single-tenant one.
+# (PS256/RS256 paths, a token per organisation), a single-tenant one, and a second login client.
 STANDIN_TWO_KOMMUNER = ("312229544", "312229545")
+# A test person the stand-in's picker offers beside the demo's (dho/demo_persons.py).
+STANDIN_TEST_PERSON = ("15865200045", "9144899", "4", "Tora Testesen", "", "testperson fra testene")
 
 
 @pytest.fixture(scope="session")
@@ -322,7 +324,22 @@ def standins(tmp_path_factory):
         organisations=("312229546",),
         multi_tenant=False,
     )
+    other_login = launcher.DemoClient(
+        client_id="dho-test-login",
+        key_file=directory / "test-keys" / "login.json",
+        scopes=(),
+        organisations=("312229546",),
+        redirect_uris=("https://annen-tjeneste.example.test/callback",),
+        post_logout_redirect_uris=("https://annen-tjeneste.example.test/",),
+    )
     launcher.private_jwk_file(rsa.key_file, "RSA", with_alg=False)  # RS256 and PS256 alike
     launcher.private_jwk_file(single.key_file, "EC")
-    with launcher.running(directory, extra_clients=(rsa, single)) as env:
+    launcher.private_jwk_file(other_login.key_file, "EC")
+    # The demo client's loopback redirect URIs take any port here: live servers listen on random ones.
+    with launcher.running(
+        directory,
+        extra_clients=(rsa, single, other_login),
+        loopback_any_port=True,
+        extra_persons=(STANDIN_TEST_PERSON,),
+    ) as env:
         yield env

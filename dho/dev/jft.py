@@ -34,21 +34,17 @@ EPJ acknowledges what was waiting; without a file (no `events_file` in the confi
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import os
 import re
-import signal
 import sqlite3
-import ssl
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -57,8 +53,9 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from dho.dev import refuse_outside_development
+from dho.dev import refuse_outside_development, serving
 from dho.dev.helseid import ORGNR_PARENT_CLAIM, DPoPRequestRefused, ReplayCache, verify_dpop_request
+from dho.dev.serving import StandinServer
 from patients.national_id import IdKind, InvalidNationalId, parse
 
 refuse_outside_development()
@@ -452,66 +449,40 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("POST")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(StandinServer):
     standin: JftStandin
+
+
+def _simulated_epj(standin: JftStandin, stopping: threading.Event) -> None:
+    while not stopping.is_set():
+        standin.epj_step()
+        stopping.wait(0.05)
 
 
 def serve(config: Mapping[str, Any], ready_file: Path, parent_pid: int | None = None) -> None:
     """Binds a free localhost port, writes `{"base": …, "pid": …}` to `ready_file`, runs the simulated
     EPJ, and serves until SIGTERM/SIGINT or until the process that started it is gone."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    port = server.server_address[1]
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(config["tls_cert"], config["tls_key"])
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.standin = JftStandin(
-        base=f"https://127.0.0.1:{port}",
-        issuer=config["issuer"],
-        issuer_jwks=config["issuer_jwks"],
-        receivers=set(config["receivers"]),
-        ack_delay=float(config.get("ack_delay", ACK_DELAY)),
-        store=EventStore(Path(config["events_file"]) if config.get("events_file") else None),
+    serving.serve(
+        _Server,
+        _Handler,
+        config,
+        ready_file,
+        parent_pid,
+        build=lambda base: JftStandin(
+            base=base,
+            issuer=config["issuer"],
+            issuer_jwks=config["issuer_jwks"],
+            receivers=set(config["receivers"]),
+            ack_delay=float(config.get("ack_delay", ACK_DELAY)),
+            store=EventStore(Path(config["events_file"]) if config.get("events_file") else None),
+        ),
+        ready=lambda standin: {"base": standin.base},
+        background=_simulated_epj,
     )
-    stopping = threading.Event()
-
-    def stop(*_: Any) -> None:
-        stopping.set()
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-    def epj() -> None:
-        while not stopping.is_set():
-            server.standin.epj_step()
-            stopping.wait(0.05)
-
-    threading.Thread(target=epj, daemon=True).start()
-    if parent_pid:
-
-        def watch_parent() -> None:
-            while os.getppid() == parent_pid:  # orphaned: the launcher was killed
-                time.sleep(0.5)
-            stop()
-
-        threading.Thread(target=watch_parent, daemon=True).start()
-    tmp = ready_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"base": server.standin.base, "pid": os.getpid()}))
-    tmp.replace(ready_file)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="JFT stand-in (development and tests only)")
-    parser.add_argument("--config", required=True, type=Path)
-    parser.add_argument("--ready-file", required=True, type=Path)
-    parser.add_argument("--parent-pid", type=int)
-    args = parser.parse_args(argv)
-    serve(json.loads(args.config.read_text()), args.ready_file, args.parent_pid)
+    serving.main("JFT stand-in (development and tests only)", serve, argv)
 
 
 if __name__ == "__main__":
