@@ -432,6 +432,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
     "RuleColourEnum": ["yellow", "red"],
     "ContactActionEnum": "triage.models.ContactAction",  # the handle page's actions (the alert API)
     "DeliveryStateEnum": "journaling.models.DeliveryState",
+    "ServiceUseKindEnum": "insight.models.ServiceUseKind",  # the gevinst's points of the forløp
+    "SurveyYesUnknownNoEnum": ["yes", "unknown", "no"],  # the brukerundersøkelse's yes/no questions
 }
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",

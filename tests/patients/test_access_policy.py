@@ -1,4 +1,4 @@
-"""The access policy (patients.access, ebp.access, triage.access, billing.access) written out as a
+"""The access policy (patients.access, ebp.access, triage.access, billing.access, insight.gevinst.access) as a
 table: user × patient × step → may, and user × page → may open. The services refuse by the same
 predicates (the last tests: a step the table says no to is a NotAllowed, one it says yes to gets past
 the check to the step's own rules), so what a page offers is what its service accepts."""
@@ -8,6 +8,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from insight.gevinst.services import service_use_register
 from patients import access
 from patients.services import consent_record, patient_gp_set, status_change_record
 from tenants.errors import NotAllowed, Refused
@@ -17,7 +18,7 @@ from tests.factories import MembershipFactory, UserFactory
 from triage.services import contact_record
 
 FORLOP = ("consent", "start", "pause", "resume", "end", "evaluation", "set_fastlege", "edit_contact_info",
-          "answer_move", "see_access_log")  # fmt: skip
+          "answer_move", "see_access_log", "register_gevinst")  # fmt: skip
 NURSE = ("follow_up", "edit_plan")
 OWN_GP = ("approve_plan",)
 
@@ -48,16 +49,18 @@ MAY = {
 }
 
 # user → the pages the main menu offers them
+GEVINST = {"gevinst", "gevinst_registers"}  # the gevinstrapport, the comparison group and the EPJ import
 OPENS = {
-    "nurse": {"worklist", "board", "equipment", "follow_up", "patients"},
-    "nurse_nordrefollo": {"worklist", "board", "follow_up", "patients"},  # keeps no centre's register
-    "nurse_agder": {"worklist", "board", "equipment", "follow_up", "patients"},
-    "coordinator": {"worklist", "board", "patients", "basis"},
+    "nurse": {"worklist", "board", "equipment", "follow_up", "patients", *GEVINST},
+    "nurse_nordrefollo": {"worklist", "board", "follow_up", "patients", *GEVINST},  # keeps no centre's register
+    "nurse_agder": {"worklist", "board", "equipment", "follow_up", "patients", *GEVINST},
+    "coordinator": {"worklist", "board", "patients", "basis", *GEVINST},
     "gp": {"patients", "approvals"},
     "specialist": {"patients"},
     "finance": {"billing"},
     "admin": {"equipment", "price_model", "journaling"},
-    "nurse_gp": {"worklist", "board", "equipment", "follow_up", "patients", "approvals"},
+    "nurse_gp": {"worklist", "board", "equipment", "follow_up", "patients", "approvals", *GEVINST},
+    "leder": {"gevinst"},  # figures only
 }
 
 
@@ -162,6 +165,9 @@ STEPS = {
     ),
     "set_fastlege": lambda user, patient: patient_gp_set(patient=patient, user=user, gp=patient.gp),
     "follow_up": lambda user, patient: contact_record(patient=patient, user=user, kind="routine", actions=[]),
+    "register_gevinst": lambda user, patient: service_use_register(
+        patient=patient, user=user, kind="month_3", period_from=None, period_to=None, values={}
+    ),
 }
 
 
