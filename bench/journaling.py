@@ -17,10 +17,17 @@ whose route goes to the stand-in. Then:
    and `delivery_poll` for what the sweep's 30 s spacing leaves) until every row is journaled.
    Printed: deliveries per second sent, and end to end (sent and followed until journaled);
 3. the alert-handle page (POST `/worklist/alerts/<id>/handle/`, server time in-process, production
-   settings, as the app role) BENCH_RUNS (200) times with the kommune's route `jft` and as many with
-   `none`, taking turns: p50/p95 of each, and the queries of one of each. The send happens in the
-   worker, after the commit, so journaling on must stay within 10 % of off at p95: it adds one row
-   and one audit event to the transaction, and queuing the send task after it.
+   settings, as the app role) BENCH_RUNS (200) times with the kommune's route `jft` (delivery on) and
+   as many with `none` (off), in ONE run of interleaved rounds: each round a batch of BENCH_BATCH (10)
+   requests with delivery on and a batch with it off, the order turning each round (on-off, off-on,
+   …), so the machine's load, and its drift over the run, falls on both alike. Printed: p50/p95 of
+   each, the p95 ratio on/off, the median over the rounds of each round's mean on/off (the paired
+   figure a busy machine disturbs least), and the queries of one request of each. The send happens
+   in the worker, after the commit, so journaling on must stay within 10 % of off at p95: it adds one
+   row and one audit event to the transaction, and queuing the send task after it.
+
+At a small scale, for a quick look on a shared machine: `BENCH_DELIVERIES=20 BENCH_RUNS=40
+BENCH_BATCH=5` (BENCH_DELIVERIES=0 skips the drain).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 DELIVERIES = int(os.environ.get("BENCH_DELIVERIES", "200"))
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
+BATCH = max(1, int(os.environ.get("BENCH_BATCH", "10")))
 QUEUE = "bench-journaling"  # the send tasks the handling queues wait here, for no worker; emptied at the end
 NOTE = "Ringte pasienten. Startet reservekur etter planen."
 
@@ -170,10 +178,11 @@ def _drain(count: int) -> tuple[float, float]:
     return sent, journaled
 
 
-def _handle_times(client, alerts, route) -> tuple[dict[str, list[float]], dict[str, list[str]]]:
-    """Server time (ms) of the handle POST, journaling on (jft) and off (none) taking turns request by
-    request (the machine's load falls on both alike), after one untimed request of each whose
-    queries are kept (the first also opens the broker connection)."""
+def _handle_times(client, alerts, route) -> tuple[dict[str, list[list[float]]], dict[str, list[str]]]:
+    """Server time (ms) of the handle POST, journaling on (jft) and off (none), in rounds: each round a
+    batch of BATCH requests of each, the order turning every round (ABBA), so the machine's load and
+    its drift fall on both alike; after one untimed request of each whose queries are kept (the first
+    also opens the broker connection). Returns, per kind, the times of each round."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -183,7 +192,7 @@ def _handle_times(client, alerts, route) -> tuple[dict[str, list[float]], dict[s
     def route_set(kind) -> None:
         if route.kind != kind:
             route.kind = kind
-            with scoped([route.municipality_id]):  # the centre admin's change, outside the timed request
+            with scoped([route.municipality_id]):  # the centre admin's change, outside the timed requests
                 route.save(update_fields=["kind"])
 
     def handle(alert) -> float:
@@ -202,13 +211,14 @@ def _handle_times(client, alerts, route) -> tuple[dict[str, list[float]], dict[s
         with CaptureQueriesContext(connection) as captured:
             handle(queue.pop())
         queries[kind] = [q["sql"] for q in captured.captured_queries]
-    times: dict[str, list[float]] = {kind: [] for kind in kinds}
-    while queue:
-        for kind in kinds:
-            if queue:
-                route_set(kind)
-                times[kind].append(handle(queue.pop()))
-    return times, queries
+    rounds: dict[str, list[list[float]]] = {kind: [] for kind in kinds}
+    number = 0
+    while len(queue) >= 2 * BATCH:
+        for kind in kinds if number % 2 == 0 else tuple(reversed(kinds)):
+            route_set(kind)
+            rounds[kind].append([handle(queue.pop()) for _ in range(BATCH)])
+        number += 1
+    return rounds, queries
 
 
 def _second_factor(client, user) -> None:
@@ -248,7 +258,8 @@ def _bench(standins) -> int:
     from tenants.rls import connection_use, scoped
     from triage import services as triage
 
-    handled_runs = 2 * RUNS + 2  # and one of each whose queries are counted
+    runs = max(BATCH, RUNS // BATCH * BATCH)  # whole batches
+    handled_runs = 2 * runs + 2  # and one of each whose queries are counted
     started = time.perf_counter()
     nurse, route, gateway, patients = _seed(standins, DELIVERIES + handled_runs)
     alerts = _alerts(gateway, patients)
@@ -259,8 +270,9 @@ def _bench(standins) -> int:
         assert Delivery.objects.count() == DELIVERIES
     print(f"Seed ready in {time.perf_counter() - started:.0f} s: {DELIVERIES} deliveries pending", flush=True)
 
-    sent, journaled = _drain(DELIVERIES)
-    print(f"Drained in {journaled:.1f} s", flush=True)
+    sent, journaled = _drain(DELIVERIES) if DELIVERIES else (0.0, 0.0)
+    if DELIVERIES:
+        print(f"Drained in {journaled:.1f} s", flush=True)
 
     from dho.wsgi import tune_gc
 
@@ -269,26 +281,32 @@ def _bench(standins) -> int:
     client.force_login(nurse)
     _second_factor(client, nurse)
     client.get("/worklist/")  # warm caches and the session
-    times, queries = _handle_times(client, alerts[DELIVERIES:], route)
+    rounds, queries = _handle_times(client, alerts[DELIVERIES:], route)
     _queue_empty()
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nJournaling benchmark ({os.cpu_count()} cores, load average {load}):")
-    print(f"  outbox drain, one worker, {DELIVERIES} deliveries to the JFT stand-in:")
-    print(f"    sent       {sent:6.1f} s  {DELIVERIES / sent:6.1f} deliveries/s (HelseID token cached after the first)")
-    print(f"    journaled  {journaled:6.1f} s  {DELIVERIES / journaled:6.1f} deliveries/s end to end (send + receipts)")
+    if DELIVERIES:
+        print(f"  outbox drain, one worker, {DELIVERIES} deliveries to the JFT stand-in:")
+        print(f"    sent       {sent:6.1f} s  {DELIVERIES / sent:6.1f} deliveries/s (HelseID token cached)")
+        print(f"    journaled  {journaled:6.1f} s  {DELIVERIES / journaled:6.1f} deliveries/s end to end (+ receipts)")
+    on, off = RouteKind.JFT, RouteKind.NONE
+    print(f"  alert-handle page (POST, server time), {len(rounds[on])} interleaved rounds of {BATCH} + {BATCH}:")
     p95 = {}
-    print("  alert-handle page (POST, server time):")
-    for kind, label in ((RouteKind.NONE, "journaling off (none)"), (RouteKind.JFT, "journaling on (jft)")):
-        values = times[kind]
+    for kind, label in ((off, "delivery off (none)"), (on, "delivery on (jft)")):
+        values = [t for batch in rounds[kind] for t in batch]
         p95[kind] = _pct(values, 95)
         print(f"    {label:<22} n={len(values)}: p50 {_pct(values, 50):.0f} ms, p95 {p95[kind]:.0f} ms, "
               f"mean {statistics.mean(values):.0f} ms; {len(queries[kind])} queries")  # fmt: skip
     if os.environ.get("BENCH_SHOW_QUERIES"):
-        for sql in queries[RouteKind.JFT]:
+        for sql in queries[on]:
             print("     ", sql[:160])
-    change = (p95[RouteKind.JFT] / p95[RouteKind.NONE] - 1) * 100
-    print(f"    p95 on vs off: {change:+.1f} % (target within 10 %)")
+    ratio = p95[on] / p95[off]
+    paired = statistics.median(
+        statistics.mean(a) / statistics.mean(b) for a, b in zip(rounds[on], rounds[off], strict=True)
+    )
+    print(f"    p95 on/off: {ratio:.3f} ({(ratio - 1) * 100:+.1f} %, target within 10 %)")
+    print(f"    per round, mean on/off: median {paired:.3f} ({(paired - 1) * 100:+.1f} %)")
     return 0
 
 

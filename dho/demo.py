@@ -38,8 +38,12 @@ from dho.demo_persons import PERSONS
 from ebp import services as ebp
 from ebp.defaults import TEMPLATES
 from ebp.models import PlanVersion
+from insight.gevinst.schedule import add_months
+from insight.gevinst.selectors import forlops_of
+from insight.gevinst.services import comparison_register, service_use_register, survey_register
+from insight.models import ComparisonServiceUse, ServiceUse, SurveyAnswer
 from journaling.models import JFT_SCOPE, Route, RouteKind
-from journaling.services import route_save
+from journaling.services import route_save, status_urls_move
 from measurements.types import spec as type_spec
 from patients import national_id
 from patients.models import (
@@ -701,6 +705,95 @@ def _seed_billing(centres: dict, municipalities: dict, users: dict) -> None:
             month_lock(view=view, month=month, user=users["okonomi.ullensaker"])
 
 
+# --- the gevinst: service use at the null-punkt and after 6 months, survey answers, a comparison group ---
+
+# Who registers each kommune's gevinst: its koordinator, or the nurses who follow its patients up (the
+# kommuner not named here: the Øvre Romerike centre's nurse).
+GEVINST_BY = {"3230": "koordinator.gjerdrum", "3238": "koordinator.nannestad", "3207": "sykepleier.nordrefollo",
+              "4202": "sykepleier.agder"}  # fmt: skip
+# Besides the named, those whose forløp has run six months: Ullensaker's thirteen show their figures, Eidsvoll's
+# and Nes's besides them; Gjerdrum and Nannestad have two each, which the report hides (fewer than 5).
+GEVINST_PER_KOMMUNE = {"3209": 12, "3230": 6, "3238": 6, "3240": 6, "3228": 6}
+# The brukerundersøkelse: twelve answers in Ullensaker, each option five or more, or none, so the report
+# shows the distributions (tests/dho/test_demo.py).
+SURVEY_MIX = {
+    "3209": [{"safer": "yes", "health": "better" if i < 7 else "same", "joy": "more" if i % 2 else "same",
+              "understanding": "yes", "fewer_gp_visits": "yes" if i < 7 else "unknown",
+              "fewer_admissions": "yes" if i < 6 else "no"} for i in range(12)],
+}  # fmt: skip
+SURVEY_COMMENTS = ["Trygt å vite at noen følger med.", "Slipper å ringe legevakten så ofte.", ""]
+
+
+def _gevinst_values(rng: random.Random, *, before: bool) -> dict:
+    """A month's service use from a plausible EPJ extract: more home nursing and more admissions before."""
+    hours = rng.randint(4, 14) if before else rng.randint(1, 8)
+    return {"home_nursing_hours_per_week": f"{hours},{rng.choice((0, 5))}",
+            "practical_help_hours_per_week": str(rng.randint(0, 3)),
+            "short_stay_days": rng.randint(0, 10) if before else rng.randint(0, 3),
+            "emergency_contacts": rng.randint(0, 4) if before else rng.randint(0, 2),
+            "hospital_admissions": rng.randint(0, 2) if before else rng.randint(0, 1),
+            "bed_days": rng.randint(0, 9) if before else rng.randint(0, 3),
+            "gp_consultations": rng.randint(1, 4)}  # fmt: skip
+
+
+def _gevinst_patients(municipalities: dict) -> list[Patient]:
+    """The named patients and, per kommune of GEVINST_PER_KOMMUNE, the first by name whose forløp has
+    run at least six months (the null-punkt and the 6 months both due)."""
+    today = timezone.localdate()
+    named = [n.name for n in NAMED_PATIENTS]
+    chosen = list(Patient.objects.filter(name__in=named).order_by("name"))
+    for number, wanted in GEVINST_PER_KOMMUNE.items():
+        candidates = list(Patient.objects.filter(municipality=municipalities[number], status="active")
+                          .exclude(name__in=named).order_by("name", "national_id"))  # fmt: skip
+        forlops = forlops_of([p.pk for p in candidates])
+        ready = [p for p in candidates if p.pk in forlops and add_months(forlops[p.pk].started_on, 6) <= today]
+        chosen += ready[:wanted]
+    return chosen
+
+
+def _seed_gevinst(municipalities: dict, users: dict) -> None:
+    """A null-punkt and a 6-month registration of service use for the named patients and enough others
+    that the gevinstrapport shows its figures (insight.gevinst.services, as the kommune's koordinator or
+    nurse), survey answers from paper, and Ullensaker's comparison group. Once: a second run finds them."""
+    if ServiceUse.objects.exists() or SurveyAnswer.objects.exists() or ComparisonServiceUse.objects.exists():
+        return
+    rng = random.Random(2029)  # noqa: S311 – fixed seed
+    today = timezone.localdate()
+    patients = _gevinst_patients(municipalities)
+    forlops = forlops_of([p.pk for p in patients])
+    surveys = {number: list(mix) for number, mix in SURVEY_MIX.items()}
+    for patient in patients:
+        number = patient.municipality.number
+        user, forlop = users[GEVINST_BY.get(number, CENTRE_NURSE)], forlops.get(patient.pk)
+        if forlop is None:
+            continue
+        started, day = forlop.started_on, datetime.timedelta(days=1)
+        service_use_register(patient=patient, user=user, kind="baseline", period_from=add_months(started, -6),
+                             period_to=started - day, values=_gevinst_values(rng, before=True))  # fmt: skip
+        six = min(add_months(started, 6) - day, today)
+        service_use_register(patient=patient, user=user, kind="month_6", period_from=started, period_to=six,
+                             values=_gevinst_values(rng, before=False))  # fmt: skip
+        if surveys.get(number):
+            answered = today - datetime.timedelta(days=rng.randint(1, 20))
+            survey_register(patient=patient, user=user, answered_on=answered, answers=surveys[number].pop(),
+                            comment=rng.choice(SURVEY_COMMENTS))  # fmt: skip
+    # Ullensaker's comparison group: six people not followed up, the half-year before and the half-year since.
+    half_year_ago, nurse, ullensaker = add_months(today, -6), users[CENTRE_NURSE], municipalities["3209"]
+    periods = {"baseline": (add_months(half_year_ago, -6), half_year_ago - datetime.timedelta(days=1)),
+               "month_6": (half_year_ago, today - datetime.timedelta(days=1))}  # fmt: skip
+    for index in range(1, 7):
+        for kind, (first, last) in periods.items():
+            comparison_register(
+                municipality=ullensaker,
+                user=nurse,
+                code=f"S-{index:02d}",
+                kind=kind,
+                period_from=first,
+                period_to=last,
+                values=_gevinst_values(rng, before=True),
+            )
+
+
 # --- the journal routes: the demo kommuner's notes go to the JFT stand-in ---------------------------
 
 # What `make run` gives every process when it started the stand-ins (dho.embedded.standins_start,
@@ -729,7 +822,9 @@ def _seed_journal_routes(municipalities: dict, users: dict) -> None:
     """Every demo kommune's notes to the JFT stand-in, set by its centre's admin through the service
     (journaling.services.route_save, audited), when `make run` started the stand-ins. A route already
     as wanted is left alone, so a second run writes nothing; a new address (the stand-in's port is
-    new on every start) is saved again. Without the stand-ins' settings, no route is written or changed."""
+    new on every start) is saved again, and the notes sent before the restart are followed at it
+    (the stand-in keeps its events: journaling.services.status_urls_move). Without the stand-ins'
+    settings, no route is written or changed."""
     if not all(os.environ.get(name) for name in ROUTE_SETTINGS):
         return
     for spec in CENTRES:
@@ -741,6 +836,9 @@ def _seed_journal_routes(municipalities: dict, users: dict) -> None:
             if route is not None and all(getattr(route, name) == value for name, value in wanted.items()):
                 continue
             route_save(municipality=municipalities[number], user=admin, **wanted)
+            if route is not None:
+                status_urls_move(municipality_id=route.municipality_id, old_base=route.base_url,
+                                 new_base=wanted["base_url"])  # fmt: skip
 
 
 @dataclass
@@ -946,6 +1044,7 @@ def _seed_patient_data(municipalities: dict, centres: dict, users: dict) -> Demo
     _seed_call_sheet(users)
     _seed_billing(centres, municipalities, users)
     _seed_journal_routes(municipalities, users)
+    _seed_gevinst(municipalities, users)
     return DemoSummary(
         municipalities=len(municipalities),
         centres=len(centres),

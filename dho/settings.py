@@ -423,6 +423,32 @@ DHO_QUARANTINE_DAILY_LIMIT = int(os.environ.get("DHO_QUARANTINE_DAILY_LIMIT", "1
 # A journal note not journaled in the kommune's EPJ this many hours after it was written is flagged
 # for the centre admin (journaling.services.deliveries_overdue_flag).
 DHO_JOURNALING_OVERDUE_HOURS = int(os.environ.get("DHO_JOURNALING_OVERDUE_HOURS", "24"))
+
+
+def env_seconds(name: str, default: str) -> tuple[float, ...]:
+    """A list of waits in seconds, «2,3,5,10,20» (decimals allowed, each above 0); «none» (or «0»)
+    is no waits at all. Unset or empty: the default. A malformed list stops the start, naming it."""
+    value = os.environ.get(name, "").strip() or default
+    if value.lower() in {"none", "0"}:
+        return ()
+    waits = []
+    for item in value.split(","):
+        try:
+            seconds = float(item)
+        except ValueError:
+            seconds = -1.0
+        if not 0 < seconds <= 3600:
+            raise ImproperlyConfigured(
+                f"{name}: «{item.strip()}» er ikke et antall sekunder mellom 0 og 3600 (som i «{default}»)."
+            )
+        waits.append(seconds)
+    return tuple(waits)
+
+
+# The quick looks at a just-sent journal note's receipt (journaling.services.delivery_follow_up): the
+# seconds until the first look after the send, and from each look to the next, until it is journaled;
+# after the last, the beat's poll sweep follows the row. «none»: the sweep only.
+DHO_JOURNAL_QUICK_POLLS = env_seconds("DHO_JOURNAL_QUICK_POLLS", "2,3,5,10,20")
 # The schema lists the errors (400/401/403/404/415) every endpoint can give; schemathesis fuzzes it.
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "dho.api_schema.AutoSchema"
 # An alert's colour, and a plan rule's (ebp.content, plain values): one name each.
@@ -431,6 +457,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
     "RuleColourEnum": ["yellow", "red"],
     "ContactActionEnum": "triage.models.ContactAction",  # the handle page's actions (the alert API)
     "DeliveryStateEnum": "journaling.models.DeliveryState",
+    "ServiceUseKindEnum": "insight.models.ServiceUseKind",  # the gevinst's points of the forløp
+    "SurveyYesUnknownNoEnum": ["yes", "unknown", "no"],  # the brukerundersøkelse's yes/no questions
 }
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",

@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("triage.api_urls")),
     path("", include("billing.api_urls")),
     path("", include("insight.api_urls")),
+    path("", include("insight.gevinst.api_urls")),  # the patients' service use and survey, the gevinst report
     path("", include("journaling.api_urls")),
 ]
 
@@ -28,6 +29,7 @@ urlpatterns = [
     path("", include("triage.urls")),
     path("billing/", include("billing.urls")),
     path("journalforing/", include("journaling.urls")),
+    path("", include("insight.gevinst.urls")),  # patients/<id>/gevinst/…, innsikt/gevinst/…
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("healthz", healthz, name="healthz"),

@@ -25,5 +25,7 @@ class RouteForm(forms.ModelForm):
         help_texts = {
             "orgnr": "Ni sifre (Enhetsregisteret).",
             "key_reference": "Filsti eller miljøvariabel med klientens private nøkkel (JWK). Aldri selve nøkkelen.",
+            "client_id": "Til VKP: kommunens egen klient (VKP knytter hver klient til én kommune).",
+            "scope": "Journalføringstjenesten: nhn:jft/api. VKP: scopet VKP har gitt klienten (nhn:vkp/api/…).",
         }
         widgets = {"kind": forms.RadioSelect}

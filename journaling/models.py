@@ -24,6 +24,10 @@ from triage.models import Contact, JournalNote
 ORGNR_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,127}")
 JFT_SCOPE = "nhn:jft/api"
+VKP_CLIENT_TAKEN = _(
+    "HelseID-klienten brukes allerede av en annen kommunes VKP-rute. VKP knytter hver klient til ett "
+    "system i én kommune: bestill en egen klient for denne kommunen."
+)
 
 
 def orgnr_validate(value: str) -> None:
@@ -87,6 +91,15 @@ class Route(models.Model):
     class Meta:
         verbose_name = _("journalrute")
         verbose_name_plural = _("journalruter")
+        constraints = [
+            # VKP identifies the sender by its HelseID client, which it ties to one system in one
+            # kommune (the client's VKP-id, «leverandør_system_kommune»): a client another kommune's
+            # VKP route uses would be refused there. JFT's client is one for every kommune.
+            models.UniqueConstraint(
+                fields=["client_id"], condition=Q(kind="vkp"), name="route_vkp_client_one_kommune",
+                violation_error_message=VKP_CLIENT_TAKEN,
+            ),
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.municipality_id}: {self.get_kind_display()}"

@@ -36,8 +36,9 @@ import requests
 from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
 from tenants.errors import NotAllowed, Refused
@@ -50,7 +51,7 @@ from triage.models import Contact, ContactKind, JournalNote
 
 from . import transport
 from .document import alert_document, contact_bundle_id, contact_document, note_bundle_id
-from .models import JFT_SCOPE, Delivery, DeliveryState, Route, RouteKind
+from .models import JFT_SCOPE, VKP_CLIENT_TAKEN, Delivery, DeliveryState, Route, RouteKind
 from .selectors import may_manage_journaling
 from .validation import DocumentRefused, document_checked
 
@@ -69,11 +70,6 @@ CLAIM_LEASE = datetime.timedelta(minutes=5)
 # Minutes before the next try after the 1st, 2nd … failure; after the last, the row is dead.
 BACKOFF_MINUTES = (1, 2, 4, 8, 16, *([60] * 24))
 POLL_EVERY = datetime.timedelta(seconds=30)
-# Seconds until each quick look at a just-sent delivery's receipt, the first after the send and each
-# next after the last look (`delivery_follow_up`): a quick EPJ's «Journalført» (the stand-in's, 3 s)
-# reaches the nurse's screen within seconds, not at the next poll sweep. Five looks in 40 s at most;
-# then the beat's sweep (`deliveries_poll_due`, every POLL_EVERY) follows the row.
-FOLLOW_UP_SECONDS = (2, 3, 5, 10, 20)
 BATCH = 50
 # The contacts sent by themselves: an alert's contact goes as its journal note, «ikke nådd» not at all.
 CONTACT_KINDS = {ContactKind.ROUTINE, ContactKind.EVALUATION, ContactKind.CALL_IN}
@@ -484,15 +480,39 @@ def delivery_poll(delivery: Delivery | int) -> Delivery | None:
         return row
 
 
+def quick_polls() -> tuple[float, ...]:
+    """Seconds until each quick look at a just-sent delivery's receipt, the first after the send and
+    each next after the last look (`DHO_JOURNAL_QUICK_POLLS`, by default 2, 3, 5, 10 and 20: five
+    looks in 40 s): a quick EPJ's «Journalført» (the stand-in's, 3 s) reaches the nurse's screen
+    within seconds, not at the next poll sweep, which follows the row after the last look."""
+    return tuple(settings.DHO_JOURNAL_QUICK_POLLS)
+
+
+def status_urls_move(*, municipality_id: int, old_base: str, new_base: str) -> int:
+    """The deliveries on their way (sent, registered, read) whose receipt is followed under the
+    route's old address follow it under its new one, the same path after the base. For the demo:
+    `make run`'s JFT stand-in listens on a new port on every start but keeps its events
+    (dho/dev/jft.py), so a note sent before a restart still reaches «Journalført»; dho.demo calls it
+    when it points a route at the new port. A real service's status URLs are left as they came.
+    In the caller's scope (the seed's); returns how many rows moved."""
+    old, new = old_base.rstrip("/"), new_base.rstrip("/")
+    if not old or not new or old == new:
+        return 0
+    return Delivery.objects.filter(
+        _pollable(), municipality_id=municipality_id, status_url__startswith=f"{old}/"
+    ).update(status_url=Concat(Value(new), Substr("status_url", len(old) + 1)), updated_at=timezone.now())
+
+
 def delivery_follow_up(row: Delivery | None, step: int) -> None:
     """Queues quick look number `step` (from 0) at a delivery on its way (sent, registered, read),
-    after its countdown in FOLLOW_UP_SECONDS; nothing once it is journaled or stopped, or after the
-    last. A broker outage is no error: the beat's poll sweep follows the row anyway."""
+    after its wait in `quick_polls()`; nothing once it is journaled or stopped, or after the last.
+    A broker outage is no error: the beat's poll sweep follows the row anyway."""
     on_its_way = (DeliveryState.SENT, DeliveryState.REGISTERED, DeliveryState.READ)
-    if row is None or row.state not in on_its_way or not row.status_url or step >= len(FOLLOW_UP_SECONDS):
+    waits = quick_polls()
+    if row is None or row.state not in on_its_way or not row.status_url or step >= len(waits):
         return
     try:
-        current_app.send_task(POLL_TASK, args=[row.pk, step + 1], countdown=FOLLOW_UP_SECONDS[step], retry=False)
+        current_app.send_task(POLL_TASK, args=[row.pk, step + 1], countdown=waits[step], retry=False)
     except Exception:
         log.warning("Kunne ikke legge statusoppslag for journalsending %s i kø; pollingen tar den", row.pk,
                     exc_info=True)  # fmt: skip
@@ -584,7 +604,13 @@ def route_save(
         route.full_clean()
     except ValidationError as exc:
         raise DeliveryRefused(" ".join(m for messages in exc.message_dict.values() for m in messages)) from None
-    route.save()
+    try:
+        with transaction.atomic():
+            route.save()
+    except IntegrityError:
+        # Another kommune's VKP route has the client: a route outside this admin's scope, which
+        # full_clean could not see (row-level security); the database's constraint could.
+        raise DeliveryRefused(str(VKP_CLIENT_TAKEN)) from None
     audit_record(action=AuditAction.UPDATE, object_type=ROUTE_OBJECT_TYPE, object_id=route.pk, request=request,
                  user=user)  # fmt: skip
     return route

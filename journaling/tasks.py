@@ -23,7 +23,8 @@ def send_delivery(delivery_id: int) -> str:
 @shared_task(name="journaling.poll_delivery")
 def poll_delivery(delivery_id: int, step: int) -> str:
     """A quick look at a just-sent delivery's receipt, queued after the send and again after each
-    look until it is journaled (services.FOLLOW_UP_SECONDS); the beat's `poll_sent` follows after."""
+    look until it is journaled (services.quick_polls(), DHO_JOURNAL_QUICK_POLLS); the beat's
+    `poll_sent` follows after."""
     row = services.delivery_poll(delivery_id)
     services.delivery_follow_up(row, step)
     return row.state if row is not None else ""

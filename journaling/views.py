@@ -88,7 +88,10 @@ class MunicipalityJournalingView(RefusalMixin, JournalingAdminMixin, TemplateVie
         )
 
     def post(self, request, *args, **kwargs):
-        form = RouteForm(request.POST, instance=Route(municipality=self.municipality))
+        # The saved route (if any) as the instance, so the model's checks take it for itself, not a
+        # second route of the kommune; the write is route_save's, on the row it locks.
+        route = selectors.route_of(self.municipality.pk) or Route(municipality=self.municipality)
+        form = RouteForm(request.POST, instance=route)
         if form.is_valid():
             try:
                 services.route_save(municipality=self.municipality, user=request.user, request=request,

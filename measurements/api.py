@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from measurements import fhir, selectors, services
-from measurements.ingest import MAX_BATCH
+from measurements.ingest import ANSWER_VALUES, MAX_BATCH
 from measurements.models import Integration
 from measurements.types import SPECS
 from tenants.api_input import JSONParser
@@ -172,8 +172,14 @@ class AnswerItemIn(serializers.Serializer):
 
     external_id = serializers.CharField(max_length=100)
     patient_id = serializers.UUIDField()
-    questionnaire = serializers.ChoiceField(choices=["daily_symptoms", "cat"])
-    answers = serializers.DictField(child=serializers.ChoiceField(choices=["yes", "no"]), required=False)
+    questionnaire = serializers.ChoiceField(
+        choices=["daily_symptoms", "cat", "survey"],
+        help_text="survey: brukerundersøkelsen (spørsmålene og svarene i docs/insight.md, «Gevinst»)",
+    )
+    answers = serializers.DictField(
+        child=serializers.ChoiceField(choices=list(ANSWER_VALUES)), required=False,
+        help_text="Daglige symptomer: kode → yes/no; brukerundersøkelsen: spørsmål → svaralternativ",
+    )  # fmt: skip
     items = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=5), required=False,
                                   help_text="CAT: åtte svar, 0–5")  # fmt: skip
     answered_at = serializers.DateTimeField(help_text="Med tidssone")

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from measurements import survey
 from measurements.norwegian import pydantic_errors
 from measurements.types import KnownType, MeasurementType, spec
 from tenants.norwegian import number
@@ -63,13 +64,18 @@ class NewReading:
     device_serial: str | None = None
 
 
+YES_NO = ("yes", "no")
+ANSWER_VALUES = tuple(dict.fromkeys((*YES_NO, *survey.ALL_OPTIONS)))
+
+
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     external_id: ExternalId
     patient_id: uuid.UUID
-    questionnaire: Literal["daily_symptoms", "cat"]
-    answers: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")], Literal["yes", "no"]] = {}
+    questionnaire: Literal["daily_symptoms", "cat", "survey"]
+    # yes/no for the daily symptoms; the brukerundersøkelse's own options (measurements.survey)
+    answers: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")], Literal[ANSWER_VALUES]] = {}
     items: list[Annotated[int, Field(ge=0, le=5)]] = []  # CAT: 8 items, 0–5 each
     answered_at: AwareDatetime
 
@@ -182,6 +188,11 @@ def parse_answer(raw: Any, now: datetime.datetime) -> tuple[NewAnswer | None, li
         if not item.answers:
             errors.append(ItemError("answers", "mangler svar"))
         answers = item.answers
+        if item.questionnaire == "survey":
+            errors += [ItemError(f"answers.{code}", message) for code, message in survey.answer_errors(answers)]
+        else:
+            errors += [ItemError(f"answers.{code}", "svaret må være yes eller no")
+                       for code, given in answers.items() if given not in YES_NO]  # fmt: skip
     if errors:
         return None, errors
     return NewAnswer(item.external_id, item.patient_id, item.questionnaire, answers, total, item.answered_at), []

@@ -101,6 +101,8 @@ class Reading(models.Model):
 class Questionnaire(models.TextChoices):
     DAILY_SYMPTOMS = "daily_symptoms", _("Daglige symptomspørsmål")
     CAT = "cat", _("CAT (KOLS)")
+    # The brukerundersøkelse (measurements.survey): not scored, read by insight's gevinst report.
+    SURVEY = "survey", _("Brukerundersøkelse")
 
 
 class Answer(models.Model):
@@ -111,7 +113,8 @@ class Answer(models.Model):
     integration = models.ForeignKey(Integration, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     external_id = models.CharField(max_length=100, blank=True)
     questionnaire = models.CharField(_("skjema"), max_length=20, choices=Questionnaire.choices)
-    answers = models.JSONField(default=dict)  # daily_symptoms: {code: "yes"|"no"}; cat: {"items": [0–5 × 8]}
+    # daily_symptoms: {code: "yes"|"no"}; cat: {"items": [0–5 × 8]}; survey: {question: option} (measurements.survey)
+    answers = models.JSONField(default=dict)
     total = models.PositiveSmallIntegerField(null=True, blank=True)  # CAT sum 0–40
     answered_at = models.DateTimeField(_("besvart"))
     received_at = models.DateTimeField(default=timezone.now)

@@ -203,13 +203,27 @@ def page(name: str, predicate: UserPredicate) -> None:
     PAGES[name] = predicate
 
 
+class UnknownName(LookupError):
+    """A step or page no access module named: a mistake in the caller (a template's, a view's),
+    never a quiet «no». The template tags (patients/templatetags/access.py) raise it as a
+    TemplateSyntaxError, so the page fails instead of hiding the step."""
+
+
+def _named(table: dict[str, Any], name: str, what: str) -> Any:
+    try:
+        return table[name]
+    except KeyError:
+        raise UnknownName(f"«{name}» is no {what} of patients.access") from None
+
+
 def may(user, name: str, patient: Patient) -> bool:
-    """What the named step's predicate says; an unknown name is an error, not a quiet «no»."""
-    return ACTIONS[name](user, patient)
+    """What the named step's predicate (ACTIONS) says for this user and patient."""
+    return _named(ACTIONS, name, "step (ACTIONS)")(user, patient)
 
 
 def may_open(user, name: str) -> bool:
-    return PAGES[name](user)
+    """What the named page's predicate (PAGES) says: may this user open that page?"""
+    return _named(PAGES, name, "page (PAGES)")(user)
 
 
 for _name, _predicate in {

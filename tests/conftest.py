@@ -13,17 +13,10 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from patients.services import patient_share_with
-from tests.factories import (
-    AgreementFactory,
-    CentreFactory,
-    MembershipFactory,
-    MunicipalityFactory,
-    PatientFactory,
-    UserFactory,
-)
-
-pytest_plugins = ["tests.database_roles"]  # the suite runs as the app's database role (RLS)
+pytest_plugins = [
+    "tests.database_roles",  # the suite runs as the app's database role (RLS)
+    "tests.world_database",  # the world of the module docstring, built once per worker
+]
 
 
 # --- parallel runs (pytest-xdist, `make test`): each worker its own database and its own cache keys --
@@ -123,61 +116,10 @@ def throttle_counters_clear(settings) -> None:
 
 
 @pytest.fixture
-def world(db):
-    m = SimpleNamespace(
-        ullensaker=MunicipalityFactory(number="3209", name="Ullensaker", population=42000),
-        gjerdrum=MunicipalityFactory(number="3230", name="Gjerdrum", population=7500),
-        nannestad=MunicipalityFactory(number="3238", name="Nannestad", population=15000),
-        nordrefollo=MunicipalityFactory(number="3207", name="Nordre Follo", population=62000),
-        arendal=MunicipalityFactory(number="4203", name="Arendal", population=46000),
-        grimstad=MunicipalityFactory(number="4202", name="Grimstad", population=24500),
-    )
-    ovre = CentreFactory(name="Øvre", slug="ovre", host=m.ullensaker)
-    agder = CentreFactory(name="Agder", slug="agder", host=m.arendal)
-    AgreementFactory(centre=ovre, municipality=m.gjerdrum)
-    AgreementFactory(centre=ovre, municipality=m.nannestad)
-    AgreementFactory(centre=ovre, municipality=m.nordrefollo, follow_up_by="municipality")
-    AgreementFactory(centre=agder, municipality=m.grimstad)
-
-    def member(username, role, centre=None, municipality=None):
-        user = UserFactory(username=username)
-        MembershipFactory(user=user, role=role, centre=centre, municipality=municipality)
-        return user
-
-    u = SimpleNamespace(
-        nurse=member("nurse", "nurse", centre=ovre),
-        nurse_nordrefollo=member("nurse_nf", "nurse", municipality=m.nordrefollo),
-        nurse_agder=member("nurse_agder", "nurse", centre=agder),
-        coordinator=member("coord_gjerdrum", "coordinator", municipality=m.gjerdrum),
-        gp=member("gp", "gp", municipality=m.gjerdrum),
-        specialist=member("specialist", "specialist", centre=ovre),
-        finance=member("finance", "finance", centre=ovre),
-        admin=member("admin", "admin", centre=ovre),
-        leder=member("leder", "leader", centre=ovre),
-    )
-    u.admin.is_staff = True
-    u.admin.save(update_fields=["is_staff"])
-    p = SimpleNamespace(
-        ullensaker=PatientFactory(municipality=m.ullensaker, name="Olav Ullensaker"),
-        gjerdrum=PatientFactory(municipality=m.gjerdrum, name="Rune Gjerdrum", gp=u.gp),
-        nannestad=PatientFactory(municipality=m.nannestad, name="Jens Nannestad"),
-        nordrefollo=PatientFactory(municipality=m.nordrefollo, name="Vigdis Nordre Follo"),
-        grimstad=PatientFactory(municipality=m.grimstad, name="Tove Grimstad", gp=u.gp),
-    )
-    patient_share_with(patient=p.nannestad, user=u.specialist)
-    # Who sees which patient: the scope table (docs/access-and-audit.md), written out.
-    sees = {
-        "nurse": {"ullensaker", "gjerdrum", "nannestad"},
-        "nurse_nordrefollo": {"nordrefollo"},
-        "nurse_agder": {"grimstad"},
-        "coordinator": {"gjerdrum"},
-        "gp": {"gjerdrum", "grimstad"},
-        "specialist": {"nannestad"},
-        "finance": set(),
-        "admin": set(),
-        "leder": set(),  # the centre's figures (insight), no patient
-    }
-    return SimpleNamespace(m=m, centres=SimpleNamespace(ovre=ovre, agder=agder), u=u, p=p, sees=sees)
+def world(db, world_database):
+    """The world (module docstring), built once per database and kept (tests/world_database.py);
+    each test gets its own copy of the objects and its changes to the rows are rolled back."""
+    return world_database.copy()
 
 
 def second_factor_device(user):
@@ -355,8 +297,10 @@ def private_redis():
 # --- stand-ins of national services (dho/dev/, docs/helseid.md) --------------------------------
 
 # Test clients the HelseID stand-in registers beside the demo client: an RSA one with two kommuner
-# (PS256/RS256 paths, a token per organisation), and a single-tenant one.
+# (PS256/RS256 paths, a token per organisation), a single-tenant one, and a second login client.
 STANDIN_TWO_KOMMUNER = ("312229544", "312229545")
+# A test person the stand-in's picker offers beside the demo's (dho/demo_persons.py).
+STANDIN_TEST_PERSON = ("15865200045", "9144899", "4", "Tora Testesen", "", "testperson fra testene")
 
 
 @pytest.fixture(scope="session")
@@ -380,7 +324,22 @@ def standins(tmp_path_factory):
         organisations=("312229546",),
         multi_tenant=False,
     )
+    other_login = launcher.DemoClient(
+        client_id="dho-test-login",
+        key_file=directory / "test-keys" / "login.json",
+        scopes=(),
+        organisations=("312229546",),
+        redirect_uris=("https://annen-tjeneste.example.test/callback",),
+        post_logout_redirect_uris=("https://annen-tjeneste.example.test/",),
+    )
     launcher.private_jwk_file(rsa.key_file, "RSA", with_alg=False)  # RS256 and PS256 alike
     launcher.private_jwk_file(single.key_file, "EC")
-    with launcher.running(directory, extra_clients=(rsa, single)) as env:
+    launcher.private_jwk_file(other_login.key_file, "EC")
+    # The demo client's loopback redirect URIs take any port here: live servers listen on random ones.
+    with launcher.running(
+        directory,
+        extra_clients=(rsa, single, other_login),
+        loopback_any_port=True,
+        extra_persons=(STANDIN_TEST_PERSON,),
+    ) as env:
         yield env

@@ -22,6 +22,7 @@ from tests.test_isolation_matrix import (
 )
 
 NURSE_AREA = ("nurse", "nurse_nordrefollo", "nurse_agder", "coordinator")
+GEVINST_ROLES = (*NURSE_AREA, "leder")
 # Whose worklist a ?municipality= may ask for: the scope table's municipalities, written out.
 WORKLIST_MUNICIPALITIES = {
     "nurse": {"ullensaker", "gjerdrum", "nannestad"},
@@ -82,6 +83,13 @@ LIST_PAGES = {
     # Open «mulig flytting» notices of the user's kommuner: none in these records (the notices' own
     # scope — the asker sees none, the side that has the record its own — is tests/patients/test_moves.py).
     "api/v1/move-notices/": (None, _nobody),
+    # The gevinst (insight.gevinst): figures of the kommuner the role sees every figure of, never a patient
+    # (the small cells hidden: tests/insight/test_gevinst*.py); the leder's too, finance's not.
+    "innsikt/gevinst/": (GEVINST_ROLES, _nobody),
+    "api/v1/insight/gevinst/": (GEVINST_ROLES, _nobody),
+    # The kommune's comparison group (anonymous rows) and the EPJ import's form: who keeps its forløp.
+    "innsikt/gevinst/sammenligning/": (NURSE_AREA, _nobody),
+    "innsikt/gevinst/import/": (NURSE_AREA, _nobody),
 }
 NOT_LISTS = {
     "": "the home page redirects by role",
@@ -102,6 +110,8 @@ NOT_LISTS = {
     "api/v1/reference/populations/": "innbyggertall of the admin's kommuner: no patient (test_reference_data)",
     "api/v1/reference/staffing/": "the admin's centre's staffing: no patient (test_reference_data)",
     "api/v1/insight/": "figures of a centre or kommune, never a patient; small cells suppressed (tests/insight/)",
+    "innsikt/gevinst/rapport.pdf": "the gevinst page's figures as a PDF; 404 for other roles (test_gevinst_pages)",
+    "innsikt/gevinst/rapport.xlsx": "the same as XLSX, as above",
     "api-nokler/": "the user's own API tokens as a page, as above",
     "login/": "the password form",
     "login/code/": "a new password with the code from the centre admin: a form, no data",

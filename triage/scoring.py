@@ -148,7 +148,10 @@ def score(reading: ReadingValue, thresholds: PlanContent, history: Sequence[Read
 
 
 def score_answer(questionnaire: str, answers: dict, total: int | None, plan: PlanContent) -> Score:
-    """Daily symptoms: each question's yellow_if/red_if; CAT: the total against the plan's bands."""
+    """Daily symptoms: each question's yellow_if/red_if; CAT: the total against the plan's bands. The
+    brukerundersøkelse (measurements.survey) is no symptom: never a colour of its own."""
+    if questionnaire == "survey":
+        return Score("green", "")
     if questionnaire == "cat":
         return _score_cat(total, plan)
     findings = []

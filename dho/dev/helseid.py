@@ -1,17 +1,21 @@
-"""A HelseID stand-in: a real HTTPS server with the discovery document, the JWKS and the token
-endpoint, verifying as strictly as HelseID does; and `verify_dpop_request`, the resource-server side
-of DPoP for the NHN API stand-ins (the journaling service's comes next).
+"""A HelseID stand-in: a real HTTPS server with the discovery document, the JWKS, the token endpoint
+(machine tokens, and codes for user login), the user login of FAPI 2.0 (PAR, the authorization
+endpoint with a «pick a test person» page, RP-initiated logout), verifying as strictly as HelseID
+does; and `verify_dpop_request`, the resource-server side of DPoP for the NHN API stand-ins.
 
 It runs in a process of its own (`python -m dho.dev.helseid --config … --ready-file …`), started by
-`dho.dev.standins.running`, which writes the configuration: the server's signing key, its TLS
-certificate, and the registered clients with their public keys, scopes and organisations.
+`dho.dev.standins.running`, which writes the configuration: the server's signing keys, its TLS
+certificate, the registered clients with their public keys, scopes, organisations and redirect URIs,
+and the test persons. The user login's checks are in docs/helseid.md and on `par`, `authorize`,
+`choose`, `_code_grant` and `end_session`; its server-free parts in dho/dev/helseid_login.py.
 
-What the token endpoint checks, in HelseID's order (client authentication first, then DPoP):
+What the token endpoint checks for client credentials, in HelseID's order (client authentication
+first, then DPoP):
 - the client assertion (RFC 7523, `private_key_jwt`): type `jwt-bearer`, signed (RS256/PS256/ES256)
   by a key registered for the client, `iss` = `sub` = the client id (and = the form's `client_id`),
   `aud` = the issuer (FAPI 2.0), `exp` in the future, at most `ASSERTION_MAX_LIFETIME` after `iat`,
   `iat`/`nbf` not in the future, a `jti` never seen before → else 400 `invalid_client`;
-- `grant_type` is `client_credentials` → else `unsupported_grant_type`;
+- `grant_type` is `client_credentials` (or `authorization_code`) → else `unsupported_grant_type`;
 - the DPoP proof (RFC 9449): one `DPoP` header, `typ` `dpop+jwt`, an asymmetric `alg`, a public `jwk`
   (no private members) that verifies the signature, `htm` POST, `htu` the token endpoint, `iat`
   within `PROOF_MAX_AGE`, a new `jti` → else `invalid_dpop_proof`; and a `nonce` this server
@@ -30,21 +34,17 @@ in one (a thumbprint, a hash) cannot be mirrored in the other and pass.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import json
-import os
 import re
 import secrets
-import signal
-import ssl
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -54,7 +54,32 @@ from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, Key, KeySet, RSAKey
 
-from dho.dev import refuse_outside_development
+from dho.dev import refuse_outside_development, serving
+from dho.dev.helseid_login import (
+    ACR_LEVELS,
+    ALWAYS_CLAIMS,
+    CODE_CHALLENGE,
+    CODE_VERIFIER,
+    IDENTITY_SCOPES,
+    MAX_PARAMETER,
+    PAGE_HEADERS,
+    Grant,
+    Login,
+    OneUse,
+    Person,
+    PushedRequest,
+    Spent,
+    error_page,
+    identity_claims,
+    logged_out_page,
+    picker_page,
+    redirect_uri_allowed,
+    registrable_uri,
+    required_level,
+    s256,
+    with_query,
+)
+from dho.dev.serving import StandinServer
 
 refuse_outside_development()
 
@@ -70,6 +95,23 @@ TOKEN_PATH = "/connect/token"  # noqa: S105 (a path, not a secret)
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/.well-known/openid-configuration/jwks"
 STATS_PATH = "/_standin/requests"
+KEYS_PATH = "/_standin/keys"  # test hook: key rotation
+PAR_PATH = "/connect/par"
+AUTHORIZE_PATH = "/connect/authorize"
+END_SESSION_PATH = "/connect/endsession"
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
+REQUEST_URI_LIFETIME = 60  # seconds a pushed request waits for the browser
+PICKER_LIFETIME = 600  # seconds the picker's form is good for (a person choosing)
+CODE_LIFETIME = 60
+ID_TOKEN_LIFETIME = 300
+PROMPTS = {"none", "login", "consent", "select_account"}
+SPENT_REQUEST_URI = {
+    "unknown": "ukjent request_uri",
+    "used": "request_uri er brukt før (den kan brukes én gang)",
+    "expired": f"request_uri er utløpt (gyldig i {REQUEST_URI_LIFETIME} s)",
+}
+IDP = "helseid-standin"  # the `idp` claim: which identity provider the person used
+MAX_BODY = 65536
 # A DPoP-protected demo resource (scope `RESOURCE_SCOPE`, nonce required): what a client's resource
 # requests are tried against until the journaling service's stand-in stands.
 RESOURCE_PATH = "/_standin/resource"
@@ -269,19 +311,66 @@ class RegisteredClient:
     scopes: set[str]
     organisations: set[str]  # parents with a delegation to the supplier (multi-tenant) or its own
     multi_tenant: bool = True
+    # User login: where codes may go, where a logout may return; `loopback_any_port` (test clients
+    # only) lets a loopback redirect URI differ from a registered one in its port (RFC 8252 §7.3).
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    loopback_any_port: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RegisteredClient:
         keys = [JWKRegistry.import_key(k) for k in data["jwks"]["keys"]]
         if any(k.is_private for k in keys):
             raise ValueError(f"the registry holds a private key for {data['client_id']}")
+        uris = (*data.get("redirect_uris", ()), *data.get("post_logout_redirect_uris", ()))
+        if bad := [uri for uri in uris if not registrable_uri(uri)]:
+            raise ValueError(f"{data['client_id']}: redirect URIs a client may not register: {bad}")
         return cls(
             client_id=data["client_id"],
             keys=keys,
             scopes=set(data["scopes"]),
             organisations=set(data["organisations"]),
             multi_tenant=data.get("multi_tenant", True),
+            redirect_uris=tuple(data.get("redirect_uris", ())),
+            post_logout_redirect_uris=tuple(data.get("post_logout_redirect_uris", ())),
+            loopback_any_port=bool(data.get("loopback_any_port", False)),
         )
+
+    @property
+    def logs_users_in(self) -> bool:
+        return bool(self.redirect_uris)
+
+
+class PageRefusal(Exception):
+    """An authorization or logout request the server refuses on a page of its own (400): it cannot
+    trust the redirect URI, so it sends the user nowhere (RFC 6749 §4.1.2.1)."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error, self.description = error, description
+
+
+@dataclass(frozen=True)
+class PageAnswer:
+    """What the browser-facing endpoints answer: a page (`status`, `body`) or a redirect (`location`)."""
+
+    status: int
+    body: str = ""
+    location: str | None = None
+
+
+def _single(values: Mapping[str, list[str]], *, page: bool = False) -> Callable[[str], str | None]:
+    """A reader of one-valued parameters: a parameter given twice is refused (`invalid_request`)."""
+
+    def one(name: str) -> str | None:
+        found = values.get(name, [])
+        if len(found) > 1:
+            if page:
+                raise PageRefusal("invalid_request", f"{name} er oppgitt flere ganger")
+            raise OAuthRefusal("invalid_request", f"{name} er oppgitt flere ganger")
+        return found[0] if found else None
+
+    return one
 
 
 @dataclass
@@ -290,13 +379,27 @@ class HelseIdStandin:
     signing_key: RSAKey | ECKey
     clients: dict[str, RegisteredClient]
     token_lifetime: int = TOKEN_LIFETIME
+    # Key rotation: `keys` are the keys it has (the first; the next, when configured), `published`
+    # those in the JWKS, `signing_key` the one it signs with (`use_keys`, the /_standin/keys hook).
+    keys: list[RSAKey | ECKey] = field(default_factory=list)
+    published: list[RSAKey | ECKey] = field(default_factory=list)
+    persons: dict[str, Person] = field(default_factory=dict)
     assertion_replay: ReplayCache = field(default_factory=ReplayCache)
     proof_replay: ReplayCache = field(default_factory=ReplayCache)
     nonces: NonceStore = field(default_factory=NonceStore)
     resource_nonces: NonceStore = field(default_factory=NonceStore)
     resource_replay: ReplayCache = field(default_factory=ReplayCache)
+    pushed: OneUse[PushedRequest] = field(default_factory=lambda: OneUse(REQUEST_URI_LIFETIME, REQUEST_URI_PREFIX))
+    pickers: OneUse[PushedRequest] = field(default_factory=lambda: OneUse(PICKER_LIFETIME))
+    codes: OneUse[Grant] = field(default_factory=lambda: OneUse(CODE_LIFETIME))
+    revoked: set[str] = field(default_factory=set)  # the `jti`s of access tokens revoked
+    ended_sessions: set[str] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.keys = self.keys or [self.signing_key]
+        self.published = self.published or [self.signing_key]
 
     @property
     def token_endpoint(self) -> str:
@@ -307,56 +410,91 @@ class HelseIdStandin:
             self.counts[name] = self.counts.get(name, 0) + 1
 
     def discovery(self) -> dict[str, Any]:
+        api_scopes = {s for c in self.clients.values() for s in c.scopes}
+        claims = {c for scope_claims in IDENTITY_SCOPES.values() for c in scope_claims}
         return {
             "issuer": self.issuer,
             "jwks_uri": self.issuer + JWKS_PATH,
+            "authorization_endpoint": self.issuer + AUTHORIZE_PATH,
+            "pushed_authorization_request_endpoint": self.issuer + PAR_PATH,
+            "require_pushed_authorization_requests": True,
             "token_endpoint": self.token_endpoint,
-            "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
+            "end_session_endpoint": self.issuer + END_SESSION_PATH,
+            "grant_types_supported": ["authorization_code", "client_credentials"],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
             "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
             "dpop_signing_alg_values_supported": list(DPOP_ALGS),
             "authorization_details_types_supported": ["helseid_authorization"],
-            "scopes_supported": sorted({s for c in self.clients.values() for s in c.scopes}),
+            "authorization_response_iss_parameter_supported": True,
+            "request_parameter_supported": False,
+            "acr_values_supported": list(ACR_LEVELS),
+            "prompt_values_supported": sorted(PROMPTS),
+            "scopes_supported": sorted(set(IDENTITY_SCOPES) | api_scopes),
+            "claims_supported": sorted(claims | set(ALWAYS_CLAIMS) | {ORGNR_PARENT_CLAIM, ORGNR_CHILD_CLAIM}),
         }
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [self.signing_key.as_dict(private=False, use="sig")]}
+        with self._lock:
+            published = list(self.published)
+        return {"keys": [{**k.as_dict(private=False, use="sig"), "alg": _alg(k)} for k in published]}
+
+    def use_keys(self, sign_with: str, publish_next: bool) -> dict[str, Any]:
+        """The rotation hook: sign with the first or the next key; publish the next or not (signing
+        with an unpublished key is allowed on purpose: a client must refuse what it cannot verify)."""
+        if sign_with not in ("first", "next") or (sign_with == "next" and len(self.keys) < 2):
+            raise ValueError("sign_with må være first eller next (next bare når en neste nøkkel er satt opp)")
+        if publish_next and len(self.keys) < 2:
+            raise ValueError("ingen neste nøkkel er satt opp")
+        with self._lock:
+            self.signing_key = self.keys[0] if sign_with == "first" else self.keys[1]
+            self.published = self.keys[:2] if publish_next else self.keys[:1]
+            return {"signing": self.signing_key.kid, "published": [k.kid for k in self.published]}
+
+    def sign(self, claims: dict[str, Any], typ: str) -> str:
+        key = self.signing_key
+        return jose_jwt.encode({"alg": _alg(key), "kid": key.kid, "typ": typ}, claims, key, algorithms=[_alg(key)])
 
     # The token endpoint ---------------------------------------------------------------------------
 
     def token(self, form: Mapping[str, list[str]], headers: Mapping[str, list[str]]) -> dict[str, Any]:
         """The token endpoint's answer to one request, or `OAuthRefusal`."""
-
-        def one(name: str) -> str | None:
-            values = form.get(name, [])
-            if len(values) > 1:
-                raise OAuthRefusal("invalid_request", f"{name} er oppgitt flere ganger")
-            return values[0] if values else None
-
+        one = _single(form)
         client, assertion = self._authenticate(one)
-        if one("grant_type") != "client_credentials":
-            raise OAuthRefusal("unsupported_grant_type", "bare client_credentials er satt opp for denne klienten")
-        proofs = headers.get("dpop", [])
-        if len(proofs) > 1:
-            raise OAuthRefusal("invalid_dpop_proof", "mer enn ett DPoP-bevis")
-        try:
-            _, jkt = verify_proof(
-                proofs[0] if proofs else None,
-                htm="POST",
-                htu=self.token_endpoint,
-                replay=self.proof_replay,
-                nonces=self.nonces,
-            )
-        except _ProofProblem as problem:
-            raise OAuthRefusal(problem.error, problem.description, nonce=problem.nonce) from None
+        grant_type = one("grant_type")
+        if grant_type == "authorization_code":
+            return self._code_grant(client, assertion, one, headers)
+        if grant_type != "client_credentials":
+            raise OAuthRefusal("unsupported_grant_type", "bare client_credentials og authorization_code er satt opp")
+        jkt = self._proof(headers, self.token_endpoint, required=True)
+        assert jkt is not None
         scopes = (one("scope") or "").split()
         if not scopes:
             raise OAuthRefusal("invalid_scope", "scope mangler")
         unknown = [s for s in scopes if s not in client.scopes]
         if unknown:
             raise OAuthRefusal("invalid_scope", f"klienten har ikke scope {' '.join(unknown)}")
-        parent, child = self._organisation(client, assertion.get("authorization_details"))
+        parent, child = self._organisation(client, _assertion_details(assertion))
         return self._issue(client, scopes, jkt, parent, child)
+
+    def _proof(self, headers: Mapping[str, list[str]], htu: str, *, required: bool) -> str | None:
+        """The thumbprint of the request's DPoP key (None without a proof, where one is optional)."""
+        proofs = headers.get("dpop", [])
+        if len(proofs) > 1:
+            raise OAuthRefusal("invalid_dpop_proof", "mer enn ett DPoP-bevis")
+        if not proofs and not required:
+            return None
+        try:
+            _, jkt = verify_proof(
+                proofs[0] if proofs else None, htm="POST", htu=htu, replay=self.proof_replay, nonces=self.nonces
+            )
+        except _ProofProblem as problem:
+            raise OAuthRefusal(problem.error, problem.description, nonce=problem.nonce) from None
+        return jkt
 
     def _authenticate(self, one: Any) -> tuple[RegisteredClient, dict[str, Any]]:
         if one("client_assertion_type") != ASSERTION_TYPE:
@@ -462,7 +600,7 @@ class HelseIdStandin:
             claims[ORGNR_PARENT_CLAIM] = parent
         if child:
             claims[ORGNR_CHILD_CLAIM] = child
-        token = sign_access_token(self.signing_key, claims)
+        token = self.sign(claims, "at+jwt")
         self.count("tokens_issued")
         return {
             "access_token": token,
@@ -470,6 +608,305 @@ class HelseIdStandin:
             "expires_in": self.token_lifetime,
             "scope": " ".join(scopes),
         }
+
+    # User login: PAR ------------------------------------------------------------------------------
+
+    def par(self, form: Mapping[str, list[str]], headers: Mapping[str, list[str]]) -> dict[str, Any]:
+        """The PAR endpoint's answer (RFC 9126): a `request_uri` for one use within
+        REQUEST_URI_LIFETIME seconds, or `OAuthRefusal`."""
+        one = _single(form)
+        client, assertion = self._authenticate(one)
+        if one("client_id") is None:
+            raise OAuthRefusal("invalid_request", "client_id mangler")
+        if not client.logs_users_in:
+            raise OAuthRefusal("unauthorized_client", "klienten er ikke satt opp for innlogging (ingen redirect_uri)")
+        if "request" in form:
+            raise OAuthRefusal("request_not_supported", "request-objekter tas ikke imot: send parameterne i skjemaet")
+        if "request_uri" in form:
+            raise OAuthRefusal("invalid_request", "request_uri kan ikke sendes til PAR-endepunktet")
+        jkt = self._proof(headers, self.issuer + PAR_PATH, required=False)
+        request = self._pushed_request(client, assertion, one, jkt)
+        self.count("pushed_requests")
+        return {"request_uri": self.pushed.add(request), "expires_in": REQUEST_URI_LIFETIME}
+
+    def _pushed_request(
+        self, client: RegisteredClient, assertion: Mapping[str, Any], one: Callable[[str], str | None],
+        jkt: str | None,
+    ) -> PushedRequest:  # fmt: skip
+        if one("response_type") != "code":
+            raise OAuthRefusal("unsupported_response_type", "response_type må være code")
+        if one("response_mode") not in (None, "query"):
+            raise OAuthRefusal("invalid_request", "response_mode kan bare være query")
+        redirect_uri = one("redirect_uri")
+        if not redirect_uri:
+            raise OAuthRefusal("invalid_request", "redirect_uri mangler")
+        if not redirect_uri_allowed(redirect_uri, client.redirect_uris, loopback_any_port=client.loopback_any_port):
+            raise OAuthRefusal("invalid_request", f"redirect_uri {redirect_uri} er ikke registrert for klienten")
+        scopes = tuple((one("scope") or "").split())
+        if "openid" not in scopes:
+            raise OAuthRefusal("invalid_scope", "scope må inneholde openid")
+        if unknown := [s for s in scopes if s not in IDENTITY_SCOPES and s not in client.scopes]:
+            raise OAuthRefusal("invalid_scope", f"klienten har ikke scope {' '.join(unknown)}")
+        state, nonce = _required_value(one, "state"), _required_value(one, "nonce")
+        method, challenge = one("code_challenge_method"), one("code_challenge")
+        if method != "S256":
+            raise OAuthRefusal(
+                "invalid_request", f"code_challenge_method må være S256 (fikk {method!r}); plain tas ikke imot"
+            )
+        if not challenge or not CODE_CHALLENGE.fullmatch(challenge):
+            raise OAuthRefusal("invalid_request", "code_challenge mangler eller er ikke base64url(SHA-256) (43 tegn)")
+        try:
+            level = required_level(one("acr_values"))
+        except ValueError as exc:
+            raise OAuthRefusal("invalid_request", str(exc)) from None
+        prompt = tuple((one("prompt") or "").split())
+        if set(prompt) - PROMPTS or ("none" in prompt and len(prompt) > 1):
+            raise OAuthRefusal("invalid_request", f"prompt kan være én av {', '.join(sorted(PROMPTS))} (none alene)")
+        dpop_jkt = one("dpop_jkt")
+        if dpop_jkt and jkt and dpop_jkt != jkt:
+            raise OAuthRefusal("invalid_dpop_proof", "dpop_jkt er ikke nøkkelen DPoP-beviset er signert med")
+        parent, child = self._login_organisation(client, one("authorization_details"), assertion)
+        return PushedRequest(
+            client_id=client.client_id, redirect_uri=redirect_uri, scopes=scopes, state=state, nonce=nonce,
+            code_challenge=challenge, required_level=level, prompt=prompt, parent=parent, child=child,
+            dpop_jkt=dpop_jkt or jkt,
+        )  # fmt: skip
+
+    def _login_organisation(
+        self, client: RegisteredClient, parameter: str | None, assertion: Mapping[str, Any]
+    ) -> tuple[str | None, str | None]:
+        """The organisation a login is for, named in `authorization_details` (the PAR parameter, RFC
+        9396, or the client assertion): none is fine; two that differ are not."""
+        named = []
+        if parameter is not None:
+            try:
+                named.append(self._organisation(client, json.loads(parameter)))
+            except ValueError:
+                raise OAuthRefusal("invalid_authorization_details", "authorization_details er ikke JSON") from None
+        if (details := _assertion_details(assertion)) is not None:
+            named.append(self._organisation(client, details))
+        if len(set(named)) > 1:
+            raise OAuthRefusal(
+                "invalid_authorization_details", "ulike organisasjoner i parameteren og i client_assertion"
+            )
+        return named[0] if named else (None, None)
+
+    # User login: the authorization endpoint -------------------------------------------------------
+
+    def authorize(self, query: str) -> PageAnswer:
+        """`GET /connect/authorize?client_id=…&request_uri=…`: the picker, or `PageRefusal`."""
+        params = parse_qs(query, keep_blank_values=True)
+        if extra := sorted(set(params) - {"client_id", "request_uri"}):
+            raise PageRefusal(
+                "invalid_request", f"PAR kreves: bare client_id og request_uri tas imot her, ikke {', '.join(extra)}"
+            )
+        one = _single(params, page=True)
+        client_id, request_uri = one("client_id"), one("request_uri")
+        if not request_uri:
+            raise PageRefusal(
+                "invalid_request", "request_uri mangler: send autorisasjonsforespørselen til /connect/par først"
+            )
+        client = self.clients.get(client_id or "")
+        if client is None or not client.logs_users_in:
+            raise PageRefusal("unauthorized_client", f"ukjent klient {client_id!r}, eller ikke satt opp for innlogging")
+
+        def for_this_client(request: PushedRequest) -> None:
+            if request.client_id != client_id:
+                raise PageRefusal("invalid_request_uri", "request_uri ble laget for en annen klient")
+
+        try:
+            request = self.pushed.take(request_uri, for_this_client)
+        except Spent as spent:
+            raise PageRefusal("invalid_request_uri", SPENT_REQUEST_URI[spent.reason]) from None
+        if "none" in request.prompt:  # no session here to log in silently with
+            return self._redirect_error(request, "login_required", "prompt=none, men brukeren er ikke innlogget")
+        transaction = self.pickers.add(request)
+        page = picker_page(
+            transaction, request.client_id, self.persons.values(), request.required_level, AUTHORIZE_PATH
+        )
+        return PageAnswer(200, page)
+
+    def choose(self, form: Mapping[str, list[str]]) -> PageAnswer:
+        """The picker's form: a person (`pid`) → the code to the redirect URI; `cancel` → access_denied."""
+        one = _single(form, page=True)
+        if one("cancel") is not None:
+            request = self._take_picker(one("transaction"), None)
+            return self._redirect_error(request, "access_denied", "brukeren avbrøt innloggingen")
+        person = self.persons.get(one("pid") or "")
+
+        def eligible(request: PushedRequest) -> None:
+            if person is None:
+                raise PageRefusal("invalid_request", "ukjent testperson")
+            if request.required_level and person.level < request.required_level:
+                needed = f"klienten krever {request.required_level}"
+                raise PageRefusal("invalid_request", f"{person.name} har sikkerhetsnivå {person.level}; {needed}")
+
+        request = self._take_picker(one("transaction"), eligible)
+        assert person is not None
+        login = Login(request=request, person=person, auth_time=int(time.time()), sid=secrets.token_hex(16))
+        code = self.codes.add(Grant(login))
+        self.count("logins")
+        return PageAnswer(
+            302, location=with_query(request.redirect_uri, code=code, state=request.state, iss=self.issuer)
+        )
+
+    def _take_picker(self, transaction: str | None, check: Callable[[PushedRequest], None] | None) -> PushedRequest:
+        try:
+            return self.pickers.take(transaction, check)
+        except Spent:
+            raise PageRefusal("invalid_request", "skjemaet er brukt eller utløpt: start innloggingen på nytt") from None
+
+    def _redirect_error(self, request: PushedRequest, error: str, description: str) -> PageAnswer:
+        location = with_query(request.redirect_uri, error=error, error_description=description, state=request.state,
+                              iss=self.issuer)  # fmt: skip
+        return PageAnswer(302, location=location)
+
+    # User login: the code at the token endpoint ---------------------------------------------------
+
+    def _code_grant(
+        self, client: RegisteredClient, assertion: Mapping[str, Any], one: Callable[[str], str | None],
+        headers: Mapping[str, list[str]],
+    ) -> dict[str, Any]:  # fmt: skip
+        if not client.logs_users_in:
+            raise OAuthRefusal("unauthorized_client", "klienten er ikke satt opp for innlogging")
+        # The DPoP nonce round comes first: a client told to use a nonce still has its code.
+        jkt = self._proof(headers, self.token_endpoint, required=False)
+        code = one("code")
+        if not code:
+            raise OAuthRefusal("invalid_request", "code mangler")
+        try:
+            grant = self.codes.take(code)
+        except Spent as spent:
+            if spent.reason == "used":
+                self._revoke(spent.item)
+                raise OAuthRefusal(
+                    "invalid_grant", "koden er brukt før; tokenene utstedt for den er trukket tilbake"
+                ) from None
+            raise OAuthRefusal(
+                "invalid_grant", "koden er ukjent" if spent.reason == "unknown" else "koden er utløpt"
+            ) from None
+        request = grant.login.request
+        if request.client_id != client.client_id:
+            raise OAuthRefusal("invalid_grant", "koden ble utstedt til en annen klient")
+        if one("redirect_uri") != request.redirect_uri:
+            raise OAuthRefusal("invalid_grant", "redirect_uri er ikke den fra autorisasjonsforespørselen")
+        verifier = one("code_verifier")
+        if not verifier:
+            raise OAuthRefusal("invalid_grant", "code_verifier mangler (PKCE)")
+        if not CODE_VERIFIER.fullmatch(verifier) or s256(verifier) != request.code_challenge:
+            raise OAuthRefusal("invalid_grant", "code_verifier stemmer ikke med code_challenge (S256)")
+        if request.dpop_jkt and jkt != request.dpop_jkt:
+            raise OAuthRefusal(
+                "invalid_dpop_proof", "koden er bundet til en DPoP-nøkkel (dpop_jkt): bevis med den kreves"
+            )
+        parent, child = request.parent, request.child
+        if (details := _assertion_details(assertion)) is not None:
+            parent, child = self._organisation(client, details)
+        return self._issue_login(client, grant, jkt, parent, child)
+
+    def _revoke(self, grant: Grant) -> None:
+        with self._lock:
+            self.revoked.update(grant.token_ids)
+        self.count("codes_replayed")
+
+    def _issue_login(
+        self, client: RegisteredClient, grant: Grant, jkt: str | None, parent: str | None, child: str | None
+    ) -> dict[str, Any]:
+        login, now = grant.login, int(time.time())
+        request, person = login.request, login.person
+        about = identity_claims(person, request.scopes)
+        common = {"iss": self.issuer, "iat": now, "nbf": now, "auth_time": login.auth_time, "sub": person.subject,
+                  "sid": login.sid, "idp": IDP, "amr": ["external"]}  # fmt: skip
+        id_token = {**common, "aud": client.client_id, "exp": now + ID_TOKEN_LIFETIME, "nonce": request.nonce,
+                    "acr": f"Level{person.security_level}", **about}  # fmt: skip
+        api_scopes = [s for s in request.scopes if s not in IDENTITY_SCOPES]
+        access: dict[str, Any] = {
+            **common, **about,
+            "aud": sorted({s.split("/")[0] for s in api_scopes}) or [f"{self.issuer}/resources"],
+            "client_id": client.client_id, "scope": list(request.scopes), "exp": now + self.token_lifetime,
+            "jti": secrets.token_hex(16),
+        }  # fmt: skip
+        if jkt:
+            access["cnf"] = {"jkt": jkt}
+        access.update({ORGNR_PARENT_CLAIM: parent} if parent else {})
+        access.update({ORGNR_CHILD_CLAIM: child} if child else {})
+        with self._lock:
+            grant.token_ids.append(access["jti"])
+        self.count("tokens_issued")
+        return {
+            "access_token": self.sign(access, "at+jwt"),
+            "id_token": self.sign(id_token, "JWT"),
+            "token_type": "DPoP" if jkt else "Bearer",
+            "expires_in": self.token_lifetime,
+            "scope": " ".join(request.scopes),
+        }
+
+    # User logout ----------------------------------------------------------------------------------
+
+    def end_session(self, params: Mapping[str, list[str]]) -> PageAnswer:
+        """RP-initiated logout: back to a registered post-logout URI of the client the `id_token_hint`
+        was issued to (with `state`), a «logged out» page without one; `PageRefusal` otherwise."""
+        one = _single(params, page=True)
+        hint, uri, state = one("id_token_hint"), one("post_logout_redirect_uri"), one("state")
+        if hint is None:
+            if uri is not None:
+                raise PageRefusal("invalid_request", "post_logout_redirect_uri krever id_token_hint")
+            return PageAnswer(200, logged_out_page())
+        claims = self._id_token_hint(hint)
+        client = self.clients.get(claims.get("aud"))  # type: ignore[arg-type]
+        if client is None:
+            raise PageRefusal("invalid_request", "id_token_hint er utstedt til en ukjent klient")
+        if one("client_id") not in (None, client.client_id):
+            raise PageRefusal("invalid_request", "client_id er ikke klienten id_token_hint ble utstedt til")
+        if uri is not None and not redirect_uri_allowed(
+            uri, client.post_logout_redirect_uris, loopback_any_port=client.loopback_any_port
+        ):
+            raise PageRefusal(
+                "invalid_request", f"post_logout_redirect_uri {uri} er ikke registrert for {client.client_id}"
+            )
+        with self._lock:
+            self.ended_sessions.add(str(claims.get("sid")))
+        self.count("sessions_ended")
+        if uri is None:
+            return PageAnswer(200, logged_out_page())
+        return PageAnswer(302, location=with_query(uri, state=state))
+
+    def _id_token_hint(self, hint: str) -> dict[str, Any]:
+        """The claims of an ID token this server signed (an expired one too, as OpenID Connect
+        RP-Initiated Logout allows)."""
+        try:
+            header, claims = _unverified(hint)
+        except ValueError:
+            raise PageRefusal("invalid_request", "id_token_hint er ikke en JWT") from None
+        keys = [k for k in self.keys if k.kid == header.get("kid")]
+        if header.get("alg") != "RS256" or not any(_verifies(hint, k, "RS256") for k in keys):
+            raise PageRefusal("invalid_request", "id_token_hint er ikke signert av denne utstederen")
+        if claims.get("iss") != self.issuer or not isinstance(claims.get("aud"), str):
+            raise PageRefusal("invalid_request", "id_token_hint er ikke et ID-token fra denne utstederen")
+        return claims
+
+
+def _required_value(one: Callable[[str], str | None], name: str) -> str:
+    value = one(name)
+    if not value:
+        raise OAuthRefusal("invalid_request", f"{name} mangler")
+    if len(value) > MAX_PARAMETER:
+        raise OAuthRefusal("invalid_request", f"{name} er lengre enn {MAX_PARAMETER} tegn")
+    return value
+
+
+def _assertion_details(claims: Mapping[str, Any]) -> Any:
+    """The organisation structure of a client assertion: `authorization_details`, or HelseID's newer
+    name for it there, `assertion_details` — never both."""
+    if "authorization_details" in claims and "assertion_details" in claims:
+        raise OAuthRefusal(
+            "invalid_request", "client_assertion kan ikke ha både authorization_details og assertion_details"
+        )
+    return claims.get("assertion_details", claims.get("authorization_details"))
+
+
+def _alg(key: Key) -> str:
+    return "RS256" if isinstance(key, RSAKey) else "ES256"
 
 
 def sign_access_token(key: RSAKey | ECKey, claims: dict[str, Any]) -> str:
@@ -563,15 +1000,28 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # quiet: the tests read the answers, not a log
 
     def _answer(self, status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
+        self._send(status, json.dumps(body).encode(), {"Content-Type": "application/json", "Cache-Control": "no-store",
+                                                       **(headers or {})})  # fmt: skip
+
+    def _send(self, status: int, data: bytes, headers: Mapping[str, str]) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        for name, value in (headers or {}).items():
+        for name, value in headers.items():
             self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _page(self, produce: Callable[[], PageAnswer]) -> None:
+        """A browser-facing endpoint's answer: its page, its redirect, or its refusal's page."""
+        try:
+            answer = produce()
+        except PageRefusal as refusal:
+            self.server.standin.count(f"refused:{refusal.error}")
+            answer = PageAnswer(400, error_page(refusal.error, refusal.description))
+        if answer.location is not None:
+            self._send(answer.status, b"", {"Location": answer.location, "Cache-Control": "no-store"})
+        else:
+            self._send(answer.status, answer.body.encode(), PAGE_HEADERS)
 
     def _resource(self) -> None:
         standin = self.server.standin
@@ -586,6 +1036,8 @@ class _Handler(BaseHTTPRequestHandler):
                 replay=standin.resource_replay,
                 nonces=standin.resource_nonces,
             )
+            if claims.get("jti") in standin.revoked:
+                raise DPoPRequestRefused("invalid_token", "tokenet er trukket tilbake")
         except DPoPRequestRefused as refusal:
             standin.count(f"resource_refused:{refusal.error}")
             self._answer(refusal.status, {"error": refusal.error, "error_description": refusal.description},
@@ -595,15 +1047,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         standin = self.server.standin
-        path = urlsplit(self.path).path
-        standin.count(path)
-        if path == RESOURCE_PATH:
+        parts = urlsplit(self.path)
+        standin.count(parts.path)
+        if parts.path == RESOURCE_PATH:
             self._resource()
-        elif path == DISCOVERY_PATH:
+        elif parts.path == DISCOVERY_PATH:
             self._answer(200, standin.discovery())
-        elif path == JWKS_PATH:
+        elif parts.path == JWKS_PATH:
             self._answer(200, standin.jwks())
-        elif path == STATS_PATH:
+        elif parts.path == AUTHORIZE_PATH:
+            self._page(lambda: standin.authorize(parts.query))
+        elif parts.path == END_SESSION_PATH:
+            self._page(lambda: standin.end_session(parse_qs(parts.query, keep_blank_values=True)))
+        elif parts.path == STATS_PATH:
             with standin._lock:
                 self._answer(200, dict(standin.counts))
         else:
@@ -614,13 +1070,32 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         standin.count(path)
         length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self.close_connection = True  # the body stays unread
+            self._answer(413, {"error": "invalid_request", "error_description": f"høyst {MAX_BODY} byte"})
+            return
         body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
         if path == RESOURCE_PATH:
             self._resource()
-            return
-        if path != TOKEN_PATH:
+        elif path == KEYS_PATH:
+            self._keys(body)
+        elif path in (AUTHORIZE_PATH, END_SESSION_PATH):
+            self._page(lambda: self._form_page(path, body))
+        elif path in (TOKEN_PATH, PAR_PATH):
+            self._oauth(path, body)
+        else:
             self._answer(404, {"error": "not_found"})
-            return
+
+    def _form_page(self, path: str, body: str) -> PageAnswer:
+        if self.headers.get_content_type() != "application/x-www-form-urlencoded":
+            raise PageRefusal("invalid_request", "skjemadata kreves")
+        form = parse_qs(body, keep_blank_values=True)
+        standin = self.server.standin
+        return standin.choose(form) if path == AUTHORIZE_PATH else standin.end_session(form)
+
+    def _oauth(self, path: str, body: str) -> None:
+        """The token and PAR endpoints: form in, JSON out, errors the OAuth way."""
+        standin = self.server.standin
         if self.headers.get_content_type() != "application/x-www-form-urlencoded":
             self._answer(400, {"error": "invalid_request", "error_description": "skjemadata kreves"})
             return
@@ -629,67 +1104,72 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in self.headers.items():
             headers.setdefault(name.lower(), []).append(value)
         try:
-            answer = standin.token(form, headers)
+            answer = standin.token(form, headers) if path == TOKEN_PATH else standin.par(form, headers)
         except OAuthRefusal as refusal:
             extra = {"DPoP-Nonce": refusal.nonce} if refusal.nonce else {}
             standin.count(f"refused:{refusal.error}")
             self._answer(refusal.status, {"error": refusal.error, "error_description": refusal.description}, extra)
             return
+        self._answer(200 if path == TOKEN_PATH else 201, answer)
+
+    def _keys(self, body: str) -> None:
+        """Test hook: `{"sign_with": "first" | "next", "publish_next": bool}` (see `use_keys`)."""
+        try:
+            wanted = json.loads(body or "{}")
+            sign_with = wanted.get("sign_with", "first")
+            answer = self.server.standin.use_keys(sign_with, bool(wanted.get("publish_next", sign_with == "next")))
+        except (ValueError, AttributeError) as exc:
+            self._answer(400, {"error": "invalid_request", "error_description": str(exc)})
+            return
         self._answer(200, answer)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(StandinServer):
     standin: HelseIdStandin
+
+
+def _key(path: str) -> RSAKey | ECKey:
+    key = JWKRegistry.import_key(json.loads(Path(path).read_text()))
+    assert isinstance(key, (RSAKey, ECKey))
+    return key
+
+
+def standin_from_config(config: Mapping[str, Any], issuer: str) -> HelseIdStandin:
+    """The stand-in a registry (what `dho.dev.standins.running` writes) describes, at `issuer`."""
+    keys = [_key(config["signing_key_file"])]
+    if config.get("next_signing_key_file"):
+        keys.append(_key(config["next_signing_key_file"]))
+    persons = config.get("persons")
+    if persons is None:
+        from dho.demo_persons import PERSONS
+
+        persons = [Person.from_row(row).__dict__ for row in PERSONS]
+    return HelseIdStandin(
+        issuer=issuer,
+        signing_key=keys[0],
+        keys=keys,
+        clients={c["client_id"]: RegisteredClient.from_dict(c) for c in config["clients"]},
+        token_lifetime=int(config.get("token_lifetime", TOKEN_LIFETIME)),
+        persons={p["pid"]: Person.from_dict(p) for p in persons},
+    )
 
 
 def serve(config: Mapping[str, Any], ready_file: Path, parent_pid: int | None = None) -> None:
     """Binds a free localhost port, writes `{"issuer": …, "pid": …}` to `ready_file` when it
     answers, and serves until SIGTERM/SIGINT or until the process that started it is gone."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    port = server.server_address[1]
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(config["tls_cert"], config["tls_key"])
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    signing = JWKRegistry.import_key(json.loads(Path(config["signing_key_file"]).read_text()))
-    assert isinstance(signing, (RSAKey, ECKey))
-    server.standin = HelseIdStandin(
-        issuer=f"https://127.0.0.1:{port}",
-        signing_key=signing,
-        clients={c["client_id"]: RegisteredClient.from_dict(c) for c in config["clients"]},
-        token_lifetime=int(config.get("token_lifetime", TOKEN_LIFETIME)),
+    serving.serve(
+        _Server,
+        _Handler,
+        config,
+        ready_file,
+        parent_pid,
+        build=lambda base: standin_from_config(config, base),
+        ready=lambda standin: {"issuer": standin.issuer},
     )
-
-    def stop(*_: Any) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    if parent_pid:
-
-        def watch_parent() -> None:
-            # Orphaned (the launcher was killed and could not stop us): stop too.
-            while os.getppid() == parent_pid:
-                time.sleep(0.5)
-            stop()
-
-        threading.Thread(target=watch_parent, daemon=True).start()
-    tmp = ready_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"issuer": server.standin.issuer, "pid": os.getpid()}))
-    tmp.replace(ready_file)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="HelseID stand-in (development and tests only)")
-    parser.add_argument("--config", required=True, type=Path)
-    parser.add_argument("--ready-file", required=True, type=Path)
-    parser.add_argument("--parent-pid", type=int)
-    args = parser.parse_args(argv)
-    serve(json.loads(args.config.read_text()), args.ready_file, args.parent_pid)
+    serving.main("HelseID stand-in (development and tests only)", serve, argv)
 
 
 if __name__ == "__main__":

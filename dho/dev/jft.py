@@ -26,24 +26,25 @@ Test hooks, only here (`/_standin/…`): `POST /_standin/faults {"status": 503, 
 next POSTs of a document answer that status (after authentication, before the body is read);
 `POST /_standin/config {"ack_delay": 0, "epj": false}`; `GET /_standin/events` lists what arrived
 (id, organisation, Bundle.identifier, status, the body's SHA-256); `GET /_standin/requests` counts.
+
+The events are kept in a SQLite file (`EventStore`, the launcher's `var/standins/jft-events.sqlite3`),
+so a restarted stand-in (`make run` again) still answers the `$status` of what arrived before and its
+EPJ acknowledges what was waiting; without a file (no `events_file` in the config) they are in memory.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import os
 import re
-import signal
-import ssl
+import sqlite3
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -52,8 +53,9 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from dho.dev import refuse_outside_development
+from dho.dev import refuse_outside_development, serving
 from dho.dev.helseid import ORGNR_PARENT_CLAIM, DPoPRequestRefused, ReplayCache, verify_dpop_request
+from dho.dev.serving import StandinServer
 from patients.national_id import IdKind, InvalidNationalId, parse
 
 refuse_outside_development()
@@ -108,6 +110,48 @@ class Event:
             "status": self.status,
             "sha256": hashlib.sha256(self.body).hexdigest(),
         }
+
+
+class EventStore:
+    """The stand-in's events on disk: one SQLite row per event, written as it arrives and at each
+    change of status (under the stand-in's lock), read back whole when the stand-in starts. `path`
+    None: nothing is kept (the events live in memory only, and a restart forgets them)."""
+
+    SELECT = "SELECT id, orgnr, channel, identifier, body, status, received_at, seq FROM event ORDER BY seq"
+    UPSERT = (
+        "INSERT OR REPLACE INTO event (id, orgnr, channel, identifier, body, status, received_at, seq)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.db: sqlite3.Connection | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # One connection for the server's threads: every write happens under JftStandin.lock.
+            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS event (id TEXT PRIMARY KEY, orgnr TEXT NOT NULL, channel TEXT NOT NULL,"
+                " identifier TEXT NOT NULL, body BLOB NOT NULL, status TEXT NOT NULL, received_at REAL NOT NULL,"
+                " seq INTEGER NOT NULL)"
+            )
+
+    def load(self) -> dict[str, Event]:
+        if self.db is None:
+            return {}
+        events = {}
+        for id_, orgnr, channel, identifier, body, status, received_at, seq in self.db.execute(self.SELECT):
+            events[id_] = Event(id=id_, orgnr=orgnr, channel=channel, identifier=identifier, body=bytes(body),
+                                status=status, received_at=received_at, seq=seq)  # fmt: skip
+        return events
+
+    def save(self, *events: Event) -> None:
+        if self.db is None or not events:
+            return
+        self.db.executemany(
+            self.UPSERT,
+            [(e.id, e.orgnr, e.channel, e.identifier, e.body, e.status, e.received_at, e.seq) for e in events],
+        )
 
 
 def _parse_errors(error: ValidationError, prefix: str) -> list[str]:
@@ -169,6 +213,10 @@ class JftStandin:
     counts: dict[str, int] = field(default_factory=dict)
     replay: ReplayCache = field(default_factory=ReplayCache)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    store: EventStore = field(default_factory=EventStore)
+
+    def __post_init__(self) -> None:
+        self.events.update(self.store.load())  # what arrived before a restart
 
     def count(self, name: str) -> None:
         with self.lock:
@@ -209,6 +257,7 @@ class JftStandin:
         with self.lock:
             event.seq = len(self.events) + 1
             self.events[event.id] = event
+            self.store.save(event)
             self.counts["accepted"] = self.counts.get("accepted", 0) + 1
         return event
 
@@ -227,9 +276,10 @@ class JftStandin:
                 (e for e in self.events.values() if e.orgnr == orgnr and e.channel == "jft" and e.seq > start),
                 key=lambda e: e.seq,
             )[:count]
-            for event in page:
-                if event.status == "registered":
-                    event.status = "read"
+            read = [event for event in page if event.status == "registered"]
+            for event in read:
+                event.status = "read"
+            self.store.save(*read)
         return page
 
     def acknowledge(self, orgnr: str, event_id: str) -> Event:
@@ -237,6 +287,7 @@ class JftStandin:
         with self.lock:
             if event.status in ("registered", "read"):
                 event.status = "journaled"
+                self.store.save(event)
         return event
 
     def epj_step(self) -> None:
@@ -398,65 +449,40 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("POST")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(StandinServer):
     standin: JftStandin
+
+
+def _simulated_epj(standin: JftStandin, stopping: threading.Event) -> None:
+    while not stopping.is_set():
+        standin.epj_step()
+        stopping.wait(0.05)
 
 
 def serve(config: Mapping[str, Any], ready_file: Path, parent_pid: int | None = None) -> None:
     """Binds a free localhost port, writes `{"base": …, "pid": …}` to `ready_file`, runs the simulated
     EPJ, and serves until SIGTERM/SIGINT or until the process that started it is gone."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    port = server.server_address[1]
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(config["tls_cert"], config["tls_key"])
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.standin = JftStandin(
-        base=f"https://127.0.0.1:{port}",
-        issuer=config["issuer"],
-        issuer_jwks=config["issuer_jwks"],
-        receivers=set(config["receivers"]),
-        ack_delay=float(config.get("ack_delay", ACK_DELAY)),
+    serving.serve(
+        _Server,
+        _Handler,
+        config,
+        ready_file,
+        parent_pid,
+        build=lambda base: JftStandin(
+            base=base,
+            issuer=config["issuer"],
+            issuer_jwks=config["issuer_jwks"],
+            receivers=set(config["receivers"]),
+            ack_delay=float(config.get("ack_delay", ACK_DELAY)),
+            store=EventStore(Path(config["events_file"]) if config.get("events_file") else None),
+        ),
+        ready=lambda standin: {"base": standin.base},
+        background=_simulated_epj,
     )
-    stopping = threading.Event()
-
-    def stop(*_: Any) -> None:
-        stopping.set()
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-    def epj() -> None:
-        while not stopping.is_set():
-            server.standin.epj_step()
-            stopping.wait(0.05)
-
-    threading.Thread(target=epj, daemon=True).start()
-    if parent_pid:
-
-        def watch_parent() -> None:
-            while os.getppid() == parent_pid:  # orphaned: the launcher was killed
-                time.sleep(0.5)
-            stop()
-
-        threading.Thread(target=watch_parent, daemon=True).start()
-    tmp = ready_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"base": server.standin.base, "pid": os.getpid()}))
-    tmp.replace(ready_file)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="JFT stand-in (development and tests only)")
-    parser.add_argument("--config", required=True, type=Path)
-    parser.add_argument("--ready-file", required=True, type=Path)
-    parser.add_argument("--parent-pid", type=int)
-    args = parser.parse_args(argv)
-    serve(json.loads(args.config.read_text()), args.ready_file, args.parent_pid)
+    serving.main("JFT stand-in (development and tests only)", serve, argv)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@
 
 `running` writes, under `var_dir/standins/`: a TLS certificate for 127.0.0.1 (the stand-ins speak
 HTTPS, so the client needs no «insecure» switch; `DHO_HELSEID_CA_FILE` trusts this certificate
-only), the HelseID stand-in's signing key, the demo client's private key (a JWK, 0600, generated
-here on every start: no key is kept in the repository or the database) and the registry of demo
-clients. It then starts each server in its own process on a free port — HelseID (dho/dev/helseid.py),
-then the journaling service (dho/dev/jft.py), which verifies tokens against HelseID's keys — waits
+only), the HelseID stand-in's signing keys (the one it signs with and the next one, for rotation),
+the demo client's private key (a JWK, 0600, generated here on every start: no key is kept in the
+repository or the database) and the registry of demo clients and test persons (dho/demo_persons.py).
+It then starts each server in its own process on a free port — HelseID (dho/dev/helseid.py), then
+the journaling service (dho/dev/jft.py), which verifies tokens against HelseID's keys — waits
 until it answers and stops it on the way out, also when this process gets SIGTERM; a server whose
 launcher died without stopping it notices and stops itself.
 """
@@ -39,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, RSAKey
 
+from dho.demo_persons import PERSONS
 from dho.dev import refuse_outside_development
 
 refuse_outside_development()
@@ -47,19 +49,30 @@ DEMO_CLIENT_ID = "dho-demo-maskin"
 DEMO_SCOPE = "nhn:jft/api"
 # A synthetic kommune from NHN's test data: the organisation the demo client has a delegation from.
 DEMO_ORGNR = "312229544"
+# Where the demo (`make run`, on port 8000) receives codes and returns after a logout: exact matches.
+DEMO_REDIRECT_URIS = (
+    "http://127.0.0.1:8000/innlogging/helseid/callback/",
+    "http://localhost:8000/innlogging/helseid/callback/",
+)
+DEMO_POST_LOGOUT_REDIRECT_URIS = ("http://127.0.0.1:8000/", "http://localhost:8000/")
 START_TIMEOUT = 20
 STOP_TIMEOUT = 5
 
 
 @dataclass(frozen=True)
 class DemoClient:
-    """A client the stand-in registers. `key_file` holds its private JWK."""
+    """A client the stand-in registers. `key_file` holds its private JWK. A client with
+    `redirect_uris` may log users in; `loopback_any_port` (for test clients only: a test server's
+    port is random) accepts a loopback redirect URI that differs from a registered one in its port."""
 
     client_id: str
     key_file: Path
     scopes: tuple[str, ...]
     organisations: tuple[str, ...]
     multi_tenant: bool = True
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    loopback_any_port: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,7 @@ class StandinEnv:
     clients: tuple[DemoClient, ...] = field(default=())
     jft_base_url: str = ""  # the journaling service's stand-in (JFT, and VKP's /epj/r4/<orgnr>/…)
     jft_pid: int = 0
+    next_signing_key_file: Path | None = None  # the key it signs with after a rotation (/_standin/keys)
 
     def environ(self) -> dict[str, str]:
         """The settings a process needs to use the stand-ins as the real services."""
@@ -87,8 +101,11 @@ class StandinEnv:
         }
 
     def issuer_jwks(self) -> dict[str, Any]:
-        key = RSAKey.import_key(json.loads(self.signing_key_file.read_text()))
-        return {"keys": [key.as_dict(private=False)]}
+        """The public keys the HelseID stand-in may sign with: the first (published from the start),
+        then the next (published on rotation). A resource server that knows both takes tokens from
+        either side of a rotation."""
+        files = [self.signing_key_file, *([self.next_signing_key_file] if self.next_signing_key_file else [])]
+        return {"keys": [RSAKey.import_key(json.loads(f.read_text())).as_dict(private=False) for f in files]}
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -150,7 +167,15 @@ def _registry_entry(client: DemoClient) -> dict[str, Any]:
         "scopes": list(client.scopes),
         "organisations": list(client.organisations),
         "multi_tenant": client.multi_tenant,
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "loopback_any_port": client.loopback_any_port,
     }
+
+
+def _person_entry(row: tuple[str, ...]) -> dict[str, str]:
+    names = ("pid", "hpr_number", "security_level", "name", "username", "label")
+    return dict(zip(names, row, strict=True))
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -204,23 +229,35 @@ def running(
     token_lifetime: int = 600,
     jft_ack_delay: float = 3.0,
     demo_organisations: tuple[str, ...] = (DEMO_ORGNR,),
+    redirect_uris: tuple[str, ...] = (),
+    post_logout_redirect_uris: tuple[str, ...] = (),
+    loopback_any_port: bool = False,
+    extra_persons: tuple[tuple[str, ...], ...] = (),
 ) -> Iterator[StandinEnv]:
     """Starts the stand-ins (HelseID, the journaling service) with fresh demo keys under
     `var_dir/standins/`, yields where they are, and stops them. `jft_ack_delay`: seconds until the
     journaling stand-in's simulated EPJ acknowledges an event. `demo_organisations`: the kommuner the
     demo client has a delegation from (and the JFT stand-in receives for); `make run` gives the
-    numbers of the demo kommuner (dho/demo_orgnr.py)."""
+    numbers of the demo kommuner (dho/demo_orgnr.py). `redirect_uris`, `post_logout_redirect_uris`:
+    more for the demo client, beside the demo's (`DEMO_REDIRECT_URIS`, …); `loopback_any_port` lets
+    the demo client's loopback URIs take any port (the tests' live servers; never `make run`).
+    `extra_persons`: test persons beside the demo's, rows as in dho/demo_persons.py."""
     refuse_outside_development()
     directory = Path(var_dir) / "standins"
     directory.mkdir(parents=True, exist_ok=True)
     cert, tls_key = tls_certificate(directory)
     signing_key_file = directory / "helseid-signing-key.json"
+    next_signing_key_file = directory / "helseid-signing-key-next.json"
     private_jwk_file(signing_key_file, "RSA")
+    private_jwk_file(next_signing_key_file, "RSA")
     demo = DemoClient(
         client_id=DEMO_CLIENT_ID,
         key_file=directory / "helseid-client-key.json",
         scopes=(DEMO_SCOPE,),
         organisations=tuple(demo_organisations),
+        redirect_uris=(*DEMO_REDIRECT_URIS, *redirect_uris),
+        post_logout_redirect_uris=(*DEMO_POST_LOGOUT_REDIRECT_URIS, *post_logout_redirect_uris),
+        loopback_any_port=loopback_any_port,
     )
     private_jwk_file(demo.key_file, "EC")
     clients = (demo, *extra_clients)
@@ -228,8 +265,10 @@ def running(
         "tls_cert": str(cert),
         "tls_key": str(tls_key),
         "signing_key_file": str(signing_key_file),
+        "next_signing_key_file": str(next_signing_key_file),
         "token_lifetime": token_lifetime,
         "clients": [_registry_entry(c) for c in clients],
+        "persons": [_person_entry(row) for row in (*PERSONS, *extra_persons)],
     }
     config_file = directory / "helseid-registry.json"
     config_file.write_text(json.dumps(config, indent=2))
@@ -247,6 +286,7 @@ def running(
                 ca_file=cert,
                 client=demo,
                 signing_key_file=signing_key_file,
+                next_signing_key_file=next_signing_key_file,
                 directory=directory,
                 clients=clients,
             )
@@ -258,6 +298,7 @@ def running(
                 "issuer_jwks": env.issuer_jwks(),  # public: the resource server verifies with it
                 "receivers": sorted({o for c in clients for o in c.organisations}),
                 "ack_delay": jft_ack_delay,
+                "events_file": str(directory / "jft-events.sqlite3"),  # kept across restarts (dho/dev/jft.py)
             }, indent=2))  # fmt: skip
             jft = _start("dho.dev.jft", jft_config, jft_ready)
             processes.append(jft)

@@ -2,25 +2,35 @@
 HTTPS to its own process (the `standins` fixture, tests/conftest.py). Requests are made by hand here
 (signed with jwskate, the client's library; the stand-in verifies with joserfc) so that every claim
 can be got wrong on purpose. And `verify_dpop_request`, the resource side, refuses a token used
-with another key, a wrong `ath`, an expired or forged token."""
+with another key, a wrong `ath`, an expired or forged token. The user login (PAR, the picker, the
+code, logout) likewise: the whole flow gives a verifiable ID token, and each refusal its code."""
 
 import json
+import re
+import secrets
 import time
 import uuid
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
+from joserfc import jwt as jose_jwt
+from joserfc.jwk import RSAKey
 from jwskate import Jwk, Jwt
 
 from dho.dev.helseid import (
     ORGNR_PARENT_CLAIM,
     DPoPRequestRefused,
     NonceStore,
+    OAuthRefusal,
+    PageRefusal,
     ReplayCache,
     b64url_sha256,
     sign_access_token,
+    standin_from_config,
     verify_dpop_request,
 )
+from dho.dev.helseid_login import OneUse, redirect_uri_allowed
 from tests.conftest import STANDIN_TWO_KOMMUNER
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -104,7 +114,9 @@ def test_it_publishes_discovery_and_its_keys(standins):
     assert document["token_endpoint"] == token_url(standins)
     assert document["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
     jwks = requests.get(document["jwks_uri"], verify=str(standins.ca_file), timeout=10).json()
-    assert [k["kid"] for k in jwks["keys"]] == [k["kid"] for k in standins.issuer_jwks()["keys"]]
+    # The first key only: the next is published on rotation (test_a_rotated_key_signs_and_is_published).
+    first, following = standins.issuer_jwks()["keys"]
+    assert [k["kid"] for k in jwks["keys"]] == [first["kid"]] != [following["kid"]]
     assert not {"d", "p", "q"} & set(jwks["keys"][0])
 
 
@@ -362,3 +374,524 @@ def test_the_resource_side_asks_for_its_nonce(standins, bound):
     asked = refusal(standins, resource_headers(token, key), "use_dpop_nonce", nonces=nonces)
     assert asked.headers["DPoP-Nonce"]
     verify(standins, resource_headers(token, key, nonce=asked.headers["DPoP-Nonce"]), nonces=nonces)
+
+
+# --- user login: PAR, the picker, the code, logout --------------------------------------------
+
+DEMO = "dho-demo-maskin"
+CALLBACK = "http://127.0.0.1:8000/innlogging/helseid/callback/"
+LOGIN_SCOPES = ("openid profile helseid://scopes/identity/pid helseid://scopes/identity/security_level "
+                "helseid://scopes/identity/assurance_level helseid://scopes/hpr/hpr_number")  # fmt: skip
+ERIK = "23866121036"  # dho/demo_persons.py: level 4, HPR number
+LISE = "05898321020"  # level 4, no HPR number
+ANDERS = "28847521033"  # level 3
+TRANSACTION = re.compile(r'name="transaction" value="([^"]+)"')
+
+
+def login_assertion(env, **overrides):
+    """A client assertion for the login endpoints: no organisation unless a test names one."""
+    return assertion(env, **{"authorization_details": None, **overrides})
+
+
+def pkce():
+    verifier = secrets.token_urlsafe(48)
+    return verifier, b64url_sha256(verifier)
+
+
+def issuer_url(env, path):
+    return f"{env.helseid_issuer}{path}"
+
+
+def par(env, *, client_id=DEMO, client_assertion=None, dpop=None, **params):
+    """POST /connect/par with a well-formed request, `params` overriding (None drops one)."""
+    form = {"client_assertion_type": ASSERTION_TYPE, "client_id": client_id, "response_type": "code",
+            "redirect_uri": CALLBACK, "scope": LOGIN_SCOPES, "state": secrets.token_urlsafe(16),
+            "nonce": secrets.token_urlsafe(16), "code_challenge": pkce()[1], "code_challenge_method": "S256",
+            "client_assertion": client_assertion or login_assertion(env, client_id=client_id or DEMO)}  # fmt: skip
+    form.update(params)
+    form = {k: v for k, v in form.items() if v is not None}
+    headers = {"DPoP": dpop} if dpop else {}
+    return requests.post(issuer_url(env, "/connect/par"), data=form, headers=headers, verify=str(env.ca_file),
+                         timeout=10)  # fmt: skip
+
+
+def authorize(env, params):
+    return requests.get(issuer_url(env, "/connect/authorize"), params=params, allow_redirects=False,
+                        verify=str(env.ca_file), timeout=10)  # fmt: skip
+
+
+def picker(env, request_uri, client_id=DEMO):
+    page = authorize(env, {"client_id": client_id, "request_uri": request_uri})
+    assert page.status_code == 200, page.text
+    return page
+
+
+def choose(env, page, **form):
+    """Submits the picker's form as a browser would: its hidden transaction and the button pressed."""
+    data = {"transaction": TRANSACTION.search(page.text).group(1), **form}
+    return requests.post(issuer_url(env, "/connect/authorize"), data=data, allow_redirects=False,
+                         verify=str(env.ca_file), timeout=10)  # fmt: skip
+
+
+def front_channel(env, pid=ERIK, **par_params):
+    """PAR → the picker → a person chosen: the callback's parameters, with what the client kept."""
+    verifier, challenge = pkce()
+    state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    pushed = par(env, state=state, nonce=nonce, code_challenge=challenge, **par_params)
+    assert pushed.status_code == 201, pushed.text
+    redirect = choose(env, picker(env, pushed.json()["request_uri"]), pid=pid)
+    assert redirect.status_code == 302, redirect.text
+    location = urlsplit(redirect.headers["Location"])
+    callback = dict(parse_qsl(location.query))
+    assert callback["state"] == state and callback["iss"] == env.helseid_issuer
+    return {"code": callback["code"], "verifier": verifier, "nonce": nonce, "location": location}
+
+
+def exchange(env, code, verifier, *, redirect_uri=CALLBACK, client_assertion=None, dpop=None, **extra):
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+            "code_verifier": verifier, "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": client_assertion or login_assertion(env)}  # fmt: skip
+    form.update(extra)
+    form = {k: v for k, v in form.items() if v is not None}
+    headers = {"DPoP": dpop} if dpop else {}
+    return requests.post(token_url(env), data=form, headers=headers, verify=str(env.ca_file), timeout=10)
+
+
+def published_keys(env):
+    return requests.get(issuer_url(env, "/.well-known/openid-configuration/jwks"), verify=str(env.ca_file),
+                        timeout=10).json()["keys"]  # fmt: skip
+
+
+def verified_id_token(env, id_token):
+    """The ID token's claims, its signature checked as a client does: the key its `kid` names, from
+    the JWKS."""
+    token = Jwt(id_token)
+    key = next(k for k in published_keys(env) if k["kid"] == token.headers["kid"])
+    assert token.headers["alg"] == "RS256"
+    assert token.verify_signature(Jwk(key), alg="RS256")
+    return token.claims
+
+
+def page_error(response):
+    """The error code on the stand-in's own error page (it redirects nowhere it cannot trust)."""
+    assert response.status_code == 400, response.text
+    assert "Location" not in response.headers
+    return re.search(r'data-error="([^"]+)"', response.text).group(1)
+
+
+def test_discovery_publishes_the_login_endpoints(standins):
+    document = requests.get(issuer_url(standins, "/.well-known/openid-configuration"),
+                            verify=str(standins.ca_file), timeout=10).json()  # fmt: skip
+    issuer = standins.helseid_issuer
+    assert document["authorization_endpoint"] == f"{issuer}/connect/authorize"
+    assert document["pushed_authorization_request_endpoint"] == f"{issuer}/connect/par"
+    assert document["require_pushed_authorization_requests"] is True
+    assert document["end_session_endpoint"] == f"{issuer}/connect/endsession"
+    assert document["jwks_uri"] == f"{issuer}/.well-known/openid-configuration/jwks"
+    assert document["code_challenge_methods_supported"] == ["S256"]
+    assert document["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert document["authorization_response_iss_parameter_supported"] is True
+    assert set(document["acr_values_supported"]) == {"Level3", "Level4"}
+    assert {"openid", "helseid://scopes/identity/pid", "helseid://scopes/hpr/hpr_number"} <= set(
+        document["scopes_supported"]
+    )
+    assert {"helseid://claims/identity/pid", "helseid://claims/identity/security_level", "sub", "nonce"} <= set(
+        document["claims_supported"]
+    )
+
+
+def test_a_whole_login_gives_a_verifiable_id_token_with_the_persons_claims(standins):
+    verifier, challenge = pkce()
+    pushed = par(standins, state="tilstand-1", nonce="nonce-1", code_challenge=challenge)
+    assert pushed.status_code == 201, pushed.text
+    assert pushed.json()["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+    assert pushed.json()["expires_in"] == 60
+    page = picker(standins, pushed.json()["request_uri"])
+    assert "Velg testperson" in page.text and "Erik Berg" in page.text and "Tora Testesen" in page.text
+    assert "<script" not in page.text and "style" not in page.text
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    redirect = choose(standins, page, pid=ERIK)
+    assert redirect.status_code == 302
+    location = urlsplit(redirect.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == CALLBACK
+    callback = dict(parse_qsl(location.query))
+    assert callback["state"] == "tilstand-1" and callback["iss"] == standins.helseid_issuer
+    before = int(time.time())
+    response = exchange(standins, callback["code"], verifier)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["token_type"] == "Bearer" and answer["expires_in"] == 600 and answer["access_token"]
+    claims = verified_id_token(standins, answer["id_token"])
+    assert claims["iss"] == standins.helseid_issuer and claims["aud"] == DEMO
+    assert claims["nonce"] == "nonce-1"
+    assert before - 5 <= claims["iat"] <= claims["auth_time"] + 5 and claims["exp"] > time.time()
+    assert claims["helseid://claims/identity/pid"] == ERIK
+    assert claims["helseid://claims/identity/security_level"] == "4"
+    assert claims["helseid://claims/identity/assurance_level"] == "high"
+    assert claims["helseid://claims/hpr/hpr_number"] == "9144891"
+    assert (claims["name"], claims["given_name"], claims["family_name"]) == ("Erik Berg", "Erik", "Berg")
+    assert claims["acr"] == "Level4" and claims["sid"]
+    # `sub` is the person's, the same at every login, and another person's is another.
+    second = front_channel(standins, ERIK)
+    second_claims = verified_id_token(
+        standins, exchange(standins, second["code"], second["verifier"]).json()["id_token"]
+    )
+    assert second_claims["sub"] == claims["sub"] and second_claims["sid"] != claims["sid"]
+    other = front_channel(standins, LISE)
+    other_claims = verified_id_token(standins, exchange(standins, other["code"], other["verifier"]).json()["id_token"])
+    assert other_claims["sub"] != claims["sub"]
+
+
+def test_the_id_token_carries_the_claims_its_scopes_release_and_hpr_only_for_who_has_one(standins):
+    bare = front_channel(standins, ERIK, scope="openid")
+    claims = verified_id_token(standins, exchange(standins, bare["code"], bare["verifier"]).json()["id_token"])
+    assert claims["sub"] and claims["nonce"] == bare["nonce"]
+    assert not {"helseid://claims/identity/pid", "name", "helseid://claims/hpr/hpr_number"} & set(claims)
+    lise = front_channel(standins, LISE)
+    claims = verified_id_token(standins, exchange(standins, lise["code"], lise["verifier"]).json()["id_token"])
+    assert claims["helseid://claims/identity/pid"] == LISE
+    assert "helseid://claims/hpr/hpr_number" not in claims
+    level3 = front_channel(standins, ANDERS)
+    claims = verified_id_token(standins, exchange(standins, level3["code"], level3["verifier"]).json()["id_token"])
+    assert claims["helseid://claims/identity/security_level"] == "3" and claims["acr"] == "Level3"
+    assert claims["helseid://claims/identity/assurance_level"] == "substantial"
+
+
+def test_acr_values_level4_leaves_level3_persons_out(standins):
+    pushed = par(standins, acr_values="Level4")
+    page = picker(standins, pushed.json()["request_uri"])
+    assert f'value="{ERIK}"' in page.text and f'value="{ANDERS}"' not in page.text
+    assert "Anders Moen" in page.text and "krever nivå 4" in page.text
+    assert page_error(choose(standins, page, pid=ANDERS)) == "invalid_request"
+    # The form refused for the person is still good for another.
+    assert choose(standins, page, pid=ERIK).status_code == 302
+    assert par(standins, acr_values="Level9").json()["error"] == "invalid_request"
+
+
+def test_cancel_and_prompt_none_go_back_to_the_client_with_the_error(standins):
+    pushed = par(standins, state="s-avbryt")
+    redirect = choose(standins, picker(standins, pushed.json()["request_uri"]), cancel="1")
+    assert redirect.status_code == 302
+    callback = dict(parse_qsl(urlsplit(redirect.headers["Location"]).query))
+    assert callback["error"] == "access_denied" and callback["state"] == "s-avbryt" and "code" not in callback
+    assert callback["iss"] == standins.helseid_issuer
+    silent = par(standins, prompt="none")
+    redirect = authorize(standins, {"client_id": DEMO, "request_uri": silent.json()["request_uri"]})
+    assert dict(parse_qsl(urlsplit(redirect.headers["Location"]).query))["error"] == "login_required"
+
+
+def test_the_authorization_endpoint_takes_only_a_pushed_request(standins):
+    challenge = pkce()[1]
+    raw = {"client_id": DEMO, "response_type": "code", "redirect_uri": CALLBACK, "scope": "openid",
+           "state": "s", "nonce": "n", "code_challenge": challenge, "code_challenge_method": "S256"}  # fmt: skip
+    assert page_error(authorize(standins, raw)) == "invalid_request"
+    pushed = par(standins).json()["request_uri"]
+    assert page_error(authorize(standins, {"client_id": DEMO, "request_uri": pushed, "scope": "openid"})) == (
+        "invalid_request"
+    )
+    assert page_error(authorize(standins, {"client_id": DEMO})) == "invalid_request"
+    # The request_uri was not spent by the refusals: it still works, once.
+    picker(standins, pushed)
+    assert page_error(authorize(standins, {"client_id": DEMO, "request_uri": pushed})) == "invalid_request_uri"
+    made_up = "urn:ietf:params:oauth:request_uri:" + secrets.token_urlsafe(32)
+    assert page_error(authorize(standins, {"client_id": DEMO, "request_uri": made_up})) == "invalid_request_uri"
+    # Another client's request_uri is not this one's.
+    theirs = par(standins).json()["request_uri"]
+    assert page_error(authorize(standins, {"client_id": "dho-test-login", "request_uri": theirs})) == (
+        "invalid_request_uri"
+    )
+    assert page_error(authorize(standins, {"client_id": "nobody", "request_uri": theirs})) == "unauthorized_client"
+
+
+def test_the_pickers_form_takes_a_known_person_once(standins):
+    page = picker(standins, par(standins).json()["request_uri"])
+    assert page_error(choose(standins, page, pid="00000000000")) == "invalid_request"
+    assert page_error(choose(standins, page)) == "invalid_request"  # no button pressed
+    assert choose(standins, page, pid=ERIK).status_code == 302
+    assert page_error(choose(standins, page, pid=ERIK)) == "invalid_request"
+    assert page_error(choose(standins, page, cancel="1")) == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    "params, error",
+    [
+        ({"code_challenge_method": "plain"}, "invalid_request"),
+        ({"code_challenge_method": None}, "invalid_request"),  # RFC 7636's default is plain: refused
+        ({"code_challenge": None}, "invalid_request"),
+        ({"code_challenge": "kort"}, "invalid_request"),
+        ({"redirect_uri": "http://127.0.0.1:8000/annen/sti/"}, "invalid_request"),
+        ({"redirect_uri": "https://angriper.example/innlogging/helseid/callback/"}, "invalid_request"),
+        ({"redirect_uri": None}, "invalid_request"),
+        ({"state": None}, "invalid_request"),
+        ({"nonce": None}, "invalid_request"),
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"response_mode": "fragment"}, "invalid_request"),
+        ({"scope": "profile"}, "invalid_scope"),
+        ({"scope": "openid nhn:kjernejournal/api"}, "invalid_scope"),
+        ({"prompt": "none login"}, "invalid_request"),
+        ({"request": "eyJ.eyJ.sig"}, "request_not_supported"),
+        ({"request_uri": "urn:ietf:params:oauth:request_uri:x"}, "invalid_request"),
+        ({"client_id": None}, "invalid_request"),
+        ({"authorization_details": json.dumps([details("974600951")])}, "invalid_authorization_details"),
+        ({"authorization_details": "ikke json"}, "invalid_authorization_details"),
+    ],
+    ids=[
+        "plain-pkce",
+        "no-method",
+        "no-challenge",
+        "short-challenge",
+        "unregistered-path",
+        "foreign-host",
+        "no-redirect",
+        "no-state",
+        "no-nonce",
+        "implicit",
+        "fragment",
+        "no-openid",
+        "unknown-scope",
+        "prompt-none-and-more",
+        "request-object",
+        "request-uri-to-par",
+        "no-client-id",
+        "not-delegated",
+        "details-not-json",
+    ],
+)
+def test_par_refuses(standins, params, error):
+    response = par(standins, **params)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == error, response.json()
+    assert "request_uri" not in response.json()
+
+
+def test_par_authenticates_the_client_strictly(standins):
+    stale = login_assertion(standins, iat=int(time.time()) - 200, lifetime=100)
+    assert par(standins, client_assertion=stale).json()["error"] == "invalid_client"
+    signed = login_assertion(standins)
+    assert par(standins, client_assertion=signed).status_code == 201
+    assert par(standins, client_assertion=signed).json()["error"] == "invalid_client"  # replayed jti
+    nobody = login_assertion(standins, iss="nobody", sub="nobody", key=client_key(standins))
+    assert par(standins, client_id="nobody", client_assertion=nobody).json()["error"] == "invalid_client"
+    token_aud = login_assertion(standins, aud=token_url(standins))
+    assert par(standins, client_assertion=token_aud).json()["error"] == "invalid_client"
+    no_type = par(standins, client_assertion_type=None)
+    assert no_type.json()["error"] == "invalid_client"
+    # A machine client, registered with no redirect URI, does not log users in.
+    rsa_key = Jwk({**client_key(standins, "dho-test-rsa"), "alg": "RS256"})
+    machine = assertion(standins, rsa_key, client_id="dho-test-rsa", authorization_details=None)
+    rsa = par(standins, client_id="dho-test-rsa", client_assertion=machine)
+    assert rsa.json()["error"] == "unauthorized_client"
+
+
+def test_par_takes_a_delegated_organisation_into_the_access_token(standins):
+    login = front_channel(
+        standins, ERIK, authorization_details=json.dumps([details(value=f"NO:ORGNR:{ORGNR}:974600951")])
+    )
+    access = Jwt(exchange(standins, login["code"], login["verifier"]).json()["access_token"]).claims
+    assert access[ORGNR_PARENT_CLAIM] == ORGNR
+    assert access["helseid://claims/client/claims/orgnr_child"] == "974600951"
+    assert access["helseid://claims/identity/pid"] == ERIK and access["client_id"] == DEMO
+
+
+def test_a_loopback_redirect_uri_may_take_any_port_for_a_test_client_only(standins):
+    # The demo client is registered with loopback_any_port in the tests (tests/conftest.py).
+    live = "http://localhost:51234/innlogging/helseid/callback/"
+    login = front_channel(standins, ERIK, redirect_uri=live)
+    assert login["location"].netloc == "localhost:51234"
+    assert exchange(standins, login["code"], login["verifier"], redirect_uri=live).status_code == 200
+    assert par(standins, redirect_uri="http://localhost:51234/innlogging/helseid/annet/").status_code == 400
+    assert par(standins, redirect_uri="https://localhost:51234/innlogging/helseid/callback/").status_code == 400
+    # Exact match, port and all, where the registration says nothing of loopback ports.
+    registered = ["http://127.0.0.1:8000/cb/"]
+    assert redirect_uri_allowed("http://127.0.0.1:8000/cb/", registered, loopback_any_port=False)
+    assert not redirect_uri_allowed("http://127.0.0.1:8001/cb/", registered, loopback_any_port=False)
+    assert redirect_uri_allowed("http://127.0.0.1:8001/cb/", registered, loopback_any_port=True)
+    assert not redirect_uri_allowed("http://localhost:8001/cb/", registered, loopback_any_port=True)
+    assert not redirect_uri_allowed("http://127.0.0.1:8001/cb/?x=1", registered, loopback_any_port=True)
+
+
+# --- the code at the token endpoint -----------------------------------------------------------
+
+
+def test_the_code_needs_its_verifier(standins):
+    login = front_channel(standins)
+    wrong = exchange(standins, login["code"], pkce()[0])
+    assert wrong.json()["error"] == "invalid_grant" and "id_token" not in wrong.json()
+    # A code tried with a wrong verifier is spent: the right one is too late.
+    assert exchange(standins, login["code"], login["verifier"]).json()["error"] == "invalid_grant"
+    login = front_channel(standins)
+    assert exchange(standins, login["code"], None).json()["error"] == "invalid_grant"
+    login = front_channel(standins)
+    assert exchange(standins, login["code"], "för-kort").json()["error"] == "invalid_grant"
+
+
+def test_the_code_is_bound_to_its_redirect_uri_and_client(standins):
+    login = front_channel(standins)
+    other_registered = "http://localhost:8000/innlogging/helseid/callback/"
+    assert exchange(standins, login["code"], login["verifier"], redirect_uri=other_registered).json()["error"] == (
+        "invalid_grant"
+    )
+    login = front_channel(standins)
+    assert exchange(standins, login["code"], login["verifier"], redirect_uri=None).json()["error"] == "invalid_grant"
+    login = front_channel(standins)
+    theirs = assertion(standins, client_id="dho-test-login", authorization_details=None)
+    response = exchange(standins, login["code"], login["verifier"], client_assertion=theirs)
+    assert response.json()["error"] == "invalid_grant"
+    assert exchange(standins, "en-kode-som-aldri-ble-gitt", login["verifier"]).json()["error"] == "invalid_grant"
+
+
+def test_a_stale_or_replayed_assertion_leaves_the_code_unspent(standins):
+    login = front_channel(standins)
+    stale = login_assertion(standins, iat=int(time.time()) - 200, lifetime=100)
+    assert exchange(standins, login["code"], login["verifier"], client_assertion=stale).json()["error"] == (
+        "invalid_client"
+    )
+    signed = login_assertion(standins)
+    par(standins, client_assertion=signed)  # used once at PAR
+    assert exchange(standins, login["code"], login["verifier"], client_assertion=signed).json()["error"] == (
+        "invalid_client"
+    )
+    assert exchange(standins, login["code"], login["verifier"]).status_code == 200
+
+
+def test_a_code_used_twice_is_refused_and_its_token_revoked(standins, dpop_key, nonce):
+    login = front_channel(standins, scope=f"{LOGIN_SCOPES} nhn:jft/api", dpop_jkt=dpop_key.thumbprint())
+    first = exchange(standins, login["code"], login["verifier"], dpop=proof(dpop_key, token_url(standins), nonce=nonce))
+    assert first.status_code == 200, first.text
+    token = first.json()["access_token"]
+    assert first.json()["token_type"] == "DPoP" and Jwt(token).claims["cnf"] == {"jkt": dpop_key.thumbprint()}
+    assert use_resource(standins, token, dpop_key).status_code == 200
+    again = exchange(standins, login["code"], login["verifier"], dpop=proof(dpop_key, token_url(standins), nonce=nonce))
+    assert again.json()["error"] == "invalid_grant" and "trukket tilbake" in again.json()["error_description"]
+    refused_use = use_resource(standins, token, dpop_key)
+    assert refused_use.status_code == 401 and refused_use.json()["error"] == "invalid_token"
+
+
+def use_resource(env, token, key):
+    """GET the stand-in's DPoP-protected demo resource, with its nonce round."""
+    url = issuer_url(env, "/_standin/resource")
+
+    def attempt(nonce=None):
+        headers = {"Authorization": f"DPoP {token}",
+                   "DPoP": proof(key, url, htm="GET", ath=b64url_sha256(token), nonce=nonce)}  # fmt: skip
+        return requests.get(url, headers=headers, verify=str(env.ca_file), timeout=10)
+
+    response = attempt()
+    if response.status_code == 401 and response.headers.get("DPoP-Nonce"):
+        response = attempt(response.headers["DPoP-Nonce"])
+    return response
+
+
+def test_a_code_bound_to_a_dpop_key_needs_a_proof_with_it(standins, dpop_key, nonce):
+    # The nonce round does not spend the code: the client is told, signs again, and gets its tokens.
+    login = front_channel(standins, dpop_jkt=dpop_key.thumbprint())
+    told = exchange(standins, login["code"], login["verifier"], dpop=proof(dpop_key, token_url(standins)))
+    assert told.json()["error"] == "use_dpop_nonce"
+    with_nonce = proof(dpop_key, token_url(standins), nonce=told.headers["DPoP-Nonce"])
+    assert exchange(standins, login["code"], login["verifier"], dpop=with_nonce).status_code == 200
+    login = front_channel(standins, dpop_jkt=dpop_key.thumbprint())
+    assert exchange(standins, login["code"], login["verifier"]).json()["error"] == "invalid_dpop_proof"
+    login = front_channel(standins, dpop_jkt=dpop_key.thumbprint())
+    another = Jwk.generate(alg="ES256")
+    response = exchange(
+        standins, login["code"], login["verifier"], dpop=proof(another, token_url(standins), nonce=nonce)
+    )
+    assert response.json()["error"] == "invalid_dpop_proof"
+
+
+def test_request_uris_and_codes_expire(standins):
+    """In the process (a minute's wait is too long for a test): the same stand-in, short lifetimes."""
+    config = json.loads((standins.directory / "helseid-registry.json").read_text())
+    local = standin_from_config(config, standins.helseid_issuer)
+    local.pushed, local.codes = OneUse(0.3, "urn:ietf:params:oauth:request_uri:"), OneUse(0.3)
+
+    def pushed(challenge):
+        form = {"client_assertion_type": [ASSERTION_TYPE], "client_assertion": [login_assertion(standins)],
+                "client_id": [DEMO], "response_type": ["code"], "redirect_uri": [CALLBACK], "scope": ["openid"],
+                "state": ["s"], "nonce": ["n"], "code_challenge": [challenge],
+                "code_challenge_method": ["S256"]}  # fmt: skip
+        return local.par(form, {})["request_uri"]
+
+    late = pushed(pkce()[1])
+    time.sleep(0.4)
+    with pytest.raises(PageRefusal) as caught:
+        local.authorize(urlencode({"client_id": DEMO, "request_uri": late}))
+    assert caught.value.error == "invalid_request_uri" and "utløpt" in caught.value.description
+    verifier, challenge = pkce()
+    page = local.authorize(urlencode({"client_id": DEMO, "request_uri": pushed(challenge)}))
+    answer = local.choose({"transaction": [TRANSACTION.search(page.body).group(1)], "pid": [ERIK]})
+    code = dict(parse_qsl(urlsplit(answer.location).query))["code"]
+    time.sleep(0.4)
+    form = {"grant_type": ["authorization_code"], "code": [code], "redirect_uri": [CALLBACK],
+            "code_verifier": [verifier], "client_assertion_type": [ASSERTION_TYPE],
+            "client_assertion": [login_assertion(standins)]}  # fmt: skip
+    with pytest.raises(OAuthRefusal) as refused_late:
+        local.token(form, {})
+    assert (refused_late.value.error, refused_late.value.description) == ("invalid_grant", "koden er utløpt")
+
+
+# --- keys, logout -----------------------------------------------------------------------------
+
+
+def test_a_rotated_key_signs_and_is_published(standins):
+    def keys(**body):
+        response = requests.post(issuer_url(standins, "/_standin/keys"), json=body, verify=str(standins.ca_file),
+                                 timeout=10)  # fmt: skip
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    first, following = (k["kid"] for k in standins.issuer_jwks()["keys"])
+    try:
+        assert keys(sign_with="next") == {"signing": following, "published": [first, following]}
+        assert [k["kid"] for k in published_keys(standins)] == [first, following]
+        login = front_channel(standins)
+        id_token = exchange(standins, login["code"], login["verifier"]).json()["id_token"]
+        assert Jwt(id_token).headers["kid"] == following
+        assert verified_id_token(standins, id_token)["nonce"] == login["nonce"]
+        # Signing with a key not (yet) published: what a client must refuse to trust.
+        assert keys(sign_with="next", publish_next=False)["published"] == [first]
+        login = front_channel(standins)
+        id_token = exchange(standins, login["code"], login["verifier"]).json()["id_token"]
+        assert Jwt(id_token).headers["kid"] not in [k["kid"] for k in published_keys(standins)]
+    finally:
+        assert keys(sign_with="first") == {"signing": first, "published": [first]}
+
+
+def logged_in(env):
+    login = front_channel(env)
+    return exchange(env, login["code"], login["verifier"]).json()["id_token"]
+
+
+def end_session(env, **params):
+    return requests.get(issuer_url(env, "/connect/endsession"), params=params, allow_redirects=False,
+                        verify=str(env.ca_file), timeout=10)  # fmt: skip
+
+
+def test_logout_returns_to_the_clients_registered_uri(standins):
+    hint = logged_in(standins)
+    response = end_session(standins, id_token_hint=hint, post_logout_redirect_uri="http://127.0.0.1:8000/",
+                           state="ut-1")  # fmt: skip
+    assert response.status_code == 302
+    assert response.headers["Location"] == "http://127.0.0.1:8000/?state=ut-1"
+    assert end_session(standins, id_token_hint=hint).status_code == 200  # no URI: the «logged out» page
+    assert "logget ut" in end_session(standins).text
+
+
+def test_logout_refuses_a_foreign_hint_or_an_unregistered_uri(standins):
+    hint = logged_in(standins)
+    # Signed by another key under this issuer's kid: not this issuer's token.
+    signing = RSAKey.import_key(json.loads(standins.signing_key_file.read_text()))
+    forger = RSAKey.generate_key(2048, parameters={"kid": signing.kid})
+    forged = jose_jwt.encode({"alg": "RS256", "kid": signing.kid}, Jwt(hint).claims, forger, algorithms=["RS256"])
+    assert page_error(
+        end_session(standins, id_token_hint=forged, post_logout_redirect_uri="http://127.0.0.1:8000/")
+    ) == ("invalid_request")
+    # This issuer's hint for the demo client, and another client's post-logout URI.
+    other = "https://annen-tjeneste.example.test/"
+    assert page_error(end_session(standins, id_token_hint=hint, post_logout_redirect_uri=other)) == "invalid_request"
+    assert page_error(
+        end_session(standins, id_token_hint=hint, post_logout_redirect_uri="http://127.0.0.1:8000/x")
+    ) == ("invalid_request")
+    assert page_error(end_session(standins, id_token_hint=hint, client_id="dho-test-login")) == "invalid_request"
+    assert page_error(end_session(standins, post_logout_redirect_uri="http://127.0.0.1:8000/")) == "invalid_request"
+    assert page_error(end_session(standins, id_token_hint="ikke-en-jwt")) == "invalid_request"

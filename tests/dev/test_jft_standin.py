@@ -109,3 +109,50 @@ def test_the_fault_hook_answers_the_next_posts_with_the_status_asked(helseid, st
     hooks("/_standin/faults", status=503, count=2)
     document = _document("urn:uuid:6", synthetic_national_id())
     assert [_post(helseid, standins, document).status_code for _ in range(3)] == [503, 503, 202]
+
+
+def test_a_restarted_standin_still_answers_the_status_of_what_arrived_before(tmp_path):
+    """`make run` again: the stand-in is a new process on a new port with new keys, and its events
+    are read back from its var directory (dho/dev/jft.py's EventStore) — a journaled event's status
+    still answers, and one the EPJ had not read yet is acknowledged by the new process's EPJ."""
+    import time
+
+    from dho.dev import standins as launcher
+
+    def post_and_status(env, helseid, identifier):
+        response = _post(helseid, env, _document(identifier, synthetic_national_id()))
+        assert response.status_code == 202
+        return response.headers["Location"].split("/")[-2]
+
+    def events(env):
+        return requests.get(f"{env.jft_base_url}/_standin/events", verify=str(env.ca_file), timeout=10).json()
+
+    with launcher.running(tmp_path, jft_ack_delay=0.0) as first:
+        helseid = HelseIdClient.from_environ(first.environ())
+        requests.post(f"{first.jft_base_url}/_standin/config", json={"epj": False}, verify=str(first.ca_file),
+                      timeout=10).raise_for_status()  # fmt: skip
+        waiting = post_and_status(first, helseid, "urn:uuid:5e2b0c1a-0000-4000-8000-0000000000a1")
+        journaled = post_and_status(first, helseid, "urn:uuid:5e2b0c1a-0000-4000-8000-0000000000a2")
+        helseid.request("POST", f"{first.jft_base_url}/v1/Bundle/{journaled}/$journaling-acknowledged",
+                        orgnr=ORGNR).raise_for_status()  # fmt: skip
+        before = events(first)
+        first_pid, first_base = first.jft_pid, first.jft_base_url
+    assert (tmp_path / "standins" / "jft-events.sqlite3").exists()
+
+    with launcher.running(tmp_path, jft_ack_delay=0.0) as second:
+        assert second.jft_pid != first_pid and second.jft_base_url != first_base, "a new process, a new port"
+        helseid = HelseIdClient.from_environ(second.environ())
+
+        def status(event_id):
+            url = f"{second.jft_base_url}/v1/Bundle/{event_id}/$status"
+            return helseid.request("GET", url, orgnr=ORGNR).json()["status"]
+
+        assert status(journaled) == "journaled"
+        deadline = time.monotonic() + 10
+        while status(waiting) != "journaled":  # the new process's EPJ reads what was waiting
+            assert time.monotonic() < deadline, status(waiting)
+            time.sleep(0.1)
+        kept = {e["id"]: (e["identifier"], e["sha256"]) for e in events(second)}
+        assert kept == {e["id"]: (e["identifier"], e["sha256"]) for e in before}, "the same events, the same bytes"
+        other = post_and_status(second, helseid, "urn:uuid:5e2b0c1a-0000-4000-8000-0000000000a3")
+        assert other not in (waiting, journaled) and len(events(second)) == 3

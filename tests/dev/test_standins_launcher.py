@@ -14,6 +14,8 @@ from pathlib import Path
 
 import requests
 
+from dho.demo_persons import PERSONS
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("tenants", "patients", "measurements", "ebp", "triage", "billing", "dho")
 
@@ -40,6 +42,11 @@ def test_it_writes_the_demo_keys_and_registry_and_answers(standins):
     registry = json.loads((standins.directory / "helseid-registry.json").read_text())
     demo = next(c for c in registry["clients"] if c["client_id"] == standins.client.client_id)
     assert demo["organisations"] == ["312229544"] and demo["scopes"] == ["nhn:jft/api"]
+    # The demo's login: its callback and post-logout URIs, and the test persons of dho/demo_persons.py.
+    assert "http://127.0.0.1:8000/innlogging/helseid/callback/" in demo["redirect_uris"]
+    assert demo["post_logout_redirect_uris"] == ["http://127.0.0.1:8000/", "http://localhost:8000/"]
+    assert {p["pid"] for p in registry["persons"]} >= {row[0] for row in PERSONS}
+    assert registry["next_signing_key_file"] and len(standins.issuer_jwks()["keys"]) == 2
     assert not {"d", "p", "q"} & set(demo["jwks"]["keys"][0])  # the registry holds public keys only
     assert "d" in json.loads(standins.client.key_file.read_text())
     assert oct(standins.client.key_file.stat().st_mode & 0o777) == "0o600"

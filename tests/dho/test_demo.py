@@ -16,6 +16,7 @@ from billing.calculation import Month
 from billing.models import LockedMonth
 from billing.selectors import coordinator_basis, finance_view_for, price_model_for, visible_allocation
 from dho.demo import MUNICIPALITIES, NAMED_PATIENTS, _reading_sender, seed_demo
+from insight.models import ComparisonServiceUse, ServiceUse, SurveyAnswer
 from patients.models import Appeal, Decision, Device, DeviceLoan, Kit, MoveNotice, Patient, Referral, StatusChange
 from patients.services import consent_given
 from tenants.models import Agreement, AuditEvent, Centre, Membership, Municipality, Population, Staffing
@@ -94,7 +95,7 @@ def test_the_command_refuses_without_debug(db, settings):
 
 def test_it_builds_the_documented_world_and_a_second_run_changes_nothing(demo, settings):
     models = (Municipality, Centre, Agreement, User, Membership, Patient, StatusChange, Referral, DeviceLoan, Device,
-              Kit, Appeal, Population, Staffing)  # fmt: skip
+              Kit, Appeal, Population, Staffing, ServiceUse, SurveyAnswer, ComparisonServiceUse)  # fmt: skip
     counts = [m.objects.count() for m in models]
     call_command("seed_demo")
     assert [m.objects.count() for m in models] == counts
@@ -182,6 +183,26 @@ def test_the_leder_sees_the_centres_figures_and_no_patient(demo):
     body = client.get("/api/v1/insight/").json()
     assert body["centre"]["slug"] == "ovre-romerike" and body["whole_centre"] is True
     assert body["capacity"]["active_patients"] > 0 and body["capacity"]["nurse_fte"] > 0
+
+
+def test_the_gevinst_has_the_named_patients_registrations_and_figures_to_show(demo):
+    named = ServiceUse.objects.filter(patient__name__in=[n.name for n in NAMED_PATIENTS])
+    assert set(named.values_list("patient__name", "kind")) == {
+        (n.name, kind) for n in NAMED_PATIENTS for kind in ("baseline", "month_6")}  # fmt: skip
+    centre = _client("leder.ullensaker").get("/api/v1/insight/gevinst/").json()
+    assert centre["service_use"]["before"]["patients"] >= 20 and centre["service_use"]["after"]["patients"] >= 20
+    assert centre["service_use"]["after"]["home_nursing_hours_per_week"] is not None
+    assert centre["survey"]["safer"]["yes"] == 12 and centre["survey"]["health"]["better_share"] is not None
+    ullensaker = _client("sykepleier.ullensaker").get("/api/v1/insight/gevinst/?municipality=3209").json()
+    assert ullensaker["service_use"]["before"]["patients"] >= 10
+    assert ullensaker["service_use"]["after"]["bed_days"] is not None and ullensaker["survey"]["joy"]["more"] == 6
+    assert ullensaker["comparison"]["before"]["patients"] == 6
+    # Gjerdrum has two: its koordinator sees the rule at work.
+    gjerdrum = _client("koordinator.gjerdrum").get("/api/v1/insight/gevinst/").json()
+    assert gjerdrum["service_use"]["before"]["patients"] is None
+    assert gjerdrum["service_use"]["suppressed"]["before.patients"] == "færre enn 5 personer"
+    page = _client("koordinator.gjerdrum").get("/innsikt/gevinst/")
+    assert page.status_code == 200 and "Tjenestebruk per pasientmåned" in page.content.decode()
 
 
 def test_the_named_patients_have_the_documented_approved_plans(demo):
@@ -516,3 +537,55 @@ def _olav_handled_and_journaled():
         time.sleep(0.2)
     delivery.refresh_from_db()
     assert delivery.state == DeliveryState.JOURNALED and delivery.get_state_display() == "Journalført"
+
+
+def test_after_make_run_restarts_a_note_sent_before_is_followed_at_the_standins_new_address(
+    demo, standins, monkeypatch
+):
+    """`make run` again: the JFT stand-in keeps its events (dho/dev/jft.py) but listens on a new port.
+    seed_demo points the routes at it and moves the receipts of the notes on their way there
+    (journaling.services.status_urls_move), so Olav's note sent before the restart ends «Journalført»
+    instead of staying «Sendt» until the overdue flag."""
+    import requests
+
+    from journaling import services as journaling
+    from journaling import tasks
+    from journaling.models import Delivery, DeliveryState, Route
+    from triage import services as triage
+    from triage.models import Alert
+
+    for name, value in standins.environ().items():
+        monkeypatch.setenv(name, value)
+
+    def config(**values):
+        response = requests.post(f"{standins.jft_base_url}/_standin/config", json=values,
+                                 verify=str(standins.ca_file), timeout=10)  # fmt: skip
+        response.raise_for_status()
+        return response.json()
+
+    seed_demo()
+    before = config()
+    config(epj=False)  # the EPJ has not read it when make run stops
+    try:
+        nurse = User.objects.get(username="sykepleier.ullensaker")
+        alert = Alert.objects.get(patient__name="Olav Haugen", status="open")
+        triage.alert_handle(alert=alert, user=nurse, actions=["called_reached"], note="Ringte Olav.")
+        delivery = Delivery.objects.get(journal_note__alert=alert)
+        assert tasks.send_delivery(delivery.pk) == DeliveryState.SENT
+        # As the previous run left it: the routes and the receipt at that run's port.
+        old, new = "https://127.0.0.1:9", standins.jft_base_url
+        Route.objects.update(base_url=old)
+        Delivery.objects.filter(pk=delivery.pk).update(status_url=Delivery.objects.get(pk=delivery.pk).status_url
+                                                       .replace(new, old))  # fmt: skip
+        row = journaling.delivery_poll(delivery.pk)
+        assert row.state == DeliveryState.SENT and "Status kunne ikke hentes" in row.last_error
+
+        config(epj=True, ack_delay=0)
+        seed_demo()  # make run's seed with the stand-ins' new address
+        row = Delivery.objects.get(pk=delivery.pk)
+        assert row.status_url.startswith(f"{new}/v1/Bundle/") and set(
+            Route.objects.values_list("base_url", flat=True)
+        ) == {new}
+        assert journaling.delivery_poll(delivery.pk).state == DeliveryState.JOURNALED
+    finally:
+        config(**before)

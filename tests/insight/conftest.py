@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from ebp.defaults import TEMPLATES
 from ebp.services import draft_start, draft_submit, version_approve
-from measurements.services import integration_create, readings_ingest
+from measurements.services import answers_ingest, integration_create, readings_ingest
 from patients.models import ASSESSMENT_CRITERIA, MoveNotice, Patient
 from patients.services import (
     appeal_register,
@@ -215,3 +215,82 @@ def scenario(world, clock):
     MembershipFactory(user=coordinator_n, role="coordinator", municipality=m.nannestad)
     return SimpleNamespace(world=world, g=g, n=n, u=ul, astrid=Patient.objects.get(pk=astrid.patient_id),
                            coordinator_n=coordinator_n)  # fmt: skip
+
+
+# --- the gevinst (tests/insight/test_gevinst*.py) --------------------------------------------------
+#
+# Dated from today (the services refuse a period that ends in the future), built through the services:
+# - Gjerdrum: g1–g6 started 400 days ago; each a null-punkt over the 182 days before oppstart, g1–g5 a
+#   6-month registration over the 182 days after it (g6 has none: due); brukerundersøkelser from paper
+#   for g1–g5 and from a tablet for g6 (g1 answered twice: the latest counts; all six «mer livsglede», five
+#   «tryggere» and one «vet ikke»); a comparison group of six
+#   (k1–k6 null-punkt, k1–k5 6 months).
+# - Nannestad: n1–n3 started 400 days ago with a null-punkt each and a survey each: three people, too few.
+
+GEVINST_START_DAYS = 400
+SURVEY_ANSWERS = {  # patient → (days ago, answers); g1's second answer is the later one
+    "g1": [(30, {"safer": "no", "health": "worse"}), (10, {"safer": "yes", "health": "better", "joy": "more"})],
+    "g2": [(12, {"safer": "yes", "health": "same", "joy": "more", "understanding": "yes"})],
+    "g3": [(14, {"safer": "yes", "health": "better", "joy": "more", "fewer_gp_visits": "yes"})],
+    "g4": [(16, {"safer": "yes", "health": "same", "joy": "more", "fewer_admissions": "no"})],
+    "g5": [(18, {"safer": "unknown", "health": "better", "joy": "more", "understanding": "yes"})],
+}
+DEVICE_SURVEY = {"safer": "yes", "health": "same", "joy": "more", "fewer_gp_visits": "unknown"}  # g6, by tablet
+
+
+def gevinst_values(index: int, kind: str) -> dict:
+    """A registration's figures, different per patient so a wrong sum shows."""
+    if kind == "baseline":
+        return {"home_nursing_hours_per_week": f"{10 + index},5", "practical_help_hours_per_week": "2",
+                "short_stay_days": index, "emergency_contacts": 1, "hospital_admissions": index % 2,
+                "bed_days": 3 * index, "gp_consultations": 2}  # fmt: skip
+    return {"home_nursing_hours_per_week": "5", "practical_help_hours_per_week": f"{index % 3}",
+            "short_stay_days": 0, "emergency_contacts": index % 2, "hospital_admissions": 0, "bed_days": 0,
+            "gp_consultations": 3}  # fmt: skip
+
+
+@pytest.fixture
+def gevinst(world):
+    from insight.gevinst.services import comparison_register, service_use_register, survey_register
+
+    m, u = world.m, world.u
+    today = timezone.localdate()
+    started = today - datetime.timedelta(days=GEVINST_START_DAYS)
+    before = (started - datetime.timedelta(days=182), started - datetime.timedelta(days=1))
+    after = (started, started + datetime.timedelta(days=181))
+    g = {f"g{i}": PatientFactory(municipality=m.gjerdrum, name=f"Gevinst G{i}", gp=u.gp) for i in range(1, 7)}
+    n = {f"n{i}": PatientFactory(municipality=m.nannestad, name=f"Gevinst N{i}") for i in range(1, 4)}
+    for patient in [*g.values(), *n.values()]:
+        status_change_record(patient=patient, user=u.nurse, event="started", effective_date=started)
+    for index, (key, patient) in enumerate([*g.items(), *n.items()], start=1):
+        service_use_register(patient=patient, user=u.nurse, kind="baseline", period_from=before[0],
+                             period_to=before[1], values=gevinst_values(index, "baseline"))  # fmt: skip
+        if key in ("g1", "g2", "g3", "g4", "g5"):
+            service_use_register(patient=patient, user=u.coordinator, kind="month_6", period_from=after[0],
+                                 period_to=after[1], values=gevinst_values(index, "month_6"))  # fmt: skip
+    for key, answers in SURVEY_ANSWERS.items():
+        for days, given in answers:
+            survey_register(patient=g[key], user=u.coordinator, answered_on=today - datetime.timedelta(days=days),
+                            answers=given, comment="Trygt å ha noen som følger med.")  # fmt: skip
+    for index, patient in enumerate(n.values()):
+        survey_register(patient=patient, user=u.nurse, answered_on=today - datetime.timedelta(days=5 + index),
+                        answers={"safer": "yes", "health": "better"})  # fmt: skip
+    gateway, _token = integration_create(centre=world.centres.ovre, name="Brukerundersøkelse")
+    answered = timezone.now() - datetime.timedelta(days=3)
+    [result] = answers_ingest(integration=gateway, items=[{
+        "external_id": "survey-g6", "patient_id": str(g["g6"].pk), "questionnaire": "survey",
+        "answers": DEVICE_SURVEY, "answered_at": answered.isoformat()}])  # fmt: skip
+    assert result.status == "created", result
+    for index in range(1, 7):
+        points = [("baseline", before, index + 2)] + ([("month_6", after, index + 4)] if index <= 5 else [])
+        for kind, (first, last), values in points:
+            comparison_register(
+                municipality=m.gjerdrum,
+                user=u.coordinator,
+                code=f"K{index}",
+                kind=kind,
+                period_from=first,
+                period_to=last,
+                values=gevinst_values(values, "baseline"),
+            )
+    return SimpleNamespace(world=world, g=g, n=n, started=started, before=before, after=after, gateway=gateway)

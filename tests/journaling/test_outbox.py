@@ -410,17 +410,65 @@ def test_a_sent_delivery_is_looked_at_again_within_seconds_until_journaled(world
     jft.config(epj=False)  # the EPJ has not read it yet: the row stays registered
     delivery = Delivery.objects.get(journal_note=_handled(world))
     assert tasks.send_delivery(delivery.pk) == DeliveryState.SENT
-    for step in range(1, len(services.FOLLOW_UP_SECONDS) + 1):
-        assert queued[-1] == ("journaling.poll_delivery", [delivery.pk, step], services.FOLLOW_UP_SECONDS[step - 1])
+    assert services.quick_polls() == (2, 3, 5, 10, 20), "the default of DHO_JOURNAL_QUICK_POLLS"
+    for step in range(1, len(services.quick_polls()) + 1):
+        assert queued[-1] == ("journaling.poll_delivery", [delivery.pk, step], services.quick_polls()[step - 1])
         assert tasks.poll_delivery(delivery.pk, step) == DeliveryState.REGISTERED
-    assert len(queued) == len(services.FOLLOW_UP_SECONDS) == 5, "none after the last look"
-    assert sum(services.FOLLOW_UP_SECONDS) <= 40
+    assert len(queued) == len(services.quick_polls()) == 5, "none after the last look"
 
     jft.config(epj=True, ack_delay=0)
     queued.clear()
     assert _until(lambda: tasks.poll_delivery(delivery.pk, 1) == DeliveryState.JOURNALED)
     assert queued[:-1] == [("journaling.poll_delivery", [delivery.pk, 2], 3)] * (len(queued) - 1)
     assert tasks.poll_delivery(delivery.pk, 1) == "" and len(queued) <= 1, "nothing once journaled"
+
+
+def test_the_quick_looks_follow_the_setting(world, route, jft, monkeypatch, settings):
+    """DHO_JOURNAL_QUICK_POLLS sets the waits between the looks; with none, the send queues no look
+    and the beat's sweep alone follows the row."""
+    from types import SimpleNamespace
+
+    queued = []
+    monkeypatch.setattr(services, "current_app", SimpleNamespace(
+        send_task=lambda name, args, countdown, retry: queued.append((args[1], countdown))))  # fmt: skip
+    jft.config(epj=False)
+    settings.DHO_JOURNAL_QUICK_POLLS = (1.5, 7.0)
+    delivery = Delivery.objects.get(journal_note=_handled(world))
+    assert tasks.send_delivery(delivery.pk) == DeliveryState.SENT
+    for step in (1, 2):
+        tasks.poll_delivery(delivery.pk, step)
+    assert queued == [(1, 1.5), (2, 7.0)], "a look after each wait, none after the last"
+
+    queued.clear()
+    settings.DHO_JOURNAL_QUICK_POLLS = ()
+    other = Delivery.objects.get(journal_note=_handled(world))
+    assert tasks.send_delivery(other.pk) == DeliveryState.SENT and queued == []
+
+
+@pytest.mark.parametrize(("value", "waits"), [
+    (None, (2, 3, 5, 10, 20)), ("", (2, 3, 5, 10, 20)), ("1, 2.5,30", (1, 2.5, 30)), ("none", ()), ("0", ()),
+])  # fmt: skip
+def test_the_quick_looks_setting_is_read_from_the_environment(monkeypatch, value, waits):
+    from dho.settings import env_seconds
+
+    if value is None:
+        monkeypatch.delenv("DHO_JOURNAL_QUICK_POLLS", raising=False)
+    else:
+        monkeypatch.setenv("DHO_JOURNAL_QUICK_POLLS", value)
+    assert env_seconds("DHO_JOURNAL_QUICK_POLLS", "2,3,5,10,20") == waits
+
+
+def test_a_malformed_quick_looks_setting_stops_the_start():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DHO_JOURNAL_QUICK_POLLS": "2,fem,10", "DHO_TESTING": "1"}
+    command = [sys.executable, "-c",
+               "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='dho.settings'; django.setup()"]  # fmt: skip
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "DHO_JOURNAL_QUICK_POLLS: «fem» er ikke et antall sekunder" in result.stderr
 
 
 def test_a_real_worker_shows_journaled_within_seconds_without_the_poll_sweep(world, route, jft, celery_worker):
@@ -436,3 +484,28 @@ def test_a_real_worker_shows_journaled_within_seconds_without_the_poll_sweep(wor
     )
     row = Delivery.objects.get(pk=delivery.pk)
     assert (row.journaled_at - row.sent_at).total_seconds() < 8, "the first looks come at 2 and 5 s"
+
+
+def test_moving_a_routes_address_moves_only_the_receipts_on_their_way_under_the_old_one(world):
+    """status_urls_move (the demo's restarted stand-in): a sent, registered or read delivery of the
+    kommune whose status URL is under the old address gets the new one, the same path; a journaled
+    one, another address (also one the old is a prefix of), another kommune's are left."""
+    from tests.journaling.conftest import bare_delivery
+
+    old, new = "https://127.0.0.1:4000", "https://127.0.0.1:5000"
+    urls = {
+        "sent": (world.p.gjerdrum, "sent", f"{old}/v1/Bundle/a/$status"),
+        "read": (world.p.gjerdrum, "read", f"{old}/v1/Bundle/b/$status"),
+        "journaled": (world.p.gjerdrum, "journaled", f"{old}/v1/Bundle/c/$status"),
+        "longer port": (world.p.gjerdrum, "sent", f"{old}1/v1/Bundle/d/$status"),
+        "elsewhere": (world.p.gjerdrum, "sent", "https://jft.example/v1/Bundle/e/$status"),
+        "nannestad": (world.p.nannestad, "sent", f"{old}/v1/Bundle/f/$status"),
+    }
+    rows = {key: bare_delivery(world, patient, state, status_url=url) for key, (patient, state, url) in urls.items()}
+    moved = services.status_urls_move(municipality_id=world.m.gjerdrum.pk, old_base=f"{old}/", new_base=new)
+    assert moved == 2
+    after = {key: Delivery.objects.get(pk=row.pk).status_url for key, row in rows.items()}
+    assert after == {key: url for key, (_p, _s, url) in urls.items()} | {
+        "sent": f"{new}/v1/Bundle/a/$status",
+        "read": f"{new}/v1/Bundle/b/$status",
+    }

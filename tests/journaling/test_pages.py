@@ -246,6 +246,34 @@ def test_the_route_form_says_what_is_wrong_and_saves_a_right_one_audited(world, 
     assert AuditEvent.objects.filter(object_type="journal_route", object_id=str(route.pk), user=world.u.admin).exists()
 
 
+def test_a_vkp_client_is_one_kommunes_and_a_jft_client_every_kommunes(world, login, gjerdrum_route):
+    """VKP ties a HelseID client to one system in one kommune (its VKP-id identifies the sender): a VKP
+    route may not take a client another kommune's VKP route has — the admin's other kommune (the
+    form's check) or another centre's, which the admin cannot see (the database's constraint). A
+    kommune's own route saved again keeps its client; JFT's client serves every kommune."""
+    from journaling.models import VKP_CLIENT_TAKEN
+
+    Route.objects.create(municipality=world.m.grimstad, kind="vkp", orgnr="312229544", base_url="https://vkp.example",
+                         client_id="vkp-grimstad", key_reference="/run/secrets/grimstad.json")  # fmt: skip
+    client = login(world.u.admin)
+    vkp = {"kind": "vkp", "orgnr": "312229544", "base_url": "https://vkp.example", "client_id": "vkp-grimstad",
+           "key_reference": "HELSEID_GJERDRUM_JWK", "scope": "nhn:jft/api"}  # fmt: skip
+    response = client.post("/journalforing/3230/", vkp)  # Grimstad is Agder's: outside this admin's scope
+    assert response.status_code == 400 and str(VKP_CLIENT_TAKEN) in response.content.decode()
+    assert Route.objects.get(pk=gjerdrum_route.pk).kind == "jft"
+
+    own = {**vkp, "client_id": "vkp-gjerdrum"}
+    assert client.post("/journalforing/3230/", own).status_code == 302
+    assert client.post("/journalforing/3230/", own).status_code == 302, "its own client, saved again"
+    assert Route.objects.get(pk=gjerdrum_route.pk).client_id == "vkp-gjerdrum"
+    response = client.post("/journalforing/3238/", own)  # Nannestad, the same admin's: the form sees it
+    assert response.status_code == 400 and str(VKP_CLIENT_TAKEN) in response.content.decode()
+    assert not Route.objects.filter(municipality=world.m.nannestad).exists()
+
+    shared = {**vkp, "kind": "jft", "client_id": "vkp-gjerdrum"}
+    assert client.post("/journalforing/3238/", shared).status_code == 302, "a JFT client serves every kommune"
+
+
 def test_the_health_shows_the_last_success_the_last_error_and_the_routes_problem(world, login, gjerdrum_route):
     delivery_in(bare_delivery(world, world.p.gjerdrum, "sent"), "journaled")
     bare_delivery(world, world.p.gjerdrum, "dead", last_error="Journalføringstjenesten avviste tilgangen (401).")

@@ -1,4 +1,4 @@
-"""The access policy (patients.access, ebp.access, triage.access, billing.access) written out as a
+"""The access policy (patients.access, ebp.access, triage.access, billing.access, insight.gevinst.access) as a
 table: user × patient × step → may, and user × page → may open. The services refuse by the same
 predicates (the last tests: a step the table says no to is a NotAllowed, one it says yes to gets past
 the check to the step's own rules), so what a page offers is what its service accepts."""
@@ -8,6 +8,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from insight.gevinst.services import service_use_register
 from patients import access
 from patients.services import consent_record, patient_gp_set, status_change_record
 from tenants.errors import NotAllowed, Refused
@@ -17,7 +18,7 @@ from tests.factories import MembershipFactory, UserFactory
 from triage.services import contact_record
 
 FORLOP = ("consent", "start", "pause", "resume", "end", "evaluation", "set_fastlege", "edit_contact_info",
-          "answer_move", "see_access_log")  # fmt: skip
+          "answer_move", "see_access_log", "register_gevinst")  # fmt: skip
 NURSE = ("follow_up", "edit_plan")
 OWN_GP = ("approve_plan",)
 
@@ -48,16 +49,18 @@ MAY = {
 }
 
 # user → the pages the main menu offers them
+GEVINST = {"gevinst", "gevinst_registers"}  # the gevinstrapport, the comparison group and the EPJ import
 OPENS = {
-    "nurse": {"worklist", "board", "equipment", "follow_up", "patients"},
-    "nurse_nordrefollo": {"worklist", "board", "follow_up", "patients"},  # keeps no centre's register
-    "nurse_agder": {"worklist", "board", "equipment", "follow_up", "patients"},
-    "coordinator": {"worklist", "board", "patients", "basis"},
+    "nurse": {"worklist", "board", "equipment", "follow_up", "patients", *GEVINST},
+    "nurse_nordrefollo": {"worklist", "board", "follow_up", "patients", *GEVINST},  # keeps no centre's register
+    "nurse_agder": {"worklist", "board", "equipment", "follow_up", "patients", *GEVINST},
+    "coordinator": {"worklist", "board", "patients", "basis", *GEVINST},
     "gp": {"patients", "approvals"},
     "specialist": {"patients"},
     "finance": {"billing"},
     "admin": {"equipment", "price_model", "journaling"},
-    "nurse_gp": {"worklist", "board", "equipment", "follow_up", "patients", "approvals"},
+    "nurse_gp": {"worklist", "board", "equipment", "follow_up", "patients", "approvals", *GEVINST},
+    "leder": {"gevinst"},  # figures only
 }
 
 
@@ -91,8 +94,43 @@ def test_each_user_may_open_exactly_their_pages(people, who):
 
 
 def test_an_unknown_name_is_an_error_not_a_quiet_no(people):
-    with pytest.raises(KeyError):
+    with pytest.raises(access.UnknownName, match="«strat» is no step"):
         access.may(people.u.nurse, "strat", people.p.gjerdrum)
+    with pytest.raises(access.UnknownName, match="«bord» is no page"):
+        access.may_open(people.u.nurse, "bord")
+
+
+def _render(source: str, user, patient=None) -> str:
+    from django.template import Context, Template
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user = user
+    return Template("{% load access %}" + source).render(Context({"request": request, "user": user,
+                                                                   "patient": patient}))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("who", "whose"), [("nurse", "gjerdrum"), ("coordinator", "gjerdrum"), ("gp", "gjerdrum"), ("nurse", "grimstad")]
+)
+def test_the_template_tags_answer_what_the_policy_answers(people, who, whose):
+    """`{% may %}` and `|may_open` are the policy's own `may` and `may_open`: the same answer for
+    every name, so a page offers exactly what the service accepts."""
+    user, patient = getattr(people.u, who), getattr(people.p, whose)
+    steps = "".join(f'{{% may "{n}" patient as ok %}}{{% if ok %}}{n},{{% endif %}}' for n in sorted(access.ACTIONS))
+    pages = "".join(f'{{% if user|may_open:"{n}" %}}{n},{{% endif %}}' for n in sorted(access.PAGES))
+    assert _render(steps, user, patient).split(",")[:-1] == [n for n in sorted(access.ACTIONS)
+                                                             if access.may(user, n, patient)]  # fmt: skip
+    assert _render(pages, user).split(",")[:-1] == [n for n in sorted(access.PAGES) if access.may_open(user, n)]
+
+
+def test_an_unknown_name_in_a_template_fails_the_page(people):
+    from django.template import TemplateSyntaxError
+
+    with pytest.raises(TemplateSyntaxError, match="«strat» is no step"):
+        _render('{% may "strat" patient as ok %}', people.u.nurse, people.p.gjerdrum)
+    with pytest.raises(TemplateSyntaxError, match="«bord» is no page"):
+        _render('{% if user|may_open:"bord" %}x{% endif %}', people.u.nurse)
 
 
 def test_the_access_log_rule_is_the_one_the_log_pages_ask(people):
@@ -127,6 +165,9 @@ STEPS = {
     ),
     "set_fastlege": lambda user, patient: patient_gp_set(patient=patient, user=user, gp=patient.gp),
     "follow_up": lambda user, patient: contact_record(patient=patient, user=user, kind="routine", actions=[]),
+    "register_gevinst": lambda user, patient: service_use_register(
+        patient=patient, user=user, kind="month_3", period_from=None, period_to=None, values={}
+    ),
 }
 
 

@@ -31,6 +31,7 @@ PATIENT_DATA_TABLES = [
     "patients_patientuserobjectpermission", "patients_patientgroupobjectpermission", "measurements_reading",
     "measurements_answer", "measurements_quarantineditem", "triage_alert", "triage_alertevent", "triage_contact",
     "triage_journalnote", "ebp_plan", "ebp_planversion", "billing_lockedline", "journaling_delivery",
+    "insight_serviceuse", "insight_surveyanswer", "insight_comparisonserviceuse",
 ]  # fmt: skip
 
 

@@ -1,0 +1,247 @@
+"""Reads of the gevinst: what is due of a forløp (the patient page, the forløp board), a patient's
+registrations and survey answers, and the report's rows as plain rows for insight.gevinst.figures.
+
+The patient-level reads take a patient (or ids) the caller reached through the scope selectors
+(patients.selectors.get_patient_for, the board's own list), and the caller audits what it shows. The
+report's reads take the kommuner insight.gevinst.access gave the user; no patient leaves them, and
+the caller audits the read as an aggregate. Row-level security holds the user's scope besides.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from insight.access import InsightView, Selection
+from insight.gevinst.figures import GevinstRows, ServiceRow, SurveyRow, period_totals, reports_for
+from insight.gevinst.schedule import DUE, Forlop, Point, schedule
+from insight.models import ComparisonServiceUse, ServiceUse, SurveyAnswer
+from insight.periods import Period, PeriodError, months_back, period_parse
+from measurements.models import Answer, Questionnaire
+from patients.models import Patient, StatusChange, StatusEvent
+from tenants.models import Municipality
+from triage.opening_hours import OSLO
+
+DEFAULT_MONTHS = 24  # the report's period when none is asked for: a forløp's null-punkt and its 12 months
+
+
+# --- the forløp and what is due ---------------------------------------------------------------------
+
+
+def forlops_of(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Forlop]:
+    """The present forløp of each patient that has started one, in its present kommune (a moved
+    patient's forløp starts anew there), from the status history: two queries for any number."""
+    ids = list(patient_ids)
+    kommune = dict(Patient.objects.filter(pk__in=ids).values_list("pk", "municipality_id"))
+    rows = (
+        StatusChange.objects.filter(patient_id__in=ids, event__in=[StatusEvent.STARTED, StatusEvent.ENDED])
+        .order_by("effective_date", "at", "id")
+        .values_list("patient_id", "municipality_id", "event", "effective_date")
+    )
+    walked: dict[uuid.UUID, Forlop] = {}
+    for patient_id, municipality_id, event, day in rows:
+        if municipality_id != kommune.get(patient_id):
+            continue  # another kommune's forløp of a moved patient
+        current = walked.get(patient_id)
+        if event == StatusEvent.STARTED and (current is None or current.ended_on is not None):
+            walked[patient_id] = Forlop(municipality_id, day, None, current.ended_on if current else None)
+        elif event == StatusEvent.ENDED and current is not None and current.ended_on is None:
+            walked[patient_id] = Forlop(municipality_id, current.started_on, day, current.previous_end)
+    return walked
+
+
+def registered_of(forlops: dict[uuid.UUID, Forlop]) -> dict[uuid.UUID, dict[str, datetime.datetime]]:
+    """patient → {kind: when first registered} of the registrations that belong to the present forløp:
+    made in its kommune, for a period that ends after the forløp before it ended."""
+    found: dict[uuid.UUID, dict[str, datetime.datetime]] = defaultdict(dict)
+    rows = (
+        ServiceUse.objects.filter(patient_id__in=list(forlops))
+        .order_by("registered_at")
+        .values_list("patient_id", "municipality_id", "kind", "period_to", "registered_at")
+    )
+    for patient_id, municipality_id, kind, period_to, at in rows:
+        forlop = forlops[patient_id]
+        if municipality_id == forlop.municipality_id and (
+            forlop.previous_end is None or period_to > forlop.previous_end
+        ):
+            found[patient_id].setdefault(kind, at)
+    return found
+
+
+def schedules_of(patient_ids: Iterable[uuid.UUID], today: datetime.date | None = None) -> dict[uuid.UUID, list[Point]]:
+    today = today or timezone.localdate()
+    forlops = forlops_of(patient_ids)
+    registered = registered_of(forlops)
+    return {pk: schedule(forlop, registered.get(pk, {}), today) for pk, forlop in forlops.items()}
+
+
+def due_among(patient_ids: Iterable[uuid.UUID], today: datetime.date | None = None) -> dict[uuid.UUID, list[Point]]:
+    """The points that are due (their date come, no registration yet), per patient that has any."""
+    found = {pk: [p for p in points if p.state == DUE] for pk, points in schedules_of(patient_ids, today).items()}
+    return {pk: points for pk, points in found.items() if points}
+
+
+def due_of_kind(kind: str):
+    """The forløp board's mark of one kind: which of the board's patients have it due."""
+
+    def marked(patient_ids: set[uuid.UUID]) -> list[uuid.UUID]:
+        return [pk for pk, points in due_among(patient_ids).items() if any(p.kind == kind for p in points)]
+
+    return marked
+
+
+# --- one patient's registrations ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SurveyShown:
+    """A survey answer as the patient page and the API show it, entered from paper or sent by a tablet."""
+
+    id: str  # «papir-12», «nettbrett-34»
+    answered_on: datetime.date
+    answers: dict[str, str]
+    comment: str
+    source: str  # paper | device
+    registered_by: Any  # the user who entered the paper form; None for a tablet's
+
+
+def service_uses_of(patient: Patient) -> QuerySet[ServiceUse]:
+    return (
+        ServiceUse.objects.filter(patient=patient)
+        .select_related("registered_by")
+        .order_by("period_from", "registered_at")
+    )
+
+
+def surveys_of(patient: Patient) -> list[SurveyShown]:
+    """The patient's survey answers from both roads, oldest first."""
+    paper = [
+        SurveyShown(f"papir-{s.pk}", s.answered_on, s.answers(), s.comment, "paper", s.registered_by)
+        for s in SurveyAnswer.objects.filter(patient=patient).select_related("registered_by")
+    ]
+    device = [
+        SurveyShown(f"nettbrett-{a.pk}", a.answered_at.astimezone(OSLO).date(), dict(a.answers), "", "device", None)
+        for a in Answer.objects.filter(patient=patient, questionnaire=Questionnaire.SURVEY)
+    ]
+    return sorted(paper + device, key=lambda s: (s.answered_on, s.id))
+
+
+@dataclass(frozen=True)
+class PatientGevinst:
+    schedule: list[Point]
+    registrations: list[ServiceUse]
+    surveys: list[SurveyShown]
+
+
+def patient_gevinst(patient: Patient) -> PatientGevinst:
+    return PatientGevinst(
+        schedule=schedules_of([patient.pk]).get(patient.pk, []),
+        registrations=list(service_uses_of(patient)),
+        surveys=surveys_of(patient),
+    )
+
+
+# --- the report ------------------------------------------------------------------------------------
+
+
+def gevinst_period(raw_from: str = "", raw_to: str = "", *, today: datetime.date) -> Period:
+    """The report's period: registrations whose period ends within it count. `to` defaults to today,
+    `from` to the first of the month 23 months before `to`. Raises insight.periods.PeriodError."""
+    period = period_parse(raw_from, raw_to, "month", today=today)
+    if (raw_from or "").strip():
+        return period
+    try:
+        return period_parse(
+            months_back(period.last, DEFAULT_MONTHS).isoformat(), period.last.isoformat(), "month", today=today
+        )
+    except PeriodError:  # cannot happen within three years; the twelve months stand
+        return period
+
+
+def _service_rows(queryset, person) -> list[ServiceRow]:
+    return [
+        ServiceRow(person(row), row.municipality_id, row.kind, row.days, period_totals(row.values(), row.days))
+        for row in queryset
+    ]
+
+
+def service_rows(municipality_ids, period: Period) -> list[ServiceRow]:
+    rows = ServiceUse.objects.filter(
+        municipality_id__in=list(municipality_ids), period_to__gte=period.first, period_to__lte=period.last
+    )
+    return _service_rows(rows, lambda row: f"p:{row.patient_id}")
+
+
+def comparison_rows(municipality_ids, period: Period) -> list[ServiceRow]:
+    rows = ComparisonServiceUse.objects.filter(
+        municipality_id__in=list(municipality_ids), period_to__gte=period.first, period_to__lte=period.last
+    )
+    return _service_rows(rows, lambda row: f"k:{row.municipality_id}:{row.code}")
+
+
+def survey_rows(municipality_ids, period: Period) -> list[SurveyRow]:
+    """Each patient's latest survey answer in the period, from paper or a tablet (a patient counts
+    once, whoever answered twice)."""
+    ids = list(municipality_ids)
+    found: dict[Any, SurveyRow] = {}
+    paper = SurveyAnswer.objects.filter(
+        municipality_id__in=ids, answered_on__gte=period.first, answered_on__lte=period.last
+    ).order_by("answered_on", "registered_at")
+    candidates = [(s.answered_on, 1, s.patient_id, s.municipality_id, s.answers()) for s in paper]
+    first = datetime.datetime.combine(period.first, datetime.time.min, tzinfo=OSLO)
+    after = datetime.datetime.combine(period.end, datetime.time.min, tzinfo=OSLO)
+    device = Answer.objects.filter(
+        municipality_id__in=ids, questionnaire=Questionnaire.SURVEY, answered_at__gte=first, answered_at__lt=after
+    ).values_list("answered_at", "patient_id", "municipality_id", "answers")
+    candidates += [(at.astimezone(OSLO).date(), 0, p, m, dict(answers)) for at, p, m, answers in device]
+    for day, _order, patient_id, municipality_id, answers in sorted(candidates, key=lambda c: (c[0], c[1])):
+        found[patient_id] = SurveyRow(f"p:{patient_id}", municipality_id, day, answers)  # the latest wins
+    return list(found.values())
+
+
+def rows_for(municipality_ids, period: Period) -> GevinstRows:
+    return GevinstRows(
+        service=service_rows(municipality_ids, period),
+        comparison=comparison_rows(municipality_ids, period),
+        survey=survey_rows(municipality_ids, period),
+    )
+
+
+WHOLE = "whole"
+
+
+@dataclass(frozen=True)
+class GevinstReport:
+    view: InsightView
+    selection: Selection
+    period: Period
+    figures: dict  # section → Section, the rule applied
+    municipalities: list[Municipality]  # those the figures cover, by name
+
+
+def gevinst_report(view: InsightView, selection: Selection, period: Period) -> GevinstReport:
+    """The figures of the selection (one kommune, or every kommune the user sees), the small-cell rule
+    applied over every kommune of the view and their whole at once (insight.gevinst.figures)."""
+    parts = {str(m): frozenset({m}) for m in sorted(view.municipality_ids)}
+    reports = reports_for(
+        rows_for(view.municipality_ids, period), parts=parts, whole=WHOLE, whole_ids=view.municipality_ids
+    )
+    chosen = selection.municipality
+    shown = list(Municipality.objects.filter(pk__in=selection.municipality_ids).order_by("name"))
+    return GevinstReport(view, selection, period, reports[str(chosen.pk) if chosen else WHOLE], shown)
+
+
+def comparison_list(municipality_ids) -> QuerySet[ComparisonServiceUse]:
+    """The comparison group's rows of these kommuner (the user's own: insight.gevinst.access)."""
+    return (
+        ComparisonServiceUse.objects.filter(municipality_id__in=list(municipality_ids))
+        .select_related("municipality")
+        .order_by("municipality__name", "code", "period_from")
+    )
