@@ -20,8 +20,6 @@ import io
 import zipfile
 from decimal import Decimal
 
-import weasyprint
-from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 from openpyxl import Workbook
@@ -31,6 +29,7 @@ from openpyxl.writer.excel import ExcelWriter
 from billing.presentation import HEADER, STATUS, allocation_rows, basis_context, made_at, plain_quantity
 from billing.selectors import Allocation, MunicipalityAllocation
 from tenants.norwegian import kroner
+from tenants.pdf import pdf_from_html
 from tenants.spreadsheets import csv_row, xlsx_append
 
 # --- CSV and XLSX: one row per kommune × component ------------------------------------------------
@@ -128,7 +127,7 @@ def basis_pdf(allocation: Allocation, group: MunicipalityAllocation) -> bytes:
     """«Grunnlag for fakturering» for one kommune and month. weasyprint writes no date of its own;
     the document's dates are the ones the template names (the lock time for a locked month)."""
     html = render_to_string("billing/basis_pdf.html", basis_context(allocation, group))
-    return weasyprint.HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+    return pdf_from_html(html)
 
 
 def filename(allocation: Allocation, suffix: str) -> str:

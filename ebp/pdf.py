@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime
 
-import weasyprint
-from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -17,6 +15,7 @@ from ebp.content import PlanContent, parse_content
 from ebp.selectors import answer_rule_text, band_segments, schedule_text, trend_rule_text
 from measurements.types import COMPONENT_LABELS, SPECS, Colour, label, spec
 from tenants.norwegian import date_text
+from tenants.pdf import pdf_from_html
 from tenants.people import display_name
 
 
@@ -96,4 +95,4 @@ def plan_context(patient, version) -> dict:
 
 def plan_pdf(patient, version) -> bytes:
     html = render_to_string("ebp/plan_pdf.html", plan_context(patient, version))
-    return weasyprint.HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+    return pdf_from_html(html)

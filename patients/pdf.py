@@ -5,13 +5,12 @@ brukerrettighetsloven § 7-2). Everything the template shows is prepared here as
 
 from __future__ import annotations
 
-import weasyprint
-from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from patients.models import Decision, DecisionOutcome
 from tenants.norwegian import date_text
+from tenants.pdf import pdf_from_html
 from tenants.people import display_name
 
 
@@ -53,4 +52,4 @@ def vedtak_context(decision: Decision) -> dict:
 
 def vedtak_pdf(decision: Decision) -> bytes:
     html = render_to_string("patients/vedtak_pdf.html", vedtak_context(decision))
-    return weasyprint.HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+    return pdf_from_html(html)

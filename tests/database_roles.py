@@ -187,14 +187,25 @@ def _forced_with_scope():
 _forced_with_scope()
 
 
+# Called with the database's name when a test commits beside its own transaction: rows no rollback
+# takes back (tests/world_database.py then empties the world's copy before its next test).
+committed_beside: list = []
+
+
 @contextlib.contextmanager
 def owner_psycopg():
     """A connection of its own to the test database as the tables' owner, rolled back at the end: for
     DDL and for what only the owner may try, beside a test's own transaction."""
     import psycopg
 
+    class OwnerConnection(psycopg.Connection):
+        def commit(self) -> None:
+            super().commit()
+            for listener in committed_beside:
+                listener(self.info.dbname)
+
     d = connection.settings_dict
-    owner = psycopg.connect(
+    owner = OwnerConnection.connect(
         host=d["HOST"] or None,
         port=d["PORT"] or None,
         dbname=d["NAME"],

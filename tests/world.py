@@ -6,6 +6,7 @@ One patient per municipality; the fastlege `gp` is fastlege for the Gjerdrum and
 and the Nannestad patient is shared with the `specialist` (an object permission, nothing else).
 """
 
+import datetime
 from types import SimpleNamespace
 
 from patients.services import patient_share_with
@@ -16,7 +17,17 @@ from tests.factories import (
     MunicipalityFactory,
     PatientFactory,
     UserFactory,
+    synthetic_national_id,
 )
+
+# The world's patients are born on a day the factories never use (PatientFactory: 1 January 1950), so a
+# test's own patients never get a world patient's fødselsnummer however many it makes.
+WORLD_BIRTH = datetime.date(1940, 6, 15)
+
+
+def _patient(municipality, name: str, **kwargs):
+    national_id = synthetic_national_id(WORLD_BIRTH)
+    return PatientFactory(municipality=municipality, name=name, national_id=national_id, **kwargs)
 
 
 def world_build() -> SimpleNamespace:
@@ -55,11 +66,11 @@ def world_build() -> SimpleNamespace:
     u.admin.is_staff = True
     u.admin.save(update_fields=["is_staff"])
     p = SimpleNamespace(
-        ullensaker=PatientFactory(municipality=m.ullensaker, name="Olav Ullensaker"),
-        gjerdrum=PatientFactory(municipality=m.gjerdrum, name="Rune Gjerdrum", gp=u.gp),
-        nannestad=PatientFactory(municipality=m.nannestad, name="Jens Nannestad"),
-        nordrefollo=PatientFactory(municipality=m.nordrefollo, name="Vigdis Nordre Follo"),
-        grimstad=PatientFactory(municipality=m.grimstad, name="Tove Grimstad", gp=u.gp),
+        ullensaker=_patient(m.ullensaker, "Olav Ullensaker"),
+        gjerdrum=_patient(m.gjerdrum, "Rune Gjerdrum", gp=u.gp),
+        nannestad=_patient(m.nannestad, "Jens Nannestad"),
+        nordrefollo=_patient(m.nordrefollo, "Vigdis Nordre Follo"),
+        grimstad=_patient(m.grimstad, "Tove Grimstad", gp=u.gp),
     )
     patient_share_with(patient=p.nannestad, user=u.specialist)
     # Who sees which patient: the scope table (docs/access-and-audit.md), written out.

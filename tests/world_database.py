@@ -11,7 +11,8 @@ a test's transaction, its live server's threads and the Celery workers it starts
 A test's changes are still rolled back (pytest-django's transaction per test), and it gets its own
 copy of the Python objects (what Django's `setUpTestData` does), so what one test changes is never
 another's. A transactional test (live server, Celery worker) empties the database when it ends, the
-world included: the next test that asks for it builds it again.
+world included: the next test that asks for it builds it again. So does a test that commits rows
+beside its transaction (tests/database_roles.py `owner_psycopg`): the copy is emptied first.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from django.db import connection
 from django.db.models.signals import post_save
 
 from tenants.models import Municipality
-from tests.database_roles import _municipality_made, _scope_all
+from tests.database_roles import _municipality_made, _scope_all, committed_beside, owner_connection
 
 WORLD_SUFFIX = "_world"
 WORLD_IDS_FROM = 1_000_000_000  # the copy's sequences start here (an int column holds up to 2,147,483,647)
@@ -38,6 +39,7 @@ class WorldDatabase:
     def __init__(self):
         self.empty_name: str | None = None  # the test database pytest-django made and migrated
         self.world: SimpleNamespace | None = None  # the built world's objects; None: not in the copy now
+        self.stray_rows = False  # a test committed rows into the copy beside its transaction
 
     @property
     def ready(self) -> bool:
@@ -77,6 +79,20 @@ class WorldDatabase:
             settings_dict["NAME"] = name  # the live server's threads read the same dict
         return True
 
+    def committed_beside(self, dbname: str) -> None:
+        if self.ready and dbname == self.world_name:
+            self.stray_rows = True
+
+    def empty(self) -> None:
+        """Empties the copy as a transactional test's end does (as the owner: TRUNCATE)."""
+        from django.core.management import call_command
+
+        with owner_connection():
+            call_command(
+                "flush", verbosity=0, interactive=False, reset_sequences=False, inhibit_post_migrate=False
+            )  # as TransactionTestCase: ids are never given twice (caches keyed by id outlive a test)
+        self.world, self.stray_rows = None, False
+
     def build(self) -> None:
         from tests.world import world_build
 
@@ -107,6 +123,7 @@ def _server(dbname: str = "postgres"):
 
 
 _state = WorldDatabase()
+committed_beside.append(_state.committed_beside)
 
 
 def _wants_world(names) -> bool:
@@ -139,6 +156,8 @@ def _database_chosen(request, django_db_setup, django_db_blocker):
     wants_world = _wants_world(request.fixturenames)
     with django_db_blocker.unblock():
         changed = _state.use(world=wants_world)
+        if wants_world and _state.stray_rows:
+            _state.empty()
         if wants_world and _state.world is None:
             _state.build()
         elif changed:

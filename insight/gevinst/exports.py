@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 
-import weasyprint
-from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 from openpyxl import Workbook
@@ -17,6 +15,7 @@ from openpyxl.styles import Font
 from insight.gevinst.presentation import figure_rows
 from insight.gevinst.selectors import GevinstReport
 from tenants.norwegian import date_text, datetime_text
+from tenants.pdf import pdf_from_html
 from tenants.spreadsheets import xlsx_append
 
 HEADER = ("Del", "Gruppe", "Mål", "Verdi", "Skjult fordi")
@@ -39,7 +38,7 @@ def report_pdf(context: dict) -> bytes:
             "period_text": f"{date_text(report.period.first)}–{date_text(report.period.last)}",
         },
     )
-    return weasyprint.HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+    return pdf_from_html(html)
 
 
 def report_xlsx(report: GevinstReport) -> bytes:

@@ -2,8 +2,6 @@
 
 from urllib.parse import urlencode
 
-import weasyprint
-from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest
@@ -32,6 +30,7 @@ from patients.services import (
 )
 from patients.views.base import PatientPageMixin, PatientStepView
 from tenants.models import AuditAction
+from tenants.pdf import pdf_from_html
 from tenants.selectors import (
     ACCESS_LOG_REFUSED,
     AccessLogPeriodError,
@@ -158,7 +157,7 @@ class AccessLogPdfView(AccessLogMixin, View):
             "end": norwegian_date(self.period.end), "made": norwegian_date(timezone.localdate()),
         }  # fmt: skip
         html = render_to_string("patients/access_log_pdf.html", context)
-        pdf = weasyprint.HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+        pdf = pdf_from_html(html)
         response = HttpResponse(pdf, content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="innsyn-i-logg-{self.period.end:%Y-%m-%d}.pdf"'
         return response
