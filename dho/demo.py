@@ -36,6 +36,7 @@ from billing.selectors import finance_view_for
 from billing.services import month_lock, price_model_save
 from dho.demo_logins import LOGINS as DEMO_LOGINS
 from dho.demo_orgnr import DEMO_ORGNR
+from dho.demo_persons import PERSONS
 from ebp import services as ebp
 from ebp.defaults import TEMPLATES
 from ebp.models import PlanVersion
@@ -76,7 +77,8 @@ from patients.services import (
     referral_register,
     status_change_record,
 )
-from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, Role
+from tenants import persons
+from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, PersonBinding, Role
 from tenants.reference import population_set, staffing_end, staffing_save
 from tenants.rls import system_scope
 
@@ -878,6 +880,19 @@ def _membership(user, role: str, where: str, centres: dict, municipalities: dict
         membership.save()
 
 
+def _seed_person_bindings(users: dict) -> None:
+    """The demo users bound to the persons the HelseID stand-in offers (dho/demo_persons.py), as a
+    centre admin binds them (tenants/persons.py): «Logg inn med HelseID» works for them, the level-3
+    person is refused for the level, the one without a username for being unknown."""
+    for pid, hpr, _level, _name, username, _what in PERSONS:
+        if not username:
+            continue
+        PersonBinding.objects.update_or_create(
+            user=users[username],
+            defaults={"pid_digest": persons.pid_digest(pid), "hpr_number": hpr, "bound_by": "seed_demo"},
+        )
+
+
 def _synthetic_id(birth: datetime.date, taken: set[str]) -> str:
     first = 100 if birth.year < 2000 else 500
     for individual in range(first, first + 400):
@@ -1018,6 +1033,7 @@ def seed_demo() -> DemoSummary:
         _membership(users[username], Role.GP, where, centres, municipalities)
     for username, where in GP_ALSO_IN:
         _membership(users[username], Role.GP, where, centres, municipalities)
+    _seed_person_bindings(users)
     # The patient data goes through the database's wall like any task's: every municipality, named.
     with system_scope("seed_demo"):
         return _seed_patient_data(municipalities, centres, users)

@@ -108,6 +108,8 @@ def banner() -> None:
     print("Demo-pålogginger, passord «demo»:")
     for username, *_, what in LOGINS:
         print(f"  {username:<24} {what}")
+    if os.environ.get("DHO_HELSEID_ISSUER"):
+        print("«Logg inn med HelseID» går til HelseID-stand-in-en: velg en testperson der (dho/demo_persons.py).")
     print("=" * 72 + "\n", flush=True)
 
 

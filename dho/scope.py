@@ -6,7 +6,9 @@ The scope is the organisations' reach, one step coarser than the pages' own filt
 decide what a user sees: a user sees rows only of the municipalities their memberships name, the
 municipalities a centre of theirs serves or has served (its register, its finance months), and the
 municipalities of the patients they were given by object permission. Another centre's kommune, or a
-kommune the user has nothing to do with, is outside the wall whatever a query asks for.
+kommune the user has nothing to do with, is outside the wall whatever a query asks for. A session
+that chose one organisation («Velg virksomhet», tenants/organisations.py) counts only the memberships
+at it (and the object permissions, which are personal).
 """
 
 from __future__ import annotations
@@ -27,6 +29,19 @@ SELECT c.host_id FROM tenants_centre c JOIN tenants_membership m ON m.centre_id 
 UNION
 SELECT unnest(dho_permitted_municipalities(%s))
 """
+# A session that chose an organisation (tenants/organisations.py): the memberships at it only. The
+# fastlege's reach is personal (object permissions, the last line) whatever is chosen.
+CHOSEN_REACH_SQL = """
+SELECT municipality_id FROM tenants_membership WHERE user_id = %s AND municipality_id = %s
+UNION
+SELECT a.municipality_id FROM tenants_agreement a JOIN tenants_membership m ON m.centre_id = a.centre_id
+ WHERE m.user_id = %s AND m.centre_id = %s
+UNION
+SELECT c.host_id FROM tenants_centre c JOIN tenants_membership m ON m.centre_id = c.id
+ WHERE m.user_id = %s AND m.centre_id = %s
+UNION
+SELECT unnest(dho_permitted_municipalities(%s))
+"""
 NOTHING_SQL = "SELECT NULL::bigint WHERE false"
 EVERY_MUNICIPALITY_SQL = "SELECT id FROM tenants_municipality"  # Django's admin for the platform's operators
 
@@ -37,6 +52,11 @@ def reach_query(user) -> tuple[str, list]:
         return NOTHING_SQL, []
     if user.is_superuser:
         return EVERY_MUNICIPALITY_SQL, []
+    chosen = getattr(user, "_dho_organisation", None)
+    if chosen is not None:
+        kind, pk = chosen
+        municipality, centre = (pk, None) if kind == "municipality" else (None, pk)
+        return CHOSEN_REACH_SQL, [user.pk, municipality, user.pk, centre, user.pk, centre, user.pk]
     return REACH_SQL, [user.pk] * 4
 
 

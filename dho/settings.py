@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "dho.middleware.ForwardedProtoMiddleware",  # first: X-Forwarded-Proto only from DHO_TRUSTED_PROXIES
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (see "headers" below)
+    "tenants.helseid_login.FormActionMiddleware",  # with HelseID login: its issuer in form-action
     "dho.headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dho.headers.NoStoreMiddleware",  # below WhiteNoise: every answer but static files is never cached
@@ -99,6 +100,7 @@ MIDDLEWARE = [
     "tenants.sessions.SessionLimitsMiddleware",  # 30 min idle, 8 h at most (see "login" below)
     "django_otp.middleware.OTPMiddleware",
     "tenants.login.TwoFactorMiddleware",  # nothing before the second factor
+    "tenants.organisations.OrganisationMiddleware",  # «Velg virksomhet»: the session's organisation, then the scope
     "dho.scope.ScopeMiddleware",  # one transaction per request, SET LOCAL to the user's scope (tenants/rls.py)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -185,6 +187,7 @@ CACHES = {
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a pair that must still wait, before the password
     "tenants.login.LoginBackend",  # Django's ModelBackend, and the second factor while under attack
+    "tenants.helseid_login.HelseIdBackend",  # a HelseID login's session (it checks no credentials itself)
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
@@ -244,6 +247,27 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 DHO_SESSION_IDLE_SECONDS = 30 * 60
 DHO_SESSION_MAX_SECONDS = 8 * 3600  # SESSION_COOKIE_AGE below says the same
 DHO_SESSION_WARNING_SECONDS = 60
+# HelseID login («Logg inn med HelseID», tenants/helseid_login.py, docs/login-and-sessions.md). The
+# issuer (its discovery document is read), the login client and its private key (a JWK file, or the
+# JSON from a secret store; never in the repository or the database) are the machine client's
+# (DHO_HELSEID_*, tenants/helseid.py) unless the login has a client of its own (DHO_HELSEID_LOGIN_*).
+# On whenever an issuer is set; DHO_HELSEID_LOGIN=0 switches it off (and says so to `check --deploy`).
+# DHO_HELSEID_ORGNR: the organisation numbers (delegations in Altinn) a login may name.
+DHO_HELSEID_ISSUER = os.environ.get("DHO_HELSEID_ISSUER", "").strip().rstrip("/")
+DHO_HELSEID_LOGIN = env_bool("DHO_HELSEID_LOGIN", bool(DHO_HELSEID_ISSUER))
+DHO_HELSEID_LOGIN_OFF = os.environ.get("DHO_HELSEID_LOGIN", "").strip() != "" and not DHO_HELSEID_LOGIN  # on purpose
+DHO_HELSEID_LOGIN_CLIENT_ID = os.environ.get("DHO_HELSEID_LOGIN_CLIENT_ID") or os.environ.get(
+    "DHO_HELSEID_CLIENT_ID", ""
+)
+DHO_HELSEID_LOGIN_KEY_FILE = os.environ.get("DHO_HELSEID_LOGIN_KEY_FILE") or os.environ.get("DHO_HELSEID_KEY_FILE", "")
+DHO_HELSEID_LOGIN_KEY = os.environ.get("DHO_HELSEID_LOGIN_KEY") or os.environ.get("DHO_HELSEID_KEY", "")
+DHO_HELSEID_LOGIN_SCOPE = os.environ.get("DHO_HELSEID_LOGIN_SCOPE", "")  # default: tenants.helseid_login.DEFAULT_SCOPE
+DHO_HELSEID_ID_TOKEN_ALG = os.environ.get("DHO_HELSEID_ID_TOKEN_ALG", "RS256")
+DHO_HELSEID_CA_FILE = os.environ.get("DHO_HELSEID_CA_FILE", "")  # only for a stand-in's certificate
+DHO_HELSEID_ORGNR = env_list("DHO_HELSEID_ORGNR")
+# The key of the fødselsnummer's keyed hash in HelseID bindings (tenants/persons.py). Defaults to
+# SECRET_KEY; set it apart in production, or a new SECRET_KEY unbinds everyone.
+DHO_PERSON_HASH_KEY = os.environ.get("DHO_PERSON_HASH_KEY", "")
 # Innsikt's reference line: the patients per nurse årsverk the service is sized for (Ullensaker: 80).
 DHO_INSIGHT_PATIENTS_PER_FTE = int(os.environ.get("DHO_INSIGHT_PATIENTS_PER_FTE", "80"))
 
@@ -294,7 +318,8 @@ X_FRAME_OPTIONS = "DENY"
 # Django's own admin needs no exception (its scripts are files; tests/browser/test_csp.py walks it;
 # only a change list with no actions at all would lose one cosmetic inline <style>). htmx runs with
 # indicator styles and eval off (the worklist's <meta name="htmx-config">). A HelseID (OpenID
-# Connect) login adds its issuer to form-action.
+# Connect) login adds its issuer to form-action (tenants.helseid_login.FormActionMiddleware): the
+# login's start and the logout are forms whose answers redirect there.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

@@ -1,10 +1,10 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from dho.health import healthz
 from dho.views import HomeView
+from tenants.views_helseid import LogoutView
 from tenants.views_tokens import ApiTokensView
 
 api_v1 = [
@@ -22,7 +22,7 @@ api_v1 = [
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("", include("tenants.urls")),  # login/, its second factor, the session's keep-alive
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", LogoutView.as_view(), name="logout"),  # after HelseID: its end_session_endpoint too
     path("api-nokler/", ApiTokensView.as_view(), name="api-tokens"),
     path("", include("patients.urls")),  # patients/, forlop/, utstyr/
     path("", include("ebp.urls")),

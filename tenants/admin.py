@@ -3,7 +3,7 @@ from collections import Counter
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -21,15 +21,20 @@ from knox.models import AuthToken
 
 from tenants import lockout
 from tenants.activation import AlreadySetUp, activation_code_issue
+from tenants.admin_helseid import binding_summary, binding_view, visible_refusals
 from tenants.errors import Refused
 from tenants.forms import AdminLoginForm
 from tenants.login import accounts_managed_by
 from tenants.models import (
     ActivationCode,
     Agreement,
+    AuditAction,
     AuditEvent,
     Centre,
     LoginLock,
+    LoginMethod,
+    LoginRefusal,
+    LoginRefusalReason,
     Membership,
     Municipality,
     Population,
@@ -52,11 +57,13 @@ from tenants.selectors import (
     ACCESS_OBJECT_LABELS,
     admin_centres,
     centre_served_municipalities,
+    login_method_label,
     reference_centres,
     reference_municipalities,
     visible_audit_events,
 )
 from tenants.services import (
+    audit_record,
     membership_end,
     membership_give,
     membership_place_refusal,
@@ -234,9 +241,28 @@ class MunicipalityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Centre)
-class CentreAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "host"]
+class CentreAdmin(CentreAdminAccess, admin.ModelAdmin):
+    """The operators' centres; a centre admin opens their own to switch the password fallback off or
+    on (the rest they only read). The change is audited (`centre`)."""
+
+    list_display = ["name", "slug", "host", "password_login"]
     prepopulated_fields = {"slug": ["name"]}
+
+    def get_queryset(self, request):
+        return _centres(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return []
+        return [f.name for f in Centre._meta.fields if f.name not in ("id", "password_login")]
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return self.prepopulated_fields if request.user.is_superuser else {}
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit_record(action=AuditAction.UPDATE if change else AuditAction.CREATE, object_type="centre",
+                     object_id=obj.pk, request=request, role="admin", municipality_id=obj.host_id)  # fmt: skip
 
 
 class OneRowAtATime:
@@ -452,10 +478,22 @@ class CentreUserAdmin(CentreAdminAccess, admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["username", "first_name", "last_name", "email", "role", "place"]
-        return ["username", "first_name", "last_name", "email", "is_active", "last_login", "date_joined"]
+        return ["username", "first_name", "last_name", "email", "is_active", "last_login", "date_joined", "helseid"]
 
     def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else []
+        return [*self.readonly_fields, "helseid"] if obj is not None else []
+
+    @admin.display(description=_("HelseID-kobling"))
+    def helseid(self, user) -> str:
+        return binding_summary(user)
+
+    def get_urls(self):
+        own = [path("<path:object_id>/helseid/", self.admin_site.admin_view(self.helseid_view),
+                    name="tenants_user_helseid")]  # fmt: skip
+        return own + super().get_urls()
+
+    def helseid_view(self, request, object_id):
+        return binding_view(self, request, object_id)
 
     def get_inlines(self, request, obj):
         return [MembershipInline] if obj is not None else []
@@ -532,6 +570,10 @@ AUDIT_OBJECT_LABELS = {
     "price_model": "prismodell",
     "quarantine_notice": "full karantene",
     "second_factor": "tofaktor",
+    "centre": "oppfølgingssenter",
+    "login_refusal": "avvist HelseID-innlogging",
+    "organisation": "valg av virksomhet",
+    "person_binding": "HelseID-kobling",
     "staffing": "bemanning",
     "system_scope": "systemtilgang",
     "user": "bruker",
@@ -576,12 +618,20 @@ class AuditRoleFilter(CodeFilter):
     labels = AUDIT_ROLE_LABELS
 
 
+class AuditLoginMethodFilter(CodeFilter):
+    title = _("innlogget med")
+    parameter_name = "login_method"
+    labels = dict(LoginMethod.choices)
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(CentreAdminReadOnly, admin.ModelAdmin):
     """Read-only, and only the events of the municipalities the admin's centre serves."""
 
-    list_display = ["at", "username", "role_shown", "action", "object_shown", "patient_id", "municipality", "ip"]
-    list_filter = ["action", AuditRoleFilter, AuditObjectFilter, "municipality", ("at", admin.DateFieldListFilter)]
+    list_display = ["at", "username", "role_shown", "action", "object_shown", "patient_id", "municipality", "ip",
+                    "login_method_shown"]  # fmt: skip
+    list_filter = ["action", AuditRoleFilter, AuditObjectFilter, "municipality", AuditLoginMethodFilter,
+                   ("at", admin.DateFieldListFilter)]  # fmt: skip
     search_fields = ["username", "=patient_id", "=request_id", "=upstream_request_id", "=object_id"]
     date_hierarchy = "at"
     list_select_related = ["municipality"]
@@ -597,6 +647,10 @@ class AuditEventAdmin(CentreAdminReadOnly, admin.ModelAdmin):
     @admin.display(description=_("objekttype"), ordering="object_type")
     def object_shown(self, event) -> str:
         return audit_object_label(event.object_type)
+
+    @admin.display(description=_("innlogget med"), ordering="login_method")
+    def login_method_shown(self, event) -> str:
+        return login_method_label(event.login_method) or "–"
 
 
 # --- login: lock-outs, activation codes and the second factor -----------------------------------------
@@ -1118,3 +1172,46 @@ class StaffingAdmin(CentreAdminAccess, admin.ModelAdmin):
                               nurse_fte=obj.nurse_fte, note=obj.note, user=request.user, request=request,
                               staffing=obj)  # fmt: skip
         obj.pk, obj._state.adding = saved.row.pk, False
+
+
+# --- HelseID: the refused logins (tenants/helseid_login.py, tenants/admin_helseid.py) ----------------
+
+
+@admin.register(LoginRefusal)
+class LoginRefusalAdmin(admin.ModelAdmin):
+    """«Avviste HelseID-innlogginger»: who HelseID logged in and the platform refused, and why. An
+    unknown person is bound on their user's page (HelseID-kobling) by the fødselsnummer they give, or
+    the HPR number shown here."""
+
+    list_display = ["at", "name", "reason", "hpr_number", "security_level", "user"]
+    list_filter = ["reason"]
+    search_fields = ["name", "hpr_number"]
+    fields = ["at", "reason", "name", "hpr_number", "security_level", "user", "issuer"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return visible_refusals(request.user)
+
+    def has_module_permission(self, request):
+        return _is_centre_admin(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        unknown = self.get_queryset(request).filter(reason=LoginRefusalReason.UNKNOWN).count()
+        if unknown:
+            self.message_user(request, _(
+                "{n} innlogginger med HelseID kom fra personer som ikke er koblet til en bruker. Skal de ha tilgang, "
+                "kobler du dem på brukerens side (HelseID-kobling)."
+            ).format(n=unknown), messages.WARNING)  # fmt: skip
+        return super().changelist_view(request, extra_context)

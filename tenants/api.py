@@ -17,7 +17,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tenants.login import step_up, step_up_message, step_up_refused_message
+from tenants.login import password_login_refusal, step_up, step_up_message, step_up_refused_message
 from tenants.models import Population, Staffing
 from tenants.reference import MAX_FTE, MAX_POPULATION, YEARS, population_set, reference_admin_required, staffing_save
 from tenants.selectors import reference_centres, reference_municipalities
@@ -110,6 +110,9 @@ class ObtainTokenAPI(APIView):
         user = authenticate(request=django_request, **credentials, otp=code)
         if user is None:
             raise self._refusal(django_request, code)
+        switched_off = password_login_refusal(user)
+        if switched_off:
+            raise PermissionDenied(switched_off)
         verified = getattr(user, "otp_device", None) is not None  # the step-up checked the code already
         refusal = token_login_refusal(user, code, verified=verified)
         if refusal:

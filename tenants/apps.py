@@ -17,6 +17,7 @@ class TenantsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from tenants import (
+            checks,  # noqa: F401  (check --deploy: the HelseID login's settings)
             login,  # noqa: F401
             rls,
             sessions,  # noqa: F401

@@ -10,7 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from tenants.login import step_up, step_up_message, step_up_refused_message
+from tenants.login import password_login_refusal, step_up, step_up_message, step_up_refused_message
 
 
 class StepUpLogin:
@@ -39,6 +39,12 @@ class StepUpLogin:
                 raise self._refusal(code)
             self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)  # an inactive user: Django's refusal
+        refusal = password_login_refusal(user)
+        if refusal:
+            raise ValidationError(refusal, code="password_login_off")
 
     def _refusal(self, code) -> ValidationError:
         if step_up(self.request) is None:

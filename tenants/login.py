@@ -39,11 +39,13 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils.translation import gettext as _
 
 from tenants import lockout, two_factor
-from tenants.models import ActivationCode, Membership
+from tenants.models import ActivationCode, Agreement, Centre, Membership
 from tenants.selectors import admin_centres, centre_served_municipalities
 
 # What a session that has only given its password may reach.
-OPEN_BEFORE_SECOND_FACTOR = frozenset({"login", "logout", "two-factor-verify", "two-factor-setup", "healthz"})
+OPEN_BEFORE_SECOND_FACTOR = frozenset({
+    "login", "logout", "two-factor-verify", "two-factor-setup", "healthz", "helseid-start", "helseid-callback"
+})  # fmt: skip
 # Set on the request by LoginBackend: the lock that made this login need the second factor.
 STEP_UP = "dho_step_up"
 
@@ -175,6 +177,26 @@ class TwoFactorMiddleware:
             response["HX-Redirect"] = url
             return response
         return redirect(url)
+
+
+def password_login_refusal(user) -> str:
+    """ "" when the user may log in with password and code, else why not (Norwegian): a centre of
+    theirs (one they hold a role at, or one serving a kommune they hold a role in) has switched the
+    fallback off (`Centre.password_login`) and logs its people in through HelseID only. The strictest
+    centre decides; a superuser (no centre: the operators' break-glass account) may always."""
+    if user.is_superuser:
+        return ""
+    municipalities = Membership.objects.filter(user=user, municipality__isnull=False).values("municipality_id")
+    served = Agreement.objects.active().filter(municipality_id__in=municipalities).values("centre_id")
+    centres = Centre.objects.filter(
+        Q(memberships__user=user) | Q(pk__in=served) | Q(host_id__in=municipalities), password_login=False
+    )
+    off = centres.order_by("name").first()
+    if off is None:
+        return ""
+    return _("{centre} har slått av innlogging med passord og kode. Logg inn med HelseID i stedet.").format(
+        centre=off.name
+    )
 
 
 def accounts_managed_by(user) -> QuerySet:

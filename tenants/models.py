@@ -64,6 +64,16 @@ class Centre(models.Model):
     )
     routine_contact_weeks = models.PositiveSmallIntegerField(_("rutinekontakt hver (uker)"), default=6)
     evaluation_months = models.PositiveSmallIntegerField(_("evaluering etter (måneder)"), default=3)
+    # The fallback beside HelseID: a centre that logs everyone in through HelseID switches it off, and
+    # its users' passwords no longer open anything (tenants/login.py `password_login_refusal`).
+    password_login = models.BooleanField(
+        _("innlogging med passord og kode"),
+        default=True,
+        help_text=_(
+            "Reserveløsningen ved siden av HelseID. Slått av: senterets brukere og brukerne i kommunene det "
+            "betjener, kan bare logge inn med HelseID."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -247,6 +257,14 @@ class Membership(WrittenThroughFunction):
             raise ValidationError(_("Et medlemskap gjelder enten et senter eller en kommune."))
 
 
+class LoginMethod(models.TextChoices):
+    """How a session was logged in: what the audit log and a patient's «innsyn i logg» say beside who."""
+
+    HELSEID = "helseid", _("HelseID")
+    PASSWORD = "password", _("passord og kode")
+    API_TOKEN = "api_token", _("API-nøkkel")
+
+
 class AuditAction(models.TextChoices):
     VIEW = "view", _("Lest")
     CREATE = "create", _("Opprettet")
@@ -301,6 +319,9 @@ class AuditEvent(models.Model):
     upstream_request_id = models.CharField(
         _("proxyens forespørsels-id"), max_length=64, blank=True, default="", db_default=""
     )
+    # How the session that did it was logged in (LoginMethod): HelseID, or password and code; "" for
+    # no login at all (a gateway, a background job). A database default like the column above.
+    login_method = models.CharField(_("innloggingsmåte"), max_length=20, blank=True, default="", db_default="")
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -430,3 +451,74 @@ class SecondFactorChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- who a user is outside the platform: HelseID (tenants/persons.py, tenants/helseid_login.py) -------
+
+
+class PersonBinding(models.Model):
+    """The person HelseID logs in as this user: their fødselsnummer as a keyed hash (never in clear:
+    HMAC with DHO_PERSON_HASH_KEY) and their HPR number where they have one. Made by the centre admin
+    on the user's page (audited); nobody binds themselves."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person_binding", verbose_name=_("bruker")
+    )
+    pid_digest = models.CharField(_("fødselsnummer (nøkkelhash)"), max_length=64, blank=True, editable=False)
+    hpr_number = models.CharField(
+        _("HPR-nummer"),
+        max_length=9,
+        blank=True,
+        validators=[RegexValidator(r"^\d{6,9}$", _("HPR-nummeret har 6 til 9 sifre."))],
+    )
+    bound_at = models.DateTimeField(_("koblet"), default=timezone.now)
+    bound_by = models.CharField(_("koblet av"), max_length=150, blank=True)
+    last_login_at = models.DateTimeField(_("sist innlogget med HelseID"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("HelseID-kobling")
+        verbose_name_plural = _("HelseID-koblinger")
+        constraints = [
+            models.UniqueConstraint(fields=["pid_digest"], condition=~Q(pid_digest=""), name="person_binding_pid"),
+            models.UniqueConstraint(fields=["hpr_number"], condition=~Q(hpr_number=""), name="person_binding_hpr"),
+            models.CheckConstraint(condition=~Q(pid_digest="") | ~Q(hpr_number=""), name="person_binding_someone"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({_('HPR') + ' ' + self.hpr_number if self.hpr_number else _('fødselsnummer')})"
+
+
+class LoginRefusalReason(models.TextChoices):
+    UNKNOWN = "unknown", _("ukjent for plattformen")
+    LEVEL = "level", _("for lavt sikkerhetsnivå")
+    INACTIVE = "inactive", _("deaktivert bruker")
+
+
+class LoginRefusal(models.Model):
+    """A HelseID login the platform refused: an unknown person (the centre admin binds them, if they
+    should have access), a security level below 4, a deactivated user. What HelseID said about the
+    person, never the fødselsnummer in clear (its keyed hash, so a later binding can be matched)."""
+
+    at = models.DateTimeField(_("tidspunkt"), default=timezone.now, db_index=True)
+    reason = models.CharField(_("grunn"), max_length=20, choices=LoginRefusalReason.choices)
+    issuer = models.CharField(_("utsteder"), max_length=200)
+    name = models.CharField(_("navn"), max_length=200, blank=True)
+    hpr_number = models.CharField(_("HPR-nummer"), max_length=9, blank=True)
+    security_level = models.CharField(_("sikkerhetsnivå"), max_length=5, blank=True)
+    pid_digest = models.CharField(max_length=64, blank=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("bruker"),
+    )
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = _("avvist HelseID-innlogging")
+        verbose_name_plural = _("avviste HelseID-innlogginger")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.name or '–'} ({self.get_reason_display()})"

@@ -14,6 +14,7 @@ from tenants.models import (
     AuditEvent,
     Centre,
     FollowUpBy,
+    LoginMethod,
     Membership,
     Municipality,
     Population,
@@ -73,8 +74,20 @@ def _reached_by(m: Membership) -> set[int]:
     return set()
 
 
+def _chosen_memberships(user) -> QuerySet[Membership]:
+    """The user's memberships, or in a session that chose an organisation (tenants/organisations.py:
+    the user carries the choice) those at it and the fastlege roles."""
+    memberships = Membership.objects.filter(user=user)
+    chosen = getattr(user, "_dho_organisation", None)
+    if chosen is None:
+        return memberships
+    kind, pk = chosen
+    at = Q(centre_id=pk) if kind == "centre" else Q(municipality_id=pk)
+    return memberships.filter(at | Q(role=Role.GP))
+
+
 def _compute_scope(user) -> Scope:
-    memberships = list(Membership.objects.filter(user=user).select_related("centre"))
+    memberships = list(_chosen_memberships(user).select_related("centre"))
     granted: dict[int, set[str]] = {}
     for m in memberships:
         for municipality_id in _reached_by(m):
@@ -349,6 +362,8 @@ class AccessRow:
     action_label: str
     object_type: str
     what: str
+    login_method: str = ""  # tenants.models.LoginMethod: HelseID, password and code, an API token
+    login_method_label: str = ""
 
 
 def _organisations(events: list[AuditEvent]) -> dict[tuple[int | None, str], str]:
@@ -368,6 +383,11 @@ def _organisations(events: list[AuditEvent]) -> dict[tuple[int | None, str], str
     return {key: ", ".join(sorted(names)) for key, names in found.items()}
 
 
+def login_method_label(code: str) -> str:
+    """The login method in Norwegian ("" for events of no login)."""
+    return str(dict(LoginMethod.choices).get(code, code)) if code else ""
+
+
 def _person(event: AuditEvent) -> str:
     user = event.user
     return display_name(user) if user is not None else event.username
@@ -385,6 +405,8 @@ def _row(event: AuditEvent, organisations: dict[tuple[int | None, str], str]) ->
         action_label=str(dict(AuditAction.choices).get(event.action, event.action)),
         object_type=event.object_type,
         what=ACCESS_OBJECT_LABELS.get(event.object_type, event.object_type),
+        login_method=event.login_method,
+        login_method_label=login_method_label(event.login_method),
     )
 
 

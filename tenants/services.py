@@ -15,8 +15,9 @@ from django.utils.translation import gettext as _
 from knox.models import AuthToken
 
 from tenants.bulk import bulk_insert
-from tenants.models import AuditAction, AuditEvent, Membership, Role
+from tenants.models import AuditAction, AuditEvent, LoginMethod, Membership, Role
 from tenants.selectors import role_for_patient, user_scope
+from tenants.sessions import LOGIN_METHOD
 
 OBJECT_ID_LENGTH = AuditEvent._meta.get_field("object_id").max_length
 
@@ -30,6 +31,18 @@ def client_address(request) -> str | None:
         return str(ipaddress.ip_address((request.META.get("REMOTE_ADDR") or "").split("%", 1)[0]))
     except ValueError:
         return None
+
+
+def login_method(request, authenticated: bool = True) -> str:
+    """How the request's user logged in (tenants.models.LoginMethod): an API token, else what the
+    session recorded at login (tenants.sessions); "" for no login (a gateway, a task, a command).
+    DRF sets `auth` on the Django request too, so either request will do."""
+    if request is None or not authenticated:
+        return ""
+    if isinstance(getattr(request, "auth", None), AuthToken):
+        return LoginMethod.API_TOKEN
+    session = getattr(request, "session", None)
+    return str(session.get(LOGIN_METHOD, "")) if session is not None else ""
 
 
 def _role(user, patient) -> str:
@@ -54,6 +67,7 @@ def _event(
         ip=client_address(request) if request is not None else None,
         request_id=getattr(request, "request_id", "") if request is not None else "",
         upstream_request_id=getattr(request, "upstream_request_id", "") if request is not None else "",
+        login_method=login_method(request, authenticated),
     )
 
 
@@ -218,6 +232,7 @@ def _insert_events(request, action, object_type: str, *, user_id, username: str,
             "ip": client_address(request) if request is not None else None,
             "request_id": getattr(request, "request_id", "") if request is not None else "",
             "upstream_request_id": getattr(request, "upstream_request_id", "") if request is not None else "",
+            "login_method": login_method(request, user_id is not None),
         },
     )
 

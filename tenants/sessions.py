@@ -40,6 +40,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 LOGIN_AT = "dho_login_at"
+# How this session logged in (tenants.models.LoginMethod): the audit log records it with every event.
+# An identity provider's callback sets `dho_login_method` on the user before django's login().
+LOGIN_METHOD = "dho_login_method"
 LAST_ACTION = "dho_last_action"
 # Why the last session ended, for the login page: "idle", "absolute" or "expired" (no stamps).
 ENDED_REASON = "dho_session_ended"
@@ -154,6 +157,7 @@ def _stamp_login(sender, request, user, **kwargs):
     now = time.time()
     session[LOGIN_AT] = now
     session[LAST_ACTION] = now
+    session[LOGIN_METHOD] = getattr(user, "dho_login_method", "") or "password"
     session.pop(ENDED_REASON, None)
     # The stored row and the cookie end at the absolute limit too (a datetime: fixed, not renewed).
     session.set_expiry(timezone.now() + datetime.timedelta(seconds=max_seconds()))

@@ -27,15 +27,12 @@ API tokens (`POST /api/v1/auth/token/`): with the second factor required, the bo
 the «API-nøkler» page asks for a fresh code too (`reauthentication_refusal`), although the session
 passed step 2 at login: the token outlives the screen it was made on.
 
-**HelseID (OpenID Connect), the production login.** The seam is here and in tenants/login.py:
-HelseID authenticates the person (its «high» security level is itself multi-factor), so a HelseID
-login replaces steps 1 and 2 rather than adding to them. An OIDC client (e.g. mozilla-django-oidc
-as an authentication backend, its callback URL beside `login/` in tenants/urls.py) maps the token's
-`helseid://claims/identity/pid` or HPR number to a user, calls `django.contrib.auth.login`, and then
-`mark_strong_login(request, issuer=…)` when the token's `acr` says level high: the middleware
-accepts such a session as it accepts a verified TOTP. Lock-out, the session's limits and the audit
-log apply unchanged; `/login/` would then offer «Logg inn med HelseID» and keep the password form
-only for the admin's break-glass accounts. Nothing of this is built yet.
+**HelseID (OpenID Connect), the production login** (tenants/helseid_login.py, tenants/oidc.py):
+HelseID authenticates the person at security level 4, itself multi-factor, so a HelseID login
+replaces steps 1 and 2 rather than adding to them. Its callback maps the person to a user, calls
+`django.contrib.auth.login` and then `mark_strong_login(request, issuer=…)`: the middleware accepts
+such a session as it accepts a verified TOTP. Lock-out, the session's limits and the audit log apply
+unchanged; a centre may switch the password login off (tenants.login.password_login_refusal).
 """
 
 from __future__ import annotations

@@ -22,13 +22,17 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from tenants import activation, sessions, two_factor
+from tenants import activation, helseid_login, organisations, sessions, two_factor
 from tenants.forms import CodePasswordForm, LoginForm
-from tenants.login import lockout_response
+from tenants.login import lockout_response, password_login_refusal
 
 
 def _next_url(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
+    return safe_next(request, request.POST.get("next") or request.GET.get("next") or "")
+
+
+def safe_next(request, target: str) -> str:
+    """`target` when it is a page of this site, else where a login lands."""
     hosts = {request.get_host()}
     safe = url_has_allowed_host_and_scheme(target, allowed_hosts=hosts, require_https=request.is_secure())
     return target if safe else resolve_url(settings.LOGIN_REDIRECT_URL)
@@ -56,7 +60,13 @@ class LoginView(auth_views.LoginView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["session_ended"] = self._ended_message(getattr(self, "ended", None))
+        context["helseid"] = helseid_login.enabled()  # «Logg inn med HelseID» (tenants/views_helseid.py)
         return context
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        organisations.after_login(self.request)  # «Velg virksomhet» next, for a user with several
+        return response
 
     @staticmethod
     def _ended_message(reason: str | None) -> str:
@@ -234,7 +244,12 @@ class CodePasswordView(View):
                                                  request=request):  # fmt: skip
             form.add_error(None, _("Koden ble brukt i et annet vindu. Be administratoren om en ny."))
             return render(request, self.template_name, {"form": form})
+        refusal = password_login_refusal(code.user)
+        if refusal:  # the password is set, but this centre's people log in through HelseID only
+            form.add_error(None, refusal)
+            return render(request, self.template_name, {"form": form})
         login(request, code.user, backend="tenants.login.LoginBackend")
+        organisations.after_login(request)
         if not two_factor.has_app(code.user):
             two_factor.activation_remember(request.session, code)  # the setup asks for it no more
             return redirect("two-factor-setup")

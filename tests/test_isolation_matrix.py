@@ -83,6 +83,7 @@ ADMIN_NO_PATIENT_DATA = {
     "ebp.centrethresholds": "the centre's default thresholds",
     "measurements.integration": "gateway credentials",
     "measurements.quarantinenotice": "a full quarantine on a day: counts, no payload",
+    "tenants.loginrefusal": "refused HelseID logins: name, HPR number, never the fødselsnummer (test_helseid_login)",
 }
 # admin/r/<content_type_id>/<object_id>/ (Django's «view on site») is walked by test_admin_view_on_site_…
 ADMIN_SHORTCUT = "admin/r/"

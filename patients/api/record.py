@@ -199,6 +199,8 @@ class AccessLogRowSerializer(serializers.Serializer):
     action_label = serializers.CharField(help_text="Handlingen på norsk")
     object_type = serializers.CharField(help_text="Hva som ble lest eller endret, som i revisjonsloggen")
     what = serializers.CharField(help_text="Det samme på norsk")
+    login_method = serializers.CharField(help_text="Hvordan personen var logget inn: helseid, password, api_token")
+    login_method_label = serializers.CharField(help_text="Det samme på norsk")
 
 
 @extend_schema(

@@ -153,7 +153,9 @@ def test_compose_commands_name_real_celery_and_wsgi_targets():
     assert callable(application)
 
 
-def test_check_deploy_passes_with_the_documented_production_settings():
+def test_check_deploy_passes_with_the_documented_production_settings(tmp_path):
+    from dho.dev.standins import private_jwk_file
+
     # The browser tests' async-safety override is a test-only setting, not part of production.
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env["DHO_TESTING"] = "0"
@@ -161,6 +163,10 @@ def test_check_deploy_passes_with_the_documented_production_settings():
         if line and not line.startswith("#"):
             key, value = line.split("=", 1)
             env[key] = value
+    # The HelseID key is a secret the deployment mounts, never in the repository: one of the test's.
+    assert env["DHO_HELSEID_KEY_FILE"].startswith("/run/secrets/")
+    env["DHO_HELSEID_KEY_FILE"] = str(tmp_path / "helseid-client-key.json")
+    private_jwk_file(tmp_path / "helseid-client-key.json", "EC")
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,

@@ -1,0 +1,108 @@
+"""«Logg inn med HelseID» end to end, in a browser, through the real HelseID stand-in (dho/dev/,
+an HTTPS server in its own process; the `standins` fixture): the demo-like nurse picks herself on the
+stand-in's page and lands on the worklist, a koordinator of two kommuner picks Gjerdrum and sees
+only Gjerdrum, the browser's way to /connect/authorize carries client_id and request_uri only, and
+the logout passes HelseID's end_session_endpoint on its way back."""
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import expect
+
+from dho.demo_persons import PERSONS
+from tenants import oidc
+from tests.factories import MembershipFactory
+from tests.tenants.conftest import bind
+
+pytestmark = pytest.mark.browser
+
+PERSON = {row[4]: {"pid": row[0], "hpr": row[1], "level": row[2], "name": row[3]} for row in PERSONS if row[4]}
+SIGRID = PERSON["sykepleier.ullensaker"]
+KARI = PERSON["koordinator.gjerdrum"]
+
+
+@pytest.fixture
+def helseid(standins, settings):
+    """The platform's login pointed at the stand-in, with the demo client (its loopback redirect
+    URIs take the live server's port in the tests)."""
+    settings.DHO_HELSEID_LOGIN = True
+    settings.DHO_HELSEID_ISSUER = standins.helseid_issuer
+    settings.DHO_HELSEID_LOGIN_CLIENT_ID = standins.client.client_id
+    settings.DHO_HELSEID_LOGIN_KEY_FILE = str(standins.client.key_file)
+    settings.DHO_HELSEID_LOGIN_KEY = ""
+    settings.DHO_HELSEID_CA_FILE = str(standins.ca_file)
+    settings.DHO_HELSEID_ORGNR = []
+    oidc.cache_clear()
+    yield standins
+    oidc.cache_clear()
+
+
+@pytest.fixture
+def hpage(browser, live_server, helseid):
+    """A page whose browser accepts the stand-in's self-signed certificate (its own context; the
+    platform itself is plain HTTP on the live server)."""
+    context = browser.new_context(base_url=live_server.url, locale="nb-NO", ignore_https_errors=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def helseid_login(page, name: str):
+    page.goto("/login/")
+    page.get_by_role("button", name="Logg inn med HelseID").click()
+    expect(page.get_by_role("heading", name="Logg inn med HelseID")).to_be_visible()  # the stand-in's page
+    page.get_by_role("button", name=name, exact=True).click()
+
+
+def test_the_demo_nurse_logs_in_through_the_standin_and_lands_on_the_worklist(world, hpage):
+    bind(world.u.nurse, SIGRID)
+    helseid_login(hpage, SIGRID["name"])
+    expect(hpage).to_have_url(re.compile(r"/worklist/$"))  # no password, no app code
+    expect(hpage.get_by_role("heading", name="Arbeidsliste")).to_be_visible()
+
+    # «Logg ut» passes HelseID's end_session_endpoint and comes back to the platform, logged out.
+    seen = []
+    hpage.on("request", lambda request: seen.append(request.url))
+    hpage.get_by_role("button", name="Logg ut").click()
+    expect(hpage).to_have_url(re.compile(r"/login/"))
+    assert any("/connect/endsession?" in url and "id_token_hint=" in url for url in seen), seen
+    assert hpage.context.request.get(f"{hpage.url.split('/login/')[0]}/worklist/", max_redirects=0).status == 302
+
+
+def test_a_koordinator_of_two_kommuner_picks_gjerdrum_and_sees_only_gjerdrum(world, hpage):
+    MembershipFactory(user=world.u.coordinator, role="coordinator", municipality=world.m.nannestad)
+    bind(world.u.coordinator, KARI)
+    helseid_login(hpage, KARI["name"])
+    expect(hpage.get_by_role("heading", name="Velg virksomhet")).to_be_visible()
+    hpage.get_by_label("Gjerdrum kommune").check()
+    hpage.get_by_role("button", name="Fortsett").click()
+    hpage.goto("/patients/")
+    expect(hpage.get_by_role("link", name="Rune Gjerdrum")).to_be_visible()
+    expect(hpage.get_by_text("Jens Nannestad")).to_have_count(0)
+    expect(hpage.locator(".topbar .organisation")).to_contain_text("Gjerdrum kommune")
+
+    hpage.get_by_role("link", name="Bytt virksomhet").click()
+    hpage.get_by_label("Nannestad kommune").check()
+    hpage.get_by_role("button", name="Fortsett").click()
+    hpage.goto("/patients/")
+    expect(hpage.get_by_role("link", name="Jens Nannestad")).to_be_visible()
+    expect(hpage.get_by_text("Rune Gjerdrum")).to_have_count(0)
+
+
+def test_the_browser_goes_to_connect_authorize_with_client_id_and_request_uri_only(world, hpage, helseid):
+    bind(world.u.nurse, SIGRID)
+    seen = []
+    hpage.on("request", lambda request: seen.append(request.url))
+    helseid_login(hpage, SIGRID["name"])
+    expect(hpage).to_have_url(re.compile(r"/worklist/$"))
+    authorize = [url for url in seen if urlsplit(url).path == "/connect/authorize" and urlsplit(url).query]
+    assert authorize, seen
+    for url in authorize:
+        query = parse_qs(urlsplit(url).query)
+        assert set(query) == {"client_id", "request_uri"}, url
+        assert query["client_id"] == [helseid.client.client_id]
+        assert query["request_uri"][0].startswith("urn:ietf:params:oauth:request_uri:")
+    # Nothing of the request itself went through the browser: no state, nonce, challenge or scope.
+    assert not any(name in url for url in seen for name in ("code_challenge", "nonce=", "scope="))
