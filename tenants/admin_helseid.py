@@ -53,7 +53,8 @@ def binding_summary(user) -> str:
         when = datetime_text(binding.bound_at, kl=True)
         state = str(_("Koblet ({what}) av {by} {when}.")).format(what=", ".join(parts), by=binding.bound_by or "–",
                                                                  when=when)  # fmt: skip
-    return format_html('{} <a href="{}">{}</a>', state, url, _("Endre HelseID-kobling"))
+    # The link in a paragraph of its own: beside the text it would be told from it by colour alone (axe).
+    return format_html('<p>{}</p><p><a href="{}">{}</a></p>', state, url, _("Endre HelseID-kobling"))
 
 
 def binding_view(model_admin, request, object_id):

@@ -93,6 +93,10 @@ LIST_PAGES = {
 }
 NOT_LISTS = {
     "": "the home page redirects by role",
+    "innlogging/helseid/": "starts a HelseID login: a redirect to HelseID, no data",
+    "logout/": "ends the session (and a HelseID session through HelseID's end_session), no data",
+    "virksomhet/": "«Velg virksomhet»: the user's own memberships to choose between, no patient data",
+    "innlogging/helseid/callback/": "HelseID's answer to a login: logs the person in or refuses, no list",
     "healthz": "service health, no data",
     "api/v1/readings": "gateway ingest: POST with an integration token, scope in tests/measurements",
     "api/v1/answers": "gateway ingest, as above",
