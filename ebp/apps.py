@@ -17,4 +17,4 @@ class EbpConfig(AppConfig):
         # The evaluation asks who may adjust the plan and when the plan in force was approved; the
         # board marks started patients without an approved plan, one query for the whole board.
         register_plan(PlanHooks(may_edit=can_edit_plan, approved_at=approved_at))
-        register_board_mark(BoardMark("ebp.plan_missing", _("Mangler godkjent plan"), plan_missing_among))
+        register_board_mark(BoardMark.one("ebp.plan_missing", _("Mangler godkjent plan"), plan_missing_among))

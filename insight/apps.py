@@ -10,7 +10,7 @@ class InsightConfig(AppConfig):
 
         from insight.gevinst import access  # noqa: F401  (names the gevinst's step and pages for the templates)
         from insight.gevinst.patient_page import gevinst_section
-        from insight.gevinst.selectors import due_of_kind
+        from insight.gevinst.selectors import due_labels
         from insight.models import ServiceUseKind
         from patients.extensions import BoardMark, PatientSection, register_board_mark, register_patient_section
 
@@ -23,5 +23,4 @@ class InsightConfig(AppConfig):
             ServiceUseKind.MONTH_12: _("Tjenestebruk: 12 måneder skal registreres"),
             ServiceUseKind.END: _("Tjenestebruk ved avslutning skal registreres"),
         }
-        for kind, label in labels.items():
-            register_board_mark(BoardMark(f"insight.gevinst_{kind.value}", label, due_of_kind(kind.value)))
+        register_board_mark(BoardMark("insight.gevinst", due_labels({k.value: label for k, label in labels.items()})))

@@ -30,12 +30,17 @@ class PatientSection:
 
 @dataclass(frozen=True)
 class BoardMark:
-    """A badge on the forløp board's patient rows: `marked(patient_ids)` answers which of the board's
-    (already scoped) patients carry `label`, for the whole board at once (a query, not one per row)."""
+    """Badges on the forløp board's patient rows: `labels(patient_ids)` answers, for the whole board at
+    once (a few queries, not some per row), which of the board's (already scoped) patients carry which
+    (lazy) translated labels: patient id → labels."""
 
     name: str
-    label: Any  # a (lazy) translated text
-    marked: Callable[[set[uuid.UUID]], Iterable[uuid.UUID]]
+    labels: Callable[[set[uuid.UUID]], dict[uuid.UUID, list[Any]]]
+
+    @classmethod
+    def one(cls, name: str, label: Any, marked: Callable[[set[uuid.UUID]], Iterable[uuid.UUID]]) -> BoardMark:
+        """A mark of a single label: `marked(patient_ids)` answers which patients carry it."""
+        return cls(name, lambda ids: {pk: [label] for pk in marked(ids)})
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,8 @@ def board_marks(sections) -> dict:
     if not ids:
         return marks
     for mark in extensions.board_marks():
-        for pk in mark.marked(ids):
-            marks.setdefault(pk, []).append(mark.label)
+        for pk, labels in mark.labels(ids).items():
+            marks.setdefault(pk, []).extend(labels)
     return marks
 
 

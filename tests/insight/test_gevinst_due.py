@@ -110,3 +110,16 @@ def test_the_board_marks_each_point_that_is_due_and_the_patient_page_lists_them(
     page = client.get(f"/patients/{g6.pk}/").content.decode()
     section = page[page.index('id="gevinst"') :]
     assert "6 måneder</span> skal registreres" in section and "Null-punkt (oppstart)</strong> registrert" in section
+
+
+def test_the_board_reads_the_registrations_once_for_every_kind_of_mark(gevinst, login):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login(gevinst.world.u.coordinator)
+    client.get("/forlop/")  # warm the session and the scope
+    with CaptureQueriesContext(connection) as board:
+        body = client.get("/forlop/").content.decode()
+    assert "6 måneder skal registreres" in body and "12 måneder skal registreres" in body
+    reads = [q for q in board.captured_queries if 'FROM "insight_serviceuse"' in q["sql"]]
+    assert len(reads) == 1  # four kinds of mark, one read of the registrations
