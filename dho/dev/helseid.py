@@ -727,25 +727,35 @@ class HelseIdStandin:
         return PageAnswer(200, page)
 
     def choose(self, form: Mapping[str, list[str]]) -> PageAnswer:
-        """The picker's form: a person (`pid`) → the code to the redirect URI; `cancel` → access_denied."""
+        """The picker's form: a person (`pid`) → the code to the redirect URI; `cancel` → access_denied.
+        `below_level` (a person under the level `acr_values` asked for) → a code all the same: what
+        HelseID does when someone gets through at a lower level, which the client must refuse."""
         one = _single(form, page=True)
         if one("cancel") is not None:
             request = self._take_picker(one("transaction"), None)
             return self._redirect_error(request, "access_denied", "brukeren avbrøt innloggingen")
-        person = self.persons.get(one("pid") or "")
+        below = one("below_level")
+        if below is not None and one("pid") is not None:
+            raise PageRefusal("invalid_request", "pid og below_level kan ikke sendes sammen")
+        person = self.persons.get((below if below is not None else one("pid")) or "")
 
         def eligible(request: PushedRequest) -> None:
             if person is None:
                 raise PageRefusal("invalid_request", "ukjent testperson")
-            if request.required_level and person.level < request.required_level:
+            under = bool(request.required_level and person.level < request.required_level)
+            if under and below is None:
                 needed = f"klienten krever {request.required_level}"
                 raise PageRefusal("invalid_request", f"{person.name} har sikkerhetsnivå {person.level}; {needed}")
+            if below is not None and not under:
+                raise PageRefusal("invalid_request", "below_level gjelder bare en person under nivået klienten krever")
 
         request = self._take_picker(one("transaction"), eligible)
         assert person is not None
         login = Login(request=request, person=person, auth_time=int(time.time()), sid=secrets.token_hex(16))
         code = self.codes.add(Grant(login))
         self.count("logins")
+        if below is not None:
+            self.count("logins_below_level")
         return PageAnswer(
             302, location=with_query(request.redirect_uri, code=code, state=request.state, iss=self.issuer)
         )

@@ -472,6 +472,10 @@ def verified_id_token(env, id_token):
     return token.claims
 
 
+def stats(env):
+    return requests.get(issuer_url(env, "/_standin/requests"), verify=str(env.ca_file), timeout=10).json()
+
+
 def page_error(response):
     """The error code on the stand-in's own error page (it redirects nowhere it cannot trust)."""
     assert response.status_code == 400, response.text
@@ -560,12 +564,34 @@ def test_the_id_token_carries_the_claims_its_scopes_release_and_hpr_only_for_who
 def test_acr_values_level4_leaves_level3_persons_out(standins):
     pushed = par(standins, acr_values="Level4")
     page = picker(standins, pushed.json()["request_uri"])
-    assert f'value="{ERIK}"' in page.text and f'value="{ANDERS}"' not in page.text
+    assert f'name="pid" value="{ERIK}"' in page.text and f'name="pid" value="{ANDERS}"' not in page.text
     assert "Anders Moen" in page.text and "krever nivå 4" in page.text
     assert page_error(choose(standins, page, pid=ANDERS)) == "invalid_request"
     # The form refused for the person is still good for another.
     assert choose(standins, page, pid=ERIK).status_code == 302
     assert par(standins, acr_values="Level9").json()["error"] == "invalid_request"
+
+
+def test_someone_at_level_3_gets_through_a_level_4_request_only_by_their_own_button(standins):
+    # HelseID may let a person in at level 3 (MinID) although the client asked for Level4: the picker's
+    # «… likevel» button does that, and the ID token says level 3, validly signed. The client must refuse.
+    verifier, challenge = pkce()
+    pushed = par(standins, acr_values="Level4", code_challenge=challenge)
+    page = picker(standins, pushed.json()["request_uri"])
+    assert f'name="below_level" value="{ANDERS}"' in page.text
+    assert "Logg inn som Anders Moen på nivå 3 likevel" in page.text
+    assert f'name="below_level" value="{ERIK}"' not in page.text  # only those under the level
+    assert page_error(choose(standins, page, below_level=ERIK)) == "invalid_request"
+    assert page_error(choose(standins, page, below_level=ANDERS, pid=ANDERS)) == "invalid_request"
+    assert page_error(choose(standins, page, below_level="00000000000")) == "invalid_request"
+    before = stats(standins).get("logins_below_level", 0)
+    redirect = choose(standins, page, below_level=ANDERS)
+    assert redirect.status_code == 302, redirect.text
+    code = dict(parse_qsl(urlsplit(redirect.headers["Location"]).query))["code"]
+    claims = verified_id_token(standins, exchange(standins, code, verifier).json()["id_token"])
+    assert claims["helseid://claims/identity/security_level"] == "3" and claims["acr"] == "Level3"
+    assert claims["helseid://claims/identity/pid"] == ANDERS
+    assert stats(standins)["logins_below_level"] == before + 1
 
 
 def test_cancel_and_prompt_none_go_back_to_the_client_with_the_error(standins):
