@@ -10,10 +10,14 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.conf import settings as django_settings
+from django.contrib.sessions.backends.db import SessionStore
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from knox.models import AuthToken
 from playwright.sync_api import expect
 
 from dho.demo_persons import PERSONS
-from tenants import oidc, persons
+from tenants import oidc, persons, two_factor
 from tenants.models import AuditEvent, LoginRefusal
 from tenants.tokens import user_session_keys
 from tests.factories import MembershipFactory
@@ -153,3 +157,32 @@ def test_a_person_nobody_bound_is_refused_and_recorded(world, hpage):
     expect(hpage.get_by_role("alert")).to_contain_text("Administratoren har fått beskjed om forsøket.")
     refusal = assert_refused_and_recorded(hpage, reason="unknown", person=UKJENT)
     assert refusal.user is None and refusal.security_level == "4"
+
+
+def test_a_helseid_user_without_the_app_makes_an_api_key_and_confirms_with_helseid_later(world, hpage, axe_violations):
+    TOTPDevice.objects.filter(user=world.u.nurse).delete()  # HelseID is this nurse's only way in
+    bind(world.u.nurse, SIGRID)
+    helseid_login(hpage, SIGRID["name"])
+    expect(hpage).to_have_url(re.compile(r"/worklist/$"))
+    hpage.get_by_role("link", name="API-nøkler").click()
+    expect(hpage.get_by_text("Du logget inn med HelseID for mindre enn 10 minutter siden")).to_be_visible()
+    hpage.get_by_role("button", name="Lag en ny API-nøkkel").click()
+    expect(hpage.get_by_label("Nøkkel", exact=True)).to_be_visible()
+    assert AuthToken.objects.filter(user=world.u.nurse).count() == 1
+
+    # Later than the window: the page asks for HelseID again (no app code to ask for).
+    [cookie] = [c for c in hpage.context.cookies() if c["name"] == django_settings.SESSION_COOKIE_NAME]
+    session = SessionStore(session_key=cookie["value"])
+    session[two_factor.STRONG_LOGIN_AT_KEY] = session[two_factor.STRONG_LOGIN_AT_KEY] - two_factor.STEP_UP_SECONDS - 60
+    session.save()
+    hpage.goto("/api-nokler/")
+    expect(hpage.get_by_role("button", name="Lag en ny API-nøkkel")).to_have_count(0)
+    expect(hpage.get_by_label("Kode fra autentiseringsappen")).to_have_count(0)
+    assert axe_violations(hpage) == []
+    hpage.get_by_role("button", name="Bekreft med HelseID").click()
+    expect(hpage.get_by_role("heading", name="Logg inn med HelseID")).to_be_visible()  # the stand-in's page
+    hpage.get_by_role("button", name=SIGRID["name"], exact=True).click()
+    expect(hpage).to_have_url(re.compile(r"/api-nokler/$"))
+    hpage.get_by_role("button", name="Lag en ny API-nøkkel").click()
+    expect(hpage.get_by_label("Nøkkel", exact=True)).to_be_visible()
+    assert AuthToken.objects.filter(user=world.u.nurse).count() == 2
