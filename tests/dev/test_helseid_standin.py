@@ -709,6 +709,80 @@ def test_par_authenticates_the_client_strictly(standins):
     assert rsa.json()["error"] == "unauthorized_client"
 
 
+def _malformed(change):
+    """A well-formed `helseid_authorization` for the delegated kommune, `change`d in place."""
+    entry = details()
+    change(entry)
+    return entry
+
+
+def _organization(entry):
+    return entry["practitioner_role"]["organization"]
+
+
+def _identifier(entry):
+    return _organization(entry)["identifier"]
+
+
+def _misspelt_identifier(entry):
+    _organization(entry)["identify"] = _organization(entry).pop("identifier")
+
+
+def _listed(change):
+    return json.dumps([_malformed(change)])
+
+
+MALFORMED_DETAILS = {
+    "an-object-not-a-list": json.dumps(details()),
+    "an-empty-list": "[]",
+    "two-entries": json.dumps([details(), details()]),
+    "a-string": json.dumps("helseid_authorization"),
+    "type-misspelt": _listed(lambda d: d.update(type="helseid_autorization")),
+    "unknown-member": _listed(lambda d: d.update(locations=["https://jft.example"])),
+    "role-a-string": _listed(lambda d: d.update(practitioner_role="312229544")),
+    "organization-a-list": _listed(lambda d: d["practitioner_role"].update(organization=[])),
+    "identify-for-identifier": _listed(_misspelt_identifier),
+    "no-system": _listed(lambda d: _identifier(d).pop("system")),
+    "value-a-number": _listed(lambda d: _identifier(d).update(value=312229544)),
+    "type-not-enh": _listed(lambda d: _identifier(d).update(type="HER")),
+    "system-of-a-single-tenant": json.dumps([details(system="urn:oid:2.16.578.1.12.4.1.4.101")]),
+    "bare-number": json.dumps([details(value="312229544")]),
+    "eight-digits": json.dumps([details(value="NO:ORGNR:31222954")]),
+    "child-without-parent": json.dumps([details(value="NO:ORGNR::974600951")]),
+    "repeated-member": '[{"type":"helseid_authorization","type":"helseid_authorization","practitioner_role":'
+    + json.dumps(details()["practitioner_role"])
+    + "}]",
+}
+
+
+@pytest.mark.parametrize("authorization_details", MALFORMED_DETAILS.values(), ids=MALFORMED_DETAILS.keys())
+def test_par_refuses_a_malformed_helseid_authorization(standins, authorization_details):
+    # NHN's structure («Bruk av organisasjonsnumre», docs/helseid.md), as RFC 9396 carries it at PAR:
+    # a JSON array with the one object, objects all the way down, no member NHN does not define.
+    response = par(standins, authorization_details=authorization_details)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_authorization_details", response.json()
+    well_formed = par(standins, authorization_details=json.dumps([details()]))
+    assert well_formed.status_code == 201, well_formed.text
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        _malformed(lambda d: d.update(practitioner_role="312229544")),
+        _malformed(lambda d: _identifier(d).update(extra="x")),
+        _malformed(lambda d: _identifier(d).update(value=None)),
+    ],
+    ids=["role-a-string", "unknown-identifier-member", "value-null"],
+)
+def test_the_token_endpoint_refuses_a_malformed_helseid_authorization_in_the_assertion(
+    standins, dpop_key, nonce, authorization
+):
+    signed = assertion(standins, authorization_details=authorization)
+    response = post(standins, client_assertion=signed, dpop=proof(dpop_key, token_url(standins), nonce=nonce))
+    refused(response, "invalid_authorization_details")
+
+
 def test_par_takes_a_delegated_organisation_into_the_access_token(standins):
     login = front_channel(
         standins, ERIK, authorization_details=json.dumps([details(value=f"NO:ORGNR:{ORGNR}:974600951")])
