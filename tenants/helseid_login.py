@@ -15,7 +15,9 @@ token validated in full); this module is what is HelseID's and the platform's ow
   nobody bound to a user, a level below 4, a deactivated user.
 
 A user logged in here has passed a multi-factor login at HelseID: the session is marked as a strong
-login (`two_factor.mark_strong_login`, no TOTP step), its login method is «HelseID» in the audit log,
+login (`two_factor.mark_strong_login`, no TOTP step; its `auth_time` opens the step-up window in which
+an API key needs no code, and «Bekreft med HelseID» logs in again with `prompt=login` to open it
+anew), its login method is «HelseID» in the audit log,
 and its raw ID token is kept encrypted in the session for the logout's `id_token_hint` (it names the
 person's fødselsnummer, which the platform never stores in clear).
 """

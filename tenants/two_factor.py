@@ -24,8 +24,12 @@ Every setup and reset is audited and told to the user at their next login (`noti
 API tokens (`POST /api/v1/auth/token/`): with the second factor required, the body carries `otp`
 (a code from the app, or a backup code) beside username and password, checked by
 `token_login_refusal`; a user who has never set up the app logs in on the web first. A token made on
-the «API-nøkler» page asks for a fresh code too (`reauthentication_refusal`), although the session
-passed step 2 at login: the token outlives the screen it was made on.
+the «API-nøkler» page asks for a fresh proof too (`reauthentication_refusal`), although the session
+passed step 2 at login: the token outlives the screen it was made on. The proof is a code from the
+app, or a HelseID login less than `STEP_UP_SECONDS` old (counted from HelseID's `auth_time`, when
+the person authenticated there, not from when the platform heard of it): a sudo window. A HelseID
+user past it presses «Bekreft med HelseID», the same login again with `prompt=login`, so HelseID
+authenticates the person anew and the window opens again (tenants/views_helseid.py).
 
 **HelseID (OpenID Connect), the production login** (tenants/helseid_login.py, tenants/oidc.py):
 HelseID authenticates the person at security level 4, itself multi-factor, so a HelseID login
@@ -64,8 +68,13 @@ from tenants.services import audit_record
 BACKUP_CODES = 10
 APP_DEVICE_NAME = "Autentiseringsapp"
 BACKUP_DEVICE_NAME = "Reservekoder"
-# Set by an identity provider's callback (HelseID) whose login was itself multi-factor.
+# Set by an identity provider's callback (HelseID) whose login was itself multi-factor: the issuer,
+# and when the person authenticated there (the ID token's `auth_time`).
 STRONG_LOGIN_KEY = "dho_strong_login"
+STRONG_LOGIN_AT_KEY = "dho_strong_login_at"
+# How long a strong login stands in for a fresh code where one is asked again (a new API token).
+STEP_UP_SECONDS = 600
+STEP_UP_SKEW = 30  # seconds an identity provider's clock may be ahead of ours (as tenants/oidc.py allows)
 # The activation code this session gave (its id): the setup shows the QR code only after it.
 ACTIVATION_KEY = "dho_activation_code"
 
@@ -82,11 +91,27 @@ def session_is_verified(request) -> bool:
     return bool((verified and verified()) or request.session.get(STRONG_LOGIN_KEY))
 
 
-def mark_strong_login(request, *, issuer: str) -> None:
-    """The HelseID seam: an identity provider's multi-factor login stands in for the TOTP step."""
+def mark_strong_login(request, *, issuer: str, auth_time: float | None = None) -> None:
+    """The HelseID seam: an identity provider's multi-factor login stands in for the TOTP step.
+    `auth_time`: when the provider authenticated the person (the ID token's claim; now if not given)."""
     request.session[STRONG_LOGIN_KEY] = issuer
+    request.session[STRONG_LOGIN_AT_KEY] = float(auth_time if auth_time is not None else time.time())
     request.session.cycle_key()
     notices_show(request)
+
+
+def strong_login_recent(session, *, now: float | None = None) -> bool:
+    """Did this session's strong (HelseID) login authenticate the person less than STEP_UP_SECONDS ago?"""
+    at = session.get(STRONG_LOGIN_AT_KEY)
+    if not session.get(STRONG_LOGIN_KEY) or isinstance(at, bool) or not isinstance(at, int | float):
+        return False
+    age = (time.time() if now is None else now) - at
+    return -STEP_UP_SKEW <= age <= STEP_UP_SECONDS
+
+
+def strong_login_session(session) -> bool:
+    """Did this session log in through a strong identity provider (HelseID)?"""
+    return bool(session.get(STRONG_LOGIN_KEY))
 
 
 def has_app(user) -> bool:
@@ -279,13 +304,23 @@ def token_login_refusal(user, code: str | None, *, verified: bool = False) -> st
     return refusal and _("Feltet «otp»: {refusal}").format(refusal=refusal)
 
 
-def reauthentication_refusal(user, code: str | None) -> str:
+REAUTHENTICATE_WITH_HELSEID = (
+    "Bekreft at det er deg: logg inn med HelseID på nytt («Bekreft med HelseID»). En HelseID-innlogging "
+    "gjelder som bekreftelse i {minutes} minutter."
+)
+
+
+def reauthentication_refusal(request, code: str | None) -> str:
     """For a step that asks for the second factor again within a verified session (a new API token on
-    the page): "" when the code is right, or when the second factor is not required (debug mode,
-    which skips it at login too); else what was wrong. A backup code works here as at login."""
-    if not required():
+    the page): "" when the session's HelseID login is recent (`strong_login_recent`), or the code is
+    right, or the second factor is not required (debug mode, which skips it at login too); else what
+    was wrong. A backup code works here as at login."""
+    if not required() or strong_login_recent(request.session):
         return ""
+    user = request.user
     if not has_app(user):
+        if strong_login_session(request.session):
+            return _(REAUTHENTICATE_WITH_HELSEID).format(minutes=STEP_UP_SECONDS // 60)
         return _("Du har ikke satt opp autentiseringsappen. Sett den opp før du lager en API-nøkkel.")
     _device, refusal = _matching_device(user, str(code or ""))
     return refusal

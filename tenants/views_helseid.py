@@ -58,6 +58,11 @@ def _pending_take(session, state: str) -> oidc.Pending | None:
     return oidc.Pending.from_dict(data) if data else None
 
 
+def _auth_time(claims: dict) -> float | None:
+    value = claims.get("auth_time")  # present and checked by tenants/oidc.py
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 @method_decorator(never_cache, name="dispatch")
 class HelseIdStartView(View):
     """The login page's «Logg inn med HelseID» (a POST: it pushes an authorization request)."""
@@ -71,9 +76,14 @@ class HelseIdStartView(View):
         return redirect("login")
 
     def post(self, request):
+        # «Bekreft med HelseID» (the API-nøkler page): the same login, with HelseID told to
+        # authenticate the person anew (prompt=login), so its auth_time opens the step-up window.
+        step_up = request.POST.get("reauthenticate") == "1"
         try:
             provider = helseid_login.provider()
             extra = helseid_login.start_parameters(request.POST.get("orgnr", ""))
+            if step_up:
+                extra["prompt"] = "login"
             url, pending = oidc.authorization_start(
                 provider, redirect_uri=request.build_absolute_uri(reverse("helseid-callback")), extra=extra
             )
@@ -83,7 +93,7 @@ class HelseIdStartView(View):
             log.warning("HelseID-innlogging kunne ikke starte: %s", failed)
             reason = failed.reason
             return _refused(request, reason, status=503)
-        pending = oidc.Pending(**{**pending.as_dict(), "extra": {"next": _next_url(request)}})
+        pending = oidc.Pending(**{**pending.as_dict(), "extra": {"next": _next_url(request), "step_up": step_up}})
         _pending_keep(request.session, pending)
         return HttpResponseRedirect(url)
 
@@ -111,12 +121,16 @@ class HelseIdCallbackView(View):
         except (oidc.OidcError, HelseIdError) as failed:
             log.warning("HelseID-innlogging avvist: %s", failed)
             return _refused(request, failed.reason, status=400)
+        # A step-up by the session's own user keeps the session's organisation; anyone else starts over.
+        same_person = bool(pending.extra.get("step_up")) and request.user.pk == user.pk
         user.dho_login_method = provider.name  # the session's login method (tenants.sessions)
         login(request, user, backend=helseid_login.BACKEND)
-        two_factor.mark_strong_login(request, issuer=provider.issuer)  # HelseID's level 4 is multi-factor
+        # HelseID's level 4 is multi-factor; when it authenticated the person opens the step-up window.
+        two_factor.mark_strong_login(request, issuer=provider.issuer, auth_time=_auth_time(claims))
         helseid_login.id_token_keep(request.session, id_token)
         persons.logged_in(user)
-        organisations.after_login(request)
+        if not same_person:
+            organisations.after_login(request)
         return redirect(safe_next(request, str(pending.extra.get("next") or "")))
 
 

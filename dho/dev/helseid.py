@@ -545,29 +545,27 @@ class HelseIdStandin:
             raise OAuthRefusal("invalid_client", "client_assertion er brukt før (jti)")
         return client, claims
 
-    def _organisation(self, client: RegisteredClient, details: Any) -> tuple[str | None, str | None]:
-        """(parent, child) from the assertion's `authorization_details`, checked against the
-        client's delegations."""
+    def _organisation(
+        self, client: RegisteredClient, details: Any, *, array: bool = False
+    ) -> tuple[str | None, str | None]:
+        """(parent, child) from an `authorization_details` (the client assertion's: NHN's object, or
+        RFC 9396's array of one; the PAR parameter's: the array only, `array`), checked member by
+        member against NHN's `helseid_authorization` and against the client's delegations."""
 
         def refuse(description: str) -> OAuthRefusal:
             return OAuthRefusal("invalid_authorization_details", description)
 
-        if isinstance(details, list):  # RFC 9396's array form, with HelseID's one entry
-            if len(details) != 1:
-                raise refuse("authorization_details må ha nøyaktig én helseid_authorization")
-            details = details[0]
         if details is None:
             if client.multi_tenant:
                 raise refuse("en multi-tenant-klient må oppgi organisasjonsnummer i authorization_details")
             return next(iter(sorted(client.organisations)), None), None
-        if not isinstance(details, dict) or details.get("type") != "helseid_authorization":
-            raise refuse("type må være helseid_authorization")
-        identifier = ((details.get("practitioner_role") or {}).get("organization") or {}).get("identifier")
-        if not isinstance(identifier, dict) or identifier.get("type") != "ENH":
-            raise refuse("practitioner_role.organization.identifier med type ENH mangler")
-        value, system = identifier.get("value"), identifier.get("system")
-        if not isinstance(value, str):
-            raise refuse("identifier.value mangler")
+        if isinstance(details, list):  # RFC 9396's array form, with HelseID's one entry
+            if len(details) != 1:
+                raise refuse("authorization_details må ha nøyaktig én helseid_authorization")
+            details = details[0]
+        elif array:
+            raise refuse("authorization_details må være en JSON-liste med ett objekt (RFC 9396)")
+        system, value = _helseid_identifier(details, refuse)
         if client.multi_tenant:
             match = MULTI_TENANT_VALUE.fullmatch(value)
             if system != MULTI_TENANT_SYSTEM or not match:
@@ -680,9 +678,10 @@ class HelseIdStandin:
         named = []
         if parameter is not None:
             try:
-                named.append(self._organisation(client, json.loads(parameter)))
-            except ValueError:
-                raise OAuthRefusal("invalid_authorization_details", "authorization_details er ikke JSON") from None
+                parsed = json.loads(parameter, object_pairs_hook=_no_repeated_members)
+            except ValueError as exc:
+                raise OAuthRefusal("invalid_authorization_details", f"authorization_details: {exc}") from None
+            named.append(self._organisation(client, parsed, array=True))
         if (details := _assertion_details(assertion)) is not None:
             named.append(self._organisation(client, details))
         if len(set(named)) > 1:
@@ -727,25 +726,35 @@ class HelseIdStandin:
         return PageAnswer(200, page)
 
     def choose(self, form: Mapping[str, list[str]]) -> PageAnswer:
-        """The picker's form: a person (`pid`) → the code to the redirect URI; `cancel` → access_denied."""
+        """The picker's form: a person (`pid`) → the code to the redirect URI; `cancel` → access_denied.
+        `below_level` (a person under the level `acr_values` asked for) → a code all the same: what
+        HelseID does when someone gets through at a lower level, which the client must refuse."""
         one = _single(form, page=True)
         if one("cancel") is not None:
             request = self._take_picker(one("transaction"), None)
             return self._redirect_error(request, "access_denied", "brukeren avbrøt innloggingen")
-        person = self.persons.get(one("pid") or "")
+        below = one("below_level")
+        if below is not None and one("pid") is not None:
+            raise PageRefusal("invalid_request", "pid og below_level kan ikke sendes sammen")
+        person = self.persons.get((below if below is not None else one("pid")) or "")
 
         def eligible(request: PushedRequest) -> None:
             if person is None:
                 raise PageRefusal("invalid_request", "ukjent testperson")
-            if request.required_level and person.level < request.required_level:
+            under = bool(request.required_level and person.level < request.required_level)
+            if under and below is None:
                 needed = f"klienten krever {request.required_level}"
                 raise PageRefusal("invalid_request", f"{person.name} har sikkerhetsnivå {person.level}; {needed}")
+            if below is not None and not under:
+                raise PageRefusal("invalid_request", "below_level gjelder bare en person under nivået klienten krever")
 
         request = self._take_picker(one("transaction"), eligible)
         assert person is not None
         login = Login(request=request, person=person, auth_time=int(time.time()), sid=secrets.token_hex(16))
         code = self.codes.add(Grant(login))
         self.count("logins")
+        if below is not None:
+            self.count("logins_below_level")
         return PageAnswer(
             302, location=with_query(request.redirect_uri, code=code, state=request.state, iss=self.issuer)
         )
@@ -893,6 +902,46 @@ def _required_value(one: Callable[[str], str | None], name: str) -> str:
     if len(value) > MAX_PARAMETER:
         raise OAuthRefusal("invalid_request", f"{name} er lengre enn {MAX_PARAMETER} tegn")
     return value
+
+
+# NHN's `helseid_authorization` («Bruk av organisasjonsnumre», docs/helseid.md): every member it has,
+# and no other (a misspelt member must not pass unnoticed).
+HELSEID_AUTHORIZATION_MEMBERS = {"type", "practitioner_role"}
+IDENTIFIER_MEMBERS = {"system", "type", "value"}
+
+
+def _helseid_identifier(details: Any, refuse: Callable[[str], OAuthRefusal]) -> tuple[str, str]:
+    """(system, value) of a `helseid_authorization`'s `practitioner_role.organization.identifier`,
+    whose `type` must be ENH; `refuse(why)` for anything else."""
+    if not isinstance(details, dict) or details.get("type") != "helseid_authorization":
+        raise refuse("type må være helseid_authorization")
+    path = "helseid_authorization"
+    for name, members in (("", HELSEID_AUTHORIZATION_MEMBERS), ("practitioner_role", {"organization"}),
+                          ("organization", {"identifier"}), ("identifier", IDENTIFIER_MEMBERS)):  # fmt: skip
+        if name:
+            details, path = details[name], f"{path}.{name}"
+        if not isinstance(details, dict):
+            raise refuse(f"{path} må være et JSON-objekt")
+        if set(details) != members:
+            problems = []
+            if missing := sorted(members - set(details)):
+                problems.append(f"mangler {', '.join(missing)}")
+            if unknown := sorted(set(details) - members):
+                problems.append(f"ukjent {', '.join(unknown)}")
+            raise refuse(f"{path}: {'; '.join(problems)} (skal ha {', '.join(sorted(members))})")
+    if not all(isinstance(details[member], str) for member in IDENTIFIER_MEMBERS):
+        raise refuse(f"{path}: system, type og value må være tekst")
+    if details["type"] != "ENH":
+        raise refuse(f"{path}.type må være ENH (Enhetsregisteret)")
+    return details["system"], details["value"]
+
+
+def _no_repeated_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose members are named once each (json.loads would keep the last silently)."""
+    names = [name for name, _value in pairs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"et JSON-objekt har samme medlem flere ganger ({', '.join(sorted(set(names)))})")
+    return dict(pairs)
 
 
 def _assertion_details(claims: Mapping[str, Any]) -> Any:

@@ -293,7 +293,9 @@ def _page(title: str, body: str) -> str:
 
 def picker_page(transaction: str, client_id: str, persons: Iterable[Person], level: int | None, action: str) -> str:
     """«Velg testperson»: one button per person (`pid`), «Avbryt» (`cancel`), the transaction hidden.
-    A person below the level the client asked for is listed without a button."""
+    A person below the level the client asked for has no `pid` button, but one of its own
+    (`below_level`): HelseID may still let someone through at a lower level (MinID at level 3 when
+    level 4 was asked for), and a client must refuse that itself."""
     e = html.escape
     rows = []
     for person in persons:
@@ -302,12 +304,21 @@ def picker_page(transaction: str, client_id: str, persons: Iterable[Person], lev
         details += f", demobruker {person.username}" if person.username else ""
         text = f"{e(person.label)} ({e(details)})" if person.label else f"({e(details)})"
         if level is not None and person.level < level:
-            rows.append(f"<li>{e(person.name)} – {text}: ikke tilgjengelig, klienten krever nivå {level}</li>")
+            rows.append(
+                f"<li>{e(person.name)} – {text}: klienten krever nivå {level}. "
+                f'<button type="submit" name="below_level" value="{e(person.pid)}">Logg inn som {e(person.name)} '
+                f"på nivå {person.level} likevel</button></li>"
+            )
         else:
             rows.append(
                 f'<li><button type="submit" name="pid" value="{e(person.pid)}">{e(person.name)}</button> – {text}</li>'
             )
-    requirement = f" Klienten krever sikkerhetsnivå {level}." if level else ""
+    requirement = (
+        f" Klienten krever sikkerhetsnivå {level}. HelseID kan likevel slippe en person gjennom på et lavere "
+        "nivå (MinID på nivå 3): knappene «… likevel» gjør det, og klienten skal da avvise innloggingen selv."
+        if level
+        else ""
+    )
     body = (
         "<h1>Logg inn med HelseID</h1>\n"
         "<p>Dette er en stand-in for HelseID til utvikling og test. Ingen ekte innlogging skjer: velg "

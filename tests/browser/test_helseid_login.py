@@ -2,16 +2,24 @@
 an HTTPS server in its own process; the `standins` fixture): the demo-like nurse picks herself on the
 stand-in's page and lands on the worklist, a koordinator of two kommuner picks Gjerdrum and sees
 only Gjerdrum, the browser's way to /connect/authorize carries client_id and request_uri only, and
-the logout passes HelseID's end_session_endpoint on its way back."""
+the logout passes HelseID's end_session_endpoint on its way back. Someone HelseID lets through at
+level 3 although level 4 was asked for, and a person nobody bound, are refused with the Norwegian
+message, logged in nowhere, and recorded for the centre admin."""
 
 import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.conf import settings as django_settings
+from django.contrib.sessions.backends.db import SessionStore
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from knox.models import AuthToken
 from playwright.sync_api import expect
 
 from dho.demo_persons import PERSONS
-from tenants import oidc
+from tenants import oidc, persons, two_factor
+from tenants.models import AuditEvent, LoginRefusal
+from tenants.tokens import user_session_keys
 from tests.factories import MembershipFactory
 from tests.tenants.conftest import bind
 
@@ -20,6 +28,8 @@ pytestmark = pytest.mark.browser
 PERSON = {row[4]: {"pid": row[0], "hpr": row[1], "level": row[2], "name": row[3]} for row in PERSONS if row[4]}
 SIGRID = PERSON["sykepleier.ullensaker"]
 KARI = PERSON["koordinator.gjerdrum"]
+ANDERS = PERSON["sykepleier.agder"]  # level 3 (MinID)
+UKJENT = next({"pid": row[0], "name": row[3]} for row in PERSONS if not row[4])
 
 
 @pytest.fixture
@@ -106,3 +116,73 @@ def test_the_browser_goes_to_connect_authorize_with_client_id_and_request_uri_on
         assert query["request_uri"][0].startswith("urn:ietf:params:oauth:request_uri:")
     # Nothing of the request itself went through the browser: no state, nonce, challenge or scope.
     assert not any(name in url for url in seen for name in ("code_challenge", "nonce=", "scope="))
+
+
+def assert_refused_and_recorded(page, *, reason: str, person: dict, user=None):
+    """The refusal page, no login anywhere (the platform's pages still ask for one, the user has no
+    session), and the row and audit entry the centre admin sees."""
+    expect(page.get_by_role("heading", name="Innloggingen ble ikke fullført")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/innlogging/helseid/callback/\?"))
+    base = page.url.split("/innlogging/")[0]
+    assert page.context.request.get(f"{base}/worklist/", max_redirects=0).status == 302
+    if user is not None:
+        assert user_session_keys(user) == []
+    refusal = LoginRefusal.objects.get()
+    assert (refusal.reason, refusal.name) == (reason, person["name"])
+    assert refusal.pid_digest == persons.pid_digest(person["pid"])
+    assert AuditEvent.objects.filter(object_type="login_refusal", object_id=str(refusal.pk)).exists()
+    return refusal
+
+
+def test_someone_helseid_lets_in_at_level_3_is_refused_and_recorded(world, hpage, helseid):
+    # HelseID may let a person through with MinID (level 3) although the platform asked for Level4;
+    # the stand-in's «… likevel» button does that, with a validly signed ID token saying level 3.
+    bind(world.u.nurse_agder, ANDERS)
+    hpage.goto("/login/")
+    hpage.get_by_role("button", name="Logg inn med HelseID").click()
+    expect(hpage.get_by_role("heading", name="Logg inn med HelseID")).to_be_visible()
+    expect(hpage.get_by_role("button", name=ANDERS["name"], exact=True)).to_have_count(0)  # not as a level-4 login
+    hpage.get_by_role("button", name=f"Logg inn som {ANDERS['name']} på nivå 3 likevel").click()
+    expect(hpage.get_by_role("alert")).to_have_text(
+        "Du logget inn på sikkerhetsnivå 3. Plattformen viser helseopplysninger og krever nivå 4: logg inn på "
+        "nytt med BankID, Buypass eller Commfides."
+    )
+    refusal = assert_refused_and_recorded(hpage, reason="level", person=ANDERS, user=world.u.nurse_agder)
+    assert refusal.security_level == "3" and refusal.hpr_number == ANDERS["hpr"]
+
+
+def test_a_person_nobody_bound_is_refused_and_recorded(world, hpage):
+    helseid_login(hpage, UKJENT["name"])
+    expect(hpage.get_by_role("alert")).to_contain_text("Du er ikke registrert som bruker av plattformen.")
+    expect(hpage.get_by_role("alert")).to_contain_text("Administratoren har fått beskjed om forsøket.")
+    refusal = assert_refused_and_recorded(hpage, reason="unknown", person=UKJENT)
+    assert refusal.user is None and refusal.security_level == "4"
+
+
+def test_a_helseid_user_without_the_app_makes_an_api_key_and_confirms_with_helseid_later(world, hpage, axe_violations):
+    TOTPDevice.objects.filter(user=world.u.nurse).delete()  # HelseID is this nurse's only way in
+    bind(world.u.nurse, SIGRID)
+    helseid_login(hpage, SIGRID["name"])
+    expect(hpage).to_have_url(re.compile(r"/worklist/$"))
+    hpage.get_by_role("link", name="API-nøkler").click()
+    expect(hpage.get_by_text("Du logget inn med HelseID for mindre enn 10 minutter siden")).to_be_visible()
+    hpage.get_by_role("button", name="Lag en ny API-nøkkel").click()
+    expect(hpage.get_by_label("Nøkkel", exact=True)).to_be_visible()
+    assert AuthToken.objects.filter(user=world.u.nurse).count() == 1
+
+    # Later than the window: the page asks for HelseID again (no app code to ask for).
+    [cookie] = [c for c in hpage.context.cookies() if c["name"] == django_settings.SESSION_COOKIE_NAME]
+    session = SessionStore(session_key=cookie["value"])
+    session[two_factor.STRONG_LOGIN_AT_KEY] = session[two_factor.STRONG_LOGIN_AT_KEY] - two_factor.STEP_UP_SECONDS - 60
+    session.save()
+    hpage.goto("/api-nokler/")
+    expect(hpage.get_by_role("button", name="Lag en ny API-nøkkel")).to_have_count(0)
+    expect(hpage.get_by_label("Kode fra autentiseringsappen")).to_have_count(0)
+    assert axe_violations(hpage) == []
+    hpage.get_by_role("button", name="Bekreft med HelseID").click()
+    expect(hpage.get_by_role("heading", name="Logg inn med HelseID")).to_be_visible()  # the stand-in's page
+    hpage.get_by_role("button", name=SIGRID["name"], exact=True).click()
+    expect(hpage).to_have_url(re.compile(r"/api-nokler/$"))
+    hpage.get_by_role("button", name="Lag en ny API-nøkkel").click()
+    expect(hpage.get_by_label("Nøkkel", exact=True)).to_be_visible()
+    assert AuthToken.objects.filter(user=world.u.nurse).count() == 2

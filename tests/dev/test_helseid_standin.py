@@ -472,6 +472,10 @@ def verified_id_token(env, id_token):
     return token.claims
 
 
+def stats(env):
+    return requests.get(issuer_url(env, "/_standin/requests"), verify=str(env.ca_file), timeout=10).json()
+
+
 def page_error(response):
     """The error code on the stand-in's own error page (it redirects nowhere it cannot trust)."""
     assert response.status_code == 400, response.text
@@ -560,12 +564,34 @@ def test_the_id_token_carries_the_claims_its_scopes_release_and_hpr_only_for_who
 def test_acr_values_level4_leaves_level3_persons_out(standins):
     pushed = par(standins, acr_values="Level4")
     page = picker(standins, pushed.json()["request_uri"])
-    assert f'value="{ERIK}"' in page.text and f'value="{ANDERS}"' not in page.text
+    assert f'name="pid" value="{ERIK}"' in page.text and f'name="pid" value="{ANDERS}"' not in page.text
     assert "Anders Moen" in page.text and "krever nivå 4" in page.text
     assert page_error(choose(standins, page, pid=ANDERS)) == "invalid_request"
     # The form refused for the person is still good for another.
     assert choose(standins, page, pid=ERIK).status_code == 302
     assert par(standins, acr_values="Level9").json()["error"] == "invalid_request"
+
+
+def test_someone_at_level_3_gets_through_a_level_4_request_only_by_their_own_button(standins):
+    # HelseID may let a person in at level 3 (MinID) although the client asked for Level4: the picker's
+    # «… likevel» button does that, and the ID token says level 3, validly signed. The client must refuse.
+    verifier, challenge = pkce()
+    pushed = par(standins, acr_values="Level4", code_challenge=challenge)
+    page = picker(standins, pushed.json()["request_uri"])
+    assert f'name="below_level" value="{ANDERS}"' in page.text
+    assert "Logg inn som Anders Moen på nivå 3 likevel" in page.text
+    assert f'name="below_level" value="{ERIK}"' not in page.text  # only those under the level
+    assert page_error(choose(standins, page, below_level=ERIK)) == "invalid_request"
+    assert page_error(choose(standins, page, below_level=ANDERS, pid=ANDERS)) == "invalid_request"
+    assert page_error(choose(standins, page, below_level="00000000000")) == "invalid_request"
+    before = stats(standins).get("logins_below_level", 0)
+    redirect = choose(standins, page, below_level=ANDERS)
+    assert redirect.status_code == 302, redirect.text
+    code = dict(parse_qsl(urlsplit(redirect.headers["Location"]).query))["code"]
+    claims = verified_id_token(standins, exchange(standins, code, verifier).json()["id_token"])
+    assert claims["helseid://claims/identity/security_level"] == "3" and claims["acr"] == "Level3"
+    assert claims["helseid://claims/identity/pid"] == ANDERS
+    assert stats(standins)["logins_below_level"] == before + 1
 
 
 def test_cancel_and_prompt_none_go_back_to_the_client_with_the_error(standins):
@@ -681,6 +707,80 @@ def test_par_authenticates_the_client_strictly(standins):
     machine = assertion(standins, rsa_key, client_id="dho-test-rsa", authorization_details=None)
     rsa = par(standins, client_id="dho-test-rsa", client_assertion=machine)
     assert rsa.json()["error"] == "unauthorized_client"
+
+
+def _malformed(change):
+    """A well-formed `helseid_authorization` for the delegated kommune, `change`d in place."""
+    entry = details()
+    change(entry)
+    return entry
+
+
+def _organization(entry):
+    return entry["practitioner_role"]["organization"]
+
+
+def _identifier(entry):
+    return _organization(entry)["identifier"]
+
+
+def _misspelt_identifier(entry):
+    _organization(entry)["identify"] = _organization(entry).pop("identifier")
+
+
+def _listed(change):
+    return json.dumps([_malformed(change)])
+
+
+MALFORMED_DETAILS = {
+    "an-object-not-a-list": json.dumps(details()),
+    "an-empty-list": "[]",
+    "two-entries": json.dumps([details(), details()]),
+    "a-string": json.dumps("helseid_authorization"),
+    "type-misspelt": _listed(lambda d: d.update(type="helseid_autorization")),
+    "unknown-member": _listed(lambda d: d.update(locations=["https://jft.example"])),
+    "role-a-string": _listed(lambda d: d.update(practitioner_role="312229544")),
+    "organization-a-list": _listed(lambda d: d["practitioner_role"].update(organization=[])),
+    "identify-for-identifier": _listed(_misspelt_identifier),
+    "no-system": _listed(lambda d: _identifier(d).pop("system")),
+    "value-a-number": _listed(lambda d: _identifier(d).update(value=312229544)),
+    "type-not-enh": _listed(lambda d: _identifier(d).update(type="HER")),
+    "system-of-a-single-tenant": json.dumps([details(system="urn:oid:2.16.578.1.12.4.1.4.101")]),
+    "bare-number": json.dumps([details(value="312229544")]),
+    "eight-digits": json.dumps([details(value="NO:ORGNR:31222954")]),
+    "child-without-parent": json.dumps([details(value="NO:ORGNR::974600951")]),
+    "repeated-member": '[{"type":"helseid_authorization","type":"helseid_authorization","practitioner_role":'
+    + json.dumps(details()["practitioner_role"])
+    + "}]",
+}
+
+
+@pytest.mark.parametrize("authorization_details", MALFORMED_DETAILS.values(), ids=MALFORMED_DETAILS.keys())
+def test_par_refuses_a_malformed_helseid_authorization(standins, authorization_details):
+    # NHN's structure («Bruk av organisasjonsnumre», docs/helseid.md), as RFC 9396 carries it at PAR:
+    # a JSON array with the one object, objects all the way down, no member NHN does not define.
+    response = par(standins, authorization_details=authorization_details)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_authorization_details", response.json()
+    well_formed = par(standins, authorization_details=json.dumps([details()]))
+    assert well_formed.status_code == 201, well_formed.text
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        _malformed(lambda d: d.update(practitioner_role="312229544")),
+        _malformed(lambda d: _identifier(d).update(extra="x")),
+        _malformed(lambda d: _identifier(d).update(value=None)),
+    ],
+    ids=["role-a-string", "unknown-identifier-member", "value-null"],
+)
+def test_the_token_endpoint_refuses_a_malformed_helseid_authorization_in_the_assertion(
+    standins, dpop_key, nonce, authorization
+):
+    signed = assertion(standins, authorization_details=authorization)
+    response = post(standins, client_assertion=signed, dpop=proof(dpop_key, token_url(standins), nonce=nonce))
+    refused(response, "invalid_authorization_details")
 
 
 def test_par_takes_a_delegated_organisation_into_the_access_token(standins):

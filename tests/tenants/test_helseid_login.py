@@ -298,3 +298,36 @@ def test_the_pages_allow_the_issuer_as_a_form_action_and_nothing_else_more(world
     settings.DHO_HELSEID_LOGIN = False
     policy = Client().get("/login/")["Content-Security-Policy"]
     assert idp.issuer not in policy
+
+
+# --- the organisation, against the real stand-in's strict check -----------------------------------------
+
+
+def test_the_organisation_goes_to_helseid_in_nhns_documented_form(standins, settings):
+    # NHN's «Bruk av organisasjonsnumre» (docs/helseid.md): RFC 9396's array with one
+    # helseid_authorization, the multi-tenant system urn:oid:1.0.6523, type ENH, NO:ORGNR:<number>.
+    # The stand-in refuses anything else (tests/dev/test_helseid_standin.py), so its 201 is the proof.
+    settings.DHO_HELSEID_LOGIN = True
+    settings.DHO_HELSEID_ISSUER = standins.helseid_issuer
+    settings.DHO_HELSEID_LOGIN_CLIENT_ID = standins.client.client_id
+    settings.DHO_HELSEID_LOGIN_KEY_FILE = str(standins.client.key_file)
+    settings.DHO_HELSEID_LOGIN_KEY = ""
+    settings.DHO_HELSEID_CA_FILE = str(standins.ca_file)
+    settings.DHO_HELSEID_ORGNR = ["312229544", "974600951"]
+    oidc.cache_clear()
+    extra = helseid_login.start_parameters("312229544")
+    assert json.loads(extra["authorization_details"]) == [{
+        "type": "helseid_authorization",
+        "practitioner_role": {"organization": {"identifier": {
+            "system": "urn:oid:1.0.6523", "type": "ENH", "value": "NO:ORGNR:312229544",
+        }}},
+    }]  # fmt: skip
+    callback = "http://127.0.0.1:8000/innlogging/helseid/callback/"
+    url, _pending = oidc.authorization_start(helseid_login.provider(), redirect_uri=callback, extra=extra)
+    assert "request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A" in url
+    # A kommune that gave the supplier no delegation: HelseID (the stand-in) refuses the login's start.
+    extra = helseid_login.start_parameters("974600951")
+    with pytest.raises(oidc.OidcError) as refused_start:
+        oidc.authorization_start(helseid_login.provider(), redirect_uri=callback, extra=extra)
+    assert refused_start.value.code == "par" and "invalid_authorization_details" in refused_start.value.reason
+    oidc.cache_clear()
