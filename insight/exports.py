@@ -16,7 +16,6 @@ from insight.presentation import FILE_HEADER, SECTION_TITLES, file_rows, period_
 from insight.selectors import Report
 from tenants.spreadsheets import csv_row, xlsx_append
 
-
 SHEETS = {"capacity": "Kapasitet", "alarm_burden": "Varselbyrde", "adherence": "Etterlevelse", "funnel": "Forløp"}
 
 

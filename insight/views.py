@@ -68,9 +68,9 @@ class InsightHomeView(QueryMixin, TemplateView):
             context |= {
                 "report": report,
                 "period_text": presentation.period_text(report.period.first, report.period.last),
-                "shown_municipalities": Municipality.objects.filter(
-                    pk__in=report.selection.municipality_ids
-                ).order_by("name"),
+                "shown_municipalities": Municipality.objects.filter(pk__in=report.selection.municipality_ids).order_by(
+                    "name"
+                ),
                 "sections": presentation.sections(report),
                 "query": self.request.GET.urlencode(),
             }
