@@ -160,8 +160,8 @@ def seed():
     Membership.objects.get_or_create(user=leder, role="leader", centre=centre)
     Membership.objects.get_or_create(user=nurse, role="nurse", centre=centre)
     for m in kommuner[1:]:
-        Agreement.objects.get_or_create(centre=centre, municipality=m,
-                                        defaults={"follow_up_by": "centre", "valid_from": datetime.date(2020, 1, 1)})  # fmt: skip
+        defaults = {"follow_up_by": "centre", "valid_from": datetime.date(2020, 1, 1)}
+        Agreement.objects.get_or_create(centre=centre, municipality=m, defaults=defaults)
     fte = max(1, PATIENTS // 80)
     Staffing.objects.get_or_create(centre=centre, valid_from=datetime.date(2020, 1, 1),
                                    defaults={"nurse_fte": fte, "note": "benk"})  # fmt: skip
@@ -209,7 +209,7 @@ def _time(fn, runs: int = RUNS) -> tuple[float, object]:
 
 def main() -> int:
     _setup()
-    centre, leder = seed()
+    _centre, leder = seed()
     from dho.scope import municipality_ids_for
     from tenants.rls import connection_use, scoped
 
