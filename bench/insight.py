@@ -162,7 +162,7 @@ def seed():
     for m in kommuner[1:]:
         defaults = {"follow_up_by": "centre", "valid_from": datetime.date(2020, 1, 1)}
         Agreement.objects.get_or_create(centre=centre, municipality=m, defaults=defaults)
-    fte = max(1, PATIENTS // 80)
+    fte = min(999, max(1, PATIENTS // 80))  # the field holds at most 999,99 årsverk
     Staffing.objects.get_or_create(centre=centre, valid_from=datetime.date(2020, 1, 1),
                                    defaults={"nurse_fte": fte, "note": "benk"})  # fmt: skip
     ids = [m.pk for m in kommuner]
