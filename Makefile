@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 export XDG_RUNTIME_DIR ?= /tmp
 
-.PHONY: run test lint lock bench-ingest bench-worklist bench-billing bench-journaling clean-var
+.PHONY: run test lint lock bench-ingest bench-worklist bench-billing bench-insight bench-journaling clean-var
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,9 @@ bench-worklist: $(DEV_STAMP)
 
 bench-billing: $(DEV_STAMP)
 	$(PY) -m dho.embedded with-services -- $(PY) bench/billing.py
+
+bench-insight: $(DEV_STAMP)
+	$(PY) -m dho.embedded with-services -- $(PY) bench/insight.py
 
 ## Starts the HelseID and JFT stand-ins itself (dho.dev.standins.running); what it measures runs with production settings.
 bench-journaling: $(DEV_STAMP)

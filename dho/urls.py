@@ -29,6 +29,7 @@ urlpatterns = [
     path("", include("triage.urls")),
     path("billing/", include("billing.urls")),
     path("journalforing/", include("journaling.urls")),
+    path("innsikt/", include("insight.urls")),  # the figures, their CSV and XLSX
     path("", include("insight.gevinst.urls")),  # patients/<id>/gevinst/…, innsikt/gevinst/…
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -25,6 +25,8 @@ class HomeView(LoginRequiredMixin, TemplateView):
             return redirect("ebp:approvals")  # plans wait for this fastlege's approval
         if scope.uses_object_permissions:
             return redirect("patients:list")
+        if scope.has(Role.LEDER):
+            return redirect("insight:home")  # figures only: the leder reaches no patient
         if scope.has(Role.FINANCE):
             return redirect("billing:home")
         if scope.has(Role.ADMIN) and request.user.is_staff:

@@ -8,7 +8,8 @@
 - finance: capacity and alarm burden, of the centre (the centre's finance) or of their kommune;
 - anyone else: nothing (the API answers 404, as for anything outside a scope).
 
-Figures only: no role reaches a patient through them. A leder has no patient scope at all
+The menu's «Innsikt» and the leder's landing ask `can_open_insight` (named «insight» for the templates:
+`user|may_open:"insight"`). Figures only: no role reaches a patient through them. A leder has no patient scope at all
 (tenants.selectors gives the role no municipality), so every patient page and list is a 404 for them.
 """
 
@@ -19,7 +20,9 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 from django.http import Http404
 
+from patients.access import page
 from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, Role
+from tenants.selectors import user_scope
 
 ALL_SECTIONS = frozenset({"capacity", "alarm_burden", "adherence", "funnel"})
 FINANCE_SECTIONS = frozenset({"capacity", "alarm_burden"})
@@ -128,3 +131,15 @@ def selection_for(view: InsightView, municipality_number: str = "") -> Selection
         return Selection(municipality, frozenset({municipality.pk}), view.sections[municipality.pk])
     sections = frozenset.intersection(*view.sections.values()) if view.sections else frozenset()
     return Selection(None, view.municipality_ids, sections)
+
+
+INSIGHT_ROLES = frozenset(ROLE_ORDER)
+
+
+def can_open_insight(user) -> bool:
+    """The menu's «Innsikt», from the request's scope (asked on every page, no query of its own): the
+    roles that see some figure. The page itself answers 404 when they see no centre's figures."""
+    return bool(user_scope(user).roles & INSIGHT_ROLES)
+
+
+page("insight", can_open_insight)

@@ -1,7 +1,7 @@
 """The insight figures as JSON (token or session): GET /api/v1/insight/. Figures only, never a
 patient; a figure computed from fewer than 5 people is null, with the reason under `suppressed`.
 Who sees what: insight.access (anyone without figures, or a kommune outside them, gets 404).
-Every read is audited as an aggregate read: no patient, the address asked for as its object."""
+The parameters, the report and the aggregate audit event are insight.reads', shared with the pages."""
 
 from __future__ import annotations
 
@@ -11,14 +11,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from insight.access import insight_view_for, selection_for
 from insight.figures import COLOURS, END_REASONS, KIND_KEYS, SECTIONS, STAGES, public
-from insight.periods import PeriodError, period_parse
-from insight.selectors import Report, insight_report
-from tenants.models import AuditAction, Municipality
-from tenants.services import audit_record
-
-OBJECT_TYPE = "insight"  # the audit log's object type of an insight read (an aggregate: no patient)
+from insight.reads import QueryError, insight_query, insight_read
+from insight.selectors import Report
+from tenants.models import Municipality
 
 PARAMETERS = [
     OpenApiParameter(
@@ -238,24 +234,11 @@ class InsightAPI(APIView):
         },
     )
     def get(self, request):
-        params = request.query_params
-        view = insight_view_for(request.user, params.get("centre", ""))
-        number = (params.get("municipality") or "").strip()
-        if number and not (len(number) == 4 and number.isascii() and number.isdigit()):
-            raise serializers.ValidationError(
-                {"municipality": [f"Kommunenummeret «{number[:20]}» har ikke fire sifre."]}
-            )
         try:
-            period = period_parse(params.get("from", ""), params.get("to", ""), params.get("granularity", ""),
-                                  today=timezone.localdate())  # fmt: skip
-        except PeriodError as exc:
+            query = insight_query(request.user, request.query_params, today=timezone.localdate())
+        except QueryError as exc:
             raise serializers.ValidationError({key: [message] for key, message in exc.errors.items()}) from None
-        selection = selection_for(view, number)
-        report = insight_report(view, selection, period)
-        audit_record(action=AuditAction.VIEW, object_type=OBJECT_TYPE, object_id=request.get_full_path()[:64],
-                     request=request, role=view.role,
-                     municipality_id=chosen.pk if (chosen := selection.municipality) else None)  # fmt: skip
-        return Response(report_data(report))
+        return Response(report_data(insight_read(request, query)))
 
 
 # Keep KIND_KEYS and COLOURS in step with the serializers above (the schema names each key).

@@ -8,7 +8,8 @@ class InsightConfig(AppConfig):
     def ready(self):
         from django.utils.translation import gettext_lazy as _
 
-        from insight.gevinst import access  # noqa: F401  (names the gevinst's step and pages for the templates)
+        from insight import access  # noqa: F401  (names the «insight» page for the templates)
+        from insight.gevinst import access as gevinst_access  # noqa: F401  (the gevinst's step and pages)
         from insight.gevinst.patient_page import gevinst_section
         from insight.gevinst.selectors import due_labels
         from insight.models import ServiceUseKind

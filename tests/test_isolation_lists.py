@@ -23,6 +23,7 @@ from tests.test_isolation_matrix import (
 
 NURSE_AREA = ("nurse", "nurse_nordrefollo", "nurse_agder", "coordinator")
 GEVINST_ROLES = (*NURSE_AREA, "leder")
+INSIGHT_ROLES = (*GEVINST_ROLES, "finance")  # finance: capacity and alarm burden only
 # Whose worklist a ?municipality= may ask for: the scope table's municipalities, written out.
 WORKLIST_MUNICIPALITIES = {
     "nurse": {"ullensaker", "gjerdrum", "nannestad"},
@@ -83,6 +84,9 @@ LIST_PAGES = {
     # Open «mulig flytting» notices of the user's kommuner: none in these records (the notices' own
     # scope — the asker sees none, the side that has the record its own — is tests/patients/test_moves.py).
     "api/v1/move-notices/": (None, _nobody),
+    # Innsikt (insight): the figures of the centre or kommune the role sees, never a patient (the small
+    # cells hidden: tests/insight/test_pages.py); its CSV per section and XLSX are below.
+    "innsikt/": (INSIGHT_ROLES, _nobody),
     # The gevinst (insight.gevinst): figures of the kommuner the role sees every figure of, never a patient
     # (the small cells hidden: tests/insight/test_gevinst*.py); the leder's too, finance's not.
     "innsikt/gevinst/": (GEVINST_ROLES, _nobody),
@@ -114,6 +118,11 @@ NOT_LISTS = {
     "api/v1/reference/populations/": "innbyggertall of the admin's kommuner: no patient (test_reference_data)",
     "api/v1/reference/staffing/": "the admin's centre's staffing: no patient (test_reference_data)",
     "api/v1/insight/": "figures of a centre or kommune, never a patient; small cells suppressed (tests/insight/)",
+    "innsikt/innsikt.xlsx": "the Innsikt page's figures as XLSX; 404 for other roles (tests/insight/test_pages.py)",
+    "innsikt/kapasitet.csv": "a section of the Innsikt page as CSV, as above",
+    "innsikt/varsler.csv": "as above",
+    "innsikt/etterlevelse.csv": "as above",
+    "innsikt/forlop.csv": "as above",
     "innsikt/gevinst/rapport.pdf": "the gevinst page's figures as a PDF; 404 for other roles (test_gevinst_pages)",
     "innsikt/gevinst/rapport.xlsx": "the same as XLSX, as above",
     "api-nokler/": "the user's own API tokens as a page, as above",

@@ -49,7 +49,8 @@ MAY = {
 }
 
 # user → the pages the main menu offers them
-GEVINST = {"gevinst", "gevinst_registers"}  # the gevinstrapport, the comparison group and the EPJ import
+# Innsikt, the gevinstrapport, the comparison group and the EPJ import
+GEVINST = {"insight", "gevinst", "gevinst_registers"}
 OPENS = {
     "nurse": {"worklist", "board", "equipment", "follow_up", "patients", *GEVINST},
     "nurse_nordrefollo": {"worklist", "board", "follow_up", "patients", *GEVINST},  # keeps no centre's register
@@ -57,10 +58,10 @@ OPENS = {
     "coordinator": {"worklist", "board", "patients", "basis", *GEVINST},
     "gp": {"patients", "approvals"},
     "specialist": {"patients"},
-    "finance": {"billing"},
+    "finance": {"billing", "insight"},  # capacity and alarm burden
     "admin": {"equipment", "price_model", "journaling"},
     "nurse_gp": {"worklist", "board", "equipment", "follow_up", "patients", "approvals", *GEVINST},
-    "leder": {"gevinst"},  # figures only
+    "leder": {"insight", "gevinst"},  # figures only
 }
 
 

@@ -1,0 +1,252 @@
+"""Insight benchmark: the figures of a large centre for a month and for a year.
+
+    make bench-insight
+    (= .venv/bin/python -m dho.embedded with-services -- .venv/bin/python bench/insight.py)
+
+Seeds with COPY, in its own database (`<db>_bench_insight_<patients>`, kept between runs), one centre
+with 30 kommuner it follows up, its leder and its staffing, BENCH_PATIENTS patients (default 100,000)
+with about 15 months of status history (starts, pauses and resumes, ends, moves between kommuner)
+and a year of alerts (BENCH_ALERTS_PER_PATIENT a year each, default 5: colours, kinds, most taken
+and handled, some not reached first). BENCH_SCALE (e.g. 0.02) scales the patients for a quick run.
+
+Then, as the leder's request runs (the app's role, under row-level security), it times
+`insight.selectors.insight_report` for the whole centre for last month (by week) and for the last
+twelve months (by month): the median of BENCH_RUNS runs (default 3). Targets: < 2 s for a month,
+< 5 s for a year. It prints the figures the page would show.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+KOMMUNER = 30
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+PATIENTS = max(50, int(int(os.environ.get("BENCH_PATIENTS", "100000")) * SCALE))
+ALERTS_PER_PATIENT = float(os.environ.get("BENCH_ALERTS_PER_PATIENT", "5"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+TODAY = datetime.date.today()
+KINDS = ("out_of_range", "deviating_answer", "missing_measurement", "missing_answer", "inactive_patient")
+
+
+def _setup() -> None:
+    base = os.environ["DATABASE_URL"]
+    parts = urlsplit(base)
+    url = urlunsplit(parts._replace(path=f"/{parts.path.lstrip('/') or 'dho'}_bench_insight_{PATIENTS}"))
+    _ensure_database(url)
+    os.environ.update(
+        DATABASE_URL=url,
+        DHO_DEBUG="0",
+        DHO_TESTING="0",
+        SECRET_KEY="bench-insight-" + "x" * 50,
+        ALLOWED_HOSTS="testserver",
+        DHO_SSL_REDIRECT="0",
+        DHO_SECURE_COOKIES="0",
+        DHO_LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="dho.settings",
+        DHO_DB_AS_OWNER="1",
+        DHO_DB_APP_PASSWORD="bench-app-role",  # migrate and seed as the tables' owner; measured as the app role
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", "--no-input", verbosity=0)
+
+
+def _ensure_database(url: str) -> None:
+    import dj_database_url
+    import psycopg
+
+    cfg = dj_database_url.parse(url)
+    admin = {"dbname": "postgres", "user": cfg["USER"], "password": cfg["PASSWORD"], "host": cfg["HOST"],
+             "port": cfg["PORT"]}  # fmt: skip
+    with psycopg.connect(" ".join(f"{k}={v}" for k, v in admin.items() if v), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]).fetchone():
+            conn.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
+
+
+def _copy(table: str, columns: list[str], rows) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _history(rng: random.Random, patient_id, home: int, kommuner: list[int]) -> list[tuple]:
+    """(patient, kommune, event, effective date): a start within the last 15 months, then pauses and
+    resumes, sometimes an end, sometimes a move (end with reason moved, a new start elsewhere)."""
+    day = TODAY - datetime.timedelta(days=rng.randint(10, 450))
+    rows, kommune = [(patient_id, home, "started", day, "")], home
+    while True:
+        day += datetime.timedelta(days=rng.randint(20, 120))
+        if day >= TODAY:
+            return rows
+        roll = rng.random()
+        if roll < 0.35:
+            rows.append((patient_id, kommune, "paused", day, ""))
+            day += datetime.timedelta(days=rng.randint(3, 30))
+            if day >= TODAY:
+                return rows
+            rows.append((patient_id, kommune, "resumed", day, ""))
+        elif roll < 0.45:
+            rows.append((patient_id, kommune, "ended", day, rng.choice(["no_benefit", "too_ill", "deceased"])))
+            return rows
+        elif roll < 0.50:
+            rows.append((patient_id, kommune, "ended", day, "moved"))
+            kommune = rng.choice(kommuner)
+            rows += [(patient_id, kommune, "moved", day, ""), (patient_id, kommune, "started", day, "")]
+        else:
+            rows.append((patient_id, kommune, "evaluated", day, ""))
+
+
+def _alerts(rng: random.Random, patients, now, nurse_id):
+    """A year of closed alerts, and their events (opened; taken; not reached; handled)."""
+    from triage.opening_hours import OSLO
+
+    alerts, events = [], []
+    start = datetime.datetime.combine(TODAY - datetime.timedelta(days=365), datetime.time.min, tzinfo=OSLO)
+    for _ in range(int(len(patients) * ALERTS_PER_PATIENT)):
+        pid, m = rng.choice(patients)
+        aid = uuid.UUID(int=rng.getrandbits(128))
+        opened = start + datetime.timedelta(seconds=rng.randint(0, 365 * 86400 - 1))
+        colour, kind = ("red" if rng.random() < 0.3 else "yellow"), rng.choice(KINDS)
+        taken = opened + datetime.timedelta(minutes=rng.randint(2, 600)) if rng.random() < 0.9 else None
+        handled = taken + datetime.timedelta(minutes=rng.randint(1, 120)) if taken and rng.random() < 0.9 else None
+        alerts.append((aid, pid, m, kind, "", colour, "Funn", False, "closed", opened, None, now,
+                       handled or opened + datetime.timedelta(days=2), "", "", taken, handled, nurse_id))  # fmt: skip
+        events.append((aid, m, "opened", opened, colour, "", ""))
+        if taken:
+            events.append((aid, m, "taken", taken, colour, "", ""))
+            if rng.random() < 0.1:
+                events.append((aid, m, "not_reached", taken + datetime.timedelta(minutes=1), colour, "", ""))
+        if handled:
+            events.append((aid, m, "handled", handled, colour, "", ""))
+    return alerts, events
+
+
+def seed():
+    """Idempotent: a seeded database is reused, so a second run starts measuring at once."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.utils import timezone
+
+    from patients.models import Patient, StatusChange
+    from tenants.models import Agreement, Centre, Membership, Municipality, Staffing
+    from triage.models import Alert, AlertEvent
+
+    leder, _ = get_user_model().objects.get_or_create(username="bench-leder")
+    nurse, _ = get_user_model().objects.get_or_create(username="bench-nurse")
+    if Patient.objects.count() >= PATIENTS:
+        return Centre.objects.get(slug="bench"), leder
+    started, rng, now = time.perf_counter(), random.Random(11), timezone.now()
+    kommuner = [
+        Municipality.objects.get_or_create(number=f"{9000 + i}", defaults={"name": f"Kommune {i:02d}"})[0]
+        for i in range(KOMMUNER)
+    ]
+    centre, _ = Centre.objects.get_or_create(slug="bench", defaults={"name": "Benk", "host": kommuner[0]})
+    Membership.objects.get_or_create(user=leder, role="leader", centre=centre)
+    Membership.objects.get_or_create(user=nurse, role="nurse", centre=centre)
+    for m in kommuner[1:]:
+        defaults = {"follow_up_by": "centre", "valid_from": datetime.date(2020, 1, 1)}
+        Agreement.objects.get_or_create(centre=centre, municipality=m, defaults=defaults)
+    fte = min(999, max(1, PATIENTS // 80))  # the field holds at most 999,99 årsverk
+    Staffing.objects.get_or_create(centre=centre, valid_from=datetime.date(2020, 1, 1),
+                                   defaults={"nurse_fte": fte, "note": "benk"})  # fmt: skip
+    ids = [m.pk for m in kommuner]
+    patients = [(uuid.UUID(int=rng.getrandbits(128)), rng.choice(ids)) for _ in range(PATIENTS)]
+    _copy(
+        "patients_patient",
+        ["id", "municipality_id", "name", "national_id", "diagnoses", "status", "created_at", "phone", "next_of_kin"],
+        ((pid, m, f"Pasient {i}", f"{i:011d}", "{kols}", "active", now, "", "") for i, (pid, m) in enumerate(patients)),
+    )
+    history = [row for pid, m in patients for row in _history(rng, pid, m, ids)]
+    _copy(
+        "patients_statuschange",
+        ["patient_id", "municipality_id", "event", "effective_date", "at", "note", "end_reason"],
+        ((p, m, e, d, now, "", reason) for p, m, e, d, reason in history),
+    )
+    alerts, events = _alerts(rng, patients, now, nurse.pk)
+    _copy(
+        "triage_alert",
+        ["id", "patient_id", "municipality_id", "kind", "subject", "colour", "reason", "without_plan", "status",
+         "opened_at", "raised_at", "updated_at", "closed_at", "closed_reason", "measurement", "taken_at",
+         "handled_at", "handled_by_id"],
+        alerts,
+    )  # fmt: skip
+    _copy("triage_alertevent", ["alert_id", "municipality_id", "kind", "at", "colour", "previous_colour", "reason"],
+          events)  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(
+        f"Seeded {PATIENTS:,} patients, {StatusChange.objects.count():,} status rows, {Alert.objects.count():,} "
+        f"alerts, {AlertEvent.objects.count():,} alert events in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+    return centre, leder
+
+
+def _time(fn, runs: int = RUNS) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def main() -> int:
+    _setup()
+    _centre, leder = seed()
+    from dho.scope import municipality_ids_for
+    from tenants.rls import connection_use, scoped
+
+    connection_use("app")  # as the platform runs: the app's role, under row-level security
+    with scoped(municipality_ids_for(leder)):  # the leder's request scope
+        return measure(leder)
+
+
+def _print_figures(report) -> None:
+    from insight.presentation import SECTION_TITLES, label_of, shown
+
+    for name, section in report.figures.total.items():
+        figures = [f"{label_of(name, key)} {shown(name, key, cell)}" for key, cell in list(section.items())[:8]]
+        print(f"    {SECTION_TITLES[name]}: " + "; ".join(figures), flush=True)
+
+
+def measure(leder) -> int:
+    from insight.access import insight_view_for, selection_for
+    from insight.periods import months_back, period_parse
+    from insight.selectors import insight_report
+
+    view = insight_view_for(leder)
+    selection = selection_for(view)
+    last_month_end = TODAY.replace(day=1) - datetime.timedelta(days=1)
+    month = period_parse(last_month_end.replace(day=1).isoformat(), last_month_end.isoformat(), "week", today=TODAY)
+    year = period_parse(months_back(TODAY, 12).isoformat(), TODAY.isoformat(), "month", today=TODAY)
+    print(f"Centre «{view.centre.name}»: {len(view.municipality_ids)} kommuner, {PATIENTS:,} patients", flush=True)
+    failed = False
+    for label, period, target in (("one month, by week", month, 2.0), ("one year, by month", year, 5.0)):
+        seconds, report = _time(lambda period=period: insight_report(view, selection, period))
+        verdict = "ok" if seconds < target else "OVER"
+        failed |= seconds >= target
+        print(f"  {label} ({period.first}–{period.last}, {len(period.buckets)} buckets): median {seconds:.2f} s "
+              f"of {RUNS} (target < {target:.0f} s: {verdict})", flush=True)  # fmt: skip
+        _print_figures(report)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
