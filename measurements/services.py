@@ -43,7 +43,7 @@ from measurements.models import (
 from patients.models import Patient
 from patients.selectors import records_by_national_id
 from patients.services.equipment import loans_by_serial
-from tenants import rls
+from tenants import outages, rls
 from tenants.bulk import bulk_insert
 from tenants.models import Agreement, AuditAction, Role
 from tenants.norwegian import date_text
@@ -282,8 +282,13 @@ def enqueue_scoring(kind: str, ids: list[int]) -> None:
     try:
         # The project's Celery app (dho.celery): routed as apply_async would, default queue included.
         current_app.send_task(name, args=[ids], retry=False)
-    except Exception:
-        log.warning("Kunne ikke legge %s %s-er i kø; sweeperen tar dem", len(ids), kind, exc_info=True)
+    except Exception as error:
+        if not outages.unreachable(error):
+            log.warning("Kunne ikke legge %s %s-er i kø; sweeperen tar dem", len(ids), kind, exc_info=True)
+        # An outage: one line when it begins, one when it ends (tenants.outages), not one per request.
+        outages.failed("Redis", "målinger og svar lagres, men legges ikke i kø; sweeperen vurderer dem", error)
+    else:
+        outages.succeeded("Redis")
 
 
 def _serial_error(serial: str, day: datetime.date, known: bool, loans: int) -> ItemError:
