@@ -13,6 +13,10 @@ stand-ins (dho/dev/, docs/helseid.md) are started the same way and stopped with 
 mode only, never in test mode or with production settings, and only where no real HelseID or journaling
 service is configured (`standins_wanted`). Their settings (DHO_HELSEID_*, DHO_JFT_*) go to the command.
 
+While the command runs, an embedded Redis the wrapper started and whose process dies is started again
+(dho/supervise.py: back-off 1 s doubling to 30 s, the log says so; `redis_watch`). A pid file is
+only acted on while its process is the server it names (`_pid_of_ours`).
+
     python -m dho.embedded with-services [--standins] -- CMD ...   start what is missing, run CMD, stop what we started
 """
 
@@ -31,6 +35,8 @@ import time
 import warnings
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
+
+from dho import supervise
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("DHO_VAR_DIR", BASE_DIR / "var"))
@@ -88,7 +94,8 @@ def postgres_start() -> bool:
 
 def postgres_stop() -> None:
     pg_ctl = shutil.which("pg_ctl", path=str(_pgserver_bin()))
-    if not (pg_ctl and _pg_running()):
+    # pg_ctl signals the pid in postmaster.pid: only while that is our postmaster (not a stale file).
+    if not (pg_ctl and _pid_of_ours(PG_DIR / "postmaster.pid", "postgres", str(PG_DIR))):
         return
     stop = [pg_ctl, "-D", str(PG_DIR), "-w", "-t", str(SERVER_STOP_TIMEOUT), "stop", "-m"]
     # "fast" rolls back open transactions; "immediate" is for a client that still holds on.
@@ -181,20 +188,67 @@ def redis_start() -> bool:
 
 def redis_stop() -> None:
     """Stop the private Redis and wait until it is gone: a `make run` right after must start its own,
-    not reuse one that is about to exit."""
-    pid_file = REDIS_DIR / "redis.pid"
-    try:
-        pid = int(pid_file.read_text())
-        os.kill(pid, signal.SIGTERM)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+    not reuse one that is about to exit. A pid file whose Redis is gone is left alone."""
+    pid = _redis_pid()
+    if pid is None:
         return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + SERVER_STOP_TIMEOUT
     while not _process_gone(pid):
         if time.monotonic() > deadline:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            if _redis_pid() == pid:  # still our Redis, not a process that took its number
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             return
         time.sleep(0.05)
+
+
+def _redis_pid() -> int | None:
+    """The pid of our private Redis while it runs (its process title names our port), else None."""
+    port = _redis_port()
+    return _pid_of_ours(REDIS_DIR / "redis.pid", "redis-server", f":{port}") if port else None
+
+
+def _pid_of_ours(pid_file: Path, *marks: str) -> int | None:
+    """The pid in pid_file (its first line) when that process lives and its command line holds every
+    mark, else None. A killed server leaves its pid file behind, and another process may have taken
+    the number since: such a pid is never signalled."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if _process_gone(pid):
+        return None
+    command = _command_line(pid)
+    return pid if all(mark in command for mark in marks) else None
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+    except OSError:  # no /proc (macOS): ps knows
+        found = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False)  # noqa: S607
+        return found.stdout
+
+
+def redis_watch() -> supervise.Supervised:
+    """The private Redis this wrapper started, kept running: started again (on its port, its
+    append-only file kept) after the back-off when its process is gone."""
+    watch = supervise.Supervised("Innebygd Redis", _redis_restart, _redis_ended)
+    watch.watch()
+    return watch
+
+
+def _redis_ended() -> str | None:
+    return None if _redis_pid() else "prosessen er borte"
+
+
+def _redis_restart() -> None:
+    redis_start()
+    supervise.say(f"Innebygd Redis svarer igjen på {redis_url()}.")
 
 
 def _process_gone(pid: int) -> bool:
@@ -342,9 +396,10 @@ def with_services(cmd: list[str], *, standins: bool = False) -> int:
 
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {sig: signal.signal(sig, on_signal) for sig in signals}
-    started = []
+    started: list = []
+    watched: list[supervise.Supervised] = []
     try:
-        env = _services_env(started)
+        env = _services_env(started, watched)
         if standins and not received and standins_wanted(env):
             env.update(standins_start(started))
         if received:  # stopped while the servers were starting
@@ -352,7 +407,7 @@ def with_services(cmd: list[str], *, standins: bool = False) -> int:
         child.append(subprocess.Popen(cmd, env=env))
         if set(received) - {signal.SIGINT}:  # arrived between fork and append
             child[0].terminate()
-        return child[0].wait()
+        return _wait_watching(child[0], watched, received)
     finally:
         for stop in started:
             stop()
@@ -360,7 +415,19 @@ def with_services(cmd: list[str], *, standins: bool = False) -> int:
             signal.signal(sig, handler)
 
 
-def _services_env(started: list) -> dict:
+def _wait_watching(command: subprocess.Popen, watched: list[supervise.Supervised], received: list[int]) -> int:
+    """The command's exit status; meanwhile what the wrapper started is restarted when it dies,
+    until a signal says everything is stopping."""
+    while True:
+        try:
+            return command.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            pass
+        for watch in watched if not received else ():
+            watch.check()
+
+
+def _services_env(started: list, watched: list) -> dict:
     env = dict(os.environ)
     if not env.get("DATABASE_URL"):
         if postgres_start():
@@ -371,6 +438,7 @@ def _services_env(started: list) -> dict:
     if not env.get("REDIS_URL"):
         if redis_start():
             started.append(redis_stop)
+            watched.append(redis_watch())
         env["REDIS_URL"] = redis_url()
         print(f"Innebygd Redis på {env['REDIS_URL']}", file=sys.stderr, flush=True)
     return env

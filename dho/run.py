@@ -9,6 +9,9 @@ address (`server_env`), as in docker compose. While it runs it records those set
 Each server runs in a session of its own, so Ctrl-C reaches only this process, which stops every
 server and everything a server started (a gunicorn worker, a Celery pool process) within
 STOP_GRACE seconds; what is left then is killed. The wrapper then stops the embedded servers.
+
+A server that dies on its own is started again after a back-off (dho/supervise.py: 1 s, doubling to
+30 s, afresh after a minute's run), its leftovers killed first; the log says so. The others run on.
 """
 
 import os
@@ -16,9 +19,8 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import suppress
 
-from dho import embedded
+from dho import embedded, supervise
 from dho.demo_logins import LOGINS
 
 ADDRESS = os.environ.get("DHO_RUN_ADDRESS", "127.0.0.1:8000")
@@ -37,7 +39,7 @@ class Platform:
     def __init__(self):
         self.stopping = False
         self.step: subprocess.Popen | None = None  # migrate or seed_demo while it runs
-        self.servers: list[subprocess.Popen] = []
+        self.servers: list[supervise.Child] = []
 
     def on_signal(self, signum, frame):
         self.stopping = True
@@ -62,31 +64,25 @@ class Platform:
             raise Stopped
         print(f"Starter {name}: {' '.join(args)}", flush=True)
         # A session of its own: the terminal's Ctrl-C does not reach it behind our back, and its
-        # process group holds everything it forks, for stop_servers().
-        self.servers.append(subprocess.Popen([sys.executable, *args], start_new_session=True, env=server_env()))
+        # process group holds everything it forks, for stop_servers() and a restart.
+        server = supervise.Child(
+            name, lambda: subprocess.Popen([sys.executable, *args], start_new_session=True, env=server_env())
+        )
+        self.servers.append(server)
+        server.start()
 
     def wait(self) -> None:
+        """Until Ctrl-C or SIGTERM: a server that died is started again after its back-off."""
         while not self.stopping:
-            if any(server.poll() is not None for server in self.servers):
-                print("En av prosessene stoppet; stopper resten.", file=sys.stderr)
-                return
+            for server in self.servers:
+                server.check()
             time.sleep(0.2)
         print("\nStopper …", flush=True)
 
     def stop_servers(self) -> None:
-        for server in self.servers:
-            if server.poll() is None:
-                server.terminate()  # the leader stops its own workers gracefully
-        deadline = time.monotonic() + STOP_GRACE
-        for server in self.servers:
-            with suppress(subprocess.TimeoutExpired):
-                server.wait(timeout=max(0.0, deadline - time.monotonic()))
-        # Whatever is left in a server's group (a worker still holding the port after its master
-        # exited, or a master that did not stop in time) gets no more grace.
-        for server in self.servers:
-            with suppress(ProcessLookupError, PermissionError):
-                os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        # Whatever is left in a server's group after the grace (a worker still holding the port after
+        # its master exited, a master that did not stop in time) is killed.
+        supervise.stop_all([server.process for server in self.servers if server.process], grace=STOP_GRACE)
 
 
 def server_env(environ=None) -> dict:

@@ -152,15 +152,19 @@ DHO_DB_APP_ROLE = os.environ.get("DHO_DB_APP_ROLE", "dho_app")
 DHO_DB_APP_PASSWORD = os.environ.get("DHO_DB_APP_PASSWORD", "")
 if not DHO_DB_APP_PASSWORD and (DEBUG or TESTING):
     DHO_DB_APP_PASSWORD = embedded.DEVELOPMENT_APP_PASSWORD
+# Connections are kept for a minute (CONN_MAX_AGE) and checked before a request reuses one
+# (CONN_HEALTH_CHECKS): after a PostgreSQL restart each kept connection is found dead and replaced at
+# the start of its next request, instead of failing that request with a 500.
+_DB_CONNECTIONS = {"conn_max_age": 60, "conn_health_checks": True}
 _app_url = os.environ.get("DATABASE_APP_URL", "")
 if _app_url and not os.environ.get("DATABASE_URL"):
     if DHO_DB_AS_OWNER:
         raise ImproperlyConfigured("Migreringer kjører som eieren av tabellene: sett eierens adresse i DATABASE_URL.")
     _db_owner = None
 else:
-    _db_owner = dj_database_url.parse(_embedded_or_refuse(embedded.database_url_or_embedded), conn_max_age=60)
+    _db_owner = dj_database_url.parse(_embedded_or_refuse(embedded.database_url_or_embedded), **_DB_CONNECTIONS)
 if _app_url:
-    _db_app = dj_database_url.parse(_app_url, conn_max_age=60)
+    _db_app = dj_database_url.parse(_app_url, **_DB_CONNECTIONS)
 else:
     # No password outside debug is allowed: a server may authenticate the role by certificate or peer.
     _db_app = {**_db_owner, "USER": DHO_DB_APP_ROLE, "PASSWORD": DHO_DB_APP_PASSWORD}
@@ -489,6 +493,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_max": 0.2,
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.VAR_DIR / "celerybeat-schedule")
+# Celery's scheduler, with a Redis outage logged once each way instead of per task and tick.
+CELERY_BEAT_SCHEDULER = "dho.beat:Scheduler"
 
 LOGGING = {
     "version": 1,

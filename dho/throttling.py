@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
 from measurements.models import Integration
+from tenants import outages
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,15 @@ def _count(key: str, period: int) -> int | None:
         pipe = client.pipeline(transaction=False)
         pipe.set(full_key, 0, ex=period + 1, nx=True)
         pipe.incr(full_key)
-        return int(pipe.execute()[1])
-    except (RedisError, OSError):
-        log.warning("API-struping er av: Redis svarer ikke", exc_info=True)
+        hits = int(pipe.execute()[1])
+    except (RedisError, OSError) as error:
+        if not outages.unreachable(error):
+            log.warning("API-struping er av: Redis svarte med en feil", exc_info=True)
+        # An outage: one line when it begins and one when it ends (tenants.outages), not one per request.
+        outages.failed("Redis", "API-strupingen slipper alt gjennom", error)
         return None
+    outages.succeeded("Redis")
+    return hits
 
 
 class UserThrottle(FixedWindowThrottle):

@@ -9,12 +9,15 @@ _stop = threading.Event()
 
 def _beat_loop():
     from dho.health import heartbeat_write
+    from tenants import outages
 
     while not _stop.wait(10):
         try:
             heartbeat_write()
-        except Exception:  # noqa: S112 - Redis down: /healthz will say so; keep trying
-            continue
+        except Exception as error:  # Redis down: /healthz says so; one line each way in the log
+            outages.failed("Redis", "Celery-workerens hjerteslag skrives ikke", error)
+        else:
+            outages.succeeded("Redis")
 
 
 @worker_ready.connect

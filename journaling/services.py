@@ -41,6 +41,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
+from tenants import outages
 from tenants.errors import NotAllowed, Refused
 from tenants.helseid import HelseIdError
 from tenants.models import AuditAction
@@ -107,8 +108,12 @@ def _queue(delivery_id: int) -> None:
     row is committed and the sweep sends it."""
     try:
         current_app.send_task(SEND_TASK, args=[delivery_id], retry=False)
-    except Exception:
-        log.warning("Kunne ikke legge journalsending %s i kø; sweepen tar den", delivery_id, exc_info=True)
+    except Exception as error:
+        if not outages.unreachable(error):
+            log.warning("Kunne ikke legge journalsending %s i kø; sweepen tar den", delivery_id, exc_info=True)
+        outages.failed("Redis", "journalsendinger legges ikke i kø; sweepen sender dem", error)
+    else:
+        outages.succeeded("Redis")
 
 
 def _delivery_write(*, patient, municipality_id: int, bundle_id: uuid.UUID, user, **source: Any) -> Delivery | None:
@@ -513,9 +518,13 @@ def delivery_follow_up(row: Delivery | None, step: int) -> None:
         return
     try:
         current_app.send_task(POLL_TASK, args=[row.pk, step + 1], countdown=waits[step], retry=False)
-    except Exception:
-        log.warning("Kunne ikke legge statusoppslag for journalsending %s i kø; pollingen tar den", row.pk,
-                    exc_info=True)  # fmt: skip
+    except Exception as error:
+        if not outages.unreachable(error):
+            log.warning("Kunne ikke legge statusoppslag for journalsending %s i kø; pollingen tar den", row.pk,
+                        exc_info=True)  # fmt: skip
+        outages.failed("Redis", "statusoppslag legges ikke i kø; pollingen tar dem", error)
+    else:
+        outages.succeeded("Redis")
 
 
 def deliveries_poll_due(limit: int = BATCH) -> int:

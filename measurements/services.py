@@ -8,7 +8,8 @@ gateway keeps them and sends the batch again later (its valid items are duplicat
 once). The centre admin gets one notice per gateway and day (`QuarantineNotice`, audited).
 
 If the broker is down the readings are still stored and the request still succeeds: the beat
-sweeper (triage.tasks.sweep_unscored) queues whatever is left unscored after two minutes.
+sweeper (triage.tasks.sweep_unscored) queues whatever is left unscored after two minutes. A resent
+item whose stored row is still unscored answers "duplicate" and is queued for scoring again.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from measurements.models import (
 from patients.models import Patient
 from patients.selectors import records_by_national_id
 from patients.services.equipment import loans_by_serial
-from tenants import rls
+from tenants import outages, rls
 from tenants.bulk import bulk_insert
 from tenants.models import Agreement, AuditAction, Role
 from tenants.norwegian import date_text
@@ -257,12 +258,14 @@ def _insert(model, columns_of, integration: Integration, rows: list[tuple]) -> d
     return dict(inserted)
 
 
-def _existing_ids(model, integration: Integration, external_ids: list[str]) -> dict[str, int]:
+def _existing_ids(model, integration: Integration, external_ids: list[str]) -> tuple[dict[str, int], list[int]]:
+    """The duplicates' stored rows: external id → id, and the ids of those still unscored."""
     if not external_ids:
-        return {}
-    return dict(
-        model.objects.filter(integration=integration, external_id__in=external_ids).values_list("external_id", "id")
+        return {}, []
+    rows = model.objects.filter(integration=integration, external_id__in=external_ids).values_list(
+        "external_id", "id", "scored_at"
     )
+    return {ext: pk for ext, pk, _ in rows}, [pk for _, pk, scored_at in rows if scored_at is None]
 
 
 # The scoring tasks are triage's (triage.tasks); measurements sits below triage and sends them by
@@ -279,8 +282,13 @@ def enqueue_scoring(kind: str, ids: list[int]) -> None:
     try:
         # The project's Celery app (dho.celery): routed as apply_async would, default queue included.
         current_app.send_task(name, args=[ids], retry=False)
-    except Exception:
-        log.warning("Kunne ikke legge %s %s-er i kø; sweeperen tar dem", len(ids), kind, exc_info=True)
+    except Exception as error:
+        if not outages.unreachable(error):
+            log.warning("Kunne ikke legge %s %s-er i kø; sweeperen tar dem", len(ids), kind, exc_info=True)
+        # An outage: one line when it begins, one when it ends (tenants.outages), not one per request.
+        outages.failed("Redis", "målinger og svar lagres, men legges ikke i kø; sweeperen vurderer dem", error)
+    else:
+        outages.succeeded("Redis")
 
 
 def _serial_error(serial: str, day: datetime.date, known: bool, loans: int) -> ItemError:
@@ -384,7 +392,7 @@ def _ingest(kind: _Kind, integration: Integration, items: list, request, quarant
         first_index.setdefault(new.external_id, index)  # the same id twice in one batch: the first wins
     unique = [(new, m) for index, new, m in valid if first_index[new.external_id] == index]
     created = _insert(kind.model, kind.columns, integration, unique) if unique else {}
-    existing = _existing_ids(
+    existing, unscored = _existing_ids(
         kind.model, integration, [n.external_id for n, _ in unique if n.external_id not in created]
     )
     kept = not quarantine or _quarantine(
@@ -392,8 +400,11 @@ def _ingest(kind: _Kind, integration: Integration, items: list, request, quarant
     )
     if gateway_audit:  # a resubmission is audited as the admin who made it (quarantine_resubmit)
         _audit(integration, valid, created, kind.name, request)
-    new_ids = list(created.values())
-    transaction.on_commit(lambda: enqueue_scoring(kind.name, new_ids))
+    # A duplicate still unscored is queued again: its first task may have died with a worker or the
+    # broker, and the gateway's resend is the earliest sign of it (else the sweep, minutes later).
+    # Scoring claims only unscored rows (triage.services.scoring), so a second task scores nothing twice.
+    to_score = [*created.values(), *unscored]
+    transaction.on_commit(lambda: enqueue_scoring(kind.name, to_score))
     results = _results(len(items), valid, rejected, created, existing, first_index)
     if not kept:
         _refuse(results, [index for index, _raw, _errors in rejected])

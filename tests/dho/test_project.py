@@ -122,6 +122,39 @@ def test_settings_with_no_redis_configured_and_none_running_refuse_and_start_non
     assert not list(tmp_path.iterdir())
 
 
+LONG_RUNNING = ["db", "redis", "web", "worker", "beat"]
+
+
+@pytest.mark.parametrize("service", LONG_RUNNING)
+def test_every_long_running_service_restarts_and_has_a_health_check(service):
+    spec = _compose_services()[service]
+    assert spec["restart"] == "unless-stopped"
+    test = spec["healthcheck"]["test"]
+    if service in ("web", "worker", "beat"):
+        assert test == ["CMD", "python", "-m", "dho.container_health", service]
+        assert spec["depends_on"]["redis"] == {"condition": "service_healthy"}
+    assert _compose_services()["migrate"]["restart"] == "no"  # a one-shot: never again by itself
+
+
+def test_the_container_health_checks_say_healthy_and_unhealthy(settings, monkeypatch, tmp_path):
+    import socket
+    import time
+
+    from dho import container_health
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("DHO_BIND", f"0.0.0.0:{sock.getsockname()[1]}")  # nothing listens there
+        assert "svarer ikke" in container_health.web()
+    settings.CELERY_BEAT_SCHEDULE_FILENAME = str(tmp_path / "celerybeat-schedule")
+    assert "har ikke skrevet" in container_health.beat()
+    (tmp_path / "celerybeat-schedule.db").write_text("")
+    assert container_health.beat() is None
+    old = time.time() - container_health.BEAT_SILENT_AFTER - 1
+    os.utime(tmp_path / "celerybeat-schedule.db", (old, old))
+    assert "på 6" in container_health.beat()
+
+
 @pytest.mark.parametrize("service", ["migrate", "web", "worker", "beat"])
 def test_every_app_service_command_points_at_something_that_exists(service):
     spec = _compose_services()[service]

@@ -1,0 +1,20 @@
+"""Celery beat's scheduler (CELERY_BEAT_SCHEDULER): Celery's own, except that a due task beat could
+not send because Redis does not answer is one line when the outage begins and one when it ends
+(tenants.outages), not a traceback per task per tick. Nothing is lost meanwhile: the next tick sends
+each job again, and each sweep catches up on what the missed ones would have done."""
+
+from celery.beat import PersistentScheduler
+
+from tenants import outages
+
+
+class Scheduler(PersistentScheduler):
+    def apply_entry(self, entry, producer=None):
+        try:
+            self.apply_async(entry, producer=producer, advance=False)
+        except Exception as error:
+            if not outages.unreachable(error):
+                return super().apply_entry(entry, producer)  # Celery's own report of anything else
+            outages.failed("Redis", "beat sender ingen planlagte jobber; de sendes igjen ved neste tikk", error)
+        else:
+            outages.succeeded("Redis")

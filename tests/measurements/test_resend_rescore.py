@@ -1,0 +1,90 @@
+"""A resent reading or answer whose stored row is still unscored (its scoring task died with a worker
+or the broker) is queued for scoring again and still answers "duplicate"; a scored one queues nothing,
+and scoring it again scores nothing twice. What is queued is read from a private queue on the real Redis."""
+
+import base64
+import datetime
+import json
+import uuid
+
+import pytest
+import redis
+from django.utils import timezone
+
+from measurements.models import Answer, Reading
+from triage import services as triage
+
+
+@pytest.fixture
+def queued(settings):
+    """→ a function returning [(task name, ids)] sent to this test's own queue since the last call."""
+    from dho.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    client = redis.Redis.from_url(settings.REDIS_URL)
+
+    def taken() -> list[tuple[str, list[int]]]:
+        messages = [json.loads(raw) for raw in client.lrange(queue, 0, -1)]
+        client.delete(queue)
+        return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0][0]) for m in messages]
+
+    yield taken
+    client.delete(queue)
+    app.conf.task_default_queue = previous
+
+
+def _reading(patient, ext):
+    at = timezone.localtime() - datetime.timedelta(minutes=1)
+    return {"external_id": ext, "patient_id": str(patient.pk), "type": "spo2", "value": 93, "unit": "%",
+            "measured_at": at.isoformat()}  # fmt: skip
+
+
+def _answer(patient, ext):
+    at = timezone.localtime() - datetime.timedelta(minutes=1)
+    return {"external_id": ext, "patient_id": str(patient.pk), "questionnaire": "daily_symptoms",
+            "answers": {"more_breathless": "no"}, "answered_at": at.isoformat()}  # fmt: skip
+
+
+def _post(gateway, capture, path, key, *items):
+    with capture(execute=True):  # the queueing runs after the commit, as in production
+        response = gateway.post(path, {key: list(items)})
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def test_a_resent_unscored_reading_is_queued_again_and_a_scored_one_is_not(
+    world, gateway, queued, django_capture_on_commit_callbacks
+):
+    readings = ("/api/v1/readings", "readings")
+    first = _post(gateway, django_capture_on_commit_callbacks, *readings, _reading(world.p.gjerdrum, "a"))
+    assert queued() == [("triage.score_readings", [first[0]["id"]])]
+
+    # Its task is lost (a worker killed before it scored); the gateway sends it again, with a new one.
+    again = _post(gateway, django_capture_on_commit_callbacks, *readings, _reading(world.p.gjerdrum, "a"),
+                  _reading(world.p.gjerdrum, "b"))  # fmt: skip
+    assert [r["status"] for r in again] == ["duplicate", "created"]
+    assert again[0]["id"] == first[0]["id"]
+    assert queued() == [("triage.score_readings", [again[1]["id"], first[0]["id"]])]  # one task, the new first
+
+    assert triage.readings_score([first[0]["id"], again[1]["id"]]) == 2
+    assert triage.readings_score([first[0]["id"], again[1]["id"]]) == 0, "nothing is scored twice"
+    scored_at = Reading.objects.get(pk=first[0]["id"]).scored_at
+
+    once_more = _post(gateway, django_capture_on_commit_callbacks, *readings, _reading(world.p.gjerdrum, "a"))
+    assert [r["status"] for r in once_more] == ["duplicate"]
+    assert queued() == [], "a scored duplicate queues nothing"
+    assert Reading.objects.get(pk=first[0]["id"]).scored_at == scored_at
+    assert Reading.objects.filter(external_id="a").count() == 1
+
+
+def test_a_resent_unscored_answer_is_queued_again(world, gateway, queued, django_capture_on_commit_callbacks):
+    answers = ("/api/v1/answers", "answers")
+    first = _post(gateway, django_capture_on_commit_callbacks, *answers, _answer(world.p.gjerdrum, "q"))
+    assert first[0]["status"] == "created", first
+    queued()
+    again = _post(gateway, django_capture_on_commit_callbacks, *answers, _answer(world.p.gjerdrum, "q"))
+    assert again[0]["status"] == "duplicate"
+    assert queued() == [("triage.score_answers", [first[0]["id"]])]
+    assert Answer.objects.filter(external_id="q").count() == 1
