@@ -65,9 +65,10 @@ def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dho.settings")
     use_running_platform()
     run_on_own_services()
-    # Migrations create and alter the tables, so they run as their owner; everything else as the app's
-    # role, under row-level security (tenants/rls.py).
-    if sys.argv[1:2] == ["migrate"]:
+    # Migrations create and alter the tables, so they run as their owner, and so does the retention
+    # command that detaches old months of readings (measurements/partitions.py); everything else as
+    # the app's role, under row-level security (tenants/rls.py).
+    if sys.argv[1:2] in (["migrate"], ["archive_partitions"]):
         os.environ.setdefault("DHO_DB_AS_OWNER", "1")
     from django.core.management import execute_from_command_line
 

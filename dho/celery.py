@@ -25,6 +25,10 @@ app.conf.beat_schedule = {
     "journaling-poll-sent": {"task": "journaling.poll_sent", "schedule": 45.0},
     # Not journaled after DHO_JOURNALING_OVERDUE_HOURS: flagged for the centre admin.
     "journaling-overdue-check": {"task": "journaling.overdue_check", "schedule": 60 * 60.0},
+    # Readings and answers are partitioned by month, with no default partition: this month's and the
+    # next three months' partitions are made ahead (measurements/partitions.py), so an insert always
+    # finds its month even if beat stood still for weeks.
+    "measurements-partitions-ensure": {"task": "measurements.partitions_ensure", "schedule": 24 * 60 * 60.0},
 }
 
 # Registers the worker heartbeat signals (imported for its side effect).

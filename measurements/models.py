@@ -47,7 +47,11 @@ class Integration(models.Model):
 
 
 class Reading(models.Model):
-    """One observed value. Stored unscored first; a Celery task sets colour, reason and scored_at."""
+    """One observed value. Stored unscored first; a Celery task sets colour, reason and scored_at.
+
+    The table is partitioned by month of `measured_at` (migration 0007, measurements/partitions.py):
+    the database's primary key is (id, measured_at), while `id` stays the model's pk — unique in
+    practice, every id comes from the one sequence. No foreign key points here (it would need both)."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="readings")
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
@@ -79,8 +83,13 @@ class Reading(models.Model):
         verbose_name_plural = _("målinger")
         constraints = [
             # A gateway's retry never stores a reading twice. (Rows without an integration have a
-            # NULL there, and NULLs never conflict: manual entries need no external id.)
-            models.UniqueConstraint(fields=["integration", "external_id"], name="reading_external_id_unique")
+            # NULL there, and NULLs never conflict: manual entries need no external id.) The table is
+            # partitioned by month of measured_at (migration 0007), and every unique key of a
+            # partitioned table holds the partition key: a resend carries the same measured time, so
+            # it still meets its first copy here (docs/readings-and-fhir.md, «Partitions and retention»).
+            models.UniqueConstraint(
+                fields=["integration", "external_id", "measured_at"], name="reading_external_id_unique"
+            )
         ]
         indexes = [
             models.Index(fields=["patient", "type", "-measured_at"], name="reading_patient_type_time"),
@@ -106,7 +115,8 @@ class Questionnaire(models.TextChoices):
 
 
 class Answer(models.Model):
-    """One filled-in questionnaire (a QuestionnaireResponse), scored by the plan's answer rules."""
+    """One filled-in questionnaire (a QuestionnaireResponse), scored by the plan's answer rules.
+    Partitioned by month of `answered_at`, as Reading is by measured_at."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="answers")
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
@@ -130,7 +140,12 @@ class Answer(models.Model):
         ordering = ["-answered_at"]
         verbose_name = _("skjemasvar")
         verbose_name_plural = _("skjemasvar")
-        constraints = [models.UniqueConstraint(fields=["integration", "external_id"], name="answer_external_id_unique")]
+        # Partitioned by month of answered_at, as Reading by measured_at: the key holds it.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "external_id", "answered_at"], name="answer_external_id_unique"
+            )
+        ]
         indexes = [
             models.Index(fields=["patient", "questionnaire", "-answered_at"], name="answer_patient_time"),
             models.Index(fields=["received_at"], condition=Q(scored_at__isnull=True), name="answer_unscored"),

@@ -239,10 +239,15 @@ def _answer_columns(news: list[NewAnswer]) -> dict[str, list]:
     }
 
 
+# The time column each kind is partitioned by, which its idempotency key holds (models' Meta).
+TIME_FIELD = {Reading: "measured_at", Answer: "answered_at"}
+
+
 def _insert(model, columns_of, integration: Integration, rows: list[tuple]) -> dict[str, int]:
     """Insert (new item, municipality id) rows in one INSERT … SELECT unnest; external id → new id.
-    A row whose (integration, external id) exists already is skipped by the unique key and not
-    returned: a duplicate. Every field not given here takes its model default (tenants.bulk)."""
+    A row whose (integration, external id, measured time) exists already is skipped by the unique
+    key and not returned: a duplicate (a resend carries the time it was measured again). Every field
+    not given here takes its model default (tenants.bulk)."""
     news = [new for new, _ in rows]
     values = {
         "patient_id": [new.patient_id for new in news],
@@ -253,18 +258,30 @@ def _insert(model, columns_of, integration: Integration, rows: list[tuple]) -> d
         **columns_of(news),
     }
     inserted = bulk_insert(
-        model, values, on_conflict="(integration_id, external_id) DO NOTHING", returning=("external_id", "id")
+        model,
+        values,
+        on_conflict=f"(integration_id, external_id, {TIME_FIELD[model]}) DO NOTHING",
+        returning=("external_id", "id"),
     )
     return dict(inserted)
 
 
-def _existing_ids(model, integration: Integration, external_ids: list[str]) -> tuple[dict[str, int], list[int]]:
-    """The duplicates' stored rows: external id → id, and the ids of those still unscored."""
-    if not external_ids:
+def _existing_ids(model, integration: Integration, news: list) -> tuple[dict[str, int], list[int]]:
+    """The stored rows the duplicates met, by external id and time (which also lets PostgreSQL read
+    only the partitions of those months): external id → id, and the ids of those still unscored."""
+    if not news:
         return {}, []
-    rows = model.objects.filter(integration=integration, external_id__in=external_ids).values_list(
-        "external_id", "id", "scored_at"
-    )
+    time_field = TIME_FIELD[model]
+    wanted = {(new.external_id, getattr(new, time_field)) for new in news}
+    rows = [
+        (ext, pk, scored_at)
+        for ext, at, pk, scored_at in model.objects.filter(
+            integration=integration,
+            external_id__in=[ext for ext, _ in wanted],
+            **{f"{time_field}__in": [at for _, at in wanted]},
+        ).values_list("external_id", time_field, "id", "scored_at")
+        if (ext, at) in wanted
+    ]
     return {ext: pk for ext, pk, _ in rows}, [pk for _, pk, scored_at in rows if scored_at is None]
 
 
@@ -392,9 +409,7 @@ def _ingest(kind: _Kind, integration: Integration, items: list, request, quarant
         first_index.setdefault(new.external_id, index)  # the same id twice in one batch: the first wins
     unique = [(new, m) for index, new, m in valid if first_index[new.external_id] == index]
     created = _insert(kind.model, kind.columns, integration, unique) if unique else {}
-    existing, unscored = _existing_ids(
-        kind.model, integration, [n.external_id for n, _ in unique if n.external_id not in created]
-    )
+    existing, unscored = _existing_ids(kind.model, integration, [n for n, _ in unique if n.external_id not in created])
     kept = not quarantine or _quarantine(
         integration, kind.name, [(i, raw, [e.as_dict() for e in errors]) for i, raw, errors in rejected], request
     )

@@ -190,7 +190,7 @@ SELECT c.relname, a.attnotnull, c.relrowsecurity AND c.relforcerowsecurity,
 UNGRANTED_TABLES_SQL = """
 SELECT c.relname
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
- WHERE c.relkind IN ('r', 'p')
+ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
    AND (NOT has_table_privilege(%(role)s, c.oid, 'SELECT')
         OR (c.relname = %(audit)s
             AND has_table_privilege(%(role)s, c.oid, 'UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')))
@@ -355,6 +355,24 @@ def _read_only_grants(cursor, role: str) -> None:
             cursor.execute(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {connection.ops.quote_name(table)} FROM {q}")
 
 
+# A partition (readings and answers by month, measurements/partitions.py) is read and written through
+# its partitioned parent, whose policy applies; the app role holds no privilege on a partition itself,
+# so no query can go around the parent's policy by naming one.
+GRANTED_PARTITIONS_SQL = """
+SELECT c.relname
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+ WHERE c.relispartition
+   AND has_table_privilege(%s, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+"""
+
+
+def _partition_revokes(cursor, role: str) -> None:
+    cursor.execute(GRANTED_PARTITIONS_SQL, [role])
+    q = connection.ops.quote_name
+    for (table,) in cursor.fetchall():
+        cursor.execute(f"REVOKE ALL ON {q(table)} FROM {q(role)}")
+
+
 def walls_ensure(sender=None, using: str = "default", **kwargs) -> None:
     """post_migrate: the policy on every table with a municipality_id, the app role and its grants.
     Idempotent and cheap when nothing is missing (every test database reset sends post_migrate)."""
@@ -387,3 +405,4 @@ def walls_ensure(sender=None, using: str = "default", **kwargs) -> None:
             _child_walls(cursor)
             _definer_grants(cursor, role)
             _read_only_grants(cursor, role)
+            _partition_revokes(cursor, role)

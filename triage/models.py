@@ -106,11 +106,13 @@ class AlertEvent(models.Model):
     colour = models.CharField(_("farge"), max_length=6, choices=AlertColour.choices)  # the alert's, after
     previous_colour = models.CharField(max_length=6, choices=AlertColour.choices, blank=True)  # raised: before
     reason = models.CharField(_("begrunnelse"), max_length=300, blank=True)  # the finding, or the outcome
-    # The reading or answer that opened or raised the alert (none for the silence checks).
-    reading = models.ForeignKey(
-        "measurements.Reading", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    answer = models.ForeignKey("measurements.Answer", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The reading or answer that opened or raised the alert (none for the silence checks), as plain
+    # indexed ids and not foreign keys: readings and answers are partitioned by month, their primary
+    # key is (id, measured_at), and a foreign key into a partitioned table must name the whole key
+    # (docs/readings-and-fhir.md, «Partitions and retention»). An archived month's reading is gone
+    # from the live table while its alert's event keeps the id.
+    reading_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    answer_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
     class Meta:

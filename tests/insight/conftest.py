@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from ebp.defaults import TEMPLATES
 from ebp.services import draft_start, draft_submit, version_approve
+from measurements.partitions import partitions_ensure
 from measurements.services import answers_ingest, integration_create, readings_ingest
 from patients.models import ASSESSMENT_CRITERIA, MoveNotice, Patient
 from patients.services import (
@@ -138,6 +139,8 @@ def scenario(world, clock):
     _plan(world, clock, g[4], {"spo2": {"frequency": "daily", "times_per_day": 1}})
     _plan(world, clock, g[0], {"spo2": {"frequency": "daily", "times_per_day": 1}})
     clock.at(march(28), "23:00")
+    # Readings are partitioned by month: in 2100 the daily beat task would have made these months.
+    partitions_ensure(today=FEB1)
     gateway, _token = integration_create(centre=ovre, name="Testgateway")
     _readings(gateway, g[3], "spo2", 97, "%", {**dict.fromkeys(range(1, 11), 2), **dict.fromkeys(range(11, 21), 1),
                                                 21: 3})  # fmt: skip

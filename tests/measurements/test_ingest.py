@@ -90,8 +90,9 @@ def test_a_patient_outside_the_gateways_centre_is_rejected_as_unknown(world, gat
 
 
 def test_duplicates_are_acknowledged_and_never_stored_twice(world, gateway):
-    first = _post(gateway, _reading(world.p.gjerdrum, 1), _reading(world.p.gjerdrum, 2))
-    again = _post(gateway, _reading(world.p.gjerdrum, 1), _reading(world.p.gjerdrum, 2), _reading(world.p.gjerdrum, 2))
+    one, two = _reading(world.p.gjerdrum, 1), _reading(world.p.gjerdrum, 2)
+    first = _post(gateway, one, two)
+    again = _post(gateway, one, two, two)  # a resend: the same items, measured at the same times
     assert [r["status"] for r in again["results"]] == ["duplicate", "duplicate", "duplicate"]
     assert [r["id"] for r in again["results"][:2]] == [r["id"] for r in first["results"]]
     assert Reading.objects.count() == 2
@@ -102,9 +103,20 @@ def test_duplicates_are_acknowledged_and_never_stored_twice(world, gateway):
     from django.test import Client
 
     response = Client(HTTP_AUTHORIZATION=f"Bearer {token}").post(
-        "/api/v1/readings", {"readings": [_reading(world.p.gjerdrum, 1)]}, content_type="application/json"
+        "/api/v1/readings", {"readings": [one]}, content_type="application/json"
     )
     assert response.json()["results"][0]["status"] == "created"
+
+
+def test_the_same_external_id_measured_at_another_time_is_another_reading(world, gateway):
+    """The idempotency key holds the measured time (readings are partitioned by it): a resend carries
+    the time again and is a duplicate, an id a gateway reuses for a new measurement is stored."""
+    one = _reading(world.p.gjerdrum, 1, measured_at=(timezone.now() - datetime.timedelta(hours=2)).isoformat())
+    later = {**one, "measured_at": (timezone.now() - datetime.timedelta(hours=1)).isoformat(), "value": 95}
+    first, resend, reused = (_post(gateway, item)["results"][0] for item in (one, one, later))
+    assert (first["status"], resend["status"], reused["status"]) == ("created", "duplicate", "created")
+    assert resend["id"] == first["id"] != reused["id"]
+    assert sorted(Reading.objects.values_list("value", flat=True)) == [93, 95]
 
 
 def test_units_are_converted_to_the_one_stored_unit(world, gateway):

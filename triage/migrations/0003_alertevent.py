@@ -5,6 +5,12 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+# Edited after the fact (readings and answers partitioned by month, measurements 0007): `reading` and
+# `answer` were foreign keys to measurements_reading / measurements_answer. A foreign key into a
+# partitioned table must name its whole primary key, (id, measured_at), so they are plain indexed ids
+# in the same columns with the same indexes; measurements 0007 drops the constraints where this
+# migration once created them.
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -49,16 +55,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT, related_name="events", to="triage.alert"
                     ),
                 ),
-                (
-                    "answer",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="measurements.answer",
-                    ),
-                ),
+                ("answer_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
                 (
                     "by",
                     models.ForeignKey(
@@ -75,16 +72,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT, related_name="+", to="tenants.municipality"
                     ),
                 ),
-                (
-                    "reading",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="measurements.reading",
-                    ),
-                ),
+                ("reading_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
             ],
             options={
                 "verbose_name": "varselhendelse",
