@@ -35,14 +35,17 @@ def queued(settings):
     app.conf.task_default_queue = previous
 
 
-def _reading(patient, ext):
-    at = timezone.localtime() - datetime.timedelta(minutes=1)
+# A resend is the same item again: the same external id and the same measured time (a reused id at
+# another time is a new reading, docs/readings-and-fhir.md).
+AT = timezone.localtime() - datetime.timedelta(minutes=1)
+
+
+def _reading(patient, ext, at=AT):
     return {"external_id": ext, "patient_id": str(patient.pk), "type": "spo2", "value": 93, "unit": "%",
             "measured_at": at.isoformat()}  # fmt: skip
 
 
-def _answer(patient, ext):
-    at = timezone.localtime() - datetime.timedelta(minutes=1)
+def _answer(patient, ext, at=AT):
     return {"external_id": ext, "patient_id": str(patient.pk), "questionnaire": "daily_symptoms",
             "answers": {"more_breathless": "no"}, "answered_at": at.isoformat()}  # fmt: skip
 
