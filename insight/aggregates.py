@@ -1,0 +1,510 @@
+"""The insight figures counted in PostgreSQL: the same figures as insight.figures' functions, which
+stay the reference (tests/insight/test_aggregates.py holds the two to each other), at national size.
+
+Each figure is a sum and the people behind it, per bucket of the period (index 0 is the whole
+period) and per area (a kommune, or 0 for all the kommuner the user sees together). The counting is
+two-level, because a person may be behind a figure in two kommuner (a move): first one row per
+(bucket, area, patient) — a temp table, GROUP BY GROUPING SETS ((bucket, kommune, patient),
+(bucket, patient)) — then per (bucket, area) the sums and how many patients have a part in each
+figure. The small-cell rule (insight.figures.apply_rule) never needs more than that count and, for a
+group under MIN_PEOPLE, who they are (a hidden group's people are joined with the others' hidden
+ones): those ids are fetched afterwards, for the small groups only.
+
+- capacity and adherence's days: the status rows walked in SQL into active and paused stretches, as
+  billing.calculation.segments walks them (each state-bearing row runs to the patient's next one;
+  LEAD over the patient's rows in effective order), intersected with the buckets by arithmetic;
+- adherence: the stretches cut by the approved plan versions (read and checked in Python, as
+  insight.selectors.plan_rows) and the readings counted per patient, type and Norway's day;
+- alarm burden: the alerts with their first action, inside or outside opening hours and whether
+  handled within the response time, both by the opening-hour windows of each day computed in Python
+  (triage.opening_hours' own instants); medians and 90th percentiles by percentile_cont, which
+  interpolates as insight.figures.percentile does;
+- the funnel's few rows stay in Python (insight.figures.funnel), each area and bucket handed only
+  its own events.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+
+from insight.figures import (
+    MIN_PEOPLE,
+    TREND_DAYS,
+    AreaReport,
+    Counted,
+    Rows,
+    StaffingRow,
+    Times,
+    adherence_cells,
+    alarm_cells,
+    capacity_cells,
+    fte_on,
+    funnel,
+    reaches_reference,
+)
+from insight.periods import Bucket, Period
+from measurements.models import Reading
+from patients.models import StatusChange
+from triage.models import Alert, AlertEvent, AlertEventKind
+from triage.opening_hours import OSLO, RED_AFTER, OpeningHours
+
+STATES = ("started", "resumed", "paused", "ended")  # billing.calculation.STATE_AFTER
+FIRST_ACTIONS = [AlertEventKind.TAKEN, AlertEventKind.NOT_REACHED, AlertEventKind.HANDLED]
+WHOLE_AREA = 0  # the area of every kommune the user sees (municipality ids are positive)
+EMPTY = Counted(0, frozenset())
+
+
+def _buckets(period: Period) -> list[Bucket]:
+    return [period.whole, *period.buckets]
+
+
+def _bucket_params(period: Period) -> dict[str, list]:
+    buckets = _buckets(period)
+    return {"b_idx": list(range(len(buckets))), "b_first": [b.first for b in buckets],
+            "b_stop": [b.end for b in buckets]}  # fmt: skip
+
+
+BUCKETS = """b AS (SELECT * FROM unnest(%(b_idx)s::int[], %(b_first)s::date[], %(b_stop)s::date[]) AS b(idx, first, stop))"""
+# days a stretch [start, stop) has in a bucket
+OVERLAP = "GREATEST(0, LEAST({s}.stop, b.stop) - GREATEST({s}.start, b.first))"
+
+
+def _moment(day: datetime.date) -> datetime.datetime:
+    """The start of a day in Norway's time."""
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=OSLO)
+
+
+class Counter:
+    """The two-level count over one temp table of (idx, area, p, …) rows: per (idx, area[, key]) the
+    sums and the people of each figure, and the ids of the groups under MIN_PEOPLE."""
+
+    def __init__(self, cursor, table: str, keys: tuple[str, ...] = (), *, distinct: bool = False):
+        self.cursor, self.table, self.keys = cursor, table, keys
+        self.each = "COUNT(DISTINCT p)" if distinct else "COUNT(*)"  # distinct: several rows per patient
+
+    def count(self, sums: dict[str, str], people: dict[str, str]) -> dict[tuple, dict[str, Any]]:
+        """sums: name → expression summed; people: name → a patient's condition. → {(idx, area, *keys):
+        {name: sum, name: Counted}}."""
+        group = ", ".join(("idx", "area", *self.keys))
+        columns = [f"SUM({expr})" for expr in sums.values()]
+        columns += [f"{self.each} FILTER (WHERE {cond})" for cond in people.values()]
+        self.cursor.execute(f"SELECT {group}, {', '.join(columns)} FROM {self.table} GROUP BY {group}")  # noqa: S608
+        width = 2 + len(self.keys)
+        out: dict[tuple, dict[str, Any]] = {}
+        small: dict[tuple, list[str]] = defaultdict(list)
+        for row in self.cursor.fetchall():
+            key, values = tuple(row[:width]), row[width:]
+            figures: dict[str, Any] = dict(zip(sums, values[: len(sums)], strict=True))
+            for name, n in zip(people, values[len(sums) :], strict=True):
+                figures[name] = Counted(n, frozenset())
+                if 0 < n < MIN_PEOPLE:
+                    small[key].append(name)
+            out[key] = figures
+        if small:
+            self._name(out, small, people)
+        return out
+
+    def _name(self, out: dict, small: dict[tuple, list[str]], people: dict[str, str]) -> None:
+        """The ids of the small groups' people (a few rows per group)."""
+        names = sorted({name for names in small.values() for name in names})
+        group = ", ".join(("idx", "area", *self.keys))
+        flags = ", ".join(f"({people[name]})" for name in names)
+        wanted = " OR ".join(f"({people[name]})" for name in names)
+        self.cursor.execute(
+            f"SELECT {group}, p::text, {flags} FROM {self.table} WHERE ({wanted}) AND ({group}) IN "  # noqa: S608
+            f"(SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in self._types())}))",
+            [list(column) for column in zip(*small, strict=True)],
+        )
+        width = 2 + len(self.keys)
+        found: dict[tuple, set] = defaultdict(set)
+        for row in self.cursor.fetchall():
+            key, patient = tuple(row[:width]), row[width]
+            for name, flag in zip(names, row[width + 1 :], strict=True):
+                if flag and name in small[key]:
+                    found[(key, name)].add(patient)
+        for key, names_of in small.items():
+            for name in names_of:
+                ids = frozenset(found[(key, name)])
+                assert len(ids) == out[key][name].count, (key, name)
+                out[key][name] = Counted(len(ids), ids)
+
+    def _types(self) -> list[str]:
+        return ["int", "int", *("text" for _ in self.keys)]
+
+
+# --- capacity, and the days of adherence ----------------------------------------------------------
+
+SEGMENTS = f"""
+CREATE TEMP TABLE insight_segments ON COMMIT DROP AS
+WITH rows AS (
+    SELECT * FROM (
+        SELECT DISTINCT ON (patient_id) patient_id, effective_date AS day, event, municipality_id, at, id
+          FROM {StatusChange._meta.db_table}
+         WHERE patient_id IS NOT NULL AND municipality_id = ANY(%(m)s) AND event = ANY(%(events)s)
+           AND effective_date < %(first)s
+         ORDER BY patient_id, effective_date DESC, at DESC, id DESC) before
+    UNION ALL
+    SELECT patient_id, effective_date, event, municipality_id, at, id FROM {StatusChange._meta.db_table}
+     WHERE patient_id IS NOT NULL AND municipality_id = ANY(%(m)s) AND event = ANY(%(events)s)
+       AND effective_date >= %(first)s AND effective_date < %(stop)s
+), walked AS (
+    SELECT patient_id AS p, municipality_id AS m, event, GREATEST(day, %(first)s::date) AS start,
+           LEAST(COALESCE(LEAD(day) OVER (PARTITION BY patient_id ORDER BY day, at, id), %(stop)s::date),
+                 %(stop)s::date) AS stop
+      FROM rows)
+SELECT p, m, event = 'paused' AS paused, start, stop FROM walked WHERE event <> 'ended' AND start < stop"""  # noqa: S608
+
+# Per (bucket, area, patient): active and paused days, on the bucket's last day, active TREND_DAYS
+# before it (the whole centre's inclusion rate), days under an approved plan.
+DAYS = f"""
+CREATE TEMP TABLE insight_days ON COMMIT DROP AS
+WITH {BUCKETS},
+facts AS (
+    SELECT b.idx, s.m, s.p, CASE WHEN s.paused THEN 0 ELSE {OVERLAP.format(s="s")} END AS active,
+           CASE WHEN s.paused THEN {OVERLAP.format(s="s")} ELSE 0 END AS paused,
+           (NOT s.paused AND s.start < b.stop AND b.stop <= s.stop) AS active_end,
+           (s.paused AND s.start < b.stop AND b.stop <= s.stop) AS paused_end, false AS active_then, 0 AS planned
+      FROM insight_segments s JOIN b ON s.start < b.stop AND s.stop > b.first
+    UNION ALL
+    SELECT b.idx, s.m, s.p, 0, 0, false, false, true, 0
+      FROM insight_segments s JOIN b ON %(then)s AND NOT s.paused AND s.start <= b.stop - {TREND_DAYS + 1}
+       AND b.stop - {TREND_DAYS + 1} < s.stop
+    UNION ALL
+    SELECT b.idx, s.m, s.p, 0, 0, false, false, false, {OVERLAP.format(s="s")}
+      FROM insight_pieces s JOIN b ON s.start < b.stop AND s.stop > b.first)
+SELECT idx, COALESCE(m, {WHOLE_AREA}) AS area, p, SUM(active) AS active, SUM(paused) AS paused,
+       bool_or(active_end) AS active_end, bool_or(paused_end) AS paused_end, bool_or(active_then) AS active_then,
+       SUM(planned) AS planned
+  FROM facts GROUP BY GROUPING SETS ((idx, m, p), (idx, p))"""
+
+# The active stretches under an approved plan version: (patient, kommune, the version's first day, days)
+PIECES = """
+CREATE TEMP TABLE insight_pieces ON COMMIT DROP AS
+WITH v AS (SELECT * FROM unnest(%(v_p)s::uuid[], %(v_from)s::date[], %(v_to)s::date[]) AS v(p, vf, vt))
+SELECT s.p, s.m, v.vf, GREATEST(s.start, v.vf) AS start, LEAST(s.stop, v.vt) AS stop
+  FROM insight_segments s JOIN v ON v.p = s.p AND v.vf < s.stop AND v.vt > s.start
+ WHERE NOT s.paused"""
+
+
+def _versions(plans) -> list[tuple[str, datetime.date, datetime.date, dict]]:
+    """The approved versions per patient as disjoint stretches [from, to): a version is in force up to
+    the next one's first day (they chain so; insight.figures.adherence takes the first in force)."""
+    by_patient: dict[Any, list] = defaultdict(list)
+    for plan in plans:
+        by_patient[plan.patient_id].append(plan)
+    out = []
+    for patient, versions in by_patient.items():
+        versions.sort(key=lambda v: v.valid_from)
+        for version, after in zip(versions, [*versions[1:], None], strict=True):
+            end = version.valid_to or datetime.date.max
+            if after is not None:
+                end = min(end, after.valid_from)
+            if version.valid_from < end:
+                out.append((patient, version.valid_from, end, version.schedule))
+    return out
+
+
+def _per_day(frequency: str, times: int, days: int) -> int:
+    """insight.figures.expected_per_day × 7 (an integer: the sums stay exact)."""
+    return {"daily": times * 7, "weekly": times * days}.get(frequency, 0)
+
+
+ADHERENCE = f"""
+CREATE TEMP TABLE insight_types ON COMMIT DROP AS
+WITH {BUCKETS},
+t AS (SELECT * FROM unnest(%(t_p)s::uuid[], %(t_from)s::date[], %(t_type)s::text[], %(t_sevenths)s::int[],
+                           %(t_times)s::int[]) AS t(p, vf, type, sevenths, times)),
+cut AS (SELECT b.idx, s.m, s.p, t.type, t.sevenths, t.times, GREATEST(s.start, b.first) AS start,
+               LEAST(s.stop, b.stop) AS stop
+          FROM insight_pieces s JOIN t ON t.p = s.p AND t.vf = s.vf JOIN b ON s.start < b.stop AND s.stop > b.first),
+r AS (SELECT patient_id AS p, type, (measured_at AT TIME ZONE 'Europe/Oslo')::date AS day, COUNT(*) AS n
+        FROM {Reading._meta.db_table}
+       WHERE patient_id = ANY(%(t_p)s::uuid[]) AND measured_at >= %(after_first)s AND measured_at < %(before)s
+       GROUP BY 1, 2, 3),
+facts AS (
+    SELECT idx, m, p, type, (stop - start) * sevenths AS sevenths, 0 AS received FROM cut
+    UNION ALL
+    SELECT cut.idx, cut.m, cut.p, cut.type, 0, LEAST(r.n, cut.times)
+      FROM cut JOIN r ON r.p = cut.p AND r.type = cut.type AND r.day >= cut.start AND r.day < cut.stop)
+SELECT idx, COALESCE(m, {WHOLE_AREA}) AS area, p, type, SUM(sevenths) AS sevenths, SUM(received) AS received
+  FROM facts GROUP BY GROUPING SETS ((idx, m, p, type), (idx, p, type))"""  # noqa: S608
+
+
+# --- alarm burden ---------------------------------------------------------------------------------
+
+ALERTS = f"""
+CREATE TEMP TABLE insight_alerts ON COMMIT DROP AS
+WITH a AS MATERIALIZED (
+    SELECT id, patient_id AS p, municipality_id AS m, kind, colour, opened_at,
+           COALESCE(raised_at, opened_at) AS since, handled_at,
+           (opened_at AT TIME ZONE 'Europe/Oslo')::date AS day
+      FROM {Alert._meta.db_table}
+     WHERE municipality_id = ANY(%(m)s) AND opened_at >= %(after_first)s AND opened_at < %(before)s),
+fa AS (SELECT e.alert_id, MIN(e.at) AS at FROM {AlertEvent._meta.db_table} e
+        WHERE e.kind = ANY(%(first_actions)s) AND e.alert_id IN (SELECT id FROM a) GROUP BY e.alert_id),
+w AS (SELECT * FROM unnest(%(w_day)s::date[], %(w_from)s::timestamptz[], %(w_to)s::timestamptz[]) AS w(day, open, close)),
+open_time AS (
+    SELECT a.id, SUM(GREATEST(0, EXTRACT(EPOCH FROM LEAST(a.handled_at, w.close))
+                                 - EXTRACT(EPOCH FROM GREATEST(a.since, w.open)))) AS seconds
+      FROM a CROSS JOIN LATERAL generate_series((a.since AT TIME ZONE 'Europe/Oslo')::date,
+                                                (a.handled_at AT TIME ZONE 'Europe/Oslo')::date,
+                                                interval '1 day') AS d(day)
+      JOIN w ON w.day = d.day::date
+     WHERE a.handled_at IS NOT NULL AND a.handled_at > a.since
+     GROUP BY a.id)
+SELECT a.p, a.m, a.day, a.kind, a.colour,
+       EXISTS (SELECT 1 FROM w WHERE w.day = a.day AND w.open <= a.opened_at AND a.opened_at < w.close) AS inside,
+       (EXTRACT(EPOCH FROM fa.at) - EXTRACT(EPOCH FROM a.opened_at))::float8 / 60 AS taken,
+       (EXTRACT(EPOCH FROM a.handled_at) - EXTRACT(EPOCH FROM a.opened_at))::float8 / 60 AS handled,
+       a.handled_at IS NOT NULL AND COALESCE(o.seconds, 0) <= CASE a.colour WHEN 'red' THEN %(red_limit)s
+                                                                 ELSE %(limit)s END AS within
+  FROM a LEFT JOIN fa ON fa.alert_id = a.id LEFT JOIN open_time o ON o.id = a.id"""  # noqa: S608
+
+ALERT_PEOPLE = f"""
+CREATE TEMP TABLE insight_alert_people ON COMMIT DROP AS
+WITH {BUCKETS}
+SELECT b.idx, COALESCE(a.m, {WHOLE_AREA}) AS area, a.p, COUNT(*) AS alerts, {{columns}}
+  FROM insight_alerts a JOIN b ON a.day >= b.first AND a.day < b.stop
+ GROUP BY GROUPING SETS ((b.idx, a.m, a.p), (b.idx, a.p))"""
+
+PERCENTILES = f"""
+WITH {BUCKETS}
+SELECT b.idx, COALESCE(a.m, {WHOLE_AREA}), a.inside,
+       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY a.taken),
+       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY a.handled)
+  FROM insight_alerts a JOIN b ON a.day >= b.first AND a.day < b.stop
+ GROUP BY GROUPING SETS ((b.idx, a.m, a.inside), (b.idx, a.inside), (b.idx, a.m), (b.idx))"""
+
+RETRIES = f"""
+CREATE TEMP TABLE insight_retries ON COMMIT DROP AS
+WITH {BUCKETS},
+e AS (SELECT a.patient_id AS p, e.municipality_id AS m, (e.at AT TIME ZONE 'Europe/Oslo')::date AS day
+        FROM {AlertEvent._meta.db_table} e JOIN {Alert._meta.db_table} a ON a.id = e.alert_id
+       WHERE e.municipality_id = ANY(%(m)s) AND e.kind = %(not_reached)s AND e.at >= %(after_first)s
+         AND e.at < %(before)s)
+SELECT b.idx, COALESCE(e.m, {WHOLE_AREA}) AS area, e.p, COUNT(*) AS retries
+  FROM e JOIN b ON e.day >= b.first AND e.day < b.stop GROUP BY GROUPING SETS ((b.idx, e.m, e.p), (b.idx, e.p))"""  # noqa: S608
+
+KIND_COLUMNS = ("out_of_range", "deviating_answer", "missing_measurement", "missing_answer", "inactive_patient")
+GROUPS = {"": "true", "inside": "a.inside", "outside": "NOT a.inside"}
+
+
+def _alert_columns() -> str:
+    columns = [f"COUNT(*) FILTER (WHERE a.colour = '{c}') AS colour_{c}" for c in ("red", "yellow")]
+    columns += [f"COUNT(*) FILTER (WHERE a.kind = '{k}') AS kind_{k}" for k in KIND_COLUMNS]
+    for prefix, cond in GROUPS.items():
+        columns += [f"COUNT(*) FILTER (WHERE {cond}) AS {prefix or 'all'}_alerts",
+                    f"COUNT(*) FILTER (WHERE {cond} AND a.taken IS NOT NULL) AS {prefix or 'all'}_taken",
+                    f"COUNT(*) FILTER (WHERE {cond} AND a.handled IS NOT NULL) AS {prefix or 'all'}_handled"]  # fmt: skip
+    columns += ["COUNT(*) FILTER (WHERE a.within) AS within"]
+    return ", ".join(columns)
+
+
+def _windows(hours: OpeningHours, first: datetime.date, last: datetime.date) -> dict[str, list]:
+    """Each day's open window, as triage.opening_hours has it (its instants: a day of summer time
+    ends and starts as Python's zone says)."""
+    out: dict[str, list] = {"w_day": [], "w_from": [], "w_to": []}
+    day = first
+    while day <= last:
+        window = hours._window(day)
+        if window is not None:
+            out["w_day"].append(day)
+            out["w_from"].append(window[0])
+            out["w_to"].append(window[1])
+        day += datetime.timedelta(days=1)
+    return out
+
+
+def _seconds(delta: datetime.timedelta) -> Decimal:
+    return Decimal(delta // datetime.timedelta(microseconds=1)) / 1_000_000
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+class Counting:
+    """One report's counting: the temp tables of one transaction and the figures read from them."""
+
+    def __init__(self, cursor, municipality_ids, period: Period, *, whole_centre: bool):
+        self.cursor, self.period, self.whole_centre = cursor, period, whole_centre
+        self.params: dict[str, Any] = {
+            "m": sorted(municipality_ids), **_bucket_params(period),
+            "after_first": _moment(period.first), "before": _moment(period.end),
+        }  # fmt: skip
+
+    def run(self, sql: str, **params) -> None:
+        self.cursor.execute(sql, {**self.params, **params})
+
+    def days(self, plans) -> tuple[dict, dict | None]:
+        """(per (idx, area): capacity's and adherence's days and people; per (idx, area, type): expected
+        and received, or None when no patient has a plan)."""
+        span_first = self.period.first - datetime.timedelta(days=TREND_DAYS)
+        self.run(SEGMENTS, events=list(STATES), first=span_first, stop=self.period.end)
+        versions = _versions(plans)
+        self.run(PIECES, v_p=[v[0] for v in versions], v_from=[v[1] for v in versions],
+                 v_to=[min(v[2], datetime.date(9999, 12, 31)) for v in versions])  # fmt: skip
+        self.run(DAYS, then=self.whole_centre)
+        days = Counter(self.cursor, "insight_days").count(
+            {"active": "active", "paused": "paused", "planned": "planned", "then": "(active_then)::int"},
+            {"active_people": "active > 0", "paused_people": "paused > 0", "active_end": "active_end",
+             "paused_end": "paused_end", "reach": "active_end OR active_then", "without_plan": "active > planned"},
+        )  # fmt: skip
+        if not versions:
+            return days, None
+        types = [(p, vf, mtype, _per_day(*schedule), schedule[1])
+                 for p, vf, _vt, schedules in versions for mtype, schedule in schedules.items()
+                 if _per_day(*schedule)]  # fmt: skip
+        self.run(ADHERENCE, **{f"t_{name}": [row[i] for row in types]
+                               for i, name in enumerate(("p", "from", "type", "sevenths", "times"))})  # fmt: skip
+        by_type = Counter(self.cursor, "insight_types", ("type",)).count(
+            {"sevenths": "sevenths", "received": "received"}, {"people": "true"}
+        )
+        everyone = Counter(self.cursor, "insight_types", distinct=True).count({}, {"everyone": "true"})
+        for key, figures in everyone.items():
+            days.setdefault(key, {}).update(figures)
+        return days, by_type
+
+    def alerts(self, hours: OpeningHours) -> tuple[dict, dict, dict]:
+        """(per (idx, area): the counts and people; per (idx, area, inside or None): the percentiles;
+        per (idx, area): the retries)."""
+        self.cursor.execute(
+            f"SELECT MIN(COALESCE(raised_at, opened_at)), MAX(handled_at), MAX(opened_at) FROM {Alert._meta.db_table}"  # noqa: S608
+            " WHERE municipality_id = ANY(%(m)s) AND opened_at >= %(after_first)s AND opened_at < %(before)s",
+            self.params,
+        )
+        since, handled, opened = self.cursor.fetchone()
+        first = min(since.astimezone(OSLO).date(), self.period.first) if since else self.period.first
+        last = max(x.astimezone(OSLO).date() for x in (handled, opened) if x) if opened else self.period.last
+        self.run(ALERTS, first_actions=FIRST_ACTIONS, red_limit=_seconds(RED_AFTER),
+                 limit=_seconds(hours.working_day), **_windows(hours, first, last))  # fmt: skip
+        self.run(ALERT_PEOPLE.format(columns=_alert_columns()))
+        columns = ["colour_red", "colour_yellow", *(f"kind_{k}" for k in KIND_COLUMNS),
+                   *(f"{p}_{c}" for p in ("all", "inside", "outside") for c in ("alerts", "taken", "handled"))]  # fmt: skip
+        counts = Counter(self.cursor, "insight_alert_people").count(
+            {"alerts": "alerts", "within": "within", **{c: c for c in columns}},
+            {f"{c}_people": f"{c} > 0" for c in columns},
+        )
+        self.run(PERCENTILES)
+        percentiles = {(idx, area, inside): (taken, handled) for idx, area, inside, taken, handled in self.cursor}
+        self.run(RETRIES, not_reached=AlertEventKind.NOT_REACHED)
+        retries = Counter(self.cursor, "insight_retries").count({"retries": "retries"}, {"people": "true"})
+        return counts, percentiles, retries
+
+
+def _get(figures: dict, name: str, default: Any = 0) -> Any:
+    value = figures.get(name)
+    return default if value is None else value
+
+
+def _capacity(days: dict, bucket: Bucket, *, staffing, reference: int, whole: bool) -> dict:
+    reach = None
+    if staffing is not None and whole:
+        now, then = _get(days, "active_end", EMPTY).count, int(_get(days, "then"))
+        reach = (reaches_reference(now, then, fte_on(staffing, bucket.last), bucket.last, reference),
+                 _get(days, "reach", EMPTY))  # fmt: skip
+    return capacity_cells(
+        bucket, (int(_get(days, "active")), _get(days, "active_people", EMPTY)),
+        (int(_get(days, "paused")), _get(days, "paused_people", EMPTY)),
+        (_get(days, "active_end", EMPTY).count, _get(days, "active_end", EMPTY)),
+        (_get(days, "paused_end", EMPTY).count, _get(days, "paused_end", EMPTY)),
+        staffing=staffing if whole else None, reference=reference, reach=reach,
+    )  # fmt: skip
+
+
+def _times(counts: dict, percentiles: dict, key: tuple, prefix: str, inside: bool | None) -> Times:
+    taken, handled = percentiles.get((*key, inside), (None, None))
+    return Times(
+        int(_get(counts, f"{prefix}_alerts")), _get(counts, f"{prefix}_alerts_people", EMPTY),
+        tuple(taken) if taken else (None, None), _get(counts, f"{prefix}_taken_people", EMPTY),
+        tuple(handled) if handled else (None, None), _get(counts, f"{prefix}_handled_people", EMPTY),
+    )  # fmt: skip
+
+
+def _alarm(alerts: tuple, days: dict, key: tuple, bucket: Bucket, fte) -> dict:
+    counts_of, percentiles, retries_of = alerts
+    counts, retries = counts_of.get(key, {}), retries_of.get(key, {})
+    return alarm_cells(
+        bucket, _times(counts, percentiles, key, "all", None), _times(counts, percentiles, key, "inside", True),
+        _times(counts, percentiles, key, "outside", False),
+        colours={c: (int(_get(counts, f"colour_{c}")), _get(counts, f"colour_{c}_people", EMPTY))
+                 for c in ("red", "yellow")},
+        kinds={k: (int(_get(counts, f"kind_{k}")), _get(counts, f"kind_{k}_people", EMPTY)) for k in KIND_COLUMNS},
+        active=(int(_get(days, "active")), _get(days, "active_people", EMPTY)),
+        handled=(int(_get(counts, "all_handled")), int(_get(counts, "within"))),
+        retries=(int(_get(retries, "retries")), _get(retries, "people", EMPTY)), fte=fte,
+    )  # fmt: skip
+
+
+def _adherence(days: dict, by_type: dict | None, key: tuple) -> dict:
+    types = {}
+    for (idx, area, mtype), figures in (by_type or {}).items():
+        if (idx, area) == key:
+            types[mtype] = (float(Decimal(figures["sevenths"]) / 7), float(figures["received"]), figures["people"])
+    return adherence_cells(int(_get(days, "planned")), _get(days, "everyone", EMPTY),
+                           (_get(days, "without_plan", EMPTY).count, _get(days, "without_plan", EMPTY)), types)  # fmt: skip
+
+
+def _funnel_by_area(events, areas: dict[str, int]) -> dict[int, tuple[list, list]]:
+    """Each area's events sorted by day (with the days, for bisect)."""
+    out: dict[int, list] = defaultdict(list)
+    for event in events:
+        out[event.municipality_id].append(event)
+        out[WHOLE_AREA].append(event)
+    return {area: (sorted(es, key=lambda e: e.day), sorted(e.day for e in es)) for area, es in out.items()}
+
+
+def report_figures(
+    *,
+    municipality_ids: Iterable[int],
+    areas: dict[str, int],
+    period: Period,
+    sections: Iterable[str],
+    whole_centre: bool,
+    staffing: list[StaffingRow] | None,
+    reference: int,
+    hours: OpeningHours,
+    plans=(),
+    funnel_events=(),
+) -> dict[str, AreaReport]:
+    """Every area's figures before the small-cell rule (`areas`: the report's name of each area →
+    its kommune, or WHOLE_AREA), as insight.figures.area_figures computes them from rows."""
+    wanted = set(sections)
+    ids = sorted(municipality_ids)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '128MB'")  # the sorts and hashes of a year fit in memory
+        cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves on these few passes
+        counting = Counting(cursor, ids, period, whole_centre=whole_centre)
+        days, by_type = counting.days(plans if "adherence" in wanted else ())
+        alerts = counting.alerts(hours) if "alarm_burden" in wanted else None
+        cursor.execute("DROP TABLE IF EXISTS insight_segments, insight_pieces, insight_days, insight_types, "
+                       "insight_alerts, insight_alert_people, insight_retries")  # fmt: skip
+    events = _funnel_by_area(funnel_events, areas) if "funnel" in wanted else {}
+    reports: dict[str, AreaReport] = {}
+    for name, area in areas.items():
+        figures = []
+        for idx, bucket in enumerate(_buckets(period)):
+            key = (idx, area)
+            these = days.get(key, {})
+            out: dict[str, dict] = {}
+            cap = _capacity(these, bucket, staffing=staffing, reference=reference,
+                            whole=whole_centre and area == WHOLE_AREA)  # fmt: skip
+            if "capacity" in wanted:
+                out["capacity"] = cap
+            if alerts is not None:
+                out["alarm_burden"] = _alarm(alerts, these, key, bucket, cap["nurse_fte"])
+            if "adherence" in wanted:
+                out["adherence"] = _adherence(these, by_type, key)
+            if "funnel" in wanted:
+                ordered, day_list = events.get(area, ([], []))
+                low, high = bisect.bisect_left(day_list, bucket.first), bisect.bisect_right(day_list, bucket.last)
+                out["funnel"] = funnel(Rows(funnel=ordered[low:high]), bucket)
+            figures.append(out)
+        reports[name] = AreaReport(total=figures[0], buckets=figures[1:])
+    return reports
