@@ -59,6 +59,7 @@ STATES = ("started", "resumed", "paused", "ended")  # billing.calculation.STATE_
 FIRST_ACTIONS = [AlertEventKind.TAKEN, AlertEventKind.NOT_REACHED, AlertEventKind.HANDLED]
 WHOLE_AREA = 0  # the area of every kommune the user sees (municipality ids are positive)
 EMPTY = Counted(0, frozenset())
+CLOSED = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)  # a closed day's window: [CLOSED, CLOSED)
 
 
 def _buckets(period: Period) -> list[Bucket]:
@@ -239,40 +240,69 @@ SELECT idx, COALESCE(m, {WHOLE_AREA}) AS area, p, type, SUM(sevenths) AS seventh
 
 # --- alarm burden ---------------------------------------------------------------------------------
 
+ALERT_ROWS = f"""
+CREATE TEMP TABLE insight_alert_rows ON COMMIT DROP AS
+SELECT id, patient_id AS p, municipality_id AS m, kind, colour, opened_at, COALESCE(raised_at, opened_at) AS since,
+       handled_at, (opened_at AT TIME ZONE 'Europe/Oslo')::date AS day
+  FROM {Alert._meta.db_table}
+ WHERE municipality_id = ANY(%(m)s) AND opened_at >= %(after_first)s AND opened_at < %(before)s"""  # noqa: S608
+
+KIND_COLUMNS = ("out_of_range", "deviating_answer", "missing_measurement", "missing_answer", "inactive_patient")
+# An alert's categories as bits of one integer: a patient's are one bit_or per (bucket, area, patient).
+CATEGORIES = {
+    "colour_red": "a.colour = 'red'",
+    "colour_yellow": "a.colour = 'yellow'",
+    **{f"kind_{k}": f"a.kind = '{k}'" for k in KIND_COLUMNS},
+    **{f"{group}_{what}": f"{cond} AND {column}"
+       for group, cond in (("all", "true"), ("inside", "inside"), ("outside", "NOT inside"))
+       for what, column in (("alerts", "true"), ("taken", "fa.at IS NOT NULL"), ("handled", "a.handled_at IS NOT NULL"))},
+}  # fmt: skip
+BITS = " | ".join(f"(CASE WHEN {cond} THEN {1 << i} ELSE 0 END)" for i, cond in enumerate(CATEGORIES.values()))
+
+# Each alert: its day, inside opening hours, minutes to the first action and to handled, within the
+# response time (the open time from `since` to handled, summed over each day's window; at most the
+# wall-clock time, so an alert handled within the limit by the clock needs no sum), its categories.
+# The windows are arrays indexed by the day's number from %(w_first)s (a closed day: an empty window).
+WINDOW = "(%(w_{end})s::timestamptz[])[{day} - %(w_first)s::date + 1]"
+LIMIT = "CASE a.colour WHEN 'red' THEN %(red_limit)s ELSE %(limit)s END"
 ALERTS = f"""
 CREATE TEMP TABLE insight_alerts ON COMMIT DROP AS
-WITH a AS MATERIALIZED (
-    SELECT id, patient_id AS p, municipality_id AS m, kind, colour, opened_at,
-           COALESCE(raised_at, opened_at) AS since, handled_at,
-           (opened_at AT TIME ZONE 'Europe/Oslo')::date AS day
-      FROM {Alert._meta.db_table}
-     WHERE municipality_id = ANY(%(m)s) AND opened_at >= %(after_first)s AND opened_at < %(before)s),
-fa AS (SELECT e.alert_id, MIN(e.at) AS at FROM {AlertEvent._meta.db_table} e
-        WHERE e.kind = ANY(%(first_actions)s) AND e.alert_id IN (SELECT id FROM a) GROUP BY e.alert_id),
-w AS (SELECT * FROM unnest(%(w_day)s::date[], %(w_from)s::timestamptz[], %(w_to)s::timestamptz[]) AS w(day, open, close)),
+WITH fa AS (SELECT e.alert_id, MIN(e.at) AS at FROM {AlertEvent._meta.db_table} e
+             WHERE e.kind = ANY(%(first_actions)s) AND e.alert_id IN (SELECT id FROM insight_alert_rows)
+             GROUP BY e.alert_id),
 open_time AS (
-    SELECT a.id, SUM(GREATEST(0, EXTRACT(EPOCH FROM LEAST(a.handled_at, w.close))
-                                 - EXTRACT(EPOCH FROM GREATEST(a.since, w.open)))) AS seconds
-      FROM a CROSS JOIN LATERAL generate_series((a.since AT TIME ZONE 'Europe/Oslo')::date,
-                                                (a.handled_at AT TIME ZONE 'Europe/Oslo')::date,
-                                                interval '1 day') AS d(day)
-      JOIN w ON w.day = d.day::date
-     WHERE a.handled_at IS NOT NULL AND a.handled_at > a.since
-     GROUP BY a.id)
-SELECT a.p, a.m, a.day, a.kind, a.colour,
-       EXISTS (SELECT 1 FROM w WHERE w.day = a.day AND w.open <= a.opened_at AND a.opened_at < w.close) AS inside,
-       (EXTRACT(EPOCH FROM fa.at) - EXTRACT(EPOCH FROM a.opened_at))::float8 / 60 AS taken,
+    SELECT a.id, SUM(GREATEST(0, EXTRACT(EPOCH FROM LEAST(a.handled_at, {WINDOW.format(end="to", day="d.day::date")}))
+                     - EXTRACT(EPOCH FROM GREATEST(a.since, {WINDOW.format(end="from", day="d.day::date")})))) AS seconds
+      FROM insight_alert_rows a
+           CROSS JOIN LATERAL generate_series((a.since AT TIME ZONE 'Europe/Oslo')::date,
+                                              (a.handled_at AT TIME ZONE 'Europe/Oslo')::date,
+                                              interval '1 day') AS d(day)
+     WHERE a.handled_at IS NOT NULL AND EXTRACT(EPOCH FROM a.handled_at) - EXTRACT(EPOCH FROM a.since) > {LIMIT}
+     GROUP BY a.id),
+facts AS (
+    SELECT a.*, {WINDOW.format(end="from", day="a.day")} <= a.opened_at
+                AND a.opened_at < {WINDOW.format(end="to", day="a.day")} AS inside, fa.at AS first_action
+      FROM insight_alert_rows a LEFT JOIN fa ON fa.alert_id = a.id)
+SELECT a.p, a.m, a.day,
+       (EXTRACT(EPOCH FROM a.first_action) - EXTRACT(EPOCH FROM a.opened_at))::float8 / 60 AS taken,
        (EXTRACT(EPOCH FROM a.handled_at) - EXTRACT(EPOCH FROM a.opened_at))::float8 / 60 AS handled,
-       a.handled_at IS NOT NULL AND COALESCE(o.seconds, 0) <= CASE a.colour WHEN 'red' THEN %(red_limit)s
-                                                                 ELSE %(limit)s END AS within
-  FROM a LEFT JOIN fa ON fa.alert_id = a.id LEFT JOIN open_time o ON o.id = a.id"""  # noqa: S608
+       a.inside, a.handled_at IS NOT NULL AND COALESCE(o.seconds, 0) <= {LIMIT} AS within,
+       {BITS.replace("fa.at", "a.first_action").replace("inside", "a.inside")} AS bits
+  FROM facts a LEFT JOIN open_time o ON o.id = a.id"""  # noqa: S608
 
 ALERT_PEOPLE = f"""
 CREATE TEMP TABLE insight_alert_people ON COMMIT DROP AS
 WITH {BUCKETS}
-SELECT b.idx, COALESCE(a.m, {WHOLE_AREA}) AS area, a.p, COUNT(*) AS alerts, {{columns}}
+SELECT b.idx, COALESCE(a.m, {WHOLE_AREA}) AS area, a.p, bit_or(a.bits) AS bits
   FROM insight_alerts a JOIN b ON a.day >= b.first AND a.day < b.stop
  GROUP BY GROUPING SETS ((b.idx, a.m, a.p), (b.idx, a.p))"""
+
+ALERT_SUMS = f"""
+WITH {BUCKETS}
+SELECT b.idx, COALESCE(a.m, {WHOLE_AREA}), COUNT(*) FILTER (WHERE a.within),
+       {", ".join(f"COUNT(*) FILTER (WHERE a.bits & {1 << i} <> 0)" for i in range(len(CATEGORIES)))}
+  FROM insight_alerts a JOIN b ON a.day >= b.first AND a.day < b.stop
+ GROUP BY GROUPING SETS ((b.idx, a.m), (b.idx))"""
 
 PERCENTILES = f"""
 WITH {BUCKETS}
@@ -292,32 +322,15 @@ e AS (SELECT a.patient_id AS p, e.municipality_id AS m, (e.at AT TIME ZONE 'Euro
 SELECT b.idx, COALESCE(e.m, {WHOLE_AREA}) AS area, e.p, COUNT(*) AS retries
   FROM e JOIN b ON e.day >= b.first AND e.day < b.stop GROUP BY GROUPING SETS ((b.idx, e.m, e.p), (b.idx, e.p))"""  # noqa: S608
 
-KIND_COLUMNS = ("out_of_range", "deviating_answer", "missing_measurement", "missing_answer", "inactive_patient")
-GROUPS = {"": "true", "inside": "a.inside", "outside": "NOT a.inside"}
-
-
-def _alert_columns() -> str:
-    columns = [f"COUNT(*) FILTER (WHERE a.colour = '{c}') AS colour_{c}" for c in ("red", "yellow")]
-    columns += [f"COUNT(*) FILTER (WHERE a.kind = '{k}') AS kind_{k}" for k in KIND_COLUMNS]
-    for prefix, cond in GROUPS.items():
-        columns += [f"COUNT(*) FILTER (WHERE {cond}) AS {prefix or 'all'}_alerts",
-                    f"COUNT(*) FILTER (WHERE {cond} AND a.taken IS NOT NULL) AS {prefix or 'all'}_taken",
-                    f"COUNT(*) FILTER (WHERE {cond} AND a.handled IS NOT NULL) AS {prefix or 'all'}_handled"]  # fmt: skip
-    columns += ["COUNT(*) FILTER (WHERE a.within) AS within"]
-    return ", ".join(columns)
-
-
-def _windows(hours: OpeningHours, first: datetime.date, last: datetime.date) -> dict[str, list]:
-    """Each day's open window, as triage.opening_hours has it (its instants: a day of summer time
-    ends and starts as Python's zone says)."""
-    out: dict[str, list] = {"w_day": [], "w_from": [], "w_to": []}
+def _windows(hours: OpeningHours, first: datetime.date, last: datetime.date) -> dict[str, Any]:
+    """Each day's open window from `first` to `last`, as triage.opening_hours has it (its instants: a
+    day of summer time ends and starts as Python's zone says); a closed day an empty one."""
+    out: dict[str, Any] = {"w_first": first, "w_from": [], "w_to": []}
     day = first
     while day <= last:
-        window = hours._window(day)
-        if window is not None:
-            out["w_day"].append(day)
-            out["w_from"].append(window[0])
-            out["w_to"].append(window[1])
+        window = hours._window(day) or (CLOSED, CLOSED)
+        out["w_from"].append(window[0])
+        out["w_to"].append(window[1])
         day += datetime.timedelta(days=1)
     return out
 
@@ -382,15 +395,17 @@ class Counting:
         since, handled, opened = self.cursor.fetchone()
         first = min(since.astimezone(OSLO).date(), self.period.first) if since else self.period.first
         last = max(x.astimezone(OSLO).date() for x in (handled, opened) if x) if opened else self.period.last
+        self.run(ALERT_ROWS)
+        self.cursor.execute("ANALYZE insight_alert_rows")  # a month's few or a year's many: the join to choose
         self.run(ALERTS, first_actions=FIRST_ACTIONS, red_limit=_seconds(RED_AFTER),
                  limit=_seconds(hours.working_day), **_windows(hours, first, last))  # fmt: skip
-        self.run(ALERT_PEOPLE.format(columns=_alert_columns()))
-        columns = ["colour_red", "colour_yellow", *(f"kind_{k}" for k in KIND_COLUMNS),
-                   *(f"{p}_{c}" for p in ("all", "inside", "outside") for c in ("alerts", "taken", "handled"))]  # fmt: skip
+        self.run(ALERT_PEOPLE)
         counts = Counter(self.cursor, "insight_alert_people").count(
-            {"alerts": "alerts", "within": "within", **{c: c for c in columns}},
-            {f"{c}_people": f"{c} > 0" for c in columns},
+            {}, {f"{name}_people": f"bits & {1 << i} <> 0" for i, name in enumerate(CATEGORIES)}
         )
+        self.run(ALERT_SUMS)
+        for idx, area, within, *sums in self.cursor.fetchall():
+            counts.setdefault((idx, area), {}).update({"within": within, **dict(zip(CATEGORIES, sums, strict=True))})
         self.run(PERCENTILES)
         percentiles = {(idx, area, inside): (taken, handled) for idx, area, inside, taken, handled in self.cursor}
         self.run(RETRIES, not_reached=AlertEventKind.NOT_REACHED)
@@ -484,7 +499,7 @@ def report_figures(
         days, by_type = counting.days(plans if "adherence" in wanted else ())
         alerts = counting.alerts(hours) if "alarm_burden" in wanted else None
         cursor.execute("DROP TABLE IF EXISTS insight_segments, insight_pieces, insight_days, insight_types, "
-                       "insight_alerts, insight_alert_people, insight_retries")  # fmt: skip
+                       "insight_alert_rows, insight_alerts, insight_alert_people, insight_retries")  # fmt: skip
     events = _funnel_by_area(funnel_events, areas) if "funnel" in wanted else {}
     reports: dict[str, AreaReport] = {}
     for name, area in areas.items():

@@ -229,16 +229,15 @@ def funnel_events(municipality_ids, period: Period) -> list[FunnelEvent]:
 
 
 def _endings(ids: set[int], period: Period) -> list[FunnelEvent]:
-    ended = list(
-        StatusChange.objects.filter(
-            patient__isnull=False, patient__merged_into__isnull=True, event=StatusEvent.ENDED,
-            municipality_id__in=ids, effective_date__gte=period.first, effective_date__lte=period.last,
-        ).values_list("patient_id", "municipality_id", "effective_date", "end_reason")
+    endings = StatusChange.objects.filter(
+        patient__isnull=False, patient__merged_into__isnull=True, event=StatusEvent.ENDED,
+        municipality_id__in=ids, effective_date__gte=period.first, effective_date__lte=period.last,
     )  # fmt: skip
+    ended = list(endings.values_list("patient_id", "municipality_id", "effective_date", "end_reason"))
     # The forløp's oppstart in the same kommune: a move ends one kommune's forløp and starts the next's.
     started: dict[tuple[Any, int], list[datetime.date]] = defaultdict(list)
     for patient_id, municipality_id, day in StatusChange.objects.filter(
-        patient_id__in=[row[0] for row in ended], event=StatusEvent.STARTED
+        patient_id__in=endings.values("patient_id"), event=StatusEvent.STARTED
     ).values_list("patient_id", "municipality_id", "effective_date"):
         started[(patient_id, municipality_id)].append(day)
     events = []
