@@ -160,30 +160,61 @@ WITH rows AS (
            LEAST(COALESCE(LEAD(day) OVER (PARTITION BY patient_id ORDER BY day, at, id), %(stop)s::date),
                  %(stop)s::date) AS stop
       FROM rows)
-SELECT p, m, event = 'paused' AS paused, start, stop FROM walked WHERE event <> 'ended' AND start < stop"""  # noqa: S608
+SELECT p, m, paused, start, stop,
+       LAG(stop) OVER (PARTITION BY p, m, paused ORDER BY start) AS prev_m,
+       LAG(stop) OVER (PARTITION BY p, paused ORDER BY start) AS prev_all
+  FROM (SELECT p, m, event = 'paused' AS paused, start, stop FROM walked WHERE event <> 'ended' AND start < stop) s"""  # noqa: S608
 
-# Per (bucket, area, patient): active and paused days, on the bucket's last day, active TREND_DAYS
-# before it (the whole centre's inclusion rate), days under an approved plan.
+# Capacity in one pass over the stretches × buckets, without a row per patient: a patient's stretches
+# of one state (in one kommune: prev_m; in any: prev_all) are disjoint and in order, so a stretch is
+# the patient's first in a bucket when the one before it (LAG) ends by the bucket's first day; on one
+# day a patient has at most one stretch. `planned`: the patient has days under an approved plan.
+CAPACITY_FROM = f"""
+WITH {BUCKETS},
+s AS (SELECT s.*, s.p IN (SELECT p FROM insight_pieces) AS planned FROM insight_segments s),
+j AS (SELECT b.idx, b.first, s.*, {OVERLAP.format(s="s")} AS days,
+             s.start < b.stop AND b.stop <= s.stop AS on_last,
+             s.start <= b.stop - {TREND_DAYS + 1} AND b.stop - {TREND_DAYS + 1} < s.stop AS on_then
+        FROM s JOIN b ON (s.start < b.stop AND s.stop > b.first)
+                      OR (%(then)s AND NOT s.paused AND s.start <= b.stop - {TREND_DAYS + 1}
+                          AND b.stop - {TREND_DAYS + 1} < s.stop))"""
+
+FIRST = {"m": "(prev_m IS NULL OR prev_m <= first)", "all": "(prev_all IS NULL OR prev_all <= first)"}
+CAPACITY_PEOPLE = {
+    "active_people": "NOT paused AND days > 0 AND {first}",
+    "paused_people": "paused AND days > 0 AND {first}",
+    "active_end": "NOT paused AND on_last",
+    "paused_end": "paused AND on_last",
+    "then": "NOT paused AND on_then",
+    "unplanned": "NOT paused AND days > 0 AND NOT planned AND {first}",
+}
+
+
+def _capacity_condition(name: str, area: int) -> str:
+    return CAPACITY_PEOPLE[name].format(first=FIRST["all" if area == {WHOLE_AREA} else "m"])
+
+
+CAPACITY = CAPACITY_FROM + f"""
+SELECT idx, COALESCE(m, {WHOLE_AREA}), SUM(days) FILTER (WHERE NOT paused), SUM(days) FILTER (WHERE paused),
+       {", ".join(f"COUNT(*) FILTER (WHERE {CAPACITY_PEOPLE[n].format(first=FIRST[f])})"
+                  for n in CAPACITY_PEOPLE for f in ("m", "all"))}
+  FROM j GROUP BY GROUPING SETS ((idx, m), (idx))"""
+
+# Per (bucket, area, patient) of the patients with a plan: active days and days under a plan (an
+# active day without one makes the patient one «without plan»).
 DAYS = f"""
 CREATE TEMP TABLE insight_days ON COMMIT DROP AS
 WITH {BUCKETS},
 facts AS (
-    SELECT b.idx, s.m, s.p, CASE WHEN s.paused THEN 0 ELSE {OVERLAP.format(s="s")} END AS active,
-           CASE WHEN s.paused THEN {OVERLAP.format(s="s")} ELSE 0 END AS paused,
-           (NOT s.paused AND s.start < b.stop AND b.stop <= s.stop) AS active_end,
-           (s.paused AND s.start < b.stop AND b.stop <= s.stop) AS paused_end, false AS active_then, 0 AS planned
+    SELECT b.idx, s.m, s.p, {OVERLAP.format(s="s")} AS active, 0 AS planned
       FROM insight_segments s JOIN b ON s.start < b.stop AND s.stop > b.first
+     WHERE NOT s.paused AND s.p IN (SELECT p FROM insight_pieces)
     UNION ALL
-    SELECT b.idx, s.m, s.p, 0, 0, false, false, true, 0
-      FROM insight_segments s JOIN b ON %(then)s AND NOT s.paused AND s.start <= b.stop - {TREND_DAYS + 1}
-       AND b.stop - {TREND_DAYS + 1} < s.stop
-    UNION ALL
-    SELECT b.idx, s.m, s.p, 0, 0, false, false, false, {OVERLAP.format(s="s")}
+    SELECT b.idx, s.m, s.p, 0, {OVERLAP.format(s="s")}
       FROM insight_pieces s JOIN b ON s.start < b.stop AND s.stop > b.first)
-SELECT idx, COALESCE(m, {WHOLE_AREA}) AS area, p, SUM(active) AS active, SUM(paused) AS paused,
-       bool_or(active_end) AS active_end, bool_or(paused_end) AS paused_end, bool_or(active_then) AS active_then,
-       SUM(planned) AS planned
+SELECT idx, COALESCE(m, {WHOLE_AREA}) AS area, p, SUM(active) AS active, SUM(planned) AS planned
   FROM facts GROUP BY GROUPING SETS ((idx, m, p), (idx, p))"""
+
 
 # The active stretches under an approved plan version: (patient, kommune, the version's first day, days)
 PIECES = """
@@ -363,12 +394,21 @@ class Counting:
         versions = _versions(plans)
         self.run(PIECES, v_p=[v[0] for v in versions], v_from=[v[1] for v in versions],
                  v_to=[min(v[2], datetime.date(9999, 12, 31)) for v in versions])  # fmt: skip
-        self.run(DAYS, then=self.whole_centre)
-        days = Counter(self.cursor, "insight_days").count(
-            {"active": "active", "paused": "paused", "planned": "planned", "then": "(active_then)::int"},
-            {"active_people": "active > 0", "paused_people": "paused > 0", "active_end": "active_end",
-             "paused_end": "paused_end", "reach": "active_end OR active_then", "without_plan": "active > planned"},
-        )  # fmt: skip
+        days = self._capacity()
+        self.run(DAYS)
+        planned = Counter(self.cursor, "insight_days").count({"planned": "planned"},
+                                                            {"without_planned": "active > planned"})  # fmt: skip
+        for key, figures in days.items():
+            figures.update(planned.get(key, {}))
+            unplanned, others = figures.pop("unplanned"), figures.pop("without_planned", EMPTY)
+            count = unplanned.count + others.count
+            figures["without_plan"] = Counted(count, unplanned.ids | others.ids if count < MIN_PEOPLE else frozenset())
+            now, then = figures["active_end"], figures.pop("then")
+            figures["then"] = then.count
+            if max(now.count, then.count) >= MIN_PEOPLE:  # not a figure that adds up: at least 5 is all the rule asks
+                figures["reach"] = Counted(max(now.count, then.count), frozenset())
+            else:
+                figures["reach"] = Counted(len(now.ids | then.ids), now.ids | then.ids)
         if not versions:
             return days, None
         types = [(p, vf, mtype, _per_day(*schedule), schedule[1])
@@ -383,6 +423,51 @@ class Counting:
         for key, figures in everyone.items():
             days.setdefault(key, {}).update(figures)
         return days, by_type
+
+    def _capacity(self) -> dict[tuple, dict[str, Any]]:
+        """Per (idx, area): active and paused days, and the people of each capacity figure."""
+        self.run(CAPACITY, then=self.whole_centre)
+        out: dict[tuple, dict[str, Any]] = {}
+        small: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for idx, area, active, paused, *counts in self.cursor.fetchall():
+            figures: dict[str, Any] = {"active": active or 0, "paused": paused or 0}
+            for i, name in enumerate(CAPACITY_PEOPLE):
+                n = counts[2 * i + (1 if area == WHOLE_AREA else 0)]
+                figures[name] = Counted(n, frozenset())
+                if 0 < n < MIN_PEOPLE:
+                    small[name].append((idx, area))
+            out[(idx, area)] = figures
+        if small:
+            self._capacity_ids(out, small)
+        return out
+
+    def _capacity_ids(self, out: dict, small: dict[str, list[tuple[int, int]]]) -> None:
+        """The people of the capacity figures under MIN_PEOPLE: only the rows of those figures."""
+        clauses, params = [], {}
+        for name, groups in small.items():
+            for scope in ("m", "all"):
+                these = [(idx, area) for idx, area in groups if (area == WHOLE_AREA) == (scope == "all")]
+                if not these:
+                    continue
+                key = f"{name}_{scope}"
+                params[f"{key}_idx"], params[f"{key}_m"] = [i for i, _a in these], [a for _i, a in these]
+                match = (f"idx = ANY(%({key}_idx)s::int[])" if scope == "all" else
+                         f"(idx, m) IN (SELECT * FROM unnest(%({key}_idx)s::int[], %({key}_m)s::int[]))")  # fmt: skip
+                clauses.append(f"({CAPACITY_PEOPLE[name].format(first=FIRST[scope])} AND {match})")
+        flags = ", ".join(_capacity_condition(n, a) for n in CAPACITY_PEOPLE for a in (1, WHOLE_AREA))
+        self.run(f"{CAPACITY_FROM} SELECT idx, m, p::text, {flags} FROM j WHERE {' OR '.join(clauses)}",
+                 then=self.whole_centre, **params)  # fmt: skip
+        found: dict[tuple, set] = defaultdict(set)
+        for idx, m, patient, *flags in self.cursor.fetchall():
+            for i, name in enumerate(CAPACITY_PEOPLE):
+                for area, flag in ((m, flags[2 * i]), (WHOLE_AREA, flags[2 * i + 1])):
+                    if flag and (idx, area) in small.get(name, ()):
+                        found[(idx, area, name)].add(patient)
+        for name, groups in small.items():
+            for idx, area in groups:
+                ids = frozenset(found[(idx, area, name)])
+                assert len(ids) == out[(idx, area)][name].count, (idx, area, name)
+                out[(idx, area)][name] = Counted(len(ids), ids)
 
     def alerts(self, hours: OpeningHours) -> tuple[dict, dict, dict]:
         """(per (idx, area): the counts and people; per (idx, area, inside or None): the percentiles;
