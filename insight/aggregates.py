@@ -72,7 +72,8 @@ def _bucket_params(period: Period) -> dict[str, list]:
             "b_stop": [b.end for b in buckets]}  # fmt: skip
 
 
-BUCKETS = """b AS (SELECT * FROM unnest(%(b_idx)s::int[], %(b_first)s::date[], %(b_stop)s::date[]) AS b(idx, first, stop))"""
+BUCKETS = """b AS (SELECT * FROM unnest(%(b_idx)s::int[], %(b_first)s::date[], %(b_stop)s::date[])
+                 AS b(idx, first, stop))"""
 # days a stretch [start, stop) has in a bucket
 OVERLAP = "GREATEST(0, LEAST({s}.stop, b.stop) - GREATEST({s}.start, b.first))"
 
@@ -177,7 +178,7 @@ j AS (SELECT b.idx, b.first, s.*, {OVERLAP.format(s="s")} AS days,
              s.start <= b.stop - {TREND_DAYS + 1} AND b.stop - {TREND_DAYS + 1} < s.stop AS on_then
         FROM s JOIN b ON (s.start < b.stop AND s.stop > b.first)
                       OR (%(then)s AND NOT s.paused AND s.start <= b.stop - {TREND_DAYS + 1}
-                          AND b.stop - {TREND_DAYS + 1} < s.stop))"""
+                          AND b.stop - {TREND_DAYS + 1} < s.stop))"""  # noqa: S608 – tables from the models, values as parameters
 
 FIRST = {"m": "(prev_m IS NULL OR prev_m <= first)", "all": "(prev_all IS NULL OR prev_all <= first)"}
 CAPACITY_PEOPLE = {
@@ -194,11 +195,15 @@ def _capacity_condition(name: str, area: int) -> str:
     return CAPACITY_PEOPLE[name].format(first=FIRST["all" if area == {WHOLE_AREA} else "m"])
 
 
-CAPACITY = CAPACITY_FROM + f"""
+CAPACITY_COUNTS = ", ".join(
+    f"COUNT(*) FILTER (WHERE {CAPACITY_PEOPLE[n].format(first=FIRST[f])})"
+    for n in CAPACITY_PEOPLE
+    for f in ("m", "all")
+)
+CAPACITY = f"""{CAPACITY_FROM}
 SELECT idx, COALESCE(m, {WHOLE_AREA}), SUM(days) FILTER (WHERE NOT paused), SUM(days) FILTER (WHERE paused),
-       {", ".join(f"COUNT(*) FILTER (WHERE {CAPACITY_PEOPLE[n].format(first=FIRST[f])})"
-                  for n in CAPACITY_PEOPLE for f in ("m", "all"))}
-  FROM j GROUP BY GROUPING SETS ((idx, m), (idx))"""
+       {CAPACITY_COUNTS}
+  FROM j GROUP BY GROUPING SETS ((idx, m), (idx))"""  # noqa: S608 – tables from the models, values as parameters
 
 # Per (bucket, area, patient) of the patients with a plan: active days and days under a plan (an
 # active day without one makes the patient one «without plan»).
@@ -213,7 +218,7 @@ facts AS (
     SELECT b.idx, s.m, s.p, 0, {OVERLAP.format(s="s")}
       FROM insight_pieces s JOIN b ON s.start < b.stop AND s.stop > b.first)
 SELECT idx, COALESCE(m, {WHOLE_AREA}) AS area, p, SUM(active) AS active, SUM(planned) AS planned
-  FROM facts GROUP BY GROUPING SETS ((idx, m, p), (idx, p))"""
+  FROM facts GROUP BY GROUPING SETS ((idx, m, p), (idx, p))"""  # noqa: S608 – tables from the models, values as parameters
 
 
 # The active stretches under an approved plan version: (patient, kommune, the version's first day, days)
@@ -286,7 +291,8 @@ CATEGORIES = {
     **{f"kind_{k}": f"a.kind = '{k}'" for k in KIND_COLUMNS},
     **{f"{group}_{what}": f"{cond} AND {column}"
        for group, cond in (("all", "true"), ("inside", "inside"), ("outside", "NOT inside"))
-       for what, column in (("alerts", "true"), ("taken", "fa.at IS NOT NULL"), ("handled", "a.handled_at IS NOT NULL"))},
+       for what, column in (("alerts", "true"), ("taken", "fa.at IS NOT NULL"),
+                            ("handled", "a.handled_at IS NOT NULL"))},
 }  # fmt: skip
 BITS = " | ".join(f"(CASE WHEN {cond} THEN {1 << i} ELSE 0 END)" for i, cond in enumerate(CATEGORIES.values()))
 
@@ -302,8 +308,9 @@ WITH fa AS (SELECT e.alert_id, MIN(e.at) AS at FROM {AlertEvent._meta.db_table} 
              WHERE e.kind = ANY(%(first_actions)s) AND e.alert_id IN (SELECT id FROM insight_alert_rows)
              GROUP BY e.alert_id),
 open_time AS (
-    SELECT a.id, SUM(GREATEST(0, EXTRACT(EPOCH FROM LEAST(a.handled_at, {WINDOW.format(end="to", day="d.day::date")}))
-                     - EXTRACT(EPOCH FROM GREATEST(a.since, {WINDOW.format(end="from", day="d.day::date")})))) AS seconds
+    SELECT a.id,
+           SUM(GREATEST(0, EXTRACT(EPOCH FROM LEAST(a.handled_at, {WINDOW.format(end="to", day="d.day::date")}))
+               - EXTRACT(EPOCH FROM GREATEST(a.since, {WINDOW.format(end="from", day="d.day::date")})))) AS seconds
       FROM insight_alert_rows a
            CROSS JOIN LATERAL generate_series((a.since AT TIME ZONE 'Europe/Oslo')::date,
                                               (a.handled_at AT TIME ZONE 'Europe/Oslo')::date,
@@ -326,14 +333,14 @@ CREATE TEMP TABLE insight_alert_people ON COMMIT DROP AS
 WITH {BUCKETS}
 SELECT b.idx, COALESCE(a.m, {WHOLE_AREA}) AS area, a.p, bit_or(a.bits) AS bits
   FROM insight_alerts a JOIN b ON a.day >= b.first AND a.day < b.stop
- GROUP BY GROUPING SETS ((b.idx, a.m, a.p), (b.idx, a.p))"""
+ GROUP BY GROUPING SETS ((b.idx, a.m, a.p), (b.idx, a.p))"""  # noqa: S608 – tables from the models, values as parameters
 
 ALERT_SUMS = f"""
 WITH {BUCKETS}
 SELECT b.idx, COALESCE(a.m, {WHOLE_AREA}), COUNT(*) FILTER (WHERE a.within),
        {", ".join(f"COUNT(*) FILTER (WHERE a.bits & {1 << i} <> 0)" for i in range(len(CATEGORIES)))}
   FROM insight_alerts a JOIN b ON a.day >= b.first AND a.day < b.stop
- GROUP BY GROUPING SETS ((b.idx, a.m), (b.idx))"""
+ GROUP BY GROUPING SETS ((b.idx, a.m), (b.idx))"""  # noqa: S608 – tables from the models, values as parameters
 
 PERCENTILES = f"""
 WITH {BUCKETS}
@@ -341,7 +348,7 @@ SELECT b.idx, COALESCE(a.m, {WHOLE_AREA}), a.inside,
        percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY a.taken),
        percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY a.handled)
   FROM insight_alerts a JOIN b ON a.day >= b.first AND a.day < b.stop
- GROUP BY GROUPING SETS ((b.idx, a.m, a.inside), (b.idx, a.inside), (b.idx, a.m), (b.idx))"""
+ GROUP BY GROUPING SETS ((b.idx, a.m, a.inside), (b.idx, a.inside), (b.idx, a.m), (b.idx))"""  # noqa: S608 – tables from the models, values as parameters
 
 RETRIES = f"""
 CREATE TEMP TABLE insight_retries ON COMMIT DROP AS
@@ -352,6 +359,7 @@ e AS (SELECT a.patient_id AS p, e.municipality_id AS m, (e.at AT TIME ZONE 'Euro
          AND e.at < %(before)s)
 SELECT b.idx, COALESCE(e.m, {WHOLE_AREA}) AS area, e.p, COUNT(*) AS retries
   FROM e JOIN b ON e.day >= b.first AND e.day < b.stop GROUP BY GROUPING SETS ((b.idx, e.m, e.p), (b.idx, e.p))"""  # noqa: S608
+
 
 def _windows(hours: OpeningHours, first: datetime.date, last: datetime.date) -> dict[str, Any]:
     """Each day's open window from `first` to `last`, as triage.opening_hours has it (its instants: a
@@ -451,12 +459,12 @@ class Counting:
                     continue
                 key = f"{name}_{scope}"
                 params[f"{key}_idx"], params[f"{key}_m"] = [i for i, _a in these], [a for _i, a in these]
-                match = (f"idx = ANY(%({key}_idx)s::int[])" if scope == "all" else
-                         f"(idx, m) IN (SELECT * FROM unnest(%({key}_idx)s::int[], %({key}_m)s::int[]))")  # fmt: skip
+                pairs = f"SELECT * FROM unnest(%({key}_idx)s::int[], %({key}_m)s::int[])"  # noqa: S608
+                match = f"idx = ANY(%({key}_idx)s::int[])" if scope == "all" else f"(idx, m) IN ({pairs})"
                 clauses.append(f"({CAPACITY_PEOPLE[name].format(first=FIRST[scope])} AND {match})")
         flags = ", ".join(_capacity_condition(n, a) for n in CAPACITY_PEOPLE for a in (1, WHOLE_AREA))
-        self.run(f"{CAPACITY_FROM} SELECT idx, m, p::text, {flags} FROM j WHERE {' OR '.join(clauses)}",
-                 then=self.whole_centre, **params)  # fmt: skip
+        sql = f"{CAPACITY_FROM} SELECT idx, m, p::text, {flags} FROM j WHERE {' OR '.join(clauses)}"  # noqa: S608
+        self.run(sql, then=self.whole_centre, **params)
         found: dict[tuple, set] = defaultdict(set)
         for idx, m, patient, *flags in self.cursor.fetchall():
             for i, name in enumerate(CAPACITY_PEOPLE):
@@ -547,8 +555,8 @@ def _adherence(days: dict, by_type: dict | None, key: tuple) -> dict:
     for (idx, area, mtype), figures in (by_type or {}).items():
         if (idx, area) == key:
             types[mtype] = (float(Decimal(figures["sevenths"]) / 7), float(figures["received"]), figures["people"])
-    return adherence_cells(int(_get(days, "planned")), _get(days, "everyone", EMPTY),
-                           (_get(days, "without_plan", EMPTY).count, _get(days, "without_plan", EMPTY)), types)  # fmt: skip
+    without = _get(days, "without_plan", EMPTY)
+    return adherence_cells(int(_get(days, "planned")), _get(days, "everyone", EMPTY), (without.count, without), types)
 
 
 def _funnel_by_area(events, areas: dict[str, int]) -> dict[int, tuple[list, list]]:
