@@ -72,6 +72,7 @@ class Cell:
     value: Any
     people: frozenset = frozenset()
     counted: bool = True
+    count: int | None = None  # how many people, when `people` names only those of a group under MIN_PEOPLE
     additive: frozenset = frozenset()
     inputs: tuple[str, ...] = ()
     reason: str | None = None
@@ -80,12 +81,35 @@ class Cell:
     def hidden(self) -> bool:
         return self.reason is not None
 
+    @property
+    def size(self) -> int:
+        """The people the figure is computed from (insight.aggregates counts them in SQL and names
+        them only while they are fewer than MIN_PEOPLE: the rule never needs more)."""
+        return len(self.people) if self.count is None else self.count
+
     def hide(self, reason: str) -> None:
         if self.reason is None:
             self.value, self.reason = None, reason
 
 
 Section = dict[str, Cell]  # flat keys: «by_colour.red.alerts»
+
+
+class Counted(NamedTuple):
+    """The people behind a figure as SQL counts them: how many, and their ids when fewer than
+    MIN_PEOPLE (empty otherwise)."""
+
+    count: int
+    ids: frozenset
+
+
+People = frozenset | Counted
+
+
+def _cell(value: Any, people: People, **kwargs) -> Cell:
+    if isinstance(people, Counted):
+        return Cell(value, people.ids, count=people.count, **kwargs)
+    return Cell(value, people, **kwargs)
 
 
 def _fixed(value: float | None, decimals: int = 2) -> float | None:
@@ -236,40 +260,58 @@ def reaches_reference_on(segments: list[Segment], staffing: list[StaffingRow], d
     inclusion rate (net new active patients per month over the last TREND_DAYS): `day` itself when
     already there, None when the rate does not grow (or no staffing). → (date, people counted)."""
     now, then = _on(segments, day, ACTIVE), _on(segments, day - datetime.timedelta(days=TREND_DAYS), ACTIVE)
-    people = now | then
-    fte = fte_on(staffing, day)
+    return reaches_reference(len(now), len(then), fte_on(staffing, day), day, reference), now | then
+
+
+def reaches_reference(now: int, then: int, fte: Decimal | None, day: datetime.date,
+                      reference: int) -> datetime.date | None:  # fmt: skip
+    """reaches_reference_on from the counts: active on `day` and TREND_DAYS before, the årsverk on `day`."""
     if fte is None:
-        return None, people
+        return None
     limit = float(fte) * reference
-    if len(now) >= limit:
-        return day, people
-    rate = (len(now) - len(then)) / (TREND_DAYS / DAYS_PER_MONTH)  # per month
+    if now >= limit:
+        return day
+    rate = (now - then) / (TREND_DAYS / DAYS_PER_MONTH)  # per month
     if rate <= 0:
-        return None, people
-    return day + datetime.timedelta(days=math.ceil((limit - len(now)) / rate * DAYS_PER_MONTH)), people
+        return None
+    return day + datetime.timedelta(days=math.ceil((limit - now) / rate * DAYS_PER_MONTH))
 
 
 def capacity(rows: Rows, bucket: Bucket) -> Section:
     active_days, active_people = _days_of(rows.segments, bucket, ACTIVE)
     paused_days, paused_people = _days_of(rows.segments, bucket, PAUSED)
     active_end, paused_end = _on(rows.segments, bucket.last, ACTIVE), _on(rows.segments, bucket.last, PAUSED)
+    reach = None
+    if rows.staffing is not None:
+        reach = reaches_reference_on(rows.segments, rows.staffing, bucket.last, rows.reference)
+    return capacity_cells(bucket, (active_days, active_people), (paused_days, paused_people),
+                          (len(active_end), active_end), (len(paused_end), paused_end),
+                          staffing=rows.staffing, reference=rows.reference, reach=reach)  # fmt: skip
+
+
+def capacity_cells(bucket: Bucket, active: tuple[int, People], paused: tuple[int, People],
+                   active_end: tuple[int, People], paused_end: tuple[int, People], *,
+                   staffing: list[StaffingRow] | None, reference: int,
+                   reach: tuple[datetime.date | None, People] | None) -> Section:  # fmt: skip
+    """The capacity section from its counts (patient-days and the people behind them, patients on the
+    last day), however they were counted (here from segments, in insight.aggregates in SQL)."""
     section: Section = {
-        "active_patients": Cell(_fixed(active_days / bucket.days), active_people, additive=BOTH),
-        "paused_patients": Cell(_fixed(paused_days / bucket.days), paused_people, additive=BOTH),
-        "active_at_end": Cell(len(active_end), active_end, additive=ACROSS_AREAS),
-        "paused_at_end": Cell(len(paused_end), paused_end, additive=ACROSS_AREAS),
-        "reference_per_fte": Cell(rows.reference, counted=False),
+        "active_patients": _cell(_fixed(active[0] / bucket.days), active[1], additive=BOTH),
+        "paused_patients": _cell(_fixed(paused[0] / bucket.days), paused[1], additive=BOTH),
+        "active_at_end": _cell(active_end[0], active_end[1], additive=ACROSS_AREAS),
+        "paused_at_end": _cell(paused_end[0], paused_end[1], additive=ACROSS_AREAS),
+        "reference_per_fte": Cell(reference, counted=False),
     }
-    if rows.staffing is None:
+    if staffing is None:
         for key in ("nurse_fte", "patients_per_fte", "reaches_reference_on"):
             section[key] = Cell(None, counted=False, reason=WHOLE_CENTRE)
         return section
-    fte = nurse_fte(rows.staffing, bucket)
+    fte = nurse_fte(staffing, bucket)
     section["nurse_fte"] = Cell(_fixed(fte), counted=False, reason=None if fte is not None else NO_STAFFING)
-    per_fte = _ratio(active_days / bucket.days, fte) if fte else None
+    per_fte = _ratio(active[0] / bucket.days, fte) if fte else None
     section["patients_per_fte"] = Cell(per_fte, counted=False, inputs=("active_patients", "nurse_fte"))
-    reached, people = reaches_reference_on(rows.segments, rows.staffing, bucket.last, rows.reference)
-    section["reaches_reference_on"] = Cell(reached.isoformat() if reached else None, people, inputs=("nurse_fte",))
+    reached, people = reach if reach is not None else (None, frozenset())
+    section["reaches_reference_on"] = _cell(reached.isoformat() if reached else None, people, inputs=("nurse_fte",))
     return section
 
 
@@ -280,56 +322,90 @@ def _minutes(start: datetime.datetime, end: datetime.datetime) -> float:
     return (end - start).total_seconds() / 60
 
 
-def _times(alerts: list[AlertRow], prefix: str, out: Section) -> None:
+class Times(NamedTuple):
+    """A group of alerts: how many and their people, and the minutes to the first action and to
+    handled — (median, 90th percentile) and the people behind each."""
+
+    alerts: int
+    people: People
+    taken: tuple[float | None, float | None]
+    taken_people: People
+    handled: tuple[float | None, float | None]
+    handled_people: People
+
+
+def _times_of(alerts: list[AlertRow]) -> Times:
     taken = [a for a in alerts if a.first_action_at is not None]
     handled = [a for a in alerts if a.handled_at is not None]
     taken_minutes = [_minutes(a.opened_at, a.first_action_at) for a in taken if a.first_action_at]
     handled_minutes = [_minutes(a.opened_at, a.handled_at) for a in handled if a.handled_at]
-    taken_people = frozenset(a.patient_id for a in taken)
-    handled_people = frozenset(a.patient_id for a in handled)
-    out[f"{prefix}alerts"] = Cell(len(alerts), frozenset(a.patient_id for a in alerts), additive=BOTH)
-    out[f"{prefix}taken_median_minutes"] = Cell(_fixed(percentile(taken_minutes, 0.5), 1), taken_people)
-    out[f"{prefix}taken_p90_minutes"] = Cell(_fixed(percentile(taken_minutes, 0.9), 1), taken_people)
-    out[f"{prefix}handled_median_minutes"] = Cell(_fixed(percentile(handled_minutes, 0.5), 1), handled_people)
-    out[f"{prefix}handled_p90_minutes"] = Cell(_fixed(percentile(handled_minutes, 0.9), 1), handled_people)
+    return Times(
+        len(alerts), frozenset(a.patient_id for a in alerts),
+        (percentile(taken_minutes, 0.5), percentile(taken_minutes, 0.9)), frozenset(a.patient_id for a in taken),
+        (percentile(handled_minutes, 0.5), percentile(handled_minutes, 0.9)), frozenset(a.patient_id for a in handled),
+    )  # fmt: skip
+
+
+def _times(times: Times, prefix: str, out: Section) -> None:
+    out[f"{prefix}alerts"] = _cell(times.alerts, times.people, additive=BOTH)
+    out[f"{prefix}taken_median_minutes"] = _cell(_fixed(times.taken[0], 1), times.taken_people)
+    out[f"{prefix}taken_p90_minutes"] = _cell(_fixed(times.taken[1], 1), times.taken_people)
+    out[f"{prefix}handled_median_minutes"] = _cell(_fixed(times.handled[0], 1), times.handled_people)
+    out[f"{prefix}handled_p90_minutes"] = _cell(_fixed(times.handled[1], 1), times.handled_people)
+
+
+def _count(rows: list) -> tuple[int, frozenset]:
+    return len(rows), frozenset(r.patient_id for r in rows)
 
 
 def alarm_burden(rows: Rows, bucket: Bucket, fte: Cell) -> Section:
     alerts = [a for a in rows.alerts if bucket.first <= _local_day(a.opened_at) <= bucket.last]
-    active_days, active_people = _days_of(rows.segments, bucket, ACTIVE)
-    patient_weeks = active_days / 7
-    out: Section = {"patient_weeks": Cell(_fixed(patient_weeks), active_people, additive=BOTH)}
-    _times(alerts, "", out)
-    out["alerts_per_patient_week"] = Cell(_ratio(len(alerts), patient_weeks), counted=False,
-                                          inputs=("alerts", "patient_weeks"))  # fmt: skip
-    for colour in COLOURS:
-        these = [a for a in alerts if a.colour == colour]
-        out[f"by_colour.{colour}.alerts"] = Cell(len(these), frozenset(a.patient_id for a in these), additive=BOTH)
-        out[f"by_colour.{colour}.per_patient_week"] = Cell(
-            _ratio(len(these), patient_weeks), counted=False, inputs=(f"by_colour.{colour}.alerts", "patient_weeks")
-        )
-    for kind, key in KIND_KEYS.items():
-        these = [a for a in alerts if a.kind == kind]
-        out[f"by_kind.{key}.alerts"] = Cell(len(these), frozenset(a.patient_id for a in these), additive=BOTH)
-        out[f"by_kind.{key}.per_patient_week"] = Cell(
-            _ratio(len(these), patient_weeks), counted=False, inputs=(f"by_kind.{key}.alerts", "patient_weeks")
-        )
     inside: list[AlertRow] = []
     outside: list[AlertRow] = []
     for a in alerts:  # one pass (a membership test of a list per alert was quadratic)
         (inside if rows.hours.is_open(a.opened_at) else outside).append(a)
-    _times(inside, "inside_opening_hours.", out)
-    _times(outside, "outside_opening_hours.", out)
     handled = [a for a in alerts if a.handled_at is not None]
     within = [a for a in handled if a.handled_at and not is_overdue(a.colour, a.since, a.handled_at, rows.hours)]
-    out["handled_within_response_time_share"] = Cell(
-        _ratio(len(within), len(handled), 3), frozenset(a.patient_id for a in handled)
-    )
     retries = [r for r in rows.retries if bucket.first <= r.day <= bucket.last]
-    out["not_reached_retries"] = Cell(len(retries), frozenset(r.patient_id for r in retries), additive=BOTH)
+    return alarm_cells(
+        bucket, _times_of(alerts), _times_of(inside), _times_of(outside),
+        colours={colour: _count([a for a in alerts if a.colour == colour]) for colour in COLOURS},
+        kinds={kind: _count([a for a in alerts if a.kind == kind]) for kind in KIND_KEYS},
+        active=_days_of(rows.segments, bucket, ACTIVE), handled=(len(handled), len(within)),
+        retries=_count(retries), fte=fte,
+    )  # fmt: skip
+
+
+def alarm_cells(bucket: Bucket, everything: Times, inside: Times, outside: Times, *,
+                colours: dict[str, tuple[int, People]], kinds: dict[str, tuple[int, People]],
+                active: tuple[int, People], handled: tuple[int, int], retries: tuple[int, People],
+                fte: Cell) -> Section:  # fmt: skip
+    """The alarm burden from its counts (`handled`: handled alerts, of them within the response
+    time), however they were counted (here from the alert rows, in insight.aggregates in SQL)."""
+    patient_weeks = active[0] / 7
+    out: Section = {"patient_weeks": _cell(_fixed(patient_weeks), active[1], additive=BOTH)}
+    _times(everything, "", out)
+    out["alerts_per_patient_week"] = Cell(_ratio(everything.alerts, patient_weeks), counted=False,
+                                          inputs=("alerts", "patient_weeks"))  # fmt: skip
+    for colour in COLOURS:
+        n, people = colours[colour]
+        out[f"by_colour.{colour}.alerts"] = _cell(n, people, additive=BOTH)
+        out[f"by_colour.{colour}.per_patient_week"] = Cell(
+            _ratio(n, patient_weeks), counted=False, inputs=(f"by_colour.{colour}.alerts", "patient_weeks")
+        )
+    for kind, key in KIND_KEYS.items():
+        n, people = kinds[kind]
+        out[f"by_kind.{key}.alerts"] = _cell(n, people, additive=BOTH)
+        out[f"by_kind.{key}.per_patient_week"] = Cell(
+            _ratio(n, patient_weeks), counted=False, inputs=(f"by_kind.{key}.alerts", "patient_weeks")
+        )
+    _times(inside, "inside_opening_hours.", out)
+    _times(outside, "outside_opening_hours.", out)
+    out["handled_within_response_time_share"] = _cell(_ratio(handled[1], handled[0], 3), everything.handled_people)
+    out["not_reached_retries"] = _cell(retries[0], retries[1], additive=BOTH)
     nurse_days = fte.value * bucket.days if fte.value else None
     out["alerts_per_nurse_day"] = Cell(
-        _ratio(len(alerts), nurse_days) if nurse_days else None, counted=False, inputs=("alerts",),
+        _ratio(everything.alerts, nurse_days) if nurse_days else None, counted=False, inputs=("alerts",),
         reason=fte.reason if fte.value is None else None,
     )  # fmt: skip
     return out
@@ -383,26 +459,35 @@ def adherence(rows: Rows, bucket: Bucket) -> Section:
                 received[mtype] += min(rows.readings.get((seg.patient_id, mtype, day), 0), times)
                 people[mtype].add(seg.patient_id)
     everyone = frozenset(p for group in people.values() for p in group)
-    total_expected, total_received = sum(expected.values()), sum(received.values())
+    by_type = {mtype: (expected[mtype], received[mtype], frozenset(people[mtype])) for mtype in expected}
+    return adherence_cells(planned_days, everyone, (len(without_plan), frozenset(without_plan)), by_type)
+
+
+def adherence_cells(planned_days: int, everyone: People, without_plan: tuple[int, People],
+                    by_type: dict[str, tuple[float, float, People]]) -> Section:  # fmt: skip
+    """The adherence section from its sums (by type: expected, received and the people behind them),
+    however they were counted (here day by day, in insight.aggregates in SQL)."""
+    total_expected = sum(e for e, _r, _p in by_type.values())
+    total_received = sum(r for _e, r, _p in by_type.values())
     out: Section = {
-        "expected": Cell(_fixed(total_expected), everyone, additive=BOTH),
-        "received": Cell(_fixed(total_received), everyone, additive=BOTH),
+        "expected": _cell(_fixed(total_expected), everyone, additive=BOTH),
+        "received": _cell(_fixed(total_received), everyone, additive=BOTH),
         "share": Cell(_ratio(total_received, total_expected, 3), counted=False, inputs=("expected", "received")),
-        "patient_weeks": Cell(_fixed(planned_days / 7), everyone, additive=BOTH),
+        "patient_weeks": _cell(_fixed(planned_days / 7), everyone, additive=BOTH),
         "expected_per_patient_week": Cell(
             _ratio(total_expected, planned_days / 7), counted=False, inputs=("expected", "patient_weeks")
         ),
         "received_per_patient_week": Cell(
             _ratio(total_received, planned_days / 7), counted=False, inputs=("received", "patient_weeks")
         ),
-        "patients_without_plan": Cell(len(without_plan), frozenset(without_plan), additive=BOTH),
+        "patients_without_plan": _cell(without_plan[0], without_plan[1], additive=BOTH),
     }
-    for mtype in sorted(expected):
-        group = frozenset(people[mtype])
-        out[f"by_type.{mtype}.expected"] = Cell(_fixed(expected[mtype]), group, additive=BOTH)
-        out[f"by_type.{mtype}.received"] = Cell(_fixed(received[mtype]), group, additive=BOTH)
+    for mtype in sorted(by_type):
+        expected, received, group = by_type[mtype]
+        out[f"by_type.{mtype}.expected"] = _cell(_fixed(expected), group, additive=BOTH)
+        out[f"by_type.{mtype}.received"] = _cell(_fixed(received), group, additive=BOTH)
         out[f"by_type.{mtype}.share"] = Cell(
-            _ratio(received[mtype], expected[mtype], 3), counted=False,
+            _ratio(received, expected, 3), counted=False,
             inputs=(f"by_type.{mtype}.expected", f"by_type.{mtype}.received"),
         )  # fmt: skip
     return out
@@ -477,7 +562,7 @@ def _primary(report: AreaReport) -> None:
     for figures in [report.total, *report.buckets]:
         for section in figures.values():
             for cell in section.values():
-                if cell.counted and len(cell.people) < MIN_PEOPLE:
+                if cell.counted and cell.size < MIN_PEOPLE:
                     cell.hide(SMALL)
 
 
@@ -486,17 +571,25 @@ def _protect(cells: list[Cell], total: Cell) -> bool:
     if total.hidden:
         return False
     changed = False
-    hidden = frozenset().union(*(c.people for c in cells if c.hidden))
-    shown = sorted((c for c in cells if not c.hidden), key=lambda c: len(c.people))
-    while any(c.hidden for c in cells) and 0 < len(hidden) < MIN_PEOPLE:
+    hidden = [c for c in cells if c.hidden]
+    shown = sorted((c for c in cells if not c.hidden), key=lambda c: c.size)
+    while hidden and 0 < _together(hidden) < MIN_PEOPLE:
         if not shown:
             total.hide(DIFFERENCING)
             return True
         cell = shown.pop(0)
         cell.hide(DIFFERENCING)
-        hidden |= cell.people
+        hidden.append(cell)
         changed = True
     return changed
+
+
+def _together(cells: list[Cell]) -> int:
+    """How many people the cells hold between them, as far as the rule needs to know: exactly while
+    under MIN_PEOPLE (a cell of fewer has its people named), else at least MIN_PEOPLE."""
+    if any(c.size >= MIN_PEOPLE for c in cells):
+        return MIN_PEOPLE
+    return len(frozenset().union(*(c.people for c in cells)))
 
 
 def breakdowns(name: str, section: Section) -> list[tuple[str, list[str]]]:
@@ -588,9 +681,14 @@ def reports_for(
             total=area_figures(these, period.whole, sections),
             buckets=[area_figures(these, bucket, sections) for bucket in period.buckets],
         )
+    return apply_rule(reports, parts=list(parts), whole=whole)
+
+
+def apply_rule(reports: dict[str, AreaReport], *, parts: list[str], whole: str | None) -> dict[str, AreaReport]:
+    """The small-cell rule over every area's figures at once (here, and on insight.aggregates' figures)."""
     for report in reports.values():
         _primary(report)
-    _secondary(reports, list(parts), whole)
+    _secondary(reports, parts, whole)
     for report in reports.values():
         _derived(report)
     return reports

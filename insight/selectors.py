@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 from django.db.models.functions import TruncDate
 from pydantic import ValidationError
 
@@ -24,6 +24,7 @@ from billing.selectors import status_rows
 from ebp.content import Schedule
 from ebp.models import PlanVersion, VersionStatus
 from insight.access import InsightView, Selection, followed_municipality_ids
+from insight.aggregates import WHOLE_AREA, report_figures
 from insight.figures import (
     REFERENCE_PER_FTE,
     TREND_DAYS,
@@ -34,7 +35,7 @@ from insight.figures import (
     RetryRow,
     Rows,
     StaffingRow,
-    reports_for,
+    apply_rule,
 )
 from insight.periods import Bucket, Period
 from measurements.models import Reading
@@ -118,9 +119,11 @@ def _schedule(content: dict) -> dict[str, tuple[str, int, int]]:
 
 def plan_rows(patient_ids) -> list[PlanRow]:
     """The approved versions of the patients' plans, each in force from the day it was approved to
-    the day the next one was (Norway's days)."""
+    the day the next one was (Norway's days). `patient_ids`: a list, or a query of them."""
+    if not isinstance(patient_ids, QuerySet):
+        patient_ids = list(patient_ids)
     versions = PlanVersion.objects.filter(
-        plan__patient_id__in=list(patient_ids), status__in=[VersionStatus.ACTIVE, VersionStatus.SUPERSEDED],
+        plan__patient_id__in=patient_ids, status__in=[VersionStatus.ACTIVE, VersionStatus.SUPERSEDED],
         decided_at__isnull=False,
     ).values_list("plan__patient_id", "decided_at", "superseded_at", "content")  # fmt: skip
     rows = []
@@ -226,16 +229,15 @@ def funnel_events(municipality_ids, period: Period) -> list[FunnelEvent]:
 
 
 def _endings(ids: set[int], period: Period) -> list[FunnelEvent]:
-    ended = list(
-        StatusChange.objects.filter(
-            patient__isnull=False, patient__merged_into__isnull=True, event=StatusEvent.ENDED,
-            municipality_id__in=ids, effective_date__gte=period.first, effective_date__lte=period.last,
-        ).values_list("patient_id", "municipality_id", "effective_date", "end_reason")
+    endings = StatusChange.objects.filter(
+        patient__isnull=False, patient__merged_into__isnull=True, event=StatusEvent.ENDED,
+        municipality_id__in=ids, effective_date__gte=period.first, effective_date__lte=period.last,
     )  # fmt: skip
+    ended = list(endings.values_list("patient_id", "municipality_id", "effective_date", "end_reason"))
     # The forløp's oppstart in the same kommune: a move ends one kommune's forløp and starts the next's.
     started: dict[tuple[Any, int], list[datetime.date]] = defaultdict(list)
     for patient_id, municipality_id, day in StatusChange.objects.filter(
-        patient_id__in=[row[0] for row in ended], event=StatusEvent.STARTED
+        patient_id__in=endings.values("patient_id"), event=StatusEvent.STARTED
     ).values_list("patient_id", "municipality_id", "effective_date"):
         started[(patient_id, municipality_id)].append(day)
     events = []
@@ -278,15 +280,36 @@ class Report:
 
 def insight_report(view: InsightView, selection: Selection, period: Period) -> Report:
     """The figures of the selection, with the small-cell rule applied over every kommune the user
-    sees and their whole at once (insight.figures.reports_for): whichever of them the user asks
-    for, no two answers differ by a small cell."""
+    sees and their whole at once (insight.figures.apply_rule): whichever of them the user asks for,
+    no two answers differ by a small cell."""
     centre_ids = followed_municipality_ids(view.centre)
     whole_centre = view.whole_centre and centre_ids <= view.municipality_ids
-    parts = {str(m): frozenset({m}) for m in sorted(view.municipality_ids)}
-    rows = rows_for(view.centre, view.municipality_ids, period, whole_centre=whole_centre,
-                    sections=selection.sections)  # fmt: skip
-    reports = reports_for(rows, period, parts=parts, whole=WHOLE, whole_ids=view.municipality_ids,
-                          whole_centre=whole_centre, sections=sorted(selection.sections))  # fmt: skip
+    reports = area_reports(view.centre, view.municipality_ids, period, whole_centre=whole_centre,
+                           sections=selection.sections)  # fmt: skip
     chosen = selection.municipality
     key = str(chosen.pk) if chosen is not None else WHOLE
     return Report(view, selection, period, reports[key], whole_centre and chosen is None)
+
+
+def area_reports(centre: Centre, municipality_ids, period: Period, *, whole_centre: bool,
+                 sections) -> dict[str, AreaReport]:  # fmt: skip
+    """Each kommune's figures and their whole's (WHOLE), the rule applied. Counted in SQL
+    (insight.aggregates); `reports_for(rows_for(…))` is the same computation from rows, the reference
+    tests/insight/test_aggregates.py holds it to."""
+    ids = sorted(municipality_ids)
+    parts = {str(m): m for m in ids}
+    reports = report_figures(
+        municipality_ids=ids, areas={**parts, WHOLE: WHOLE_AREA}, period=period, sections=sorted(sections),
+        whole_centre=whole_centre, staffing=staffing_rows(centre, period) if whole_centre else None,
+        reference=reference_per_fte(), hours=OpeningHours.of(centre),
+        plans=plan_rows(_patients_of(ids)) if "adherence" in sections else (),
+        funnel_events=funnel_events(ids, period) if "funnel" in sections else (),
+    )  # fmt: skip
+    return apply_rule(reports, parts=list(parts), whole=WHOLE)
+
+
+def _patients_of(municipality_ids) -> QuerySet:
+    """Every patient with a status row in the kommuner (a moved one's plan counts in both)."""
+    return StatusChange.objects.filter(municipality_id__in=list(municipality_ids), patient__isnull=False).values(
+        "patient_id"
+    )

@@ -1,0 +1,618 @@
+"""The insight figures counted in PostgreSQL: the same figures as insight.figures' functions, which
+stay the reference (tests/insight/test_aggregates.py holds the two to each other), at national size.
+
+Each figure is a sum and the people behind it, per bucket of the period (index 0 is the whole
+period) and per area (a kommune, or 0 for all the kommuner the user sees together). The counting is
+two-level, because a person may be behind a figure in two kommuner (a move): first one row per
+(bucket, area, patient) — a temp table, GROUP BY GROUPING SETS ((bucket, kommune, patient),
+(bucket, patient)) — then per (bucket, area) the sums and how many patients have a part in each
+figure. The small-cell rule (insight.figures.apply_rule) never needs more than that count and, for a
+group under MIN_PEOPLE, who they are (a hidden group's people are joined with the others' hidden
+ones): those ids are fetched afterwards, for the small groups only.
+
+- capacity and adherence's days: the status rows walked in SQL into active and paused stretches, as
+  billing.calculation.segments walks them (each state-bearing row runs to the patient's next one;
+  LEAD over the patient's rows in effective order), intersected with the buckets by arithmetic;
+- adherence: the stretches cut by the approved plan versions (read and checked in Python, as
+  insight.selectors.plan_rows) and the readings counted per patient, type and Norway's day;
+- alarm burden: the alerts with their first action, inside or outside opening hours and whether
+  handled within the response time, both by the opening-hour windows of each day computed in Python
+  (triage.opening_hours' own instants); medians and 90th percentiles by percentile_cont, which
+  interpolates as insight.figures.percentile does;
+- the funnel's few rows stay in Python (insight.figures.funnel), each area and bucket handed only
+  its own events.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+
+from insight.figures import (
+    MIN_PEOPLE,
+    TREND_DAYS,
+    AreaReport,
+    Counted,
+    Rows,
+    StaffingRow,
+    Times,
+    adherence_cells,
+    alarm_cells,
+    capacity_cells,
+    fte_on,
+    funnel,
+    reaches_reference,
+)
+from insight.periods import Bucket, Period
+from measurements.models import Reading
+from patients.models import StatusChange
+from triage.models import Alert, AlertEvent, AlertEventKind
+from triage.opening_hours import OSLO, RED_AFTER, OpeningHours
+
+STATES = ("started", "resumed", "paused", "ended")  # billing.calculation.STATE_AFTER
+FIRST_ACTIONS = [AlertEventKind.TAKEN, AlertEventKind.NOT_REACHED, AlertEventKind.HANDLED]
+WHOLE_AREA = 0  # the area of every kommune the user sees (municipality ids are positive)
+EMPTY = Counted(0, frozenset())
+CLOSED = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)  # a closed day's window: [CLOSED, CLOSED)
+
+
+def _buckets(period: Period) -> list[Bucket]:
+    return [period.whole, *period.buckets]
+
+
+def _bucket_params(period: Period) -> dict[str, list]:
+    buckets = _buckets(period)
+    return {"b_idx": list(range(len(buckets))), "b_first": [b.first for b in buckets],
+            "b_stop": [b.end for b in buckets]}  # fmt: skip
+
+
+BUCKETS = """b AS (SELECT * FROM unnest(%(b_idx)s::int[], %(b_first)s::date[], %(b_stop)s::date[])
+                 AS b(idx, first, stop))"""
+# days a stretch [start, stop) has in a bucket
+OVERLAP = "GREATEST(0, LEAST({s}.stop, b.stop) - GREATEST({s}.start, b.first))"
+
+
+def _moment(day: datetime.date) -> datetime.datetime:
+    """The start of a day in Norway's time."""
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=OSLO)
+
+
+class Counter:
+    """The two-level count over one temp table of (idx, area, p, …) rows: per (idx, area[, key]) the
+    sums and the people of each figure, and the ids of the groups under MIN_PEOPLE."""
+
+    def __init__(self, cursor, table: str, keys: tuple[str, ...] = (), *, distinct: bool = False):
+        self.cursor, self.table, self.keys = cursor, table, keys
+        self.each = "COUNT(DISTINCT p)" if distinct else "COUNT(*)"  # distinct: several rows per patient
+
+    def count(self, sums: dict[str, str], people: dict[str, str]) -> dict[tuple, dict[str, Any]]:
+        """sums: name → expression summed; people: name → a patient's condition. → {(idx, area, *keys):
+        {name: sum, name: Counted}}."""
+        group = ", ".join(("idx", "area", *self.keys))
+        columns = [f"SUM({expr})" for expr in sums.values()]
+        columns += [f"{self.each} FILTER (WHERE {cond})" for cond in people.values()]
+        self.cursor.execute(f"SELECT {group}, {', '.join(columns)} FROM {self.table} GROUP BY {group}")  # noqa: S608
+        width = 2 + len(self.keys)
+        out: dict[tuple, dict[str, Any]] = {}
+        small: dict[tuple, list[str]] = defaultdict(list)
+        for row in self.cursor.fetchall():
+            key, values = tuple(row[:width]), row[width:]
+            figures: dict[str, Any] = dict(zip(sums, values[: len(sums)], strict=True))
+            for name, n in zip(people, values[len(sums) :], strict=True):
+                figures[name] = Counted(n, frozenset())
+                if 0 < n < MIN_PEOPLE:
+                    small[key].append(name)
+            out[key] = figures
+        if small:
+            self._name(out, small, people)
+        return out
+
+    def _name(self, out: dict, small: dict[tuple, list[str]], people: dict[str, str]) -> None:
+        """The ids of the small groups' people (a few rows per group)."""
+        names = sorted({name for names in small.values() for name in names})
+        group = ", ".join(("idx", "area", *self.keys))
+        flags = ", ".join(f"({people[name]})" for name in names)
+        wanted = " OR ".join(f"({people[name]})" for name in names)
+        self.cursor.execute(
+            f"SELECT {group}, p::text, {flags} FROM {self.table} WHERE ({wanted}) AND ({group}) IN "  # noqa: S608
+            f"(SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in self._types())}))",
+            [list(column) for column in zip(*small, strict=True)],
+        )
+        width = 2 + len(self.keys)
+        found: dict[tuple, set] = defaultdict(set)
+        for row in self.cursor.fetchall():
+            key, patient = tuple(row[:width]), row[width]
+            for name, flag in zip(names, row[width + 1 :], strict=True):
+                if flag and name in small[key]:
+                    found[(key, name)].add(patient)
+        for key, names_of in small.items():
+            for name in names_of:
+                ids = frozenset(found[(key, name)])
+                assert len(ids) == out[key][name].count, (key, name)
+                out[key][name] = Counted(len(ids), ids)
+
+    def _types(self) -> list[str]:
+        return ["int", "int", *("text" for _ in self.keys)]
+
+
+# --- capacity, and the days of adherence ----------------------------------------------------------
+
+SEGMENTS = f"""
+CREATE TEMP TABLE insight_segments ON COMMIT DROP AS
+WITH rows AS (
+    SELECT * FROM (
+        SELECT DISTINCT ON (patient_id) patient_id, effective_date AS day, event, municipality_id, at, id
+          FROM {StatusChange._meta.db_table}
+         WHERE patient_id IS NOT NULL AND municipality_id = ANY(%(m)s) AND event = ANY(%(events)s)
+           AND effective_date < %(first)s
+         ORDER BY patient_id, effective_date DESC, at DESC, id DESC) before
+    UNION ALL
+    SELECT patient_id, effective_date, event, municipality_id, at, id FROM {StatusChange._meta.db_table}
+     WHERE patient_id IS NOT NULL AND municipality_id = ANY(%(m)s) AND event = ANY(%(events)s)
+       AND effective_date >= %(first)s AND effective_date < %(stop)s
+), walked AS (
+    SELECT patient_id AS p, municipality_id AS m, event, GREATEST(day, %(first)s::date) AS start,
+           LEAST(COALESCE(LEAD(day) OVER (PARTITION BY patient_id ORDER BY day, at, id), %(stop)s::date),
+                 %(stop)s::date) AS stop
+      FROM rows)
+SELECT p, m, paused, start, stop,
+       LAG(stop) OVER (PARTITION BY p, m, paused ORDER BY start) AS prev_m,
+       LAG(stop) OVER (PARTITION BY p, paused ORDER BY start) AS prev_all
+  FROM (SELECT p, m, event = 'paused' AS paused, start, stop FROM walked WHERE event <> 'ended' AND start < stop) s"""  # noqa: S608
+
+# Capacity in one pass over the stretches × buckets, without a row per patient: a patient's stretches
+# of one state (in one kommune: prev_m; in any: prev_all) are disjoint and in order, so a stretch is
+# the patient's first in a bucket when the one before it (LAG) ends by the bucket's first day; on one
+# day a patient has at most one stretch. `planned`: the patient has days under an approved plan.
+CAPACITY_FROM = f"""
+WITH {BUCKETS},
+s AS (SELECT s.*, s.p IN (SELECT p FROM insight_pieces) AS planned FROM insight_segments s),
+j AS (SELECT b.idx, b.first, s.*, {OVERLAP.format(s="s")} AS days,
+             s.start < b.stop AND b.stop <= s.stop AS on_last,
+             s.start <= b.stop - {TREND_DAYS + 1} AND b.stop - {TREND_DAYS + 1} < s.stop AS on_then
+        FROM s JOIN b ON (s.start < b.stop AND s.stop > b.first)
+                      OR (%(then)s AND NOT s.paused AND s.start <= b.stop - {TREND_DAYS + 1}
+                          AND b.stop - {TREND_DAYS + 1} < s.stop))"""  # noqa: S608 – tables from the models, values as parameters
+
+FIRST = {"m": "(prev_m IS NULL OR prev_m <= first)", "all": "(prev_all IS NULL OR prev_all <= first)"}
+CAPACITY_PEOPLE = {
+    "active_people": "NOT paused AND days > 0 AND {first}",
+    "paused_people": "paused AND days > 0 AND {first}",
+    "active_end": "NOT paused AND on_last",
+    "paused_end": "paused AND on_last",
+    "then": "NOT paused AND on_then",
+    "unplanned": "NOT paused AND days > 0 AND NOT planned AND {first}",
+}
+
+
+def _capacity_condition(name: str, area: int) -> str:
+    return CAPACITY_PEOPLE[name].format(first=FIRST["all" if area == {WHOLE_AREA} else "m"])
+
+
+CAPACITY_COUNTS = ", ".join(
+    f"COUNT(*) FILTER (WHERE {CAPACITY_PEOPLE[n].format(first=FIRST[f])})"
+    for n in CAPACITY_PEOPLE
+    for f in ("m", "all")
+)
+CAPACITY = f"""{CAPACITY_FROM}
+SELECT idx, COALESCE(m, {WHOLE_AREA}), SUM(days) FILTER (WHERE NOT paused), SUM(days) FILTER (WHERE paused),
+       {CAPACITY_COUNTS}
+  FROM j GROUP BY GROUPING SETS ((idx, m), (idx))"""  # noqa: S608 – tables from the models, values as parameters
+
+# Per (bucket, area, patient) of the patients with a plan: active days and days under a plan (an
+# active day without one makes the patient one «without plan»).
+DAYS = f"""
+CREATE TEMP TABLE insight_days ON COMMIT DROP AS
+WITH {BUCKETS},
+facts AS (
+    SELECT b.idx, s.m, s.p, {OVERLAP.format(s="s")} AS active, 0 AS planned
+      FROM insight_segments s JOIN b ON s.start < b.stop AND s.stop > b.first
+     WHERE NOT s.paused AND s.p IN (SELECT p FROM insight_pieces)
+    UNION ALL
+    SELECT b.idx, s.m, s.p, 0, {OVERLAP.format(s="s")}
+      FROM insight_pieces s JOIN b ON s.start < b.stop AND s.stop > b.first)
+SELECT idx, COALESCE(m, {WHOLE_AREA}) AS area, p, SUM(active) AS active, SUM(planned) AS planned
+  FROM facts GROUP BY GROUPING SETS ((idx, m, p), (idx, p))"""  # noqa: S608 – tables from the models, values as parameters
+
+
+# The active stretches under an approved plan version: (patient, kommune, the version's first day, days)
+PIECES = """
+CREATE TEMP TABLE insight_pieces ON COMMIT DROP AS
+WITH v AS (SELECT * FROM unnest(%(v_p)s::uuid[], %(v_from)s::date[], %(v_to)s::date[]) AS v(p, vf, vt))
+SELECT s.p, s.m, v.vf, GREATEST(s.start, v.vf) AS start, LEAST(s.stop, v.vt) AS stop
+  FROM insight_segments s JOIN v ON v.p = s.p AND v.vf < s.stop AND v.vt > s.start
+ WHERE NOT s.paused"""
+
+
+def _versions(plans) -> list[tuple[str, datetime.date, datetime.date, dict]]:
+    """The approved versions per patient as disjoint stretches [from, to): a version is in force up to
+    the next one's first day (they chain so; insight.figures.adherence takes the first in force)."""
+    by_patient: dict[Any, list] = defaultdict(list)
+    for plan in plans:
+        by_patient[plan.patient_id].append(plan)
+    out = []
+    for patient, versions in by_patient.items():
+        versions.sort(key=lambda v: v.valid_from)
+        for version, after in zip(versions, [*versions[1:], None], strict=True):
+            end = version.valid_to or datetime.date.max
+            if after is not None:
+                end = min(end, after.valid_from)
+            if version.valid_from < end:
+                out.append((patient, version.valid_from, end, version.schedule))
+    return out
+
+
+def _per_day(frequency: str, times: int, days: int) -> int:
+    """insight.figures.expected_per_day × 7 (an integer: the sums stay exact)."""
+    return {"daily": times * 7, "weekly": times * days}.get(frequency, 0)
+
+
+ADHERENCE = f"""
+CREATE TEMP TABLE insight_types ON COMMIT DROP AS
+WITH {BUCKETS},
+t AS (SELECT * FROM unnest(%(t_p)s::uuid[], %(t_from)s::date[], %(t_type)s::text[], %(t_sevenths)s::int[],
+                           %(t_times)s::int[]) AS t(p, vf, type, sevenths, times)),
+cut AS (SELECT b.idx, s.m, s.p, t.type, t.sevenths, t.times, GREATEST(s.start, b.first) AS start,
+               LEAST(s.stop, b.stop) AS stop
+          FROM insight_pieces s JOIN t ON t.p = s.p AND t.vf = s.vf JOIN b ON s.start < b.stop AND s.stop > b.first),
+r AS (SELECT patient_id AS p, type, (measured_at AT TIME ZONE 'Europe/Oslo')::date AS day, COUNT(*) AS n
+        FROM {Reading._meta.db_table}
+       WHERE patient_id = ANY(%(t_p)s::uuid[]) AND measured_at >= %(after_first)s AND measured_at < %(before)s
+       GROUP BY 1, 2, 3),
+facts AS (
+    SELECT idx, m, p, type, (stop - start) * sevenths AS sevenths, 0 AS received FROM cut
+    UNION ALL
+    SELECT cut.idx, cut.m, cut.p, cut.type, 0, LEAST(r.n, cut.times)
+      FROM cut JOIN r ON r.p = cut.p AND r.type = cut.type AND r.day >= cut.start AND r.day < cut.stop)
+SELECT idx, COALESCE(m, {WHOLE_AREA}) AS area, p, type, SUM(sevenths) AS sevenths, SUM(received) AS received
+  FROM facts GROUP BY GROUPING SETS ((idx, m, p, type), (idx, p, type))"""  # noqa: S608
+
+
+# --- alarm burden ---------------------------------------------------------------------------------
+
+ALERT_ROWS = f"""
+CREATE TEMP TABLE insight_alert_rows ON COMMIT DROP AS
+SELECT id, patient_id AS p, municipality_id AS m, kind, colour, opened_at, COALESCE(raised_at, opened_at) AS since,
+       handled_at, (opened_at AT TIME ZONE 'Europe/Oslo')::date AS day
+  FROM {Alert._meta.db_table}
+ WHERE municipality_id = ANY(%(m)s) AND opened_at >= %(after_first)s AND opened_at < %(before)s"""  # noqa: S608
+
+KIND_COLUMNS = ("out_of_range", "deviating_answer", "missing_measurement", "missing_answer", "inactive_patient")
+# An alert's categories as bits of one integer: a patient's are one bit_or per (bucket, area, patient).
+CATEGORIES = {
+    "colour_red": "a.colour = 'red'",
+    "colour_yellow": "a.colour = 'yellow'",
+    **{f"kind_{k}": f"a.kind = '{k}'" for k in KIND_COLUMNS},
+    **{f"{group}_{what}": f"{cond} AND {column}"
+       for group, cond in (("all", "true"), ("inside", "inside"), ("outside", "NOT inside"))
+       for what, column in (("alerts", "true"), ("taken", "fa.at IS NOT NULL"),
+                            ("handled", "a.handled_at IS NOT NULL"))},
+}  # fmt: skip
+BITS = " | ".join(f"(CASE WHEN {cond} THEN {1 << i} ELSE 0 END)" for i, cond in enumerate(CATEGORIES.values()))
+
+# Each alert: its day, inside opening hours, minutes to the first action and to handled, within the
+# response time (the open time from `since` to handled, summed over each day's window; at most the
+# wall-clock time, so an alert handled within the limit by the clock needs no sum), its categories.
+# The windows are arrays indexed by the day's number from %(w_first)s (a closed day: an empty window).
+WINDOW = "(%(w_{end})s::timestamptz[])[{day} - %(w_first)s::date + 1]"
+LIMIT = "CASE a.colour WHEN 'red' THEN %(red_limit)s ELSE %(limit)s END"
+ALERTS = f"""
+CREATE TEMP TABLE insight_alerts ON COMMIT DROP AS
+WITH fa AS (SELECT e.alert_id, MIN(e.at) AS at FROM {AlertEvent._meta.db_table} e
+             WHERE e.kind = ANY(%(first_actions)s) AND e.alert_id IN (SELECT id FROM insight_alert_rows)
+             GROUP BY e.alert_id),
+open_time AS (
+    SELECT a.id,
+           SUM(GREATEST(0, EXTRACT(EPOCH FROM LEAST(a.handled_at, {WINDOW.format(end="to", day="d.day::date")}))
+               - EXTRACT(EPOCH FROM GREATEST(a.since, {WINDOW.format(end="from", day="d.day::date")})))) AS seconds
+      FROM insight_alert_rows a
+           CROSS JOIN LATERAL generate_series((a.since AT TIME ZONE 'Europe/Oslo')::date,
+                                              (a.handled_at AT TIME ZONE 'Europe/Oslo')::date,
+                                              interval '1 day') AS d(day)
+     WHERE a.handled_at IS NOT NULL AND EXTRACT(EPOCH FROM a.handled_at) - EXTRACT(EPOCH FROM a.since) > {LIMIT}
+     GROUP BY a.id),
+facts AS (
+    SELECT a.*, {WINDOW.format(end="from", day="a.day")} <= a.opened_at
+                AND a.opened_at < {WINDOW.format(end="to", day="a.day")} AS inside, fa.at AS first_action
+      FROM insight_alert_rows a LEFT JOIN fa ON fa.alert_id = a.id)
+SELECT a.p, a.m, a.day,
+       (EXTRACT(EPOCH FROM a.first_action) - EXTRACT(EPOCH FROM a.opened_at))::float8 / 60 AS taken,
+       (EXTRACT(EPOCH FROM a.handled_at) - EXTRACT(EPOCH FROM a.opened_at))::float8 / 60 AS handled,
+       a.inside, a.handled_at IS NOT NULL AND COALESCE(o.seconds, 0) <= {LIMIT} AS within,
+       {BITS.replace("fa.at", "a.first_action").replace("inside", "a.inside")} AS bits
+  FROM facts a LEFT JOIN open_time o ON o.id = a.id"""  # noqa: S608
+
+ALERT_PEOPLE = f"""
+CREATE TEMP TABLE insight_alert_people ON COMMIT DROP AS
+WITH {BUCKETS}
+SELECT b.idx, COALESCE(a.m, {WHOLE_AREA}) AS area, a.p, bit_or(a.bits) AS bits
+  FROM insight_alerts a JOIN b ON a.day >= b.first AND a.day < b.stop
+ GROUP BY GROUPING SETS ((b.idx, a.m, a.p), (b.idx, a.p))"""  # noqa: S608 – tables from the models, values as parameters
+
+ALERT_SUMS = f"""
+WITH {BUCKETS}
+SELECT b.idx, COALESCE(a.m, {WHOLE_AREA}), COUNT(*) FILTER (WHERE a.within),
+       {", ".join(f"COUNT(*) FILTER (WHERE a.bits & {1 << i} <> 0)" for i in range(len(CATEGORIES)))}
+  FROM insight_alerts a JOIN b ON a.day >= b.first AND a.day < b.stop
+ GROUP BY GROUPING SETS ((b.idx, a.m), (b.idx))"""  # noqa: S608 – tables from the models, values as parameters
+
+PERCENTILES = f"""
+WITH {BUCKETS}
+SELECT b.idx, COALESCE(a.m, {WHOLE_AREA}), a.inside,
+       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY a.taken),
+       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY a.handled)
+  FROM insight_alerts a JOIN b ON a.day >= b.first AND a.day < b.stop
+ GROUP BY GROUPING SETS ((b.idx, a.m, a.inside), (b.idx, a.inside), (b.idx, a.m), (b.idx))"""  # noqa: S608 – tables from the models, values as parameters
+
+RETRIES = f"""
+CREATE TEMP TABLE insight_retries ON COMMIT DROP AS
+WITH {BUCKETS},
+e AS (SELECT a.patient_id AS p, e.municipality_id AS m, (e.at AT TIME ZONE 'Europe/Oslo')::date AS day
+        FROM {AlertEvent._meta.db_table} e JOIN {Alert._meta.db_table} a ON a.id = e.alert_id
+       WHERE e.municipality_id = ANY(%(m)s) AND e.kind = %(not_reached)s AND e.at >= %(after_first)s
+         AND e.at < %(before)s)
+SELECT b.idx, COALESCE(e.m, {WHOLE_AREA}) AS area, e.p, COUNT(*) AS retries
+  FROM e JOIN b ON e.day >= b.first AND e.day < b.stop GROUP BY GROUPING SETS ((b.idx, e.m, e.p), (b.idx, e.p))"""  # noqa: S608
+
+
+def _windows(hours: OpeningHours, first: datetime.date, last: datetime.date) -> dict[str, Any]:
+    """Each day's open window from `first` to `last`, as triage.opening_hours has it (its instants: a
+    day of summer time ends and starts as Python's zone says); a closed day an empty one."""
+    out: dict[str, Any] = {"w_first": first, "w_from": [], "w_to": []}
+    day = first
+    while day <= last:
+        window = hours._window(day) or (CLOSED, CLOSED)
+        out["w_from"].append(window[0])
+        out["w_to"].append(window[1])
+        day += datetime.timedelta(days=1)
+    return out
+
+
+def _seconds(delta: datetime.timedelta) -> Decimal:
+    return Decimal(delta // datetime.timedelta(microseconds=1)) / 1_000_000
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+class Counting:
+    """One report's counting: the temp tables of one transaction and the figures read from them."""
+
+    def __init__(self, cursor, municipality_ids, period: Period, *, whole_centre: bool):
+        self.cursor, self.period, self.whole_centre = cursor, period, whole_centre
+        self.params: dict[str, Any] = {
+            "m": sorted(municipality_ids), **_bucket_params(period),
+            "after_first": _moment(period.first), "before": _moment(period.end),
+        }  # fmt: skip
+
+    def run(self, sql: str, **params) -> None:
+        self.cursor.execute(sql, {**self.params, **params})
+
+    def days(self, plans) -> tuple[dict, dict | None]:
+        """(per (idx, area): capacity's and adherence's days and people; per (idx, area, type): expected
+        and received, or None when no patient has a plan)."""
+        span_first = self.period.first - datetime.timedelta(days=TREND_DAYS)
+        self.run(SEGMENTS, events=list(STATES), first=span_first, stop=self.period.end)
+        versions = _versions(plans)
+        self.run(PIECES, v_p=[v[0] for v in versions], v_from=[v[1] for v in versions],
+                 v_to=[min(v[2], datetime.date(9999, 12, 31)) for v in versions])  # fmt: skip
+        days = self._capacity()
+        self.run(DAYS)
+        planned = Counter(self.cursor, "insight_days").count({"planned": "planned"},
+                                                            {"without_planned": "active > planned"})  # fmt: skip
+        for key, figures in days.items():
+            figures.update(planned.get(key, {}))
+            unplanned, others = figures.pop("unplanned"), figures.pop("without_planned", EMPTY)
+            count = unplanned.count + others.count
+            figures["without_plan"] = Counted(count, unplanned.ids | others.ids if count < MIN_PEOPLE else frozenset())
+            now, then = figures["active_end"], figures.pop("then")
+            figures["then"] = then.count
+            if max(now.count, then.count) >= MIN_PEOPLE:  # not a figure that adds up: at least 5 is all the rule asks
+                figures["reach"] = Counted(max(now.count, then.count), frozenset())
+            else:
+                figures["reach"] = Counted(len(now.ids | then.ids), now.ids | then.ids)
+        if not versions:
+            return days, None
+        types = [(p, vf, mtype, _per_day(*schedule), schedule[1])
+                 for p, vf, _vt, schedules in versions for mtype, schedule in schedules.items()
+                 if _per_day(*schedule)]  # fmt: skip
+        self.run(ADHERENCE, **{f"t_{name}": [row[i] for row in types]
+                               for i, name in enumerate(("p", "from", "type", "sevenths", "times"))})  # fmt: skip
+        by_type = Counter(self.cursor, "insight_types", ("type",)).count(
+            {"sevenths": "sevenths", "received": "received"}, {"people": "true"}
+        )
+        everyone = Counter(self.cursor, "insight_types", distinct=True).count({}, {"everyone": "true"})
+        for key, figures in everyone.items():
+            days.setdefault(key, {}).update(figures)
+        return days, by_type
+
+    def _capacity(self) -> dict[tuple, dict[str, Any]]:
+        """Per (idx, area): active and paused days, and the people of each capacity figure."""
+        self.run(CAPACITY, then=self.whole_centre)
+        out: dict[tuple, dict[str, Any]] = {}
+        small: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for idx, area, active, paused, *counts in self.cursor.fetchall():
+            figures: dict[str, Any] = {"active": active or 0, "paused": paused or 0}
+            for i, name in enumerate(CAPACITY_PEOPLE):
+                n = counts[2 * i + (1 if area == WHOLE_AREA else 0)]
+                figures[name] = Counted(n, frozenset())
+                if 0 < n < MIN_PEOPLE:
+                    small[name].append((idx, area))
+            out[(idx, area)] = figures
+        if small:
+            self._capacity_ids(out, small)
+        return out
+
+    def _capacity_ids(self, out: dict, small: dict[str, list[tuple[int, int]]]) -> None:
+        """The people of the capacity figures under MIN_PEOPLE: only the rows of those figures."""
+        clauses, params = [], {}
+        for name, groups in small.items():
+            for scope in ("m", "all"):
+                these = [(idx, area) for idx, area in groups if (area == WHOLE_AREA) == (scope == "all")]
+                if not these:
+                    continue
+                key = f"{name}_{scope}"
+                params[f"{key}_idx"], params[f"{key}_m"] = [i for i, _a in these], [a for _i, a in these]
+                pairs = f"SELECT * FROM unnest(%({key}_idx)s::int[], %({key}_m)s::int[])"  # noqa: S608
+                match = f"idx = ANY(%({key}_idx)s::int[])" if scope == "all" else f"(idx, m) IN ({pairs})"
+                clauses.append(f"({CAPACITY_PEOPLE[name].format(first=FIRST[scope])} AND {match})")
+        flags = ", ".join(_capacity_condition(n, a) for n in CAPACITY_PEOPLE for a in (1, WHOLE_AREA))
+        sql = f"{CAPACITY_FROM} SELECT idx, m, p::text, {flags} FROM j WHERE {' OR '.join(clauses)}"  # noqa: S608
+        self.run(sql, then=self.whole_centre, **params)
+        found: dict[tuple, set] = defaultdict(set)
+        for idx, m, patient, *flags in self.cursor.fetchall():
+            for i, name in enumerate(CAPACITY_PEOPLE):
+                for area, flag in ((m, flags[2 * i]), (WHOLE_AREA, flags[2 * i + 1])):
+                    if flag and (idx, area) in small.get(name, ()):
+                        found[(idx, area, name)].add(patient)
+        for name, groups in small.items():
+            for idx, area in groups:
+                ids = frozenset(found[(idx, area, name)])
+                assert len(ids) == out[(idx, area)][name].count, (idx, area, name)
+                out[(idx, area)][name] = Counted(len(ids), ids)
+
+    def alerts(self, hours: OpeningHours) -> tuple[dict, dict, dict]:
+        """(per (idx, area): the counts and people; per (idx, area, inside or None): the percentiles;
+        per (idx, area): the retries)."""
+        self.cursor.execute(
+            f"SELECT MIN(COALESCE(raised_at, opened_at)), MAX(handled_at), MAX(opened_at) FROM {Alert._meta.db_table}"  # noqa: S608
+            " WHERE municipality_id = ANY(%(m)s) AND opened_at >= %(after_first)s AND opened_at < %(before)s",
+            self.params,
+        )
+        since, handled, opened = self.cursor.fetchone()
+        first = min(since.astimezone(OSLO).date(), self.period.first) if since else self.period.first
+        last = max(x.astimezone(OSLO).date() for x in (handled, opened) if x) if opened else self.period.last
+        self.run(ALERT_ROWS)
+        self.cursor.execute("ANALYZE insight_alert_rows")  # a month's few or a year's many: the join to choose
+        self.run(ALERTS, first_actions=FIRST_ACTIONS, red_limit=_seconds(RED_AFTER),
+                 limit=_seconds(hours.working_day), **_windows(hours, first, last))  # fmt: skip
+        self.run(ALERT_PEOPLE)
+        counts = Counter(self.cursor, "insight_alert_people").count(
+            {}, {f"{name}_people": f"bits & {1 << i} <> 0" for i, name in enumerate(CATEGORIES)}
+        )
+        self.run(ALERT_SUMS)
+        for idx, area, within, *sums in self.cursor.fetchall():
+            counts.setdefault((idx, area), {}).update({"within": within, **dict(zip(CATEGORIES, sums, strict=True))})
+        self.run(PERCENTILES)
+        percentiles = {(idx, area, inside): (taken, handled) for idx, area, inside, taken, handled in self.cursor}
+        self.run(RETRIES, not_reached=AlertEventKind.NOT_REACHED)
+        retries = Counter(self.cursor, "insight_retries").count({"retries": "retries"}, {"people": "true"})
+        return counts, percentiles, retries
+
+
+def _get(figures: dict, name: str, default: Any = 0) -> Any:
+    value = figures.get(name)
+    return default if value is None else value
+
+
+def _capacity(days: dict, bucket: Bucket, *, staffing, reference: int, whole: bool) -> dict:
+    reach = None
+    if staffing is not None and whole:
+        now, then = _get(days, "active_end", EMPTY).count, int(_get(days, "then"))
+        reach = (reaches_reference(now, then, fte_on(staffing, bucket.last), bucket.last, reference),
+                 _get(days, "reach", EMPTY))  # fmt: skip
+    return capacity_cells(
+        bucket, (int(_get(days, "active")), _get(days, "active_people", EMPTY)),
+        (int(_get(days, "paused")), _get(days, "paused_people", EMPTY)),
+        (_get(days, "active_end", EMPTY).count, _get(days, "active_end", EMPTY)),
+        (_get(days, "paused_end", EMPTY).count, _get(days, "paused_end", EMPTY)),
+        staffing=staffing if whole else None, reference=reference, reach=reach,
+    )  # fmt: skip
+
+
+def _times(counts: dict, percentiles: dict, key: tuple, prefix: str, inside: bool | None) -> Times:
+    taken, handled = percentiles.get((*key, inside), (None, None))
+    return Times(
+        int(_get(counts, f"{prefix}_alerts")), _get(counts, f"{prefix}_alerts_people", EMPTY),
+        tuple(taken) if taken else (None, None), _get(counts, f"{prefix}_taken_people", EMPTY),
+        tuple(handled) if handled else (None, None), _get(counts, f"{prefix}_handled_people", EMPTY),
+    )  # fmt: skip
+
+
+def _alarm(alerts: tuple, days: dict, key: tuple, bucket: Bucket, fte) -> dict:
+    counts_of, percentiles, retries_of = alerts
+    counts, retries = counts_of.get(key, {}), retries_of.get(key, {})
+    return alarm_cells(
+        bucket, _times(counts, percentiles, key, "all", None), _times(counts, percentiles, key, "inside", True),
+        _times(counts, percentiles, key, "outside", False),
+        colours={c: (int(_get(counts, f"colour_{c}")), _get(counts, f"colour_{c}_people", EMPTY))
+                 for c in ("red", "yellow")},
+        kinds={k: (int(_get(counts, f"kind_{k}")), _get(counts, f"kind_{k}_people", EMPTY)) for k in KIND_COLUMNS},
+        active=(int(_get(days, "active")), _get(days, "active_people", EMPTY)),
+        handled=(int(_get(counts, "all_handled")), int(_get(counts, "within"))),
+        retries=(int(_get(retries, "retries")), _get(retries, "people", EMPTY)), fte=fte,
+    )  # fmt: skip
+
+
+def _adherence(days: dict, by_type: dict | None, key: tuple) -> dict:
+    types = {}
+    for (idx, area, mtype), figures in (by_type or {}).items():
+        if (idx, area) == key:
+            types[mtype] = (float(Decimal(figures["sevenths"]) / 7), float(figures["received"]), figures["people"])
+    without = _get(days, "without_plan", EMPTY)
+    return adherence_cells(int(_get(days, "planned")), _get(days, "everyone", EMPTY), (without.count, without), types)
+
+
+def _funnel_by_area(events, areas: dict[str, int]) -> dict[int, tuple[list, list]]:
+    """Each area's events sorted by day (with the days, for bisect)."""
+    out: dict[int, list] = defaultdict(list)
+    for event in events:
+        out[event.municipality_id].append(event)
+        out[WHOLE_AREA].append(event)
+    return {area: (sorted(es, key=lambda e: e.day), sorted(e.day for e in es)) for area, es in out.items()}
+
+
+def report_figures(
+    *,
+    municipality_ids: Iterable[int],
+    areas: dict[str, int],
+    period: Period,
+    sections: Iterable[str],
+    whole_centre: bool,
+    staffing: list[StaffingRow] | None,
+    reference: int,
+    hours: OpeningHours,
+    plans=(),
+    funnel_events=(),
+) -> dict[str, AreaReport]:
+    """Every area's figures before the small-cell rule (`areas`: the report's name of each area →
+    its kommune, or WHOLE_AREA), as insight.figures.area_figures computes them from rows."""
+    wanted = set(sections)
+    ids = sorted(municipality_ids)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '128MB'")  # the sorts and hashes of a year fit in memory
+        cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves on these few passes
+        counting = Counting(cursor, ids, period, whole_centre=whole_centre)
+        days, by_type = counting.days(plans if "adherence" in wanted else ())
+        alerts = counting.alerts(hours) if "alarm_burden" in wanted else None
+        cursor.execute("DROP TABLE IF EXISTS insight_segments, insight_pieces, insight_days, insight_types, "
+                       "insight_alert_rows, insight_alerts, insight_alert_people, insight_retries")  # fmt: skip
+    events = _funnel_by_area(funnel_events, areas) if "funnel" in wanted else {}
+    reports: dict[str, AreaReport] = {}
+    for name, area in areas.items():
+        figures = []
+        for idx, bucket in enumerate(_buckets(period)):
+            key = (idx, area)
+            these = days.get(key, {})
+            out: dict[str, dict] = {}
+            cap = _capacity(these, bucket, staffing=staffing, reference=reference,
+                            whole=whole_centre and area == WHOLE_AREA)  # fmt: skip
+            if "capacity" in wanted:
+                out["capacity"] = cap
+            if alerts is not None:
+                out["alarm_burden"] = _alarm(alerts, these, key, bucket, cap["nurse_fte"])
+            if "adherence" in wanted:
+                out["adherence"] = _adherence(these, by_type, key)
+            if "funnel" in wanted:
+                ordered, day_list = events.get(area, ([], []))
+                low, high = bisect.bisect_left(day_list, bucket.first), bisect.bisect_right(day_list, bucket.last)
+                out["funnel"] = funnel(Rows(funnel=ordered[low:high]), bucket)
+            figures.append(out)
+        reports[name] = AreaReport(total=figures[0], buckets=figures[1:])
+    return reports
