@@ -13,7 +13,11 @@ stand-ins (dho/dev/, docs/helseid.md) are started the same way and stopped with 
 mode only, never in test mode or with production settings, and only where no real HelseID or journaling
 service is configured (`standins_wanted`). Their settings (DHO_HELSEID_*, DHO_JFT_*) go to the command.
 
-    python -m dho.embedded with-services [--standins] -- CMD ...   start what is missing, run CMD, stop what we started
+    python -m dho.embedded with-services [--pooler] [--standins] -- CMD ...
+        start what is missing, run CMD, stop what we started
+
+`--pooler` (or DHO_POOLER=1) puts PgBouncer in transaction mode in front of the PostgreSQL, embedded or
+configured, and hands CMD a DATABASE_URL through it and DHO_DIRECT_DATABASE_URL beside it (dho/pooler.py).
 """
 
 from __future__ import annotations
@@ -373,7 +377,23 @@ def _services_env(started: list) -> dict:
             started.append(redis_stop)
         env["REDIS_URL"] = redis_url()
         print(f"Innebygd Redis på {env['REDIS_URL']}", file=sys.stderr, flush=True)
+    if _pooler_wanted or _flag(env, "DHO_POOLER"):
+        _pooler_start(env, started)
     return env
+
+
+_pooler_wanted: list[bool] = []  # `with-services --pooler` (main)
+
+
+def _pooler_start(env: dict, started: list) -> None:
+    """PgBouncer in front of env's DATABASE_URL (dho/pooler.py), unless the command is already behind one
+    (a wrapper inside the command, which inherits DHO_POOLER, starts no second one)."""
+    if env.get("DHO_DIRECT_DATABASE_URL"):
+        return
+    from dho import pooler
+
+    env.update(pooler.environment_through(env, started, DEVELOPMENT_APP_PASSWORD))
+    print(f"PgBouncer (transaksjonsmodus) på {pooler.safe_url(env['DATABASE_URL'])}", file=sys.stderr, flush=True)
 
 
 # --- the stand-ins of national services (dho/dev/), for `make run` --------------------------------
@@ -421,6 +441,9 @@ def standins_start(started: list) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:2] == ["with-services", "--pooler"]:  # first: `with-services --pooler [--standins] -- CMD`
+        _pooler_wanted.append(True)
+        argv = ["with-services", *argv[2:]]
     if len(argv) >= 2 and argv[0] == "with-services" and argv[1] == "--":
         return with_services(argv[2:])
     if len(argv) >= 3 and argv[0] == "with-services" and argv[1] == "--standins" and argv[2] == "--":

@@ -36,18 +36,71 @@ def owner_connection():
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, app_role_first):
     """The test database is created and migrated as its owner (each pytest-xdist worker its own:
-    pytest-django suffixes the name with the worker's id, `test_…_gw0`)."""
+    pytest-django suffixes the name with the worker's id, `test_…_gw0`), on the server itself when the
+    run goes through a pooler (`make test-pooler`), as production's `migrate` does."""
     rls.connection_use("owner")
+    address_use(direct=True)
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, app_role_first):
-    """pytest-django's setup (as the owner, see above), then the app role for every test; the owner
-    again to drop the database at the end."""
+    """pytest-django's setup (as the owner, see above), then the app role for every test (through the
+    pooler, if any); the owner on the server itself again to drop the database at the end."""
     app_role_first.release()  # migrated: the app role exists now
     rls.connection_use("app")
+    address_use(direct=False)
     yield
     rls.connection_use("owner")
+    address_use(direct=True)
+    with server_connect() as server:
+        pooled_connections_close(server, connection.settings_dict["NAME"])
+
+
+# --- behind a pooler (`make test-pooler`, dho/pooler.py; settings.DHO_DB_DIRECT) ----------------------
+# The tests run through PgBouncer in transaction mode; a database is created, copied and dropped on the
+# server itself, where no pooled connection stands in the way (CREATE DATABASE … TEMPLATE and DROP
+# DATABASE refuse while one is open), and the session-wide advisory lock below is taken there (through
+# the pooler it would stay with a server connection after the client let go).
+
+_pooled_address: dict = {}
+
+
+def address_use(*, direct: bool) -> None:
+    """Points the default connection at the server itself or back at the pooler; nothing without one."""
+    if settings.DHO_DB_DIRECT is None:
+        return
+    default = settings.DATABASES["default"]
+    _pooled_address.setdefault("address", {"HOST": default["HOST"], "PORT": default["PORT"]})
+    address = settings.DHO_DB_DIRECT if direct else _pooled_address["address"]
+    connection.close()
+    for settings_dict in {id(d): d for d in (connection.settings_dict, default)}.values():
+        settings_dict.update(address)
+
+
+def server_connect(dbname: str = "postgres"):
+    """A connection as the tables' owner to the server itself (past the pooler, if any), autocommit."""
+    import psycopg
+
+    d, owner = settings.DATABASES["default"], settings.DHO_DB_OWNER
+    address = settings.DHO_DB_DIRECT or {"HOST": d["HOST"], "PORT": d["PORT"]}
+    return psycopg.connect(
+        host=address["HOST"] or None,
+        port=address["PORT"] or None,
+        dbname=dbname,
+        user=owner["USER"] or None,
+        password=owner["PASSWORD"] or None,
+        autocommit=True,
+    )
+
+
+def pooled_connections_close(server, dbname: str) -> None:
+    """Ends the pooler's idle server connections to a database (before it is copied or dropped)."""
+    if settings.DHO_DB_DIRECT is not None:
+        server.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            [dbname],
+        )
 
 
 APP_ROLE_LOCK = 4_809_231_007  # an advisory lock key of the suite's own
@@ -60,17 +113,8 @@ def app_role_first():
     worker migrates (and creates it) while the others wait, so no two run CREATE ROLE together."""
     from types import SimpleNamespace
 
-    import psycopg
-
-    d, owner, role = settings.DATABASES["default"], settings.DHO_DB_OWNER, settings.DHO_DB_APP_ROLE
-    server = psycopg.connect(
-        host=d["HOST"] or None,
-        port=d["PORT"] or None,
-        dbname="postgres",
-        user=owner["USER"] or None,
-        password=owner["PASSWORD"] or None,
-        autocommit=True,
-    )
+    role = settings.DHO_DB_APP_ROLE
+    server = server_connect()  # past a pooler: the lock is the session's
 
     def role_exists() -> bool:
         return server.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone() is not None
