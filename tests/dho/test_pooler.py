@@ -25,6 +25,19 @@ from tests.conftest import verified_client
 pytestmark = pytest.mark.skipif(pgbouncer.binary() is None, reason=pgbouncer.INSTALL_HINT)
 
 
+def test_the_connection_binds_on_the_client_and_prepares_nothing(db):
+    # Django's psycopg backend: client-side binding (ClientCursor) unless OPTIONS server_side_binding,
+    # and no prepared statements (prepare_threshold None): nothing a statement leaves on the server.
+    connection.ensure_connection()
+    assert issubclass(connection.connection.cursor_factory, psycopg.ClientCursor)
+    assert connection.connection.prepare_threshold is None
+    with connection.cursor() as cursor:
+        for _ in range(10):  # psycopg would prepare a statement after 5 runs with a threshold
+            cursor.execute("SELECT count(*) FROM tenants_municipality WHERE id > %s", [0])
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == 0
+
+
 def _server_url(role: dict, dbname: str) -> str:
     """The test PostgreSQL itself (past the pooler `make test-pooler` runs the suite through, if any)."""
     d = connection.settings_dict
