@@ -49,7 +49,12 @@ def django_db_setup(django_db_setup, app_role_first):
     app_role_first.release()  # migrated: the app role exists now
     rls.connection_use("app")
     address_use(direct=False)
+    if settings.DHO_DB_DIRECT is not None:
+        connection.execute_wrappers.append(SessionScopeBehindPooler())  # the test thread's connection
     yield
+    connection.execute_wrappers[:] = [
+        w for w in connection.execute_wrappers if not isinstance(w, SessionScopeBehindPooler)
+    ]
     rls.connection_use("owner")
     address_use(direct=True)
     with server_connect() as server:
@@ -91,6 +96,48 @@ def server_connect(dbname: str = "postgres"):
         password=owner["PASSWORD"] or None,
         autocommit=True,
     )
+
+
+class SessionScopeBehindPooler:
+    """The test scope below is session-wide; behind a pooler in transaction mode a session is one
+    transaction long, and the test's next statement may run on another server connection (one a live
+    server's request or a Celery task just used). So, on the test thread's connection only, the value
+    the test sets session-wide is kept here and put in place, SET LOCAL, in each transaction the test
+    starts: its statements in autocommit each get a transaction of their own, a test's transaction
+    gets it before its first statement. What the test sees is what a session would show it; the
+    platform's own code (requests, tasks) is not touched."""
+
+    SESSION_WIDE = ("SELECT set_config(%s, %s, false)", "SELECT set_config(%s, '', false)")
+
+    def __init__(self):
+        self.scope: str | None = None  # the session-wide value the test set last; None: none yet
+
+    def __call__(self, execute, sql, params, many, context):
+        import psycopg
+
+        conn = context["connection"]
+        raw = conn.connection
+        self._record(sql, params)
+        if self.scope is None or conn.settings_dict["USER"] != settings.DHO_DB_APP["USER"]:
+            return execute(sql, params, many, context)
+        if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            return execute(sql, params, many, context)  # inside a transaction that has its scope
+        if conn.in_atomic_block:  # the first statement of the test's transaction: the scope first
+            raw.execute("SELECT set_config(%s, %s, true)", [rls.SCOPE_SETTING, self.scope])
+            return execute(sql, params, many, context)
+        with raw.transaction():  # autocommit: this statement in a transaction with the scope
+            raw.execute("SELECT set_config(%s, %s, true)", [rls.SCOPE_SETTING, self.scope])
+            if isinstance(sql, str) and sql.startswith(self.SESSION_WIDE):  # SET LOCAL: nothing left behind
+                sql = sql.replace(", false)", ", true)", 1)
+            return execute(sql, params, many, context)
+
+    def _record(self, sql, params) -> None:
+        if not (isinstance(sql, str) and isinstance(params, list | tuple) and list(params[:1]) == [rls.SCOPE_SETTING]):
+            return
+        if sql.startswith(self.SESSION_WIDE[0]):
+            self.scope = params[1]
+        elif sql.startswith(self.SESSION_WIDE[1]):  # a task's or a request's clearing
+            self.scope = ""
 
 
 def pooled_connections_close(server, dbname: str) -> None:
