@@ -377,12 +377,9 @@ def _services_env(started: list) -> dict:
             started.append(redis_stop)
         env["REDIS_URL"] = redis_url()
         print(f"Innebygd Redis på {env['REDIS_URL']}", file=sys.stderr, flush=True)
-    if _pooler_wanted or _flag(env, "DHO_POOLER"):
+    if _flag(env, "DHO_POOLER"):
         _pooler_start(env, started)
     return env
-
-
-_pooler_wanted: list[bool] = []  # `with-services --pooler` (main)
 
 
 def _pooler_start(env: dict, started: list) -> None:
@@ -442,7 +439,7 @@ def standins_start(started: list) -> dict[str, str]:
 
 def main(argv: list[str]) -> int:
     if argv[:2] == ["with-services", "--pooler"]:  # first: `with-services --pooler [--standins] -- CMD`
-        _pooler_wanted.append(True)
+        os.environ["DHO_POOLER"] = "1"
         argv = ["with-services", *argv[2:]]
     if len(argv) >= 2 and argv[0] == "with-services" and argv[1] == "--":
         return with_services(argv[2:])

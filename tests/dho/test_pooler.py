@@ -10,6 +10,10 @@ Skips, saying why, where pgbouncer is not installed (scripts/ensure-pgbouncer.sh
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -131,3 +135,21 @@ def test_pages_work_through_the_pooler_and_each_request_has_its_own_scope(transa
         # tests/database_roles.py, on that same connection: the request's statement clears it first.)
         assert verified_client(world.u.nurse_nordrefollo).get(page).status_code == 404
         assert nurse.get(page).status_code == 200
+
+
+def test_with_services_pooler_hands_the_command_a_pooled_and_a_direct_address_and_stops_it(db):
+    # What `make test-pooler` runs, against this run's PostgreSQL and Redis (configured: none is started).
+    direct = _server_url(settings.DHO_DB_OWNER, "postgres")
+    env = {k: v for k, v in os.environ.items() if k not in ("DHO_DIRECT_DATABASE_URL", "DHO_DB_POOLER", "DHO_POOLER")}
+    env |= {"DATABASE_URL": direct, "REDIS_URL": settings.REDIS_URL}
+    show = "import os; print(*(os.environ[k] for k in ('DATABASE_URL', 'DHO_DIRECT_DATABASE_URL', 'DHO_DB_POOLER')))"
+    command = [sys.executable, "-m", "dho.embedded", "with-services", "--pooler", "--", sys.executable, "-c", show]
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    pooled, handed_direct, kind = result.stdout.split()
+    assert (handed_direct, kind) == (direct, "pgbouncer")
+    port = pgbouncer.Address.of(pooled).port
+    assert pooled == direct.replace(direct.split("@")[1].split("/")[0], f"127.0.0.1:{port}")
+    with pytest.raises(psycopg.OperationalError):  # stopped with the command
+        psycopg.connect(pooled, connect_timeout=2)
