@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 export XDG_RUNTIME_DIR ?= /tmp
 
-.PHONY: run test lint lock bench-ingest bench-worklist bench-billing bench-insight bench-journaling clean-var
+.PHONY: run test test-pooler lint lock bench-ingest bench-worklist bench-billing bench-insight bench-journaling clean-var
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ run: $(STAMP)
 test: $(DEV_STAMP)
 	@sh scripts/ensure-chromium.sh
 	DHO_TESTING=1 exec $(PY) -m dho.embedded with-services -- $(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
+
+## The same suite through PgBouncer in transaction mode in front of the same PostgreSQL (dho/pooler.py,
+## docs/operations.md «Connection pooler»): what production's pooler allows, nothing kept between
+## transactions. The test databases are made, copied and dropped on the server itself.
+test-pooler: $(DEV_STAMP)
+	@sh scripts/ensure-chromium.sh
+	@sh scripts/ensure-pgbouncer.sh
+	DHO_TESTING=1 exec $(PY) -m dho.embedded with-services --pooler -- $(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 ## Needs no database or Redis and nothing exported: the Django checks read dho/settings_static.py.
 ## mypy checks what pyproject.toml's [tool.mypy] lists; makemigrations finds no model change without a migration.

@@ -17,7 +17,11 @@ While the command runs, an embedded Redis the wrapper started and whose process 
 (dho/supervise.py: back-off 1 s doubling to 30 s, the log says so; `redis_watch`). A pid file is
 only acted on while its process is the server it names (`_pid_of_ours`).
 
-    python -m dho.embedded with-services [--standins] -- CMD ...   start what is missing, run CMD, stop what we started
+    python -m dho.embedded with-services [--pooler] [--standins] -- CMD ...
+        start what is missing, run CMD, stop what we started
+
+`--pooler` (or DHO_POOLER=1) puts PgBouncer in transaction mode in front of the PostgreSQL, embedded or
+configured, and hands CMD a DATABASE_URL through it and DHO_DIRECT_DATABASE_URL beside it (dho/pooler.py).
 """
 
 from __future__ import annotations
@@ -441,7 +445,20 @@ def _services_env(started: list, watched: list) -> dict:
             watched.append(redis_watch())
         env["REDIS_URL"] = redis_url()
         print(f"Innebygd Redis på {env['REDIS_URL']}", file=sys.stderr, flush=True)
+    if _flag(env, "DHO_POOLER"):
+        _pooler_start(env, started)
     return env
+
+
+def _pooler_start(env: dict, started: list) -> None:
+    """PgBouncer in front of env's DATABASE_URL (dho/pooler.py), unless the command is already behind one
+    (a wrapper inside the command, which inherits DHO_POOLER, starts no second one)."""
+    if env.get("DHO_DIRECT_DATABASE_URL"):
+        return
+    from dho import pooler
+
+    env.update(pooler.environment_through(env, started, DEVELOPMENT_APP_PASSWORD))
+    print(f"PgBouncer (transaksjonsmodus) på {pooler.safe_url(env['DATABASE_URL'])}", file=sys.stderr, flush=True)
 
 
 # --- the stand-ins of national services (dho/dev/), for `make run` --------------------------------
@@ -489,6 +506,9 @@ def standins_start(started: list) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:2] == ["with-services", "--pooler"]:  # first: `with-services --pooler [--standins] -- CMD`
+        os.environ["DHO_POOLER"] = "1"
+        argv = ["with-services", *argv[2:]]
     if len(argv) >= 2 and argv[0] == "with-services" and argv[1] == "--":
         return with_services(argv[2:])
     if len(argv) >= 3 and argv[0] == "with-services" and argv[1] == "--standins" and argv[2] == "--":

@@ -175,6 +175,22 @@ DHO_DB_APP = {"USER": _db_app["USER"], "PASSWORD": _db_app["PASSWORD"]}
 DATABASES = {"default": _db_owner if DHO_DB_AS_OWNER else _db_app}
 # Several test runs may share one server (developers in parallel): DHO_TEST_DB names each its own database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DHO_TEST_DB") or None}
+# Behind a connection pooler in transaction mode (DHO_DB_POOLER=pgbouncer; docs/operations.md,
+# «Connection pooler»): each transaction may run on another server connection, so nothing may live
+# longer than one. Django's psycopg backend already binds parameters on the client and prepares no
+# statement (prepare_threshold None, said here too); what is left is QuerySet.iterator(), which opens a
+# server-side cursor (WITH HOLD outside a transaction): off, it reads in chunks of one query instead.
+# The scope is SET LOCAL (tenants/rls.py). DHO_DIRECT_DATABASE_URL, when given, is the server itself,
+# for what must bypass the pooler: the test suite creates, copies and drops its databases there.
+DHO_DB_POOLER = os.environ.get("DHO_DB_POOLER", "").strip().lower()
+if DHO_DB_POOLER not in {"", "pgbouncer"}:
+    raise ImproperlyConfigured(f"DHO_DB_POOLER: «{DHO_DB_POOLER}» er ukjent; bruk «pgbouncer» eller la den stå tom.")
+if DHO_DB_POOLER:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+_direct_url = os.environ.get("DHO_DIRECT_DATABASE_URL", "")
+_direct = dj_database_url.parse(_direct_url) if _direct_url and DHO_DB_POOLER else None
+DHO_DB_DIRECT = {"HOST": _direct["HOST"], "PORT": _direct["PORT"]} if _direct else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = _embedded_or_refuse(embedded.redis_url_or_embedded)

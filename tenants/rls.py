@@ -73,17 +73,22 @@ def _set(raw: str, using: str) -> None:
         cursor.execute("SELECT set_config(%s, %s, true)", [SCOPE_SETTING, raw])
 
 
-def _set_from_query(sql: str, params: list, using: str, session_clear: bool = False) -> None:
-    """The scope is the ids a query returns, worked out and set in one round trip (every request).
-    `session_clear`: the same statement also clears a session-wide value (see session_scope_clear)."""
+def scope_statement(sql: str, params: list, session_clear: bool = False) -> tuple[str, list]:
+    """The statement that sets the scope to the ids a query returns, and its parameters: worked out and
+    set in one round trip (every request). `session_clear`: it also clears a session-wide value (see
+    session_scope_clear). tests/dho/test_pooler.py runs it through PgBouncer in transaction mode."""
     # Our own query (the reach, or the ORM's SQL), its values as parameters.
     clear = "set_config(%s, '', false), " if session_clear else ""
     statement = (
         f"SELECT {clear}set_config(%s, COALESCE((SELECT array_agg(DISTINCT m ORDER BY m)::text"  # noqa: S608
         f" FROM ({sql}) AS reach(m)), '{{}}'), true)"
     )
+    return statement, [SCOPE_SETTING] * (2 if session_clear else 1) + list(params)
+
+
+def _set_from_query(sql: str, params: list, using: str, session_clear: bool = False) -> None:
     with connections[using].cursor() as cursor:
-        cursor.execute(statement, [SCOPE_SETTING] * (2 if session_clear else 1) + list(params))
+        cursor.execute(*scope_statement(sql, params, session_clear))
 
 
 def _in_transaction(using: str) -> None:
@@ -133,7 +138,14 @@ def scoped_to_query(sql: str, params: list, using: str = "default", session_clea
 def session_scope_clear(sender=None, **kwargs) -> None:
     """Celery's task_prerun: a reused connection starts with no scope. SET LOCAL ends with its
     transaction, but a session-wide set_config(…, false) outlives COMMIT; whoever set one, the next
-    task on this connection does not inherit it. (A request clears it in its scope's statement.)"""
+    task on this connection does not inherit it. (A request clears it in its scope's statement.)
+
+    Behind a pooler in transaction mode (docs/operations.md, «Connection pooler») this statement runs
+    in a transaction of its own, on whichever server connection is free, and the task's transactions
+    may run on others: it guarantees nothing there, and needs to guarantee nothing. The platform never
+    sets a session-wide scope (only SET LOCAL, which ends with its transaction); the session-wide
+    set_config here and in a request's statement only ever set the empty value, which shows no rows,
+    so whichever server connection keeps it, the next transaction on it starts with no scope."""
     conn = connections["default"]
     if conn.connection is None or conn.in_atomic_block or conn.vendor != "postgresql":
         return  # a new connection has none; inside a transaction the caller's scope stands

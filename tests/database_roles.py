@@ -36,18 +36,118 @@ def owner_connection():
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, app_role_first):
     """The test database is created and migrated as its owner (each pytest-xdist worker its own:
-    pytest-django suffixes the name with the worker's id, `test_…_gw0`)."""
+    pytest-django suffixes the name with the worker's id, `test_…_gw0`), on the server itself when the
+    run goes through a pooler (`make test-pooler`), as production's `migrate` does."""
     rls.connection_use("owner")
+    address_use(direct=True)
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, app_role_first):
-    """pytest-django's setup (as the owner, see above), then the app role for every test; the owner
-    again to drop the database at the end."""
+    """pytest-django's setup (as the owner, see above), then the app role for every test (through the
+    pooler, if any); the owner on the server itself again to drop the database at the end."""
     app_role_first.release()  # migrated: the app role exists now
     rls.connection_use("app")
+    address_use(direct=False)
+    if settings.DHO_DB_DIRECT is not None:
+        connection.execute_wrappers.append(SessionScopeBehindPooler())  # the test thread's connection
     yield
+    connection.execute_wrappers[:] = [
+        w for w in connection.execute_wrappers if not isinstance(w, SessionScopeBehindPooler)
+    ]
     rls.connection_use("owner")
+    address_use(direct=True)
+    with server_connect() as server:
+        pooled_connections_close(server, connection.settings_dict["NAME"])
+
+
+# --- behind a pooler (`make test-pooler`, dho/pooler.py; settings.DHO_DB_DIRECT) ----------------------
+# The tests run through PgBouncer in transaction mode; a database is created, copied and dropped on the
+# server itself, where no pooled connection stands in the way (CREATE DATABASE … TEMPLATE and DROP
+# DATABASE refuse while one is open), and the session-wide advisory lock below is taken there (through
+# the pooler it would stay with a server connection after the client let go).
+
+_pooled_address: dict = {}
+
+
+def address_use(*, direct: bool) -> None:
+    """Points the default connection at the server itself or back at the pooler; nothing without one."""
+    if settings.DHO_DB_DIRECT is None:
+        return
+    default = settings.DATABASES["default"]
+    _pooled_address.setdefault("address", {"HOST": default["HOST"], "PORT": default["PORT"]})
+    address = settings.DHO_DB_DIRECT if direct else _pooled_address["address"]
+    connection.close()
+    for settings_dict in {id(d): d for d in (connection.settings_dict, default)}.values():
+        settings_dict.update(address)
+
+
+def server_connect(dbname: str = "postgres"):
+    """A connection as the tables' owner to the server itself (past the pooler, if any), autocommit."""
+    import psycopg
+
+    d, owner = settings.DATABASES["default"], settings.DHO_DB_OWNER
+    address = settings.DHO_DB_DIRECT or {"HOST": d["HOST"], "PORT": d["PORT"]}
+    return psycopg.connect(
+        host=address["HOST"] or None,
+        port=address["PORT"] or None,
+        dbname=dbname,
+        user=owner["USER"] or None,
+        password=owner["PASSWORD"] or None,
+        autocommit=True,
+    )
+
+
+class SessionScopeBehindPooler:
+    """The test scope below is session-wide; behind a pooler in transaction mode a session is one
+    transaction long, and the test's next statement may run on another server connection (one a live
+    server's request or a Celery task just used). So, on the test thread's connection only, the value
+    the test sets session-wide is kept here and put in place, SET LOCAL, in each transaction the test
+    starts: its statements in autocommit each get a transaction of their own, a test's transaction
+    gets it before its first statement. What the test sees is what a session would show it; the
+    platform's own code (requests, tasks) is not touched."""
+
+    SESSION_WIDE = ("SELECT set_config(%s, %s, false)", "SELECT set_config(%s, '', false)")
+
+    def __init__(self):
+        self.scope: str | None = None  # the session-wide value the test set last; None: none yet
+
+    def __call__(self, execute, sql, params, many, context):
+        import psycopg
+
+        conn = context["connection"]
+        raw = conn.connection
+        self._record(sql, params)
+        if self.scope is None or conn.settings_dict["USER"] != settings.DHO_DB_APP["USER"]:
+            return execute(sql, params, many, context)
+        if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            return execute(sql, params, many, context)  # inside a transaction that has its scope
+        if conn.in_atomic_block:  # the first statement of the test's transaction: the scope first
+            raw.execute("SELECT set_config(%s, %s, true)", [rls.SCOPE_SETTING, self.scope])
+            return execute(sql, params, many, context)
+        with raw.transaction():  # autocommit: this statement in a transaction with the scope
+            raw.execute("SELECT set_config(%s, %s, true)", [rls.SCOPE_SETTING, self.scope])
+            if isinstance(sql, str) and sql.startswith(self.SESSION_WIDE):  # SET LOCAL: nothing left behind
+                sql = sql.replace(", false)", ", true)", 1)
+            return execute(sql, params, many, context)
+
+    def _record(self, sql, params) -> None:
+        if not (isinstance(sql, str) and isinstance(params, list | tuple) and list(params[:1]) == [rls.SCOPE_SETTING]):
+            return
+        if sql.startswith(self.SESSION_WIDE[0]):
+            self.scope = params[1]
+        elif sql.startswith(self.SESSION_WIDE[1]):  # a task's or a request's clearing
+            self.scope = ""
+
+
+def pooled_connections_close(server, dbname: str) -> None:
+    """Ends the pooler's idle server connections to a database (before it is copied or dropped)."""
+    if settings.DHO_DB_DIRECT is not None:
+        server.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            [dbname],
+        )
 
 
 APP_ROLE_LOCK = 4_809_231_007  # an advisory lock key of the suite's own
@@ -60,17 +160,8 @@ def app_role_first():
     worker migrates (and creates it) while the others wait, so no two run CREATE ROLE together."""
     from types import SimpleNamespace
 
-    import psycopg
-
-    d, owner, role = settings.DATABASES["default"], settings.DHO_DB_OWNER, settings.DHO_DB_APP_ROLE
-    server = psycopg.connect(
-        host=d["HOST"] or None,
-        port=d["PORT"] or None,
-        dbname="postgres",
-        user=owner["USER"] or None,
-        password=owner["PASSWORD"] or None,
-        autocommit=True,
-    )
+    role = settings.DHO_DB_APP_ROLE
+    server = server_connect()  # past a pooler: the lock is the session's
 
     def role_exists() -> bool:
         return server.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone() is not None

@@ -20,14 +20,20 @@ from __future__ import annotations
 import copy
 from types import SimpleNamespace
 
-import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
 from django.db.models.signals import post_save
 
 from tenants.models import Municipality
-from tests.database_roles import _municipality_made, _scope_all, committed_beside, owner_connection
+from tests.database_roles import (
+    _municipality_made,
+    _scope_all,
+    committed_beside,
+    owner_connection,
+    pooled_connections_close,
+    server_connect,
+)
 
 WORLD_SUFFIX = "_world"
 WORLD_IDS_FROM = 1_000_000_000  # the copy's sequences start here (an int column holds up to 2,147,483,647)
@@ -50,13 +56,15 @@ class WorldDatabase:
         return f"{self.empty_name}{WORLD_SUFFIX}"
 
     def create(self) -> None:
-        """The copy of the freshly migrated test database (as its owner; no one may be connected to it)."""
+        """The copy of the freshly migrated test database (as its owner, on the server itself; no one
+        may be connected to it, a pooler's idle connection neither)."""
         self.empty_name = connection.settings_dict["NAME"]
         connection.close()
-        with _server() as server:
+        with server_connect() as server:
             server.execute(f'DROP DATABASE IF EXISTS "{self.world_name}" WITH (FORCE)')
+            pooled_connections_close(server, self.empty_name)
             server.execute(f'CREATE DATABASE "{self.world_name}" TEMPLATE "{self.empty_name}" STRATEGY FILE_COPY')
-        with _server(self.world_name) as copy_:
+        with server_connect(self.world_name) as copy_:
             # Ids stay unique across the worker's two databases, as they were in one: what outlives a
             # test (the stand-ins' received documents, Redis keys) is keyed by ids.
             for (sequence,) in copy_.execute("SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences"):
@@ -64,7 +72,7 @@ class WorldDatabase:
 
     def drop(self) -> None:
         self.use(world=False)
-        with _server() as server:
+        with server_connect() as server:
             server.execute(f'DROP DATABASE IF EXISTS "{self.world_name}" WITH (FORCE)')
 
     def use(self, *, world: bool) -> bool:
@@ -108,18 +116,6 @@ class WorldDatabase:
     def copy(self) -> SimpleNamespace:
         assert self.world is not None and connection.settings_dict["NAME"] == self.world_name
         return copy.deepcopy(self.world)
-
-
-def _server(dbname: str = "postgres"):
-    d, owner = settings.DATABASES["default"], settings.DHO_DB_OWNER
-    return psycopg.connect(
-        host=d["HOST"] or None,
-        port=d["PORT"] or None,
-        dbname=dbname,
-        user=owner["USER"] or None,
-        password=owner["PASSWORD"] or None,
-        autocommit=True,
-    )
 
 
 _state = WorldDatabase()

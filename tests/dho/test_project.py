@@ -24,10 +24,30 @@ REQUIRED = re.compile(r"^\$\{[A-Z_]+:\?[^}]+\}$")
 DATABASE_SECRETS = {"DATABASE_URL", "POSTGRES_PASSWORD", "DHO_DB_OWNER_PASSWORD", "DHO_DB_APP_PASSWORD"}
 
 
-def test_compose_has_the_six_services():
-    assert set(_compose_services()) == {"db", "redis", "migrate", "web", "worker", "beat"}
+def test_compose_has_the_seven_services():
+    assert set(_compose_services()) == {"db", "pgbouncer", "redis", "migrate", "web", "worker", "beat"}
     assert _compose_services()["db"]["image"].startswith("postgres:16")
     assert _compose_services()["redis"]["image"].startswith("redis:7")
+
+
+def test_web_worker_and_beat_go_through_pgbouncer_in_transaction_mode_and_migrate_goes_direct():
+    services = _compose_services()
+    pooler = services["pgbouncer"]
+    assert pooler["image"].startswith("edoburu/pgbouncer:v")  # a pinned version, never latest
+    env = pooler["environment"]
+    assert (env["POOL_MODE"], env["AUTH_TYPE"], env["DB_HOST"], env["DB_USER"]) == (
+        "transaction",
+        "scram-sha-256",
+        "db",
+        "dho_app",
+    )
+    assert pooler["depends_on"]["db"] == {"condition": "service_healthy"}
+    assert "@db:5432/" in services["migrate"]["environment"]["DATABASE_URL"]
+    for name in APP_SERVERS:
+        spec = services[name]
+        assert "@pgbouncer:5432/dho" in spec["environment"]["DATABASE_APP_URL"], name
+        assert spec["environment"]["DHO_DB_POOLER"] == "pgbouncer", name  # no server-side cursors
+        assert "pgbouncer" in spec["depends_on"], name
 
 
 def test_it_migrates_once_as_the_owner_and_starts_the_app_after_it_succeeded():
@@ -114,6 +134,28 @@ def test_a_process_given_only_the_app_address_knows_no_owner_and_may_not_migrate
     assert not list(tmp_path.iterdir())  # and no embedded server was started for it
 
 
+def test_behind_a_pooler_the_settings_open_no_server_side_cursor_and_prepare_nothing(tmp_path):
+    code = (
+        "import os, django; os.environ['DJANGO_SETTINGS_MODULE'] = 'dho.settings'; django.setup()\n"
+        "from django.conf import settings; db = settings.DATABASES['default']\n"
+        "print(db.get('DISABLE_SERVER_SIDE_CURSORS', False), db.get('OPTIONS', {}).get('prepare_threshold', '-'),"
+        " settings.DHO_DB_DIRECT)"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DHO_", "REDIS"))}
+    base |= {"DHO_TESTING": "0", "DHO_DEBUG": "0", "SECRET_KEY": "x" * 50, "DHO_VAR_DIR": str(tmp_path)}
+    base |= {"DATABASE_APP_URL": "postgres://dho_app:s@pgbouncer:5432/dho", "REDIS_URL": "redis://r.invalid:6379/0"}
+
+    def settings_with(**env) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base | env, capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+
+    assert settings_with().stdout.strip() == "False - None"  # straight to PostgreSQL: Django's defaults
+    pooled = settings_with(DHO_DB_POOLER="pgbouncer", DHO_DIRECT_DATABASE_URL="postgres://o@db.invalid:5433/dho")
+    assert pooled.stdout.strip() == "True None {'HOST': 'db.invalid', 'PORT': 5433}", pooled.stderr
+    refused = settings_with(DHO_DB_POOLER="pgpool")
+    assert refused.returncode != 0 and "DHO_DB_POOLER: «pgpool» er ukjent" in refused.stderr
+
+
 def test_settings_with_no_redis_configured_and_none_running_refuse_and_start_none(tmp_path):
     # Before, importing the settings started an embedded Redis here and left it running.
     app = {"DATABASE_APP_URL": "postgres://dho_app:secret@db.invalid:5432/dho"}
@@ -122,7 +164,7 @@ def test_settings_with_no_redis_configured_and_none_running_refuse_and_start_non
     assert not list(tmp_path.iterdir())
 
 
-LONG_RUNNING = ["db", "redis", "web", "worker", "beat"]
+LONG_RUNNING = ["db", "pgbouncer", "redis", "web", "worker", "beat"]
 
 
 @pytest.mark.parametrize("service", LONG_RUNNING)
