@@ -413,7 +413,7 @@ def with_services(cmd: list[str], *, standins: bool = False) -> int:
             child[0].terminate()
         return _wait_watching(child[0], watched, received)
     finally:
-        for stop in started:
+        for stop in reversed(started):  # the last started first: the pooler before its PostgreSQL
             stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
