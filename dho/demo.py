@@ -34,6 +34,7 @@ from billing.calculation import Month
 from billing.models import LockedMonth, PriceModel
 from billing.selectors import finance_view_for
 from billing.services import month_lock, price_model_save
+from dho.demo_history import seed_history
 from dho.demo_logins import LOGINS as DEMO_LOGINS
 from dho.demo_orgnr import DEMO_ORGNR
 from dho.demo_persons import PERSONS
@@ -328,8 +329,8 @@ DEVICE_STOCK = [
 ]
 # centre slug → (serial prefix, devices of each type, who keeps the register)
 DEVICE_REGISTERS = {
-    "ovre-romerike": ("OR", 36, "sykepleier.ullensaker"),
-    "agder": ("AG", 24, "sykepleier.agder"),
+    "ovre-romerike": ("OR", 72, "sykepleier.ullensaker"),
+    "agder": ("AG", 36, "sykepleier.agder"),
 }
 # name, diagnosis, device types: lent in one go at oppstart
 DEMO_KITS = [
@@ -1051,6 +1052,7 @@ def _seed_patient_data(municipalities: dict, centres: dict, users: dict) -> Demo
     _seed_readings(centres)
     _seed_forlop(municipalities, users)
     _seed_call_sheet(users)
+    seed_history(municipalities, centres, users)
     _seed_billing(centres, municipalities, users)
     _seed_journal_routes(municipalities, users)
     _seed_gevinst(municipalities, users)
