@@ -34,10 +34,11 @@ from billing.calculation import Month
 from billing.models import LockedMonth, PriceModel
 from billing.selectors import finance_view_for
 from billing.services import month_lock, price_model_save
+from dho.demo_clock import demo_clock
 from dho.demo_history import seed_history
 from dho.demo_logins import LOGINS as DEMO_LOGINS
 from dho.demo_orgnr import DEMO_ORGNR
-from dho.demo_persons import PERSONS
+from dho.demo_persons import BERG_HPR, PERSONS
 from ebp import services as ebp
 from ebp.defaults import TEMPLATES
 from ebp.models import PlanVersion
@@ -126,10 +127,12 @@ LOGINS = [(user, first, last, Role(role), where, staff) for user, first, last, r
 # names Berg on several.
 GP_ALSO_IN = [("fastlege.berg", "3230")]
 
-# Fictional HPR numbers (nine digits, above the register's real range), one per fastlege: a henvisning
-# or the patient page finds a fastlege outside the kommune's list by this number (patients.services.fastlege).
+# Fictional HPR numbers, one per fastlege: a henvisning or the patient page finds a fastlege outside the
+# kommune's list by this number (patients.services.fastlege). Berg's is the HelseID stand-in's Erik Berg's
+# (dho/demo_persons.py), so his login and his memberships name one number; those without a login have
+# nine digits, above the register's real range.
 GP_HPR = {
-    "fastlege.berg": "990000101",
+    "fastlege.berg": BERG_HPR,
     "fastlege.hansen": "990000102",
     "fastlege.olsen": "990000103",
     "fastlege.johansen": "990000104",
@@ -230,13 +233,14 @@ def _seed_plans(users: dict) -> None:
         if "trend_rules" in spec:
             content["trend_rules"] = spec["trend_rules"]
         nurse = users[spec["nurse"]]
-        draft = ebp.draft_start(patient=patient, user=nurse, content=content)
-        ebp.draft_submit(version=draft, user=nurse)
-        ebp.version_approve(version=draft, user=patient.gp, comment="Godkjent i tverrfaglig møte.")
-        # Approved when the forløp started, six months back: routine contacts and evaluations are due
-        # (the follow-up page counts from the approval when there are no contacts and no oppstart row).
-        approved_at = timezone.now() - datetime.timedelta(days=NAMED_STARTED_DAYS_AGO)
-        PlanVersion.objects.filter(pk=draft.pk).update(decided_at=approved_at, submitted_at=approved_at)
+        # Approved when the forløp started, six months back (on the demo's clock): routine contacts and
+        # evaluations are due (the follow-up page counts from the approval when there are no contacts
+        # and no oppstart row).
+        with demo_clock() as clock:
+            clock.at(timezone.now() - datetime.timedelta(days=NAMED_STARTED_DAYS_AGO))
+            draft = ebp.draft_start(patient=patient, user=nurse, content=content)
+            ebp.draft_submit(version=draft, user=nurse)
+            ebp.version_approve(version=draft, user=patient.gp, comment="Godkjent i tverrfaglig møte.")
 
 
 # Readings for the worklist: (patient, type, values oldest → newest over the last days). The last
@@ -746,12 +750,36 @@ def _gevinst_patients(municipalities: dict) -> list[Patient]:
     named = [n.name for n in NAMED_PATIENTS]
     chosen = list(Patient.objects.filter(name__in=named).order_by("name"))
     for number, wanted in GEVINST_PER_KOMMUNE.items():
-        candidates = list(Patient.objects.filter(municipality=municipalities[number], status="active")
+        # Not the year's new patients (dho/demo_history.py, with an oppstart row): their null-punkt is due.
+        candidates = list(Patient.objects.filter(municipality=municipalities[number], status="active",
+                                                 starts__isnull=True)
                           .exclude(name__in=named).order_by("name", "national_id"))  # fmt: skip
         forlops = forlops_of([p.pk for p in candidates])
         ready = [p for p in candidates if p.pk in forlops and add_months(forlops[p.pk].started_on, 6) <= today]
         chosen += ready[:wanted]
     return chosen
+
+
+def _at_ten(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(10)))
+
+
+def _gevinst_register(patient: Patient, user, started: datetime.date, clock, rng: random.Random, survey) -> None:
+    """The null-punkt registered in the first week of the forløp, the 6 months in the week after they
+    ran out (or today), and a survey answer from paper on the day it was answered: each on the clock."""
+    today, day = timezone.localdate(), datetime.timedelta(days=1)
+    clock.at(_at_ten(started + datetime.timedelta(days=rng.randint(1, 6))))
+    service_use_register(patient=patient, user=user, kind="baseline", period_from=add_months(started, -6),
+                         period_to=started - day, values=_gevinst_values(rng, before=True))  # fmt: skip
+    six = min(add_months(started, 6) - day, today)
+    clock.at(_at_ten(six + datetime.timedelta(days=rng.randint(1, 6))))
+    service_use_register(patient=patient, user=user, kind="month_6", period_from=started, period_to=six,
+                         values=_gevinst_values(rng, before=False))  # fmt: skip
+    if survey:
+        answered = today - datetime.timedelta(days=rng.randint(1, 20))
+        clock.at(_at_ten(answered))
+        survey_register(patient=patient, user=user, answered_on=answered, answers=survey.pop(),
+                        comment=rng.choice(SURVEY_COMMENTS))  # fmt: skip
 
 
 def _seed_gevinst(municipalities: dict, users: dict) -> None:
@@ -765,21 +793,12 @@ def _seed_gevinst(municipalities: dict, users: dict) -> None:
     patients = _gevinst_patients(municipalities)
     forlops = forlops_of([p.pk for p in patients])
     surveys = {number: list(mix) for number, mix in SURVEY_MIX.items()}
-    for patient in patients:
-        number = patient.municipality.number
-        user, forlop = users[GEVINST_BY.get(number, CENTRE_NURSE)], forlops.get(patient.pk)
-        if forlop is None:
-            continue
-        started, day = forlop.started_on, datetime.timedelta(days=1)
-        service_use_register(patient=patient, user=user, kind="baseline", period_from=add_months(started, -6),
-                             period_to=started - day, values=_gevinst_values(rng, before=True))  # fmt: skip
-        six = min(add_months(started, 6) - day, today)
-        service_use_register(patient=patient, user=user, kind="month_6", period_from=started, period_to=six,
-                             values=_gevinst_values(rng, before=False))  # fmt: skip
-        if surveys.get(number):
-            answered = today - datetime.timedelta(days=rng.randint(1, 20))
-            survey_register(patient=patient, user=user, answered_on=answered, answers=surveys[number].pop(),
-                            comment=rng.choice(SURVEY_COMMENTS))  # fmt: skip
+    with demo_clock() as clock:
+        for patient in patients:
+            number = patient.municipality.number
+            user, forlop = users[GEVINST_BY.get(number, CENTRE_NURSE)], forlops.get(patient.pk)
+            if forlop is not None:
+                _gevinst_register(patient, user, forlop.started_on, clock, rng, surveys.get(number))
     # Ullensaker's comparison group: six people not followed up, the half-year before and the half-year since.
     half_year_ago, nurse, ullensaker = add_months(today, -6), users[CENTRE_NURSE], municipalities["3209"]
     periods = {"baseline": (add_months(half_year_ago, -6), half_year_ago - datetime.timedelta(days=1)),
