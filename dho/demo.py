@@ -8,9 +8,11 @@ All national ids are synthetic (month + 80): they can never belong to a real per
 Everything a service creates is made by that service, as the demo login who would do it: the device
 registers (CSV import), kits and loans (patients.services.equipment), the candidates of Gjerdrum and
 Nannestad in every stage before oppstart (patients.services.referrals), pauses and endings
-(status_change_record), readings (ingest, Rune's by device serial) and plans (ebp). The existing
-patients' oppstart is still the `started` row of `_seed_starts` with the kit lent beside it:
-`patient_start` needs a granted vedtak, and a vedtak is dated the day it is made (no six-month history).
+(status_change_record), readings (ingest, Rune's by device serial) and plans (ebp). The about 200
+patients' oppstart is still the `started` row of `_seed_starts` with the kit lent beside it; the year's
+new patients (dho/demo_history.py) go through henvisning, vedtak, samtykke and `patient_start`, each
+step at its moment on the demo's clock (dho/demo_clock.py), as are the named patients' plans and the
+gevinst registrations.
 
 When `make run` started the HelseID and JFT stand-ins, every demo kommune's journal route points at
 the JFT stand-in (`_seed_journal_routes`, by the centre's admin through journaling.services.route_save),

@@ -356,20 +356,24 @@ class Step:
     alert_id: object = field(compare=False)
 
 
+def _open(hours: OpeningHours, at: datetime.datetime) -> datetime.datetime:
+    """`at`, or the next opening when the centre is closed then: nobody is there to call."""
+    return at if hours.is_open(at) else hours.next_opening(at) or at
+
+
 def _steps(alert: Alert, hours: OpeningHours, rng: random.Random) -> list[Step]:
-    """When the nurse takes the alert and handles it: at once in open hours (a red within minutes),
-    else from the next opening; one call in six does not reach the patient and is tried again."""
-    opened = alert.opened_at
-    start = opened if hours.is_open(opened) else hours.next_opening(opened) or opened
+    """When the nurse takes the alert and handles it: at once in open hours (a red within minutes, a
+    yellow within hours), else from the next opening; one call in six does not reach the patient and
+    is tried again an hour or so later."""
     wait = rng.randint(3, 25) if alert.colour == "red" else rng.randint(10, 150)
-    taken = start + datetime.timedelta(minutes=wait)
+    taken = _open(hours, _open(hours, alert.opened_at) + datetime.timedelta(minutes=wait))
     # A red is taken first («Jeg tar denne»), half the yellows too; the rest are handled straight away.
     steps = [Step(taken, "take", alert.pk)] if alert.colour == "red" or rng.random() < 0.5 else []
-    call = taken + datetime.timedelta(minutes=rng.randint(2, 15))
+    call = _open(hours, taken + datetime.timedelta(minutes=rng.randint(2, 15)))
     if rng.random() < 1 / 6:
         steps.append(Step(call, "not_reached", alert.pk))
-        call += datetime.timedelta(minutes=rng.randint(60, 100))
-    steps.append(Step(call + datetime.timedelta(minutes=rng.randint(3, 12)), "handle", alert.pk))
+        call = _open(hours, call + datetime.timedelta(minutes=rng.randint(60, 100)))
+    steps.append(Step(_open(hours, call + datetime.timedelta(minutes=rng.randint(3, 12))), "handle", alert.pk))
     return steps
 
 
