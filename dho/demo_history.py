@@ -53,18 +53,19 @@ from triage.services import alert_handle, alert_take, readings_score
 
 DAY = datetime.timedelta(days=1)
 # Henvisninger received each month of the year, the oldest month first: the service grows.
-HISTORY_REFERRALS = [2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 6, 7]
+HISTORY_REFERRALS = [2, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5, 6]
 # Where they come from (kommunenummer, weight): the centres' kommuner, Eidsvoll among the most.
 HISTORY_KOMMUNER = [("3209", 4), ("3240", 4), ("3228", 2), ("3230", 1), ("3238", 1), ("3242", 1), ("3207", 2),
                     ("4203", 2), ("4202", 1), ("4214", 1)]  # fmt: skip
 HIGH_BURDEN = "3240"  # Eidsvoll: its plans' weight rule is the tight one
 TIGHT_WEIGHT_RULE = {"kind": "weight_gain", "kg": 1, "days": 2, "colour": "yellow"}
 FIRST_DAY_AGO, LAST_DAY_AGO = 365, 30  # the henvisninger's window (days before the load date)
-READINGS_UNTIL_AGO = 2
-BATCH_DAYS = 7  # the readings of a week in one ingest call  # the last readings of the year: the day before yesterday
+READINGS_UNTIL_AGO = 2  # the last readings of the year: the day before yesterday
+BATCH_DAYS = 14  # the readings of a fortnight in one ingest call
 REFUSED_SHARE = 0.15
 ENDED_SHARE = 0.25  # of those started more than three months before the load date
 KLAGER = 2
+PHONES_FROM = 8000  # the new patients' phones: demo_phone(8000 …), apart from the others' block
 
 # Who does what in each kommune (the demo logins): nurse, koordinator (or the nurse), fastlege
 NURSE = {"3207": "sykepleier.nordrefollo", "4203": "sykepleier.agder", "4202": "sykepleier.agder",
@@ -99,6 +100,7 @@ def _moment(day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime
 class Course:
     """One henvisning of the year and the days of its steps (None: it never got there)."""
 
+    index: int
     number: str
     name: str
     national_id: str
@@ -131,7 +133,7 @@ def _courses(rng: random.Random, taken: set[str]) -> list[Course]:
             decided = assessed + datetime.timedelta(days=rng.randint(2, 7))
             birth = datetime.date(rng.randint(1932, 1965), rng.randint(1, 12), rng.randint(1, 28))
             course = Course(
-                number=number, name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+                index=len(courses), number=number, name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
                 national_id=_free_id(birth, taken), referrer=rng.choice(REFERRERS),
                 diagnoses=rng.choice(HEART if number == HIGH_BURDEN else DIAGNOSES), received=received,
                 assessed=assessed, decided=decided, refused=rng.random() < REFUSED_SHARE,
@@ -168,6 +170,8 @@ def _koordinator(users: dict, number: str):
 
 
 def _referral(course: Course, clock: DemoClock, municipalities: dict, users: dict, rng: random.Random) -> None:
+    from dho.demo import demo_phone
+
     number, nurse, koordinator = course.number, _nurse(users, course.number), _koordinator(users, course.number)
     gp = users[FASTLEGE.get(number, "fastlege.berg")]
     clock.at(_moment(course.received, 9, rng.randint(0, 59)))
@@ -176,7 +180,7 @@ def _referral(course: Course, clock: DemoClock, municipalities: dict, users: dic
         user=registrar, municipality=municipalities[number], national_id=course.national_id, name=course.name,
         referrer=course.referrer[0], referrer_name=course.referrer[1], reason=REASONS[course.diagnoses[-1]],
         diagnoses=course.diagnoses, gp=gp, gp_outside_offered=number not in FASTLEGE_OFFERED,
-        phone=f"901 {rng.randint(0, 99):02d} {rng.randint(0, 999):03d}", received_on=course.received,
+        phone=demo_phone(PHONES_FROM + course.index), received_on=course.received,
     )  # fmt: skip
     clock.at(_moment(course.assessed, 11, rng.randint(0, 59)))
     criteria = {code: {"answer": "yes", "comment": ""} for code in ASSESSMENT_CRITERIA}
@@ -270,7 +274,8 @@ class Series:
 
 def _series(rng: random.Random) -> Series:
     return Series(spo2=rng.uniform(94.5, 96.5), pulse=rng.uniform(64, 80), systolic=rng.uniform(118, 134),
-                  weight=rng.uniform(62, 96), glucose=rng.uniform(6, 8), bad_day=rng.uniform(0.005, 0.015))  # fmt: skip
+                  weight=rng.uniform(62, 96), glucose=rng.uniform(6.5, 8),
+                  bad_day=rng.uniform(0.004, 0.012))  # fmt: skip
 
 
 def _day_values(types: list[str], s: Series, rng: random.Random, weight: float, bad: bool) -> list[dict]:
@@ -287,7 +292,7 @@ def _day_values(types: list[str], s: Series, rng: random.Random, weight: float, 
         elif mtype == "weight":
             values.append({"value": round(weight, 1)})
         elif mtype == "glucose":
-            values.append({"value": round(rng.choice((3.8, 13.5, 16.0)) if bad else s.glucose + rng.gauss(0, 1), 1)})
+            values.append({"value": round(rng.choice((3.8, 13.5, 16.0)) if bad else s.glucose + rng.gauss(0, 0.7), 1)})
     return values
 
 
@@ -302,7 +307,7 @@ def _readings(course: Course, rng: random.Random) -> list[dict]:
     last = (course.ended - DAY) if course.ended else timezone.localdate() - datetime.timedelta(days=READINGS_UNTIL_AGO)
     day, weight = course.started + 2 * DAY, s.weight
     # Fluid comes and goes: a heart patient's weight wanders around their own, more in Eidsvoll's patients.
-    wander = 0.5 if course.number == HIGH_BURDEN else 0.2
+    wander = 0.6 if course.number == HIGH_BURDEN else 0.2
     while day <= last:
         weight = s.weight + 0.6 * (weight - s.weight) + rng.gauss(0, wander)
         if rng.random() >= 1 / 8:
@@ -442,7 +447,7 @@ def _measure(courses: list[Course], clock: DemoClock, centres: dict, users: dict
     for centre_id, items in by_gateway.items():
         items.sort(key=lambda item: item["measured_at"])
         for batch in _weeks(items):
-            # Received (and the green ones scored) as the week's last reading came in: the gateway
+            # Received (and the green ones scored) as the batch's last reading came in: the gateway
             # takes nothing older than 30 days.
             clock.at(datetime.datetime.fromisoformat(batch[-1]["measured_at"]) + datetime.timedelta(minutes=5))
             results = readings_ingest(integration=gateways[centre_id], items=batch, quarantine=False)

@@ -713,4 +713,3 @@ def test_berg_has_one_hpr_number_in_helseid_and_in_his_memberships(demo):
     from tenants.persons import user_for_person
 
     assert user_for_person(pid=person[0], hpr_number=BERG_HPR).user.username == "fastlege.berg"
-    assert user_for_person(pid="09887221038", hpr_number=BERG_HPR).user.username == "fastlege.berg"
