@@ -39,6 +39,7 @@ from billing.services import month_lock, price_model_save
 from dho.demo_clock import demo_clock
 from dho.demo_history import seed_history
 from dho.demo_logins import LOGINS as DEMO_LOGINS
+from dho.demo_names import FIRST_NAMES, LAST_NAMES, demo_phone, kit_name
 from dho.demo_orgnr import DEMO_ORGNR
 from dho.demo_persons import BERG_HPR, PERSONS
 from ebp import services as ebp
@@ -168,15 +169,6 @@ NAMED_PATIENTS = [
 ]
 
 TOTAL_PATIENTS = 200
-FIRST_NAMES = [
-    "Arne", "Astrid", "Bjørg", "Bjørn", "Dagny", "Einar", "Elin", "Finn", "Gerd", "Gunnar", "Hilde", "Ivar",
-    "Jorunn", "Kjell", "Liv", "Magne", "Nils", "Oddny", "Ragnhild", "Sverre", "Solveig", "Terje", "Turid",
-    "Wenche",
-]  # fmt: skip
-LAST_NAMES = [
-    "Andersen", "Berge", "Eriksen", "Fjeld", "Haugland", "Iversen", "Jakobsen", "Karlsen", "Larsen",
-    "Myhre", "Nygård", "Pedersen", "Rød", "Sandvik", "Solberg", "Tangen", "Ødegård", "Aasen",
-]  # fmt: skip
 DIAGNOSIS_MIX = [
     ("kols",),
     ("kols",),
@@ -369,17 +361,10 @@ def _seed_equipment(centres: dict, users: dict) -> None:
                 kit_create(centre=centre, user=user, name=name, diagnosis=diagnosis, device_types=types)
 
 
-def _kit_name(diagnoses) -> str:
-    """The kit for the patient's diagnoses: heart failure needs the scale and the blood pressure too."""
-    if "hjertesvikt" in diagnoses:
-        return "Hjertesvikt"
-    return "KOLS" if "kols" in diagnoses or "diabetes" not in diagnoses else "Diabetes"
-
-
 def _lend_kit(patient: Patient, user, lent_on: datetime.date) -> list:
     """The patient's kit, each device the lowest serial of its type still on the shelf (the same on every
     machine; never a cleaned one: its last loan may end after a back-dated `lent_on`)."""
-    kit = kit_for(patient, _kit_name(patient.diagnoses))
+    kit = kit_for(patient, kit_name(patient.diagnoses))
     lendable = Device.objects.filter(centre=kit.centre, state=DeviceState.IN_STOCK)
     serials = [lendable.filter(type=t).order_by("serial").values_list("serial", flat=True).first()
                for t in kit.device_types]  # fmt: skip
@@ -986,12 +971,6 @@ def _seed_patients(municipalities: dict, gps: dict) -> None:
                 gp=gps[rng.choice(gp_by_county[number[0]])],
                 diagnoses=rng.choice(DIAGNOSIS_MIX),
             )
-
-
-def demo_phone(number: int) -> str:
-    """A synthetic phone number from one block (900 00 000 – 900 99 999), the same on every run: the
-    demo's patients and pårørende are invented, and so are their numbers."""
-    return f"900 {number // 1000 % 100:02d} {number % 1000:03d}"
 
 
 NEXT_OF_KIN = ["datter", "sønn", "ektefelle", "samboer", "bror", "søster", "nabo"]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from dho.demo_clock import DemoClock, demo_clock
+from dho.demo_names import FIRST_NAMES, LAST_NAMES, demo_phone, kit_name
 from ebp import services as ebp
 from ebp.content import parse_content
 from ebp.defaults import TEMPLATES
@@ -120,8 +121,6 @@ class Course:
 
 
 def _courses(rng: random.Random, taken: set[str]) -> list[Course]:
-    from dho.demo import FIRST_NAMES, LAST_NAMES
-
     today = timezone.localdate()
     numbers = [n for n, count in HISTORY_KOMMUNER for _ in range(count)]
     assert len(numbers) == sum(HISTORY_REFERRALS)
@@ -173,8 +172,6 @@ def _koordinator(users: dict, number: str):
 
 
 def _referral(course: Course, clock: DemoClock, municipalities: dict, users: dict, rng: random.Random) -> None:
-    from dho.demo import demo_phone
-
     number, nurse, koordinator = course.number, _nurse(users, course.number), _koordinator(users, course.number)
     gp = users[FASTLEGE.get(number, "fastlege.berg")]
     clock.at(_moment(course.received, 9, rng.randint(0, 59)))
@@ -222,9 +219,7 @@ def _klage(course: Course, clock: DemoClock, users: dict, rng: random.Random) ->
 
 
 def _plan_content(course: Course) -> dict:
-    from dho.demo import _kit_name
-
-    template = {"Hjertesvikt": "hjertesvikt", "KOLS": "kols", "Diabetes": "diabetes"}[_kit_name(course.diagnoses)]
+    template = {"Hjertesvikt": "hjertesvikt", "KOLS": "kols", "Diabetes": "diabetes"}[kit_name(course.diagnoses)]
     content = {**TEMPLATES[template]["content"], "goals": "Klare seg hjemme og unngå innleggelser."}
     if template == "hjertesvikt" and course.number == HIGH_BURDEN:
         content["trend_rules"] = [TIGHT_WEIGHT_RULE]
@@ -233,12 +228,10 @@ def _plan_content(course: Course) -> dict:
 
 def _start(course: Course, clock: DemoClock, users: dict, rng: random.Random) -> None:
     """Oppstart with the kit, and the plan the nurse drafts that day and the fastlege approves the next."""
-    from dho.demo import _kit_name
-
     assert course.patient is not None and course.started is not None
     nurse = _nurse(users, course.number)
     clock.at(_moment(course.started, 10, rng.randint(0, 59)))
-    patient_start(patient=course.patient, user=nurse, kit=_kit_name(course.diagnoses),
+    patient_start(patient=course.patient, user=nurse, kit=kit_name(course.diagnoses),
                   training="Opplæring hjemme hos pasienten.", started_on=course.started)  # fmt: skip
     draft = ebp.draft_start(patient=course.patient, user=nurse, content=_plan_content(course))
     ebp.draft_submit(version=draft, user=nurse)
