@@ -8,9 +8,11 @@ All national ids are synthetic (month + 80): they can never belong to a real per
 Everything a service creates is made by that service, as the demo login who would do it: the device
 registers (CSV import), kits and loans (patients.services.equipment), the candidates of Gjerdrum and
 Nannestad in every stage before oppstart (patients.services.referrals), pauses and endings
-(status_change_record), readings (ingest, Rune's by device serial) and plans (ebp). The existing
-patients' oppstart is still the `started` row of `_seed_starts` with the kit lent beside it:
-`patient_start` needs a granted vedtak, and a vedtak is dated the day it is made (no six-month history).
+(status_change_record), readings (ingest, Rune's by device serial) and plans (ebp). The about 200
+patients' oppstart is still the `started` row of `_seed_starts` with the kit lent beside it; the year's
+new patients (dho/demo_history.py) go through henvisning, vedtak, samtykke and `patient_start`, each
+step at its moment on the demo's clock (dho/demo_clock.py), as are the named patients' plans and the
+gevinst registrations.
 
 When `make run` started the HelseID and JFT stand-ins, every demo kommune's journal route points at
 the JFT stand-in (`_seed_journal_routes`, by the centre's admin through journaling.services.route_save),
@@ -34,9 +36,12 @@ from billing.calculation import Month
 from billing.models import LockedMonth, PriceModel
 from billing.selectors import finance_view_for
 from billing.services import month_lock, price_model_save
+from dho.demo_clock import demo_clock
+from dho.demo_history import seed_history
 from dho.demo_logins import LOGINS as DEMO_LOGINS
+from dho.demo_names import FIRST_NAMES, LAST_NAMES, demo_phone, kit_name
 from dho.demo_orgnr import DEMO_ORGNR
-from dho.demo_persons import PERSONS
+from dho.demo_persons import BERG_HPR, PERSONS
 from ebp import services as ebp
 from ebp.defaults import TEMPLATES
 from ebp.models import PlanVersion
@@ -125,10 +130,12 @@ LOGINS = [(user, first, last, Role(role), where, staff) for user, first, last, r
 # names Berg on several.
 GP_ALSO_IN = [("fastlege.berg", "3230")]
 
-# Fictional HPR numbers (nine digits, above the register's real range), one per fastlege: a henvisning
-# or the patient page finds a fastlege outside the kommune's list by this number (patients.services.fastlege).
+# Fictional HPR numbers, one per fastlege: a henvisning or the patient page finds a fastlege outside the
+# kommune's list by this number (patients.services.fastlege). Berg's is the HelseID stand-in's Erik Berg's
+# (dho/demo_persons.py), so his login and his memberships name one number; those without a login have
+# nine digits, above the register's real range.
 GP_HPR = {
-    "fastlege.berg": "990000101",
+    "fastlege.berg": BERG_HPR,
     "fastlege.hansen": "990000102",
     "fastlege.olsen": "990000103",
     "fastlege.johansen": "990000104",
@@ -162,15 +169,6 @@ NAMED_PATIENTS = [
 ]
 
 TOTAL_PATIENTS = 200
-FIRST_NAMES = [
-    "Arne", "Astrid", "Bjørg", "Bjørn", "Dagny", "Einar", "Elin", "Finn", "Gerd", "Gunnar", "Hilde", "Ivar",
-    "Jorunn", "Kjell", "Liv", "Magne", "Nils", "Oddny", "Ragnhild", "Sverre", "Solveig", "Terje", "Turid",
-    "Wenche",
-]  # fmt: skip
-LAST_NAMES = [
-    "Andersen", "Berge", "Eriksen", "Fjeld", "Haugland", "Iversen", "Jakobsen", "Karlsen", "Larsen",
-    "Myhre", "Nygård", "Pedersen", "Rød", "Sandvik", "Solberg", "Tangen", "Ødegård", "Aasen",
-]  # fmt: skip
 DIAGNOSIS_MIX = [
     ("kols",),
     ("kols",),
@@ -229,13 +227,14 @@ def _seed_plans(users: dict) -> None:
         if "trend_rules" in spec:
             content["trend_rules"] = spec["trend_rules"]
         nurse = users[spec["nurse"]]
-        draft = ebp.draft_start(patient=patient, user=nurse, content=content)
-        ebp.draft_submit(version=draft, user=nurse)
-        ebp.version_approve(version=draft, user=patient.gp, comment="Godkjent i tverrfaglig møte.")
-        # Approved when the forløp started, six months back: routine contacts and evaluations are due
-        # (the follow-up page counts from the approval when there are no contacts and no oppstart row).
-        approved_at = timezone.now() - datetime.timedelta(days=NAMED_STARTED_DAYS_AGO)
-        PlanVersion.objects.filter(pk=draft.pk).update(decided_at=approved_at, submitted_at=approved_at)
+        # Approved when the forløp started, six months back (on the demo's clock): routine contacts and
+        # evaluations are due (the follow-up page counts from the approval when there are no contacts
+        # and no oppstart row).
+        with demo_clock() as clock:
+            clock.at(timezone.now() - datetime.timedelta(days=NAMED_STARTED_DAYS_AGO))
+            draft = ebp.draft_start(patient=patient, user=nurse, content=content)
+            ebp.draft_submit(version=draft, user=nurse)
+            ebp.version_approve(version=draft, user=patient.gp, comment="Godkjent i tverrfaglig møte.")
 
 
 # Readings for the worklist: (patient, type, values oldest → newest over the last days). The last
@@ -328,8 +327,8 @@ DEVICE_STOCK = [
 ]
 # centre slug → (serial prefix, devices of each type, who keeps the register)
 DEVICE_REGISTERS = {
-    "ovre-romerike": ("OR", 36, "sykepleier.ullensaker"),
-    "agder": ("AG", 24, "sykepleier.agder"),
+    "ovre-romerike": ("OR", 72, "sykepleier.ullensaker"),
+    "agder": ("AG", 36, "sykepleier.agder"),
 }
 # name, diagnosis, device types: lent in one go at oppstart
 DEMO_KITS = [
@@ -362,17 +361,10 @@ def _seed_equipment(centres: dict, users: dict) -> None:
                 kit_create(centre=centre, user=user, name=name, diagnosis=diagnosis, device_types=types)
 
 
-def _kit_name(diagnoses) -> str:
-    """The kit for the patient's diagnoses: heart failure needs the scale and the blood pressure too."""
-    if "hjertesvikt" in diagnoses:
-        return "Hjertesvikt"
-    return "KOLS" if "kols" in diagnoses or "diabetes" not in diagnoses else "Diabetes"
-
-
 def _lend_kit(patient: Patient, user, lent_on: datetime.date) -> list:
     """The patient's kit, each device the lowest serial of its type still on the shelf (the same on every
     machine; never a cleaned one: its last loan may end after a back-dated `lent_on`)."""
-    kit = kit_for(patient, _kit_name(patient.diagnoses))
+    kit = kit_for(patient, kit_name(patient.diagnoses))
     lendable = Device.objects.filter(centre=kit.centre, state=DeviceState.IN_STOCK)
     serials = [lendable.filter(type=t).order_by("serial").values_list("serial", flat=True).first()
                for t in kit.device_types]  # fmt: skip
@@ -745,12 +737,36 @@ def _gevinst_patients(municipalities: dict) -> list[Patient]:
     named = [n.name for n in NAMED_PATIENTS]
     chosen = list(Patient.objects.filter(name__in=named).order_by("name"))
     for number, wanted in GEVINST_PER_KOMMUNE.items():
-        candidates = list(Patient.objects.filter(municipality=municipalities[number], status="active")
+        # Not the year's new patients (dho/demo_history.py, with an oppstart row): their null-punkt is due.
+        candidates = list(Patient.objects.filter(municipality=municipalities[number], status="active",
+                                                 starts__isnull=True)
                           .exclude(name__in=named).order_by("name", "national_id"))  # fmt: skip
         forlops = forlops_of([p.pk for p in candidates])
         ready = [p for p in candidates if p.pk in forlops and add_months(forlops[p.pk].started_on, 6) <= today]
         chosen += ready[:wanted]
     return chosen
+
+
+def _at_ten(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(10)))
+
+
+def _gevinst_register(patient: Patient, user, started: datetime.date, clock, rng: random.Random, survey) -> None:
+    """The null-punkt registered in the first week of the forløp, the 6 months in the week after they
+    ran out (or today), and a survey answer from paper on the day it was answered: each on the clock."""
+    today, day = timezone.localdate(), datetime.timedelta(days=1)
+    clock.at(_at_ten(started + datetime.timedelta(days=rng.randint(1, 6))))
+    service_use_register(patient=patient, user=user, kind="baseline", period_from=add_months(started, -6),
+                         period_to=started - day, values=_gevinst_values(rng, before=True))  # fmt: skip
+    six = min(add_months(started, 6) - day, today)
+    clock.at(_at_ten(six + datetime.timedelta(days=rng.randint(1, 6))))
+    service_use_register(patient=patient, user=user, kind="month_6", period_from=started, period_to=six,
+                         values=_gevinst_values(rng, before=False))  # fmt: skip
+    if survey:
+        answered = today - datetime.timedelta(days=rng.randint(1, 20))
+        clock.at(_at_ten(answered))
+        survey_register(patient=patient, user=user, answered_on=answered, answers=survey.pop(),
+                        comment=rng.choice(SURVEY_COMMENTS))  # fmt: skip
 
 
 def _seed_gevinst(municipalities: dict, users: dict) -> None:
@@ -764,21 +780,12 @@ def _seed_gevinst(municipalities: dict, users: dict) -> None:
     patients = _gevinst_patients(municipalities)
     forlops = forlops_of([p.pk for p in patients])
     surveys = {number: list(mix) for number, mix in SURVEY_MIX.items()}
-    for patient in patients:
-        number = patient.municipality.number
-        user, forlop = users[GEVINST_BY.get(number, CENTRE_NURSE)], forlops.get(patient.pk)
-        if forlop is None:
-            continue
-        started, day = forlop.started_on, datetime.timedelta(days=1)
-        service_use_register(patient=patient, user=user, kind="baseline", period_from=add_months(started, -6),
-                             period_to=started - day, values=_gevinst_values(rng, before=True))  # fmt: skip
-        six = min(add_months(started, 6) - day, today)
-        service_use_register(patient=patient, user=user, kind="month_6", period_from=started, period_to=six,
-                             values=_gevinst_values(rng, before=False))  # fmt: skip
-        if surveys.get(number):
-            answered = today - datetime.timedelta(days=rng.randint(1, 20))
-            survey_register(patient=patient, user=user, answered_on=answered, answers=surveys[number].pop(),
-                            comment=rng.choice(SURVEY_COMMENTS))  # fmt: skip
+    with demo_clock() as clock:
+        for patient in patients:
+            number = patient.municipality.number
+            user, forlop = users[GEVINST_BY.get(number, CENTRE_NURSE)], forlops.get(patient.pk)
+            if forlop is not None:
+                _gevinst_register(patient, user, forlop.started_on, clock, rng, surveys.get(number))
     # Ullensaker's comparison group: six people not followed up, the half-year before and the half-year since.
     half_year_ago, nurse, ullensaker = add_months(today, -6), users[CENTRE_NURSE], municipalities["3209"]
     periods = {"baseline": (add_months(half_year_ago, -6), half_year_ago - datetime.timedelta(days=1)),
@@ -966,12 +973,6 @@ def _seed_patients(municipalities: dict, gps: dict) -> None:
             )
 
 
-def demo_phone(number: int) -> str:
-    """A synthetic phone number from one block (900 00 000 – 900 99 999), the same on every run: the
-    demo's patients and pårørende are invented, and so are their numbers."""
-    return f"900 {number // 1000 % 100:02d} {number % 1000:03d}"
-
-
 NEXT_OF_KIN = ["datter", "sønn", "ektefelle", "samboer", "bror", "søster", "nabo"]
 
 
@@ -1051,6 +1052,7 @@ def _seed_patient_data(municipalities: dict, centres: dict, users: dict) -> Demo
     _seed_readings(centres)
     _seed_forlop(municipalities, users)
     _seed_call_sheet(users)
+    seed_history(municipalities, centres, users)
     _seed_billing(centres, municipalities, users)
     _seed_journal_routes(municipalities, users)
     _seed_gevinst(municipalities, users)
