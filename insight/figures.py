@@ -21,7 +21,7 @@ import functools
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -95,7 +95,8 @@ class Cell:
 Section = dict[str, Cell]  # flat keys: «by_colour.red.alerts»
 
 
-class Counted(NamedTuple):
+@dataclass(frozen=True)
+class Counted:
     """The people behind a figure as SQL counts them: how many, and their ids when fewer than
     MIN_PEOPLE (empty otherwise)."""
 
@@ -464,7 +465,7 @@ def adherence(rows: Rows, bucket: Bucket) -> Section:
 
 
 def adherence_cells(planned_days: int, everyone: People, without_plan: tuple[int, People],
-                    by_type: dict[str, tuple[float, float, People]]) -> Section:  # fmt: skip
+                    by_type: Mapping[str, tuple[float, float, People]]) -> Section:  # fmt: skip
     """The adherence section from its sums (by type: expected, received and the people behind them),
     however they were counted (here day by day, in insight.aggregates in SQL)."""
     total_expected = sum(e for e, _r, _p in by_type.values())
