@@ -186,7 +186,7 @@ def _dump(partition: Partition, directory: Path) -> Path:
     # own and stay there for the next client.
     database = {**connection.settings_dict, **(settings.DHO_DB_DIRECT or {})}
     target = directory / f"{partition.name}.dump"
-    command = [pg_dump_for(connection.pg_version // 10000), "--format=custom"]
+    command = [pg_dump_for(_server_major()), "--format=custom"]
     command += [f"--table={partition.archived_name}", f"--file={target}", "--dbname", database["NAME"]]
     for flag, key in (("--host", "HOST"), ("--port", "PORT"), ("--username", "USER")):
         if database.get(key):
@@ -200,6 +200,12 @@ def _dump(partition: Partition, directory: Path) -> Path:
         system=ARCHIVE_ACTOR,
     )  # fmt: skip
     return target
+
+
+def _server_major() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version_num")
+        return int(cursor.fetchone()[0]) // 10000
 
 
 def _pg_dump_major(executable: str) -> int:
