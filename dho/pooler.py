@@ -40,7 +40,10 @@ POOL_MODE = "transaction"
 # Server connections per (database, role): enough for a test run's web threads and Celery worker, few
 # enough that five developers' poolers stay inside one PostgreSQL's max_connections (100 by default).
 DEFAULT_POOL_SIZE = 10
-START_TIMEOUT = 10
+# A loaded machine (a test run's workers, a parallel build) may take tens of seconds to start a process
+# and let it log in to the server for the first time; a pooler that fails to start fails the command.
+START_TIMEOUT = 60
+PROBE_TIMEOUT = 10
 STOP_TIMEOUT = 10
 # Where Debian puts it (/usr/sbin is not on a non-root user's PATH).
 CANDIDATES = ("pgbouncer", "/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
@@ -133,6 +136,9 @@ def config_write(directory: Path, upstream: Address, roles: dict[str, str], port
         "[pgbouncer]\n"
         f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
         f"auth_type = hba\nauth_hba_file = {directory / 'hba.conf'}\nauth_file = {directory / 'userlist.txt'}\n"
+        # The first role (DATABASE_URL's owner) may use the admin console (the `pgbouncer` database:
+        # SHOW POOLS; KILL/RESUME a database, as tests/dho/test_recovery.py drops kept connections).
+        f"admin_users = {next(iter(roles), '')}\n"
         f"pool_mode = {POOL_MODE}\ndefault_pool_size = {pool_size}\nmax_client_conn = 500\n"
         # Let go of idle server connections soon: a test database is dropped at the end of a run.
         "server_idle_timeout = 30\n"
@@ -195,7 +201,7 @@ def _wait_until_it_answers(pooler: Pooler, upstream_url: str) -> None:
         try:
             # The maintenance database: the URL's own may not exist yet (the suite creates its own).
             probe = urlunsplit(urlsplit(pooler.url(upstream_url))._replace(path="/postgres", query=""))
-            with psycopg.connect(probe, connect_timeout=2, autocommit=True) as conn:
+            with psycopg.connect(probe, connect_timeout=PROBE_TIMEOUT, autocommit=True) as conn:
                 conn.execute("SELECT 1")
             return
         except psycopg.OperationalError as exc:

@@ -10,6 +10,7 @@ pg_dump. Each step is audited as `system:measurements.archive_partitions`."""
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import os
 import re
 import shutil
@@ -180,10 +181,13 @@ def _detach(partition: Partition) -> None:
 
 def _dump(partition: Partition, directory: Path) -> Path:
     """pg_dump of one archived table (custom format, restorable with pg_restore) as the owner."""
-    database = connection.settings_dict
+    # On the server itself, past a pooler in transaction mode (settings.DHO_DB_DIRECT): pg_dump's
+    # session settings (search_path, timeouts) would otherwise land on a server connection of their
+    # own and stay there for the next client.
+    database = {**connection.settings_dict, **(settings.DHO_DB_DIRECT or {})}
     target = directory / f"{partition.name}.dump"
-    command = ["pg_dump", "--format=custom", f"--table={partition.archived_name}", f"--file={target}"]
-    command += ["--dbname", database["NAME"]]
+    command = [pg_dump_for(_server_major()), "--format=custom"]
+    command += [f"--table={partition.archived_name}", f"--file={target}", "--dbname", database["NAME"]]
     for flag, key in (("--host", "HOST"), ("--port", "PORT"), ("--username", "USER")):
         if database.get(key):
             command += [flag, str(database[key])]
@@ -196,6 +200,33 @@ def _dump(partition: Partition, directory: Path) -> Path:
         system=ARCHIVE_ACTOR,
     )  # fmt: skip
     return target
+
+
+def _server_major() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version_num")
+        return int(cursor.fetchone()[0]) // 10000
+
+
+def _pg_dump_major(executable: str) -> int:
+    out = subprocess.run([executable, "--version"], capture_output=True, text=True, check=False).stdout
+    found = re.search(r"(\d+)(?:\.\d+)?", out)
+    return int(found.group(1)) if found else 0
+
+
+def pg_dump_for(server_major: int) -> str:
+    """A pg_dump no older than the server (an older one refuses: «server version mismatch»): the one
+    on PATH, else Debian's of the server's version, else the one pgserver ships (the embedded server
+    of development and the tests, dho/embedded.py); the one on PATH if none is new enough."""
+    candidates = [shutil.which("pg_dump"), f"/usr/lib/postgresql/{server_major}/bin/pg_dump"]
+    embedded = importlib.util.find_spec("pgserver")  # found, not imported (importing it sets up a runtime dir)
+    if embedded and embedded.submodule_search_locations:
+        candidates.append(str(Path(embedded.submodule_search_locations[0]) / "pginstall" / "bin" / "pg_dump"))
+    found = [c for c in candidates if c and os.access(c, os.X_OK)]
+    for candidate in found:
+        if _pg_dump_major(candidate) >= server_major:
+            return candidate
+    return found[0] if found else "pg_dump"
 
 
 def dump_directory_check(directory: str | None) -> Path | None:

@@ -104,40 +104,58 @@ class SessionScopeBehindPooler:
     server's request or a Celery task just used). So, on the test thread's connection only, the value
     the test sets session-wide is kept here and put in place, SET LOCAL, in each transaction the test
     starts: its statements in autocommit each get a transaction of their own, a test's transaction
-    gets it before its first statement. What the test sees is what a session would show it; the
-    platform's own code (requests, tasks) is not touched."""
+    gets it before its first statement. A session-wide value set inside a transaction lasts, as on a
+    session, only if the transaction commits (Django's on_commit: a savepoint rolled back drops it
+    too); a test's rollback takes it back, as PostgreSQL does. What the test sees is what a session
+    would show it; the platform's own code (requests, tasks) is not touched."""
 
     SESSION_WIDE = ("SELECT set_config(%s, %s, false)", "SELECT set_config(%s, '', false)")
 
     def __init__(self):
-        self.scope: str | None = None  # the session-wide value the test set last; None: none yet
+        self.committed: str | None = None  # the session-wide value outside a transaction; None: none yet
+        self.scope: str | None = None  # the value in the current transaction
 
     def __call__(self, execute, sql, params, many, context):
         import psycopg
 
         conn = context["connection"]
         raw = conn.connection
-        self._record(sql, params)
-        if self.scope is None or conn.settings_dict["USER"] != settings.DHO_DB_APP["USER"]:
+        if conn.settings_dict["USER"] != settings.DHO_DB_APP["USER"]:
             return execute(sql, params, many, context)
-        if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            return execute(sql, params, many, context)  # inside a transaction that has its scope
+        idle = raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        if idle:  # a new transaction: what an earlier one set and did not commit is gone
+            self.scope = self.committed
+        if self._record(conn, sql, params):  # SET LOCAL: nothing left behind on the server connection
+            sql = sql.replace(", false)", ", true)", 1)
+        if self.scope is None or not idle:
+            return execute(sql, params, many, context)  # no scope yet, or inside a transaction that has it
         if conn.in_atomic_block:  # the first statement of the test's transaction: the scope first
             raw.execute("SELECT set_config(%s, %s, true)", [rls.SCOPE_SETTING, self.scope])
             return execute(sql, params, many, context)
         with raw.transaction():  # autocommit: this statement in a transaction with the scope
             raw.execute("SELECT set_config(%s, %s, true)", [rls.SCOPE_SETTING, self.scope])
-            if isinstance(sql, str) and sql.startswith(self.SESSION_WIDE):  # SET LOCAL: nothing left behind
-                sql = sql.replace(", false)", ", true)", 1)
             return execute(sql, params, many, context)
 
-    def _record(self, sql, params) -> None:
+    def _record(self, conn, sql, params) -> bool:
+        """Keeps a session-wide value the statement sets; True if it sets one."""
         if not (isinstance(sql, str) and isinstance(params, list | tuple) and list(params[:1]) == [rls.SCOPE_SETTING]):
-            return
+            return False
         if sql.startswith(self.SESSION_WIDE[0]):
-            self.scope = params[1]
+            value = params[1]
         elif sql.startswith(self.SESSION_WIDE[1]):  # a task's or a request's clearing
-            self.scope = ""
+            value = ""
+        else:
+            return False
+        self.scope = value
+
+        def committed() -> None:
+            self.committed = value
+
+        if conn.in_atomic_block or conn.get_autocommit():
+            conn.on_commit(committed)  # in autocommit: at once
+        else:
+            committed()  # manual transaction management: no on_commit; kept as it stands
+        return True
 
 
 def pooled_connections_close(server, dbname: str) -> None:

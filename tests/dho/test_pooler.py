@@ -145,7 +145,9 @@ def test_with_services_pooler_hands_the_command_a_pooled_and_a_direct_address_an
     show = "import os; print(*(os.environ[k] for k in ('DATABASE_URL', 'DHO_DIRECT_DATABASE_URL', 'DHO_DB_POOLER')))"
     command = [sys.executable, "-m", "dho.embedded", "with-services", "--pooler", "--", sys.executable, "-c", show]
     root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        command, cwd=root, env=env, capture_output=True, text=True, timeout=pgbouncer.START_TIMEOUT + 60
+    )
     assert result.returncode == 0, result.stderr
     pooled, handed_direct, kind = result.stdout.split()
     assert (handed_direct, kind) == (direct, "pgbouncer")

@@ -143,6 +143,26 @@ def test_a_redis_outage_is_one_log_line_when_it_begins_and_one_when_it_ends(priv
     assert re.fullmatch(r"Redis svarer igjen etter \d+ s \(5 forsøk feilet i mellomtiden\)\.", lines[1])
 
 
+def _kept_connection_drop(kept_pid: int, behind_pooler) -> None:
+    """What a restart does to the process's kept connection. To PostgreSQL itself: its backend goes.
+    Behind a pooler (`make test-pooler`) the kept connection is the pooler's client connection (its
+    "pid" a key of the pooler's own) and a server restart only takes the pooler's server connections;
+    what drops the client connection is the pooler going: KILL on its admin console (dho/pooler.py lets
+    DATABASE_URL's owner in), then RESUME, as a pooler that came back."""
+    name = connection.settings_dict["NAME"]
+    if behind_pooler is None:
+        with psycopg.connect(os.environ["DATABASE_URL"], dbname=name, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [kept_pid])
+        return
+    # The admin console speaks the simple query protocol only (a client-side-bound cursor uses it).
+    console = psycopg.connect(
+        os.environ["DATABASE_URL"], dbname="pgbouncer", autocommit=True, cursor_factory=psycopg.ClientCursor
+    )
+    with console:
+        console.execute(f"KILL {name}")
+        console.execute(f"RESUME {name}")
+
+
 def test_a_page_request_after_postgresql_dropped_its_kept_connection_is_no_500(transactional_db, client, settings):
     settings.DHO_HEALTH_TOKEN = "t" * 20
     assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] and settings.DATABASES["default"]["CONN_MAX_AGE"]
@@ -154,8 +174,6 @@ def test_a_page_request_after_postgresql_dropped_its_kept_connection_is_no_500(t
 
     assert database_ok()
     kept = connection.connection.info.backend_pid
-    owner = psycopg.connect(os.environ["DATABASE_URL"], dbname=connection.settings_dict["NAME"], autocommit=True)
-    with owner as admin:  # a restart drops every connection
-        admin.execute("SELECT pg_terminate_backend(%s)", [kept])
+    _kept_connection_drop(kept, settings.DHO_DB_DIRECT)
     assert database_ok(), "the dead kept connection is replaced before the request uses it"
     assert connection.connection.info.backend_pid != kept
