@@ -22,10 +22,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench import _seed  # noqa: E402
 
 KOMMUNER = 30
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "100000"))
@@ -35,81 +36,7 @@ TODAY = datetime.date.today()
 
 
 def _setup() -> None:
-    base = os.environ["DATABASE_URL"]
-    parts = urlsplit(base)
-    url = urlunsplit(parts._replace(path=f"/{parts.path.lstrip('/') or 'dho'}_bench_billing"))
-    _ensure_database(url)
-    os.environ.update(
-        DATABASE_URL=url,
-        DHO_DEBUG="0",
-        DHO_TESTING="0",
-        SECRET_KEY="bench-billing-" + "x" * 50,
-        ALLOWED_HOSTS="testserver",
-        DHO_SSL_REDIRECT="0",
-        DHO_SECURE_COOKIES="0",
-        DHO_LOG_LEVEL="WARNING",
-        DJANGO_SETTINGS_MODULE="dho.settings",
-        DHO_DB_AS_OWNER="1",
-        DHO_DB_APP_PASSWORD="bench-app-role",  # migrate and seed as the tables' owner; measured as the app role (main)
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", "--no-input", verbosity=0)
-
-
-def _ensure_database(url: str) -> None:
-    import dj_database_url
-    import psycopg
-
-    cfg = dj_database_url.parse(url)
-    admin = {
-        "dbname": "postgres",
-        "user": cfg["USER"],
-        "password": cfg["PASSWORD"],
-        "host": cfg["HOST"],
-        "port": cfg["PORT"],
-    }
-    with psycopg.connect(" ".join(f"{k}={v}" for k, v in admin.items() if v), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]).fetchone():
-            conn.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
-
-
-def _copy(table: str, columns: list[str], rows) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _history(rng: random.Random, patient_id, home: int, kommuner: list[int]) -> list[tuple]:
-    """(patient, kommune, event, effective date) rows: a start within the last 15 months, then
-    pauses and resumes, sometimes an end, sometimes a move (end, moved, a new start elsewhere)."""
-    day = TODAY - datetime.timedelta(days=rng.randint(10, 450))
-    rows, kommune = [(patient_id, home, "started", day)], home
-    while True:
-        day += datetime.timedelta(days=rng.randint(20, 120))
-        if day >= TODAY:
-            return rows
-        roll = rng.random()
-        if roll < 0.35:
-            rows.append((patient_id, kommune, "paused", day))
-            day += datetime.timedelta(days=rng.randint(3, 30))
-            if day >= TODAY:
-                return rows
-            rows.append((patient_id, kommune, "resumed", day))
-        elif roll < 0.45:
-            rows.append((patient_id, kommune, "ended", day))
-            return rows
-        elif roll < 0.50:
-            rows.append((patient_id, kommune, "ended", day))
-            kommune = rng.choice(kommuner)
-            rows += [(patient_id, kommune, "moved", day), (patient_id, kommune, "started", day)]
-        else:
-            rows.append((patient_id, kommune, "evaluated", day))
+    _seed.setup("bench_billing", secret="bench-billing-")
 
 
 def seed():
@@ -158,19 +85,9 @@ def seed():
     )
     ids = [m.pk for m in kommuner]
     patients = [(uuid.UUID(int=rng.getrandbits(128)), rng.choice(ids)) for _ in range(PATIENTS)]
-    _copy(
-        "patients_patient",
-        ["id", "municipality_id", "name", "national_id", "diagnoses", "status", "created_at", "phone", "next_of_kin"],
-        ((pid, m, f"Pasient {i}", f"{i:011d}", "{kols}", "active", now, "", "") for i, (pid, m) in enumerate(patients)),
-    )
-    history = [row for pid, m in patients for row in _history(rng, pid, m, ids)]
-    _copy(
-        "patients_statuschange",
-        ["patient_id", "municipality_id", "event", "effective_date", "at", "note", "end_reason"],
-        ((p, m, e, d, now, "", "") for p, m, e, d in history),
-    )
+    _seed.copy_patients(patients, now, TODAY, rng, ids)
     types = ["pulsoksymeter", "nettbrett", "vekt", "blodtrykk"]
-    _copy(
+    _seed.copy(
         "patients_device",
         ["centre_id", "type", "model", "serial", "state", "note", "created_at"],
         ((centre.pk, types[i % 4], "", f"B-{i:07d}", "lent", "", now) for i in range(LOANS)),
@@ -182,7 +99,7 @@ def seed():
         lent = TODAY - datetime.timedelta(days=rng.randint(1, 400))
         returned = lent + datetime.timedelta(days=rng.randint(5, 200))
         loans.append((device_id, pid, m, lent, returned if returned < TODAY else None, user.pk, now, now))
-    _copy(
+    _seed.copy(
         "patients_deviceloan",
         [
             "device_id",

@@ -25,10 +25,11 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench import _seed  # noqa: E402
 
 KOMMUNER = 30
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
@@ -40,76 +41,7 @@ KINDS = ("out_of_range", "deviating_answer", "missing_measurement", "missing_ans
 
 
 def _setup() -> None:
-    base = os.environ["DATABASE_URL"]
-    parts = urlsplit(base)
-    url = urlunsplit(parts._replace(path=f"/{parts.path.lstrip('/') or 'dho'}_bench_insight_{PATIENTS}"))
-    _ensure_database(url)
-    os.environ.update(
-        DATABASE_URL=url,
-        DHO_DEBUG="0",
-        DHO_TESTING="0",
-        SECRET_KEY="bench-insight-" + "x" * 50,
-        ALLOWED_HOSTS="testserver",
-        DHO_SSL_REDIRECT="0",
-        DHO_SECURE_COOKIES="0",
-        DHO_LOG_LEVEL="WARNING",
-        DJANGO_SETTINGS_MODULE="dho.settings",
-        DHO_DB_AS_OWNER="1",
-        DHO_DB_APP_PASSWORD="bench-app-role",  # migrate and seed as the tables' owner; measured as the app role
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", "--no-input", verbosity=0)
-
-
-def _ensure_database(url: str) -> None:
-    import dj_database_url
-    import psycopg
-
-    cfg = dj_database_url.parse(url)
-    admin = {"dbname": "postgres", "user": cfg["USER"], "password": cfg["PASSWORD"], "host": cfg["HOST"],
-             "port": cfg["PORT"]}  # fmt: skip
-    with psycopg.connect(" ".join(f"{k}={v}" for k, v in admin.items() if v), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]).fetchone():
-            conn.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
-
-
-def _copy(table: str, columns: list[str], rows) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _history(rng: random.Random, patient_id, home: int, kommuner: list[int]) -> list[tuple]:
-    """(patient, kommune, event, effective date): a start within the last 15 months, then pauses and
-    resumes, sometimes an end, sometimes a move (end with reason moved, a new start elsewhere)."""
-    day = TODAY - datetime.timedelta(days=rng.randint(10, 450))
-    rows, kommune = [(patient_id, home, "started", day, "")], home
-    while True:
-        day += datetime.timedelta(days=rng.randint(20, 120))
-        if day >= TODAY:
-            return rows
-        roll = rng.random()
-        if roll < 0.35:
-            rows.append((patient_id, kommune, "paused", day, ""))
-            day += datetime.timedelta(days=rng.randint(3, 30))
-            if day >= TODAY:
-                return rows
-            rows.append((patient_id, kommune, "resumed", day, ""))
-        elif roll < 0.45:
-            rows.append((patient_id, kommune, "ended", day, rng.choice(["no_benefit", "too_ill", "deceased"])))
-            return rows
-        elif roll < 0.50:
-            rows.append((patient_id, kommune, "ended", day, "moved"))
-            kommune = rng.choice(kommuner)
-            rows += [(patient_id, kommune, "moved", day, ""), (patient_id, kommune, "started", day, "")]
-        else:
-            rows.append((patient_id, kommune, "evaluated", day, ""))
+    _seed.setup(f"bench_insight_{PATIENTS}", secret="bench-insight-")
 
 
 def _alerts(rng: random.Random, patients, now, nurse_id):
@@ -167,27 +99,17 @@ def seed():
                                    defaults={"nurse_fte": fte, "note": "benk"})  # fmt: skip
     ids = [m.pk for m in kommuner]
     patients = [(uuid.UUID(int=rng.getrandbits(128)), rng.choice(ids)) for _ in range(PATIENTS)]
-    _copy(
-        "patients_patient",
-        ["id", "municipality_id", "name", "national_id", "diagnoses", "status", "created_at", "phone", "next_of_kin"],
-        ((pid, m, f"Pasient {i}", f"{i:011d}", "{kols}", "active", now, "", "") for i, (pid, m) in enumerate(patients)),
-    )
-    history = [row for pid, m in patients for row in _history(rng, pid, m, ids)]
-    _copy(
-        "patients_statuschange",
-        ["patient_id", "municipality_id", "event", "effective_date", "at", "note", "end_reason"],
-        ((p, m, e, d, now, "", reason) for p, m, e, d, reason in history),
-    )
+    _seed.copy_patients(patients, now, TODAY, rng, ids)
     alerts, events = _alerts(rng, patients, now, nurse.pk)
-    _copy(
+    _seed.copy(
         "triage_alert",
         ["id", "patient_id", "municipality_id", "kind", "subject", "colour", "reason", "without_plan", "status",
          "opened_at", "raised_at", "updated_at", "closed_at", "closed_reason", "measurement", "taken_at",
          "handled_at", "handled_by_id"],
         alerts,
     )  # fmt: skip
-    _copy("triage_alertevent", ["alert_id", "municipality_id", "kind", "at", "colour", "previous_colour", "reason"],
-          events)  # fmt: skip
+    event_columns = ["alert_id", "municipality_id", "kind", "at", "colour", "previous_colour", "reason"]
+    _seed.copy("triage_alertevent", event_columns, events)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(

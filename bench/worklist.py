@@ -22,10 +22,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench import _seed  # noqa: E402
 
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "5000"))
 READINGS_PER_PATIENT = int(os.environ.get("BENCH_READINGS_PER_PATIENT", "400"))  # 5,000 × 400 = 2 million
@@ -34,47 +35,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "40"))
 
 
 def _setup() -> None:
-    base = os.environ["DATABASE_URL"]
-    parts = urlsplit(base)
-    url = urlunsplit(parts._replace(path=f"/{parts.path.lstrip('/') or 'dho'}_bench_worklist"))
-    _ensure_database(url)
-    os.environ.update(
-        DATABASE_URL=url,
-        DHO_DEBUG="0",
-        DHO_TESTING="0",
-        SECRET_KEY="bench-worklist-" + "x" * 50,
-        ALLOWED_HOSTS="testserver",
-        DHO_SSL_REDIRECT="0",
-        DHO_SECURE_COOKIES="0",
-        DHO_LOG_LEVEL="WARNING",
-        DJANGO_SETTINGS_MODULE="dho.settings",
-        DHO_DB_AS_OWNER="1",
-        DHO_DB_APP_PASSWORD="bench-app-role",  # migrate and seed as the tables' owner; measured as the app role (main)
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", "--no-input", verbosity=0)
-    call_command("collectstatic", "--no-input", verbosity=0)  # production settings: hashed file names
-
-
-def _ensure_database(url: str) -> None:
-    import dj_database_url
-    import psycopg
-
-    cfg = dj_database_url.parse(url)
-    admin = {
-        "dbname": "postgres",
-        "user": cfg["USER"],
-        "password": cfg["PASSWORD"],
-        "host": cfg["HOST"],
-        "port": cfg["PORT"],
-    }
-    with psycopg.connect(" ".join(f"{k}={v}" for k, v in admin.items() if v), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]).fetchone():
-            conn.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
+    _seed.setup("bench_worklist", secret="bench-worklist-", collectstatic=True)
 
 
 def seed():
