@@ -1,6 +1,7 @@
 """Store first, then score. A batch is validated item by item, the valid readings are inserted in one
 statement (duplicates of earlier deliveries are skipped by the unique key, not by a lookup), the
-rejected ones are kept in the quarantine, and one scoring task per batch is queued after commit.
+rejected ones are kept in the quarantine, and the batch's scoring is queued after commit (in chunks,
+a few readings sent as they were taken ahead of the bulk: enqueue_scoring).
 
 The quarantine holds at most DHO_QUARANTINE_DAILY_LIMIT items per gateway and day. Past it, a
 batch's rejected items are not kept but *refused* (status "refused"): the API answers 429 and the
