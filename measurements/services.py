@@ -28,6 +28,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from measurements.fhir import observation_to_item
@@ -112,7 +113,10 @@ def _patients_in_scope(integration: Integration, patient_ids: set[uuid.UUID]) ->
     """patient id → municipality id, for the patients this gateway may deliver for."""
     if not patient_ids:
         return {}
-    rows = Patient.objects.filter(served_by_centre(integration.centre), id__in=patient_ids).values_list(
+    # The ids as one array parameter: `id__in` would compile (and quote) a parameter per id, about a
+    # sixth of a 1,000-reading batch's time.
+    batch = RawSQL("SELECT unnest(%s::uuid[])", [list(patient_ids)])
+    rows = Patient.objects.filter(served_by_centre(integration.centre), id__in=batch).values_list(
         "id", "municipality_id"
     )
     return dict(rows)
