@@ -1,6 +1,7 @@
 """Store first, then score. A batch is validated item by item, the valid readings are inserted in one
 statement (duplicates of earlier deliveries are skipped by the unique key, not by a lookup), the
-rejected ones are kept in the quarantine, and one scoring task per batch is queued after commit.
+rejected ones are kept in the quarantine, and the batch's scoring is queued after commit (in chunks,
+a few readings sent as they were taken ahead of the bulk: enqueue_scoring).
 
 The quarantine holds at most DHO_QUARANTINE_DAILY_LIMIT items per gateway and day. Past it, a
 batch's rejected items are not kept but *refused* (status "refused"): the API answers 429 and the
@@ -27,6 +28,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from measurements.fhir import observation_to_item
@@ -111,7 +113,10 @@ def _patients_in_scope(integration: Integration, patient_ids: set[uuid.UUID]) ->
     """patient id → municipality id, for the patients this gateway may deliver for."""
     if not patient_ids:
         return {}
-    rows = Patient.objects.filter(served_by_centre(integration.centre), id__in=patient_ids).values_list(
+    # The ids as one array parameter: `id__in` would compile (and quote) a parameter per id, about a
+    # sixth of a 1,000-reading batch's time.
+    batch = RawSQL("SELECT unnest(%s::uuid[])", [list(patient_ids)])
+    rows = Patient.objects.filter(served_by_centre(integration.centre), id__in=batch).values_list(
         "id", "municipality_id"
     )
     return dict(rows)
@@ -290,15 +295,32 @@ def _existing_ids(model, integration: Integration, news: list) -> tuple[dict[str
 SCORING_TASKS = {"reading": "triage.score_readings", "answer": "triage.score_answers"}
 
 
+# A few readings sent as they are taken (a gateway forwarding each measurement) are scored before the
+# bulk of a batch: with Redis as broker a lower priority number is fetched first (kombu's priority
+# steps 0, 3, 6, 9 are one list each, popped in that order), so a red reading does not wait in line
+# behind thousands of a gateway's backlog. A batch is queued in chunks, so a worker process is free
+# again (for the next urgent task) after one chunk, not after a whole batch.
+URGENT_AT_MOST = 20
+URGENT_PRIORITY = 0
+BULK_PRIORITY = 6
+SCORING_CHUNK = 250
+
+
+def scoring_priority(count: int) -> int:
+    return URGENT_PRIORITY if count <= URGENT_AT_MOST else BULK_PRIORITY
+
+
 def enqueue_scoring(kind: str, ids: list[int]) -> None:
-    """Queue one scoring task for a stored batch. A broker outage must not fail the request: the
-    readings are committed already and the sweeper will queue them."""
+    """Queue the scoring of a stored batch (in chunks of SCORING_CHUNK). A broker outage must not
+    fail the request: the readings are committed already and the sweeper will queue them."""
     if not ids:
         return
     name = SCORING_TASKS[kind]
+    priority = scoring_priority(len(ids))
     try:
         # The project's Celery app (dho.celery): routed as apply_async would, default queue included.
-        current_app.send_task(name, args=[ids], retry=False)
+        for start in range(0, len(ids), SCORING_CHUNK):
+            current_app.send_task(name, args=[ids[start : start + SCORING_CHUNK]], retry=False, priority=priority)
     except Exception as error:
         if not outages.unreachable(error):
             log.warning("Kunne ikke legge %s %s-er i kø; sweeperen tar dem", len(ids), kind, exc_info=True)
@@ -426,7 +448,10 @@ def _ingest(kind: _Kind, integration: Integration, items: list, request, quarant
     return results
 
 
-@transaction.atomic
+# savepoint=False: inside the request's transaction (dho.scope) a savepoint would cost two more round
+# trips per request and protect nothing: an error here fails the whole request, which rolls back.
+# A FHIR transaction Bundle has its own savepoint around it (fhir_transaction).
+@transaction.atomic(savepoint=False)
 def readings_ingest(
     *,
     integration: Integration,
@@ -441,7 +466,7 @@ def readings_ingest(
     return _ingest(READINGS, integration, items, request, quarantine, gateway_audit)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def answers_ingest(
     *, integration: Integration, items: list, request=None, quarantine=True, gateway_audit: bool = True
 ) -> list[ItemResult]:
@@ -541,7 +566,7 @@ def _fhir_store(integration: Integration, entries: list[tuple[dict, str | None]]
     return results, sorted(failed, key=lambda f: f[0])
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # as readings_ingest
 def fhir_ingest(*, integration: Integration, entries: list[tuple[dict, str | None]], request=None) -> list[ItemResult]:
     """FHIR Observations (resource, fullUrl) → readings, each on its own (a single create, a batch)."""
     results, failed = _fhir_store(integration, entries, request)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+import psycopg
 from django.db import connection, models
 from django.db.models.fields import NOT_PROVIDED
 from psycopg.types.json import Jsonb
@@ -98,6 +99,27 @@ def _arrays(model, values: Mapping, *, fill_defaults: bool) -> tuple[list[models
     return chosen, arrays
 
 
+class _BinaryArrayCursor(psycopg.Cursor):
+    """Binds its parameters on the server (`%b`: PostgreSQL's binary format) and never prepares.
+
+    Django's cursors bind on the client: a 1,000-row batch's arrays are quoted into the SQL text
+    element by element in Python, which cost a gateway batch more CPU than its validation did (about
+    30 ms per statement of thirteen 1,000-element arrays, 8 ms in binary). An unnamed, unprepared
+    statement is what PgBouncer in transaction mode allows (docs/operations.md, «Connection pooler»)."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=False, binary=binary)
+
+
+def _execute(sql: str, arrays: list, fetch: bool) -> list[tuple]:
+    """Run `sql` with the arrays bound in binary, through Django's cursor wrapper (its execute
+    wrappers and, in debug and tests, its query log see the statement as they see every other)."""
+    connection.ensure_connection()
+    with connection._prepare_cursor(_BinaryArrayCursor(connection.connection)) as cursor:
+        cursor.execute(sql, arrays)
+        return cursor.fetchall() if fetch else []
+
+
 def bulk_insert(
     model,
     values: Mapping[str, object],
@@ -112,16 +134,14 @@ def bulk_insert(
     if not arrays[0]:
         return []
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    unnest = ", ".join(f"%s::{_array_type(f)}" for f in fields)
+    unnest = ", ".join(f"%b::{_array_type(f)}" for f in fields)
     # Names come from the model's _meta and the caller's constants; every value is a parameter.
     sql = f"INSERT INTO {model._meta.db_table} ({columns}) SELECT * FROM unnest({unnest})"  # noqa: S608
     if on_conflict:
         sql += f" ON CONFLICT {on_conflict}"
     if returning:
         sql += " RETURNING " + ", ".join(connection.ops.quote_name(_fields(model)[r].column) for r in returning)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, arrays)
-        return cursor.fetchall() if returning else []
+    return _execute(sql, arrays, fetch=bool(returning))
 
 
 def bulk_update(model, values: Mapping[str, object], *, key: str = "id") -> None:
@@ -137,13 +157,12 @@ def bulk_update(model, values: Mapping[str, object], *, key: str = "id") -> None
     key_name = names[list(values).index(key)]
     key_column = q(_fields(model)[key].column)
     assignments = ", ".join(f"{q(f.column)} = v.{n}" for f, n in zip(fields, names, strict=True) if f.attname != key)
-    unnest = ", ".join(f"%s::{_array_type(f)}" for f in fields)
+    unnest = ", ".join(f"%b::{_array_type(f)}" for f in fields)
     sql = (
         f"UPDATE {model._meta.db_table} AS t SET {assignments} "  # noqa: S608 names from _meta only
         f"FROM unnest({unnest}) AS v({', '.join(names)}) WHERE t.{key_column} = v.{key_name}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, arrays)
+    _execute(sql, arrays, fetch=False)
 
 
 def column_values(objects: Iterable, attnames: Sequence[str]) -> dict[str, list]:

@@ -8,6 +8,7 @@ import logging
 from celery import shared_task
 
 from measurements.models import Answer, Reading
+from measurements.services import BULK_PRIORITY
 from tenants.rls import system_scope
 from triage import services
 
@@ -42,7 +43,9 @@ def _sweep(older_than_seconds: int) -> int:
     for model, task in ((Reading, score_readings), (Answer, score_answers)):
         ids = services.unscored_ids(model, datetime.timedelta(seconds=older_than_seconds))
         for start in range(0, len(ids), CHUNK):
-            task.delay(ids[start : start + CHUNK])
+            # Behind what gateways send now (measurements.services.enqueue_scoring): these have waited
+            # two minutes already, a new red reading has not.
+            task.apply_async(args=[ids[start : start + CHUNK]], priority=BULK_PRIORITY)
         queued += len(ids)
     return queued
 
