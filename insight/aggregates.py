@@ -384,15 +384,16 @@ SELECT COALESCE(k, 0), COALESCE(m, {WHOLE_AREA}), inside,
   FROM insight_alerts
  GROUP BY GROUPING SETS ((k, m, inside), (k, inside), (k, m), (k), (m, inside), (inside), (m), ())"""  # noqa: S608
 
+# The not-reached events of the period by their own day, bucket by width_bucket as the alerts.
 RETRIES = f"""
 CREATE TEMP TABLE insight_retries ON COMMIT DROP AS
-WITH {BUCKETS},
-e AS (SELECT a.patient_id AS p, e.municipality_id AS m, (e.at AT TIME ZONE 'Europe/Oslo')::date AS day
-        FROM {AlertEvent._meta.db_table} e JOIN {Alert._meta.db_table} a ON a.id = e.alert_id
-       WHERE e.municipality_id = ANY(%(m)s) AND e.kind = %(not_reached)s AND e.at >= %(after_first)s
-         AND e.at < %(before)s)
-SELECT b.idx, COALESCE(e.m, {WHOLE_AREA}) AS area, e.p, COUNT(*) AS retries
-  FROM e JOIN b ON e.day >= b.first AND e.day < b.stop GROUP BY GROUPING SETS ((b.idx, e.m, e.p), (b.idx, e.p))"""  # noqa: S608
+WITH e AS (SELECT a.patient_id AS p, e.municipality_id AS m,
+                  width_bucket((e.at AT TIME ZONE 'Europe/Oslo')::date, %(b_firsts)s::date[]) AS k
+             FROM {AlertEvent._meta.db_table} e JOIN {Alert._meta.db_table} a ON a.id = e.alert_id
+            WHERE e.municipality_id = ANY(%(m)s) AND e.kind = %(not_reached)s AND e.at >= %(after_first)s
+              AND e.at < %(before)s)
+SELECT COALESCE(k, 0) AS idx, COALESCE(m, {WHOLE_AREA}) AS area, p, COUNT(*) AS retries
+  FROM e GROUP BY GROUPING SETS ((k, m, p), (k, p), (m, p), (p))"""  # noqa: S608
 
 
 def _windows(hours: OpeningHours, first: datetime.date, last: datetime.date) -> dict[str, Any]:
@@ -427,6 +428,7 @@ class Counting:
         self.params: dict[str, Any] = {
             "m": sorted(municipality_ids), **_bucket_params(period),
             "after_first": _moment(period.first), "before": _moment(period.end),
+            "b_firsts": [b.first for b in period.buckets],
         }  # fmt: skip
 
     def run(self, sql: str, **params) -> None:
@@ -526,7 +528,7 @@ class Counting:
         since, handled, opened = self.cursor.fetchone()
         first = min(since.astimezone(OSLO).date(), self.period.first) if since else self.period.first
         last = max(x.astimezone(OSLO).date() for x in (handled, opened) if x) if opened else self.period.last
-        self.run(ALERTS, b_firsts=[b.first for b in self.period.buckets], red_limit=_seconds(RED_AFTER),
+        self.run(ALERTS, red_limit=_seconds(RED_AFTER),
                  limit=_seconds(hours.working_day), **_windows(hours, first, last))  # fmt: skip
         self.run(ALERT_SUMS)
         counts: dict[tuple, dict[str, Any]] = {}
