@@ -45,7 +45,9 @@ def _setup() -> None:
 
 
 def _alerts(rng: random.Random, patients, now, nurse_id):
-    """A year of closed alerts, and their events (opened; taken; not reached; handled)."""
+    """A year of closed alerts, and their events (opened; taken; not reached; handled), with the first
+    action as triage.services.events_record keeps it (the earliest: a day of summer time can put the
+    handling before the take)."""
     from triage.opening_hours import OSLO
 
     alerts, events = [], []
@@ -57,8 +59,10 @@ def _alerts(rng: random.Random, patients, now, nurse_id):
         colour, kind = ("red" if rng.random() < 0.3 else "yellow"), rng.choice(KINDS)
         taken = opened + datetime.timedelta(minutes=rng.randint(2, 600)) if rng.random() < 0.9 else None
         handled = taken + datetime.timedelta(minutes=rng.randint(1, 120)) if taken and rng.random() < 0.9 else None
+        first_action = min((x for x in (taken, handled) if x), default=None)
         alerts.append((aid, pid, m, kind, "", colour, "Funn", False, "closed", opened, None, now,
-                       handled or opened + datetime.timedelta(days=2), "", "", taken, handled, nurse_id))  # fmt: skip
+                       handled or opened + datetime.timedelta(days=2), "", "", taken, handled, nurse_id,
+                       first_action))  # fmt: skip
         events.append((aid, m, "opened", opened, colour, "", ""))
         if taken:
             events.append((aid, m, "taken", taken, colour, "", ""))
@@ -105,7 +109,7 @@ def seed():
         "triage_alert",
         ["id", "patient_id", "municipality_id", "kind", "subject", "colour", "reason", "without_plan", "status",
          "opened_at", "raised_at", "updated_at", "closed_at", "closed_reason", "measurement", "taken_at",
-         "handled_at", "handled_by_id"],
+         "handled_at", "handled_by_id", "first_action_at"],
         alerts,
     )  # fmt: skip
     event_columns = ["alert_id", "municipality_id", "kind", "at", "colour", "previous_colour", "reason"]

@@ -56,7 +56,6 @@ from triage.models import Alert, AlertEvent, AlertEventKind
 from triage.opening_hours import OSLO, RED_AFTER, OpeningHours
 
 STATES = ("started", "resumed", "paused", "ended")  # billing.calculation.STATE_AFTER
-FIRST_ACTIONS = [AlertEventKind.TAKEN, AlertEventKind.NOT_REACHED, AlertEventKind.HANDLED]
 WHOLE_AREA = 0  # the area of every kommune the user sees (municipality ids are positive)
 EMPTY = Counted(0, frozenset())
 CLOSED = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)  # a closed day's window: [CLOSED, CLOSED)
@@ -276,100 +275,140 @@ SELECT idx, COALESCE(m, {WHOLE_AREA}) AS area, p, type, SUM(sevenths) AS seventh
 
 # --- alarm burden ---------------------------------------------------------------------------------
 
-ALERT_ROWS = f"""
-CREATE TEMP TABLE insight_alert_rows ON COMMIT DROP AS
-SELECT id, patient_id AS p, municipality_id AS m, kind, colour, opened_at, COALESCE(raised_at, opened_at) AS since,
-       handled_at, (opened_at AT TIME ZONE 'Europe/Oslo')::date AS day
-  FROM {Alert._meta.db_table}
- WHERE municipality_id = ANY(%(m)s) AND opened_at >= %(after_first)s AND opened_at < %(before)s"""  # noqa: S608
-
 KIND_COLUMNS = ("out_of_range", "deviating_answer", "missing_measurement", "missing_answer", "inactive_patient")
-# An alert's categories as bits of one integer: a patient's are one bit_or per (bucket, area, patient).
-CATEGORIES = {
-    "colour_red": "a.colour = 'red'",
-    "colour_yellow": "a.colour = 'yellow'",
-    **{f"kind_{k}": f"a.kind = '{k}'" for k in KIND_COLUMNS},
-    **{f"{group}_{what}": f"{cond} AND {column}"
-       for group, cond in (("all", "true"), ("inside", "inside"), ("outside", "NOT inside"))
-       for what, column in (("alerts", "true"), ("taken", "fa.at IS NOT NULL"),
-                            ("handled", "a.handled_at IS NOT NULL"))},
-}  # fmt: skip
-BITS = " | ".join(f"(CASE WHEN {cond} THEN {1 << i} ELSE 0 END)" for i, cond in enumerate(CATEGORIES.values()))
+TIMES = ("alerts", "taken", "handled")  # of all the alerts, and of those inside and outside opening hours
+# An alert's categories, as bits of one integer in this order (a patient's first of each, below).
+CATEGORIES = (
+    "colour_red", "colour_yellow", *(f"kind_{k}" for k in KIND_COLUMNS),
+    *(f"{group}_{what}" for group in ("all", "inside", "outside") for what in TIMES),
+)  # fmt: skip
 
-# Each alert: its day, inside opening hours, minutes to the first action and to handled, within the
-# response time (the open time from `since` to handled, summed over each day's window; at most the
-# wall-clock time, so an alert handled within the limit by the clock needs no sum), its categories.
+
+def _bit(name: str) -> int:
+    return 1 << CATEGORIES.index(name)
+
+
+# Over the columns of ALERTS' `facts`, in a few expressions: the colour's bit, the kind's, and the three
+# of TIMES (1 + 2 if taken + 4 if handled) shifted both to `all` and to inside or outside (× 2^a + 2^b).
+WHEN_COLOUR = " ".join(f"WHEN '{c}' THEN {_bit('colour_' + c)}" for c in ("red", "yellow"))
+WHEN_KIND = " ".join(f"WHEN '{k}' THEN {_bit('kind_' + k)}" for k in KIND_COLUMNS)
+BITS = (
+    f"CASE colour {WHEN_COLOUR} ELSE 0 END + CASE kind {WHEN_KIND} ELSE 0 END"
+    " + (1 + CASE WHEN first_action_at IS NULL THEN 0 ELSE 2 END + CASE WHEN handled_at IS NULL THEN 0 ELSE 4 END)"
+    f" * ({_bit('all_alerts')} + CASE WHEN inside THEN {_bit('inside_alerts')} ELSE {_bit('outside_alerts')} END)"
+)
+WITHIN = 1 << len(CATEGORIES)  # handled within the response time: a bit beside the categories, summed only
+
+# The areas × buckets an alert counts in, by the columns of insight_alerts that say which of its
+# categories are new for its patient there: (bucket, kommune), (bucket, all), (period, kommune), (period, all).
+SCOPES = {"km": ("k", "m"), "k": ("k",), "m": ("m",), "all": ()}
+# The categories of an alert that none of its patient's alerts before it in the partition had: each
+# patient's first alert of a category in an area and bucket carries its bit, so the people of a
+# category are a count of rows (no row per patient). The rows' order in a partition is any: only
+# that each patient's first is one row matters.
+NEW = ("bits & ~COALESCE(bit_or(bits) OVER (PARTITION BY {partition}"
+       " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)")  # fmt: skip
+
+# Each alert: its bucket (1 …, by the buckets' first days), inside opening hours, minutes to the first
+# action and to handled, handled within the response time (the open time from `since` to handled,
+# summed over each day's window; at most the wall-clock time, so an alert handled within the limit by
+# the clock needs no sum), its categories, and which of them are new for its patient in each scope.
 # The windows are arrays indexed by the day's number from %(w_first)s (a closed day: an empty window).
 WINDOW = "(%(w_{end})s::timestamptz[])[{day} - %(w_first)s::date + 1]"
-LIMIT = "CASE a.colour WHEN 'red' THEN %(red_limit)s ELSE %(limit)s END"
+LIMIT = "CASE colour WHEN 'red' THEN %(red_limit)s ELSE %(limit)s END"
+# The open seconds before an instant: those of the days before its day (%(w_before)s, summed in
+# Python) and of its day's window up to it (%(w_open)s, %(w_close)s: the window in epoch seconds).
+OPEN_BEFORE = """((%(w_before)s::numeric[])[{i}] + GREATEST(0, LEAST(EXTRACT(EPOCH FROM {at}),
+                 (%(w_close)s::numeric[])[{i}]) - (%(w_open)s::numeric[])[{i}]))"""
 ALERTS = f"""
 CREATE TEMP TABLE insight_alerts ON COMMIT DROP AS
-WITH fa AS (SELECT e.alert_id, MIN(e.at) AS at FROM {AlertEvent._meta.db_table} e
-             WHERE e.kind = ANY(%(first_actions)s) AND e.alert_id IN (SELECT id FROM insight_alert_rows)
-             GROUP BY e.alert_id),
-open_time AS (
-    SELECT a.id,
-           SUM(GREATEST(0, EXTRACT(EPOCH FROM LEAST(a.handled_at, {WINDOW.format(end="to", day="d.day::date")}))
-               - EXTRACT(EPOCH FROM GREATEST(a.since, {WINDOW.format(end="from", day="d.day::date")})))) AS seconds
-      FROM insight_alert_rows a
-           CROSS JOIN LATERAL generate_series((a.since AT TIME ZONE 'Europe/Oslo')::date,
-                                              (a.handled_at AT TIME ZONE 'Europe/Oslo')::date,
-                                              interval '1 day') AS d(day)
-     WHERE a.handled_at IS NOT NULL AND EXTRACT(EPOCH FROM a.handled_at) - EXTRACT(EPOCH FROM a.since) > {LIMIT}
-     GROUP BY a.id),
+WITH a AS (
+    SELECT patient_id AS p, municipality_id AS m, kind, colour, opened_at, COALESCE(raised_at, opened_at) AS since,
+           first_action_at, handled_at, (opened_at AT TIME ZONE 'Europe/Oslo')::date AS day,
+           (COALESCE(raised_at, opened_at) AT TIME ZONE 'Europe/Oslo')::date - %(w_first)s::date + 1 AS since_i,
+           (handled_at AT TIME ZONE 'Europe/Oslo')::date - %(w_first)s::date + 1 AS handled_i
+      FROM {Alert._meta.db_table}
+     WHERE municipality_id = ANY(%(m)s) AND opened_at >= %(after_first)s AND opened_at < %(before)s),
 facts AS (
-    SELECT a.*, {WINDOW.format(end="from", day="a.day")} <= a.opened_at
-                AND a.opened_at < {WINDOW.format(end="to", day="a.day")} AS inside, fa.at AS first_action
-      FROM insight_alert_rows a LEFT JOIN fa ON fa.alert_id = a.id)
-SELECT a.p, a.m, a.day,
-       (EXTRACT(EPOCH FROM a.first_action) - EXTRACT(EPOCH FROM a.opened_at))::float8 / 60 AS taken,
-       (EXTRACT(EPOCH FROM a.handled_at) - EXTRACT(EPOCH FROM a.opened_at))::float8 / 60 AS handled,
-       a.inside, a.handled_at IS NOT NULL AND COALESCE(o.seconds, 0) <= {LIMIT} AS within,
-       {BITS.replace("fa.at", "a.first_action").replace("inside", "a.inside")} AS bits
-  FROM facts a LEFT JOIN open_time o ON o.id = a.id"""  # noqa: S608
+    SELECT a.*, width_bucket(day, %(b_firsts)s::date[]) AS k,
+           {WINDOW.format(end="from", day="day")} <= opened_at AND opened_at < {WINDOW.format(end="to", day="day")}
+           AS inside,
+           CASE WHEN handled_at IS NULL THEN false
+                WHEN EXTRACT(EPOCH FROM handled_at) - EXTRACT(EPOCH FROM since) <= {LIMIT} THEN true
+                ELSE {OPEN_BEFORE.format(at="handled_at", i="handled_i")}
+                     - {OPEN_BEFORE.format(at="since", i="since_i")} <= {LIMIT} END AS within
+      FROM a),
+alerts AS (  -- OFFSET 0: computed once (pulled up, each window would repeat `bits`'s expression)
+    SELECT p, m, k, inside, within, {BITS} AS bits,
+           (EXTRACT(EPOCH FROM first_action_at) - EXTRACT(EPOCH FROM opened_at))::float8 / 60 AS taken,
+           (EXTRACT(EPOCH FROM handled_at) - EXTRACT(EPOCH FROM opened_at))::float8 / 60 AS handled
+      FROM facts OFFSET 0)
+SELECT p, m, k, inside, taken, handled, bits | CASE WHEN within THEN {WITHIN} ELSE 0 END AS bits,
+       {", ".join(f"{NEW.format(partition=', '.join(('p', *cols)))} AS new_{scope}" for scope, cols in SCOPES.items())}
+  FROM alerts"""  # noqa: S608 – tables from the models, values as parameters
 
-ALERT_PEOPLE = f"""
-CREATE TEMP TABLE insight_alert_people ON COMMIT DROP AS
-WITH {BUCKETS}
-SELECT b.idx, COALESCE(a.m, {WHOLE_AREA}) AS area, a.p, bit_or(a.bits) AS bits
-  FROM insight_alerts a JOIN b ON a.day >= b.first AND a.day < b.stop
- GROUP BY GROUPING SETS ((b.idx, a.m, a.p), (b.idx, a.p))"""  # noqa: S608 – tables from the models, values as parameters
+SUMMED = "COALESCE(SUM(n) FILTER (WHERE {bits} & {bit} <> 0), 0)::int"  # the rows with the bit, of the patterns'
 
+# Per (bucket, area): the alerts of each category and those handled within the response time. Every
+# alert counts in its bucket and kommune, so the sums roll up from the few (bucket, kommune, bits) patterns.
 ALERT_SUMS = f"""
-WITH {BUCKETS}
-SELECT b.idx, COALESCE(a.m, {WHOLE_AREA}), COUNT(*) FILTER (WHERE a.within),
-       {", ".join(f"COUNT(*) FILTER (WHERE a.bits & {1 << i} <> 0)" for i in range(len(CATEGORIES)))}
-  FROM insight_alerts a JOIN b ON a.day >= b.first AND a.day < b.stop
- GROUP BY GROUPING SETS ((b.idx, a.m), (b.idx))"""  # noqa: S608 – tables from the models, values as parameters
+WITH g AS (SELECT k, m, bits, COUNT(*) AS n FROM insight_alerts GROUP BY k, m, bits)
+SELECT COALESCE(k, 0), COALESCE(m, {WHOLE_AREA}), {SUMMED.format(bits="bits", bit=WITHIN)},
+       {", ".join(SUMMED.format(bits="bits", bit=1 << i) for i in range(len(CATEGORIES)))}
+  FROM g GROUP BY GROUPING SETS ((k, m), (k), (m), ())"""  # noqa: S608
+
+# Per (bucket, area): the people of each category, each scope from its own column of new categories
+# (a grouping set leaves the other scopes' columns NULL).
+ALERT_PEOPLE = f"""
+WITH g AS (SELECT k, m, COALESCE(new_km, new_k, new_m, new_all) AS new, COUNT(*) AS n FROM insight_alerts
+            GROUP BY GROUPING SETS ((k, m, new_km), (k, new_k), (m, new_m), (new_all)))
+SELECT COALESCE(k, 0), COALESCE(m, {WHOLE_AREA}),
+       {", ".join(SUMMED.format(bits="new", bit=1 << i) for i in range(len(CATEGORIES)))}
+  FROM g GROUP BY k, m"""  # noqa: S608
+
+# The people of the categories under MIN_PEOPLE, per scope: the rows that are their patients' first of
+# the category there (%(s_idx)s, %(s_area)s, %(s_mask)s: a small group and its categories' bits).
+ALERT_IDS = {
+    scope: f"""
+SELECT s.idx, s.area, s.mask & a.new_{scope}, a.p::text
+  FROM insight_alerts a JOIN unnest(%(s_idx)s::int[], %(s_area)s::int[], %(s_mask)s::int[]) AS s(idx, area, mask)
+       ON {" AND ".join([*(f"s.{'idx' if c == 'k' else 'area'} = a.{c}" for c in cols), "true"])}
+ WHERE a.new_{scope} & s.mask <> 0"""  # noqa: S608
+    for scope, cols in SCOPES.items()
+}
 
 PERCENTILES = f"""
-WITH {BUCKETS}
-SELECT b.idx, COALESCE(a.m, {WHOLE_AREA}), a.inside,
-       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY a.taken),
-       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY a.handled)
-  FROM insight_alerts a JOIN b ON a.day >= b.first AND a.day < b.stop
- GROUP BY GROUPING SETS ((b.idx, a.m, a.inside), (b.idx, a.inside), (b.idx, a.m), (b.idx))"""  # noqa: S608 – tables from the models, values as parameters
+SELECT COALESCE(k, 0), COALESCE(m, {WHOLE_AREA}), inside,
+       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY taken),
+       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY handled)
+  FROM insight_alerts
+ GROUP BY GROUPING SETS ((k, m, inside), (k, inside), (k, m), (k), (m, inside), (inside), (m), ())"""  # noqa: S608
 
+# The not-reached events of the period by their own day, bucket by width_bucket as the alerts.
 RETRIES = f"""
 CREATE TEMP TABLE insight_retries ON COMMIT DROP AS
-WITH {BUCKETS},
-e AS (SELECT a.patient_id AS p, e.municipality_id AS m, (e.at AT TIME ZONE 'Europe/Oslo')::date AS day
-        FROM {AlertEvent._meta.db_table} e JOIN {Alert._meta.db_table} a ON a.id = e.alert_id
-       WHERE e.municipality_id = ANY(%(m)s) AND e.kind = %(not_reached)s AND e.at >= %(after_first)s
-         AND e.at < %(before)s)
-SELECT b.idx, COALESCE(e.m, {WHOLE_AREA}) AS area, e.p, COUNT(*) AS retries
-  FROM e JOIN b ON e.day >= b.first AND e.day < b.stop GROUP BY GROUPING SETS ((b.idx, e.m, e.p), (b.idx, e.p))"""  # noqa: S608
+WITH e AS (SELECT a.patient_id AS p, e.municipality_id AS m,
+                  width_bucket((e.at AT TIME ZONE 'Europe/Oslo')::date, %(b_firsts)s::date[]) AS k
+             FROM {AlertEvent._meta.db_table} e JOIN {Alert._meta.db_table} a ON a.id = e.alert_id
+            WHERE e.municipality_id = ANY(%(m)s) AND e.kind = %(not_reached)s AND e.at >= %(after_first)s
+              AND e.at < %(before)s)
+SELECT COALESCE(k, 0) AS idx, COALESCE(m, {WHOLE_AREA}) AS area, p, COUNT(*) AS retries
+  FROM e GROUP BY GROUPING SETS ((k, m, p), (k, p), (m, p), (p))"""  # noqa: S608
 
 
 def _windows(hours: OpeningHours, first: datetime.date, last: datetime.date) -> dict[str, Any]:
     """Each day's open window from `first` to `last`, as triage.opening_hours has it (its instants: a
     day of summer time ends and starts as Python's zone says); a closed day an empty one."""
-    out: dict[str, Any] = {"w_first": first, "w_from": [], "w_to": []}
-    day = first
+    out: dict[str, Any] = {"w_first": first, "w_from": [], "w_to": [], "w_open": [], "w_close": [], "w_before": []}
+    day, before = first, Decimal(0)
     while day <= last:
         window = hours._window(day) or (CLOSED, CLOSED)
         out["w_from"].append(window[0])
         out["w_to"].append(window[1])
+        out["w_open"].append(_seconds(window[0] - CLOSED))  # CLOSED is the epoch
+        out["w_close"].append(_seconds(window[1] - CLOSED))
+        out["w_before"].append(before)
+        before += _seconds(window[1] - window[0])
         day += datetime.timedelta(days=1)
     return out
 
@@ -389,6 +428,7 @@ class Counting:
         self.params: dict[str, Any] = {
             "m": sorted(municipality_ids), **_bucket_params(period),
             "after_first": _moment(period.first), "before": _moment(period.end),
+            "b_firsts": [b.first for b in period.buckets],
         }  # fmt: skip
 
     def run(self, sql: str, **params) -> None:
@@ -488,22 +528,52 @@ class Counting:
         since, handled, opened = self.cursor.fetchone()
         first = min(since.astimezone(OSLO).date(), self.period.first) if since else self.period.first
         last = max(x.astimezone(OSLO).date() for x in (handled, opened) if x) if opened else self.period.last
-        self.run(ALERT_ROWS)
-        self.cursor.execute("ANALYZE insight_alert_rows")  # a month's few or a year's many: the join to choose
-        self.run(ALERTS, first_actions=FIRST_ACTIONS, red_limit=_seconds(RED_AFTER),
+        self.run(ALERTS, red_limit=_seconds(RED_AFTER),
                  limit=_seconds(hours.working_day), **_windows(hours, first, last))  # fmt: skip
-        self.run(ALERT_PEOPLE)
-        counts = Counter(self.cursor, "insight_alert_people").count(
-            {}, {f"{name}_people": f"bits & {1 << i} <> 0" for i, name in enumerate(CATEGORIES)}
-        )
         self.run(ALERT_SUMS)
+        counts: dict[tuple, dict[str, Any]] = {}
         for idx, area, within, *sums in self.cursor.fetchall():
-            counts.setdefault((idx, area), {}).update({"within": within, **dict(zip(CATEGORIES, sums, strict=True))})
+            counts[(idx, area)] = {"within": within, **dict(zip(CATEGORIES, sums, strict=True))}
+        self.run(ALERT_PEOPLE)
+        small: dict[str, dict[tuple[int, int], int]] = defaultdict(dict)  # scope → (idx, area) → bits under 5
+        for idx, area, *people in self.cursor.fetchall():
+            scope = _scope(idx, area)
+            for i, (name, n) in enumerate(zip(CATEGORIES, people, strict=True)):
+                counts[(idx, area)][f"{name}_people"] = Counted(n, frozenset())
+                if 0 < n < MIN_PEOPLE:
+                    small[scope][(idx, area)] = small[scope].get((idx, area), 0) | 1 << i
+        if small:
+            self._alert_ids(counts, small)
         self.run(PERCENTILES)
         percentiles = {(idx, area, inside): (taken, handled) for idx, area, inside, taken, handled in self.cursor}
         self.run(RETRIES, not_reached=AlertEventKind.NOT_REACHED)
         retries = Counter(self.cursor, "insight_retries").count({"retries": "retries"}, {"people": "true"})
         return counts, percentiles, retries
+
+    def _alert_ids(self, counts: dict, small: dict[str, dict[tuple[int, int], int]]) -> None:
+        """The people of the alarm figures under MIN_PEOPLE: only the rows that are their first."""
+        found: dict[tuple, set] = defaultdict(set)
+        for scope, groups in small.items():
+            self.run(ALERT_IDS[scope], s_idx=[idx for idx, _a in groups], s_area=[a for _i, a in groups],
+                     s_mask=list(groups.values()))  # fmt: skip
+            for idx, area, bits, patient in self.cursor.fetchall():
+                for i in range(len(CATEGORIES)):
+                    if bits & 1 << i:
+                        found[(idx, area, i)].add(patient)
+        for groups in small.values():
+            for (idx, area), bits in groups.items():
+                for i, name in enumerate(CATEGORIES):
+                    if bits & 1 << i:
+                        ids = frozenset(found[(idx, area, i)])
+                        assert len(ids) == counts[(idx, area)][f"{name}_people"].count, (idx, area, name)
+                        counts[(idx, area)][f"{name}_people"] = Counted(len(ids), ids)
+
+
+def _scope(idx: int, area: int) -> str:
+    """Which of SCOPES a (bucket, area) is: idx 0 is the whole period, area WHOLE_AREA every kommune."""
+    return {(True, True): "km", (True, False): "k", (False, True): "m", (False, False): "all"}[
+        (idx != 0, area != WHOLE_AREA)
+    ]
 
 
 def _get(figures: dict, name: str, default: Any = 0) -> Any:
@@ -592,7 +662,7 @@ def report_figures(
         days, by_type = counting.days(plans if "adherence" in wanted else ())
         alerts = counting.alerts(hours) if "alarm_burden" in wanted else None
         cursor.execute("DROP TABLE IF EXISTS insight_segments, insight_pieces, insight_days, insight_types, "
-                       "insight_alert_rows, insight_alerts, insight_alert_people, insight_retries")  # fmt: skip
+                       "insight_alerts, insight_retries")  # fmt: skip
     events = _funnel_by_area(funnel_events, areas) if "funnel" in wanted else {}
     reports: dict[str, AreaReport] = {}
     for name, area in areas.items():

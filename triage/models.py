@@ -65,6 +65,9 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     handled_at = models.DateTimeField(null=True, blank=True)
+    # The first time a nurse acted on it (its first taken, not reached or handled event), kept by
+    # triage.services.events_record: the time to first action insight counts, without the events.
+    first_action_at = models.DateTimeField(null=True, blank=True)
     seconds_to_handle = models.PositiveIntegerField(null=True, blank=True)  # opened → handled
 
     class Meta:
@@ -77,7 +80,10 @@ class Alert(models.Model):
                 fields=["patient", "kind", "subject"], condition=Q(status="open"), name="alert_one_open"
             )
         ]
-        indexes = [models.Index(fields=["status", "municipality", "colour"], name="alert_worklist")]
+        indexes = [
+            models.Index(fields=["status", "municipality", "colour"], name="alert_worklist"),
+            models.Index(fields=["municipality", "opened_at"], name="alert_area_opened"),  # a period's alerts
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_colour_display()}: {self.reason}"
@@ -92,6 +98,10 @@ class AlertEventKind(models.TextChoices):
     HANDLED = "handled", _("Håndtert")
     CLOSED_BY_DATA = "closed_by_data", _("Lukket av data")
     CLOSED_BY_END = "closed_by_end", _("Lukket: forløp avsluttet")
+
+
+# A nurse acting on an alert: the first of these is its `first_action_at`.
+FIRST_ACTIONS = (AlertEventKind.TAKEN, AlertEventKind.NOT_REACHED, AlertEventKind.HANDLED)
 
 
 class AlertEvent(models.Model):
@@ -119,7 +129,11 @@ class AlertEvent(models.Model):
         ordering = ["at", "id"]
         verbose_name = _("varselhendelse")
         verbose_name_plural = _("varselhendelser")
-        indexes = [models.Index(fields=["alert", "at"], name="alert_event_alert_time")]  # the patient page
+        indexes = [
+            models.Index(fields=["alert", "at"], name="alert_event_alert_time"),  # the patient page
+            # a period's events of one kind (insight's retries)
+            models.Index(fields=["municipality", "kind", "at"], name="alert_event_area_kind_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"

@@ -70,6 +70,33 @@ def test_it_records_taken_not_reached_and_handled_with_the_nurse(world, gateway)
     assert rows == [("opened", None), ("taken", "nurse"), ("not_reached", "nurse"), ("handled", "nurse")]
 
 
+def test_the_first_action_is_kept_on_the_alert(world, gateway):
+    # first_action_at: the earliest taken, not reached or handled event, kept as the events are written
+    # (insight's time to first action reads it, and holds it to the events in tests/insight).
+    patient = world.p.nannestad
+    _spo2(patient, gateway, "a", 85)
+    alert = Alert.objects.get(patient=patient)
+    assert alert.first_action_at is None
+    triage.alert_take(alert=alert, user=world.u.nurse)
+    taken = AlertEvent.objects.get(alert=alert, kind="taken").at
+    triage.alert_release(alert=alert, user=world.u.nurse)
+    triage.alert_take(alert=alert, user=world.u.nurse)  # taken again later: still the first
+    triage.alert_handle(alert=alert, user=world.u.nurse, actions=["called_not_reached"])
+    triage.alert_handle(alert=alert, user=world.u.nurse, actions=["called_reached"])
+    alert.refresh_from_db()
+    assert alert.first_action_at == taken
+    assert AlertEvent.objects.filter(alert=alert, kind="taken").count() == 2
+
+
+def test_a_handling_without_a_take_is_the_first_action(world, gateway):
+    patient = world.p.nannestad
+    _spo2(patient, gateway, "a", 85)
+    alert = Alert.objects.get(patient=patient)
+    triage.alert_handle(alert=alert, user=world.u.nurse, actions=["no_action"])
+    alert.refresh_from_db()
+    assert alert.first_action_at == AlertEvent.objects.get(alert=alert, kind="handled").at == alert.handled_at
+
+
 def test_it_records_the_close_by_data_of_a_silence_alert(world, gateway):
     patient = world.p.nannestad
     triage.silence_alerts_open(now=timezone.now() + datetime.timedelta(days=5))

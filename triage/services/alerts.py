@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from measurements.types import RANK
 from tenants.bulk import bulk_insert, bulk_update, column_values
-from triage.models import Alert, AlertEvent, AlertEventKind, AlertKind, AlertStatus
+from triage.models import FIRST_ACTIONS, Alert, AlertEvent, AlertEventKind, AlertKind, AlertStatus
 
 SILENCE_KINDS = (AlertKind.INACTIVE_PATIENT, AlertKind.MISSING_MEASUREMENT, AlertKind.MISSING_ANSWER)
 CLOSED_BY_DATA = "Data mottatt"
@@ -75,6 +75,16 @@ def events_record(
             "by_id": getattr(by, "pk", None),
         },
     )
+    if kind in FIRST_ACTIONS:
+        _first_action_record(alerts, now)
+
+
+def _first_action_record(alerts: list[Alert], now) -> None:
+    """The alerts' first action, where this is it: the events stay the history, the column spares
+    insight a pass over them (the earliest of the alert's taken, not reached and handled events)."""
+    Alert.objects.filter(pk__in=[a.pk for a in alerts], first_action_at__isnull=True).update(first_action_at=now)
+    for alert in alerts:
+        alert.first_action_at = alert.first_action_at or now
 
 
 def _alerts_insert(findings: list[Finding], now) -> list[Alert]:
