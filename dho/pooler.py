@@ -68,9 +68,13 @@ class Address:
 
     @classmethod
     def of(cls, url: str) -> Address:
+        # A socket directory comes quoted (%2Fvar%2Frun…), so a raw «:» before digits is always the port,
+        # with or without one: postgres://u@%2Fdir:5432/db and postgres://u@%2Fdir/db alike.
         where = urlsplit(url).netloc.rpartition("@")[2]
-        host, _, port = where.rpartition(":") if not where.startswith("%2F") and ":" in where else (where, "", "")
-        return cls(unquote(host) or "localhost", int(port or 5432))
+        host, _, port = where.rpartition(":")
+        if not port.isdigit():
+            host, port = where, ""
+        return cls(unquote(host).strip("[]") or "localhost", int(port or 5432))
 
 
 def credentials(url: str) -> tuple[str, str]:

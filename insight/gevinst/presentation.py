@@ -14,33 +14,18 @@ from django.utils.translation import gettext_lazy
 from insight.figures import Cell, Section
 from insight.gevinst.schedule import COMING, DUE, REGISTERED, Point
 from insight.models import FOLLOW_UPS, SERVICE_FIELDS, ServiceUse, ServiceUseKind, Source
+from insight.presentation import HIDDEN, Shown
 from measurements.survey import NEGATIVE, NEUTRAL, POSITIVE, QUESTIONS
 from tenants.charts import Bars, Chart, bar_chart
 from tenants.norwegian import date_text, datetime_text, fixed, grouped, number, percent
 from tenants.people import display_name
 from triage.opening_hours import OSLO
 
-HIDDEN = "skjult"
 PHASE_LABELS = {
     "before": gettext_lazy("Før (null-punkt)"),
     "after": gettext_lazy("Etter (6 mnd, 12 mnd, avslutning)"),
     **{f"after_by_kind.{kind}": ServiceUseKind(kind).label for kind in FOLLOW_UPS},
 }
-
-
-@dataclass(frozen=True)
-class Shown:
-    """One cell of a table: its text, or (hidden) «skjult» and why."""
-
-    text: str
-    reason: str = ""
-
-    @property
-    def hidden(self) -> bool:
-        return bool(self.reason)
-
-    def __str__(self) -> str:
-        return f"{HIDDEN} ({self.reason})" if self.reason else self.text
 
 
 def _shown(cell: Cell, write) -> Shown:

@@ -155,3 +155,16 @@ def test_with_services_pooler_hands_the_command_a_pooled_and_a_direct_address_an
     assert pooled == direct.replace(direct.split("@")[1].split("/")[0], f"127.0.0.1:{port}")
     with pytest.raises(psycopg.OperationalError):  # stopped with the command
         psycopg.connect(pooled, connect_timeout=2)
+
+
+@pytest.mark.parametrize(
+    "url, host, port",
+    [
+        ("postgres://postgres@%2Fsrv%2Fdho%2Fvar%2Fpg:5432/postgres", "/srv/dho/var/pg", 5432),  # a socket, a port
+        ("postgres://postgres@%2Fsrv%2Fpg/dho", "/srv/pg", 5432),  # a socket, the default port
+        ("postgres://dho_app:secret@127.0.0.1:6432/dho", "127.0.0.1", 6432),
+        ("postgres://dho@localhost/dho", "localhost", 5432),
+    ],
+)
+def test_the_upstream_address_is_read_from_every_form_of_url(url, host, port):
+    assert pgbouncer.Address.of(url) == pgbouncer.Address(host, port)
