@@ -44,6 +44,7 @@ run: $(STAMP)
 ## PYTEST_ARGS narrows a run (`PYTEST_ARGS=tests/billing`); `PYTEST_ARGS="-n 0 …"` runs it in one process.
 test: $(DEV_STAMP)
 	@sh scripts/ensure-chromium.sh
+	@sh scripts/ensure-pgbouncer.sh
 	DHO_TESTING=1 exec $(PY) -m dho.embedded with-services -- $(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 ## The same suite through PgBouncer in transaction mode in front of the same PostgreSQL (dho/pooler.py,
