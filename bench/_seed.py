@@ -11,7 +11,11 @@ from __future__ import annotations
 import datetime
 import os
 import random
+import statistics
+import time
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -134,3 +138,71 @@ def copy_patients(patients: list[tuple], now, today: datetime.date, rng: random.
     history = [row for pid, m in patients for row in status_history(rng, pid, m, kommuner, today)]
     copy("patients_statuschange", STATUS_COLUMNS, ((p, m, e, d, now, "", reason) for p, m, e, d, reason in history))
     return len(history)
+
+
+def centre_with_kommuner(count: int) -> tuple[list, object]:
+    """`count` kommuner (numbers 9000 …) and the centre «Benk» hosted by the first: → (kommuner, centre)."""
+    from tenants.models import Centre, Municipality
+
+    kommuner = [
+        Municipality.objects.get_or_create(number=f"{9000 + i}", defaults={"name": f"Kommune {i:02d}"})[0]
+        for i in range(count)
+    ]
+    centre, _ = Centre.objects.get_or_create(slug="bench", defaults={"name": "Benk", "host": kommuner[0]})
+    return kommuner, centre
+
+
+def analyze() -> None:
+    """The planner's statistics after a COPY, as autovacuum would make them a little later."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+class Timing(NamedTuple):
+    """Medians over the runs: wall-clock seconds, and CPU seconds of the PostgreSQL backend (this
+    connection's; parallel workers not included) and of this Python process."""
+
+    wall: float
+    backend: float
+    python: float
+    result: Any
+
+
+def _backend_cpu(pid: int | None) -> float:
+    """The CPU seconds a local backend process has used (/proc; 0 where it cannot be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def timed(fn, runs: int) -> Timing:
+    """Run `fn` `runs` times: the medians of its wall-clock and CPU seconds, and its last result."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    walls, backends, pythons, result = [], [], [], None
+    for _ in range(runs):
+        backend, python, started = _backend_cpu(pid), time.process_time(), time.perf_counter()
+        result = fn()
+        walls.append(time.perf_counter() - started)
+        pythons.append(time.process_time() - python)
+        backends.append(_backend_cpu(pid) - backend)
+    median = statistics.median
+    return Timing(median(walls), median(backends), median(pythons), result)
+
+
+def measured_as(user, measure) -> Any:
+    """`measure(user)` as the platform runs a request of the user's: the app's database role, under
+    row-level security, in the user's scope."""
+    from dho.scope import municipality_ids_for
+    from tenants.rls import connection_use, scoped
+
+    connection_use("app")
+    with scoped(municipality_ids_for(user)):
+        return measure(user)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime
 import os
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -48,17 +47,13 @@ def seed():
 
     from billing.models import PriceModel
     from patients.models import DeviceLoan, Patient, StatusChange
-    from tenants.models import Agreement, Centre, Membership, Municipality, Population
+    from tenants.models import Agreement, Centre, Membership, Population
 
     user, _ = get_user_model().objects.get_or_create(username="bench-finance")
     if Patient.objects.count() >= PATIENTS:
         return Centre.objects.get(slug="bench"), user
     started, rng, now = time.perf_counter(), random.Random(7), timezone.now()
-    kommuner = [
-        Municipality.objects.get_or_create(number=f"{9000 + i}", defaults={"name": f"Kommune {i:02d}"})[0]
-        for i in range(KOMMUNER)
-    ]
-    centre, _ = Centre.objects.get_or_create(slug="bench", defaults={"name": "Benk", "host": kommuner[0]})
+    kommuner, centre = _seed.centre_with_kommuner(KOMMUNER)
     Membership.objects.get_or_create(user=user, role="finance", centre=centre)
     for i, m in enumerate(kommuner[1:], 1):
         Agreement.objects.get_or_create(
@@ -113,10 +108,7 @@ def seed():
         ],
         loans,
     )
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    _seed.analyze()
     print(
         f"Seeded {PATIENTS:,} patients, {StatusChange.objects.count():,} status rows, "
         f"{DeviceLoan.objects.count():,} loans in {time.perf_counter() - started:.0f} s",
@@ -126,24 +118,15 @@ def seed():
 
 
 def _time(fn, runs: int = RUNS) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
+    timing = _seed.timed(fn, runs)
+    return timing.wall, timing.result
 
 
 def main() -> int:
     _setup()
-
     centre, user = seed()
-    from dho.scope import municipality_ids_for
-    from tenants.rls import connection_use, scoped
-
-    connection_use("app")  # as the platform runs: the app's role, under row-level security
-    with scoped(municipality_ids_for(user)):  # the finance user's request scope
-        return measure(centre, user)
+    # the finance user's request: the app's role, under row-level security
+    return _seed.measured_as(user, lambda user: measure(centre, user))
 
 
 def measure(centre, user) -> int:

@@ -19,8 +19,8 @@ ones): those ids are fetched afterwards, for the small groups only.
   handled within the response time, both by the opening-hour windows of each day computed in Python
   (triage.opening_hours' own instants); medians and 90th percentiles by percentile_cont, which
   interpolates as insight.figures.percentile does;
-- the funnel's few rows stay in Python (insight.figures.funnel), each area and bucket handed only
-  its own events.
+- the funnel's few rows stay in Python (insight.figures.funnel_cells), each area and bucket handed
+  only its own events; its endings (a row per ending: the many) are counted in SQL.
 """
 
 from __future__ import annotations
@@ -35,29 +35,32 @@ from typing import Any
 from django.db import connection, transaction
 
 from insight.figures import (
+    END_REASONS,
     MIN_PEOPLE,
     TREND_DAYS,
     AreaReport,
     Counted,
-    Rows,
+    Endings,
     StaffingRow,
     Times,
     adherence_cells,
     alarm_cells,
     capacity_cells,
     fte_on,
-    funnel,
+    funnel_cells,
+    funnel_steps,
     reaches_reference,
 )
 from insight.periods import Bucket, Period
 from measurements.models import Reading
-from patients.models import StatusChange
+from patients.models import Patient, StatusChange, StatusEvent
 from triage.models import Alert, AlertEvent, AlertEventKind
 from triage.opening_hours import OSLO, RED_AFTER, OpeningHours
 
 STATES = ("started", "resumed", "paused", "ended")  # billing.calculation.STATE_AFTER
 WHOLE_AREA = 0  # the area of every kommune the user sees (municipality ids are positive)
 EMPTY = Counted(0, frozenset())
+NO_ENDINGS = Endings(EMPTY, dict.fromkeys(END_REASONS, (0, EMPTY)), (None, EMPTY))
 CLOSED = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)  # a closed day's window: [CLOSED, CLOSED)
 
 
@@ -315,11 +318,12 @@ NEW = ("bits & ~COALESCE(bit_or(bits) OVER (PARTITION BY {partition}"
 # the clock needs no sum), its categories, and which of them are new for its patient in each scope.
 # The windows are arrays indexed by the day's number from %(w_first)s (a closed day: an empty window).
 WINDOW = "(%(w_{end})s::timestamptz[])[{day} - %(w_first)s::date + 1]"
-LIMIT = "CASE colour WHEN 'red' THEN %(red_limit)s ELSE %(limit)s END"
-# The open seconds before an instant: those of the days before its day (%(w_before)s, summed in
-# Python) and of its day's window up to it (%(w_open)s, %(w_close)s: the window in epoch seconds).
-OPEN_BEFORE = """((%(w_before)s::numeric[])[{i}] + GREATEST(0, LEAST(EXTRACT(EPOCH FROM {at}),
-                 (%(w_close)s::numeric[])[{i}]) - (%(w_open)s::numeric[])[{i}]))"""
+LIMIT = "CASE colour WHEN 'red' THEN %(red_limit)s::interval ELSE %(limit)s::interval END"
+# The open time before an instant: that of the days before its day (%(w_before)s, summed in Python) and
+# of its day's window up to it. Intervals, exact to the microsecond, and arrays of a fixed-width type,
+# so that an element is found by its offset (an array of numerics is walked to its element).
+OPEN_BEFORE = """((%(w_before)s::interval[])[{i}] + GREATEST(interval '0',
+                 LEAST({at}, (%(w_to)s::timestamptz[])[{i}]) - (%(w_from)s::timestamptz[])[{i}]))"""
 ALERTS = f"""
 CREATE TEMP TABLE insight_alerts ON COMMIT DROP AS
 WITH a AS (
@@ -334,14 +338,14 @@ facts AS (
            {WINDOW.format(end="from", day="day")} <= opened_at AND opened_at < {WINDOW.format(end="to", day="day")}
            AS inside,
            CASE WHEN handled_at IS NULL THEN false
-                WHEN EXTRACT(EPOCH FROM handled_at) - EXTRACT(EPOCH FROM since) <= {LIMIT} THEN true
+                WHEN handled_at - since <= {LIMIT} THEN true
                 ELSE {OPEN_BEFORE.format(at="handled_at", i="handled_i")}
                      - {OPEN_BEFORE.format(at="since", i="since_i")} <= {LIMIT} END AS within
       FROM a),
 alerts AS (  -- OFFSET 0: computed once (pulled up, each window would repeat `bits`'s expression)
     SELECT p, m, k, inside, within, {BITS} AS bits,
-           (EXTRACT(EPOCH FROM first_action_at) - EXTRACT(EPOCH FROM opened_at))::float8 / 60 AS taken,
-           (EXTRACT(EPOCH FROM handled_at) - EXTRACT(EPOCH FROM opened_at))::float8 / 60 AS handled
+           EXTRACT(EPOCH FROM first_action_at - opened_at)::float8 / 60 AS taken,
+           EXTRACT(EPOCH FROM handled_at - opened_at)::float8 / 60 AS handled
       FROM facts OFFSET 0)
 SELECT p, m, k, inside, taken, handled, bits | CASE WHEN within THEN {WITHIN} ELSE 0 END AS bits,
        {", ".join(f"{NEW.format(partition=', '.join(('p', *cols)))} AS new_{scope}" for scope, cols in SCOPES.items())}
@@ -396,25 +400,51 @@ SELECT COALESCE(k, 0) AS idx, COALESCE(m, {WHOLE_AREA}) AS area, p, COUNT(*) AS 
   FROM e GROUP BY GROUPING SETS ((k, m, p), (k, p), (m, p), (p))"""  # noqa: S608
 
 
+# --- the funnel's endings -------------------------------------------------------------------------
+
+# The `ended` status rows of patients (not of a record merged into another) in the period, each with
+# its bucket and the days since the forløp's oppstart in the same kommune (the latest `started` on or
+# before the ending: a move ends one kommune's forløp and starts the next's). A person is «p:<id>», as
+# insight.selectors.funnel_events names them.
+ENDINGS = f"""
+CREATE TEMP TABLE insight_endings ON COMMIT DROP AS
+SELECT 'p:' || e.patient_id::text AS p, e.municipality_id AS m, e.end_reason AS reason,
+       width_bucket(e.effective_date, %(b_firsts)s::date[]) AS k,
+       e.effective_date - (SELECT MAX(s.effective_date) FROM {StatusChange._meta.db_table} s
+                            WHERE s.patient_id = e.patient_id AND s.municipality_id = e.municipality_id
+                              AND s.event = %(started)s AND s.effective_date <= e.effective_date) AS days
+  FROM {StatusChange._meta.db_table} e JOIN {Patient._meta.db_table} pt ON pt.id = e.patient_id
+ WHERE e.event = %(ended)s AND pt.merged_into_id IS NULL AND e.municipality_id = ANY(%(m)s)
+   AND e.effective_date >= %(period_first)s AND e.effective_date < %(period_stop)s"""  # noqa: S608
+
+# Per (bucket, area, person): the endings of each reason and those with a days in service.
+ENDED = f"""
+CREATE TEMP TABLE insight_ended ON COMMIT DROP AS
+SELECT COALESCE(k, 0) AS idx, COALESCE(m, {WHOLE_AREA}) AS area, p,
+       {", ".join(f"COUNT(*) FILTER (WHERE reason = '{r}') AS r_{r}" for r in END_REASONS)},
+       COUNT(days) AS served
+  FROM insight_endings GROUP BY GROUPING SETS ((k, m, p), (k, p), (m, p), (p))"""  # noqa: S608
+
+# The median days in service per (bucket, area), and how many endings it is of (statistics.median
+# gives an odd count's middle value as it is: an integer).
+IN_SERVICE = f"""
+SELECT COALESCE(k, 0), COALESCE(m, {WHOLE_AREA}), percentile_cont(0.5) WITHIN GROUP (ORDER BY days), COUNT(days)
+  FROM insight_endings GROUP BY GROUPING SETS ((k, m), (k), (m), ())"""  # noqa: S608
+
+
 def _windows(hours: OpeningHours, first: datetime.date, last: datetime.date) -> dict[str, Any]:
     """Each day's open window from `first` to `last`, as triage.opening_hours has it (its instants: a
     day of summer time ends and starts as Python's zone says); a closed day an empty one."""
-    out: dict[str, Any] = {"w_first": first, "w_from": [], "w_to": [], "w_open": [], "w_close": [], "w_before": []}
-    day, before = first, Decimal(0)
+    out: dict[str, Any] = {"w_first": first, "w_from": [], "w_to": [], "w_before": []}
+    day, before = first, datetime.timedelta(0)
     while day <= last:
         window = hours._window(day) or (CLOSED, CLOSED)
         out["w_from"].append(window[0])
         out["w_to"].append(window[1])
-        out["w_open"].append(_seconds(window[0] - CLOSED))  # CLOSED is the epoch
-        out["w_close"].append(_seconds(window[1] - CLOSED))
         out["w_before"].append(before)
-        before += _seconds(window[1] - window[0])
+        before += window[1] - window[0]
         day += datetime.timedelta(days=1)
     return out
-
-
-def _seconds(delta: datetime.timedelta) -> Decimal:
-    return Decimal(delta // datetime.timedelta(microseconds=1)) / 1_000_000
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -528,8 +558,7 @@ class Counting:
         since, handled, opened = self.cursor.fetchone()
         first = min(since.astimezone(OSLO).date(), self.period.first) if since else self.period.first
         last = max(x.astimezone(OSLO).date() for x in (handled, opened) if x) if opened else self.period.last
-        self.run(ALERTS, red_limit=_seconds(RED_AFTER),
-                 limit=_seconds(hours.working_day), **_windows(hours, first, last))  # fmt: skip
+        self.run(ALERTS, red_limit=RED_AFTER, limit=hours.working_day, **_windows(hours, first, last))
         self.run(ALERT_SUMS)
         counts: dict[tuple, dict[str, Any]] = {}
         for idx, area, within, *sums in self.cursor.fetchall():
@@ -549,6 +578,26 @@ class Counting:
         self.run(RETRIES, not_reached=AlertEventKind.NOT_REACHED)
         retries = Counter(self.cursor, "insight_retries").count({"retries": "retries"}, {"people": "true"})
         return counts, percentiles, retries
+
+    def endings(self) -> dict[tuple[int, int], Endings]:
+        """Per (idx, area): the funnel's endings, by reason and in service."""
+        self.run(ENDINGS, started=StatusEvent.STARTED, ended=StatusEvent.ENDED, period_first=self.period.first,
+                 period_stop=self.period.end)  # fmt: skip
+        self.run(ENDED)
+        counts = Counter(self.cursor, "insight_ended").count(
+            {f"n_{r}": f"r_{r}" for r in END_REASONS},
+            {"ended": "true", "served": "served > 0", **{f"p_{r}": f"r_{r} > 0" for r in END_REASONS}},
+        )
+        self.run(IN_SERVICE)
+        medians = {(idx, area): (median, n) for idx, area, median, n in self.cursor.fetchall()}
+        out = {}
+        for key, figures in counts.items():
+            median, n = medians.get(key, (None, 0))
+            if median is not None:  # as insight.figures._median: an odd count's middle value is the integer it is
+                median = round(int(median) if n % 2 else median, 1)
+            out[key] = Endings(figures["ended"], {r: (int(figures[f"n_{r}"]), figures[f"p_{r}"]) for r in END_REASONS},
+                               (median, figures["served"]))  # fmt: skip
+        return out
 
     def _alert_ids(self, counts: dict, small: dict[str, dict[tuple[int, int], int]]) -> None:
         """The people of the alarm figures under MIN_PEOPLE: only the rows that are their first."""
@@ -661,8 +710,9 @@ def report_figures(
         counting = Counting(cursor, ids, period, whole_centre=whole_centre)
         days, by_type = counting.days(plans if "adherence" in wanted else ())
         alerts = counting.alerts(hours) if "alarm_burden" in wanted else None
+        endings = counting.endings() if "funnel" in wanted else {}
         cursor.execute("DROP TABLE IF EXISTS insight_segments, insight_pieces, insight_days, insight_types, "
-                       "insight_alerts, insight_retries")  # fmt: skip
+                       "insight_alerts, insight_retries, insight_endings, insight_ended")  # fmt: skip
     events = _funnel_by_area(funnel_events, areas) if "funnel" in wanted else {}
     reports: dict[str, AreaReport] = {}
     for name, area in areas.items():
@@ -682,7 +732,7 @@ def report_figures(
             if "funnel" in wanted:
                 ordered, day_list = events.get(area, ([], []))
                 low, high = bisect.bisect_left(day_list, bucket.first), bisect.bisect_right(day_list, bucket.last)
-                out["funnel"] = funnel(Rows(funnel=ordered[low:high]), bucket)
+                out["funnel"] = funnel_cells(funnel_steps(ordered[low:high], bucket), endings.get(key, NO_ENDINGS))
             figures.append(out)
         reports[name] = AreaReport(total=figures[0], buckets=figures[1:])
     return reports

@@ -501,13 +501,52 @@ def _median(values: list[int]) -> float | None:
     return _fixed(statistics.median(values), 1) if values else None
 
 
-def funnel(rows: Rows, bucket: Bucket) -> Section:
-    events = [e for e in rows.funnel if bucket.first <= e.day <= bucket.last]
+class Endings(NamedTuple):
+    """A bucket's endings: the people who ended, per end reason (endings, people), and the median days
+    in service (from the oppstart in the same kommune) with the people behind it."""
+
+    ended: People
+    by_reason: Mapping[str, tuple[int, People]]
+    in_service: tuple[float | None, People]
+
+
+def _size(people: People) -> int:
+    return people.count if isinstance(people, Counted) else len(people)
+
+
+def funnel_steps(events: Iterable[FunnelEvent], bucket: Bucket) -> dict[str, list[FunnelEvent]]:
+    """The bucket's events by step."""
     by_step: dict[str, list[FunnelEvent]] = defaultdict(list)
     for event in events:
-        by_step[event.step].append(event)
+        if bucket.first <= event.day <= bucket.last:
+            by_step[event.step].append(event)
+    return by_step
+
+
+def endings_of(events: list[FunnelEvent]) -> Endings:
+    """The endings' figures from their events (insight.aggregates counts them in SQL)."""
+    by_reason = {}
+    for reason in END_REASONS:
+        these = [e for e in events if e.reason == reason]
+        by_reason[reason] = (len(these), frozenset(e.person for e in these))
+    served = [e for e in events if e.days is not None]
+    in_service = _median([e.days for e in served if e.days is not None])
+    return Endings(frozenset(e.person for e in events), by_reason, (in_service, frozenset(e.person for e in served)))
+
+
+def funnel(rows: Rows, bucket: Bucket) -> Section:
+    by_step = funnel_steps(rows.funnel, bucket)
+    return funnel_cells(by_step, endings_of(by_step.get("ended", [])))
+
+
+def funnel_cells(by_step: Mapping[str, list[FunnelEvent]], endings: Endings) -> Section:
+    """The funnel from its steps' events (the endings' excepted) and the endings' figures, however the
+    endings were counted (here from their events, in insight.aggregates in SQL)."""
     out: Section = {}
     for step in STEPS:
+        if step == "ended":
+            out[step] = _cell(_size(endings.ended), endings.ended, additive=BOTH)
+            continue
         these = by_step.get(step, [])
         out[step] = Cell(len({e.person for e in these}), frozenset(e.person for e in these), additive=BOTH)
     for name, part, whole in (("assessed", ("assessed",), ("referrals",)),
@@ -524,11 +563,9 @@ def funnel(rows: Rows, bucket: Bucket) -> Section:
         out[f"median_days.{stage}"] = Cell(_median([e.days for e in measured if e.days is not None]),
                                            frozenset(e.person for e in measured))  # fmt: skip
     for reason in END_REASONS:
-        these = [e for e in by_step.get("ended", []) if e.reason == reason]
-        out[f"endings_by_reason.{reason}"] = Cell(len(these), frozenset(e.person for e in these), additive=BOTH)
-    served = [e for e in by_step.get("ended", []) if e.days is not None]
-    out["median_days_in_service"] = Cell(_median([e.days for e in served if e.days is not None]),
-                                         frozenset(e.person for e in served))  # fmt: skip
+        n, people = endings.by_reason[reason]
+        out[f"endings_by_reason.{reason}"] = _cell(n, people, additive=BOTH)
+    out["median_days_in_service"] = _cell(endings.in_service[0], endings.in_service[1])
     return out
 
 

@@ -189,11 +189,12 @@ def _granted_on(referral_ids) -> dict[Any, datetime.date]:
     return out
 
 
-def funnel_events(municipality_ids, period: Period) -> list[FunnelEvent]:
+def funnel_events(municipality_ids, period: Period, *, endings: bool = True) -> list[FunnelEvent]:
     """The forløp's steps on the days they happened: henvisning, vurdering, vedtak (the status rows
     of the referral), samtykke (its date), oppstart (the `Start` row: a move's carried-on forløp is no
     new oppstart), avslutning (the `ended` rows of patients, not of a record merged into another),
-    and klager (the date received)."""
+    and klager (the date received). `endings=False` leaves the avslutninger out (insight.aggregates
+    counts them in SQL)."""
     ids = set(municipality_ids)
     events, granted = _referral_events(ids, period)
     consents = list(
@@ -220,7 +221,8 @@ def funnel_events(municipality_ids, period: Period) -> list[FunnelEvent]:
         since = consent_on.get(referral_id)
         events.append(FunnelEvent("started", day, f"p:{patient_id}", municipality_id,
                                   (day - since).days if since else None))  # fmt: skip
-    events += _endings(ids, period)
+    if endings:
+        events += _endings(ids, period)
     appeals = Appeal.objects.filter(
         decision__referral__municipality_id__in=ids, received_on__gte=period.first, received_on__lte=period.last
     ).values_list("decision__referral_id", "decision__referral__municipality_id", "received_on")
@@ -303,7 +305,7 @@ def area_reports(centre: Centre, municipality_ids, period: Period, *, whole_cent
         whole_centre=whole_centre, staffing=staffing_rows(centre, period) if whole_centre else None,
         reference=reference_per_fte(), hours=OpeningHours.of(centre),
         plans=plan_rows(_patients_of(ids)) if "adherence" in sections else (),
-        funnel_events=funnel_events(ids, period) if "funnel" in sections else (),
+        funnel_events=funnel_events(ids, period, endings=False) if "funnel" in sections else (),
     )  # fmt: skip
     return apply_rule(reports, parts=list(parts), whole=WHOLE)
 

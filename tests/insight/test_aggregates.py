@@ -59,7 +59,8 @@ def _unruled(centre, ids, period, *, whole_centre, sections):
         municipality_ids=ids, areas={**{str(m): m for m in ids}, WHOLE: WHOLE_AREA}, period=period,
         sections=sorted(sections), whole_centre=whole_centre,
         staffing=staffing_rows(centre, period) if whole_centre else None, reference=reference_per_fte(),
-        hours=OpeningHours.of(centre), plans=plan_rows(_patients_of(ids)), funnel_events=funnel_events(ids, period),
+        hours=OpeningHours.of(centre), plans=plan_rows(_patients_of(ids)),
+        funnel_events=funnel_events(ids, period, endings=False),
     )  # fmt: skip
 
 
@@ -95,3 +96,141 @@ def test_the_rule_needs_only_how_many_and_the_few(scenario):
     assert (whole.size, whole.people) == (17, frozenset())
     alone = reports[str(m.gjerdrum.pk)].total["capacity"]["paused_patients"]
     assert (alone.size, alone.people) == (1, frozenset({str(scenario.g[0].pk)}))
+
+
+# --- a denser world: many endings, alerts and retries, so that SQL's groups of five and more are held
+# to the reference too (the scenario's are mostly under five) ----------------------------------------
+
+REASONS = ("no_benefit", "too_ill", "deceased", "withdrew", "transferred", "other")
+
+
+def _at(day: int, hour: int, minute: int, second: float = 0.0):
+    import datetime
+
+    from triage.opening_hours import OSLO
+
+    whole = int(second)
+    micro = round((second - whole) * 1_000_000)
+    return datetime.datetime(2100, 3, day, hour, minute, whole, micro, tzinfo=OSLO)
+
+
+@pytest.fixture
+def dense(world):
+    """48 patients in the three kommuner, started in February: in March most end (every reason, some
+    twice in a bucket after a new start, some moving and ending again in the new kommune, one a record
+    merged into another whose ending does not count), and each has alerts at odd seconds (some handled
+    exactly at the response time's limit by the clock or by open time) and not-reached retries."""
+    import datetime
+    import random
+
+    from patients.models import StatusChange
+    from tests.factories import PatientFactory
+    from triage.models import Alert, AlertEvent
+
+    rng = random.Random(5)
+    m = world.m
+    kommuner = [m.ullensaker, m.gjerdrum, m.nannestad]
+    patients = [PatientFactory(municipality=kommuner[i % 3], name=f"D{i}") for i in range(48)]
+    rows = []
+
+    def status(patient, municipality, event, day, reason=""):
+        rows.append(StatusChange(patient=patient, municipality=municipality, event=event,
+                                 effective_date=datetime.date(2100, 3, day) if isinstance(day, int) else day,
+                                 end_reason=reason))  # fmt: skip
+
+    for i, patient in enumerate(patients):
+        home = kommuner[i % 3]
+        status(patient, home, "started", datetime.date(2100, 2, 1 + i % 20))
+        roll = i % 8
+        if roll in (0, 1, 2, 3):  # ends once, a reason by turn
+            status(patient, home, "ended", 2 + (i * 5) % 26, REASONS[i % len(REASONS)])
+        elif roll == 4:  # ends, starts again, ends again in the same week
+            status(patient, home, "ended", 9, REASONS[i % 3])
+            status(patient, home, "started", 10)
+            status(patient, home, "ended", 12, REASONS[(i + 1) % 3])
+        elif roll == 5:  # moves, and ends in the new kommune
+            there = kommuner[(i + 1) % 3]
+            status(patient, home, "ended", 6 + i % 10, "moved")
+            status(patient, there, "moved", 6 + i % 10)
+            status(patient, there, "started", 6 + i % 10)
+            status(patient, there, "ended", 20 + i % 5, REASONS[i % len(REASONS)])
+        elif roll == 6:  # paused, then ended (an ending without a start in the period)
+            status(patient, home, "paused", 3)
+            status(patient, home, "ended", 15 + i % 10, "deceased")
+    merged = patients[0]
+    merged.merged_into = patients[1]
+    merged.save(update_fields=["merged_into"])
+    StatusChange.objects.bulk_create(rows)
+
+    alerts, events = [], []
+    for n in range(240):
+        patient = patients[rng.randrange(len(patients))]
+        day = 1 + rng.randrange(28)
+        opened = _at(day, rng.randrange(24), rng.randrange(60), rng.randrange(60) + rng.random())
+        colour = "red" if rng.random() < 0.35 else "yellow"
+        limit = datetime.timedelta(hours=1) if colour == "red" else datetime.timedelta(hours=7)
+        first = handled = None
+        if rng.random() < 0.9:
+            first = opened + datetime.timedelta(seconds=rng.randrange(60, 20000) + rng.random())
+        if first and rng.random() < 0.85:
+            handled = first + datetime.timedelta(seconds=rng.randrange(0, 30000), microseconds=rng.randrange(10**6))
+            if n % 17 == 0:
+                handled = opened + limit  # exactly the limit by the clock
+        alert = Alert(patient=patient, municipality_id=patient.municipality_id,
+                      kind=rng.choice(["out_of_range", "deviating_answer", "missing_measurement", "missing_answer",
+                                       "inactive_patient"]),
+                      subject=str(n), colour=colour, reason="Funn", status="closed", opened_at=opened,
+                      closed_at=handled or opened + datetime.timedelta(days=1), taken_at=first, handled_at=handled,
+                      first_action_at=min(x for x in (first, handled) if x) if first else None)  # fmt: skip
+        alerts.append(alert)
+        events.append(AlertEvent(alert=alert, municipality_id=alert.municipality_id, kind="opened", at=opened,
+                                 colour=colour))  # fmt: skip
+        if first:
+            events.append(AlertEvent(alert=alert, municipality_id=alert.municipality_id, kind="taken", at=first,
+                                     colour=colour))  # fmt: skip
+            for retry in range(n % 3):  # retries, some on a later day (a retry counts on its own day)
+                at = first + datetime.timedelta(hours=9 * retry, seconds=1)
+                events.append(AlertEvent(alert=alert, municipality_id=alert.municipality_id, kind="not_reached",
+                                         at=at, colour=colour))  # fmt: skip
+        if handled:
+            events.append(AlertEvent(alert=alert, municipality_id=alert.municipality_id, kind="handled", at=handled,
+                                     colour=colour))  # fmt: skip
+    Alert.objects.bulk_create(alerts)
+    AlertEvent.objects.bulk_create(events)
+    return patients
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "granularity"),
+    [("2100-03-01", "2100-03-28", "week"), ("2100-03-03", "2100-03-24", "week"), ("2100-02-01", "2100-03-31", "month")],
+)
+@pytest.mark.parametrize("who", ["centre", "gjerdrum"])
+def test_sql_counts_a_dense_world_as_the_reference_does(dense, world, first, last, granularity, who):
+    """Endings by reason (rows, not people), the median days in service over an even and an odd count,
+    the retries, medians and 90th percentiles of many alerts, handled within the response time at its
+    very limit: every cell the same before and after the rule."""
+    import datetime
+
+    m, centre = world.m, world.centres.ovre
+    ids, whole_centre = {
+        "centre": ([m.ullensaker.pk, m.gjerdrum.pk, m.nannestad.pk], True),
+        "gjerdrum": ([m.gjerdrum.pk], False),
+    }[who]
+    period = period_parse(first, last, granularity, today=datetime.date(2100, 4, 1))
+    kwargs = {"whole_centre": whole_centre, "sections": ALL}
+    before_rule = _cells(_unruled(centre, ids, period, **kwargs))
+    reference = _cells(_reference(centre, ids, period, rule=False, **kwargs))
+    assert before_rule == reference
+    assert _types(before_rule) == _types(reference)  # an integer stays an integer (10, not 10.0, in the API)
+    got = _cells(area_reports(centre, ids, period, **kwargs))
+    assert got == _cells(_reference(centre, ids, period, **kwargs))
+    whole = dict(before_rule)
+    # the dense world reaches groups of five and more, where SQL names nobody
+    assert whole[(WHOLE, 0, "funnel", "ended")][2] >= 5
+    assert whole[(WHOLE, 0, "alarm_burden", "not_reached_retries")][2] >= 5
+    assert whole[(WHOLE, 0, "alarm_burden", "handled_p90_minutes")][0] is not None
+    assert any(whole[(WHOLE, 0, "funnel", f"endings_by_reason.{r}")][2] >= 5 for r in REASONS)
+
+
+def _types(cells):
+    return {key: type(value).__name__ for key, (value, *_rest) in cells.items()}
