@@ -25,6 +25,7 @@ import random
 import sys
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,12 +39,63 @@ PATIENTS = max(50, int(int(os.environ.get("BENCH_PATIENTS", "100000")) * SCALE))
 ALERTS_PER_PATIENT = float(os.environ.get("BENCH_ALERTS_PER_PATIENT", "5"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 PARALLEL = os.environ.get("BENCH_PARALLEL", "1") != "0"
+# Adherence: an approved plan (the KOLS template: SpO2 and pulse daily) for every patient and their
+# readings of the last BENCH_READINGS_DAYS days (most days both, some days one or none), in a database
+# of its own (…_readings), and the month's adherence timed alone as well.
+READINGS = os.environ.get("BENCH_READINGS", "0") == "1"
+READINGS_DAYS = int(os.environ.get("BENCH_READINGS_DAYS", "40"))
 TODAY = datetime.date.today()
 KINDS = ("out_of_range", "deviating_answer", "missing_measurement", "missing_answer", "inactive_patient")
 
 
 def _setup() -> None:
-    _seed.setup(f"bench_insight_{PATIENTS}", secret="bench-insight-")
+    _seed.setup(f"bench_insight_{PATIENTS}" + ("_readings" if READINGS else ""), secret="bench-insight-")
+
+
+def _plans_and_readings(patients, rng: random.Random, gp_id: int, now) -> int:
+    """An approved plan for each patient (approved before the readings' first day) and their readings,
+    COPY text in bulk; → the readings made."""
+    from django.db import connection
+
+    from ebp.content import dump, parse_content
+    from ebp.defaults import TEMPLATES
+    from ebp.models import Plan, PlanVersion
+    from measurements.partitions import month_add, month_start
+    from triage.opening_hours import OSLO
+
+    content = dump(parse_content(TEMPLATES["kols"]["content"]))
+    first = TODAY - datetime.timedelta(days=READINGS_DAYS)
+    approved = datetime.datetime.combine(first - datetime.timedelta(days=1), datetime.time(12), tzinfo=OSLO)
+    plans = Plan.objects.bulk_create([Plan(patient_id=p, municipality_id=m) for p, m in patients], batch_size=5000)
+    PlanVersion.objects.bulk_create(
+        [PlanVersion(plan=plan, municipality_id=plan.municipality_id, number=1, status="active", content=content,
+                     created_by_id=gp_id, decided_by_id=gp_id, decided_at=approved) for plan in plans],
+        batch_size=5000,
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        month = month_start(first)
+        while month <= month_add(month_start(TODAY), 1):
+            cursor.execute("SELECT dho_partition_ensure(%s, %s)", ["measurements_reading", month])
+            month = month_add(month, 1)
+    columns = ["patient_id", "municipality_id", "type", "value", "measured_at", "received_at", "colour", "reason",
+               "original", "external_id"]  # fmt: skip
+    count = 0
+
+    def chunks():
+        nonlocal count
+        for day in range(READINGS_DAYS):
+            morning = datetime.datetime.combine(first + datetime.timedelta(days=day), datetime.time(8), tzinfo=OSLO)
+            out = []
+            for p, m in patients:
+                for mtype, value in (("spo2", 96), ("pulse", 72)):
+                    if rng.random() < 0.85:  # a missed reading now and then
+                        at = (morning + datetime.timedelta(minutes=rng.randrange(180))).isoformat()
+                        out.append(f"{p}\t{m}\t{mtype}\t{value}\t{at}\t{at}\tgreen\t\t\t\n")
+            count += len(out)
+            yield "".join(out)
+
+    _seed.copy_text("measurements_reading", columns, chunks())
+    return count
 
 
 def _alerts(rng: random.Random, patients, now, nurse_id):
@@ -86,6 +138,7 @@ def seed():
 
     leder, _ = get_user_model().objects.get_or_create(username="bench-leder")
     nurse, _ = get_user_model().objects.get_or_create(username="bench-nurse")
+    gp, _ = get_user_model().objects.get_or_create(username="bench-gp")
     if Patient.objects.count() >= PATIENTS:
         return Centre.objects.get(slug="bench"), leder
     started, rng, now = time.perf_counter(), random.Random(11), timezone.now()
@@ -111,10 +164,12 @@ def seed():
     )  # fmt: skip
     event_columns = ["alert_id", "municipality_id", "kind", "at", "colour", "previous_colour", "reason"]
     _seed.copy("triage_alertevent", event_columns, events)
+    readings = _plans_and_readings(patients, rng, gp.pk, now) if READINGS else 0
     _seed.analyze()
     print(
         f"Seeded {PATIENTS:,} patients, {StatusChange.objects.count():,} status rows, {Alert.objects.count():,} "
-        f"alerts, {AlertEvent.objects.count():,} alert events in {time.perf_counter() - started:.0f} s",
+        f"alerts, {AlertEvent.objects.count():,} alert events, {readings:,} readings in "
+        f"{time.perf_counter() - started:.0f} s",
         flush=True,
     )
     return centre, leder
@@ -164,6 +219,12 @@ def measure(leder) -> int:
         print(f"  {label} ({period.first}–{period.last}, {len(period.buckets)} buckets): median {timing.wall:.2f} s "
               f"of {RUNS} (target < {target:.0f} s: {verdict}); CPU {timing.backend:.2f} s backend + "
               f"{timing.python:.2f} s Python", flush=True)  # fmt: skip
+        _print_figures(timing.result)
+    if READINGS:  # the month's adherence alone: the readings counted per patient, type and day
+        alone = replace(selection, sections=frozenset({"adherence"}))
+        timing = _seed.timed(lambda: insight_report(view, alone, month), RUNS)
+        print(f"  one month's adherence alone: median {timing.wall:.2f} s of {RUNS}; CPU {timing.backend:.2f} s "
+              f"backend + {timing.python:.2f} s Python", flush=True)  # fmt: skip
         _print_figures(timing.result)
     return 1 if failed else 0
 

@@ -255,25 +255,31 @@ def _per_day(frequency: str, times: int, days: int) -> int:
     return {"daily": times * 7, "weekly": times * days}.get(frequency, 0)
 
 
+# Expected per bucket from the stretches under a plan cut by the buckets; received from the readings
+# counted per patient, type and Norway's day, each day in the one stretch under a plan it falls in
+# (a patient's stretches are disjoint) and its bucket by width_bucket: no day is joined with every
+# stretch and bucket of its patient. The whole period (idx 0) is the buckets' sum, by grouping sets.
 ADHERENCE = f"""
 CREATE TEMP TABLE insight_types ON COMMIT DROP AS
 WITH {BUCKETS},
 t AS (SELECT * FROM unnest(%(t_p)s::uuid[], %(t_from)s::date[], %(t_type)s::text[], %(t_sevenths)s::int[],
                            %(t_times)s::int[]) AS t(p, vf, type, sevenths, times)),
-cut AS (SELECT b.idx, s.m, s.p, t.type, t.sevenths, t.times, GREATEST(s.start, b.first) AS start,
-               LEAST(s.stop, b.stop) AS stop
-          FROM insight_pieces s JOIN t ON t.p = s.p AND t.vf = s.vf JOIN b ON s.start < b.stop AND s.stop > b.first),
 r AS (SELECT patient_id AS p, type, (measured_at AT TIME ZONE 'Europe/Oslo')::date AS day, COUNT(*) AS n
         FROM {Reading._meta.db_table}
        WHERE patient_id = ANY(%(t_p)s::uuid[]) AND measured_at >= %(after_first)s AND measured_at < %(before)s
        GROUP BY 1, 2, 3),
 facts AS (
-    SELECT idx, m, p, type, (stop - start) * sevenths AS sevenths, 0 AS received FROM cut
+    SELECT b.idx, s.m, s.p, t.type,
+           (LEAST(s.stop, b.stop) - GREATEST(s.start, b.first)) * t.sevenths AS sevenths, 0 AS received
+      FROM insight_pieces s JOIN t ON t.p = s.p AND t.vf = s.vf
+           JOIN b ON b.idx > 0 AND s.start < b.stop AND s.stop > b.first
     UNION ALL
-    SELECT cut.idx, cut.m, cut.p, cut.type, 0, LEAST(r.n, cut.times)
-      FROM cut JOIN r ON r.p = cut.p AND r.type = cut.type AND r.day >= cut.start AND r.day < cut.stop)
-SELECT idx, COALESCE(m, {WHOLE_AREA}) AS area, p, type, SUM(sevenths) AS sevenths, SUM(received) AS received
-  FROM facts GROUP BY GROUPING SETS ((idx, m, p, type), (idx, p, type))"""  # noqa: S608
+    SELECT width_bucket(r.day, %(b_firsts)s::date[]), s.m, s.p, t.type, 0, LEAST(r.n, t.times)
+      FROM r JOIN insight_pieces s ON s.p = r.p AND r.day >= s.start AND r.day < s.stop
+             JOIN t ON t.p = s.p AND t.vf = s.vf AND t.type = r.type)
+SELECT COALESCE(idx, 0) AS idx, COALESCE(m, {WHOLE_AREA}) AS area, p, type, SUM(sevenths) AS sevenths,
+       SUM(received) AS received
+  FROM facts GROUP BY GROUPING SETS ((idx, m, p, type), (idx, p, type), (m, p, type), (p, type))"""  # noqa: S608
 
 
 # --- alarm burden ---------------------------------------------------------------------------------
@@ -332,7 +338,7 @@ WITH a AS (
            (COALESCE(raised_at, opened_at) AT TIME ZONE 'Europe/Oslo')::date - %(w_first)s::date + 1 AS since_i,
            (handled_at AT TIME ZONE 'Europe/Oslo')::date - %(w_first)s::date + 1 AS handled_i
       FROM {Alert._meta.db_table}
-     WHERE municipality_id = ANY(%(m)s) AND opened_at >= %(after_first)s AND opened_at < %(before)s),
+     WHERE municipality_id = ANY(%(m)s) AND opened_at >= %(after_first)s AND opened_at < %(before)s OFFSET 0),
 facts AS (
     SELECT a.*, width_bucket(day, %(b_firsts)s::date[]) AS k,
            {WINDOW.format(end="from", day="day")} <= opened_at AND opened_at < {WINDOW.format(end="to", day="day")}
@@ -341,8 +347,8 @@ facts AS (
                 WHEN handled_at - since <= {LIMIT} THEN true
                 ELSE {OPEN_BEFORE.format(at="handled_at", i="handled_i")}
                      - {OPEN_BEFORE.format(at="since", i="since_i")} <= {LIMIT} END AS within
-      FROM a),
-alerts AS (  -- OFFSET 0: computed once (pulled up, each window would repeat `bits`'s expression)
+      FROM a OFFSET 0),
+alerts AS (  -- each OFFSET 0: computed once (pulled up, a column used twice would be computed twice)
     SELECT p, m, k, inside, within, {BITS} AS bits,
            EXTRACT(EPOCH FROM first_action_at - opened_at)::float8 / 60 AS taken,
            EXTRACT(EPOCH FROM handled_at - opened_at)::float8 / 60 AS handled
