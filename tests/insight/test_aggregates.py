@@ -119,7 +119,8 @@ def dense(world):
     """48 patients in the three kommuner, started in February: in March most end (every reason, some
     twice in a bucket after a new start, some moving and ending again in the new kommune, one a record
     merged into another whose ending does not count), and each has alerts at odd seconds (some handled
-    exactly at the response time's limit by the clock or by open time) and not-reached retries."""
+    exactly at the response time's limit by the clock; a moved patient's in both kommuner) and
+    not-reached retries."""
     import datetime
     import random
 
@@ -132,6 +133,7 @@ def dense(world):
     kommuner = [m.ullensaker, m.gjerdrum, m.nannestad]
     patients = [PatientFactory(municipality=kommuner[i % 3], name=f"D{i}") for i in range(48)]
     rows = []
+    kommuner_of = {p.pk: [p.municipality_id] for p in patients}  # a moved patient's alerts fall in both
 
     def status(patient, municipality, event, day, reason=""):
         rows.append(StatusChange(patient=patient, municipality=municipality, event=event,
@@ -150,6 +152,7 @@ def dense(world):
             status(patient, home, "ended", 12, REASONS[(i + 1) % 3])
         elif roll == 5:  # moves, and ends in the new kommune
             there = kommuner[(i + 1) % 3]
+            kommuner_of[patient.pk].append(there.pk)
             status(patient, home, "ended", 6 + i % 10, "moved")
             status(patient, there, "moved", 6 + i % 10)
             status(patient, there, "started", 6 + i % 10)
@@ -176,7 +179,7 @@ def dense(world):
             handled = first + datetime.timedelta(seconds=rng.randrange(0, 30000), microseconds=rng.randrange(10**6))
             if n % 17 == 0:
                 handled = opened + limit  # exactly the limit by the clock
-        alert = Alert(patient=patient, municipality_id=patient.municipality_id,
+        alert = Alert(patient=patient, municipality_id=rng.choice(kommuner_of[patient.pk]),
                       kind=rng.choice(["out_of_range", "deviating_answer", "missing_measurement", "missing_answer",
                                        "inactive_patient"]),
                       subject=str(n), colour=colour, reason="Funn", status="closed", opened_at=opened,
