@@ -17,6 +17,12 @@ and last
 measures the machine's raw PostgreSQL COPY rate into an identical table and prints our rate as a
 fraction of it.
 
+Beside wall time it prints the CPU seconds of the web and worker processes per phase and the load
+average (the machine may be shared; PostgreSQL's own CPU is not counted). Where the server runs with
+autovacuum off (a CI machine's setting), the tables the run writes are analyzed every 15 s as
+autovacuum would: the readings are truncated at the start, and statistics of empty tables would have
+PostgreSQL scan whole partitions for what an index finds.
+
 Every request goes from one gateway token (and the alert probes from one nurse's), many times faster
 than any real gateway sends: the API's throttles (dho/throttling.py) stay in the path, counting in
 Redis as in production, but with rates this run never reaches, so the figures are the server's.
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import datetime
 import http.client
+import itertools
 import json
 import os
 import random
@@ -85,10 +92,56 @@ def _libpq(url: str) -> str:
     return " ".join(f"{k}={v}" for k, v in pieces.items() if v)
 
 
+# What this run writes. Autovacuum analyzes a table once a tenth of it has changed (PostgreSQL's
+# defaults); a server with autovacuum off (a CI machine's setting) would plan the whole run on the
+# statistics of the tables' empty start (the readings are truncated), which no production server does.
+WRITTEN = ("measurements_reading", "triage_alert", "triage_alertevent", "tenants_auditevent")
+ANALYZE_EVERY = 15.0
+
+
+def autovacuum_standin(url: str, stop: threading.Event) -> None:
+    """ANALYZE the tables the run writes every ANALYZE_EVERY seconds, where autovacuum is off."""
+    import psycopg
+
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        if conn.execute("SHOW autovacuum").fetchone()[0] == "on":
+            return
+        while not stop.wait(ANALYZE_EVERY):
+            for table in WRITTEN:
+                conn.execute(f"ANALYZE {table}")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its descendants, reaped children included: the
+    machine is shared, so the server's own work is quoted beside wall time."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += times.get(current, 0.0)
+        todo += [child for child, parent in parents.items() if parent == current]
+    return total
+
+
+def _usage(procs) -> dict:
+    web, worker = procs
+    return {"web": _tree_cpu(web.pid), "worker": _tree_cpu(worker.pid), "load": os.getloadavg()[0]}
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -130,6 +183,8 @@ def seed() -> dict:
     # A fresh start on every run: the last run's readings, alerts and their events (which protect them).
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE triage_alertevent, triage_alert, measurements_reading CASCADE")
+        for table in WRITTEN:
+            cursor.execute(f"ANALYZE {table}")  # statistics of the empty start, not of the last run
     municipality, _ = Municipality.objects.get_or_create(
         number="3209", defaults={"name": "Ullensaker", "population": 42500}
     )
@@ -336,11 +391,15 @@ def main() -> int:
     probe_patients, load_patients = patients[:ALERT_PROBES], patients[ALERT_PROBES:]
     port = _free_port()
     procs = start_stack(env, port)
+    stop_analyze = threading.Event()
+    analyzer = threading.Thread(target=autovacuum_standin, args=(url, stop_analyze), daemon=True)
+    analyzer.start()
     try:
         time.sleep(3)  # let the worker connect
-        figures = measure(port, data, probe_patients, load_patients)
+        figures = measure(port, data, probe_patients, load_patients, procs)
         figures["copy"] = copy_rate()
     finally:
+        stop_analyze.set()
         for proc in procs:
             proc.terminate()
         for proc in procs:
@@ -358,7 +417,7 @@ def _drain(timeout: float = 300) -> float:
     return time.perf_counter() - started
 
 
-def measure(port, data, probe_patients, load_patients) -> dict:
+def measure(port, data, probe_patients, load_patients, procs) -> dict:
     gateway = data["gateway"]
     # Phase 0: single POSTs on a quiet server (a gateway forwarding one measurement as it is taken).
     idle: list[float] = []
@@ -370,13 +429,16 @@ def measure(port, data, probe_patients, load_patients) -> dict:
         threading.Thread(target=run_batches, args=(port, gateway, load_patients, BATCHES // CLIENTS, accepted, errors))
         for _ in range(CLIENTS)
     ]
+    usage = [_usage(procs)]
     started = time.perf_counter()
     for t in loaders:
         t.start()
     for t in loaders:
         t.join()
     seconds = time.perf_counter() - started
+    usage.append(_usage(procs))
     drain_after_burst = _drain()
+    usage.append(_usage(procs))
     # Phase 2: latency under a paced load of LOAD_RATE readings/s.
     paced, paced_errors, singles, alerts = [], [], [], []
     stop = threading.Event()
@@ -401,7 +463,11 @@ def measure(port, data, probe_patients, load_patients) -> dict:
     stop.set()
     for t in side:
         t.join()
+    usage.append(_usage(procs))
+    drain_after_load = _drain()
+    usage.append(_usage(procs))
     return {
+        "usage": usage,
         "idle_singles": idle,
         "accepted": sum(accepted),
         "seconds": seconds,
@@ -410,7 +476,7 @@ def measure(port, data, probe_patients, load_patients) -> dict:
         "paced_rate": sum(paced) / load_seconds,
         "singles": singles,
         "alerts": alerts,
-        "drain_after_load": _drain(),
+        "drain_after_load": drain_after_load,
     }
 
 
@@ -438,6 +504,17 @@ def report(f: dict, n_patients: int) -> None:
     print(f"     scoring backlog after the load drained in {f['drain_after_load']:.1f} s")
     if f["errors"]:
         print(f"  responses not 200: {len(f['errors'])} ({sorted(set(f['errors']))})")
+    u = f["usage"]
+    phases = ("burst", "its drain", "paced load", "its drain")
+    print("  server CPU seconds (web / worker) and load average at the end of each phase:")
+    for name, (before, after) in zip(phases, itertools.pairwise(u), strict=True):
+        print(
+            f"     {name}: web {after['web'] - before['web']:.1f} s, worker {after['worker'] - before['worker']:.1f} s,"
+            f" load {after['load']:.1f}"
+        )
+    accepted_cpu = (u[1]["web"] - u[0]["web"]) / max(f["accepted"], 1) * 1e6
+    scored_cpu = (u[2]["worker"] - u[0]["worker"]) / max(f["accepted"], 1) * 1e6
+    print(f"     per reading of the burst: ingest {accepted_cpu:.0f} µs, scoring {scored_cpu:.0f} µs of CPU")
     print(f"  raw PostgreSQL COPY: {f['copy']:,.0f} rows/s; the batch API reaches {rate / f['copy']:.1%} of it")
 
 

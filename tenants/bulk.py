@@ -144,23 +144,29 @@ def bulk_insert(
     return _execute(sql, arrays, fetch=bool(returning))
 
 
-def bulk_update(model, values: Mapping[str, object], *, key: str = "id") -> None:
+def bulk_update(model, values: Mapping[str, object], *, key: str | tuple[str, ...] = "id") -> None:
     """Set the given columns of the rows whose `key` is in `values[key]`, in one UPDATE … FROM unnest.
-    Only the columns given are written (a column left out keeps its value)."""
-    if key not in values:
-        raise ValueError(f"bulk_update trenger nøkkelkolonnen {key}")
+    Only the columns given are written (a column left out keeps its value). A partitioned table is
+    keyed by its id and its partition column (`key=("id", "measured_at")`): matched by id alone,
+    PostgreSQL hash-joins the rows against a sequential scan of every partition; with both, each row
+    is one primary-key probe in its own partition."""
+    keys = (key,) if isinstance(key, str) else key
+    missing = [k for k in keys if k not in values]
+    if missing:
+        raise ValueError(f"bulk_update trenger nøkkelkolonnen {', '.join(missing)}")
     fields, arrays = _arrays(model, values, fill_defaults=False)
     if not arrays[0]:
         return
     q = connection.ops.quote_name
     names = [f"c{i}" for i in range(len(fields))]
-    key_name = names[list(values).index(key)]
-    key_column = q(_fields(model)[key].column)
-    assignments = ", ".join(f"{q(f.column)} = v.{n}" for f, n in zip(fields, names, strict=True) if f.attname != key)
+    match = " AND ".join(f"t.{q(_fields(model)[k].column)} = v.{names[list(values).index(k)]}" for k in keys)
+    assignments = ", ".join(
+        f"{q(f.column)} = v.{n}" for f, n in zip(fields, names, strict=True) if f.attname not in keys
+    )
     unnest = ", ".join(f"%b::{_array_type(f)}" for f in fields)
     sql = (
         f"UPDATE {model._meta.db_table} AS t SET {assignments} "  # noqa: S608 names from _meta only
-        f"FROM unnest({unnest}) AS v({', '.join(names)}) WHERE t.{key_column} = v.{key_name}"
+        f"FROM unnest({unnest}) AS v({', '.join(names)}) WHERE {match}"
     )
     _execute(sql, arrays, fetch=False)
 

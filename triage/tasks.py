@@ -8,7 +8,7 @@ import logging
 from celery import shared_task
 
 from measurements.models import Answer, Reading
-from measurements.services import BULK_PRIORITY
+from measurements.services import BULK_PRIORITY, urgent_take
 from tenants.rls import system_scope
 from triage import services
 
@@ -18,14 +18,18 @@ CHUNK = 1000
 
 @shared_task(name="triage.score_readings")
 def score_readings(reading_ids: list[int]) -> int:
+    # With the urgent readings queued since (measurements.services.urgent_take): one transaction for
+    # what would be many tasks of one reading each.
+    ids = [*reading_ids, *urgent_take("reading")]
     with system_scope("triage.score_readings"):
-        return services.readings_score(reading_ids)
+        return services.readings_score(ids)
 
 
 @shared_task(name="triage.score_answers")
 def score_answers(answer_ids: list[int]) -> int:
+    ids = [*answer_ids, *urgent_take("answer")]
     with system_scope("triage.score_answers"):
-        return services.answers_score(answer_ids)
+        return services.answers_score(ids)
 
 
 @shared_task(name="triage.sweep_unscored")

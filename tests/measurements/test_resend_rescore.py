@@ -12,7 +12,9 @@ import redis
 from django.utils import timezone
 
 from measurements.models import Answer, Reading
+from measurements.services import _urgent_key, urgent_take
 from triage import services as triage
+from triage.tasks import score_readings
 
 
 @pytest.fixture
@@ -31,7 +33,7 @@ def queued(settings):
         return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0][0]) for m in messages]
 
     yield taken
-    client.delete(queue)
+    client.delete(queue, *(_urgent_key(kind) for kind in ("reading", "answer")))  # while the queue is this test's
     app.conf.task_default_queue = previous
 
 
@@ -91,3 +93,23 @@ def test_a_resent_unscored_answer_is_queued_again(world, gateway, queued, django
     assert again[0]["status"] == "duplicate"
     assert queued() == [("triage.score_answers", [first[0]["id"]])]
     assert Answer.objects.filter(external_id="q").count() == 1
+
+
+def test_urgent_readings_wait_in_a_set_that_the_next_task_scores_at_once(
+    world, gateway, queued, django_capture_on_commit_callbacks
+):
+    """Single readings sent one after another are one task's work: the first task to run takes the
+    others' ids too (measurements.services.urgent_take); their own tasks then find nothing to do."""
+    readings = ("/api/v1/readings", "readings")
+    a = _post(gateway, django_capture_on_commit_callbacks, *readings, _reading(world.p.gjerdrum, "a"))[0]["id"]
+    b = _post(gateway, django_capture_on_commit_callbacks, *readings, _reading(world.p.gjerdrum, "b"))[0]["id"]
+    assert sorted(queued()) == [("triage.score_readings", [a]), ("triage.score_readings", [b])]  # each its own task too
+
+    assert score_readings([a]) == 2, "the first task scores both"
+    assert Reading.objects.filter(pk__in=[a, b], scored_at__isnull=True).count() == 0
+    assert score_readings([b]) == 0, "nothing is scored twice"
+    assert urgent_take("reading") == [], "each id is taken once"
+
+    batch = [_reading(world.p.gjerdrum, f"bulk-{n}") for n in range(21)]  # more than URGENT_AT_MOST
+    _post(gateway, django_capture_on_commit_callbacks, *readings, *batch)
+    assert urgent_take("reading") == [], "a batch waits for its own tasks, at its priority"

@@ -79,6 +79,25 @@ def test_it_updates_only_the_columns_given(world):
     assert set(Reading.objects.filter(id__in=ids).values_list("value", "reason")) == {(95.0, "r")}
 
 
+def test_it_matches_rows_by_every_key_column_given(world):
+    """A partitioned table's rows are keyed by id and partition column: a row whose time differs is not
+    the row meant, and is left alone."""
+    integration, _ = integration_create(centre=world.centres.ovre, name="gw")
+    ids = [r.id for r in readings_ingest(integration=integration, items=[_item(world.p.gjerdrum, e) for e in "ab"])]
+    times = dict(Reading.objects.filter(id__in=ids).values_list("id", "measured_at"))
+    wrong = times[ids[1]] - datetime.timedelta(seconds=1)
+    bulk_update(
+        Reading,
+        {"id": ids, "measured_at": [times[ids[0]], wrong], "colour": "red"},
+        key=("id", "measured_at"),
+    )
+    got = dict(Reading.objects.filter(id__in=ids).values_list("external_id", "colour"))
+    assert got == {"a": "red", "b": ""}
+    assert dict(Reading.objects.filter(id__in=ids).values_list("id", "measured_at")) == times  # keys not written
+    with pytest.raises(ValueError, match="nøkkelkolonnen measured_at"):
+        bulk_update(Reading, {"id": ids, "colour": "red"}, key=("id", "measured_at"))
+
+
 def test_it_refuses_columns_the_model_does_not_have(world):
     with pytest.raises(ValueError, match="ingen felt nope"):
         bulk_insert(AuditEvent, {"nope": [1]})

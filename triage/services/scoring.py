@@ -20,6 +20,7 @@ from ebp.content import PlanContent, WeightGainRule
 from ebp.models import PlanVersion
 from ebp.selectors import thresholds_for_many
 from measurements.models import Answer, Reading
+from measurements.services import TIME_FIELD
 from measurements.types import RANK
 from patients.models import Patient, PatientStatus
 from tenants.bulk import bulk_update
@@ -115,17 +116,21 @@ def _apply(rows: list, plans: Plans, kind: str, now) -> None:
 
 
 def _store_scores(model, rows: list, now) -> None:
-    """Write colour, reason, plan version and alert of a scored batch in one UPDATE … FROM unnest."""
+    """Write colour, reason, plan version and alert of a scored batch in one UPDATE … FROM unnest,
+    each row found by its primary key in its own partition (tenants.bulk.bulk_update)."""
+    time_field = TIME_FIELD[model]  # what each kind is partitioned by
     bulk_update(
         model,
         {
             "id": [r.id for r in rows],
+            time_field: [getattr(r, time_field) for r in rows],
             "colour": [r.colour for r in rows],
             "reason": [r.reason for r in rows],
             "scored_at": now,
             "plan_version_id": [r.plan_version_id for r in rows],
             "alert_id": [r.alert_id for r in rows],
         },
+        key=("id", time_field),
     )
 
 
@@ -136,12 +141,13 @@ def _reason(found: Score, without_plan: bool, ended: bool) -> str:
 
 
 def _claim(model, ids: Iterable[int], time_field: str) -> list:
-    """Lock the given rows that are still unscored; rows another task holds are skipped, not waited for."""
-    return list(
-        model.objects.select_for_update(skip_locked=True)
-        .filter(id__in=list(ids), scored_at__isnull=True)
-        .order_by(time_field, "id")
-    )
+    """Lock the given rows that are still unscored; rows another task holds are skipped, not waited for.
+    The rows are found by id alone and the scored ones dropped here: with `scored_at IS NULL` in the
+    query PostgreSQL reads them through the partial index of unscored rows, the whole backlog, so
+    every chunk got slower the further scoring fell behind. A scored row locked with them is left
+    as it is (the lock goes with the transaction)."""
+    rows = model.objects.select_for_update(skip_locked=True).filter(id__in=list(ids)).order_by(time_field, "id")
+    return [row for row in rows if row.scored_at is None]
 
 
 def _record(row, found: Score, plans: Plans, now, sort_time) -> None:
