@@ -11,11 +11,14 @@ task's system scope would. A test that wants no scope, or a user's, sets it (ten
 from __future__ import annotations
 
 import contextlib
+import re
 
 import pytest
 from django.conf import settings
+from django.core.management.commands import flush as flush_command
 from django.core.signals import request_finished
-from django.db import connection
+from django.db import connection, transaction
+from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
 from django.db.models.signals import post_save
 from django.test import TransactionTestCase
 
@@ -43,10 +46,12 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, a
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, app_role_first):
+def django_db_setup(django_db_setup, app_role_first, django_db_blocker):
     """pytest-django's setup (as the owner, see above), then the app role for every test (through the
     pooler, if any); the owner on the server itself again to drop the database at the end."""
     app_role_first.release()  # migrated: the app role exists now
+    with django_db_blocker.unblock(), owner_connection():
+        migrated_rows_remember()  # what a transactional test's reset keeps (below)
     rls.connection_use("app")
     address_use(direct=False)
     if settings.DHO_DB_DIRECT is not None:
@@ -269,6 +274,99 @@ def _fixture_teardown_as_owner(self):
 
 
 TransactionTestCase._fixture_teardown = _fixture_teardown_as_owner
+
+
+# --- the reset itself: the tables a test wrote, emptied -----------------------------------------------
+# Django's flush is one TRUNCATE of every table, then post_migrate for every app (the content types and
+# permissions made again). PostgreSQL makes new files for each table, index and TOAST table it truncates
+# (the readings' and answers' monthly partitions included: over a thousand relations): 1–4 s, and the
+# post_migrate another second, after every transactional test — the suite's largest single cost. A test
+# writes to a few tables: those are found (one probe) and emptied with DELETE, the append-only and
+# frozen-row triggers and the deferred foreign-key checks off for the transaction
+# (session_replication_role, which only a superuser may set: any other owner keeps the TRUNCATE). The
+# content types and permissions are the migrations' rows: kept as migrated (a row a test added is
+# deleted; if one is gone, the whole TRUNCATE and post_migrate run), so post_migrate needs to run only
+# for the row-level security walls (tenants.rls.walls_ensure, which restores a policy a test dropped).
+# The emptied tables are vacuumed once their dead rows add up, as autovacuum would (a server may run
+# without it). The database after the reset is the one TRUNCATE and post_migrate leave.
+
+FLUSH_SQL = re.compile(r'^TRUNCATE ((?:"[^"]+"(?:, )?)+);$')
+MIGRATED_ROWS = ('"django_content_type"', '"auth_permission"')
+VACUUM_AFTER_ROWS = 20_000
+_dead_rows: dict[str, int] = {}
+_migrated_rows: dict[str, tuple[int, int]] = {}  # table → (count, highest id) right after the migrations
+_post_migrate_walls_only = False
+
+
+def migrated_rows_remember() -> None:
+    with connection.cursor() as cursor:
+        for table in MIGRATED_ROWS:
+            cursor.execute(f"SELECT count(*), coalesce(max(id), 0) FROM {table}")
+            _migrated_rows[table] = tuple(cursor.fetchone())
+
+
+def _execute_sql_flush(self, sql_list):
+    global _post_migrate_walls_only
+    match = FLUSH_SQL.match(sql_list[0]) if len(sql_list) == 1 else None
+    tables = re.findall(r'"[^"]+"', match.group(1)) if match else []
+    if not (match and _migrated_rows and set(MIGRATED_ROWS) <= set(tables) and _may_skip_triggers(self.connection)):
+        return _execute_sql_flush_truncating(self, sql_list)
+    with transaction.atomic(using=self.connection.alias, savepoint=False), self.connection.cursor() as cursor:
+        if not _migrated_rows_intact(cursor):
+            return _execute_sql_flush_truncating(self, sql_list)
+        cursor.execute(" UNION ALL ".join(f"(SELECT {i} FROM {table} LIMIT 1)" for i, table in enumerate(tables)))
+        written = [tables[i] for (i,) in cursor.fetchall() if tables[i] not in MIGRATED_ROWS]
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        for table in written:
+            cursor.execute(f"DELETE FROM {table}")
+            _dead_rows[table] = _dead_rows.get(table, 0) + cursor.rowcount
+    _post_migrate_walls_only = True
+    _vacuum_when_bloated(self.connection)
+
+
+def _migrated_rows_intact(cursor) -> bool:
+    """The migrations' content types and permissions all there; a row a test added is deleted."""
+    for table, (count, highest) in _migrated_rows.items():
+        cursor.execute(f"DELETE FROM {table} WHERE id > %s", [highest])
+        cursor.execute(f"SELECT count(*) FROM {table}")
+        if cursor.fetchone()[0] != count:
+            return False
+    return True
+
+
+def _vacuum_when_bloated(conn) -> None:
+    bloated = [table for table, rows in _dead_rows.items() if rows >= VACUUM_AFTER_ROWS]
+    if bloated:
+        with conn.cursor() as cursor:
+            cursor.execute(f"VACUUM {', '.join(bloated)}")
+        for table in bloated:
+            _dead_rows[table] = 0
+
+
+def _may_skip_triggers(conn) -> bool:
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        return bool(cursor.fetchone()[0])
+
+
+def _emit_post_migrate(verbosity, interactive, db, **kwargs):
+    """After the DELETE reset: post_migrate for the tenants app only (its walls; the content types and
+    permissions receivers find theirs as migrated)."""
+    global _post_migrate_walls_only
+    if not _post_migrate_walls_only:
+        return _emit_post_migrate_everywhere(verbosity, interactive, db, **kwargs)
+    _post_migrate_walls_only = False
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    tenants = apps.get_app_config("tenants")
+    post_migrate.send(sender=tenants, app_config=tenants, verbosity=verbosity, interactive=interactive, using=db, **kwargs)
+
+
+_execute_sql_flush_truncating = PostgresOperations.execute_sql_flush
+PostgresOperations.execute_sql_flush = _execute_sql_flush
+_emit_post_migrate_everywhere = flush_command.emit_post_migrate_signal
+flush_command.emit_post_migrate_signal = _emit_post_migrate
 
 
 # --- DRF's force_authenticate: the scope a real authentication class sets -------------------------
