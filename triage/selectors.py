@@ -4,6 +4,7 @@ import datetime
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection
 from django.db.models import Max, Prefetch, Q, QuerySet
@@ -122,7 +123,7 @@ TREND_WINDOW = datetime.timedelta(days=90)
 
 def _trend_rows(pairs: list[tuple], since: datetime.datetime | None) -> list[tuple]:
     bound = " AND m.measured_at >= %s" if since is not None else ""
-    params = [[p for p, _ in pairs], [t for _, t in pairs], *([since] if since is not None else []), TREND_POINTS]
+    params: list[Any] = [[p for p, _ in pairs], [t for _, t in pairs], *([since] if since else []), TREND_POINTS]
     with connection.cursor() as cursor:
         cursor.execute(TREND_SQL.format(since=bound), params)
         return cursor.fetchall()
@@ -147,10 +148,11 @@ def _trends(alerts: list[Alert], now=None) -> dict[tuple, list]:
         for patient_id, mtype, *reading in _trend_rows(short, None):
             found[(patient_id, mtype)].append(reading)
     texts: dict[tuple, str] = {}  # the same few values recur across 1,800 points: format each once
-    return {key: [_trend_point(key[1], *r, texts) for r in reversed(readings)] for key, readings in found.items()}
+    return {key: [_trend_point(key[1], r, texts) for r in reversed(readings)] for key, readings in found.items()}
 
 
-def _trend_point(mtype: str, value, systolic, diastolic, colour, texts: dict) -> dict:
+def _trend_point(mtype: str, reading: list, texts: dict) -> dict:
+    value, systolic, diastolic, colour = reading
     shown = value if value is not None else systolic
     text = texts.get((mtype, shown, diastolic))
     if text is None:
