@@ -11,7 +11,9 @@ the requests (Django in-process, production settings, no network) and prints p50
 - its live refresh (the htmx request every 5 s);
 - the patient page (30 days of trends with bands, alert history, notes), target p95 < 250 ms;
 
-and the number of queries of each, which does not depend on the number of rows.
+and the number of queries of each, which does not depend on the number of rows, with the CPU time
+the measuring process spent per request (p50/p95): on a shared machine the wall time is mostly
+waiting for a core, and the CPU time is what compares one run with another.
 """
 
 from __future__ import annotations
