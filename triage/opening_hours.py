@@ -43,8 +43,12 @@ class OpeningHours:
         window = self._window(at.astimezone(OSLO).date())
         return window is not None and window[0] <= at < window[1]
 
-    def open_time_between(self, start: datetime.datetime, end: datetime.datetime) -> datetime.timedelta:
-        """How much of [start, end) the centre was open."""
+    def open_time_between(
+        self, start: datetime.datetime, end: datetime.datetime, *, past: datetime.timedelta | None = None
+    ) -> datetime.timedelta:
+        """How much of [start, end) the centre was open; with `past`, counting stops at the first day
+        that takes the total past it (an alert open for months is overdue after its first days: the
+        worklist asks for each row on every refresh, and need not walk every day since)."""
         total = datetime.timedelta()
         if end <= start:
             return total
@@ -54,6 +58,8 @@ class OpeningHours:
             window = self._window(day)
             if window:
                 total += max(datetime.timedelta(), min(end, window[1]) - max(start, window[0]))
+                if past is not None and total > past:
+                    return total
             day += datetime.timedelta(days=1)
         return total
 
@@ -70,4 +76,4 @@ class OpeningHours:
 def is_overdue(colour: str, since: datetime.datetime, now: datetime.datetime, hours: OpeningHours) -> bool:
     """A red open for more than one open hour, a yellow for more than one working day."""
     limit = RED_AFTER if colour == "red" else hours.working_day
-    return hours.open_time_between(since, now) > limit
+    return hours.open_time_between(since, now, past=limit) > limit

@@ -72,12 +72,11 @@ class WorklistView(NurseAreaMixin, TemplateView):
         filters = _filters(self.request)
         worklist = selectors.worklist(self.request.user, **filters)
         self._audit(worklist)
-        renderer = RowRenderer(self.request, get_token(self.request))
-        for row in worklist.rows:
-            row.html = renderer.render(row)
+        rows_html = RowRenderer(self.request, get_token(self.request)).render_all(worklist.rows)
         return super().get_context_data(
             move_notices=self._move_notices(),
             worklist=worklist,
+            rows_html=rows_html,
             filters=filters,
             municipalities=visible_municipalities(self.request.user),
             diagnoses=Diagnosis.choices,

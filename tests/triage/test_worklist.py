@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from measurements.models import Reading
 from measurements.services import integration_create, readings_ingest
 from tenants.models import AuditEvent
 from tests.factories import PatientFactory
@@ -71,6 +72,13 @@ def test_overdue_alerts_move_to_the_top(world, login):
 )  # fmt: skip
 def test_escalation_counts_only_opening_hours(colour, since, now, overdue):
     assert is_overdue(colour, since, now, OpeningHours()) is overdue
+
+
+def test_escalation_of_an_alert_open_for_a_year_stops_counting_once_it_is_overdue():
+    hours, since = OpeningHours(), MONDAY_10 - datetime.timedelta(days=365)
+    assert hours.open_time_between(since, MONDAY_10) > datetime.timedelta(days=60)  # every open hour of the year
+    assert hours.open_time_between(since, MONDAY_10, past=datetime.timedelta(hours=1)) == datetime.timedelta(hours=7)
+    assert is_overdue("red", since, MONDAY_10, hours) and is_overdue("yellow", since, MONDAY_10, hours)
 
 
 def test_outside_opening_hours_the_page_says_so(world, login, settings):
@@ -229,6 +237,33 @@ def test_the_worklist_query_count_does_not_grow_with_the_alerts(world, login):
     many, rows_many = count()
     assert (rows_few, rows_many) == (3, 30)
     assert many == few, f"{few} queries for 3 alerts, {many} for 30"
+
+
+def _readings(patient, days_ago: list[int], value=90):
+    for i, days in enumerate(days_ago):
+        at = timezone.now() - datetime.timedelta(days=days, hours=1)
+        Reading.objects.create(patient=patient, municipality_id=patient.municipality_id, type="spo2", value=value + i,
+                               measured_at=at)  # fmt: skip
+
+
+def test_a_rows_last_values_are_the_last_six_however_old(world, login):
+    """The trend query looks back TREND_WINDOW first (so PostgreSQL plans only the last months); a
+    row with fewer than six readings in it is asked again without the bound: the same six either way."""
+    recent, sparse = world.p.gjerdrum, world.p.nannestad
+    _readings(recent, [1, 2, 3, 4, 5, 6, 7, 200])  # six in the window: the old one is not among the last six
+    _readings(sparse, [1, 2, 120, 200, 300, 310, 320], value=80)  # two in the window, four older, one older still
+    for patient in (recent, sparse):
+        _alert(patient, measurement="spo2")
+    with CaptureQueriesContext(connection) as queries:
+        response = login(world.u.nurse).get("/worklist/", HTTP_HX_REQUEST="true")
+    trends = {row.alert.patient_id: [p["value"] for p in row.trend] for row in response.context["worklist"].rows}
+    assert trends[recent.pk] == [95, 94, 93, 92, 91, 90]  # oldest first
+    assert trends[sparse.pk] == [85, 84, 83, 82, 81, 80]
+    trend_queries = [q["sql"] for q in queries.captured_queries if "CROSS JOIN LATERAL" in q["sql"]]
+    assert len(trend_queries) == 2 and "m.measured_at >=" in trend_queries[0]
+    assert "m.measured_at >=" not in trend_queries[1] and str(recent.pk).replace("-", "") not in trend_queries[1]
+    html = response.content.decode()
+    assert '<span class="tv-">85</span> → <span class="tv-">84</span>' in html
 
 
 def test_the_live_refresh_returns_only_the_list_and_keeps_the_filters(world, login):
