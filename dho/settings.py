@@ -311,6 +311,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
+# Looked up per request, not indexed when the middleware is made: the test client makes the middleware
+# for every client (an index of every static file each time was a tenth of the suite's CPU).
+WHITENOISE_AUTOREFRESH = DEBUG or TESTING
 
 # --- security (check --deploy clean when DHO_DEBUG is off) ---
 SESSION_COOKIE_SECURE = not DEBUG and not TESTING and env_bool("DHO_SECURE_COOKIES", True)
