@@ -11,11 +11,13 @@ task's system scope would. A test that wants no scope, or a user's, sets it (ten
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import pytest
 from django.conf import settings
 from django.core.signals import request_finished
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_save
 from django.test import TransactionTestCase
 
@@ -49,12 +51,15 @@ def django_db_setup(django_db_setup, app_role_first):
     app_role_first.release()  # migrated: the app role exists now
     rls.connection_use("app")
     address_use(direct=False)
-    if settings.DHO_DB_DIRECT is not None:
-        connection.execute_wrappers.append(SessionScopeBehindPooler())  # the test thread's connection
+    _test_thread["ident"] = threading.get_ident()
+    behind = SessionScopeBehindPooler() if settings.DHO_DB_DIRECT is not None else None
+    if behind is not None:
+        behind.attach(connection)
+        connection_created.connect(behind.on_connection_created, dispatch_uid="tests_scope_behind_pooler")
     yield
-    connection.execute_wrappers[:] = [
-        w for w in connection.execute_wrappers if not isinstance(w, SessionScopeBehindPooler)
-    ]
+    if behind is not None:
+        connection_created.disconnect(dispatch_uid="tests_scope_behind_pooler")
+        behind.detach(connection)
     rls.connection_use("owner")
     address_use(direct=True)
     with server_connect() as server:
@@ -68,6 +73,13 @@ def django_db_setup(django_db_setup, app_role_first):
 # the pooler it would stay with a server connection after the client let go).
 
 _pooled_address: dict = {}
+# The thread the tests run in (pytest's): its connection is the test's, any other thread's (a live
+# server's request, a test's own threads) is the platform's.
+_test_thread: dict = {"ident": None}
+
+
+def in_test_thread() -> bool:
+    return threading.get_ident() == _test_thread["ident"]
 
 
 def address_use(*, direct: bool) -> None:
@@ -114,6 +126,22 @@ class SessionScopeBehindPooler:
     def __init__(self):
         self.committed: str | None = None  # the session-wide value outside a transaction; None: none yet
         self.scope: str | None = None  # the value in the current transaction
+
+    # The test thread's connection is not always one object. Django keeps a thread's connections in an
+    # asgiref Local that serves a thread with a running asyncio loop from another store: once a browser
+    # test has started Playwright's sync API (its loop runs in this thread for the rest of the session),
+    # `connection` is a new DatabaseWrapper, which gets the wrapper when it connects. A connection a
+    # test makes of its own (connections.create_connection) is a session of its own and gets none.
+    def attach(self, conn) -> None:
+        if self not in conn.execute_wrappers:
+            conn.execute_wrappers.append(self)
+
+    def detach(self, conn) -> None:
+        conn.execute_wrappers[:] = [w for w in conn.execute_wrappers if w is not self]
+
+    def on_connection_created(self, sender=None, connection=None, **kwargs) -> None:
+        if in_test_thread() and connection is connections["default"]:
+            self.attach(connection)
 
     def __call__(self, execute, sql, params, many, context):
         import psycopg
@@ -209,6 +237,10 @@ def _scope_all() -> None:
 def _scope_again(sender=None, **kwargs):
     # The platform clears a session-wide scope when a request starts (tenants.rls.session_scope_clear);
     # the test's own code after a request (a transactional test's) keeps its scope of every municipality.
+    # Only the test thread's: a live server's request thread is the platform's, and behind a pooler a
+    # session-wide value it set would stay on a pooled server connection for whoever comes next.
+    if not in_test_thread():
+        return
     if connection.connection is not None and not connection.in_atomic_block:
         _scope_all()
 
