@@ -154,21 +154,23 @@ def test_the_test_threads_new_connection_keeps_the_test_scope_once_a_loop_runs_i
     if settings.DHO_DB_DIRECT is None:
         pytest.skip("behind a pooler only (make test-pooler): a session keeps the scope itself")
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # as tests/browser/conftest.py
+    running = asyncio._get_running_loop()  # a browser test of this worker may have started Playwright already
     before = connections["default"]
     loop = asyncio.new_event_loop()
     asyncio._set_running_loop(loop)  # what Playwright's sync API leaves in the thread
+    during = connections["default"]
     try:
-        during = connections["default"]
-        assert during is not before
-        # The world is committed in its copy: this connection (autocommit) sees it in the test scope,
+        assert during is not before or running is not None
+        # The world is committed in its copy: a new connection (autocommit) sees it in the test scope,
         # each statement in a transaction of its own, on whichever server connection is free.
         for _ in range(5):
             assert Patient.objects.filter(pk=world.p.gjerdrum.pk).exists()
             assert not Reading.objects.exists()
         assert [w for w in during.execute_wrappers if isinstance(w, SessionScopeBehindPooler)]
     finally:
-        during.close()
-        asyncio._set_running_loop(None)
+        if during is not before:
+            during.close()
+        asyncio._set_running_loop(running)  # the thread as it was (Playwright's loop, if it runs)
         loop.close()
 
 
