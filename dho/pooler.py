@@ -148,6 +148,9 @@ def config_write(directory: Path, upstream: Address, roles: dict[str, str], port
         "server_idle_timeout = 30\n"
         # psycopg sends none of these, other drivers (JDBC, some psql versions) do.
         "ignore_startup_parameters = extra_float_digits\n"
+        # The log (stdout, into the directory's pgbouncer.log): errors and why each connection closed,
+        # not a line per login (a test run makes tens of thousands).
+        "log_connections = 0\n"
         f"pidfile = {directory / 'pgbouncer.pid'}\n"
     )
     return ini
@@ -181,9 +184,10 @@ def start(upstream_url: str, roles: dict[str, str], *, pool_size: int = DEFAULT_
         for path in (directory, *directory.iterdir()):
             os.chown(path, user["user"], user["group"])
     log = directory / "pgbouncer.log"
+    # No -q: pgbouncer logs to stdout only, and quiet it would log nothing at all (a failed start included).
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [executable, "-q", str(ini)], stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **user
+            [executable, str(ini)], stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **user
         )
     pooler = Pooler(process=process, port=port, directory=directory, log=log, roles=dict(roles))
     try:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 
+from measurements.extensions import named
+from measurements.partitions import months_of_alerts
 from patients.models import Patient
 from patients.selectors import visible_patients
 from tenants.models import Municipality
@@ -197,3 +199,23 @@ def patient_names_seen(user, patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID
     if not ids:
         return {}
     return dict(visible_patients(user).filter(pk__in=ids).values_list("pk", "name"))
+
+
+# Not yet received: the document may still be built (again) from the alert's rows (services.delivery_resend).
+UNDELIVERED = (DeliveryState.PENDING, DeliveryState.FAILED, DeliveryState.DEAD)
+
+
+def months_undelivered_documents_need(before: datetime.datetime) -> dict[datetime.date, list[str]]:
+    """The archive hold of the outbox (measurements/extensions.py): the months before `before` with a
+    reading or answer of a handled alert whose journal document is not delivered yet."""
+    deliveries: dict = {}
+    for pk, alert_id in Delivery.objects.filter(state__in=UNDELIVERED, journal_note__isnull=False).values_list(
+        "pk", "journal_note__alert_id"
+    ):
+        deliveries.setdefault(alert_id, set()).add(pk)
+    held = months_of_alerts(deliveries, before)
+    return {
+        month: [named(set().union(*(deliveries[a] for a in alerts)), "journalsending som ikke er levert",
+                      "journalsendinger som ikke er levert")]
+        for month, alerts in held.items()
+    }  # fmt: skip

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 
 import pytest
 from django.conf import settings
 from django.core.management.commands import flush as flush_command
 from django.core.signals import request_finished
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_save
 from django.test import TransactionTestCase
 
@@ -54,12 +56,15 @@ def django_db_setup(django_db_setup, app_role_first, django_db_blocker):
         migrated_rows_remember()  # what a transactional test's reset keeps (below)
     rls.connection_use("app")
     address_use(direct=False)
-    if settings.DHO_DB_DIRECT is not None:
-        connection.execute_wrappers.append(SessionScopeBehindPooler())  # the test thread's connection
+    _test_thread["ident"] = threading.get_ident()
+    behind = SessionScopeBehindPooler() if settings.DHO_DB_DIRECT is not None else None
+    if behind is not None:
+        behind.attach(connection)
+        connection_created.connect(behind.on_connection_created, dispatch_uid="tests_scope_behind_pooler")
     yield
-    connection.execute_wrappers[:] = [
-        w for w in connection.execute_wrappers if not isinstance(w, SessionScopeBehindPooler)
-    ]
+    if behind is not None:
+        connection_created.disconnect(dispatch_uid="tests_scope_behind_pooler")
+        behind.detach(connection)
     rls.connection_use("owner")
     address_use(direct=True)
     with server_connect() as server:
@@ -73,6 +78,13 @@ def django_db_setup(django_db_setup, app_role_first, django_db_blocker):
 # the pooler it would stay with a server connection after the client let go).
 
 _pooled_address: dict = {}
+# The thread the tests run in (pytest's): its connection is the test's, any other thread's (a live
+# server's request, a test's own threads) is the platform's.
+_test_thread: dict = {"ident": None}
+
+
+def in_test_thread() -> bool:
+    return threading.get_ident() == _test_thread["ident"]
 
 
 def address_use(*, direct: bool) -> None:
@@ -119,6 +131,22 @@ class SessionScopeBehindPooler:
     def __init__(self):
         self.committed: str | None = None  # the session-wide value outside a transaction; None: none yet
         self.scope: str | None = None  # the value in the current transaction
+
+    # The test thread's connection is not always one object. Django keeps a thread's connections in an
+    # asgiref Local that serves a thread with a running asyncio loop from another store: once a browser
+    # test has started Playwright's sync API (its loop runs in this thread for the rest of the session),
+    # `connection` is a new DatabaseWrapper, which gets the wrapper when it connects. A connection a
+    # test makes of its own (connections.create_connection) is a session of its own and gets none.
+    def attach(self, conn) -> None:
+        if self not in conn.execute_wrappers:
+            conn.execute_wrappers.append(self)
+
+    def detach(self, conn) -> None:
+        conn.execute_wrappers[:] = [w for w in conn.execute_wrappers if w is not self]
+
+    def on_connection_created(self, sender=None, connection=None, **kwargs) -> None:
+        if in_test_thread() and connection is connections["default"]:
+            self.attach(connection)
 
     def __call__(self, execute, sql, params, many, context):
         import psycopg
@@ -214,6 +242,10 @@ def _scope_all() -> None:
 def _scope_again(sender=None, **kwargs):
     # The platform clears a session-wide scope when a request starts (tenants.rls.session_scope_clear);
     # the test's own code after a request (a transactional test's) keeps its scope of every municipality.
+    # Only the test thread's: a live server's request thread is the platform's, and behind a pooler a
+    # session-wide value it set would stay on a pooled server connection for whoever comes next.
+    if not in_test_thread():
+        return
     if connection.connection is not None and not connection.in_atomic_block:
         _scope_all()
 
@@ -301,7 +333,7 @@ _post_migrate_walls_only = False
 def migrated_rows_remember() -> None:
     with connection.cursor() as cursor:
         for table in MIGRATED_ROWS:
-            cursor.execute(f"SELECT count(*), coalesce(max(id), 0) FROM {table}")
+            cursor.execute(f"SELECT count(*), coalesce(max(id), 0) FROM {table}")  # noqa: S608 – quoted names
             _migrated_rows[table] = tuple(cursor.fetchone())
 
 
@@ -314,11 +346,12 @@ def _execute_sql_flush(self, sql_list):
     with transaction.atomic(using=self.connection.alias, savepoint=False), self.connection.cursor() as cursor:
         if not _migrated_rows_intact(cursor):
             return _execute_sql_flush_truncating(self, sql_list)
-        cursor.execute(" UNION ALL ".join(f"(SELECT {i} FROM {table} LIMIT 1)" for i, table in enumerate(tables)))
+        probe = " UNION ALL ".join(f"(SELECT {i} FROM {table} LIMIT 1)" for i, table in enumerate(tables))  # noqa: S608
+        cursor.execute(probe)  # the tables as Django's flush quoted them
         written = [tables[i] for (i,) in cursor.fetchall() if tables[i] not in MIGRATED_ROWS]
         cursor.execute("SET LOCAL session_replication_role = replica")
         for table in written:
-            cursor.execute(f"DELETE FROM {table}")
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608 – from the flush's own SQL
             _dead_rows[table] = _dead_rows.get(table, 0) + cursor.rowcount
     _post_migrate_walls_only = True
     _vacuum_when_bloated(self.connection)
@@ -327,8 +360,8 @@ def _execute_sql_flush(self, sql_list):
 def _migrated_rows_intact(cursor) -> bool:
     """The migrations' content types and permissions all there; a row a test added is deleted."""
     for table, (count, highest) in _migrated_rows.items():
-        cursor.execute(f"DELETE FROM {table} WHERE id > %s", [highest])
-        cursor.execute(f"SELECT count(*) FROM {table}")
+        cursor.execute(f"DELETE FROM {table} WHERE id > %s", [highest])  # noqa: S608 – a constant
+        cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 – a constant
         if cursor.fetchone()[0] != count:
             return False
     return True
@@ -360,7 +393,9 @@ def _emit_post_migrate(verbosity, interactive, db, **kwargs):
     from django.db.models.signals import post_migrate
 
     tenants = apps.get_app_config("tenants")
-    post_migrate.send(sender=tenants, app_config=tenants, verbosity=verbosity, interactive=interactive, using=db, **kwargs)
+    post_migrate.send(
+        sender=tenants, app_config=tenants, verbosity=verbosity, interactive=interactive, using=db, **kwargs
+    )
 
 
 _execute_sql_flush_truncating = PostgresOperations.execute_sql_flush

@@ -13,7 +13,9 @@ from django.utils import timezone
 
 from ebp.models import PlanVersion, VersionStatus
 from ebp.selectors import thresholds_for, without_approved_plan
+from measurements.extensions import named
 from measurements.models import Answer, Reading
+from measurements.partitions import months_of_alerts
 from measurements.types import RANK, SPECS, spec
 from patients.forlop import DEFAULT_EVALUATION_MONTHS, evaluation_due
 from patients.models import Patient, PatientStatus, Start
@@ -386,3 +388,11 @@ def patient_follow_up(patient, *, days: int = 30, now=None) -> dict:
         "contacts": list(Contact.objects.filter(patient=patient).select_related("by", "alert").order_by("-at")[:30]),
         "notes": list(JournalNote.objects.filter(patient=patient).order_by("-created_at")[:30]),
     }
+
+
+def months_open_alerts_need(before: datetime.datetime) -> dict[datetime.date, list[str]]:
+    """The archive hold of open alerts (measurements/extensions.py): the months before `before` with
+    a reading or answer that opened or kept an alert still open (the worklist shows them with it)."""
+    open_ids = Alert.objects.filter(status=AlertStatus.OPEN).values_list("pk", flat=True)
+    held = months_of_alerts(open_ids, before)
+    return {month: [named(ids, "åpent varsel", "åpne varsler")] for month, ids in held.items()}

@@ -137,6 +137,43 @@ def test_pages_work_through_the_pooler_and_each_request_has_its_own_scope(transa
         assert nurse.get(page).status_code == 200
 
 
+def test_the_test_threads_new_connection_keeps_the_test_scope_once_a_loop_runs_in_the_thread(world, monkeypatch):
+    """Behind `make test-pooler`: a browser test starts Playwright's sync API, whose asyncio loop then
+    runs in the test thread for the rest of the session, and Django serves the thread another
+    connection object (asgiref's Local keeps a running loop's connections apart). The test scope
+    (tests/database_roles.py, SessionScopeBehindPooler) must follow it there, or the statements of
+    every later test of the worker land on pooled server connections with no scope, or another's."""
+    import asyncio
+
+    from django.db import connections
+
+    from measurements.models import Reading
+    from patients.models import Patient
+    from tests.database_roles import SessionScopeBehindPooler
+
+    if settings.DHO_DB_DIRECT is None:
+        pytest.skip("behind a pooler only (make test-pooler): a session keeps the scope itself")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # as tests/browser/conftest.py
+    running = asyncio._get_running_loop()  # a browser test of this worker may have started Playwright already
+    before = connections["default"]
+    loop = asyncio.new_event_loop()
+    asyncio._set_running_loop(loop)  # what Playwright's sync API leaves in the thread
+    during = connections["default"]
+    try:
+        assert during is not before or running is not None
+        # The world is committed in its copy: a new connection (autocommit) sees it in the test scope,
+        # each statement in a transaction of its own, on whichever server connection is free.
+        for _ in range(5):
+            assert Patient.objects.filter(pk=world.p.gjerdrum.pk).exists()
+            assert not Reading.objects.exists()
+        assert [w for w in during.execute_wrappers if isinstance(w, SessionScopeBehindPooler)]
+    finally:
+        if during is not before:
+            during.close()
+        asyncio._set_running_loop(running)  # the thread as it was (Playwright's loop, if it runs)
+        loop.close()
+
+
 def test_with_services_pooler_hands_the_command_a_pooled_and_a_direct_address_and_stops_it(db):
     # What `make test-pooler` runs, against this run's PostgreSQL and Redis (configured: none is started).
     direct = _server_url(settings.DHO_DB_OWNER, "postgres")

@@ -178,3 +178,55 @@ def test_archiving_detaches_old_months_into_the_archive_schema_audited(january_2
         assert not Reading.objects.filter(pk=january_2020.pk).exists()
         with pytest.raises(DatabaseError, match="permission denied for schema archive"), transaction.atomic():
             _rows("SELECT count(*) FROM archive.measurements_reading_y2020m01")
+
+
+def test_a_month_an_open_alert_or_an_undelivered_document_still_needs_is_refused_and_named(
+    january_2020, world, monkeypatch
+):
+    """An open alert is shown with the readings that raised it, and a handled alert's journal document
+    is built from them until it is delivered: their month stays live, and the refusal names what holds it."""
+    from journaling import services as journaling_services
+    from journaling.models import Delivery, DeliveryState, Route, RouteKind
+    from triage.models import Alert, AlertStatus
+    from triage.services import alert_handle
+
+    today = datetime.date(2020, 3, 10)
+    patient = january_2020.patient
+    alert = Alert.objects.create(patient=patient, municipality_id=patient.municipality_id, kind="out_of_range",
+                                 colour="red", reason="SpO2 86 %", opened_at=january_2020.measured_at)  # fmt: skip
+    Reading.objects.filter(pk=january_2020.pk).update(alert_id=alert.pk)
+
+    def refused() -> str:
+        with owner_connection(), pytest.raises(CommandError) as refusal:
+            call_command("archive_partitions", "--before", "2020-02", "--dry-run")
+        with owner_connection(), pytest.raises(partitions.Refused):
+            partitions.partitions_archive(before=datetime.date(2020, 2, 1), today=today)
+        return str(refusal.value)
+
+    message = refused()
+    assert "2020-01: 1 åpent varsel" in message and str(alert.pk) in message
+    assert "som ikke er levert" not in message
+
+    # Handled: the alert is closed, its document waits in the outbox (queued to no worker).
+    monkeypatch.setattr(journaling_services, "_queue", lambda delivery_id: None)
+    with rls.scoped([patient.municipality_id]):  # the owner's turn above reconnected: no test scope now
+        Route.objects.create(
+            municipality_id=patient.municipality_id, kind=RouteKind.JFT, orgnr="312229544",
+            base_url="https://jft.invalid", client_id="dho-demo", key_reference="/run/k.json",
+        )  # fmt: skip
+        alert_handle(alert=alert, user=world.u.nurse, actions=["called_reached"], note="Ringte.")
+    with rls.scoped([patient.municipality_id]):
+        assert Alert.objects.get(pk=alert.pk).status == AlertStatus.CLOSED
+        delivery = Delivery.objects.get(journal_note__alert=alert)
+    message = refused()
+    assert "2020-01: 1 journalsending som ikke er levert" in message and str(delivery.pk) in message
+    assert "åpent varsel" not in message
+    assert [p.name for p in partitions.partitions() if p.month.year == 2020] == [
+        "measurements_answer_y2020m01", "measurements_reading_y2020m01"]  # nothing moved  # fmt: skip
+
+    # Delivered: nothing holds January any more.
+    with rls.scoped([patient.municipality_id]):
+        Delivery.objects.filter(pk=delivery.pk).update(state=DeliveryState.JOURNALED)
+    with owner_connection():
+        done = partitions.partitions_archive(before=datetime.date(2020, 2, 1), today=today)
+    assert [p.name for p, _path in done] == ["measurements_answer_y2020m01", "measurements_reading_y2020m01"]
