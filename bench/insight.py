@@ -117,13 +117,13 @@ def _alerts(rng: random.Random, patients, now, nurse_id):
         alerts.append((aid, pid, m, kind, "", colour, "Funn", False, "closed", opened, None, now,
                        handled or opened + datetime.timedelta(days=2), "", "", taken, handled, nurse_id,
                        first_action))  # fmt: skip
-        events.append((aid, m, "opened", opened, colour, "", ""))
+        events.append((aid, m, pid, "opened", opened, colour, "", ""))
         if taken:
-            events.append((aid, m, "taken", taken, colour, "", ""))
+            events.append((aid, m, pid, "taken", taken, colour, "", ""))
             if rng.random() < 0.1:
-                events.append((aid, m, "not_reached", taken + datetime.timedelta(minutes=1), colour, "", ""))
+                events.append((aid, m, pid, "not_reached", taken + datetime.timedelta(minutes=1), colour, "", ""))
         if handled:
-            events.append((aid, m, "handled", handled, colour, "", ""))
+            events.append((aid, m, pid, "handled", handled, colour, "", ""))
     return alerts, events
 
 
@@ -162,7 +162,7 @@ def seed():
          "handled_at", "handled_by_id", "first_action_at"],
         alerts,
     )  # fmt: skip
-    event_columns = ["alert_id", "municipality_id", "kind", "at", "colour", "previous_colour", "reason"]
+    event_columns = ["alert_id", "municipality_id", "patient_id", "kind", "at", "colour", "previous_colour", "reason"]
     _seed.copy("triage_alertevent", event_columns, events)
     readings = _plans_and_readings(patients, rng, gp.pk, now) if READINGS else 0
     _seed.analyze()

@@ -73,8 +73,8 @@ READING_COLUMNS = ["id", "patient_id", "municipality_id", "type", "value", "syst
 ALERT_COLUMNS = ["id", "patient_id", "municipality_id", "kind", "subject", "colour", "reason", "without_plan", "status",
                  "opened_at", "raised_at", "updated_at", "closed_at", "closed_reason", "measurement", "taken_at",
                  "taken_by_id", "handled_at", "handled_by_id", "seconds_to_handle"]  # fmt: skip
-EVENT_COLUMNS = ["alert_id", "municipality_id", "kind", "at", "colour", "previous_colour", "reason", "reading_id",
-                 "by_id"]  # fmt: skip
+EVENT_COLUMNS = ["alert_id", "municipality_id", "patient_id", "kind", "at", "colour", "previous_colour", "reason",
+                 "reading_id", "by_id"]  # fmt: skip
 # Values in range (value, systolic, diastolic, original) per type, as COPY text; and out of range.
 NORMAL = {
     "spo2": [f"{v}\t\\N\t\\N\t" for v in (93, 94, 95, 95, 96, 96, 97, 97, 98)],
@@ -453,7 +453,7 @@ class _Readings:
         for event, when, by in events:
             reading = rid if event == "opened" else r"\N"
             self.events_file.write(
-                f"{alert}\t{kommune}\t{event}\t{_text(when)}\t{colour}\t\t{reason}\t{reading}\t{by}\n"
+                f"{alert}\t{kommune}\t{patient}\t{event}\t{_text(when)}\t{colour}\t\t{reason}\t{reading}\t{by}\n"
             )
         self.alerts += 1
         return f"{values}\t{iso}\t{iso}\t{colour}\t{reason}\t{iso}\t{alert}\t\n"

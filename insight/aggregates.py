@@ -353,17 +353,30 @@ alerts AS (  -- each OFFSET 0: computed once (pulled up, a column used twice wou
            EXTRACT(EPOCH FROM first_action_at - opened_at)::float8 / 60 AS taken,
            EXTRACT(EPOCH FROM handled_at - opened_at)::float8 / 60 AS handled
       FROM facts OFFSET 0)
-SELECT p, m, k, inside, taken, handled, bits | CASE WHEN within THEN {WITHIN} ELSE 0 END AS bits,
-       {", ".join(f"{NEW.format(partition=', '.join(('p', *cols)))} AS new_{scope}" for scope, cols in SCOPES.items())}
-  FROM alerts"""  # noqa: S608 – tables from the models, values as parameters
+SELECT p, m, k, inside, taken, handled, bits, new_k AS new_km, new_k, new_all AS new_m, new_all, multi
+  FROM (SELECT p, m, k, inside, taken, handled, bits | CASE WHEN within THEN {WITHIN} ELSE 0 END AS bits,
+               {NEW.format(partition="p, k")} AS new_k, {NEW.format(partition="p")} AS new_all,
+               MIN(m) OVER (PARTITION BY p) <> MAX(m) OVER (PARTITION BY p) AS multi
+          FROM alerts) w"""  # noqa: S608 – tables from the models, values as parameters
+
+# The scopes of one kommune for the few patients with alerts in several: a patient whose alerts are all in
+# one kommune has its bucket's (period's) first alerts there as in the whole, so ALERTS copied new_k to
+# new_km and new_all to new_m, with one sort (patient, bucket) and two windows instead of two sorts and
+# four; the others' rows get their own windows here.
+ALERTS_MULTI = f"""
+UPDATE insight_alerts a SET new_km = x.new_km, new_m = x.new_m
+  FROM (SELECT row, {NEW.format(partition="p, k, m")} AS new_km, {NEW.format(partition="p, m")} AS new_m
+          FROM (SELECT ctid AS row, bits & ~{WITHIN} AS bits, p, k, m FROM insight_alerts WHERE multi) b) x
+ WHERE a.ctid = x.row"""  # noqa: S608
 
 SUMMED = "COALESCE(SUM(n) FILTER (WHERE {bits} & {bit} <> 0), 0)::int"  # the rows with the bit, of the patterns'
 
 # Per (bucket, area): the alerts of each category and those handled within the response time. Every
-# alert counts in its bucket and kommune, so the sums roll up from the few (bucket, kommune, bits) patterns.
+# alert counts in its bucket and kommune, so the sums roll up from the few (bucket, kommune, bits) patterns;
+# and whether any patient has alerts in several kommuner (then ALERTS_MULTI, before the people are counted).
 ALERT_SUMS = f"""
-WITH g AS (SELECT k, m, bits, COUNT(*) AS n FROM insight_alerts GROUP BY k, m, bits)
-SELECT COALESCE(k, 0), COALESCE(m, {WHOLE_AREA}), {SUMMED.format(bits="bits", bit=WITHIN)},
+WITH g AS (SELECT k, m, bits, COUNT(*) AS n, bool_or(multi) AS multi FROM insight_alerts GROUP BY k, m, bits)
+SELECT COALESCE(k, 0), COALESCE(m, {WHOLE_AREA}), bool_or(multi), {SUMMED.format(bits="bits", bit=WITHIN)},
        {", ".join(SUMMED.format(bits="bits", bit=1 << i) for i in range(len(CATEGORIES)))}
   FROM g GROUP BY GROUPING SETS ((k, m), (k), (m), ())"""  # noqa: S608
 
@@ -394,12 +407,13 @@ SELECT COALESCE(k, 0), COALESCE(m, {WHOLE_AREA}), inside,
   FROM insight_alerts
  GROUP BY GROUPING SETS ((k, m, inside), (k, inside), (k, m), (k), (m, inside), (inside), (m), ())"""  # noqa: S608
 
-# The not-reached events of the period by their own day, bucket by width_bucket as the alerts.
+# The not-reached events of the period by their own day, bucket by width_bucket as the alerts; the
+# patient is the event's own column (in the index alert_event_area_kind_time: no alert is read).
 RETRIES = f"""
 CREATE TEMP TABLE insight_retries ON COMMIT DROP AS
-WITH e AS (SELECT a.patient_id AS p, e.municipality_id AS m,
+WITH e AS (SELECT e.patient_id AS p, e.municipality_id AS m,
                   width_bucket((e.at AT TIME ZONE 'Europe/Oslo')::date, %(b_firsts)s::date[]) AS k
-             FROM {AlertEvent._meta.db_table} e JOIN {Alert._meta.db_table} a ON a.id = e.alert_id
+             FROM {AlertEvent._meta.db_table} e
             WHERE e.municipality_id = ANY(%(m)s) AND e.kind = %(not_reached)s AND e.at >= %(after_first)s
               AND e.at < %(before)s)
 SELECT COALESCE(k, 0) AS idx, COALESCE(m, {WHOLE_AREA}) AS area, p, COUNT(*) AS retries
@@ -567,8 +581,12 @@ class Counting:
         self.run(ALERTS, red_limit=RED_AFTER, limit=hours.working_day, **_windows(hours, first, last))
         self.run(ALERT_SUMS)
         counts: dict[tuple, dict[str, Any]] = {}
-        for idx, area, within, *sums in self.cursor.fetchall():
+        multi = False  # any patient with alerts in more than one kommune
+        for idx, area, several, within, *sums in self.cursor.fetchall():
+            multi |= bool(several)  # null where a group has no alerts
             counts[(idx, area)] = {"within": within, **dict(zip(CATEGORIES, sums, strict=True))}
+        if multi:
+            self.run(ALERTS_MULTI)
         self.run(ALERT_PEOPLE)
         small: dict[str, dict[tuple[int, int], int]] = defaultdict(dict)  # scope → (idx, area) → bits under 5
         for idx, area, *people in self.cursor.fetchall():

@@ -88,6 +88,18 @@ def test_the_first_action_is_kept_on_the_alert(world, gateway):
     assert AlertEvent.objects.filter(alert=alert, kind="taken").count() == 2
 
 
+def test_every_event_carries_its_alerts_patient(world, gateway):
+    # AlertEvent.patient: insight counts a period's retries per patient from the events' index alone
+    patient = world.p.nannestad
+    _spo2(patient, gateway, "a", 85)
+    alert = Alert.objects.get(patient=patient)
+    triage.alert_take(alert=alert, user=world.u.nurse)
+    triage.alert_handle(alert=alert, user=world.u.nurse, actions=["called_not_reached"])
+    rows = list(AlertEvent.objects.filter(alert=alert).values_list("kind", "patient_id"))
+    assert [kind for kind, _p in rows] == ["opened", "taken", "not_reached"]
+    assert {p for _k, p in rows} == {patient.pk}
+
+
 def test_a_handling_without_a_take_is_the_first_action(world, gateway):
     patient = world.p.nannestad
     _spo2(patient, gateway, "a", 85)

@@ -65,6 +65,7 @@ def events_record(
         {
             "alert_id": [a.pk for a in alerts],
             "municipality_id": [a.municipality_id for a in alerts],
+            "patient_id": [a.patient_id for a in alerts],
             "kind": kind,
             "at": now,
             "colour": [a.colour for a in alerts],
