@@ -41,12 +41,12 @@ class IntegrationAuthentication(BaseAuthentication):
             return None
         if len(header) != 2:
             raise AuthenticationFailed("Authorization: Bearer <token> forventet.")
-        integration = services.integration_for_token(header[1].decode(errors="replace"))
+        # The database shows a gateway the patients of the municipalities its centre serves: the
+        # scope is set by the statement that finds the gateway.
+        integration = services.integration_authenticate(header[1].decode(errors="replace"))
         if integration is None:
             raise AuthenticationFailed("Ukjent eller deaktivert integrasjonstoken.")
         request.integration = integration
-        # The database shows a gateway the patients of the municipalities its centre serves.
-        services.integration_scope_set(integration)
         return (None, integration)
 
     def authenticate_header(self, request):

@@ -53,9 +53,15 @@ class Reading(models.Model):
     the database's primary key is (id, measured_at), while `id` stays the model's pk — unique in
     practice, every id comes from the one sequence. No foreign key points here (it would need both)."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="readings")
+    # No index of their own on patient, integration and plan version: every read by patient is served
+    # by reading_patient_type_time (patient first), a gateway's by reading_external_id_unique
+    # (integration first), and nothing reads by plan version (a version is never deleted). Each index
+    # costs every insert and every scoring update (docs/readings-and-fhir.md, «The indexes»).
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="readings", db_index=False)
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
-    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     external_id = models.CharField(max_length=100, blank=True)
     # A code of measurements.types.SPECS, checked at the door (ingest): no choices here, so the
     # catalogue stays the one place a type is added and a migration is not needed for it.
@@ -70,12 +76,13 @@ class Reading(models.Model):
     reason = models.CharField(_("begrunnelse"), max_length=300, blank=True)
     scored_at = models.DateTimeField(null=True, blank=True)
     plan_version = models.ForeignKey(
-        "ebp.PlanVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "ebp.PlanVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     # The triage.Alert this reading raised or kept open, as a plain indexed uuid and not a foreign key:
     # measurements sits below triage (CONTRIBUTING, "Layers") and its models and migrations name
-    # nothing of it. Scoring writes it (triage.services.scoring); an alert is never deleted.
-    alert_id = models.UUIDField(null=True, blank=True, db_index=True)
+    # nothing of it. Scoring writes it (triage.services.scoring); an alert is never deleted. Indexed
+    # only where set (reading_alert): most readings raise no alert, and cost that index nothing.
+    alert_id = models.UUIDField(null=True, blank=True)
 
     class Meta:
         ordering = ["-measured_at"]
@@ -95,6 +102,8 @@ class Reading(models.Model):
             models.Index(fields=["patient", "type", "-measured_at"], name="reading_patient_type_time"),
             # The sweeper's scan: only the (few) unscored rows are in this index.
             models.Index(fields=["received_at"], condition=Q(scored_at__isnull=True), name="reading_unscored"),
+            # An alert's readings (triage.selectors): `alert_id = …` implies the condition.
+            models.Index(fields=["alert_id"], condition=Q(alert_id__isnull=False), name="reading_alert"),
         ]
 
     def __str__(self) -> str:
@@ -118,9 +127,12 @@ class Answer(models.Model):
     """One filled-in questionnaire (a QuestionnaireResponse), scored by the plan's answer rules.
     Partitioned by month of `answered_at`, as Reading is by measured_at."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="answers")
+    # Indexed as Reading: by patient through answer_patient_time, by gateway through its unique key.
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="answers", db_index=False)
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
-    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     external_id = models.CharField(max_length=100, blank=True)
     questionnaire = models.CharField(_("skjema"), max_length=20, choices=Questionnaire.choices)
     # daily_symptoms: {code: "yes"|"no"}; cat: {"items": [0–5 × 8]}; survey: {question: option} (measurements.survey)
@@ -132,9 +144,9 @@ class Answer(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     scored_at = models.DateTimeField(null=True, blank=True)
     plan_version = models.ForeignKey(
-        "ebp.PlanVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "ebp.PlanVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
-    alert_id = models.UUIDField(null=True, blank=True, db_index=True)  # a triage.Alert, as Reading.alert_id
+    alert_id = models.UUIDField(null=True, blank=True)  # a triage.Alert, as Reading.alert_id
 
     class Meta:
         ordering = ["-answered_at"]
@@ -149,6 +161,7 @@ class Answer(models.Model):
         indexes = [
             models.Index(fields=["patient", "questionnaire", "-answered_at"], name="answer_patient_time"),
             models.Index(fields=["received_at"], condition=Q(scored_at__isnull=True), name="answer_unscored"),
+            models.Index(fields=["alert_id"], condition=Q(alert_id__isnull=False), name="answer_alert"),
         ]
 
     def __str__(self) -> str:

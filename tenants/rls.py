@@ -91,6 +91,11 @@ def _set_from_query(sql: str, params: list, using: str, session_clear: bool = Fa
         cursor.execute(*scope_statement(sql, params, session_clear))
 
 
+def in_transaction_check(using: str = "default") -> None:
+    """Refuse to set a scope outside a transaction (for a statement that sets it as a side effect)."""
+    _in_transaction(using)
+
+
 def _in_transaction(using: str) -> None:
     # Outside a transaction SET LOCAL would last one statement.
     if not connections[using].in_atomic_block:

@@ -215,3 +215,37 @@ def test_another_centres_admin_does_not_see_the_quarantine(world, gateway, login
     listing = login(agder_admin).get("/admin/measurements/quarantineditem/")
     assert listing.status_code == 200  # the page opens, with Agder's items only
     assert "Testgateway" not in listing.content.decode()
+
+
+def test_the_statement_that_finds_the_gateway_sets_the_same_scope_as_integration_scope_set(world, gateway):
+    from django.db import transaction
+
+    from measurements.services import integration_authenticate, integration_scope_set
+    from tenants import rls
+
+    with transaction.atomic():
+        integration_scope_set(gateway.integration)
+        expected = rls.current_scope()
+    with transaction.atomic():
+        rls.scope_set([])
+        assert integration_authenticate("dho_feil") is None
+        assert rls.current_scope() == []  # an unknown token sets nothing: the request's empty scope stays
+        assert integration_authenticate(gateway.token) == gateway.integration
+        assert sorted(rls.current_scope()) == sorted(expected)
+    assert world.m.gjerdrum.pk in expected and world.m.grimstad.pk not in expected
+
+
+def test_a_single_reading_is_stored_in_a_few_statements(world, gateway):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _post(gateway, _reading(world.p.gjerdrum, 0))  # the first request's one-off lookups out of the way
+    with CaptureQueriesContext(connection) as captured:
+        [result] = _post(gateway, _reading(world.p.gjerdrum, 1))["results"]
+    assert result["status"] == "created"
+    # The test's own savepoint, and the scope read and set back around the request's (rls._scoped inside
+    # the test's transaction), are not the request's.
+    statements = [q["sql"] for q in captured.captured_queries
+                  if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "SELECT current_setting"))][:-1]  # fmt: skip
+    # The request's scope; the gateway with its scope; the patients; the reading; the audit.
+    assert len(statements) == 5, statements

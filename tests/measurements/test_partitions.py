@@ -230,3 +230,34 @@ def test_a_month_an_open_alert_or_an_undelivered_document_still_needs_is_refused
     with owner_connection():
         done = partitions.partitions_archive(before=datetime.date(2020, 2, 1), today=today)
     assert [p.name for p, _path in done] == ["measurements_answer_y2020m01", "measurements_reading_y2020m01"]
+
+
+def test_each_index_of_the_readings_and_answers_is_one_a_query_needs(db):
+    """Every index costs every insert and every scoring update: the set is the one documented in
+    docs/readings-and-fhir.md («The indexes»), each with the query it serves, and a partition has
+    the parent's and no more."""
+    expected = {
+        "measurements_reading": {
+            "measurements_reading_pkey", "reading_external_id_unique", "reading_patient_type_time",
+            "reading_unscored", "reading_alert", "measurements_reading_municipality_id_42b4c7e9",
+        },
+        "measurements_answer": {
+            "measurements_answer_pkey", "answer_external_id_unique", "answer_patient_time",
+            "answer_unscored", "answer_alert", "measurements_answer_municipality_id_bd28e37e",
+        },
+    }  # fmt: skip
+    for parent, names in expected.items():
+        found = {
+            name
+            for (name,) in _rows(
+                "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass", [parent]
+            )
+        }
+        assert found == names, parent
+        month = _rows(
+            "SELECT count(*) FROM pg_index WHERE indrelid = (SELECT inhrelid FROM pg_inherits"
+            " WHERE inhparent = %s::regclass LIMIT 1)", [parent]
+        )  # fmt: skip
+        assert month == [(len(names),)], parent
+    alert = _rows("SELECT pg_get_indexdef('reading_alert'::regclass)")[0][0]
+    assert alert.endswith("(alert_id) WHERE (alert_id IS NOT NULL)"), alert
