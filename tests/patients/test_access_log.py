@@ -60,9 +60,11 @@ def _pdf_text(response) -> str:
 def _event_at(world, patient, days_ago: int, object_type="patient") -> None:
     """An access `days_ago` days back, by the Øvre nurse. The database dates every audit event itself
     (now(), a trigger); a dated fixture goes in as the owner with triggers off (replica mode, which
-    the app's role cannot set), committed beside the test's transaction (the log is append-only)."""
+    the app's role cannot set), committed beside the test's transaction (the log is append-only).
+    SET LOCAL: behind a pooler (make test-pooler) a session-wide SET would stay on the pooled server
+    connection, and the next owner given it would find every trigger off."""
     with owner_psycopg() as owner:
-        owner.execute("SET session_replication_role = replica")
+        owner.execute("SET LOCAL session_replication_role = replica")
         owner.execute(
             "INSERT INTO tenants_auditevent (at, user_id, username, role, action, object_type, object_id, patient_id,"
             " municipality_id, request_id) VALUES (%s, %s, %s, 'nurse', 'view', %s, %s, %s, %s, '')",
