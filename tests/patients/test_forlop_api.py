@@ -277,7 +277,9 @@ def test_the_evaluation_falls_due_on_the_vedtak_date_then_on_the_date_set_at_the
     patient = _granted_patient(client, "3230")
     _consent(client, patient)
     _ok(client.post(f"/api/v1/patients/{patient.pk}/start/", {"own_phone": True}, format="json"))
-    in_days = lambda n: timezone.now() + datetime.timedelta(days=n)  # noqa: E731
+    # Wall-clock days in Oslo: UTC arithmetic lands an hour later across a summer-time change, which in the hour
+    # before local midnight is already the next day (the due date is local midnight).
+    in_days = lambda n: timezone.localtime() + datetime.timedelta(days=n)  # noqa: E731
 
     def due(user, days):
         return patient in {row.patient for row in follow_up_due(user, now=in_days(days)).evaluation}
