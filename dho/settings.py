@@ -290,6 +290,10 @@ DHO_HELSEID_ORGNR = env_list("DHO_HELSEID_ORGNR")
 DHO_PERSON_HASH_KEY = os.environ.get("DHO_PERSON_HASH_KEY", "")
 # Innsikt's reference line: the patients per nurse årsverk the service is sized for (Ullensaker: 80).
 DHO_INSIGHT_PATIENTS_PER_FTE = int(os.environ.get("DHO_INSIGHT_PATIENTS_PER_FTE", "80"))
+# A report counts its alarm figures on a second database connection while it counts the rest (insight
+# .aggregates._alerts_beside). Off in test mode: a test's rows are in a transaction only its own
+# connection sees (the suite's transactional test turns it on).
+INSIGHT_SECOND_CONNECTION = env_bool("DHO_INSIGHT_SECOND_CONNECTION", not TESTING)
 
 LANGUAGE_CODE = "nb"
 LANGUAGES = [("nb", _("Norsk bokmål"))]

@@ -29,9 +29,11 @@ import bisect
 import datetime
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from insight.figures import (
@@ -54,6 +56,7 @@ from insight.figures import (
 from insight.periods import Bucket, Period
 from measurements.models import Reading
 from patients.models import Patient, StatusChange, StatusEvent
+from tenants.rls import current_scope, scope_set
 from triage.models import Alert, AlertEvent, AlertEventKind
 from triage.opening_hours import OSLO, RED_AFTER, OpeningHours
 
@@ -567,9 +570,8 @@ class Counting:
                 assert len(ids) == out[(idx, area)][name].count, (idx, area, name)
                 out[(idx, area)][name] = Counted(len(ids), ids)
 
-    def alerts(self, hours: OpeningHours) -> tuple[dict, dict, dict]:
-        """(per (idx, area): the counts and people; per (idx, area, inside or None): the percentiles;
-        per (idx, area): the retries)."""
+    def alerts(self, hours: OpeningHours) -> tuple[dict, dict]:
+        """(per (idx, area): the counts and people; per (idx, area, inside or None): the percentiles)."""
         self.cursor.execute(
             f"SELECT MIN(COALESCE(raised_at, opened_at)), MAX(handled_at), MAX(opened_at) FROM {Alert._meta.db_table}"  # noqa: S608
             " WHERE municipality_id = ANY(%(m)s) AND opened_at >= %(after_first)s AND opened_at < %(before)s",
@@ -599,9 +601,12 @@ class Counting:
             self._alert_ids(counts, small)
         self.run(PERCENTILES)
         percentiles = {(idx, area, inside): (taken, handled) for idx, area, inside, taken, handled in self.cursor}
+        return counts, percentiles
+
+    def retries(self) -> dict:
+        """Per (idx, area): the «ikke nådd» retries and their people."""
         self.run(RETRIES, not_reached=AlertEventKind.NOT_REACHED)
-        retries = Counter(self.cursor, "insight_retries").count({"retries": "retries"}, {"people": "true"})
-        return counts, percentiles, retries
+        return Counter(self.cursor, "insight_retries").count({"retries": "retries"}, {"people": "true"})
 
     def endings(self) -> dict[tuple[int, int], Endings]:
         """Per (idx, area): the funnel's endings, by reason and in service."""
@@ -711,6 +716,45 @@ def _funnel_by_area(events, areas: dict[str, int]) -> dict[int, tuple[list, list
     return {area: (sorted(es, key=lambda e: e.day), sorted(e.day for e in es)) for area, es in out.items()}
 
 
+def _settings(cursor) -> None:
+    cursor.execute("SET LOCAL work_mem = '128MB'")  # the sorts and hashes of a year fit in memory
+    cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves on these few passes
+
+
+def _alerts_beside(cursor, ids, period: Period, whole_centre: bool, hours: OpeningHours):
+    """The alarm figures (about half of a report's database work) counted while the caller counts the
+    rest: on a second connection, in a thread, in the caller's snapshot (pg_export_snapshot: both read
+    the same rows) and scope — a year's report then takes the longer of the two halves, not their sum.
+    settings.INSIGHT_SECOND_CONNECTION off (the test suite, whose rows are in a transaction no other
+    connection sees), or inside a savepoint (no snapshot can be exported there): on the caller's
+    connection, one after the other. → a Future of Counting.alerts."""
+    if not settings.INSIGHT_SECOND_CONNECTION or any(connection.savepoint_ids):
+        done: Future = Future()
+        done.set_result(Counting(cursor, ids, period, whole_centre=whole_centre).alerts(hours))
+        return done
+    cursor.execute("SELECT pg_export_snapshot()")
+    snapshot, scope = cursor.fetchone()[0], current_scope()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="insight")
+    future = pool.submit(_alerts_in_snapshot, snapshot, scope, ids, period, whole_centre, hours)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    return future
+
+
+def _alerts_in_snapshot(snapshot: str, scope, ids, period: Period, whole_centre: bool, hours: OpeningHours):
+    """Counting.alerts on this thread's own connection, in the snapshot and scope handed over; the
+    connection is closed after (a thread's connection is never reused)."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Both must come first in the transaction; a snapshot is imported only into REPEATABLE READ.
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+            scope_set(scope or ())
+            _settings(cursor)
+            return Counting(cursor, ids, period, whole_centre=whole_centre).alerts(hours)
+    finally:
+        connection.close()
+
+
 def report_figures(
     *,
     municipality_ids: Iterable[int],
@@ -728,13 +772,19 @@ def report_figures(
     its kommune, or WHOLE_AREA), as insight.figures.area_figures computes them from rows."""
     wanted = set(sections)
     ids = sorted(municipality_ids)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL work_mem = '128MB'")  # the sorts and hashes of a year fit in memory
-        cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves on these few passes
+    # No savepoint of its own: a snapshot is exported only outside one (_alerts_beside). Its SET LOCALs
+    # last to the end of the caller's transaction, its temp tables are dropped below.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        _settings(cursor)
         counting = Counting(cursor, ids, period, whole_centre=whole_centre)
-        days, by_type = counting.days(plans if "adherence" in wanted else ())
-        alerts = counting.alerts(hours) if "alarm_burden" in wanted else None
-        endings = counting.endings() if "funnel" in wanted else {}
+        beside = _alerts_beside(cursor, ids, period, whole_centre, hours) if "alarm_burden" in wanted else None
+        try:
+            days, by_type = counting.days(plans if "adherence" in wanted else ())
+            endings = counting.endings() if "funnel" in wanted else {}
+            retries = counting.retries() if beside is not None else None
+        finally:  # never leave the second connection counting behind a failed report
+            wait([beside] if beside is not None else [])
+        alerts = (*beside.result(), retries) if beside is not None else None
         cursor.execute("DROP TABLE IF EXISTS insight_segments, insight_pieces, insight_days, insight_types, "
                        "insight_alerts, insight_retries, insight_endings, insight_ended")  # fmt: skip
     events = _funnel_by_area(funnel_events, areas) if "funnel" in wanted else {}
