@@ -50,3 +50,32 @@ def test_the_koordinator_and_the_nurse_reach_it_from_the_menu(scenario, browser_
     page.get_by_role("button", name="Vis").click()
     assert page.locator("#i-from-error").get_by_text("er etter til-datoen", exact=False).is_visible()
     assert axe_violations(page) == []
+
+
+def test_the_page_counts_its_alarm_figures_on_a_second_connection_as_in_production(
+    scenario, browser_login, settings, monkeypatch
+):
+    """The request's own transaction and scope handed to the second connection (insight.aggregates
+    ._alerts_beside, on in production): the page shows what one connection counts."""
+    import threading
+
+    from insight import aggregates
+
+    threads = []
+    real = aggregates._alerts_in_snapshot
+
+    def counted(*args):
+        threads.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(aggregates, "_alerts_in_snapshot", counted)
+    page = browser_login(scenario.world.u.leder)
+    page.wait_for_url("**/innsikt/")
+    shown = {}
+    for second in (False, True):
+        settings.INSIGHT_SECOND_CONNECTION = second
+        page.goto("/innsikt/" + MARCH)
+        _open_every_table(page)
+        shown[second] = page.locator("main").inner_text()
+    assert "Varselbyrde" in shown[True] and shown[True] == shown[False]
+    assert len(threads) == 1 and threads[0].startswith("insight"), threads
