@@ -716,7 +716,7 @@ def _funnel_by_area(events, areas: dict[str, int]) -> dict[int, tuple[list, list
     return {area: (sorted(es, key=lambda e: e.day), sorted(e.day for e in es)) for area, es in out.items()}
 
 
-def _settings(cursor) -> None:
+def _counting_settings(cursor) -> None:
     cursor.execute("SET LOCAL work_mem = '128MB'")  # the sorts and hashes of a year fit in memory
     cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves on these few passes
 
@@ -749,7 +749,7 @@ def _alerts_in_snapshot(snapshot: str, scope, ids, period: Period, whole_centre:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
             scope_set(scope or ())
-            _settings(cursor)
+            _counting_settings(cursor)
             return Counting(cursor, ids, period, whole_centre=whole_centre).alerts(hours)
     finally:
         connection.close()
@@ -775,7 +775,7 @@ def report_figures(
     # No savepoint of its own: a snapshot is exported only outside one (_alerts_beside). Its SET LOCALs
     # last to the end of the caller's transaction, its temp tables are dropped below.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        _settings(cursor)
+        _counting_settings(cursor)
         counting = Counting(cursor, ids, period, whole_centre=whole_centre)
         beside = _alerts_beside(cursor, ids, period, whole_centre, hours) if "alarm_burden" in wanted else None
         try:
