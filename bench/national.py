@@ -41,7 +41,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -605,7 +604,7 @@ def ingest(url: str, centre) -> dict:
     busy = set(Alert.objects.filter(status="open", municipality__in=kommuner).values_list("patient_id", flat=True))
     ids = [str(p) for p in Patient.objects.filter(municipality__in=kommuner).values_list("id", flat=True)]
     probes = [p for p in ids if uuid.UUID(p) not in busy][:PROBES]  # an open alert would answer at once
-    load = [p for p in ids if p not in set(probes)]
+    load_patients = [p for p in ids if p not in set(probes)]
     env = {key: value for key, value in os.environ.items() if key != "DHO_DB_AS_OWNER"}  # the stack: the app role
     env.update(_seed.production_env(url, "bench-national-"), ALLOWED_HOSTS="127.0.0.1",
                DHO_CELERY_QUEUE=f"bench-{uuid.uuid4().hex[:6]}", DHO_THROTTLE_GATEWAY="1000000/min",
@@ -614,26 +613,7 @@ def ingest(url: str, centre) -> dict:
     procs = stack.start_stack(env, port)
     try:
         time.sleep(3)  # let the worker connect
-        paced, errors, singles, alerts = [], [], [], []
-        stop = threading.Event()
-        batches = RATE * LOAD_SECONDS // stack.BATCH_SIZE
-        interval = stack.BATCH_SIZE / RATE * 2  # two pacing clients
-        pacers = [threading.Thread(target=stack.run_batches,
-                                   args=(port, gateway, load, batches // 2, paced, errors, interval))
-                  for _ in range(2)]  # fmt: skip
-        side = [
-            threading.Thread(target=stack.run_singles, args=(port, gateway, load, stop, singles)),
-            threading.Thread(target=stack.run_alert_probes, args=(port, gateway, nurse_secret, probes, stop, alerts)),
-        ]
-        started = time.perf_counter()
-        for t in pacers + side:
-            t.start()
-        for t in pacers:
-            t.join()
-        seconds = time.perf_counter() - started
-        stop.set()
-        for t in side:
-            t.join()
+        load = stack.paced_load(port, gateway, nurse_secret, load_patients, probes, RATE, LOAD_SECONDS)
     finally:
         for proc in procs:
             proc.terminate()
@@ -641,11 +621,11 @@ def ingest(url: str, centre) -> dict:
             proc.wait(timeout=30)
     return {
         # The last batch leaves one interval before the load's end: a pace held is RATE, not a little over.
-        "paced_rate": sum(paced) / max(seconds, LOAD_SECONDS),
-        "alert": [_pct(alerts, 50), _pct(alerts, 95)] if alerts else [None, None],
-        "alert_n": len(alerts),
-        "single_p95": _pct(singles, 95) if singles else None,
-        "ingest_errors": len(errors),
+        "paced_rate": sum(load["paced"]) / max(load["seconds"], LOAD_SECONDS),
+        "alert": [_pct(load["alerts"], 50), _pct(load["alerts"], 95)] if load["alerts"] else [None, None],
+        "alert_n": len(load["alerts"]),
+        "single_p95": _pct(load["singles"], 95) if load["singles"] else None,
+        "ingest_errors": len(load["errors"]),
     }
 
 
