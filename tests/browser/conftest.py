@@ -68,16 +68,34 @@ def browser_login(page):
     return _login
 
 
+# axe-core's WCAG 2.1 A/AA rules. Only the violations are read: passes and the rest come back one node
+# each (axe's resultTypes), not every element of the page serialized to Python.
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+               "resultTypes": ["violations"]}  # fmt: skip
+
+
+def axe_source() -> str:
+    """axe-core itself (axe-playwright-python's copy)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe().axe_script
+
+
+def axe_preload(page) -> None:
+    """axe in every page the context opens from now on (an init script), so a walk that checks every
+    page it visits does not send and evaluate axe's 570 KB again after each navigation."""
+    page.context.add_init_script(script=axe_source())
+
+
 @pytest.fixture
 def axe_violations():
     """axe_violations(page) → the WCAG 2.1 A/AA violations of impact serious or critical, as text."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    axe = Axe()
+    source = axe_source()
 
     def _check(page):
-        options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-        results = axe.run(page, options=options).response
+        if page.evaluate("typeof axe === 'undefined'"):  # not preloaded (axe_preload): put it in now
+            page.evaluate(source)
+        results = page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)
         serious = [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
         return [f"{v['id']}: {v['help']} ({len(v['nodes'])} elementer)" for v in serious]
 

@@ -1,8 +1,32 @@
 import pytest
 
+from tests.browser.conftest import axe_preload
 from tests.conftest import second_factor_device, totp_code
 
 pytestmark = pytest.mark.browser
+
+
+FAULTY = '<html lang="nb"><title>Feil</title><main><img src="x.png"><input type="text"></main></html>'
+
+
+def test_the_check_finds_a_serious_violation_whether_axe_was_preloaded_or_not(browser, axe_violations):
+    """The pages' checks below can fail: a picture without a text and a field without a label are
+    serious or critical, found by the check as the walk of every page runs it (axe preloaded) and as
+    the other tests do (axe put into the page by the check)."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_content(FAULTY)
+        assert page.evaluate("typeof axe") == "undefined"
+        found = axe_violations(page)
+        axe_preload(page)
+        preloaded = context.new_page()
+        preloaded.set_content(FAULTY)
+        assert preloaded.evaluate("typeof axe") == "object"  # there before the check
+        assert axe_violations(preloaded) == found
+    finally:
+        context.close()
+    assert [finding.split(":")[0] for finding in found] == ["image-alt", "label"], found
 
 
 def test_the_login_page_has_no_serious_accessibility_violations(world, page, axe_violations):

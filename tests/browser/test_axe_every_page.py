@@ -8,6 +8,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 
 from tests.billing import test_pages as pages
+from tests.browser.conftest import axe_preload
 
 pytestmark = pytest.mark.browser
 priced, today = pages.priced, pages.today
@@ -50,6 +51,7 @@ def walk(page, start: str, axe_violations) -> dict:
 @pytest.mark.parametrize("role", ["nurse", "coordinator", "gp", "finance", "admin"])
 def test_every_page_of_every_role_has_no_serious_violation(role, priced, browser_login, axe_violations):
     page = browser_login(getattr(priced.u, role))
+    axe_preload(page)  # every page of the walk is checked
     result = walk(page, urlsplit(page.url).path, axe_violations)
     assert len(result["checked"]) > 3, result["checked"]  # the walk reached the role's pages
     assert result["violations"] == {}
