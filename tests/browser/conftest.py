@@ -1,5 +1,6 @@
 """Headless Debian Chromium driven by Playwright (never a browser that Playwright downloads)."""
 
+import functools
 import os
 from pathlib import Path
 
@@ -74,8 +75,9 @@ AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag2
                "resultTypes": ["violations"]}  # fmt: skip
 
 
+@functools.cache
 def axe_source() -> str:
-    """axe-core itself (axe-playwright-python's copy)."""
+    """axe-core itself (axe-playwright-python's copy), read from disk once per run."""
     from axe_playwright_python.sync_playwright import Axe
 
     return Axe().axe_script
