@@ -24,7 +24,7 @@ from tenants.models import Centre
 from tenants.norwegian import number
 from tenants.selectors import centre_of, user_scope
 from triage.models import Alert, AlertEvent, AlertStatus, Contact, ContactAction, ContactKind, JournalNote
-from triage.opening_hours import OpeningHours, is_overdue
+from triage.opening_hours import OpeningHours, overdue_limit
 from triage.trends import charts_for
 
 
@@ -94,12 +94,17 @@ class WorklistRow:
 
 @dataclass
 class Worklist:
-    rows: list[WorklistRow]
+    rows: list[WorklistRow]  # the page's rows, in the list's order
     counts: dict[str, int]
     overdue_count: int
     hours: OpeningHours
     open_now: bool
     next_opening: datetime.datetime | None
+    total: int = 0  # the rows on every page (after the colour filter)
+    page: int = 1
+    pages: int = 1
+    first: int = 0  # the page's first row's place in the list, from 1 (0: no rows)
+    new_elsewhere: int = 0  # «ny» reds on the other pages
     municipalities: list = field(default_factory=list)
 
 
@@ -175,51 +180,89 @@ WORKLIST_FIELDS = (
 )
 
 
-def worklist(user, *, municipality: str = "", colour: str = "", diagnosis: str = "", mine: bool = False, now=None):
-    """Open alerts in the user's scope: overdue first, then red before yellow, oldest first."""
+WORKLIST_PAGE = 50  # rows a page shows: the most urgent first, so the first page is the one to work from
+
+
+@dataclass
+class _Place:
+    """An open alert's place in the list: what its order, the counts and «ny» are made of."""
+
+    pk: uuid.UUID
+    colour: str
+    since: datetime.datetime
+    overdue: bool
+    new: bool
+
+    def order(self) -> tuple:
+        return (not self.overdue, -RANK[self.colour], self.since, str(self.pk))
+
+
+def _places(qs: QuerySet[Alert], hours: OpeningHours, now) -> list[_Place]:
+    # overdue: one moment per colour (is_overdue's answer for every row, without counting each row's days)
+    red, other = (hours.overdue_before(now, overdue_limit(colour, hours)) for colour in ("red", "yellow"))
+    places = []
+    for pk, colour, raised_at, opened_at in qs.values_list("id", "colour", "raised_at", "opened_at"):
+        since = raised_at or opened_at
+        edge = red if colour == "red" else other
+        overdue = edge is not None and since < edge
+        places.append(_Place(pk, colour, since, overdue, colour == "red" and now - since < NEW_FOR))
+    return places
+
+
+def worklist(
+    user, *, municipality: str = "", colour: str = "", diagnosis: str = "", mine: bool = False, page: int = 1, now=None
+) -> Worklist:
+    """Open alerts in the user's scope: overdue first, then red before yellow, oldest first; the
+    counts over all of them, the rows of one page (WORKLIST_PAGE). Every open alert's place is read
+    with four columns; only the page's rows are read whole and get their trend, so a page costs the
+    same whether the centre has 50 open alerts or 500."""
     now = now or timezone.now()
-    qs = (
-        visible_alerts(user)
-        .filter(status=AlertStatus.OPEN)
-        .select_related("patient", "municipality", "taken_by")
-        .only(*WORKLIST_FIELDS)
-    )
+    qs = visible_alerts(user).filter(status=AlertStatus.OPEN)
     if municipality:
         qs = qs.filter(municipality__number=municipality)
     if diagnosis:
         qs = qs.filter(patient__diagnoses__contains=[diagnosis])
     if mine:
         qs = qs.filter(taken_by=user)
-    alerts = list(qs)
     hours = OpeningHours.of(worklist_centre(user))
-    trends = _trends(alerts, now)
-    rows = []
-    for alert in alerts:
-        since = alert.raised_at or alert.opened_at
-        rows.append(
-            WorklistRow(
-                alert=alert,
-                since=since,
-                overdue=is_overdue(alert.colour, since, now, hours),
-                new=alert.colour == "red" and now - since < NEW_FOR,
-                trend=trends.get((alert.patient_id, alert.measurement), []),
-            )
-        )
-    counts = {
-        "red": sum(r.alert.colour == "red" for r in rows),
-        "yellow": sum(r.alert.colour == "yellow" for r in rows),
-    }
-    if colour:
-        rows = [r for r in rows if r.alert.colour == colour]
-    rows.sort(key=lambda r: (not r.overdue, -RANK[r.alert.colour], r.since, str(r.alert.pk)))
+    places = _places(qs, hours, now)
+    counts = {"red": sum(p.colour == "red" for p in places), "yellow": sum(p.colour == "yellow" for p in places)}
+    listed = sorted((p for p in places if not colour or p.colour == colour), key=_Place.order)
+    pages = max(1, -(-len(listed) // WORKLIST_PAGE))
+    page = min(max(page, 1), pages)  # past the last page (the list got shorter): the last one
+    shown = listed[(page - 1) * WORKLIST_PAGE : page * WORKLIST_PAGE]
     return Worklist(
-        rows=rows,
+        rows=_rows(qs, shown, now),
         counts=counts,
-        overdue_count=sum(r.overdue for r in rows),
+        overdue_count=sum(p.overdue for p in listed),
         hours=hours,
         open_now=hours.is_open(now),
         next_opening=hours.next_opening(now),
+        total=len(listed),
+        page=page,
+        pages=pages,
+        first=(page - 1) * WORKLIST_PAGE + 1 if shown else 0,
+        new_elsewhere=sum(p.new for p in listed) - sum(p.new for p in shown),
     )
+
+
+def _rows(qs: QuerySet[Alert], shown: list[_Place], now) -> list[WorklistRow]:
+    """The page's alerts read whole (WORKLIST_FIELDS), with their trends, in the list's order."""
+    alerts = {
+        a.pk: a
+        for a in qs.filter(pk__in=[p.pk for p in shown])
+        .select_related("patient", "municipality", "taken_by")
+        .only(*WORKLIST_FIELDS)
+    }
+    trends = _trends(list(alerts.values()), now)
+    rows = []
+    for place in shown:
+        alert = alerts.get(place.pk)
+        if alert is None:  # handled or closed between the two reads: gone from the list
+            continue
+        trend = trends.get((alert.patient_id, alert.measurement), [])
+        rows.append(WorklistRow(alert, place.since, place.overdue, place.new, trend))
+    return rows
 
 
 def get_alert_for(user, alert_id) -> Alert:

@@ -62,6 +62,35 @@ def _filters(request) -> dict:
     }
 
 
+def _page_number(request) -> int:
+    try:
+        return int(request.GET.get("page", 1))
+    except ValueError:
+        return 1  # not a number: the first page (the selector also keeps a number within the pages)
+
+
+def _query_with(request, **changes) -> str:
+    """The page's query string with `changes` (None removes the key): the filters stay as they were."""
+    query = request.GET.copy()
+    for key, value in changes.items():
+        query.pop(key, None)
+        if value is not None:
+            query[key] = value
+    return query.urlencode()
+
+
+def _pager(request, worklist) -> dict | None:
+    """The links to the previous and next page, the filters kept; None when the list fits one page."""
+    if worklist.pages == 1:
+        return None
+    return {
+        "previous": _query_with(request, page=worklist.page - 1) if worklist.page > 1 else "",
+        "next": _query_with(request, page=worklist.page + 1) if worklist.page < worklist.pages else "",
+        "first_page": _query_with(request, page=None),
+        "last": worklist.first + len(worklist.rows) - 1,
+    }
+
+
 class WorklistView(NurseAreaMixin, TemplateView):
     template_name = "triage/worklist.html"
 
@@ -70,7 +99,7 @@ class WorklistView(NurseAreaMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         filters = _filters(self.request)
-        worklist = selectors.worklist(self.request.user, **filters)
+        worklist = selectors.worklist(self.request.user, **filters, page=_page_number(self.request))
         self._audit(worklist)
         rows_html = RowRenderer(self.request, get_token(self.request)).render_all(worklist.rows)
         return super().get_context_data(
@@ -80,7 +109,8 @@ class WorklistView(NurseAreaMixin, TemplateView):
             filters=filters,
             municipalities=visible_municipalities(self.request.user),
             diagnoses=Diagnosis.choices,
-            query=self.request.GET.urlencode(),
+            query=_query_with(self.request, page=worklist.page if worklist.page > 1 else None),
+            pager=_pager(self.request, worklist),
             now=timezone.now(),
             **kwargs,
         )
@@ -90,6 +120,8 @@ class WorklistView(NurseAreaMixin, TemplateView):
         if self.request.htmx:
             return []
         notices = move_notices_for(self.request.user)
+        if not notices:
+            return []  # an empty box shows no one: nothing read to log (the worklist's own event stands)
         audit_record_many(action=AuditAction.VIEW, object_type="move_notice", request=self.request,
                           patients=list({n.patient_id: n.patient for n in notices}.values()))  # fmt: skip
         return notices

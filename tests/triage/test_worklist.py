@@ -1,6 +1,7 @@
 """The worklist: order, escalation, take and handle, journal note, filters, scope, constant queries."""
 
 import datetime
+import random
 import re
 
 import pytest
@@ -14,7 +15,7 @@ from tenants.models import AuditEvent
 from tests.factories import PatientFactory
 from triage import services
 from triage.models import Alert, Contact, JournalNote
-from triage.opening_hours import OSLO, OpeningHours, is_overdue
+from triage.opening_hours import OSLO, OpeningHours, is_overdue, overdue_limit
 
 MONDAY_10 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=OSLO)
 
@@ -79,6 +80,30 @@ def test_escalation_of_an_alert_open_for_a_year_stops_counting_once_it_is_overdu
     assert hours.open_time_between(since, MONDAY_10) > datetime.timedelta(days=60)  # every open hour of the year
     assert hours.open_time_between(since, MONDAY_10, past=datetime.timedelta(hours=1)) == datetime.timedelta(hours=7)
     assert is_overdue("red", since, MONDAY_10, hours) and is_overdue("yellow", since, MONDAY_10, hours)
+
+
+@pytest.mark.parametrize(
+    "hours",
+    [OpeningHours(), OpeningHours(datetime.time(7, 30), datetime.time(22, 0), frozenset({0, 2, 5})),
+     OpeningHours(datetime.time(9, 0), datetime.time(9, 0), frozenset({0, 1, 2, 3, 4})),
+     OpeningHours(datetime.time(0, 0), datetime.time(23, 59), frozenset(range(7)))],
+    ids=["weekdays", "three-long-days", "never-open", "always"],
+)  # fmt: skip
+def test_the_worklists_overdue_moment_agrees_with_counting_the_open_time(hours):
+    # the worklist compares each row's time with one moment per colour (overdue_before) instead of
+    # counting every row's open time (is_overdue): the two must agree on every row, at the edges too
+    rng = random.Random(7)
+    for colour in ("red", "yellow"):
+        limit = overdue_limit(colour, hours)
+        for _ in range(400):
+            now = MONDAY_10 + datetime.timedelta(minutes=rng.randrange(0, 60 * 24 * 21))
+            edge = hours.overdue_before(now, limit)
+            candidates = [now - datetime.timedelta(minutes=rng.randrange(0, 60 * 24 * 10))]
+            if edge is not None:  # either side of the moment itself, to the microsecond
+                candidates += [edge, edge - datetime.timedelta(microseconds=1), edge + datetime.timedelta(seconds=1)]
+            for since in candidates:
+                expected = is_overdue(colour, since, now, hours)
+                assert (edge is not None and since < edge) is expected, (colour, since, now, edge)
 
 
 def test_outside_opening_hours_the_page_says_so(world, login, settings):
@@ -288,6 +313,37 @@ def test_the_worklist_audits_each_patient_once_per_appearance(world, login):
     nurse.get("/worklist/", HTTP_HX_REQUEST="true")
     assert AuditEvent.objects.filter(object_type="worklist", patient_id__isnull=False).count() == 2
     assert AuditEvent.objects.filter(object_type="worklist", patient_id__isnull=True).count() == 2
+
+
+def test_the_list_is_paged_most_urgent_first_with_counts_over_every_page(world, login, monkeypatch):
+    monkeypatch.setattr("triage.selectors.WORKLIST_PAGE", 2)
+    old_yellow = _alert(world.p.gjerdrum, "yellow", 60, reason="gul")
+    old_red = _alert(world.p.nannestad, "red", 30)
+    new_red = _alert(world.p.ullensaker, "red", 2)  # «ny»: on the second page, behind the older red and…
+    overdue = _alert(PatientFactory(municipality=world.p.gjerdrum.municipality), "red", 60 * 24 * 8)  # …the overdue
+    nurse = login(world.u.nurse)
+    first = nurse.get("/worklist/?colour=&mine=")
+    assert _ids(first) == [overdue.pk, old_red.pk]
+    html = first.content.decode()
+    assert first.context["worklist"].counts == {"red": 3, "yellow": 1}  # the counts are the whole list's
+    assert "Viser 1–2 av 4 varsler (side 1 av 2)" in html
+    assert 'href="?colour=&amp;mine=&amp;page=2"' in html and "worklist-previous" not in html  # filters kept
+    assert "1 ny rød står på en annen side av listen." in html  # a new red is never out of sight
+    rows = AuditEvent.objects.filter(object_type="worklist", patient_id__isnull=False)
+    shown = set(rows.values_list("patient_id", flat=True))
+    assert shown == {overdue.patient_id, old_red.patient_id}  # the log names whom the nurse saw, no one else
+
+    second = nurse.get("/worklist/?page=2", HTTP_HX_REQUEST="true")  # the live refresh of the second page
+    assert _ids(second) == [new_red.pk, old_yellow.pk]
+    html = second.content.decode()
+    assert 'hx-get="/worklist/?page=2"' in html and "Viser 3–4 av 4 varsler" in html
+    assert "ny rød står på en annen side" not in html and 'href="?page=1"' in html
+
+    old_red.status = "closed"
+    old_red.save()
+    beyond = nurse.get("/worklist/?page=9")  # the list got shorter (or the address is old): its last page
+    assert _ids(beyond) == [old_yellow.pk] and "side 2 av 2" in beyond.content.decode()
+    assert _ids(nurse.get("/worklist/?page=x")) == [overdue.pk, new_red.pk]
 
 
 def test_planned_follow_up_lists_due_contacts_and_evaluations(world, login):
