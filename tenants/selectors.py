@@ -161,6 +161,23 @@ def centre_of(municipality_id: int) -> Centre | None:
     return Centre.objects.filter(host_id=municipality_id).first()
 
 
+def centres_of(municipality_ids) -> dict[int, int]:
+    """centre_of for many municipalities in two queries (scoring's batches): municipality id → the
+    centre's id; a municipality no centre serves is left out. Each query keeps its model's ordering,
+    so where two rows could answer, the one centre_of's `first()` picks comes first and wins."""
+    ids = set(municipality_ids)
+    found: dict[int, int] = {}
+    for municipality_id, centre_id in (
+        Agreement.objects.active().filter(municipality_id__in=ids).values_list("municipality_id", "centre_id")
+    ):
+        found.setdefault(municipality_id, centre_id)
+    hosts = ids - set(found)
+    if hosts:
+        for host_id, centre_id in Centre.objects.filter(host_id__in=hosts).values_list("host_id", "id"):
+            found.setdefault(host_id, centre_id)
+    return found
+
+
 def centre_served_municipalities(centre_id: int) -> set[int]:
     """Every municipality whose patients use the centre's platform: its host and all partners with an
     active agreement, whoever follows them up (Nordre Follo's devices post through the centre too)."""

@@ -53,3 +53,29 @@ def test_a_batch_mixes_plans_and_defaults_per_centre(world):
     )
     assert _spo2_red_below(batch[world.p.gjerdrum.pk].content) == 88
     assert _spo2_red_below(batch[grimstad.pk].content) == 86 and not batch[grimstad.pk].approved
+
+
+def test_a_batch_reads_the_centres_defaults_in_a_fixed_number_of_queries_and_sees_an_edit_at_once(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from patients.models import Patient
+    from tenants.models import Municipality
+    from tenants.selectors import centre_of, centres_of
+
+    # every kommune of the world: hosts, partners, and any no centre serves, as centre_of finds them one by one
+    ids = list(Municipality.objects.values_list("pk", flat=True))
+    expected = {m: centre.pk for m in ids if (centre := centre_of(m)) is not None}
+    assert centres_of(ids) == expected and len(set(expected.values())) > 1
+    patients = {p.pk: p.municipality_id for p in Patient.objects.all()}
+    with CaptureQueriesContext(connection) as queries:
+        batch = selectors.thresholds_for_many(patients)
+    assert len({p.municipality_id for p in Patient.objects.all()}) > 3 and len(queries) <= 4
+    before = _spo2_red_below(batch[world.p.grimstad.pk].content)
+    CentreThresholds.objects.update_or_create(
+        centre=world.centres.agder, defaults={"thresholds": {"spo2": {"value": {"red_below": before - 1}}}}
+    )
+    again = selectors.thresholds_for_many({world.p.grimstad.pk: world.p.grimstad.municipality_id})
+    assert (
+        _spo2_red_below(again[world.p.grimstad.pk].content) == before - 1
+    )  # a save moves updated_at: not the old parse
