@@ -116,7 +116,7 @@ def centre_default_thresholds(municipality_id: int) -> PlanContent:
     return centre_defaults_many([municipality_id])[municipality_id]
 
 
-_DEFAULTS: dict[tuple, PlanContent] = {}
+_DEFAULTS: dict[tuple | None, PlanContent] = {}  # (row id, updated_at), None: no row stored
 
 
 def centre_defaults_many(municipality_ids) -> dict[int, PlanContent]:
@@ -130,7 +130,7 @@ def centre_defaults_many(municipality_ids) -> dict[int, PlanContent]:
         for row in CentreThresholds.objects.filter(centre_id__in=set(centres.values()))
     }
     empty = _parsed_defaults(None)
-    return {m: stored.get(centres.get(m), empty) for m in municipality_ids}
+    return {m: stored[centres[m]] if centres.get(m) in stored else empty for m in municipality_ids}
 
 
 def _parsed_defaults(row: CentreThresholds | None) -> PlanContent:
