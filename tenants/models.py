@@ -307,6 +307,7 @@ class AuditEvent(models.Model):
         Municipality,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,  # audit_municipality (municipality, -at) serves it: one index less per event written
         null=True,
         related_name="+",
         verbose_name=_("kommune"),
