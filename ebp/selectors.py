@@ -135,11 +135,17 @@ def centre_defaults_many(municipality_ids) -> dict[int, PlanContent]:
 
 def _parsed_defaults(row: CentreThresholds | None) -> PlanContent:
     key = (row.pk, row.updated_at) if row is not None else None
-    content = _DEFAULTS.get(key)
+    return _parsed(_DEFAULTS, key, lambda: {"thresholds": row.thresholds if row is not None else {}}, most=1_000)
+
+
+def _parsed(cache: dict, key, raw, *, most: int) -> PlanContent:
+    """parse_content of `raw()` kept in `cache` under `key`, a key that names content which never
+    changes; emptied when it holds `most`, so a long-lived worker does not grow without limit."""
+    content = cache.get(key)
     if content is None:
-        if len(_DEFAULTS) > 1_000:
-            _DEFAULTS.clear()
-        content = _DEFAULTS[key] = parse_content({"thresholds": row.thresholds if row is not None else {}})
+        if len(cache) >= most:
+            cache.clear()
+        content = cache[key] = parse_content(raw())
     return content
 
 
@@ -165,13 +171,8 @@ def _active_versions(patient_ids: list) -> dict:
 
 def approved_content(version: PlanVersion) -> PlanContent:
     """An approved version's parsed content. An approved version never changes (a new one is made
-    instead), so its id is a safe cache key; bounded so a long-lived worker does not grow without limit."""
-    content = _APPROVED.get(version.pk)
-    if content is None:
-        if len(_APPROVED) > 20_000:
-            _APPROVED.clear()
-        content = _APPROVED[version.pk] = parse_content(version.content)
-    return content
+    instead), so its id is a safe cache key."""
+    return _parsed(_APPROVED, version.pk, lambda: version.content, most=20_000)
 
 
 @dataclass(frozen=True)

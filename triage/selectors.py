@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Max, Prefetch, Q, QuerySet
 from django.http import Http404
@@ -100,10 +101,7 @@ class Worklist:
     hours: OpeningHours
     open_now: bool
     next_opening: datetime.datetime | None
-    total: int = 0  # the rows on every page (after the colour filter)
-    page: int = 1
-    pages: int = 1
-    first: int = 0  # the page's first row's place in the list, from 1 (0: no rows)
+    page: Page  # of the whole list (after the colour filter): its number, count, first and last row
     new_elsewhere: int = 0  # «ny» reds on the other pages
     municipalities: list = field(default_factory=list)
 
@@ -210,12 +208,20 @@ def _places(qs: QuerySet[Alert], hours: OpeningHours, now) -> list[_Place]:
 
 
 def worklist(
-    user, *, municipality: str = "", colour: str = "", diagnosis: str = "", mine: bool = False, page: int = 1, now=None
+    user,
+    *,
+    municipality: str = "",
+    colour: str = "",
+    diagnosis: str = "",
+    mine: bool = False,
+    page: int | str | None = 1,
+    now=None,
 ) -> Worklist:
     """Open alerts in the user's scope: overdue first, then red before yellow, oldest first; the
     counts over all of them, the rows of one page (WORKLIST_PAGE). Every open alert's place is read
     with four columns; only the page's rows are read whole and get their trend, so a page costs the
-    same whether the centre has 50 open alerts or 500."""
+    same whether the centre has 50 open alerts or 500. `page` as Paginator.get_page takes it (not a
+    number: the first; past the end, as when the list got shorter: the last)."""
     now = now or timezone.now()
     qs = visible_alerts(user).filter(status=AlertStatus.OPEN)
     if municipality:
@@ -228,20 +234,15 @@ def worklist(
     places = _places(qs, hours, now)
     counts = {"red": sum(p.colour == "red" for p in places), "yellow": sum(p.colour == "yellow" for p in places)}
     listed = sorted((p for p in places if not colour or p.colour == colour), key=_Place.order)
-    pages = max(1, -(-len(listed) // WORKLIST_PAGE))
-    page = min(max(page, 1), pages)  # past the last page (the list got shorter): the last one
-    shown = listed[(page - 1) * WORKLIST_PAGE : page * WORKLIST_PAGE]
+    shown = Paginator(listed, WORKLIST_PAGE).get_page(page)
     return Worklist(
-        rows=_rows(qs, shown, now),
+        rows=_rows(qs, list(shown), now),
         counts=counts,
         overdue_count=sum(p.overdue for p in listed),
         hours=hours,
         open_now=hours.is_open(now),
         next_opening=hours.next_opening(now),
-        total=len(listed),
-        page=page,
-        pages=pages,
-        first=(page - 1) * WORKLIST_PAGE + 1 if shown else 0,
+        page=shown,
         new_elsewhere=sum(p.new for p in listed) - sum(p.new for p in shown),
     )
 

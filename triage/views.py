@@ -62,13 +62,6 @@ def _filters(request) -> dict:
     }
 
 
-def _page_number(request) -> int:
-    try:
-        return int(request.GET.get("page", 1))
-    except ValueError:
-        return 1  # not a number: the first page (the selector also keeps a number within the pages)
-
-
 def _query_with(request, **changes) -> str:
     """The page's query string with `changes` (None removes the key): the filters stay as they were."""
     query = request.GET.copy()
@@ -79,15 +72,14 @@ def _query_with(request, **changes) -> str:
     return query.urlencode()
 
 
-def _pager(request, worklist) -> dict | None:
-    """The links to the previous and next page, the filters kept; None when the list fits one page."""
-    if worklist.pages == 1:
+def _pager(request, page) -> dict | None:
+    """The links to the previous, next and first page, the filters kept; None when the list fits one page."""
+    if not page.has_other_pages():
         return None
     return {
-        "previous": _query_with(request, page=worklist.page - 1) if worklist.page > 1 else "",
-        "next": _query_with(request, page=worklist.page + 1) if worklist.page < worklist.pages else "",
+        "previous": _query_with(request, page=page.previous_page_number()) if page.has_previous() else "",
+        "next": _query_with(request, page=page.next_page_number()) if page.has_next() else "",
         "first_page": _query_with(request, page=None),
-        "last": worklist.first + len(worklist.rows) - 1,
     }
 
 
@@ -99,7 +91,7 @@ class WorklistView(NurseAreaMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         filters = _filters(self.request)
-        worklist = selectors.worklist(self.request.user, **filters, page=_page_number(self.request))
+        worklist = selectors.worklist(self.request.user, **filters, page=self.request.GET.get("page"))
         self._audit(worklist)
         rows_html = RowRenderer(self.request, get_token(self.request)).render_all(worklist.rows)
         return super().get_context_data(
@@ -109,8 +101,8 @@ class WorklistView(NurseAreaMixin, TemplateView):
             filters=filters,
             municipalities=visible_municipalities(self.request.user),
             diagnoses=Diagnosis.choices,
-            query=_query_with(self.request, page=worklist.page if worklist.page > 1 else None),
-            pager=_pager(self.request, worklist),
+            query=_query_with(self.request, page=worklist.page.number if worklist.page.number > 1 else None),
+            pager=_pager(self.request, worklist.page),
             now=timezone.now(),
             **kwargs,
         )
