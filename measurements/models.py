@@ -54,7 +54,7 @@ class Reading(models.Model):
     practice, every id comes from the one sequence. No foreign key points here (it would need both)."""
 
     # No index of their own on patient, integration and plan version: every read by patient is served
-    # by reading_patient_type_time (patient first), a gateway's by reading_external_id_unique
+    # by reading_by_patient (patient first), a gateway's by reading_external_id_unique
     # (integration first), and nothing reads by plan version (a version is never deleted). Each index
     # costs every insert and every scoring update (docs/readings-and-fhir.md, «The indexes»).
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="readings", db_index=False)
@@ -99,7 +99,14 @@ class Reading(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["patient", "type", "-measured_at"], name="reading_patient_type_time"),
+            # Covering: the reads by patient (trends, the worklist's lines) select these columns, and the
+            # row-level security policy reads municipality; with them in the index a patient's readings
+            # are an index-only scan, not one heap page per reading (migration 0009).
+            models.Index(
+                fields=["patient", "type", "-measured_at"],
+                include=["municipality", "value", "systolic", "diastolic", "colour"],
+                name="reading_by_patient",
+            ),
             # The sweeper's scan: only the (few) unscored rows are in this index.
             models.Index(fields=["received_at"], condition=Q(scored_at__isnull=True), name="reading_unscored"),
             # An alert's readings (triage.selectors): `alert_id = …` implies the condition.

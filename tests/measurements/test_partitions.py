@@ -238,7 +238,7 @@ def test_each_index_of_the_readings_and_answers_is_one_a_query_needs(db):
     the parent's and no more."""
     expected = {
         "measurements_reading": {
-            "measurements_reading_pkey", "reading_external_id_unique", "reading_patient_type_time",
+            "measurements_reading_pkey", "reading_external_id_unique", "reading_by_patient",
             "reading_unscored", "reading_alert", "measurements_reading_municipality_id_42b4c7e9",
         },
         "measurements_answer": {
