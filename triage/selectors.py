@@ -400,17 +400,23 @@ def plan_missing_split(user, *, municipality: str = "") -> PlanMissing:
 CHART_DAYS = (7, 30, 90)
 
 
+def trend_readings(patient, start: datetime.datetime):
+    """The patient's readings since `start`, oldest first, with what the charts draw: columns that
+    reading_by_patient carries, so the read is an index-only scan (docs/readings-and-fhir.md)."""
+    return (
+        Reading.objects.filter(patient=patient, measured_at__gte=start)
+        .order_by("measured_at")
+        .values_list("type", "value", "systolic", "diastolic", "colour", "measured_at")
+    )
+
+
 def patient_follow_up(patient, *, days: int = 30, now=None) -> dict:
     """Trends with the patient's bands, the plan's actions for the open alert's colour, the alert
     history and the notes timeline. A fixed number of queries, whatever the patient's history."""
     now = now or timezone.now()
     days = days if days in CHART_DAYS else 30
     start = now - datetime.timedelta(days=days)
-    readings = list(
-        Reading.objects.filter(patient=patient, measured_at__gte=start)
-        .order_by("measured_at")
-        .values_list("type", "value", "systolic", "diastolic", "colour", "measured_at")
-    )
+    readings = list(trend_readings(patient, start))
     plan = thresholds_for(patient)
     alerts = list(
         Alert.objects.filter(patient=patient)

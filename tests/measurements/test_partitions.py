@@ -261,3 +261,27 @@ def test_each_index_of_the_readings_and_answers_is_one_a_query_needs(db):
         assert month == [(len(names),)], parent
     alert = _rows("SELECT pg_get_indexdef('reading_alert'::regclass)")[0][0]
     assert alert.endswith("(alert_id) WHERE (alert_id IS NOT NULL)"), alert
+
+
+def test_a_patients_readings_by_time_are_read_from_the_index_alone_under_the_policy(world):
+    """Both reads of a patient's readings by time, the patient page's trend and the worklist's last
+    values, select only what reading_by_patient carries, the policy's municipality included: with the
+    planner's other paths off, each partition is an Index Only Scan. A column the index lacks, the
+    policy's too, would make it an Index Scan: a heap page per reading (docs/readings-and-fhir.md)."""
+    from triage.selectors import TREND_POINTS, TREND_SQL, trend_readings
+
+    now = timezone.now()
+    _reading(world.p.gjerdrum, now)
+    since = now - datetime.timedelta(days=90)
+    with rls.scoped([world.m.gjerdrum.pk]), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        page = trend_readings(world.p.gjerdrum, since).explain()
+        cursor.execute(
+            "EXPLAIN " + TREND_SQL.format(since=" AND m.measured_at >= %s"),
+            [[world.p.gjerdrum.pk], ["spo2"], since, TREND_POINTS],
+        )
+        worklist = "\n".join(line for (line,) in cursor.fetchall())
+    for plan in (page, worklist):
+        assert "Index Only Scan using" in plan and "_by_patient" in plan, plan
+        assert "Index Scan using" not in plan and "Seq Scan" not in plan, plan
