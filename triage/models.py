@@ -134,7 +134,14 @@ class AlertEvent(models.Model):
         verbose_name = _("varselhendelse")
         verbose_name_plural = _("varselhendelser")
         indexes = [
-            models.Index(fields=["alert", "at"], name="alert_event_alert_time"),  # the patient page
+            # The patient page's history (triage.selectors.HISTORY_EVENT_FIELDS), by an index-only scan:
+            # an alert's events lie in a heap page each, and at national size most of them are not in
+            # memory. municipality is there for the row-level security policy, which reads it.
+            models.Index(
+                fields=["alert", "at"],
+                include=["id", "municipality", "kind", "colour", "previous_colour", "reason", "by"],
+                name="alert_event_history",
+            ),
             # a period's events of one kind per patient (insight's retries), by an index-only scan
             models.Index(fields=["municipality", "kind", "at"], include=["patient"], name="alert_event_area_kind_time"),
         ]

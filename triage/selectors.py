@@ -400,6 +400,17 @@ def plan_missing_split(user, *, municipality: str = "") -> PlanMissing:
 CHART_DAYS = (7, 30, 90)
 
 
+# What the history shows of an event (triage.patient_page), and all alert_event_history carries.
+HISTORY_EVENT_FIELDS = ("id", "alert_id", "kind", "at", "colour", "previous_colour", "reason", "by")
+USER_NAME_FIELDS = ("by__username", "by__first_name", "by__last_name")  # display_name's
+
+
+def history_events():
+    """The events of the alerts a patient page shows, with who did each: read from the
+    alert_event_history index alone (docs/scoring-and-worklist.md)."""
+    return AlertEvent.objects.select_related("by").only(*HISTORY_EVENT_FIELDS, *USER_NAME_FIELDS)
+
+
 def trend_readings(patient, start: datetime.datetime):
     """The patient's readings since `start`, oldest first, with what the charts draw: columns that
     reading_by_patient carries, so the read is an index-only scan (docs/readings-and-fhir.md)."""
@@ -421,7 +432,7 @@ def patient_follow_up(patient, *, days: int = 30, now=None) -> dict:
     alerts = list(
         Alert.objects.filter(patient=patient)
         .select_related("taken_by", "handled_by")
-        .prefetch_related(Prefetch("events", AlertEvent.objects.select_related("by")))  # the alert's history
+        .prefetch_related(Prefetch("events", history_events()))  # the alert's history
         .order_by("-opened_at")[:30]
     )
     open_alert = next((a for a in alerts if a.status == AlertStatus.OPEN and a.colour == "red"), None) or next(

@@ -129,6 +129,39 @@ def test_the_patient_page_shows_the_alerts_history(world, gateway, login):
     assert "Hevet gul → rød: SpO2 85 %" in history
 
 
+def test_the_history_names_who_acted_and_reads_its_events_from_the_index_alone(world, gateway, login):
+    """The page reads of each event only what alert_event_history carries (no query per event for a
+    field left out), and with the planner's other paths off that read is an Index Only Scan under the
+    row-level security policy: a field the history shows and the index lacks would fail here."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tenants import rls
+    from tenants.people import display_name
+    from triage.selectors import history_events
+
+    patient = world.p.nannestad
+    _spo2(patient, gateway, "a", 85)
+    alert = Alert.objects.get(patient=patient)
+    triage.alert_take(alert=alert, user=world.u.nurse)
+    triage.alert_handle(alert=alert, user=world.u.nurse, actions=["called_reached", "advised_ebp"])
+    page = login(world.u.nurse).get(f"/patients/{patient.pk}/").content.decode()
+    history = page[page.index('id="alert-history"') :]
+    assert f"Tatt, {display_name(world.u.nurse)}" in history and f"Håndtert, {display_name(world.u.nurse)}" in history
+    with CaptureQueriesContext(connection) as queries:
+        shown = [
+            (e.kind, e.at, e.colour, e.previous_colour, e.reason, display_name(e.by))
+            for e in history_events().filter(alert=alert)
+        ]
+    assert len(shown) == 3 and len(queries) == 1  # what the history shows was all in the one read
+
+    with rls.scoped([patient.municipality_id]), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        plan = history_events().filter(alert__in=[alert.pk]).explain()
+    assert "Index Only Scan using alert_event_history" in plan, plan
+
+
 @pytest.mark.parametrize("step", ["take", "handle", "contact"])
 def test_it_refuses_a_coordinator_in_the_service_itself(world, gateway, step):
     patient = world.p.gjerdrum  # the coordinator's own municipality: in scope, but not a nurse's
