@@ -39,7 +39,8 @@ class AlertStatus(models.TextChoices):
 
 class Alert(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="alerts")
+    # Indexed by alert_patient_opened (patient first), not on its own.
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="alerts", db_index=False)
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(_("type"), max_length=24, choices=AlertKind.choices)
     # What the alert is about within its kind: the measurement type or questionnaire that is missing.
@@ -83,6 +84,9 @@ class Alert(models.Model):
         indexes = [
             models.Index(fields=["status", "municipality", "colour"], name="alert_worklist"),
             models.Index(fields=["municipality", "opened_at"], name="alert_area_opened"),  # a period's alerts
+            # A patient's alerts, newest first (the patient page's thirty): read in order and stopped
+            # there, not every alert of the patient's years fetched and sorted.
+            models.Index(fields=["patient", "-opened_at"], name="alert_patient_opened"),
         ]
 
     def __str__(self) -> str:
@@ -202,7 +206,8 @@ class JournalNote(models.Model):
     through VKP as the DHO guide's document Bundle: DetectedIssue (the alert, with severity), the
     Observations or QuestionnaireResponse it concerns, and a Composition with the nurse's text."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="journal_notes")
+    # Indexed by journal_note_patient_time (patient first), not on its own.
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="journal_notes", db_index=False)
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
     alert = models.OneToOneField(Alert, on_delete=models.PROTECT, related_name="journal_note")
     contact = models.OneToOneField(Contact, on_delete=models.PROTECT, related_name="journal_note")
@@ -215,6 +220,7 @@ class JournalNote(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("journalnotat")
         verbose_name_plural = _("journalnotater")
+        indexes = [models.Index(fields=["patient", "-created_at"], name="journal_note_patient_time")]
 
     def __str__(self) -> str:
         return f"Journalnotat {self.created_at:%Y-%m-%d %H:%M}"

@@ -446,8 +446,9 @@ def patient_follow_up(patient, *, days: int = 30, now=None) -> dict:
         "open_alert": open_alert,
         "open_actions": getattr(plan.content.actions, open_alert.colour) if open_alert else None,
         "alerts": alerts,
-        "contacts": list(Contact.objects.filter(patient=patient).select_related("by", "alert").order_by("-at")[:30]),
-        "notes": list(JournalNote.objects.filter(patient=patient).order_by("-created_at")[:30]),
+        "contacts": list(Contact.objects.filter(patient=patient).select_related("by").order_by("-at")[:30]),
+        # the page shows a note's text; its FHIR document (kilobytes of JSON each) is the delivery's
+        "notes": list(JournalNote.objects.filter(patient=patient).defer("document").order_by("-created_at")[:30]),
     }
 
 
