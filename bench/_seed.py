@@ -19,6 +19,22 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 
+def cpu_yardstick() -> float:
+    """Seconds for a fixed piece of pure Python, the best of three: how fast this machine's cores are
+    at the moment of a run. The development machine's cores differ by a third between hours, as
+    much as most changes measured, so a run's figures are compared with another's only beside this."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        seen: dict[int, int] = {}
+        total = 0
+        for i in range(4_000_000):
+            seen[i & 1023] = i
+            total += i * i % 7
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def database_url(suffix: str, base: str | None = None) -> str:
     """The configured database's address with `_<suffix>` added to its name."""
     parts = urlsplit(base or os.environ["DATABASE_URL"])

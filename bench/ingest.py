@@ -396,6 +396,9 @@ def copy_rate() -> float:
 
 
 def main() -> int:
+    from bench._seed import cpu_yardstick
+
+    yardstick = cpu_yardstick()  # before anything of the stack runs
     url = _bench_database_url()
     _ensure_database(url)
     env = {
@@ -428,6 +431,7 @@ def main() -> int:
         time.sleep(3)  # let the worker connect
         figures = measure(port, data, probe_patients, load_patients, procs)
         figures["copy"] = copy_rate()
+        figures["yardstick"] = yardstick
     finally:
         stop_analyze.set()
         for proc in procs:
@@ -492,6 +496,7 @@ def report(f: dict, n_patients: int) -> None:
     rate = f["accepted"] / f["seconds"]
     stack = f"gunicorn ({WEB_WORKERS} workers × 4 threads) + 1 Celery worker (2 processes)"
     print(f"\nIngest benchmark: {n_patients} patients, {os.cpu_count()} cores, {stack}")
+    print(f"  the cores' speed: a fixed Python loop (bench/_seed.py, cpu_yardstick) took {f['yardstick']:.2f} s")
     s = f["idle_singles"]
     print(f"  0. single POST, quiet server (n={len(s)}): p50 {_pct(s, 50):.1f} ms, p95 {_pct(s, 95):.1f} ms")
     print(f"  1. throughput: {f['accepted']} readings in {f['seconds']:.1f} s = {rate:,.0f} readings/s (goal ≥ 2,000)")

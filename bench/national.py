@@ -97,17 +97,21 @@ def main() -> int:
     if os.environ.get("BENCH_NATIONAL_CHILD"):
         return child(int(os.environ["BENCH_NATIONAL_CHILD"]), Path(os.environ["BENCH_NATIONAL_OUT"]))
     results = []
+    yardstick = [_seed.cpu_yardstick()]
     for patients in (BASE, NATIONAL):
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
             env = {**os.environ, "BENCH_NATIONAL_CHILD": str(patients), "BENCH_NATIONAL_OUT": out.name}
             subprocess.run([sys.executable, __file__], env=env, cwd=ROOT, check=True)
             results.append(json.loads(Path(out.name).read_text()))
-    report(*results)
+    yardstick.append(_seed.cpu_yardstick())
+    report(*results, yardstick=yardstick)
     return 0
 
 
-def report(base: dict, big: dict) -> None:
+def report(base: dict, big: dict, yardstick: list[float]) -> None:
     print(f"\nNational-scale benchmark ({os.cpu_count()} cores; BENCH_SCALE={SCALE:g}):")
+    print(f"  the cores' speed: a fixed Python loop (bench/_seed.py, cpu_yardstick) took "
+          f"{yardstick[0]:.2f} s before the run and {yardstick[1]:.2f} s after")  # fmt: skip
     for f in (base, big):
         print(f"  {f['patients']:,} patients: {f['readings']:,} readings, {f['alerts']:,} alerts "
               f"({f['open']} open in the measured centre), database {f['db_gb']:.1f} GB, "
