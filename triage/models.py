@@ -113,7 +113,8 @@ class AlertEvent(models.Model):
     current state, the events keep how it got there, so a yellow finding survives its raise to red.
     Append-only in use; written by triage.services only."""
 
-    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="events")
+    # Indexed by alert_event_history (alert first), not on its own.
+    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="events", db_index=False)
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
     # The alert's patient, kept beside it (written by triage.services.events_record) so that a period's
     # events of one kind are counted per patient from the index alone, not joined with every alert
@@ -174,7 +175,8 @@ class ContactKind(models.TextChoices):
 class Contact(models.Model):
     """What a nurse did: handling an alert, a routine contact or an evaluation. Append-only in use."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="contacts")
+    # Indexed by contact_patient_time (patient first), not on its own.
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="contacts", db_index=False)
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
     alert = models.ForeignKey(Alert, on_delete=models.PROTECT, null=True, blank=True, related_name="contacts")
     kind = models.CharField(max_length=12, choices=ContactKind.choices)

@@ -188,3 +188,25 @@ def test_the_silence_check_applies_each_centres_own_settings(world):
     triage.silence_alerts_open(now=timezone.now() + datetime.timedelta(days=3))
     inactive = set(Alert.objects.filter(kind="inactive_patient").values_list("patient__name", flat=True))
     assert inactive == {"Tove Grimstad"}
+
+
+def test_a_patients_and_an_alerts_rows_are_indexed_once_time_ordered(db):
+    """The reads by patient or alert go through (patient or alert, time) indexes; no second index on
+    the first column alone costs each insert an entry (triage migrations 0010, 0011)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.relname, a.attname, i.indexrelid::regclass::text, i.indnkeyatts FROM pg_index i"
+            " JOIN pg_class t ON t.oid = i.indrelid"
+            " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]"
+            " WHERE (t.relname, a.attname) IN (('triage_alert', 'patient_id'), ('triage_alertevent', 'alert_id'),"
+            " ('triage_contact', 'patient_id'), ('triage_journalnote', 'patient_id')) AND i.indpred IS NULL"
+        )
+        found = {(table, name) for table, _column, name, keys in cursor.fetchall() if keys > 0}
+    assert found == {
+        ("triage_alert", "alert_patient_opened"),
+        ("triage_alertevent", "alert_event_history"),
+        ("triage_contact", "contact_patient_time"),
+        ("triage_journalnote", "journal_note_patient_time"),
+    }
