@@ -92,7 +92,7 @@ MIDDLEWARE = [
     "dho.headers.NoStoreMiddleware",  # below WhiteNoise: every answer but static files is never cached
     "dho.middleware.RequestIdMiddleware",
     "dho.middleware.RefuseNulMiddleware",  # %00 in the address: a 400, never a query
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "tenants.sessions.SessionMiddleware",  # Django's; a page's own requests never delete the cookie
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -35,9 +35,11 @@ from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_in
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 
 LOGIN_AT = "dho_login_at"
 # How this session logged in (tenants.models.LoginMethod): the audit log records it with every event.
@@ -147,6 +149,28 @@ class SessionLimitsMiddleware:
             elif is_user_action(request):
                 touch(request.session, now)
         return self.get_response(request)
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's, except that a request a page made by itself (not `is_user_action`) never deletes the
+    session cookie. At a session's end the live refresh and the warning's status check can be on
+    their way at once: the first to arrive ends the session and sets the new session's cookie, which
+    remembers why it ended; the other was sent with the old cookie, finds no session, and Django
+    would answer it by deleting the cookie — the new one, by then — so the login page the browser
+    goes to next could not say why the user was logged out."""
+
+    def process_response(self, request, response):
+        session = getattr(request, "session", None)
+        stale_cookie = (
+            session is not None
+            and settings.SESSION_COOKIE_NAME in request.COOKIES
+            and not session.modified
+            and session.is_empty()
+        )
+        if stale_cookie and not is_user_action(request):
+            patch_vary_headers(response, ("Cookie",))
+            return response
+        return super().process_response(request, response)
 
 
 @receiver(user_logged_in, dispatch_uid="tenants.sessions.stamp_login")

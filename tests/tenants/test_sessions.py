@@ -110,6 +110,30 @@ def test_the_status_is_not_a_user_action(nurse):
     assert nurse.get("/session/status/").json() == {"authenticated": False, "login_url": "/login/"}
 
 
+def test_a_page_request_sent_with_the_ended_sessions_cookie_keeps_the_new_one(nurse, settings):
+    """At the end the live refresh and the warning's status check may be under way together: the
+    first ends the session and sets the new one's cookie (which knows why); the other, sent with the
+    old cookie, must not delete it, or the login page could not say why."""
+    old = nurse.cookies[settings.SESSION_COOKIE_NAME].value
+    _shift(nurse, last_action=30 * MINUTE + 1)
+    assert nurse.get("/worklist/", HTTP_HX_REQUEST="true")["HX-Redirect"] == "/login/?next=/worklist/"
+    new = nurse.cookies[settings.SESSION_COOKIE_NAME].value
+    assert new and new != old
+
+    for passive in ({"path": "/session/status/"}, {"path": "/worklist/", "HTTP_HX_REQUEST": "true"}):
+        nurse.cookies[settings.SESSION_COOKIE_NAME] = old  # sent before the new cookie came back
+        response = nurse.get(**passive)
+        assert settings.SESSION_COOKIE_NAME not in response.cookies, passive  # neither deleted nor replaced
+        assert "Cookie" in response["Vary"]
+    nurse.cookies[settings.SESSION_COOKIE_NAME] = new
+    page = nurse.get("/login/?next=/worklist/").content.decode()
+    assert "Du ble logget ut fordi du ikke hadde gjort noe på 30 minutter." in page
+
+    nurse.cookies[settings.SESSION_COOKIE_NAME] = old  # a page the user opens: the old cookie goes
+    response = nurse.get("/patients/")
+    assert response.status_code == 302 and response.cookies[settings.SESSION_COOKIE_NAME].value == ""
+
+
 def test_the_pages_carry_the_warning_with_the_sessions_deadlines(nurse):
     page = nurse.get("/worklist/").content.decode()
     session = nurse.session
