@@ -592,6 +592,7 @@ def insight(centre) -> dict:
 def ingest(url: str, centre) -> dict:
     """Reading → alert under a paced load on a real gunicorn and Celery worker (bench/ingest.py's)."""
     from django.contrib.auth import get_user_model
+    from django.utils import timezone
     from knox.models import AuthToken
 
     from bench import ingest as stack
@@ -605,10 +606,14 @@ def ingest(url: str, centre) -> dict:
     AuthToken.objects.filter(user=nurse).delete()  # the last run's
     _token, nurse_secret = token_create(user=nurse)
     kommuner = _kommuner_of(centre)
-    busy = set(Alert.objects.filter(status="open", municipality__in=kommuner).values_list("patient_id", flat=True))
-    ids = [str(p) for p in Patient.objects.filter(municipality__in=kommuner).values_list("id", flat=True)]
-    probes = [p for p in ids if uuid.UUID(p) not in busy][:PROBES]  # an open alert would answer at once
-    load_patients = [p for p in ids if p not in set(probes)]
+    ordered = Patient.objects.filter(municipality__in=kommuner).order_by("id")
+    ids = [str(p) for p in ordered.values_list("id", flat=True)]
+    probes, load_patients = ids[:PROBES], ids[PROBES:]
+    # The same probes every run, none with an alert open (an open alert would answer at once): the
+    # last run's probes and load left alerts open, and a reused database soon had no patient without.
+    Alert.objects.filter(patient_id__in=probes, status="open").update(
+        status="closed", closed_at=timezone.now(), closed_reason="benk: lukket før neste måling"
+    )
     env = {key: value for key, value in os.environ.items() if key != "DHO_DB_AS_OWNER"}  # the stack: the app role
     env.update(_seed.production_env(url, "bench-national-"), ALLOWED_HOSTS="127.0.0.1",
                DHO_CELERY_QUEUE=f"bench-{uuid.uuid4().hex[:6]}", DHO_THROTTLE_GATEWAY="1000000/min",
