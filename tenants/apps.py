@@ -14,6 +14,7 @@ class TenantsConfig(AppConfig):
         # Logging out or changing the password ends every session and API token (receivers there).
         # A login stamps its session's start for the idle and absolute limits (receiver there).
         # A login whose second factor came with the password marks its session (tenants/login.py).
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_migrate
 
         from tenants import (
@@ -21,8 +22,12 @@ class TenantsConfig(AppConfig):
             login,  # noqa: F401
             rls,
             sessions,  # noqa: F401
+            timestamps,
             tokens,  # noqa: F401
         )
+
+        # Timestamps read with psycopg's C parser, not Django's pure-Python one (tenants/timestamps.py).
+        connection_created.connect(timestamps.connection_register, dispatch_uid="tenants.timestamps")
 
         # After every migrate: the row-level security policies, the app role and its rights, for the
         # tables of every app, those added later included (tenants/rls.py).
