@@ -20,18 +20,20 @@ from psycopg.adapt import Loader
 from psycopg.pq import Format
 
 TIMESTAMPTZ_OID = adapters.types["timestamptz"].oid
+# psycopg's own loader, as psycopg registered it globally: its C class where the binary package is
+# installed (the pure-Python one otherwise). Looked up once: a cursor makes a loader per query.
+_PARSER = adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
 
 
 class TimestamptzLoader(Loader):
-    """psycopg's parser (the C one when psycopg's binary package is installed: the class psycopg
-    registered globally), then Django's `replace(tzinfo=…)`; `timezone` is what Django's cursors
+    """psycopg's parser, then Django's `replace(tzinfo=…)`; `timezone` is what Django's cursors
     compare against the connection's."""
 
     timezone: datetime.tzinfo | None = None
 
     def __init__(self, oid: int, context=None):
         super().__init__(oid, context)
-        self._parse = adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)(oid, context).load
+        self._parse = _PARSER(oid, context).load
 
     def load(self, data):
         return self._parse(data).replace(tzinfo=self.timezone)

@@ -86,9 +86,9 @@ class PatientDetailView(PatientPageMixin, TemplateView):
         return super().get_context_data(
             patient=self.patient, status_changes=changes,
             # the call sheet: samtykke and what the patient has on loan, beside the phone and pårørende
-            consents=self.patient.consents.filter(municipality_id=self.patient.municipality_id)
-            .select_related("recorded_by"),
-            loans=loans_out_for(self.patient),
+            # (what it shows of them: not who recorded or lent, so those users are not joined in)
+            consents=self.patient.consents.filter(municipality_id=self.patient.municipality_id),
+            loans=loans_out_for(self.patient).select_related(None).select_related("device__centre"),
             keeps=register_centre_ids(self.request.user),  # «Ta imot» only where the register is kept
             **kwargs,
         )  # fmt: skip
