@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
@@ -78,11 +79,13 @@ def trend_chart(mtype: str, type_spec: TypeSpec, readings: list[Reading], bounds
 
 
 def charts_for(readings: list, plan_content, start, end) -> list[Chart]:
-    """One chart per measurement type with readings in the period, in the catalogue's order."""
+    """One chart per measurement type with readings in the period, in the catalogue's order. The
+    readings' times come from the database in UTC; the charts show them in local time."""
     by_type: dict[str, list[Reading]] = {}
+    local = timezone.get_current_timezone()  # the table names each reading's time as Norway's clock showed it
     for mtype, value, systolic, diastolic, colour, at in readings:
         main = value if value is not None else systolic
-        by_type.setdefault(mtype, []).append(Reading(at, main, colour, diastolic))
+        by_type.setdefault(mtype, []).append(Reading(at.astimezone(local), main, colour, diastolic))
     out = []
     for mtype, type_spec in SPECS.items():
         points = by_type.get(mtype)

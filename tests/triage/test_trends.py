@@ -42,6 +42,15 @@ def test_a_trend_chart_has_the_plans_bands_and_every_reading_in_its_table():
     assert not list(ET.fromstring(str(pressure.svg)).iter("rect"))  # noqa: S314 - the plan sets no bounds for it
 
 
+def test_the_table_gives_each_readings_time_by_the_norwegian_clock_though_the_database_gives_utc():
+    utc = datetime.UTC
+    summer, winter = datetime.datetime(2026, 7, 1, 19, 20, tzinfo=utc), datetime.datetime(2026, 1, 15, 7, 0, tzinfo=utc)
+    readings = [("spo2", 94.0, None, None, "", winter), ("spo2", 95.0, None, None, "", summer)]
+    start, end = timezone.localtime(winter - datetime.timedelta(days=1)), timezone.localtime(summer)
+    (chart,) = charts_for(readings, PLAN, start, end)
+    assert [row[:2] for row in chart.table.rows] == [("15.01.2026 08:00", "94"), ("01.07.2026 21:20", "95")]
+
+
 def test_the_worklists_sparkline_draws_each_value_in_its_colour():
     svg = sparkline_svg([{"value": 91, "colour": "yellow"}, {"value": None, "colour": ""},
                          {"value": 86, "colour": "red"}, {"value": 90, "colour": ""}])  # fmt: skip
