@@ -51,7 +51,8 @@ class Scope:
 
 
 def _centre_nurse_municipalities(centre: Centre) -> set[int]:
-    followed = Agreement.objects.active().filter(centre=centre, follow_up_by=FollowUpBy.CENTRE)
+    # A set: no ordering (the default one joined the centres and kommuner to sort by name, every request)
+    followed = Agreement.objects.active().filter(centre=centre, follow_up_by=FollowUpBy.CENTRE).order_by()
     return {*followed.values_list("municipality_id", flat=True), centre.host_id}
 
 
