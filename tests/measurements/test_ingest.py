@@ -2,6 +2,7 @@
 neighbours of a bad item stored; the quarantine keeps every reject; malformed bodies are 400."""
 
 import datetime
+import re
 
 import pytest
 from django.core.management import call_command
@@ -249,3 +250,5 @@ def test_a_single_reading_is_stored_in_a_few_statements(world, gateway):
                   if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "SELECT current_setting"))][:-1]  # fmt: skip
     # The request's scope; the gateway with its scope; the patients; the reading; the audit.
     assert len(statements) == 5, statements
+    # and none of them sorts by a name (the models' default ordering joined centres and kommuner for it)
+    assert not [sql for sql in statements if re.search(r'ORDER BY[^;]*"name"', sql)], statements
