@@ -68,7 +68,7 @@ def django_db_setup(django_db_setup, app_role_first, django_db_blocker):
     rls.connection_use("owner")
     address_use(direct=True)
     with server_connect() as server:
-        pooled_connections_close(server, connection.settings_dict["NAME"])
+        sessions_end(server, connection.settings_dict["NAME"])
 
 
 # --- behind a pooler (`make test-pooler`, dho/pooler.py; settings.DHO_DB_DIRECT) ----------------------
@@ -199,6 +199,17 @@ def pooled_connections_close(server, dbname: str) -> None:
             " WHERE datname = %s AND pid <> pg_backend_pid()",
             [dbname],
         )
+
+
+def sessions_end(server, dbname: str) -> None:
+    """Ends every other session on the test database before pytest-django drops it at the end of the
+    run: the pooler's idle server connections, and any connection of this worker's that Django's
+    teardown did not close (now and then one was left, and the drop failed with «database … is being
+    accessed by other users», leaving the database behind)."""
+    server.execute(
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        [dbname],
+    )
 
 
 APP_ROLE_LOCK = 4_809_231_007  # an advisory lock key of the suite's own
