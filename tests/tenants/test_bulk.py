@@ -101,3 +101,41 @@ def test_it_matches_rows_by_every_key_column_given(world):
 def test_it_refuses_columns_the_model_does_not_have(world):
     with pytest.raises(ValueError, match="ingen felt nope"):
         bulk_insert(AuditEvent, {"nope": [1]})
+
+
+def _parameters_sent():
+    """The parameters of the statements run inside the block, as psycopg is given them."""
+    sent: list = []
+
+    def keep(execute, sql, params, many, context):
+        sent.append(params)
+        return execute(sql, params, many, context)
+
+    return sent, connection.execute_wrapper(keep)
+
+
+def test_a_value_for_every_row_is_sent_once_not_as_an_array_of_copies(world):
+    """A gateway batch's integration, time received and blank columns are half its columns: each is
+    one parameter, whatever the rows' count; the lists are arrays. The rows get the value all the same."""
+    sent, capture = _parameters_sent()
+    with capture:
+        bulk_insert(AuditEvent, {"action": "view", "object_type": "konstant", "object_id": ["a", "b", "c"]})
+    (params,) = sent
+    values = list(params.values())
+    assert ["a", "b", "c"] in values and "view" in values and "konstant" in values
+    assert not [v for v in values if isinstance(v, list) and len(set(map(str, v))) == 1 and len(v) == 3]
+    logged = AuditEvent.objects.filter(object_type="konstant")
+    assert sorted(logged.values_list("object_id", "action", "username", "role")) == [
+        ("a", "view", "", ""), ("b", "view", "", ""), ("c", "view", "", "")
+    ]  # fmt: skip
+
+
+def test_an_update_may_set_one_value_in_every_row_beside_each_rows_own(world):
+    integration, _ = integration_create(centre=world.centres.ovre, name="gw")
+    ids = [r.id for r in readings_ingest(integration=integration, items=[_item(world.p.gjerdrum, e) for e in "abc"])]
+    sent, capture = _parameters_sent()
+    with capture:
+        bulk_update(Reading, {"reason": "samme", "id": ids, "colour": ["red", "yellow", "green"]})
+    assert "samme" in sent[0].values()  # one value, not three
+    got = sorted(Reading.objects.filter(id__in=ids).values_list("external_id", "colour", "reason"))
+    assert got == [("a", "red", "samme"), ("b", "yellow", "samme"), ("c", "green", "samme")]
