@@ -265,12 +265,18 @@ def _answer_columns(news: list[NewAnswer]) -> dict[str, list]:
 TIME_FIELD = {Reading: "measured_at", Answer: "answered_at"}
 
 
-def _insert(model, columns_of, integration: Integration, rows: list[tuple]) -> dict[str, int]:
-    """Insert (new item, municipality id) rows in one INSERT … SELECT unnest; external id → new id.
-    A row whose (integration, external id, measured time) exists already is skipped by the unique
-    key and not returned: a duplicate (a resend carries the time it was measured again). Every field
-    not given here takes its model default (tenants.bulk)."""
+def _key(model, new) -> tuple[str, datetime.datetime]:
+    """What makes an item one reading or answer: its gateway's external id and the time it was taken
+    (a resend carries both again; a gateway that reuses an id at another time sent another item)."""
+    return new.external_id, getattr(new, TIME_FIELD[model])
+
+
+def _insert(model, columns_of, integration: Integration, rows: list[tuple]) -> dict[tuple, int]:
+    """Insert (new item, municipality id) rows in one INSERT … SELECT unnest; (external id, time) →
+    new id. A row whose (integration, external id, time) exists already is skipped by the unique key
+    and not returned: a duplicate. Every field not given here takes its model default (tenants.bulk)."""
     news = [new for new, _ in rows]
+    time_field = TIME_FIELD[model]
     values = {
         "patient_id": [new.patient_id for new in news],
         "municipality_id": [municipality for _, municipality in rows],
@@ -282,21 +288,21 @@ def _insert(model, columns_of, integration: Integration, rows: list[tuple]) -> d
     inserted = bulk_insert(
         model,
         values,
-        on_conflict=f"(integration_id, external_id, {TIME_FIELD[model]}) DO NOTHING",
-        returning=("external_id", "id"),
+        on_conflict=f"(integration_id, external_id, {time_field}) DO NOTHING",
+        returning=("external_id", time_field, "id"),
     )
-    return dict(inserted)
+    return {(ext, at): pk for ext, at, pk in inserted}
 
 
-def _existing_ids(model, integration: Integration, news: list) -> tuple[dict[str, int], list[int]]:
+def _existing_ids(model, integration: Integration, news: list) -> tuple[dict[tuple, int], list[int]]:
     """The stored rows the duplicates met, by external id and time (which also lets PostgreSQL read
-    only the partitions of those months): external id → id, and the ids of those still unscored."""
+    only the partitions of those months): (external id, time) → id, and the ids of those still unscored."""
     if not news:
         return {}, []
     time_field = TIME_FIELD[model]
-    wanted = {(new.external_id, getattr(new, time_field)) for new in news}
+    wanted = {_key(model, new) for new in news}
     rows = [
-        (ext, pk, scored_at)
+        ((ext, at), pk, scored_at)
         for ext, at, pk, scored_at in model.objects.filter(
             integration=integration,
             external_id__in=[ext for ext, _ in wanted],
@@ -304,7 +310,7 @@ def _existing_ids(model, integration: Integration, news: list) -> tuple[dict[str
         ).values_list("external_id", time_field, "id", "scored_at")
         if (ext, at) in wanted
     ]
-    return {ext: pk for ext, pk, _ in rows}, [pk for _, pk, scored_at in rows if scored_at is None]
+    return {key: pk for key, pk, _ in rows}, [pk for _, pk, scored_at in rows if scored_at is None]
 
 
 # The scoring tasks are triage's (triage.tasks); measurements sits below triage and sends them by
@@ -450,27 +456,31 @@ def _split(items: list, parse, integration: Integration):
 
 
 def _results(
-    count: int, valid, rejected, created: dict[str, int], existing: dict[str, int], first_index: dict[str, int]
+    kind: _Kind, count: int, valid, rejected, created: dict[tuple, int], existing: dict[tuple, int], first_index: dict
 ) -> list[ItemResult]:
     results: list[ItemResult | None] = [None] * count
     for index, _raw, errors in rejected:
         results[index] = ItemResult(index, "rejected", errors=[e.as_dict() for e in errors])
     for index, new, _ in valid:
-        ext = new.external_id
-        if ext in created and first_index[ext] == index:
-            results[index] = ItemResult(index, "created", id=created[ext])
+        key = _key(kind.model, new)
+        if key in created and first_index[key] == index:
+            results[index] = ItemResult(index, "created", id=created[key])
         else:
-            results[index] = ItemResult(index, "duplicate", id=created.get(ext) or existing.get(ext))
+            results[index] = ItemResult(index, "duplicate", id=created.get(key) or existing.get(key))
     return cast(list[ItemResult], results)  # every index is a rejected or a valid item's
 
 
-def _audit(integration: Integration, valid, created: dict[str, int], object_type: str, request) -> None:
-    counts = Counter((new.patient_id, municipality) for _, new, municipality in valid if new.external_id in created)
+def _audit(kind: _Kind, integration: Integration, valid, created: dict[tuple, int], first_index: dict, request) -> None:
+    counts = Counter(
+        (new.patient_id, municipality)
+        for index, new, municipality in valid
+        if first_index[key := _key(kind.model, new)] == index and key in created
+    )
     if counts:
         audit_record_integration(
             integration=integration,
             action=AuditAction.CREATE,
-            object_type=object_type,
+            object_type=kind.name,
             patient_counts=counts,
             request=request,
         )
@@ -490,23 +500,25 @@ ANSWERS = _Kind("answer", parse_answer, Answer, _answer_columns)
 
 def _ingest(kind: _Kind, integration: Integration, items: list, request, quarantine: bool, gateway_audit=True):
     valid, rejected = _split(items, kind.parse, integration)
-    first_index: dict[str, int] = {}
-    for index, new, _ in valid:
-        first_index.setdefault(new.external_id, index)  # the same id twice in one batch: the first wins
-    unique = [(new, m) for index, new, m in valid if first_index[new.external_id] == index]
+    first_index: dict[tuple, int] = {}
+    for index, new, _ in valid:  # the same item twice in one batch: the first is stored, the second a duplicate
+        first_index.setdefault(_key(kind.model, new), index)
+    unique = [(new, m) for index, new, m in valid if first_index[_key(kind.model, new)] == index]
     created = _insert(kind.model, kind.columns, integration, unique) if unique else {}
-    existing, unscored = _existing_ids(kind.model, integration, [n for n, _ in unique if n.external_id not in created])
+    existing, unscored = _existing_ids(
+        kind.model, integration, [n for n, _ in unique if _key(kind.model, n) not in created]
+    )
     kept = not quarantine or _quarantine(
         integration, kind.name, [(i, raw, [e.as_dict() for e in errors]) for i, raw, errors in rejected], request
     )
     if gateway_audit:  # a resubmission is audited as the admin who made it (quarantine_resubmit)
-        _audit(integration, valid, created, kind.name, request)
+        _audit(kind, integration, valid, created, first_index, request)
     # A duplicate still unscored is queued again: its first task may have died with a worker or the
     # broker, and the gateway's resend is the earliest sign of it (else the sweep, minutes later).
     # Scoring claims only unscored rows (triage.services.scoring), so a second task scores nothing twice.
     to_score = [*created.values(), *unscored]
     transaction.on_commit(lambda: enqueue_scoring(kind.name, to_score))
-    results = _results(len(items), valid, rejected, created, existing, first_index)
+    results = _results(kind, len(items), valid, rejected, created, existing, first_index)
     if not kept:
         _refuse(results, [index for index, _raw, _errors in rejected])
     return results

@@ -120,6 +120,23 @@ def test_the_same_external_id_measured_at_another_time_is_another_reading(world,
     assert sorted(Reading.objects.values_list("value", flat=True)) == [93, 95]
 
 
+def test_one_batch_with_an_id_reused_at_another_time_stores_both_readings(world, gateway):
+    """The same rule inside one batch: a gateway sending its backlog may carry an id it reused (its
+    counter wrapped, a device replaced) beside the earlier reading; neither is dropped, and the item
+    sent twice at the same time is still one reading."""
+    two_hours_ago = (timezone.localtime() - datetime.timedelta(hours=2)).isoformat()
+    one = _reading(world.p.gjerdrum, 1, measured_at=two_hours_ago)
+    later = {**one, "measured_at": (timezone.now() - datetime.timedelta(hours=1)).isoformat(), "value": 85}
+    results = _post(gateway, one, later, one)["results"]
+    assert [r["status"] for r in results] == ["created", "created", "duplicate"]
+    assert results[0]["id"] != results[1]["id"] and results[2]["id"] == results[0]["id"]
+    assert sorted(Reading.objects.values_list("value", flat=True)) == [85, 93]
+    again = _post(gateway, later, one)["results"]  # the whole backlog resent: both met as duplicates
+    assert [(r["status"], r["id"]) for r in again] == [("duplicate", results[1]["id"]), ("duplicate", results[0]["id"])]
+    logged = AuditEvent.objects.get(object_type="reading", patient_id=world.p.gjerdrum.pk)
+    assert logged.object_id == "2"  # two readings written for the patient, the item sent twice counted once
+
+
 def test_units_are_converted_to_the_one_stored_unit(world, gateway):
     body = _post(
         gateway,
