@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from measurements.types import SPECS, Colour, label, spec
 from patients.models import Patient
 from tenants.models import Centre, Municipality
-from tenants.norwegian import date_text, number
+from tenants.norwegian import date_text, datetime_text, number
 
 
 def token_hash(token: str) -> str:
@@ -172,7 +172,7 @@ class Answer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.questionnaire} {self.answered_at:%Y-%m-%d %H:%M}"
+        return f"{self.questionnaire} {datetime_text(self.answered_at)}"
 
 
 class QuarantineStatus(models.TextChoices):

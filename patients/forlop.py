@@ -103,7 +103,8 @@ def evaluation_due(
         due = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
         return due, due
     if approved_at is not None:
-        return approved_at + after, approved_at
+        # On the Norwegian clock: the same time of day `months` later, whatever summer time did between.
+        return timezone.localtime(approved_at) + after, approved_at
     return None
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tenants.configuration import WrittenThroughFunction
-from tenants.norwegian import date_text
+from tenants.norwegian import date_text, datetime_text
 
 
 class Municipality(models.Model):
@@ -336,7 +336,7 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.action} {self.object_type}"
+        return f"{datetime_text(self.at)} {self.username} {self.action} {self.object_type}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
@@ -403,7 +403,7 @@ class LoginLock(models.Model):
         verbose_name_plural = _("innloggingssperrer")
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.username or self.ip} {self.locked_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} {self.username or self.ip} {datetime_text(self.locked_at)}"
 
 
 class ActivationCode(models.Model):
@@ -429,7 +429,7 @@ class ActivationCode(models.Model):
         verbose_name_plural = _("aktiveringskoder")
 
     def __str__(self) -> str:
-        return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.user} {datetime_text(self.created_at)}"
 
 
 class SecondFactorChangeKind(models.TextChoices):
@@ -451,7 +451,7 @@ class SecondFactorChange(models.Model):
         indexes = [models.Index(fields=["user", "notified_at"], name="second_factor_change_user")]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.user} {self.kind} {datetime_text(self.at)}"
 
 
 # --- who a user is outside the platform: HelseID (tenants/persons.py, tenants/helseid_login.py) -------
@@ -522,4 +522,4 @@ class LoginRefusal(models.Model):
         verbose_name_plural = _("avviste HelseID-innlogginger")
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.name or '–'} ({self.get_reason_display()})"
+        return f"{datetime_text(self.at)} {self.name or '–'} ({self.get_reason_display()})"

@@ -18,6 +18,8 @@ import datetime
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
+from django.utils import timezone
+
 NBSP = "\u00a0"  # a thousands gap (and the gap before «kr» and «%») that never breaks a line
 MINUS = "\u2212"  # the typographic minus of a shown amount or percentage
 
@@ -148,24 +150,34 @@ def parse_kroner(text: object) -> int:
     return int(value * 100)
 
 
-# Dates and times (the caller converts an aware datetime to local time first)
+# Dates and times: an aware datetime is shown by the Norwegian clock, whatever zone it comes in
+
+
+def _norwegian_clock(value):
+    """An aware datetime as the clock in Norway shows it (the current time zone). The database gives
+    its timestamps in UTC: formatted as they come, 21:20 in summer reads as 19:20, and a moment after
+    midnight as the day before. Dates, times and naive datetimes are taken as they are."""
+    if isinstance(value, datetime.datetime) and timezone.is_aware(value):
+        return timezone.localtime(value)
+    return value
 
 
 def date_text(value: datetime.date) -> str:
-    """«06.12.2026»."""
-    return value.strftime(DATE)
+    """«06.12.2026» (a moment's date by the Norwegian clock)."""
+    return _norwegian_clock(value).strftime(DATE)
 
 
 def day_text(value: datetime.date) -> str:
     """«06.12.»."""
-    return value.strftime(DAY)
+    return _norwegian_clock(value).strftime(DAY)
 
 
 def time_text(value: datetime.time | datetime.datetime) -> str:
     """«08:15»."""
-    return value.strftime(TIME)
+    return _norwegian_clock(value).strftime(TIME)
 
 
 def datetime_text(value: datetime.datetime, *, kl: bool = False) -> str:
-    """«06.12.2026 08:15», or «06.12.2026 kl. 08:15» in a sentence."""
+    """«06.12.2026 08:15», or «06.12.2026 kl. 08:15» in a sentence; by the Norwegian clock."""
+    value = _norwegian_clock(value)
     return value.strftime(f"{DATE} kl. {TIME}" if kl else DATETIME)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from measurements.types import Colour
 from patients.models import Patient
 from tenants.models import Municipality
+from tenants.norwegian import datetime_text
 
 
 class AlertKind(models.TextChoices):
@@ -152,7 +153,7 @@ class AlertEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} {datetime_text(self.at)}"
 
 
 class ContactAction(models.TextChoices):
@@ -193,7 +194,7 @@ class Contact(models.Model):
         indexes = [models.Index(fields=["patient", "-at"], name="contact_patient_time")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} {datetime_text(self.at)}"
 
     def get_actions_display(self) -> list[str]:
         return [str(ContactAction(a).label) for a in self.actions]
@@ -225,4 +226,4 @@ class JournalNote(models.Model):
         indexes = [models.Index(fields=["patient", "-created_at"], name="journal_note_patient_time")]
 
     def __str__(self) -> str:
-        return f"Journalnotat {self.created_at:%Y-%m-%d %H:%M}"
+        return f"Journalnotat {datetime_text(self.created_at)}"

@@ -353,7 +353,7 @@ def follow_up_due(user, now=None, *, municipality: str = "") -> FollowUpDue:
     routine, evaluation = [], []
     for p in patients:
         since = last_contact.get(p.id) or approved.get(p.id) or p.created_at
-        due = since + datetime.timedelta(weeks=weeks)
+        due = timezone.localtime(since) + datetime.timedelta(weeks=weeks)  # the same time of day on the Norwegian clock
         if due <= now:
             routine.append(DueRow(p, due, last_contact.get(p.id)))
         found = evaluation_due(starts.get(p.id), approved.get(p.id), months)

@@ -172,6 +172,8 @@ def test_a_503_is_retried_with_the_same_identifier_and_bytes_and_journaled_once(
     row = services.delivery_send(delivery)
     assert row.state == DeliveryState.FAILED and row.last_http_status == 503 and row.tries == 1
     assert "503" in row.last_error and "Prøver igjen" in row.last_error
+    # The next try by the Norwegian clock (the admin reads it beside times the page shows so), not in UTC.
+    assert f"Prøver igjen {timezone.localtime(row.next_try_at):%d.%m.%Y %H:%M}." in row.last_error
     assert datetime.timedelta(seconds=50) < row.next_try_at - timezone.now() <= datetime.timedelta(minutes=1)
     first_bytes = bytes(row.sent_document)
     # Not due yet: the sweep leaves it.

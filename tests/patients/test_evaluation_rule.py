@@ -52,6 +52,16 @@ def test_a_forlop_from_before_the_history_counts_from_the_approval_and_is_settle
     assert evaluation_due(None, None, 3) is None
 
 
+def test_months_from_an_approval_keep_the_norwegian_clocks_day_across_summer_time():
+    """Approved at 00:30 on 1 August (summer time): 91 days later is 31 October by the Norwegian
+    clock, winter time by then; counted in UTC it was 23:30 on the 30th."""
+    approved = timezone.make_aware(datetime.datetime(2026, 8, 1, 0, 30))
+    due, settled_from = evaluation_due(None, approved.astimezone(datetime.UTC), 3)
+    local = timezone.localtime(due)
+    assert (local.date(), local.time()) == (datetime.date(2026, 10, 31), datetime.time(0, 30))
+    assert settled_from == approved
+
+
 def test_the_board_gives_notice_two_weeks_ahead():
     today = datetime.date(2025, 3, 1)
     assert evaluation_soon(today + datetime.timedelta(days=EVALUATION_NOTICE_DAYS), today)

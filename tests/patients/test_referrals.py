@@ -339,6 +339,20 @@ def test_it_writes_the_vedtaksbrev_as_a_pdf(world, api, login):
     assert AuditEvent.objects.filter(pk__gt=since, action="export", object_type="decision").count() == 1
 
 
+def test_the_letters_file_is_named_by_the_date_on_it_not_the_utc_day(world, api, login):
+    """A vedtak made at 00:30 Norwegian time is dated that day in the letter and in its file name
+    (in UTC it is still the day before)."""
+    from patients.models import Decision
+
+    client = api(world.u.coordinator)
+    referral_id = _assessed(client, "3230")
+    client.post(f"/api/v1/referrals/{referral_id}/decision/", _granted(), format="json")
+    after_midnight = timezone.make_aware(datetime.datetime.combine(TODAY(), datetime.time(0, 30)))
+    Decision.objects.filter(referral_id=referral_id).update(decided_at=after_midnight)
+    response = login(world.u.coordinator).get(f"/patients/referrals/{referral_id}/vedtak.pdf")
+    assert response["Content-Disposition"] == f'inline; filename="vedtak-{TODAY():%Y-%m-%d}.pdf"'
+
+
 def test_it_writes_the_refusal_letter_with_its_begrunnelse(world, api, login):
     client = api(world.u.coordinator)
     referral_id = _assessed(client, "3230")

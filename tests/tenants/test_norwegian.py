@@ -63,6 +63,27 @@ def test_it_writes_dates_and_times_as_django_does_with_the_projects_formats():
         assert formats.get_format("TIME_INPUT_FORMATS")[0] == norwegian.TIME
 
 
+@pytest.mark.parametrize(
+    ("utc", "date", "clock"),
+    [
+        (datetime.datetime(2026, 7, 1, 19, 20, tzinfo=datetime.UTC), "01.07.2026", "21:20"),  # summer: +2
+        (datetime.datetime(2026, 12, 6, 23, 30, tzinfo=datetime.UTC), "07.12.2026", "00:30"),  # after midnight
+        (datetime.datetime(2026, 10, 25, 0, 30, tzinfo=datetime.UTC), "25.10.2026", "02:30"),  # before the change
+        (datetime.datetime(2026, 10, 25, 1, 30, tzinfo=datetime.UTC), "25.10.2026", "02:30"),  # the hour again
+    ],
+)
+def test_a_moment_from_the_database_is_written_by_the_norwegian_clock(utc, date, clock):
+    """PostgreSQL gives timestamps in UTC; a date or time written from one in Python (an error
+    message, a page heading, a file name) is the clock in Norway, as Django's |date filter shows it."""
+    assert norwegian.date_text(utc) == date
+    assert norwegian.time_text(utc) == clock
+    assert norwegian.datetime_text(utc) == f"{date} {clock}"
+    assert norwegian.datetime_text(utc, kl=True) == f"{date} kl. {clock}"
+    assert norwegian.day_text(utc) == date[:6]
+    with translation.override("nb"):
+        assert formats.date_format(timezone.localtime(utc), "DATETIME_FORMAT") == norwegian.datetime_text(utc)
+
+
 def test_a_whole_number_is_read_with_its_thousands_grouped_as_norwegians_write_them():
     for text in ("7512", "7 512", f"7{NBSP}512", "7\u202f512", " 7.512 ", "7512 "):
         assert norwegian.parse_whole(text) == 7_512, text
