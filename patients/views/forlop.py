@@ -88,7 +88,8 @@ class VedtakPdfView(LoginRequiredMixin, View):
             patient=referral.patient or NoPatientYet(municipality_id=referral.municipality_id),
         )  # fmt: skip
         response = HttpResponse(vedtak_pdf(decision), content_type="application/pdf")
-        response["Content-Disposition"] = f'inline; filename="vedtak-{decision.decided_at:%Y-%m-%d}.pdf"'
+        day = timezone.localdate(decision.decided_at)  # the letter's date, not the UTC day
+        response["Content-Disposition"] = f'inline; filename="vedtak-{day:%Y-%m-%d}.pdf"'
         return response
 
 
