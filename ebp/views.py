@@ -145,7 +145,8 @@ class DraftStartView(PlanPageMixin, View):
     def post(self, request, *args, **kwargs):
         from_number = request.POST.get("from_version")
         if from_number:
-            returned = selectors.version_of(self.patient, int(from_number))
+            number = int(from_number) if from_number.isdecimal() else None  # a version's number, or none
+            returned = selectors.version_of(self.patient, number) if number is not None else None
             if returned is None:
                 raise Http404
             services.draft_from_returned(version=returned, user=request.user, request=request)

@@ -196,3 +196,11 @@ def test_the_pdf_is_served_for_the_active_plan_and_audited_as_an_export(world, l
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
     assert AuditEvent.objects.filter(object_type="plan_version", action="export", patient_id=patient.pk).count() == 1
+
+
+@pytest.mark.parametrize("given", ["abc", "1.0", "-1", "99999999999999999999", "١"])
+def test_a_draft_from_a_version_that_is_no_number_or_none_of_the_patients_is_not_found(world, login, given):
+    """The «from_version» of «Lag nytt utkast fra denne» is a version's number; anything else (typed
+    into the form by hand) is a page that is not there, not a server error."""
+    plan_url = f"/patients/{world.p.gjerdrum.pk}/plan/"
+    assert login(world.u.nurse).post(f"{plan_url}draft/start/", {"from_version": given}).status_code == 404
