@@ -82,13 +82,23 @@ def visible_referrals(user) -> QuerySet[Referral]:
     return Referral.objects.filter(municipality_id__in=referral_municipality_ids(user))
 
 
+def with_visible_patient(referrals: QuerySet[Referral], user) -> QuerySet[Referral]:
+    """The referrals with their municipality, and their patient where this user may see the patient.
+    After a move the record belongs to the new kommune: the old kommune keeps its referral (its
+    case, its vedtak) but `referral.patient` is None for it — not the new kommune's phone, pårørende
+    and samtykker. The link itself (`patient_id`) is kept, so saving the referral changes nothing."""
+    return referrals.select_related("municipality").prefetch_related(
+        Prefetch("patient", queryset=visible_patients(user))
+    )
+
+
 def get_referral_for(user, referral_id) -> Referral:
     """The referral if this user handles it; Http404 for a missing and a foreign one alike."""
     try:
         referral_uuid = uuid.UUID(str(referral_id))
     except ValueError:
         raise Http404 from None
-    referral = visible_referrals(user).select_related("municipality", "patient").filter(id=referral_uuid).first()
+    referral = with_visible_patient(visible_referrals(user), user).filter(id=referral_uuid).first()
     if referral is None:
         raise Http404
     return referral

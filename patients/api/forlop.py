@@ -1,6 +1,8 @@
 """The forløp's API: henvisning → vurdering → vedtak (klage) → samtykke → oppstart → pause and
 gjenopptak → avslutning, the status history and the «mulig flytting» answers."""
 
+import uuid
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
@@ -35,6 +37,7 @@ from patients.selectors import (
     loans_out_for,
     move_notices_for,
     visible_referrals,
+    with_visible_patient,
 )
 from patients.services import (
     appeal_decide,
@@ -123,6 +126,12 @@ class ReferralCreatedSerializer(serializers.Serializer):
 class ReferralOutSerializer(serializers.ModelSerializer):
     national_id = serializers.CharField(source="national_id_masked", help_text="Maskert: 010180 *****")
     municipality = MunicipalityOutSerializer()
+    patient = serializers.SerializerMethodField(help_text="Pasienten, der brukeren har tilgang til den")
+
+    def get_patient(self, referral) -> uuid.UUID | None:
+        # The patient as the selector gave it (patients.selectors.with_visible_patient): none for the
+        # old kommune after a move, though the referral still links the record (patient_id).
+        return referral.patient.pk if referral.patient else None
 
     class Meta:
         model = Referral
@@ -188,7 +197,7 @@ class ReferralListAPI(generics.ListCreateAPIView):
         return ReferralInSerializer if self.request.method == "POST" else ReferralOutSerializer
 
     def get_queryset(self):
-        referrals = visible_referrals(self.request.user).select_related("municipality", "patient")
+        referrals = with_visible_patient(visible_referrals(self.request.user), self.request.user)
         status = self.request.query_params.get("status", "")
         if status and status not in ReferralStatus.values:
             raise serializers.ValidationError({"status": f"Ukjent status: {status}."})

@@ -230,3 +230,36 @@ def test_it_answers_a_move_through_the_api(world, api, tove):
     assert again.status_code == 400 and again.json()["detail"] == "Flyttingen er allerede besvart."
     tove.refresh_from_db()
     assert tove.municipality == world.m.grimstad
+
+
+def test_the_old_kommunes_referral_shows_nothing_of_the_moved_record_even_without_the_database_wall(
+    world, api, login, tove, monkeypatch
+):
+    """After the move Grimstad keeps its henvisning (its case, its vedtak), but the record is
+    Gjerdrum's: its new phone, pårørende and samtykke are not Grimstad's to see. The selectors hold
+    that on their own: here the database's wall lets every kommune through."""
+    from dho import scope
+
+    old = Referral.objects.create(
+        municipality=world.m.grimstad, patient=tove, national_id=tove.national_id, name=tove.name,
+        referrer="hospital", reason="Fra før.", status="granted", created_by=world.u.nurse_agder,
+    )  # fmt: skip
+    _grant(api(world.u.coordinator), tove.national_id)
+    notice = MoveNotice.objects.get(patient=tove)
+    agder = login(world.u.nurse_agder)
+    agder.post(f"/patients/{tove.pk}/flytting/", {"notice": notice.pk, "answer": "accept"})
+    Patient.objects.filter(pk=tove.pk).update(phone="99 88 77 66", next_of_kin="Ny pårørende i Gjerdrum")
+    monkeypatch.setattr(scope, "reach_query", lambda user: (scope.EVERY_MUNICIPALITY_SQL, []))
+
+    page = agder.get(f"/forlop/{old.pk}/")
+    assert page.status_code == 200 and "Fra før." in page.text
+    assert "99 88 77 66" not in page.text and "Ny pårørende i Gjerdrum" not in page.text
+    assert f"/patients/{tove.pk}/" not in page.text
+    for body in (api(world.u.nurse_agder).get(f"/api/v1/referrals/{old.pk}/").json(),
+                 *api(world.u.nurse_agder).get("/api/v1/referrals/").json()["results"]):  # fmt: skip
+        assert body["patient"] is None
+    viewed = AuditEvent.objects.filter(object_type="referral", object_id=str(old.pk))
+    assert {(e.patient_id, e.municipality_id) for e in viewed} == {(None, world.m.grimstad.pk)}
+    # The new kommune's own view of the record is unchanged.
+    mine = api(world.u.coordinator).get(f"/api/v1/referrals/{Referral.objects.get(municipality=world.m.gjerdrum).pk}/")
+    assert mine.json()["patient"] == str(tove.pk)
