@@ -126,18 +126,84 @@ def test_a_json_body_that_is_not_an_object_is_a_400(world, token_client, body):
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "field", "message"),
     [
-        ({"content": []}, "content"),
-        ({"content": "tekst"}, "content"),
-        ({"template": {"a": 1}}, "template"),
-        ({"template": ["kols"]}, "template"),
+        ({"content": []}, "content", 'Forventet en dictionary av flere ting, men fikk typen "list".'),
+        ({"content": "tekst"}, "content", 'Forventet en dictionary av flere ting, men fikk typen "str".'),
+        ({"template": {"a": 1}}, "template", "Må være tekst."),
+        ({"template": ["kols"]}, "template", "Må være tekst."),
     ],
 )
-def test_a_draft_of_the_wrong_shape_is_a_400_naming_the_field(world, token_client, body, field):
+def test_a_draft_of_the_wrong_shape_is_a_400_naming_the_field(world, token_client, body, field, message):
     response = _post(token_client(world.u.nurse), f"/api/v1/patients/{world.p.gjerdrum.pk}/plan/draft/", body)
     assert response.status_code == 400
-    assert field in response.json()
+    assert response.json()[field] == [message]
+
+
+def test_a_referral_of_the_wrong_types_is_told_so_in_norwegian(world, token_client):
+    body = {"name": ["x"], "gp_outside_offered": "maybe"}
+    response = _post(token_client(world.u.coordinator), "/api/v1/referrals/", body)
+    assert response.status_code == 400
+    assert response.json()["name"] == ["Må være tekst."]
+    assert response.json()["gp_outside_offered"] == ["Må være true eller false."]
+
+
+def test_a_time_beyond_the_calendar_is_told_so_in_norwegian(world, token_client):
+    body = {"actions": ["called_not_reached"], "retry_at": "9999-12-31T23:59:59-01:00"}  # year 10000 in Oslo
+    response = _post(token_client(world.u.nurse), f"/api/v1/alerts/{_objects(world)['alert_id']}/handle/", body)
+    assert response.status_code == 400
+    assert response.json()["retry_at"] == ["Tidspunktet er utenfor det som kan lagres."]
+
+
+def _drf_messages() -> dict[str, object]:
+    """Every message DRF answers with by itself: its fields' (serializers and relations included)
+    `default_error_messages`, its exceptions' details and its validators' messages, by where they are."""
+    from rest_framework import exceptions, fields, relations, serializers, validators
+
+    def family(cls):
+        yield cls
+        for sub in cls.__subclasses__():
+            yield from family(sub)
+
+    modules = {module.__name__ for module in (exceptions, fields, relations, serializers, validators)}
+    messages = {}
+    for cls in family(fields.Field):
+        for key, message in vars(cls).get("default_error_messages", {}).items():
+            if cls.__module__ in modules and message is not None:
+                messages[f"{cls.__name__}.{key}"] = message
+    for cls in family(exceptions.APIException):
+        for name in ("default_detail", "extra_detail_singular", "extra_detail_plural"):
+            if cls.__module__ in modules and name in vars(cls):
+                messages[f"{cls.__name__}.{name}"] = vars(cls)[name]
+    for name, cls in vars(validators).items():
+        if isinstance(cls, type) and vars(cls).get("message") is not None and cls.__module__ in modules:
+            messages[f"{name}.message"] = vars(cls)["message"]
+    return messages
+
+
+def test_every_message_of_drf_is_norwegian():
+    """A DRF upgrade that adds a message fails here until locale/nb/LC_MESSAGES/django.po has it."""
+    import string
+
+    from django.utils import translation
+
+    def placeholders(text):
+        return sorted(f"{name}:{spec}" for _, name, spec, _ in string.Formatter().parse(text) if name is not None)
+
+    messages = _drf_messages()
+    assert len(messages) > 80
+    english, placeholders_changed = {}, {}
+    for where, message in messages.items():
+        with translation.override(None):
+            msgid = str(message)
+        with translation.override("nb"):
+            text = str(message)
+        if text == msgid:
+            english[where] = msgid
+        elif placeholders(text) != placeholders(msgid):
+            placeholders_changed[where] = (msgid, text)
+    assert english == {}
+    assert placeholders_changed == {}
 
 
 def test_a_draft_whose_content_is_wrong_inside_is_a_400_per_field(world, token_client):
