@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import itertools
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -77,6 +77,8 @@ class Spo2DropRule(_Strict):
 
 
 TrendRule = Annotated[WeightGainRule | Spo2DropRule, Field(discriminator="kind")]
+# The kinds a trend rule may be, for the message when one has none (pydantic's names them only when one is wrong).
+TREND_RULE_KINDS = tuple(rule.model_fields["kind"].default for rule in get_args(get_args(TrendRule)[0]))
 
 
 class Question(_Strict):
@@ -225,7 +227,8 @@ def clinical_errors(content: PlanContent) -> list[FieldError]:
 
 def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
     # The path goes into the message too: a form shows errors it cannot place above the form.
-    return [FieldError(path, f"{'.'.join(path)}: {message}") for path, message in pydantic_errors(exc)]
+    errors = pydantic_errors(exc, tags={"kind": TREND_RULE_KINDS})
+    return [FieldError(path, f"{'.'.join(path)}: {message}") for path, message in errors]
 
 
 def parse_content(data: dict) -> PlanContent:

@@ -6,6 +6,8 @@ Pure Python, like measurements.types.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from pydantic import ValidationError
 
 from tenants.norwegian import number
@@ -24,7 +26,6 @@ _MESSAGES = {
     "bool_type": "må være true eller false",
     "enum": "ukjent verdi",
     "literal_error": "ukjent verdi",
-    "union_tag_invalid": "ukjent verdi",
     "uuid_parsing": "må være en UUID",
     "uuid_type": "må være en UUID",
     "timezone_aware": "tidspunktet mangler tidssone (f.eks. +01:00)",
@@ -55,11 +56,34 @@ _LIMITS = {
     "less_than": ("lt", "er for høy (må være under {})"),
     "less_than_equal": ("le", "er for høy (høyst {})"),
 }
-_SHOWS_INPUT = {"enum", "literal_error", "union_tag_invalid", "float_parsing", "int_parsing", "int_from_float"}
+_SHOWS_INPUT = {"enum", "literal_error", "float_parsing", "int_parsing", "int_from_float"}
+# A discriminated union's tag (`kind` of a trend rule): missing, or none of the union's.
+_TAG_ERRORS = {"union_tag_not_found", "union_tag_invalid"}
 
 
-def _message(err: dict) -> str:
+def _tag_name(err: dict) -> str:
+    return str((err.get("ctx") or {}).get("discriminator", "")).strip("'")
+
+
+def _tag_message(err: dict, tags: Mapping[str, Iterable[str]]) -> str:
+    """«mangler (bruk weight_gain eller spo2_drop)», «ukjent verdi (fikk «x»; bruk …)». pydantic names
+    the tags only when the one given is wrong ("'weight_gain', 'spo2_drop'"); when it is missing, the
+    caller's `tags` do."""
+    ctx = err.get("ctx") or {}
+    expected = ctx.get("expected_tags")
+    allowed = [t.strip().strip("'") for t in expected.split(",")] if expected else list(tags.get(_tag_name(err), ()))
+    use = ""
+    if allowed:
+        use = "bruk " + (f"{', '.join(allowed[:-1])} eller {allowed[-1]}" if len(allowed) > 1 else allowed[0])
+    if err["type"] == "union_tag_not_found":
+        return f"mangler ({use})" if use else "mangler"
+    return f"ukjent verdi (fikk «{str(ctx.get('tag'))[:40]}»{'; ' + use if use else ''})"
+
+
+def _message(err: dict, tags: Mapping[str, Iterable[str]]) -> str:
     kind, ctx = err["type"], err.get("ctx") or {}
+    if kind in _TAG_ERRORS:
+        return _tag_message(err, tags)
     if kind == "string_too_short" and ctx.get("min_length") == 1:
         return "kan ikke være tom"
     if kind in _LIMITS:
@@ -73,7 +97,16 @@ def _message(err: dict) -> str:
     return message
 
 
-def pydantic_errors(exc: ValidationError) -> list[tuple[tuple[str, ...], str]]:
+def _path(err: dict) -> tuple[str, ...]:
+    path = tuple(str(p) for p in err["loc"] if p != "[key]")
+    # A union's tag is a field of the object: `trend_rules.0.kind`, as a missing or unknown field is named.
+    return (*path, _tag_name(err)) if err["type"] in _TAG_ERRORS and _tag_name(err).isidentifier() else path
+
+
+def pydantic_errors(
+    exc: ValidationError, *, tags: Mapping[str, Iterable[str]] | None = None
+) -> list[tuple[tuple[str, ...], str]]:
     """(path, Norwegian message) for each error; the path names the field as the sender wrote it
-    (`thresholds.kols`, not pydantic's `thresholds.kols.[key]`)."""
-    return [(tuple(str(p) for p in err["loc"] if p != "[key]"), _message(err)) for err in exc.errors()]
+    (`thresholds.kols`, not pydantic's `thresholds.kols.[key]`). `tags`: the values each discriminated
+    union's tag takes, by its name (`{"kind": ("weight_gain", "spo2_drop")}`), for the message when it is missing."""
+    return [(_path(err), _message(err, tags or {})) for err in exc.errors()]

@@ -214,6 +214,15 @@ def test_a_draft_whose_content_is_wrong_inside_is_a_400_per_field(world, token_c
     assert "goals" in fields
 
 
+def test_a_trend_rule_without_its_kind_is_told_which_kinds_there_are(world, token_client):
+    body = {"content": {"trend_rules": [{"kg": 2, "days": 3}]}}
+    response = _post(token_client(world.u.nurse), f"/api/v1/patients/{world.p.gjerdrum.pk}/plan/draft/", body)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "trend_rules.0.kind", "message": "trend_rules.0.kind: mangler (bruk weight_gain eller spo2_drop)"}
+    ]
+
+
 # --- what no body may carry -----------------------------------------------------------------------
 
 

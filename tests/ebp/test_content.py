@@ -65,6 +65,10 @@ def test_bounds_are_refused_with_the_field_named(thresholds, field, message):
         ({"trend_rules": [{"kind": "weight_gain", "kg": 2, "days": 30}]}, "trend_rules.0.weight_gain.days", "for høy"),
         ({"trend_rules": [{"kind": "spo2_drop", "points": 4, "baseline": 101}]}, "trend_rules.0.spo2_drop.baseline",
          "for høy"),
+        # the rule's kind: pydantic's «Unable to extract tag using discriminator 'kind'» never reaches the user
+        ({"trend_rules": [{"kg": 2, "days": 3}]}, "trend_rules.0.kind", "mangler (bruk weight_gain eller spo2_drop)"),
+        ({"trend_rules": [{"kind": "weight_loss", "kg": 2}]}, "trend_rules.0.kind",
+         "ukjent verdi (fikk «weight_loss»; bruk weight_gain eller spo2_drop)"),
         ({"questionnaires": {"cat": {"yellow_at": 20, "red_at": 10}}}, "questionnaires.cat.red_at",
          "rød fra (10) må være høyere enn gul fra (20)"),
         ({"questionnaires": {"daily_symptoms": [{"code": "x", "text": "Hoste?", "yellow_if": "yes", "red_if": "yes"}]}},
