@@ -178,6 +178,20 @@ class GatewayFilter(admin.SimpleListFilter):
         return queryset.filter(integration_id=int(value)) if value.isdigit() else queryset
 
 
+# Ingest's outcome of an item (measurements.services.ItemResult.status), as the admin reads it.
+OUTCOME_TEXT = {
+    "created": "lagret",
+    "duplicate": "allerede mottatt",
+    "rejected": "avvist",
+    "refused": "ikke tatt imot (karantenen var full)",
+}
+
+
+def _outcome_text(status: str, pk: int | str | None) -> str:
+    text = OUTCOME_TEXT.get(status, status)
+    return f"{text} (id {pk})" if pk not in (None, "") else text
+
+
 def _not_found(item: QuarantinedItem, national_id: str) -> str:
     if national_id:
         return f"Fant ingen pasient med fødselsnummer {national_id} i kommunene {item.centre} betjener."
@@ -201,9 +215,16 @@ class QuarantinedItemAdmin(NorwegianLabels, CentreAdminAccess, admin.ModelAdmin)
     list_filter = ["status", ("kind", titled(admin.AllValuesFieldListFilter, "type")), GatewayFilter]
     readonly_fields = [
         "integration", "centre", "kind", "index", "payload", "errors", "received_at", "status", "resolved_at",
-        "resolved_by", "result",
+        "resolved_by", "result_text",
     ]  # fmt: skip
+    exclude = ["result"]  # shown as result_text, in Norwegian
     actions = ["discard"]
+
+    @admin.display(description="resultat")
+    def result_text(self, obj):
+        """What the resubmission became, «lagret (id 123)»: stored as ingest's own word ("created: 123")."""
+        status, _, pk = obj.result.partition(": ")
+        return _outcome_text(status, pk) if obj.result else ""
 
     def get_queryset(self, request):
         qs = super().get_queryset(request).select_related("integration", "centre")
@@ -249,7 +270,7 @@ class QuarantinedItemAdmin(NorwegianLabels, CentreAdminAccess, admin.ModelAdmin)
             else:
                 outcome = quarantine_resubmit(item=item, user=request.user, patient_id=patient.pk, request=request)
                 if outcome.status != "rejected":
-                    messages.success(request, f"Sendt inn på nytt: {outcome.status} (id {outcome.id}).")
+                    messages.success(request, f"Sendt inn på nytt: {_outcome_text(outcome.status, outcome.id)}.")
                     return redirect("admin:measurements_quarantineditem_changelist")
                 errors = "; ".join(f"{e['field']}: {e['message']}" for e in outcome.errors)
                 form.add_error(None, f"Fortsatt avvist: {errors}")

@@ -200,3 +200,22 @@ def test_the_gateway_filter_names_only_the_admins_own_centres_gateways(world, ga
     assert "Agders gateway" not in body
     filtered = login(world.u.admin).get(f"{LIST}?integration__id__exact={agder.pk}")
     assert filtered.status_code == 200 and "Agders gateway" not in filtered.content.decode()
+
+
+# --- what the admin is told ------------------------------------------------------------------------
+
+
+def test_a_resubmission_says_in_norwegian_what_became_of_it(world, gateway, login):
+    admin = login(world.u.admin)
+    at = (timezone.localtime() - datetime.timedelta(minutes=1)).isoformat()
+    item = _quarantined(gateway, _reading(world.p.grimstad, 1, measured_at=at))  # Agder's patient, sent to Øvre
+    response = admin.post(RESUBMIT.format(item.pk), {"national_id": world.p.gjerdrum.national_id}, follow=True)
+    reading = Reading.objects.get()
+    assert [str(m) for m in response.context["messages"]] == [f"Sendt inn på nytt: lagret (id {reading.pk})."]
+    page = admin.get(CHANGE.format(item.pk)).content.decode()
+    assert f"lagret (id {reading.pk})" in page and "created" not in page
+    # The same reading sent again, and quarantined again: resubmitting it meets the stored one.
+    gateway.post("/api/v1/readings", {"readings": [_reading(world.p.grimstad, 1, measured_at=at)]})
+    again = QuarantinedItem.objects.get(status="open")
+    response = admin.post(RESUBMIT.format(again.pk), {"national_id": world.p.gjerdrum.national_id}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == [f"Sendt inn på nytt: allerede mottatt (id {reading.pk})."]
