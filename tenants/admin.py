@@ -22,6 +22,7 @@ from knox.models import AuthToken
 from tenants import lockout
 from tenants.activation import AlreadySetUp, activation_code_issue
 from tenants.admin_helseid import binding_summary, binding_view, visible_refusals
+from tenants.csv_input import read_upload
 from tenants.errors import Refused
 from tenants.forms import AdminLoginForm
 from tenants.login import accounts_managed_by
@@ -49,7 +50,6 @@ from tenants.reference import (
     population_refusal,
     population_set,
     populations_import_csv,
-    read_upload,
     staffing_overlap,
     staffing_save,
 )

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
@@ -22,6 +21,7 @@ from rest_framework import parsers
 from rest_framework.exceptions import APIException, ParseError, Throttled, ValidationError
 from rest_framework.utils import json
 
+from tenants.csv_input import UNSTORABLE
 from tenants.errors import Refused
 from tenants.norwegian import fixed
 
@@ -48,11 +48,6 @@ def read_capped(stream) -> bytes:
     return raw
 
 
-# PostgreSQL stores neither NUL nor half a UTF-16 surrogate pair ("\ud800" alone is valid JSON; a
-# whole pair has become one character by the time it is parsed).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def _unstorable(text: str) -> ParseError:
     if "\x00" in text:
         return ParseError("Kroppen inneholder et NUL-tegn (\\u0000); det kan ikke lagres.")
@@ -69,7 +64,7 @@ def check_json(data, *, strings: bool = True) -> None:
         if depth > MAX_DEPTH:
             raise ParseError(f"Kroppen er nøstet for dypt: høyst {MAX_DEPTH} nivåer.")
         if isinstance(container, dict):
-            if strings and any(_UNSTORABLE.search(key) for key in container):
+            if strings and any(UNSTORABLE.search(key) for key in container):
                 raise _unstorable("".join(container))
             values = container.values()
         else:
@@ -79,7 +74,7 @@ def check_json(data, *, strings: bool = True) -> None:
             if kind is dict or kind is list:
                 stack.append((value, depth + 1))
             elif kind is str:
-                if strings and _UNSTORABLE.search(value):
+                if strings and UNSTORABLE.search(value):
                     raise _unstorable(value)
             elif kind is float and not math.isfinite(value):  # 1e400 reads as infinity: no column takes it
                 raise ParseError("Kroppen har et for stort tall (1e400 og slikt kan ikke lagres).")

@@ -13,9 +13,7 @@ centre's host) so the centre's admins find it in their log.
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -23,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from tenants.csv_input import UnreadableCSV, csv_lines, csv_rows
 from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Centre, Municipality, Population, Role, Staffing
 from tenants.norwegian import WholeNumberError, date_text, grouped, parse_whole, plain, quantity
@@ -161,13 +160,16 @@ class PopulationLine:
 def _rows(text: str) -> list[tuple[int, list[str]]]:
     """(line number, cells) of every non-empty line, the header (a first line that names no kommune)
     left out."""
-    lines = (text or "").lstrip("\ufeff").splitlines()
-    if not any(line.strip() for line in lines):
-        raise ReferenceRefused("Filen er tom; den skal ha linjer med kommunenummer;år;innbyggertall.")
-    first = next(line for line in lines if line.strip())
-    delimiter = ";" if first.count(";") >= first.count(",") else ","
-    rows = [(number, cells) for number, cells in enumerate(csv.reader(io.StringIO("\n".join(lines)),
-            delimiter=delimiter), start=1) if any(cell.strip() for cell in cells)]  # fmt: skip
+    try:
+        lines = csv_lines(text)
+        if not any(line.strip() for line in lines):
+            raise ReferenceRefused("Filen er tom; den skal ha linjer med kommunenummer;år;innbyggertall.")
+        first = next(line for line in lines if line.strip())
+        delimiter = ";" if first.count(";") >= first.count(",") else ","
+        read = csv_rows(lines, delimiter=delimiter)
+    except UnreadableCSV as exc:
+        raise ReferenceRefused(str(exc)) from None
+    rows = [(number, cells) for number, cells in enumerate(read, start=1) if any(cell.strip() for cell in cells)]
     if rows and not _NUMBER.match(rows[0][1][0].strip().strip('"')):
         rows = rows[1:]  # the header: «kommunenummer;år;innbyggertall», «region;år;Personer», …
     return rows
@@ -239,15 +241,6 @@ def populations_import_csv(*, text: str, user, request=None) -> list[PopulationL
     audit_record(action=AuditAction.CREATE, object_type="population_import", request=request, user=user,
                  role=Role.ADMIN, object_id=" ".join(f"{k}={v}" for k, v in counts.items()))  # fmt: skip
     return results
-
-
-def read_upload(raw: bytes) -> str:
-    """The text of an uploaded file: UTF-8 (with or without a BOM), else Windows-1252, which older
-    Excel and SSB's «ISO-8859-1» exports use."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
 
 
 # --- staffing ----------------------------------------------------------------------------------------

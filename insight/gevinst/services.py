@@ -6,9 +6,7 @@ row under its kommune (it names no one)."""
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -40,6 +38,7 @@ from patients import national_id
 from patients.access import require
 from patients.models import Patient
 from patients.selectors import records_by_national_id, visible_patients
+from tenants.csv_input import UnreadableCSV, csv_lines, csv_rows
 from tenants.errors import Refused
 from tenants.models import AuditAction, Municipality
 from tenants.norwegian import date_text
@@ -353,10 +352,13 @@ def _columns(heading: list[str]) -> list[str]:
 
 
 def _rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    lines = (text or "").lstrip("\ufeff").splitlines()
+    try:
+        lines = csv_lines(text)
+        rows = csv_rows(lines, delimiter=";")
+    except UnreadableCSV as exc:
+        raise GevinstRefused([("file", str(exc))]) from None
     if not lines or not lines[0].strip():
         raise GevinstRefused([("file", f"filen er tom; første linje skal være overskriften {';'.join(CSV_HEADER)}")])
-    rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=";"))
     columns = _columns(rows[0])
     return columns, [(n, row) for n, row in enumerate(rows[1:], start=2) if any(cell.strip() for cell in row)]
 

@@ -39,6 +39,7 @@ from patients.services.equipment import (
     kit_for,
 )
 from tenants.api_input import read_capped
+from tenants.csv_input import read_upload
 from tenants.models import AuditAction, Centre
 from tenants.services import audit_record, audit_record_many
 
@@ -211,11 +212,9 @@ class CSVParser(BaseParser):
     media_type = "text/csv"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        raw = read_capped(stream)  # at most DATA_UPLOAD_MAX_MEMORY_SIZE, else a 400
-        try:
-            return raw.decode("utf-8-sig")
-        except UnicodeDecodeError:  # Excel on Windows saves CSV as Windows-1252 (å in «Blodtrykksmåler»)
-            return raw.decode("cp1252", errors="replace")
+        # At most DATA_UPLOAD_MAX_MEMORY_SIZE, else a 400; Excel on Windows saves CSV as Windows-1252
+        # (å in «Blodtrykksmåler»). What the text holds that cannot be read or stored, the import refuses.
+        return read_upload(read_capped(stream))
 
 
 class PlainTextParser(CSVParser):

@@ -14,9 +14,7 @@ EquipmentRefused (a 400, message in Norwegian); a user without the role gets Equ
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from patients.access import (
 )
 from patients.models import Device, DeviceLoan, DeviceState, DeviceType, Diagnosis, Kit, Patient
 from patients.selectors import serving_centres, visible_patients
+from tenants.csv_input import UnreadableCSV, csv_lines, csv_rows
 from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Centre
 from tenants.norwegian import date_text
@@ -142,12 +141,16 @@ class ImportLine:
 
 
 def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
-    """(line number, cells) of a CSV with a `type,model,serial` header; `;` too (Norwegian Excel)."""
-    lines = (text or "").lstrip("\ufeff").splitlines()
-    if not lines:
-        raise EquipmentRefused("Filen er tom; første linje skal være overskriften type,model,serial.")
-    delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
-    rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
+    """(line number, cells) of a CSV with a `type,model,serial` header; `;` too (Norwegian Excel). A file
+    that cannot be read to its end, or holds a NUL, is refused naming the line."""
+    try:
+        lines = csv_lines(text)
+        if not lines:
+            raise EquipmentRefused("Filen er tom; første linje skal være overskriften type,model,serial.")
+        delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
+        rows = csv_rows(lines, delimiter=delimiter)
+    except UnreadableCSV as exc:
+        raise EquipmentRefused(str(exc)) from None
     if [cell.strip().lower() for cell in rows[0]] != CSV_HEADER:
         raise EquipmentRefused(f"Linje 1 må være overskriften type,model,serial (fikk «{lines[0][:80]}»).")
     return [(number, row) for number, row in enumerate(rows[1:], start=2) if any(cell.strip() for cell in row)]

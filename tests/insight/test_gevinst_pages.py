@@ -11,6 +11,7 @@ import io
 import openpyxl
 import pypdf
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from insight.figures import DIFFERENCING, SMALL
@@ -288,3 +289,38 @@ def test_the_import_keeps_the_valid_lines_and_says_what_is_wrong_with_the_bad_on
     assert "registrert fra før" in again.context["results"][0].reason
     wrong = client.post("/innsikt/gevinst/import/", {"municipality": world.m.gjerdrum.pk, "text": "a;b\n1;2"})
     assert "linje 1 må være overskriften" in wrong.content.decode().lower()
+
+
+HEADING = (
+    "fodselsnummer;type;fra;til;hjemmesykepleie_timer_per_uke;praktisk_bistand_timer_per_uke;"
+    "korttidsopphold_dogn;legevaktkontakter;sykehusinnleggelser;liggedogn;fastlegekonsultasjoner"
+)
+
+
+def _import_upload(world, login, content: bytes):
+    upload = SimpleUploadedFile("epj.csv", content, content_type="text/csv")
+    client = login(world.u.coordinator)
+    return client.post("/innsikt/gevinst/import/", {"municipality": world.m.gjerdrum.pk, "file": upload})
+
+
+def test_the_import_refuses_an_uploaded_file_with_a_nul_character_naming_its_line(world, login):
+    patient = PatientFactory(municipality=world.m.gjerdrum, name="Importert", national_id=synthetic_national_id())
+    lines = [
+        HEADING,
+        f"{patient.national_id};null-punkt;2026-01-01;2026-03-31;1;1;0;0;0;0;1",
+        f"{patient.national_id[:6]}\x00;6;2026-04-01;2026-09-30;1;1;0;0;0;0;1",
+    ]
+    response = _import_upload(world, login, "\n".join(lines).encode())
+    assert response.status_code == 200 and response.context["results"] is None
+    assert "Linje 3 inneholder et NUL-tegn (\\u0000), som ikke kan lagres." in response.content.decode()
+    assert not ServiceUse.objects.filter(patient=patient).exists()
+
+
+def test_the_import_refuses_a_file_whose_stray_quote_runs_past_the_field_limit(world, login):
+    patient = PatientFactory(municipality=world.m.gjerdrum, name="Importert", national_id=synthetic_national_id())
+    line = f"{patient.national_id};null-punkt;2026-01-01;2026-03-31;1;1;0;0;0;0;1"
+    content = "\n".join([HEADING, line, '"' + line, *[line] * 3_000])  # some 190 KB after the quote
+    response = _import_upload(world, login, content.encode())
+    assert response.status_code == 200 and response.context["results"] is None
+    assert "Filen kunne ikke leses som CSV (linje 3): et felt er lengre enn 131" in response.content.decode()
+    assert not ServiceUse.objects.filter(patient=patient).exists()

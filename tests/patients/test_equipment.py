@@ -144,6 +144,25 @@ def test_it_reads_a_semicolon_csv_and_refuses_a_file_without_the_header(world):
         devices_import_csv(centre=world.centres.ovre, user=world.u.admin, text="vekt,Seca,V-8\n")
 
 
+def test_it_refuses_a_csv_with_a_nul_character_naming_its_line_and_stores_nothing(world, login):
+    body = b"type,model,serial\nvekt,Seca,V-1\nvekt,Se\x00ca,V-2\n"
+    response = login(world.u.nurse).post("/api/v1/devices/import/", body, content_type="text/csv")
+    assert response.status_code == 400, response.content
+    assert response.json() == {"detail": "Linje 3 inneholder et NUL-tegn (\\u0000), som ikke kan lagres."}
+    assert not Device.objects.filter(serial__in=["V-1", "V-2"]).exists()
+    with pytest.raises(EquipmentRefused, match="Linje 2 inneholder et NUL-tegn"):
+        devices_import_csv(centre=world.centres.ovre, user=world.u.admin, text="type,model,serial\nvekt,\x00,V-3\n")
+
+
+def test_it_refuses_a_csv_whose_stray_quote_runs_past_the_field_limit_naming_the_line(world, login):
+    rest = "".join(f"vekt,Seca,V-{n}\n" for n in range(3, 12_000))  # some 170 KB after the quote
+    body = 'type,model,serial\nvekt,Seca,V-1\nvekt,"Seca,V-2\n' + rest
+    response = login(world.u.nurse).post("/api/v1/devices/import/", body, content_type="text/csv")
+    assert response.status_code == 400, response.content[:500]
+    assert response.json()["detail"].startswith("Filen kunne ikke leses som CSV (linje 3): et felt er lengre enn 131")
+    assert not Device.objects.filter(serial="V-1").exists()
+
+
 # --- loans --------------------------------------------------------------------------------------
 
 

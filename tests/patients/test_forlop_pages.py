@@ -4,6 +4,7 @@ oppstart as a form, with its errors next to the field and the service's refusal 
 import datetime
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from patients.models import (
@@ -419,6 +420,16 @@ def test_it_imports_a_csv_with_a_result_per_line(world, login):
     assert response.status_code == 200 and "Registrert" in body and "ukjent enhetstype «brødrister»" in body
     missing = login(world.u.nurse).post("/utstyr/import/", {"import-centre": world.centres.ovre.pk})
     assert 'id="id_import-file_error">Velg en CSV-fil, eller lim inn linjene.' in _text(missing)
+
+
+def test_it_refuses_an_uploaded_csv_with_a_nul_character_saying_on_which_line(world, login):
+    upload = SimpleUploadedFile("utstyr.csv", b"type,model,serial\nvekt,Seca,V-1\nvekt,Se\x00ca,V-2\n")
+    response = login(world.u.nurse).post(
+        "/utstyr/import/", {"import-centre": world.centres.ovre.pk, "import-file": upload}
+    )
+    assert response.status_code == 200
+    assert "Linje 3 inneholder et NUL-tegn (\\u0000), som ikke kan lagres." in _text(response)
+    assert not Device.objects.filter(serial__in=["V-1", "V-2"]).exists()
 
 
 def test_it_takes_a_device_back_and_cleans_it(world, login):

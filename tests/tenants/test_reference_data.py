@@ -144,6 +144,19 @@ def test_an_empty_file_or_someone_not_an_admin_is_refused(world):
     assert not Population.objects.exists()
 
 
+def test_a_file_with_a_nul_character_or_a_quote_left_open_is_refused_naming_the_line(world, login):
+    with pytest.raises(ReferenceRefused, match=r"^Linje 3 inneholder et NUL-tegn \(\\u0000\), som ikke kan lagres\.$"):
+        populations_import_csv(text="kommunenummer;år;innbyggertall\n3230;2026;7512\n3238;20\x0026;1\n",
+                               user=world.u.admin)  # fmt: skip
+    left_open = 'kommunenummer;år;innbyggertall\n3230;2026;7512\n"3238;2026;15600\n' + "3209;2026;42000\n" * 10_000
+    with pytest.raises(ReferenceRefused, match=r"^Filen kunne ikke leses som CSV \(linje 3\): et felt er lengre enn"):
+        populations_import_csv(text=left_open, user=world.u.admin)
+    upload = SimpleUploadedFile("07459.csv", b"kommunenummer;\x00r;innbyggertall\n3230;2026;7512\n")
+    page = login(world.u.admin).post("/admin/tenants/population/import/", {"file": upload})
+    assert page.status_code == 200 and "Linje 1 inneholder et NUL-tegn" in page.content.decode()
+    assert not Population.objects.exists()
+
+
 # --- staffing --------------------------------------------------------------------------------------
 
 

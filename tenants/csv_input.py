@@ -1,0 +1,81 @@
+"""What every CSV import reads a file through: its text, its lines and its rows.
+
+The importers (the device register's, the gevinst's from an EPJ extract, the innbyggertall's from SSB)
+read a file a user uploaded or an API client sent. `read_upload` makes its text (UTF-8 with or without
+a BOM, else Windows-1252), `csv_lines` its lines and `csv_rows` the cells of each line. A file that
+cannot be read to its end (a field longer than the csv module's limit, as a stray opening quote makes
+of the rest of the file) or that holds what PostgreSQL cannot store (a NUL character, half a surrogate
+pair) raises `UnreadableCSV`, in Norwegian naming the line; each importer raises it as its own refusal
+(a 400 in the API, the form's error on the page), so nothing of such a file is stored.
+
+In tenants, the lowest layer, so that every app's importer reads files the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from tenants.norwegian import grouped
+
+# PostgreSQL stores neither NUL nor half a UTF-16 surrogate pair ("\ud800" alone is valid JSON; a
+# whole pair has become one character by the time it is parsed). tenants.api_input checks API bodies by it.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class UnreadableCSV(ValueError):
+    """The file cannot be read as CSV, or holds a character that cannot be stored: the message says
+    what and on which line (Norwegian, safe to show)."""
+
+
+def read_upload(raw: bytes) -> str:
+    """The text of an uploaded file: UTF-8 (with or without a BOM), else Windows-1252, which older
+    Excel and SSB's «ISO-8859-1» exports use."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _unstorable(number: int, line: str) -> UnreadableCSV:
+    if "\x00" in line:
+        return UnreadableCSV(f"Linje {number} inneholder et NUL-tegn (\\u0000), som ikke kan lagres.")
+    return UnreadableCSV(
+        f"Linje {number} inneholder et halvt tegn (\\ud800–\\udfff uten sin andre halvdel), som ikke kan lagres."
+    )
+
+
+def csv_lines(text: str) -> list[str]:
+    """The lines of the file, a BOM left out; the first line with a character that cannot be stored
+    is refused by its number."""
+    lines = (text or "").lstrip("\ufeff").splitlines()
+    if UNSTORABLE.search(text or ""):
+        for number, line in enumerate(lines, start=1):
+            if UNSTORABLE.search(line):
+                raise _unstorable(number, line)
+    return lines
+
+
+def csv_rows(lines: list[str], *, delimiter: str) -> list[list[str]]:
+    """The cells of each row of `lines` (from `csv_lines`). A row the csv module cannot read is refused
+    by the line it begins on."""
+    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)
+    rows: list[list[str]] = []
+    read = 0  # the lines the rows so far took up (a quoted cell may hold a line break)
+    try:
+        for row in reader:
+            rows.append(row)
+            read = reader.line_num
+    except csv.Error as exc:
+        raise UnreadableCSV(f"Filen kunne ikke leses som CSV (linje {read + 1}): {_reason(exc)}") from None
+    return rows
+
+
+def _reason(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return (
+            f'et felt er lengre enn {grouped(csv.field_size_limit())} tegn. Står det et anførselstegn (") '
+            "som ikke er lukket?"
+        )
+    return str(exc)
