@@ -4,7 +4,8 @@ from billing import api
 
 
 class MonthConverter:
-    """YYYY-MM; a month that is not one (2026-13) is refused by Month.parse with a Norwegian message."""
+    """YYYY-MM; a month that is not one (2026-13), or outside the years billed (0001-01), is refused by
+    Month.parse with a Norwegian message (a 400 naming `month`)."""
 
     regex = r"\d{4}-\d{2}"
 

@@ -45,8 +45,11 @@ class Span(Protocol):
     def end(self) -> datetime.date: ...
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # the years billed: a month outside is no page (404) and no API month (400)
+
+
 class MonthError(ValueError):
-    """A month given as text that is not YYYY-MM (message in Norwegian)."""
+    """A month given as text that is not YYYY-MM, or not within FIRST_YEAR–LAST_YEAR (message in Norwegian)."""
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,18 @@ class Month:
 
     @classmethod
     def parse(cls, text: str) -> Month:
+        """The month of «ÅÅÅÅ-MM», within the years billed (so its previous and next months are dates too)."""
         try:
             year, month = (int(part) for part in str(text).split("-"))
-            return cls(datetime.date(year, month, 1))
+            first = datetime.date(year, month, 1)
         except (ValueError, TypeError):
             raise MonthError(f"«{text}» er ikke en måned på formen ÅÅÅÅ-MM (for eksempel 2026-10).") from None
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise MonthError(
+                f"«{text}» er utenfor årene plattformen fakturerer: "
+                f"velg en måned fra {FIRST_YEAR}-01 til {LAST_YEAR}-12."
+            )
+        return cls(first)
 
     @classmethod
     def of(cls, day: datetime.date) -> Month:

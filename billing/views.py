@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.generic import TemplateView, View
 
 from billing import exports, presentation
-from billing.calculation import Month, MonthError
+from billing.calculation import FIRST_YEAR, LAST_YEAR, Month, MonthError
 from billing.forms import PriceModelForm, SimulationForm
 from billing.models import LockedMonth, PriceModel
 from billing.selectors import (
@@ -41,17 +41,13 @@ from tenants.norwegian import kr
 from tenants.selectors import centre_of
 from tenants.services import audit_record, audit_record_many
 
-FIRST_YEAR, LAST_YEAR = 2000, 2100  # months outside are not the platform's (and a 404)
-
 
 def parse_month(text: str) -> Month:
+    """The month of a page's address; one that is not a month, or outside the years billed, is a 404."""
     try:
-        month = Month.parse(text)
+        return Month.parse(text)
     except MonthError:
         raise Http404 from None
-    if not FIRST_YEAR <= month.first.year <= LAST_YEAR:
-        raise Http404
-    return month
 
 
 def this_month() -> Month:

@@ -51,6 +51,19 @@ def test_locking_by_api_then_again_is_a_400_that_says_why(priced, login):
     assert client.get("/api/v1/billing/months/2026-13/").status_code == 400
 
 
+def test_a_month_outside_the_billed_years_is_a_400_naming_the_month(priced, login):
+    client = login(priced.u.finance)
+    for month in ("0001-01", "1999-12", "9999-12"):
+        for response in (client.get(f"/api/v1/billing/months/{month}/"),
+                         client.post(f"/api/v1/billing/months/{month}/lock/")):  # fmt: skip
+            assert response.status_code == 400, response.content
+            assert response.json() == {
+                "month": f"«{month}» er utenfor årene plattformen fakturerer: velg en måned fra 2000-01 til 2100-12."
+            }
+    assert client.get("/api/v1/billing/months/2000-01/").status_code == 200
+    assert client.get("/api/v1/billing/months/2100-12/").status_code == 200
+
+
 def test_a_kommunes_finance_sees_only_their_own_kommune_and_no_patient(priced, login):
     okonomi = UserFactory(username="okonomi_gjerdrum")
     MembershipFactory(user=okonomi, role="finance", municipality=priced.m.gjerdrum)

@@ -172,3 +172,9 @@ def test_a_month_as_text():
     assert str(Month.parse("2026-02")) == "2026-02" and Month.parse("2028-02").days == 29
     with pytest.raises(MonthError, match="ÅÅÅÅ-MM"):
         Month.parse("2026-13")
+    for outside in ("0001-01", "1999-12", "2101-01", "9999-12"):  # 0001-01's previous, 9999-12's end overflow
+        with pytest.raises(MonthError, match="fra 2000-01 til 2100-12"):
+            Month.parse(outside)
+    assert (
+        Month.parse("2100-12").end == datetime.date(2101, 1, 1) and str(Month.parse("2000-01").previous()) == "1999-12"
+    )

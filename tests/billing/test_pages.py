@@ -286,6 +286,18 @@ def test_a_simulation_needs_a_month_that_is_over(priced, login):
     assert PriceModel.objects.count() == 1
 
 
+def test_a_month_outside_the_billed_years_is_an_error_by_its_field(priced, login):
+    for month in ("9999-12", "0001-01"):
+        data = price_form("sim", valid_from=month, action="simulate")
+        response = login(priced.u.finance).post("/billing/prismodell/", data)
+        assert response.status_code == 200
+        message = f"«{month}» er utenfor årene plattformen fakturerer: velg en måned fra 2000-01 til 2100-12."
+        assert f'id="id_sim-valid_from_error">{message}' in response.content.decode()
+        saved = login(priced.u.admin).post("/billing/prismodell/", price_form(valid_from=month))
+        assert saved.status_code == 200 and f'id="id_valid_from_error">{message}' in saved.content.decode()
+    assert PriceModel.objects.count() == 1
+
+
 @pytest.mark.parametrize("who", ["finance", "okonomi_gjerdrum", "admin"])
 def test_it_computes_a_simulation_and_writes_no_row(priced, login, okonomi_gjerdrum, who):
     user = okonomi_gjerdrum if who == "okonomi_gjerdrum" else getattr(priced.u, who)
