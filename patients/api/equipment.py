@@ -3,6 +3,7 @@
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -90,6 +91,8 @@ def _register_centre(user, slug: str = "") -> Centre:
     if slug:
         centres = centres.filter(slug=slug)
     found = list(centres[:2])
+    if slug and not found:  # another centre's register is not there for this user, like a missing one
+        raise NotFound(f"Fant ikke senteret «{slug}» blant sentrene du arbeider ved.")
     if not found:
         raise EquipmentRoleRequired("Bare sykepleiere og administratorer ved et senter har et utstyrsregister.")
     if len(found) > 1:

@@ -344,6 +344,23 @@ def test_it_hides_another_centres_device(world, login, step):
     assert list(devices_for(world.u.nurse_agder)) == []
 
 
+def test_another_centres_register_is_not_found_like_a_centre_that_does_not_exist(world, login):
+    """Naming another centre (or none that exists) in a register request is a 404, as its devices
+    are; with no centre named, a user without a register is told so (403)."""
+    nurse = login(world.u.nurse)
+    for slug in ("agder", "finnes-ikke"):
+        device = {"type": "pulsoksymeter", "serial": "X-1", "centre": slug}
+        kit = {"name": "Sett", "device_types": ["pulsoksymeter"], "centre": slug}
+        for path, body in (("/api/v1/devices/", device), ("/api/v1/kits/", kit)):
+            response = nurse.post(path, body, "application/json")
+            assert response.status_code == 404, (path, slug, response.content)
+        imported = nurse.post(f"/api/v1/devices/import/?centre={slug}", "pulsoksymeter,Nonin,X-2", "text/csv")
+        assert imported.status_code == 404, (slug, imported.content)
+    assert not Device.objects.filter(serial__in=["X-1", "X-2"]).exists()
+    assert login(world.u.coordinator).post("/api/v1/devices/", {"type": "pulsoksymeter", "serial": "X-3"},
+                                           "application/json").status_code == 403  # fmt: skip
+
+
 def test_it_hides_a_patient_outside_the_scope_when_lending(world, login):
     _device(world, "OX-1")
     response = _lend(login(world.u.coordinator), world.p.nannestad, "OX-1")
