@@ -3,7 +3,7 @@ and handling it, with the handle page's rules and answers (triage.services: the 
 for a handling that cannot be taken as asked, 403 for who is not the patient's nurse; an alert outside
 the scope is a 404 from triage.selectors.get_alert_for)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from tenants.models import AuditAction
 from tenants.services import audit_record_many
 from triage import services
-from triage.models import Alert, ContactAction, JournalNote
+from triage.models import Alert, AlertColour, AlertStatus, ContactAction, JournalNote
 from triage.selectors import alerts_for_list, get_alert_for, with_findings
 
 
@@ -54,28 +54,29 @@ class AlertOutSerializer(serializers.ModelSerializer):
         return {"number": alert.municipality.number, "name": alert.municipality.name}
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("status", str, description="open eller closed"),
-        OpenApiParameter("municipality", str, description="Kommunenummer"),
-        OpenApiParameter("colour", str, description="yellow eller red"),
-        OpenApiParameter("patient", str, description="Pasientens UUID"),
-    ]
-)
+class AlertFilterIn(serializers.Serializer):
+    """The list's filters: a wrong one is a 400 naming it, not an empty list an integration would
+    read as «no alerts»."""
+
+    status = serializers.ChoiceField(choices=AlertStatus.choices, required=False)
+    municipality = serializers.RegexField(r"^\d{4}$", required=False, error_messages={
+        "invalid": "Et kommunenummer har fire sifre."})  # fmt: skip
+    colour = serializers.ChoiceField(choices=AlertColour.choices, required=False)
+    patient = serializers.UUIDField(required=False)
+
+
+@extend_schema(parameters=[AlertFilterIn])
 class AlertListAPI(generics.ListAPIView):
     """Alerts in the user's scope, red before yellow, oldest first within a colour."""
 
     serializer_class = AlertOutSerializer
 
     def get_queryset(self):
-        params = self.request.query_params
-        return alerts_for_list(
-            self.request.user,
-            status=params.get("status", ""),
-            municipality=params.get("municipality", ""),
-            colour=params.get("colour", ""),
-            patient=params.get("patient", ""),
-        ).order_by("-colour", "opened_at", "id")  # "red" > "yellow" alphabetically: red first
+        given = AlertFilterIn(data={k: v for k, v in self.request.query_params.items() if v != ""})
+        given.is_valid(raise_exception=True)
+        filters = {key: str(value) for key, value in given.validated_data.items()}
+        # "red" > "yellow" alphabetically: red first
+        return alerts_for_list(self.request.user, **filters).order_by("-colour", "opened_at", "id")
 
     def paginate_queryset(self, queryset):
         page = with_findings(super().paginate_queryset(queryset))  # each alert's readings and answers

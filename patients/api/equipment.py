@@ -1,7 +1,7 @@
 """The equipment API: the centre's device register, kits, the CSV import, returns and a patient's loans."""
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import BaseParser
@@ -85,6 +85,10 @@ class DeviceInSerializer(serializers.Serializer):
     centre = serializers.SlugField(required=False, help_text="Senterets slug, når du arbeider ved flere sentre")
 
 
+# A centre named in the request that is not one of the user's (or none at all): as its devices are.
+CENTRE_NOT_FOUND = OpenApiResponse(description="Senteret som er oppgitt (centre), er ikke blant brukerens")
+
+
 def _register_centre(user, slug: str = "") -> Centre:
     """The centre whose register the request is about: the user's only one, or the one named."""
     centres = Centre.objects.filter(id__in=register_centre_ids(user))
@@ -134,7 +138,7 @@ class DeviceListAPI(generics.ListAPIView):
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "patients": getattr(self, "shown_patients", set())}
 
-    @extend_schema(request=DeviceInSerializer, responses={201: DeviceOutSerializer})
+    @extend_schema(request=DeviceInSerializer, responses={201: DeviceOutSerializer, 404: CENTRE_NOT_FOUND})
     def post(self, request):
         given = DeviceInSerializer(data=request.data)
         given.is_valid(raise_exception=True)
@@ -196,7 +200,7 @@ class KitListAPI(generics.ListAPIView):
     def get_queryset(self):
         return kits_for(self.request.user).order_by("centre__name", "name", "id")
 
-    @extend_schema(request=KitInSerializer, responses={201: KitOutSerializer})
+    @extend_schema(request=KitInSerializer, responses={201: KitOutSerializer, 404: CENTRE_NOT_FOUND})
     def post(self, request):
         given = KitInSerializer(data=request.data)
         given.is_valid(raise_exception=True)
@@ -233,7 +237,7 @@ class DeviceImportAPI(APIView):
     @extend_schema(
         request={"text/csv": {"type": "string"}},
         parameters=[OpenApiParameter("centre", str, description="Senterets slug, når du arbeider ved flere")],
-        responses={200: dict},
+        responses={200: dict, 404: CENTRE_NOT_FOUND},
     )
     def post(self, request):
         if not isinstance(request.data, str):
