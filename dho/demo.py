@@ -86,6 +86,7 @@ from tenants import persons
 from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, PersonBinding, Role
 from tenants.reference import population_set, staffing_end, staffing_save
 from tenants.rls import system_scope
+from tenants.services import agreement_save
 
 DEMO_PASSWORD = "demo"  # noqa: S105 – documented demo password, only ever set with DEBUG on
 AGREEMENTS_FROM = datetime.date(2024, 1, 1)
@@ -1020,11 +1021,10 @@ def seed_demo() -> DemoSummary:
         for number, follow_up_by in [(n, FollowUpBy.CENTRE) for n in spec["followed_by_centre"]] + [
             (n, FollowUpBy.MUNICIPALITY) for n in spec["own_follow_up"]
         ]:
-            Agreement.objects.get_or_create(
-                centre=centre,
-                municipality=municipalities[number],
-                defaults={"follow_up_by": follow_up_by, "valid_from": AGREEMENTS_FROM},
-            )
+            if not Agreement.objects.filter(centre=centre, municipality=municipalities[number]).exists():
+                agreement = Agreement(centre=centre, municipality=municipalities[number], follow_up_by=follow_up_by,
+                                      valid_from=AGREEMENTS_FROM)  # fmt: skip
+                agreement_save(agreement=agreement)  # the one rule: no other centre's kommune
     users = {}
     for username, first, last, role, where, staff in LOGINS:
         users[username] = _user(username, first, last, staff=staff)

@@ -56,6 +56,7 @@ from tenants.reference import (
 from tenants.selectors import (
     ACCESS_OBJECT_LABELS,
     admin_centres,
+    agreement_municipalities,
     centre_served_municipalities,
     login_method_label,
     reference_centres,
@@ -63,6 +64,8 @@ from tenants.selectors import (
     visible_audit_events,
 )
 from tenants.services import (
+    agreement_refusal,
+    agreement_save,
     audit_record,
     membership_end,
     membership_give,
@@ -281,23 +284,15 @@ class AgreementForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        municipality, start = data.get("municipality"), data.get("valid_from")
-        if municipality is None or start is None or data.get("centre") is None:
+        municipality, start, centre = data.get("municipality"), data.get("valid_from"), data.get("centre")
+        if municipality is None or start is None or centre is None:
             return data
-        end = data.get("valid_to")
-        # A kommune is followed up by one centre at a time: another centre's overlapping agreement
-        # would open its patients to this centre's nurses.
-        overlapping = Agreement.objects.filter(municipality=municipality).exclude(centre=data["centre"])
-        overlapping = overlapping.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=start))
-        if end is not None:
-            overlapping = overlapping.filter(valid_from__lte=end)
-        if overlapping.exists():
-            self.add_error(
-                "municipality",
-                _("{kommune} har en samarbeidsavtale med et annet oppfølgingssenter i samme periode.").format(
-                    kommune=municipality.name
-                ),
-            )
+        # A kommune is followed up by one centre at a time: another centre's host, or its overlapping
+        # agreement, would open its patients to this centre's nurses (the service refuses it too).
+        refusal = agreement_refusal(centre=centre, municipality=municipality, valid_from=start,
+                                    valid_to=data.get("valid_to"), apart_from=self.instance)  # fmt: skip
+        if refusal:
+            self.add_error("municipality", refusal)
         return data
 
 
@@ -317,7 +312,16 @@ class AgreementAdmin(OneRowAtATime, CentreAdminManage, admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "centre":
             kwargs["queryset"] = _centres(request)
+        elif db_field.name == "municipality":
+            kwargs["queryset"] = agreement_municipalities(_centres(request))
+            kwargs["error_messages"] = {"invalid_choice": _(
+                "Velg en kommune i listen. Vertskommunen til et annet oppfølgingssenter kan ikke ha "
+                "samarbeidsavtale med senteret ditt."
+            )}  # fmt: skip
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        agreement_save(agreement=obj)
 
 
 class MembershipForm(forms.ModelForm):

@@ -136,6 +136,14 @@ def admin_centres(user) -> QuerySet[Centre]:
     return Centre.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
 
 
+def agreement_municipalities(centres: QuerySet[Centre]) -> QuerySet[Municipality]:
+    """The kommuner a samarbeidsavtale of these centres may name: every kommune but another centre's
+    host, which is that centre's throughout (tenants.services.agreement_refusal; a kommune under
+    another centre's agreement is offered, since a period after that agreement may be agreed)."""
+    others = Centre.objects.exclude(pk__in=centres.values("pk"))
+    return Municipality.objects.exclude(pk__in=others.values("host_id"))
+
+
 def visible_municipalities(user) -> QuerySet[Municipality]:
     """Municipalities whose patients this user may list (filters, dropdowns)."""
     return Municipality.objects.filter(id__in=user_scope(user).municipality_ids)

@@ -5,17 +5,20 @@ own lists, tenants/admin.py)."""
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from knox.models import AuthToken
 
 from tenants.bulk import bulk_insert
-from tenants.models import AuditAction, AuditEvent, LoginMethod, Membership, Role
+from tenants.errors import Refused
+from tenants.models import Agreement, AuditAction, AuditEvent, Centre, LoginMethod, Membership, Municipality, Role
 from tenants.selectors import role_for_patient, user_scope
 from tenants.sessions import LOGIN_METHOD
 
@@ -311,3 +314,53 @@ def membership_give(*, membership, by, request=None):
 def membership_end(*, membership, by=None, request=None) -> None:
     """Ends a role: the row is deleted through the owner's function, which logs it."""
     membership.delete()
+
+
+# --- the centre admin: samarbeidsavtaler (tenants/admin.py, the demo's seed) -------------------------
+# An agreement is what a centre's nurses' scope and the database's wall are computed from
+# (tenants.selectors.user_scope, dho.scope): one that names another centre's kommune opens that
+# kommune's patients to this centre. Every agreement is saved through `agreement_save`.
+
+
+class AgreementRefused(Refused):
+    """The samarbeidsavtale would give a kommune's patients to a second centre (400; Norwegian)."""
+
+
+def agreement_refusal(*, centre: Centre, municipality: Municipality, valid_from: datetime.date,
+                      valid_to: datetime.date | None = None, apart_from: Agreement | None = None) -> str:  # fmt: skip
+    """ "" when the centre may have this agreement with the kommune, else what was wrong (Norwegian).
+    A kommune is followed up by one centre at a time: another centre's host kommune is that centre's
+    throughout (a host needs no agreement: its centre reaches it by `Centre.host`), and a kommune with
+    another centre's agreement in the same period is that centre's then. The centre's own host may
+    have a row of its own (billing reads it as the host's follow-up, billing.selectors.cover_for).
+    `apart_from`: the agreement being changed."""
+    if Centre.objects.filter(host=municipality).exclude(pk=centre.pk).exists():
+        return _("{kommune} er vertskommune for et annet oppfølgingssenter og følges opp av det.").format(
+            kommune=municipality.name
+        )
+    overlapping = Agreement.objects.filter(municipality=municipality).exclude(centre=centre)
+    if apart_from is not None and apart_from.pk is not None:
+        overlapping = overlapping.exclude(pk=apart_from.pk)
+    overlapping = overlapping.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=valid_from))
+    if valid_to is not None:
+        overlapping = overlapping.filter(valid_from__lte=valid_to)
+    if overlapping.exists():
+        return _("{kommune} har en samarbeidsavtale med et annet oppfølgingssenter i samme periode.").format(
+            kommune=municipality.name
+        )
+    return ""
+
+
+@transaction.atomic
+def agreement_save(*, agreement: Agreement) -> Agreement:
+    """Saves a new or changed samarbeidsavtale (the owner's function logs the row); refused
+    (`AgreementRefused`) when it would give the kommune to a second centre (`agreement_refusal`)."""
+    # One writer per kommune at a time, so two centres' agreements cannot both pass the check.
+    Municipality.objects.select_for_update().filter(pk=agreement.municipality_id).first()
+    refusal = agreement_refusal(centre=agreement.centre, municipality=agreement.municipality,
+                                valid_from=agreement.valid_from, valid_to=agreement.valid_to,
+                                apart_from=agreement)  # fmt: skip
+    if refusal:
+        raise AgreementRefused(refusal)
+    agreement.save()
+    return agreement

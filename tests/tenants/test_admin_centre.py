@@ -18,6 +18,8 @@ from measurements.services import integration_create
 from tenants import two_factor
 from tenants.activation import activation_code_issue
 from tenants.models import ActivationCode, Agreement, AuditEvent, Membership
+from tenants.selectors import user_scope
+from tenants.services import AgreementRefused, agreement_save
 from tests.conftest import second_factor_device
 from tests.factories import MembershipFactory, UserFactory
 
@@ -141,6 +143,60 @@ def test_the_admin_keeps_the_centres_agreements(world, login):
     foreign = add(world.centres.agder, world.m.ullensaker, "2030-01-01")
     assert foreign.status_code == 200 and not Agreement.objects.filter(municipality=world.m.ullensaker).exists()
     assert ("create", "tenants_agreement", "admin") in _events()
+
+
+def _add_agreement(client, centre, municipality, valid_from="2026-01-01"):
+    data = {"centre": centre.pk, "municipality": municipality.pk, "follow_up_by": "centre", "valid_from": valid_from}
+    return client.post("/admin/tenants/agreement/add/", data)
+
+
+def _offers(page: str, municipality) -> bool:
+    """Whether the form's kommune field offers this kommune."""
+    [field] = re.findall(r'<select name="municipality".*?</select>', page, re.S)
+    return re.search(rf'<option value="{municipality.pk}"[ >]', field) is not None
+
+
+def test_a_centre_admin_cannot_take_another_centres_host_kommune(world, login):
+    admin = login(world.u.admin)
+    page = admin.get("/admin/tenants/agreement/add/").content.decode()
+    assert _offers(page, world.m.gjerdrum) and _offers(page, world.m.grimstad)  # the overlap is told on saving
+    assert not _offers(page, world.m.arendal)  # Agder's host: never another centre's to offer
+    assert _offers(page, world.m.ullensaker)  # the centre's own host may have a row of its own
+    taken = _add_agreement(admin, world.centres.ovre, world.m.arendal)
+    assert taken.status_code == 200
+    assert "Velg en kommune i listen. Vertskommunen til et annet oppfølgingssenter" in taken.content.decode()
+    assert not Agreement.objects.filter(municipality=world.m.arendal).exists()
+    # Nothing of Arendal's reaches the centre: its nurse's scope, and the admin's choices of roles.
+    assert world.m.arendal.pk not in user_scope(world.u.nurse).municipality_ids
+    assert not _offers(admin.get("/admin/tenants/membership/add/").content.decode(), world.m.arendal)
+
+
+def test_the_refusal_of_a_host_kommune_names_it_where_it_can_be_chosen(world, login):
+    """An admin of both centres is offered both hosts: the form says why one centre may not have the other's."""
+    MembershipFactory(user=world.u.admin, role="admin", centre=world.centres.agder)
+    admin = login(world.u.admin)
+    assert _offers(admin.get("/admin/tenants/agreement/add/").content.decode(), world.m.arendal)
+    taken = _add_agreement(admin, world.centres.ovre, world.m.arendal)
+    assert "Arendal er vertskommune for et annet oppfølgingssenter" in taken.content.decode()
+    assert not Agreement.objects.filter(municipality=world.m.arendal).exists()
+    own = {"centre": world.centres.agder.pk, "municipality": world.m.arendal.pk, "follow_up_by": "municipality",
+           "valid_from": "2026-01-01"}  # fmt: skip
+    assert admin.post("/admin/tenants/agreement/add/", own).status_code == 302  # its own host: allowed
+    assert Agreement.objects.get(municipality=world.m.arendal).centre == world.centres.agder
+
+
+def test_every_agreement_goes_through_the_one_rule(world):
+    def save(centre, municipality, valid_from=datetime.date(2026, 1, 1), valid_to=None):
+        agreement = Agreement(centre=centre, municipality=municipality, follow_up_by="centre", valid_from=valid_from,
+                              valid_to=valid_to)  # fmt: skip
+        return agreement_save(agreement=agreement)
+
+    with pytest.raises(AgreementRefused, match="Arendal er vertskommune for et annet oppfølgingssenter"):
+        save(world.centres.ovre, world.m.arendal)
+    with pytest.raises(AgreementRefused, match="Grimstad har en samarbeidsavtale med et annet oppfølgingssenter"):
+        save(world.centres.ovre, world.m.grimstad)
+    assert save(world.centres.ovre, world.m.grimstad, datetime.date(2020, 1, 1), datetime.date(2023, 12, 31)).pk
+    assert not Agreement.objects.filter(municipality=world.m.arendal).exists()
 
 
 def _reading(patient, external_id):
