@@ -38,9 +38,9 @@ from billing.calculation import (
 from billing.models import Component, LockedLine, LockedMonth, PriceModel
 from patients.models import DeviceLoan, DeviceType, Patient, StatusChange
 from patients.selectors import visible_patients
-from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, Role
+from tenants.models import Agreement, Centre, FollowUpBy, Municipality, Role
 from tenants.norwegian import kr
-from tenants.selectors import populations_changed_since, populations_for
+from tenants.selectors import admin_centres, chosen_memberships, populations_changed_since, populations_for
 
 # --- who sees what --------------------------------------------------------------------------------
 
@@ -59,11 +59,12 @@ class FinanceView:
 
 
 def finance_views(user) -> list[FinanceView]:
-    """The centres whose allocation the user may read, as finance. Empty for everyone else."""
+    """The centres whose allocation the user may read, as finance (in a session acting for one
+    organisation, as that one's finance). Empty for everyone else."""
     if not getattr(user, "is_authenticated", False):
         return []
     views: dict[int, FinanceView] = {}
-    for m in Membership.objects.filter(user=user, role=Role.FINANCE).select_related("centre", "municipality"):
+    for m in chosen_memberships(user).filter(role=Role.FINANCE).select_related("centre", "municipality"):
         if m.centre is not None:
             views[m.centre.pk] = FinanceView(m.centre, None, can_lock=True)
             continue
@@ -87,17 +88,15 @@ def finance_view_for(user, centre_slug: str = "") -> FinanceView:
 
 def price_model_centres(user):
     """Centres whose price model the user may read (finance) or edit (the centre admin)."""
-    editable = Centre.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
+    editable = admin_centres(user)
     readable = {v.centre.pk for v in finance_views(user)} | set(editable.values_list("pk", flat=True))
     return Centre.objects.filter(pk__in=readable), set(editable.values_list("pk", flat=True))
 
 
 def coordinator_municipalities(user) -> set[int]:
-    return set(
-        Membership.objects.filter(user=user, role=Role.COORDINATOR, municipality__isnull=False).values_list(
-            "municipality_id", flat=True
-        )
-    )
+    """The kommuner the user is koordinator of (in a session acting for one organisation, that one)."""
+    coordinator = chosen_memberships(user).filter(role=Role.COORDINATOR, municipality__isnull=False)
+    return set(coordinator.values_list("municipality_id", flat=True))
 
 
 # --- the rows a month is computed from ------------------------------------------------------------

@@ -21,8 +21,8 @@ from django.db.models import Q
 from django.http import Http404
 
 from patients.access import page
-from tenants.models import Agreement, Centre, FollowUpBy, Membership, Municipality, Role
-from tenants.selectors import user_scope
+from tenants.models import Agreement, Centre, FollowUpBy, Municipality, Role
+from tenants.selectors import chosen_memberships, user_scope
 
 ALL_SECTIONS = frozenset({"capacity", "alarm_burden", "adherence", "funnel"})
 FINANCE_SECTIONS = frozenset({"capacity", "alarm_burden"})
@@ -82,7 +82,8 @@ def _centres_serving(municipality_id: int, *, own_follow_up: bool) -> list[Centr
 
 
 def insight_views(user) -> list[InsightView]:
-    """Every centre whose figures the user sees something of, by name; empty for everyone else."""
+    """Every centre whose figures the user sees something of, by name; empty for everyone else. A
+    session acting for one organisation («Velg virksomhet») sees that one's figures only."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
     views: dict[int, InsightView] = {}
@@ -90,7 +91,7 @@ def insight_views(user) -> list[InsightView]:
     def view_of(centre: Centre) -> InsightView:
         return views.setdefault(centre.pk, InsightView(centre))
 
-    for m in Membership.objects.filter(user=user).select_related("centre"):
+    for m in chosen_memberships(user).select_related("centre"):
         if m.centre is not None and m.role in CENTRE_ROLES:
             view = view_of(m.centre)
             view.add(followed_municipality_ids(m.centre), CENTRE_ROLES[m.role], m.role)

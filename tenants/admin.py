@@ -158,12 +158,9 @@ def _shown(model, name: str, label: str):
 
 
 def _is_centre_admin(request) -> bool:
+    """A staff user who is a centre's admin (in a session acting for one organisation, that one's)."""
     user = request.user
-    return (
-        user.is_active
-        and user.is_staff
-        and (user.is_superuser or user.memberships.filter(role=Role.ADMIN, centre__isnull=False).exists())
-    )
+    return user.is_active and user.is_staff and (user.is_superuser or admin_centres(user).exists())
 
 
 class CentreAdminAccess:

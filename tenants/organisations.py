@@ -3,9 +3,10 @@
 A user with roles at several centres or kommuner (a koordinator in Gjerdrum and in Nannestad, a
 nurse at a centre who is also a kommune's koordinator) picks one per session, right after the login,
 on `/virksomhet/`. The session's scope follows the choice: the memberships of the chosen centre or
-kommune are the only ones `tenants.selectors.user_scope` and the database's wall (`dho.scope`) count,
-so the pages, the API by session, the audit log's «role used» and row-level security all see one
-organisation. Switching is a click on the same page (no new password: the login stands), and every
+kommune are the only ones `tenants.selectors.chosen_memberships` gives (which `user_scope`, insight's,
+billing's and the admin's readings of the user's roles start from) and the database's wall
+(`dho.scope`) counts, so the pages, the API by session, the audit log's «role used» and row-level
+security all see one organisation. Switching is a click on the same page (no new password: the login stands), and every
 choice is audited (`organisation`, the chosen one's id). HelseID's multi-tenant rule says the same:
 the client itself must make sure a person acts only for an organisation they belong to.
 

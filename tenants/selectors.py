@@ -75,9 +75,11 @@ def _reached_by(m: Membership) -> set[int]:
     return set()
 
 
-def _chosen_memberships(user) -> QuerySet[Membership]:
+def chosen_memberships(user) -> QuerySet[Membership]:
     """The user's memberships, or in a session that chose an organisation (tenants/organisations.py:
-    the user carries the choice) those at it and the fastlege roles."""
+    the user carries the choice) those at it and the fastlege roles. What every reading of «which
+    roles does this user act in» starts from (the scope below, insight's and billing's views, the
+    centre admin's centres), so a page never reaches an organisation the session does not act for."""
     memberships = Membership.objects.filter(user=user)
     chosen = getattr(user, "_dho_organisation", None)
     if chosen is None:
@@ -88,7 +90,7 @@ def _chosen_memberships(user) -> QuerySet[Membership]:
 
 
 def _compute_scope(user) -> Scope:
-    memberships = list(_chosen_memberships(user).select_related("centre"))
+    memberships = list(chosen_memberships(user).select_related("centre"))
     granted: dict[int, set[str]] = {}
     for m in memberships:
         for municipality_id in _reached_by(m):
@@ -133,7 +135,9 @@ def hpr_number_of(user) -> str:
 
 
 def admin_centres(user) -> QuerySet[Centre]:
-    return Centre.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
+    """The centres the user is the admin of (in a session acting for one organisation, that one's)."""
+    admin_of = chosen_memberships(user).filter(role=Role.ADMIN, centre__isnull=False).values("centre_id")
+    return Centre.objects.filter(pk__in=admin_of)
 
 
 def agreement_municipalities(centres: QuerySet[Centre]) -> QuerySet[Municipality]:

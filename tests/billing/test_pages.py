@@ -340,3 +340,41 @@ def test_the_koordinator_gets_404_for_another_kommunes_basis(priced, login):
     for number in ("3238", "3209", "4202", "9999"):
         assert client.get(f"/billing/{OCT}/{number}/grunnlag/").status_code == 404
     assert not AuditEvent.objects.filter(object_type="billing_basis").exists()
+
+
+# --- a session that acts for one of several organisations («Velg virksomhet») ----------------------
+
+
+def _acts_for(client, kind: str, pk: int) -> None:
+    assert client.post("/virksomhet/", {"organisation": f"{kind}:{pk}"}).status_code == 302
+
+
+def test_the_basis_follows_the_organisation_the_session_acts_for(priced, login):
+    """A nurse at Øvre who is Grimstad's koordinator too gets Grimstad's basis only while acting for Grimstad."""
+    MembershipFactory(user=priced.u.nurse, role="coordinator", municipality=priced.m.grimstad)
+    client = login(priced.u.nurse)
+    _acts_for(client, "centre", priced.centres.ovre.pk)
+    assert client.get(f"/billing/{OCT}/4202/grunnlag/").status_code == 404
+    assert client.get("/billing/grunnlag/").status_code == 404
+    assert not AuditEvent.objects.filter(object_type="billing_basis").exists()
+    _acts_for(client, "municipality", priced.m.grimstad.pk)
+    assert client.get(f"/billing/{OCT}/4202/grunnlag/").status_code == 200
+    assert client.get("/billing/grunnlag/").url == f"/billing/{OCT}/4202/grunnlag/"
+
+
+def test_finance_and_the_price_model_follow_the_organisation_the_session_acts_for(priced, login):
+    """Finance at Øvre and in Grimstad, and Øvre's admin: acting for Grimstad, Øvre's months and its
+    price model are 404; acting for Øvre, Grimstad's (Agder's) months are."""
+    user = priced.u.finance
+    MembershipFactory(user=user, role="finance", municipality=priced.m.grimstad)
+    MembershipFactory(user=user, role="admin", centre=priced.centres.ovre)
+    client = login(user)
+    _acts_for(client, "municipality", priced.m.grimstad.pk)
+    assert client.get(f"/billing/{OCT}/?centre=agder").status_code == 200
+    for url in finance_urls():
+        assert client.get(url + "?centre=ovre").status_code == 404, url
+    assert client.get("/billing/prismodell/?centre=ovre").status_code == 404
+    _acts_for(client, "centre", priced.centres.ovre.pk)
+    assert client.get(f"/billing/{OCT}/?centre=ovre").status_code == 200
+    assert client.get(f"/billing/{OCT}/?centre=agder").status_code == 404
+    assert "Lagre versjonen" in client.get("/billing/prismodell/?centre=ovre").content.decode()

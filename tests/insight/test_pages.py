@@ -12,6 +12,7 @@ import pytest
 from insight.figures import DIFFERENCING, SMALL, WHOLE_CENTRE
 from insight.presentation import FILE_HEADER
 from tenants.models import AuditEvent
+from tests.factories import MembershipFactory
 from tests.insight.conftest import march
 
 PAGE = "/innsikt/"
@@ -199,3 +200,19 @@ def test_a_month_view_by_default_and_the_figures_of_the_leders_kommune(scenario,
     html = _html(client.get(PAGE, {"municipality": "3209"}))  # Ullensaker, the last twelve months
     assert "mars 2100" in html and "april 2099" in html
     assert f"{march(28):%d.%m.%Y}" in html
+
+
+def test_the_figures_follow_the_organisation_the_session_acts_for(world, login):
+    """A nurse at Øvre who is also Grimstad's koordinator sees, acting for Øvre, none of Grimstad's
+    figures (page, CSV, API by session, gevinst: 404 as outside any scope), and, acting for Grimstad,
+    none of Øvre's."""
+    MembershipFactory(user=world.u.nurse, role="coordinator", municipality=world.m.grimstad)
+    client = login(world.u.nurse)
+    paths = ("/innsikt/", "/innsikt/varsler.csv", "/api/v1/insight/", "/innsikt/gevinst/")
+    for organisation, shown, hidden in ((f"centre:{world.centres.ovre.pk}", "3230", "4202"),
+                                        (f"municipality:{world.m.grimstad.pk}", "4202", "3230")):  # fmt: skip
+        assert client.post("/virksomhet/", {"organisation": organisation}).status_code == 302
+        for path in paths:
+            assert client.get(path, {"municipality": hidden}).status_code == 404, (organisation, path)
+            assert client.get(path, {"municipality": shown}).status_code == 200, (organisation, path)
+        assert client.get("/innsikt/", {"centre": "ovre" if hidden == "3230" else "agder"}).status_code == 404

@@ -21,6 +21,7 @@ from patients.services import (
 )
 from tenants.configuration import AUDITED_TABLES
 from tenants.models import AuditEvent
+from tests.factories import MembershipFactory
 
 TODAY = timezone.localdate
 
@@ -92,6 +93,19 @@ def test_it_lets_only_the_centres_nurses_and_admins_keep_the_register(world, log
     assert not Device.objects.exists()
     with pytest.raises(EquipmentRoleRequired):
         device_register(centre=world.centres.ovre, user=getattr(world.u, role), type="vekt", serial="V-1")
+
+
+def test_the_register_is_the_one_of_the_centre_the_session_acts_for(world, login):
+    """A nurse at both centres who chose Øvre («Velg virksomhet») keeps Øvre's register only."""
+    MembershipFactory(user=world.u.nurse, role="nurse", centre=world.centres.agder)
+    _device(world, "OX-A", centre=world.centres.agder)
+    client = login(world.u.nurse)
+    client.post("/virksomhet/", {"organisation": f"centre:{world.centres.ovre.pk}"})
+    registered = client.post("/api/v1/devices/", {"type": "vekt", "serial": "V-1"}, "application/json")
+    assert registered.status_code == 201 and registered.json()["centre"] == "ovre"  # no «which centre?»
+    agder = client.post("/api/v1/devices/", {"type": "vekt", "serial": "V-2", "centre": "agder"}, "application/json")
+    assert agder.status_code == 403
+    assert [d["serial"] for d in client.get("/api/v1/devices/").json()["results"]] == ["V-1"]
 
 
 def test_it_imports_a_csv_and_keeps_the_good_lines_around_a_bad_one(world, login):

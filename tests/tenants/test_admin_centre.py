@@ -199,6 +199,19 @@ def test_every_agreement_goes_through_the_one_rule(world):
     assert not Agreement.objects.filter(municipality=world.m.arendal).exists()
 
 
+def test_the_admin_is_the_centres_only_while_the_session_acts_for_it(world, login):
+    """Øvre's admin who is Grimstad's koordinator too, acting for Grimstad («Velg virksomhet»), keeps
+    nothing of Øvre in the admin: not its users, roles or agreements."""
+    MembershipFactory(user=world.u.admin, role="coordinator", municipality=world.m.grimstad)
+    client = login(world.u.admin)
+    client.post("/virksomhet/", {"organisation": f"municipality:{world.m.grimstad.pk}"})
+    assert "Samarbeidsavtaler" not in client.get("/admin/").content.decode()
+    for url in ("/admin/tenants/agreement/", "/admin/tenants/membership/add/", "/admin/auth/user/"):
+        assert client.get(url).status_code == 403, url
+    client.post("/virksomhet/", {"organisation": f"centre:{world.centres.ovre.pk}"})
+    assert "Gjerdrum" in client.get("/admin/tenants/agreement/").content.decode()
+
+
 def _reading(patient, external_id):
     measured = (timezone.localtime() - datetime.timedelta(minutes=1)).isoformat()
     return {"readings": [{"external_id": external_id, "patient_id": str(patient.pk), "type": "spo2", "value": 95,
