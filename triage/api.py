@@ -3,11 +3,13 @@ and handling it, with the handle page's rules and answers (triage.services: the 
 for a handling that cannot be taken as asked, 403 for who is not the patient's nurse; an alert outside
 the scope is a 404 from triage.selectors.get_alert_for)."""
 
+from django.db.models import Case, Value, When
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from measurements.types import RANK
 from tenants.models import AuditAction
 from tenants.services import audit_record_many
 from triage import services
@@ -75,8 +77,9 @@ class AlertListAPI(generics.ListAPIView):
         given = AlertFilterIn(data={k: v for k, v in self.request.query_params.items() if v != ""})
         given.is_valid(raise_exception=True)
         filters = {key: str(value) for key, value in given.validated_data.items()}
-        # "red" > "yellow" alphabetically: red first
-        return alerts_for_list(self.request.user, **filters).order_by("-colour", "opened_at", "id")
+        # Red first (by the colours' rank, not their names: "red" sorts before "yellow"), oldest first.
+        worst_first = Case(*(When(colour=c, then=Value(-rank)) for c, rank in RANK.items()), default=Value(0))
+        return alerts_for_list(self.request.user, **filters).order_by(worst_first, "opened_at", "id")
 
     def paginate_queryset(self, queryset):
         page = with_findings(super().paginate_queryset(queryset))  # each alert's readings and answers
