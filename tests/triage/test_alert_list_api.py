@@ -39,8 +39,10 @@ def test_a_filter_that_is_no_value_of_its_kind_is_a_400_naming_it(world, login):
 def test_red_comes_before_yellow_then_the_oldest_first(world, login):
     """As the worklist: a red on page 1 whatever the yellows before it (by rank, not by the colours'
     names, which sort «red» before «yellow»)."""
-    first_yellow, red, second_yellow = _alert(world.p.gjerdrum, "yellow"), _alert(world.p.nannestad), _alert(
-        world.p.gjerdrum, "yellow", "closed"
+    first_yellow, red, second_yellow = (
+        _alert(world.p.gjerdrum, "yellow"),
+        _alert(world.p.nannestad),
+        _alert(world.p.gjerdrum, "yellow", "closed"),
     )
     listed = login(world.u.nurse).get("/api/v1/alerts/").json()["results"]
     assert [a["id"] for a in listed] == [str(red.pk), str(first_yellow.pk), str(second_yellow.pk)]
