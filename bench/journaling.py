@@ -198,7 +198,9 @@ def _handle_times(client, alerts, route) -> tuple[dict[str, list[list[float]]], 
     def handle(alert) -> float:
         path = f"/worklist/alerts/{alert.pk}/handle/"
         started = time.perf_counter()
-        response = client.post(path, {"actions": ["called_reached", "advised_ebp"], "note": NOTE})
+        response = client.post(
+            path, {"actions": ["called_reached", "advised_ebp"], "note": NOTE, "seen_colour": alert.colour}
+        )
         elapsed = (time.perf_counter() - started) * 1000
         assert response.status_code == 302, (path, response.status_code)
         return elapsed

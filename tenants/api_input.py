@@ -22,7 +22,7 @@ from rest_framework.exceptions import APIException, ParseError, Throttled, Valid
 from rest_framework.utils import json
 
 from tenants.csv_input import UNSTORABLE
-from tenants.errors import Refused
+from tenants.errors import Refused, Stale
 from tenants.norwegian import fixed
 
 # FHIR resources nest about ten levels (Bundle → entry → resource → component → code → coding);
@@ -132,10 +132,20 @@ class RefusedRequest(APIException):
     default_code = "refused"
 
 
+class StaleRequest(APIException):
+    """A service's `tenants.errors.Stale` as DRF answers it: 409, {"detail": message}."""
+
+    status_code = 409
+    default_code = "stale"
+
+
 def refusal(exc: Refused) -> APIException:
     """The one place a domain refusal becomes an API answer: 400 with the message, in the shape of
     every other API error, under the field's name when the refusal is about one field of the body
-    (`tenants.errors.refused_field`). `NotAllowed` is Django's PermissionDenied: DRF's 403 with the message."""
+    (`tenants.errors.refused_field`); 409 when it is `Stale` (the client acted on an old state: read
+    it again). `NotAllowed` is Django's PermissionDenied: DRF's 403 with the message."""
+    if isinstance(exc, Stale):
+        return StaleRequest(str(exc))
     if exc.field:
         return ValidationError({exc.field: [str(exc)]}, code="refused")
     return RefusedRequest(str(exc))
@@ -143,7 +153,7 @@ def refusal(exc: Refused) -> APIException:
 
 def exception_handler(exc, context):
     """DRF's handler, and what Django raises while reading a body becomes a 400 in JSON too.
-    A service's refusal (tenants.errors) is a 400, a NotAllowed a 403, both with the message.
+    A service's refusal (tenants.errors) is a 400 (a Stale one 409), a NotAllowed a 403, all with the message.
     A throttle's 429 (with DRF's Retry-After) says in Norwegian what to do."""
     if isinstance(exc, Refused):
         exc = refusal(exc)

@@ -3,6 +3,9 @@
 - `Refused`: the request is understood, but the domain says no as asked (a device already lent, a
   version not in a state to be approved, a month already locked). The API answers 400 with the
   message; a page shows it (as a form error or a message) and lets the user try again.
+- `Stale`, a `Refused`: the step was asked against what the user saw, and that has changed since
+  (an alert raised to red while its handle page was open). The API answers 409 with the message, so
+  a client knows to read the object again; a page shows it and the object as it is now.
 - `NotAllowed`: this user may not take this step at all (a koordinator drafting a plan, finance
   saving a price model). The API answers 403 with the message; a page shows Django's 403 page.
   It is Django's `PermissionDenied`, so code that knows only Django handles it the same way.
@@ -27,6 +30,11 @@ class Refused(Exception):
     """The domain says no to the step as asked (400; message in Norwegian, safe to show)."""
 
     field: str | None = None  # the body's field it is about, if one (`refused_field`)
+
+
+class Stale(Refused):
+    """The step was asked against a state of the object that has changed since the user saw it (409;
+    message in Norwegian, safe to show: what changed, and to look again)."""
 
 
 class NotAllowed(PermissionDenied):

@@ -1,10 +1,11 @@
 """The alerts' API: the list in the user's scope, and the nurse's two steps on one alert, taking it
 and handling it, with the handle page's rules and answers (triage.services: the same refusals, 400
-for a handling that cannot be taken as asked, 403 for who is not the patient's nurse; an alert outside
-the scope is a 404 from triage.selectors.get_alert_for)."""
+for a handling that cannot be taken as asked, 409 for one asked against a colour the alert no longer
+has, 403 for who is not the patient's nurse; an alert outside the scope is a 404 from
+triage.selectors.get_alert_for)."""
 
 from django.db.models import Case, Value, When
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -119,6 +120,12 @@ class AlertHandleInSerializer(serializers.Serializer):
         required=False, allow_null=True, default=None,
         help_text="Nytt forsøk fra (bare når pasienten ikke ble nådd; ikke i fortiden)",
     )  # fmt: skip
+    # Optional, so a client from before it keeps working; one that sends it is checked (409).
+    seen_colour = serializers.ChoiceField(
+        choices=AlertColour.choices, required=False,
+        help_text="Varselets farge slik sykepleieren så det (colour i varsellisten). Er varselet hevet siden, "
+        "avvises steget med 409 og ingenting lagres: les varselet på nytt og følg opp etter den nye fargen.",
+    )  # fmt: skip
 
     def validate(self, data):
         problems = services.handle_problems(data["actions"], data.get("retry_at"))
@@ -150,7 +157,12 @@ class AlertHandleAPI(generics.GenericAPIView):
 
     serializer_class = AlertHandleInSerializer
 
-    @extend_schema(responses={201: AlertHandledOutSerializer})
+    @extend_schema(
+        responses={
+            201: AlertHandledOutSerializer,
+            409: OpenApiResponse(description="Varselet er hevet siden seen_colour: hva det er nå står i svaret"),
+        }
+    )
     def post(self, request, alert_id):
         alert = get_alert_for(request.user, alert_id)
         given = self.get_serializer(data=request.data)

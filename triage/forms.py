@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from triage.models import ContactAction, ContactKind
+from triage.models import AlertColour, ContactAction, ContactKind
 from triage.services import handle_problems
 
 
@@ -15,6 +15,16 @@ class HandleForm(forms.Form):
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M"],
+    )
+    # The alert's colour as the page showed it (with that colour's EBP actions): the service refuses
+    # the handling if the alert has been raised since (services.AlertChanged). The page always sends
+    # it, written from the alert as shown, not from the posted form, so a page shown again after a
+    # raise carries the new colour; a post without it is not the page's.
+    seen_colour = forms.ChoiceField(
+        label="Varselets farge",
+        choices=AlertColour.choices,
+        widget=forms.HiddenInput,
+        error_messages={"required": "Siden mangler varselets farge. Last siden på nytt og følg opp derfra."},
     )
 
     def clean(self):

@@ -194,6 +194,7 @@ class AlertHandleView(AlertMixin, TemplateView):
                     actions=form.cleaned_data["actions"],
                     note=form.cleaned_data["note"],
                     retry_at=form.cleaned_data["retry_at"],
+                    seen_colour=form.cleaned_data["seen_colour"],
                     request=request,
                 )
                 if contact.reached:
@@ -203,6 +204,9 @@ class AlertHandleView(AlertMixin, TemplateView):
                 return _back(request)
             except services.AlertRefused as exc:
                 form.add_error(None, str(exc))
+                # Shown again as it is now (raised, closed, taken), the nurse's ticks and note kept: the
+                # alert read before the step may be older than what the service refused by.
+                self.alert = selectors.get_alert_for(request.user, self.alert.pk)
         return self.render_to_response(self._context(form), status=400)
 
     def _context(self, form):

@@ -132,7 +132,8 @@ def test_the_pages_with_scripts_obey_the_policy_as_rendered(world, login):
     alert = _alert(world.p.gjerdrum)
     nurse = login(world.u.nurse)
     handled = nurse.post(
-        f"/worklist/alerts/{alert.pk}/handle/", {"actions": ["called_reached"], "note": "Ringte, alt vel."}
+        f"/worklist/alerts/{alert.pk}/handle/",
+        {"actions": ["called_reached"], "note": "Ringte, alt vel.", "seen_colour": alert.colour},
     )
     assert handled.status_code == 302
     _alert(world.p.gjerdrum, colour="yellow")
@@ -221,7 +222,9 @@ def test_a_patient_on_another_page_is_not_in_a_cookie_either(world, login):
     patient = PatientFactory(municipality=world.m.gjerdrum, name="Åse Ærlig Øverby")
     nurse = login(world.u.nurse)
     alert = _alert(patient)
-    response = nurse.post(f"/worklist/alerts/{alert.pk}/handle/", {"actions": ["called_reached"]})
+    response = nurse.post(
+        f"/worklist/alerts/{alert.pk}/handle/", {"actions": ["called_reached"], "seen_colour": alert.colour}
+    )
     assert response.status_code == 302
     assert all("Øverby" not in text and "\\u00d8verby" not in text for text in _cookie_texts(response))
     assert "Varselet for Åse Ærlig Øverby er håndtert og lukket." in nurse.get("/worklist/").content.decode()

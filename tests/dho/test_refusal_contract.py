@@ -1,6 +1,7 @@
-"""One refusal contract (tenants.errors): a service's `Refused` is a 400 with its message, a
-`NotAllowed` a 403 with its message, outside the scope a 404; the API's exception handler maps them
-once, so no API view catches a refusal by hand."""
+"""One refusal contract (tenants.errors): a service's `Refused` is a 400 with its message (a `Stale`
+one, asked against a state that has changed, a 409), a `NotAllowed` a 403 with its message, outside
+the scope a 404; the API's exception handler maps them once, so no API view catches a refusal by
+hand."""
 
 import re
 from pathlib import Path
@@ -49,6 +50,7 @@ REFUSALS = [
     ebp.services.CommentRequired,
     billing.services.BillingRefused,
     triage.services.AlertRefused,
+    triage.services.AlertChanged,
     journaling.validation.DocumentRefused,
 ]
 NOT_ALLOWED = [
@@ -78,6 +80,8 @@ def test_the_handler_answers_refused_400_and_not_allowed_403_with_the_message(db
     assert (refused.status_code, refused.data) == (400, {"detail": "Flyttingen er alt besvart."})
     denied = exception_handler(ebp.access.OwnGpRequired("Bare pasientens egen fastlege."), context)
     assert (denied.status_code, denied.data) == (403, {"detail": "Bare pasientens egen fastlege."})
+    stale = exception_handler(triage.services.AlertChanged("Varselet er endret siden du åpnet det."), context)
+    assert (stale.status_code, stale.data) == (409, {"detail": "Varselet er endret siden du åpnet det."})
 
 
 def test_through_the_api_a_refused_step_is_400_and_a_missing_right_403(world, api):

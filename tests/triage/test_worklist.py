@@ -160,7 +160,11 @@ def test_handling_closes_the_alert_and_writes_the_journal_note(world, login):
     assert form.status_code == 200 and "Egenbehandlingsplanen ved" in form.content.decode()
     response = nurse.post(
         f"/worklist/alerts/{alert.pk}/handle/",
-        {"actions": ["called_reached", "advised_ebp"], "note": "Startet reservekur, ny måling i kveld."},
+        {
+            "actions": ["called_reached", "advised_ebp"],
+            "note": "Startet reservekur, ny måling i kveld.",
+            "seen_colour": alert.colour,
+        },
     )
     assert response.status_code == 302
     alert.refresh_from_db()
@@ -183,7 +187,8 @@ def test_not_reached_keeps_it_open_with_a_time_to_try_again(world, login):
     alert = _alert(world.p.gjerdrum)
     retry = (timezone.localtime() + datetime.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
     login(world.u.nurse).post(
-        f"/worklist/alerts/{alert.pk}/handle/", {"actions": ["called_not_reached"], "retry_at": retry}
+        f"/worklist/alerts/{alert.pk}/handle/",
+        {"actions": ["called_not_reached"], "retry_at": retry, "seen_colour": "red"},
     )
     alert.refresh_from_db()
     assert alert.status == "open" and alert.taken_by == world.u.nurse and alert.retry_at is not None
@@ -201,7 +206,7 @@ def test_not_reached_keeps_it_open_with_a_time_to_try_again(world, login):
 )
 def test_a_wrong_handling_form_says_what_is_wrong(world, login, data, message):
     alert = _alert(world.p.gjerdrum)
-    response = login(world.u.nurse).post(f"/worklist/alerts/{alert.pk}/handle/", data)
+    response = login(world.u.nurse).post(f"/worklist/alerts/{alert.pk}/handle/", {**data, "seen_colour": "red"})
     assert response.status_code == 400 and message in response.content.decode()
     alert.refresh_from_db()
     assert alert.status == "open"

@@ -10,6 +10,7 @@ The names callers use are re-exported here.
 
 from triage.services.alerts import Finding, alerts_upsert, events_record, silence_alerts_close
 from triage.services.followup import (
+    AlertChanged,
     AlertRefused,
     alert_handle,
     alert_release,
@@ -27,6 +28,7 @@ from triage.services.silence import silence_alerts_open
 __all__ = [
     "NO_PLAN",
     "SWEEP_AFTER",
+    "AlertChanged",
     "AlertRefused",
     "Finding",
     "alert_handle",

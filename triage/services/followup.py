@@ -11,13 +11,22 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from patients.access import NurseRequired, can_follow_up, require
-from tenants.errors import Refused
+from tenants.errors import Refused, Stale
 from tenants.models import AuditAction
 from tenants.norwegian import day_text, time_text
 from tenants.people import display_name
 from tenants.services import audit_record
 from triage.journal import journal_document, journal_text
-from triage.models import Alert, AlertEventKind, AlertStatus, Contact, ContactAction, ContactKind, JournalNote
+from triage.models import (
+    Alert,
+    AlertColour,
+    AlertEventKind,
+    AlertStatus,
+    Contact,
+    ContactAction,
+    ContactKind,
+    JournalNote,
+)
 from triage.services.alerts import events_record
 
 HANDLED = "Håndtert"
@@ -32,6 +41,14 @@ contact_recorded = Signal()
 
 class AlertRefused(Refused):
     """The step cannot be taken (message in Norwegian, safe to show)."""
+
+
+class AlertChanged(Stale, AlertRefused):
+    """The alert is not as the nurse saw it when the step was asked (a 409 in the API)."""
+
+
+# «Varselet er nå rødt»: the colour as the neuter «varsel» takes it.
+_COLOUR_NEUTER: dict[str, str] = {AlertColour.YELLOW: "gult", AlertColour.RED: "rødt"}
 
 
 def _require_nurse(user, patient, message: str) -> None:
@@ -59,6 +76,21 @@ def _locked_open_alert(alert: Alert, user) -> Alert:
         name = display_name(alert.taken_by)
         raise AlertRefused(f"{name} har allerede tatt dette varselet.")
     return alert
+
+
+def _require_as_seen(alert: Alert, seen_colour: str | None) -> None:
+    """The alert (locked) still has the colour the nurse saw on the handle page, whose EBP actions
+    were followed: a red raised meanwhile is not closed on yellow advice, nor journaled with a red
+    reading nobody looked at. The colour only, not `updated_at`: a new finding of the same colour (the
+    patient measuring again, often when asked to during the very call) leaves the actions as they
+    were, and refusing it would send the nurse round again for nothing. A colour only ever rises
+    (alerts._alerts_raise), so it tells a raise as surely as `raised_at`, and an API client has it
+    from the alert list. Closed meanwhile (by data, by the forløp's end, by another nurse) or taken by
+    someone else is refused before this (_locked_open_alert). None: an API client that does not send
+    it, handled as before."""
+    if seen_colour and seen_colour != alert.colour:
+        now = _COLOUR_NEUTER[alert.colour]
+        raise AlertChanged(f"Varselet er endret siden du åpnet det (nå {now}): se over og følg opp på nytt.")
 
 
 @transaction.atomic
@@ -134,11 +166,15 @@ def handle_problems(actions, retry_at=None, now=None) -> dict[str, str]:
 
 
 @transaction.atomic
-def alert_handle(*, alert: Alert, user, actions: list[str], note: str = "", retry_at=None, request=None) -> Contact:
+def alert_handle(
+    *, alert: Alert, user, actions: list[str], note: str = "", retry_at=None, seen_colour=None, request=None
+) -> Contact:
     """Record what was done. Handling closes the alert and writes its journal note; «not reached»
-    keeps it open, taken by this nurse, with a time to try again."""
+    keeps it open, taken by this nurse, with a time to try again. `seen_colour`, the alert's colour
+    when the nurse opened it, refuses the step (AlertChanged) if it has been raised since."""
     _require_nurse(user, alert.patient, "Bare sykepleiere som følger opp pasienten kan håndtere varsler.")
     alert = _locked_open_alert(alert, user)
+    _require_as_seen(alert, seen_colour)
     now = timezone.now()
     if problems := handle_problems(actions, retry_at, now):
         raise AlertRefused(" ".join(problems.values()))
