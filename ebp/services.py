@@ -186,6 +186,24 @@ def draft_from_returned(*, version: PlanVersion, user, request=None) -> PlanVers
     return draft_start(patient=version.plan.patient, user=user, request=request, content=version.content)
 
 
+def plan_move(*, patient: Patient, municipality_id: int, user, request=None) -> None:
+    """A patient's move to another kommune (ebp's receiver of patients' `status_changed`, its «moved»
+    row): the plan and every version go with the record, in the move's transaction and scope. Row-level
+    security shows a row to the kommune it names, so a plan left behind would be lost to the new
+    kommune's nurses and fastlege while scoring (which sees every kommune) went on using it, and a new
+    draft would collide with the hidden plan. Only the municipality changes: the content stays frozen."""
+    plan = Plan.objects.filter(patient=patient).first()
+    if plan is None or plan.municipality_id == municipality_id:
+        return
+    versions = list(plan.versions.all())
+    Plan.objects.filter(pk=plan.pk).update(municipality_id=municipality_id)
+    plan.versions.update(municipality_id=municipality_id)
+    for version in versions:
+        _audit(AuditAction.UPDATE, version, patient, user, request)
+    audit_record(action=AuditAction.UPDATE, object_type="plan", object_id=plan.pk, patient=patient, request=request,
+                 user=user)  # fmt: skip
+
+
 def evaluation_draft_open(*, patient: Patient, user, request=None) -> PlanVersion:
     """An evaluation's «Planen justeres» (ebp's receiver of patients' `evaluation_recorded`): the
     plan's open version if there is one (already being adjusted), else a new draft. A refusal of the

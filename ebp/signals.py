@@ -3,8 +3,9 @@
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from ebp.services import centre_defaults_ensure, evaluation_draft_open
-from patients.services import EvaluationOutcome, evaluation_recorded
+from ebp.services import centre_defaults_ensure, evaluation_draft_open, plan_move
+from patients.models import StatusEvent
+from patients.services import EvaluationOutcome, evaluation_recorded, status_changed
 from tenants.models import Centre
 
 
@@ -20,3 +21,11 @@ def _evaluated(sender, evaluation, patient, user, outcome, request=None, **kwarg
     # «Planen justeres»: the nurse gets a draft to work on, in the evaluation's transaction.
     if outcome == EvaluationOutcome.ADJUST:
         evaluation.draft = evaluation_draft_open(patient=patient, user=user, request=request)
+
+
+@receiver(status_changed, dispatch_uid="ebp.plan_follows_move")
+def _status_changed(sender, change, **kwargs):
+    # An accepted move writes its «moved» row after the record's municipality changed (in the move's
+    # system scope): the plan's rows follow it there, in the same transaction.
+    if change.event == StatusEvent.MOVED and change.patient_id is not None:
+        plan_move(patient=change.patient, municipality_id=change.municipality_id, user=change.by)
