@@ -9,7 +9,7 @@ from __future__ import annotations
 from django import forms
 
 from ebp.content import BOUND_LABELS, BOUND_NAMES, FieldError, PlanContent
-from ebp.selectors import ACTION_LABELS
+from ebp.selectors import ACTION_LABELS, TREND_RULE_LABELS
 from measurements.types import SPECS, Colour, label
 from patients.models import Diagnosis
 from tenants.norwegian import time_text
@@ -27,6 +27,25 @@ def bound_field(mtype: str, component: str, bound: str) -> str:
     return f"{mtype}__{component}__{bound}"
 
 
+# The trend rules' fields per kind: the form's prefix, the colour a new rule gives, and each number's
+# field. A plan may hold several rules of a kind (a yellow and a red step, a short and a long
+# window): the form has a row for each rule the draft holds and one empty row for a new one.
+TREND_RULE_FIELDS = {
+    "weight_gain": ("wg", "red", {"kg": "vektøkning minst (kg)", "days": "innen (dager)"}),
+    "spo2_drop": ("sd", "yellow", {"points": "SpO2-fall minst (prosentpoeng)", "baseline": "under vanlig nivå (%)"}),
+}
+
+
+def rule_field(prefix: str, row: int, name: str) -> str:
+    return f"{prefix}_{row}_{name}"
+
+
+def _rule_number(name: str, label_text: str) -> forms.Field:
+    if name == "days":
+        return forms.IntegerField(label=label_text, required=False, min_value=1, max_value=14)
+    return _number(label_text)
+
+
 def _number(label_text: str) -> forms.DecimalField:
     return forms.DecimalField(label=label_text, required=False, decimal_places=1, max_digits=6, localize=True)
 
@@ -36,12 +55,6 @@ class PlanDraftForm(forms.Form):
     diagnoses = forms.MultipleChoiceField(
         label="Diagnoser planen gjelder", choices=Diagnosis.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
-    wg_kg = _number("Vektøkning minst (kg)")
-    wg_days = forms.IntegerField(label="innen (dager)", required=False, min_value=1, max_value=14)
-    wg_colour = forms.ChoiceField(label="gir", choices=COLOURS, initial="red", required=False)
-    sd_points = _number("SpO2-fall minst (prosentpoeng)")
-    sd_baseline = _number("under vanlig nivå (%)")
-    sd_colour = forms.ChoiceField(label="gir", choices=COLOURS, initial="yellow", required=False)
     cat_enabled = forms.BooleanField(label="CAT-skjema for KOLS", required=False)
     cat_yellow_at = forms.IntegerField(label="gul fra (poeng)", required=False, min_value=0, max_value=40)
     cat_red_at = forms.IntegerField(label="rød fra (poeng)", required=False, min_value=0, max_value=40)
@@ -72,10 +85,27 @@ class PlanDraftForm(forms.Form):
                     self.fields[bound_field(mtype, component, bound)] = _number(
                         f"{label(mtype, component)}: {BOUND_LABELS[bound]} ({spec.unit_label})"
                     )
+        self._add_trend_rule_fields()
+        self._rule_places: list[tuple[str, int]] = []  # which row made each rule of content_data()
         for colour, _ in COLOURS:
             for name, text in ACTION_LABELS.items():
                 self.fields[f"{colour}__{name}"] = forms.CharField(
                     label=text, required=False, widget=forms.Textarea(attrs={"rows": 2})
+                )
+
+    def _rule_rows(self) -> dict[str, int]:
+        """kind → how many rows the form has for it: the draft's rules of that kind and one empty."""
+        return {kind: 1 + sum(rule.kind == kind for rule in self.content.trend_rules) for kind in TREND_RULE_FIELDS}
+
+    def _add_trend_rule_fields(self) -> None:
+        for kind, rows in self._rule_rows().items():
+            prefix, colour, numbers = TREND_RULE_FIELDS[kind]
+            for row in range(rows):
+                name = f"{TREND_RULE_LABELS[kind]} {row + 1}"
+                for field, text in numbers.items():
+                    self.fields[rule_field(prefix, row, field)] = _rule_number(field, f"{name}: {text}")
+                self.fields[rule_field(prefix, row, "colour")] = forms.ChoiceField(
+                    label=f"{name}: gir", choices=COLOURS, initial=colour, required=False
                 )
 
     # --- content → form -------------------------------------------------------------------------
@@ -89,11 +119,12 @@ class PlanDraftForm(forms.Form):
             for component, bounds in components.items():
                 for bound, value in bounds.present():
                     initial[bound_field(mtype, component, bound)] = value
+        rows: dict[str, int] = {}
         for rule in content.trend_rules:
-            if rule.kind == "weight_gain":
-                initial |= {"wg_kg": rule.kg, "wg_days": rule.days, "wg_colour": rule.colour}
-            else:
-                initial |= {"sd_points": rule.points, "sd_baseline": rule.baseline, "sd_colour": rule.colour}
+            prefix, _, numbers = TREND_RULE_FIELDS[rule.kind]
+            row = rows[rule.kind] = rows.get(rule.kind, -1) + 1
+            for field in (*numbers, "colour"):
+                initial[rule_field(prefix, row, field)] = getattr(rule, field)
         if content.questionnaires.cat:
             cat = content.questionnaires.cat
             initial |= {"cat_enabled": True, "cat_yellow_at": cat.yellow_at, "cat_red_at": cat.red_at}
@@ -159,25 +190,19 @@ class PlanDraftForm(forms.Form):
         return out
 
     def _trend_rules(self) -> list:
+        """Every filled row, kind by kind in the form's order; a row with no number is left out (how
+        the nurse removes a rule). Which row made which rule is kept for the errors' places."""
         d, rules = self.cleaned_data, []
-        if d.get("wg_kg") is not None or d.get("wg_days") is not None:
-            rules.append(
-                {
-                    "kind": "weight_gain",
-                    "kg": float(d["wg_kg"] or 0),
-                    "days": d["wg_days"] or 0,
-                    "colour": d["wg_colour"],
-                }
-            )
-        if d.get("sd_points") is not None or d.get("sd_baseline") is not None:
-            rules.append(
-                {
-                    "kind": "spo2_drop",
-                    "points": float(d["sd_points"] or 0),
-                    "baseline": float(d["sd_baseline"] or 0),
-                    "colour": d["sd_colour"] or "yellow",
-                }
-            )
+        self._rule_places = []
+        for kind, rows in self._rule_rows().items():
+            prefix, colour, numbers = TREND_RULE_FIELDS[kind]
+            for row in range(rows):
+                values = {field: d.get(rule_field(prefix, row, field)) for field in numbers}
+                if all(value is None for value in values.values()):
+                    continue
+                rule = {field: (int(v or 0) if field == "days" else float(v or 0)) for field, v in values.items()}
+                rules.append({"kind": kind, **rule, "colour": d.get(rule_field(prefix, row, "colour")) or colour})
+                self._rule_places.append((prefix, row))
         return rules
 
     def _contacts(self) -> list:
@@ -199,10 +224,11 @@ class PlanDraftForm(forms.Form):
         if path[0] == "thresholds" and len(path) == 4:
             name = bound_field(*path[1:])
             return name if name in self.fields else None
-        if path[0] == "trend_rules" and len(path) >= 4:
-            prefix = "wg" if path[2] == "weight_gain" else "sd"
-            field = {"kg": "kg", "days": "days", "points": "points", "baseline": "baseline"}.get(path[3])
-            return f"{prefix}_{field}" if field else None
+        if path[0] == "trend_rules" and len(path) >= 4 and path[1].isdecimal():
+            index = int(path[1])
+            places = self._rule_places
+            name = rule_field(*places[index], path[3]) if index < len(places) else None
+            return name if name in self.fields else None
         if path[:2] == ("questionnaires", "cat") and len(path) == 3:
             return f"cat_{path[2]}"
         if path[0] == "meeting" and len(path) == 2:
@@ -229,6 +255,17 @@ class PlanDraftForm(forms.Form):
                     for component in spec.components
                 ],
             }
+
+    def trend_rule_rows(self):
+        """Per trend rule (and the empty row of each kind): its title and its fields."""
+        for kind, rows in self._rule_rows().items():
+            prefix, _, numbers = TREND_RULE_FIELDS[kind]
+            for row in range(rows):
+                yield {
+                    "label": f"{TREND_RULE_LABELS[kind]} {row + 1}",
+                    "new": row == rows - 1,
+                    "fields": [self[rule_field(prefix, row, field)] for field in (*numbers, "colour")],
+                }
 
     def action_rows(self):
         for colour, colour_label in COLOURS:

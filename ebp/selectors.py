@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from ebp.content import BOUND_LABELS, BOUND_NAMES, PlanContent, parse_content
+from ebp.content import BOUND_LABELS, BOUND_NAMES, PlanContent, TrendRule, parse_content
 from ebp.models import CentreThresholds, PlanVersion, VersionStatus
 from measurements.types import SPECS, Colour, label, spec
-from patients.models import Patient, PatientStatus
+from patients.models import Diagnosis, Patient, PatientStatus
 from patients.selectors import visible_patients
 from tenants.norwegian import number, time_text
 from tenants.selectors import centres_of
@@ -198,8 +198,11 @@ def _fmt(value) -> str:
 
 
 def _flatten(content: PlanContent) -> dict[tuple[str, str], str]:
-    """Every comparable item of a plan as (section, field) → text, in reading order."""
+    """Every comparable item of a plan as (section, field) → text, in reading order. Each item of a
+    list has a key of its own (a trend rule its kind and place among that kind's, a question, a
+    contact its place): two items never share a row, so none hides another's change."""
     rows: dict[tuple[str, str], str] = {("Mål", "Hva er viktig for deg?"): _fmt(content.goals)}
+    rows[("Mål", "Diagnoser")] = _fmt([diagnosis_label(d) for d in content.diagnoses])
     for mtype in SPECS:
         for component, bounds in content.thresholds.get(mtype, {}).items():
             for bound in BOUND_NAMES:
@@ -209,10 +212,10 @@ def _flatten(content: PlanContent) -> dict[tuple[str, str], str]:
         schedule = content.schedule.get(mtype)
         if schedule:
             rows[("Måleplan", label(mtype))] = schedule_text(schedule)
-    for rule in content.trend_rules:
-        rows[("Trendregler", rule.kind)] = trend_rule_text(rule)
-    for question in content.questionnaires.daily_symptoms:
-        rows[("Spørsmål", question.text)] = answer_rule_text(question)
+    for field, rule in trend_rule_rows(content):
+        rows[("Trendregler", field)] = trend_rule_text(rule)
+    for n, question in enumerate(content.questionnaires.daily_symptoms, start=1):
+        rows[("Spørsmål", f"Spørsmål {n}")] = f"«{question.text}» ({question.code}): {answer_rule_text(question)}"
     if content.questionnaires.cat:
         cat = content.questionnaires.cat
         rows[("Spørsmål", "CAT")] = f"gul fra {cat.yellow_at}, rød fra {cat.red_at} poeng"
@@ -220,10 +223,33 @@ def _flatten(content: PlanContent) -> dict[tuple[str, str], str]:
         actions = getattr(content.actions, colour)
         for name, field_label in ACTION_LABELS.items():
             rows[(f"Tiltak ved {colour.word}", field_label)] = _fmt(getattr(actions, name))
-    rows[("Kontakter", "Kontakter")] = _fmt([f"{c.name} {c.phone}" for c in content.contacts])
+    for n, contact in enumerate(content.contacts, start=1):
+        rows[("Kontakter", f"Kontakt {n}")] = contact_text(contact)
     rows[("Tverrfaglig møte", "Dato")] = _fmt(content.meeting.date)
     rows[("Tverrfaglig møte", "Deltakere")] = _fmt(content.meeting.participants)
     return rows
+
+
+TREND_RULE_LABELS = {"weight_gain": "Vektøkning", "spo2_drop": "SpO2-fall"}
+
+
+def trend_rule_rows(content: PlanContent) -> list[tuple[str, TrendRule]]:
+    """(«Vektøkning 2», rule) for each trend rule: a plan may hold several of a kind (a yellow and a
+    red step, or a short and a long window), numbered among their kind in the plan's order."""
+    seen: dict[str, int] = {}
+    rows = []
+    for rule in content.trend_rules:
+        seen[rule.kind] = seen.get(rule.kind, 0) + 1
+        rows.append((f"{TREND_RULE_LABELS[rule.kind]} {seen[rule.kind]}", rule))
+    return rows
+
+
+def diagnosis_label(code: str) -> str:
+    return str(Diagnosis(code).label) if code in Diagnosis.values else code
+
+
+def contact_text(contact) -> str:
+    return f"{contact.name}, {contact.phone}" + (f" ({contact.when})" if contact.when else "")
 
 
 ACTION_LABELS = {
@@ -239,7 +265,8 @@ def schedule_text(schedule) -> str:
         return "ved symptomer"
     times = f" kl. {', '.join(time_text(t) for t in schedule.times)}" if schedule.times else ""
     if schedule.frequency == "weekly":
-        return f"{schedule.days_per_week} dager i uken{times}"
+        per_day = f", {schedule.times_per_day} gang(er) per dag" if schedule.times_per_day > 1 else ""
+        return f"{schedule.days_per_week} dager i uken{per_day}{times}"
     return f"{schedule.times_per_day} gang(er) daglig{times}"
 
 

@@ -9,6 +9,8 @@ register.filter("trend_rule", selectors.trend_rule_text)
 register.filter("schedule", selectors.schedule_text)
 register.filter("answer_rule", selectors.answer_rule_text)
 register.filter("measurement_label", label)
+register.filter("diagnosis", selectors.diagnosis_label)
+register.filter("trend_rule_rows", selectors.trend_rule_rows)
 
 
 @register.filter
