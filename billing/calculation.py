@@ -186,13 +186,31 @@ def _add(out: list, row, until: int, first: int, end: int) -> None:
 
 @dataclass
 class Cover:
-    """Per kommune, the stretches [start, end) of its agreements with the centre and who follows up."""
+    """Per kommune, the stretches [start, end) of its agreements with the centre and who follows up.
+    Every read goes through `stretches`, which counts each day once: agreements of one kommune that
+    overlap (tenants.services.agreement_refusal refuses them now, but older rows may) never bill a
+    patient-day twice."""
 
     periods: dict[int, list[tuple[datetime.date, datetime.date, str]]] = field(default_factory=dict)
 
+    def stretches(self, municipality_id: int) -> list[tuple[datetime.date, datetime.date, str]]:
+        """The kommune's periods made disjoint, in date order: a day two agreements cover stays the
+        earlier one's (the one in force when the later began), and touching stretches with the same
+        follow-up are one (so a month they cover together is a whole month)."""
+        out: list[tuple[datetime.date, datetime.date, str]] = []
+        for p_start, p_end, follow_up_by in sorted(self.periods.get(municipality_id, ()), key=lambda p: p[0]):
+            start = max(p_start, out[-1][1]) if out else p_start  # out[-1] ends last: the days taken so far
+            if start >= p_end:
+                continue
+            if out and out[-1][1] == start and out[-1][2] == follow_up_by:
+                out[-1] = (out[-1][0], p_end, follow_up_by)
+            else:
+                out.append((start, p_end, follow_up_by))
+        return out
+
     def days(self, municipality_id: int, start: datetime.date, end: datetime.date) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
-        for p_start, p_end, follow_up_by in self.periods.get(municipality_id, ()):
+        for p_start, p_end, follow_up_by in self.stretches(municipality_id):
             overlap = (min(end, p_end) - max(start, p_start)).days
             if overlap > 0:
                 out[follow_up_by] += overlap
@@ -202,18 +220,18 @@ class Cover:
         return bool(self.days(municipality_id, month.first, month.end))
 
     def follow_up_on(self, municipality_id: int, day: datetime.date) -> str | None:
-        for p_start, p_end, follow_up_by in self.periods.get(municipality_id, ()):
+        for p_start, p_end, follow_up_by in self.stretches(municipality_id):
             if p_start <= day < p_end:
                 return follow_up_by
         return None
 
     def whole_month(self, month: Month) -> dict[int, str]:
-        """Kommuner one agreement covers for the whole month → who follows up (the common case,
+        """Kommuner one stretch covers for the whole month → who follows up (the common case,
         counted without walking the periods for every patient)."""
         return {
             m: follow_up_by
-            for m, periods in self.periods.items()
-            for p_start, p_end, follow_up_by in periods
+            for m in self.periods
+            for p_start, p_end, follow_up_by in self.stretches(m)
             if p_start <= month.first and month.end <= p_end
         }
 

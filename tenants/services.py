@@ -19,6 +19,7 @@ from knox.models import AuthToken
 from tenants.bulk import bulk_insert
 from tenants.errors import Refused
 from tenants.models import Agreement, AuditAction, AuditEvent, Centre, LoginMethod, Membership, Municipality, Role
+from tenants.norwegian import date_text
 from tenants.selectors import role_for_patient, user_scope
 from tenants.sessions import LOGIN_METHOD
 
@@ -323,7 +324,8 @@ def membership_end(*, membership, by=None, request=None) -> None:
 
 
 class AgreementRefused(Refused):
-    """The samarbeidsavtale would give a kommune's patients to a second centre (400; Norwegian)."""
+    """The samarbeidsavtale would give a kommune's patients to a second centre, or overlap the
+    centre's own agreement with the kommune (400; Norwegian)."""
 
 
 def agreement_refusal(*, centre: Centre, municipality: Municipality, valid_from: datetime.date,
@@ -333,29 +335,51 @@ def agreement_refusal(*, centre: Centre, municipality: Municipality, valid_from:
     throughout (a host needs no agreement: its centre reaches it by `Centre.host`), and a kommune with
     another centre's agreement in the same period is that centre's then. The centre's own host may
     have a row of its own (billing reads it as the host's follow-up, billing.selectors.cover_for).
+    A centre has one agreement with a kommune on any day: a second one for the same days would bill
+    them twice (billing counts each day once all the same, billing.calculation.Cover).
     `apart_from`: the agreement being changed."""
     if Centre.objects.filter(host=municipality).exclude(pk=centre.pk).exists():
         return _("{kommune} er vertskommune for et annet oppfølgingssenter og følges opp av det.").format(
             kommune=municipality.name
         )
-    overlapping = Agreement.objects.filter(municipality=municipality).exclude(centre=centre)
+    overlapping = _overlapping(municipality, valid_from, valid_to, apart_from)
+    if overlapping.exclude(centre=centre).exists():
+        return _("{kommune} har en samarbeidsavtale med et annet oppfølgingssenter i samme periode.").format(
+            kommune=municipality.name
+        )
+    own = overlapping.filter(centre=centre).order_by("valid_from").first()
+    if own is not None:
+        return _(
+            "{kommune} har allerede en samarbeidsavtale med {senter} i samme periode ({periode}): "
+            "endre den avtalen, eller la den nye begynne etter at den slutter."
+        ).format(kommune=municipality.name, senter=centre.name, periode=_period_text(own))
+    return ""
+
+
+def _overlapping(municipality: Municipality, valid_from: datetime.date, valid_to: datetime.date | None,
+                 apart_from: Agreement | None):  # fmt: skip
+    """The kommune's agreements (any centre's) that share a day with valid_from–valid_to."""
+    overlapping = Agreement.objects.filter(municipality=municipality)
     if apart_from is not None and apart_from.pk is not None:
         overlapping = overlapping.exclude(pk=apart_from.pk)
     overlapping = overlapping.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=valid_from))
     if valid_to is not None:
         overlapping = overlapping.filter(valid_from__lte=valid_to)
-    if overlapping.exists():
-        return _("{kommune} har en samarbeidsavtale med et annet oppfølgingssenter i samme periode.").format(
-            kommune=municipality.name
-        )
-    return ""
+    return overlapping
+
+
+def _period_text(agreement: Agreement) -> str:
+    if agreement.valid_to is None:
+        return _("fra {fra}, uten sluttdato").format(fra=date_text(agreement.valid_from))
+    return _("{fra}–{til}").format(fra=date_text(agreement.valid_from), til=date_text(agreement.valid_to))
 
 
 @transaction.atomic
 def agreement_save(*, agreement: Agreement) -> Agreement:
     """Saves a new or changed samarbeidsavtale (the owner's function logs the row); refused
-    (`AgreementRefused`) when it would give the kommune to a second centre (`agreement_refusal`)."""
-    # One writer per kommune at a time, so two centres' agreements cannot both pass the check.
+    (`AgreementRefused`) when it would give the kommune to a second centre or overlap the centre's
+    own agreement with it (`agreement_refusal`)."""
+    # One writer per kommune at a time, so two overlapping agreements cannot both pass the check.
     Municipality.objects.select_for_update().filter(pk=agreement.municipality_id).first()
     refusal = agreement_refusal(centre=agreement.centre, municipality=agreement.municipality,
                                 valid_from=agreement.valid_from, valid_to=agreement.valid_to,

@@ -103,6 +103,21 @@ def test_it_splits_a_move_between_kommuner_at_the_move_date():
     assert got[(GJERDRUM, "follow_up")] + got[(NANNESTAD, "follow_up")] == 121_200
 
 
+def test_overlapping_agreements_of_one_kommune_count_each_day_once():
+    """A1 01.01–20.11.2026 and A2 from 15.11.2026, both «senteret følger opp»: a patient active all
+    November is 30 patient-days, not 36 — 1 212 kr follow-up and 896 kr licence, not 1 454,40 and 1 075,20."""
+    cover = Cover({GJERDRUM: [(d(1, 1), d(21), "centre"), (d(15), datetime.date.max, "centre")]})
+    counts = day_counts(segments([StatusRow.on("p", d(3, 5), "started", GJERDRUM)], NOV), cover, NOV)
+    assert (counts[GJERDRUM].active_centre, counts[GJERDRUM].active_any) == (30, 30)
+    basis = Basis(month=NOV, counts=counts, device_days={}, starts={}, base_members=[], populations={})
+    assert amounts(month_lines(model(), basis, kr)) == {(GJERDRUM, "follow_up"): 121_200, (GJERDRUM, "licence"): 89_600}
+    # A day two agreements cover is the earlier one's: who follows up changes where the earlier ends.
+    mixed = Cover({GJERDRUM: [(d(15), datetime.date.max, "municipality"), (d(1, 1), d(21), "centre")]})
+    assert mixed.days(GJERDRUM, NOV.first, NOV.end) == {"centre": 20, "municipality": 10}
+    assert (mixed.follow_up_on(GJERDRUM, d(20)), mixed.follow_up_on(GJERDRUM, d(21))) == ("centre", "municipality")
+    assert cover.whole_month(NOV) == {GJERDRUM: "centre"}
+
+
 def test_an_own_follow_up_kommune_pays_licence_and_equipment_but_no_follow_up():
     rows = [StatusRow.on("v", d(1, 1), "started", NORDRE_FOLLO)]
     lines = lines_for(rows, model(equipment_ore={"vekt": 15_000}), device_days={(NORDRE_FOLLO, "vekt"): 30})

@@ -199,6 +199,28 @@ def test_every_agreement_goes_through_the_one_rule(world):
     assert not Agreement.objects.filter(municipality=world.m.arendal).exists()
 
 
+def test_a_centre_has_one_agreement_with_a_kommune_on_any_day(world, login):
+    """A1 01.01–20.11.2026; A2 from 15.11.2026 for the same centre and kommune would bill 15.–20.11
+    twice: the service and the admin's form refuse it, naming the agreement's period. Changing A1
+    itself, or an A2 from 21.11, is no overlap."""
+    a1 = Agreement.objects.get(centre=world.centres.ovre, municipality=world.m.gjerdrum)
+    a1.valid_from, a1.valid_to = datetime.date(2026, 1, 1), datetime.date(2026, 11, 20)
+    agreement_save(agreement=a1)
+
+    def a2(valid_from):
+        return Agreement(centre=world.centres.ovre, municipality=world.m.gjerdrum, follow_up_by="centre",
+                         valid_from=valid_from)  # fmt: skip
+
+    said = (f"Gjerdrum har allerede en samarbeidsavtale med {world.centres.ovre.name} i samme periode "
+            "(01.01.2026–20.11.2026)")  # fmt: skip
+    with pytest.raises(AgreementRefused, match=re.escape(said)):
+        agreement_save(agreement=a2(datetime.date(2026, 11, 15)))
+    page = _add_agreement(login(world.u.admin), world.centres.ovre, world.m.gjerdrum, "2026-11-15")
+    assert said in page.content.decode()
+    assert Agreement.objects.filter(municipality=world.m.gjerdrum).count() == 1
+    assert agreement_save(agreement=a2(datetime.date(2026, 11, 21))).pk
+
+
 def test_the_admin_is_the_centres_only_while_the_session_acts_for_it(world, login):
     """Øvre's admin who is Grimstad's koordinator too, acting for Grimstad («Velg virksomhet»), keeps
     nothing of Øvre in the admin: not its users, roles or agreements."""
