@@ -189,7 +189,7 @@ class Cover:
     """Per kommune, the stretches [start, end) of its agreements with the centre and who follows up.
     Every read goes through `stretches`, which counts each day once: agreements of one kommune that
     overlap (tenants.services.agreement_refusal refuses them now, but older rows may) never bill a
-    patient-day twice."""
+    patient-day, a device-day or an oppstart twice."""
 
     periods: dict[int, list[tuple[datetime.date, datetime.date, str]]] = field(default_factory=dict)
 
@@ -215,6 +215,10 @@ class Cover:
             if overlap > 0:
                 out[follow_up_by] += overlap
         return out
+
+    def covered(self, municipality_id: int, first: datetime.date, last: datetime.date) -> int:
+        """How many of the days first–last (both counted, as a loan's) the kommune's agreements cover."""
+        return sum(self.days(municipality_id, first, last + datetime.timedelta(days=1)).values())
 
     def covers_month(self, municipality_id: int, month: Month) -> bool:
         return bool(self.days(municipality_id, month.first, month.end))

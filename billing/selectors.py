@@ -148,9 +148,12 @@ def status_rows(municipality_ids, month: Span, patient_ids=None) -> list[StatusR
         return cursor.fetchall()  # plain tuples in StatusRow's field order
 
 
-# A loan's days in the month (both loan days counted) and the loans of the centre's devices the month
-# bills a kommune for: one expression for the month's lines and the koordinator's basis alike.
-LOAN_DAYS = "LEAST(COALESCE(l.returned_on, %(last)s), %(last)s) - GREATEST(l.lent_on, %(first)s) + 1"
+# A loan's first and last day in the month (both loan days counted) and the loans of the centre's
+# devices the month bills a kommune for: one expression for the month's lines and the koordinator's
+# basis alike. Only the days the kommune's agreement covers are billed (`Cover.covered`, as the
+# patient-days): a kommune covered the whole month is summed in SQL, the others loan by loan.
+LOAN_FIRST = "GREATEST(l.lent_on, %(first)s)"
+LOAN_LAST = "LEAST(COALESCE(l.returned_on, %(last)s), %(last)s)"
 LOANS = f"""
           FROM {DeviceLoan._meta.db_table} l JOIN {DeviceLoan._meta.get_field("device").related_model._meta.db_table} d
             ON d.id = l.device_id
@@ -158,20 +161,34 @@ LOANS = f"""
            AND l.lent_on <= %(last)s AND (l.returned_on IS NULL OR l.returned_on >= %(first)s)"""
 
 
-def device_days(centre: Centre, municipality_ids, month: Month) -> dict[tuple[int, str], int]:
-    """Device-days per (kommune, device type) of the centre's loans in the month, in one aggregate."""
-    sql = f"SELECT l.municipality_id, d.type, SUM({LOAN_DAYS}) {LOANS} GROUP BY 1, 2"
+def device_days(centre: Centre, municipality_ids, month: Month, cover: Cover) -> dict[tuple[int, str], int]:
+    """Device-days per (kommune, device type) of the centre's loans in the month on the days the
+    kommune's agreement covers: one aggregate for the kommuner covered all month."""
+    whole = cover.whole_month(month)
+    sql = f"SELECT l.municipality_id, d.type, SUM({LOAN_LAST} - {LOAN_FIRST} + 1) {LOANS} GROUP BY 1, 2"
     with connection.cursor() as cursor:
-        cursor.execute(sql, _loan_params(centre, municipality_ids, month))
-        return {(m, t): int(days) for m, t, days in cursor.fetchall()}
+        cursor.execute(sql, _loan_params(centre, [m for m in municipality_ids if m in whole], month))
+        out: dict[tuple[int, str], int] = {(m, t): int(days) for m, t, days in cursor.fetchall()}
+    partly = [m for m in municipality_ids if m not in whole]
+    for m, t, _patient, _serial, days in loan_days(centre, partly, month, cover):
+        out[(m, t)] = out.get((m, t), 0) + days
+    return out
 
 
-def loan_days(centre: Centre, municipality_ids, month: Month) -> list[tuple[int, str, str, str, int]]:
-    """The same loans one by one: (kommune, device type, patient id as text, serial, days)."""
-    sql = f"SELECT l.municipality_id, d.type, l.patient_id::text, d.serial, {LOAN_DAYS} {LOANS} ORDER BY d.serial"
+def loan_days(centre: Centre, municipality_ids, month: Month, cover: Cover) -> list[tuple[int, str, str, str, int]]:
+    """The same loans one by one: (kommune, device type, patient id as text, serial, covered days);
+    a loan on no covered day is left out."""
+    columns = f"l.municipality_id, d.type, l.patient_id::text, d.serial, {LOAN_FIRST}, {LOAN_LAST}"
+    sql = f"SELECT {columns} {LOANS} ORDER BY d.serial"
     with connection.cursor() as cursor:
         cursor.execute(sql, _loan_params(centre, municipality_ids, month))
-        return [(m, t, patient, serial, int(days)) for m, t, patient, serial, days in cursor.fetchall()]
+        rows = cursor.fetchall()
+    out = []
+    for m, t, patient, serial, first, last in rows:
+        days = cover.covered(m, first, last)
+        if days:
+            out.append((m, t, patient, serial, days))
+    return out
 
 
 def _loan_params(centre: Centre, municipality_ids, month: Month) -> dict[str, Any]:
@@ -211,7 +228,7 @@ def month_basis(centre: Centre, month: Month, model: PriceModel, cover: Cover | 
     return Basis(
         month=month,
         counts=day_counts(segments(status_rows(municipalities, month), month), cover, month),
-        device_days=device_days(centre, municipalities, month),
+        device_days=device_days(centre, municipalities, month, cover),
         starts=starts_in(municipalities, month, cover),
         base_members=members,
         populations=populations_for(members, month.first.year),
@@ -461,7 +478,7 @@ def patient_figures(centre: Centre, municipality: Municipality, month: Month, co
         if municipality_id == municipality.pk:
             figures[patient_id].counts = count
     loans: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
-    for _m, device_type, patient_id, serial, days in loan_days(centre, [municipality.pk], month):
+    for _m, device_type, patient_id, serial, days in loan_days(centre, [municipality.pk], month, cover):
         entry = figures[patient_id]
         entry.device_days[device_type] = entry.device_days.get(device_type, 0) + days
         loans[patient_id].append((device_type, serial, days))

@@ -1,10 +1,11 @@
 """A month bills a kommune for the days its agreement covers, each once: overlapping agreements of
-one kommune (rows saved before the service refused them) count a day once."""
+one kommune (rows saved before the service refused them) count a day once, and a loan's days are
+cut at the agreement as the patient-days are."""
 
 import datetime
 
 from billing.calculation import Month
-from billing.selectors import allocation_for
+from billing.selectors import allocation_for, coordinator_basis
 from tenants.models import Agreement
 from tests.billing import test_pages as pages
 
@@ -37,3 +38,18 @@ def test_overlapping_agreements_bill_rune_s_november_once(priced):
         ("licence", ""): (30, 89_600),
         ("equipment", "pulsoksymeter"): (30, 10_000),
     }
+
+
+def test_equipment_is_billed_for_the_days_the_agreement_covers_only(priced):
+    """Gjerdrum's agreement ends 01.11.2026 and PO-77 (pulsoksymeter, 100 kr a month) is out all
+    November: 1 device-day, 3,33 kr — as Rune's one patient-day — not 30 (100 kr). The koordinator's
+    basis counts the same day."""
+    gjerdrum_agreement(priced, datetime.date(2024, 1, 1), datetime.date(2026, 11, 1))
+    assert gjerdrum_lines(priced) == {
+        ("follow_up", ""): (1, 4_040),
+        ("licence", ""): (1, 2_987),
+        ("equipment", "pulsoksymeter"): (1, 333),
+    }
+    basis = coordinator_basis(priced.u.coordinator, priced.centres.ovre, priced.m.gjerdrum, NOV)
+    assert [(b.patient, [days for _type, _serial, days in b.devices]) for b in basis] == [(priced.p.gjerdrum, [1])]
+    assert basis.adds_up
