@@ -36,7 +36,7 @@ from billing.calculation import (
     segments,
 )
 from billing.models import Component, LockedLine, LockedMonth, PriceModel
-from patients.models import DeviceLoan, DeviceType, Patient, StatusChange
+from patients.models import DeviceLoan, DeviceType, Patient, Start, StatusChange
 from patients.selectors import visible_patients
 from tenants.models import Agreement, Centre, FollowUpBy, Municipality, Role
 from tenants.norwegian import kr
@@ -201,11 +201,13 @@ def _loan_params(centre: Centre, municipality_ids, month: Month) -> dict[str, An
 
 
 def start_rows(municipality_ids, month: Month, cover: Cover) -> list[tuple[int, str]]:
-    """(kommune, patient id as text) of each oppstart in the month on a day the kommune's agreement covers."""
-    rows = StatusChange.objects.filter(
-        patient__isnull=False, event="started", municipality_id__in=municipality_ids,
-        effective_date__gte=month.first, effective_date__lt=month.end,
-    ).values_list("municipality_id", "effective_date", "patient_id")  # fmt: skip
+    """(kommune, patient id as text) of each oppstart in the month on a day the kommune's agreement
+    covers: the `patients.Start` rows, as insight's funnel counts oppstarter. A move writes a
+    `started` status row in the new kommune for the forløp it carries on (patients.services.moves),
+    which is no new oppstart: it has no Start row, and a merged record's own Start keeps its day."""
+    rows = Start.objects.filter(
+        municipality_id__in=municipality_ids, started_on__gte=month.first, started_on__lt=month.end,
+    ).values_list("municipality_id", "started_on", "patient_id")  # fmt: skip
     return [(m, str(patient)) for m, day, patient in rows if cover.follow_up_on(m, day)]
 
 

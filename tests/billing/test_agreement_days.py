@@ -1,11 +1,18 @@
 """A month bills a kommune for the days its agreement covers, each once: overlapping agreements of
-one kommune (rows saved before the service refused them) count a day once, and a loan's days are
-cut at the agreement as the patient-days are."""
+one kommune (rows saved before the service refused them) count a day once, a loan's days are cut at
+the agreement as the patient-days are, and a move that carries a started forløp on is no second
+oppstart."""
 
 import datetime
 
+import pytest
+from django.utils import timezone
+
 from billing.calculation import Month
+from billing.models import PriceModel
 from billing.selectors import allocation_for, coordinator_basis
+from patients.models import ASSESSMENT_CRITERIA, MoveNotice, Patient
+from patients.services.moves import move_accept
 from tenants.models import Agreement
 from tests.billing import test_pages as pages
 
@@ -53,3 +60,52 @@ def test_equipment_is_billed_for_the_days_the_agreement_covers_only(priced):
     basis = coordinator_basis(priced.u.coordinator, priced.centres.ovre, priced.m.gjerdrum, NOV)
     assert [(b.patient, [days for _type, _serial, days in b.devices]) for b in basis] == [(priced.p.gjerdrum, [1])]
     assert basis.adds_up
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The date the services call today, set by the test as it walks through November."""
+    day = {"today": datetime.date(2026, 11, 1)}
+    real = timezone.localdate
+    monkeypatch.setattr(timezone, "localdate", lambda value=None, timezone=None: real(value, timezone) if value else
+                        day["today"])  # fmt: skip
+    return day
+
+
+def _ok(response, status=201) -> dict:
+    assert response.status_code == status, response.content
+    return response.json()
+
+
+def _granted_and_consented(client, national_id: str) -> Patient:
+    """Gjerdrum grants a person Agder follows up (its own record, a «mulig flytting» notice to
+    Grimstad) and registers the samtykke, through the API."""
+    body = {"national_id": national_id, "name": "Tove Flytter", "municipality": "3230", "referrer": "hospital",
+            "diagnoses": ["kols"], "reason": "Hyppige innleggelser."}  # fmt: skip
+    referral = _ok(client.post("/api/v1/referrals/", body, format="json"))["id"]
+    criteria = {code: {"answer": "yes"} for code in ASSESSMENT_CRITERIA}
+    _ok(client.post(f"/api/v1/referrals/{referral}/assessment/", {"criteria": criteria}, format="json"))
+    decision = {"outcome": "granted", "reason": "Oppfyller kriteriene.", "period_to": "2027-05-01",
+                "evaluation_date": "2027-02-01"}  # fmt: skip
+    own = Patient.objects.get(pk=_ok(client.post(f"/api/v1/referrals/{referral}/decision/", decision,
+                                                 format="json"))["patient_id"])  # fmt: skip
+    consent = {"given_by": "patient", "method": "written", "given_on": "2026-11-01"}
+    _ok(client.post(f"/api/v1/patients/{own.pk}/consent/", consent, format="json"))
+    return own
+
+
+def test_a_move_that_merges_a_started_record_is_one_oppstart(priced, api, clock):
+    """Oppstart fee 500 kr. Gjerdrum's own record of Tove starts 03.11; Agder accepts the move on
+    20.11 and the moved record carries that forløp on with a `started` row in Gjerdrum: one oppstart,
+    500 kr, not 1 000 kr. Her days are Gjerdrum's from the 3rd all the same (28 patient-days)."""
+    PriceModel.objects.filter(centre=priced.centres.ovre).update(start_fee_ore=50_000)
+    client = api(priced.u.coordinator)
+    own = _granted_and_consented(client, priced.p.grimstad.national_id)
+    clock["today"] = datetime.date(2026, 11, 3)
+    _ok(client.post(f"/api/v1/patients/{own.pk}/start/", {"own_phone": True}, format="json"))
+    clock["today"] = datetime.date(2026, 11, 20)
+    moved = move_accept(notice=MoveNotice.objects.get(patient=priced.p.grimstad), user=priced.u.nurse_agder)
+    assert moved.status_changes.filter(event="started", municipality=priced.m.gjerdrum).count() == 1
+    lines = gjerdrum_lines(priced)
+    assert lines[("start_fee", "")] == (1, 50_000)
+    assert lines[("follow_up", "")][0] == 30 + 28  # Rune's 30 days and Tove's 3.–30. November
