@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ebp.content import Bounds, PlanContent, Spo2DropRule, WeightGainRule
 from measurements.types import RANK, Colour, MeasurementType, label, spec
-from tenants.norwegian import number
+from tenants.norwegian import day_text, number
 
 
 @dataclass(frozen=True)
@@ -27,18 +27,23 @@ class ReadingValue:
     value: float | None = None
     systolic: float | None = None
     diastolic: float | None = None
+    colour: str = ""  # as scored; "" while unscored (history only: trend rules read it)
 
 
 @dataclass(frozen=True)
 class Score:
     colour: str  # green | yellow | red
     reason: str  # for the worklist: "SpO2 86 % – rød under 88"
+    # A late reading's finding rests on readings measured after it: their times, so the caller can
+    # put them on the alert with it.
+    later: tuple[datetime.datetime, ...] = ()
 
 
 @dataclass(frozen=True)
 class _Finding:
     colour: str
     text: str
+    later: datetime.datetime | None = None
 
 
 def _num(value: float) -> str:
@@ -102,6 +107,38 @@ def _weight_gain(reading: ReadingValue, rule: WeightGainRule, history: Sequence[
     )
 
 
+def _weight_gain_after(reading: ReadingValue, rule: WeightGainRule, history: Sequence[ReadingValue]) -> _Finding | None:
+    """A reading that arrives after weights measured later than it (an offline device, a second
+    device): the gain from it to the highest of them. Those were scored without it, so nothing else
+    finds this gain. Only weights already scored count: one still unscored (in this batch) compares
+    itself with this reading, and one already at the rule's colour or worse has had its alert."""
+    until = reading.measured_at + datetime.timedelta(days=rule.days)
+    later = [
+        h
+        for h in history
+        if h.type == MeasurementType.WEIGHT
+        and h.value is not None
+        and h.colour
+        and RANK[h.colour] < RANK[rule.colour]
+        and reading.measured_at < h.measured_at <= until
+    ]
+    if not later:
+        return None
+    highest = max(later, key=lambda h: (h.value, h.measured_at))
+    gain = highest.value - reading.value
+    if gain < rule.kg - 1e-9:
+        return None
+    decimals = spec(reading.type).decimals
+    return _Finding(
+        rule.colour,
+        f"{_shown(reading, 'value', reading.value)} {day_text(reading.measured_at)} til "
+        f"{number(highest.value, decimals)} kg {day_text(highest.measured_at)} – "
+        f"økning {number(gain, decimals, against=rule.kg)} kg på {rule.days} dager "
+        f"({Colour(rule.colour).word} ved {_num(rule.kg)} kg)",
+        later=highest.measured_at,
+    )
+
+
 def _spo2_drop(reading: ReadingValue, rule: Spo2DropRule) -> _Finding | None:
     drop = rule.baseline - reading.value
     if drop < rule.points - 1e-9:
@@ -120,6 +157,7 @@ def _trend_findings(reading: ReadingValue, plan: PlanContent, history: Sequence[
     for rule in plan.trend_rules:
         if isinstance(rule, WeightGainRule) and reading.type == MeasurementType.WEIGHT and reading.value is not None:
             findings.append(_weight_gain(reading, rule, history))
+            findings.append(_weight_gain_after(reading, rule, history))
         elif isinstance(rule, Spo2DropRule) and reading.type == MeasurementType.SPO2 and reading.value is not None:
             findings.append(_spo2_drop(reading, rule))
     return [f for f in findings if f is not None]
@@ -133,15 +171,17 @@ def _has_rules(reading: ReadingValue, plan: PlanContent) -> bool:
 
 
 def score(reading: ReadingValue, thresholds: PlanContent, history: Sequence[ReadingValue]) -> Score:
-    """The colour of one reading under one plan; `history` holds the patient's earlier readings
-    (any types, any order; the reading itself may be among them: trend rules look strictly before it)."""
+    """The colour of one reading under one plan; `history` holds the patient's readings around it
+    (any types, any order; the reading itself may be among them). Trend rules compare it with the
+    readings before it and, for a reading that arrived late, with the scored readings after it."""
     if not _has_rules(reading, thresholds):
         return Score("green", f"ingen grenseverdier for {label(reading.type)}")
     findings = _bound_findings(reading, thresholds) + _trend_findings(reading, thresholds, history)
     if not findings:
         return Score("green", "")
     findings.sort(key=lambda f: -RANK[f.colour])
-    return Score(findings[0].colour, "; ".join(f.text for f in findings))
+    later = tuple(f.later for f in findings if f.later is not None)
+    return Score(findings[0].colour, "; ".join(f.text for f in findings), later)
 
 
 # --- questionnaire answers ---------------------------------------------------------------------

@@ -167,6 +167,33 @@ def test_weight_gain_without_history_and_without_thresholds_is_green():
     assert result.reason in ("", "innenfor grensene")
 
 
+def scored(value, at, colour="green"):
+    return ReadingValue(type="weight", measured_at=at, value=value, colour=colour)
+
+
+@pytest.mark.parametrize(
+    ("later", "colour"),
+    [
+        pytest.param(scored(82.0, NOW + 3 * DAY), "red", id="exactly-kg-at-the-window-end"),
+        pytest.param(scored(81.9, NOW + DAY), "green", id="slightly-less"),
+        pytest.param(scored(82.0, NOW + 3 * DAY + datetime.timedelta(minutes=1)), "green", id="past-the-window"),
+        pytest.param(scored(82.0, NOW + DAY, colour="yellow"), "red", id="later-yellow-by-a-bound"),
+        pytest.param(scored(82.0, NOW + DAY, colour=""), "green", id="later-unscored-judges-itself"),
+        pytest.param(scored(82.0, NOW + DAY, colour="red"), "green", id="later-already-red"),
+    ],
+)
+def test_a_late_weight_is_compared_with_the_scored_weights_after_it(later, colour):
+    assert score(reading("weight", 80.0), weight_plan(), [later]).colour == colour
+
+
+def test_a_late_weights_gain_names_both_weights_and_their_days():
+    history = [scored(81.0, NOW + DAY), scored(82.6, NOW + 2 * DAY), scored(83.0, NOW + 2 * DAY, colour="")]
+    result = score(reading("weight", 80.5), weight_plan(), history)
+    assert result.colour == "red"
+    assert result.reason == "Vekt 80,5 kg 10.03. til 82,6 kg 12.03. – økning 2,1 kg på 3 dager (rød ved 2 kg)"
+    assert result.later == (NOW + 2 * DAY,)
+
+
 def test_weight_rule_does_not_apply_to_other_types():
     history = [reading("pulse", 60, at=NOW - DAY)]
     assert score(reading("pulse", 90), weight_plan(), history).reason == "ingen grenseverdier for Puls"

@@ -63,7 +63,9 @@ def _weight_window(content: PlanContent) -> int | None:
 
 
 def _history(readings: list[Reading], plans: Plans) -> dict:
-    """Earlier weight readings for patients whose plan has a weight-gain rule (one query per batch)."""
+    """The weights around the batch's for patients whose plan has a weight-gain rule, one query per
+    batch (from reading_by_patient alone): the rule's days before the batch's, which each weight is
+    compared with, and its days after, which a weight that arrived late is compared with."""
     windows = {}
     for r in readings:
         window = _weight_window(plans.content(r.patient_id)) if r.type == "weight" else None
@@ -71,14 +73,30 @@ def _history(readings: list[Reading], plans: Plans) -> dict:
             windows[r.patient_id] = window
     if not windows:
         return {}
-    earliest = min(r.measured_at for r in readings) - datetime.timedelta(days=max(windows.values()))
-    rows = Reading.objects.filter(patient_id__in=list(windows), type="weight", measured_at__gte=earliest).values_list(
-        "patient_id", "measured_at", "value"
-    )
+    reach = datetime.timedelta(days=max(windows.values()))
+    weights = [r.measured_at for r in readings if r.patient_id in windows and r.type == "weight"]
+    rows = Reading.objects.filter(
+        patient_id__in=list(windows),
+        type="weight",
+        measured_at__gte=min(weights) - reach,
+        measured_at__lte=max(weights) + reach,
+    ).values_list("patient_id", "measured_at", "value", "colour")
     history = defaultdict(list)
-    for patient_id, measured_at, value in rows:
-        history[patient_id].append(ReadingValue("weight", measured_at, value))
+    for patient_id, measured_at, value, colour in rows:
+        history[patient_id].append(ReadingValue("weight", measured_at, value, colour=colour))
     return history
+
+
+def _later_link(readings: list) -> None:
+    """A late weight's gain rests on a weight measured after it and scored before it arrived: that
+    one goes on the alert too, so the alert and its journal note show both. Only a weight on no
+    alert: one on another alert stays there. Rare (a device offline, a second device), so a statement
+    for each such reading."""
+    for r in readings:
+        if r.later and r.alert_id:
+            Reading.objects.filter(
+                patient_id=r.patient_id, type=r.type, measured_at__in=r.later, alert_id__isnull=True
+            ).update(alert_id=r.alert_id)
 
 
 def _worst(scored: list):
@@ -170,8 +188,10 @@ def readings_score(reading_ids: Iterable[int]) -> int:
     for r in readings:
         found = score(_value(r), plans.content(r.patient_id), history.get(r.patient_id, ()))
         _record(r, found, plans, now, r.measured_at)
+        r.later = found.later
     _apply(readings, plans, AlertKind.OUT_OF_RANGE, now)
     _store_scores(Reading, readings, now)
+    _later_link(readings)
     silence_alerts_close({r.patient_id for r in readings}, {(r.patient_id, r.type) for r in readings}, now)
     return len(readings)
 
