@@ -311,8 +311,20 @@ def _in_municipality(patients: QuerySet[Patient], municipality: str) -> QuerySet
     return patients.filter(municipality__number=municipality) if municipality else patients
 
 
+# The contacts the routine clock restarts from: those in which the patient was spoken to. A routine
+# contact, an evaluation and a call from the patient are with the patient; an alert's handling only
+# when the nurse reached the patient (a call answered, advice by the plan) — one closed with «Ingen
+# tiltak nødvendig», or by calling the fastlege or the legevakt, spoke to no one. A call not answered
+# never counts.
+SPOKEN_WITH = (
+    Q(kind__in=[ContactKind.ROUTINE, ContactKind.EVALUATION, ContactKind.CALL_IN])
+    | Q(actions__overlap=[ContactAction.CALLED_REACHED, ContactAction.ADVISED_EBP])
+) & ~Q(actions__contains=[ContactAction.CALLED_NOT_REACHED])
+
+
 def follow_up_due(user, now=None, *, municipality: str = "") -> FollowUpDue:
-    """Active patients due a routine contact (every N weeks from the last reached contact) and an
+    """Active patients due a routine contact (every N weeks from the last contact that reached the
+    patient, SPOKEN_WITH) and an
     evaluation (`patients.forlop.evaluation_due`, unless an evaluation has been recorded since it fell due). For nurses
     and koordinatorer alike: whoever sees the patient; `municipality` (kommunenummer) narrows it.
     Five queries."""
@@ -326,9 +338,8 @@ def follow_up_due(user, now=None, *, municipality: str = "") -> FollowUpDue:
         .select_related("municipality", "gp")
     )
     ids = [p.id for p in patients]
-    reached = ~Q(actions__contains=[ContactAction.CALLED_NOT_REACHED])
     last_contact = dict(
-        Contact.objects.filter(reached, patient_id__in=ids)
+        Contact.objects.filter(SPOKEN_WITH, patient_id__in=ids)
         .values("patient_id")
         .annotate(m=Max("at"))
         .values_list("patient_id", "m")

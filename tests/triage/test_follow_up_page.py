@@ -1,13 +1,21 @@
 """«Planlagt oppfølging» (/followup/): a kommune filter (kommuner of the user's scope only), each list
-paged, and «mangler godkjent plan» split by where the plan stands; and «Registrer kontakt» at any time
-from the patient page (a call in from the patient), nothing due."""
+paged, and «mangler godkjent plan» split by where the plan stands; «Registrer kontakt» at any time
+from the patient page (a call in from the patient), nothing due; and the routine contact counted from
+the last contact that reached the patient."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
 
 from ebp import services as ebp
 from ebp.defaults import TEMPLATES
+from measurements.services import integration_create, readings_ingest
 from patients.models import Patient
 from tests.factories import PatientFactory
-from triage.models import Contact, ContactKind
-from triage.selectors import plan_missing_split
+from triage import services as triage
+from triage.models import Alert, Contact, ContactKind
+from triage.selectors import follow_up_due, plan_missing_split
 
 
 def _submitted(patient, nurse):
@@ -69,3 +77,26 @@ def test_the_koordinator_gets_no_contact_form(world, login):
     page = login(world.u.coordinator).get(f"/patients/{world.p.gjerdrum.pk}/").content.decode()
     assert 'id="register-contact"' not in page
     assert Patient.objects.filter(pk=world.p.gjerdrum.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("actions", "restarts"),
+    [
+        pytest.param(["no_action"], False, id="ingen-tiltak"),
+        pytest.param(["contacted_gp"], False, id="kontaktet-fastlegen"),
+        pytest.param(["homecare_visit", "contacted_legevakt"], False, id="hjemmetjenesten-og-legevakten"),
+        pytest.param(["called_reached", "no_action"], True, id="fikk-svar"),
+        pytest.param(["advised_ebp"], True, id="ga-rad"),
+    ],
+)
+def test_the_routine_clock_restarts_from_an_alerts_handling_only_when_the_patient_was_reached(world, actions, restarts):
+    patient = world.p.nannestad  # no plan: the centre's defaults, red under 88
+    Patient.objects.filter(pk=patient.pk).update(created_at=timezone.now() - datetime.timedelta(weeks=10))
+    assert patient in {r.patient for r in follow_up_due(world.u.nurse).routine}
+    gateway = integration_create(centre=world.centres.ovre, name="gw")[0]
+    item = {"external_id": "r", "patient_id": str(patient.pk), "type": "spo2", "value": 85, "unit": "%",
+            "measured_at": timezone.localtime().isoformat()}  # fmt: skip
+    triage.readings_score([readings_ingest(integration=gateway, items=[item])[0].id])
+    triage.alert_handle(alert=Alert.objects.get(patient=patient), user=world.u.nurse, actions=actions)
+    due = {r.patient for r in follow_up_due(world.u.nurse).routine}
+    assert (patient not in due) is restarts
