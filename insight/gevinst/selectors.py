@@ -207,21 +207,24 @@ def comparison_rows(municipality_ids, period: Period) -> list[ServiceRow]:
 
 def survey_rows(municipality_ids, period: Period) -> list[SurveyRow]:
     """Each patient's latest survey answer in the period, from paper or a tablet (a patient counts
-    once, whoever answered twice)."""
+    once, whoever answered twice). Of one day's answers the tablet's latest by its time, and a paper
+    form (whose hour is not written down) over a tablet's."""
     ids = list(municipality_ids)
     found: dict[Any, SurveyRow] = {}
     paper = SurveyAnswer.objects.filter(
         municipality_id__in=ids, answered_on__gte=period.first, answered_on__lte=period.last
-    ).order_by("answered_on", "registered_at")
-    candidates = [(s.answered_on, 1, s.patient_id, s.municipality_id, s.answers()) for s in paper]
+    )
+    candidates = [(s.answered_on, 1, s.registered_at, s.patient_id, s.municipality_id, s.answers()) for s in paper]
     first = datetime.datetime.combine(period.first, datetime.time.min, tzinfo=OSLO)
     after = datetime.datetime.combine(period.end, datetime.time.min, tzinfo=OSLO)
     device = Answer.objects.filter(
         municipality_id__in=ids, questionnaire=Questionnaire.SURVEY, answered_at__gte=first, answered_at__lt=after
     ).values_list("answered_at", "patient_id", "municipality_id", "answers")
-    candidates += [(at.astimezone(OSLO).date(), 0, p, m, dict(answers)) for at, p, m, answers in device]
-    for day, _order, patient_id, municipality_id, answers in sorted(candidates, key=lambda c: (c[0], c[1])):
-        found[patient_id] = SurveyRow(f"p:{patient_id}", municipality_id, day, answers)  # the latest wins
+    candidates += [(at.astimezone(OSLO).date(), 0, at, p, m, dict(answers)) for at, p, m, answers in device]
+    # Sorted by day, source and time: the model's own order (a tablet's newest first) would leave a
+    # day's older answer last, and the last one wins.
+    for day, _source, _at, patient_id, municipality_id, answers in sorted(candidates, key=lambda c: c[:3]):
+        found[patient_id] = SurveyRow(f"p:{patient_id}", municipality_id, day, answers)
     return list(found.values())
 
 

@@ -10,14 +10,18 @@ import datetime
 from fractions import Fraction
 
 import pytest
+from django.utils import timezone
 
 from insight.figures import DERIVED, DIFFERENCING, SMALL
 from insight.gevinst.figures import GevinstRows, ServiceRow, SurveyRow, reports_for, service_use, survey
+from insight.gevinst.selectors import gevinst_period, survey_rows
 from insight.models import SERVICE_FIELDS, ComparisonServiceUse, ServiceUse, SurveyAnswer
 from measurements.models import Answer
+from measurements.services import answers_ingest
 from patients.selectors import visible_patients
 from tenants.models import AuditEvent
 from tests.factories import MembershipFactory, UserFactory
+from triage.opening_hours import OSLO
 
 URL = "/api/v1/insight/gevinst/"
 DAYS_PER_MONTH = Fraction(36525, 1200)  # 365.25 / 12, written out again
@@ -98,9 +102,14 @@ def test_the_comparison_group_is_computed_the_same_way_from_its_rows(gevinst, ap
 
 
 def _latest_answers(municipality) -> dict:
-    """Each patient's latest survey answer, from the paper rows and the tablet's rows, read apart."""
+    """Each patient's latest survey answer, from the tablet's rows and the paper rows, read apart: the
+    tablet's in the order answered, then the paper's, which win over a tablet's of the same day."""
     found = {}
-    for row in SurveyAnswer.objects.filter(municipality=municipality).order_by("answered_on"):
+    for answer in Answer.objects.filter(municipality=municipality, questionnaire="survey").order_by("answered_at"):
+        found[answer.patient_id] = (answer.answered_at.astimezone(OSLO).date(), answer.answers)
+    for row in SurveyAnswer.objects.filter(municipality=municipality).order_by("answered_on", "registered_at"):
+        if row.patient_id in found and found[row.patient_id][0] > row.answered_on:
+            continue
         found[row.patient_id] = (
             row.answered_on,
             {
@@ -116,10 +125,6 @@ def _latest_answers(municipality) -> dict:
                 if v
             },
         )
-    for answer in Answer.objects.filter(municipality=municipality, questionnaire="survey"):
-        day = answer.answered_at.date()
-        if answer.patient_id not in found or found[answer.patient_id][0] <= day:
-            found[answer.patient_id] = (day, answer.answers)
     return {patient: answers for patient, (_day, answers) in found.items()}
 
 
@@ -139,6 +144,22 @@ def test_the_survey_distributions_are_each_patients_latest_answer(gevinst, api):
     assert body["suppressed"]["safer.yes_share"] == DERIVED
     # g1's first answer («nei», «verre») was replaced by the later one.
     assert "no" not in safer and body["suppressed"]["health.worse"] == SMALL
+
+
+def test_of_two_tablet_answers_on_one_day_the_later_one_counts(gevinst):
+    """g6 answers «nei» at 09:00 and «ja» at 14:00 on one day (sent in that order or the other): «ja»."""
+    g6, gjerdrum = gevinst.g["g6"], gevinst.world.m.gjerdrum
+    day = timezone.localdate() - datetime.timedelta(days=2)
+    sent = [(14, "yes"), (9, "no")]  # the later first: the order they arrive in must not matter
+    for hour, safer in sent:
+        at = datetime.datetime.combine(day, datetime.time(hour), tzinfo=OSLO)
+        [result] = answers_ingest(integration=gevinst.gateway, items=[{
+            "external_id": f"survey-g6-{hour}", "patient_id": str(g6.pk), "questionnaire": "survey",
+            "answers": {"safer": safer, "joy": "more"}, "answered_at": at.isoformat()}])  # fmt: skip
+        assert result.status == "created", result
+    rows = {r.person: r for r in survey_rows([gjerdrum.pk], gevinst_period(today=timezone.localdate()))}
+    assert (rows[f"p:{g6.pk}"].answered_on, rows[f"p:{g6.pk}"].answers["safer"]) == (day, "yes")
+    assert _latest_answers(gjerdrum)[g6.pk]["safer"] == "yes"  # the second way agrees
 
 
 def test_a_survey_is_shown_when_every_option_holds_five(db):
