@@ -63,7 +63,7 @@ from triage.opening_hours import OSLO, RED_AFTER, OpeningHours
 STATES = ("started", "resumed", "paused", "ended")  # billing.calculation.STATE_AFTER
 WHOLE_AREA = 0  # the area of every kommune the user sees (municipality ids are positive)
 EMPTY = Counted(0, frozenset())
-NO_ENDINGS = Endings(EMPTY, dict.fromkeys(END_REASONS, (0, EMPTY)), (None, EMPTY))
+NO_ENDINGS = Endings((0, EMPTY), dict.fromkeys(END_REASONS, (0, EMPTY)), (None, EMPTY))
 CLOSED = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)  # a closed day's window: [CLOSED, CLOSED)
 
 
@@ -440,10 +440,10 @@ SELECT 'p:' || e.patient_id::text AS p, e.municipality_id AS m, e.end_reason AS 
  WHERE e.event = %(ended)s AND pt.merged_into_id IS NULL AND e.municipality_id = ANY(%(m)s)
    AND e.effective_date >= %(period_first)s AND e.effective_date < %(period_stop)s"""  # noqa: S608
 
-# Per (bucket, area, person): the endings of each reason and those with a days in service.
+# Per (bucket, area, person): the endings, those of each reason and those with a days in service.
 ENDED = f"""
 CREATE TEMP TABLE insight_ended ON COMMIT DROP AS
-SELECT COALESCE(k, 0) AS idx, COALESCE(m, {WHOLE_AREA}) AS area, p,
+SELECT COALESCE(k, 0) AS idx, COALESCE(m, {WHOLE_AREA}) AS area, p, COUNT(*) AS ended,
        {", ".join(f"COUNT(*) FILTER (WHERE reason = '{r}') AS r_{r}" for r in END_REASONS)},
        COUNT(days) AS served
   FROM insight_endings GROUP BY GROUPING SETS ((k, m, p), (k, p), (m, p), (p))"""  # noqa: S608
@@ -614,7 +614,7 @@ class Counting:
                  period_stop=self.period.end)  # fmt: skip
         self.run(ENDED)
         counts = Counter(self.cursor, "insight_ended").count(
-            {f"n_{r}": f"r_{r}" for r in END_REASONS},
+            {"n_ended": "ended", **{f"n_{r}": f"r_{r}" for r in END_REASONS}},
             {"ended": "true", "served": "served > 0", **{f"p_{r}": f"r_{r} > 0" for r in END_REASONS}},
         )
         self.run(IN_SERVICE)
@@ -624,8 +624,8 @@ class Counting:
             median, n = medians.get(key, (None, 0))
             if median is not None:  # as insight.figures._median: an odd count's middle value is the integer it is
                 median = round(int(median) if n % 2 else median, 1)
-            out[key] = Endings(figures["ended"], {r: (int(figures[f"n_{r}"]), figures[f"p_{r}"]) for r in END_REASONS},
-                               (median, figures["served"]))  # fmt: skip
+            by_reason = {r: (int(figures[f"n_{r}"]), figures[f"p_{r}"]) for r in END_REASONS}
+            out[key] = Endings((int(figures["n_ended"]), figures["ended"]), by_reason, (median, figures["served"]))
         return out
 
     def _alert_ids(self, counts: dict, small: dict[str, dict[tuple[int, int], int]]) -> None:

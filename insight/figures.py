@@ -502,16 +502,13 @@ def _median(values: list[int]) -> float | None:
 
 
 class Endings(NamedTuple):
-    """A bucket's endings: the people who ended, per end reason (endings, people), and the median days
-    in service (from the oppstart in the same kommune) with the people behind it."""
+    """A bucket's endings: all of them and per end reason (endings, people: a person who ends twice
+    counts twice, so that the reasons add up to `ended`), and the median days in service (from the
+    oppstart in the same kommune) with the people behind it."""
 
-    ended: People
+    ended: tuple[int, People]
     by_reason: Mapping[str, tuple[int, People]]
     in_service: tuple[float | None, People]
-
-
-def _size(people: People) -> int:
-    return people.count if isinstance(people, Counted) else len(people)
 
 
 def funnel_steps(events: Iterable[FunnelEvent], bucket: Bucket) -> dict[str, list[FunnelEvent]]:
@@ -531,7 +528,8 @@ def endings_of(events: list[FunnelEvent]) -> Endings:
         by_reason[reason] = (len(these), frozenset(e.person for e in these))
     served = [e for e in events if e.days is not None]
     in_service = _median([e.days for e in served if e.days is not None])
-    return Endings(frozenset(e.person for e in events), by_reason, (in_service, frozenset(e.person for e in served)))
+    ended = (len(events), frozenset(e.person for e in events))
+    return Endings(ended, by_reason, (in_service, frozenset(e.person for e in served)))
 
 
 def funnel(rows: Rows, bucket: Bucket) -> Section:
@@ -545,7 +543,7 @@ def funnel_cells(by_step: Mapping[str, list[FunnelEvent]], endings: Endings) -> 
     out: Section = {}
     for step in STEPS:
         if step == "ended":
-            out[step] = _cell(_size(endings.ended), endings.ended, additive=BOTH)
+            out[step] = _cell(endings.ended[0], endings.ended[1], additive=BOTH)
             continue
         these = by_step.get(step, [])
         out[step] = Cell(len({e.person for e in these}), frozenset(e.person for e in these), additive=BOTH)

@@ -98,6 +98,39 @@ def test_the_rule_needs_only_how_many_and_the_few(scenario):
     assert (alone.size, alone.people) == (1, frozenset({str(scenario.g[0].pk)}))
 
 
+def test_ended_counts_endings_so_that_the_reasons_and_the_buckets_add_up_to_it(world):
+    """A ends «withdrew» 3 March, starts again and ends «deceased» 20 March; B ends «other» in February
+    and, after a new start, «too_ill» in March. `ended` is the endings (the reasons' sum), in SQL as in
+    the reference: March 3 (of 2 people, whom the small-cell rule counts), February 1, the period 4."""
+    import datetime
+
+    from patients.models import StatusChange
+    from tests.factories import PatientFactory
+
+    gjerdrum = world.m.gjerdrum
+    a, b = (PatientFactory(municipality=gjerdrum, name=name) for name in ("Ending A", "Ending B"))
+    rows = [(a, "started", (2, 1), ""), (a, "ended", (3, 3), "withdrew"), (a, "started", (3, 5), ""),
+            (a, "ended", (3, 20), "deceased"), (b, "started", (1, 10), ""), (b, "ended", (2, 10), "other"),
+            (b, "started", (2, 15), ""), (b, "ended", (3, 25), "too_ill")]  # fmt: skip
+    StatusChange.objects.bulk_create(
+        StatusChange(patient=patient, municipality=gjerdrum, event=event,
+                     effective_date=datetime.date(2100, *day), end_reason=reason)
+        for patient, event, day, reason in rows
+    )  # fmt: skip
+    period = period_parse("2100-02-01", "2100-03-31", "month", today=datetime.date(2100, 4, 1))
+    kwargs = {"whole_centre": False, "sections": ("funnel",)}
+    sql = _cells(_unruled(world.centres.ovre, [gjerdrum.pk], period, **kwargs))
+    assert sql == _cells(_reference(world.centres.ovre, [gjerdrum.pk], period, rule=False, **kwargs))
+    people = frozenset({f"p:{a.pk}", f"p:{b.pk}"})
+    for area in (WHOLE, str(gjerdrum.pk)):
+        period_, february, march_ = ((area, i, "funnel") for i in range(3))
+        assert sql[(*march_, "ended")] == (3, None, 2, people)
+        assert sum(sql[(*march_, f"endings_by_reason.{r}")][0] for r in REASONS) == 3
+        assert sql[(*february, "ended")][:3] == (1, None, 1)
+        assert sql[(*period_, "ended")] == (4, None, 2, people)
+        assert sql[(*march_, "median_days_in_service")][0] == 30  # 15, 30 (A), 38 (B): of three endings
+
+
 # --- a denser world: many endings, alerts and retries, so that SQL's groups of five and more are held
 # to the reference too (the scenario's are mostly under five) ----------------------------------------
 
