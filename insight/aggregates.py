@@ -52,6 +52,7 @@ from insight.figures import (
     funnel_cells,
     funnel_steps,
     reaches_reference,
+    staffing_fte,
 )
 from insight.periods import Bucket, Period
 from measurements.models import Reading
@@ -683,7 +684,7 @@ def _times(counts: dict, percentiles: dict, key: tuple, prefix: str, inside: boo
     )  # fmt: skip
 
 
-def _alarm(alerts: tuple, days: dict, key: tuple, bucket: Bucket, fte) -> dict:
+def _alarm(alerts: tuple, days: dict, key: tuple, bucket: Bucket, fte: tuple[float | None, str | None]) -> dict:
     counts_of, percentiles, retries_of = alerts
     counts, retries = counts_of.get(key, {}), retries_of.get(key, {})
     return alarm_cells(
@@ -795,12 +796,12 @@ def report_figures(
             key = (idx, area)
             these = days.get(key, {})
             out: dict[str, dict] = {}
-            cap = _capacity(these, bucket, staffing=staffing, reference=reference,
-                            whole=whole_centre and area == WHOLE_AREA)  # fmt: skip
+            whole = whole_centre and area == WHOLE_AREA  # the centre's own figures
             if "capacity" in wanted:
-                out["capacity"] = cap
+                out["capacity"] = _capacity(these, bucket, staffing=staffing, reference=reference, whole=whole)
             if alerts is not None:
-                out["alarm_burden"] = _alarm(alerts, these, key, bucket, cap["nurse_fte"])
+                fte = staffing_fte(staffing if whole else None, bucket)
+                out["alarm_burden"] = _alarm(alerts, these, key, bucket, fte)
             if "adherence" in wanted:
                 out["adherence"] = _adherence(these, by_type, key)
             if "funnel" in wanted:

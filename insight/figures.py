@@ -255,6 +255,15 @@ def nurse_fte(staffing: list[StaffingRow], bucket: Bucket) -> float | None:
     return float(total / covered) if covered else None
 
 
+def staffing_fte(staffing: list[StaffingRow] | None, bucket: Bucket) -> tuple[float | None, str | None]:
+    """The bucket's nurse årsverk, exact (rounded only where it is shown: a figure divided by it would
+    carry the rounding), and why there is none: not the whole centre's figures, or no staffing."""
+    if staffing is None:
+        return None, WHOLE_CENTRE
+    fte = nurse_fte(staffing, bucket)
+    return fte, None if fte is not None else NO_STAFFING
+
+
 def reaches_reference_on(segments: list[Segment], staffing: list[StaffingRow], day: datetime.date,
                          reference: int) -> tuple[datetime.date | None, frozenset]:  # fmt: skip
     """When the active patients reach reference × the nurse årsverk on `day`, at the present
@@ -307,8 +316,8 @@ def capacity_cells(bucket: Bucket, active: tuple[int, People], paused: tuple[int
         for key in ("nurse_fte", "patients_per_fte", "reaches_reference_on"):
             section[key] = Cell(None, counted=False, reason=WHOLE_CENTRE)
         return section
-    fte = nurse_fte(staffing, bucket)
-    section["nurse_fte"] = Cell(_fixed(fte), counted=False, reason=None if fte is not None else NO_STAFFING)
+    fte, why_none = staffing_fte(staffing, bucket)
+    section["nurse_fte"] = Cell(_fixed(fte), counted=False, reason=why_none)
     per_fte = _ratio(active[0] / bucket.days, fte) if fte else None
     section["patients_per_fte"] = Cell(per_fte, counted=False, inputs=("active_patients", "nurse_fte"))
     reached, people = reach if reach is not None else (None, frozenset())
@@ -359,7 +368,7 @@ def _count(rows: list) -> tuple[int, frozenset]:
     return len(rows), frozenset(r.patient_id for r in rows)
 
 
-def alarm_burden(rows: Rows, bucket: Bucket, fte: Cell) -> Section:
+def alarm_burden(rows: Rows, bucket: Bucket) -> Section:
     alerts = [a for a in rows.alerts if bucket.first <= _local_day(a.opened_at) <= bucket.last]
     inside: list[AlertRow] = []
     outside: list[AlertRow] = []
@@ -373,16 +382,17 @@ def alarm_burden(rows: Rows, bucket: Bucket, fte: Cell) -> Section:
         colours={colour: _count([a for a in alerts if a.colour == colour]) for colour in COLOURS},
         kinds={kind: _count([a for a in alerts if a.kind == kind]) for kind in KIND_KEYS},
         active=_days_of(rows.segments, bucket, ACTIVE), handled=(len(handled), len(within)),
-        retries=_count(retries), fte=fte,
+        retries=_count(retries), fte=staffing_fte(rows.staffing, bucket),
     )  # fmt: skip
 
 
 def alarm_cells(bucket: Bucket, everything: Times, inside: Times, outside: Times, *,
                 colours: dict[str, tuple[int, People]], kinds: dict[str, tuple[int, People]],
                 active: tuple[int, People], handled: tuple[int, int], retries: tuple[int, People],
-                fte: Cell) -> Section:  # fmt: skip
+                fte: tuple[float | None, str | None]) -> Section:  # fmt: skip
     """The alarm burden from its counts (`handled`: handled alerts, of them within the response
-    time), however they were counted (here from the alert rows, in insight.aggregates in SQL)."""
+    time; `fte`: staffing_fte's exact årsverk and why none), however they were counted (here from the
+    alert rows, in insight.aggregates in SQL)."""
     patient_weeks = active[0] / 7
     out: Section = {"patient_weeks": _cell(_fixed(patient_weeks), active[1], additive=BOTH)}
     _times(everything, "", out)
@@ -404,10 +414,11 @@ def alarm_cells(bucket: Bucket, everything: Times, inside: Times, outside: Times
     _times(outside, "outside_opening_hours.", out)
     out["handled_within_response_time_share"] = _cell(_ratio(handled[1], handled[0], 3), everything.handled_people)
     out["not_reached_retries"] = _cell(retries[0], retries[1], additive=BOTH)
-    nurse_days = fte.value * bucket.days if fte.value else None
+    exact, why_none = fte
+    nurse_days = exact * bucket.days if exact else None
     out["alerts_per_nurse_day"] = Cell(
         _ratio(everything.alerts, nurse_days) if nurse_days else None, counted=False, inputs=("alerts",),
-        reason=fte.reason if fte.value is None else None,
+        reason=why_none,
     )  # fmt: skip
     return out
 
@@ -575,11 +586,10 @@ FIGURES = {"capacity": capacity, "adherence": adherence, "funnel": funnel}
 def area_figures(rows: Rows, bucket: Bucket, sections: Iterable[str]) -> dict[str, Section]:
     wanted = set(sections)
     out: dict[str, Section] = {}
-    cap = capacity(rows, bucket)
     if "capacity" in wanted:
-        out["capacity"] = cap
+        out["capacity"] = capacity(rows, bucket)
     if "alarm_burden" in wanted:
-        out["alarm_burden"] = alarm_burden(rows, bucket, cap["nurse_fte"])
+        out["alarm_burden"] = alarm_burden(rows, bucket)
     for name in ("adherence", "funnel"):
         if name in wanted:
             out[name] = FIGURES[name](rows, bucket)

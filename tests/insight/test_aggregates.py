@@ -131,6 +131,36 @@ def test_ended_counts_endings_so_that_the_reasons_and_the_buckets_add_up_to_it(w
         assert sql[(*march_, "median_days_in_service")][0] == 30  # 15, 30 (A), 38 (B): of three endings
 
 
+def test_alerts_per_nurse_day_divide_by_the_exact_arsverk_not_the_rounded_one(world):
+    """A week of 1.0 årsverk for 4 days and 2.0 for 3: 10/7 årsverk, shown 1.43. 100 alerts are
+    100 ÷ (10/7 × 7) = 10.00 a nurse-day, in SQL as in the reference (not 100 ÷ (1.43 × 7) = 9.99)."""
+    import datetime
+
+    from tenants.models import Staffing
+    from tests.factories import PatientFactory
+    from triage.models import Alert
+
+    m, centre = world.m, world.centres.ovre
+    Staffing.objects.create(centre=centre, valid_from=march(1), valid_to=march(4), nurse_fte="1.0")
+    Staffing.objects.create(centre=centre, valid_from=march(5), valid_to=None, nurse_fte="2.0")
+    patient = PatientFactory(municipality=m.gjerdrum, name="Many alerts")
+    Alert.objects.bulk_create(
+        Alert(patient=patient, municipality=m.gjerdrum, kind="out_of_range", subject=str(n), colour="yellow",
+              reason="Funn", status="closed", opened_at=_at(1 + n % 7, 10, n % 60),
+              closed_at=_at(1 + n % 7, 12, 0))
+        for n in range(100)
+    )  # fmt: skip
+    period = period_parse("2100-03-01", "2100-03-07", "week", today=datetime.date(2100, 3, 8))
+    ids = [m.ullensaker.pk, m.gjerdrum.pk, m.nannestad.pk]
+    kwargs = {"whole_centre": True, "sections": ("capacity", "alarm_burden")}
+    sql = _cells(_unruled(centre, ids, period, **kwargs))
+    assert sql == _cells(_reference(centre, ids, period, rule=False, **kwargs))
+    for index in (0, 1):  # the period and its one week
+        assert sql[(WHOLE, index, "capacity", "nurse_fte")][0] == 1.43
+        assert sql[(WHOLE, index, "alarm_burden", "alerts")][0] == 100
+        assert sql[(WHOLE, index, "alarm_burden", "alerts_per_nurse_day")][0] == 10.0
+
+
 # --- a denser world: many endings, alerts and retries, so that SQL's groups of five and more are held
 # to the reference too (the scenario's are mostly under five) ----------------------------------------
 

@@ -104,7 +104,7 @@ def _minutes(start, end):
 
 
 def test_alarm_burden_by_colour_kind_opening_hours_and_response_time(scenario):
-    burden = alarm_burden(_rows(scenario), _period().whole, capacity(_rows(scenario), _period().whole)["nurse_fte"])
+    burden = alarm_burden(_rows(scenario), _period().whole)
     got = _values(burden)
     assert got["alerts"] == 8
     assert got["patient_weeks"] == round(446 / 7, 2)
