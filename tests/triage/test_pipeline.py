@@ -121,6 +121,51 @@ def test_two_concurrent_batches_for_one_patient_leave_one_open_alert(transaction
         assert Reading.objects.filter(alert_id__isnull=False).count() == 2 * (round_ + 1)
 
 
+def test_a_reading_scored_while_a_nurse_closes_its_alert_opens_a_new_alert_at_once(transactional_db, setup, world):
+    # The interleaving, step by step: the nurse's step locks the open alert, scoring's insert skips
+    # it as a conflict and waits for the lock in its raise, the nurse closes it and commits.
+    first = readings_ingest(integration=setup.integration, items=[spo2(setup.patient, "first", 90, 5)])
+    triage.readings_score([first[0].id])
+    handled = Alert.objects.get()
+    nurse = connections.create_connection("default")
+    nurse.set_autocommit(False)
+    with nurse.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, %s, true)", [rls.SCOPE_SETTING, f"{{{handled.municipality_id}}}"])
+        cursor.execute("SELECT id FROM triage_alert WHERE id = %s FOR UPDATE", [handled.pk])
+    red = readings_ingest(integration=setup.integration, items=[spo2(setup.patient, "red", 85)])[0]
+    other = readings_ingest(integration=setup.integration, items=[spo2(world.p.nannestad, "other", 86)])[0]
+    outcome = {}
+
+    def score():
+        try:
+            outcome["scored"] = score_readings([red.id, other.id])
+        except Exception as error:  # the assertion below shows it
+            outcome["error"] = repr(error)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=score)
+    thread.start()
+    try:
+        wait_for(_waiting_on_lock, what="scoring to wait for the nurse's lock on the alert")
+        with nurse.cursor() as cursor:
+            cursor.execute(
+                "UPDATE triage_alert SET status = 'closed', closed_at = now(), closed_reason = 'Håndtert'"
+                " WHERE id = %s",
+                [handled.pk],
+            )
+        nurse.commit()
+    finally:
+        nurse.close()
+        thread.join(timeout=30)
+    assert outcome == {"scored": 2}, "the scoring task must not fail (nor take the other patient down with it)"
+    new = Alert.objects.get(patient=setup.patient, status="open")
+    assert new.pk != handled.pk and new.colour == "red"
+    assert Reading.objects.get(pk=red.id).alert_id == new.pk
+    assert Reading.objects.get(pk=other.id).alert_id == Alert.objects.get(patient=world.p.nannestad).pk
+    assert list(new.events.values_list("kind", flat=True)) == ["opened"]
+
+
 def test_with_redis_stopped_readings_are_stored_and_the_sweeper_scores_them_later(setup, private_redis, worker_factory):
     private_redis.stop()
     started = time.monotonic()

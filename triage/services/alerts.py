@@ -1,8 +1,9 @@
 """Opening, raising and closing the worklist's alerts, each change written as an AlertEvent row.
 
 One open alert per patient, kind and subject is guaranteed by a partial unique index; a task that
-loses the race to open it attaches to the winner's alert instead. Rows are taken in one fixed order,
-so two tasks raising the same alerts cannot deadlock.
+loses the race to open it attaches to the winner's alert instead, and one whose alert a nurse closes
+under it opens a new one (alerts_upsert). Rows are taken in one fixed order, so two tasks raising the
+same alerts cannot deadlock.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from triage.models import FIRST_ACTIONS, Alert, AlertEvent, AlertEventKind, Aler
 SILENCE_KINDS = (AlertKind.INACTIVE_PATIENT, AlertKind.MISSING_MEASUREMENT, AlertKind.MISSING_ANSWER)
 CLOSED_BY_DATA = "Data mottatt"
 FORLOP_ENDED = "Forløp avsluttet"
+UPSERT_PASSES = 5  # alerts_upsert: each pass after the first needs an alert closed under it
 
 
 @dataclass(frozen=True)
@@ -147,18 +149,37 @@ def _alerts_raise(findings: list[Finding], now) -> list[Alert]:
     return changed
 
 
-def alerts_upsert(findings: list[Finding], now) -> dict[tuple, uuid.UUID]:
-    """Open or raise one alert per (patient, kind, subject); → alert id per key. Safe against a
-    parallel task doing the same: rows are taken in one fixed order, and the index decides ties."""
-    findings = sorted(findings, key=lambda f: (str(f.patient_id), f.kind, f.subject))
-    if not findings:
-        return {}
+def _alerts_open_or_raise(findings: list[Finding], now) -> dict[tuple, uuid.UUID]:
+    """One pass: open what has no open alert, raise what has one; → alert id per key it reached."""
     opened = _alerts_insert(findings, now)
     events_record(opened, AlertEventKind.OPENED, now, findings={f.key: f for f in findings})
     opened_keys = {(a.patient_id, a.kind, a.subject) for a in opened}
     rest = [f for f in findings if f.key not in opened_keys]
     touched = [*opened, *(_alerts_raise(rest, now) if rest else [])]
     return {(a.patient_id, a.kind, a.subject): a.pk for a in touched}
+
+
+def alerts_upsert(findings: list[Finding], now) -> dict[tuple, uuid.UUID]:
+    """Open or raise one alert per (patient, kind, subject); → alert id per key. Safe against a
+    parallel task doing the same: rows are taken in one fixed order, and the index decides ties.
+
+    Safe against a nurse closing the alert this instant too: the nurse's step holds the open row
+    locked, so the insert skips it as a conflict, and once that step commits, the raise's
+    `FOR UPDATE … WHERE status = 'open'` finds the row closed. Such a key goes round again, and the
+    next insert opens a new alert (the closed row no longer holds the index): the reading is on the
+    worklist at once, and the other findings of the batch are not rolled back with it. Each further
+    pass needs yet another close in that same instant, so a few suffice; past them the task fails
+    and the sweeper re-queues its readings."""
+    pending = sorted(findings, key=lambda f: (str(f.patient_id), f.kind, f.subject))
+    ids: dict[tuple, uuid.UUID] = {}
+    for _ in range(UPSERT_PASSES):
+        if not pending:
+            return ids
+        ids |= _alerts_open_or_raise(pending, now)
+        pending = [f for f in pending if f.key not in ids]
+    if pending:
+        raise RuntimeError(f"Fant ikke et åpent varsel for {len(pending)} funn etter {UPSERT_PASSES} forsøk.")
+    return ids
 
 
 def silence_alerts_close(patients: set, measured: set, now, answered: set | None = None) -> None:
