@@ -142,3 +142,29 @@ def test_an_inactive_patient_gets_an_alert_and_a_paused_one_none(planned, world)
     )
     triage.answers_score(Answer.objects.values_list("id", flat=True))
     assert not Alert.objects.filter(patient=planned.patient, kind="inactive_patient", status="open").exists()
+
+
+def test_a_pause_that_ran_out_without_a_resume_is_checked_for_silence_from_the_day_after(planned, world):
+    patient = planned.patient  # spo2 daily, daily symptoms and CAT in the plan
+    now = planned.version.decided_at + datetime.timedelta(days=20)
+    today = timezone.localdate(now)
+
+    def alerts_after_pause_until(until, at):
+        patient.status, patient.status_until = "paused", until
+        patient.save()
+        triage.silence_alerts_open(now=at)
+        return dict(Alert.objects.filter(patient=patient, status="open").values_list("kind", "reason"))
+
+    # «Pause til» today: the pause still runs, nothing is missed
+    assert alerts_after_pause_until(today, now) == {}
+    # ran out yesterday: the patient is expected again from midnight, and one hour on nothing is late yet
+    one_in_the_night = timezone.make_aware(datetime.datetime.combine(today, datetime.time(1)))
+    assert alerts_after_pause_until(today - datetime.timedelta(days=1), one_in_the_night) == {}
+    # ran out ten days ago and nobody resumed the patient: missed like an active patient, counted
+    # from the day after the pause, and the reason says why a paused patient is on the list
+    until = today - datetime.timedelta(days=10)
+    missed = alerts_after_pause_until(until, now)
+    note = f"(pausen til {until:%d.%m.%Y} er utløpt)"
+    assert set(missed) == {"missing_measurement", "missing_answer", "inactive_patient"}
+    assert all(reason.endswith(note) for reason in missed.values())
+    assert missed["inactive_patient"] == f"Ingen målinger eller svar på 9 dager {note}"

@@ -4,6 +4,10 @@ an inactive patient (the VKP-DHO guide's three silence kinds). Run by beat every
 
 The check runs one centre at a time, each in its own short transaction, so its locks and memory are
 bounded by the largest centre rather than by every active patient of every tenant.
+
+A paused patient gets none, until the pause's «til»-date has passed: nothing ends a pause but a nurse's
+«gjenoppta», and a patient whose pause ran out without one would otherwise never be missed again.
+Silence then counts from the day after that date, as if the patient had been resumed that morning.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from measurements.models import Answer, Reading
 from measurements.types import label
 from patients.models import Patient, PatientStatus
 from tenants.models import Centre, Municipality
+from tenants.norwegian import date_text
 from tenants.selectors import centre_of
 from triage.models import AlertKind
 from triage.services.alerts import Finding, alerts_upsert
@@ -31,6 +36,7 @@ QUESTIONNAIRE_LABEL = {"daily_symptoms": "daglige symptomspørsmål", "cat": "CA
 LOOKBACK = datetime.timedelta(days=60)
 DEFAULT_GRACE_HOURS = 4  # for a municipality no centre serves; Centre's own defaults say the same
 DEFAULT_INACTIVE_DAYS = 3
+PAUSE_OVER = "pausen til {until} er utløpt"  # the reason's note when a pause ran out without «gjenoppta»
 
 
 @dataclass(frozen=True)
@@ -114,25 +120,48 @@ def _missing_answers(patient, plan, plan_since, rules: _Rules, last: _Last, now)
     return findings
 
 
-def _silence_findings(patient, plan, plan_since, rules: _Rules, last: _Last, now) -> list[tuple]:
-    """(kind, subject, reason) for each thing this patient should have sent and did not."""
+def _silence_findings(patient, plan, plan_since, rules: _Rules, last: _Last, now, resumed=None) -> list[tuple]:
+    """(kind, subject, reason) for each thing this patient should have sent and did not; nothing
+    counts from before `resumed` (a pause that ran out)."""
     findings = []
     if plan is not None:
+        plan_since = max(plan_since, resumed or plan_since)
         findings += _missing_measurements(patient, plan, plan_since, rules, last, now)
         findings += _missing_answers(patient, plan, plan_since, rules, last, now)
-    since = max(last.any.get(patient.id) or patient.created_at, patient.created_at)
+    since = max(last.any.get(patient.id) or patient.created_at, patient.created_at, resumed or patient.created_at)
     if now - since > rules.inactive_after:
         findings.append((AlertKind.INACTIVE_PATIENT, "", f"Ingen målinger eller svar på {(now - since).days} dager"))
     return findings
 
 
-@transaction.atomic
-def _check_municipalities(municipality_ids: list[int], rules: _Rules, now) -> int:
-    patients = list(
-        Patient.objects.filter(status=PatientStatus.ACTIVE, municipality_id__in=municipality_ids).only(
-            "id", "municipality_id", "created_at"
+def _pause_ended(patient) -> datetime.datetime | None:
+    """When the patient's pause ran out: the start of the day after its «til»-date, by the Norwegian
+    clock (a pause «til 10.03.» includes the 10th). None for an active patient."""
+    if patient.status != PatientStatus.PAUSED or patient.status_until is None:
+        return None
+    day_after = patient.status_until + datetime.timedelta(days=1)
+    return timezone.make_aware(datetime.datetime.combine(day_after, datetime.time()))
+
+
+def _checked_patients(municipality_ids: list[int], now) -> list[Patient]:
+    """The active patients, and the paused ones whose pause ran out before today (Norwegian date)."""
+    ran_out = Q(status=PatientStatus.PAUSED, status_until__lt=timezone.localdate(now))
+    return list(
+        Patient.objects.filter(Q(status=PatientStatus.ACTIVE) | ran_out, municipality_id__in=municipality_ids).only(
+            "id", "municipality_id", "created_at", "status", "status_until"
         )
     )
+
+
+def _reason(reason: str, patient) -> str:
+    if patient.status != PatientStatus.PAUSED or patient.status_until is None:
+        return reason
+    return f"{reason} ({PAUSE_OVER.format(until=date_text(patient.status_until))})"
+
+
+@transaction.atomic
+def _check_municipalities(municipality_ids: list[int], rules: _Rules, now) -> int:
+    patients = _checked_patients(municipality_ids, now)
     if not patients:
         return 0
     last = _last_data([p.id for p in patients], now)
@@ -142,8 +171,10 @@ def _check_municipalities(municipality_ids: list[int], rules: _Rules, now) -> in
         version = plans.version(patient.id)
         plan = plans.content(patient.id) if version else None
         plan_since = version.decided_at if version else patient.created_at
-        for kind, subject, reason in _silence_findings(patient, plan, plan_since, rules, last, now):
+        resumed = _pause_ended(patient)
+        for kind, subject, reason in _silence_findings(patient, plan, plan_since, rules, last, now, resumed):
             measurement = subject if kind == AlertKind.MISSING_MEASUREMENT else ""
+            reason = _reason(reason, patient)
             findings.append(
                 Finding(
                     patient.id, patient.municipality_id, kind, subject, "yellow", reason, version is None, measurement
@@ -164,7 +195,8 @@ def _municipalities_by_centre() -> dict[int | None, list[int]]:
 
 def silence_alerts_open(now: datetime.datetime | None = None) -> int:
     """Open (or keep) a yellow alert for every missing measurement, missing answer and inactive
-    active patient, one centre per transaction. Paused and ended patients get none."""
+    active patient, one centre per transaction. Paused patients get none until their pause has run
+    out; ended ones none."""
     now = now or timezone.now()
     centres = Centre.objects.in_bulk()
     opened = 0
