@@ -1,4 +1,5 @@
-"""Celery tasks: thin wrappers over triage.services, each in a named system scope (tenants/rls.py).
+"""Celery tasks: thin wrappers over triage.services, each in a named system scope (tenants/rls.py);
+the silence check's service declares one per centre itself.
 No countdown/eta on scoring: with Redis as broker a delayed message outlives a
 killed worker only until the visibility timeout."""
 
@@ -56,6 +57,6 @@ def _sweep(older_than_seconds: int) -> int:
 
 @shared_task(name="triage.silence_check")
 def silence_check() -> int:
-    """Open yellow alerts for missing measurements, missing answers and inactive patients."""
-    with system_scope("triage.silence_check"):
-        return services.silence_alerts_open()
+    """Open yellow alerts for missing measurements, missing answers and inactive patients. No scope
+    around it: the service runs each centre in a scope (a transaction) of its own."""
+    return services.silence_alerts_open()

@@ -2,16 +2,23 @@
 themselves when data arrives; paused patients get none."""
 
 import datetime
+import itertools
 
 import pytest
+from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
 from ebp import services as ebp
 from measurements.models import Answer
 from measurements.services import answers_ingest, integration_create, readings_ingest
+from patients.models import Patient
+from tenants import rls
+from tenants.models import Municipality
 from triage import services as triage
 from triage.models import Alert
+from triage.services import silence
+from triage.tasks import silence_check
 
 PLAN = {
     "schedule": {"spo2": {"frequency": "daily"}, "temperature": {"frequency": "on_symptoms"}},
@@ -168,3 +175,37 @@ def test_a_pause_that_ran_out_without_a_resume_is_checked_for_silence_from_the_d
     assert set(missed) == {"missing_measurement", "missing_answer", "inactive_patient"}
     assert all(reason.endswith(note) for reason in missed.values())
     assert missed["inactive_patient"] == f"Ingen målinger eller svar på 9 dager {note}"
+
+
+def _open_alerts_seen_by_another_connection() -> int:
+    """What a nurse's request or a scoring task sees now: only what has been committed."""
+    other = connections.create_connection("default")
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            everywhere = rls._literal(Municipality.objects.values_list("pk", flat=True))
+            cursor.execute("SELECT set_config(%s, %s, true)", [rls.SCOPE_SETTING, everywhere])
+            cursor.execute("SELECT count(*) FROM triage_alert WHERE status = 'open'")
+            return cursor.fetchone()[0]
+    finally:
+        other.rollback()
+        other.close()
+
+
+def test_the_silence_check_commits_each_centre_before_it_checks_the_next(transactional_db, world, monkeypatch):
+    # Everyone silent for five days: each centre's check opens «Inaktiv pasient» alerts.
+    Patient.objects.update(created_at=timezone.now() - datetime.timedelta(days=5))
+    seen_before, found = [], []
+    check = silence._check_municipalities
+
+    def spied(municipality_ids, rules, now):
+        seen_before.append(_open_alerts_seen_by_another_connection())
+        found.append(check(municipality_ids, rules, now))
+        return found[-1]
+
+    monkeypatch.setattr(silence, "_check_municipalities", spied)
+    assert silence_check() == sum(found)  # the Celery task itself, as beat runs it
+    assert len(found) >= 2 and sum(found[:-1]) > 0, "the world has centres with silent patients before the last"
+    # each centre's alerts are committed (and their locks let go) before the next centre's check starts
+    assert seen_before == list(itertools.accumulate([0, *found[:-1]]))
+    assert _open_alerts_seen_by_another_connection() == sum(found)

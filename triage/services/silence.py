@@ -3,7 +3,10 @@ an inactive patient (the VKP-DHO guide's three silence kinds). Run by beat every
 (triage.silence_check); data arriving closes them again (triage.services.alerts.silence_alerts_close).
 
 The check runs one centre at a time, each in its own short transaction, so its locks and memory are
-bounded by the largest centre rather than by every active patient of every tenant.
+bounded by the largest centre rather than by every active patient of every tenant. That transaction
+is the centre's own system scope (tenants/rls.py): a scope is a transaction, and one scope around the
+whole run made each centre's a savepoint of it, holding every centre's open silence alerts locked
+(scoring and the nurses' steps waiting on them) until the last centre was done.
 
 A paused patient gets none, until the pause's «til»-date has passed: nothing ends a pause but a nurse's
 «gjenoppta», and a patient whose pause ran out without one would otherwise never be missed again.
@@ -16,7 +19,6 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -25,6 +27,7 @@ from measurements.types import label
 from patients.models import Patient, PatientStatus
 from tenants.models import Centre, Municipality
 from tenants.norwegian import date_text
+from tenants.rls import system_scope
 from tenants.selectors import centre_of
 from triage.models import AlertKind
 from triage.services.alerts import Finding, alerts_upsert
@@ -36,6 +39,7 @@ QUESTIONNAIRE_LABEL = {"daily_symptoms": "daglige symptomspørsmål", "cat": "CA
 LOOKBACK = datetime.timedelta(days=60)
 DEFAULT_GRACE_HOURS = 4  # for a municipality no centre serves; Centre's own defaults say the same
 DEFAULT_INACTIVE_DAYS = 3
+SCOPE = "triage.silence_check"  # the name each centre's system scope is audited under
 PAUSE_OVER = "pausen til {until} er utløpt"  # the reason's note when a pause ran out without «gjenoppta»
 
 
@@ -159,8 +163,8 @@ def _reason(reason: str, patient) -> str:
     return f"{reason} ({PAUSE_OVER.format(until=date_text(patient.status_until))})"
 
 
-@transaction.atomic
 def _check_municipalities(municipality_ids: list[int], rules: _Rules, now) -> int:
+    """One centre's municipalities, inside the centre's own scope (its transaction)."""
     patients = _checked_patients(municipality_ids, now)
     if not patients:
         return 0
@@ -196,10 +200,13 @@ def _municipalities_by_centre() -> dict[int | None, list[int]]:
 def silence_alerts_open(now: datetime.datetime | None = None) -> int:
     """Open (or keep) a yellow alert for every missing measurement, missing answer and inactive
     active patient, one centre per transaction. Paused patients get none until their pause has run
-    out; ended ones none."""
+    out; ended ones none. Declares its own scopes (Celery's task calls it as it is)."""
     now = now or timezone.now()
-    centres = Centre.objects.in_bulk()
+    with system_scope(SCOPE):
+        centres = Centre.objects.in_bulk()
+        groups = _municipalities_by_centre()
     opened = 0
-    for centre_id, municipality_ids in _municipalities_by_centre().items():
-        opened += _check_municipalities(municipality_ids, _Rules.of(centres.get(centre_id)), now)
+    for centre_id, municipality_ids in groups.items():
+        with system_scope(SCOPE):  # committed, and its locks let go, before the next centre starts
+            opened += _check_municipalities(municipality_ids, _Rules.of(centres.get(centre_id)), now)
     return opened
