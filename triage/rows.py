@@ -41,6 +41,7 @@ class RowRenderer:
 
     def __init__(self, request, csrf_token: str, now=None):
         self.now = now or timezone.now()
+        self.today = timezone.localdate(self.now)
         self.user = request.user
         next_path = request.get_full_path()
         back = _e(urlencode({"next": next_path}))
@@ -114,6 +115,12 @@ class RowRenderer:
             found = self._nurse[key] = can_follow_up(self.user, patient)
         return found
 
+    def _retry_when(self, retry_at) -> str:
+        """«10:00» today; with its date on any other day, so that tomorrow's retry (or one mistyped
+        months ahead) does not read as one due this morning."""
+        retry = timezone.localtime(retry_at)
+        return time_text(retry) if retry.date() == self.today else datetime_text(retry)
+
     def _who(self, row) -> str:
         a = row.alert
         out = ""
@@ -121,8 +128,8 @@ class RowRenderer:
             who = display_name(a.taken_by)
             out += f'<span class="taken">{_e(self.text["taken"] % {"who": who})}</span>'
             if a.retry_at:
-                when = time_text(timezone.localtime(a.retry_at))
-                out += f'<br><span class="muted">{_e(self.text["retry"] % {"when": when})}</span>'
+                retry = self.text["retry"] % {"when": self._retry_when(a.retry_at)}
+                out += f'<br><span class="muted">{_e(retry)}</span>'
         if not self._is_nurse(a.patient):
             return out
         pk, name = str(a.pk), a.patient.name

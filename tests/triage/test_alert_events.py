@@ -58,6 +58,34 @@ def test_it_records_no_event_when_a_finding_does_not_change_the_colour(world, ga
     assert [kind for kind, *_ in _events(Alert.objects.get(patient=patient))] == ["opened"]
 
 
+def test_a_red_lets_go_of_the_yellows_retry_time_and_taker_for_everyone_to_take(world, gateway):
+    from tenants.people import display_name
+    from tests.factories import MembershipFactory, UserFactory
+
+    patient = world.p.nannestad  # no plan: the centre's defaults, red under 90
+    _spo2(patient, gateway, "a", 90, minutes_ago=10)
+    alert = Alert.objects.get(patient=patient)
+    tomorrow = timezone.now() + datetime.timedelta(days=1)
+    triage.alert_handle(alert=alert, user=world.u.nurse, actions=["called_not_reached"], retry_at=tomorrow)
+    _spo2(patient, gateway, "b", 85)  # the patient worsens while the nurse waits to try again
+    alert.refresh_from_db()
+    assert (alert.colour, alert.retry_at, alert.taken_by_id, alert.taken_at) == ("red", None, None, None)
+    assert [(kind, reason) for kind, _, _, reason in _events(alert)][1:] == [
+        ("not_reached", f"Nytt forsøk fra {timezone.localtime(tomorrow):%d.%m. %H:%M}"),
+        ("raised", "SpO2 85 % – rød under 90 (ingen godkjent plan)"),
+        ("released", f"Ble rødt og er ledig for alle på arbeidslisten (var tatt av {display_name(world.u.nurse)})"),
+    ]
+    # so any nurse of the patient may take it now, not only the one who held the yellow
+    second = UserFactory(username="nurse2", first_name="Nils", last_name="Nilsen")
+    MembershipFactory(user=second, role="nurse", centre=world.centres.ovre)
+    assert triage.alert_take(alert=alert, user=second).taken_by == second
+    # a red that stays red changes no one's hold
+    triage.alert_handle(alert=alert, user=second, actions=["called_not_reached"], retry_at=tomorrow)
+    _spo2(patient, gateway, "c", 84)
+    alert.refresh_from_db()
+    assert (alert.taken_by_id, alert.retry_at) == (second.pk, tomorrow)
+
+
 def test_it_records_taken_not_reached_and_handled_with_the_nurse(world, gateway):
     patient = world.p.nannestad
     _spo2(patient, gateway, "a", 85)

@@ -196,6 +196,18 @@ def test_not_reached_keeps_it_open_with_a_time_to_try_again(world, login):
     assert not JournalNote.objects.exists()
 
 
+def test_a_retry_time_shows_its_date_unless_it_is_today(world, login):
+    today = timezone.localdate()
+    days = {"today": today, "tomorrow": today + datetime.timedelta(days=1), "mistyped": today.replace(year=2099)}
+    for subject, day in days.items():
+        retry = timezone.make_aware(datetime.datetime.combine(day, datetime.time(10)))
+        _alert(world.p.gjerdrum, subject=subject, taken_by=world.u.nurse, taken_at=timezone.now(), retry_at=retry)
+    page = login(world.u.nurse).get("/worklist/").content.decode()
+    assert page.count("Prøv igjen 10:00") == 1
+    assert f"Prøv igjen {days['tomorrow']:%d.%m.%Y} 10:00" in page
+    assert f"Prøv igjen {days['mistyped']:%d.%m.%Y} 10:00" in page
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from measurements.types import RANK
 from tenants.bulk import bulk_insert, bulk_update, column_values
-from triage.models import FIRST_ACTIONS, Alert, AlertEvent, AlertEventKind, AlertKind, AlertStatus
+from tenants.people import people_named
+from triage.models import FIRST_ACTIONS, Alert, AlertColour, AlertEvent, AlertEventKind, AlertKind, AlertStatus
 
 SILENCE_KINDS = (AlertKind.INACTIVE_PATIENT, AlertKind.MISSING_MEASUREMENT, AlertKind.MISSING_ANSWER)
 CLOSED_BY_DATA = "Data mottatt"
@@ -116,9 +117,34 @@ def _alerts_insert(findings: list[Finding], now) -> list[Alert]:
     return [Alert(**dict(zip(fields, row, strict=True))) for row in rows]
 
 
+def _turned_red(alert: Alert, held: dict) -> None:
+    """A red needs someone now, and not the plan made for the yellow: a time to try again (the patient
+    was not reached) no longer holds, and the nurse's hold on the alert is let go. A taken alert offers
+    the others no «Jeg tar denne», and only its taker may handle it, so a red left taken by a nurse who
+    is waiting for the retry, or gone off shift, would stand on everyone's list with nobody able to act.
+    Let go, it is everyone's, the taker's too (one click to take it again); `held` keeps whose it was."""
+    alert.retry_at = None
+    if alert.taken_by_id is not None:
+        held[alert.pk] = alert.taken_by_id
+        alert.taken_by_id, alert.taken_at = None, None
+
+
+def _releases_record(alerts: list[Alert], held: dict, now) -> None:
+    """The «Sluppet» event of each alert _turned_red let go, naming whose it was (as a nurse's release does)."""
+    names = people_named(held.values())
+    by_holder: dict[str, list[Alert]] = {}
+    for alert in alerts:
+        if alert.pk in held:
+            by_holder.setdefault(names.get(held[alert.pk], ""), []).append(alert)
+    for holder, released in by_holder.items():
+        reason = f"Ble rødt og er ledig for alle på arbeidslisten (var tatt av {holder})"
+        events_record(released, AlertEventKind.RELEASED, now, reason=reason)
+
+
 def _alerts_raise(findings: list[Finding], now) -> list[Alert]:
     """Attach findings to the patients' open alerts (locked): a red after a yellow raises the colour
-    (an event row keeps both findings); the reason follows the latest finding of the alert's colour."""
+    (an event row keeps both findings) and lets go of the yellow's retry time and taker (_turned_red);
+    the reason follows the latest finding of the alert's colour."""
     by_key = {f.key: f for f in findings}
     alerts = list(
         Alert.objects.select_for_update()
@@ -130,6 +156,7 @@ def _alerts_raise(findings: list[Finding], now) -> list[Alert]:
         .order_by("patient_id", "kind", "subject")
     )
     changed, raised, previous = [], [], {}
+    held: dict[uuid.UUID, int] = {}  # alert → whose it was, let go as it turned red
     for alert in alerts:
         found = by_key.get((alert.patient_id, alert.kind, alert.subject))
         if found is None:
@@ -138,14 +165,18 @@ def _alerts_raise(findings: list[Finding], now) -> list[Alert]:
             previous[alert.pk] = alert.colour
             alert.colour, alert.raised_at = found.colour, now
             raised.append(alert)
+            if alert.colour == AlertColour.RED:
+                _turned_red(alert, held)
         if _rank(found.colour) >= _rank(alert.colour):
             alert.reason, alert.measurement = found.reason[:300], found.measurement
         alert.without_plan = alert.without_plan or found.without_plan
         alert.updated_at = now
         changed.append(alert)
     fields = ("id", "colour", "raised_at", "reason", "without_plan", "updated_at", "measurement")
-    bulk_update(Alert, column_values(changed, fields))
+    held_fields = ("retry_at", "taken_by_id", "taken_at")  # let go as it turned red (_turned_red)
+    bulk_update(Alert, column_values(changed, (*fields, *held_fields)))
     events_record(raised, AlertEventKind.RAISED, now, findings=by_key, previous=previous)
+    _releases_record(raised, held, now)
     return changed
 
 
