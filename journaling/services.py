@@ -299,6 +299,17 @@ def _transmit(prepared: _Prepared) -> _Result:
         return _Result(network="Tidsavbrudd: mottaket svarte ikke i tide.")
     except requests.RequestException as exc:
         return _Result(network=f"Mottaket kunne ikke nås: {exc.__class__.__name__}.")
+    except Exception as exc:
+        # Anything else (a CA file that is not there is a plain OSError, a bug): a failure like a
+        # network one, so the try counts and the row ends dead after the last, instead of the task
+        # failing with the row left claimed and taken over by the sweep after every lease for ever.
+        log.exception("Journalsending %s: uventet feil under sendingen", prepared.row.pk)
+        return _Result(network=_unexpected(exc, "under sendingen"))
+
+
+def _unexpected(exc: Exception, where: str) -> str:
+    # The kind only: the message may name the worker's files; the traceback is in the worker's log.
+    return f"Uventet feil {where} ({exc.__class__.__name__}); se arbeiderens logg."
 
 
 def outcome_text(body: Any) -> str:
@@ -393,8 +404,13 @@ def deliveries_send_due(limit: int = BATCH) -> int:
     """The sweep: claims what is due (new, retry due, or a dead worker's) and sends it. Returns how many were sent."""
     sent = 0
     for row in deliveries_due(limit):
-        if delivery_send(row, claim=row.claim) is not None:
-            sent += 1
+        try:
+            if delivery_send(row, claim=row.claim) is not None:
+                sent += 1
+        except Exception:
+            # One row's error must not leave the rest of the batch claimed until the lease runs out;
+            # this one keeps its claim, and the sweep takes it over after the lease.
+            log.exception("Journalsending %s kunne ikke sendes; sweepen går videre", row.pk)
     return sent
 
 
@@ -470,6 +486,9 @@ def delivery_poll(delivery: Delivery | int) -> Delivery | None:
         result = _Result(helseid=exc)
     except requests.RequestException as exc:
         result = _Result(network=f"{exc.__class__.__name__}.")
+    except Exception as exc:  # as in the send: recorded on the row, not a failed task
+        log.exception("Journalsending %s: uventet feil under statusoppslaget", pk)
+        result = _Result(network=_unexpected(exc, "under statusoppslaget"))
     with system_scope(POLL_SCOPE):
         row = (
             Delivery.objects.select_for_update(of=("self",)).select_related("patient").defer("sent_document").get(pk=pk)
@@ -529,7 +548,14 @@ def delivery_follow_up(row: Delivery | None, step: int) -> None:
 
 def deliveries_poll_due(limit: int = BATCH) -> int:
     """The poll sweep: every sent delivery not polled in the last POLL_EVERY. Returns how many were polled."""
-    return sum(1 for pk in deliveries_to_poll(limit) if delivery_poll(pk) is not None)
+    polled = 0
+    for pk in deliveries_to_poll(limit):
+        try:
+            if delivery_poll(pk) is not None:
+                polled += 1
+        except Exception:  # one row's error must not stop the others' receipts
+            log.exception("Status for journalsending %s kunne ikke hentes; pollingen går videre", pk)
+    return polled
 
 
 # --- not journaled in time ------------------------------------------------------------------------

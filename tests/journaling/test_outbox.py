@@ -26,6 +26,7 @@ from patients import services as patients
 from tenants.errors import NotAllowed
 from tenants.models import AuditEvent
 from tests.factories import PatientFactory
+from tests.journaling.conftest import routine_contact
 from triage import services as triage
 from triage.models import Alert, JournalNote
 
@@ -271,6 +272,57 @@ def test_a_401_or_403_from_the_service_is_dead_and_a_problem_of_the_route(world,
     assert row.state == DeliveryState.DEAD and row.last_http_status == status
     problem = Route.objects.get(pk=route.pk).problem
     assert f"avviste tilgangen ({status})" in problem and "HelseID-klienten" in problem
+
+
+def test_an_unexpected_error_in_the_send_is_a_failed_try_that_ends_dead_after_the_last(
+    world, route, jft, monkeypatch, tmp_path, caplog
+):
+    """A CA file that is not there makes requests raise a plain OSError, neither HelseID's error nor
+    requests' own: the try counts, the reason names the kind of error, and the 30th try is dead."""
+    monkeypatch.setenv("DHO_JFT_CA_FILE", str(tmp_path / "mangler-ca.pem"))
+    _handled(world)
+    routine_contact(world)
+    assert tasks.send_due() == 2  # neither stops the sweep
+    for row in Delivery.objects.all():
+        assert (row.state, row.tries, row.claim) == (DeliveryState.FAILED, 1, None)
+        assert row.last_error.startswith("Uventet feil under sendingen (OSError); se arbeiderens logg. Prøver igjen")
+    assert any(r.exc_info and r.exc_info[0] is OSError for r in caplog.records), "logged with its traceback"
+    Delivery.objects.update(tries=29, next_try_at=timezone.now())
+    assert tasks.send_due() == 2
+    for row in Delivery.objects.all():
+        assert row.state == DeliveryState.DEAD and row.tries == 30
+        assert row.last_error.startswith("Ga opp etter 30 forsøk. Uventet feil under sendingen (OSError)")
+        assert not jft.events(_identifier(row))
+
+
+def test_an_unexpected_error_in_the_status_look_is_recorded_on_the_row(world, route, jft, monkeypatch, tmp_path):
+    jft.config(epj=False)
+    row = services.delivery_send(Delivery.objects.get(journal_note=_handled(world)))
+    assert row.state == DeliveryState.SENT
+    monkeypatch.setenv("DHO_JFT_CA_FILE", str(tmp_path / "mangler-ca.pem"))
+    assert tasks.poll_sent() == 1
+    row.refresh_from_db()
+    assert row.state == DeliveryState.SENT and row.polled_at is not None
+    assert (
+        row.last_error == "Status kunne ikke hentes. Uventet feil under statusoppslaget (OSError); se arbeiderens logg."
+    )
+
+
+def test_one_rows_error_in_the_sweep_leaves_the_others_sent(world, route, jft, monkeypatch):
+    note_row = Delivery.objects.get(journal_note=_handled(world))
+    contact_row = Delivery.objects.get(contact=routine_contact(world))
+    apply_send = services._apply_send
+
+    def broken_for_the_note(row, *args):
+        if row.pk == note_row.pk:
+            raise RuntimeError("en feil i koden")
+        apply_send(row, *args)
+
+    monkeypatch.setattr(services, "_apply_send", broken_for_the_note)
+    assert tasks.send_due() == 1
+    assert Delivery.objects.get(pk=contact_row.pk).state == DeliveryState.SENT
+    left = Delivery.objects.get(pk=note_row.pk)
+    assert left.state == DeliveryState.PENDING and left.claim is not None  # the sweep's again after the lease
 
 
 # --- concurrency and the sweep --------------------------------------------------------------------
