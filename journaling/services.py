@@ -595,12 +595,17 @@ def _admin_require(user, municipality_id: int) -> None:
 @transaction.atomic
 def delivery_resend(*, delivery: Delivery, user, request=None) -> Delivery:
     """«Send på nytt»: a stopped (dead) or failed delivery goes back to pending with its tries reset,
-    and is queued. The same Bundle.identifier; the same bytes, unless the document itself was refused
-    (then it is built again from the rows)."""
+    and is queued; not while a worker's claim on it is within the lease (it is being sent). The same
+    Bundle.identifier; the same bytes, unless the document itself was refused (then it is built again
+    from the rows)."""
     _admin_require(user, delivery.municipality_id)
     row = Delivery.objects.select_for_update(of=("self",)).select_related("patient").get(pk=delivery.pk)
     if row.state not in (DeliveryState.DEAD, DeliveryState.FAILED):
         raise DeliveryRefused("Bare stoppede eller feilede sendinger kan sendes på nytt.")
+    if row.claim is not None and row.claimed_at is not None and row.claimed_at >= timezone.now() - CLAIM_LEASE:
+        # A retry is on the wire: clearing its claim would let the queued task send the same bytes
+        # again, and the first worker would throw away its answer (a 202 and its status URL).
+        raise DeliveryRefused("Forsendelsen sendes akkurat nå; prøv igjen om litt.")
     if row.sent_document is None or row.last_http_status in (400, 413, 422):
         row.sent_document = None
     row.state, row.tries, row.next_try_at = DeliveryState.PENDING, 0, timezone.now()

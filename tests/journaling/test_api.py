@@ -6,6 +6,7 @@ not the patient's nurse, 404 outside the scope), the action codes an enum in the
 import datetime
 import hashlib
 import json
+import uuid
 
 import pytest
 from django.utils import timezone
@@ -105,6 +106,14 @@ def test_resend_is_the_centre_admins_audited(world, api):
     # Pending now: another resend is refused, saying why.
     again = api(world.u.admin).post(f"/api/v1/journal-deliveries/{dead.pk}/resend/")
     assert again.status_code == 400 and "Bare stoppede eller feilede" in again.json()["detail"]
+
+
+def test_resend_while_a_retry_is_being_sent_is_a_400_saying_so(world, api):
+    failed = bare_delivery(world, world.p.gjerdrum, "failed", tries=2, claim=uuid.uuid4(), claimed_at=timezone.now())
+    response = api(world.u.admin).post(f"/api/v1/journal-deliveries/{failed.pk}/resend/")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Forsendelsen sendes akkurat nå; prøv igjen om litt."
+    assert Delivery.objects.get(pk=failed.pk).state == "failed"
 
 
 # --- taking and handling an alert ---------------------------------------------------------------------

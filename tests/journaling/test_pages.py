@@ -6,11 +6,13 @@ centre admin's «Journalføring»: the route, its health, the deliveries that wa
 
 import datetime
 import re
+import uuid
 
 import pytest
 from django.utils import timezone
 
 from journaling.models import Delivery, DeliveryState, Route
+from journaling.services import CLAIM_LEASE
 from tenants.models import AuditEvent
 from tenants.norwegian import time_text
 from tests.factories import MembershipFactory, UserFactory
@@ -210,6 +212,22 @@ def test_send_pa_nytt_of_a_journaled_delivery_says_why_not(world, login, gjerdru
     assert "Bare stoppede eller feilede sendinger kan sendes på nytt." in response.content.decode()
     done.refresh_from_db()
     assert done.state == "journaled"
+
+
+def test_send_pa_nytt_while_a_retry_is_being_sent_says_so_and_leaves_the_worker_its_claim(world, login, gjerdrum_route):
+    claim = uuid.uuid4()
+    failed = bare_delivery(world, world.p.gjerdrum, "failed", tries=3, claim=claim, claimed_at=timezone.now())
+    client = login(world.u.admin)
+    response = client.post(f"/journalforing/sendinger/{failed.pk}/send-pa-nytt/", follow=True)
+    assert "Forsendelsen sendes akkurat nå; prøv igjen om litt." in response.content.decode()
+    failed.refresh_from_db()
+    assert (failed.state, failed.tries, failed.claim) == (DeliveryState.FAILED, 3, claim)
+    # A claim older than the lease is a killed worker's: then the resend goes through.
+    stale = timezone.now() - CLAIM_LEASE - datetime.timedelta(seconds=1)
+    Delivery.objects.filter(pk=failed.pk).update(claimed_at=stale)
+    assert client.post(f"/journalforing/sendinger/{failed.pk}/send-pa-nytt/").status_code == 302
+    failed.refresh_from_db()
+    assert (failed.state, failed.tries, failed.claim) == (DeliveryState.PENDING, 0, None)
 
 
 @pytest.mark.parametrize(("who", "status"), [("nurse", 403), ("coordinator", 403), ("nurse_agder", 404)])
