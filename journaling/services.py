@@ -37,7 +37,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
@@ -401,12 +401,17 @@ def delivery_send(delivery: Delivery | int, *, claim: uuid.UUID | None = None) -
 
 
 def deliveries_send_due(limit: int = BATCH) -> int:
-    """The sweep: claims what is due (new, retry due, or a dead worker's) and sends it. Returns how many were sent."""
+    """The sweep: claims what is due (new, retry due, or a dead worker's) and sends it, then queues
+    the first quick look at each one sent (`delivery_follow_up`). Returns how many were sent."""
     sent = 0
     for row in deliveries_due(limit):
         try:
-            if delivery_send(row, claim=row.claim) is not None:
+            done = delivery_send(row, claim=row.claim)
+            if done is not None:
                 sent += 1
+            # The quick looks as after the first send: a row the sweep sent is never polled
+            # otherwise until the poll sweep reaches it.
+            delivery_follow_up(done, 0)
         except Exception:
             # One row's error must not leave the rest of the batch claimed until the lease runs out;
             # this one keeps its claim, and the sweep takes it over after the lease.
@@ -428,7 +433,9 @@ def deliveries_to_poll(limit: int = BATCH) -> list[int]:
         return list(
             Delivery.objects.filter(_pollable())
             .filter(Q(polled_at__isnull=True) | Q(polled_at__lt=now - POLL_EVERY))
-            .order_by("polled_at", "pk")
+            # Never looked at first: PostgreSQL puts NULLs last in ascending order, where 50 rows
+            # polled once would keep a never-polled row out of every batch.
+            .order_by(F("polled_at").asc(nulls_first=True), "pk")
             .values_list("pk", flat=True)[:limit]
         )
 

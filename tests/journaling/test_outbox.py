@@ -26,7 +26,7 @@ from patients import services as patients
 from tenants.errors import NotAllowed
 from tenants.models import AuditEvent
 from tests.factories import PatientFactory
-from tests.journaling.conftest import routine_contact
+from tests.journaling.conftest import bare_delivery, routine_contact
 from triage import services as triage
 from triage.models import Alert, JournalNote
 
@@ -497,6 +497,32 @@ def test_the_quick_looks_follow_the_setting(world, route, jft, monkeypatch, sett
     settings.DHO_JOURNAL_QUICK_POLLS = ()
     other = Delivery.objects.get(journal_note=_handled(world))
     assert tasks.send_delivery(other.pk) == DeliveryState.SENT and queued == []
+
+
+def test_a_row_the_sweep_sends_gets_the_quick_looks_too(world, route, jft, monkeypatch):
+    """Not only the first send's task: a row sent by the sweep (its task lost, or a retry) is looked
+    at again within seconds, not left to the poll sweep."""
+    from types import SimpleNamespace
+
+    queued = []
+    monkeypatch.setattr(services, "current_app", SimpleNamespace(
+        send_task=lambda name, args, countdown=None, retry=True: queued.append((name, args, countdown))))  # fmt: skip
+    jft.config(epj=False)
+    delivery = Delivery.objects.get(journal_note=_handled(world))
+    assert tasks.send_due() == 1
+    assert queued == [("journaling.poll_delivery", [delivery.pk, 1], services.quick_polls()[0])]
+
+
+def test_the_poll_sweep_looks_first_at_the_rows_never_looked_at(world):
+    """PostgreSQL sorts NULLs last: with a batch's worth of rows polled once, a row never polled
+    would wait behind them for ever."""
+    long_ago = timezone.now() - datetime.timedelta(hours=1)
+    for n in range(3):
+        bare_delivery(world, world.p.gjerdrum, "sent", status_url=f"https://jft.invalid/v1/Bundle/{n}/$status",
+                      polled_at=long_ago + datetime.timedelta(minutes=n))  # fmt: skip
+    never = bare_delivery(world, world.p.gjerdrum, "sent", status_url="https://jft.invalid/v1/Bundle/x/$status")
+    assert services.deliveries_to_poll(limit=1) == [never.pk]
+    assert services.deliveries_to_poll()[0] == never.pk and len(services.deliveries_to_poll()) == 4
 
 
 @pytest.mark.parametrize(("value", "waits"), [
