@@ -146,7 +146,7 @@ class Delivery(models.Model):
     )
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="deliveries")
     bundle_id = models.UUIDField(unique=True)  # the Bundle.identifier (urn:uuid:…), a uuid5 of the source
-    transport = models.CharField(max_length=4, choices=RouteKind.choices)  # the route's kind when written
+    transport = models.CharField(max_length=4, choices=RouteKind.choices)  # the route's kind at the last try
     state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
     tries = models.PositiveIntegerField(default=0)
     next_try_at = models.DateTimeField(default=timezone.now)

@@ -276,6 +276,12 @@ def _prepare(pk: int, claim: uuid.UUID | None) -> tuple[_Prepared | None, Delive
             _audit(row, AuditAction.UPDATE, SEND_SCOPE)
             return None, row
         assert route is not None and row.sent_document is not None
+        if row.transport != route.kind:
+            # The route was switched (JFT ↔ VKP) since the row was written: the document goes where the
+            # route now points, so the answers are read as that receiver's (VKP's 201 is success).
+            log.info("Journalsending %s: ruten er endret fra %s til %s; sendes til %s", row.pk, row.transport,
+                     route.kind, RECEIVER[RouteKind(route.kind)])  # fmt: skip
+            row.transport = route.kind
         row.tries += 1
         row.claim, row.claimed_at = claim or uuid.uuid4(), now
         row.save()

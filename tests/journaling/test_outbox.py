@@ -7,6 +7,7 @@ too, «ikke nådd» and a kommune without a route do not."""
 
 import datetime
 import json
+import logging
 import time
 import uuid
 
@@ -414,6 +415,23 @@ def test_a_vkp_route_posts_to_the_kommunes_fhir_endpoint(world, route, jft):
     [event] = jft.events(_identifier(row))
     assert (event["channel"], event["orgnr"]) == ("vkp", ORGNR)
     assert services.delivery_poll(row) is None  # a stored VKP create has no receipt to follow
+
+
+def test_a_row_written_for_jft_goes_as_vkp_once_the_route_is_switched_and_its_201_is_success(world, route, jft,
+                                                                                             caplog):  # fmt: skip
+    """The answers are read as the receiver's the row is posted to (the route's kind now), not the
+    one it was written for: VKP's 201 is stored, not a JFT answer that is not 202."""
+    caplog.set_level(logging.INFO, logger="journaling.services")
+    delivery = Delivery.objects.get(journal_note=_handled(world))
+    assert delivery.transport == RouteKind.JFT
+    Route.objects.filter(pk=route.pk).update(kind=RouteKind.VKP)
+    row = services.delivery_send(delivery)
+    assert (row.transport, row.state, row.last_http_status, row.last_error) == (
+        RouteKind.VKP, DeliveryState.REGISTERED, 201, "")  # fmt: skip
+    assert Delivery.objects.get(pk=delivery.pk).transport == RouteKind.VKP
+    assert f"Journalsending {row.pk}: ruten er endret fra jft til vkp; sendes til VKP" in caplog.text
+    [event] = jft.events(_identifier(row))
+    assert event["channel"] == "vkp"
 
 
 # --- not journaled in time ------------------------------------------------------------------------
