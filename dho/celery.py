@@ -19,7 +19,9 @@ app.conf.beat_schedule = {
     # Silence is a signal: missing measurements/answers per plan schedule, inactive patients.
     "silence-check": {"task": "triage.silence_check", "schedule": 15 * 60.0},
     # The journal outbox: rows whose send task was lost, retries due by their backoff, and rows a
-    # killed worker left claimed are sent again (journaling/services.py).
+    # killed worker left claimed are sent again (journaling/services.py). Each journaling sweep run
+    # takes no new row after 20 s and skips when the last run is still going, so a hanging receiver
+    # cannot hold the worker processes scoring needs (docs/journaling.md).
     "journaling-send-due": {"task": "journaling.send_due", "schedule": 30.0},
     # Receipts of what was sent: JFT's $status, registered → read → journaled.
     "journaling-poll-sent": {"task": "journaling.poll_sent", "schedule": 45.0},

@@ -28,13 +28,17 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from celery import current_app
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
@@ -72,6 +76,11 @@ CLAIM_LEASE = datetime.timedelta(minutes=5)
 BACKOFF_MINUTES = (1, 2, 4, 8, 16, *([60] * 24))
 POLL_EVERY = datetime.timedelta(seconds=30)
 BATCH = 50
+# The journaling sweeps share the worker pool with scoring (two processes): a run takes no new row
+# after this many seconds (the next beat run goes on), and a run of a sweep still going when beat
+# starts the next one makes that one return at once (`_sweep_alone`), so a hanging receiver holds
+# at most one process per sweep for about this long plus one row's requests.
+SWEEP_BUDGET = 20.0
 # The contacts sent by themselves: an alert's contact goes as its journal note, «ikke nådd» not at all.
 CONTACT_KINDS = {ContactKind.ROUTINE, ContactKind.EVALUATION, ContactKind.CALL_IN}
 PROGRESS = [DeliveryState.SENT, DeliveryState.REGISTERED, DeliveryState.READ, DeliveryState.JOURNALED]
@@ -406,23 +415,68 @@ def delivery_send(delivery: Delivery | int, *, claim: uuid.UUID | None = None) -
         return row
 
 
-def deliveries_send_due(limit: int = BATCH) -> int:
-    """The sweep: claims what is due (new, retry due, or a dead worker's) and sends it, then queues
-    the first quick look at each one sent (`delivery_follow_up`). Returns how many were sent."""
-    sent = 0
-    for row in deliveries_due(limit):
+@contextmanager
+def _sweep_alone(name: str) -> Iterator[bool]:
+    """True when no other run of the sweep `name` is going (a Redis key, set if absent, that expires
+    after CLAIM_LEASE should the worker die mid-run); False when one is. Redis not answering lets
+    the run go ahead: the row claims still keep two workers off the same row."""
+    key, token = f"dho:journaling:sweep:{name}", uuid.uuid4().hex
+    try:
+        ours = cache.add(key, token, timeout=CLAIM_LEASE.total_seconds())
+    except Exception as error:
+        if not outages.unreachable(error):
+            log.warning("Journalsveipen %s: låsen i Redis kunne ikke tas; kjører uten", name, exc_info=True)
+        outages.failed("Redis", "journalsveipene kjører uten vern mot overlapp", error)
+        yield True
+        return
+    if not ours:
+        log.info("Journalsveipen %s kjører allerede; denne runden hopper over", name)
+        yield False
+        return
+    try:
+        yield True
+    finally:
         try:
-            done = delivery_send(row, claim=row.claim)
-            if done is not None:
-                sent += 1
-            # The quick looks as after the first send: a row the sweep sent is never polled
-            # otherwise until the poll sweep reaches it.
-            delivery_follow_up(done, 0)
-        except Exception:
-            # One row's error must not leave the rest of the batch claimed until the lease runs out;
-            # this one keeps its claim, and the sweep takes it over after the lease.
-            log.exception("Journalsending %s kunne ikke sendes; sweepen går videre", row.pk)
-    return sent
+            if cache.get(key) == token:  # not a later run's, had ours expired
+                cache.delete(key)
+        except Exception as error:  # the key expires by itself after CLAIM_LEASE
+            if not outages.unreachable(error):
+                log.warning("Journalsveipen %s: låsen i Redis kunne ikke slippes", name, exc_info=True)
+            outages.failed("Redis", "journalsveipens lås slippes først når den går ut", error)
+
+
+def _claims_release(rows: list[Delivery]) -> None:
+    """The claimed rows a run had no time for: due again at once for the next run, not after the lease."""
+    with system_scope(SEND_SCOPE):
+        Delivery.objects.filter(claim__in=[row.claim for row in rows]).update(claim=None, claimed_at=None)
+
+
+def deliveries_send_due(limit: int = BATCH, budget: float = SWEEP_BUDGET) -> int:
+    """The sweep: claims what is due (new, retry due, or a dead worker's) and sends it, then queues
+    the first quick look at each one sent (`delivery_follow_up`); takes no new row after `budget`
+    seconds, nor runs beside another run. Returns how many were sent."""
+    with _sweep_alone("send") as alone:
+        if not alone:
+            return 0
+        rows = deliveries_due(limit)
+        deadline, sent = time.monotonic() + budget, 0
+        for index, row in enumerate(rows):
+            try:
+                done = delivery_send(row, claim=row.claim)
+                if done is not None:
+                    sent += 1
+                # The quick looks as after the first send: a row the sweep sent is never polled
+                # otherwise until the poll sweep reaches it.
+                delivery_follow_up(done, 0)
+            except Exception:
+                # One row's error must not leave the rest of the batch claimed until the lease runs
+                # out; this one keeps its claim, and the sweep takes it over after the lease.
+                log.exception("Journalsending %s kunne ikke sendes; sweepen går videre", row.pk)
+            if time.monotonic() >= deadline and index + 1 < len(rows):
+                log.info("Journalsveipen brukte sin tid; %s sendinger tas av neste runde", len(rows) - index - 1)
+                _claims_release(rows[index + 1 :])
+                break
+        return sent
 
 
 # --- following the receipt ------------------------------------------------------------------------
@@ -559,16 +613,25 @@ def delivery_follow_up(row: Delivery | None, step: int) -> None:
         outages.succeeded("Redis")
 
 
-def deliveries_poll_due(limit: int = BATCH) -> int:
-    """The poll sweep: every sent delivery not polled in the last POLL_EVERY. Returns how many were polled."""
-    polled = 0
-    for pk in deliveries_to_poll(limit):
-        try:
-            if delivery_poll(pk) is not None:
-                polled += 1
-        except Exception:  # one row's error must not stop the others' receipts
-            log.exception("Status for journalsending %s kunne ikke hentes; pollingen går videre", pk)
-    return polled
+def deliveries_poll_due(limit: int = BATCH, budget: float = SWEEP_BUDGET) -> int:
+    """The poll sweep: every sent delivery not polled in the last POLL_EVERY, the never-polled first;
+    no new row after `budget` seconds (the rest are the next run's first), nor beside another run.
+    Returns how many were polled."""
+    with _sweep_alone("poll") as alone:
+        if not alone:
+            return 0
+        pks = deliveries_to_poll(limit)
+        deadline, polled = time.monotonic() + budget, 0
+        for index, pk in enumerate(pks):
+            try:
+                if delivery_poll(pk) is not None:
+                    polled += 1
+            except Exception:  # one row's error must not stop the others' receipts
+                log.exception("Status for journalsending %s kunne ikke hentes; pollingen går videre", pk)
+            if time.monotonic() >= deadline and index + 1 < len(pks):
+                log.info("Statussveipen brukte sin tid; %s sendinger tas av neste runde", len(pks) - index - 1)
+                break
+        return polled
 
 
 # --- not journaled in time ------------------------------------------------------------------------

@@ -358,6 +358,50 @@ def test_a_fresh_claim_is_left_alone_by_the_sweep(world, route, jft):
     assert Delivery.objects.get().state == DeliveryState.PENDING
 
 
+def test_a_sweep_run_takes_no_new_row_after_its_time_and_the_next_run_goes_on(world, route, jft):
+    """The sweeps share the worker pool with scoring: a run stops taking rows after its time (what it
+    had claimed and not sent is due again at once, not after the lease), and the next run goes on."""
+    _handled(world)
+    routine_contact(world)
+    assert services.deliveries_send_due(budget=0) == 1
+    left = Delivery.objects.exclude(state=DeliveryState.SENT).get()
+    assert (left.state, left.tries, left.claim, left.claimed_at) == (DeliveryState.PENDING, 0, None, None)
+    assert tasks.send_due() == 1
+    assert set(Delivery.objects.values_list("state", flat=True)) == {DeliveryState.SENT}
+
+    assert services.deliveries_poll_due(budget=0) == 1
+    assert Delivery.objects.filter(polled_at__isnull=True).count() == 1
+    assert tasks.poll_sent() == 1 and not Delivery.objects.filter(polled_at__isnull=True).exists()
+
+
+def test_a_sweep_run_started_beside_one_still_going_returns_at_once(world, route, jft, monkeypatch):
+    """Beat starts a sweep every 30 s (polls every 45 s) whether the last run is done or not: a run
+    that finds one going leaves the worker process to others (scoring) at once."""
+    from journaling import transport
+
+    beside = []
+    post, status = transport.document_post, transport.status_get
+
+    def post_with_a_second_run(route, data):
+        beside.append(services.deliveries_send_due())
+        return post(route, data)
+
+    def status_with_a_second_run(route, url):
+        beside.append(services.deliveries_poll_due())
+        return status(route, url)
+
+    monkeypatch.setattr(transport, "document_post", post_with_a_second_run)
+    monkeypatch.setattr(transport, "status_get", status_with_a_second_run)
+    jft.config(epj=False)
+    _handled(world)
+    routine_contact(world)
+    assert services.deliveries_send_due(limit=1) == 1 and beside == [0]
+    assert Delivery.objects.filter(state=DeliveryState.PENDING, claim__isnull=True).count() == 1
+    assert tasks.send_due() == 1 and beside == [0, 0]  # the first run's guard is gone with it
+    assert services.deliveries_poll_due(limit=1) == 1 and beside == [0, 0, 0]
+    assert tasks.poll_sent() == 1 and beside == [0, 0, 0, 0]
+
+
 # --- which steps write a row ----------------------------------------------------------------------
 
 
