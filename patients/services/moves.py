@@ -141,12 +141,13 @@ def _end_old_forlop(patient: Patient, notice: MoveNotice, on: datetime.date, use
     patient.refresh_from_db()
 
 
-def _merge(*, own: Patient, into: Patient, on: datetime.date, user, request) -> tuple[str, Referral | None]:
+def _merge(*, own: Patient, into: Patient, on: datetime.date, user, request) -> tuple:
     """The requesting kommune's forløp goes over to the moved record; `own` ends, marked merged.
-    Answers the status that forløp had and its referral, which the moved record carries on.
+    Answers the status that forløp had (with a pause's until-date) and its referral, which the moved
+    record carries on.
     (A plan made for `own` stays with it: plans live above this app, and the record that moves
     keeps its own approved plan.)"""
-    status = own.status
+    status, until = own.status, own.status_until
     referral = own.referrals.order_by("-created_at").first()
     Referral.objects.filter(patient=own).update(patient=into)
     Consent.objects.filter(patient=own).update(patient=into)
@@ -160,11 +161,11 @@ def _merge(*, own: Patient, into: Patient, on: datetime.date, user, request) -> 
     referral_change_record(referral=None, patient=own, event=StatusEvent.ENDED, end_reason=EndReason.MOVED,
                            effective_date=on, user=user, request=request,
                            note="Slått sammen med journalen som flyttet hit")  # fmt: skip
-    return status, referral
+    return status, until, referral
 
 
 def _move_record(patient: Patient, notice: MoveNotice, carried: tuple, on: datetime.date, user, request) -> None:
-    status, referral = carried
+    status, until, referral = carried
     old = patient.municipality_id
     patient.municipality_id = notice.other_municipality_id
     patient.save(update_fields=["municipality"])
@@ -177,6 +178,12 @@ def _move_record(patient: Patient, notice: MoveNotice, carried: tuple, on: datet
     if event is not None:  # after the move row, so the status is the new kommune's forløp
         referral_change_record(referral=referral, patient=patient, event=event, effective_date=on, user=user,
                                request=request, note="Forløpet i kommunen før flyttingen ble godtatt")  # fmt: skip
+    if status == PatientStatus.PAUSED and until is not None and until > on:
+        # A paused forløp carries on paused, to the same date: billing counts its days at the pause's
+        # share, and the silence checks stay off until then, as they were before the move.
+        referral_change_record(referral=None, patient=patient, event=StatusEvent.PAUSED, until=until,
+                               effective_date=on, user=user, request=request,
+                               note="Pausen i kommunen før flyttingen ble godtatt")  # fmt: skip
 
 
 def _close(notice: MoveNotice, user, handed_over: dict, request) -> None:

@@ -149,6 +149,7 @@ def referral_change_record(
     municipality_id: int | None = None,
     end_reason: str = "",
     previous_municipality_id: int | None = None,
+    until: datetime.date | None = None,
 ) -> StatusChange:
     """Append one step of the henvisning process (received, assessed, granted, refused; and the end
     and move rows of a patient who moves) and derive Referral.status — and Patient.status for a row
@@ -168,6 +169,7 @@ def referral_change_record(
         event=event,
         effective_date=effective_date or timezone.localdate(),
         end_reason=end_reason if event == StatusEvent.ENDED else "",
+        until=until if event == StatusEvent.PAUSED else None,
         note=(note or "").strip(),
         by=user,
     )

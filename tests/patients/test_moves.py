@@ -263,3 +263,23 @@ def test_the_old_kommunes_referral_shows_nothing_of_the_moved_record_even_withou
     # The new kommune's own view of the record is unchanged.
     mine = api(world.u.coordinator).get(f"/api/v1/referrals/{Referral.objects.get(municipality=world.m.gjerdrum).pk}/")
     assert mine.json()["patient"] == str(tove.pk)
+
+
+def test_a_paused_forlop_carries_on_paused_to_the_same_date(world, api, login, tove):
+    """Gjerdrum's own record was started and paused when Grimstad accepts the move: the moved record
+    carries the forløp on paused until the same date (billing counts those days at the pause's share,
+    the silence checks stay off), not as a forløp running again."""
+    from patients.services import status_change_record
+
+    [*_, decided, _detail] = _grant(api(world.u.coordinator), tove.national_id)
+    own = Patient.objects.get(pk=decided["patient_id"])
+    until = TODAY() + datetime.timedelta(days=20)
+    status_change_record(patient=own, user=world.u.coordinator, event="started")
+    status_change_record(patient=own, user=world.u.coordinator, event="paused", until=until)
+    notice = MoveNotice.objects.get(patient=tove)
+    login(world.u.nurse_agder).post(f"/patients/{tove.pk}/flytting/", {"notice": notice.pk, "answer": "accept"})
+    tove.refresh_from_db()
+    assert (tove.municipality, tove.status, tove.status_until) == (world.m.gjerdrum, "paused", until)
+    rows = list(tove.status_changes.order_by("at", "id").values_list("event", "municipality_id", "until"))
+    assert rows[-3:] == [("moved", world.m.gjerdrum.pk, None), ("started", world.m.gjerdrum.pk, None),
+                         ("paused", world.m.gjerdrum.pk, until)]  # fmt: skip
