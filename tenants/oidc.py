@@ -432,8 +432,8 @@ def _timestamp(claims: dict, name: str) -> int | None:
 
 def _required_claims(provider: OidcProvider, claims: dict, *, issuer: str) -> None:
     """What the library lets pass: a token must come from the issuer exactly (the library compares it
-    only with an `iss` the callback brought), name its audience, say when it was issued and when the
-    person logged in (within `max_age`), and none of those may be in the future."""
+    only with an `iss` the callback brought), name its audience, say when it was issued, when it
+    expires and when the person logged in (within `max_age`), and none of those may be in the future."""
     now = time.time()
     if claims.get("iss") != issuer:
         raise OidcError(f"ID-tokenet er ikke utstedt av {provider.label} (iss).", code="iss")
@@ -446,6 +446,8 @@ def _required_claims(provider: OidcProvider, claims: dict, *, issuer: str) -> No
         raise OidcError("ID-tokenet sier ikke når det ble utstedt (iat mangler eller er ugyldig).", code="iat")
     if iat > now + LEEWAY:
         raise OidcError("ID-tokenet er utstedt fram i tid (iat). Sjekk at klokken på serveren går riktig.", code="iat")
+    if _timestamp(claims, "exp") is None:  # the library checks an `exp` it finds, and passes one missing
+        raise OidcError("ID-tokenet sier ikke når det utløper (exp mangler eller er ugyldig).", code="exp")
     auth_time = _timestamp(claims, "auth_time")
     if auth_time is None:
         raise OidcError("ID-tokenet sier ikke når du logget inn (auth_time mangler).", code="auth_time")

@@ -28,6 +28,7 @@ from tenants import national_id
 from tenants.errors import Refused
 from tenants.models import AuditAction, Membership, PersonBinding, Role
 from tenants.services import audit_record
+from tenants.tokens import sign_out_everywhere
 
 HPR = re.compile(r"\d{6,9}")
 PID_SALT = "dho.tenants.persons.pid"
@@ -90,6 +91,7 @@ def person_bind(*, user, fnr: str = "", hpr_number: str = "", by, request=None) 
                     )
         binding = PersonBinding.objects.select_for_update().filter(user=user).first() or PersonBinding(user=user)
         created = binding.pk is None
+        before = (binding.pid_digest, binding.hpr_number)
         if digest:
             binding.pid_digest = digest
         if hpr_number:
@@ -104,7 +106,15 @@ def person_bind(*, user, fnr: str = "", hpr_number: str = "", by, request=None) 
             ) from None
         audit_record(action=AuditAction.CREATE if created else AuditAction.UPDATE, object_type="person_binding",
                      object_id=user.pk, request=request, user=by, role="admin")  # fmt: skip
+        if not created and before != (binding.pid_digest, binding.hpr_number):
+            _sign_out_rebound(user)
     return binding
+
+
+def _sign_out_rebound(user) -> None:
+    """A binding changed or removed is an admin's correction: whoever HelseID logged in as this user
+    under the old binding (the wrong person, perhaps) keeps no session and no API token of it."""
+    sign_out_everywhere(user=user)
 
 
 def person_unbind(*, user, by, request=None) -> bool:
@@ -114,6 +124,7 @@ def person_unbind(*, user, by, request=None) -> bool:
     if deleted:
         audit_record(action=AuditAction.DELETE, object_type="person_binding", object_id=user.pk, request=request,
                      user=by, role="admin")  # fmt: skip
+        _sign_out_rebound(user)
     return bool(deleted)
 
 

@@ -36,7 +36,7 @@ from knox.models import AuthToken
 from knox.settings import knox_settings
 from rest_framework.exceptions import AuthenticationFailed
 
-from tenants import sessions
+from tenants import sessions, two_factor
 from tenants.login import accounts_managed_by
 
 # What a secret (knox: hex, after an optional prefix) and its id (`token_key`) can look like.
@@ -168,7 +168,12 @@ def sign_out_everywhere(*, user) -> None:
 
 @receiver(user_logged_out, dispatch_uid="tenants.tokens.logged_out")
 def _logged_out(sender, request, user, **kwargs):
-    if user is not None:  # logging out an anonymous session sends no user
+    if user is None:  # logging out an anonymous session sends no user
+        return
+    # Only a session past the second factor ends the others: one that knows just the password (not
+    # yet past the code) would otherwise sign the person out everywhere and delete their API tokens,
+    # as often as it liked. Django ends this session itself.
+    if not two_factor.required() or two_factor.session_is_verified(request):
         sign_out_everywhere(user=user)
 
 

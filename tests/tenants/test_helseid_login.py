@@ -171,6 +171,7 @@ def test_a_deactivated_user_is_refused(world, idp):
         ({"aud": None}, "aud mangler"),
         ({"iss": "https://evil.example"}, "ikke utstedt av HelseID (iss)"),
         ({"exp": 1_000_000_000}, "ID-tokenet er utløpt (exp)"),
+        ({"exp": None}, "exp mangler"),
         ({"iat": None}, "iat mangler"),
         ({"iat": 4_000_000_000}, "utstedt fram i tid (iat)"),
         ({"auth_time": None}, "auth_time"),

@@ -379,6 +379,35 @@ def test_logging_out_ends_every_session_and_token_of_the_user(world, login):
     assert _works(colleague_secret)
 
 
+def test_logging_out_before_the_second_factor_ends_only_that_session(world, login):
+    """Someone who knows only the password (not past the code) may end their own half-login, not
+    sign the person out everywhere and delete their API tokens, as often as they like."""
+    first, second, secret = _signed_in_everywhere(world, login)
+    half = Client()
+    assert half.post("/login/", {"username": "nurse", "password": PASSWORD}).status_code == 302
+    assert len(user_session_keys(world.u.nurse)) == 3
+    assert half.post("/logout/").status_code == 302
+    assert not _signed_out(first) and not _signed_out(second)
+    assert _works(secret)
+    assert len(user_session_keys(world.u.nurse)) == 2
+
+
+def test_an_admin_changing_or_removing_a_helseid_binding_ends_the_users_sessions_and_tokens(world, login):
+    """A binding corrected by the admin may have let the wrong person in: nothing of that login stays."""
+    from tenants.persons import person_bind, person_unbind
+
+    person_bind(user=world.u.nurse, hpr_number="1234567", by=world.u.admin)  # a first binding: nobody out
+    first, second, secret = _signed_in_everywhere(world, login)
+    person_bind(user=world.u.nurse, hpr_number="1234567", by=world.u.admin)  # the same again: nobody out
+    assert not _signed_out(first) and _works(secret)
+    person_bind(user=world.u.nurse, hpr_number="7654321", by=world.u.admin)
+    assert _signed_out(first) and _signed_out(second) and not _works(secret)
+    first, second, secret = _signed_in_everywhere(world, login)
+    assert person_unbind(user=world.u.nurse, by=world.u.admin)
+    assert _signed_out(first) and _signed_out(second) and not _works(secret)
+    assert user_session_keys(world.u.nurse) == []
+
+
 def test_a_new_password_ends_every_session_and_token_of_the_user(world, login):
     first, second, secret = _signed_in_everywhere(world, login)
     world.u.nurse.set_password("et-helt-annet-passord")
