@@ -25,6 +25,8 @@ from django.views.decorators.cache import never_cache
 from tenants import activation, helseid_login, organisations, sessions, two_factor
 from tenants.forms import CodePasswordForm, LoginForm
 from tenants.login import lockout_response, password_login_refusal
+from tenants.models import AuditAction
+from tenants.services import audit_record
 
 
 def _next_url(request) -> str:
@@ -179,14 +181,29 @@ class BackupCodesView(View):
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request):
-        context = {"has_app": two_factor.has_app(request.user), "left": two_factor.backup_codes_left(request.user)}
-        return render(request, self.template_name, context)
+        return self._page(request)
 
     def post(self, request):
         if not two_factor.has_app(request.user):
             return redirect("two-factor-backup-codes")
+        # New codes are a second factor that outlasts this session: a fresh proof first, as for an API
+        # key (an unlocked screen left for a minute must not hand someone a way in for later).
+        refusal = two_factor.reauthentication_refusal(request, request.POST.get("otp"))
+        if refusal:
+            return self._page(request, otp_error=refusal, status=400)
         codes = two_factor.backup_codes_create(user=request.user)
+        audit_record(action=AuditAction.CREATE, object_type="backup_codes", object_id=request.user.pk,
+                     request=request, user=request.user)  # fmt: skip
         return render(request, self.template_name, {"has_app": True, "codes": codes, "next": reverse("home")})
+
+    def _page(self, request, otp_error: str = "", status: int = 200):
+        context = {
+            "has_app": two_factor.has_app(request.user),
+            "left": two_factor.backup_codes_left(request.user),
+            "otp_required": two_factor.required() and not two_factor.strong_login_recent(request.session),
+            "otp_error": otp_error,
+        }
+        return render(request, self.template_name, context, status=status)
 
 
 def _status(request) -> dict:

@@ -10,6 +10,7 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tenants import two_factor
+from tenants.models import AuditEvent
 from tests.conftest import second_factor_device, totp_code
 
 PASSWORD = "korrekt-hest-batteri"
@@ -128,8 +129,14 @@ def test_new_backup_codes_replace_the_old(world, login):
     old = two_factor.backup_codes_create(user=world.u.nurse)
     page = client.get("/account/backup-codes/").content.decode()
     assert "Du har 10 ubrukte reservekoder." in page
-    fresh = re.findall(r"<li>([a-z2-7]{4}-[a-z2-7]{4})</li>", client.post("/account/backup-codes/").content.decode())
+    # New codes outlast the session: a fresh proof first (a backup code works as at login), and logged.
+    unproven = client.post("/account/backup-codes/")
+    assert unproven.status_code == 400 and "backup-codes mono" not in unproven.content.decode()
+    assert two_factor.backup_codes_left(world.u.nurse) == 10
+    answer = client.post("/account/backup-codes/", {"otp": old[1]}).content.decode()
+    fresh = re.findall(r"<li>([a-z2-7]{4}-[a-z2-7]{4})</li>", answer)
     assert len(fresh) == 10 and not set(fresh) & set(old)
+    assert AuditEvent.objects.filter(object_type="backup_codes", user=world.u.nurse, action="create").count() == 1
     world.u.nurse.set_password(PASSWORD)
     world.u.nurse.save()
     refused = _password_only(world.u.nurse).post("/login/verify/", {"code": old[0]})
