@@ -118,6 +118,9 @@ def _quarantine_full_outcome(results) -> Response:
 class ItemErrorOut(serializers.Serializer):
     field = serializers.CharField()
     message = serializers.CharField()
+    code = serializers.CharField(
+        required=False, help_text="conflict: samme external_id og tidspunkt som en lagret måling, men en annen verdi"
+    )
 
 
 class ItemResultOut(serializers.Serializer):
@@ -225,6 +228,8 @@ def _location(request, reading_id: int) -> str:
 
 
 def _entry_response(result) -> dict:
+    if result.status == "not-supported":
+        return {"status": "405 Method Not Allowed", "outcome": fhir.request_outcome(result.errors)}
     if result.status == "created":
         return {"status": "201 Created", "location": f"Observation/{result.id}", "etag": ETAG}
     if result.status == "duplicate":
@@ -385,9 +390,30 @@ class BundleInvalid(Exception):
         self.message, self.expression = message, expression
 
 
-def _bundle_entries(bundle: dict) -> list[tuple[object, str | None]]:
-    """The (resource, fullUrl) of each entry. The Bundle's own structure is checked here (400 for the
-    whole Bundle); each resource is checked on its own in the ingest."""
+def _request_errors(index: int, request) -> list[dict]:
+    """What an entry asks to be done (`Bundle.entry.request`): this server only creates Observations,
+    POST to Observation. An entry without a request is read as that, as it always was.
+    Anything else (a DELETE, a GET, a PUT Observation/5, a POST Patient) is not done, and it is no
+    reading to keep in the quarantine: → the errors of the entry (field as FHIRPath), none if it is a create."""
+    if request is None:
+        return []
+    where = f"Bundle.entry[{index}].request"
+    if not isinstance(request, dict):
+        return [{"field": where, "message": "request må være et objekt med method og url", "code": "structure"}]
+    method, url = request.get("method"), request.get("url")
+    if method != "POST":
+        message = f"request.method «{str(method)[:20]}» støttes ikke: bare POST (opprette en Observation) tas imot"
+        return [{"field": f"{where}.method", "message": message, "code": "not-supported"}]
+    if not isinstance(url, str) or url.strip().rstrip("/").rsplit("/", 1)[-1] != "Observation":
+        message = f"request.url «{str(url)[:60]}» støttes ikke: bare POST til Observation tas imot"
+        return [{"field": f"{where}.url", "message": message, "code": "not-supported"}]
+    return []
+
+
+def _bundle_entries(bundle: dict) -> tuple[list[tuple[object, str | None]], dict[int, list[dict]]]:
+    """The (resource, fullUrl) of each entry, and the errors of the entries that ask for something
+    other than a create (by index). The Bundle's own structure is checked here (400 for the whole
+    Bundle); each resource is checked on its own in the ingest."""
     if bundle.get("resourceType") != "Bundle":
         raise BundleInvalid("Kroppen må være en FHIR Bundle.", "Bundle.resourceType")
     if bundle.get("type") not in ("batch", "transaction"):
@@ -395,7 +421,7 @@ def _bundle_entries(bundle: dict) -> list[tuple[object, str | None]]:
     entries = bundle.get("entry")
     if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_BATCH:
         raise BundleInvalid(f"Bundle må ha 1–{MAX_BATCH} entry (en liste).", "Bundle.entry")
-    pairs = []
+    pairs, unsupported = [], {}
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise BundleInvalid(f"entry[{index}] må være et objekt med resource.", f"Bundle.entry[{index}]")
@@ -403,7 +429,9 @@ def _bundle_entries(bundle: dict) -> list[tuple[object, str | None]]:
         if full_url is not None and not isinstance(full_url, str):
             raise BundleInvalid(f"entry[{index}].fullUrl må være en tekst.", f"Bundle.entry[{index}].fullUrl")
         pairs.append((entry.get("resource"), full_url))
-    return pairs
+        if errors := _request_errors(index, entry.get("request")):
+            unsupported[index] = errors
+    return pairs, unsupported
 
 
 def _response_bundle(kind: str, results) -> dict:
@@ -442,13 +470,18 @@ class FhirBundleAPI(FhirAPIView):
     def post(self, request):
         bundle = self.body()
         try:
-            pairs = _bundle_entries(bundle)
+            pairs, unsupported = _bundle_entries(bundle)
         except BundleInvalid as exc:
             outcome = fhir.error_outcome(exc.message, code="structure", expression=exc.expression)
             return Response(outcome, status=status.HTTP_400_BAD_REQUEST)
         if bundle["type"] == "transaction":
+            if unsupported:  # all or nothing: nothing is done, and nothing kept (no reading was sent)
+                outcome = fhir.request_outcome([e for errors in unsupported.values() for e in errors], whole=True)
+                return Response(outcome, status=status.HTTP_400_BAD_REQUEST)
             return self._transaction(request, pairs)
-        results = services.fhir_ingest(integration=request.auth, entries=pairs, request=request)
+        results = services.fhir_ingest(
+            integration=request.auth, entries=pairs, request=request, unsupported=unsupported
+        )
         if services.quarantine_refused(results):
             return _quarantine_full_outcome(results)
         return Response(_response_bundle("batch", results))

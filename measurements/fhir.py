@@ -8,6 +8,8 @@ code bindings or profiles, so the LOINC code and the UCUM unit are checked here.
 from __future__ import annotations
 
 import datetime
+import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -23,7 +25,12 @@ LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 FNR_SYSTEMS = ("urn:oid:2.16.578.1.12.4.1.4.1", "urn:oid:2.16.578.1.12.4.1.4.2")  # fødselsnummer, D-nummer
 
-REJECTED_STATUSES = {"entered-in-error", "cancelled"}
+# ObservationStatus (R4, a required binding). Only a finished measurement is scored: final, and a
+# final one amended or corrected. registered and preliminary are not finished yet (a reading scored
+# and put on the worklist must be the measurement itself), unknown says nothing, and cancelled and
+# entered-in-error say there is no measurement.
+ACCEPTED_STATUSES = ("final", "amended", "corrected")
+EXTERNAL_ID_LENGTH = 100  # Reading.external_id
 
 
 @dataclass
@@ -31,6 +38,9 @@ class Converted:
     item: dict | None = None  # the ingest item, without patient_id when the subject is a fødselsnummer
     fnr: str | None = None
     errors: list[ItemError] = field(default_factory=list)
+    # Where each blood-pressure value was in the resource ("systolic" → "component[0].valueQuantity.value"),
+    # so the ingest's errors about it name the element the gateway sent (located).
+    positions: dict[str, str] = field(default_factory=dict)
 
 
 def _loinc_codes(concept) -> list[str]:
@@ -41,6 +51,15 @@ def _quantity(q, where: str, errors: list[ItemError]) -> tuple[float | None, str
     if q is None or q.value is None:
         errors.append(ItemError(where, "mangler valueQuantity.value"))
         return None, None
+    if q.comparator is not None:  # a modifier (R4): "< 85" is no reading of 85, and cannot be scored as one
+        errors.append(
+            ItemError(
+                f"{where}.comparator",
+                f"comparator «{q.comparator}» tas ikke imot: bare en målt verdi kan vurderes; "
+                "send verdien uten comparator",
+                code="not-supported",
+            )
+        )
     if q.system not in (None, UCUM):
         errors.append(ItemError(f"{where}.system", f"enheten må være UCUM ({UCUM})"))
     unit = q.code or q.unit
@@ -81,6 +100,11 @@ def _subject(obs: Observation, out: Converted) -> None:
 
 
 def _effective(obs: Observation, out: Converted) -> None:
+    if obs.effectivePeriod is not None:
+        out.errors.append(
+            ItemError("effectivePeriod", "et tidsrom tas ikke imot; send tidspunktet i effectiveDateTime")
+        )
+        return
     at = obs.effectiveDateTime or (obs.effectiveInstant if hasattr(obs, "effectiveInstant") else None)
     if not isinstance(at, datetime.datetime):
         out.errors.append(ItemError("effectiveDateTime", "må være et tidspunkt med klokkeslett og tidssone"))
@@ -96,15 +120,18 @@ def _values(obs: Observation, mtype: str, out: Converted) -> None:
     if components != ("value",):  # blood pressure: one Observation, a component per value
         wanted = {COMPONENT_LOINC[name]: name for name in components}
         parts = {}
-        for component in obs.component or []:
+        for index, component in enumerate(obs.component or []):
             for code in _loinc_codes(component.code):
                 if code in wanted:
-                    parts[wanted[code]] = _quantity(
-                        component.valueQuantity, f"component[{code}].valueQuantity", out.errors
-                    )
+                    where = f"component[{index}].valueQuantity"
+                    out.positions[wanted[code]] = f"{where}.value"
+                    parts[wanted[code]] = (*_quantity(component.valueQuantity, where, out.errors), where)
         for name in components:
             if name not in parts:
                 out.errors.append(ItemError("component", f"mangler {name} ({COMPONENT_LOINC[name]})"))
+        if not out.errors:
+            out.positions["unit"] = f"{parts[components[0]][2]}.code"
+            _component_units(mtype, [parts[name] for name in components], out)
         if not out.errors:
             out.item |= {name: parts[name][0] for name in components} | {"unit": parts[components[0]][1]}
         return
@@ -112,11 +139,101 @@ def _values(obs: Observation, mtype: str, out: Converted) -> None:
     out.item |= {"value": value, "unit": unit or ""}
 
 
+def _component_units(mtype: str, parts: list[tuple], out: Converted) -> None:
+    """Each component in the unit of the first (the ingest checks that one against the type, and the
+    values are stored together in it): a diastolic in cm[H2O] beside a systolic in mm[Hg] is refused."""
+    unit = parts[0][1]
+    for _value, other, where in parts[1:]:
+        if other != unit:
+            out.errors.append(
+                ItemError(f"{where}.code", f"enheten «{other}» passer ikke til {mtype}; bruk {spec(mtype).unit} "
+                                           "i hver komponent", code="code-invalid")
+            )  # fmt: skip
+
+
+def _fits(text: str) -> str:
+    """An identifier as external_id: as it is when it fits the column; longer, a SHA-256 digest of the
+    whole text, never a cut (two identifiers alike in their first 100 characters would be one reading,
+    and the second would be answered as a duplicate of the first and lost). The same text gives the
+    same digest on every resend, so a resend is still known. The system stays in front when it fits
+    beside the digest, so the identifier read back (`_identifier_out`) keeps it."""
+    if len(text) <= EXTERNAL_ID_LENGTH:
+        return text
+    digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    system, bar, _value = text.partition("|")
+    prefix = f"{system}|" if bar and len(system) + 1 + len(digest) <= EXTERNAL_ID_LENGTH else ""
+    return prefix + digest
+
+
 def external_id_of(obs: dict, full_url: str | None = None) -> str | None:
     for identifier in obs.get("identifier") or []:
         if identifier.get("value"):
-            return f"{identifier.get('system', '')}|{identifier['value']}"[:100]
-    return (obs.get("id") or full_url or None) and str(obs.get("id") or full_url)[:100]
+            return _fits(f"{identifier.get('system', '')}|{identifier['value']}")
+    return (obs.get("id") or full_url or None) and _fits(str(obs.get("id") or full_url))
+
+
+def _modifier_extensions(node, path: str) -> list[ItemError]:
+    """Every modifierExtension anywhere in the resource: R4 forbids ignoring one that is not
+    understood (it changes what the element means), and this server understands none."""
+    if isinstance(node, list):
+        return [e for i, child in enumerate(node) for e in _modifier_extensions(child, f"{path}[{i}]")]
+    if not isinstance(node, dict):
+        return []
+    errors = []
+    for key, child in node.items():
+        where = f"{path}.{key}" if path else key
+        if key == "modifierExtension" and child:
+            message = "modifierExtension tas ikke imot: den endrer hva målingen betyr, og denne serveren kjenner ingen"
+            errors.append(ItemError(where, message, code="not-supported"))
+        else:
+            errors += _modifier_extensions(child, where)
+    return errors
+
+
+# A FHIR dateTime with a time of day but no zone ("2026-11-23T08:01:00"): checked before fhir.resources
+# reads it, which would refuse it in English.
+_NO_ZONE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+")
+NO_ZONE_MESSAGE = "tidspunktet mangler tidssone (f.eks. +01:00)"
+
+
+def _zone_errors(resource: dict) -> list[ItemError]:
+    return [ItemError(name, NO_ZONE_MESSAGE) for name in ("effectiveDateTime", "effectiveInstant")
+            if isinstance(resource.get(name), str) and _NO_ZONE.fullmatch(resource[name])]  # fmt: skip
+
+
+# fhir.resources' own checks, in English: a required element missing, and a primitive's form
+# ("Value error, Decimal value string does not match spec regex.") → what is wrong, in Norwegian.
+_SPEC_REGEX = re.compile(r"Value error, (\w+) value string does not match spec regex\.?")
+_PRIMITIVES = {
+    "Decimal": "må være et tall",
+    "Integer": "må være et heltall",
+    "PositiveInt": "må være et positivt heltall",
+    "UnsignedInt": "må være et heltall, 0 eller mer",
+    "DateTime": "må være et tidspunkt i ISO 8601 med tidssone",
+    "Instant": "må være et tidspunkt i ISO 8601 med tidssone",
+    "Date": "må være en dato (ÅÅÅÅ-MM-DD)",
+    "Boolean": "må være true eller false",
+}
+
+
+_REQUIRED = re.compile(r"Value for the field '\w+' is required\.")
+
+
+def _norwegian(message: str) -> str:
+    if _REQUIRED.fullmatch(message):
+        return "mangler"
+    match = _SPEC_REGEX.fullmatch(message)
+    if match is None:
+        return message
+    return _PRIMITIVES.get(match[1], f"har feil form for FHIR-typen {match[1]}")
+
+
+def _element(path: tuple[str, ...]) -> str:
+    """pydantic's path as FHIRPath: ("component", "1", "valueQuantity") → component[1].valueQuantity."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if part.isdigit() else f".{part}" if out else part
+    return out or "Observation"
 
 
 def observation_to_item(resource: dict, full_url: str | None = None) -> Converted:
@@ -124,13 +241,20 @@ def observation_to_item(resource: dict, full_url: str | None = None) -> Converte
     if not isinstance(resource, dict) or resource.get("resourceType") != "Observation":
         out.errors.append(ItemError("resourceType", "må være Observation"))
         return out
+    zone_errors = _zone_errors(resource)
+    without_zone = {e.field for e in zone_errors}
     try:
-        obs = Observation.model_validate(resource)
+        # Without the time that has no zone, so the rest is still checked and named in one answer.
+        obs = Observation.model_validate({k: v for k, v in resource.items() if k not in without_zone})
     except ValidationError as exc:
-        out.errors = [ItemError(".".join(path) or "Observation", message) for path, message in pydantic_errors(exc)]
+        out.errors = zone_errors + [
+            ItemError(_element(path), _norwegian(message)) for path, message in pydantic_errors(exc)
+        ]
         return out
-    if obs.status in REJECTED_STATUSES:
-        out.errors.append(ItemError("status", f"status «{obs.status}» tas ikke imot"))
+    out.errors += zone_errors + _modifier_extensions(resource, "")
+    if obs.status not in ACCEPTED_STATUSES:
+        message = f"status «{obs.status}» tas ikke imot: bare en ferdig måling ({', '.join(ACCEPTED_STATUSES)})"
+        out.errors.append(ItemError("status", message, code="code-invalid"))
     codes = _loinc_codes(obs.code)
     mtype = next((t for t in map(type_for_loinc, codes) if t is not None), None)  # the first code we know
     if mtype is None:
@@ -143,7 +267,8 @@ def observation_to_item(resource: dict, full_url: str | None = None) -> Converte
             ItemError("identifier", "mangler identifier eller id (trengs for å kjenne igjen en ny sending)")
         )
     _subject(obs, out)
-    _effective(obs, out)
+    if not zone_errors:
+        _effective(obs, out)
     _values(obs, mtype, out)
     return out
 
@@ -157,6 +282,16 @@ ISSUE_CODES = {
 }
 
 
+def _issue_code(error: dict) -> str:
+    return error.get("code") or ISSUE_CODES.get(error["field"].split(".")[0], "invalid")
+
+
+def located(errors: list[dict], positions: dict[str, str]) -> list[dict]:
+    """The ingest's errors about a blood pressure's values named by the component they came in."""
+    return [e | {"field": positions[e["field"]], "code": _issue_code(e)} if e["field"] in positions else e
+            for e in errors]  # fmt: skip
+
+
 def operation_outcome(errors: list[dict], severity: str = "error") -> dict:
     """ingest errors ({"field", "message"}) as a FHIR OperationOutcome."""
     return {
@@ -164,7 +299,7 @@ def operation_outcome(errors: list[dict], severity: str = "error") -> dict:
         "issue": [
             {
                 "severity": severity,
-                "code": ISSUE_CODES.get(e["field"].split(".")[0], "invalid"),
+                "code": _issue_code(e),
                 "diagnostics": e["message"],
                 "expression": [f"Observation.{_fhir_path(e['field'])}"],
             }
@@ -179,8 +314,8 @@ def _fhir_path(field: str) -> str:
         "measured_at": "effectiveDateTime",
         "value": "valueQuantity.value",
         "unit": "valueQuantity.code",
-        "systolic": "component.valueQuantity",
-        "diastolic": "component.valueQuantity",
+        "systolic": "component",
+        "diastolic": "component",
         "type": "code",
         "device_serial": "device.identifier",
     }.get(field, field)
@@ -207,6 +342,19 @@ def error_outcome(message: str, *, code: str | None = None, expression: str | No
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
+def request_outcome(errors: list[dict], *, whole: bool = False) -> dict:
+    """Bundle entries that ask for something other than a create (errors with a FHIRPath field from
+    the Bundle): a batch entry's outcome, or (`whole`) why a transaction was refused whole."""
+    issues = [{"severity": "error", "code": e["code"], "diagnostics": e["message"], "expression": [e["field"]]}
+              for e in errors]  # fmt: skip
+    if whole:
+        summary = ("Transaksjonen er avvist, og ingenting i den er lagret: denne serveren oppretter bare "
+                   "Observation (POST). Fjern de andre entry og send transaksjonen på nytt.")  # fmt: skip
+        issues.insert(0, {"severity": "error", "code": "not-supported", "diagnostics": summary,
+                          "expression": ["Bundle.entry"]})  # fmt: skip
+    return {"resourceType": "OperationOutcome", "issue": issues}
+
+
 def transaction_outcome(failed: list[tuple[int, str | None, list[dict]]], total: int) -> dict:
     """Why a transaction Bundle was refused whole: a first issue saying nothing was stored, then
     each error of each bad entry, named by its index and fullUrl (what the gateway can find it by)."""
@@ -220,7 +368,7 @@ def transaction_outcome(failed: list[tuple[int, str | None, list[dict]]], total:
         issues += [
             {
                 "severity": "error",
-                "code": ISSUE_CODES.get(e["field"].split(".")[0], "invalid"),
+                "code": _issue_code(e),
                 "diagnostics": f"{named}: {e['message']}",
                 "expression": [f"Bundle.entry[{index}].resource.{_fhir_path(e['field'])}"],
             }
@@ -291,7 +439,7 @@ def reading_to_observation(reading) -> dict:
 # --- the CapabilityStatement (GET [base]/metadata) ------------------------------------------------
 
 FHIR_VERSION = "4.0.1"
-CAPABILITY_DATE = "2026-12-06"  # when what the statement says last changed (R4 requires a date)
+CAPABILITY_DATE = "2026-12-07"  # when what the statement says last changed (R4 requires a date)
 
 
 def _accepted_line(type_code: str) -> str:
@@ -315,7 +463,9 @@ def accepted_codes_markdown() -> str:
         f"og enhetene (valueQuantity.code, system {UCUM}):\n\n" + "\n".join(lines) + "\n\n"
         "Pasienten er subject.reference `Patient/<uuid>`, subject.identifier med fødselsnummer "
         f"({FNR_SYSTEMS[0]}) eller D-nummer ({FNR_SYSTEMS[1]}), eller enheten som var utlånt "
-        "(device.identifier.value). identifier (eller id) kjenner igjen en ny sending av samme måling."
+        "(device.identifier.value). identifier (eller id) kjenner igjen en ny sending av samme måling. "
+        f"status er {', '.join(ACCEPTED_STATUSES)} (en ferdig måling); valueQuantity.comparator og "
+        "modifierExtension tas ikke imot."
     )
 
 
@@ -364,7 +514,8 @@ def capability_statement(base_url: str) -> dict:
                                 "documentation": "201 med den lagrede Observation (Prefer: "
                                 "return=representation er standard; return=minimal gir tom kropp, "
                                 "return=OperationOutcome en OperationOutcome). Samme identifier fra samme "
-                                "gateway igjen: 200 med det som alt er lagret.",
+                                "gateway igjen: 200 med det som alt er lagret; med en annen verdi (en rettet "
+                                "måling): 400 (conflict), og den legges i karantenen.",
                             },
                             {"code": "read", "documentation": "Bare målinger denne gatewayen har sendt; ellers 404."},
                         ],
@@ -381,12 +532,14 @@ def capability_statement(base_url: str) -> dict:
                     {
                         "code": "batch",
                         "documentation": "Hver entry for seg (batch-response): en feil entry "
-                        "koster ikke de andre plassen.",
+                        "koster ikke de andre plassen. Bare request POST Observation utføres; en annen "
+                        "request (GET, PUT, DELETE …) får 405 og utføres ikke.",
                     },
                     {
                         "code": "transaction",
                         "documentation": "Alt eller ingenting: én feil entry gir 400 med en "
-                        "OperationOutcome som navngir den, ingenting lagres, og hele innholdet legges i karantenen.",
+                        "OperationOutcome som navngir den, ingenting lagres, og hele innholdet legges i karantenen. "
+                        "En request annet enn POST Observation gir 400, og ingenting lagres eller legges i karantenen.",
                     },
                 ],
             }
@@ -421,7 +574,7 @@ OBSERVATION_SCHEMA = {
         "resourceType": {"type": "string", "enum": ["Observation"]},
         "id": {"type": "string"},
         "identifier": {"type": "array", "items": _IDENTIFIER},
-        "status": {"type": "string", "enum": ["registered", "preliminary", "final", "amended", "corrected"]},
+        "status": {"type": "string", "enum": list(ACCEPTED_STATUSES)},
         "code": _CONCEPT,
         "subject": {"type": "object", "properties": {"reference": {"type": "string"}, "identifier": _IDENTIFIER}},
         "device": {"type": "object", "properties": {"identifier": _IDENTIFIER}},
@@ -463,7 +616,22 @@ BUNDLE_SCHEMA = {
             "type": "array",
             "minItems": 1,
             "maxItems": MAX_BATCH,
-            "items": {"type": "object", "properties": {"fullUrl": {"type": "string"}, "resource": OBSERVATION_SCHEMA}},
+            "items": {
+                "type": "object",
+                "properties": {
+                    "fullUrl": {"type": "string"},
+                    "resource": OBSERVATION_SCHEMA,
+                    "request": {
+                        "type": "object",
+                        "description": "Bare POST Observation (uten request leses entry slik); ellers 405 i en "
+                        "batch, og en transaction avvises hel",
+                        "properties": {
+                            "method": {"type": "string", "enum": ["POST"]},
+                            "url": {"type": "string", "enum": ["Observation"]},
+                        },
+                    },
+                },
+            },
         },
     },
     "required": ["resourceType", "type", "entry"],

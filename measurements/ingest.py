@@ -29,9 +29,15 @@ MAX_AGE = datetime.timedelta(days=30)  # older than this is no longer follow-up,
 class ItemError:
     field: str
     message: str
+    # The FHIR issue type when the field alone does not say it (fhir.operation_outcome): "not-supported"
+    # for an element this server cannot honour, "conflict" for a resend that differs from what is stored.
+    code: str | None = None
 
     def as_dict(self) -> dict:
-        return {"field": self.field, "message": self.message}
+        out = {"field": self.field, "message": self.message}
+        if self.code:
+            out["code"] = self.code
+        return out
 
 
 ExternalId = Annotated[str, Field(min_length=1, max_length=100)]

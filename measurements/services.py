@@ -33,7 +33,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from measurements.fhir import observation_to_item
+from measurements.fhir import located, observation_to_item
 from measurements.ingest import ItemError, NewAnswer, NewReading, parse_answer, parse_reading
 from measurements.models import (
     Answer,
@@ -60,7 +60,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class ItemResult:
     index: int
-    status: str  # created | duplicate | rejected (kept in the quarantine) | refused (quarantine full: send again)
+    # created | duplicate | rejected (kept in the quarantine) | refused (quarantine full: send again)
+    # | not-supported (a FHIR batch entry that asks for something other than a create: not done, not kept)
+    status: str
     id: int | None = None
     errors: list[dict] = field(default_factory=list)
 
@@ -294,23 +296,71 @@ def _insert(model, columns_of, integration: Integration, rows: list[tuple]) -> d
     return {(ext, at): pk for ext, at, pk in inserted}
 
 
-def _existing_ids(model, integration: Integration, news: list) -> tuple[dict[tuple, int], list[int]]:
+# What a resend must repeat to be the same item (besides its key): a different one is a correction.
+COMPARED: dict[type, tuple[str, ...]] = {
+    Reading: ("patient_id", "type", "value", "systolic", "diastolic"),
+    Answer: ("patient_id", "questionnaire", "answers", "total"),
+}
+
+
+@dataclass
+class _Stored:
+    """The stored rows the duplicates of a batch met."""
+
+    ids: dict[tuple, int] = field(default_factory=dict)  # (external id, time) → id
+    unscored: list[int] = field(default_factory=list)
+    values: dict[tuple, tuple] = field(default_factory=dict)  # (external id, time) → the COMPARED values
+
+
+def _existing(model, integration: Integration, news: list) -> _Stored:
     """The stored rows the duplicates met, by external id and time (which also lets PostgreSQL read
-    only the partitions of those months): (external id, time) → id, and the ids of those still unscored."""
+    only the partitions of those months): their ids, the ids of those still unscored, and their values."""
     if not news:
-        return {}, []
+        return _Stored()
     time_field = TIME_FIELD[model]
     wanted = {_key(model, new) for new in news}
-    rows = [
-        ((ext, at), pk, scored_at)
-        for ext, at, pk, scored_at in model.objects.filter(
-            integration=integration,
-            external_id__in=[ext for ext, _ in wanted],
-            **{f"{time_field}__in": [at for _, at in wanted]},
-        ).values_list("external_id", time_field, "id", "scored_at")
-        if (ext, at) in wanted
-    ]
-    return {key: pk for key, pk, _ in rows}, [pk for _, pk, scored_at in rows if scored_at is None]
+    rows = model.objects.filter(
+        integration=integration,
+        external_id__in=[ext for ext, _ in wanted],
+        **{f"{time_field}__in": [at for _, at in wanted]},
+    ).values_list("external_id", time_field, "id", "scored_at", *COMPARED[model])
+    stored = _Stored()
+    for ext, at, pk, scored_at, *values in rows:
+        if (ext, at) in wanted:
+            stored.ids[(ext, at)], stored.values[(ext, at)] = pk, tuple(values)
+            if scored_at is None:
+                stored.unscored.append(pk)
+    return stored
+
+
+CORRECTION = (
+    "en rettet verdi for {noun} som alt er mottatt (samme id og tidspunkt, men annen {what}): det mottatte "
+    "endres ikke, for det kan alt være vurdert. Rett i journalen, eller send det som nytt med en ny id"
+)
+CORRECTION_NOUNS = {"reading": "en måling", "answer": "et svar"}
+CORRECTION_NAMES = {"patient_id": "pasient", "type": "type", "questionnaire": "skjema"}
+
+
+def _corrections(kind: _Kind, items: list, valid, first_index: dict, stored: _Stored) -> list:
+    """The valid items that are resends of a stored item (or of one earlier in the batch) with other
+    values: an amended or corrected reading. Answered as a duplicate it would be lost without a
+    word, and written over the stored one it would change what was scored; so it is rejected and
+    kept in the quarantine. → (index, what was sent, [error])."""
+    fields = COMPARED[kind.model]
+    first = {index: new for index, new, _ in valid}
+    found = []
+    for index, new, _ in valid:
+        key = _key(kind.model, new)
+        if first_index[key] == index and key not in stored.ids:
+            continue  # stored now, by this item
+        reference = stored.values.get(key) or tuple(getattr(first[first_index[key]], f) for f in fields)
+        differing = [f for f, was in zip(fields, reference, strict=True) if getattr(new, f) != was]
+        if differing:
+            what = CORRECTION_NAMES.get(differing[0], "verdi")
+            message = CORRECTION.format(noun=CORRECTION_NOUNS[kind.name], what=what)
+            error = ItemError(differing[0], message, code="conflict")
+            found.append((index, items[index], [error]))
+    return found
 
 
 # The scoring tasks are triage's (triage.tasks); measurements sits below triage and sends them by
@@ -505,9 +555,13 @@ def _ingest(kind: _Kind, integration: Integration, items: list, request, quarant
         first_index.setdefault(_key(kind.model, new), index)
     unique = [(new, m) for index, new, m in valid if first_index[_key(kind.model, new)] == index]
     created = _insert(kind.model, kind.columns, integration, unique) if unique else {}
-    existing, unscored = _existing_ids(
-        kind.model, integration, [n for n, _ in unique if _key(kind.model, n) not in created]
-    )
+    stored = _existing(kind.model, integration, [n for n, _ in unique if _key(kind.model, n) not in created])
+    existing, unscored = stored.ids, stored.unscored
+    corrections = _corrections(kind, items, valid, first_index, stored)
+    if corrections:
+        corrected = {index for index, _raw, _errors in corrections}
+        valid = [entry for entry in valid if entry[0] not in corrected]
+        rejected = sorted([*rejected, *corrections], key=lambda r: r[0])
     kept = not quarantine or _quarantine(
         integration, kind.name, [(i, raw, [e.as_dict() for e in errors]) for i, raw, errors in rejected], request
     )
@@ -611,15 +665,21 @@ def _fnr_to_patient(integration: Integration, fnrs: set[str]) -> dict[str, str]:
     return {fnr: str(patient.pk) for fnr, patient in records_by_national_id(served, fnrs).items()}
 
 
-def _fhir_store(integration: Integration, entries: list[tuple[dict, str | None]], request):
+def _fhir_store(integration: Integration, entries: list[tuple[dict, str | None]], request, unsupported=None):
     """Convert and store FHIR Observations (resource, fullUrl) through the same path as JSON items;
     → (one result per entry, the failed ones as (index, resource, errors)). Keeps nothing in the
-    quarantine: batch and transaction differ in what they keep."""
+    quarantine: batch and transaction differ in what they keep. `unsupported`: the entries of a batch
+    that ask for something other than a create (index → errors), answered "not-supported" and not
+    counted as failed: what they ask is not done, and they hold no reading to keep."""
+    unsupported = unsupported or {}
     converted = [observation_to_item(resource, full_url) for resource, full_url in entries]
     patients = _fnr_to_patient(integration, {c.fnr for c in converted if c.fnr})
     results: list[ItemResult | None] = [None] * len(entries)
     items, positions, failed = [], [], []
     for index, c in enumerate(converted):
+        if index in unsupported:
+            results[index] = ItemResult(index, "not-supported", errors=unsupported[index])
+            continue
         if c.fnr and not c.errors:
             assert c.item is not None  # a conversion without errors has its item
             if c.fnr in patients:
@@ -636,6 +696,7 @@ def _fhir_store(integration: Integration, entries: list[tuple[dict, str | None]]
     stored = readings_ingest(integration=integration, items=items, request=request, quarantine=False)
     for position, result in zip(positions, stored, strict=True):
         result.index = position
+        result.errors = located(result.errors, converted[position].positions)
         results[position] = result
         if result.status == "rejected":
             failed.append((position, entries[position][0], result.errors))
@@ -643,9 +704,12 @@ def _fhir_store(integration: Integration, entries: list[tuple[dict, str | None]]
 
 
 @transaction.atomic(savepoint=False)  # as readings_ingest
-def fhir_ingest(*, integration: Integration, entries: list[tuple[dict, str | None]], request=None) -> list[ItemResult]:
-    """FHIR Observations (resource, fullUrl) → readings, each on its own (a single create, a batch)."""
-    results, failed = _fhir_store(integration, entries, request)
+def fhir_ingest(
+    *, integration: Integration, entries: list[tuple[dict, str | None]], request=None, unsupported=None
+) -> list[ItemResult]:
+    """FHIR Observations (resource, fullUrl) → readings, each on its own (a single create, a batch);
+    `unsupported` as _fhir_store."""
+    results, failed = _fhir_store(integration, entries, request, unsupported)
     # One quarantine for the request, of what the gateway actually sent (the FHIR resource, not our
     # conversion of it): all of it kept, or (the day's cap reached) all of it refused.
     if not _quarantine(integration, "fhir", failed, request):
