@@ -108,6 +108,14 @@ def _time_errors(field: str, at: datetime.datetime, now: datetime.datetime) -> l
     return []
 
 
+def _utc(at: datetime.datetime) -> datetime.datetime:
+    """The same instant in UTC, as the database gives it back. pydantic's parsed offset is its own
+    tzinfo class, whose every comparison asks it for the offset again in Python: an item's time is a
+    dictionary key several times over in a batch (measurements.services), and a thousand items'
+    lookups cost ten times as much with it as with UTC (about 10 ms of a batch)."""
+    return at.astimezone(datetime.UTC)
+
+
 def _convert(item: ReadingIn) -> tuple[float | None, float | None, float | None, str, list[ItemError]]:
     """The values in the type's one unit, what was sent when converted, or the unit error."""
     type_spec = spec(item.type)
@@ -169,7 +177,7 @@ def parse_reading(raw: Any, now: datetime.datetime) -> tuple[NewReading | None, 
         systolic=systolic,
         diastolic=diastolic,
         original=original,
-        measured_at=item.measured_at,
+        measured_at=_utc(item.measured_at),
         # patient_id wins: a resubmitted reading names its patient, whatever device sent it.
         device_serial=item.device_serial if item.patient_id is None else None,
     ), []
@@ -201,4 +209,4 @@ def parse_answer(raw: Any, now: datetime.datetime) -> tuple[NewAnswer | None, li
                        for code, given in answers.items() if given not in YES_NO]  # fmt: skip
     if errors:
         return None, errors
-    return NewAnswer(item.external_id, item.patient_id, item.questionnaire, answers, total, item.answered_at), []
+    return NewAnswer(item.external_id, item.patient_id, item.questionnaire, answers, total, _utc(item.answered_at)), []

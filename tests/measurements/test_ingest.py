@@ -137,6 +137,21 @@ def test_one_batch_with_an_id_reused_at_another_time_stores_both_readings(world,
     assert logged.object_id == "2"  # two readings written for the patient, the item sent twice counted once
 
 
+def test_an_items_time_is_kept_as_the_same_instant_in_utc(world):
+    """Parsed once to UTC (what the database gives back), whatever offset the gateway wrote: the
+    batch's bookkeeping compares items by their time many times, and pydantic's own offset class
+    made each comparison slow; the instant is the same."""
+    from measurements.ingest import parse_answer, parse_reading
+
+    at = timezone.localtime() - datetime.timedelta(minutes=3)
+    reading, errors = parse_reading(_reading(world.p.gjerdrum, measured_at=at.isoformat()), timezone.now())
+    assert errors == [] and reading.measured_at == at and reading.measured_at.tzinfo is datetime.UTC
+    answer, errors = parse_answer({"external_id": "a-1", "patient_id": str(world.p.gjerdrum.pk),
+                                   "questionnaire": "daily_symptoms", "answers": {"more_breathless": "no"},
+                                   "answered_at": at.isoformat()}, timezone.now())  # fmt: skip
+    assert errors == [] and answer.answered_at == at and answer.answered_at.tzinfo is datetime.UTC
+
+
 def test_units_are_converted_to_the_one_stored_unit(world, gateway):
     body = _post(
         gateway,
