@@ -67,11 +67,11 @@ def state_text(delivery: Delivery, now: datetime.datetime | None = None) -> Stat
 def source_text(delivery: Delivery) -> str:
     """What was sent, without the patient: «Journalnotat (varsel) 06.12.2026 08:15», «Rutinekontakt …»."""
     if delivery.journal_note is not None:
-        return f"Journalnotat (varsel) {datetime_text(timezone.localtime(delivery.journal_note.created_at))}"
+        return f"Journalnotat (varsel) {datetime_text(delivery.journal_note.created_at)}"
     if delivery.contact is not None:
         kind = ContactKind(delivery.contact.kind).label
-        return f"{kind} {datetime_text(timezone.localtime(delivery.contact.at))}"
-    return f"Sending {date_text(timezone.localdate(delivery.created_at))}"
+        return f"{kind} {datetime_text(delivery.contact.at)}"
+    return f"Sending {date_text(delivery.created_at)}"
 
 
 def outcome_lines(outcome: Any) -> list[str]:

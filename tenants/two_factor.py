@@ -360,7 +360,7 @@ def _change_record(*, user, kind: str, by, request, system: str = "") -> None:
 
 
 def _when(moment) -> str:
-    return datetime_text(timezone.localtime(moment), kl=True)
+    return datetime_text(moment, kl=True)
 
 
 def notice_text(change: SecondFactorChange) -> str:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.utils import timezone
-
 from measurements.types import Colour, spec
 from tenants.norwegian import datetime_text, number
 from tenants.people import display_name
@@ -29,7 +27,7 @@ def _colour_word(colour: str) -> str:
 
 
 def _time(value) -> str:
-    return datetime_text(timezone.localtime(value)) if value else ""
+    return datetime_text(value) if value else ""
 
 
 def _observation(reading) -> dict:

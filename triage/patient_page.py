@@ -76,7 +76,7 @@ def _e(value) -> str:
 
 def _when(value) -> str:
     """The template's `|date:"d.m.Y H:i"`: local time; nothing for no time."""
-    return datetime_text(timezone.localtime(value)) if value is not None else ""
+    return datetime_text(value) if value is not None else ""
 
 
 def alert_history_rows(alerts: list) -> SafeString:

@@ -1,6 +1,5 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from tenants.activation import AlreadySetUp, activation_code_issue
 from tenants.norwegian import datetime_text
@@ -33,5 +32,5 @@ class Command(BaseCommand):
             issued = activation_code_issue(user=user, system=NAME)
         except AlreadySetUp as already:
             raise CommandError(f"{already} (eller bruk --reset)") from None
-        expires = datetime_text(timezone.localtime(issued.expires_at), kl=True)
+        expires = datetime_text(issued.expires_at, kl=True)
         self.stdout.write(f"Aktiveringskode for {user.get_username()}: {issued.code}  (gyldig til {expires})")
