@@ -24,7 +24,7 @@ from patients.services.status import StatusRefused
 from tenants.errors import Refused
 from tenants.models import AuditAction
 from tenants.selectors import centre_of
-from tenants.services import audit_record
+from tenants.services import audit_record, audit_record_many_objects
 
 OBJECT_TYPE = "plan_version"
 
@@ -195,11 +195,13 @@ def plan_move(*, patient: Patient, municipality_id: int, user, request=None) -> 
     plan = Plan.objects.filter(patient=patient).first()
     if plan is None or plan.municipality_id == municipality_id:
         return
-    versions = list(plan.versions.all())
+    version_ids = list(plan.versions.values_list("pk", flat=True))
     Plan.objects.filter(pk=plan.pk).update(municipality_id=municipality_id)
     plan.versions.update(municipality_id=municipality_id)
-    for version in versions:
-        _audit(AuditAction.UPDATE, version, patient, user, request)
+    audit_record_many_objects(  # one INSERT for the versions, one event each
+        action=AuditAction.UPDATE, object_type=OBJECT_TYPE, objects=[(pk, patient) for pk in version_ids],
+        request=request, user=user,
+    )  # fmt: skip
     audit_record(action=AuditAction.UPDATE, object_type="plan", object_id=plan.pk, patient=patient, request=request,
                  user=user)  # fmt: skip
 
