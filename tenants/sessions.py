@@ -16,7 +16,8 @@ header than `HX-Request` or count as passive.
 An ended session is flushed (a new, empty session replaces it) without Django's logout signal: an
 idle screen ends that one login, where a logout ends every session and token of the user
 (tenants/tokens.py). The session's own expiry is set to the absolute limit at login, so the cookie
-and the stored row end then too.
+and the stored row end then too. A login of the same user in a running session (the password
+posted again on the admin's login form) keeps the session's stamps: its 8 hours are not renewed.
 
 Pages extending base.html show a warning a minute before the end, with «Fortsett innlogget»
 (templates/tenants/_session_warning.html, static/js/session-timeout.js).
@@ -177,6 +178,11 @@ class SessionMiddleware(DjangoSessionMiddleware):
 def _stamp_login(sender, request, user, **kwargs):
     session = getattr(request, "session", None)
     if session is None:
+        return
+    if isinstance(session.get(LOGIN_AT), int | float):
+        # Django's login() keeps the session of the same user (a new key, the same data): the user
+        # gave the password again in a running session (Django's admin shows its login form to a
+        # logged-in user). That proves nothing the session did not have, so its 8 hours go on.
         return
     now = time.time()
     session[LOGIN_AT] = now

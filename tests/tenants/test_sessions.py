@@ -152,3 +152,22 @@ def test_staying_from_the_warning_without_javascript_returns_to_the_page(nurse):
     assert response.status_code == 302 and response["Location"] == "/worklist/"
     assert time.time() - nurse.session[LAST_ACTION] < 5
     assert nurse.post("/session/keepalive/", {"next": "https://evil.example/"})["Location"] == "/"
+
+
+def test_the_password_posted_again_does_not_prolong_the_session(world, login):
+    """Django's admin shows its login form to a logged-in user too; posting the password there is a
+    login of the same user in the same session, which must not start the 8 hours again (nor keep a
+    second factor verified for another 8 hours on a password alone)."""
+    admin = world.u.admin
+    admin.set_password("korrekt-hest-batteri")
+    admin.save()
+    client = login(admin)
+    _shift(client, login_at=7 * 3600, last_action=10)
+    started, ends = client.session[LOGIN_AT], client.session.get_expiry_date()
+    time.sleep(1)
+    response = client.post(
+        "/admin/login/", {"username": "admin", "password": "korrekt-hest-batteri", "next": "/admin/"}
+    )
+    assert response.status_code == 302
+    assert client.session[LOGIN_AT] == started
+    assert client.session.get_expiry_date() == ends  # the stored row and the cookie end as before
