@@ -118,6 +118,18 @@ class Patient(models.Model):
     def national_id_masked(self) -> str:
         return national_id.mask(self.national_id)
 
+    def pause_text(self, today=None) -> str:
+        """What a paused patient's badge says: «Pause til 3. des.», or, once that day has passed and
+        nobody has resumed the patient (the status stays «pause»; the silence checks count them as
+        active again), «Pausen gikk ut 3. des.». «Pause» without an until-date; "" if not paused."""
+        if self.status != PatientStatus.PAUSED:
+            return ""
+        if not self.status_until:
+            return str(_("Pause"))
+        if self.status_until < (today or timezone.localdate()):
+            return str(_("Pausen gikk ut %(date)s")) % {"date": date_text(self.status_until)}
+        return str(_("Pause til %(date)s")) % {"date": date_text(self.status_until)}
+
     @property
     def age(self) -> int | None:
         if not self.birth_date:

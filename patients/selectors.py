@@ -214,9 +214,7 @@ def forlop_board(user, *, municipality: str = "") -> list[BoardSection]:
             if p.status in ("active", "paused") and evaluation_soon(evaluation_on[p.pk], today)
         ]),
         BoardSection("paused", _("Pause"), [
-            _patient_row(p, changes, "paused", _("Pause til %(date)s") % {"date": date_text(p.status_until)}
-                         if p.status_until else _("Pause"))
-            for p in patients if p.status == "paused"
+            _patient_row(p, changes, "paused", p.pause_text(today)) for p in patients if p.status == "paused"
         ]),
         BoardSection("ended", _("Avsluttet siste 90 dager"), [
             *[_referral_row(r, changes, "refused", _("Avslått")) for r in referrals if r.status == "refused"],

@@ -22,7 +22,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from patients.access import can_follow_up
-from tenants.norwegian import date_text, datetime_text, time_text
+from tenants.norwegian import datetime_text, time_text
 from tenants.people import display_name
 from triage.templatetags.triage_tags import colour_word, minutes_since
 from triage.trends import sparkline_svg
@@ -55,11 +55,9 @@ class RowRenderer:
             "handle_label": _("Følg opp %(name)s"),
             "taken": _("Tatt av %(who)s"),
             "retry": _("Prøv igjen %(when)s"),
-            "paused": _("Pause til %(until)s"),
         }
         self.new_badge = f' <span class="badge new">{_e(_("Ny"))}</span>'
         self.overdue_badge = f' <span class="badge overdue">{_e(_("Forfalt"))}</span>'
-        self.paused_open_badge = f' <span class="badge paused">{_e(_("Pause"))}</span>'
         self.take_text = _e(_("Jeg tar denne"))
         self.handle_text = _e(_("Følg opp"))
         # the take form around the alert's id: the action url's two halves, then the hidden fields
@@ -93,11 +91,7 @@ class RowRenderer:
         if row.overdue:
             out += self.overdue_badge
         if a.patient.status == "paused":
-            until = a.patient.status_until
-            if until:
-                out += f' <span class="badge paused">{_e(self.text["paused"] % {"until": date_text(until)})}</span>'
-            else:
-                out += self.paused_open_badge
+            out += f' <span class="badge paused">{_e(a.patient.pause_text(self.today))}</span>'
         return out
 
     @staticmethod

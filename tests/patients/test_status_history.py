@@ -194,3 +194,23 @@ def test_status_of_adds_up_a_history(events, status):
         for i, e in enumerate(events)
     ]
     assert status_of(rows)[0] == status
+
+
+def test_a_pause_past_its_date_says_it_ran_out_where_it_said_until(world, login):
+    """The status stays «pause» until someone resumes the patient; after the until-date the worklist,
+    the board and the patient page say the pause ran out instead of «Pause til» a day gone by."""
+    from patients.models import Patient
+
+    patient = world.p.nannestad
+    _pause(world, patient)
+    _spo2(world, patient, "late")  # a row on the worklist
+    ran_out = TODAY() - datetime.timedelta(days=2)
+    Patient.objects.filter(pk=patient.pk).update(status_until=ran_out)
+    nurse = login(world.u.nurse)
+    expected = f"Pausen gikk ut {ran_out:%d.%m.%Y}"
+    worklist = nurse.get("/worklist/").content.decode()
+    assert expected in worklist and "Pause til" not in worklist
+    page = nurse.get(f"/patients/{patient.pk}/").content.decode()
+    assert expected in page and f"til {ran_out:%d.%m.%Y}" not in page
+    board = nurse.get("/forlop/").content.decode()
+    assert expected in board
