@@ -219,9 +219,26 @@ _PRIMITIVES = {
 _REQUIRED = re.compile(r"Value for the field '\w+' is required\.")
 
 
+# A choice element (value[x], effective[x]) given in two forms, or a required one in none.
+_CHOICE_TWICE = re.compile(
+    r"Value error, Any of one field value is expected from this list \[(.*)\], but got multiple!"
+)
+_CHOICE_NONE = re.compile(r"Value error, Expect any of field value from this list \[(.*)\]\.?")
+
+
+def _choice(names: str) -> str:
+    """«['valueQuantity', 'valueString']» → «value[x]»: the choice's name is the lower-case start."""
+    found = re.match(r"[a-z]+", names.strip("[ '"))
+    return (found[0] if found else "value") + "[x]"
+
+
 def _norwegian(message: str) -> str:
     if _REQUIRED.fullmatch(message):
         return "mangler"
+    if match := _CHOICE_TWICE.fullmatch(message):
+        return f"bare ett av {_choice(match[1])} kan være med, ikke flere"
+    if match := _CHOICE_NONE.fullmatch(message):
+        return f"mangler {_choice(match[1])}"
     match = _SPEC_REGEX.fullmatch(message)
     if match is None:
         return message
@@ -301,11 +318,17 @@ def operation_outcome(errors: list[dict], severity: str = "error") -> dict:
                 "severity": severity,
                 "code": _issue_code(e),
                 "diagnostics": e["message"],
-                "expression": [f"Observation.{_fhir_path(e['field'])}"],
+                "expression": [_expression("Observation", e["field"])],
             }
             for e in errors
         ],
     }
+
+
+def _expression(resource: str, field: str) -> str:
+    """The FHIRPath of an ingest error's field within `resource`; an error about the resource as a
+    whole (a structure error without a path: field «Observation») is the resource itself."""
+    return resource if field == "Observation" else f"{resource}.{_fhir_path(field)}"
 
 
 def _fhir_path(field: str) -> str:
@@ -370,7 +393,7 @@ def transaction_outcome(failed: list[tuple[int, str | None, list[dict]]], total:
                 "severity": "error",
                 "code": _issue_code(e),
                 "diagnostics": f"{named}: {e['message']}",
-                "expression": [f"Bundle.entry[{index}].resource.{_fhir_path(e['field'])}"],
+                "expression": [_expression(f"Bundle.entry[{index}].resource", e["field"])],
             }
             for e in errors
         ]

@@ -84,6 +84,8 @@ def _message(err: dict, tags: Mapping[str, Iterable[str]]) -> str:
     kind, ctx = err["type"], err.get("ctx") or {}
     if kind in _TAG_ERRORS:
         return _tag_message(err, tags)
+    if kind == "list_type" and "field" in ctx:  # fhir.resources: a null among a list's elements
+        return "null er ikke tillatt som element i listen"
     if kind == "string_too_short" and ctx.get("min_length") == 1:
         return "kan ikke være tom"
     if kind in _LIMITS:

@@ -242,6 +242,12 @@ def test_a_transaction_with_a_request_other_than_a_create_is_refused_whole(world
         (lambda r: r["component"][1]["valueQuantity"].update({"value": "høy"}),
          "Observation.component[1].valueQuantity.value", "må være et tall"),
         (lambda r: r.pop("status"), "Observation.status", "mangler"),
+        # a choice element given twice: the resource as a whole, not «Observation.Observation»
+        (lambda r: r.update({"effectiveInstant": "2026-11-23T08:01:00+01:00"}), "Observation",
+         "bare ett av effective[x] kan være med"),
+        (lambda r: r["component"][0].update({"valueString": "høy"}), "Observation.component[0]",
+         "bare ett av value[x] kan være med"),
+        (lambda r: r.update({"identifier": [None]}), "Observation.identifier", "null"),
     ],
 )  # fmt: skip
 def test_it_names_the_element_in_fhirpath_and_norwegian(world, gateway, change, expression, message):
