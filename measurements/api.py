@@ -224,16 +224,21 @@ ETAG = f'W/"{fhir.VERSION_ID}"'
 
 
 def _location(request, reading_id: int) -> str:
-    return request.build_absolute_uri(reverse("api-fhir-observation-read", args=[reading_id]))
+    """FHIR's create answers the new resource's id and version: [base]/Observation/[id]/_history/[vid]."""
+    return request.build_absolute_uri(reverse("api-fhir-observation-vread", args=[reading_id, fhir.VERSION_ID]))
+
+
+def _entry_location(reading_id: int) -> str:
+    return f"Observation/{reading_id}/_history/{fhir.VERSION_ID}"
 
 
 def _entry_response(result) -> dict:
     if result.status == "not-supported":
         return {"status": "405 Method Not Allowed", "outcome": fhir.request_outcome(result.errors)}
     if result.status == "created":
-        return {"status": "201 Created", "location": f"Observation/{result.id}", "etag": ETAG}
+        return {"status": "201 Created", "location": _entry_location(result.id), "etag": ETAG}
     if result.status == "duplicate":
-        return {"status": "200 OK", "location": f"Observation/{result.id}", "etag": ETAG,
+        return {"status": "200 OK", "location": _entry_location(result.id), "etag": ETAG,
                 "outcome": fhir.information("Allerede mottatt; ikke lagret på nytt.")}  # fmt: skip
     return {"status": "400 Bad Request", "outcome": fhir.operation_outcome(result.errors)}
 
@@ -304,7 +309,7 @@ def _return_preference(request) -> str:
 CREATE_DESCRIPTION = (
     "Lagrer én vital måling. Svaret følger Prefer-headeren: `return=representation` (standard) gir den "
     "lagrede Observation med id, `return=minimal` tom kropp, `return=OperationOutcome` en OperationOutcome. "
-    'Location peker på Observation/<id> (les den med GET), ETag er versjonen (W/"1").'
+    'Location peker på Observation/<id>/_history/1 (les den med GET), ETag er versjonen (W/"1").'
 )
 
 
@@ -313,7 +318,7 @@ class FhirObservationAPI(FhirAPIView):
         description=CREATE_DESCRIPTION,
         request={FHIR_MEDIA_TYPE: fhir.OBSERVATION_SCHEMA, "application/json": fhir.OBSERVATION_SCHEMA},
         responses={
-            201: OpenApiResponse(fhir.CREATED_SCHEMA, description="Lagret; Location: …/Observation/<id>"),
+            201: OpenApiResponse(fhir.CREATED_SCHEMA, description="Lagret; Location: …/Observation/<id>/_history/1"),
             200: OpenApiResponse(fhir.CREATED_SCHEMA, description="Allerede mottatt; ikke lagret på nytt"),
             400: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Avvist: hva som var feil, per felt"),
             429: OpenApiResponse(fhir.OUTCOME_SCHEMA, description=QUARANTINE_FULL_FHIR),
@@ -363,7 +368,9 @@ def _not_found(observation_id: str) -> Response:
 class FhirObservationReadAPI(FhirAPIView):
     """GET [base]/Observation/<id>: a reading this gateway stored, as FHIR. Another gateway's reading
     (of the same centre too) and an unknown id are the same 404: a gateway reads back what it sent,
-    never what others did. Each read is audited as the gateway, under the reading's patient."""
+    never what others did. Each read is audited as the gateway, under the reading's patient.
+    GET [base]/Observation/<id>/_history/<vid> (vread, where a create's Location points) is the same
+    read for the only version a reading has (1); another version is a 404."""
 
     @extend_schema(
         responses={
@@ -371,9 +378,13 @@ class FhirObservationReadAPI(FhirAPIView):
             404: OpenApiResponse(fhir.OUTCOME_SCHEMA, description="Ukjent id, eller en annen integrasjons måling"),
         },
     )
-    def get(self, request, observation_id: str):
+    def get(self, request, observation_id: str, version_id: str | None = None):
         if not READING_ID.fullmatch(observation_id) or int(observation_id) >= 2**63:  # the reading's bigint
             return _not_found(observation_id)
+        if version_id is not None and version_id != fhir.VERSION_ID:
+            message = f"Observation {observation_id} har ingen versjon «{version_id[:20]}»: "
+            message += "en måling har bare versjon 1."
+            return Response(fhir.error_outcome(message, http_status=404), status=status.HTTP_404_NOT_FOUND)
         reading = selectors.integration_reading_read(
             integration=request.auth, reading_id=int(observation_id), request=request
         )

@@ -541,6 +541,7 @@ def capability_statement(base_url: str) -> dict:
                                 "måling): 400 (conflict), og den legges i karantenen.",
                             },
                             {"code": "read", "documentation": "Bare målinger denne gatewayen har sendt; ellers 404."},
+                            {"code": "vread", "documentation": "Som read; en måling har bare versjon 1."},
                         ],
                         "versioning": "versioned",
                         "readHistory": False,

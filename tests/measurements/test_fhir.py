@@ -43,7 +43,7 @@ def test_the_hl7_spo2_example_is_accepted_and_stored(world, gateway):
     reading = Reading.objects.get()
     assert (reading.type, reading.value, reading.patient) == ("spo2", 95, world.p.gjerdrum)
     assert reading.external_id == "http://goodcare.org/observation/id|o1223435-10"
-    assert response["Location"] == f"http://testserver/api/v1/fhir/Observation/{reading.pk}"
+    assert response["Location"] == f"http://testserver/api/v1/fhir/Observation/{reading.pk}/_history/1"
     stored = response.json()  # Prefer: return=representation is the default, as on most FHIR servers
     assert (stored["resourceType"], stored["id"], stored["valueQuantity"]["value"]) == (
         "Observation",

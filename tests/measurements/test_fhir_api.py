@@ -82,7 +82,7 @@ def test_metadata_is_an_r4_capability_statement_served_without_a_token(world):
     assert rest["mode"] == "server" and "Bearer" in rest["security"]["description"]
     [observation] = rest["resource"]
     assert observation["type"] == "Observation"
-    assert {i["code"] for i in observation["interaction"]} == {"create", "read"}
+    assert {i["code"] for i in observation["interaction"]} == {"create", "read", "vread"}
     assert {i["code"] for i in rest["interaction"]} == {"batch", "transaction"}
     assert statement["implementation"]["url"] == "http://testserver/api/v1/fhir"
 
@@ -162,7 +162,7 @@ def test_create_answers_as_prefer_asks(world, gateway):
         assert response.status_code == 201
         body = response.json()
         reading = Reading.objects.get(pk=int(body["id"]))
-        assert response["Location"] == f"http://testserver/api/v1/fhir/Observation/{reading.pk}"
+        assert response["Location"] == f"http://testserver/api/v1/fhir/Observation/{reading.pk}/_history/1"
         assert response["ETag"] == 'W/"1"' and body["meta"]["versionId"] == "1"
         assert body["code"]["coding"][0]["code"] == "2708-6"  # the type's first LOINC code
         Observation.model_validate(body)
@@ -173,6 +173,20 @@ def test_create_answers_as_prefer_asks(world, gateway):
     again = post("p-1")
     assert again.status_code == 200 and again.json()["id"] == default.json()["id"]
     assert Reading.objects.count() == 4
+
+
+def test_the_created_location_is_a_version_that_can_be_read(world, gateway):
+    """FHIR's create answers [base]/Observation/[id]/_history/[vid]; a client follows it (vread)."""
+    created = gateway.post("/api/v1/fhir/Observation", spo2(world.p.gjerdrum, "v-1"), FHIR)
+    assert created.status_code == 201
+    location = created["Location"].removeprefix("http://testserver")
+    assert location.endswith("/_history/1")
+    reader = Client(HTTP_AUTHORIZATION=f"Bearer {gateway.token}")
+    read = reader.get(location)
+    assert read.status_code == 200 and read.json()["id"] == created.json()["id"] and read["ETag"] == 'W/"1"'
+    missing = reader.get(location.replace("/_history/1", "/_history/2"))
+    assert missing.status_code == 404 and missing.json()["resourceType"] == "OperationOutcome"
+    assert "bare versjon 1" in missing.json()["issue"][0]["diagnostics"]
 
 
 # --- read ------------------------------------------------------------------------------------------
@@ -240,7 +254,7 @@ def test_a_transaction_is_stored_whole_at_the_base_with_or_without_a_slash(world
     assert body["type"] == "transaction-response"
     ids = list(Reading.objects.order_by("pk").values_list("pk", flat=True))
     assert [e["response"]["status"] for e in body["entry"]] == ["201 Created", "201 Created"]
-    assert [e["response"]["location"] for e in body["entry"]] == [f"Observation/{pk}" for pk in ids]
+    assert [e["response"]["location"] for e in body["entry"]] == [f"Observation/{pk}/_history/1" for pk in ids]
 
 
 def test_a_transaction_with_one_bad_entry_stores_nothing_and_keeps_everything(world, gateway):
