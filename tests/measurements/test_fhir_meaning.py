@@ -39,12 +39,12 @@ def test_it_keeps_two_readings_whose_identifiers_differ_after_the_hundredth_char
     assert (first.status_code, second.status_code) == (201, 201), second.content
     stored = {r.type: r for r in Reading.objects.all()}
     assert set(stored) == {"spo2", "pulse"}
-    assert second["Location"].endswith(f"/Observation/{stored['pulse'].pk}")
+    assert second["Location"].endswith(f"/Observation/{stored['pulse'].pk}/_history/1")
     assert stored["spo2"].external_id != stored["pulse"].external_id
     assert all(len(r.external_id) <= EXTERNAL_ID_LENGTH for r in stored.values())
     # Sent again, each is known as itself: a duplicate of its own reading, never stored twice.
     again = gateway.post(OBSERVATION, pulse, FHIR)
-    assert again.status_code == 200 and again["Location"].endswith(f"/Observation/{stored['pulse'].pk}")
+    assert again.status_code == 200 and again["Location"].endswith(f"/Observation/{stored['pulse'].pk}/_history/1")
     assert Reading.objects.count() == 2 and not QuarantinedItem.objects.exists()
 
 
