@@ -75,7 +75,7 @@ def test_fhirclient_reads_the_metadata_creates_and_reads_back(world, smart):
     assert (statement.fhirVersion, statement.kind, statement.status) == ("4.0.1", "instance", "active")
     [observation_type] = statement.rest[0].resource
     assert observation_type.type == "Observation"
-    assert {i.code for i in observation_type.interaction} == {"create", "read"}
+    assert {i.code for i in observation_type.interaction} == {"create", "read", "vread"}
     assert "59408-5" in observation_type.documentation
 
     subject = {"reference": f"Patient/{world.p.gjerdrum.pk}"}
