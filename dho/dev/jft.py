@@ -8,8 +8,9 @@ The sender's side (what the platform uses):
   (`Authorization: DPoP <token>` + a `DPoP` proof), verified by `dho.dev.helseid.verify_dpop_request`
   against the HelseID stand-in's JWKS: its issuer, scope `nhn:jft/api`, and an organisation
   (`orgnr_parent`) that is a receiver here (403 otherwise). The body is parsed strictly
-  (fhir.resources, the Bundle and each entry's resource), must be a `document` with an identifier
-  and a Patient identified by fødselsnummer or D-nummer; the test environment takes synthetic
+  (fhir.resources, the Bundle and each entry's resource), must be a `document` keeping R4's
+  invariants (an identifier with system and value, a timestamp, a Composition first, no fullUrl
+  twice) with a Patient identified by fødselsnummer or D-nummer; the test environment takes synthetic
   national ids only (`patients.national_id`). A refusal is 400 with an OperationOutcome naming the
   problem. Accepted: 202 with `Location`, the event's status URL (`/v1/Bundle/<guid>/$status`).
 - `GET /v1/Bundle/<id>/$status` → `{"status": "registered" | "read" | "journaled" | "failed"}`, for
@@ -158,10 +159,35 @@ def _parse_errors(error: ValidationError, prefix: str) -> list[str]:
     return [f"{prefix}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:10]]
 
 
+def _document_invariants(data: dict[str, Any]) -> list[str]:
+    """FHIR R4's invariants on a document Bundle, which the models do not check (they read no
+    FHIRPath): bdl-9 an identifier with system and value, bdl-10 a timestamp, bdl-11 a Composition
+    first, bdl-7 no fullUrl twice (for the same version)."""
+    problems = []
+    identifier = data.get("identifier") or {}
+    if not (identifier.get("system") and identifier.get("value")):
+        problems.append("Bundle.identifier: et dokument må ha identifier med system og value (bdl-9)")
+    if not data.get("timestamp"):
+        problems.append("Bundle.timestamp: et dokument må ha et tidspunkt (bdl-10)")
+    entries = data.get("entry") or []
+    if not entries or (entries[0].get("resource") or {}).get("resourceType") != "Composition":
+        problems.append("Bundle.entry[0].resource: et dokument må ha en Composition først (bdl-11)")
+    seen = set()
+    for i, entry in enumerate(entries):
+        if entry.get("fullUrl") is None:
+            continue
+        version = ((entry.get("resource") or {}).get("meta") or {}).get("versionId")
+        if (entry["fullUrl"], version) in seen:
+            problems.append(f"Bundle.entry[{i}].fullUrl: {entry['fullUrl']} finnes alt i Bundle (bdl-7)")
+        seen.add((entry["fullUrl"], version))
+    return problems
+
+
 def document_problems(data: Any) -> list[str]:
-    """What the service refuses in a body: not a strictly valid FHIR R4 document Bundle with an
-    identifier and a Patient identified by a synthetic fødselsnummer or D-nummer (the test
-    environment's rule). Empty when it is acceptable."""
+    """What the service refuses in a body: not a strictly valid FHIR R4 document Bundle (its
+    invariants too: an identifier with system and value, a timestamp, a Composition first) with a
+    Patient identified by a synthetic fødselsnummer or D-nummer (the test environment's rule). Empty
+    when it is acceptable."""
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
         return ["Bundle: forventet en FHIR-ressurs av typen Bundle"]
     try:
@@ -178,8 +204,7 @@ def document_problems(data: Any) -> list[str]:
             problems += _parse_errors(exc, where) if isinstance(exc, ValidationError) else [f"{where}: {exc}"]
     if data.get("type") != "document":
         problems.append("Bundle.type: må være document")
-    if not (data.get("identifier") or {}).get("value"):
-        problems.append("Bundle.identifier: mangler (påkrevd for et dokument)")
+    problems += _document_invariants(data)
     ids = [
         identifier.get("value", "")
         for entry in data.get("entry") or []

@@ -21,12 +21,25 @@ FHIR = {"Content-Type": "application/fhir+json"}
 def _document(identifier: str, fnr: str) -> dict:
     patient = {"resourceType": "Patient", "id": "p1", "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1",
                                                                       "value": fnr}]}  # fmt: skip
+    composition = {
+        "resourceType": "Composition",
+        "id": "c1",
+        "status": "final",
+        "type": {"text": "Notat"},
+        "subject": {"reference": "urn:uuid:8c8c4ea6-3f1e-4b1e-9a53-6f0a8d1e1a01"},
+        "date": "2026-01-01T10:00:00+01:00",
+        "author": [{"display": "Sykepleier"}],
+        "title": "Notat",
+    }
     return {
         "resourceType": "Bundle",
         "type": "document",
         "identifier": {"system": "urn:ietf:rfc:3986", "value": identifier},
         "timestamp": "2026-01-01T10:00:00+01:00",
-        "entry": [{"fullUrl": "urn:uuid:8c8c4ea6-3f1e-4b1e-9a53-6f0a8d1e1a01", "resource": patient}],
+        "entry": [
+            {"fullUrl": "urn:uuid:8c8c4ea6-3f1e-4b1e-9a53-6f0a8d1e1a00", "resource": composition},
+            {"fullUrl": "urn:uuid:8c8c4ea6-3f1e-4b1e-9a53-6f0a8d1e1a01", "resource": patient},
+        ],
     }
 
 
@@ -81,6 +94,27 @@ def test_it_refuses_what_is_not_a_document_with_an_operation_outcome(helseid, st
     assert any("Bundle.type" in i["diagnostics"] for i in response.json()["issue"])
     unknown = _document("urn:uuid:3", synthetic_national_id()) | {"colour": "red"}
     assert _post(helseid, standins, unknown).status_code == 400  # strict: an unknown element
+
+
+def test_it_refuses_a_document_that_breaks_r4s_document_invariants(helseid, standins, hooks):
+    """What fhir.resources lets through (it reads no FHIRPath) and a FHIR server refuses: bdl-9,
+    bdl-10, bdl-11 and bdl-7, each named in the OperationOutcome; nothing is taken."""
+    fnr = synthetic_national_id()
+    good = _document("urn:uuid:7", fnr)
+    no_system = good | {"identifier": {"value": "urn:uuid:7"}}
+    no_timestamp = {k: v for k, v in good.items() if k != "timestamp"}
+    patient_first = good | {"entry": good["entry"][::-1]}
+    twice = good | {"entry": [*good["entry"], good["entry"][1]]}
+    before = len(requests.get(f"{standins.jft_base_url}/_standin/events", verify=str(standins.ca_file),
+                              timeout=10).json())  # fmt: skip
+    for document, rule in ((no_system, "bdl-9"), (no_timestamp, "bdl-10"), (patient_first, "bdl-11"),
+                           (twice, "bdl-7")):  # fmt: skip
+        response = _post(helseid, standins, document)
+        assert response.status_code == 400, rule
+        assert any(rule in issue["diagnostics"] for issue in response.json()["issue"]), response.text
+    after = requests.get(f"{standins.jft_base_url}/_standin/events", verify=str(standins.ca_file), timeout=10)
+    assert len(after.json()) == before
+    assert _post(helseid, standins, good).status_code == 202
 
 
 def test_the_test_environment_takes_synthetic_national_ids_only(helseid, standins, hooks):
