@@ -1118,7 +1118,12 @@ class _Handler(BaseHTTPRequestHandler):
         standin = self.server.standin
         path = urlsplit(self.path).path
         standin.count(path)
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = serving.body_length(self.headers)
+        except serving.BodyRefused as refused:
+            self.close_connection = True  # the body stays unread
+            self._answer(refused.status, {"error": "invalid_request", "error_description": refused.description})
+            return
         if length > MAX_BODY:
             self.close_connection = True  # the body stays unread
             self._answer(413, {"error": "invalid_request", "error_description": f"høyst {MAX_BODY} byte"})

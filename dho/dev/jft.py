@@ -336,6 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
     body_read = False
+    length = 0  # the request's Content-Length (`serving.body_length`)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -354,10 +355,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _headers(self) -> dict[str, str]:
         return dict(self.headers.items())
 
-    def _body(self, limit: int | None = None) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+    def _body(self, limit: int = MAX_BODY) -> bytes:
+        length = self.length
         self.body_read = True
-        if limit is not None and length > limit:
+        if length > limit:
             self._discard(length)
             raise _refuse(413, "too-costly", f"Innholdet er {length} byte; høyst {limit} tas imot.")
         return self.rfile.read(length) if length else b""
@@ -376,6 +377,12 @@ class _Handler(BaseHTTPRequestHandler):
         standin.count(f"{method} {label}")
         self.body_read = False
         try:
+            self.length = serving.body_length(self.headers)
+        except serving.BodyRefused as refused:
+            self.close_connection = True  # the body stays unread
+            self._answer(refused.status, outcome("invalid", refused.description))
+            return
+        try:
             if path.startswith("/_standin/"):
                 self._hook(method, path)
             elif method == "POST" and (path == "/v1/Bundle" or VKP.match(path)):
@@ -388,7 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _refuse(404, "not-found", "Ukjent adresse.")
         except Refusal as refusal:
             if not self.body_read:
-                self._discard(int(self.headers.get("Content-Length") or 0))
+                self._discard(self.length)
             self._answer(refusal.status, refusal.body, refusal.headers)
 
     def _document(self, path: str) -> None:
@@ -403,7 +410,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _refuse(fault, "transient" if fault >= 500 else "invalid", f"Simulert feil fra stand-in ({fault}).")
         if self.headers.get_content_type() not in FHIR_TYPES:
             raise _refuse(415, "not-supported", "Content-Type må være application/fhir+json.")
-        event = standin.receive(orgnr, "vkp" if vkp else "jft", self._body(MAX_BODY))
+        event = standin.receive(orgnr, "vkp" if vkp else "jft", self._body())
         if vkp:
             location = f"{standin.base}/epj/r4/{orgnr}/Bundle/{event.id}"
             self._answer(201, outcome("informational", "Opprettet"), {"Location": location})

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,31 @@ from dho.dev import refuse_outside_development
 refuse_outside_development()
 
 PARENT_POLL = 0.5  # seconds between looks at whether the launcher is still there
+
+
+class BodyRefused(Exception):
+    """A request whose body's length is not declared as HTTP/1.1 needs it to be read safely: `status`
+    (400, or 411 for a body without Content-Length) and why, in Norwegian."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status, self.description = status, description
+
+
+def body_length(headers: Message) -> int:
+    """The request body's length: one `Content-Length` of decimal digits (0 without a body).
+    `BodyRefused` for a chunked body (`Transfer-Encoding`: the stand-ins read declared lengths
+    only) and for a negative, malformed or twice-given length — read as it stood, `-1` would read
+    until the client closes, past any size limit. The refused body stays unread: the caller closes
+    the connection after its answer."""
+    if headers.get("Transfer-Encoding") is not None:
+        raise BodyRefused(411, "Transfer-Encoding tas ikke imot: send Content-Length")
+    values = headers.get_all("Content-Length") or []
+    if not values:
+        return 0
+    if len(set(values)) != 1 or not re.fullmatch(r"[0-9]+", values[0].strip()):
+        raise BodyRefused(400, "Content-Length må være ett ikke-negativt heltall")
+    return int(values[0])
 
 
 class StandinServer(ThreadingHTTPServer):

@@ -32,6 +32,7 @@ from dho.dev.helseid import (
 )
 from dho.dev.helseid_login import OneUse, redirect_uri_allowed
 from tests.conftest import STANDIN_TWO_KOMMUNER
+from tests.dev.raw_http import raw_request
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ORGNR = "312229544"
@@ -118,6 +119,21 @@ def test_it_publishes_discovery_and_its_keys(standins):
     first, following = standins.issuer_jwks()["keys"]
     assert [k["kid"] for k in jwks["keys"]] == [first["kid"]] != [following["kid"]]
     assert not {"d", "p", "q"} & set(jwks["keys"][0])
+
+
+def test_a_body_of_no_declared_length_is_refused_unread_never_read_to_its_end(standins, dpop_key):
+    """`Content-Length: -1` was read as «to the end of the connection» (past the 64 KiB limit, for as
+    long as the client kept sending), a malformed one ended the connection unanswered: both 400, a
+    chunked body 411, the body unread and the connection closed."""
+    form = urlencode({"grant_type": "client_credentials", "scope": "nhn:jft/api",
+                      "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion(standins)})  # fmt: skip
+    body = form.encode() + b"&padding=" + b"x" * 20_000
+    for length, status in (("-1", 400), ("12abc", 400), ("10\r\nContent-Length: 20", 400), (None, 411)):
+        head = "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n"
+        head += f"DPoP: {proof(dpop_key, token_url(standins))}\r\n"
+        head += f"Content-Length: {length}\r\n" if length else "Transfer-Encoding: chunked\r\n"
+        answer = raw_request(token_url(standins), str(standins.ca_file), head, body)
+        assert answer[0] == status, (length, answer[1][:300])
 
 
 def test_it_issues_a_dpop_bound_token_for_a_delegated_kommune(standins, dpop_key, nonce):

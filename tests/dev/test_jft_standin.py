@@ -12,6 +12,7 @@ import requests
 from patients import national_id
 from tenants.helseid import HelseIdClient
 from tests.conftest import STANDIN_TWO_KOMMUNER
+from tests.dev.raw_http import raw_request
 from tests.factories import synthetic_national_id
 
 ORGNR = "312229544"
@@ -85,6 +86,22 @@ def test_it_refuses_a_body_over_one_megabyte_wrong_json_and_a_wrong_content_type
                  headers={"Content-Type": "text/plain"}).status_code == 415  # fmt: skip
     response = _post(helseid, standins, b"{not json")
     assert response.status_code == 400 and response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_body_of_no_declared_length_is_refused_unread_never_read_to_its_end(helseid, standins, hooks):
+    """`Content-Length: -1` was read as «to the end of the connection»: past the 1 MB limit, for as
+    long as the sender kept sending. A malformed length, two lengths, or a chunked body: refused."""
+    url = f"{standins.jft_base_url}/v1/Bundle"
+    body = json.dumps(_document("urn:uuid:8", synthetic_national_id())).encode() + b" " * 20_000
+    for length, status in (("-1", 400), ("12abc", 400), ("10\r\nContent-Length: 20", 400), (None, 411)):
+        auth = helseid.dpop_headers("POST", url, helseid.access_token(orgnr=ORGNR))
+        head = "".join(f"{name}: {value}\r\n" for name, value in auth.items())
+        head += "Content-Type: application/fhir+json\r\nConnection: close\r\n"
+        head += f"Content-Length: {length}\r\n" if length else "Transfer-Encoding: chunked\r\n"
+        answer = raw_request(url, str(standins.ca_file), head, body)
+        assert answer[0] == status, (length, answer[1][:300])
+    events = requests.get(f"{standins.jft_base_url}/_standin/events", verify=str(standins.ca_file), timeout=10)
+    assert "urn:uuid:8" not in [event["identifier"] for event in events.json()]
 
 
 def test_it_refuses_what_is_not_a_document_with_an_operation_outcome(helseid, standins, hooks):
