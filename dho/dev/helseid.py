@@ -44,6 +44,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -967,22 +968,31 @@ def sign_access_token(key: RSAKey | ECKey, claims: dict[str, Any]) -> str:
 
 
 def verify_dpop_request(
-    headers: Mapping[str, str],
+    headers: Mapping[str, str] | Message,
     method: str,
     url: str,
     *,
     issuer_jwks: Mapping[str, Any],
     required_scope: str,
     issuer: str | None = None,
+    audience: str | None = None,
     replay: ReplayCache | None = None,
     nonces: NonceStore | None = None,
 ) -> dict[str, Any]:
-    """What an NHN API checks before it serves a request: the access token's signature by the
-    issuer's key, `iss` (when given), `exp`/`nbf`, the scope, and the DPoP proof (signature, `htm`,
-    `htu`, `iat`, a new `jti`, `ath` = the token's hash, its key = the token's `cnf.jkt`, and a
-    nonce from `nonces` when given). Returns the token's claims, or raises `DPoPRequestRefused`
+    """What an NHN API checks before it serves a request: one `Authorization` and one `DPoP`
+    header (give the request's own headers, an `email.message.Message`, so a repeated one is seen),
+    the access token's `typ` (`at+jwt`, RFC 9068) and signature by the issuer's key, `iss` (when
+    given), `aud` naming this API (`audience`; by default the required scope's API, `nhn:jft` for
+    `nhn:jft/api`, as HelseID names it), `exp`/`nbf`, the scope, and the DPoP proof (signature,
+    `htm`, `htu`, `iat`, a new `jti`, `ath` = the token's hash, its key = the token's `cnf.jkt`, and
+    a nonce from `nonces` when given). Returns the token's claims, or raises `DPoPRequestRefused`
     with the status and headers the service would answer."""
-    lower = {k.lower(): v for k, v in headers.items()}
+    lower: dict[str, str] = {}
+    for name, value in headers.items():
+        if name.lower() in lower and name.lower() in ("authorization", "dpop"):
+            error = "invalid_dpop_proof" if name.lower() == "dpop" else "invalid_request"
+            raise DPoPRequestRefused(error, f"{name} er oppgitt mer enn én gang")
+        lower[name.lower()] = value
     scheme, _, token = lower.get("authorization", "").partition(" ")
     if scheme.lower() != "dpop" or not token:
         raise DPoPRequestRefused("invalid_token" if scheme else "invalid_request", "Authorization: DPoP <token> kreves")
@@ -998,9 +1008,15 @@ def verify_dpop_request(
         raise DPoPRequestRefused("invalid_token", "tokenet er ikke signert av utstederen") from None
     if alg not in ("RS256", "PS256", "ES256") or not _verifies(token, key, alg):
         raise DPoPRequestRefused("invalid_token", "tokenet er ikke signert av utstederen")
+    if str(header.get("typ", "")).lower() not in ("at+jwt", "application/at+jwt"):
+        raise DPoPRequestRefused("invalid_token", "tokenet er ikke et access token (typ må være at+jwt)")
     now = time.time()
     if issuer is not None and claims.get("iss") != issuer:
         raise DPoPRequestRefused("invalid_token", "tokenet er fra en annen utsteder")
+    audience = audience or required_scope.split("/")[0]
+    aud = claims.get("aud")
+    if audience != aud and not (isinstance(aud, list) and audience in aud):
+        raise DPoPRequestRefused("invalid_token", f"tokenet er ikke utstedt til {audience} (aud)")
     try:
         exp = _number(claims, "exp")
         nbf = _number(claims, "nbf") if "nbf" in claims else 0
@@ -1076,7 +1092,7 @@ class _Handler(BaseHTTPRequestHandler):
         standin = self.server.standin
         try:
             claims = verify_dpop_request(
-                dict(self.headers.items()),
+                self.headers,
                 self.command,
                 f"{standin.issuer}{self.path}",
                 issuer_jwks=standin.jwks(),

@@ -6,8 +6,8 @@ The sender's side (what the platform uses):
 - `POST /v1/Bundle` — a FHIR R4 document Bundle, `Content-Type: application/fhir+json`, at most
   `MAX_BODY` bytes (413 over). Authorization: a HelseID access token bound to a DPoP key
   (`Authorization: DPoP <token>` + a `DPoP` proof), verified by `dho.dev.helseid.verify_dpop_request`
-  against the HelseID stand-in's JWKS: its issuer, scope `nhn:jft/api`, and an organisation
-  (`orgnr_parent`) that is a receiver here (403 otherwise). The body is parsed strictly
+  against the HelseID stand-in's JWKS: its issuer, `aud` `nhn:jft`, scope `nhn:jft/api`, and an
+  organisation (`orgnr_parent`) that is a receiver here (403 otherwise). The body is parsed strictly
   (fhir.resources, the Bundle and each entry's resource), must be a `document` keeping R4's
   invariants (an identifier with system and value, a timestamp, a Composition first, no fullUrl
   twice) with a Patient identified by fødselsnummer or D-nummer; the test environment takes synthetic
@@ -45,6 +45,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -247,7 +248,7 @@ class JftStandin:
         with self.lock:
             self.counts[name] = self.counts.get(name, 0) + 1
 
-    def authorize(self, headers: Mapping[str, str], method: str, path: str) -> str:
+    def authorize(self, headers: Mapping[str, str] | Message, method: str, path: str) -> str:
         """The organisation the request is for, from a verified DPoP-bound token; or a Refusal."""
         try:
             claims = verify_dpop_request(
@@ -352,8 +353,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _headers(self) -> dict[str, str]:
-        return dict(self.headers.items())
+    def _headers(self) -> Message:
+        return self.headers  # as they came: a repeated Authorization or DPoP is seen, not collapsed
 
     def _body(self, limit: int = MAX_BODY) -> bytes:
         length = self.length

@@ -371,11 +371,41 @@ def test_the_resource_side_refuses_an_expired_or_forged_token(standins, bound):
             "invalid_token")  # fmt: skip
 
 
+def test_the_resource_side_refuses_a_token_for_another_api_or_not_an_access_token(standins, bound):
+    """Signed by the issuer, bound to the key, with the scope: still refused when its `aud` is another
+    API's, or its `typ` is not `at+jwt` (RFC 9068: an ID token or another JWT of the issuer's)."""
+    token, key = bound
+    from joserfc.jwk import RSAKey
+
+    signing = RSAKey.import_key(json.loads(standins.signing_key_file.read_text()))
+    other_api = sign_access_token(signing, Jwt(token).claims | {"aud": ["nhn:kjernejournal"]})
+    assert "aud" in refusal(standins, resource_headers(other_api, key), "invalid_token").description
+    as_jwt = jose_jwt.encode({"alg": "RS256", "kid": signing.kid, "typ": "JWT"}, Jwt(token).claims, signing,
+                             algorithms=["RS256"])  # fmt: skip
+    assert "at+jwt" in refusal(standins, resource_headers(as_jwt, key), "invalid_token").description
+    assert verify(standins, resource_headers(sign_access_token(signing, Jwt(token).claims), key))
+
+
+def test_the_resource_side_refuses_a_second_dpop_or_authorization_header(standins, bound):
+    """RFC 9449 §4.3: one DPoP header. The request's own headers are given, so a second is not lost
+    in a dict (where the last one would be checked alone)."""
+    from email.message import Message
+
+    token, key = bound
+    for name, error in (("DPoP", "invalid_dpop_proof"), ("Authorization", "invalid_request")):
+        headers = Message()
+        for header, value in resource_headers(token, key).items():
+            headers[header] = value
+        headers[name] = resource_headers(token, key)[name]
+        refusal(standins, headers, error)
+
+
 def test_the_resource_side_refuses_the_wrong_method_url_scope_or_a_replay(standins, bound):
     token, key = bound
     refusal(standins, resource_headers(token, key, htm="GET"), "invalid_dpop_proof")
     refusal(standins, resource_headers(token, key, url=RESOURCE + "/other"), "invalid_dpop_proof")
-    refusal(standins, resource_headers(token, key), "insufficient_scope", status=403, scope="nhn:kjernejournal/api")
+    refusal(standins, resource_headers(token, key), "insufficient_scope", status=403, scope="nhn:jft/other")
+    refusal(standins, resource_headers(token, key), "invalid_token", scope="nhn:kjernejournal/api")  # its aud
     headers, replay = resource_headers(token, key), ReplayCache()
     kwargs = {"issuer_jwks": standins.issuer_jwks(), "required_scope": "nhn:jft/api", "replay": replay}
     verify_dpop_request(headers, "POST", RESOURCE, **kwargs)

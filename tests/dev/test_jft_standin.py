@@ -71,13 +71,16 @@ def test_it_refuses_a_request_without_a_dpop_token(standins, hooks):
     assert response.status_code == 401 and "DPoP" in response.headers["WWW-Authenticate"]
 
 
-def test_it_refuses_a_token_without_the_jft_scope(standins, hooks):
+def test_it_refuses_a_token_for_another_api(standins, hooks):
+    """Its `aud` is that API's (HelseID names the API a scope belongs to), which JFT refuses as a
+    token that is not for it: 401 invalid_token, before it looks at the scope."""
     rsa = next(c for c in standins.clients if c.client_id == "dho-test-rsa")
     other = HelseIdClient.from_environ(standins.environ() | {"DHO_HELSEID_CLIENT_ID": rsa.client_id,
                                        "DHO_HELSEID_KEY_FILE": str(rsa.key_file)})  # fmt: skip
     response = other.request("POST", f"{standins.jft_base_url}/v1/Bundle", orgnr=STANDIN_TWO_KOMMUNER[0],
                              scope="nhn:test/other", data=b"{}", headers=FHIR)  # fmt: skip
-    assert response.status_code == 403 and 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+    assert response.status_code == 401 and 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert "nhn:jft (aud)" in response.json()["error_description"]
 
 
 def test_it_refuses_a_body_over_one_megabyte_wrong_json_and_a_wrong_content_type(helseid, standins, hooks):
