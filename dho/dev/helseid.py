@@ -274,7 +274,7 @@ def verify_proof(
         raise _ProofProblem("invalid_dpop_proof", "jwk inneholder privat nøkkelmateriale")
     try:
         key = JWKRegistry.import_key(jwk)
-    except (JoseError, ValueError, TypeError) as exc:
+    except (JoseError, ValueError, TypeError, KeyError) as exc:  # KeyError: a curve joserfc does not know
         raise _ProofProblem("invalid_dpop_proof", f"jwk kan ikke leses: {exc}") from exc
     if not _verifies(proof, key, alg):
         raise _ProofProblem("invalid_dpop_proof", "signaturen stemmer ikke med jwk")
@@ -512,7 +512,8 @@ class HelseIdStandin:
             raise OAuthRefusal("invalid_client", f"alg {alg!r} er ikke tillatt i client_assertion")
         if str(header.get("typ", "JWT")).lower() not in ("jwt", "client-authentication+jwt"):
             raise OAuthRefusal("invalid_client", "client_assertion har feil typ")
-        client = self.clients.get(claims.get("iss"))  # type: ignore[arg-type]
+        iss = claims.get("iss")
+        client = self.clients.get(iss) if isinstance(iss, str) else None
         if client is None:
             raise OAuthRefusal("invalid_client", "ukjent klient")
         form_client = one("client_id")

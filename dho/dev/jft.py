@@ -426,6 +426,8 @@ class _Handler(BaseHTTPRequestHandler):
             count = min(int((query.get("_count") or ["20"])[0]), PAGE_MAX)
         except ValueError:
             raise _refuse(400, "invalid", "_count må være et tall.") from None
+        if count < 1:
+            raise _refuse(400, "invalid", f"_count må være fra 1 til {PAGE_MAX}.")
         after = query.get("after")
         page = standin.read_page(orgnr, count, after[0] if after else None)
         bundle: dict[str, Any] = {

@@ -250,6 +250,7 @@ PROOF_REFUSALS = {
     "iat minutes old": "old",
     "jti used before": "replay",
     "typ JWT": "typ",
+    "a jwk of an unknown curve": "curve",
 }
 
 
@@ -277,7 +278,17 @@ def test_it_refuses_a_dpop_proof(standins, dpop_key, nonce, case):
         dpop = str(
             Jwt.sign(claims, key=dpop_key, alg="ES256", typ="JWT", extra_headers={"jwk": dict(dpop_key.public_jwk())})
         )
+    elif kind == "curve":  # the key cannot be read: a refusal, not a dropped connection
+        dpop = proof(dpop_key, url, nonce=nonce, jwk=dict(dpop_key.public_jwk()) | {"crv": "P-999"})
     refused(post(standins, client_assertion=assertion(standins), dpop=dpop), "invalid_dpop_proof")
+
+
+def test_an_assertion_whose_iss_is_not_a_string_is_invalid_client(standins, dpop_key, nonce):
+    """Not a dropped connection (the client would take that for HelseID being down and try again)."""
+    for iss in (["dho-demo-maskin"], {"id": "dho-demo-maskin"}):
+        response = post(standins, client_assertion=assertion(standins, iss=iss),
+                        dpop=proof(dpop_key, token_url(standins), nonce=nonce))  # fmt: skip
+        refused(response, "invalid_client")
 
 
 def test_it_refuses_a_scope_the_client_does_not_have(standins, dpop_key, nonce):

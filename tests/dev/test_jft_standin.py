@@ -159,6 +159,15 @@ def test_the_epj_reads_and_acknowledges_and_the_sender_follows_the_status(helsei
     assert helseid.request("GET", status_url, orgnr=ORGNR).json()["status"] == "journaled"
 
 
+def test_the_read_api_refuses_a_page_size_out_of_range(helseid, standins, hooks):
+    """`_count=0` ended the connection unanswered (the next-page link of an empty page), a negative
+    one gave all but the last events: both 400, as a FHIR server answers a bad search parameter."""
+    for count in ("0", "-1", "x"):
+        url = f"{standins.jft_base_url}/v1/Bundle?_count={count}"
+        response = helseid.request("GET", url, orgnr=ORGNR)
+        assert response.status_code == 400 and response.json()["resourceType"] == "OperationOutcome", count
+
+
 def test_the_fault_hook_answers_the_next_posts_with_the_status_asked(helseid, standins, hooks):
     hooks("/_standin/faults", status=503, count=2)
     document = _document("urn:uuid:6", synthetic_national_id())
