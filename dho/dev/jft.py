@@ -6,8 +6,9 @@ The sender's side (what the platform uses):
 - `POST /v1/Bundle` — a FHIR R4 document Bundle, `Content-Type: application/fhir+json`, at most
   `MAX_BODY` bytes (413 over). Authorization: a HelseID access token bound to a DPoP key
   (`Authorization: DPoP <token>` + a `DPoP` proof), verified by `dho.dev.helseid.verify_dpop_request`
-  against the HelseID stand-in's JWKS: its issuer, `aud` `nhn:jft`, scope `nhn:jft/api`, and an
-  organisation (`orgnr_parent`) that is a receiver here (403 otherwise). The body is parsed strictly
+  against the HelseID stand-in's JWKS: its issuer, `aud` `nhn:jft`, scope `nhn:jft/api`, a proof
+  with this server's DPoP nonce (401 `use_dpop_nonce` + `DPoP-Nonce` first, as NHN's APIs answer),
+  and an organisation (`orgnr_parent`) that is a receiver here (403 otherwise). The body is parsed strictly
   (fhir.resources, the Bundle and each entry's resource), must be a `document` keeping R4's
   invariants (an identifier with system and value, a timestamp, a Composition first, no fullUrl
   twice) with a Patient identified by fødselsnummer or D-nummer; the test environment takes synthetic
@@ -56,7 +57,7 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from dho.dev import refuse_outside_development, serving
-from dho.dev.helseid import ORGNR_PARENT_CLAIM, DPoPRequestRefused, ReplayCache, verify_dpop_request
+from dho.dev.helseid import ORGNR_PARENT_CLAIM, DPoPRequestRefused, NonceStore, ReplayCache, verify_dpop_request
 from dho.dev.serving import StandinServer
 from patients.national_id import IdKind, InvalidNationalId, parse
 
@@ -238,6 +239,7 @@ class JftStandin:
     faults: list[int] = field(default_factory=list)  # statuses for the next document POSTs
     counts: dict[str, int] = field(default_factory=dict)
     replay: ReplayCache = field(default_factory=ReplayCache)
+    nonces: NonceStore = field(default_factory=NonceStore)  # the DPoP nonces it asks proofs to carry
     lock: threading.Lock = field(default_factory=threading.Lock)
     store: EventStore = field(default_factory=EventStore)
 
@@ -253,7 +255,7 @@ class JftStandin:
         try:
             claims = verify_dpop_request(
                 headers, method, f"{self.base}{path}", issuer_jwks=self.issuer_jwks, required_scope=SCOPE,
-                issuer=self.issuer, replay=self.replay,
+                issuer=self.issuer, replay=self.replay, nonces=self.nonces,
             )  # fmt: skip
         except DPoPRequestRefused as refusal:
             self.count(f"refused:{refusal.error}")

@@ -71,6 +71,27 @@ def test_it_refuses_a_request_without_a_dpop_token(standins, hooks):
     assert response.status_code == 401 and "DPoP" in response.headers["WWW-Authenticate"]
 
 
+def test_it_asks_for_its_dpop_nonce_and_the_client_follows_it_once(helseid, standins, hooks):
+    """As NHN's APIs do (RFC 9449 §9): a proof without the server's nonce is 401 `use_dpop_nonce`
+    with a `DPoP-Nonce`; the platform's client sends it again with the nonce, and from then on at
+    once."""
+    url = f"{standins.jft_base_url}/v1/Bundle"
+
+    def counts():
+        answer = requests.get(f"{standins.jft_base_url}/_standin/requests", verify=str(standins.ca_file), timeout=10)
+        return answer.json().get("refused:use_dpop_nonce", 0)
+
+    bare = helseid.dpop_headers("POST", url, helseid.access_token(orgnr=ORGNR))
+    response = requests.post(url, data=b"{}", headers=FHIR | bare, verify=str(standins.ca_file), timeout=10)
+    assert response.status_code == 401 and 'error="use_dpop_nonce"' in response.headers["WWW-Authenticate"]
+    assert response.headers["DPoP-Nonce"]
+    before = counts()
+    assert _post(helseid, standins, _document("urn:uuid:9", synthetic_national_id())).status_code == 202
+    assert counts() - before == 1
+    assert _post(helseid, standins, _document("urn:uuid:10", synthetic_national_id())).status_code == 202
+    assert counts() - before == 1
+
+
 def test_it_refuses_a_token_for_another_api(standins, hooks):
     """Its `aud` is that API's (HelseID names the API a scope belongs to), which JFT refuses as a
     token that is not for it: 401 invalid_token, before it looks at the scope."""
