@@ -208,14 +208,15 @@ class QuarantinedItemAdmin(NorwegianLabels, CentreAdminAccess, admin.ModelAdmin)
 
     labels = {
         "integration": "integrasjon", "centre": "oppfølgingssenter", "kind": "type", "index": "nummer i sendingen",
-        "payload": "innhold", "errors": "feil", "received_at": "mottatt", "status": "status",
+        "payload": "innhold", "full_url": "fullUrl i Bundle", "errors": "feil", "received_at": "mottatt",
+        "status": "status",
         "resolved_at": "behandlet", "resolved_by": "behandlet av", "result": "resultat",
     }  # fmt: skip
     list_display = ["received_at", "integration", "kind", "index", "error_text", "status"]
     list_filter = ["status", ("kind", titled(admin.AllValuesFieldListFilter, "type")), GatewayFilter]
     readonly_fields = [
-        "integration", "centre", "kind", "index", "payload", "errors", "received_at", "status", "resolved_at",
-        "resolved_by", "result_text",
+        "integration", "centre", "kind", "index", "payload", "full_url", "errors", "received_at", "status",
+        "resolved_at", "resolved_by", "result_text",
     ]  # fmt: skip
     exclude = ["result"]  # shown as result_text, in Norwegian
     actions = ["discard"]

@@ -191,6 +191,9 @@ class QuarantinedItem(models.Model):
     kind = models.CharField(max_length=20)  # reading | answer | fhir
     index = models.PositiveIntegerField(null=True, blank=True)  # position in the batch it came in
     payload = models.JSONField()
+    # A FHIR Bundle entry's fullUrl: an Observation without id or identifier is known by it (its
+    # external id comes from it), so a resubmission needs it to store the reading as that one.
+    full_url = models.TextField(blank=True, default="")
     errors = models.JSONField(default=list)  # [{"field": …, "message": …}]
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     status = models.CharField(max_length=12, choices=QuarantineStatus.choices, default=QuarantineStatus.OPEN)

@@ -196,11 +196,15 @@ def _quarantine_notice(integration: Integration, refused: int, request) -> None:
 
 
 def _quarantine(
-    integration: Integration, kind: str, rejected: Sequence[tuple[int, object, list[dict]]], request
+    integration: Integration,
+    kind: str,
+    rejected: Sequence[tuple[int, object, list[dict]]],
+    request,
+    full_urls: Sequence[str | None] = (),
 ) -> bool:
     """Keeps the rejected items (index, what was sent, errors) in the quarantine; False when today's
     cap leaves no room for all of them, and then none is kept: the gateway sends the batch again, and
-    part of it kept now would be in the quarantine twice."""
+    part of it kept now would be in the quarantine twice. `full_urls`: a FHIR Bundle's, by index."""
     if not rejected:
         return True
     if not _quarantine_has_room(integration, len(rejected)):
@@ -214,6 +218,7 @@ def _quarantine(
                 kind=kind,
                 index=index,
                 payload=raw if isinstance(raw, dict | list) else {"raw": raw},
+                full_url=(full_urls[index] if index < len(full_urls) else None) or "",
                 errors=errors,
             )
             for index, raw, errors in rejected
@@ -617,7 +622,7 @@ def _resubmit_fhir(item: QuarantinedItem, patient_id: uuid.UUID) -> tuple[dict, 
     conversion as on arrival: the raw resource is no JSON item (it has no external_id, type …)."""
     resource = dict(item.payload) if isinstance(item.payload, dict) else {}
     resource["subject"] = {"reference": f"Patient/{patient_id}"}
-    converted = observation_to_item(resource)
+    converted = observation_to_item(resource, item.full_url or None)
     if converted.errors:
         return resource, ItemResult(0, "rejected", errors=[e.as_dict() for e in converted.errors])
     stored = readings_ingest(
@@ -712,7 +717,7 @@ def fhir_ingest(
     results, failed = _fhir_store(integration, entries, request, unsupported)
     # One quarantine for the request, of what the gateway actually sent (the FHIR resource, not our
     # conversion of it): all of it kept, or (the day's cap reached) all of it refused.
-    if not _quarantine(integration, "fhir", failed, request):
+    if not _quarantine(integration, "fhir", failed, request, [url for _resource, url in entries]):
         _refuse(results, [index for index, _raw, _errors in failed])
     return results
 
@@ -750,7 +755,7 @@ def fhir_transaction(*, integration: Integration, entries: list[tuple[dict, str 
         reasons = {index: errors for index, _raw, errors in failed}
         note = [{"field": "Bundle", "message": NOT_STORED_IN_TRANSACTION.format(bad=bad)}]
         everything = [(index, resource, reasons.get(index, note)) for index, (resource, _url) in enumerate(entries)]
-        kept = _quarantine(integration, "fhir", everything, request)
+        kept = _quarantine(integration, "fhir", everything, request, [url for _resource, url in entries])
         results = [ItemResult(index, "rejected", errors=reasons.get(index, [])) for index in range(len(entries))]
         return TransactionOutcome(stored=False, results=results, failed=failed, kept=kept)
     return TransactionOutcome(stored=True, results=results)

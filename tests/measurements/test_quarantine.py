@@ -103,3 +103,27 @@ def test_it_keeps_a_fhir_observation_still_wrong_open_with_the_fhir_parsers_reas
         ("status", "status «entered-in-error» tas ikke imot")
     ]
     assert not Reading.objects.exists() and QuarantinedItem.objects.count() == 1
+
+
+def test_it_resubmits_a_bundle_entry_known_only_by_its_fullurl_under_the_same_identity(world, gateway):
+    """An entry without id or identifier is told apart by its fullUrl (the external id comes from it):
+    the quarantine keeps the fullUrl, so the entry can be resubmitted, and a resend of the same entry
+    afterwards is a duplicate of it, not a second reading."""
+    outside = _pointed("minimal-bp.json", world.p.grimstad)
+    outside.pop("id", None)
+    outside.pop("identifier", None)
+    full_url = "urn:uuid:6f1c2d4e-0b7a-4c55-9a51-2f1e3c4b5a69"
+    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [{"fullUrl": full_url, "resource": outside}]}
+    assert gateway.post("/api/v1/fhir", bundle, FHIR).json()["entry"][0]["response"]["status"] == "400 Bad Request"
+    item = _quarantined("fhir")
+    assert item.full_url == full_url
+    outcome = quarantine_resubmit(item=item, user=world.u.admin, patient_id=world.p.nannestad.pk)
+    assert outcome.status == "created", outcome.errors
+    reading = Reading.objects.get()
+    again = _pointed("minimal-bp.json", world.p.nannestad)
+    again.pop("id", None)
+    again.pop("identifier", None)
+    again["effectiveDateTime"] = outside["effectiveDateTime"]
+    resend = {"resourceType": "Bundle", "type": "batch", "entry": [{"fullUrl": full_url, "resource": again}]}
+    assert gateway.post("/api/v1/fhir", resend, FHIR).json()["entry"][0]["response"]["status"] == "200 OK"
+    assert Reading.objects.get() == reading
