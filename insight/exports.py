@@ -1,5 +1,5 @@
-"""The Innsikt figures as files: a section as CSV (semicolons, Norwegian numbers and dates, for a
-Norwegian Excel) and every section as one XLSX (a sheet each). Both are the rows of
+"""The Innsikt figures as files: a section as CSV (UTF-8 with a byte order mark, semicolons, Norwegian
+numbers and dates, for a Norwegian Excel) and every section as one XLSX (a sheet each). Both are the rows of
 insight.presentation.file_rows, after the small-cell rule: a hidden figure has an empty value and
 its reason beside it, never its value. Every cell goes through tenants.spreadsheets."""
 
@@ -24,13 +24,15 @@ def _place(report: Report) -> str:
     return f"{chosen.name} ({chosen.number})" if chosen else f"{report.view.centre.name}, alle kommuner"
 
 
-def section_csv(report: Report, name: str) -> str:
+def section_csv(report: Report, name: str) -> bytes:
+    """UTF-8 with a byte order mark, as the billing CSV: without it Excel reads the file as Windows-1252
+    and every æ, ø and å (a kommune, «Mål», «Forløp») comes out garbled."""
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(csv_row(FILE_HEADER))
     for row in file_rows(report, name):
         writer.writerow(csv_row(row))
-    return out.getvalue()
+    return out.getvalue().encode("utf-8-sig")
 
 
 def report_xlsx(report: Report) -> bytes:

@@ -2,6 +2,7 @@
 outside the scope a 404, the small cells hidden alike on the page and in each file (never their
 value), the files' figures the API's own, and every read one aggregate audit event as the API's."""
 
+import codecs
 import csv
 import datetime
 import io
@@ -32,7 +33,9 @@ def _html(response) -> str:
 def _csv(response) -> list[dict]:
     assert response.status_code == 200, response.content[:500]
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(response.content.decode()), delimiter=";"))
+    # A byte order mark first: without it a Norwegian Excel reads the UTF-8 as Windows-1252 («MÃ¥l»).
+    assert response.content.startswith(codecs.BOM_UTF8)
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
     assert tuple(rows[0]) == FILE_HEADER
     return [dict(zip(FILE_HEADER, row, strict=True)) for row in rows[1:]]
 
