@@ -2,7 +2,8 @@
 
 The importers (the device register's, the gevinst's from an EPJ extract, the innbyggertall's from SSB)
 read a file a user uploaded or an API client sent. `read_upload` makes its text (UTF-8 with or without
-a BOM, else Windows-1252), `csv_lines` its lines and `csv_rows` the cells of each line. A file that
+a BOM, else Windows-1252; `read_uploaded_file` the same of a form's file, at most
+DATA_UPLOAD_MAX_MEMORY_SIZE as the API's body), `csv_lines` its lines and `csv_rows` the cells of each line. A file that
 cannot be read to its end (a field longer than the csv module's limit, as a stray opening quote makes
 of the rest of the file) or that holds what PostgreSQL cannot store (a NUL character, half a surrogate
 pair) raises `UnreadableCSV`, in Norwegian naming the line; each importer raises it as its own refusal
@@ -17,7 +18,9 @@ import csv
 import io
 import re
 
-from tenants.norwegian import grouped
+from django.conf import settings
+
+from tenants.norwegian import fixed, grouped
 
 # PostgreSQL stores neither NUL nor half a UTF-16 surrogate pair ("\ud800" alone is valid JSON; a
 # whole pair has become one character by the time it is parsed). tenants.api_input checks API bodies by it.
@@ -36,6 +39,22 @@ def read_upload(raw: bytes) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         return raw.decode("cp1252", errors="replace")
+
+
+def read_uploaded_file(upload) -> str:
+    """The text of a file chosen in a form, as `read_upload` reads it, at most DATA_UPLOAD_MAX_MEMORY_SIZE
+    as the API's CSV body: Django caps a form's fields, never its files. A larger file raises
+    UnreadableCSV before it is read."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is not None and upload.size > limit:
+        raise UnreadableCSV(
+            f"Filen er for stor ({_megabytes(upload.size)} MB): høyst {_megabytes(limit)} MB. Del den i flere filer."
+        )
+    return read_upload(upload.read())
+
+
+def _megabytes(size: int) -> str:
+    return fixed(size / (1024 * 1024), 1)
 
 
 def _unstorable(number: int, line: str) -> UnreadableCSV:

@@ -9,6 +9,7 @@ from patients.models import (
     Diagnosis,
 )
 from patients.services import ReturnCondition
+from tenants.csv_input import UnreadableCSV, read_uploaded_file
 
 
 class DeviceReturnForm(StepForm):
@@ -56,10 +57,10 @@ class DeviceImportForm(StepForm):
         data = super().clean()
         upload = data.get("file")
         if upload:
-            try:
-                data["text"] = upload.read().decode("utf-8-sig")
-            except UnicodeDecodeError:
-                self.add_error("file", _("Filen må være en CSV-fil i UTF-8."))
+            try:  # UTF-8, or Windows-1252 as Excel on Windows saves a CSV; at most the API's 5 MB
+                data["text"] = read_uploaded_file(upload)
+            except UnreadableCSV as exc:
+                self.add_error("file", str(exc))
         elif not data.get("text"):
             self.add_error("file", _("Velg en CSV-fil, eller lim inn linjene."))
         return data

@@ -324,3 +324,22 @@ def test_the_import_refuses_a_file_whose_stray_quote_runs_past_the_field_limit(w
     assert response.status_code == 200 and response.context["results"] is None
     assert "Filen kunne ikke leses som CSV (linje 3): et felt er lengre enn 131" in response.content.decode()
     assert not ServiceUse.objects.filter(patient=patient).exists()
+
+
+def test_the_import_reads_an_uploaded_file_saved_by_excel_on_windows(world, login):
+    patient = PatientFactory(municipality=world.m.gjerdrum, name="Importert", national_id=synthetic_national_id())
+    heading = HEADING.replace("fodselsnummer", "fødselsnummer")  # ø: one byte, 0xF8, in Windows-1252
+    lines = [heading, f"{patient.national_id};null-punkt;01.01.2026;31.03.2026;2,5;1;0;0;0;0;1"]
+    response = _import_upload(world, login, ("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    assert response.status_code == 200 and response.context["results"] is not None, response.content[:2000]
+    assert ServiceUse.objects.filter(patient=patient).count() == 1
+
+
+def test_the_import_refuses_an_uploaded_file_larger_than_the_api_takes(world, login, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    patient = PatientFactory(municipality=world.m.gjerdrum, name="Importert", national_id=synthetic_national_id())
+    line = f"{patient.national_id};null-punkt;2026-01-01;2026-03-31;1;1;0;0;0;0;1"
+    response = _import_upload(world, login, "\n".join([HEADING, *[line] * 23_000]).encode())  # some 1.3 MB
+    assert response.status_code == 200 and response.context["results"] is None
+    assert "Filen er for stor (1,3 MB): høyst 1,0 MB. Del den i flere filer." in response.content.decode()
+    assert not ServiceUse.objects.filter(patient=patient).exists()

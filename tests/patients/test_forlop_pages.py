@@ -432,6 +432,27 @@ def test_it_refuses_an_uploaded_csv_with_a_nul_character_saying_on_which_line(wo
     assert not Device.objects.filter(serial__in=["V-1", "V-2"]).exists()
 
 
+def test_it_reads_an_uploaded_csv_saved_by_excel_on_windows_as_the_api_does(world, login):
+    upload = SimpleUploadedFile("utstyr.csv", "type;model;serial\r\nBlodtrykksmåler;Omron M7;BP-1\r\n".encode("cp1252"))
+    response = login(world.u.nurse).post(
+        "/utstyr/import/", {"import-centre": world.centres.ovre.pk, "import-file": upload}
+    )
+    assert response.status_code == 200 and "Registrert" in _text(response)
+    assert Device.objects.get(serial="BP-1").type == "blodtrykk"
+
+
+def test_it_refuses_an_uploaded_csv_larger_than_the_api_takes_before_reading_it(world, login, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    rows = "".join(f"vekt,Seca,V-{n}\n" for n in range(77_000))  # some 1.3 MB
+    upload = SimpleUploadedFile("utstyr.csv", ("type,model,serial\n" + rows).encode())
+    response = login(world.u.nurse).post(
+        "/utstyr/import/", {"import-centre": world.centres.ovre.pk, "import-file": upload}
+    )
+    assert response.status_code == 200 and response.context["results"] is None
+    assert "Filen er for stor (1,3 MB): høyst 1,0 MB. Del den i flere filer." in _text(response)
+    assert not Device.objects.filter(serial="V-1").exists()
+
+
 def test_it_takes_a_device_back_and_cleans_it(world, login):
     device_register(centre=world.centres.ovre, user=world.u.nurse, type="vekt", serial="V-1")
     devices_lend(patient=world.p.gjerdrum, user=world.u.nurse, serials=["V-1"])
