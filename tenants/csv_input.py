@@ -1,19 +1,21 @@
 """What every CSV import reads a file through: its text, its lines and its rows.
 
 The importers (the device register's, the gevinst's from an EPJ extract, the innbyggertall's from SSB)
-read a file a user uploaded or an API client sent. `read_upload` makes its text (UTF-8 with or without
-a BOM, else Windows-1252; `read_uploaded_file` the same of a form's file, at most
-DATA_UPLOAD_MAX_MEMORY_SIZE as the API's body), `csv_lines` its lines and `csv_rows` the cells of each line. A file that
-cannot be read to its end (a field longer than the csv module's limit, as a stray opening quote makes
-of the rest of the file) or that holds what PostgreSQL cannot store (a NUL character, half a surrogate
-pair) raises `UnreadableCSV`, in Norwegian naming the line; each importer raises it as its own refusal
-(a 400 in the API, the form's error on the page), so nothing of such a file is stored.
+read a file a user uploaded or an API client sent. `read_upload` makes its text (UTF-16 with its BOM,
+UTF-8 with or without one, else Windows-1252; `read_uploaded_file` the same of a form's file, at most
+DATA_UPLOAD_MAX_MEMORY_SIZE as the API's body), `csv_lines` its lines and `csv_rows` the cells of each
+line. A file that cannot be read to its end (a field longer than the csv module's limit, as a stray
+opening quote makes of the rest of the file), that holds what PostgreSQL cannot store (a NUL
+character, half a surrogate pair) or that is an Excel workbook, no CSV at all, raises `UnreadableCSV`,
+in Norwegian naming the line; each importer raises it as its own refusal (a 400 in the API, the
+form's error on the page), so nothing of such a file is stored.
 
 In tenants, the lowest layer, so that every app's importer reads files the same way.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -27,14 +29,24 @@ from tenants.norwegian import fixed, grouped
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+# How an Excel workbook begins, read as Windows-1252 text: .xlsx is a zip archive, .xls an OLE2 file.
+WORKBOOKS = (b"PK\x03\x04".decode("cp1252"), b"\xd0\xcf\x11\xe0".decode("cp1252"))
+
+
 class UnreadableCSV(ValueError):
     """The file cannot be read as CSV, or holds a character that cannot be stored: the message says
     what and on which line (Norwegian, safe to show)."""
 
 
 def read_upload(raw: bytes) -> str:
-    """The text of an uploaded file: UTF-8 (with or without a BOM), else Windows-1252, which older
-    Excel and SSB's «ISO-8859-1» exports use."""
+    """The text of an uploaded file: UTF-16 when it begins with its byte order mark (Excel's «Unicode-tekst»),
+    else UTF-8 (with or without a BOM), else Windows-1252, which older Excel and SSB's «ISO-8859-1»
+    exports use."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass  # not UTF-16 after all (an odd number of bytes, half a pair): read on as below
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -68,6 +80,11 @@ def _unstorable(number: int, line: str) -> UnreadableCSV:
 def csv_lines(text: str) -> list[str]:
     """The lines of the file, a BOM left out; the first line with a character that cannot be stored
     is refused by its number."""
+    if (text or "").startswith(WORKBOOKS):
+        raise UnreadableCSV(
+            "Filen er en Excel-arbeidsbok, ikke en CSV-fil. Åpne den i Excel, velg Lagre som → «CSV UTF-8 "
+            "(kommadelt)», og last opp den nye filen."
+        )
     lines = (text or "").lstrip("\ufeff").splitlines()
     if UNSTORABLE.search(text or ""):
         for number, line in enumerate(lines, start=1):

@@ -158,6 +158,21 @@ def test_it_reads_a_semicolon_csv_and_refuses_a_file_without_the_header(world):
         devices_import_csv(centre=world.centres.ovre, user=world.u.admin, text="vekt,Seca,V-8\n")
 
 
+def test_it_reads_a_csv_saved_as_unicode_text_utf_16(world, login):
+    body = "type;model;serial\r\nBlodtrykksmåler;Omron M7;BP-1\r\n".encode("utf-16")  # with its BOM
+    response = login(world.u.nurse).post("/api/v1/devices/import/", body, content_type="text/csv")
+    assert response.status_code == 200, response.content
+    assert response.json()["created"] == 1 and Device.objects.get(serial="BP-1").type == "blodtrykk"
+
+
+@pytest.mark.parametrize("start", [b"PK\x03\x04\x14\x00\x06\x00", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"])
+def test_it_refuses_an_excel_workbook_saying_to_save_it_as_csv(world, login, start):
+    body = start + b"\x00\x00[Content_Types].xml\x00\x00\x00\x00"
+    response = login(world.u.nurse).post("/api/v1/devices/import/", body, content_type="text/csv")
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"].startswith("Filen er en Excel-arbeidsbok, ikke en CSV-fil. Åpne den i Excel")
+
+
 def test_it_refuses_a_csv_with_a_nul_character_naming_its_line_and_stores_nothing(world, login):
     body = b"type,model,serial\nvekt,Seca,V-1\nvekt,Se\x00ca,V-2\n"
     response = login(world.u.nurse).post("/api/v1/devices/import/", body, content_type="text/csv")
