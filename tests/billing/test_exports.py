@@ -106,7 +106,8 @@ def test_the_pdf_holds_the_kommune_the_month_each_line_and_the_total(priced, log
     for expected in ("Grunnlag for fakturering", "Øvre", "Gjerdrum (3230)", "oktober 2026", "UTKAST",
                      "versjon gjeldende fra januar 2026", "Oppfølging", "Lisens", "Utstyr: Pulsoksymeter",
                      "31 pasientdøgn × 1 212,00 kr ÷ 31 = 1 212,00 kr", "31 pasientdøgn × 896,00 kr ÷ 31 = 896,00 kr",
-                     "31 enhetsdøgn × 100,00 kr ÷ 31 = 100,00 kr", "Sum Gjerdrum", "2 208,00 kr"):  # fmt: skip
+                     "31 enhetsdøgn × 100,00 kr ÷ 31 = 100,00 kr", "Sum Gjerdrum", "2 208,00 kr",
+                     "Øvre – grunnlag for fakturering Gjerdrum oktober 2026 – side 1 av 1"):  # fmt: skip
         assert expected in text, expected
     no_patient_in(priced, text)
 

@@ -163,6 +163,7 @@ def test_the_pdf_shows_what_the_page_shows(gevinst, login):
     assert "Hjemmesykepleie" in text
     whole = " ".join(_pdf_text(client.get(REPORT + "rapport.pdf")).split())
     assert "Øvre, alle kommuner" in whole
+    assert "Gevinstrapport Øvre, alle kommuner " in whole and " – side 1 av " in whole  # the footer
     # The whole centre's null-punkt: nine patients and their hours per patient-month, shown.
     use = client.get(REPORT).context["report"].figures["service_use"]
     shown = number(use["before.home_nursing_hours_per_week"].value, 2)

@@ -271,3 +271,11 @@ def test_the_page_costs_the_same_queries_for_few_and_many_rows(world, login):
     with CaptureQueriesContext(connection) as many:
         assert len(client.get(_page(patient)).context["page"].rows) == 42  # and the first page's own read
     assert len(many) == len(few)
+
+
+def test_the_pdf_footer_writes_a_name_with_an_apostrophe_or_quote_as_it_is(world, login):
+    patient = world.p.gjerdrum
+    patient.name = 'Kari O\'Neill "Kaja" \\ Berg'
+    patient.save(update_fields=["name"])
+    text = _pdf_text(login(world.u.coordinator).get(_pdf(patient)))
+    assert 'Innsyn i logg – Kari O\'Neill "Kaja" \\ Berg – side 1 av 1' in text, text

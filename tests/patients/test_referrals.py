@@ -334,6 +334,7 @@ def test_it_writes_the_vedtaksbrev_as_a_pdf(world, api, login):
         "Statsforvalteren",
         "forvaltningsloven § 28",
         "pasient- og brukerrettighetsloven § 7-2",
+        "Gjerdrum kommune – vedtak om digital hjemmeoppfølging – side 1 av",
     ):
         assert expected in text, expected
     assert AuditEvent.objects.filter(pk__gt=since, action="export", object_type="decision").count() == 1
