@@ -4,7 +4,8 @@ A text that a spreadsheet would read as a formula (`=HYPERLINK("http://…")` as
 note, anything a user typed) must stay text when finance opens the file. As OWASP's «CSV Injection»
 advises, a text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading
 `'`; numbers, dates and empty cells are written as they are (a negative amount stays a number). In
-XLSX each text cell is also typed as a string (data type `s`), so it is never stored as a formula.
+XLSX each text cell is also typed as a string (data type `s`), so it is never stored as a formula, and
+loses the control characters a worksheet cannot hold (openpyxl would refuse the cell).
 
 A CSV is read by a Norwegian Excel: `;` between cells, so numbers are written with a decimal comma
 («-12,50», which Excel with Norwegian settings reads as a number; «-12.50» it would keep as text) and
@@ -19,6 +20,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 from decimal import Decimal
+
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from tenants.norwegian import date_text, datetime_text, plain
 
@@ -60,10 +63,17 @@ def csv_row(values: Iterable) -> list:
     return [csv_value(value) for value in values]
 
 
+def xlsx_cell(value):
+    """One XLSX cell as `cell`, a text without the control characters a worksheet cannot hold (a
+    vertical tab pasted from Word in a name): openpyxl refuses such a cell, and the export with it."""
+    value = cell(value)
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
 def xlsx_append(sheet, values: Iterable) -> None:
     """sheet.append(values), every text cell safe and typed as a string."""
     values = list(values)
-    sheet.append([cell(value) for value in values])
+    sheet.append([xlsx_cell(value) for value in values])
     for written, value in zip(sheet[sheet.max_row], values, strict=False):
         if not _is_value(value):
             written.data_type = "s"

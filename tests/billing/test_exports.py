@@ -205,3 +205,11 @@ def test_it_writes_a_kommune_named_like_a_formula_as_text_in_the_csv_and_the_xls
     assert len(names) == 4 and {c.data_type for c in names} == {"s"}  # three lines and the kommune's sum
     assert "<f>" not in xlsx_text(content)
     assert all(isinstance(r["Beløp"], int | float) for r in rows_of_xlsx(content))
+
+
+def test_a_kommune_name_with_a_pasted_control_character_does_not_stop_the_xlsx(priced, login):
+    priced.m.gjerdrum.name = "Gjer\x0bdrum"  # a vertical tab, as Word's line break pastes
+    priced.m.gjerdrum.save(update_fields=["name"])
+    response = login(priced.u.finance).get(f"/billing/{OCT}/allocation.xlsx")
+    assert response.status_code == 200
+    assert {r["Kommune"] for r in rows_of_xlsx(response.content) if r["Kommunenummer"] == "3230"} == {"Gjerdrum"}

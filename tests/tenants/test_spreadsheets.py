@@ -38,3 +38,12 @@ def test_it_types_every_xlsx_text_cell_as_a_string_that_stays_one_in_the_file():
     assert row[0].value == SAFE[0]
     assert [c.data_type for c in row[:7]] == ["s"] * 7  # the empty text (row[7]) is an empty cell
     assert [c.data_type for c in row[8:11]] == ["n"] * 3 and row[8].value == -12.5
+
+
+def test_it_leaves_out_of_an_xlsx_text_the_control_characters_a_worksheet_cannot_hold():
+    """A name pasted with a vertical tab (Word's line break) or another control character: openpyxl
+    refuses the cell (IllegalCharacterError), so the whole export would fail."""
+    workbook = openpyxl.Workbook()
+    xlsx_append(workbook.active, ["Gjer\x0bdrum", "=A\x01", "Øvre\x1f senter", "\tx"])
+    assert [c.value for c in workbook.active[1]] == ["Gjerdrum", "'=A", "Øvre senter", "'\tx"]
+    workbook.save(io.BytesIO())
