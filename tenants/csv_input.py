@@ -3,12 +3,13 @@
 The importers (the device register's, the gevinst's from an EPJ extract, the innbyggertall's from SSB)
 read a file a user uploaded or an API client sent. `read_upload` makes its text (UTF-16 with its BOM,
 UTF-8 with or without one, else Windows-1252; `read_uploaded_file` the same of a form's file, at most
-DATA_UPLOAD_MAX_MEMORY_SIZE as the API's body), `csv_lines` its lines and `csv_rows` the cells of each
-line. A file that cannot be read to its end (a field longer than the csv module's limit, as a stray
-opening quote makes of the rest of the file), that holds what PostgreSQL cannot store (a NUL
-character, half a surrogate pair) or that is an Excel workbook, no CSV at all, raises `UnreadableCSV`,
-in Norwegian naming the line; each importer raises it as its own refusal (a 400 in the API, the
-form's error on the page), so nothing of such a file is stored.
+DATA_UPLOAD_MAX_MEMORY_SIZE as the API's body), `csv_lines` its lines, `delimiter_of` what separates
+their cells and `csv_rows` the cells of each line. A file that cannot be read to its end (a field
+longer than the csv module's limit, as a stray opening quote makes of the rest of the file), that
+holds what PostgreSQL cannot store (a NUL character, half a surrogate pair) or that is an Excel
+workbook, no CSV at all, raises `UnreadableCSV`, in Norwegian naming the line; each importer raises
+it as its own refusal (a 400 in the API, the form's error on the page), so nothing of such a file is
+stored.
 
 In tenants, the lowest layer, so that every app's importer reads files the same way.
 """
@@ -91,6 +92,12 @@ def csv_lines(text: str) -> list[str]:
             if UNSTORABLE.search(line):
                 raise _unstorable(number, line)
     return lines
+
+
+def delimiter_of(first: str, delimiters: str) -> str:
+    """The one of `delimiters` the first line holds most of, the first of them on a tie. A tab among
+    them: lines copied from Excel's cells and pasted, and Excel's «Unicode-tekst», are tab-separated."""
+    return max(delimiters, key=first.count)  # max keeps the first of equals
 
 
 def csv_rows(lines: list[str], *, delimiter: str) -> list[list[str]]:

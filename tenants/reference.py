@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from tenants.csv_input import UnreadableCSV, csv_lines, csv_rows
+from tenants.csv_input import UnreadableCSV, csv_lines, csv_rows, delimiter_of
 from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Centre, Municipality, Population, Role, Staffing
 from tenants.norwegian import WholeNumberError, date_text, grouped, parse_whole, plain, quantity
@@ -165,7 +165,7 @@ def _rows(text: str) -> list[tuple[int, list[str]]]:
         if not any(line.strip() for line in lines):
             raise ReferenceRefused("Filen er tom; den skal ha linjer med kommunenummer;år;innbyggertall.")
         first = next(line for line in lines if line.strip())
-        delimiter = ";" if first.count(";") >= first.count(",") else ","
+        delimiter = delimiter_of(first, ";,\t")
         read = csv_rows(lines, delimiter=delimiter)
     except UnreadableCSV as exc:
         raise ReferenceRefused(str(exc)) from None

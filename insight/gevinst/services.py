@@ -38,7 +38,7 @@ from patients import national_id
 from patients.access import require
 from patients.models import Patient
 from patients.selectors import records_by_national_id, visible_patients
-from tenants.csv_input import UnreadableCSV, csv_lines, csv_rows
+from tenants.csv_input import UnreadableCSV, csv_lines, csv_rows, delimiter_of
 from tenants.errors import Refused
 from tenants.models import AuditAction, Municipality
 from tenants.norwegian import date_text
@@ -354,7 +354,7 @@ def _columns(heading: list[str]) -> list[str]:
 def _rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     try:
         lines = csv_lines(text)
-        rows = csv_rows(lines, delimiter=";")
+        rows = csv_rows(lines, delimiter=delimiter_of(lines[0] if lines else "", ";\t"))
     except UnreadableCSV as exc:
         raise GevinstRefused([("file", str(exc))]) from None
     if not lines or not lines[0].strip():

@@ -33,7 +33,7 @@ from patients.access import (
 )
 from patients.models import Device, DeviceLoan, DeviceState, DeviceType, Diagnosis, Kit, Patient
 from patients.selectors import serving_centres, visible_patients
-from tenants.csv_input import UnreadableCSV, csv_lines, csv_rows
+from tenants.csv_input import UnreadableCSV, csv_lines, csv_rows, delimiter_of
 from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Centre
 from tenants.norwegian import date_text
@@ -141,13 +141,14 @@ class ImportLine:
 
 
 def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
-    """(line number, cells) of a CSV with a `type,model,serial` header; `;` too (Norwegian Excel). A file
-    that cannot be read to its end, or holds a NUL, is refused naming the line."""
+    """(line number, cells) of a CSV with a `type,model,serial` header; `;` too (Norwegian Excel), and
+    tabs (cells copied from Excel and pasted). A file that cannot be read to its end, or holds a NUL,
+    is refused naming the line."""
     try:
         lines = csv_lines(text)
         if not lines:
             raise EquipmentRefused("Filen er tom; første linje skal være overskriften type,model,serial.")
-        delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
+        delimiter = delimiter_of(lines[0], ",;\t")
         rows = csv_rows(lines, delimiter=delimiter)
     except UnreadableCSV as exc:
         raise EquipmentRefused(str(exc)) from None

@@ -344,3 +344,13 @@ def test_the_import_refuses_an_uploaded_file_larger_than_the_api_takes(world, lo
     assert response.status_code == 200 and response.context["results"] is None
     assert "Filen er for stor (1,3 MB): høyst 1,0 MB. Del den i flere filer." in response.content.decode()
     assert not ServiceUse.objects.filter(patient=patient).exists()
+
+
+def test_the_import_reads_lines_copied_from_excel_cells_and_pasted_tab_separated(world, login):
+    patient = PatientFactory(municipality=world.m.gjerdrum, name="Importert", national_id=synthetic_national_id())
+    line = f"{patient.national_id};null-punkt;01.01.2026;31.03.2026;2,5;1;0;0;0;0;1"
+    pasted = "\r\n".join([HEADING, line]).replace(";", "\t")
+    client = login(world.u.coordinator)
+    response = client.post("/innsikt/gevinst/import/", {"municipality": world.m.gjerdrum.pk, "text": pasted})
+    assert response.status_code == 200 and response.context["results"] is not None, response.content[:2000]
+    assert ServiceUse.objects.filter(patient=patient).count() == 1

@@ -432,6 +432,16 @@ def test_it_refuses_an_uploaded_csv_with_a_nul_character_saying_on_which_line(wo
     assert not Device.objects.filter(serial__in=["V-1", "V-2"]).exists()
 
 
+def test_it_imports_lines_copied_from_excel_cells_and_pasted_tab_separated(world, login):
+    pasted = "type\tmodel\tserial\r\nvekt\tSeca 803\tV-7\r\npulsoksymeter\tNonin, 3230\tOX-7\r\n"
+    response = login(world.u.nurse).post(
+        "/utstyr/import/", {"import-centre": world.centres.ovre.pk, "import-text": pasted}
+    )
+    assert response.status_code == 200 and "Registrert" in _text(response)
+    stored = dict(Device.objects.filter(serial__in=["V-7", "OX-7"]).values_list("serial", "model"))
+    assert stored == {"V-7": "Seca 803", "OX-7": "Nonin, 3230"}
+
+
 def test_it_reads_an_uploaded_csv_saved_by_excel_on_windows_as_the_api_does(world, login):
     upload = SimpleUploadedFile("utstyr.csv", "type;model;serial\r\nBlodtrykksmåler;Omron M7;BP-1\r\n".encode("cp1252"))
     response = login(world.u.nurse).post(

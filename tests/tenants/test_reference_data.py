@@ -136,6 +136,14 @@ def test_a_comma_separated_file_without_a_bom_reads_the_same(world):
     assert [(r.line, r.status, r.population) for r in results] == [(2, "created", 7_512)]
 
 
+def test_a_tab_separated_file_reads_the_same(world):
+    """Excel's «Unicode-tekst» and cells copied from a sheet are separated by tabs."""
+    results = populations_import_csv(
+        text="Kommunenummer\tÅr\tInnbyggertall\r\n3230\t2026\t7 512\r\n", user=world.u.admin
+    )
+    assert [(r.line, r.status, r.population) for r in results] == [(2, "created", 7_512)]
+
+
 def test_an_empty_file_or_someone_not_an_admin_is_refused(world):
     with pytest.raises(ReferenceRefused, match="Filen er tom"):
         populations_import_csv(text="\ufeff\n\n", user=world.u.admin)
