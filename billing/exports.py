@@ -1,5 +1,5 @@
 """A month's allocation as files for finance: the CSV and XLSX of every line (one row per kommune ×
-component, plain decimals, never a patient), and per kommune the PDF «Grunnlag for fakturering»
+component, amounts as numbers, never a patient), and per kommune the PDF «Grunnlag for fakturering»
 (Norwegian numbers, every line with its quantity × rate = amount and its explanation).
 
 A locked month's files are the same bytes every time they are made: the lines are the stored ones,
@@ -8,7 +8,8 @@ zip entries inside the XLSX) is the moment the month was locked. A draft's files
 they were made and say «UTKAST».
 
 The CSV is UTF-8 with a byte order mark and semicolons between the fields, as Norwegian Excel opens
-it; the amounts are plain decimals («1212.00») for the finance system that imports it. Every cell of
+it; the amounts are numbers with a decimal comma («1212,00», no thousands gap), which that Excel reads
+as numbers. Every cell of
 both goes through tenants.spreadsheets: a text that would start a formula (a kommune named
 `=HYPERLINK(…)`) gets a leading «'», numbers stay numbers."""
 

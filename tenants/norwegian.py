@@ -6,8 +6,9 @@ Python: no models, no settings.
 
 - Numbers have a decimal comma; thousands are grouped with a no-break space (`NBSP`), so a figure is
   never broken over two lines. Measured values are not grouped (`number`).
-- Money is kept in øre (an int) and shown in kroner: `kr` for people, `kroner` for machines (the API,
-  CSV and XLSX amounts keep a decimal point), `parse_kroner` for what a person typed.
+- Money is kept in øre (an int) and shown in kroner: `kr` for people, `kroner` for machines (the API's
+  amounts keep a decimal point; the CSV's are `plain`, a decimal comma, as Norwegian Excel reads them),
+  `parse_kroner` for what a person typed.
 - Dates and times are dd.mm.åååå and tt:mm, as Django's formats for the project's language
   (dho/formats/nb/formats.py; tests/tenants/test_norwegian.py keeps the two in agreement).
 """
