@@ -197,6 +197,42 @@ def test_the_container_health_checks_say_healthy_and_unhealthy(settings, monkeyp
     assert "på 6" in container_health.beat()
 
 
+@pytest.mark.parametrize(
+    ("allowed", "expected"),
+    [("dho.example.kommune.no,other.no", "dho.example.kommune.no"), (".kommune.no", "kommune.no"), ("*", "localhost")],
+)
+def test_the_web_health_check_asks_for_a_host_the_server_serves(db, client, settings, monkeypatch, allowed, expected):
+    # Asked as 127.0.0.1, production's Django refused every probe as a DisallowedHost (an ERROR with
+    # its traceback in the log, twice a minute) before it reached /healthz.
+    import http.server
+    import threading
+
+    from dho import container_health
+
+    hosts = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hosts.append(self.headers["Host"])
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    monkeypatch.setenv("DHO_BIND", f"0.0.0.0:{server.server_address[1]}")
+    monkeypatch.setenv("ALLOWED_HOSTS", allowed)
+    try:
+        assert container_health.web() is None
+    finally:
+        server.server_close()
+    assert hosts == [expected]
+    settings.ALLOWED_HOSTS = allowed.split(",")
+    assert client.get("/healthz", HTTP_HOST=hosts[0]).status_code in (200, 503)
+
+
 @pytest.mark.parametrize("service", ["migrate", "web", "worker", "beat"])
 def test_every_app_service_command_points_at_something_that_exists(service):
     spec = _compose_services()[service]
