@@ -76,6 +76,11 @@ def scope_set_for(user) -> None:
     rls.scope_set_to_query(*reach_query(user))
 
 
+# /healthz reads no scoped row and must answer while PostgreSQL does not: its own checks catch the
+# database's error (dho/health.py); a transaction opened here failed before it, a 500 page.
+UNSCOPED_PATHS = frozenset({"/healthz"})
+
+
 class ScopeMiddleware:
     """Every request in one transaction whose SET LOCAL scope is the user's (none for an anonymous
     request: an API client authenticates inside the view, and its authentication class sets the
@@ -85,6 +90,8 @@ class ScopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path_info in UNSCOPED_PATHS:
+            return self.get_response(request)
         # The scope's statement also clears a session-wide scope a reused connection might carry.
         with rls.scoped_to_query(*reach_query(request.user), session_clear=True), acting_as(_actor(request.user)):
             return self.get_response(request)

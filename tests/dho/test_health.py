@@ -82,3 +82,30 @@ def test_staff_and_the_monitor_see_the_details(world, login, client, monitor):
         assert body["checks"]["database"] == {"ok": True}
         assert body["debug"] is False
     assert "checks" not in login(world.u.nurse).get("/healthz").json()
+
+
+def test_a_database_that_does_not_answer_is_a_503_that_says_so(tmp_path):
+    # With production settings and PostgreSQL gone (a closed port): the request's scope opened its
+    # transaction before the view ran, so /healthz was Django's 500 page, and the monitor learnt
+    # nothing of what failed.
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import os, json, django; os.environ['DJANGO_SETTINGS_MODULE'] = 'dho.settings'; django.setup()\n"
+        "from django.test import Client\n"
+        "r = Client(raise_request_exception=False).get('/healthz', HTTP_X_HEALTH_TOKEN='t', secure=True)\n"
+        "print(json.dumps([r.status_code, r.headers['Content-Type'], r.content.decode()]))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DHO_"))}
+    env |= {"DHO_DEBUG": "0", "SECRET_KEY": "k" * 60, "ALLOWED_HOSTS": "testserver", "DHO_VAR_DIR": str(tmp_path)}
+    env |= {"DATABASE_APP_URL": "postgres://dho_app:x@127.0.0.1:1/dho", "DHO_HEALTH_TOKEN": "t"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=env,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    status, content_type, body = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (status, content_type) == (503, "application/json"), body
+    assert json.loads(body)["checks"]["database"] == {"ok": False, "error": "OperationalError"}
