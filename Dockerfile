@@ -15,7 +15,8 @@ COPY requirements.lock ./
 RUN pip install --no-cache-dir uv && uv pip install --system --no-cache -r requirements.lock
 COPY . .
 # collectstatic connects to nothing; with a database and Redis named the settings never look for embedded ones.
-RUN DHO_DEBUG=0 SECRET_KEY=build-only DATABASE_APP_URL=postgres://build@localhost/none REDIS_URL=redis://localhost:6379/0 \
+# A throwaway key, random per build (production settings refuse a short or example key).
+RUN DHO_DEBUG=0 SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" DATABASE_APP_URL=postgres://build@localhost/none REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --no-input
 
 RUN useradd --system --uid 10001 dho

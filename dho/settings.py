@@ -46,6 +46,25 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY må settes når DHO_DEBUG ikke er på.")
     SECRET_KEY = "dev-only-insecure-key-never-used-in-production"  # noqa: S105
 
+
+def secret_refused(name: str, value: str) -> str | None:
+    """Why a production secret may not be used: shorter than Django's 50 characters (check --deploy's
+    own minimum), or a stand-in from the examples (.env.example's «change-me-…», the docs'
+    «<50+ random characters>», the development key), which anyone who reads the repository knows."""
+    if "change-me" in value.lower() or value.startswith("<") or "insecure" in value.lower():
+        return f"{name} er eksempelverdien fra dokumentasjonen: sett en egen, tilfeldig verdi (minst 50 tegn)."
+    if len(value) < 50:
+        return f"{name} er for kort ({len(value)} tegn): bruk minst 50 tilfeldige tegn."
+    return None
+
+
+if not DEBUG and not TESTING:
+    for _name in ("SECRET_KEY", "DHO_PERSON_HASH_KEY"):
+        _value = os.environ.get(_name, "")
+        _refusal = secret_refused(_name, _value) if _value or _name == "SECRET_KEY" else None
+        if _refusal:
+            raise ImproperlyConfigured(_refusal)
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 if DEBUG or TESTING:
     ALLOWED_HOSTS += ["127.0.0.1", "localhost", "testserver"]

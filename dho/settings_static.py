@@ -16,7 +16,7 @@ import os
 os.environ |= {
     "DATABASE_URL": "postgres://static@static.invalid:5432/static",
     "REDIS_URL": "redis://static.invalid:6379/0",
-    "SECRET_KEY": "static-checks-only-never-a-server",
+    "SECRET_KEY": "static-checks-only-never-a-server-and-never-anyone-s-secret",
 }
 os.environ.pop("DATABASE_APP_URL", None)
 

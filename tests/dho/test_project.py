@@ -2,6 +2,7 @@
 
 import os
 import re
+import secrets
 import shlex
 import subprocess
 import sys
@@ -274,6 +275,8 @@ def test_check_deploy_passes_with_the_documented_production_settings(tmp_path):
         if line and not line.startswith("#"):
             key, value = line.split("=", 1)
             env[key] = value
+    # The two secrets are the deployment's own, as the example says (its values are refused below).
+    env |= {"SECRET_KEY": secrets.token_urlsafe(50), "DHO_PERSON_HASH_KEY": secrets.token_urlsafe(50)}
     # The HelseID key is a secret the deployment mounts, never in the repository: one of the test's.
     assert env["DHO_HELSEID_KEY_FILE"].startswith("/run/secrets/")
     env["DHO_HELSEID_KEY_FILE"] = str(tmp_path / "helseid-client-key.json")
@@ -287,6 +290,37 @@ def test_check_deploy_passes_with_the_documented_production_settings(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("changed", "refusal"),
+    [
+        ({}, "SECRET_KEY er eksempelverdien"),  # .env.example copied to dho.env as it is
+        ({"SECRET_KEY": "<50+ random characters>"}, "SECRET_KEY er eksempelverdien"),  # the docs' export, pasted
+        ({"SECRET_KEY": "s3cr3t-but-short"}, "SECRET_KEY er for kort (16 tegn)"),
+        ({"SECRET_KEY": "dev-only-insecure-key-never-used-in-production-xx"}, "SECRET_KEY er eksempelverdien"),
+        ({"SECRET_KEY": "a" * 50}, "DHO_PERSON_HASH_KEY er eksempelverdien"),
+    ],
+)
+def test_production_settings_refuse_an_example_or_short_secret(tmp_path, changed, refusal):
+    # A dho.env copied from .env.example and not edited ran production with a SECRET_KEY (sessions,
+    # CSRF) and a fødselsnummer hash key that anyone reading the repository knows; check --deploy
+    # passed it, being long enough.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DHO_", "SECRET"))}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            env[key] = value
+    env |= {"DATABASE_APP_URL": "postgres://dho_app:x@db.invalid/dho", "REDIS_URL": "redis://r.invalid:6379/0"}
+    env |= {"DHO_VAR_DIR": str(tmp_path)} | changed
+    code = "import os, django; os.environ['DJANGO_SETTINGS_MODULE'] = 'dho.settings'; django.setup()"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert result.returncode != 0 and refusal in result.stderr, result.stderr
+    chosen = env | {"SECRET_KEY": secrets.token_urlsafe(50), "DHO_PERSON_HASH_KEY": secrets.token_urlsafe(50)}
+    started = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=chosen, capture_output=True, text=True,
+                             timeout=60)  # fmt: skip
+    assert started.returncode == 0, started.stderr
 
 
 def test_settings_refuse_to_start_without_secret_key_outside_debug():
