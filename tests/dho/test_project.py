@@ -323,6 +323,26 @@ def test_production_settings_refuse_an_example_or_short_secret(tmp_path, changed
     assert started.returncode == 0, started.stderr
 
 
+def test_the_web_server_refuses_to_start_in_production_without_allowed_hosts(tmp_path):
+    # It started, answered every request 400 (DisallowedHost), and its health check, which asks only
+    # for an answer, called it healthy.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DHO_", "SECRET", "ALLOWED"))}
+    env |= {"DHO_DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "DHO_VAR_DIR": str(tmp_path)}
+    env |= {"DATABASE_APP_URL": "postgres://dho_app:x@db.invalid/dho", "REDIS_URL": "redis://r.invalid:6379/0"}
+
+    def wsgi_of(**more) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", "import dho.wsgi"], cwd=ROOT, env=env | more,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    refused = wsgi_of()
+    assert refused.returncode != 0 and "ALLOWED_HOSTS må settes" in refused.stderr, refused.stderr
+    assert wsgi_of(ALLOWED_HOSTS="dho.kommune.no").returncode == 0
+    celery = "from dho.celery import app; import django; django.setup(); print(app.main)"
+    worker = subprocess.run([sys.executable, "-c", celery], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert (worker.returncode, worker.stdout.strip()) == (0, "dho"), worker.stderr  # the worker needs none
+
+
 def test_settings_refuse_to_start_without_secret_key_outside_debug():
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
     env.update({"DHO_TESTING": "0", "DHO_DEBUG": "0"})
