@@ -147,9 +147,16 @@ TEMPLATES = [
 ]
 
 
-def _embedded_or_refuse(url_of) -> str:
+def _embedded_or_refuse(url_of, name: str, production_hint: str) -> str:
     """The configured address, else the running embedded server's. The settings never start a server
-    (dho/embedded.py): one started by an import would outlive the command that imported them."""
+    (dho/embedded.py): one started by an import would outlive the command that imported them. Outside
+    debug and tests never the embedded one: a production process without its address took whatever
+    server a var/ directory beside it named (a developer's `make run`)."""
+    if not DEBUG and not TESTING and not os.environ.get(name):
+        raise ImproperlyConfigured(
+            f"{name} er ikke satt. Utenfor DHO_DEBUG bruker innstillingene aldri de innebygde tjenestene under "
+            f"var/ (de er for utvikling): {production_hint} (docs/operations.md, «Production settings»)."
+        )
     try:
         return url_of()
     except embedded.NotRunning as missing:
@@ -181,7 +188,14 @@ if _app_url and not os.environ.get("DATABASE_URL"):
         raise ImproperlyConfigured("Migreringer kjører som eieren av tabellene: sett eierens adresse i DATABASE_URL.")
     _db_owner = None
 else:
-    _db_owner = dj_database_url.parse(_embedded_or_refuse(embedded.database_url_or_embedded), **_DB_CONNECTIONS)
+    _db_owner = dj_database_url.parse(
+        _embedded_or_refuse(
+            embedded.database_url_or_embedded,
+            "DATABASE_URL",
+            "sett DATABASE_APP_URL (appens rolle) for web, worker og beat, og DATABASE_URL (eieren) for migrate",
+        ),
+        **_DB_CONNECTIONS,
+    )
 if _app_url:
     _db_app = dj_database_url.parse(_app_url, **_DB_CONNECTIONS)
 else:
@@ -212,7 +226,7 @@ _direct = dj_database_url.parse(_direct_url) if _direct_url and DHO_DB_POOLER el
 DHO_DB_DIRECT = {"HOST": _direct["HOST"], "PORT": _direct["PORT"]} if _direct else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = _embedded_or_refuse(embedded.redis_url_or_embedded)
+REDIS_URL = _embedded_or_refuse(embedded.redis_url_or_embedded, "REDIS_URL", "sett REDIS_URL")
 # The API's throttle counters live here (dho/throttling.py), so every API call asks Redis once: a
 # Redis that does not answer costs a request at most these seconds, and the throttle then lets it pass.
 CACHES = {

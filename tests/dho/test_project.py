@@ -165,6 +165,39 @@ def test_settings_with_no_redis_configured_and_none_running_refuse_and_start_non
     assert not list(tmp_path.iterdir())
 
 
+def test_production_settings_never_take_an_embedded_server_a_var_directory_names(tmp_path):
+    # A var/ beside the process that names a running Redis (its port file) and PostgreSQL (a
+    # postmaster.pid of a live process): production settings with no REDIS_URL or no database address
+    # took those, a developer's `make run`, without a word.
+    from urllib.parse import urlsplit
+
+    (tmp_path / "redis").mkdir()
+    (tmp_path / "redis" / "port").write_text(str(urlsplit(os.environ["REDIS_URL"]).port or 6379))
+    (tmp_path / "pg").mkdir()
+    (tmp_path / "pg" / "postmaster.pid").write_text(f"{os.getpid()}\n{tmp_path}\n0\n5432\n{tmp_path}\n")
+    code = (
+        "import os, django; os.environ['DJANGO_SETTINGS_MODULE'] = 'dho.settings'; django.setup()\n"
+        "from django.conf import settings; print(settings.REDIS_URL, settings.DATABASES['default']['HOST'])"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DHO_", "REDIS"))}
+    base |= {"DHO_TESTING": "0", "DHO_DEBUG": "0", "SECRET_KEY": "x" * 50, "DHO_VAR_DIR": str(tmp_path)}
+
+    def settings_with(**env) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base | env, capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+
+    no_redis = settings_with(DATABASE_APP_URL="postgres://dho_app:x@db.invalid/dho")
+    assert no_redis.returncode != 0 and "REDIS_URL er ikke satt" in no_redis.stderr, no_redis.stdout
+    no_database = settings_with(REDIS_URL="redis://r.invalid:6379/0")
+    assert no_database.returncode != 0 and "DATABASE_URL er ikke satt" in no_database.stderr, no_database.stdout
+    assert "DATABASE_APP_URL" in no_database.stderr
+    given = settings_with(REDIS_URL="redis://r.invalid:6379/0", DATABASE_APP_URL="postgres://a:b@db.invalid/dho")
+    assert given.stdout.split() == ["redis://r.invalid:6379/0", "db.invalid"], given.stderr
+    # In debug mode the running embedded servers are still what a bare command uses.
+    debug = settings_with(DHO_DEBUG="1")
+    assert debug.returncode == 0 and debug.stdout.split()[0].startswith("redis://127.0.0.1:"), debug.stderr
+
+
 LONG_RUNNING = ["db", "pgbouncer", "redis", "web", "worker", "beat"]
 
 
