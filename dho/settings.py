@@ -70,8 +70,9 @@ if DEBUG or TESTING:
     ALLOWED_HOSTS += ["127.0.0.1", "localhost", "testserver"]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
-# Synthetic test national ids (month + 40 / + 80) are for demo and tests only.
-DHO_ALLOW_SYNTHETIC_IDS = env_bool("DHO_ALLOW_SYNTHETIC_IDS", True)
+# Synthetic test national ids (month + 40 / + 80) are for demo and tests only: refused by default
+# outside them (a production install that did not set it took test persons into the register).
+DHO_ALLOW_SYNTHETIC_IDS = env_bool("DHO_ALLOW_SYNTHETIC_IDS", DEBUG or TESTING)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

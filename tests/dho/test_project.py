@@ -198,6 +198,32 @@ def test_production_settings_never_take_an_embedded_server_a_var_directory_names
     assert debug.returncode == 0 and debug.stdout.split()[0].startswith("redis://127.0.0.1:"), debug.stderr
 
 
+def test_production_refuses_synthetic_national_ids_unless_told_otherwise(tmp_path):
+    # The default was to accept them everywhere: a production install that did not set
+    # DHO_ALLOW_SYNTHETIC_IDS=0 took test persons (month + 80) into the register and the billing.
+    code = (
+        "import datetime, os, django; os.environ['DJANGO_SETTINGS_MODULE'] = 'dho.settings'; django.setup()\n"
+        "from django.core.exceptions import ValidationError\n"
+        "from patients import national_id; from patients.models import validate_national_id\n"
+        "value = next(v for i in range(100, 200) if (v := national_id.synthetic(datetime.date(1950, 5, 17), i)))\n"
+        "try:\n    validate_national_id(value); print('godtatt')\n"
+        "except ValidationError as refused:\n    print(refused.messages[0])"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DHO_", "REDIS"))}
+    base |= {"SECRET_KEY": "x" * 50, "DHO_VAR_DIR": str(tmp_path), "DHO_TESTING": "0"}
+    base |= {"DATABASE_APP_URL": "postgres://a:b@db.invalid/dho", "REDIS_URL": "redis://r.invalid:6379/0"}
+
+    def answer(**env) -> str:
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base | env, capture_output=True, text=True,
+                                timeout=60)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert answer(DHO_DEBUG="0") == "Syntetiske testnumre er ikke tillatt i produksjon."
+    assert answer(DHO_DEBUG="0", DHO_ALLOW_SYNTHETIC_IDS="1") == "godtatt"  # told otherwise
+    assert answer(DHO_DEBUG="1") == "godtatt"  # the demo's patients
+
+
 LONG_RUNNING = ["db", "pgbouncer", "redis", "web", "worker", "beat"]
 
 
