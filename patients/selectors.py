@@ -188,9 +188,10 @@ def forlop_board(user, *, municipality: str = "") -> list[BoardSection]:
             "patient_id", "municipality_id"
         )
     )
-    # A granted referral's patient waits for oppstart: shown there, not among the active ones.
-    waiting = {r.patient_id for r in referrals if r.status == "granted"}
-    patients = [p for p in patients if p.pk not in waiting]
+    # A granted referral waits for oppstart, unless its patient's forløp runs already (a new vedtak,
+    # a new period): that one stays among the active or paused, and is not counted twice.
+    running = {p.pk for p in patients if p.status in ("active", "paused")}
+    referrals = [r for r in referrals if not (r.status == "granted" and r.patient_id in running)]
     evaluation_on = {p.pk: evaluation_set_on(p.next_evaluation, p.vedtak_evaluation_date) for p in patients}
     ended = [p for p in patients if p.status == "ended" and (_since(changes, p.pk, "ended") or today) >= ended_since]
     return [

@@ -51,10 +51,10 @@ from tenants.services import audit_record
 
 
 def _start_refusal(patient: Patient, referral) -> str | None:
-    """Why the patient cannot start now. «Already started» is read from the referrals (a granted one
-    waits for its oppstart) and not only from the status, which also covers a forløp from before the
-    status history (active, with no referral)."""
-    if referral is None and not offers(patient.status, START.key):  # started: the state table offers no oppstart
+    """Why the patient cannot start now. «Already started» is read from the status (the state table
+    offers no oppstart to a running forløp, one from before the status history included), whatever
+    the referrals say: a new vedtak for a forløp that runs (a new period) waits for no oppstart."""
+    if not offers(patient.status, START.key):  # started: the state table offers no oppstart
         started = patient.starts.first()
         since = f" (oppstart {date_text(started.started_on)})" if started else ""
         return f"Pasienten er allerede startet{since}; forløpet må avsluttes før en ny oppstart."

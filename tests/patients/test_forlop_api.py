@@ -288,3 +288,28 @@ def test_the_evaluation_falls_due_on_the_vedtak_date_then_on_the_date_set_at_the
     _ok(client.post(f"/api/v1/patients/{patient.pk}/evaluation/", {"outcome": "continue", "next_date": _days(120)},
                     format="json"))  # fmt: skip
     assert not due(world.u.nurse, 91) and not due(world.u.nurse, 119) and due(world.u.coordinator, 121)
+
+
+def test_a_new_vedtak_for_a_running_forlop_starts_nothing_twice(world, api, login):
+    """A person already followed up is referred and granted again (a new period): the forløp runs
+    on, so a second oppstart is refused (no second Start row, no loans), and the board keeps them
+    among the active ones, not among those waiting for oppstart."""
+    client = api(world.u.coordinator)
+    patient = _granted_patient(client, "3230", name="Rune Fornyet")
+    _consent(client, patient)
+    _ok(client.post(f"/api/v1/patients/{patient.pk}/start/", {"own_phone": True}, format="json"))
+    body = {"national_id": patient.national_id, "name": patient.name, "municipality": "3230", "referrer": "gp",
+            "reason": "Ny periode."}  # fmt: skip
+    referral_id = _ok(client.post("/api/v1/referrals/", body, format="json"))["id"]
+    criteria = {code: {"answer": "yes"} for code in ASSESSMENT_CRITERIA}
+    _ok(client.post(f"/api/v1/referrals/{referral_id}/assessment/", {"criteria": criteria}, format="json"))
+    decision = {"outcome": "granted", "reason": "Fortsatt behov.", "period_to": _days(360),
+                "evaluation_date": _days(90)}  # fmt: skip
+    _ok(client.post(f"/api/v1/referrals/{referral_id}/decision/", decision, format="json"))
+    patient.refresh_from_db()
+    assert patient.status == "active"
+    message = f"Pasienten er allerede startet (oppstart {TODAY():%d.%m.%Y}); forløpet må avsluttes før en ny oppstart."
+    _refused(client, patient, {"own_phone": True}, message)
+    sections = {s.key: s for s in login(world.u.coordinator).get("/forlop/").context["sections"]}
+    assert patient.pk in {row.pk for row in sections["active"].rows}
+    assert patient.pk not in {row.patient.pk for row in sections["granted"].rows if row.patient}
