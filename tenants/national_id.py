@@ -17,7 +17,7 @@ K2_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 class IdKind(StrEnum):
     FNR = "fnr"  # fødselsnummer
     DNR = "dnr"  # D-nummer: day + 40
-    SYNTHETIC = "synthetic"  # test numbers: month + 80 (Skatteetaten/Tenor) or + 40 (NAV/Dolly)
+    SYNTHETIC = "synthetic"  # test numbers: month + 80 (Tenor) or + 40 (NAV/Dolly; an H-nummer in production)
 
 
 class InvalidNationalId(ValueError):
@@ -90,6 +90,11 @@ def parse(value: str, *, allow_synthetic: bool) -> NationalId:
     elif month > 40:
         kind, month = IdKind.SYNTHETIC, month - 40
     if kind is IdKind.SYNTHETIC and not allow_synthetic:
+        if int(digits[2:4]) <= 80:  # month + 40: outside test data an H-nummer (NAV/Dolly's test numbers share it)
+            raise InvalidNationalId(
+                "H-nummer (hjelpenummer) kan ikke brukes som pasientens identitet her; bruk fødselsnummer eller "
+                "D-nummer."
+            )
         raise InvalidNationalId("Syntetiske testnumre er ikke tillatt i produksjon.")
 
     century = _century(year2, int(digits[6:9]))

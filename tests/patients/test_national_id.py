@@ -67,6 +67,24 @@ def test_it_rejects_invalid_numbers_with_a_reason(value, message):
         parse(value, allow_synthetic=True)
 
 
+def test_it_names_an_h_number_as_one_where_test_numbers_are_not_allowed():
+    """Month + 40 is a hospital's H-nummer (hjelpenummer) outside test data: no identity for a
+    kommune's vedtak, and said so, not called a synthetic test number."""
+    from tests.factories import _K1, _K2, _control
+
+    made = []  # 15 October 1986 with month + 40, a fresh individual number
+    for individual in range(100, 200):
+        base = f"155086{individual:03d}"
+        k1 = _control(base, _K1)
+        k2 = None if k1 is None else _control(f"{base}{k1}", _K2)
+        if k2 is not None:
+            made.append(f"{base}{k1}{k2}")
+    value = made[0]
+    with pytest.raises(InvalidNationalId, match=r"^H-nummer \(hjelpenummer\) kan ikke brukes som pasientens identitet"):
+        parse(value, allow_synthetic=False)
+    assert parse(value, allow_synthetic=True).kind == IdKind.SYNTHETIC  # test data: NAV/Dolly's month + 40
+
+
 def test_it_rejects_synthetic_numbers_when_not_allowed():
     with pytest.raises(InvalidNationalId, match="Syntetiske"):
         parse("01814500183", allow_synthetic=False)
