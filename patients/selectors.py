@@ -159,7 +159,8 @@ def forlop_board(user, *, municipality: str = "") -> list[BoardSection]:
         .order_by("created_at")
     )
     patients = list(
-        Patient.objects.filter(municipality_id__in=ids, status__in=("active", "paused", "ended"))
+        # A record merged into one that moved here ended with the merge: the forløp goes on in that one.
+        Patient.objects.filter(municipality_id__in=ids, status__in=("active", "paused", "ended"), merged_into=None)
         .select_related("municipality")
         .annotate(
             # the evaluation date set (patients.forlop.evaluation_set_on): at the last evaluation, or the vedtak's

@@ -145,6 +145,19 @@ def test_it_moves_the_record_with_its_history_when_the_owner_accepts(world, api,
     assert AuditEvent.objects.filter(username="system:patients.move_accept").exists()
 
 
+def test_the_board_shows_a_moved_person_once_not_their_merged_record_as_ended(world, api, login, tove):
+    """The requesting kommune's own record is merged into the one that moved and ended with it: the
+    person's forløp goes on in the moved record, so the board counts them once, not also as ended."""
+    [*_, decided, _detail] = _grant(api(world.u.coordinator), tove.national_id, name=tove.name)
+    notice = MoveNotice.objects.get(patient=tove)
+    login(world.u.nurse_agder).post(f"/patients/{tove.pk}/flytting/", {"notice": notice.pk, "answer": "accept"})
+    assert Patient.objects.get(pk=decided["patient_id"]).merged_into == tove
+    sections = {s.key: s for s in login(world.u.coordinator).get("/forlop/").context["sections"]}
+    shown = [(key, row.name) for key, section in sections.items() for row in section.rows if row.name == tove.name]
+    assert shown == [("granted", tove.name)]
+    assert decided["patient_id"] not in {str(row.pk) for row in sections["ended"].rows}
+
+
 def test_it_keeps_both_records_apart_when_declined(world, api, login, tove):
     [*_, decided, _detail] = _grant(api(world.u.coordinator), tove.national_id)
     notice = MoveNotice.objects.get(patient=tove)
