@@ -1,11 +1,11 @@
 """Oppstart and avslutning of a forløp: the steps around the equipment.
 
-Oppstart (`patient_start`) needs, in this order: a patient not already started, a granted vedtak in
-the patient's municipality, and a recorded samtykke. It lends the devices (or a kit) through
-`equipment.devices_lend`, records the training, own phone or a lent nettbrett and the trial period
-on a `Start` row, and writes ONE `started` StatusChange row tied to both the referral and the patient
-(`status.referral_change_record`), so the referral becomes «startet» and the patient «aktiv». All or
-nothing: a refused device leaves no start behind.
+Oppstart (`patient_start`) needs, in this order: a patient not already started, a granted vedtak
+in the patient's municipality, and a recorded samtykke; its date lies within the vedtak's period.
+It lends the devices (or a kit) through `equipment.devices_lend`, records the training, own phone
+or a lent nettbrett and the trial period on a `Start` row, and writes ONE `started` StatusChange row
+tied to both the referral and the patient (`status.referral_change_record`), so the referral becomes
+«startet» and the patient «aktiv». All or nothing: a refused device leaves no start behind.
 
 Avslutning (`patient_end`) writes the `ended` row through `status.status_change_record` (triage then
 closes the open alerts) and takes back the devices named in the same transaction; the caller lists
@@ -29,9 +29,12 @@ from django.utils import timezone
 from patients.access import can_change_status, require
 from patients.forlop import START, offers
 from patients.models import (
+    Decision,
+    DecisionOutcome,
     DeviceLoan,
     DeviceType,
     Patient,
+    Referral,
     ReferralStatus,
     Start,
     StatusChange,
@@ -65,9 +68,17 @@ def _start_refusal(patient: Patient, referral) -> str | None:
     return None
 
 
-def _date_refusal(patient: Patient, started_on: datetime.date, trial_until: datetime.date | None) -> str | None:
+def _date_refusal(
+    patient: Patient, referral: Referral, started_on: datetime.date, trial_until: datetime.date | None
+) -> str | None:
     if started_on > timezone.localdate():
         return "Oppstartsdatoen kan ikke være fram i tid."
+    # The vedtak grants the service for its period: no oppstart before it begins or after it ran out.
+    decision = Decision.objects.filter(referral=referral, outcome=DecisionOutcome.GRANTED).first()
+    if decision is not None and decision.period_from and started_on < decision.period_from:
+        return f"Oppstartsdatoen kan ikke være før vedtaksperioden begynner ({date_text(decision.period_from)})."
+    if decision is not None and decision.period_to and started_on > decision.period_to:
+        return f"Vedtaksperioden gikk ut {date_text(decision.period_to)}; oppstart krever et nytt vedtak."
     last = patient.status_changes.order_by("-effective_date").values_list("effective_date", flat=True).first()
     if last and started_on < last:
         return f"Oppstartsdatoen kan ikke være før siste endring i forløpet ({date_text(last)})."
@@ -108,7 +119,7 @@ def patient_start(
     if refusal or referral is None:  # no granted referral is one of the refusals
         raise StatusRefused(refusal)
     started_on = started_on or timezone.localdate()
-    refusal = _date_refusal(patient, started_on, trial_until)
+    refusal = _date_refusal(patient, referral, started_on, trial_until)
     if refusal:
         raise StatusRefused(refusal)
     serials = [s for s in devices if s and s.strip()]

@@ -210,6 +210,30 @@ def test_it_refuses_oppstart_with_a_device_on_loan_or_not_cleaned(world, api):
     assert Device.objects.get(serial="OX-9").state == "in_stock"
 
 
+@pytest.mark.parametrize(
+    ("period", "message", "day"),
+    [
+        ((10, 180, 90), "Oppstartsdatoen kan ikke være før vedtaksperioden begynner ({:%d.%m.%Y}).", 10),
+        ((-200, -10, -100), "Vedtaksperioden gikk ut {:%d.%m.%Y}; oppstart krever et nytt vedtak.", -10),
+    ],
+)
+def test_it_starts_only_within_the_vedtak_period(world, api, period, message, day):
+    """Oppstart today: before a vedtak's period begins, or after it ran out, it is refused."""
+    client = api(world.u.coordinator)
+    body = {"national_id": synthetic_national_id(), "name": "Kari Periode", "municipality": "3230",
+            "referrer": "hospital", "reason": "KOLS.", "received_on": _days(-250)}  # fmt: skip
+    referral_id = _ok(client.post("/api/v1/referrals/", body, format="json"))["id"]
+    criteria = {code: {"answer": "yes"} for code in ASSESSMENT_CRITERIA}
+    _ok(client.post(f"/api/v1/referrals/{referral_id}/assessment/", {"criteria": criteria}, format="json"))
+    since, until, evaluation = period
+    decision = {"outcome": "granted", "reason": "Oppfyller kriteriene.", "period_from": _days(since),
+                "period_to": _days(until), "evaluation_date": _days(evaluation)}  # fmt: skip
+    decided = _ok(client.post(f"/api/v1/referrals/{referral_id}/decision/", decision, format="json"))
+    patient = Patient.objects.get(pk=decided["patient_id"])
+    _consent(client, patient)
+    _refused(client, patient, {"own_phone": True}, message.format(TODAY() + datetime.timedelta(days=day)))
+
+
 def test_it_refuses_oppstart_without_own_phone_or_a_lent_tablet(world, api):
     client = api(world.u.coordinator)
     patient = _granted_patient(client, "3230")
