@@ -31,7 +31,7 @@ from patients.access import (
     keeps_register,
     require,
 )
-from patients.models import Device, DeviceLoan, DeviceState, DeviceType, Diagnosis, Kit, Patient
+from patients.models import Device, DeviceLoan, DeviceState, DeviceType, Diagnosis, Kit, Patient, PatientStatus
 from patients.selectors import serving_centres, visible_patients
 from tenants.csv_input import UnreadableCSV, csv_lines, csv_rows, delimiter_of
 from tenants.errors import NotAllowed, Refused
@@ -318,14 +318,17 @@ def devices_lend(
     lent_on: datetime.date | None = None,
     request=None,
 ) -> list[DeviceLoan]:
-    """Lend devices (by serial; with `kit`, exactly the kit's types) to a patient, all or none. Each
-    device must be on the shelf or cleaned, and belong to a centre that serves the patient's kommune."""
+    """Lend devices (by serial; with `kit`, exactly the kit's types) to a patient whose forløp has not
+    ended, all or none. Each device must be on the shelf or cleaned, and belong to a centre that
+    serves the patient's kommune."""
     require(
         can_lend_to,
         user,
         patient,
         EquipmentRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan låne ut utstyr."),
     )
+    if patient.status == PatientStatus.ENDED:  # readings by its serial would land on a forløp that has ended
+        raise EquipmentRefused("Forløpet er avsluttet; utstyr lånes ut ved en ny oppstart.")
     serials = list({serial_key(s): s.strip() for s in serials if s and s.strip()}.values())
     if not serials and kit is not None:  # a kit alone: the devices it proposes
         serials = [d.serial for d in kit_proposal(patient, kit).values() if d is not None]

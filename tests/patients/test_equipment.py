@@ -18,6 +18,7 @@ from patients.services import (
     devices_import_csv,
     devices_lend,
     loan_for_serial,
+    status_change_record,
 )
 from tenants.configuration import AUDITED_TABLES
 from tenants.models import AuditEvent
@@ -280,6 +281,17 @@ def test_it_refuses_a_loan_dated_in_the_future_or_before_the_last_return(world):
         devices_lend(patient=world.p.nannestad, user=world.u.nurse, serials=["OX-1"], lent_on=week_ago)
     returned = TODAY() - datetime.timedelta(days=2)
     assert str(refused.value) == f"Enheten «OX-1» ble returnert {returned:%d.%m.%Y}; utlånet kan ikke begynne før det."
+
+
+def test_it_lends_nothing_to_a_patient_whose_forlop_has_ended(world, login):
+    """A device lent to an ended forløp would send its readings there, stored without an alert."""
+    _device(world, "OX-1")
+    patient = world.p.gjerdrum
+    status_change_record(patient=patient, user=world.u.nurse, event="ended", end_reason="withdrew")
+    response = _lend(login(world.u.coordinator), patient, "OX-1")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Forløpet er avsluttet; utstyr lånes ut ved en ny oppstart."
+    assert not DeviceLoan.objects.exists() and _state("OX-1", world.centres.ovre) == DeviceState.IN_STOCK
 
 
 def test_it_lends_a_kit_only_whole(world, login):
