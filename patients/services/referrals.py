@@ -135,8 +135,11 @@ def referral_register(
         raise ReferralRefused(f"Personen har allerede en åpen henvisning i {municipality.name}.")
     referral = Referral(
         municipality=municipality,
-        # Only this municipality's record: a person known elsewhere is answered as a new one.
-        patient=visible_patients(user).filter(national_id=national_id, municipality=municipality).first(),
+        # Only this municipality's record: a person known elsewhere is answered as a new one. Not a
+        # record merged into one that moved here (ended with the merge): the living one goes on.
+        patient=visible_patients(user)
+        .filter(national_id=national_id, municipality=municipality, merged_into=None)
+        .first(),
         national_id=national_id,
         name=name.strip(),
         referrer=referrer,

@@ -158,6 +158,23 @@ def test_the_board_shows_a_moved_person_once_not_their_merged_record_as_ended(wo
     assert decided["patient_id"] not in {str(row.pk) for row in sections["ended"].rows}
 
 
+def test_a_new_henvisning_after_the_move_links_the_record_that_moved_not_the_merged_one(world, api, login, tove):
+    """After the move the kommune holds two records of the person: the one that moved in, and its own
+    one, merged into it and ended. A new henvisning (and so its vedtak, samtykke and oppstart) goes
+    to the living record, whatever the names sort as («Navn Som Helst» before «Tove Grimstad»)."""
+    [*_, decided, _detail] = _grant(api(world.u.coordinator), tove.national_id)
+    notice = MoveNotice.objects.get(patient=tove)
+    login(world.u.nurse_agder).post(f"/patients/{tove.pk}/flytting/", {"notice": notice.pk, "answer": "accept"})
+    client = api(world.u.coordinator)
+    _consent(client, tove)
+    _ok(client.post(f"/api/v1/patients/{tove.pk}/start/", {"own_phone": True}, format="json"))
+    _ok(client.post(f"/api/v1/patients/{tove.pk}/end/", {"reason": "withdrew"}, format="json"))
+    body = {"national_id": tove.national_id, "name": tove.name, "municipality": "3230", "referrer": "gp",
+            "reason": "Ønsker å starte igjen."}  # fmt: skip
+    registered = _ok(client.post("/api/v1/referrals/", body, format="json"))
+    assert Referral.objects.get(pk=registered["id"]).patient_id == tove.pk != decided["patient_id"]
+
+
 def test_it_keeps_both_records_apart_when_declined(world, api, login, tove):
     [*_, decided, _detail] = _grant(api(world.u.coordinator), tove.national_id)
     notice = MoveNotice.objects.get(patient=tove)
