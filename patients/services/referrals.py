@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from patients.access import can_record_consent, can_register_for, require
@@ -130,6 +130,10 @@ def referral_register(
     received_on = received_on or _today()
     if received_on > _today():
         raise ReferralRefused("Mottatt-datoen kan ikke være fram i tid.")
+    # One registration of a person at a time per kommune: two clicks on «Registrer henvisning» (or
+    # an API call sent again) make one henvisning; the second waits for the first and is refused.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"referral:{municipality.pk}:{national_id}"])
     open_here = Referral.objects.filter(municipality=municipality, national_id=national_id, status__in=OPEN_STATUSES)
     if open_here.exists():
         raise ReferralRefused(f"Personen har allerede en åpen henvisning i {municipality.name}.")
