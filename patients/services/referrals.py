@@ -270,6 +270,12 @@ def decision_preview(
         raise ReferralRefused("Vedtaket må ha en begrunnelse.")
     if outcome == DecisionOutcome.GRANTED:
         period_from = period_from or _today()
+        received = referral.status_changes.filter(event=StatusEvent.RECEIVED).values_list("effective_date", flat=True)
+        received_on = received.first()
+        if received_on is not None and period_from < received_on:
+            raise ReferralRefused(
+                f"Periodens fra-dato kan ikke være før henvisningen ble mottatt ({date_text(received_on)})."
+            )
         _check_period(period_from, period_to, evaluation_date)
     else:
         period_from = period_to = evaluation_date = None

@@ -419,3 +419,16 @@ def test_two_clicks_on_registrer_henvisning_make_one_henvisning(world):
     thread.join(30)
     assert outcome == ["waited"]
     assert Referral.objects.filter(national_id=person["national_id"]).count() == 1
+
+
+def test_a_vedtak_period_begins_no_earlier_than_the_henvisning_was_received(world, api):
+    client = api(world.u.coordinator)
+    received = TODAY() - datetime.timedelta(days=5)
+    referral_id = _assessed(client, "3230", received_on=received.isoformat())
+    base = f"/api/v1/referrals/{referral_id}"
+    before = _granted(period_from=(received - datetime.timedelta(days=1)).isoformat())
+    assert _post(client, f"{base}/decision/", before) == (
+        400, f"Periodens fra-dato kan ikke være før henvisningen ble mottatt ({received:%d.%m.%Y})."
+    )  # fmt: skip
+    assert not Decision.objects.filter(referral_id=referral_id).exists()
+    assert _post(client, f"{base}/decision/", _granted(period_from=received.isoformat()))[0] == 201
