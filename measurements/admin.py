@@ -38,8 +38,12 @@ class IntegrationForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        # A new gateway names its centre in the form; a renamed one keeps its own (read-only there).
         centre, name = data.get("centre"), data.get("name")
-        if centre is not None and name and Integration.objects.filter(centre=centre, name=name).exists():
+        if centre is None and self.instance.centre_id is not None:
+            centre = self.instance.centre
+        others = Integration.objects.filter(centre=centre, name=name).exclude(pk=self.instance.pk)
+        if centre is not None and name and others.exists():
             self.add_error("name", f"Senteret har allerede en integrasjon som heter «{name}».")
         return data
 
@@ -65,6 +69,7 @@ class IntegrationAdmin(NorwegianLabels, CentreAdminAccess, admin.ModelAdmin):
     (rotate) shows a new one once and the old stops working; «Deaktiver» refuses its token. The token
     is stored only as a hash. Every step is audited."""
 
+    form = IntegrationForm  # its name check holds for a renamed gateway too
     labels = {"centre": "oppfølgingssenter", "created_at": "opprettet"}
     list_display = ["name", "centre", "token_prefix", "active", "created_at"]
     # RelatedOnly: the filter offers only the centres in this admin's own list, never another's.

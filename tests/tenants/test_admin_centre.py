@@ -269,6 +269,19 @@ def test_a_gateway_made_in_the_admin_posts_until_its_token_is_rotated(world, log
             ("update", "integration", "admin")} <= _events()  # fmt: skip
 
 
+def test_a_gateway_renamed_to_another_gateways_name_is_refused_beside_the_field(world, login):
+    integration_create(centre=world.centres.ovre, name="Leverandør A")
+    renamed, _token = integration_create(centre=world.centres.ovre, name="Leverandør B")
+    admin = login(world.u.admin)
+    url = f"/admin/measurements/integration/{renamed.pk}/change/"
+    response = admin.post(url, {"name": "Leverandør A", "active": "on"})
+    assert response.status_code == 200  # the form again, not a 500 from the database's unique name
+    assert "Senteret har allerede en integrasjon som heter «Leverandør A»." in response.content.decode()
+    renamed.refresh_from_db()
+    assert renamed.name == "Leverandør B"
+    assert admin.post(url, {"name": "Leverandør B", "active": "on"}).status_code == 302  # its own name is no clash
+
+
 def test_the_two_factor_reset_asks_first_naming_the_users(world, login):
     device = second_factor_device(world.u.nurse)
     admin = login(world.u.admin)
