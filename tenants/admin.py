@@ -69,6 +69,7 @@ from tenants.services import (
     audit_record,
     membership_end,
     membership_give,
+    membership_held_refusal,
     membership_place_refusal,
     user_create,
     user_deactivate,
@@ -333,7 +334,33 @@ class MembershipForm(forms.ModelForm):
             refusal = membership_place_refusal(data["role"], **place)
             if refusal:
                 raise forms.ValidationError(refusal)
+            # On the user's page (inline) the user is the page's, set on the instance.
+            user_id = data["user"].pk if data.get("user") else self.instance.user_id
+            if user_id is not None:
+                refusal = membership_held_refusal(user_id=user_id, role=data["role"], apart_from=self.instance,
+                                                  **place)  # fmt: skip
+                if refusal:
+                    raise forms.ValidationError(refusal)
         return data
+
+
+class MembershipFormSet(forms.BaseInlineFormSet):
+    """The user's roles on their page: two new rows of the same role at the same place are one role."""
+
+    def clean(self):
+        super().clean()
+        seen: set[tuple] = set()
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or not data.get("role"):
+                continue
+            key = (data["role"], data.get("centre"), data.get("municipality"))
+            if key in seen:
+                place = (data.get("centre") or data.get("municipality")).name
+                raise forms.ValidationError(
+                    _("Rollen {role} i {place} står to ganger.").format(role=Role(data["role"]).label, place=place)
+                )
+            seen.add(key)
 
 
 class MembershipScope:
@@ -419,6 +446,7 @@ class UserChangeForm(forms.ModelForm):
 class MembershipInline(MembershipScope, admin.StackedInline):  # stacked: every field has its label
     model = Membership
     form = MembershipForm
+    formset = MembershipFormSet
     fields = ["role", "centre", "municipality", "hpr_number"]
     extra = 1
     verbose_name = _("rolle")

@@ -301,9 +301,35 @@ def user_deactivate(*, user, by, request=None) -> bool:
     return True
 
 
+class MembershipRefused(Refused):
+    """The user already holds this role there (400; Norwegian)."""
+
+
+def membership_held_refusal(*, user_id, role: str, centre=None, municipality=None, apart_from=None) -> str:
+    """ "" unless the user already holds the role at the centre or kommune, else what to do instead
+    (Norwegian). A second row of the same role would outlive the first: ending one would leave the
+    user the role (the database's unique constraint lets it through, centre or kommune being NULL).
+    `apart_from`: the membership being changed."""
+    held = Membership.objects.filter(user_id=user_id, role=role, centre=centre, municipality=municipality)
+    if apart_from is not None and apart_from.pk is not None:
+        held = held.exclude(pk=apart_from.pk)
+    if not held.exists():
+        return ""
+    place = centre.name if centre is not None else municipality.name
+    return _("Brukeren har allerede rollen {role} i {place}.").format(role=Role(role).label, place=place)
+
+
+@transaction.atomic
 def membership_give(*, membership, by, request=None):
-    """Saves a new or changed membership (the owner's function logs the row). A centre admin's role
-    opens the admin to the user (is_staff), audited as a change of the user."""
+    """Saves a new or changed membership (the owner's function logs the row); refused
+    (`MembershipRefused`) when the user already holds the role there. A centre admin's role opens
+    the admin to the user (is_staff), audited as a change of the user."""
+    # One writer per user at a time, so two submits of the same role cannot both pass the check.
+    get_user_model().objects.select_for_update().filter(pk=membership.user_id).first()
+    refusal = membership_held_refusal(user_id=membership.user_id, role=membership.role, centre=membership.centre,
+                                      municipality=membership.municipality, apart_from=membership)  # fmt: skip
+    if refusal:
+        raise MembershipRefused(refusal)
     membership.save()
     user = membership.user
     if membership.role == Role.ADMIN and not user.is_staff:

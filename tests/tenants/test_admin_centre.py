@@ -19,7 +19,7 @@ from tenants import two_factor
 from tenants.activation import activation_code_issue
 from tenants.models import ActivationCode, Agreement, AuditEvent, Membership
 from tenants.selectors import user_scope
-from tenants.services import AgreementRefused, agreement_save
+from tenants.services import AgreementRefused, MembershipRefused, agreement_save, membership_give
 from tests.conftest import second_factor_device
 from tests.factories import MembershipFactory, UserFactory
 
@@ -124,6 +124,38 @@ def test_the_admin_gives_and_ends_roles_and_deactivates(world, login):
     admin.post("/admin/auth/user/", {"action": "deactivate", "_selected_action": [nurse.pk], "index": 0})
     assert not User.objects.get(pk=nurse.pk).is_active
     assert ("delete", "user_access", "admin") in _events()
+
+
+def test_a_role_the_user_holds_there_already_is_not_given_twice(world, login):
+    """A second row of the same role would outlive the first: ending one left the user the role."""
+    admin = login(world.u.admin)
+    nurse = world.u.nurse
+    role = {"user": nurse.pk, "role": "coordinator", "municipality": world.m.gjerdrum.pk}
+    assert admin.post("/admin/tenants/membership/add/", role).status_code == 302
+    again = admin.post("/admin/tenants/membership/add/", role)  # «Lagre» pressed twice, or given again
+    assert again.status_code == 200
+    assert "Brukeren har allerede rollen Koordinator i Gjerdrum." in again.content.decode()
+    held = Membership.objects.filter(user=nurse, role="coordinator", municipality=world.m.gjerdrum)
+    assert held.count() == 1
+    with pytest.raises(MembershipRefused):
+        membership_give(membership=Membership(user=nurse, role="coordinator", municipality=world.m.gjerdrum),
+                        by=world.u.admin)  # fmt: skip
+    # on the user's page: the same role as a new row beside the one held, or twice among the new rows
+    own = {f"memberships-{key}": value for key, value in {
+        "TOTAL_FORMS": "2", "INITIAL_FORMS": "0", "MIN_NUM_FORMS": "0", "MAX_NUM_FORMS": "1000",
+        "0-role": "coordinator", "0-municipality": world.m.gjerdrum.pk, "0-centre": "",
+        "1-role": "coordinator", "1-municipality": world.m.nannestad.pk, "1-centre": "",
+    }.items()}  # fmt: skip
+    page = f"/admin/auth/user/{nurse.pk}/change/"
+    user = {"first_name": nurse.first_name, "last_name": nurse.last_name, "email": nurse.email, "is_active": "on"}
+    beside = admin.post(page, {**user, **own})
+    assert "Brukeren har allerede rollen Koordinator i Gjerdrum." in beside.content.decode()
+    twice = admin.post(page, {**user, **own, "memberships-0-municipality": world.m.nannestad.pk})
+    assert "Rollen Koordinator i Nannestad står to ganger." in twice.content.decode()
+    assert held.count() == 1 and not Membership.objects.filter(user=nurse, municipality=world.m.nannestad).exists()
+    # ended, the role is gone
+    assert admin.post(f"/admin/tenants/membership/{held.get().pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Membership.objects.filter(user=nurse, role="coordinator").exists()
 
 
 def test_the_admin_keeps_the_centres_agreements(world, login):
