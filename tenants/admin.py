@@ -71,6 +71,7 @@ from tenants.services import (
     membership_give,
     membership_held_refusal,
     membership_place_refusal,
+    period_refusal,
     user_create,
     user_deactivate,
     user_update,
@@ -283,6 +284,9 @@ class AgreementForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         municipality, start, centre = data.get("municipality"), data.get("valid_from"), data.get("centre")
+        if start is not None and period_refusal(start, data.get("valid_to")):
+            self.add_error("valid_to", period_refusal(start, data.get("valid_to")))
+            return data
         if municipality is None or start is None or centre is None:
             return data
         # A kommune is followed up by one centre at a time: another centre's host, or its overlapping
@@ -1158,8 +1162,11 @@ class StaffingForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         centre, start, end = data.get("centre"), data.get("valid_from"), data.get("valid_to")
-        if centre is None or start is None or (end is not None and end < start):
-            return data  # a missing field or reversed dates are said by their own checks
+        if start is not None and period_refusal(start, end):
+            self.add_error("valid_to", period_refusal(start, end))
+            return data
+        if centre is None or start is None:
+            return data  # a missing field is said by its own check
         other = staffing_overlap(centre, start, end, apart_from=self.instance)
         if other is not None:
             self.add_error("valid_from", overlap_message(other))

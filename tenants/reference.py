@@ -26,7 +26,7 @@ from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction, Centre, Municipality, Population, Role, Staffing
 from tenants.norwegian import WholeNumberError, date_text, grouped, parse_whole, plain, quantity
 from tenants.selectors import reference_centres, reference_municipalities
-from tenants.services import OBJECT_ID_LENGTH, audit_record
+from tenants.services import OBJECT_ID_LENGTH, audit_record, period_refusal
 
 YEARS = (1900, 2100)
 MAX_POPULATION = 10_000_000  # Norway has some 5.6 million; a figure beyond this is a typing error
@@ -301,8 +301,8 @@ def staffing_save(*, centre: Centre, valid_from: datetime.date, valid_to: dateti
     if staffing is not None and staffing.pk is not None and staffing.centre_id != centre.pk:
         raise ReferenceRefused("En bemanningsperiode kan ikke flyttes til et annet senter.")
     fte = _fte(nurse_fte)
-    if valid_to is not None and valid_to < valid_from:
-        raise ReferenceRefused(f"Til-datoen ({date_text(valid_to)}) er før fra-datoen ({date_text(valid_from)}).")
+    if period_refusal(valid_from, valid_to):
+        raise ReferenceRefused(period_refusal(valid_from, valid_to))
     note = (note or "").strip()
     if len(note) > 200:
         raise ReferenceRefused(f"Merknaden kan ha høyst 200 tegn (fikk {len(note)}).")

@@ -354,6 +354,15 @@ class AgreementRefused(Refused):
     centre's own agreement with the kommune (400; Norwegian)."""
 
 
+def period_refusal(valid_from: datetime.date, valid_to: datetime.date | None) -> str:
+    """ "" when the period's end (none: until further notice) is not before its start, else what is
+    wrong (Norwegian): said beside the field, not as the database's check constraint by its name."""
+    if valid_to is not None and valid_to < valid_from:
+        return _("Til-datoen ({til}) er før fra-datoen ({fra}).").format(til=date_text(valid_to),
+                                                                          fra=date_text(valid_from))  # fmt: skip
+    return ""
+
+
 def agreement_refusal(*, centre: Centre, municipality: Municipality, valid_from: datetime.date,
                       valid_to: datetime.date | None = None, apart_from: Agreement | None = None) -> str:  # fmt: skip
     """ "" when the centre may have this agreement with the kommune, else what was wrong (Norwegian).
@@ -364,6 +373,8 @@ def agreement_refusal(*, centre: Centre, municipality: Municipality, valid_from:
     A centre has one agreement with a kommune on any day: a second one for the same days would bill
     them twice (billing counts each day once all the same, billing.calculation.Cover).
     `apart_from`: the agreement being changed."""
+    if period_refusal(valid_from, valid_to):
+        return period_refusal(valid_from, valid_to)
     if Centre.objects.filter(host=municipality).exclude(pk=centre.pk).exists():
         return _("{kommune} er vertskommune for et annet oppfølgingssenter og følges opp av det.").format(
             kommune=municipality.name

@@ -177,6 +177,23 @@ def test_the_admin_keeps_the_centres_agreements(world, login):
     assert ("create", "tenants_agreement", "admin") in _events()
 
 
+def test_an_end_before_the_start_is_said_in_norwegian_beside_the_field(world, login):
+    admin = login(world.u.admin)
+    reversed_dates = {"valid_from": "2030-02-01", "valid_to": "2030-01-31"}
+    pages = [
+        admin.post("/admin/tenants/agreement/add/", {"centre": world.centres.ovre.pk, "follow_up_by": "centre",
+                                                     "municipality": world.m.gjerdrum.pk, **reversed_dates}),
+        admin.post("/admin/tenants/staffing/add/", {"centre": world.centres.ovre.pk, "nurse_fte": "4,6", "note": "",
+                                                    **reversed_dates}),
+    ]  # fmt: skip
+    for page in pages:
+        text = page.content.decode()
+        assert page.status_code == 200
+        assert "Til-datoen (31.01.2030) er før fra-datoen (01.02.2030)." in text
+        assert "dates_ordered" not in text  # not the database's check by its name
+    assert not Agreement.objects.filter(valid_from="2030-02-01").exists()
+
+
 def _add_agreement(client, centre, municipality, valid_from="2026-01-01"):
     data = {"centre": centre.pk, "municipality": municipality.pk, "follow_up_by": "centre", "valid_from": valid_from}
     return client.post("/admin/tenants/agreement/add/", data)
