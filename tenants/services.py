@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from knox.models import AuthToken
@@ -288,9 +289,17 @@ def user_update(*, user, fields: list[str], by, request=None) -> None:
                  role="admin")  # fmt: skip
 
 
+# Sent inside the transaction of a deactivation or an ended role (`user_access_reduced(user=…, by=…,
+# request=…)`), for the apps above tenants: triage lets go of the alerts the user took and may no
+# longer follow up, so the worklist does not show them held by someone who cannot act on them.
+user_access_reduced = Signal()
+
+
+@transaction.atomic
 def user_deactivate(*, user, by, request=None) -> bool:
     """The user can no longer log in: their sessions stop being accepted at once (Django refuses an
-    inactive user's session) and their API tokens are deleted. Memberships stay, as history."""
+    inactive user's session) and their API tokens are deleted; what they held is let go
+    (`user_access_reduced`). Memberships stay, as history."""
     if not user.is_active:
         return False
     user.is_active = False
@@ -298,6 +307,7 @@ def user_deactivate(*, user, by, request=None) -> bool:
     AuthToken.objects.filter(user=user).delete()
     audit_record(action=AuditAction.DELETE, object_type="user_access", object_id=user.pk, request=request, user=by,
                  role="admin")  # fmt: skip
+    user_access_reduced.send(sender=user_deactivate, user=user, by=by, request=request)
     return True
 
 
@@ -338,9 +348,13 @@ def membership_give(*, membership, by, request=None):
     return membership
 
 
+@transaction.atomic
 def membership_end(*, membership, by=None, request=None) -> None:
-    """Ends a role: the row is deleted through the owner's function, which logs it."""
+    """Ends a role: the row is deleted through the owner's function, which logs it; what the user
+    held in that role is let go (`user_access_reduced`)."""
+    user = membership.user
     membership.delete()
+    user_access_reduced.send(sender=membership_end, user=user, by=by, request=request)
 
 
 # --- the centre admin: samarbeidsavtaler (tenants/admin.py, the demo's seed) -------------------------

@@ -238,3 +238,41 @@ def test_a_patients_and_an_alerts_rows_are_indexed_once_time_ordered(db):
         ("triage_contact", "contact_patient_time"),
         ("triage_journalnote", "journal_note_patient_time"),
     }
+
+
+def test_a_deactivated_nurse_or_an_ended_nurse_role_lets_go_of_the_alerts_taken(world, gateway, login):
+    """Held by someone who cannot act on it, a taken alert offered the others no «Jeg tar denne»."""
+    from tenants.models import AuditEvent, Membership
+    from tenants.people import display_name
+    from tests.factories import MembershipFactory, UserFactory
+
+    leaving = UserFactory(username="nurse.slutter", first_name="Siri", last_name="Slutter")
+    role = MembershipFactory(user=leaving, role="nurse", centre=world.centres.ovre)
+    staying = UserFactory(username="nurse.blir", first_name="Berit", last_name="Blir")
+    MembershipFactory(user=staying, role="nurse", centre=world.centres.ovre)
+    _spo2(world.p.nannestad, gateway, "a", 85)
+    _spo2(world.p.gjerdrum, gateway, "b", 85)
+    first, second = Alert.objects.get(patient=world.p.nannestad), Alert.objects.get(patient=world.p.gjerdrum)
+    triage.alert_take(alert=first, user=leaving)
+    triage.alert_take(alert=second, user=staying)
+    coordinator = MembershipFactory(user=staying, role="coordinator", municipality=world.m.gjerdrum)
+
+    admin = login(world.u.admin)
+    admin.post(f"/admin/tenants/membership/{coordinator.pk}/delete/", {"post": "yes"})
+    second.refresh_from_db()
+    assert second.taken_by == staying  # still the patient's nurse: the alert stays hers
+
+    admin.post("/admin/auth/user/", {"action": "deactivate", "_selected_action": [leaving.pk], "index": 0})
+    first.refresh_from_db()
+    assert (first.taken_by_id, first.taken_at) == (None, None)
+    assert _events(first)[-1][0::3] == ("released", f"Sluppet ({display_name(leaving)} er deaktivert; ledig for alle "
+                                                    "på arbeidslisten)")  # fmt: skip
+    assert AuditEvent.objects.filter(object_type="alert", object_id=str(first.pk), username="admin").exists()
+    assert triage.alert_take(alert=first, user=staying).taken_by == staying  # anyone may take it now
+
+    admin.post(f"/admin/tenants/membership/{Membership.objects.get(user=staying, role='nurse').pk}/delete/",
+               {"post": "yes"})  # fmt: skip
+    for alert in (first, second):
+        alert.refresh_from_db()
+        assert alert.taken_by_id is None  # her nurse role ended: no longer hers to hold
+    assert role.pk  # the leaving nurse's role stays, as history

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
@@ -15,6 +16,7 @@ from tenants.errors import Refused, Stale
 from tenants.models import AuditAction
 from tenants.norwegian import day_text, time_text
 from tenants.people import display_name
+from tenants.rls import system_scope
 from tenants.services import audit_record
 from triage.journal import journal_document, journal_text
 from triage.models import (
@@ -127,6 +129,38 @@ def alert_release(*, alert: Alert, user, request=None) -> Alert:
     events_record([alert], AlertEventKind.RELEASED, now, by=user, reason=f"Sluppet (var tatt av {holder})")
     _audit_alert(AuditAction.UPDATE, alert, user, request)
     return alert
+
+
+@transaction.atomic
+def alerts_release_unfollowed(*, user, by=None, request=None) -> list[Alert]:
+    """The open alerts `user` took and may no longer follow up — deactivated, or their nurse role
+    there ended — are let go for anyone on the worklist to take (a taken alert offers the others no
+    «Jeg tar denne», and only its taker may handle it). Each gets a «Sluppet» event naming whose it
+    was and why, and an audit event. Every kommune's: a user is deactivated everywhere at once."""
+    holder = get_user_model().objects.filter(pk=user.pk).first()  # fresh: the roles as they are now
+    if holder is None:
+        return []
+    with system_scope("triage.release_unfollowed"):
+        held = list(
+            Alert.objects.select_for_update(of=("self",))
+            .select_related("patient")
+            .filter(taken_by_id=holder.pk, status=AlertStatus.OPEN)
+            .order_by("pk")
+        )
+        released = [alert for alert in held if not can_follow_up(holder, alert.patient)]
+        if not released:
+            return []
+        why = "er deaktivert" if not holder.is_active else "følger ikke lenger opp pasienten"
+        reason = f"Sluppet ({display_name(holder)} {why}; ledig for alle på arbeidslisten)"
+        Alert.objects.filter(pk__in=[a.pk for a in released]).update(taken_by=None, taken_at=None)
+        for alert in released:
+            alert.taken_by, alert.taken_at = None, None
+        events_record(released, AlertEventKind.RELEASED, timezone.now(), by=by, reason=reason)
+        for alert in released:
+            audit_record(action=AuditAction.UPDATE, object_type="alert", object_id=alert.pk, patient=alert.patient,
+                         request=request, user=by, role="admin" if by is not None else "",
+                         system="" if by is not None else "triage.release_unfollowed")  # fmt: skip
+    return released
 
 
 def _keep_open(alert: Alert, user, retry_at, now) -> None:
