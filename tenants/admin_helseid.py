@@ -8,6 +8,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -62,10 +63,8 @@ def binding_view(model_admin, request, object_id):
     remove the binding. A user outside the admin's centre is a 404, as everywhere in the admin."""
     if not model_admin.has_change_permission(request):
         raise PermissionDenied
-    user = accounts_managed_by(request.user).filter(pk=object_id).first()
-    if user is None:
-        from django.http import Http404
-
+    user = accounts_managed_by(request.user).filter(pk=object_id).first() if str(object_id).isdigit() else None
+    if user is None:  # another centre's, none, or not a user's id at all («abc»)
         raise Http404
     back = reverse("admin:auth_user_change", args=[user.pk])
     form = BindingForm(request.POST or None)

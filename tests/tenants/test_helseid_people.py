@@ -52,6 +52,7 @@ def test_the_binding_is_refused_saying_why(world, login):
 def test_another_centres_user_cannot_be_bound_by_this_admin(world, login):
     admin = login(world.u.admin)
     assert admin.post(f"/admin/auth/user/{world.u.nurse_agder.pk}/helseid/", {"fnr": SIGRID["pid"]}).status_code == 404
+    assert admin.get("/admin/auth/user/abc/helseid/").status_code == 404  # no user either, not a 500
     assert not PersonBinding.objects.exists()
 
 
