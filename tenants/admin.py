@@ -1162,6 +1162,8 @@ class StaffingForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         centre, start, end = data.get("centre"), data.get("valid_from"), data.get("valid_to")
+        if centre is None and self.instance.centre_id is not None:
+            centre = self.instance.centre  # a period's centre is read-only once saved
         if start is not None and period_refusal(start, end):
             self.add_error("valid_to", period_refusal(start, end))
             return data
@@ -1187,6 +1189,11 @@ class StaffingAdmin(CentreAdminAccess, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(centre__in=reference_centres(request.user))
+
+    def get_readonly_fields(self, request, obj=None):
+        # A period stays with its centre (tenants.reference.staffing_save refuses a move): an admin of
+        # two centres changed it here, and the form handed the service the row already moved.
+        return [*self.readonly_fields, "centre"] if obj is not None else self.readonly_fields
 
     def has_add_permission(self, request):
         return _is_centre_admin(request)

@@ -362,3 +362,22 @@ def test_the_admin_keeps_the_centres_staffing_and_is_told_of_an_overlap(world, l
     assert client.get(f"/admin/tenants/staffing/{agder.pk}/change/").status_code == 302  # missing to them
     listed = client.get("/admin/tenants/staffing/").content.decode()
     assert "inntil videre" in listed and "2,80" not in listed and "2.80" not in listed
+
+
+def test_a_staffing_period_stays_with_its_centre_when_changed(world, login):
+    """An admin of two centres is offered both: a saved period's centre is read-only, as the service says
+    (the form handed it the row already moved, and the period went to the other centre)."""
+    MembershipFactory(user=world.u.admin, role="admin", centre=world.centres.agder)
+    period = staffing_save(centre=world.centres.ovre, valid_from=JAN, valid_to=None, nurse_fte="3.6",
+                           user=world.u.admin).row  # fmt: skip
+    client = login(world.u.admin)
+    url = f"/admin/tenants/staffing/{period.pk}/change/"
+    data = {"centre": world.centres.agder.pk, "valid_from": "01.01.2026", "valid_to": "", "nurse_fte": "4,0",
+            "note": ""}  # fmt: skip
+    assert client.post(url, data).status_code == 302
+    period.refresh_from_db()
+    assert (period.centre, period.nurse_fte) == (world.centres.ovre, Decimal("4.00"))
+    assert client.post(url, data | {"valid_from": "01.01.2025", "valid_to": "31.12.2025"}).status_code == 302
+    staffing_save(centre=world.centres.ovre, valid_from=JAN, valid_to=None, nurse_fte="3.6", user=world.u.admin)
+    overlap = client.post(url, data | {"valid_from": "01.01.2025"})  # open-ended: meets its centre's next period
+    assert "Perioden overlapper bemanningen 01.01.2026–" in overlap.content.decode()
