@@ -579,8 +579,26 @@ class CentreUserAdmin(CentreAdminAccess, admin.ModelAdmin):
 
     @admin.action(description=_("Deaktiver de valgte brukerne (kan ikke logge inn, API-nøkler slettes)"))
     def deactivate(self, request, queryset):
+        if request.POST.get("post") != "yes":
+            return self._confirm_deactivate(request, queryset)
         names = [u.get_username() for u in queryset if user_deactivate(user=u, by=request.user, request=request)]
         self.message_user(request, _("Deaktivert: {names}.").format(names=", ".join(sorted(names)) or "–"))
+
+    def _confirm_deactivate(self, request, queryset):
+        """Django's intermediate page for an action: nobody is deactivated until the admin confirms,
+        having read whose API keys go (they do not come back with a reactivation)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Deaktivere brukere?"),
+            "users": list(queryset.order_by("username")),
+            "selected": queryset.values_list("pk", flat=True),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+            "back": reverse("admin:auth_user_changelist"),
+        }
+        response = TemplateResponse(request, "admin/tenants/deactivate_confirm.html", context)
+        add_never_cache_headers(response)
+        return response
 
 
 # The log's codes in Norwegian: the objects patients' «innsyn i logg» names (tenants.selectors), and

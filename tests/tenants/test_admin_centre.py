@@ -121,7 +121,10 @@ def test_the_admin_gives_and_ends_roles_and_deactivates(world, login):
     assert admin.post(f"/admin/tenants/membership/{membership.pk}/delete/", {"post": "yes"}).status_code == 302
     assert not Membership.objects.filter(pk=membership.pk).exists()
     assert {("create", "tenants_membership", "admin"), ("delete", "tenants_membership", "admin")} <= _events()
-    admin.post("/admin/auth/user/", {"action": "deactivate", "_selected_action": [nurse.pk], "index": 0})
+    asked = admin.post("/admin/auth/user/", {"action": "deactivate", "_selected_action": [nurse.pk], "index": 0})
+    assert "Deaktivere brukere?" in asked.content.decode() and "<li>nurse" in asked.content.decode()
+    assert User.objects.get(pk=nurse.pk).is_active  # nobody deactivated before the admin confirms
+    admin.post("/admin/auth/user/", {"action": "deactivate", "_selected_action": [nurse.pk], "index": 0, "post": "yes"})
     assert not User.objects.get(pk=nurse.pk).is_active
     assert ("delete", "user_access", "admin") in _events()
 
@@ -377,7 +380,7 @@ def test_another_centres_admin_sees_and_changes_nothing_of_the_centre(world, log
     for action, url, pk in [("deactivate", "/admin/auth/user/", nurse.pk),
                             ("password_code", "/admin/auth/user/", nurse.pk),
                             ("rotate", "/admin/measurements/integration/", integration.pk)]:  # fmt: skip
-        client.post(url, {"action": action, "index": 0, "_selected_action": [pk]})
+        client.post(url, {"action": action, "index": 0, "_selected_action": [pk], "post": "yes"})
     client.post(f"/admin/tenants/membership/{membership.pk}/delete/", {"post": "yes"})
     client.post(f"/admin/tenants/agreement/{agreement.pk}/delete/", {"post": "yes"})
     nurse.refresh_from_db()

@@ -262,7 +262,8 @@ def test_a_deactivated_nurse_or_an_ended_nurse_role_lets_go_of_the_alerts_taken(
     second.refresh_from_db()
     assert second.taken_by == staying  # still the patient's nurse: the alert stays hers
 
-    admin.post("/admin/auth/user/", {"action": "deactivate", "_selected_action": [leaving.pk], "index": 0})
+    admin.post("/admin/auth/user/", {"action": "deactivate", "_selected_action": [leaving.pk], "index": 0,
+                                     "post": "yes"})  # fmt: skip
     first.refresh_from_db()
     assert (first.taken_by_id, first.taken_at) == (None, None)
     assert _events(first)[-1][0::3] == ("released", f"Sluppet ({display_name(leaving)} er deaktivert; ledig for alle "
