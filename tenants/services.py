@@ -333,18 +333,22 @@ def membership_held_refusal(*, user_id, role: str, centre=None, municipality=Non
 def membership_give(*, membership, by, request=None):
     """Saves a new or changed membership (the owner's function logs the row); refused
     (`MembershipRefused`) when the user already holds the role there. A centre admin's role opens
-    the admin to the user (is_staff), audited as a change of the user."""
+    the admin to the user (is_staff), audited as a change of the user. A changed role lets go of
+    what the old one held (`user_access_reduced`), as an ended one does."""
     # One writer per user at a time, so two submits of the same role cannot both pass the check.
     get_user_model().objects.select_for_update().filter(pk=membership.user_id).first()
     refusal = membership_held_refusal(user_id=membership.user_id, role=membership.role, centre=membership.centre,
                                       municipality=membership.municipality, apart_from=membership)  # fmt: skip
     if refusal:
         raise MembershipRefused(refusal)
+    changed = membership.pk is not None
     membership.save()
     user = membership.user
     if membership.role == Role.ADMIN and not user.is_staff:
         user.is_staff = True
         user_update(user=user, fields=["is_staff"], by=by, request=request)
+    if changed:  # a role changed is the old one ended: what the user held in it is let go
+        user_access_reduced.send(sender=membership_give, user=user, by=by, request=request)
     return membership
 
 

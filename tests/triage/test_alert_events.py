@@ -277,3 +277,20 @@ def test_a_deactivated_nurse_or_an_ended_nurse_role_lets_go_of_the_alerts_taken(
         alert.refresh_from_db()
         assert alert.taken_by_id is None  # her nurse role ended: no longer hers to hold
     assert role.pk  # the leaving nurse's role stays, as history
+
+
+def test_a_nurse_role_changed_into_another_lets_go_of_the_alerts_taken(world, gateway, login):
+    from tests.factories import MembershipFactory, UserFactory
+
+    nurse = UserFactory(username="nurse.bytter")
+    role = MembershipFactory(user=nurse, role="nurse", centre=world.centres.ovre)
+    _spo2(world.p.nannestad, gateway, "a", 85)
+    alert = Alert.objects.get(patient=world.p.nannestad)
+    triage.alert_take(alert=alert, user=nurse)
+    changed = login(world.u.admin).post(
+        f"/admin/tenants/membership/{role.pk}/change/",
+        {"user": nurse.pk, "role": "coordinator", "centre": "", "municipality": world.m.gjerdrum.pk, "hpr_number": ""},
+    )
+    assert changed.status_code == 302
+    alert.refresh_from_db()
+    assert alert.taken_by_id is None  # a koordinator of Gjerdrum cannot handle a Nannestad alert
