@@ -64,10 +64,12 @@ from tenants.selectors import (
     visible_audit_events,
 )
 from tenants.services import (
+    MembershipRefused,
     agreement_refusal,
     agreement_save,
     audit_record,
     membership_end,
+    membership_end_refusal,
     membership_give,
     membership_held_refusal,
     membership_place_refusal,
@@ -345,6 +347,9 @@ class MembershipForm(forms.ModelForm):
                                                   **place)  # fmt: skip
                 if refusal:
                     raise forms.ValidationError(refusal)
+            refusal = membership_end_refusal(self.instance, role=data["role"], centre=data.get("centre"))
+            if refusal:
+                raise forms.ValidationError(refusal)
         return data
 
 
@@ -356,6 +361,8 @@ class MembershipFormSet(forms.BaseInlineFormSet):
         seen: set[tuple] = set()
         for form in self.forms:
             data = getattr(form, "cleaned_data", None)
+            if data and data.get("DELETE") and membership_end_refusal(form.instance):
+                raise forms.ValidationError(membership_end_refusal(form.instance))
             if not data or data.get("DELETE") or not data.get("role"):
                 continue
             key = (data["role"], data.get("centre"), data.get("municipality"))
@@ -400,9 +407,21 @@ class MembershipAdmin(MembershipScope, OneRowAtATime, CentreAdminManage, admin.M
     def get_queryset(self, request):
         return _memberships(request)
 
+    def delete_view(self, request, object_id, extra_context=None):
+        # The centre's last admin role is not ended: said on the role's page, before any confirmation.
+        membership = self.get_queryset(request).filter(pk=object_id).first() if str(object_id).isdigit() else None
+        refusal = membership_end_refusal(membership) if membership is not None else ""
+        if refusal:
+            self.message_user(request, refusal, messages.ERROR)
+            return redirect("admin:tenants_membership_change", membership.pk)
+        return super().delete_view(request, object_id, extra_context)
+
     def delete_queryset(self, request, queryset):
         for row in queryset:
-            membership_end(membership=row, by=request.user, request=request)
+            try:
+                membership_end(membership=row, by=request.user, request=request)
+            except MembershipRefused as refused:
+                self.message_user(request, str(refused), messages.ERROR)
 
 
 # --- users ---------------------------------------------------------------------------------------

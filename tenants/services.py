@@ -329,6 +329,23 @@ def membership_held_refusal(*, user_id, role: str, centre=None, municipality=Non
     return _("Brukeren har allerede rollen {role} i {place}.").format(role=Role(role).label, place=place)
 
 
+def membership_end_refusal(membership, *, role: str | None = None, centre=None) -> str:
+    """ "" unless ending this membership — or changing it into `role` at `centre` — leaves its centre
+    without an active centre admin, else what to do instead (Norwegian). No one at the centre could
+    then give the role again: only the operators could, from outside the admin."""
+    stored = Membership.objects.filter(pk=membership.pk).select_related("centre").first() if membership.pk else None
+    if stored is None or stored.role != Role.ADMIN or stored.centre is None:
+        return ""
+    if role == Role.ADMIN and centre is not None and centre.pk == stored.centre_id:
+        return ""  # still the centre's admin
+    others = Membership.objects.filter(role=Role.ADMIN, centre=stored.centre, user__is_active=True)
+    if others.exclude(pk=stored.pk).exists():
+        return ""
+    return _(
+        "{senter} må ha minst én aktiv senteradministrator: gi rollen til en annen bruker før du fjerner denne."
+    ).format(senter=stored.centre.name)
+
+
 @transaction.atomic
 def membership_give(*, membership, by, request=None):
     """Saves a new or changed membership (the owner's function logs the row); refused
@@ -339,6 +356,7 @@ def membership_give(*, membership, by, request=None):
     get_user_model().objects.select_for_update().filter(pk=membership.user_id).first()
     refusal = membership_held_refusal(user_id=membership.user_id, role=membership.role, centre=membership.centre,
                                       municipality=membership.municipality, apart_from=membership)  # fmt: skip
+    refusal = refusal or membership_end_refusal(membership, role=membership.role, centre=membership.centre)
     if refusal:
         raise MembershipRefused(refusal)
     changed = membership.pk is not None
@@ -355,7 +373,11 @@ def membership_give(*, membership, by, request=None):
 @transaction.atomic
 def membership_end(*, membership, by=None, request=None) -> None:
     """Ends a role: the row is deleted through the owner's function, which logs it; what the user
-    held in that role is let go (`user_access_reduced`)."""
+    held in that role is let go (`user_access_reduced`). Refused (`MembershipRefused`) for the
+    centre's last active admin (`membership_end_refusal`)."""
+    refusal = membership_end_refusal(membership)
+    if refusal:
+        raise MembershipRefused(refusal)
     user = membership.user
     membership.delete()
     user_access_reduced.send(sender=membership_end, user=user, by=by, request=request)

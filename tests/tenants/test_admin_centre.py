@@ -19,7 +19,7 @@ from tenants import two_factor
 from tenants.activation import activation_code_issue
 from tenants.models import ActivationCode, Agreement, AuditEvent, Membership
 from tenants.selectors import user_scope
-from tenants.services import AgreementRefused, MembershipRefused, agreement_save, membership_give
+from tenants.services import AgreementRefused, MembershipRefused, agreement_save, membership_end, membership_give
 from tests.conftest import second_factor_device
 from tests.factories import MembershipFactory, UserFactory
 
@@ -159,6 +159,38 @@ def test_a_role_the_user_holds_there_already_is_not_given_twice(world, login):
     # ended, the role is gone
     assert admin.post(f"/admin/tenants/membership/{held.get().pk}/delete/", {"post": "yes"}).status_code == 302
     assert not Membership.objects.filter(user=nurse, role="coordinator").exists()
+
+
+def test_the_centres_last_admin_role_is_not_ended(world, login):
+    """Ended, no one at the centre could give the role again: only the operators, outside the admin."""
+    admin = login(world.u.admin)
+    own = Membership.objects.get(user=world.u.admin, role="admin", centre=world.centres.ovre)
+    said = "Øvre må ha minst én aktiv senteradministrator: gi rollen til en annen bruker før du fjerner denne."
+    deleted = admin.post(f"/admin/tenants/membership/{own.pk}/delete/", {"post": "yes"}, follow=True)
+    assert said in deleted.content.decode()
+    admin.post("/admin/tenants/membership/", {"action": "delete_selected", "_selected_action": [own.pk], "index": 0,
+                                              "post": "yes"})  # fmt: skip
+    changed = admin.post(f"/admin/tenants/membership/{own.pk}/change/", {
+        "user": world.u.admin.pk, "role": "nurse", "centre": world.centres.ovre.pk, "municipality": "",
+        "hpr_number": ""})  # fmt: skip
+    assert said in changed.content.decode()
+    inline = {f"memberships-{key}": value for key, value in {
+        "TOTAL_FORMS": "1", "INITIAL_FORMS": "1", "MIN_NUM_FORMS": "0", "MAX_NUM_FORMS": "1000", "0-id": own.pk,
+        "0-user": world.u.admin.pk, "0-role": "admin", "0-centre": world.centres.ovre.pk, "0-municipality": "",
+        "0-DELETE": "on",
+    }.items()}  # fmt: skip
+    me = world.u.admin
+    user = {"first_name": me.first_name, "last_name": me.last_name, "email": me.email, "is_active": "on"}
+    page = admin.post(f"/admin/auth/user/{me.pk}/change/", {**user, **inline})
+    assert said in page.content.decode()
+    assert Membership.objects.filter(pk=own.pk, role="admin").exists()
+    with pytest.raises(MembershipRefused):
+        membership_end(membership=own, by=me)
+    # with a second admin at the centre, the first may go
+    second = UserFactory(username="admin2", is_staff=True)
+    MembershipFactory(user=second, role="admin", centre=world.centres.ovre)
+    assert admin.post(f"/admin/tenants/membership/{own.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Membership.objects.filter(pk=own.pk).exists()
 
 
 def test_the_admin_keeps_the_centres_agreements(world, login):
