@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -506,7 +506,10 @@ class CentreUserAdmin(CentreAdminAccess, admin.ModelAdmin):
     ordering = ["username"]
 
     def get_queryset(self, request):
-        return accounts_managed_by(request.user).prefetch_related("memberships__centre", "memberships__municipality")
+        # «roller» names the roles at the admin's own centre and kommuner only, as the user's page does
+        # (MembershipInline): a user who also works elsewhere keeps that to the other centre.
+        own = Prefetch("memberships", queryset=_memberships(request))
+        return accounts_managed_by(request.user).prefetch_related(own)
 
     def has_add_permission(self, request):
         return _is_centre_admin(request)

@@ -193,6 +193,12 @@ def test_the_centres_last_admin_role_is_not_ended(world, login):
     assert not Membership.objects.filter(pk=own.pk).exists()
 
 
+def test_the_user_list_names_only_the_roles_at_the_admins_centre(world, login):
+    MembershipFactory(user=world.u.nurse, role="nurse", centre=world.centres.agder)  # works at both centres
+    listed = login(world.u.admin).get("/admin/auth/user/?q=nurse").content.decode()
+    assert "Sykepleier (Øvre)" in listed and "(Agder)" not in listed
+
+
 def test_the_admin_keeps_the_centres_agreements(world, login):
     admin = login(world.u.admin)
     new = world.m.nordrefollo
