@@ -292,7 +292,13 @@ class HelseIdClient:
         )
         try:
             token = oauth.client_credentials(
-                scope=scope, dpop_key=self.dpop_key, requests_kwargs={"timeout": TIMEOUT, "verify": self._verify}
+                scope=scope,
+                dpop_key=self.dpop_key,
+                requests_kwargs={
+                    "timeout": TIMEOUT,
+                    "verify": self._verify,
+                    "hooks": {"response": self._remember_token_endpoint_nonce},
+                },
             )
         except requests.RequestException as exc:
             raise HelseIdError(f"HelseID kunne ikke nås: {exc}", transient=True) from exc
@@ -303,6 +309,13 @@ class HelseIdClient:
         if not isinstance(token, DPoPToken) or token.token_type.lower() != "dpop":
             raise _configuration_error(f"HelseID ga et token av typen «{token.token_type}», ikke et DPoP-token.")
         return token
+
+    def _remember_token_endpoint_nonce(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """RFC 9449 §8: a server may give a new nonce with any answer, and the client uses the newest.
+        The library takes one from a `use_dpop_nonce` refusal only; this takes one from a token."""
+        nonce = response.headers.get("DPoP-Nonce")
+        if nonce and response.ok:
+            self.dpop_key.as_nonce = nonce
 
     @staticmethod
     def _token_error(exc: OAuth2Error) -> HelseIdError:
@@ -341,7 +354,8 @@ class HelseIdClient:
         **kwargs: Any,
     ) -> requests.Response:
         """A request to an NHN API on behalf of the organisation. A `use_dpop_nonce` answer is
-        followed once with the nonce the server gave (and that nonce is used from then on); an
+        followed once with the nonce the server gave (and the newest nonce it gave, with any answer,
+        is used from then on); an
         `invalid_token` answer drops the cached token and tries once with a new one. The answer is
         returned as it came; network errors to the API are the caller's (requests' exceptions)."""
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
@@ -353,12 +367,13 @@ class HelseIdClient:
         while True:
             sent = headers | self.dpop_headers(method, url, token, self._rs_nonces.get(origin))
             response = self.session.request(method, url, headers=sent, **kwargs)
+            nonce = response.headers.get("DPoP-Nonce")
+            if nonce:  # RFC 9449 §9: the API may give a new nonce with any answer; the newest is used
+                self._rs_nonces[origin] = nonce
             if response.status_code != 401:
                 return response
             challenge = response.headers.get("WWW-Authenticate", "")
-            nonce = response.headers.get("DPoP-Nonce")
             if 'error="use_dpop_nonce"' in challenge and nonce and not nonce_followed:
-                self._rs_nonces[origin] = nonce
                 nonce_followed = True
                 continue
             if 'error="invalid_token"' in challenge and not renewed:

@@ -20,7 +20,8 @@ first, then DPoP):
   (no private members) that verifies the signature, `htm` POST, `htu` the token endpoint, `iat`
   within `PROOF_MAX_AGE`, a new `jti` → else `invalid_dpop_proof`; and a `nonce` this server
   issued → else `use_dpop_nonce` with a fresh `DPoP-Nonce` header (so a client's first request
-  always gets one);
+  always gets one); a DPoP-bound token's answer carries a new `DPoP-Nonce` (the nonce rotates;
+  a proof still carrying a replaced one is counted as `stale_nonce`);
 - every requested scope registered for the client → else `invalid_scope`;
 - the assertion's `authorization_details` (NHN's `helseid_authorization`): for a multi-tenant client
   `urn:oid:1.0.6523` / `ENH` / `NO:ORGNR:<parent>[:<child>]` with a parent the client has a
@@ -183,6 +184,7 @@ class NonceStore:
 
     def __init__(self, lifetime: int = NONCE_LIFETIME) -> None:
         self._issued: dict[str, float] = {}
+        self._replaced: set[str] = set()  # given out again by `rotate`: a newer one followed
         self._lifetime = lifetime
         self._lock = threading.Lock()
 
@@ -197,6 +199,29 @@ class NonceStore:
     def valid(self, nonce: object) -> bool:
         with self._lock:
             return isinstance(nonce, str) and self._issued.get(nonce, 0) > time.time()
+
+    def rotate(self, used: object) -> tuple[str, bool]:
+        """A new nonce for a successful answer's `DPoP-Nonce` (RFC 9449 §8/§9: a server may give one
+        with any answer, and the client uses the newest), and whether `used` had been replaced so
+        already. The replaced one stays good for its lifetime (a client racing itself is not
+        refused), but a client sending it again did not take the newer one: the server counts that."""
+        with self._lock:
+            stale = isinstance(used, str) and used in self._replaced
+            if isinstance(used, str) and used in self._issued:
+                self._replaced.add(used)
+            self._replaced &= set(self._issued)
+        return self.issue(), stale
+
+
+def proof_nonce(headers: Mapping[str, Any] | Message) -> object:
+    """The `nonce` of a request's (already verified) DPoP proof, or None."""
+    proofs = headers.get_all("DPoP") if isinstance(headers, Message) else headers.get("dpop")
+    if not proofs:
+        return None
+    try:
+        return _unverified(proofs[0])[1].get("nonce")
+    except ValueError:
+        return None
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -1109,7 +1134,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(refusal.status, {"error": refusal.error, "error_description": refusal.description},
                          refusal.headers)  # fmt: skip
             return
-        self._answer(200, {"claims": claims})
+        fresh, stale = standin.resource_nonces.rotate(proof_nonce(self.headers))
+        if stale:
+            standin.count("resource_stale_nonce")
+        self._answer(200, {"claims": claims}, {"DPoP-Nonce": fresh})
 
     def do_GET(self) -> None:
         standin = self.server.standin
@@ -1181,7 +1209,13 @@ class _Handler(BaseHTTPRequestHandler):
             standin.count(f"refused:{refusal.error}")
             self._answer(refusal.status, {"error": refusal.error, "error_description": refusal.description}, extra)
             return
-        self._answer(200 if path == TOKEN_PATH else 201, answer)
+        fresh: dict[str, str] = {}
+        if path == TOKEN_PATH and headers.get("dpop"):  # a DPoP-bound token: the nonce rotates
+            nonce, stale = standin.nonces.rotate(proof_nonce(headers))
+            fresh = {"DPoP-Nonce": nonce}
+            if stale:
+                standin.count("stale_nonce")
+        self._answer(200 if path == TOKEN_PATH else 201, answer, fresh)
 
     def _keys(self, body: str) -> None:
         """Test hook: `{"sign_with": "first" | "next", "publish_next": bool}` (see `use_keys`)."""

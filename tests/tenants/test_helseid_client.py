@@ -238,3 +238,22 @@ def test_the_key_is_read_from_a_file_or_a_secret_and_must_be_private(standins):
         load_private_jwk()
     with pytest.raises(HelseIdError, match="DHO_HELSEID_ISSUER"):
         HelseIdSettings.from_environ({"DHO_HELSEID_CLIENT_ID": "x", "DHO_HELSEID_KEY": text})
+
+
+def test_it_sends_the_newest_nonce_a_successful_answer_gave(standins):
+    """RFC 9449 §8/§9: a server may give a new `DPoP-Nonce` with any answer, a success too, and the
+    client uses the newest. The stand-in gives a new one with each success and counts a proof that
+    still carries one it has replaced (`stale_nonce`, `resource_stale_nonce`)."""
+    helseid = client(standins)
+    url = f"{standins.helseid_issuer}/_standin/resource"
+    assert helseid.request("GET", url, orgnr=ORGNR).status_code == 200  # the nonce rounds, both sides
+    before = counts(standins)
+    for _ in range(3):
+        response = helseid.request("GET", url, orgnr=ORGNR)
+        assert response.status_code == 200, response.text
+        assert helseid._rs_nonces[standins.helseid_issuer] == response.headers["DPoP-Nonce"]
+        helseid.forget_token(orgnr=ORGNR)  # the next request fetches a token: the token endpoint's nonce
+    after = counts(standins)
+    assert after.get("resource_stale_nonce", 0) == before.get("resource_stale_nonce", 0)
+    assert after.get("stale_nonce", 0) == before.get("stale_nonce", 0)
+    assert after["tokens_issued"] - before["tokens_issued"] == 2
