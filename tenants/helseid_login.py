@@ -20,6 +20,13 @@ an API key needs no code, and «Bekreft med HelseID» logs in again with `prompt
 anew), its login method is «HelseID» in the audit log,
 and its raw ID token is kept encrypted in the session for the logout's `id_token_hint` (it names the
 person's fødselsnummer, which the platform never stores in clear).
+
+A logout at HelseID ends the platform's login too (OpenID Connect Back-Channel Logout 1.0,
+`backchannel_logout`): HelseID POSTs a signed logout token naming the HelseID session (`sid`) and/or
+the person (`sub`); the session keeps both from the ID token at login (`HELSEID_SESSION_KEY`), so the
+platform finds the sessions HelseID means, and each of their users is logged out as by «Logg ut»:
+every session and API token ends (`tokens.sign_out_everywhere`). The platform knows a `sub` only
+from the sessions HelseID logged in: a user with none has nothing of HelseID's to end.
 """
 
 from __future__ import annotations
@@ -35,11 +42,14 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.backends import BaseBackend
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
-from tenants import persons
+from tenants import oidc, persons, tokens
 from tenants.helseid import HelseIdError, authorization_details, load_private_jwk
 from tenants.models import AuditAction, LoginMethod, LoginRefusal, LoginRefusalReason
 from tenants.oidc import OidcError, OidcProvider
@@ -60,6 +70,10 @@ BACKEND = "tenants.helseid_login.HelseIdBackend"
 # In the session: the ID token (encrypted), for the logout (RP-initiated logout).
 ID_TOKEN_KEY = "dho_oidc_id_token"  # noqa: S105 – a session key's name, no secret
 PENDING_KEY = "dho_oidc_pending"
+# In the session: which HelseID session and person it came from ({"iss", "sid", "sub"}), for the
+# back-channel logout.
+HELSEID_SESSION_KEY = "dho_helseid_session"
+LOGOUT_JTI_PREFIX = "dho:helseid:logout-jti:"  # the logout tokens' jti seen (Redis), refused once more
 PENDING_KEPT = 3  # logins started in other tabs that may still come back
 PENDING_SECONDS = 600  # a login not finished in ten minutes is started again
 
@@ -288,6 +302,75 @@ def id_token_kept(session) -> str:
         return ""
 
 
+# --- the logout HelseID tells the platform of (back-channel) ----------------------------------------
+
+
+def _digest(name: str, value: object) -> str:
+    """A keyed hash of a `sid` or `sub` ("" for none): the session holds nothing that names the
+    person in clear (a provider's `sub` may be derived from the fødselsnummer)."""
+    if not isinstance(value, str) or not value:
+        return ""
+    return salted_hmac(f"dho.tenants.helseid_login.{name}", value, algorithm="sha256").hexdigest()
+
+
+def helseid_session_keep(session, claims: dict) -> None:
+    """The HelseID session (`sid`) and person (`sub`) this login came from, as keyed hashes, for the
+    back-channel logout."""
+    session[HELSEID_SESSION_KEY] = {
+        "iss": str(claims.get("iss") or ""),
+        "sid": _digest("sid", claims.get("sid")),
+        "sub": _digest("sub", claims.get("sub")),
+    }
+
+
+def _named_by(kept: object, *, issuer: str, sid: str | None, sub: str | None) -> bool:
+    if not isinstance(kept, dict) or kept.get("iss") != issuer:
+        return False
+    if sid is not None and (not kept.get("sid") or kept.get("sid") != _digest("sid", sid)):
+        return False
+    return sub is None or (bool(kept.get("sub")) and kept.get("sub") == _digest("sub", sub))
+
+
+def users_of_helseid_session(*, issuer: str, sid: str | None, sub: str | None) -> list[int]:
+    """The ids of the users whose live sessions came from this HelseID session and/or person (a logout
+    token's `sid`, `sub`; both given, both must match). Reads every live session once, as
+    `tokens.user_session_keys` does: only a logout asks."""
+    store = tokens.session_store()
+    decoder = store()
+    rows = store.get_model_class().objects.filter(expire_date__gt=timezone.now())
+    found: set[int] = set()
+    for data in rows.values_list("session_data", flat=True).iterator():
+        decoded = decoder.decode(data)
+        if _named_by(decoded.get(HELSEID_SESSION_KEY), issuer=issuer, sid=sid, sub=sub):
+            user_id = decoded.get(SESSION_KEY)
+            if user_id is not None and str(user_id).isdigit():
+                found.add(int(user_id))
+    return sorted(found)
+
+
+def backchannel_logout(logout_token: str, *, request=None, session=None) -> list[int]:
+    """HelseID says a person logged out (OpenID Connect Back-Channel Logout 1.0): the logout token
+    checked in full (`oidc.logout_token_validated`) and its `jti` refused the second time (kept in
+    Redis as long as the token could be accepted); then every user whose session the token names is
+    logged out everywhere, as by «Logg ut» (their sessions and API tokens end), each audited. The ids
+    of the users logged out (none: they were already). Raises OidcError (or HelseIdError, when
+    HelseID login is not configured)."""
+    found = provider()
+    claims = oidc.logout_token_validated(found, logout_token, session=session)
+    digest = hashlib.sha256(f"{claims['iss']}\n{claims['jti']}".encode()).hexdigest()
+    if not cache.add(LOGOUT_JTI_PREFIX + digest, 1, timeout=oidc.LOGOUT_TOKEN_MAX_AGE + 2 * oidc.LEEWAY):
+        raise OidcError("logout_token er brukt før (jti).", code="jti")
+    user_ids = users_of_helseid_session(issuer=claims["iss"], sid=claims.get("sid"), sub=claims.get("sub"))
+    for user in get_user_model().objects.filter(pk__in=user_ids):
+        tokens.sign_out_everywhere(user=user)
+        audit_record(action=AuditAction.DELETE, object_type="helseid_backchannel_logout", object_id=user.pk,
+                     request=request, system="helseid")  # fmt: skip
+    if not user_ids:
+        audit_record(action=AuditAction.DELETE, object_type="helseid_backchannel_logout", object_id="",
+                     request=request, system="helseid")  # fmt: skip
+    return user_ids
+
+
 # --- CSP: the forms that lead to HelseID ----------------------------------------------------------------
 
 
@@ -316,6 +399,7 @@ __all__ = [
     "Identity",
     "LoginRefused",
     "OidcError",
+    "backchannel_logout",
     "enabled",
     "identity",
     "provider",

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from jwskate import InvalidJwt, InvalidSignature, JwkSet
+from jwskate import InvalidJwt, InvalidSignature, JwkSet, SignedJwt
 from jwskate import Jwk as JwskateJwk
 from requests_oauth2client import AuthorizationRequest, OAuth2Client, PrivateKeyJwt
 from requests_oauth2client.authorization_request import AuthorizationResponse
@@ -68,12 +68,18 @@ __all__ = [
     "authorization_finish",
     "authorization_start",
     "end_session_url",
+    "logout_token_validated",
 ]
 
 TIMEOUT = 10
 CACHE_SECONDS = 3600
 ASSERTION_LIFETIME = 60  # seconds; FAPI 2.0 providers refuse long-lived client assertions
 LEEWAY = 30  # seconds of clock difference allowed for exp, iat and auth_time
+# OpenID Connect Back-Channel Logout 1.0: the event a logout token names, and how old it may be.
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_MAX_AGE = 300  # seconds from its iat: a logout is delivered at once, not later
+LOGOUT_JWKS_REFETCH_SECONDS = 60  # an unknown `kid` in a logout token fetches the JWKS again at most this often
+LOGOUT_TOKEN_TYPES = {"logout+jwt", "jwt"}  # `typ` (§2.4: logout+jwt recommended); absent is taken too
 
 
 class OidcError(Exception):
@@ -479,3 +485,81 @@ def end_session_url(
         "GET", endpoint, params={"id_token_hint": id_token, "post_logout_redirect_uri": post_logout_redirect_uri}
     ).prepare()
     return request.url
+
+
+def logout_token_validated(
+    provider: OidcProvider, logout_token: str, *, session: requests.Session | None = None
+) -> dict:
+    """A logout token (OpenID Connect Back-Channel Logout 1.0 §2.6) checked as the ID token is: its
+    signature by a key of the issuer's JWKS (a `kid` not cached fetches the set once more, at most
+    once a minute: anyone may post to the endpoint), the provider's `alg`, `iss` exactly, `aud`
+    naming our client, `iat` present, not in the future and at most LOGOUT_TOKEN_MAX_AGE old, `exp`
+    (when given) not past; then what makes it a logout token: a `typ` of logout+jwt (or JWT, or
+    none), a `jti`, `events` with the back-channel logout event, a `sid` or a `sub`, and no `nonce`
+    (an ID token is not a logout token). Its claims, or OidcError (`code` for the log and the
+    tests; `reason` Norwegian). Whether the `jti` was seen before is the caller's (it has the store)."""
+    try:
+        token = SignedJwt(logout_token.strip())
+    except (InvalidJwt, ValueError, TypeError) as exc:
+        raise OidcError("logout_token er ikke en signert JWT.", code="logout_token") from exc
+    typ = token.headers.get("typ")
+    if typ is not None and str(typ).lower() not in LOGOUT_TOKEN_TYPES:
+        raise OidcError(f"logout_token har typ «{typ}», ikke logout+jwt.", code="typ")
+    if token.alg != provider.id_token_alg:
+        raise OidcError(f"logout_token er signert med {token.alg}, ikke {provider.id_token_alg}.", code="alg")
+    document = discovery(provider, session)
+    kid = token.headers.get("kid")
+    key_set = _key_set(provider, document, session)
+    if not _has_kid(key_set, kid) and _key_set_age(provider) > LOGOUT_JWKS_REFETCH_SECONDS:
+        # A new key (rotation), fetched again; at most once a minute, since anyone may post here.
+        key_set = _key_set(provider, document, session, fresh=True)
+    keys = [key for key in key_set.jwks if key.get("kid") == kid] if kid else list(key_set.jwks)
+    try:
+        verified = any(token.verify_signature(key, alg=provider.id_token_alg) for key in keys)
+    except (ValueError, TypeError):
+        verified = False
+    if not verified:
+        raise OidcError(f"logout_token er ikke signert med en av {provider.label}s nøkler.", code="signature")
+    claims = dict(token.claims)
+    _logout_claims_checked(provider, claims, issuer=document["issuer"])
+    return claims
+
+
+def _key_set_age(provider: OidcProvider) -> float:
+    with _lock:
+        cached = _jwks.get(provider.issuer)
+    return time.time() - cached[0] if cached else float("inf")
+
+
+def _logout_claims_checked(provider: OidcProvider, claims: dict, *, issuer: str) -> None:
+    now = time.time()
+    if claims.get("iss") != issuer:
+        raise OidcError(f"logout_token er ikke utstedt av {provider.label} (iss).", code="iss")
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if provider.client_id not in audiences:
+        raise OidcError("logout_token er utstedt til en annen klient enn plattformen (aud).", code="aud")
+    iat = _timestamp(claims, "iat")
+    if iat is None:
+        raise OidcError("logout_token sier ikke når det ble utstedt (iat).", code="iat")
+    if iat > now + LEEWAY or iat < now - LOGOUT_TOKEN_MAX_AGE - LEEWAY:
+        raise OidcError("logout_token er utstedt fram i tid eller for lenge siden (iat).", code="iat")
+    if "exp" in claims:
+        exp = _timestamp(claims, "exp")
+        if exp is None or exp < now - LEEWAY:
+            raise OidcError("logout_token er utløpt (exp).", code="exp")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti or len(jti) > 200:
+        raise OidcError("logout_token mangler jti.", code="jti")
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
+        raise OidcError(f"logout_token har ikke hendelsen {BACKCHANNEL_LOGOUT_EVENT} (events).", code="events")
+    if "nonce" in claims:
+        raise OidcError("logout_token har nonce: det er et ID-token, ikke et utloggingstoken.", code="nonce")
+    sid, sub = claims.get("sid"), claims.get("sub")
+    if sid is not None and (not isinstance(sid, str) or not sid):
+        raise OidcError("logout_token har en ugyldig sid.", code="sid")
+    if sub is not None and (not isinstance(sub, str) or not sub):
+        raise OidcError("logout_token har en ugyldig sub.", code="sub")
+    if sid is None and sub is None:
+        raise OidcError("logout_token sier ikke hvem som logget ut (verken sid eller sub).", code="sid")

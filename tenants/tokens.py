@@ -135,7 +135,7 @@ def admin_tokens(user) -> QuerySet[AuthToken]:
 # --- the end of a login --------------------------------------------------------------------------
 
 
-def _session_store():
+def session_store():
     store = import_module(settings.SESSION_ENGINE).SessionStore
     if not hasattr(store, "get_model_class"):
         # A cache-only engine cannot be searched by user: a logout would leave the other sessions alive.
@@ -147,7 +147,7 @@ def user_session_keys(user) -> list[str]:
     """The keys of the user's unexpired sessions, found by decoding each stored session: always right,
     whatever rotated the keys (login, update_session_auth_hash), at the cost of reading every live
     session once. Only a logout or a password change asks."""
-    store = _session_store()
+    store = session_store()
     decoder, user_id = store(), str(user.pk)
     rows = store.get_model_class().objects.filter(expire_date__gt=timezone.now())
     return [
@@ -161,7 +161,7 @@ def sign_out_everywhere(*, user) -> None:
     """Ends every session and deletes every API token of the user (ASVS: a logout or a new password
     leaves nothing of the old login usable)."""
     AuthToken.objects.filter(user=user).delete()
-    store = _session_store()
+    store = session_store()
     for key in user_session_keys(user):
         store(session_key=key).delete()  # through the store: cached_db forgets its cached copy too
 

@@ -10,6 +10,11 @@ urlpatterns = [
     path("login/code/", views.CodePasswordView.as_view(), name="login-code"),
     path("innlogging/helseid/", views_helseid.HelseIdStartView.as_view(), name="helseid-start"),
     path("innlogging/helseid/callback/", views_helseid.HelseIdCallbackView.as_view(), name="helseid-callback"),
+    path(
+        "innlogging/helseid/backchannel-logout/",
+        views_helseid.BackchannelLogoutView.as_view(),
+        name="helseid-backchannel-logout",
+    ),
     path("virksomhet/", views_helseid.OrganisationChooseView.as_view(), name="organisation-choose"),
     path("login/verify/", views.TwoFactorVerifyView.as_view(), name="two-factor-verify"),
     path("login/setup/", views.TwoFactorSetupView.as_view(), name="two-factor-setup"),

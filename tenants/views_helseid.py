@@ -10,13 +10,14 @@ import time
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 
 from tenants import helseid_login, oidc, organisations, persons, two_factor
 from tenants.helseid import HelseIdError
@@ -128,6 +129,7 @@ class HelseIdCallbackView(View):
         # HelseID's level 4 is multi-factor; when it authenticated the person opens the step-up window.
         two_factor.mark_strong_login(request, issuer=provider.issuer, auth_time=_auth_time(claims))
         helseid_login.id_token_keep(request.session, id_token)
+        helseid_login.helseid_session_keep(request.session, claims)  # for HelseID's back-channel logout
         persons.logged_in(user)
         if not same_person:
             organisations.after_login(request)
@@ -162,6 +164,38 @@ class OrganisationChooseView(View):
             "error": error,
         }
         return render(request, self.template_name, context, status=status)
+
+
+@method_decorator(csrf_exempt, name="dispatch")  # HelseID's server posts it, no browser: no CSRF token
+@method_decorator(never_cache, name="dispatch")
+class BackchannelLogoutView(View):
+    """OpenID Connect Back-Channel Logout 1.0: HelseID POSTs `logout_token` (a form) when a person logs
+    out there; the sessions it names end (tenants.helseid_login.backchannel_logout). 200 with an empty
+    body when done (also when there was nothing left to end), 400 with an OAuth-style error otherwise;
+    never cached. No login: the token's signature is the caller's credential."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        if not helseid_login.enabled():
+            raise Http404(_("Innlogging med HelseID er ikke slått på."))
+        logout_token = request.POST.get("logout_token", "")
+        if not logout_token or len(request.POST.getlist("logout_token")) != 1:
+            return _backchannel_refused("logout_token mangler (eller er gitt mer enn én gang).")
+        try:
+            helseid_login.backchannel_logout(logout_token, request=request)
+        except (oidc.OidcError, HelseIdError) as failed:
+            log.warning("Utlogging fra HelseID avvist: %s", failed)
+            return _backchannel_refused(failed.reason)
+        response = HttpResponse(status=200)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _backchannel_refused(description: str) -> JsonResponse:
+    response = JsonResponse({"error": "invalid_request", "error_description": description}, status=400)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class LogoutView(auth_views.LogoutView):

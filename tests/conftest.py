@@ -303,8 +303,50 @@ STANDIN_TWO_KOMMUNER = ("312229544", "312229545")
 STANDIN_TEST_PERSON = ("15865200045", "9144899", "4", "Tora Testesen", "", "testperson fra testene")
 
 
+class BackchannelCapture:
+    """Where the HelseID stand-in tells the demo client of a logout in the tests (its
+    `backchannel_logout_uri`): a plain HTTP server in this process that keeps each POSTed form and
+    answers 200. A test hands the logout token on to the platform through Django's test client."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs
+
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                received.append(parse_qs(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/innlogging/helseid/backchannel-logout/"
+        import threading
+
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture(scope="session")
-def standins(tmp_path_factory):
+def standin_backchannel():
+    """The demo client's back-channel logout endpoint in the tests (`BackchannelCapture`)."""
+    capture = BackchannelCapture()
+    yield capture
+    capture.close()
+
+
+@pytest.fixture(scope="session")
+def standins(tmp_path_factory, standin_backchannel):
     """The stand-ins running as real HTTPS servers in their own processes for the whole session
     (`dho.dev.standins.running`), stopped at its end. `.clients` holds the demo client and these test clients."""
     from dho.dev import standins as launcher
@@ -341,5 +383,6 @@ def standins(tmp_path_factory):
         extra_clients=(rsa, single, other_login),
         loopback_any_port=True,
         extra_persons=(STANDIN_TEST_PERSON,),
+        backchannel_logout_uri=standin_backchannel.uri,
     ) as env:
         yield env

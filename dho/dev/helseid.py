@@ -8,6 +8,8 @@ It runs in a process of its own (`python -m dho.dev.helseid --config … --ready
 certificate, the registered clients with their public keys, scopes, organisations and redirect URIs,
 and the test persons. The user login's checks are in docs/helseid.md and on `par`, `authorize`,
 `choose`, `_code_grant` and `end_session`; its server-free parts in dho/dev/helseid_login.py.
+A logout at `end_session` is told to every client the login session gave an ID token to and that
+registered a `backchannel_logout_uri` (OpenID Connect Back-Channel Logout 1.0, `backchannel_logout`).
 
 What the token endpoint checks for client credentials, in HelseID's order (client authentication
 first, then DPoP):
@@ -49,7 +51,9 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.error import URLError
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.request import Request, urlopen
 
 from joserfc import jws
 from joserfc import jwt as jose_jwt
@@ -101,6 +105,10 @@ KEYS_PATH = "/_standin/keys"  # test hook: key rotation
 PAR_PATH = "/connect/par"
 AUTHORIZE_PATH = "/connect/authorize"
 END_SESSION_PATH = "/connect/endsession"
+BACKCHANNEL_PATH = "/_standin/backchannel"  # test hook: the logout tokens sent, and how each went
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_LIFETIME = 120  # seconds (Back-Channel Logout 1.0 §4: at most two minutes, preferably)
+BACKCHANNEL_TIMEOUT = 5  # seconds a client's back-channel endpoint has to answer
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 REQUEST_URI_LIFETIME = 60  # seconds a pushed request waits for the browser
 PICKER_LIFETIME = 600  # seconds the picker's form is good for (a person choosing)
@@ -342,13 +350,17 @@ class RegisteredClient:
     redirect_uris: tuple[str, ...] = ()
     post_logout_redirect_uris: tuple[str, ...] = ()
     loopback_any_port: bool = False
+    # OpenID Connect Back-Channel Logout 1.0: where a logout at the stand-in is told to the client.
+    backchannel_logout_uri: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RegisteredClient:
         keys = [JWKRegistry.import_key(k) for k in data["jwks"]["keys"]]
         if any(k.is_private for k in keys):
             raise ValueError(f"the registry holds a private key for {data['client_id']}")
-        uris = (*data.get("redirect_uris", ()), *data.get("post_logout_redirect_uris", ()))
+        backchannel = data.get("backchannel_logout_uri") or None
+        uris = (*data.get("redirect_uris", ()), *data.get("post_logout_redirect_uris", ()),
+                *([backchannel] if backchannel else []))  # fmt: skip
         if bad := [uri for uri in uris if not registrable_uri(uri)]:
             raise ValueError(f"{data['client_id']}: redirect URIs a client may not register: {bad}")
         return cls(
@@ -360,6 +372,7 @@ class RegisteredClient:
             redirect_uris=tuple(data.get("redirect_uris", ())),
             post_logout_redirect_uris=tuple(data.get("post_logout_redirect_uris", ())),
             loopback_any_port=bool(data.get("loopback_any_port", False)),
+            backchannel_logout_uri=backchannel,
         )
 
     @property
@@ -420,6 +433,9 @@ class HelseIdStandin:
     codes: OneUse[Grant] = field(default_factory=lambda: OneUse(CODE_LIFETIME))
     revoked: set[str] = field(default_factory=set)  # the `jti`s of access tokens revoked
     ended_sessions: set[str] = field(default_factory=set)
+    # sid → {client_id: sub}: the clients a login session gave ID tokens to, told of its logout.
+    session_clients: dict[str, dict[str, str]] = field(default_factory=dict)
+    backchannel_sent: list[dict[str, Any]] = field(default_factory=list)  # what `BACKCHANNEL_PATH` shows
     counts: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -446,6 +462,8 @@ class HelseIdStandin:
             "require_pushed_authorization_requests": True,
             "token_endpoint": self.token_endpoint,
             "end_session_endpoint": self.issuer + END_SESSION_PATH,
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
             "grant_types_supported": ["authorization_code", "client_credentials"],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
@@ -868,6 +886,7 @@ class HelseIdStandin:
         access.update({ORGNR_CHILD_CLAIM: child} if child else {})
         with self._lock:
             grant.token_ids.append(access["jti"])
+            self.session_clients.setdefault(login.sid, {})[client.client_id] = person.subject
         self.count("tokens_issued")
         return {
             "access_token": self.sign(access, "at+jwt"),
@@ -902,10 +921,49 @@ class HelseIdStandin:
             )
         with self._lock:
             self.ended_sessions.add(str(claims.get("sid")))
+            told = self.session_clients.pop(str(claims.get("sid")), {})
         self.count("sessions_ended")
+        for client_id, subject in told.items():
+            self.backchannel_logout(client_id, sid=str(claims.get("sid")), sub=subject)
         if uri is None:
             return PageAnswer(200, logged_out_page())
         return PageAnswer(302, location=with_query(uri, state=state))
+
+    def logout_token(self, client_id: str, *, sid: str, sub: str) -> str:
+        """A logout token (OpenID Connect Back-Channel Logout 1.0 §2.4) for the client: `typ`
+        logout+jwt, signed as the ID tokens are, `iss`, `aud`, `iat`, `exp`, a new `jti`, `sub`,
+        `sid`, the logout event, and never a `nonce`."""
+        now = int(time.time())
+        claims = {"iss": self.issuer, "aud": client_id, "iat": now, "exp": now + LOGOUT_TOKEN_LIFETIME,
+                  "jti": secrets.token_urlsafe(16), "sub": sub, "sid": sid,
+                  "events": {BACKCHANNEL_LOGOUT_EVENT: {}}}  # fmt: skip
+        return self.sign(claims, "logout+jwt")
+
+    def backchannel_logout(self, client_id: str, *, sid: str, sub: str) -> None:
+        """Tells the client of a logout: POSTs a logout token (a form, `logout_token`) to its
+        registered `backchannel_logout_uri`, once, as HelseID does; what happened is kept for
+        `BACKCHANNEL_PATH` (the token too: a test may deliver it to a platform with no live server)."""
+        client = self.clients.get(client_id)
+        if client is None or not client.backchannel_logout_uri:
+            return
+        token = self.logout_token(client_id, sid=sid, sub=sub)
+        sent: dict[str, Any] = {"client_id": client_id, "uri": client.backchannel_logout_uri, "sid": sid,
+                                "sub": sub, "logout_token": token, "status": None}  # fmt: skip
+        form = urlencode({"logout_token": token}).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        # The URI was registered as https, or http on loopback (`registrable_uri`): no other scheme.
+        request = Request(client.backchannel_logout_uri, data=form, headers=headers, method="POST")  # noqa: S310
+        try:
+            with urlopen(request, timeout=BACKCHANNEL_TIMEOUT) as answer:  # noqa: S310 (a registered http(s) URI)
+                sent["status"] = answer.status
+        except URLError as exc:
+            status = getattr(exc, "code", None)  # an HTTPError (a 4xx/5xx) has one
+            sent["status"], sent["error"] = status, str(exc)
+        except OSError as exc:  # a timeout, a reset
+            sent["error"] = str(exc)
+        self.count("backchannel_logout_sent" if sent["status"] == 200 else "backchannel_logout_failed")
+        with self._lock:
+            self.backchannel_sent.append(sent)
 
     def _id_token_hint(self, hint: str) -> dict[str, Any]:
         """The claims of an ID token this server signed (an expired one too, as OpenID Connect
@@ -1156,6 +1214,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts.path == STATS_PATH:
             with standin._lock:
                 self._answer(200, dict(standin.counts))
+        elif parts.path == BACKCHANNEL_PATH:
+            with standin._lock:
+                self._answer(200, {"sent": list(standin.backchannel_sent)})
         else:
             self._answer(404, {"error": "not_found"})
 

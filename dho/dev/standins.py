@@ -55,6 +55,8 @@ DEMO_REDIRECT_URIS = (
     "http://localhost:8000/innlogging/helseid/callback/",
 )
 DEMO_POST_LOGOUT_REDIRECT_URIS = ("http://127.0.0.1:8000/", "http://localhost:8000/")
+# `make run`'s platform: where a logout at the stand-in is told (OpenID Connect Back-Channel Logout).
+DEMO_BACKCHANNEL_LOGOUT_URI = "http://127.0.0.1:8000/innlogging/helseid/backchannel-logout/"
 START_TIMEOUT = 20
 STOP_TIMEOUT = 5
 
@@ -73,6 +75,7 @@ class DemoClient:
     redirect_uris: tuple[str, ...] = ()
     post_logout_redirect_uris: tuple[str, ...] = ()
     loopback_any_port: bool = False
+    backchannel_logout_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,7 @@ def _registry_entry(client: DemoClient) -> dict[str, Any]:
         "redirect_uris": list(client.redirect_uris),
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
         "loopback_any_port": client.loopback_any_port,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
     }
 
 
@@ -233,6 +237,7 @@ def running(
     post_logout_redirect_uris: tuple[str, ...] = (),
     loopback_any_port: bool = False,
     extra_persons: tuple[tuple[str, ...], ...] = (),
+    backchannel_logout_uri: str | None = DEMO_BACKCHANNEL_LOGOUT_URI,
 ) -> Iterator[StandinEnv]:
     """Starts the stand-ins (HelseID, the journaling service) with fresh demo keys under
     `var_dir/standins/`, yields where they are, and stops them. `jft_ack_delay`: seconds until the
@@ -241,6 +246,8 @@ def running(
     numbers of the demo kommuner (dho/demo_orgnr.py). `redirect_uris`, `post_logout_redirect_uris`:
     more for the demo client, beside the demo's (`DEMO_REDIRECT_URIS`, …); `loopback_any_port` lets
     the demo client's loopback URIs take any port (the tests' live servers; never `make run`).
+    `backchannel_logout_uri`: where the stand-in tells the demo client of a logout (`make run`'s
+    platform by default; the tests name a server of their own, None for none).
     `extra_persons`: test persons beside the demo's, rows as in dho/demo_persons.py."""
     refuse_outside_development()
     directory = Path(var_dir) / "standins"
@@ -258,6 +265,7 @@ def running(
         redirect_uris=(*DEMO_REDIRECT_URIS, *redirect_uris),
         post_logout_redirect_uris=(*DEMO_POST_LOGOUT_REDIRECT_URIS, *post_logout_redirect_uris),
         loopback_any_port=loopback_any_port,
+        backchannel_logout_uri=backchannel_logout_uri,
     )
     private_jwk_file(demo.key_file, "EC")
     clients = (demo, *extra_clients)
