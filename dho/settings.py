@@ -69,6 +69,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else ""
 if DEBUG or TESTING:
     ALLOWED_HOSTS += ["127.0.0.1", "localhost", "testserver"]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "dho.errors.csrf_failure"  # Norwegian, in the layout (templates/403_csrf.html)
 
 # Synthetic test national ids (month + 40 / + 80) are for demo and tests only: refused by default
 # outside them (a production install that did not set it took test persons into the register).
@@ -123,6 +124,7 @@ MIDDLEWARE = [
     "tenants.organisations.OrganisationMiddleware",  # «Velg virksomhet»: the session's organisation, then the scope
     "dho.scope.ScopeMiddleware",  # one transaction per request, SET LOCAL to the user's scope (tenants/rls.py)
     "django.contrib.messages.middleware.MessageMiddleware",
+    "dho.errors.MethodNotAllowedPageMiddleware",  # a form's address opened as a page: 405.html, not a blank page
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a refused login (a pair that must wait) into the 429
