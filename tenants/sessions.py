@@ -13,6 +13,9 @@ user did; it moves `LAST_ACTION` (written at most every `TOUCH_SECONDS`, not on 
 A page that someday makes an htmx GET on the user's behalf (search as you type) must send another
 header than `HX-Request` or count as passive.
 
+A form sent after the session ended is not saved; the login leads back to the page it was on, not
+to the form's POST-only address, and says the form was not saved (`form_lost`).
+
 An ended session is flushed (a new, empty session replaces it) without Django's logout signal: an
 idle screen ends that one login, where a logout ends every session and token of the user
 (tenants/tokens.py). The session's own expiry is set to the absolute limit at login, so the cookie
@@ -31,16 +34,19 @@ from __future__ import annotations
 import datetime
 import time
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.views import redirect_to_login
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 
 LOGIN_AT = "dho_login_at"
 # How this session logged in (tenants.models.LoginMethod): the audit log records it with every event.
@@ -49,6 +55,8 @@ LOGIN_METHOD = "dho_login_method"
 LAST_ACTION = "dho_last_action"
 # Why the last session ended, for the login page: "idle", "absolute" or "expired" (no stamps).
 ENDED_REASON = "dho_session_ended"
+# A form came in after the session had ended: nothing of it was saved, and the login page says so.
+FORM_LOST = "dho_form_lost"
 # The last action is written at most this often: a burst of clicks is one write.
 TOUCH_SECONDS = 10
 
@@ -149,7 +157,36 @@ class SessionLimitsMiddleware:
                 end(request, found.reason if found else "expired")
             elif is_user_action(request):
                 touch(request.session, now)
-        return self.get_response(request)
+        response = self.get_response(request)
+        if request.method == "POST" and _sent_to_login(request, response):
+            form_lost(request, response)
+        return response
+
+
+def _sent_to_login(request, response) -> bool:
+    """Did a view send this request to the login to come back to its own address (Django's
+    `redirect_to_login`, as every LoginRequiredMixin does for someone not logged in)?"""
+    if response.status_code != 302:
+        return False
+    location = urlsplit(response["Location"])
+    return location.path == reverse(settings.LOGIN_URL) and parse_qs(location.query).get("next") == [
+        request.get_full_path()
+    ]
+
+
+def form_lost(request, response) -> None:
+    """A form sent after the session ended (idle, 8 hours, a logout in another tab): its address takes
+    only a POST, so the login's way back to it would be a 405 and the form gone. The login leads
+    back to the page the form was on (its Referer, when it is this site's) and says the form was
+    not saved."""
+    referer = request.META.get("HTTP_REFERER", "")
+    safe = url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    page = urlsplit(referer) if safe else None
+    back = (page.path + (f"?{page.query}" if page.query else "")) if page else reverse(settings.LOGIN_REDIRECT_URL)
+    response["Location"] = redirect_to_login(back)["Location"]
+    request.session[FORM_LOST] = True
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
@@ -189,5 +226,6 @@ def _stamp_login(sender, request, user, **kwargs):
     session[LAST_ACTION] = now
     session[LOGIN_METHOD] = getattr(user, "dho_login_method", "") or "password"
     session.pop(ENDED_REASON, None)
+    session.pop(FORM_LOST, None)
     # The stored row and the cookie end at the absolute limit too (a datetime: fixed, not renewed).
     session.set_expiry(timezone.now() + datetime.timedelta(seconds=max_seconds()))

@@ -57,11 +57,13 @@ class LoginView(auth_views.LoginView):
         # Read, not popped: the live refresh and the warning's script may both bring the browser here
         # at the end of a session; each load says why. The next login clears it (sessions._stamp_login).
         self.ended = request.session.get(sessions.ENDED_REASON)
+        self.form_lost = bool(request.session.get(sessions.FORM_LOST))
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["session_ended"] = self._ended_message(getattr(self, "ended", None))
+        context["form_lost"] = getattr(self, "form_lost", False)
         context["helseid"] = helseid_login.enabled()  # «Logg inn med HelseID» (tenants/views_helseid.py)
         return context
 

@@ -2,14 +2,17 @@
 at most, and a warning a minute before. Time passes by moving the session's stored timestamps."""
 
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
-from tenants.sessions import LAST_ACTION, LOGIN_AT
+from tenants.sessions import FORM_LOST, LAST_ACTION, LOGIN_AT
 from tests.triage.test_worklist import _alert
+from triage.models import Contact
 
 MINUTE = 60
 
@@ -21,6 +24,11 @@ def _shift(client, **seconds_ago) -> None:
     for key, ago in seconds_ago.items():
         session[{"login_at": LOGIN_AT, "last_action": LAST_ACTION}[key]] = now - ago
     session.save()
+
+
+def _next_of(location: str) -> str:
+    assert urlsplit(location).path == "/login/"
+    return parse_qs(urlsplit(location).query)["next"][0]
 
 
 def _session_writes(queries) -> list[str]:
@@ -171,3 +179,38 @@ def test_the_password_posted_again_does_not_prolong_the_session(world, login):
     assert response.status_code == 302
     assert client.session[LOGIN_AT] == started
     assert client.session.get_expiry_date() == ends  # the stored row and the cookie end as before
+
+
+def test_a_form_sent_after_the_end_leads_back_to_its_page_and_says_it_was_not_saved(world, nurse):
+    patient_page = reverse("patients:detail", args=[world.p.gjerdrum.pk])
+    form_address = reverse("triage:contact-create", args=[world.p.gjerdrum.pk])
+    _shift(nurse, last_action=31 * MINUTE)
+    response = nurse.post(
+        form_address,
+        {"kind": "routine", "actions": ["called_reached"], "note": "Ringte, alt vel"},
+        HTTP_REFERER=f"http://testserver{patient_page}?days=14",
+    )
+    assert response.status_code == 302
+    assert _next_of(response["Location"]) == f"{patient_page}?days=14"
+    assert not Contact.objects.filter(patient=world.p.gjerdrum).exists()
+    page = nurse.get(response["Location"]).content.decode()
+    assert "Skjemaet du sendte ble ikke lagret" in page
+    assert "Du ble logget ut fordi du ikke hadde gjort noe på 30 minutter." in page
+
+    nurse.force_login(world.u.nurse)  # logging in again forgets it
+    assert FORM_LOST not in nurse.session
+
+
+def test_a_form_sent_after_the_end_from_elsewhere_leads_home(world, nurse):
+    form_address = reverse("triage:contact-create", args=[world.p.gjerdrum.pk])
+    _shift(nurse, last_action=31 * MINUTE)
+    response = nurse.post(form_address, {"kind": "routine"}, HTTP_REFERER="https://angriper.example/side/")
+    assert _next_of(response["Location"]) == "/"
+    response = nurse.post(form_address, {"kind": "routine"})  # no Referer at all
+    assert _next_of(response["Location"]) == "/"
+
+
+def test_a_page_opened_after_the_end_still_comes_back_to_itself(nurse):
+    _shift(nurse, last_action=31 * MINUTE)
+    assert _next_of(nurse.get("/patients/?search=Rune")["Location"]) == "/patients/?search=Rune"
+    assert FORM_LOST not in nurse.session
