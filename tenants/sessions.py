@@ -219,7 +219,9 @@ def _stamp_login(sender, request, user, **kwargs):
     if isinstance(session.get(LOGIN_AT), int | float):
         # Django's login() keeps the session of the same user (a new key, the same data): the user
         # gave the password again in a running session (Django's admin shows its login form to a
-        # logged-in user). That proves nothing the session did not have, so its 8 hours go on.
+        # logged-in user). That proves nothing the session did not have, so its 8 hours go on; a
+        # login by an identity provider in it (HelseID) is still recorded as the session's method.
+        session[LOGIN_METHOD] = getattr(user, "dho_login_method", "") or session.get(LOGIN_METHOD) or "password"
         return
     now = time.time()
     session[LOGIN_AT] = now
