@@ -101,6 +101,7 @@ NOT_LISTS = {
     "logout/": "ends the session (and a HelseID session through HelseID's end_session), no data",
     "virksomhet/": "«Velg virksomhet»: the user's own memberships to choose between, no patient data",
     "innlogging/helseid/callback/": "HelseID's answer to a login: logs the person in or refuses, no list",
+    "innlogging/helseid/backchannel-logout/": "HelseID's logout token (a server's POST): ends sessions, no data",
     "healthz": "service health, no data",
     "api/v1/readings": "gateway ingest: POST with an integration token, scope in tests/measurements",
     "api/v1/answers": "gateway ingest, as above",

@@ -45,9 +45,10 @@ DEVICE_CENTRES = {"nurse": {"ovre"}, "nurse_agder": {"agder"}, "admin": {"ovre"}
 # An API token of the user's own, by its id (/api/v1/auth/tokens/<token_key>/): walked by
 # test_it_answers_404_for_another_users_token; anyone else's token is a 404 like a missing one.
 TOKEN_KWARGS = ("token_key",)
-# A reading a device gateway stored, by its id (/api/v1/fhir/Observation/<observation_id>): read by that
-# gateway only, never by a user or another gateway; walked by test_a_gateways_reading_is_read_by_that_gateway_only.
-GATEWAY_READING_KWARGS = ("observation_id",)
+# A reading a device gateway stored, by its id (/api/v1/fhir/Observation/<observation_id>, and its one
+# version, …/_history/<version_id>): read by that gateway only, never by a user or another gateway; walked
+# by test_a_gateways_reading_is_read_by_that_gateway_only, the version filled with this value.
+GATEWAY_READING_KWARGS = {"observation_id": None, "version_id": "1"}
 # A month, a year and a kommunenummer name finance's figures, never a patient (/billing/<month>/…):
 # walked by test_finance_urls_…, with these values; the kommune is Gjerdrum, an Øvre partner.
 BILLING_KWARGS = {"month": "2026-10", "year": 2026, "municipality": "3230"}
@@ -325,7 +326,7 @@ def test_it_knows_every_url_argument():
             continue  # a device of the user's centres: test_it_answers_404_for_another_centres_device
         if names == set(TOKEN_KWARGS):
             continue  # the user's own API token: test_it_answers_404_for_another_users_token
-        if names == set(GATEWAY_READING_KWARGS):
+        if "observation_id" in names and names <= set(GATEWAY_READING_KWARGS):
             continue  # a gateway's own reading: test_a_gateways_reading_is_read_by_that_gateway_only
         if names == set(DELIVERY_KWARGS):
             continue  # a delivery by its patient or its kommune: test_it_answers_404_for_a_delivery_…
@@ -544,7 +545,7 @@ def test_a_gateways_reading_is_read_by_that_gateway_only(world, login):
     routes = patient_routes("observation_id")
     assert routes
     for route in routes:
-        url = _url(route, result.id, "observation_id")
+        url = _url(route, result.id, "observation_id", GATEWAY_READING_KWARGS)
         for method in _methods(url):
             own = _request(Client(HTTP_AUTHORIZATION=f"Bearer {token}"), method, url)
             assert own.status_code == 200, f"{method.upper()} {url}: the gateway's own reading"
