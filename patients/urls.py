@@ -16,7 +16,10 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/evaluering/", forlop.EvaluationView.as_view(), name="evaluation"),
     path("patients/<uuid:patient_id>/flytting/", forlop.MoveView.as_view(), name="move"),
     path("patients/<uuid:patient_id>/innsyn/", record.AccessLogView.as_view(), name="access-log"),
-    path("patients/<uuid:patient_id>/innsyn.pdf", record.AccessLogPdfView.as_view(), name="access-log-pdf"),
+    path("patients/<uuid:patient_id>/innsyn/pdf/", record.AccessLogPdfView.as_view(), name="access-log-pdf"),
+    path(
+        "patients/<uuid:patient_id>/innsyn/pdf/fil/", record.AccessLogPdfFileView.as_view(), name="access-log-pdf-file"
+    ),
     path("patients/referrals/<uuid:referral_id>/vedtak.pdf", forlop.VedtakPdfView.as_view(), name="vedtak-pdf"),
     # the forløp: the board, the henvisning and its steps before oppstart
     path("forlop/", forlop.BoardView.as_view(), name="board"),

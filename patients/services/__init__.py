@@ -9,10 +9,21 @@
 - `contact_info` – the patient's phone and pårørende (the call sheet)
 - `evaluation` – evaluering of the forløp (continue, adjust, end); triage and ebp do their part as receivers
 
+- `access_log_pdf` – innsyn i logg as a letter to the patient, made in the background (patients.tasks)
+
 Who may take each step is not decided here: every module asks patients.access (the policy the pages and
 templates ask too).
 """
 
+from patients.services.access_log_pdf import (
+    ACCESS_LOG_PDF_ROWS,
+    ACCESS_LOG_PDF_TTL,
+    AccessLogPdfJob,
+    access_log_pdf_file,
+    access_log_pdf_job,
+    access_log_pdf_make,
+    access_log_pdf_start,
+)
 from patients.services.contact_info import ContactInfoRefused, contact_info_set
 from patients.services.equipment import (
     EquipmentRefused,
@@ -82,10 +93,13 @@ from patients.services.status import (
 )
 
 __all__ = [
+    "ACCESS_LOG_PDF_ROWS",
+    "ACCESS_LOG_PDF_TTL",
     "GP_NOT_FOUND",
     "GP_NOT_OFFERED",
     "GP_PERMISSION",
     "SHARE_PERMISSION",
+    "AccessLogPdfJob",
     "AdjustRefused",
     "ContactInfoRefused",
     "EquipmentRefused",
@@ -99,6 +113,10 @@ __all__ = [
     "ReturnCondition",
     "StatusRefused",
     "StatusRoleRequired",
+    "access_log_pdf_file",
+    "access_log_pdf_job",
+    "access_log_pdf_make",
+    "access_log_pdf_start",
     "appeal_decide",
     "appeal_register",
     "assessment_record",

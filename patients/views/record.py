@@ -5,8 +5,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest
-from django.template.loader import render_to_string
-from django.utils import timezone
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView, View
 
@@ -15,22 +14,25 @@ from patients.forms.record import (
     PatientContactForm,
     PatientGpForm,
 )
-from patients.pdf import norwegian_date
 from patients.selectors import (
     loans_out_for,
     search_patients,
     visible_patients,
 )
 from patients.services import (
+    ACCESS_LOG_PDF_ROWS,
+    ACCESS_LOG_PDF_TTL,
     ContactInfoRefused,
     FastlegeRefused,
+    access_log_pdf_file,
+    access_log_pdf_job,
+    access_log_pdf_start,
     contact_info_set,
     offered_fastleger,
     patient_gp_set,
 )
 from patients.views.base import PatientPageMixin, PatientStepView
 from tenants.models import AuditAction
-from tenants.pdf import pdf_from_html
 from tenants.selectors import (
     ACCESS_LOG_REFUSED,
     AccessLogPeriodError,
@@ -96,8 +98,6 @@ class PatientDetailView(PatientPageMixin, TemplateView):
 
 # --- innsyn i logg: who accessed the patient's record, for the patient ---------------------------------
 
-ACCESS_LOG_PDF_ROWS = 5000  # a letter stays printable; a longer log asks for a shorter period
-
 
 class AccessLogMixin(PatientPageMixin):
     """The patient's nurses and koordinatorer (a 403 for others who see the patient, a 404 outside the
@@ -107,8 +107,9 @@ class AccessLogMixin(PatientPageMixin):
     policy_step = "see_access_log"
     not_allowed = ACCESS_LOG_REFUSED
 
-    def prepare(self, request) -> None:
-        self.raw = {"from": request.GET.get("from", ""), "to": request.GET.get("to", "")}
+    def prepare(self, request, data=None) -> None:
+        data = request.GET if data is None else data
+        self.raw = {"from": data.get("from", ""), "to": data.get("to", "")}
         try:
             self.period, self.period_errors = access_log_period(self.raw["from"], self.raw["to"]), {}
         except AccessLogPeriodError as exc:
@@ -137,30 +138,60 @@ class AccessLogView(AccessLogMixin, TemplateView):
             page.rows = access_rows(page.object_list)
             self.audit(AuditAction.VIEW)  # after the read: the page shows who looked before
             query = urlencode({"from": f"{self.period.start:%Y-%m-%d}", "to": f"{self.period.end:%Y-%m-%d}"})
+        count = page.paginator.count if page is not None else 0
         return super().get_context_data(patient=self.patient, period=self.period, errors=self.period_errors,
-                                        raw=self.raw, page=page, query=query, **kwargs)  # fmt: skip
+                                        raw=self.raw, page=page, query=query, pdf_rows=min(count, ACCESS_LOG_PDF_ROWS),
+                                        pdf_truncated=count > ACCESS_LOG_PDF_ROWS, **kwargs)  # fmt: skip
 
 
 class AccessLogPdfView(AccessLogMixin, View):
-    """The same period as a letter to hand the patient (weasyprint), all its rows up to a limit."""
+    """The same period as a letter to hand the patient (weasyprint), all its rows up to a limit, made
+    in the background (patients.services.access_log_pdf): a POST («Lag PDF til pasienten») starts it
+    and leads to this page's GET with `?jobb=`, which shows the job and polls itself (htmx) until the
+    PDF is ready or failed. The job is the asking user's: anyone else, an unknown id and one whose
+    time is up get the Norwegian 404 page. Without `?jobb=` the page leads back to the log."""
 
-    def get(self, request, *args, **kwargs):
-        self.prepare(request)
+    template_name = "patients/access_log_pdf_status.html"
+
+    def post(self, request, *args, **kwargs):
+        self.prepare(request, request.POST)
         if self.period is None:
             return HttpResponseBadRequest(" ".join(self.period_errors.values()), content_type="text/plain")
-        events = list(access_log(self.patient.pk, self.period)[: ACCESS_LOG_PDF_ROWS + 1])
-        rows = access_rows(events[:ACCESS_LOG_PDF_ROWS])
+        job = access_log_pdf_start(patient=self.patient, user=request.user, period=self.period)
+        return redirect(f"{request.path}?{urlencode({'jobb': job.id})}")
+
+    def get(self, request, *args, **kwargs):
+        if "jobb" not in request.GET:
+            return redirect("patients:access-log", patient_id=self.patient.pk)
+        job = access_log_pdf_job(request.GET["jobb"], user=request.user, patient=self.patient)
+        if job is None:
+            return job_gone(request, self.patient)
+        template = "patients/_access_log_pdf_job.html" if request.htmx else self.template_name
+        context = {"patient": self.patient, "job": job, "period": job.period, "query": urlencode({"jobb": job.id}),
+                   "kept_minutes": ACCESS_LOG_PDF_TTL // 60}  # fmt: skip
+        return render(request, template, context)
+
+
+class AccessLogPdfFileView(AccessLogMixin, View):
+    """The made PDF, to the user who asked for it; each download is audited as an export of the log
+    (the letter leaves the platform then)."""
+
+    def get(self, request, *args, **kwargs):
+        if "jobb" not in request.GET:
+            return redirect("patients:access-log", patient_id=self.patient.pk)
+        job = access_log_pdf_job(request.GET["jobb"], user=request.user, patient=self.patient)
+        pdf = access_log_pdf_file(job) if job is not None else None
+        if pdf is None:
+            return job_gone(request, self.patient)
         self.audit(AuditAction.EXPORT)
-        context = {
-            "patient": self.patient, "rows": rows, "truncated": len(events) > ACCESS_LOG_PDF_ROWS,
-            "limit": ACCESS_LOG_PDF_ROWS, "start": norwegian_date(self.period.start),
-            "end": norwegian_date(self.period.end), "made": norwegian_date(timezone.localdate()),
-        }  # fmt: skip
-        html = render_to_string("patients/access_log_pdf.html", context)
-        pdf = pdf_from_html(html)
         response = HttpResponse(pdf, content_type="application/pdf")
-        response["Content-Disposition"] = f'inline; filename="innsyn-i-logg-{self.period.end:%Y-%m-%d}.pdf"'
+        response["Content-Disposition"] = f'inline; filename="{job.filename}"'
         return response
+
+
+def job_gone(request, patient) -> HttpResponse:
+    """A 404 in Norwegian: the PDF is not there (never made for this user, or its time is up)."""
+    return render(request, "patients/access_log_pdf_gone.html", {"patient": patient}, status=404)
 
 
 # --- the call sheet: the patient's fastlege, phone and pårørende, edited on the patient page ----------

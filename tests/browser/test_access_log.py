@@ -1,5 +1,5 @@
 """Innsyn i logg in a real browser: reached from the patient page by keyboard, axe-clean with rows,
-with a period error, and its PDF link carries the chosen period."""
+with a period error, and its PDF form carries the chosen period."""
 
 import pytest
 
@@ -26,6 +26,8 @@ def test_the_access_log_is_reached_from_the_patient_page_and_is_accessible(world
     page.get_by_label("Fra og med").fill("2026-02-01")
     page.get_by_role("button", name="Vis perioden").click()
     page.wait_for_url("**/innsyn/?from=2026-02-01&to=2026-03-01")
-    pdf = page.get_by_role("link", name="Last ned som PDF til pasienten")
-    assert pdf.get_attribute("href").endswith("innsyn.pdf?from=2026-02-01&to=2026-03-01")
+    pdf = page.locator("form", has=page.get_by_role("button", name="Lag PDF til pasienten"))
+    assert pdf.get_attribute("method") == "post" and pdf.get_attribute("action").endswith("/innsyn/pdf/")
+    assert pdf.locator("input[name=from]").get_attribute("value") == "2026-02-01"
+    assert pdf.locator("input[name=to]").get_attribute("value") == "2026-03-01"
     assert page.get_by_text("Ingen har åpnet journalen i denne perioden.").is_visible()  # nothing then

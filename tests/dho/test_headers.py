@@ -18,6 +18,7 @@ from django.http import HttpResponse
 from django.template import engines
 
 from tests.factories import PatientFactory
+from tests.patients.test_access_log import made_pdf
 from triage.models import Alert
 
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
@@ -244,7 +245,7 @@ def test_it_tells_every_cache_to_keep_no_page_api_answer_pdf_or_export(world, lo
         "page": nurse.get(f"/patients/{world.p.gjerdrum.pk}/"),
         "API (session)": nurse.get("/api/v1/patients/"),
         "API (token)": token_client(world.u.nurse).get(f"/api/v1/patients/{world.p.gjerdrum.pk}/"),
-        "PDF": nurse.get(f"/patients/{world.p.gjerdrum.pk}/innsyn.pdf"),
+        "PDF": made_pdf(nurse, world.p.gjerdrum),
         "CSV": finance.get(f"/billing/{month}/allocation.csv"),
         "XLSX": finance.get(f"/billing/{month}/allocation.xlsx"),
         "admin": admin.get("/admin/tenants/auditevent/"),

@@ -5,6 +5,7 @@ hand the patient and through the API; each of those reads is audited itself. Out
 
 import datetime
 import io
+from urllib.parse import parse_qs, urlparse
 
 import pypdf
 import pytest
@@ -44,7 +45,24 @@ def _page(patient) -> str:
 
 
 def _pdf(patient) -> str:
-    return f"/patients/{patient.pk}/innsyn.pdf"
+    """Where the PDF is asked for (POST) and its job's state is shown (GET ?jobb=)."""
+    return f"/patients/{patient.pk}/innsyn/pdf/"
+
+
+def _pdf_file(patient) -> str:
+    return f"/patients/{patient.pk}/innsyn/pdf/fil/"
+
+
+def made_pdf(client, patient, **period):
+    """«Lag PDF til pasienten», the task run here (these tests start no worker; the round trip with a
+    real one is tests/patients/test_access_log_pdf.py), and the download."""
+    from patients.tasks import make_access_log_pdf
+
+    started = client.post(_pdf(patient), period)
+    assert started.status_code == 302, started
+    job_id = parse_qs(urlparse(started.url).query)["jobb"][0]
+    assert make_access_log_pdf(job_id) == "ready"
+    return client.get(_pdf_file(patient), {"jobb": job_id})
 
 
 def _api_url(patient) -> str:
@@ -94,7 +112,7 @@ def test_the_page_lists_a_view_made_by_another_user_a_moment_before(world, named
 def test_the_pdf_lists_a_view_made_by_another_user_a_moment_before(world, named, login):
     patient = world.p.gjerdrum
     login(named).get(f"/patients/{patient.pk}/")
-    text = _pdf_text(login(world.u.coordinator).get(_pdf(patient)))
+    text = _pdf_text(made_pdf(login(world.u.coordinator), patient))
     for expected in ("Innsyn i logg", patient.name, patient.national_id, "Nina Nilsen", "Sykepleier", "Øvre",
                      "Lest", "pasientside"):  # fmt: skip
         assert expected in text, expected
@@ -134,11 +152,16 @@ def test_gateways_and_background_jobs_are_not_listed(world, login):
 def test_reading_the_log_is_audited_as_a_view_and_the_pdf_as_an_export(world, login, api):
     patient = world.p.gjerdrum
     client = login(world.u.coordinator)
-    for url, action in ((_page(patient), "view"), (_pdf(patient), "export"), (_api_url(patient), "view")):
+    for url, action in ((_page(patient), "view"), (_pdf_file(patient), "export"), (_api_url(patient), "view")):
         reader = api(world.u.coordinator) if url.startswith("/api/") else client
         before = AuditEvent.objects.count()
-        assert reader.get(url).status_code == 200
-        [event] = AuditEvent.objects.order_by("-pk")[: AuditEvent.objects.count() - before]
+        if url == _pdf_file(patient):  # the download is the export; asking for it and making it are not
+            assert made_pdf(client, patient).status_code == 200
+            [_task, event] = AuditEvent.objects.order_by("pk")[before:]
+            assert (_task.user, _task.object_type) == (None, "system_scope")  # the task's, not listed
+        else:
+            assert reader.get(url).status_code == 200
+            [event] = AuditEvent.objects.order_by("-pk")[: AuditEvent.objects.count() - before]
         assert (event.user, event.role, event.action, event.object_type, event.patient_id) == (
             world.u.coordinator, "coordinator", action, "access_log", patient.pk
         ), url  # fmt: skip
@@ -154,8 +177,9 @@ def test_reading_the_log_is_audited_as_a_view_and_the_pdf_as_an_export(world, lo
 def test_a_foreign_patient_is_a_404_and_nothing_is_written(world, login, api):
     patient = world.p.grimstad  # Agder's
     before = AuditEvent.objects.count()
-    for url in (_page(patient), _pdf(patient)):
+    for url in (_page(patient), _pdf(patient), _pdf_file(patient)):
         assert login(world.u.nurse).get(url).status_code == 404, url
+    assert login(world.u.nurse).post(_pdf(patient)).status_code == 404
     assert api(world.u.nurse).get(_api_url(patient)).status_code == 404
     assert AuditEvent.objects.count() == before
 
@@ -166,8 +190,9 @@ def test_a_fastlege_or_specialist_who_sees_the_patient_gets_a_403(world, login, 
     user = getattr(world.u, role)
     assert login(user).get(f"/patients/{patient.pk}/").status_code == 200  # they do see the patient
     before = AuditEvent.objects.count()
-    for url in (_page(patient), _pdf(patient)):
+    for url in (_page(patient), _pdf(patient), _pdf_file(patient)):
         assert login(user).get(url).status_code == 403, url
+    assert login(user).post(_pdf(patient)).status_code == 403
     refused = api(user).get(_api_url(patient))
     assert refused.status_code == 403
     assert "sykepleiere og koordinatorer" in refused.json()["detail"]
@@ -216,7 +241,7 @@ def test_a_wrong_period_says_what_was_wrong_and_shows_nothing(world, login, api)
     bad = api(world.u.coordinator).get(_api_url(patient), {"to": "i går"})
     assert bad.status_code == 400
     assert bad.json() == {"to": ["Til-datoen «i går» er ikke en dato; skriv den som dd.mm.åååå eller åååå-mm-dd."]}
-    pdf = login(world.u.coordinator).get(_pdf(patient), {"from": "0001-01-01"})
+    pdf = login(world.u.coordinator).post(_pdf(patient), {"from": "0001-01-01"})
     assert pdf.status_code == 400 and "mellom år 2000 og 2999" in pdf.content.decode()
     assert AuditEvent.objects.count() == before  # nothing was shown
 
@@ -277,5 +302,5 @@ def test_the_pdf_footer_writes_a_name_with_an_apostrophe_or_quote_as_it_is(world
     patient = world.p.gjerdrum
     patient.name = 'Kari O\'Neill "Kaja" \\ Berg'
     patient.save(update_fields=["name"])
-    text = _pdf_text(login(world.u.coordinator).get(_pdf(patient)))
+    text = _pdf_text(made_pdf(login(world.u.coordinator), patient))
     assert 'Innsyn i logg – Kari O\'Neill "Kaja" \\ Berg – side 1 av 1' in text, text
