@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 ACCESS_LOG_PDF_ROWS = 5000  # a letter stays printable; a longer log asks for a shorter period
 ACCESS_LOG_PDF_TTL = 15 * 60  # seconds the job and its PDF are kept (patient data)
 ACCESS_LOG_PDF_STALE = 10 * 60  # a job not done after this is taken as lost (a worker died)
+MAKING_LOCK = "patients:access-log-pdf:making"  # the job being made now (one at a time)
+WAIT_SECONDS = 5  # a job behind another is queued again after this
 
 
 class JobState:
@@ -105,11 +107,11 @@ def access_log_pdf_start(*, patient: Patient, user, period: AccessLogPeriod) -> 
     return job
 
 
-def _queue(job: AccessLogPdfJob) -> None:
+def _queue(job: AccessLogPdfJob, countdown: int | None = None) -> None:
     """By the task's registered name (the task module imports this one). A broker that cannot be
     reached fails the job, which the status page says, rather than the request."""
     try:
-        current_app.send_task("patients.make_access_log_pdf", args=[job.id], retry=False)
+        current_app.send_task("patients.make_access_log_pdf", args=[job.id], retry=False, countdown=countdown)
     except Exception:
         log.exception("access log PDF %s could not be queued", job.id)
         job.state = JobState.FAILED
@@ -135,6 +137,21 @@ def access_log_pdf_make(job_id: str) -> str:
     job = _load(job_id)
     if job is None or job.state != JobState.WAITING:
         return job.state if job else "gone"  # expired, or a redelivered message for a job taken
+    # One letter at a time in the whole platform: the worker's processes score the readings too, and
+    # a reading that should reach a nurse must never wait behind letters. A job that finds another
+    # being made goes back in the queue, holding no process meanwhile (its page says «Venter»).
+    if not cache.add(MAKING_LOCK, job.id, ACCESS_LOG_PDF_STALE):
+        _queue(job, countdown=WAIT_SECONDS)
+        return JobState.WAITING
+    try:
+        return _make(job)
+    finally:
+        if cache.get(MAKING_LOCK) == job.id:
+            cache.delete(MAKING_LOCK)
+
+
+def _make(job: AccessLogPdfJob) -> str:
+    job_id = job.id
     job.state = JobState.MAKING
     _save(job)
     try:

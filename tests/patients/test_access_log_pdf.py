@@ -154,3 +154,20 @@ def test_a_job_no_worker_finished_in_time_is_shown_as_failed(world, login):
     service._save(job)
     body = client.get(url).content.decode()
     assert "PDF-en kunne ikke lages." in body and "Prøv igjen" in body
+
+
+def test_one_letter_is_made_at_a_time_and_the_next_waits_without_holding_a_worker(world, login):
+    """The worker's processes score readings too: a job that finds another letter being made goes back
+    in the queue and returns at once, still «Venter», and is made when its turn comes."""
+    client = login(world.u.coordinator)
+    _url, job_id = _start(client, world.p.gjerdrum)
+    cache.set(service.MAKING_LOCK, "another-job", 60)
+    try:
+        assert make_access_log_pdf(job_id) == "waiting"
+        assert service._load(job_id).state == "waiting" and cache.get(service._file_key(job_id)) is None
+        assert cache.get(service.MAKING_LOCK) == "another-job"  # the other's lock is left alone
+    finally:
+        cache.delete(service.MAKING_LOCK)
+    assert make_access_log_pdf(job_id) == "ready"
+    assert cache.get(service.MAKING_LOCK) is None  # released after its own letter
+    assert client.get(_pdf_file(world.p.gjerdrum), {"jobb": job_id})["Content-Type"] == "application/pdf"
