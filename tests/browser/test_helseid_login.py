@@ -21,6 +21,7 @@ from tenants import oidc, persons, two_factor
 from tenants.models import AuditEvent, LoginRefusal
 from tenants.tokens import user_session_keys
 from tests.factories import MembershipFactory
+from tests.helseid_settings import login_at_standin
 from tests.tenants.conftest import bind
 
 pytestmark = pytest.mark.browser
@@ -36,14 +37,7 @@ UKJENT = next({"pid": row[0], "name": row[3]} for row in PERSONS if not row[4])
 def helseid(standins, settings):
     """The platform's login pointed at the stand-in, with the demo client (its loopback redirect
     URIs take the live server's port in the tests)."""
-    settings.DHO_HELSEID_LOGIN = True
-    settings.DHO_HELSEID_ISSUER = standins.helseid_issuer
-    settings.DHO_HELSEID_LOGIN_CLIENT_ID = standins.client.client_id
-    settings.DHO_HELSEID_LOGIN_KEY_FILE = str(standins.client.key_file)
-    settings.DHO_HELSEID_LOGIN_KEY = ""
-    settings.DHO_HELSEID_CA_FILE = str(standins.ca_file)
-    settings.DHO_HELSEID_ORGNR = []
-    oidc.cache_clear()
+    login_at_standin(settings, standins)
     yield standins
     oidc.cache_clear()
 

@@ -17,6 +17,7 @@ from knox.models import AuthToken
 from tenants.models import AuditEvent
 from tenants.oidc import BACKCHANNEL_LOGOUT_EVENT
 from tenants.tokens import token_create, user_session_keys
+from tests.helseid_settings import login_at_standin
 from tests.tenants import oidc_provider
 from tests.tenants.conftest import bind, log_in
 
@@ -153,14 +154,7 @@ def standin_login(standins, settings):
     URI is make run's address: the test client calls itself that."""
     from tenants import oidc
 
-    settings.DHO_HELSEID_LOGIN = True
-    settings.DHO_HELSEID_ISSUER = standins.helseid_issuer
-    settings.DHO_HELSEID_LOGIN_CLIENT_ID = standins.client.client_id
-    settings.DHO_HELSEID_LOGIN_KEY_FILE = str(standins.client.key_file)
-    settings.DHO_HELSEID_LOGIN_KEY = ""
-    settings.DHO_HELSEID_CA_FILE = str(standins.ca_file)
-    settings.DHO_HELSEID_ORGNR = []
-    oidc.cache_clear()
+    login_at_standin(settings, standins)
     yield standins
     oidc.cache_clear()
 

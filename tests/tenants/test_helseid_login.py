@@ -13,6 +13,7 @@ from joserfc.jwk import KeySet
 
 from tenants import helseid_login, oidc, persons
 from tenants.models import AuditEvent, LoginRefusal
+from tests.helseid_settings import login_at_standin
 from tests.tenants import oidc_provider
 from tests.tenants.conftest import bind, log_in, start
 
@@ -308,14 +309,7 @@ def test_the_organisation_goes_to_helseid_in_nhns_documented_form(standins, sett
     # NHN's «Bruk av organisasjonsnumre» (docs/helseid.md): RFC 9396's array with one
     # helseid_authorization, the multi-tenant system urn:oid:1.0.6523, type ENH, NO:ORGNR:<number>.
     # The stand-in refuses anything else (tests/dev/test_helseid_standin.py), so its 201 is the proof.
-    settings.DHO_HELSEID_LOGIN = True
-    settings.DHO_HELSEID_ISSUER = standins.helseid_issuer
-    settings.DHO_HELSEID_LOGIN_CLIENT_ID = standins.client.client_id
-    settings.DHO_HELSEID_LOGIN_KEY_FILE = str(standins.client.key_file)
-    settings.DHO_HELSEID_LOGIN_KEY = ""
-    settings.DHO_HELSEID_CA_FILE = str(standins.ca_file)
-    settings.DHO_HELSEID_ORGNR = ["312229544", "974600951"]
-    oidc.cache_clear()
+    login_at_standin(settings, standins, orgnr=["312229544", "974600951"])
     extra = helseid_login.start_parameters("312229544")
     assert json.loads(extra["authorization_details"]) == [{
         "type": "helseid_authorization",
