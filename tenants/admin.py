@@ -607,20 +607,33 @@ class CentreUserAdmin(CentreAdminAccess, admin.ModelAdmin):
         self.message_user(request, _("Deaktivert: {names}.").format(names=", ".join(sorted(names)) or "–"))
 
     def _confirm_deactivate(self, request, queryset):
-        """Django's intermediate page for an action: nobody is deactivated until the admin confirms,
-        having read whose API keys go (they do not come back with a reactivation)."""
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Deaktivere brukere?"),
-            "users": list(queryset.order_by("username")),
-            "selected": queryset.values_list("pk", flat=True),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "opts": self.model._meta,
-            "back": reverse("admin:auth_user_changelist"),
-        }
-        response = TemplateResponse(request, "admin/tenants/deactivate_confirm.html", context)
-        add_never_cache_headers(response)
-        return response
+        # The API keys do not come back with a reactivation: the admin reads whose go first.
+        return _users_action_confirmation(
+            self, request, queryset, users=list(queryset.order_by("username")), action="deactivate",
+            title=_("Deaktivere brukere?"), crumb=_("Deaktiver brukere"), list_id="deactivate-users",
+            explanation=_("Disse brukerne kan ikke lenger logge inn, API-nøklene deres slettes, og varsler de har "
+                          "tatt, blir ledige for de andre på arbeidslisten. Rollene står igjen; en bruker kan "
+                          "aktiveres igjen på brukerens side, men API-nøklene kommer ikke tilbake."),
+            submit=_("Ja, deaktiver"), back=reverse("admin:auth_user_changelist"),
+        )  # fmt: skip
+
+
+def _users_action_confirmation(model_admin, request, queryset, *, users, action, back, **texts):
+    """Django's intermediate page for an action on users: nothing happens until the admin confirms,
+    having read whom it touches and what goes. `texts`: title, crumb, list_id, explanation, submit."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        **texts,
+        "users": users,
+        "selected": queryset.values_list("pk", flat=True),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "action": action,
+        "opts": model_admin.model._meta,
+        "back": back,
+    }
+    response = TemplateResponse(request, "admin/tenants/users_action_confirm.html", context)
+    add_never_cache_headers(response)
+    return response
 
 
 # The log's codes in Norwegian: the objects patients' «innsyn i logg» names (tenants.selectors), and
@@ -819,20 +832,14 @@ class TwoFactorAdmin(CentreAdminReadOnly, admin.ModelAdmin):
         return _codes_shown_once(request, title=title, issued=issued, refused=refused, back=back)
 
     def _confirm_reset(self, request, queryset, users):
-        """Django's intermediate page for an action: nothing is deleted until the admin confirms,
-        having read whose apps and backup codes go."""
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Nullstille tofaktor?"),
-            "users": sorted(users, key=lambda u: u.get_username()),
-            "selected": queryset.values_list("pk", flat=True),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "opts": self.model._meta,
-            "back": reverse("admin:otp_totp_totpdevice_changelist"),
-        }
-        response = TemplateResponse(request, "admin/tenants/reset_two_factor_confirm.html", context)
-        add_never_cache_headers(response)
-        return response
+        # Nothing is deleted until the admin confirms, having read whose apps and backup codes go.
+        return _users_action_confirmation(
+            self, request, queryset, users=sorted(users, key=lambda u: u.get_username()), action="reset_two_factor",
+            title=_("Nullstille tofaktor?"), crumb=_("Nullstill tofaktor"), list_id="reset-users",
+            explanation=_("Autentiseringsappen og reservekodene til disse brukerne slettes. De kan ikke logge inn "
+                          "før de har satt opp appen på nytt med en ny aktiveringskode, som vises på neste side."),
+            submit=_("Ja, nullstill tofaktor"), back=reverse("admin:otp_totp_totpdevice_changelist"),
+        )  # fmt: skip
 
 
 class IssueForm(forms.Form):
