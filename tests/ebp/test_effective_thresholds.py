@@ -26,7 +26,7 @@ def test_without_a_plan_each_reader_gets_the_centre_defaults(world):
     patient = world.p.gjerdrum
     one = selectors.thresholds_for(patient)
     batch = Plans({patient.pk: patient.municipality_id})
-    assert not one.approved and batch.version(patient.pk) is None
+    assert not one.approved and batch.version_id(patient.pk) is None and one.version is None
     assert _spo2_red_below(one.content) == _spo2_red_below(batch.content(patient.pk)) == 85
 
 
@@ -35,7 +35,8 @@ def test_with_an_approved_plan_scoring_and_the_page_read_the_plan(world, login):
     version = _approve(world, patient, red_below=87)
     one = selectors.thresholds_for(patient)
     batch = Plans({patient.pk: patient.municipality_id})
-    assert one.version == batch.version(patient.pk) == version
+    assert one.version == version and one.version_id == batch.version_id(patient.pk) == version.pk
+    assert one.approved_at == batch.approved_at(patient.pk) == version.decided_at is not None
     assert _spo2_red_below(one.content) == _spo2_red_below(batch.content(patient.pk)) == 87
     page = login(world.u.nurse).get(f"/patients/{patient.pk}/plan/")
     assert page.status_code == 200

@@ -172,17 +172,15 @@ def _check_municipalities(municipality_ids: list[int], rules: _Rules, now) -> in
     plans = Plans({p.id: p.municipality_id for p in patients})
     findings = []
     for patient in patients:
-        version = plans.version(patient.id)
-        plan = plans.content(patient.id) if version else None
-        plan_since = version.decided_at if version else patient.created_at
+        approved = plans.version_id(patient.id) is not None
+        plan = plans.content(patient.id) if approved else None
+        plan_since = plans.approved_at(patient.id) if approved else patient.created_at
         resumed = _pause_ended(patient)
         for kind, subject, reason in _silence_findings(patient, plan, plan_since, rules, last, now, resumed):
             measurement = subject if kind == AlertKind.MISSING_MEASUREMENT else ""
             reason = _reason(reason, patient)
             findings.append(
-                Finding(
-                    patient.id, patient.municipality_id, kind, subject, "yellow", reason, version is None, measurement
-                )
+                Finding(patient.id, patient.municipality_id, kind, subject, "yellow", reason, not approved, measurement)
             )
     alerts_upsert(findings, now)
     return len(findings)
