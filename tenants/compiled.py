@@ -1,0 +1,70 @@
+"""ORM querysets compiled once and run many times with new values.
+
+A gateway that forwards each measurement as it is taken sends a request per reading, and on that
+path Django compiling the request's two querysets (the gateway's token with its scope, the patients
+it may deliver for) cost more CPU than PostgreSQL took to run them: about 3 ms of a request's 10 on
+these cores. A `CompiledQuery` compiles its queryset once per key with marker values standing in
+for what changes from call to call, and then runs the same SQL with the real values. The queryset
+stays the one place its rules are written (the same selectors and filters as everywhere else); the
+rows come back through the compiler's converters, as the queryset's own would.
+
+The key names what the compiled SQL holds besides the markers: the day, where a queryset compares
+with today's date (an agreement in force). Each call site keeps the SQL of its few latest keys.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from django.db import connections
+from django.db.models import QuerySet
+
+KEPT_KEYS = 4
+
+
+class CompiledQuery:
+    """`build(key, **markers)` → a values_list queryset, in which each marker value (a value no
+    real call passes: a negative id, a token that is no hash) stands for a parameter of each call."""
+
+    def __init__(self, build: Callable[..., QuerySet], **markers: Any):
+        self._build = build
+        self._markers = markers
+        self._compiled: dict[Hashable, tuple] = {}
+        self._lock = threading.Lock()  # gunicorn's threads share the module's instances
+
+    def _compile(self, key: Hashable) -> tuple:
+        queryset = self._build(key, **self._markers)
+        compiler = queryset.query.get_compiler(queryset.db)
+        sql, params = compiler.as_sql()
+        slots = {}
+        for name, marker in self._markers.items():
+            found = [i for i, param in enumerate(params) if type(param) is type(marker) and param == marker]
+            if len(found) != 1:
+                raise ValueError(f"the marker of {name!r} is {len(found)} parameters of the compiled query, not one")
+            slots[name] = found[0]
+        return queryset.db, compiler, sql, tuple(params), slots
+
+    def _entry(self, key: Hashable) -> tuple:
+        entry = self._compiled.get(key)
+        if entry is None:
+            entry = self._compile(key)
+            with self._lock:
+                if len(self._compiled) >= KEPT_KEYS:
+                    self._compiled.clear()
+                self._compiled[key] = entry
+        return entry
+
+    def rows(self, key: Hashable, **values: Any) -> list[tuple]:
+        """The queryset's rows for these values, as its values_list would give them."""
+        alias, compiler, sql, params, slots = self._entry(key)
+        bound = list(params)
+        for name, index in slots.items():
+            bound[index] = values[name]
+        # Through Django's cursor wrapper: the query log, the execute wrappers and the scope checks
+        # see it as any other statement.
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, bound)
+            fetched = cursor.fetchall()
+        return list(compiler.results_iter(results=[fetched], tuple_expected=True))
