@@ -42,6 +42,17 @@ def _yield_to_web(**kwargs):
     os.nice(int(os.environ.get("DHO_WORKER_NICE", "10")))
 
 
+@worker_process_init.connect
+def _freeze_the_heap(**kwargs):
+    # Everything the pool process inherited (Django, the app's modules: some 190,000 objects) lives
+    # as long as the process; frozen, the garbage collector no longer walks it on each of its older
+    # generations' collections, which a chunk of scoring's allocations sets off (as in gunicorn's
+    # web processes: dho/gunicorn_conf.py).
+    import gc
+
+    gc.freeze()
+
+
 @task_prerun.connect
 def _scope_clear(**_kwargs) -> None:
     """A task on a reused connection starts with no scope (tenants.rls.session_scope_clear)."""
