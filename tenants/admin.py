@@ -343,8 +343,10 @@ class MembershipForm(forms.ModelForm):
             # On the user's page (inline) the user is the page's, set on the instance.
             user_id = data["user"].pk if data.get("user") else self.instance.user_id
             if user_id is not None:
+                # Under the user's lock, held to the save (the admin checks and saves in one transaction):
+                # a simultaneous submit of the same role is seen here, not at the save.
                 refusal = membership_held_refusal(user_id=user_id, role=data["role"], apart_from=self.instance,
-                                                  **place)  # fmt: skip
+                                                  lock=True, **place)  # fmt: skip
                 if refusal:
                     raise forms.ValidationError(refusal)
             refusal = membership_end_refusal(self.instance, role=data["role"], centre=data.get("centre"))
@@ -374,6 +376,19 @@ class MembershipFormSet(forms.BaseInlineFormSet):
             seen.add(key)
 
 
+class MembershipRefusalShown:
+    """A role refused at the save (`membership_give`, `membership_end`: say a writer outside the admin
+    stored the same role after the form's check) is said on the page it was sent from, with nothing
+    of the submit stored, never a server error."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except MembershipRefused as refused:
+            self.message_user(request, str(refused), messages.ERROR)
+            return redirect(request.get_full_path())
+
+
 class MembershipScope:
     """The choices of a membership's form: the admin's users, centres and served kommuner."""
 
@@ -394,7 +409,7 @@ class MembershipScope:
 
 
 @admin.register(Membership)
-class MembershipAdmin(MembershipScope, OneRowAtATime, CentreAdminManage, admin.ModelAdmin):
+class MembershipAdmin(MembershipRefusalShown, MembershipScope, OneRowAtATime, CentreAdminManage, admin.ModelAdmin):
     """Roles: who is nurse, koordinator, fastlege … where. Giving one is adding a row, ending one is
     deleting it; both logged by the owner's function (tenants.configuration)."""
 
@@ -492,7 +507,7 @@ class MembershipInline(MembershipScope, admin.StackedInline):  # stacked: every 
 
 
 @admin.register(User)
-class CentreUserAdmin(CentreAdminAccess, admin.ModelAdmin):
+class CentreUserAdmin(MembershipRefusalShown, CentreAdminAccess, admin.ModelAdmin):
     """The centre's users: create one (with a first role, and a code that sets the password and then
     the authenticator app, shown once), change their roles, issue a code for a forgotten password,
     deactivate. A centre admin sees only the users of their centre and its kommuner, never a

@@ -246,7 +246,11 @@ class Membership(WrittenThroughFunction):
                 condition=Q(centre__isnull=True) ^ Q(municipality__isnull=True),
                 name="membership_centre_xor_municipality",
             ),
-            models.UniqueConstraint(fields=["user", "role", "centre", "municipality"], name="membership_unique"),
+            # One row per role and place: the empty one of centre and kommune counts as equal (NULLS NOT
+            # DISTINCT), else two rows of the same role could stand and ending one would leave the role.
+            models.UniqueConstraint(
+                fields=["user", "role", "centre", "municipality"], name="membership_unique", nulls_distinct=False
+            ),
         ]
 
     def __str__(self) -> str:
@@ -255,6 +259,12 @@ class Membership(WrittenThroughFunction):
     def clean(self):
         if (self.centre_id is None) == (self.municipality_id is None):
             raise ValidationError(_("Et medlemskap gjelder enten et senter eller en kommune."))
+
+    def validate_constraints(self, exclude=None):
+        # `membership_unique` (the only constraint naming the role) is checked by the forms with the role
+        # and place named, under the user's lock (tenants.services.membership_held_refusal): Django's
+        # generic sentence about the constraint beside it would say it twice, and less clearly.
+        super().validate_constraints(exclude={*(exclude or ()), "role"})
 
 
 class LoginMethod(models.TextChoices):

@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
@@ -315,16 +315,26 @@ class MembershipRefused(Refused):
     """The user already holds this role there (400; Norwegian)."""
 
 
-def membership_held_refusal(*, user_id, role: str, centre=None, municipality=None, apart_from=None) -> str:
+def membership_held_refusal(*, user_id, role: str, centre=None, municipality=None, apart_from=None,
+                            lock: bool = False) -> str:  # fmt: skip
     """ "" unless the user already holds the role at the centre or kommune, else what to do instead
     (Norwegian). A second row of the same role would outlive the first: ending one would leave the
-    user the role (the database's unique constraint lets it through, centre or kommune being NULL).
-    `apart_from`: the membership being changed."""
+    user the role (the database's unique constraint, NULLs counted equal, refuses it too).
+    `apart_from`: the membership being changed. `lock`: first wait for any other writer of the
+    user's roles (the user's row, locked to the end of the transaction; `membership_give` takes the
+    same lock), so that a form checked and saved in one transaction (the admin's) sees the role a
+    simultaneous submit stored, and says so as it would have had the submits come one after the other."""
+    if lock:
+        get_user_model().objects.select_for_update().filter(pk=user_id).first()
     held = Membership.objects.filter(user_id=user_id, role=role, centre=centre, municipality=municipality)
     if apart_from is not None and apart_from.pk is not None:
         held = held.exclude(pk=apart_from.pk)
     if not held.exists():
         return ""
+    return _membership_held_text(role, centre=centre, municipality=municipality)
+
+
+def _membership_held_text(role: str, *, centre=None, municipality=None) -> str:
     place = centre.name if centre is not None else municipality.name
     return _("Brukeren har allerede rollen {role} i {place}.").format(role=Role(role).label, place=place)
 
@@ -360,7 +370,17 @@ def membership_give(*, membership, by, request=None):
     if refusal:
         raise MembershipRefused(refusal)
     changed = membership.pk is not None
-    membership.save()
+    try:
+        with transaction.atomic():  # a savepoint: the refusal below leaves the caller's transaction usable
+            membership.save()
+    except IntegrityError as exc:
+        # The database's rule behind the check above (a writer that skipped the user's lock): the same
+        # refusal, never a server error.
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") != "membership_unique":
+            raise
+        raise MembershipRefused(
+            _membership_held_text(membership.role, centre=membership.centre, municipality=membership.municipality)
+        ) from None
     user = membership.user
     if membership.role == Role.ADMIN and not user.is_staff:
         user.is_staff = True

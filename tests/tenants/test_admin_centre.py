@@ -138,6 +138,7 @@ def test_a_role_the_user_holds_there_already_is_not_given_twice(world, login):
     again = admin.post("/admin/tenants/membership/add/", role)  # «Lagre» pressed twice, or given again
     assert again.status_code == 200
     assert "Brukeren har allerede rollen Koordinator i Gjerdrum." in again.content.decode()
+    assert "finnes allerede" not in again.content.decode()  # said once, naming role and place
     held = Membership.objects.filter(user=nurse, role="coordinator", municipality=world.m.gjerdrum)
     assert held.count() == 1
     with pytest.raises(MembershipRefused):
@@ -197,6 +198,83 @@ def test_the_user_list_names_only_the_roles_at_the_admins_centre(world, login):
     MembershipFactory(user=world.u.nurse, role="nurse", centre=world.centres.agder)  # works at both centres
     listed = login(world.u.admin).get("/admin/auth/user/?q=nurse").content.decode()
     assert "Sykepleier (Øvre)" in listed and "(Agder)" not in listed
+
+
+def test_the_database_holds_one_row_per_role_and_place(world):
+    """The unique constraint counts the empty one of centre and kommune as equal (NULLS NOT DISTINCT):
+    a second row of a role held, written past every check, is refused by the database itself."""
+    from django.db import IntegrityError, transaction
+
+    nurse, gjerdrum = world.u.nurse, world.m.gjerdrum
+    Membership(user=nurse, role="coordinator", municipality=gjerdrum).save()
+    with pytest.raises(IntegrityError, match="membership_unique"), transaction.atomic():
+        Membership(user=nurse, role="coordinator", municipality=gjerdrum).save()
+    assert Membership.objects.filter(user=nurse, role="coordinator", municipality=gjerdrum).count() == 1
+
+
+def test_a_role_stored_past_the_check_is_refused_in_norwegian_not_a_server_error(world, login, monkeypatch):
+    """The race of two submits of the same role, made deterministic: the other submit's row is stored
+    after this one's check said the role was free. The service answers with the refusal the check
+    gives (the database's constraint behind it), and the admin's page says it, storing nothing."""
+    import tenants.admin
+    import tenants.services
+
+    nurse, gjerdrum = world.u.nurse, world.m.gjerdrum
+    said = "Brukeren har allerede rollen Koordinator i Gjerdrum."
+    held = Membership.objects.filter(user=nurse, role="coordinator", municipality=gjerdrum)
+    membership_give(membership=Membership(user=nurse, role="coordinator", municipality=gjerdrum), by=world.u.admin)
+    # the service: its own check passed (the other submit not yet stored), the database refuses
+    monkeypatch.setattr(tenants.services, "membership_held_refusal", lambda **kwargs: "")
+    with pytest.raises(MembershipRefused, match=said):
+        membership_give(membership=Membership(user=nurse, role="coordinator", municipality=gjerdrum),
+                        by=world.u.admin)  # fmt: skip
+    assert held.count() == 1
+    # the admin: the form's check passed too; the page says what the form would have said
+    monkeypatch.setattr(tenants.admin, "membership_held_refusal", lambda **kwargs: "")
+    admin = login(world.u.admin)
+    role = {"user": nurse.pk, "role": "coordinator", "municipality": gjerdrum.pk}
+    response = admin.post("/admin/tenants/membership/add/", role, follow=True)
+    assert response.status_code == 200
+    assert said in response.content.decode()
+    assert held.count() == 1
+
+
+def test_two_simultaneous_submits_of_a_role_are_checked_one_after_the_other(world):
+    """The admin's form checks the role under the user's lock, held to its save: a second submit of
+    the same role, sent while the first is being stored (its transaction open), waits for the first
+    and then sees its row, the form error of two submits one after the other. Here it gives up after
+    a second, with nothing stored; without the lock its check passed, the first's row unseen."""
+    import threading
+
+    from django.db import OperationalError, connection, transaction
+
+    from tenants.admin import MembershipForm
+    from tenants.rls import scoped
+
+    nurse, gjerdrum = world.u.nurse, world.m.gjerdrum
+    role = {"user": nurse.pk, "role": "coordinator", "municipality": gjerdrum.pk, "centre": "", "hpr_number": ""}
+    membership_give(membership=Membership(user=nurse, role="coordinator", municipality=gjerdrum),
+                    by=world.u.admin)  # fmt: skip  # the first submit: stored, not yet committed
+    outcome = []
+
+    def second_submit():
+        try:
+            with scoped([gjerdrum.pk]):
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '1s'")
+                form = MembershipForm(data=role)
+                outcome.append("valid" if form.is_valid() else form.errors.as_text())
+                transaction.set_rollback(True)
+        except OperationalError:
+            outcome.append("waited")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=second_submit)
+    thread.start()
+    thread.join(30)
+    assert outcome == ["waited"]
+    assert Membership.objects.filter(user=nurse, role="coordinator", municipality=gjerdrum).count() == 1
 
 
 def test_the_admin_keeps_the_centres_agreements(world, login):
