@@ -14,12 +14,14 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from patients.access import can_change_status, require
 from patients.extensions import plan_may_edit
-from patients.models import EndReason, StatusChange, StatusEvent
+from patients.models import EndReason, Patient, StatusChange, StatusEvent
 from patients.services.oppstart import evaluation_next_set
-from patients.services.status import StatusRefused, status_change_record
+from patients.services.status import STATUS_ROLE_REQUIRED, StatusRefused, StatusRoleRequired, status_change_record
 from tenants.errors import NotAllowed
-from tenants.norwegian import date_text
+from tenants.norwegian import date_text, datetime_text
+from tenants.people import display_name
 
 # Sent inside the transaction of an evaluation, after its `evaluated` row (sender=Evaluation,
 # evaluation=…, patient, user, outcome, text, request): a receiver does its app's part and puts what
@@ -39,6 +41,30 @@ class EvaluationOutcome:
 class AdjustRefused(NotAllowed):
     """Only the one who may draft the patient's plan (a nurse who follows the patient up) evaluates
     with «adjust» (a 403 wherever it is raised; the page tells why above the form)."""
+
+
+# The same evaluation twice: an `evaluated` row of the forløp with the same outcome and next date,
+# written this short while ago. Two clicks on «Registrer evaluering» (or a form sent again) would
+# otherwise write two rows, two contacts and, on «adjust», ask for a second draft; a real second
+# evaluation of the same forløp with the same outcome and date minutes after the first is not one.
+EVALUATION_REPEAT_WINDOW = datetime.timedelta(minutes=10)
+
+
+def _evaluation_repeat_refusal(patient, summary: str) -> str | None:
+    """What to say when the same evaluation (its outcome and next date: the start of the row's note)
+    was just recorded; read under the patient's lock (`evaluation_record`), so of two simultaneous
+    submits the second sees the first."""
+    since = timezone.now() - EVALUATION_REPEAT_WINDOW
+    recent = StatusChange.objects.filter(patient=patient, event=StatusEvent.EVALUATED, at__gte=since)
+    same = recent.filter(note__startswith=f"{summary}.").select_related("by").order_by("-at").first()
+    if same is None:
+        return None
+    what = summary.replace(". Neste", ", neste")
+    by = f" av {display_name(same.by)}" if same.by_id else ""
+    return (
+        f"Denne evalueringen ({what}) ble registrert {datetime_text(same.at, kl=True)}{by}. "
+        "Den er ikke registrert på nytt."
+    )
 
 
 @dataclass
@@ -85,6 +111,12 @@ def evaluation_record(
     summary = EvaluationOutcome.LABELS[outcome]
     if outcome != EvaluationOutcome.END and next_date is not None:  # the refusal above asks for it
         summary += f". Neste evaluering {date_text(next_date)}"
+    # Who may record it is asked before anything is read of the forløp's evaluations (the status row asks again).
+    require(can_change_status, user, patient, StatusRoleRequired(STATUS_ROLE_REQUIRED))
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()  # one evaluation at a time per forløp
+    repeat = _evaluation_repeat_refusal(patient, summary)
+    if repeat:
+        raise StatusRefused(repeat)
     text = f"{summary}. {(note or '').strip()}".strip()
     change = status_change_record(patient=patient, user=user, event=StatusEvent.EVALUATED, note=text, request=request)
     result = Evaluation(change=change)

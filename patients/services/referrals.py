@@ -54,7 +54,7 @@ from patients.services.record import patient_create
 from patients.services.status import NoPatientYet, referral_change_record
 from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction
-from tenants.norwegian import date_text
+from tenants.norwegian import date_text, datetime_text
 from tenants.services import audit_record
 
 OPEN_STATUSES = (ReferralStatus.RECEIVED, ReferralStatus.ASSESSED, ReferralStatus.GRANTED)
@@ -390,6 +390,26 @@ def consent_given(patient: Patient) -> bool:
     return patient.consents.filter(municipality_id=patient.municipality_id).exists()
 
 
+def _consent_same(patient: Patient, *, given_by: str, method: str, given_on: datetime.date, name: str,
+                  role: str) -> Consent | None:  # fmt: skip
+    """The same samtykke already recorded in the patient's kommune: given by the same person (the
+    patient, or the representative of that name and role, whatever the case of the letters), in the
+    same form, on the same day. A samtykke is not withdrawn here, so that one stands: two clicks on
+    «Registrer samtykke» (or the form sent again) are one samtykke. Another form, day or person is
+    a samtykke of its own (a written one after a verbal one, say)."""
+    given = patient.consents.filter(municipality_id=patient.municipality_id, given_by=given_by, method=method)
+    person = given.filter(representative_name__iexact=name, representative_role__iexact=role)
+    return person.filter(given_on=given_on).order_by("recorded_at").first()
+
+
+def _consent_words(consent: Consent) -> str:
+    """«skriftlig, gitt av pasienten 06.12.2026» (or «… av representanten Ola Nordmann (sønn) …»)."""
+    who = "pasienten"
+    if consent.given_by == ConsentGivenBy.REPRESENTATIVE:
+        who = f"representanten {consent.representative_name} ({consent.representative_role})"
+    return f"{str(ConsentMethod(consent.method).label).lower()}, gitt av {who} {date_text(consent.given_on)}"
+
+
 @transaction.atomic
 def consent_record(
     *,
@@ -414,6 +434,15 @@ def consent_record(
         raise ReferralRefused("Velg om samtykket er skriftlig eller muntlig.")
     if given_on is None or given_on > _today():
         raise ReferralRefused("Oppgi når samtykket ble gitt (ikke fram i tid).")
+    # One registration at a time per patient, so that of two simultaneous submits the second sees the first.
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    same = _consent_same(patient, given_by=given_by, method=method, given_on=given_on,
+                         name=name if representative else "", role=role if representative else "")  # fmt: skip
+    if same is not None:
+        raise ReferralRefused(
+            f"Samtykket er allerede registrert: {_consent_words(same)}, registrert "
+            f"{datetime_text(same.recorded_at, kl=True)}. Det er ikke registrert på nytt."
+        )
     referral = patient.referrals.filter(municipality_id=patient.municipality_id, status=ReferralStatus.GRANTED).first()
     consent = Consent.objects.create(
         patient=patient, municipality_id=patient.municipality_id, referral=referral, given_by=given_by,

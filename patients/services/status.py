@@ -40,6 +40,9 @@ class StatusRefused(Refused):
     """The change cannot be made as asked (message in Norwegian, safe to show; the API's 400)."""
 
 
+STATUS_ROLE_REQUIRED = "Bare sykepleiere og koordinatorer for pasienten kan endre forløpet."
+
+
 class StatusRoleRequired(NotAllowed):
     """Only the patient's nurses and koordinator change the forløp (a 403 wherever it is raised)."""
 
@@ -100,7 +103,7 @@ def status_change_record(
         can_change_status,
         user,
         patient,
-        StatusRoleRequired("Bare sykepleiere og koordinatorer for pasienten kan endre forløpet."),
+        StatusRoleRequired(STATUS_ROLE_REQUIRED),
     )
     patient = Patient.objects.select_for_update().get(pk=patient.pk)  # one change at a time per patient
     effective_date = effective_date or timezone.localdate()

@@ -107,6 +107,76 @@ def test_a_koordinator_continues_the_forlop_with_a_new_date(world, login):
     assert patient.status == "active"
 
 
+def test_two_clicks_on_registrer_evaluering_record_one_evaluation(world, login):
+    """The same evaluation (outcome and next date) sent twice within minutes is one: the second is told
+    when and by whom it was recorded, above the form, and writes nothing (no second row, no second
+    contact). Another date is another evaluation; the end sent twice ends the forløp once."""
+    patient = _started(world)
+    client = login(world.u.coordinator)
+    sent = {"outcome": "continue", "next_date": _days(60).isoformat(), "note": "God nytte"}
+    assert client.post(_url(patient), sent).status_code == 302
+    before = _written()
+    again = client.post(_url(patient), {**sent, "note": ""})
+    assert again.status_code == 200
+    assert (f"Denne evalueringen (Fortsetter, neste evaluering {_days(60):%d.%m.%Y}) ble registrert "
+            f"{timezone.localtime():%d.%m.%Y} kl.") in _text(again)  # fmt: skip
+    assert "Den er ikke registrert på nytt." in _text(again)
+    assert _written() == before
+    assert StatusChange.objects.filter(patient=patient, event="evaluated").count() == 1
+    assert Contact.objects.filter(patient=patient, kind="evaluation").count() == 1
+    other = {"outcome": "continue", "next_date": _days(30).isoformat()}  # a corrected date
+    assert client.post(_url(patient), other).status_code == 302
+    ended = {"outcome": "end", "end_reason": "no_benefit"}
+    assert client.post(_url(patient), ended).status_code == 302
+    twice = client.post(_url(patient), ended)
+    assert "Denne evalueringen (Avsluttes) ble registrert" in _text(twice)
+    assert StatusChange.objects.filter(patient=patient, event="ended").count() == 1
+
+
+def test_an_evaluation_sent_while_the_same_is_being_stored_waits_before_its_check(world, monkeypatch):
+    """The second of two simultaneous submits waits for the first on the patient's row before it looks
+    for the same evaluation, so that it sees it; here it gives up after a second, without having
+    looked. Had it looked first it would have found nothing (the first not yet committed) and stored
+    a second evaluation once the first was done."""
+    import threading
+
+    from django.db import OperationalError, connection, transaction
+
+    from patients.services import evaluation as evaluation_service
+    from tenants.rls import scoped
+
+    patient = world.p.gjerdrum  # active, and committed: the second click's connection sees it
+    sent = {"patient": patient, "user": world.u.coordinator, "outcome": "continue", "next_date": _days(60)}
+    evaluation_service.evaluation_record(**sent)  # the first click: stored, not yet committed
+    looked, outcome = [], []
+    real = evaluation_service._evaluation_repeat_refusal
+
+    def looking(*args):
+        looked.append(threading.current_thread() is not threading.main_thread())
+        return real(*args)
+
+    monkeypatch.setattr(evaluation_service, "_evaluation_repeat_refusal", looking)
+
+    def second_click():
+        try:
+            with scoped([world.m.gjerdrum.pk]):
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '1s'")
+                evaluation_service.evaluation_record(**sent)
+                outcome.append("recorded")
+                transaction.set_rollback(True)
+        except OperationalError:
+            outcome.append("waited")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=second_click)
+    thread.start()
+    thread.join(30)
+    assert outcome == ["waited"] and looked == []
+    assert StatusChange.objects.filter(patient=patient, event="evaluated").count() == 1
+
+
 def test_a_koordinator_who_adjusts_the_plan_is_told_why_not_above_the_form(world, login):
     patient = _started(world)
     before = _written()

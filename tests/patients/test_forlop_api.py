@@ -296,6 +296,28 @@ def test_an_evaluation_that_adjusts_opens_a_draft_and_one_that_ends_ends(world, 
     assert StatusChange.objects.count() == rows
 
 
+def test_the_same_evaluation_or_samtykke_sent_twice_is_a_400_and_stored_once(world, api):
+    """A client that sends a step again (a retry after a timeout, a double tap) gets the 400 with what
+    was stored first, and nothing more is written: no second `evaluated` row, contact or plan draft."""
+    from ebp.models import PlanVersion
+
+    client = api(world.u.nurse)
+    url = f"/api/v1/patients/{world.p.gjerdrum.pk}/evaluation/"
+    adjust = {"outcome": "adjust", "next_date": _days(30)}
+    _ok(client.post(url, adjust, format="json"))
+    written = (StatusChange.objects.count(), Contact.objects.count(), PlanVersion.objects.count())
+    again = client.post(url, adjust, format="json")
+    assert again.status_code == 400
+    date = datetime.date.fromisoformat(_days(30))
+    assert again.json()["detail"].startswith(f"Denne evalueringen (Planen justeres, neste evaluering {date:%d.%m.%Y})")
+    assert (StatusChange.objects.count(), Contact.objects.count(), PlanVersion.objects.count()) == written
+    consent = {"given_by": "patient", "method": "written", "given_on": _days(0)}
+    _ok(client.post(f"/api/v1/patients/{world.p.gjerdrum.pk}/consent/", consent, format="json"))
+    twice = client.post(f"/api/v1/patients/{world.p.gjerdrum.pk}/consent/", consent, format="json")
+    assert twice.status_code == 400 and twice.json()["detail"].startswith("Samtykket er allerede registrert: skriftlig")
+    assert world.p.gjerdrum.consents.count() == 1
+
+
 def test_the_evaluation_falls_due_on_the_vedtak_date_then_on_the_date_set_at_the_evaluation(world, api):
     client = api(world.u.coordinator)
     patient = _granted_patient(client, "3230")

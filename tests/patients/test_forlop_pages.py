@@ -291,6 +291,65 @@ def test_it_records_samtykke_on_the_patient(world, login):
     assert Consent.objects.get().referral == referral
 
 
+def test_two_clicks_on_registrer_samtykke_record_one_samtykke(world, login):
+    """The same samtykke sent twice (two clicks, the form sent again) is one: the second is told it is
+    there already, above the form. Another form or day is a samtykke of its own."""
+    referral = _granted(world)
+    client = login(world.u.coordinator)
+    url = f"/patients/{referral.patient.pk}/samtykke/"
+    given = {"given_by": "representative", "representative_name": "Ola Nordmann", "representative_role": "sønn",
+             "method": "verbal", "given_on": TODAY().isoformat()}  # fmt: skip
+    assert client.post(url, given).status_code == 302
+    again = client.post(url, {**given, "representative_name": "ola nordmann "})
+    assert again.status_code == 200
+    assert (f"Samtykket er allerede registrert: muntlig, gitt av representanten Ola Nordmann (sønn) "
+            f"{TODAY():%d.%m.%Y}, registrert {timezone.localtime():%d.%m.%Y} kl.") in _text(again)  # fmt: skip
+    assert "Det er ikke registrert på nytt." in _text(again)
+    assert Consent.objects.filter(patient=referral.patient).count() == 1
+    assert client.post(url, {**given, "method": "written"}).status_code == 302  # the written one, later
+    assert Consent.objects.filter(patient=referral.patient).count() == 2
+
+
+def test_a_samtykke_sent_while_the_same_is_being_stored_waits_for_it(world):
+    """The second of two simultaneous submits waits for the first (the patient's row, locked before the
+    check) and then sees it; here it gives up after a second, with nothing stored. Without the lock it
+    stored a second samtykke beside the first, not yet committed."""
+    import threading
+
+    from django.db import OperationalError, connection, transaction
+
+    from patients.services import ReferralRefused, consent_record
+    from tenants.rls import scoped
+
+    patient = world.p.gjerdrum  # committed: the second click's connection sees it
+    given = {"patient": patient, "user": world.u.coordinator, "given_by": "patient", "method": "written",
+             "given_on": TODAY()}  # fmt: skip
+    consent_record(**given)  # the first click: stored, not yet committed
+    outcome = []
+
+    def second_click():
+        try:
+            with scoped([world.m.gjerdrum.pk]):
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '1s'")
+                try:
+                    consent_record(**given)
+                    outcome.append("registered")
+                except ReferralRefused as exc:
+                    outcome.append(str(exc))
+                transaction.set_rollback(True)  # nothing of the second click stays, whatever it did
+        except OperationalError:
+            outcome.append("waited")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=second_click)
+    thread.start()
+    thread.join(30)
+    assert outcome == ["waited"]
+    assert Consent.objects.filter(patient=patient).count() == 1
+
+
 def test_it_refuses_samtykke_to_the_fastlege_and_hides_it_outside(world, login):
     url = f"/patients/{world.p.gjerdrum.pk}/samtykke/"
     assert login(world.u.gp).get(url).status_code == 403
