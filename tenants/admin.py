@@ -429,7 +429,11 @@ class MembershipAdmin(MembershipRefusalShown, MembershipScope, OneRowAtATime, Ce
         if refusal:
             self.message_user(request, refusal, messages.ERROR)
             return redirect("admin:tenants_membership_change", membership.pk)
-        return super().delete_view(request, object_id, extra_context)
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except MembershipRefused as refused:  # another admin's role ended meanwhile (membership_end's lock)
+            self.message_user(request, str(refused), messages.ERROR)
+            return redirect("admin:tenants_membership_change", membership.pk)
 
     def delete_queryset(self, request, queryset):
         for row in queryset:

@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
@@ -356,6 +356,22 @@ def membership_end_refusal(membership, *, role: str | None = None, centre=None) 
     ).format(senter=stored.centre.name)
 
 
+def _centre_admins_lock(membership) -> None:
+    """When the stored `membership` is a centre's admin role: waits for any other change of that
+    centre's admin roles, and holds them back to the end of the transaction (a lock of the centre's
+    own, pg_advisory_xact_lock; the app may not lock the centre's row). Without it two admins who end
+    each other's role at the same moment both saw the other still there, and the centre was left with
+    none (`membership_end_refusal`, read after it, sees the other's change)."""
+    if membership.pk is None:
+        return
+    stored = Membership.objects.filter(pk=membership.pk, role=Role.ADMIN).exclude(centre=None)
+    centre_id = stored.values_list("centre_id", flat=True).first()
+    if centre_id is None:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"centre-admins:{centre_id}"])
+
+
 @transaction.atomic
 def membership_give(*, membership, by, request=None):
     """Saves a new or changed membership (the owner's function logs the row); refused
@@ -366,7 +382,9 @@ def membership_give(*, membership, by, request=None):
     get_user_model().objects.select_for_update().filter(pk=membership.user_id).first()
     refusal = membership_held_refusal(user_id=membership.user_id, role=membership.role, centre=membership.centre,
                                       municipality=membership.municipality, apart_from=membership)  # fmt: skip
-    refusal = refusal or membership_end_refusal(membership, role=membership.role, centre=membership.centre)
+    if not refusal:
+        _centre_admins_lock(membership)
+        refusal = membership_end_refusal(membership, role=membership.role, centre=membership.centre)
     if refusal:
         raise MembershipRefused(refusal)
     changed = membership.pk is not None
@@ -394,7 +412,8 @@ def membership_give(*, membership, by, request=None):
 def membership_end(*, membership, by=None, request=None) -> None:
     """Ends a role: the row is deleted through the owner's function, which logs it; what the user
     held in that role is let go (`user_access_reduced`). Refused (`MembershipRefused`) for the
-    centre's last active admin (`membership_end_refusal`)."""
+    centre's last active admin (`membership_end_refusal`), checked under the centre's admin lock."""
+    _centre_admins_lock(membership)
     refusal = membership_end_refusal(membership)
     if refusal:
         raise MembershipRefused(refusal)
