@@ -55,6 +55,7 @@ from patients.services.status import NoPatientYet, referral_change_record
 from tenants.errors import NotAllowed, Refused
 from tenants.models import AuditAction
 from tenants.norwegian import date_text, datetime_text
+from tenants.people import display_name
 from tenants.services import audit_record
 
 OPEN_STATUSES = (ReferralStatus.RECEIVED, ReferralStatus.ASSESSED, ReferralStatus.GRANTED)
@@ -189,6 +190,22 @@ def _clean_criteria(criteria: dict) -> dict:
     return cleaned
 
 
+# The same vurdering twice: the referral's latest, with the same answers, comments and kartlegging,
+# recorded this short while ago. Two clicks on «Registrer vurdering» (or the form sent again) would
+# otherwise write two vurderinger and two «Vurdert» rows in the history; a vurdering made again on
+# purpose changes something, or comes later.
+ASSESSMENT_REPEAT_WINDOW = datetime.timedelta(minutes=10)
+
+
+def _assessment_repeat(referral: Referral, criteria: dict, what_matters: str) -> Assessment | None:
+    """The referral's latest vurdering if it is this one, just recorded; read under the referral's
+    lock (`_locked`), so of two simultaneous submits the second sees the first."""
+    latest = referral.assessments.select_related("assessed_by").order_by("-assessed_at", "-pk").first()
+    if latest is None or latest.assessed_at < timezone.now() - ASSESSMENT_REPEAT_WINDOW:
+        return None
+    return latest if (latest.criteria, latest.what_matters) == (criteria, what_matters) else None
+
+
 @transaction.atomic
 def assessment_record(*, referral: Referral, user, criteria: dict, what_matters: str = "", request=None) -> Assessment:
     """The vurdering: every criterion answered, and the kartlegging. May be repeated until the vedtak."""
@@ -198,10 +215,14 @@ def assessment_record(*, referral: Referral, user, criteria: dict, what_matters:
         raise ReferralRefused(
             f"Henvisningen kan ikke vurderes når den har status «{str(referral.get_status_display()).lower()}»."
         )
-    assessment = Assessment.objects.create(
-        referral=referral, criteria=_clean_criteria(criteria), what_matters=(what_matters or "").strip(),
-        assessed_by=user,
-    )  # fmt: skip
+    cleaned, matters = _clean_criteria(criteria), (what_matters or "").strip()
+    repeat = _assessment_repeat(referral, cleaned, matters)
+    if repeat is not None:
+        raise ReferralRefused(
+            f"Denne vurderingen ble registrert {datetime_text(repeat.assessed_at, kl=True)} av "
+            f"{display_name(repeat.assessed_by)}. Den er ikke registrert på nytt."
+        )
+    assessment = Assessment.objects.create(referral=referral, criteria=cleaned, what_matters=matters, assessed_by=user)
     _audit(action=AuditAction.CREATE, object_type="assessment", object_id=assessment.pk, referral=referral,
            user=user, request=request)  # fmt: skip
     referral_change_record(referral=referral, event=StatusEvent.ASSESSED, user=user, request=request)

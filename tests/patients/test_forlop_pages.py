@@ -213,6 +213,24 @@ def test_it_records_the_vurdering_from_the_radio_groups(world, login):
     assert referral.status == "assessed"
 
 
+def test_two_clicks_on_registrer_vurdering_record_one_vurdering(world, login):
+    """The same vurdering sent twice within minutes is one: the second is told when and by whom it was
+    recorded, above the form; one vurdering, one «Vurdert» row. A changed answer is a new vurdering."""
+    referral = _referral(world)
+    client = login(world.u.coordinator)
+    url = f"/forlop/{referral.pk}/vurdering/"
+    data = dict.fromkeys(ASSESSMENT_CRITERIA, "yes") | {"what_matters": "Gå tur med hunden"}
+    assert client.post(url, data).status_code == 302
+    again = client.post(url, data)
+    assert again.status_code == 200
+    assert f"Denne vurderingen ble registrert {timezone.localtime():%d.%m.%Y} kl." in _text(again)
+    assert "Den er ikke registrert på nytt." in _text(again)
+    assessed = StatusChange.objects.filter(referral=referral, event="assessed")
+    assert Assessment.objects.filter(referral=referral).count() == 1 and assessed.count() == 1
+    assert client.post(url, data | {"coverage": "unknown"}).status_code == 302
+    assert Assessment.objects.filter(referral=referral).count() == 2
+
+
 def test_it_says_which_criterion_has_no_answer(world, login):
     referral = _referral(world)
     data = {code: "yes" for code in ASSESSMENT_CRITERIA if code != "motivated"}
