@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 export XDG_RUNTIME_DIR ?= /tmp
 
-.PHONY: run test test-pooler lint lock bench-ingest bench-worklist bench-billing bench-insight bench-journaling bench-national clean-var
+.PHONY: run test test-pooler lint lock bench-ingest bench-worklist bench-billing bench-insight bench-journaling bench-national bench-patient-page clean-var
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,10 @@ bench-insight: $(DEV_STAMP)
 ## A year of readings at 30,000 patients against 3,000 (BENCH_SCALE=0.1 for a quick run); see docs/operations.md.
 bench-national: $(DEV_STAMP)
 	$(PY) -m dho.embedded with-services -- $(PY) bench/national.py
+
+## The nurse's patient page (90-day trends) timed in-process on bench-national's 3,000-patient database: CPU per page, statements, BENCH_PROFILE=1.
+bench-patient-page: $(DEV_STAMP)
+	$(PY) -m dho.embedded with-services -- $(PY) bench/patient_page.py
 
 ## Starts the HelseID and JFT stand-ins itself (dho.dev.standins.running); what it measures runs with production settings.
 bench-journaling: $(DEV_STAMP)
