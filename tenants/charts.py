@@ -36,7 +36,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from tenants.norwegian import date_text, datetime_text, day_text, grouped, number, percent
+from tenants.norwegian import date_text, datetime_text, datetime_texts, day_text, grouped, number, percent
 
 GAP = "–"  # a table cell without a value
 
@@ -146,10 +146,19 @@ class Table:
 
     def body_html(self) -> SafeString:
         """The rows as `<tr>`s, every cell escaped. Built here as one string rather than by the
-        template or a format_html per cell: a 90-day chart has hundreds of rows."""
+        template or a format_html per cell: a 90-day chart has hundreds of rows, and most of its
+        cells repeat (the values, «Grønn»), so each distinct text is escaped once."""
+        escaped: dict[object, str] = {}
+
+        def cell(value: object) -> str:
+            found = escaped.get(value)
+            if found is None:
+                found = escaped[value] = _text(value)
+            return found
+
         return mark_safe(  # every cell through _text
             "".join(
-                f'<tr><th scope="row">{_text(row[0])}</th>' + "".join(f"<td>{_text(c)}</td>" for c in row[1:]) + "</tr>"
+                f'<tr><th scope="row">{cell(row[0])}</th>' + "".join(f"<td>{cell(c)}</td>" for c in row[1:]) + "</tr>"
                 for row in self.rows
             )
         )
@@ -408,16 +417,20 @@ def line_chart(
     def x(at: datetime.date) -> float:
         return frame.left + (_moment(at) - t0) / span * frame.plot_width
 
+    def xs(moments: list[float]) -> list[float]:
+        return [frame.left + (m - t0) / span * frame.plot_width for m in moments]
+
+    moments = [[_moment(p.at) for p in s.points] for s in series]  # once per point, for the line and the table
     parts = [_band_rects(frame, scale, bands), _y_axis(frame, scale, ticks)]
     shown = []
     for i, s in enumerate(series):
         css = s.css or f"series-{i + 1}"
         shown.append((s.name, css + (" dashed" if s.dashed else ""), "line"))
-        parts.append(_line(s, css, x, scale))
+        parts.append(_line(s, css, xs(moments[i]), scale))
     # The reference over the lines: its label stays readable where a line crosses it.
     parts += [_reference(frame, scale, reference), _x_axis(frame, x, start, end), _legend(frame, shown)]
     body = mark_safe("".join(parts))
-    table = Table(caption, headings, _line_rows(series, decimals, bool(note_heading)))
+    table = Table(caption, headings, _line_rows(series, moments, decimals, bool(note_heading)))
     summary = summary or _line_summary(caption, series, start, end, unit, decimals, reference)
     return Chart(id, caption, summary, _svg(id, frame, frame.height, summary, body), table, note)
 
@@ -433,16 +446,16 @@ def _band_rects(frame: Frame, scale: _Scale, bands: Sequence[Band]) -> SafeStrin
     return format_html_join("", '<rect class="band {}" x="{}" y="{}" width="{}" height="{}"{}/>', rects)
 
 
-def _line(s: Series, css: str, x: Callable[[datetime.date], float], scale: _Scale) -> SafeString:
-    """The series as a path that lifts its pen at a None (a gap), and its dots. The dots are written
-    as one string, not a format_html each (a 90-day chart has hundreds): only coordinates we
-    formatted and the tone classes, escaped, go in."""
+def _line(s: Series, css: str, xs: list[float], scale: _Scale) -> SafeString:
+    """The series as a path that lifts its pen at a None (a gap), and its dots (`xs`: each point's x).
+    The dots are written as one string, not a format_html each (a 90-day chart has hundreds): only
+    coordinates we formatted and the tone classes, escaped, go in."""
     path, dots, pen_down = [], [], False
-    for p in s.points:
+    for p, px in zip(s.points, xs, strict=True):
         if p.value is None:
             pen_down = False
             continue
-        cx, cy = f"{x(p.at):.1f}", f"{scale(p.value):.1f}"
+        cx, cy = f"{px:.1f}", f"{scale(p.value):.1f}"
         path.append(f"{'L' if pen_down else 'M'}{cx},{cy}")
         if s.dots:
             dots.append(f'<circle class="dot {_css(p.tone or css)}" cx="{cx}" cy="{cy}" r="3"/>')
@@ -453,23 +466,40 @@ def _line(s: Series, css: str, x: Callable[[datetime.date], float], scale: _Scal
     return line + mark_safe("".join(dots))  # numbers and escaped classes
 
 
-def _line_rows(series: Sequence[Series], decimals: int | None, notes: bool) -> tuple[tuple[str, ...], ...]:
+def _line_rows(
+    series: Sequence[Series], moments: list[list[float]], decimals: int | None, notes: bool
+) -> tuple[tuple[str, ...], ...]:
     """A row per moment (a series' second value at the same moment gets a row of its own), a column
-    per series, the notes of the moment last."""
+    per series, the notes of the moment last (`moments`: each series' points' `_moment`). A value is
+    written once however often it recurs, and the moments' times with the time zone looked up once."""
     rows: dict[tuple[float, int], dict] = {}
-    for column, s in enumerate(series):
+    written: dict[tuple[type, float], str] = {}
+    for column, (s, at_moments) in enumerate(zip(series, moments, strict=True)):
         seen: dict[float, int] = {}
-        for p in s.points:
-            moment = _moment(p.at)
+        for p, moment in zip(s.points, at_moments, strict=True):
             n = seen[moment] = seen.get(moment, -1) + 1
-            row = rows.setdefault((moment, n), {"at": p.at, "notes": []})
-            row[column] = GAP if p.value is None else number(p.value, decimals)
+            row = rows.get((moment, n))
+            if row is None:
+                row = rows[(moment, n)] = {"at": p.at, "notes": []}
+            if p.value is None:
+                row[column] = GAP
+            else:
+                key = (p.value.__class__, p.value)
+                text = written.get(key)
+                if text is None:
+                    text = written[key] = number(p.value, decimals)
+                row[column] = text
             if p.note:
                 row["notes"].append(p.note)
+    ordered = [rows[key] for key in sorted(rows)]
+    if all(isinstance(row["at"], datetime.datetime) for row in ordered):
+        times = datetime_texts([row["at"] for row in ordered])
+    else:
+        times = [_when(row["at"]) for row in ordered]
     out = []
-    for key in sorted(rows):
-        row = rows[key]
-        cells = (_when(row["at"]), *(row.get(c, GAP) for c in range(len(series))))
+    columns = range(len(series))
+    for when, row in zip(times, ordered, strict=True):
+        cells = (when, *(row.get(c, GAP) for c in columns))
         out.append(cells + ((", ".join(row["notes"]) or GAP,) if notes else ()))
     return tuple(out)
 

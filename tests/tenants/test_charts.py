@@ -105,6 +105,32 @@ def test_every_value_of_a_line_chart_is_in_its_table_with_its_note():
     assert {p.get("class") for p in svg.findall("path")} == {"line series-1", "line series-2 dashed"}
 
 
+def test_a_long_chart_writes_each_moment_by_the_norwegian_clock_and_each_repeated_value_alike():
+    """The table of a 90-day chart (hundreds of rows) writes its times with the zone looked up once and
+    each recurring value or note once: every row as a chart of one reading would write it."""
+    utc = datetime.datetime(2026, 10, 24, 23, 30, tzinfo=datetime.UTC)  # the night summer time ends
+    moments = [utc + datetime.timedelta(hours=h) for h in range(4)]
+    values = [93, 93.0, 92.5, 93]
+    notes = ["Grønn", "<Gul>", "<Gul>", ""]
+    chart = line_chart(id="s", caption="SpO2", series=[Series("Verdi", [Point(m, v, note=n) for m, v, n in
+                       zip(moments, values, notes, strict=True)])], note_heading="Vurdering")  # fmt: skip
+    assert chart.table.rows == (
+        ("25.10.2026 01:30", "93", "Grønn"),
+        ("25.10.2026 02:30", "93", "<Gul>"),
+        ("25.10.2026 02:30", "92,5", "<Gul>"),  # the hour again, winter time
+        ("25.10.2026 03:30", "93", "–"),
+    )
+    alone = [
+        line_chart(
+            id="s", caption="SpO2", series=[Series("Verdi", [Point(m, v, note=n)])], note_heading="Vurdering"
+        ).table.rows[0]
+        for m, v, n in zip(moments, values, notes, strict=True)
+    ]
+    assert list(chart.table.rows) == alone
+    body = chart.table.body_html()
+    assert body.count("<td>&lt;Gul&gt;</td>") == 2 and "<Gul>" not in body
+
+
 def test_every_value_of_a_bar_chart_is_in_its_table_and_a_stack_has_its_sum():
     grouped, stacked = _alarms(False), _alarms(True)
     assert grouped.table.headings == ("Periode", "Rød", "Gul")

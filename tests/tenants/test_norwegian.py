@@ -84,6 +84,21 @@ def test_a_moment_from_the_database_is_written_by_the_norwegian_clock(utc, date,
         assert formats.date_format(timezone.localtime(utc), "DATETIME_FORMAT") == norwegian.datetime_text(utc)
 
 
+def test_many_moments_are_written_as_one_at_a_time():
+    """datetime_texts (a chart's table: the zone looked up once for hundreds of moments) writes each
+    moment as datetime_text does: aware ones by the Norwegian clock, naive ones and dates as they are."""
+    moments = [
+        datetime.datetime(2026, 7, 1, 19, 20, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 10, 25, 1, 30, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 12, 6, 23, 30, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 12, 6, 23, 30),  # naive: as it is
+        timezone.localtime(datetime.datetime(2026, 3, 4, 6, 5, tzinfo=datetime.UTC)),
+    ]
+    assert norwegian.datetime_texts(moments) == [norwegian.datetime_text(m) for m in moments]
+    assert norwegian.datetime_texts(moments)[:3] == ["01.07.2026 21:20", "25.10.2026 02:30", "07.12.2026 00:30"]
+    assert norwegian.datetime_texts([]) == []
+
+
 def test_a_whole_number_is_read_with_its_thousands_grouped_as_norwegians_write_them():
     for text in ("7512", "7 512", f"7{NBSP}512", "7\u202f512", " 7.512 ", "7512 "):
         assert norwegian.parse_whole(text) == 7_512, text
@@ -96,7 +111,7 @@ def test_a_whole_number_is_read_with_its_thousands_grouped_as_norwegians_write_t
 def test_the_apps_import_the_formatting_from_the_one_module():
     """No app keeps a second name for it: every import of a formatting function names tenants.norwegian."""
     names = {"kr", "kroner", "parse_kroner", "AmountError", "number", "plain", "quantity", "percent", "fixed",
-             "grouped", "date_text", "day_text", "time_text", "datetime_text", "NBSP"}  # fmt: skip
+             "grouped", "date_text", "day_text", "time_text", "datetime_text", "datetime_texts", "NBSP"}  # fmt: skip
     assert {name for name in names if not hasattr(norwegian, name)} == set()
     pattern = re.compile(r"^from (\S+) import (.+)$", re.M)
     found = []
