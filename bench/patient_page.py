@@ -119,6 +119,8 @@ def main() -> int:
         for path in paths:
             client.get(path)
         profile.disable()
+        if os.environ.get("BENCH_PROFILE_OUT"):
+            profile.dump_stats(os.environ["BENCH_PROFILE_OUT"])  # for pstats: callers, callees
         for order in ("tottime", "cumulative"):
             out = io.StringIO()
             lines = int(os.environ.get("BENCH_PROFILE_LINES", "30"))

@@ -294,3 +294,20 @@ def test_a_nurse_role_changed_into_another_lets_go_of_the_alerts_taken(world, ga
     assert changed.status_code == 302
     alert.refresh_from_db()
     assert alert.taken_by_id is None  # a koordinator of Gjerdrum cannot handle a Nannestad alert
+
+
+def test_each_row_of_the_history_has_its_own_alerts_status():
+    """The history writes each status word once per page (get_status_display builds the choices anew on
+    every call): every row still says its own alert's status, with who handled it when it was."""
+    from triage.patient_page import alert_history_rows
+
+    opened = datetime.datetime(2026, 12, 1, 7, tzinfo=datetime.UTC)
+    alerts = []
+    for status, handled_by in (("open", ""), ("closed", "Kari Nordmann"), ("open", ""), ("closed", "")):
+        handled_at = opened + datetime.timedelta(hours=1) if handled_by else None
+        alert = Alert(status=status, colour="red", reason="SpO2 85 %", opened_at=opened, handled_at=handled_at)
+        alert.history, alert.taken_by_name, alert.handled_by_name = [], "", handled_by
+        alerts.append(alert)
+    rows = str(alert_history_rows(alerts)).split("</tr>")[:-1]
+    statuses = [row.split("\n    <td>")[1].removesuffix("</td>") for row in rows]
+    assert statuses == ["Åpen", "Lukket, Kari Nordmann 01.12.2026 09:00", "Åpen", "Lukket"]
