@@ -33,7 +33,7 @@ from typing import Any
 from patients.models import Patient
 from tenants.errors import NotAllowed
 from tenants.models import Role
-from tenants.selectors import chosen_memberships, may_read_access_log, role_for_patient, user_scope
+from tenants.selectors import may_read_access_log, role_for_patient, user_scope
 
 GP_PERMISSION = "follow_as_gp"  # the object permission the patient's fastlege holds (patients.services.record)
 SHARE_PERMISSION = "view_patient"  # a specialist's, on a patient shared with them
@@ -136,17 +136,11 @@ def can_register_for(user, municipality_id: int) -> bool:
 
 def register_centre_ids(user) -> set[int]:
     """The centres whose register this user keeps (nurse or admin there, at the organisation the
-    session acts for if it chose one): one query, kept on the user object for the request as the scope is."""
+    session acts for if it chose one): read from the memberships the scope was made of
+    (tenants.selectors.user_scope, once per request), no query of its own."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return set()
-    cached = getattr(user, "_dho_register_centres", None)
-    if cached is None:
-        scope = user_scope(user)
-        keeps = (scope.has(Role.NURSE) or scope.has(Role.ADMIN)) and scope.centre_ids
-        memberships = chosen_memberships(user).filter(role__in=REGISTER_ROLES, centre__isnull=False)
-        cached = set(memberships.values_list("centre_id", flat=True)) if keeps else set()
-        user._dho_register_centres = cached
-    return set(cached)
+    return {centre_id for centre_id, role in user_scope(user).centre_roles if role in REGISTER_ROLES}
 
 
 def keeps_register(user, centre_id: int) -> bool:

@@ -37,6 +37,9 @@ class Scope:
     # municipality id → the role through which this user sees that municipality's patients
     municipality_roles: dict[int, str] = field(default_factory=dict)
     centre_ids: frozenset[int] = frozenset()
+    # (centre id, role) of each membership at a centre: which centres' registers the user keeps
+    # (patients.access.register_centre_ids) without asking the memberships again
+    centre_roles: frozenset[tuple[int, str]] = frozenset()
 
     @property
     def municipality_ids(self) -> list[int]:
@@ -99,6 +102,7 @@ def _compute_scope(user) -> Scope:
         roles=frozenset(m.role for m in memberships),
         municipality_roles={mid: next(r for r in ROLE_PRIORITY if r in roles) for mid, roles in granted.items()},
         centre_ids=frozenset(m.centre_id for m in memberships if m.centre_id),
+        centre_roles=frozenset((m.centre_id, m.role) for m in memberships if m.centre_id),
     )
 
 
