@@ -25,7 +25,11 @@ def gevinst_section(context) -> str:
     request, patient = context["request"], context["patient"]
     if not can_register_gevinst(request.user, patient):
         return ""
-    found = patient_gevinst(patient)
+    # The page's «Forløp» section reads the patient's whole status history (patients' view puts it in
+    # the context as `status_changes`, in its own order): the forløp is worked out from those rows,
+    # which the section then shows without asking again, instead of a query of its own.
+    changes = context.get("status_changes")
+    found = patient_gevinst(patient, changes=list(changes) if changes is not None else None)
     shown = {
         "gevinst_points": [{"label": p.label, "text": point_text(p), "due": p.state == DUE} for p in found.schedule],
         "gevinst_fields": field_labels(units=True),

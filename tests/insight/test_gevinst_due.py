@@ -101,6 +101,12 @@ def test_a_new_forlop_wants_its_own_null_punkt(world):
         shown = patient_gevinst(patient)
     assert shown.schedule == schedules_of([patient.pk])[patient.pk] and len(shown.registrations) == 1
     assert [p.kind for p in shown.schedule if p.state == DUE] == ["baseline"] and len(page) == 4
+    # with the status history the page reads for its «Forløp» section: the same forløp, one query less
+    history = list(patient.status_changes.all())
+    with CaptureQueriesContext(connection) as page:
+        again = patient_gevinst(patient, changes=history)
+    assert again == shown and len(page) == 3
+    assert forlops_of([patient.pk], changes=history) == forlops_of([patient.pk])
 
 
 def test_the_board_marks_each_point_that_is_due_and_the_patient_page_lists_them(gevinst, login):
@@ -117,6 +123,21 @@ def test_the_board_marks_each_point_that_is_due_and_the_patient_page_lists_them(
     page = client.get(f"/patients/{g6.pk}/").content.decode()
     section = page[page.index('id="gevinst"') :]
     assert "6 måneder</span> skal registreres" in section and "Null-punkt (oppstart)</strong> registrert" in section
+
+
+def test_the_patient_page_reads_the_status_history_once_for_its_forlop_and_its_gevinst(gevinst, login):
+    """The «Gevinst» section works out the forløp from the history the «Forløp» section shows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login(gevinst.world.u.coordinator)
+    g6 = gevinst.g["g6"]
+    client.get(f"/patients/{g6.pk}/")  # warm the session and the scope
+    with CaptureQueriesContext(connection) as page:
+        body = client.get(f"/patients/{g6.pk}/").content.decode()
+    assert "6 måneder</span> skal registreres" in body[body.index('id="gevinst"') :]
+    reads = [q for q in page.captured_queries if 'FROM "patients_statuschange"' in q["sql"]]
+    assert len(reads) == 1
 
 
 def test_the_board_reads_the_registrations_once_for_every_kind_of_mark(gevinst, login):
