@@ -1,6 +1,5 @@
 """gunicorn settings (`gunicorn -c dho/gunicorn_conf.py dho.wsgi:application`)."""
 
-import gc
 import os
 
 bind = os.environ.get("DHO_BIND", "0.0.0.0:8000")
@@ -15,11 +14,3 @@ threads = int(os.environ.get("DHO_WEB_THREADS", "4"))
 # X-Forwarded-Proto only from DHO_TRUSTED_PROXIES): gunicorn must not set https from a header itself,
 # which by default it does for any peer on 127.0.0.1.
 secure_scheme_headers = {}
-
-
-def post_worker_init(worker):
-    """Freeze what the worker has loaded (Django, the application: some 190,000 objects that live as
-    long as the process): the garbage collector then no longer walks them on its older generations'
-    collections, which a 1,000-reading batch's allocations set off. Measured in-process, a batch
-    spent 15–17 ms of its ~38 ms of CPU in the collector without it, about 1 ms with it."""
-    gc.freeze()

@@ -43,14 +43,12 @@ def _yield_to_web(**kwargs):
 
 
 @worker_process_init.connect
-def _freeze_the_heap(**kwargs):
-    # Everything the pool process inherited (Django, the app's modules: some 190,000 objects) lives
-    # as long as the process; frozen, the garbage collector no longer walks it on each of its older
-    # generations' collections, which a chunk of scoring's allocations sets off (as in gunicorn's
-    # web processes: dho/gunicorn_conf.py).
-    import gc
+def _tune_gc(**kwargs):
+    # As the web processes do (dho/wsgi.py): a chunk of scoring's allocations set off collections
+    # that walked everything the pool process inherited.
+    from dho.heap import tune_gc
 
-    gc.freeze()
+    tune_gc()
 
 
 @task_prerun.connect
