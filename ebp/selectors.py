@@ -96,8 +96,11 @@ class PlanThresholds:
 
 
 def thresholds_for(patient: Patient) -> PlanThresholds:
-    """A patient's effective thresholds (pages, the alert page, the trends): the one rule, for one patient."""
-    version = PlanVersion.objects.filter(status=VersionStatus.ACTIVE, plan__patient_id=patient.pk).first()
+    """A patient's effective thresholds (pages, the alert page, the trends): the one rule, for one patient.
+    The version's content is read only when this process has not parsed it yet (approved_content):
+    decoding it on every patient page cost a millisecond or two."""
+    active = PlanVersion.objects.filter(status=VersionStatus.ACTIVE, plan__patient_id=patient.pk)
+    version = active.defer("content").first()
     if version is not None:
         return PlanThresholds(approved_content(version), version.pk, version.decided_at, version)
     return PlanThresholds(centre_defaults_many([patient.municipality_id])[patient.municipality_id], None, None)

@@ -1,6 +1,6 @@
 """The web and worker processes freeze what they loaded, so the garbage collector stops walking it
-on every older generation's collection (dho.heap). Each in a fresh interpreter: freezing the test
-process itself would prove nothing."""
+on every older generation's collection (dho.heap), and gunicorn's threads hand the interpreter lock
+on sooner. Each in a fresh interpreter: tuning the test process itself would prove nothing."""
 
 import os
 import subprocess
@@ -14,6 +14,13 @@ import gc
 assert gc.get_freeze_count() == 0
 import dho.wsgi  # what a gunicorn worker imports
 print(gc.get_freeze_count(), gc.get_threshold()[0])
+"""
+
+SWITCH = """
+import runpy, sys
+conf = runpy.run_path("dho/gunicorn_conf.py")
+conf["post_worker_init"](None)
+print(sys.getswitchinterval())
 """
 
 WORKER = """
@@ -45,3 +52,10 @@ def test_a_web_process_freezes_the_heap_it_loaded():
 def test_a_celery_pool_process_freezes_the_heap_it_inherited():
     frozen, threshold = _tuned(WORKER)
     assert frozen > 10_000 and threshold == 50_000
+
+
+def test_a_gunicorn_worker_hands_the_interpreter_lock_on_within_half_a_millisecond():
+    """A one-reading request beside a batch in the same worker waits for the lock after each round trip."""
+    done = subprocess.run([sys.executable, "-c", SWITCH], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip()) == 0.0005
