@@ -140,15 +140,13 @@ def test_an_evaluation_sent_while_the_same_is_being_stored_waits_before_its_chec
     a second evaluation once the first was done."""
     import threading
 
-    from django.db import OperationalError, connection, transaction
-
     from patients.services import evaluation as evaluation_service
-    from tenants.rls import scoped
+    from tests.concurrency import WAITED, at_the_same_moment
 
     patient = world.p.gjerdrum  # active, and committed: the second click's connection sees it
     sent = {"patient": patient, "user": world.u.coordinator, "outcome": "continue", "next_date": _days(60)}
     evaluation_service.evaluation_record(**sent)  # the first click: stored, not yet committed
-    looked, outcome = [], []
+    looked = []
     real = evaluation_service._evaluation_repeat_refusal
 
     def looking(*args):
@@ -157,23 +155,11 @@ def test_an_evaluation_sent_while_the_same_is_being_stored_waits_before_its_chec
 
     monkeypatch.setattr(evaluation_service, "_evaluation_repeat_refusal", looking)
 
-    def second_click():
-        try:
-            with scoped([world.m.gjerdrum.pk]):
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL lock_timeout = '1s'")
-                evaluation_service.evaluation_record(**sent)
-                outcome.append("recorded")
-                transaction.set_rollback(True)
-        except OperationalError:
-            outcome.append("waited")
-        finally:
-            connection.close()
+    def second_click() -> str:
+        evaluation_service.evaluation_record(**sent)
+        return "recorded"
 
-    thread = threading.Thread(target=second_click)
-    thread.start()
-    thread.join(30)
-    assert outcome == ["waited"] and looked == []
+    assert at_the_same_moment([world.m.gjerdrum.pk], second_click) == WAITED and looked == []
     assert StatusChange.objects.filter(patient=patient, event="evaluated").count() == 1
 
 

@@ -332,39 +332,22 @@ def test_a_samtykke_sent_while_the_same_is_being_stored_waits_for_it(world):
     """The second of two simultaneous submits waits for the first (the patient's row, locked before the
     check) and then sees it; here it gives up after a second, with nothing stored. Without the lock it
     stored a second samtykke beside the first, not yet committed."""
-    import threading
-
-    from django.db import OperationalError, connection, transaction
-
     from patients.services import ReferralRefused, consent_record
-    from tenants.rls import scoped
+    from tests.concurrency import WAITED, at_the_same_moment
 
     patient = world.p.gjerdrum  # committed: the second click's connection sees it
     given = {"patient": patient, "user": world.u.coordinator, "given_by": "patient", "method": "written",
              "given_on": TODAY()}  # fmt: skip
     consent_record(**given)  # the first click: stored, not yet committed
-    outcome = []
 
-    def second_click():
+    def second_click() -> str:
         try:
-            with scoped([world.m.gjerdrum.pk]):
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL lock_timeout = '1s'")
-                try:
-                    consent_record(**given)
-                    outcome.append("registered")
-                except ReferralRefused as exc:
-                    outcome.append(str(exc))
-                transaction.set_rollback(True)  # nothing of the second click stays, whatever it did
-        except OperationalError:
-            outcome.append("waited")
-        finally:
-            connection.close()
+            consent_record(**given)
+        except ReferralRefused as exc:
+            return str(exc)
+        return "registered"
 
-    thread = threading.Thread(target=second_click)
-    thread.start()
-    thread.join(30)
-    assert outcome == ["waited"]
+    assert at_the_same_moment([world.m.gjerdrum.pk], second_click) == WAITED
     assert Consent.objects.filter(patient=patient).count() == 1
 
 

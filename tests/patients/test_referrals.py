@@ -386,38 +386,21 @@ def test_two_clicks_on_registrer_henvisning_make_one_henvisning(world):
     """The second registration of the same person in the kommune, sent while the first is still being
     stored (its transaction open), waits for the first instead of storing a second henvisning beside
     it; here it gives up after a second, with nothing stored."""
-    import threading
-
-    from django.db import OperationalError, connection, transaction
-
     from patients.services import ReferralRefused, referral_register
-    from tenants.rls import scoped
+    from tests.concurrency import WAITED, at_the_same_moment
 
     person = {"user": world.u.coordinator, "municipality": world.m.gjerdrum, "national_id": synthetic_national_id(),
               "name": "Kari Nordmann", "referrer": "hospital", "reason": "Hyppige innleggelser."}  # fmt: skip
     referral_register(**person)  # the first click: stored, not yet committed
-    outcome = []
 
-    def second_click():
+    def second_click() -> str:
         try:
-            with scoped([world.m.gjerdrum.pk]):
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL lock_timeout = '1s'")
-                try:
-                    referral_register(**person)
-                    outcome.append("registered")
-                except ReferralRefused as exc:
-                    outcome.append(str(exc))
-                transaction.set_rollback(True)  # nothing of the second click stays, whatever it did
-        except OperationalError:
-            outcome.append("waited")
-        finally:
-            connection.close()
+            referral_register(**person)
+        except ReferralRefused as exc:
+            return str(exc)
+        return "registered"
 
-    thread = threading.Thread(target=second_click)
-    thread.start()
-    thread.join(30)
-    assert outcome == ["waited"]
+    assert at_the_same_moment([world.m.gjerdrum.pk], second_click) == WAITED
     assert Referral.objects.filter(national_id=person["national_id"]).count() == 1
 
 

@@ -244,36 +244,19 @@ def test_two_simultaneous_submits_of_a_role_are_checked_one_after_the_other(worl
     the same role, sent while the first is being stored (its transaction open), waits for the first
     and then sees its row, the form error of two submits one after the other. Here it gives up after
     a second, with nothing stored; without the lock its check passed, the first's row unseen."""
-    import threading
-
-    from django.db import OperationalError, connection, transaction
-
     from tenants.admin import MembershipForm
-    from tenants.rls import scoped
+    from tests.concurrency import WAITED, at_the_same_moment
 
     nurse, gjerdrum = world.u.nurse, world.m.gjerdrum
     role = {"user": nurse.pk, "role": "coordinator", "municipality": gjerdrum.pk, "centre": "", "hpr_number": ""}
     membership_give(membership=Membership(user=nurse, role="coordinator", municipality=gjerdrum),
                     by=world.u.admin)  # fmt: skip  # the first submit: stored, not yet committed
-    outcome = []
 
-    def second_submit():
-        try:
-            with scoped([gjerdrum.pk]):
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL lock_timeout = '1s'")
-                form = MembershipForm(data=role)
-                outcome.append("valid" if form.is_valid() else form.errors.as_text())
-                transaction.set_rollback(True)
-        except OperationalError:
-            outcome.append("waited")
-        finally:
-            connection.close()
+    def second_submit() -> str:
+        form = MembershipForm(data=role)
+        return "valid" if form.is_valid() else form.errors.as_text()
 
-    thread = threading.Thread(target=second_submit)
-    thread.start()
-    thread.join(30)
-    assert outcome == ["waited"]
+    assert at_the_same_moment([gjerdrum.pk], second_submit) == WAITED
     assert Membership.objects.filter(user=nurse, role="coordinator", municipality=gjerdrum).count() == 1
 
 
@@ -286,17 +269,15 @@ def test_two_admins_ending_each_others_role_at_once_leave_the_centre_one(world, 
     ending each other's role at once both saw the other still there, and the centre was left with none."""
     import threading
 
-    from django.db import OperationalError, connection, transaction
-
     import tenants.services
-    from tenants.rls import scoped
+    from tests.concurrency import WAITED, at_the_same_moment
 
     ovre = world.centres.ovre
     membership_give(membership=Membership(user=world.u.nurse, role="admin", centre=ovre), by=world.u.admin)
     first = Membership.objects.get(user=world.u.admin, role="admin", centre=ovre)
     first_pk = first.pk
     membership_end(membership=first, by=world.u.nurse)  # stored, not yet committed
-    asked, outcome = [], []
+    asked = []
     real = tenants.services.membership_end_refusal
 
     def asking(*args, **kwargs):
@@ -305,26 +286,14 @@ def test_two_admins_ending_each_others_role_at_once_leave_the_centre_one(world, 
 
     monkeypatch.setattr(tenants.services, "membership_end_refusal", asking)
 
-    def second_end():
+    def second_end() -> str:
         try:
-            with scoped([]):
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL lock_timeout = '1s'")
-                try:
-                    membership_end(membership=Membership.objects.get(pk=first_pk), by=world.u.admin)
-                    outcome.append("ended")
-                except MembershipRefused as exc:
-                    outcome.append(str(exc))
-                transaction.set_rollback(True)
-        except OperationalError:
-            outcome.append("waited")
-        finally:
-            connection.close()
+            membership_end(membership=Membership.objects.get(pk=first_pk), by=world.u.admin)
+        except MembershipRefused as exc:
+            return str(exc)
+        return "ended"
 
-    thread = threading.Thread(target=second_end)
-    thread.start()
-    thread.join(30)
-    assert outcome == ["waited"] and asked == []
+    assert at_the_same_moment([], second_end) == WAITED and asked == []
     assert list(Membership.objects.filter(role="admin", centre=ovre).values_list("user", flat=True)) == [
         world.u.nurse.pk
     ]
