@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -65,6 +66,7 @@ from tenants.selectors import (
 )
 from tenants.services import (
     MembershipRefused,
+    UserRefused,
     agreement_refusal,
     agreement_save,
     audit_record,
@@ -76,6 +78,7 @@ from tenants.services import (
     period_refusal,
     user_create,
     user_deactivate,
+    user_deactivate_refusal,
     user_update,
 )
 from tenants.tokens import admin_tokens
@@ -484,6 +487,16 @@ class UserChangeForm(forms.ModelForm):
         model = User
         fields = ["first_name", "last_name", "email", "is_active"]
 
+    def clean_is_active(self):
+        active = self.cleaned_data["is_active"]
+        if not active and self.instance.pk is not None and self.instance.is_active:
+            # Under the centres' admin lock, held to the save (the admin checks and saves in one
+            # transaction): two admins deactivating each other at once cannot both pass.
+            refusal = user_deactivate_refusal(self.instance, lock=True)
+            if refusal:
+                raise forms.ValidationError(refusal)
+        return active
+
 
 class MembershipInline(MembershipScope, admin.StackedInline):  # stacked: every field has its label
     model = Membership
@@ -622,8 +635,17 @@ class CentreUserAdmin(MembershipRefusalShown, CentreAdminAccess, admin.ModelAdmi
     def deactivate(self, request, queryset):
         if request.POST.get("post") != "yes":
             return self._confirm_deactivate(request, queryset)
-        names = [u.get_username() for u in queryset if user_deactivate(user=u, by=request.user, request=request)]
-        self.message_user(request, _("Deaktivert: {names}.").format(names=", ".join(sorted(names)) or "–"))
+        names, refusals = [], []
+        for user in queryset.order_by("username"):
+            try:
+                with transaction.atomic():  # a refusal leaves the other users' deactivation standing
+                    if user_deactivate(user=user, by=request.user, request=request):
+                        names.append(user.get_username())
+            except UserRefused as refusal:
+                refusals.append(str(refusal))
+        self.message_user(request, _("Deaktivert: {names}.").format(names=", ".join(names) or "–"))
+        for refusal in refusals:
+            self.message_user(request, refusal, level=messages.ERROR)
 
     def _confirm_deactivate(self, request, queryset):
         # The API keys do not come back with a reactivation: the admin reads whose go first.

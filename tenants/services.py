@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 from collections.abc import Iterable
+from typing import cast
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
@@ -21,6 +22,7 @@ from tenants.bulk import bulk_insert
 from tenants.errors import Refused
 from tenants.models import Agreement, AuditAction, AuditEvent, Centre, LoginMethod, Membership, Municipality, Role
 from tenants.norwegian import date_text
+from tenants.people import display_name
 from tenants.selectors import role_for_patient, user_scope
 from tenants.sessions import LOGIN_METHOD
 
@@ -295,13 +297,40 @@ def user_update(*, user, fields: list[str], by, request=None) -> None:
 user_access_reduced = Signal()
 
 
+class UserRefused(Refused):
+    """The user cannot be deactivated as asked (400; Norwegian)."""
+
+
+def user_deactivate_refusal(user, *, lock: bool = False) -> str:
+    """ "" unless deactivating the user leaves a centre where they are an admin without another active
+    admin, else what to do instead (Norwegian): as for ending the role itself, no one at the centre
+    could then give the role again. `lock`: first wait for any other change of those centres' admins
+    (`_centre_admins_lock`), so that two admins deactivating each other at once cannot both pass."""
+    held = Membership.objects.filter(user=user, role=Role.ADMIN).exclude(centre=None).select_related("centre")
+    for membership in held.order_by("centre_id"):  # one order: two such deactivations never deadlock
+        centre = cast(Centre, membership.centre)  # an admin role is a centre's (excluded: none)
+        if lock:
+            _centre_admins_lock(membership)
+        others = Membership.objects.filter(role=Role.ADMIN, centre=centre, user__is_active=True)
+        if not others.exclude(user=user).exists():
+            return _(
+                "{senter} må ha minst én aktiv senteradministrator: gi rollen til en annen bruker før du "
+                "deaktiverer {navn}."
+            ).format(senter=centre.name, navn=display_name(user))
+    return ""
+
+
 @transaction.atomic
 def user_deactivate(*, user, by, request=None) -> bool:
     """The user can no longer log in: their sessions stop being accepted at once (Django refuses an
     inactive user's session) and their API tokens are deleted; what they held is let go
-    (`user_access_reduced`). Memberships stay, as history."""
+    (`user_access_reduced`). Memberships stay, as history. Refused (`UserRefused`) for a centre's last
+    active admin (`user_deactivate_refusal`), checked under the centre's admin lock."""
     if not user.is_active:
         return False
+    refusal = user_deactivate_refusal(user, lock=True)
+    if refusal:
+        raise UserRefused(refusal)
     user.is_active = False
     user.save(update_fields=["is_active"])
     AuthToken.objects.filter(user=user).delete()

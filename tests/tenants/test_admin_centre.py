@@ -194,6 +194,61 @@ def test_the_centres_last_admin_role_is_not_ended(world, login):
     assert not Membership.objects.filter(pk=own.pk).exists()
 
 
+def test_the_centres_last_active_admin_is_not_deactivated(world, login):
+    """Deactivated, the last admin leaves the centre as an ended role would: no one there could give the
+    role again. Refused on the user's page beside «Aktiv», in the list's action (the other users chosen
+    are deactivated) and by the service; with a second active admin, the first may go."""
+    from tenants.services import UserRefused, user_deactivate
+
+    admin, me, nurse = login(world.u.admin), world.u.admin, world.u.nurse
+    said = "Øvre må ha minst én aktiv senteradministrator: gi rollen til en annen bruker før du deaktiverer"
+    page = admin.post(f"/admin/auth/user/{me.pk}/change/", {
+        "first_name": me.first_name, "last_name": me.last_name, "email": me.email,
+        **{f"memberships-{k}": v for k, v in {"TOTAL_FORMS": "0", "INITIAL_FORMS": "0", "MIN_NUM_FORMS": "0",
+                                              "MAX_NUM_FORMS": "1000"}.items()},
+    })  # fmt: skip
+    assert page.status_code == 200 and said in page.content.decode()
+    both = admin.post("/admin/auth/user/", {"action": "deactivate", "_selected_action": [me.pk, nurse.pk],
+                                            "index": 0, "post": "yes"}, follow=True)  # fmt: skip
+    assert said in both.content.decode()
+    me.refresh_from_db()
+    nurse.refresh_from_db()
+    assert me.is_active and not nurse.is_active
+    with pytest.raises(UserRefused, match="minst én aktiv senteradministrator"):
+        user_deactivate(user=me, by=me)
+    # a second admin who is not active does not count; an active one does
+    second = UserFactory(username="admin2", is_staff=True, is_active=False)
+    MembershipFactory(user=second, role="admin", centre=world.centres.ovre)
+    with pytest.raises(UserRefused):
+        user_deactivate(user=me, by=me)
+    second.is_active = True
+    second.save(update_fields=["is_active"])
+    assert user_deactivate(user=me, by=second)
+    me.refresh_from_db()
+    assert not me.is_active
+
+
+def test_a_deactivation_waits_for_any_other_change_of_the_centres_admins_before_it_asks(world):
+    """Two admins deactivating each other at once both saw the other active and left the centre none:
+    a deactivation now waits on the centre's admin lock (held here by a change of its admins not yet
+    committed) before it asks who is left; here it gives up after a second. Without the lock it asked
+    at once, and said the admin was the last one."""
+    from tenants.services import UserRefused, _centre_admins_lock, user_deactivate
+    from tests.concurrency import WAITED, at_the_same_moment
+
+    me = world.u.admin
+    _centre_admins_lock(Membership.objects.get(user=me, role="admin", centre=world.centres.ovre))
+
+    def deactivation() -> str:
+        try:
+            user_deactivate(user=me, by=me)
+        except UserRefused as refusal:
+            return str(refusal)
+        return "deactivated"
+
+    assert at_the_same_moment([], deactivation) == WAITED
+
+
 def test_the_user_list_names_only_the_roles_at_the_admins_centre(world, login):
     MembershipFactory(user=world.u.nurse, role="nurse", centre=world.centres.agder)  # works at both centres
     listed = login(world.u.admin).get("/admin/auth/user/?q=nurse").content.decode()
