@@ -17,20 +17,27 @@ log = logging.getLogger(__name__)
 CHUNK = 1000
 
 
+def _period(between: list[str] | None) -> tuple | None:
+    return (
+        (datetime.datetime.fromisoformat(between[0]), datetime.datetime.fromisoformat(between[1])) if between else None
+    )
+
+
 @shared_task(name="triage.score_readings")
-def score_readings(reading_ids: list[int]) -> int:
+def score_readings(reading_ids: list[int], between: list[str] | None = None) -> int:
     # With the urgent readings queued since (measurements.services.urgent_take): one transaction for
-    # what would be many tasks of one reading each.
-    ids = [*reading_ids, *urgent_take("reading")]
+    # what would be many tasks of one reading each. `between`: the earliest and latest time of the
+    # task's own readings (measurements.services.enqueue_scoring); none from the sweeper.
+    urgent = urgent_take("reading")
     with system_scope("triage.score_readings"):
-        return services.readings_score(ids)
+        return services.readings_score(reading_ids, between=_period(between), more=urgent)
 
 
 @shared_task(name="triage.score_answers")
-def score_answers(answer_ids: list[int]) -> int:
-    ids = [*answer_ids, *urgent_take("answer")]
+def score_answers(answer_ids: list[int], between: list[str] | None = None) -> int:
+    urgent = urgent_take("answer")
     with system_scope("triage.score_answers"):
-        return services.answers_score(ids)
+        return services.answers_score(answer_ids, between=_period(between), more=urgent)
 
 
 @shared_task(name="triage.sweep_unscored")

@@ -113,3 +113,34 @@ def test_urgent_readings_wait_in_a_set_that_the_next_task_scores_at_once(
     batch = [_reading(world.p.gjerdrum, f"bulk-{n}") for n in range(21)]  # more than URGENT_AT_MOST
     _post(gateway, django_capture_on_commit_callbacks, *readings, *batch)
     assert urgent_take("reading") == [], "a batch waits for its own tasks, at its priority"
+
+
+def test_each_task_names_the_time_span_of_its_readings_and_scoring_reads_by_it(
+    world, gateway, settings, django_capture_on_commit_callbacks
+):
+    """The queued task carries its readings' earliest and latest time (measurements.services._between),
+    so the claim reads only those months' partitions; the urgent ids other tasks queued are found by
+    id, of any time. A row outside the span given is not claimed by it (the span is the task's own rows')."""
+    from dho.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    previous, app.conf.task_default_queue = app.conf.task_default_queue, queue
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    early, late = AT - datetime.timedelta(days=20), AT
+    try:
+        stored = _post(gateway, django_capture_on_commit_callbacks, "/api/v1/readings", "readings",
+                       _reading(world.p.gjerdrum, "x", late), _reading(world.p.gjerdrum, "y", early))  # fmt: skip
+        [message] = [json.loads(raw) for raw in client.lrange(queue, 0, -1)]
+    finally:
+        client.delete(queue, _urgent_key("reading"))
+        app.conf.task_default_queue = previous
+    args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+    ids = [r["id"] for r in stored]
+    assert args == [ids]
+    assert [datetime.datetime.fromisoformat(t) for t in kwargs["between"]] == [early, late]
+    other = _post(gateway, django_capture_on_commit_callbacks, "/api/v1/readings", "readings",
+                  _reading(world.p.nannestad, "z"))[0]["id"]  # fmt: skip
+    before_both = (early - datetime.timedelta(days=2), early - datetime.timedelta(days=1))
+    assert triage.readings_score(ids, between=before_both) == 0  # outside the span given: not claimed by it
+    assert triage.readings_score(ids, between=(early, late), more=[other, ids[0]]) == 3
+    assert not Reading.objects.filter(pk__in=[*ids, other], scored_at__isnull=True).exists()

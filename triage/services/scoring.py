@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from ebp.content import PlanContent, WeightGainRule
@@ -23,7 +24,7 @@ from ebp.selectors import thresholds_for_many
 from measurements.models import Answer, Reading
 from measurements.services import TIME_FIELD
 from measurements.types import RANK
-from patients.models import PatientStatus
+from patients.models import Patient, PatientStatus
 from tenants.bulk import bulk_update
 from triage.models import AlertKind
 from triage.scoring import ReadingValue, Score, score, score_answer
@@ -45,9 +46,13 @@ class Plans:
 
     @classmethod
     def of(cls, rows: Sequence[Claimed]) -> Plans:
-        """The plans of claimed rows, which were read with their patient's status."""
-        ended = {r.patient_id for r in rows if r.patient_status == PatientStatus.ENDED}
-        return cls({r.patient_id: r.municipality_id for r in rows}, ended)
+        """The plans of claimed rows, and which of their patients have ended their forløp: their ids as
+        one array parameter (read with the claim, a join made PostgreSQL hash every patient of the
+        table: 7 ms a chunk at 30,000 patients)."""
+        patients = list({r.patient_id for r in rows})
+        batch = RawSQL("SELECT unnest(%s::uuid[])", [patients])
+        ended = Patient.objects.filter(pk__in=batch, status=PatientStatus.ENDED).order_by().values_list("pk", flat=True)
+        return cls({r.patient_id: r.municipality_id for r in rows}, set(ended))
 
     def content(self, patient_id) -> PlanContent:
         return self.thresholds[patient_id].content
@@ -67,7 +72,6 @@ class Claimed:
     id: int
     patient_id: uuid.UUID
     municipality_id: int
-    patient_status: str
     scored_at: datetime.datetime | None
     # What scoring works out
     colour: str = ""
@@ -207,31 +211,38 @@ def _reason(found: Score, without_plan: bool, ended: bool) -> str:
     return f"{found.reason} ({'; '.join(notes)})".strip() if notes else found.reason
 
 
-def _claim(model, ids: Iterable[int], time_field: str) -> list:
+def _claim(model, ids: Iterable[int], time_field: str, between: tuple | None = None, more: Iterable[int] = ()) -> list:
     """Lock the given rows that are still unscored; rows another task holds are skipped, not waited for.
-    The rows are found by id alone and the scored ones dropped here: with `scored_at IS NULL` in the
+    `between` (earliest, latest): the rows' times, so that PostgreSQL reads only those months'
+    partitions; `more`: ids of rows of any time (the urgent ones other tasks queued), found by id.
+    The rows are found by id and the scored ones dropped here: with `scored_at IS NULL` in the
     query PostgreSQL reads them through the partial index of unscored rows, the whole backlog, so
     every chunk got slower the further scoring fell behind. A scored row locked with them is left
     as it is (the lock goes with the transaction)."""
     kind, fields = CLAIMED[model]
-    rows = (
-        model.objects.select_for_update(skip_locked=True, of=("self",))  # the patient's row is only read
-        .filter(id__in=list(ids))
-        .order_by(time_field, "id")
-        .values_list("id", "patient_id", "municipality_id", "patient__status", "scored_at", *fields)
-    )
-    return [
-        kind(
-            id=pk,
-            patient_id=patient_id,
-            municipality_id=municipality_id,
-            patient_status=status,
-            scored_at=scored_at,
-            **dict(zip(fields, values, strict=True)),
-        )
-        for pk, patient_id, municipality_id, status, scored_at, *values in rows
-        if scored_at is None
-    ]
+    ids = list(ids)
+    queries = [(ids, between)] if ids else []
+    own = set(ids)
+    extra = [pk for pk in more if pk not in own]
+    queries += [(extra, None)] if extra else []
+    claimed = []
+    for wanted, period in queries:
+        rows = model.objects.select_for_update(skip_locked=True).filter(id__in=wanted)
+        if period is not None:
+            rows = rows.filter(**{f"{time_field}__range": period})
+        found = rows.order_by(time_field, "id").values_list("id", "patient_id", "municipality_id", "scored_at", *fields)
+        claimed += [
+            kind(
+                id=pk,
+                patient_id=patient_id,
+                municipality_id=municipality_id,
+                scored_at=scored_at,
+                **dict(zip(fields, values, strict=True)),
+            )
+            for pk, patient_id, municipality_id, scored_at, *values in found
+            if scored_at is None
+        ]
+    return sorted(claimed, key=lambda row: (getattr(row, time_field), row.id)) if len(queries) > 1 else claimed
 
 
 def _record(row, found: Score, plans: Plans, now, sort_time) -> None:
@@ -243,9 +254,10 @@ def _record(row, found: Score, plans: Plans, now, sort_time) -> None:
 
 
 @transaction.atomic
-def readings_score(reading_ids: Iterable[int]) -> int:
-    """Score the given readings that are still unscored; returns how many this call scored."""
-    readings: list[ClaimedReading] = _claim(Reading, reading_ids, "measured_at")
+def readings_score(reading_ids: Iterable[int], *, between: tuple | None = None, more: Iterable[int] = ()) -> int:
+    """Score the given readings that are still unscored; returns how many this call scored. `between`:
+    the earliest and latest time of `reading_ids`' rows; `more`: other ids, of any time (`_claim`)."""
+    readings: list[ClaimedReading] = _claim(Reading, reading_ids, "measured_at", between, more)
     if not readings:
         return 0
     plans = Plans.of(readings)
@@ -263,9 +275,9 @@ def readings_score(reading_ids: Iterable[int]) -> int:
 
 
 @transaction.atomic
-def answers_score(answer_ids: Iterable[int]) -> int:
+def answers_score(answer_ids: Iterable[int], *, between: tuple | None = None, more: Iterable[int] = ()) -> int:
     """Score questionnaire answers by the plan's answer rules, like readings_score."""
-    answers: list[ClaimedAnswer] = _claim(Answer, answer_ids, "answered_at")
+    answers: list[ClaimedAnswer] = _claim(Answer, answer_ids, "answered_at", between, more)
     if not answers:
         return 0
     plans = Plans.of(answers)
