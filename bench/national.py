@@ -220,18 +220,27 @@ UPDATE triage_alert SET status = 'open', closed_at = NULL, closed_reason = '', h
 
 
 def _open_alerts_top_up(centre) -> None:
-    """The measured centre's worklist holds OPEN_PER_CENTRE alerts at both sizes, so the two are
-    compared on the same rows: the seed leaves the last hours' alerts open, how many depends on the
-    hour it ran; the newest closed alerts of patients with none open are opened again to make up."""
+    """The measured centre's worklist holds OPEN_PER_CENTRE alerts at both sizes and on every run, so
+    the two are compared on the same rows: the seed leaves the last hours' alerts open, how many
+    depends on the hour it ran; the newest closed alerts of patients with none open are opened again
+    to make up. A reused database also holds what the last run's paced load opened: the oldest open
+    ones past OPEN_PER_CENTRE are closed (a reused database's worklist had 816 rows against 300)."""
     from django.db import connection
+    from django.utils import timezone
 
     from triage.models import Alert
 
     kommuner = _kommuner_of(centre)
-    missing = OPEN_PER_CENTRE - Alert.objects.filter(status="open", municipality__in=kommuner).count()
+    open_alerts = Alert.objects.filter(status="open", municipality__in=kommuner)
+    missing = OPEN_PER_CENTRE - open_alerts.count()
     if missing > 0:
         with connection.cursor() as cursor:
             cursor.execute(REOPEN, [kommuner, missing])
+    elif missing < 0:
+        surplus = list(open_alerts.order_by("opened_at", "id").values_list("pk", flat=True)[:-missing])
+        Alert.objects.filter(pk__in=surplus).update(
+            status="closed", closed_at=timezone.now(), closed_reason="benk: lukket før neste måling"
+        )
 
 
 def _kommuner_of(centre) -> list[int]:
