@@ -147,8 +147,10 @@ def _redis_binary() -> str:
 
 
 def _redis_port() -> int | None:
-    port_file = REDIS_DIR / "port"
-    return int(port_file.read_text()) if port_file.exists() else None
+    try:
+        return int((REDIS_DIR / "port").read_text())
+    except (FileNotFoundError, ValueError):  # not written yet (or by a version that wrote it in place)
+        return None
 
 
 def _redis_answers(port: int | None) -> bool:
@@ -182,7 +184,11 @@ def redis_start() -> bool:
         'appendonly yes\nsave ""\n'
     )
     subprocess.run([_redis_binary(), str(conf)], check=True)
-    (REDIS_DIR / "port").write_text(str(port))
+    # Whole or not at all (a new file put in place): another process reading it while a restarted
+    # Redis's port is written (a manage.py, the supervisor's checks) read an empty file.
+    written = REDIS_DIR / "port.new"
+    written.write_text(str(port))
+    os.replace(written, REDIS_DIR / "port")
     for _ in range(100):
         if _redis_answers(port):
             return True

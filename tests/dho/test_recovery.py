@@ -53,8 +53,10 @@ class Supervised:
         return f"redis://127.0.0.1:{self._port()}/0"
 
     def _port(self) -> int | None:
-        port = self.var / "redis" / "port"
-        return int(port.read_text()) if port.exists() else None
+        try:
+            return int((self.var / "redis" / "port").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
 
     def redis_pid(self) -> int:
         return int((self.var / "redis" / "redis.pid").read_text())
@@ -181,3 +183,19 @@ def test_a_page_request_after_postgresql_dropped_its_kept_connection_is_no_500(t
     _kept_connection_drop(kept, settings.DHO_DB_DIRECT)
     assert database_ok(), "the dead kept connection is replaced before the request uses it"
     assert connection.connection.info.backend_pid != kept
+
+
+def test_the_embedded_redis_port_is_read_whole_or_not_at_all(tmp_path, monkeypatch):
+    """A restarted Redis's port is put in place as a whole new file; a reader meeting an empty one (as
+    one written in place could be, mid-write) reads no port rather than failing: the restart loop
+    and a manage.py beside `make run` read it while Redis comes back."""
+    monkeypatch.setattr(embedded, "REDIS_DIR", tmp_path)
+    assert embedded._redis_port() is None
+    (tmp_path / "port").write_text("")
+    assert embedded._redis_port() is None
+    try:
+        assert embedded.redis_start()  # an empty port file: a new port, written whole
+        assert embedded._redis_answers(embedded._redis_port())
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("port")) == ["port"]
+    finally:
+        embedded.redis_stop()
