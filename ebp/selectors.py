@@ -6,13 +6,13 @@ import datetime
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
-from django.db.models.expressions import RawSQL
 
 from ebp.content import BOUND_LABELS, BOUND_NAMES, PlanContent, TrendRule, parse_content
 from ebp.models import CentreThresholds, PlanVersion, VersionStatus
 from measurements.types import SPECS, Colour, label, spec
 from patients.models import Diagnosis, Patient, PatientStatus
 from patients.selectors import visible_patients
+from tenants.bulk import uuid_array
 from tenants.norwegian import number, time_text
 from tenants.selectors import centres_of
 
@@ -168,7 +168,7 @@ def _active_versions(patient_ids: list) -> dict[object, tuple[PlanContent, int, 
     for versions not parsed yet, in a second query: decoding every version's JSON for every chunk
     was a fifth of scoring's time. The ids go as one array parameter (a parameter per id, compiled
     and quoted, cost more than the query)."""
-    batch = RawSQL("SELECT unnest(%s::uuid[])", [patient_ids])
+    batch = uuid_array(patient_ids)
     active = PlanVersion.objects.filter(status=VersionStatus.ACTIVE, plan__patient_id__in=batch).order_by()
     rows = active.values_list("plan__patient_id", "pk", "decided_at")
     versions = {patient_id: (pk, at) for patient_id, pk, at in rows}

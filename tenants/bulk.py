@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import psycopg
 from django.db import connection, models
+from django.db.models.expressions import RawSQL
 from django.db.models.fields import NOT_PROVIDED
 from psycopg.types.json import Jsonb
 
@@ -217,3 +218,9 @@ def column_values(objects: Iterable, attnames: Sequence[str]) -> dict[str, list]
     """Model instances → the column-wise mapping bulk_update takes."""
     objects = list(objects)
     return {name: [getattr(o, name) for o in objects] for name in attnames}
+
+
+def uuid_array(ids: Iterable) -> RawSQL:
+    """A batch's ids as one array parameter, for `pk__in=` / `<field>__in=`: `__in` with a list compiles
+    (and quotes) a parameter per id, which for a batch of hundreds cost more than the query."""
+    return RawSQL("SELECT unnest(%s::uuid[])", [list(ids)])

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from ebp.content import PlanContent, WeightGainRule
@@ -25,7 +24,7 @@ from measurements.models import Answer, Reading
 from measurements.services import TIME_FIELD
 from measurements.types import RANK
 from patients.models import Patient, PatientStatus
-from tenants.bulk import bulk_update
+from tenants.bulk import bulk_update, uuid_array
 from triage.models import AlertKind
 from triage.scoring import ReadingValue, Score, score, score_answer
 from triage.services.alerts import Finding, alerts_upsert, silence_alerts_close
@@ -49,9 +48,10 @@ class Plans:
         """The plans of claimed rows, and which of their patients have ended their forløp: their ids as
         one array parameter (read with the claim, a join made PostgreSQL hash every patient of the
         table: 7 ms a chunk at 30,000 patients)."""
-        patients = list({r.patient_id for r in rows})
-        batch = RawSQL("SELECT unnest(%s::uuid[])", [patients])
-        ended = Patient.objects.filter(pk__in=batch, status=PatientStatus.ENDED).order_by().values_list("pk", flat=True)
+        patients = uuid_array({r.patient_id for r in rows})
+        ended = (
+            Patient.objects.filter(pk__in=patients, status=PatientStatus.ENDED).order_by().values_list("pk", flat=True)
+        )
         return cls({r.patient_id: r.municipality_id for r in rows}, set(ended))
 
     def content(self, patient_id) -> PlanContent:
