@@ -40,7 +40,7 @@ from django.utils.translation import gettext as _
 
 from tenants import lockout, two_factor
 from tenants.models import ActivationCode, Agreement, Centre, Membership
-from tenants.selectors import admin_centres, centre_served_municipalities
+from tenants.selectors import admin_centres, centre_people
 
 # What a session that has only given its password may reach.
 OPEN_BEFORE_SECOND_FACTOR = frozenset({
@@ -203,14 +203,6 @@ def accounts_managed_by(user) -> QuerySet:
     """The users whose lock-out and second factor a centre admin may reset: everyone with a role at
     the admin's centres or in a municipality they serve (the same people as their API tokens, see
     tenants.tokens.admin_tokens), never a superuser. A superuser manages everyone."""
-    users = get_user_model().objects.all()
     if user.is_superuser:
-        return users
-    centres = list(admin_centres(user).values_list("pk", flat=True))
-    if not centres:
-        return users.none()
-    municipality_ids: set[int] = set()
-    for centre_id in centres:
-        municipality_ids |= centre_served_municipalities(centre_id)
-    members = Membership.objects.filter(Q(centre_id__in=centres) | Q(municipality_id__in=municipality_ids))
-    return users.filter(pk__in=members.values("user_id"), is_superuser=False)
+        return get_user_model().objects.all()
+    return centre_people(list(admin_centres(user).values_list("pk", flat=True)))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from tenants.models import (
@@ -157,17 +159,40 @@ def visible_municipalities(user) -> QuerySet[Municipality]:
     return Municipality.objects.filter(id__in=user_scope(user).municipality_ids)
 
 
+# The log's events of a person and no patient or kommune: their account (created, changed,
+# deactivated), their password and second factor. The object id is the user's id.
+PERSON_OBJECT_TYPES = ("user", "user_access", "password", "second_factor")
+
+
+def centre_people(centre_ids) -> QuerySet:
+    """Everyone with a role at these centres or in a kommune they serve, never a superuser: the
+    accounts the centres' admins manage (tenants.login.accounts_managed_by) and whose log they read."""
+    municipality_ids: set[int] = set()
+    for centre_id in centre_ids:
+        municipality_ids |= centre_served_municipalities(centre_id)
+    members = Membership.objects.filter(Q(centre_id__in=centre_ids) | Q(municipality_id__in=municipality_ids))
+    return get_user_model().objects.filter(pk__in=members.values("user_id"), is_superuser=False)
+
+
 def visible_audit_events(user) -> QuerySet[AuditEvent]:
-    """A centre admin reads the log of the municipalities the centre serves (and its host)."""
+    """A centre admin reads the log of the municipalities the centre serves (and its host), and the
+    events of no patient and no kommune that concern the centre's people (`centre_people`): what they
+    did outside any one kommune (logging in, a list across kommuner, administering users and gateways)
+    and what was done to their accounts (created, deactivated, a password or a second factor set)."""
     if user.is_superuser:
         return AuditEvent.objects.all()
     municipality_ids: set[int] = set()
-    for centre in admin_centres(user).select_related("host"):
+    centres = list(admin_centres(user).select_related("host"))
+    for centre in centres:
         municipality_ids |= _centre_nurse_municipalities(centre)
         municipality_ids |= set(
             Agreement.objects.active().filter(centre=centre).values_list("municipality_id", flat=True)
         )
-    return AuditEvent.objects.filter(municipality_id__in=municipality_ids)
+    people = centre_people([centre.pk for centre in centres])
+    person_ids = people.annotate(as_text=Cast("pk", CharField())).values("as_text")
+    of_people = Q(user_id__in=people.values("pk")) | Q(object_type__in=PERSON_OBJECT_TYPES, object_id__in=person_ids)
+    no_kommune = Q(municipality_id__isnull=True, patient_id__isnull=True)
+    return AuditEvent.objects.filter(Q(municipality_id__in=municipality_ids) | (no_kommune & of_people))
 
 
 def centre_of(municipality_id: int) -> Centre | None:

@@ -108,3 +108,51 @@ def test_it_gives_a_koordinators_list_their_kommune_and_cuts_a_long_address(worl
     long, gjerdrum = [e for e in AuditEvent.objects.order_by("pk")[before:] if e.patient_id is None]
     assert long.object_id == ("/patients/?search=" + "r" * 100)[:64]
     assert (gjerdrum.object_id, gjerdrum.municipality_id) == ("/patients/", world.m.gjerdrum.pk)
+
+
+# --- the centre admin's log: the events of the centre's people that name no kommune ----------------
+
+
+def _log_of(client) -> set[tuple[str, str, str]]:
+    """(actor, object type, object id) of every event on the admin's «Logghendelser» list."""
+    page = client.get("/admin/tenants/auditevent/")
+    assert page.status_code == 200
+    return {(e.username, e.object_type, e.object_id) for e in page.context["cl"].result_list}
+
+
+def test_a_centre_admin_reads_what_the_centres_people_did_and_what_was_done_to_their_accounts(world, login):
+    from tenants.services import user_create, user_deactivate
+    from tests.factories import MembershipFactory, UserFactory
+
+    admin_agder = UserFactory(username="admin_agder", is_staff=True)
+    MembershipFactory(user=admin_agder, role="admin", centre=world.centres.agder)
+    operator = UserFactory(username="operator")  # no role at either centre (the platform's operator)
+    # By an admin, of no kommune: a user made, a list read across kommuner by each centre's nurse.
+    made = user_create(username="ny", role="nurse", centre=world.centres.ovre, by=world.u.admin)
+    made_agder = user_create(username="ny_agder", role="nurse", centre=world.centres.agder, by=admin_agder)
+    audit_record(action="view", object_type="patient_list", object_id="/patients/?search=e", user=world.u.nurse)
+    audit_record(action="view", object_type="patient_list", object_id="/patients/?search=o", user=world.u.nurse_agder)
+    # By someone of neither centre: to a centre's account, and to nobody's.
+    user_deactivate(user=world.u.finance, by=operator)
+    audit_record(action="update", object_type="centre", object_id=world.centres.agder.pk, user=operator)
+
+    ovre = _log_of(login(world.u.admin))
+    agder = _log_of(login(admin_agder))
+
+    assert ("admin", "user", str(made.pk)) in ovre
+    assert ("nurse", "patient_list", "/patients/?search=e") in ovre
+    assert ("operator", "user_access", str(world.u.finance.pk)) in ovre  # Øvre's finance user
+    assert ("admin_agder", "user", str(made_agder.pk)) in agder
+    assert ("nurse_agder", "patient_list", "/patients/?search=o") in agder
+    # Another centre's people are not this centre's business, nor the operator's own work.
+    assert not {e for e in ovre if e[0] in {"admin_agder", "nurse_agder"} or e[2] == str(made_agder.pk)}
+    assert not {e for e in agder if e[0] in {"admin", "nurse"} or e[2] in {str(made.pk), str(world.u.finance.pk)}}
+    assert not {e for e in ovre | agder if e[1] == "centre"}
+
+
+def test_the_log_shows_a_person_event_only_when_it_names_no_patient_and_no_kommune(world, login):
+    # The nurse of Øvre reading Grimstad's patient (were it possible) is filed under Grimstad: Agder's
+    # log, not Øvre's, even though the reader is Øvre's.
+    grimstad = world.p.grimstad
+    audit_record(action="view", object_type="patient", object_id=grimstad.pk, patient=grimstad, user=world.u.nurse)
+    assert ("nurse", "patient", str(grimstad.pk)) not in _log_of(login(world.u.admin))
