@@ -14,19 +14,23 @@ with today's date (an agreement in force). Each call site keeps the SQL of its f
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any
 
 from django.db import connections
 from django.db.models import QuerySet
+from django.db.models.query import ModelIterable
 
 KEPT_KEYS = 4
 
 
 class CompiledQuery:
-    """`build(key, **markers)` → a values_list queryset, in which each marker value (a value no
-    real call passes: a negative id, a token that is no hash) stands for a parameter of each call."""
+    """`build(key, **markers)` → a queryset, in which each marker value (a value no real call passes:
+    a negative id, a token that is no hash) stands for a parameter of each call. `rows` gives a
+    values_list queryset's tuples, `objects` a model queryset's instances (select_related included;
+    not prefetch_related)."""
 
     def __init__(self, build: Callable[..., QuerySet], **markers: Any):
         self._build = build
@@ -44,7 +48,7 @@ class CompiledQuery:
             if len(found) != 1:
                 raise ValueError(f"the marker of {name!r} is {len(found)} parameters of the compiled query, not one")
             slots[name] = found[0]
-        return queryset.db, compiler, sql, tuple(params), slots
+        return queryset, compiler, sql, tuple(params), slots
 
     def _entry(self, key: Hashable) -> tuple:
         entry = self._compiled.get(key)
@@ -56,15 +60,40 @@ class CompiledQuery:
                 self._compiled[key] = entry
         return entry
 
-    def rows(self, key: Hashable, **values: Any) -> list[tuple]:
-        """The queryset's rows for these values, as its values_list would give them."""
-        alias, compiler, sql, params, slots = self._entry(key)
+    def _bound(self, params: tuple, slots: dict, values: dict) -> list:
         bound = list(params)
         for name, index in slots.items():
             bound[index] = values[name]
+        return bound
+
+    def rows(self, key: Hashable, **values: Any) -> list[tuple]:
+        """The queryset's rows for these values, as its values_list would give them."""
+        queryset, compiler, sql, params, slots = self._entry(key)
         # Through Django's cursor wrapper: the query log, the execute wrappers and the scope checks
         # see it as any other statement.
-        with connections[alias].cursor() as cursor:
-            cursor.execute(sql, bound)
+        with connections[queryset.db].cursor() as cursor:
+            cursor.execute(sql, self._bound(params, slots, values))
             fetched = cursor.fetchall()
         return list(compiler.results_iter(results=[fetched], tuple_expected=True))
+
+    def objects(self, key: Hashable, **values: Any) -> list:
+        """The queryset's model instances for these values, made by Django's own ModelIterable from
+        a copy of the compiled compiler: its SQL is the one compiled, its connection this thread's."""
+        queryset, compiler, sql, params, slots = self._entry(key)
+        run = copy.copy(compiler)
+        run.connection = connections[queryset.db]  # the compiler's own is the compiling thread's
+        bound = self._bound(params, slots, values)
+        run.as_sql = lambda *args, **kwargs: (sql, bound)
+        return list(ModelIterable(_Compiled(queryset, run)))
+
+
+class _Compiled:
+    """What ModelIterable reads of a queryset, with the compiler already made."""
+
+    def __init__(self, queryset: QuerySet, compiler):
+        self.db, self.model, self._known_related_objects = queryset.db, queryset.model, {}
+        self.query = self
+        self._compiler = compiler
+
+    def get_compiler(self, using=None, connection=None, elide_empty=True):
+        return self._compiler

@@ -21,6 +21,8 @@ from measurements.types import RANK, SPECS, spec
 from patients.forlop import DEFAULT_EVALUATION_MONTHS, evaluation_due
 from patients.models import Patient, PatientStatus, Start
 from patients.selectors import visible_patients
+from tenants.bulk import uuid_array
+from tenants.compiled import CompiledQuery
 from tenants.models import Centre
 from tenants.norwegian import number
 from tenants.people import people_named
@@ -440,21 +442,66 @@ class HistoryEvent:
         return str(AlertEventKind(self.kind).label)
 
 
-def history_events(alert_ids):
+# The patient page's reads of one patient, compiled once per process (tenants/compiled.py): the
+# same querysets every page, and Django compiling them cost about as much CPU as PostgreSQL took to
+# answer them. The markers stand for what each page fills in: no patient has the nil id, no alert
+# id list is empty-but-one-nil, no reading was taken in 1900.
+PATIENT_MARK = uuid.UUID(int=0)
+_ALERTS_MARK = [uuid.UUID(int=0)]
+_START_MARK = datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC)
+PAGE_ROWS = 30  # the alerts, contacts and notes a patient page lists, newest first
+
+
+def history_events_query(alert_ids) -> QuerySet:
+    """`history_events` as a queryset (the ids as one array parameter: the same SQL for any number)."""
+    return AlertEvent.objects.filter(alert_id__in=uuid_array(alert_ids)).values_list(*HISTORY_EVENT_FIELDS)
+
+
+_HISTORY = CompiledQuery(lambda _key, alert_ids: history_events_query(alert_ids), alert_ids=_ALERTS_MARK)
+
+
+def history_events(alert_ids) -> list[tuple]:
     """The events of the alerts a patient page shows, oldest first, as HISTORY_EVENT_FIELDS tuples:
     read from the alert_event_history index alone (docs/scoring-and-worklist.md); who acted is
     named by people_named, once per page."""
-    return AlertEvent.objects.filter(alert_id__in=alert_ids).values_list(*HISTORY_EVENT_FIELDS)
+    return _HISTORY.rows(None, alert_ids=list(alert_ids))
 
 
-def trend_readings(patient, start: datetime.datetime):
-    """The patient's readings since `start`, oldest first, with what the charts draw: columns that
-    reading_by_patient carries, so the read is an index-only scan (docs/readings-and-fhir.md)."""
+def trend_readings_query(patient_id, start: datetime.datetime) -> QuerySet:
+    """`trend_readings` as a queryset."""
     return (
-        Reading.objects.filter(patient=patient, measured_at__gte=start)
+        Reading.objects.filter(patient_id=patient_id, measured_at__gte=start)
         .order_by("measured_at")
         .values_list("type", "value", "systolic", "diastolic", "colour", "measured_at")
     )
+
+
+_TREND = CompiledQuery(
+    lambda _key, patient_id, start: trend_readings_query(patient_id, start), patient_id=PATIENT_MARK, start=_START_MARK
+)
+
+
+def trend_readings(patient, start: datetime.datetime) -> list[tuple]:
+    """The patient's readings since `start`, oldest first, with what the charts draw: columns that
+    reading_by_patient carries, so the read is an index-only scan (docs/readings-and-fhir.md)."""
+    return _TREND.rows(None, patient_id=patient.pk, start=start)
+
+
+_ALERTS = CompiledQuery(
+    lambda _key, patient_id: Alert.objects.filter(patient_id=patient_id).order_by("-opened_at")[:PAGE_ROWS],
+    patient_id=PATIENT_MARK,
+)
+_CONTACTS = CompiledQuery(
+    lambda _key, patient_id: Contact.objects.filter(patient_id=patient_id).order_by("-at")[:PAGE_ROWS],
+    patient_id=PATIENT_MARK,
+)
+# the page shows a note's text; its FHIR document (kilobytes of JSON each) is the delivery's
+_NOTES = CompiledQuery(
+    lambda _key, patient_id: (
+        JournalNote.objects.filter(patient_id=patient_id).defer("document").order_by("-created_at")[:PAGE_ROWS]
+    ),
+    patient_id=PATIENT_MARK,
+)
 
 
 def patient_follow_up(patient, *, days: int = 30, now=None) -> dict:
@@ -463,11 +510,11 @@ def patient_follow_up(patient, *, days: int = 30, now=None) -> dict:
     now = now or timezone.now()
     days = days if days in CHART_DAYS else 30
     start = now - datetime.timedelta(days=days)
-    readings = list(trend_readings(patient, start))
+    readings = trend_readings(patient, start)
     plan = thresholds_for(patient)
-    alerts = list(Alert.objects.filter(patient=patient).order_by("-opened_at")[:30])
-    contacts = list(Contact.objects.filter(patient=patient).order_by("-at")[:30])
-    _named(alerts, list(history_events([a.pk for a in alerts])), contacts)
+    alerts = _ALERTS.objects(None, patient_id=patient.pk)
+    contacts = _CONTACTS.objects(None, patient_id=patient.pk)
+    _named(alerts, history_events([a.pk for a in alerts]), contacts)
     open_alert = next((a for a in alerts if a.status == AlertStatus.OPEN and a.colour == "red"), None) or next(
         (a for a in alerts if a.status == AlertStatus.OPEN), None
     )
@@ -480,8 +527,7 @@ def patient_follow_up(patient, *, days: int = 30, now=None) -> dict:
         "open_actions": getattr(plan.content.actions, open_alert.colour) if open_alert else None,
         "alerts": alerts,
         "contacts": contacts,
-        # the page shows a note's text; its FHIR document (kilobytes of JSON each) is the delivery's
-        "notes": list(JournalNote.objects.filter(patient=patient).defer("document").order_by("-created_at")[:30]),
+        "notes": _NOTES.objects(None, patient_id=patient.pk),
     }
 
 

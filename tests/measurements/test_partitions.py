@@ -268,7 +268,7 @@ def test_a_patients_readings_by_time_are_read_from_the_index_alone_under_the_pol
     values, select only what reading_by_patient carries, the policy's municipality included: with the
     planner's other paths off, each partition is an Index Only Scan. A column the index lacks, the
     policy's too, would make it an Index Scan: a heap page per reading (docs/readings-and-fhir.md)."""
-    from triage.selectors import TREND_POINTS, TREND_SQL, trend_readings
+    from triage.selectors import TREND_POINTS, TREND_SQL, trend_readings_query
 
     now = timezone.now()
     _reading(world.p.gjerdrum, now)
@@ -276,7 +276,7 @@ def test_a_patients_readings_by_time_are_read_from_the_index_alone_under_the_pol
     with rls.scoped([world.m.gjerdrum.pk]), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_bitmapscan = off")
-        page = trend_readings(world.p.gjerdrum, since).explain()
+        page = trend_readings_query(world.p.gjerdrum.pk, since).explain()
         cursor.execute(
             "EXPLAIN " + TREND_SQL.format(since=" AND m.measured_at >= %s"),
             [[world.p.gjerdrum.pk], ["spo2"], since, TREND_POINTS],

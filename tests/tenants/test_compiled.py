@@ -2,12 +2,13 @@
 gives (the gateways' two compiled queries: tests/measurements/test_compiled_gateway.py)."""
 
 import datetime
+import threading
 
 import pytest
 from django.utils import timezone
 
 from tenants.compiled import CompiledQuery
-from tenants.models import Agreement
+from tenants.models import Agreement, Membership
 from tenants.services import agreement_save
 
 MARK = -9_000_001
@@ -48,3 +49,46 @@ def test_a_marker_that_is_not_exactly_one_parameter_is_refused(world, where):
         )
     with pytest.raises(ValueError, match="centre_id"):
         compiled.rows(timezone.localdate(), centre_id=1)
+
+
+def _memberships(_key, centre_id):
+    return Membership.objects.filter(centre_id=centre_id).select_related("user", "centre").defer("hpr_number")
+
+
+def test_the_compiled_objects_are_the_querysets_own_related_rows_and_deferred_fields_included(world):
+    compiled = CompiledQuery(_memberships, centre_id=MARK)
+    for centre in (world.centres.ovre, world.centres.agder, world.centres.ovre):
+        made = sorted(compiled.objects(None, centre_id=centre.pk), key=lambda m: m.pk)
+        expected = sorted(_memberships(None, centre.pk), key=lambda m: m.pk)
+        assert [(m.pk, m.role, m.user.username, m.centre.slug) for m in made] == [
+            (m.pk, m.role, m.user.username, m.centre.slug) for m in expected
+        ]
+        assert made and all(type(m) is Membership and not m._state.adding for m in made)
+        assert {"hpr_number"} == made[0].get_deferred_fields()  # deferred as the queryset defers it
+    assert "nurse_agder" not in {m.user.username for m in compiled.objects(None, centre_id=world.centres.ovre.pk)}
+
+
+@pytest.mark.django_db(transaction=True)  # the other thread's connection sees the committed world
+def test_compiled_in_one_thread_it_runs_on_the_calling_threads_connection(world):
+    """gunicorn's threads share the module's compiled queries; each runs on its own connection."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    compiled = CompiledQuery(_memberships, centre_id=MARK)
+    compiled.objects(None, centre_id=world.centres.ovre.pk)  # compiled here, on this thread's connection
+    found = {}
+
+    def other_thread():
+        from django.db import connection as theirs
+
+        with CaptureQueriesContext(theirs) as captured:
+            found["slugs"] = {m.centre.slug for m in compiled.objects(None, centre_id=world.centres.agder.pk)}
+        found["statements"] = len(captured)
+        theirs.close()
+
+    with CaptureQueriesContext(connection) as mine:
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert found == {"slugs": {"agder"}, "statements": 1}
+    assert len(mine) == 0  # nothing went through the compiling thread's connection

@@ -166,7 +166,7 @@ def test_the_history_names_who_acted_and_reads_its_events_from_the_index_alone(w
 
     from tenants import rls
     from tenants.people import display_name
-    from triage.selectors import history_events
+    from triage.selectors import history_events, history_events_query
 
     patient = world.p.nannestad
     _spo2(patient, gateway, "a", 85)
@@ -186,7 +186,7 @@ def test_the_history_names_who_acted_and_reads_its_events_from_the_index_alone(w
     with rls.scoped([patient.municipality_id]), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_bitmapscan = off")
-        plan = history_events([alert.pk]).explain()
+        plan = history_events_query([alert.pk]).explain()
     assert "Index Only Scan using alert_event_history" in plan, plan
 
 
