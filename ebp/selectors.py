@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -13,6 +14,7 @@ from measurements.types import SPECS, Colour, label, spec
 from patients.models import Diagnosis, Patient, PatientStatus
 from patients.selectors import visible_patients
 from tenants.bulk import uuid_array
+from tenants.compiled import CompiledQuery
 from tenants.norwegian import number, time_text
 from tenants.selectors import centres_of
 
@@ -95,12 +97,22 @@ class PlanThresholds:
         return self.version_id is not None
 
 
+# The version in force of one patient, without its content: compiled once per process
+# (tenants/compiled.py), as every patient page asks it. No patient has the nil id.
+_ACTIVE_VERSION = CompiledQuery(
+    lambda _key, patient_id: PlanVersion.objects.filter(status=VersionStatus.ACTIVE, plan__patient_id=patient_id).defer(
+        "content"
+    )[:1],
+    patient_id=uuid.UUID(int=0),
+)
+
+
 def thresholds_for(patient: Patient) -> PlanThresholds:
     """A patient's effective thresholds (pages, the alert page, the trends): the one rule, for one patient.
     The version's content is read only when this process has not parsed it yet (approved_content):
     decoding it on every patient page cost a millisecond or two."""
-    active = PlanVersion.objects.filter(status=VersionStatus.ACTIVE, plan__patient_id=patient.pk)
-    version = active.defer("content").first()
+    found = _ACTIVE_VERSION.objects(None, patient_id=patient.pk)
+    version = found[0] if found else None
     if version is not None:
         return PlanThresholds(approved_content(version), version.pk, version.decided_at, version)
     return PlanThresholds(centre_defaults_many([patient.municipality_id])[patient.municipality_id], None, None)

@@ -38,6 +38,7 @@ from patients.models import (
     StatusChange,
     StatusEvent,
 )
+from tenants.compiled import CompiledQuery
 from tenants.models import Agreement, Centre, Municipality, Role
 from tenants.norwegian import date_text
 from tenants.selectors import centre_of, user_scope
@@ -398,6 +399,49 @@ def get_device_for(user, serial: str, centre: str = "") -> Device:
     if len(found) != 1:
         raise Http404  # two centres of one user with the same serial: the caller names the centre
     return found[0]
+
+
+# The patient page's own reads (the call sheet and the forløp), compiled once per process
+# (tenants/compiled.py): the same three querysets on every page. No patient has the nil id.
+_PATIENT_MARK = uuid.UUID(int=0)
+_STATUS_CHANGES = CompiledQuery(
+    lambda _key, patient_id: StatusChange.objects.filter(patient_id=patient_id).select_related(
+        "by", "municipality", "previous_municipality"
+    ),
+    patient_id=_PATIENT_MARK,
+)
+# Samtykker given for the record's own kommune (after a move, the old kommune's stay with its case).
+_CONSENTS = CompiledQuery(
+    lambda _key, patient_id, municipality_id: Consent.objects.filter(
+        patient_id=patient_id, municipality_id=municipality_id
+    ),
+    patient_id=_PATIENT_MARK,
+    municipality_id=-7_000_001,  # no kommune's id
+)
+# What the page shows of a loan: the device and its centre, not who lent it (those users not joined in).
+_LOANS_OUT = CompiledQuery(
+    lambda _key, patient_id: DeviceLoan.objects.filter(patient_id=patient_id, returned_on__isnull=True).select_related(
+        "device__centre"
+    ),
+    patient_id=_PATIENT_MARK,
+)
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    """The patient page's forløp, samtykker and equipment on loan (the scope checked by the caller)."""
+
+    status_changes: list[StatusChange]  # oldest first
+    consents: list[Consent]  # newest first
+    loans: list[DeviceLoan]  # what the patient still has
+
+
+def record_page(patient: Patient) -> RecordPage:
+    return RecordPage(
+        status_changes=_STATUS_CHANGES.objects(None, patient_id=patient.pk),
+        consents=_CONSENTS.objects(None, patient_id=patient.pk, municipality_id=patient.municipality_id),
+        loans=_LOANS_OUT.objects(None, patient_id=patient.pk),
+    )
 
 
 def loans_of(patient: Patient) -> QuerySet[DeviceLoan]:

@@ -10,6 +10,7 @@ from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from tenants.compiled import CompiledQuery
 from tenants.models import (
     Agreement,
     AuditAction,
@@ -55,10 +56,24 @@ class Scope:
         return role in self.roles
 
 
-def _centre_nurse_municipalities(centre: Centre) -> set[int]:
+# Every request's scope reads the user's memberships and their centres' agreements: the same
+# querysets each time, compiled once per process (and day: an agreement's period is compared with
+# today) (tenants/compiled.py). The markers are ids no row has.
+_CENTRE_FOLLOWS = CompiledQuery(
     # A set: no ordering (the default one joined the centres and kommuner to sort by name, every request)
-    followed = Agreement.objects.active().filter(centre=centre, follow_up_by=FollowUpBy.CENTRE).order_by()
-    return {*followed.values_list("municipality_id", flat=True), centre.host_id}
+    lambda day, centre_id: (
+        Agreement.objects.active(on=day)
+        .filter(centre_id=centre_id, follow_up_by=FollowUpBy.CENTRE)
+        .order_by()
+        .values_list("municipality_id")
+    ),
+    centre_id=-7_000_001,
+)
+
+
+def _centre_nurse_municipalities(centre: Centre) -> set[int]:
+    followed = _CENTRE_FOLLOWS.rows(timezone.localdate(), centre_id=centre.pk)
+    return {*(municipality_id for (municipality_id,) in followed), centre.host_id}
 
 
 def _own_follow_up(municipality_id: int) -> bool:
@@ -85,8 +100,11 @@ def chosen_memberships(user) -> QuerySet[Membership]:
     the user carries the choice) those at it and the fastlege roles. What every reading of «which
     roles does this user act in» starts from (the scope below, insight's and billing's views, the
     centre admin's centres), so a page never reaches an organisation the session does not act for."""
-    memberships = Membership.objects.filter(user=user)
-    chosen = getattr(user, "_dho_organisation", None)
+    return _memberships_chosen(user.pk, getattr(user, "_dho_organisation", None))
+
+
+def _memberships_chosen(user_id, chosen: tuple[str, int] | None) -> QuerySet[Membership]:
+    memberships = Membership.objects.filter(user_id=user_id)
     if chosen is None:
         return memberships
     kind, pk = chosen
@@ -94,8 +112,27 @@ def chosen_memberships(user) -> QuerySet[Membership]:
     return memberships.filter(at | Q(role=Role.GP))
 
 
+_ALL_MEMBERSHIPS = CompiledQuery(
+    lambda _key, user_id: _memberships_chosen(user_id, None).select_related("centre"), user_id=-7_000_001
+)
+_CHOSEN_MEMBERSHIPS = CompiledQuery(  # the key: the kind of organisation chosen
+    lambda kind, user_id, pk: _memberships_chosen(user_id, (kind, pk)).select_related("centre"),
+    user_id=-7_000_001,
+    pk=-7_000_002,
+)
+
+
+def _scope_memberships(user) -> list[Membership]:
+    """chosen_memberships with their centres, as the scope reads them on every request."""
+    chosen = getattr(user, "_dho_organisation", None)
+    if chosen is None:
+        return _ALL_MEMBERSHIPS.objects(None, user_id=user.pk)
+    kind, pk = chosen
+    return _CHOSEN_MEMBERSHIPS.objects(kind, user_id=user.pk, pk=pk)
+
+
 def _compute_scope(user) -> Scope:
-    memberships = list(chosen_memberships(user).select_related("centre"))
+    memberships = _scope_memberships(user)
     granted: dict[int, set[str]] = {}
     for m in memberships:
         for municipality_id in _reached_by(m):

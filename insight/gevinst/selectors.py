@@ -26,6 +26,7 @@ from insight.models import ComparisonServiceUse, ServiceUse, SurveyAnswer
 from insight.periods import Period, PeriodError, months_back, period_parse
 from measurements.models import Answer, Questionnaire
 from patients.models import Patient, StatusChange, StatusEvent
+from tenants.compiled import CompiledQuery
 from tenants.models import Municipality
 from triage.opening_hours import OSLO
 
@@ -148,7 +149,8 @@ class SurveyShown:
     registered_by: Any  # the user who entered the paper form; None for a tablet's
 
 
-def service_uses_of(patient: Patient) -> QuerySet[ServiceUse]:
+def service_uses_of(patient) -> QuerySet[ServiceUse]:
+    """A patient's (or a patient id's) service use registrations, in their periods' order."""
     return (
         ServiceUse.objects.filter(patient=patient)
         .select_related("registered_by")
@@ -156,15 +158,29 @@ def service_uses_of(patient: Patient) -> QuerySet[ServiceUse]:
     )
 
 
+# One patient's registrations and survey answers, compiled once per process (tenants/compiled.py):
+# the patient page reads them on every view. No patient has the nil id.
+_PATIENT_MARK = uuid.UUID(int=0)
+_SERVICE_USES = CompiledQuery(lambda _key, patient_id: service_uses_of(patient_id), patient_id=_PATIENT_MARK)
+_PAPER_SURVEYS = CompiledQuery(
+    lambda _key, patient_id: SurveyAnswer.objects.filter(patient_id=patient_id).select_related("registered_by"),
+    patient_id=_PATIENT_MARK,
+)
+_DEVICE_SURVEYS = CompiledQuery(
+    lambda _key, patient_id: Answer.objects.filter(patient_id=patient_id, questionnaire=Questionnaire.SURVEY),
+    patient_id=_PATIENT_MARK,
+)
+
+
 def surveys_of(patient: Patient) -> list[SurveyShown]:
     """The patient's survey answers from both roads, oldest first."""
     paper = [
         SurveyShown(f"papir-{s.pk}", s.answered_on, s.answers(), s.comment, "paper", s.registered_by)
-        for s in SurveyAnswer.objects.filter(patient=patient).select_related("registered_by")
+        for s in _PAPER_SURVEYS.objects(None, patient_id=patient.pk)
     ]
     device = [
         SurveyShown(f"nettbrett-{a.pk}", a.answered_at.astimezone(OSLO).date(), dict(a.answers), "", "device", None)
-        for a in Answer.objects.filter(patient=patient, questionnaire=Questionnaire.SURVEY)
+        for a in _DEVICE_SURVEYS.objects(None, patient_id=patient.pk)
     ]
     return sorted(paper + device, key=lambda s: (s.answered_on, s.id))
 
@@ -180,7 +196,7 @@ def patient_gevinst(patient: Patient, changes: Iterable[StatusChange] | None = N
     """One patient's page of it: the schedule is worked out from the patient's kommune and the
     registrations read for the page (four queries, not six), and from the patient's status history
     when the page has read it already (`changes`: all of the patient's, in their own order; three)."""
-    registrations = list(service_uses_of(patient))
+    registrations = _SERVICE_USES.objects(None, patient_id=patient.pk)
     points = schedules_of(
         [patient.pk], kommune={patient.pk: patient.municipality_id}, uses=registrations, changes=changes
     )

@@ -15,7 +15,7 @@ from patients.forms.record import (
     PatientGpForm,
 )
 from patients.selectors import (
-    loans_out_for,
+    record_page,
     search_patients,
     visible_patients,
 )
@@ -84,13 +84,10 @@ class PatientDetailView(PatientPageMixin, TemplateView):
             patient=self.patient,
             request=self.request,
         )
-        changes = self.patient.status_changes.select_related("by", "municipality", "previous_municipality")
+        # the forløp's timeline, and the call sheet's samtykke and equipment beside the phone and pårørende
+        shown = record_page(self.patient)
         return super().get_context_data(
-            patient=self.patient, status_changes=changes,
-            # the call sheet: samtykke and what the patient has on loan, beside the phone and pårørende
-            # (what it shows of them: not who recorded or lent, so those users are not joined in)
-            consents=self.patient.consents.filter(municipality_id=self.patient.municipality_id),
-            loans=loans_out_for(self.patient).select_related(None).select_related("device__centre"),
+            patient=self.patient, status_changes=shown.status_changes, consents=shown.consents, loans=shown.loans,
             keeps=register_centre_ids(self.request.user),  # «Ta imot» only where the register is kept
             **kwargs,
         )  # fmt: skip

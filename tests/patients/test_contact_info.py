@@ -95,3 +95,37 @@ def test_the_page_shows_the_samtykke_and_the_equipment_with_the_way_back(world, 
     coordinator_page = login(world.u.coordinator).get(f"/patients/{patient.pk}/").content.decode()
     assert "/utstyr/PO-123/retur/" not in coordinator_page
     assert f"leveres til {world.centres.ovre.name}" in coordinator_page
+
+
+def test_the_pages_compiled_reads_give_each_patient_their_own_rows_and_only_whats_still_out(world):
+    """record_page reads through queries compiled once (tenants/compiled.py): each patient's rows, the
+    samtykker of the record's own kommune, the loans not yet returned, as the querysets give them."""
+    from patients.models import Consent, Device
+    from patients.selectors import record_page
+    from patients.services import device_return, status_change_record
+
+    for serial, patient in (("PO-1", world.p.gjerdrum), ("PO-2", world.p.gjerdrum), ("PO-3", world.p.nannestad)):
+        device_register(centre=world.centres.ovre, user=world.u.nurse, type="pulsoksymeter", serial=serial)
+        devices_lend(patient=patient, user=world.u.nurse, serials=[serial], lent_on=datetime.date(2026, 11, 3))
+    device_return(device=Device.objects.get(serial="PO-2"), user=world.u.nurse)
+    consent_record(patient=world.p.gjerdrum, user=world.u.coordinator, given_by="patient", method="written",
+                   given_on=datetime.date(2026, 11, 2))  # fmt: skip
+    # A samtykke of another kommune (as the old kommune's after a move) is not this record's.
+    Consent.objects.filter(patient=world.p.gjerdrum).update(municipality_id=world.m.nannestad.pk)
+    consent_record(patient=world.p.gjerdrum, user=world.u.coordinator, given_by="patient", method="verbal",
+                   given_on=datetime.date(2026, 11, 4))  # fmt: skip
+
+    today = datetime.date.today()
+    status_change_record(patient=world.p.gjerdrum, user=world.u.nurse, event="paused", effective_date=today,
+                         until=today + datetime.timedelta(days=10), note="Innlagt")  # fmt: skip
+
+    gjerdrum, nannestad = record_page(world.p.gjerdrum), record_page(world.p.nannestad)
+    assert [loan.device.serial for loan in gjerdrum.loans] == ["PO-1"]  # PO-2 is back
+    assert [loan.device.serial for loan in nannestad.loans] == ["PO-3"]
+    assert [(c.given_on, c.method) for c in gjerdrum.consents] == [(datetime.date(2026, 11, 4), "verbal")]
+    assert nannestad.consents == []
+    assert [c.pk for c in gjerdrum.status_changes] == list(
+        world.p.gjerdrum.status_changes.order_by("effective_date", "at", "id").values_list("pk", flat=True)
+    )
+    assert gjerdrum.status_changes[-1].note == "Innlagt" and gjerdrum.status_changes[-1].by == world.u.nurse
+    assert "Innlagt" not in {c.note for c in nannestad.status_changes}
