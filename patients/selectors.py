@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Case, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -46,23 +47,44 @@ from tenants.selectors import centre_of, user_scope
 User = get_user_model()
 
 
+def _object_permissions(scope) -> tuple[str, ...]:
+    """The object permissions that open patients to this scope: the fastlege's, the specialist's."""
+    return (GP_PERMISSION,) * scope.has(Role.GP) + (SHARE_PERMISSION,) * scope.has(Role.SPECIALIST)
+
+
+def _visible(user_id, municipalities, codenames: tuple[str, ...]) -> Q:
+    condition = Q(municipality_id__in=municipalities)
+    if codenames:
+        permitted = PatientUserObjectPermission.objects.filter(
+            user_id=user_id, permission__codename__in=codenames
+        ).values("content_object_id")
+        condition |= Q(id__in=permitted)
+    return condition
+
+
 def visible_patients(user) -> QuerySet[Patient]:
     """Patients this user may see, by the scope table (docs/access-and-audit.md). Finance and admins: none."""
     scope = user_scope(user)
-    condition = Q(municipality_id__in=scope.municipality_ids)
-    codenames = []
-    if scope.has(Role.GP):
-        codenames.append(GP_PERMISSION)
-    if scope.has(Role.SPECIALIST):
-        codenames.append(SHARE_PERMISSION)
-    if codenames:
-        permitted = PatientUserObjectPermission.objects.filter(user=user, permission__codename__in=codenames).values(
-            "content_object_id"
-        )
-        condition |= Q(id__in=permitted)
+    codenames = _object_permissions(scope)
     if not scope.municipality_ids and not codenames:
         return Patient.objects.none()
-    return Patient.objects.filter(condition)
+    return Patient.objects.filter(_visible(user.pk, scope.municipality_ids, codenames))
+
+
+# One patient by id within the user's scope (`visible_patients`), as every patient page and API asks
+# it: compiled once per process and set of object permissions (tenants/compiled.py), the scope's
+# kommuner as one array parameter. The markers are ids no row has.
+def _one_visible(codenames, user_id, municipality_ids, patient_id) -> QuerySet[Patient]:
+    municipalities = RawSQL("SELECT unnest(%s::bigint[])", [municipality_ids])
+    visible = Patient.objects.filter(_visible(user_id, municipalities, codenames), id=patient_id)
+    return visible.select_related("municipality", "gp")[:1]
+
+
+_MARKS = {"municipality_ids": [-7_000_002], "patient_id": uuid.UUID(int=0)}
+_ONE_VISIBLE = CompiledQuery(lambda _key, **marks: _one_visible((), None, **marks), **_MARKS)
+_ONE_PERMITTED = CompiledQuery(
+    lambda codenames, **marks: _one_visible(codenames, **marks), user_id=-7_000_001, **_MARKS
+)
 
 
 def get_patient_for(user, patient_id) -> Patient:
@@ -71,10 +93,18 @@ def get_patient_for(user, patient_id) -> Patient:
         patient_uuid = uuid.UUID(str(patient_id))
     except ValueError:
         raise Http404 from None
-    patient = visible_patients(user).select_related("municipality", "gp").filter(id=patient_uuid).first()
-    if patient is None:
+    scope = user_scope(user)
+    codenames = _object_permissions(scope)
+    if not scope.municipality_ids and not codenames:
         raise Http404
-    return patient
+    values = {"municipality_ids": list(scope.municipality_ids), "patient_id": patient_uuid}
+    if codenames:
+        found = _ONE_PERMITTED.objects(codenames, user_id=user.pk, **values)
+    else:
+        found = _ONE_VISIBLE.objects(None, **values)
+    if not found:
+        raise Http404
+    return found[0]
 
 
 def visible_referrals(user) -> QuerySet[Referral]:
