@@ -359,6 +359,7 @@ WHITENOISE_AUTOREFRESH = DEBUG or TESTING
 SESSION_COOKIE_SECURE = not DEBUG and not TESTING and env_bool("DHO_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = 8 * 3600  # one working day
+SESSION_ENGINE = "tenants.session_store"  # Django's database sessions, their row read by a compiled query
 SECURE_SSL_REDIRECT = env_bool("DHO_SSL_REDIRECT", not DEBUG and not TESTING)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Read only when the peer is one of DHO_TRUSTED_PROXIES: dho.middleware.ForwardedProtoMiddleware

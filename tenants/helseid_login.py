@@ -53,6 +53,7 @@ from tenants import oidc, persons, tokens
 from tenants.helseid import HelseIdError, authorization_details, load_private_jwk
 from tenants.models import AuditAction, LoginMethod, LoginRefusal, LoginRefusalReason
 from tenants.oidc import OidcError, OidcProvider
+from tenants.selectors import user_by_id
 from tenants.services import audit_record
 
 PID_CLAIM = "helseid://claims/identity/pid"
@@ -95,7 +96,7 @@ class HelseIdBackend(BaseBackend):
         return None
 
     def get_user(self, user_id):
-        user = get_user_model().objects.filter(pk=user_id).first()
+        user = user_by_id(user_id)
         return user if user is not None and user.is_active else None
 
 

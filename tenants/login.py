@@ -40,7 +40,7 @@ from django.utils.translation import gettext as _
 
 from tenants import lockout, two_factor
 from tenants.models import ActivationCode, Agreement, Centre, Membership
-from tenants.selectors import admin_centres, centre_people
+from tenants.selectors import admin_centres, centre_people, user_by_id
 
 # What a session that has only given its password may reach.
 OPEN_BEFORE_SECOND_FACTOR = frozenset({
@@ -112,6 +112,11 @@ class LoginBackend(ModelBackend):
             raise PermissionDenied
         user = password_checked()
         return self._with_second_factor(user, str(otp)) if user is not None else None
+
+    def get_user(self, user_id):
+        """ModelBackend's, the user read through tenants.selectors.user_by_id (compiled once)."""
+        user = user_by_id(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None
 
     @staticmethod
     def _with_second_factor(user, otp: str):

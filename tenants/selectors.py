@@ -122,6 +122,16 @@ _CHOSEN_MEMBERSHIPS = CompiledQuery(  # the key: the kind of organisation chosen
 )
 
 
+_USER_BY_ID = CompiledQuery(lambda _key, pk: get_user_model().objects.filter(pk=pk), pk=-7_000_001)
+
+
+def user_by_id(user_id):
+    """The user with this id, or None: a session's user, which the login backends look up on every
+    request (`get_user`), through a query compiled once per process."""
+    found = _USER_BY_ID.objects(None, pk=user_id)
+    return found[0] if found else None
+
+
 def _scope_memberships(user) -> list[Membership]:
     """chosen_memberships with their centres, as the scope reads them on every request."""
     chosen = getattr(user, "_dho_organisation", None)

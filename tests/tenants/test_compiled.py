@@ -92,3 +92,34 @@ def test_compiled_in_one_thread_it_runs_on_the_calling_threads_connection(world)
         thread.join()
     assert found == {"slugs": {"agder"}, "statements": 1}
     assert len(mine) == 0  # nothing went through the compiling thread's connection
+
+
+def test_the_session_engine_reads_a_live_session_and_forgets_an_expired_or_unknown_key(world):
+    """tenants.session_store reads the session's row through a compiled query: Django's rules hold."""
+    from django.contrib.sessions.models import Session
+
+    from tenants.session_store import SessionStore
+
+    live = SessionStore()
+    live["note"] = "her"
+    live.create()
+    expired = SessionStore()
+    expired["note"] = "borte"
+    expired.create()
+    Session.objects.filter(session_key=expired.session_key).update(
+        expire_date=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    assert SessionStore(session_key=live.session_key).load() == {"note": "her"}
+    gone = SessionStore(session_key=expired.session_key)
+    assert gone.load() == {} and gone.session_key is None  # an expired session is no session
+    unknown = SessionStore(session_key="x" * 32)
+    assert unknown.load() == {} and unknown.session_key is None
+
+
+def test_a_sessions_user_is_found_while_active_and_not_after(world, login):
+    from tenants.services import user_deactivate
+
+    client = login(world.u.coordinator)
+    assert client.get("/patients/").status_code == 200
+    user_deactivate(user=world.u.coordinator, by=world.u.admin)
+    assert client.get("/patients/").status_code == 302  # to the login page: the session's user is gone
