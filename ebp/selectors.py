@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import uuid
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -14,7 +13,7 @@ from measurements.types import SPECS, Colour, label, spec
 from patients.models import Diagnosis, Patient, PatientStatus
 from patients.selectors import visible_patients
 from tenants.bulk import uuid_array
-from tenants.compiled import CompiledQuery
+from tenants.compiled import NO_UUID, CompiledQuery
 from tenants.norwegian import number, time_text
 from tenants.selectors import centres_of
 
@@ -98,12 +97,12 @@ class PlanThresholds:
 
 
 # The version in force of one patient, without its content: compiled once per process
-# (tenants/compiled.py), as every patient page asks it. No patient has the nil id.
+# (tenants/compiled.py), as every patient page asks it.
 _ACTIVE_VERSION = CompiledQuery(
     lambda _key, patient_id: PlanVersion.objects.filter(status=VersionStatus.ACTIVE, plan__patient_id=patient_id).defer(
         "content"
     )[:1],
-    patient_id=uuid.UUID(int=0),
+    patient_id=NO_UUID,
 )
 
 

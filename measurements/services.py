@@ -48,7 +48,7 @@ from patients.selectors import records_by_national_id
 from patients.services.equipment import loans_by_serial
 from tenants import outages, rls
 from tenants.bulk import bulk_insert, uuid_array
-from tenants.compiled import CompiledQuery
+from tenants.compiled import NO_ID, NO_OTHER_ID, NO_UUID, CompiledQuery
 from tenants.models import Agreement, AuditAction, Centre, Role
 from tenants.norwegian import date_text
 from tenants.selectors import served_by_centre
@@ -158,7 +158,7 @@ def _in_scope_query(day, centre_id: int, host_id: int, patient_ids: list):
 
 
 # Markers no real call passes (ids are positive); compiled once a day (tenants.compiled).
-_IN_SCOPE = CompiledQuery(_in_scope_query, centre_id=-7_000_001, host_id=-7_000_002, patient_ids=[uuid.UUID(int=0)])
+_IN_SCOPE = CompiledQuery(_in_scope_query, centre_id=NO_ID, host_id=NO_OTHER_ID, patient_ids=[NO_UUID])
 
 
 def _patients_in_scope(integration: Integration, patient_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:

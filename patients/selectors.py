@@ -39,7 +39,7 @@ from patients.models import (
     StatusChange,
     StatusEvent,
 )
-from tenants.compiled import CompiledQuery
+from tenants.compiled import NO_ID, NO_OTHER_ID, NO_UUID, CompiledQuery
 from tenants.models import Agreement, Centre, Municipality, Role
 from tenants.norwegian import date_text
 from tenants.selectors import centre_of, user_scope
@@ -80,11 +80,9 @@ def _one_visible(codenames, user_id, municipality_ids, patient_id) -> QuerySet[P
     return visible.select_related("municipality", "gp")[:1]
 
 
-_MARKS = {"municipality_ids": [-7_000_002], "patient_id": uuid.UUID(int=0)}
+_MARKS = {"municipality_ids": [NO_OTHER_ID], "patient_id": NO_UUID}
 _ONE_VISIBLE = CompiledQuery(lambda _key, **marks: _one_visible((), None, **marks), **_MARKS)
-_ONE_PERMITTED = CompiledQuery(
-    lambda codenames, **marks: _one_visible(codenames, **marks), user_id=-7_000_001, **_MARKS
-)
+_ONE_PERMITTED = CompiledQuery(lambda codenames, **marks: _one_visible(codenames, **marks), user_id=NO_ID, **_MARKS)
 
 
 def get_patient_for(user, patient_id) -> Patient:
@@ -432,28 +430,27 @@ def get_device_for(user, serial: str, centre: str = "") -> Device:
 
 
 # The patient page's own reads (the call sheet and the forløp), compiled once per process
-# (tenants/compiled.py): the same three querysets on every page. No patient has the nil id.
-_PATIENT_MARK = uuid.UUID(int=0)
+# (tenants/compiled.py): the same three querysets on every page.
 _STATUS_CHANGES = CompiledQuery(
     lambda _key, patient_id: StatusChange.objects.filter(patient_id=patient_id).select_related(
         "by", "municipality", "previous_municipality"
     ),
-    patient_id=_PATIENT_MARK,
+    patient_id=NO_UUID,
 )
 # Samtykker given for the record's own kommune (after a move, the old kommune's stay with its case).
 _CONSENTS = CompiledQuery(
     lambda _key, patient_id, municipality_id: Consent.objects.filter(
         patient_id=patient_id, municipality_id=municipality_id
     ),
-    patient_id=_PATIENT_MARK,
-    municipality_id=-7_000_001,  # no kommune's id
+    patient_id=NO_UUID,
+    municipality_id=NO_ID,
 )
 # What the page shows of a loan: the device and its centre, not who lent it (those users not joined in).
 _LOANS_OUT = CompiledQuery(
     lambda _key, patient_id: DeviceLoan.objects.filter(patient_id=patient_id, returned_on__isnull=True).select_related(
         "device__centre"
     ),
-    patient_id=_PATIENT_MARK,
+    patient_id=NO_UUID,
 )
 
 

@@ -15,7 +15,9 @@ with today's date (an agreement in force). Each call site keeps the SQL of its f
 from __future__ import annotations
 
 import copy
+import datetime
 import threading
+import uuid
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -24,6 +26,14 @@ from django.db.models import QuerySet
 from django.db.models.query import ModelIterable
 
 KEPT_KEYS = 4
+
+# Marker values no real call passes: the nil uuid is no row's id, no row has a negative id, nothing
+# was measured, stored or expires in 1900. A marker must be a single parameter of the compiled SQL;
+# two markers of one query need two values (NO_ID, NO_OTHER_ID).
+NO_UUID = uuid.UUID(int=0)
+NO_ID = -7_000_001
+NO_OTHER_ID = -7_000_002
+LONG_AGO = datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC)
 
 
 class CompiledQuery:

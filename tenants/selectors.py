@@ -10,7 +10,7 @@ from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from tenants.compiled import CompiledQuery
+from tenants.compiled import NO_ID, NO_OTHER_ID, CompiledQuery
 from tenants.models import (
     Agreement,
     AuditAction,
@@ -58,7 +58,7 @@ class Scope:
 
 # Every request's scope reads the user's memberships and their centres' agreements: the same
 # querysets each time, compiled once per process (and day: an agreement's period is compared with
-# today) (tenants/compiled.py). The markers are ids no row has.
+# today) (tenants/compiled.py).
 _CENTRE_FOLLOWS = CompiledQuery(
     # A set: no ordering (the default one joined the centres and kommuner to sort by name, every request)
     lambda day, centre_id: (
@@ -67,7 +67,7 @@ _CENTRE_FOLLOWS = CompiledQuery(
         .order_by()
         .values_list("municipality_id")
     ),
-    centre_id=-7_000_001,
+    centre_id=NO_ID,
 )
 
 
@@ -113,16 +113,16 @@ def _memberships_chosen(user_id, chosen: tuple[str, int] | None) -> QuerySet[Mem
 
 
 _ALL_MEMBERSHIPS = CompiledQuery(
-    lambda _key, user_id: _memberships_chosen(user_id, None).select_related("centre"), user_id=-7_000_001
+    lambda _key, user_id: _memberships_chosen(user_id, None).select_related("centre"), user_id=NO_ID
 )
 _CHOSEN_MEMBERSHIPS = CompiledQuery(  # the key: the kind of organisation chosen
     lambda kind, user_id, pk: _memberships_chosen(user_id, (kind, pk)).select_related("centre"),
-    user_id=-7_000_001,
-    pk=-7_000_002,
+    user_id=NO_ID,
+    pk=NO_OTHER_ID,
 )
 
 
-_USER_BY_ID = CompiledQuery(lambda _key, pk: get_user_model().objects.filter(pk=pk), pk=-7_000_001)
+_USER_BY_ID = CompiledQuery(lambda _key, pk: get_user_model().objects.filter(pk=pk), pk=NO_ID)
 
 
 def user_by_id(user_id):

@@ -5,18 +5,16 @@ to answer it. What is stored, when it expires and how a logout ends it are Djang
 
 from __future__ import annotations
 
-import datetime
-
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from tenants.compiled import CompiledQuery
+from tenants.compiled import LONG_AGO, CompiledQuery
 
 _SESSION = CompiledQuery(
     lambda _key, session_key, now: Session.objects.filter(session_key=session_key, expire_date__gt=now),
     session_key="<no session key>",  # a key is 32 letters and digits
-    now=datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC),
+    now=LONG_AGO,
 )
 
 

@@ -22,7 +22,7 @@ from patients.forlop import DEFAULT_EVALUATION_MONTHS, evaluation_due
 from patients.models import Patient, PatientStatus, Start
 from patients.selectors import visible_patients
 from tenants.bulk import uuid_array
-from tenants.compiled import CompiledQuery
+from tenants.compiled import LONG_AGO, NO_UUID, CompiledQuery
 from tenants.models import Centre
 from tenants.norwegian import number
 from tenants.people import people_named
@@ -444,11 +444,7 @@ class HistoryEvent:
 
 # The patient page's reads of one patient, compiled once per process (tenants/compiled.py): the
 # same querysets every page, and Django compiling them cost about as much CPU as PostgreSQL took to
-# answer them. The markers stand for what each page fills in: no patient has the nil id, no alert
-# id list is empty-but-one-nil, no reading was taken in 1900.
-PATIENT_MARK = uuid.UUID(int=0)
-_ALERTS_MARK = [uuid.UUID(int=0)]
-_START_MARK = datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC)
+# answer them.
 PAGE_ROWS = 30  # the alerts, contacts and notes a patient page lists, newest first
 
 
@@ -457,7 +453,7 @@ def history_events_query(alert_ids) -> QuerySet:
     return AlertEvent.objects.filter(alert_id__in=uuid_array(alert_ids)).values_list(*HISTORY_EVENT_FIELDS)
 
 
-_HISTORY = CompiledQuery(lambda _key, alert_ids: history_events_query(alert_ids), alert_ids=_ALERTS_MARK)
+_HISTORY = CompiledQuery(lambda _key, alert_ids: history_events_query(alert_ids), alert_ids=[NO_UUID])
 
 
 def history_events(alert_ids) -> list[tuple]:
@@ -477,7 +473,7 @@ def trend_readings_query(patient_id, start: datetime.datetime) -> QuerySet:
 
 
 _TREND = CompiledQuery(
-    lambda _key, patient_id, start: trend_readings_query(patient_id, start), patient_id=PATIENT_MARK, start=_START_MARK
+    lambda _key, patient_id, start: trend_readings_query(patient_id, start), patient_id=NO_UUID, start=LONG_AGO
 )
 
 
@@ -489,18 +485,18 @@ def trend_readings(patient, start: datetime.datetime) -> list[tuple]:
 
 _ALERTS = CompiledQuery(
     lambda _key, patient_id: Alert.objects.filter(patient_id=patient_id).order_by("-opened_at")[:PAGE_ROWS],
-    patient_id=PATIENT_MARK,
+    patient_id=NO_UUID,
 )
 _CONTACTS = CompiledQuery(
     lambda _key, patient_id: Contact.objects.filter(patient_id=patient_id).order_by("-at")[:PAGE_ROWS],
-    patient_id=PATIENT_MARK,
+    patient_id=NO_UUID,
 )
 # the page shows a note's text; its FHIR document (kilobytes of JSON each) is the delivery's
 _NOTES = CompiledQuery(
     lambda _key, patient_id: (
         JournalNote.objects.filter(patient_id=patient_id).defer("document").order_by("-created_at")[:PAGE_ROWS]
     ),
-    patient_id=PATIENT_MARK,
+    patient_id=NO_UUID,
 )
 
 

@@ -26,7 +26,7 @@ from insight.models import ComparisonServiceUse, ServiceUse, SurveyAnswer
 from insight.periods import Period, PeriodError, months_back, period_parse
 from measurements.models import Answer, Questionnaire
 from patients.models import Patient, StatusChange, StatusEvent
-from tenants.compiled import CompiledQuery
+from tenants.compiled import NO_UUID, CompiledQuery
 from tenants.models import Municipality
 from triage.opening_hours import OSLO
 
@@ -159,16 +159,15 @@ def service_uses_of(patient) -> QuerySet[ServiceUse]:
 
 
 # One patient's registrations and survey answers, compiled once per process (tenants/compiled.py):
-# the patient page reads them on every view. No patient has the nil id.
-_PATIENT_MARK = uuid.UUID(int=0)
-_SERVICE_USES = CompiledQuery(lambda _key, patient_id: service_uses_of(patient_id), patient_id=_PATIENT_MARK)
+# the patient page reads them on every view.
+_SERVICE_USES = CompiledQuery(lambda _key, patient_id: service_uses_of(patient_id), patient_id=NO_UUID)
 _PAPER_SURVEYS = CompiledQuery(
     lambda _key, patient_id: SurveyAnswer.objects.filter(patient_id=patient_id).select_related("registered_by"),
-    patient_id=_PATIENT_MARK,
+    patient_id=NO_UUID,
 )
 _DEVICE_SURVEYS = CompiledQuery(
     lambda _key, patient_id: Answer.objects.filter(patient_id=patient_id, questionnaire=Questionnaire.SURVEY),
-    patient_id=_PATIENT_MARK,
+    patient_id=NO_UUID,
 )
 
 
