@@ -13,7 +13,7 @@ from measurements.types import SPECS, Colour, label, spec
 from patients.models import Diagnosis, Patient, PatientStatus
 from patients.selectors import visible_patients
 from tenants.bulk import uuid_array
-from tenants.compiled import NO_UUID, CompiledQuery
+from tenants.compiled import NO_ID, NO_UUID, CompiledQuery
 from tenants.norwegian import number, time_text
 from tenants.selectors import centres_of
 
@@ -104,16 +104,24 @@ _ACTIVE_VERSION = CompiledQuery(
     )[:1],
     patient_id=NO_UUID,
 )
+_CONTENT = CompiledQuery(lambda _key, pk: PlanVersion.objects.filter(pk=pk).values_list("content"), pk=NO_ID)
+
+
+def _content_read(version: PlanVersion) -> dict:
+    """The deferred content of a version read (kept on it: the plan page shows it)."""
+    [(version.content,)] = _CONTENT.rows(None, pk=version.pk)
+    return version.content
 
 
 def thresholds_for(patient: Patient) -> PlanThresholds:
     """A patient's effective thresholds (pages, the alert page, the trends): the one rule, for one patient.
-    The version's content is read only when this process has not parsed it yet (approved_content):
+    The version's content is read only when this process has not parsed it yet (as approved_content):
     decoding it on every patient page cost a millisecond or two."""
     found = _ACTIVE_VERSION.objects(None, patient_id=patient.pk)
     version = found[0] if found else None
     if version is not None:
-        return PlanThresholds(approved_content(version), version.pk, version.decided_at, version)
+        content = _parsed(_APPROVED, version.pk, lambda: _content_read(version), most=20_000)
+        return PlanThresholds(content, version.pk, version.decided_at, version)
     return PlanThresholds(centre_defaults_many([patient.municipality_id])[patient.municipality_id], None, None)
 
 

@@ -80,3 +80,19 @@ def test_a_batch_reads_the_centres_defaults_in_a_fixed_number_of_queries_and_see
     assert (
         _spo2_red_below(again[world.p.grimstad.pk].content) == before - 1
     )  # a save moves updated_at: not the old parse
+
+
+def test_a_versions_content_is_read_once_per_process_and_kept_on_the_version(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    patient = world.p.gjerdrum
+    version = _approve(world, patient, red_below=86)
+    selectors._APPROVED.clear()  # a process that has not parsed it yet
+    with CaptureQueriesContext(connection) as first:
+        one = selectors.thresholds_for(patient)
+    with CaptureQueriesContext(connection) as again:
+        two = selectors.thresholds_for(patient)
+    assert len(first) == 2 and len(again) == 1  # the version, its content; then the version alone
+    assert _spo2_red_below(one.content) == 86 and two.content is one.content
+    assert one.version.content == version.content  # read with the thresholds: the plan page shows it
