@@ -99,7 +99,8 @@ def postgres_start() -> bool:
 def postgres_stop() -> None:
     pg_ctl = shutil.which("pg_ctl", path=str(_pgserver_bin()))
     # pg_ctl signals the pid in postmaster.pid: only while that is our postmaster (not a stale file).
-    if not (pg_ctl and _pid_of_ours(PG_DIR / "postmaster.pid", "postgres", str(PG_DIR))):
+    # pgserver starts it with the data directory's resolved path (var/ may be a link).
+    if not (pg_ctl and _pid_of_ours(PG_DIR / "postmaster.pid", "postgres", str(PG_DIR.resolve()))):
         return
     stop = [pg_ctl, "-D", str(PG_DIR), "-w", "-t", str(SERVER_STOP_TIMEOUT), "stop", "-m"]
     # "fast" rolls back open transactions; "immediate" is for a client that still holds on.

@@ -160,12 +160,16 @@ def test_it_says_what_to_do_beside_a_record_that_a_killed_run_left(project):
 def _processes_under(path: Path) -> set[int]:
     """Live processes working in or started from a file under path: the embedded PostgreSQL runs in
     its data directory and Redis in its `dir`, both under var/."""
+    return _processes_in(path / "var")
+
+
+def _processes_in(directory: Path) -> set[int]:
     found = set()
     for proc in Path("/proc").glob("[0-9]*"):
         with suppress(OSError):
             cwd = os.readlink(proc / "cwd")
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            if (cwd.startswith(f"{path}/var") or f"{path}/var" in cmdline) and int(proc.name) != os.getpid():
+            if (cwd.startswith(str(directory)) or str(directory) in cmdline) and int(proc.name) != os.getpid():
                 found.add(int(proc.name))
     return _alive(found)
 
@@ -181,6 +185,19 @@ def test_a_one_off_command_with_nothing_running_stops_the_servers_it_started(pro
     assert not (project / "var/pg/postmaster.pid").exists()
     assert not (project / "var/redis/redis.pid").exists()
     assert not _processes_under(project), "left running"
+
+
+def test_a_one_off_command_stops_its_servers_when_var_is_a_link(project):
+    # var/ a symlink to another disk (or another checkout's var/): PostgreSQL runs with the resolved
+    # data directory, and the stop must know it for ours (before, the server was left running).
+    elsewhere = project.parent / "var-elsewhere"
+    elsewhere.mkdir()
+    (project / "var").symlink_to(elsewhere)
+    result = _manage(project, [".venv/bin/python", "manage.py", "check"], DHO_DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    assert "Innebygd PostgreSQL" in result.stderr  # it did start one
+    assert (elsewhere / "pg").is_dir() and not (elsewhere / "pg/postmaster.pid").exists()
+    assert not _processes_under(project) and not _processes_in(elsewhere), "left running"
 
 
 def test_a_bare_settings_import_with_nothing_running_starts_nothing_and_says_what_to_do(project):
