@@ -13,6 +13,7 @@ from django.utils import timezone
 from measurements.models import QuarantinedItem, Reading
 from patients.models import Device, DeviceState
 from patients.services import device_register, device_return, devices_lend
+from tests.clock import earlier_today
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fhir"
 FHIR = "application/fhir+json"
@@ -63,7 +64,7 @@ def test_a_reading_outside_the_loan_is_rejected_naming_the_serial_and_kept(world
     results = _post(gateway, during, after)
     assert results[0]["status"] == "created"
     assert Reading.objects.get().patient == world.p.gjerdrum
-    day = timezone.localtime(timezone.now() - datetime.timedelta(hours=2)).date()
+    day = datetime.datetime.fromisoformat(after["measured_at"]).date()
     assert results[1] == {
         "index": 1,
         "status": "rejected",
@@ -106,7 +107,8 @@ def test_a_day_the_device_changed_hands_belongs_to_no_one_for_sure(world, gatewa
     devices_lend(patient=world.p.nannestad, user=world.u.nurse, serials=["OX-1"], lent_on=_days_ago(1))
     noon = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0) - datetime.timedelta(days=1)
     item = _reading(1, "OX-1") | {"measured_at": noon.isoformat()}
-    that_day, today = _post(gateway, item, _reading(2, "OX-1", hours_ago=0.1))
+    now = _reading(2, "OX-1") | {"measured_at": earlier_today(datetime.timedelta(minutes=6)).isoformat()}
+    that_day, today = _post(gateway, item, now)
     assert that_day["status"] == "rejected" and today["status"] == "created"
     assert f"enheten «OX-1» var utlånt til to pasienter {noon:%d.%m.%Y}" in that_day["errors"][0]["message"]
     assert Reading.objects.get().patient == world.p.nannestad  # today: the new loan only

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
 from measurements.models import QuarantinedItem, Reading
+from tests.clock import earlier_today
 from tests.factories import PatientFactory
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fhir"
@@ -20,7 +20,7 @@ def _load(name: str) -> dict:
 
 
 def _now(minutes_ago=1) -> str:
-    return (timezone.localtime() - datetime.timedelta(minutes=minutes_ago)).isoformat(timespec="seconds")
+    return earlier_today(datetime.timedelta(minutes=minutes_ago)).isoformat(timespec="seconds")
 
 
 def _pointed(name: str, patient, **changes) -> dict:

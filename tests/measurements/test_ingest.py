@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from measurements.models import Integration, QuarantinedItem, Reading
 from tenants.models import AuditEvent
+from tests.clock import earlier_today
 
 
 def _reading(patient, n=1, **overrides):
@@ -19,7 +20,7 @@ def _reading(patient, n=1, **overrides):
         "type": "spo2",
         "value": 93,
         "unit": "%",
-        "measured_at": (timezone.localtime() - datetime.timedelta(minutes=1)).isoformat(),
+        "measured_at": earlier_today(datetime.timedelta(minutes=1)).isoformat(),
     }
     item.update(overrides)
     return {k: v for k, v in item.items() if v is not None}

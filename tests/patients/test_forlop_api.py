@@ -24,6 +24,7 @@ from patients.models import (
 )
 from patients.services import device_register, devices_lend, kit_create
 from tenants.models import AuditEvent
+from tests.clock import earlier_today
 from tests.factories import synthetic_national_id
 from triage import services as triage
 from triage.models import Alert, Contact
@@ -68,7 +69,7 @@ def _consent(client, patient: Patient) -> None:
 
 def _reading(gateway, serial: str, ext: str, value: float) -> dict:
     item = {"external_id": ext, "device_serial": serial, "type": "spo2", "value": value, "unit": "%",
-            "measured_at": (timezone.localtime() - datetime.timedelta(minutes=1)).isoformat()}  # fmt: skip
+            "measured_at": earlier_today(datetime.timedelta(minutes=1)).isoformat()}  # fmt: skip
     [result] = _ok(gateway.post("/api/v1/readings", {"readings": [item]}, content_type="application/json"), 200)[
         "results"
     ]
