@@ -3,8 +3,9 @@ kommune that sends its notes (a `Route` of kind jft or vkp) becomes one `Deliver
 transaction that wrote the note (journaling/signals.py), and sent at least once to the kommune's EPJ.
 
 States: `pending` → (`delivery_send`) `sent` → (`delivery_poll`) `registered` → `read` → `journaled`.
-A failure worth retrying (429, 5xx, a time-out, a connection error, HelseID unavailable) is
-`failed` with the next try after 1, 2, 4, 8 and 16 minutes, then every hour for a day, then `dead`.
+A failure worth retrying (429, 5xx, a time-out, a connection error, HelseID unavailable, a 401 that
+refuses the DPoP proof and not the token) is `failed` with the next try after 1, 2, 4, 8 and 16
+minutes, then every hour for a day, then `dead`.
 A refusal that no retry mends is `dead` at once: the document refused here (validation) or by the
 receiver (400, kept as its OperationOutcome), or our configuration refused (401/403, a HelseID
 refusal), which is also recorded on the route (`Route.problem`) for the centre admin.
@@ -87,6 +88,8 @@ PROGRESS = [DeliveryState.SENT, DeliveryState.REGISTERED, DeliveryState.READ, De
 STATUS_STATES = {"registered": DeliveryState.REGISTERED, "read": DeliveryState.READ,
                  "journaled": DeliveryState.JOURNALED}  # fmt: skip
 RETRY_STATUSES = {408, 425, 429}
+# A 401 that refuses the DPoP proof, not the token or the client (RFC 9449 §7.1, §9).
+PROOF_REFUSALS = {"invalid_dpop_proof", "use_dpop_nonce"}
 RECEIVER = {RouteKind.JFT: "Journalføringstjenesten", RouteKind.VKP: "VKP"}
 
 
@@ -378,6 +381,13 @@ def _apply_send(row: Delivery, route: Route, result: _Result, now) -> None:
         _dead(row, f"{receiver} avviste dokumentet ({answer.status})" + (f": {detail}" if detail else "") + ".")
     elif answer.status == 413:
         _dead(row, f"{receiver} avviste dokumentet som for stort (413).")
+    elif answer.status == 401 and answer.challenge in PROOF_REFUSALS:
+        # The token was good, the proof of holding its key was not: its timestamp outside the service's
+        # window (this machine's clock), or a nonce that changed again. A later try with a new proof
+        # can pass, so the row is retried (dead after the last try, as any failure), not stopped.
+        reason = f"{receiver} avviste DPoP-beviset (401 {answer.challenge})."
+        _failed(row, reason, now)
+        _route_problem(route, reason + " Sjekk at klokken på serveren går riktig.", now, SEND_SCOPE)
     elif answer.status in (401, 403):
         reason = f"{receiver} avviste tilgangen ({answer.status})" + (f": {detail}" if detail else "") + "."
         _dead(row, reason)

@@ -15,6 +15,7 @@ database; journaling/services.py reads the route and records the answer.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +43,10 @@ class Answer:
     location: str
     body: Any
     text: str
+    challenge: str = ""  # the `error` of a 401's WWW-Authenticate (RFC 6750/9449), e.g. invalid_dpop_proof
 
 
+_CHALLENGE_ERROR = re.compile(r'\berror="([^"]*)"')
 _clients: dict[tuple[str, str, str, str | None], HelseIdClient] = {}
 _clients_lock = threading.Lock()
 
@@ -111,7 +114,14 @@ def _request(route: Route, method: str, url: str, **kwargs: Any) -> Answer:
         location=urljoin(url, location) if location else "",
         body=body,
         text=response.text[:500],
+        challenge=challenge_error(response.headers.get("WWW-Authenticate", "")),
     )
+
+
+def challenge_error(header: str) -> str:
+    """The `error` parameter of a WWW-Authenticate challenge («DPoP error="invalid_dpop_proof", …»)."""
+    found = _CHALLENGE_ERROR.search(header)
+    return found.group(1) if found else ""
 
 
 def document_post(route: Route, data: bytes) -> Answer:

@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 
+import jwskate
 import pytest
 import requests
 from django.db import transaction
@@ -273,6 +274,30 @@ def test_a_401_or_403_from_the_service_is_dead_and_a_problem_of_the_route(world,
     assert row.state == DeliveryState.DEAD and row.last_http_status == status
     problem = Route.objects.get(pk=route.pk).problem
     assert f"avviste tilgangen ({status})" in problem and "HelseID-klienten" in problem
+
+
+def test_a_401_refusing_the_dpop_proof_is_retried_and_the_route_names_the_clock(world, route, jft, monkeypatch):
+    """This server's clock ten minutes slow once the token is had: the token is good, but every proof's
+    `iat` is outside the service's window and it answers 401 with a DPoP error. A new proof passes once
+    the clock is right, so the row waits for its next try instead of stopping, the route says to check
+    the clock, and the next try with the clock right is sent and clears the problem."""
+    _handled(world)
+    first = services.delivery_send(Delivery.objects.get())
+    assert first.state == DeliveryState.SENT  # the token is in hand, fetched with the clock right
+    routine_contact(world)
+    real = jwskate.Jwt.timestamp
+    monkeypatch.setattr(jwskate.Jwt, "timestamp", lambda delta_seconds=0: real(delta_seconds - 600))
+    row = services.delivery_send(Delivery.objects.exclude(pk=first.pk).get())
+    assert (row.state, row.tries, row.last_http_status) == (DeliveryState.FAILED, 1, 401)
+    assert row.last_error.startswith("Journalføringstjenesten avviste DPoP-beviset (401 ")
+    assert "Prøver igjen" in row.last_error and not jft.events(_identifier(row))
+    assert "klokken på serveren" in Route.objects.get(pk=route.pk).problem
+
+    monkeypatch.setattr(jwskate.Jwt, "timestamp", real)
+    Delivery.objects.filter(pk=row.pk).update(next_try_at=timezone.now())
+    row = services.delivery_send(row.pk)
+    assert (row.state, row.tries) == (DeliveryState.SENT, 2) and jft.events(_identifier(row))
+    assert Route.objects.get(pk=route.pk).problem == ""
 
 
 def test_an_unexpected_error_in_the_send_is_a_failed_try_that_ends_dead_after_the_last(
