@@ -68,7 +68,9 @@ def test_a_failed_delivery_says_why_and_when_it_tries_again(world, login, gjerdr
                 last_error="Journalføringstjenesten svarte 503. Prøver igjen 01.01.2099 kl. 10:00.")  # fmt: skip
     text = _state_of(_notes_section(login(world.u.nurse).get(f"/patients/{world.p.gjerdrum.pk}/")))
     assert "Feilet" in text and "Journalføringstjenesten svarte 503." in text
-    assert f"prøver igjen kl. {time_text(timezone.localtime(next_try))}" in text
+    at = timezone.localtime(next_try)  # in the last minutes before midnight, the next try is tomorrow
+    day = "" if at.date() == timezone.localdate() else f"{at:%d.%m.%Y} "
+    assert f"prøver igjen {day}kl. {time_text(at)}" in text
     assert "01.01.2099" not in text  # the stored sentence's own next try is not repeated
 
 
