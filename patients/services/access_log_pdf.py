@@ -31,6 +31,10 @@ ACCESS_LOG_PDF_TTL = 15 * 60  # seconds the job and its PDF are kept (patient da
 ACCESS_LOG_PDF_STALE = 10 * 60  # a job not done after this is taken as lost (a worker died)
 MAKING_LOCK = "patients:access-log-pdf:making"  # the job being made now (one at a time)
 WAIT_SECONDS = 5  # a job behind another is queued again after this
+# weasyprint reports no progress of its own, so the page estimates it from the rows: a row took 12–35
+# ms to lay out (the upper end here, so the bar rather lags than waits at its end).
+ROW_SECONDS = 0.035
+PROGRESS_MOST = 95  # per cent the estimate shows at most before the letter is ready
 
 
 class JobState:
@@ -51,6 +55,7 @@ class AccessLogPdfJob:
     truncated: bool
     state: str
     asked_at: str  # ISO datetime
+    started_at: str = ""  # ISO datetime a worker began making it (empty while it waits)
 
     @property
     def period(self) -> AccessLogPeriod:
@@ -70,6 +75,28 @@ class AccessLogPdfJob:
     @property
     def ready(self) -> bool:
         return self.state == JobState.READY
+
+    @property
+    def expected_seconds(self) -> float:
+        return max(2.0, self.rows * ROW_SECONDS)
+
+    def _elapsed(self) -> float:
+        return (timezone.now() - datetime.datetime.fromisoformat(self.started_at)).total_seconds()
+
+    @property
+    def progress_percent(self) -> int | None:
+        """How far the letter has come, estimated from the time since a worker began and its rows (at
+        most PROGRESS_MOST until it is ready); None while it waits for a worker."""
+        if self.state != JobState.MAKING or not self.started_at:
+            return None
+        return max(0, min(PROGRESS_MOST, int(100 * self._elapsed() / self.expected_seconds)))
+
+    @property
+    def minutes_left(self) -> int:
+        """The estimate's whole minutes left (0: less than a minute)."""
+        if self.progress_percent is None:
+            return 0
+        return int(max(0.0, self.expected_seconds - self._elapsed()) // 60)
 
     @property
     def filename(self) -> str:
@@ -152,7 +179,7 @@ def access_log_pdf_make(job_id: str) -> str:
 
 def _make(job: AccessLogPdfJob) -> str:
     job_id = job.id
-    job.state = JobState.MAKING
+    job.state, job.started_at = JobState.MAKING, timezone.now().isoformat()
     _save(job)
     try:
         patient = Patient.objects.get(pk=job.patient_id)

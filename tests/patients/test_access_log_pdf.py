@@ -4,6 +4,7 @@ PDF is the asking user's only and is kept for a short time. A failed or lost job
 Norwegian, with «Prøv igjen»."""
 
 import io
+import re
 import time
 from urllib.parse import parse_qs, urlparse
 
@@ -154,6 +155,29 @@ def test_a_job_no_worker_finished_in_time_is_shown_as_failed(world, login):
     service._save(job)
     body = client.get(url).content.decode()
     assert "PDF-en kunne ikke lages." in body and "Prøv igjen" in body
+
+
+def test_the_page_estimates_how_far_the_letter_has_come_from_its_rows_and_time(world, login):
+    """weasyprint says nothing while it lays out: the bar and the words estimate it from the rows and
+    the time since a worker began, never 100 % before the letter is ready; waiting, the bar just moves."""
+    client = login(world.u.coordinator)
+    url, job_id = _start(client, world.p.gjerdrum)  # no worker takes it
+    waiting = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "<progress aria-label" in waiting and "ferdig" not in waiting  # no worker yet: no estimate
+
+    job = service._load(job_id)
+    job.rows, job.state = 4000, service.JobState.MAKING  # 4,000 rows: about 140 seconds
+    job.started_at = (timezone.now() - timezone.timedelta(seconds=35)).isoformat()
+    service._save(job)
+    body = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    percent = int(re.search(r'<progress max="100" value="(\d+)"', body).group(1))
+    assert 20 <= percent <= 30, percent  # 35 of ~140 s
+    assert f"Omtrent {percent} % ferdig, ca. 1 minutt igjen." in body and "hx-trigger" in body
+
+    job.started_at = (timezone.now() - timezone.timedelta(minutes=5)).isoformat()  # longer than estimated
+    service._save(job)
+    body = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'value="95"' in body and "Omtrent 95 % ferdig, under ett minutt igjen." in body
 
 
 def test_one_letter_is_made_at_a_time_and_the_next_waits_without_holding_a_worker(world, login):
