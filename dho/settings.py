@@ -119,7 +119,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tenants.sessions.SessionLimitsMiddleware",  # 30 min idle, 8 h at most (see "login" below)
-    "django_otp.middleware.OTPMiddleware",
+    "tenants.two_factor.OTPMiddleware",  # django-otp's, its device read compiled once per process
     "tenants.login.TwoFactorMiddleware",  # nothing before the second factor
     "tenants.organisations.OrganisationMiddleware",  # «Velg virksomhet»: the session's organisation, then the scope
     "dho.scope.ScopeMiddleware",  # one transaction per request, SET LOCAL to the user's scope (tenants/rls.py)

@@ -45,8 +45,10 @@ import datetime
 import time
 from base64 import b32encode
 
+import django_otp.middleware
 import qrcode
 import qrcode.image.svg
+from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.signals import user_login_failed
@@ -56,11 +58,12 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django_otp import DEVICE_ID_SESSION_KEY, device_classes
 from django_otp import login as otp_login
-from django_otp.models import VerifyNotAllowed
+from django_otp.models import Device, VerifyNotAllowed
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tenants import activation, sessions
+from tenants.compiled import NO_ID, CompiledQuery
 from tenants.models import AuditAction, SecondFactorChange, SecondFactorChangeKind
 from tenants.norwegian import datetime_text
 from tenants.services import audit_record
@@ -391,3 +394,29 @@ def notices_show(request, user=None) -> None:
         messages.warning(request, notice_text(change), fail_silently=True)
     if changes:
         SecondFactorChange.objects.filter(pk__in=[c.pk for c in changes]).update(notified_at=timezone.now())
+
+
+# --- every request: the session's verified device, read through a compiled query ---------------------
+
+# The device's model by its label (otp_totp.totpdevice, otp_static.staticdevice), compiled once per
+# process (tenants/compiled.py): every request of a verified session reads it.
+_DEVICE = CompiledQuery(lambda label, pk: apps.get_model(label).objects.filter(pk=pk)[:1], pk=NO_ID)
+
+
+class OTPMiddleware(django_otp.middleware.OTPMiddleware):
+    """django-otp's middleware (settings.MIDDLEWARE), with the session's device read as its own
+    `Device.from_persistent_id` does (a model of django-otp's by label, then its id) through a
+    compiled query. What it does with the device (its user, confirmed, the session key dropped) is
+    django-otp's, unchanged."""
+
+    def _device_from_persistent_id(self, persistent_id: str):
+        label, _, device_id = self._normalize_persistent_id(persistent_id).rpartition("/")
+        try:
+            model = apps.get_model(label)
+            pk = int(device_id)
+        except (ValueError, LookupError):
+            return None
+        if not issubclass(model, Device):
+            return None
+        found = _DEVICE.objects(model._meta.label_lower, pk=pk)
+        return found[0] if found else None

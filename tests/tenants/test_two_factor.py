@@ -216,3 +216,21 @@ def test_the_token_endpoint_asks_for_the_code(nurse):
 def test_the_login_page_never_redirects_to_itself(world, login):
     response = login(world.u.nurse).get("/login/?next=/login/")
     assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_the_sessions_device_is_read_by_its_model_and_id_as_django_otp_reads_it(world):
+    """settings.MIDDLEWARE's OTPMiddleware reads the session's device through a compiled query: the
+    app's device and a backup-code device by their own model, nothing for an id without a row, a model
+    that is no device, an unknown model or an id that is no number (django-otp's own answers)."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    middleware = two_factor.OTPMiddleware(lambda request: None)
+    app = TOTPDevice.objects.create(user=world.u.nurse, name="app", confirmed=True)
+    codes = StaticDevice.objects.create(user=world.u.nurse, name="backup")
+    for device in (app, codes, TOTPDevice.objects.create(user=world.u.coordinator, name="app")):
+        found = middleware._device_from_persistent_id(device.persistent_id)
+        assert (type(found), found.pk, found.user_id) == (type(device), device.pk, device.user_id)
+    assert middleware._device_from_persistent_id("django_otp.plugins.otp_totp.models.TOTPDevice/" + str(app.pk)) == app
+    missing = ("otp_totp.totpdevice/987654321", f"auth.user/{world.u.nurse.pk}", "nei.ingen/1", "otp_totp.totpdevice/x")
+    for persistent_id in missing:
+        assert middleware._device_from_persistent_id(persistent_id) is None, persistent_id
