@@ -93,10 +93,11 @@ class AccessLogPdfJob:
 
     @property
     def minutes_left(self) -> int:
-        """The estimate's whole minutes left (0: less than a minute)."""
+        """The estimate's minutes left, rounded (0: less than a minute)."""
         if self.progress_percent is None:
             return 0
-        return int(max(0.0, self.expected_seconds - self._elapsed()) // 60)
+        left = self.expected_seconds - self._elapsed()
+        return round(left / 60) if left >= 60 else 0
 
     @property
     def filename(self) -> str:

@@ -172,7 +172,7 @@ def test_the_page_estimates_how_far_the_letter_has_come_from_its_rows_and_time(w
     body = client.get(url, HTTP_HX_REQUEST="true").content.decode()
     percent = int(re.search(r'<progress max="100" value="(\d+)"', body).group(1))
     assert 20 <= percent <= 30, percent  # 35 of ~140 s
-    assert f"Omtrent {percent} % ferdig, ca. 1 minutt igjen." in body and "hx-trigger" in body
+    assert f"Omtrent {percent} % ferdig, ca. 2 minutter igjen." in body  # ~105 s and "hx-trigger" in body
 
     job.started_at = (timezone.now() - timezone.timedelta(minutes=5)).isoformat()  # longer than estimated
     service._save(job)
