@@ -117,8 +117,7 @@ def thresholds_for(patient: Patient) -> PlanThresholds:
     """A patient's effective thresholds (pages, the alert page, the trends): the one rule, for one patient.
     The version's content is read only when this process has not parsed it yet (as approved_content):
     decoding it on every patient page cost a millisecond or two."""
-    found = _ACTIVE_VERSION.objects(None, patient_id=patient.pk)
-    version = found[0] if found else None
+    version = _ACTIVE_VERSION.first(None, patient_id=patient.pk)
     if version is not None:
         content = _parsed(_APPROVED, version.pk, lambda: _content_read(version), most=20_000)
         return PlanThresholds(content, version.pk, version.decided_at, version)

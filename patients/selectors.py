@@ -97,12 +97,12 @@ def get_patient_for(user, patient_id) -> Patient:
         raise Http404
     values = {"municipality_ids": list(scope.municipality_ids), "patient_id": patient_uuid}
     if codenames:
-        found = _ONE_PERMITTED.objects(codenames, user_id=user.pk, **values)
+        found = _ONE_PERMITTED.first(codenames, user_id=user.pk, **values)
     else:
-        found = _ONE_VISIBLE.objects(None, **values)
-    if not found:
+        found = _ONE_VISIBLE.first(None, **values)
+    if found is None:
         raise Http404
-    return found[0]
+    return found
 
 
 def visible_referrals(user) -> QuerySet[Referral]:

@@ -96,6 +96,11 @@ class CompiledQuery:
         run.as_sql = lambda *args, **kwargs: (sql, bound)
         return list(ModelIterable(_Compiled(queryset, run)))
 
+    def first(self, key: Hashable, **values: Any):
+        """The first of `objects`, or None (a queryset of one row by its id or its key)."""
+        found = self.objects(key, **values)
+        return found[0] if found else None
+
 
 class _Compiled:
     """What ModelIterable reads of a queryset, with the compiler already made."""

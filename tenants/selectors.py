@@ -128,8 +128,7 @@ _USER_BY_ID = CompiledQuery(lambda _key, pk: get_user_model().objects.filter(pk=
 def user_by_id(user_id):
     """The user with this id, or None: a session's user, which the login backends look up on every
     request (`get_user`), through a query compiled once per process."""
-    found = _USER_BY_ID.objects(None, pk=user_id)
-    return found[0] if found else None
+    return _USER_BY_ID.first(None, pk=user_id)
 
 
 def _scope_memberships(user) -> list[Membership]:

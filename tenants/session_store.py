@@ -22,8 +22,7 @@ class SessionStore(DatabaseSessionStore):
     def _get_session_from_db(self):
         """The session's row if it exists and has not expired, else None (the key then forgotten),
         as Django's own: `session_key` is validated before it is set, so no key here is suspicious."""
-        found = _SESSION.objects(None, session_key=self.session_key, now=timezone.now())
-        if found:
-            return found[0]
-        self._session_key = None
-        return None
+        found = _SESSION.first(None, session_key=self.session_key, now=timezone.now())
+        if found is None:
+            self._session_key = None
+        return found

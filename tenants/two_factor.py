@@ -418,5 +418,4 @@ class OTPMiddleware(django_otp.middleware.OTPMiddleware):
             return None
         if not issubclass(model, Device):
             return None
-        found = _DEVICE.objects(model._meta.label_lower, pk=pk)
-        return found[0] if found else None
+        return _DEVICE.first(model._meta.label_lower, pk=pk)
