@@ -172,10 +172,13 @@ class Chart:
     svg: SafeString
     table: Table
     note: str = ""  # written beside the caption («(7 målinger)»)
+    # Where the table's rows are fetched when the reader opens «Vis tallene» (line_chart's numbers_url):
+    # the table then holds its caption and headings only.
+    numbers_url: str = ""
 
     @property
     def empty(self) -> bool:
-        return not self.table.rows
+        return not self.table.rows and not self.numbers_url
 
 
 # --- scales and ticks -------------------------------------------------------------------------------
@@ -392,14 +395,13 @@ def line_chart(
     note_heading: str = "",
     time_heading: str | None = None,
     frame: Frame = FRAME,
+    numbers_url: str = "",
 ) -> Chart:
     """Values over time. The y axis has nice ticks (or `y_ticks`, e.g. a plan's bounds), includes 0
     if `zero`, and always shows the bands' edges and the reference; x runs from `start` to `end`
-    (default: the first and last point)."""
-    time_heading = time_heading or _("Tidspunkt")
-    headings = (time_heading, *(_heading(s.name, unit) for s in series))
-    if note_heading:
-        headings += (note_heading,)
+    (default: the first and last point). With `numbers_url` the table's rows are not written here:
+    the page fetches them from there (`line_table`, the same rows) when the reader opens them."""
+    headings = _line_headings(series, unit, note_heading, time_heading)
     points = [p for s in series for p in s.points]
     values = [p.value for p in points if p.value is not None]
     if not values:
@@ -430,9 +432,31 @@ def line_chart(
     # The reference over the lines: its label stays readable where a line crosses it.
     parts += [_reference(frame, scale, reference), _x_axis(frame, x, start, end), _legend(frame, shown)]
     body = mark_safe("".join(parts))
-    table = Table(caption, headings, _line_rows(series, moments, decimals, bool(note_heading)))
+    rows = () if numbers_url else _line_rows(series, moments, decimals, bool(note_heading))
     summary = summary or _line_summary(caption, series, start, end, unit, decimals, reference)
-    return Chart(id, caption, summary, _svg(id, frame, frame.height, summary, body), table, note)
+    return Chart(id, caption, summary, _svg(id, frame, frame.height, summary, body), Table(caption, headings, rows),
+                 note, numbers_url)  # fmt: skip
+
+
+def line_table(
+    *,
+    caption: str,
+    series: Sequence[Series],
+    unit: str = "",
+    decimals: int | None = None,
+    note_heading: str = "",
+    time_heading: str | None = None,
+) -> Table:
+    """The table of the line chart of these arguments (line_chart's), alone: what a chart drawn with
+    `numbers_url` fetches when its numbers are opened."""
+    moments = [[_moment(p.at) for p in s.points] for s in series]
+    rows = _line_rows(series, moments, decimals, bool(note_heading))
+    return Table(caption, _line_headings(series, unit, note_heading, time_heading), rows)
+
+
+def _line_headings(series: Sequence[Series], unit: str, note_heading: str, time_heading: str | None) -> tuple:
+    headings = (time_heading or _("Tidspunkt"), *(_heading(s.name, unit) for s in series))
+    return (*headings, note_heading) if note_heading else headings
 
 
 def _band_rects(frame: Frame, scale: _Scale, bands: Sequence[Band]) -> SafeString:

@@ -37,7 +37,7 @@ REFERRAL_ROLES = ("nurse", "nurse_nordrefollo", "nurse_agder", "coordinator")
 # Other arguments of a URL under a patient name an object of that patient, and are filled with one
 # every patient has (build_records), so a 404 for a foreign patient can only come from the scope.
 OPEN_VERSION = 2  # every patient: v1 active, v2 open
-PATIENT_OBJECT_KWARGS = {"number": OPEN_VERSION}
+PATIENT_OBJECT_KWARGS = {"number": OPEN_VERSION, "mtype": "spo2"}  # mtype: a trend chart's type
 # A device of a centre's register, by its serial (/devices/<serial>/…): walked by test_…_device_…,
 # with the centres whose register each role keeps; another centre's device is a 404 like a missing one.
 DEVICE_KWARGS = ("serial",)

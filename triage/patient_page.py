@@ -4,9 +4,12 @@ of it (CONTRIBUTING, "Layers"). The patient page gets the open alert, trends, al
 (its `patient_sections` slot); the avslutning's confirmation lists the open alerts the end will close
 (`triage/signals.py` closes them when the end is recorded)."""
 
+import datetime
 from html import escape
+from urllib.parse import urlencode
 
 from django.template import Context
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
@@ -21,7 +24,7 @@ from triage.selectors import patient_follow_up as follow_up_of
 from triage.templatetags.triage_tags import colour_word
 
 
-def _days(request) -> int:
+def chart_days(request) -> int:
     try:
         return int(request.GET.get("days", 30))
     except ValueError:
@@ -33,7 +36,8 @@ def patient_follow_up(context) -> str:
     with the patient's follow-up as `follow_up`, and for the patient's nurse the «Registrer kontakt»
     form (a contact at any time: a call in from the patient, an early routine call)."""
     request, patient = context["request"], context["patient"]
-    follow_up = follow_up_of(patient, days=_days(request))
+    days, now = chart_days(request), timezone.now()
+    follow_up = follow_up_of(patient, days=days, now=now, numbers_url=numbers_url_of(patient, days, now))
     _mark(follow_up["notes"], follow_up["contacts"])
     may_contact = can_follow_up(request.user, patient)
     form = fields = None
@@ -43,6 +47,28 @@ def patient_follow_up(context) -> str:
     history = alert_history_rows(follow_up["alerts"])
     with context.push(follow_up=follow_up, contact_form=form, contact_fields=fields, alert_history=history):
         return context.template.engine.get_template("triage/_patient_follow_up.html").render(context)
+
+
+def numbers_url_of(patient, days: int, now: datetime.datetime):
+    """type → the address of its chart's numbers (triage.views.TrendNumbersView): the page's period,
+    its end as microseconds since the epoch, so that the table holds what the chart drew."""
+    query = urlencode({"days": days, "til": til_of(now)})
+    return lambda mtype: f"{reverse('triage:trend-numbers', args=[patient.pk, mtype])}?{query}"
+
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+
+
+def til_of(at: datetime.datetime) -> int:
+    return (at - EPOCH) // datetime.timedelta(microseconds=1)  # exact: no float between
+
+
+def at_of_til(raw: str) -> datetime.datetime | None:
+    """The `til` of a numbers address as the time it names; None for one that is no such number."""
+    try:
+        return EPOCH + datetime.timedelta(microseconds=int(raw))
+    except (ValueError, OverflowError):
+        return None
 
 
 def _contact_form() -> ContactForm:

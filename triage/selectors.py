@@ -22,6 +22,7 @@ from patients.forlop import DEFAULT_EVALUATION_MONTHS, evaluation_due
 from patients.models import Patient, PatientStatus, Start
 from patients.selectors import visible_patients
 from tenants.bulk import uuid_array
+from tenants.charts import Table
 from tenants.compiled import LONG_AGO, NO_UUID, CompiledQuery
 from tenants.models import Centre
 from tenants.norwegian import number
@@ -38,7 +39,7 @@ from triage.models import (
     JournalNote,
 )
 from triage.opening_hours import OpeningHours, overdue_limit
-from triage.trends import charts_for
+from triage.trends import charts_for, trend_table
 
 
 def visible_alerts(user) -> QuerySet[Alert]:
@@ -483,6 +484,27 @@ def trend_readings(patient, start: datetime.datetime) -> list[tuple]:
     return _TREND.rows(None, patient_id=patient.pk, start=start)
 
 
+def _type_trend_query(patient_id, mtype: str, start: datetime.datetime, end: datetime.datetime) -> QuerySet:
+    return trend_readings_query(patient_id, start).filter(type=mtype, measured_at__lte=end)
+
+
+_TYPE_TREND = CompiledQuery(
+    lambda _key, patient_id, mtype, start, end: _type_trend_query(patient_id, mtype, start, end),
+    patient_id=NO_UUID, mtype="<no type>", start=LONG_AGO, end=LONG_AGO + datetime.timedelta(days=1),
+)  # fmt: skip
+
+
+def trend_numbers(patient, mtype: str, *, days: int, end: datetime.datetime) -> Table:
+    """The numbers of one chart of the patient page (its «Vis tallene», fetched when opened): the
+    patient's readings of `mtype` in the `days` up to `end` (the page's time, so the table holds what
+    its chart drew), oldest first. `mtype` is a type of the catalogue (measurements.types.SPECS)."""
+    days = days if days in CHART_DAYS else 30
+    rows = _TYPE_TREND.rows(
+        None, patient_id=patient.pk, mtype=mtype, start=end - datetime.timedelta(days=days), end=end
+    )
+    return trend_table(SPECS[mtype], rows)
+
+
 _ALERTS = CompiledQuery(
     lambda _key, patient_id: Alert.objects.filter(patient_id=patient_id).order_by("-opened_at")[:PAGE_ROWS],
     patient_id=NO_UUID,
@@ -500,9 +522,11 @@ _NOTES = CompiledQuery(
 )
 
 
-def patient_follow_up(patient, *, days: int = 30, now=None) -> dict:
+def patient_follow_up(patient, *, days: int = 30, now=None, numbers_url=None) -> dict:
     """Trends with the patient's bands, the plan's actions for the open alert's colour, the alert
-    history and the notes timeline. A fixed number of queries, whatever the patient's history."""
+    history and the notes timeline. A fixed number of queries, whatever the patient's history.
+    `numbers_url` (type → address): where each chart's table is fetched when opened (trend_numbers),
+    instead of written into the page."""
     now = now or timezone.now()
     days = days if days in CHART_DAYS else 30
     start = now - datetime.timedelta(days=days)
@@ -517,7 +541,7 @@ def patient_follow_up(patient, *, days: int = 30, now=None) -> dict:
     return {
         "days": days,
         "day_choices": CHART_DAYS,
-        "charts": charts_for(readings, plan.content, timezone.localtime(start), timezone.localtime(now)),
+        "charts": charts_for(readings, plan.content, timezone.localtime(start), timezone.localtime(now), numbers_url),
         "plan": plan,
         "open_alert": open_alert,
         "open_actions": getattr(plan.content.actions, open_alert.colour) if open_alert else None,

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from ebp.content import Bounds
 from measurements.types import SPECS, Colour, TypeSpec
-from tenants.charts import Band, Chart, Frame, Point, Series, line_chart, sparkline
+from tenants.charts import Band, Chart, Frame, Point, Series, Table, line_chart, line_table, sparkline
 from tenants.norwegian import number
 
 FRAME = Frame(width=640, height=180, left=44, right=8, top=8, bottom=22)
@@ -51,10 +51,8 @@ def _note(colour: str) -> str:
     return LABELS.get(colour) or _("Ikke vurdert")
 
 
-def trend_chart(mtype: str, type_spec: TypeSpec, readings: list[Reading], bounds: Bounds | None, start, end) -> Chart:
-    """One type's chart: the value (blood pressure: systolic, diastolic dashed) with a dot in its colour,
-    the bands of the first component, the bounds as the y axis' ticks; the summary names the last value."""
-    decimals = type_spec.decimals
+def _series(type_spec: TypeSpec, readings: list[Reading]) -> list[Series]:
+    """The value (blood pressure: systolic, and diastolic dashed) with a dot in each reading's colour."""
     first = Series(
         _("Systolisk") if len(type_spec.components) > 1 else _("Verdi"),
         [Point(r.at, r.value, TONE.get(r.colour, TONE[""]), _note(r.colour)) for r in readings],
@@ -65,6 +63,17 @@ def trend_chart(mtype: str, type_spec: TypeSpec, readings: list[Reading], bounds
         series.append(
             Series(_("Diastolisk"), [Point(r.at, r.second) for r in readings], css="series-1", dashed=True, dots=False)
         )
+    return series
+
+
+def trend_chart(
+    mtype: str, type_spec: TypeSpec, readings: list[Reading], bounds: Bounds | None, start, end, numbers_url: str = ""
+) -> Chart:
+    """One type's chart: the readings' series, the bands of the first component, the bounds as the y
+    axis' ticks; the summary names the last value. With `numbers_url` its table's rows are fetched from
+    there when opened (trend_table)."""
+    decimals = type_spec.decimals
+    series = _series(type_spec, readings)
     marks = [value for _name, value in bounds.present()] if bounds else []
     last = readings[-1]
     shown = number(last.value, decimals) + (f"/{number(last.second, decimals)}" if last.second else "")
@@ -75,17 +84,32 @@ def trend_chart(mtype: str, type_spec: TypeSpec, readings: list[Reading], bounds
         id=f"chart-{mtype}", caption=type_spec.label, series=series, start=start, end=end, bands=bands(bounds),
         unit=type_spec.unit_label, decimals=decimals, y_ticks=marks or None, summary=summary,
         note=_("(%(n)s målinger)") % {"n": len(readings)}, note_heading=_("Vurdering"), frame=FRAME,
+        numbers_url=numbers_url,
     )  # fmt: skip
 
 
-def charts_for(readings: list, plan_content, start, end) -> list[Chart]:
-    """One chart per measurement type with readings in the period, in the catalogue's order. The
-    readings' times come from the database in UTC; the charts show them in local time."""
+def trend_table(type_spec: TypeSpec, rows: list) -> Table:
+    """The numbers of one type's chart (trend_chart's table), from its readings as trend_readings
+    gives them (the database's UTC times, shown by Norway's clock)."""
+    readings = _by_type(rows)
+    return line_table(caption=type_spec.label, series=_series(type_spec, next(iter(readings.values()), [])),
+                      unit=type_spec.unit_label, decimals=type_spec.decimals, note_heading=_("Vurdering"))  # fmt: skip
+
+
+def _by_type(rows: list) -> dict[str, list[Reading]]:
     by_type: dict[str, list[Reading]] = {}
     local = timezone.get_current_timezone()  # the table names each reading's time as Norway's clock showed it
-    for mtype, value, systolic, diastolic, colour, at in readings:
+    for mtype, value, systolic, diastolic, colour, at in rows:
         main = value if value is not None else systolic
         by_type.setdefault(mtype, []).append(Reading(at.astimezone(local), main, colour, diastolic))
+    return by_type
+
+
+def charts_for(readings: list, plan_content, start, end, numbers_url=None) -> list[Chart]:
+    """One chart per measurement type with readings in the period, in the catalogue's order. The
+    readings' times come from the database in UTC; the charts show them in local time. With
+    `numbers_url` (type → address) each chart's table is fetched from its address when opened."""
+    by_type = _by_type(readings)
     out = []
     for mtype, type_spec in SPECS.items():
         points = by_type.get(mtype)
@@ -93,7 +117,7 @@ def charts_for(readings: list, plan_content, start, end) -> list[Chart]:
             continue
         component = type_spec.components[0]  # blood pressure: the bands drawn are the systolic ones
         bounds = plan_content.thresholds.get(mtype, {}).get(component) if plan_content else None
-        out.append(trend_chart(mtype, type_spec, points, bounds, start, end))
+        out.append(trend_chart(mtype, type_spec, points, bounds, start, end, numbers_url(mtype) if numbers_url else ""))
     return out
 
 

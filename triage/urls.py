@@ -10,4 +10,5 @@ urlpatterns = [
     path("worklist/alerts/<uuid:alert_id>/handle/", views.AlertHandleView.as_view(), name="alert-handle"),
     path("followup/", views.FollowUpView.as_view(), name="follow-up"),
     path("patients/<uuid:patient_id>/contacts/", views.ContactCreateView.as_view(), name="contact-create"),
+    path("patients/<uuid:patient_id>/trends/<slug:mtype>/", views.TrendNumbersView.as_view(), name="trend-numbers"),
 ]

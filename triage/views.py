@@ -9,7 +9,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.middleware.csrf import get_token
-from django.shortcuts import redirect, resolve_url
+from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
@@ -17,6 +17,7 @@ from django.views.generic import TemplateView
 from django_htmx.http import HttpResponseClientRedirect
 
 from ebp.selectors import thresholds_for
+from measurements.types import SPECS
 from patients.access import can_follow_up
 from patients.models import Diagnosis
 from patients.selectors import move_notices_for
@@ -29,6 +30,7 @@ from triage import selectors, services
 from triage.access import can_open_worklist
 from triage.forms import ContactForm, HandleForm
 from triage.models import AlertStatus, ContactKind
+from triage.patient_page import at_of_til, chart_days
 from triage.rows import RowRenderer
 
 SEEN_KEY = "worklist_seen"
@@ -285,3 +287,25 @@ class ContactCreateView(RefusalMixin, PatientPageMixin, View):
         label = ContactKind(form.cleaned_data["kind"]).label.lower()
         messages.success(request, f"{label.capitalize()} for {self.patient.name} er registrert.")
         return _back(request, "triage:follow-up")
+
+
+class TrendNumbersView(PatientPageMixin, View):
+    """The numbers of one trend chart of the patient page («Vis tallene»), fetched when the reader opens
+    them (static/js/chart-numbers.js): the table alone for the page's script, a page of its own for
+    the link in its place. Whoever sees the patient page sees them; each read is in the patient's log.
+    `til` is the page's time (microseconds since the epoch): the table holds what the chart drew."""
+
+    def get(self, request, *args, **kwargs):
+        mtype = kwargs["mtype"]
+        if mtype not in SPECS:
+            raise Http404
+        now = timezone.now()
+        end = at_of_til(request.GET.get("til", ""))
+        end = now if end is None or end > now else end
+        days = chart_days(request)
+        table = selectors.trend_numbers(self.patient, mtype, days=days, end=end)
+        audit_record(action=AuditAction.VIEW, object_type="reading_list", object_id=self.patient.pk,
+                     patient=self.patient, request=request)  # fmt: skip
+        if request.htmx:
+            return render(request, "charts/_table.html", {"table": table})
+        return render(request, "triage/trend_numbers.html", {"patient": self.patient, "table": table, "days": days})

@@ -105,6 +105,30 @@ def test_every_value_of_a_line_chart_is_in_its_table_with_its_note():
     assert {p.get("class") for p in svg.findall("path")} == {"line series-1", "line series-2 dashed"}
 
 
+def test_a_chart_with_a_numbers_url_leaves_its_rows_to_line_table_and_the_figure_fetches_them():
+    blood_pressure = [
+        Series("Systolisk", [Point(MONDAY, 151.25, "tone-red", "Rød"), Point(MONDAY, 140, note="Grønn")]),
+        Series("Diastolisk", [Point(MONDAY, 90), Point(MONDAY, 85.5)], dashed=True, dots=False),
+    ]
+    args = {
+        "caption": "Blodtrykk",
+        "series": blood_pressure,
+        "unit": "mmHg",
+        "decimals": 1,
+        "note_heading": "Vurdering",
+    }
+    whole = line_chart(id="bp", **args)
+    lazy = line_chart(id="bp", **args, numbers_url="/tall/?a=1&b=2")
+    assert lazy.svg == whole.svg and lazy.summary == whole.summary
+    assert lazy.table.rows == () and lazy.table.headings == whole.table.headings and not lazy.empty
+    assert charts.line_table(**args) == whole.table  # the rows fetched are the rows it would have written
+    figure = _xml(render_to_string("charts/_chart.html", {"chart": lazy}).strip())
+    details = figure.find("details")
+    assert details.get("data-numbers-url") == "/tall/?a=1&b=2" and details.find("summary").text == "Vis tallene"
+    assert figure.find(".//table") is None
+    assert details.find(".//a").get("href") == "/tall/?a=1&b=2"  # without script: the numbers' own page
+
+
 def test_a_long_chart_writes_each_moment_by_the_norwegian_clock_and_each_repeated_value_alike():
     """The table of a 90-day chart (hundreds of rows) writes its times with the zone looked up once and
     each recurring value or note once: every row as a chart of one reading would write it."""
