@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from ebp.content import BOUND_LABELS, BOUND_NAMES, PlanContent, TrendRule, parse_content
 from ebp.models import CentreThresholds, PlanVersion, VersionStatus
@@ -13,7 +15,8 @@ from measurements.types import SPECS, Colour, label, spec
 from patients.models import Diagnosis, Patient, PatientStatus
 from patients.selectors import visible_patients
 from tenants.bulk import uuid_array
-from tenants.compiled import NO_ID, NO_UUID, CompiledQuery
+from tenants.compiled import NO_ID, NO_OTHER_ID, NO_UUID, CompiledQuery
+from tenants.models import Agreement, Centre
 from tenants.norwegian import number, time_text
 from tenants.selectors import centres_of
 
@@ -121,7 +124,7 @@ def thresholds_for(patient: Patient) -> PlanThresholds:
     if version is not None:
         content = _parsed(_APPROVED, version.pk, lambda: _content_read(version), most=20_000)
         return PlanThresholds(content, version.pk, version.decided_at, version)
-    return PlanThresholds(centre_defaults_many([patient.municipality_id])[patient.municipality_id], None, None)
+    return PlanThresholds(centre_default_thresholds(patient.municipality_id), None, None)
 
 
 def thresholds_for_many(patient_municipality: dict) -> dict:
@@ -139,10 +142,24 @@ def thresholds_for_many(patient_municipality: dict) -> dict:
     return out
 
 
+def _defaults_query(day: datetime.date, municipality_id: int, host_id: int) -> QuerySet:
+    """The stored defaults of the centre serving the kommune on `day`, as centres_of finds it (an
+    agreement in force, in its model's order, else the centre the kommune hosts): one statement.
+    `municipality_id` and `host_id` are the same kommune, a marker each (tenants/compiled.py)."""
+    by_agreement = Agreement.objects.active(on=day).filter(municipality_id=municipality_id).values("centre_id")[:1]
+    hosting = Centre.objects.filter(host_id=host_id).values("id")[:1]
+    return CentreThresholds.objects.filter(centre_id=Coalesce(Subquery(by_agreement), Subquery(hosting)))
+
+
+_CENTRE_DEFAULTS = CompiledQuery(_defaults_query, municipality_id=NO_ID, host_id=NO_OTHER_ID)  # by the day
+
+
 def centre_default_thresholds(municipality_id: int) -> PlanContent:
     """The thresholds a patient without an approved plan is scored against: those of the centre
-    serving their kommune (none stored: no bounds, so nothing is coloured by a bound)."""
-    return centre_defaults_many([municipality_id])[municipality_id]
+    serving their kommune (none stored: no bounds, so nothing is coloured by a bound). One statement,
+    compiled once a day: the patient page of every patient without an approved plan asks it."""
+    row = _CENTRE_DEFAULTS.first(timezone.localdate(), municipality_id=municipality_id, host_id=municipality_id)
+    return _parsed_defaults(row)
 
 
 _DEFAULTS: dict[tuple | None, PlanContent] = {}  # (row id, updated_at), None: no row stored

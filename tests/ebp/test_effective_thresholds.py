@@ -30,6 +30,43 @@ def test_without_a_plan_each_reader_gets_the_centre_defaults(world):
     assert _spo2_red_below(one.content) == _spo2_red_below(batch.content(patient.pk)) == 85
 
 
+def test_one_kommunes_defaults_in_one_statement_are_those_the_batch_finds(world):
+    """The patient page's read (one compiled statement) and scoring's (centres_of, then the rows) agree
+    for a partner, a host, a kommune whose agreement has ended and one no centre serves."""
+    import datetime
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from tenants.models import Agreement
+    from tests.factories import MunicipalityFactory
+
+    CentreThresholds.objects.update_or_create(
+        centre=world.centres.ovre, defaults={"thresholds": {"spo2": {"value": {"red_below": 85}}}}
+    )
+    CentreThresholds.objects.update_or_create(
+        centre=world.centres.agder, defaults={"thresholds": {"spo2": {"value": {"red_below": 86}}}}
+    )
+    ended = MunicipalityFactory(number="3201", name="Bærum")
+    Agreement.objects.create(centre=world.centres.ovre, municipality=ended, follow_up_by="centre",
+                             valid_from=timezone.localdate() - datetime.timedelta(days=400),
+                             valid_to=timezone.localdate() - datetime.timedelta(days=1))  # fmt: skip
+    nobody = MunicipalityFactory(number="1103", name="Stavanger")
+    kommuner = {"gjerdrum": world.m.gjerdrum.pk, "ullensaker": world.m.ullensaker.pk, "arendal": world.m.arendal.pk,
+                "grimstad": world.m.grimstad.pk, "ended": ended.pk, "nobody": nobody.pk}  # fmt: skip
+    many = selectors.centre_defaults_many(kommuner.values())
+    found = {}
+    for name, pk in kommuner.items():
+        with CaptureQueriesContext(connection) as captured:
+            one = selectors.centre_default_thresholds(pk)
+        assert len(captured) == 1, name
+        assert one.thresholds == many[pk].thresholds, name
+        found[name] = one.thresholds.get("spo2", {}).get("value")
+        found[name] = found[name].red_below if found[name] else None
+    assert found == {"gjerdrum": 85, "ullensaker": 85, "arendal": 86, "grimstad": 86, "ended": None, "nobody": None}
+
+
 def test_with_an_approved_plan_scoring_and_the_page_read_the_plan(world, login):
     patient = world.p.gjerdrum
     version = _approve(world, patient, red_below=87)
