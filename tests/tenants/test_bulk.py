@@ -139,3 +139,24 @@ def test_an_update_may_set_one_value_in_every_row_beside_each_rows_own(world):
     assert "samme" in sent[0].values()  # one value, not three
     got = sorted(Reading.objects.filter(id__in=ids).values_list("external_id", "colour", "reason"))
     assert got == [("a", "red", "samme"), ("b", "yellow", "samme"), ("c", "green", "samme")]
+
+
+def test_every_value_comes_back_as_it_was_sent_through_the_array_literals(world):
+    """The columns go to PostgreSQL as arrays bound in binary: text with quotes, backslashes, commas,
+    braces, spaces, «NULL» as a word, a line break and non-ASCII, empty text, None, uuids, integers,
+    floats and aware times each come back as they were given."""
+    texts = ['a "quoted" word', "back\\slash\\", "comma, {brace}", "  spaces  ", "NULL", "", "æøå ÆØÅ", "x\ny"]
+    n = len(texts)
+    at = timezone.now().replace(microsecond=123456)
+    patient = world.p.gjerdrum
+    rows = bulk_insert(
+        Reading,
+        {"patient_id": [patient.pk] * n, "municipality_id": [patient.municipality_id] * n, "type": ["spo2"] * n,
+         "external_id": texts, "value": [95.5, None, 0.1, 1e-7, 100.0, None, 93.25, -1.5],
+         "measured_at": [at - datetime.timedelta(minutes=i) for i in range(n)], "original": texts},
+        returning=("external_id", "value", "measured_at", "original"),
+    )  # fmt: skip
+    assert sorted(rows, key=lambda r: texts.index(r[0])) == [
+        (text, value, at - datetime.timedelta(minutes=i), text)
+        for i, (text, value) in enumerate(zip(texts, [95.5, None, 0.1, 1e-7, 100.0, None, 93.25, -1.5], strict=True))
+    ]
