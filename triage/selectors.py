@@ -424,6 +424,11 @@ def plan_missing_split(user, *, municipality: str = "") -> PlanMissing:
 CHART_DAYS = (7, 30, 90)
 
 
+def chart_period(days: int) -> int:
+    """The charts' period in days: one of CHART_DAYS, else 30."""
+    return days if days in CHART_DAYS else 30
+
+
 # What the history shows of an event (triage.patient_page), all of it in alert_event_history.
 HISTORY_EVENT_FIELDS = ("alert_id", "kind", "at", "colour", "previous_colour", "reason", "by_id")
 
@@ -498,7 +503,7 @@ def trend_numbers(patient, mtype: str, *, days: int, end: datetime.datetime) -> 
     """The numbers of one chart of the patient page (its «Vis tallene», fetched when opened): the
     patient's readings of `mtype` in the `days` up to `end` (the page's time, so the table holds what
     its chart drew), oldest first. `mtype` is a type of the catalogue (measurements.types.SPECS)."""
-    days = days if days in CHART_DAYS else 30
+    days = chart_period(days)
     rows = _TYPE_TREND.rows(
         None, patient_id=patient.pk, mtype=mtype, start=end - datetime.timedelta(days=days), end=end
     )
@@ -528,7 +533,7 @@ def patient_follow_up(patient, *, days: int = 30, now=None, numbers_url=None) ->
     `numbers_url` (type → address): where each chart's table is fetched when opened (trend_numbers),
     instead of written into the page."""
     now = now or timezone.now()
-    days = days if days in CHART_DAYS else 30
+    days = chart_period(days)
     start = now - datetime.timedelta(days=days)
     readings = trend_readings(patient, start)
     plan = thresholds_for(patient)

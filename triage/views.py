@@ -302,7 +302,7 @@ class TrendNumbersView(PatientPageMixin, View):
         now = timezone.now()
         end = at_of_til(request.GET.get("til", ""))
         end = now if end is None or end > now else end
-        days = chart_days(request)
+        days = selectors.chart_period(chart_days(request))
         table = selectors.trend_numbers(self.patient, mtype, days=days, end=end)
         audit_record(action=AuditAction.VIEW, object_type="reading_list", object_id=self.patient.pk,
                      patient=self.patient, request=request)  # fmt: skip

@@ -106,3 +106,11 @@ def test_a_til_that_is_no_time_or_in_the_future_reads_up_to_now(world, login, ti
     _reading(patient, "spo2", 0.01, value=93)
     html = login(world.u.nurse).get(f"/patients/{patient.pk}/trends/spo2/?days=7&til={til}").content.decode()
     assert [row[1] for row in _rows(html)] == ["93"]
+
+
+def test_a_period_the_charts_do_not_offer_is_their_30_days_and_the_page_says_so(world, login):
+    patient = world.p.gjerdrum
+    _reading(patient, "spo2", 20, value=92)  # inside 30 days, outside 5
+    page = login(world.u.nurse).get(f"/patients/{patient.pk}/trends/spo2/?days=5").content.decode()
+    assert "Målingene de siste 30 dagene." in page and f'href="/patients/{patient.pk}/?days=30"' in page
+    assert [row[1] for row in _rows(page)] == ["92"]
