@@ -15,6 +15,7 @@
     details.dataset.asked = "1";
     var rows = details.querySelector(".chart-numbers-rows");
     var status = rows.querySelector("[role=status]");
+    status.querySelector(".chart-numbers-message").textContent = details.dataset.loading;  // without script: the link alone
     fetch(details.dataset.numbersUrl, { credentials: "same-origin", headers: { "HX-Request": "true" } })
       .then(function (response) {
         // a redirect is the login page (the session ended): not the numbers
