@@ -6,6 +6,7 @@ import datetime
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -76,19 +77,12 @@ def _centre_nurse_municipalities(centre: Centre) -> set[int]:
     return {*(municipality_id for (municipality_id,) in followed), centre.host_id}
 
 
-def _own_follow_up(municipality_id: int) -> bool:
-    return (
-        Agreement.objects.active()
-        .filter(municipality_id=municipality_id, follow_up_by=FollowUpBy.MUNICIPALITY)
-        .exists()
-    )
-
-
 def _reached_by(m: Membership) -> set[int]:
-    """Municipalities whose patients one membership opens (gp/specialist go by object permission)."""
-    if m.role == Role.NURSE and m.centre is not None:  # no query for a kommune's membership (no centre_id)
-        return _centre_nurse_municipalities(m.centre)
-    if m.role == Role.NURSE and m.municipality_id and _own_follow_up(m.municipality_id):
+    """Municipalities whose patients one membership opens (gp/specialist go by object permission), from
+    what `_with_reach` read with the membership."""
+    if m.role == Role.NURSE and m.centre is not None:
+        return {*m.centre_follows, m.centre.host_id}  # type: ignore[attr-defined]  # _with_reach's annotations
+    if m.role == Role.NURSE and m.municipality_id and m.own_follow_up:  # type: ignore[attr-defined]
         return {m.municipality_id}
     if m.role == Role.COORDINATOR and m.municipality_id:
         return {m.municipality_id}
@@ -112,11 +106,25 @@ def _memberships_chosen(user_id, chosen: tuple[str, int] | None) -> QuerySet[Mem
     return memberships.filter(at | Q(role=Role.GP))
 
 
+def _with_reach(memberships: QuerySet[Membership], day: datetime.date) -> QuerySet[Membership]:
+    """The memberships with their centres and, read by the same statement, what each opens on `day`:
+    a centre's kommuner it follows up itself (`centre_follows`, for its nurses) and whether a kommune
+    follows its own patients up (`own_follow_up`, for the kommune's nurses). Asked apart, these were a
+    statement more on every request of a nurse."""
+    in_force = Agreement.objects.active(on=day).order_by()
+    follows = in_force.filter(centre_id=OuterRef("centre_id"), follow_up_by=FollowUpBy.CENTRE).values("municipality_id")
+    own = in_force.filter(municipality_id=OuterRef("municipality_id"), follow_up_by=FollowUpBy.MUNICIPALITY)
+    return memberships.select_related("centre").annotate(
+        centre_follows=ArraySubquery(follows), own_follow_up=Exists(own)
+    )
+
+
+# Compiled once per process and day (an agreement's period is compared with the day).
 _ALL_MEMBERSHIPS = CompiledQuery(
-    lambda _key, user_id: _memberships_chosen(user_id, None).select_related("centre"), user_id=NO_ID
+    lambda day, user_id: _with_reach(_memberships_chosen(user_id, None), day), user_id=NO_ID
 )
-_CHOSEN_MEMBERSHIPS = CompiledQuery(  # the key: the kind of organisation chosen
-    lambda kind, user_id, pk: _memberships_chosen(user_id, (kind, pk)).select_related("centre"),
+_CHOSEN_MEMBERSHIPS = CompiledQuery(  # the key: the kind of organisation chosen, and the day
+    lambda key, user_id, pk: _with_reach(_memberships_chosen(user_id, (key[0], pk)), key[1]),
     user_id=NO_ID,
     pk=NO_OTHER_ID,
 )
@@ -133,11 +141,11 @@ def user_by_id(user_id):
 
 def _scope_memberships(user) -> list[Membership]:
     """chosen_memberships with their centres, as the scope reads them on every request."""
-    chosen = getattr(user, "_dho_organisation", None)
+    chosen, day = getattr(user, "_dho_organisation", None), timezone.localdate()
     if chosen is None:
-        return _ALL_MEMBERSHIPS.objects(None, user_id=user.pk)
+        return _ALL_MEMBERSHIPS.objects(day, user_id=user.pk)
     kind, pk = chosen
-    return _CHOSEN_MEMBERSHIPS.objects(kind, user_id=user.pk, pk=pk)
+    return _CHOSEN_MEMBERSHIPS.objects((kind, day), user_id=user.pk, pk=pk)
 
 
 def _compute_scope(user) -> Scope:

@@ -123,3 +123,35 @@ def test_a_sessions_user_is_found_while_active_and_not_after(world, login):
     assert client.get("/patients/").status_code == 200
     user_deactivate(user=world.u.coordinator, by=world.u.admin)
     assert client.get("/patients/").status_code == 302  # to the login page: the session's user is gone
+
+
+def test_a_nurses_scope_is_read_in_one_statement_with_what_each_membership_opens(world):
+    """The memberships and what they open (the kommuner a centre follows up, whether a kommune follows
+    its own patients up) come from one statement: a centre nurse reaches the host and the partners the
+    centre follows (not Nordre Follo, which follows its own), Nordre Follo's nurse her own kommune, and
+    an agreement ended yesterday opens nothing today."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tenants.selectors import user_scope
+
+    def reach(user):
+        fresh = get_user_model().objects.get(pk=user.pk)  # the scope is kept on the user object
+        with CaptureQueriesContext(connection) as captured:
+            scope = user_scope(fresh)
+        assert len(captured) == 1, [q["sql"] for q in captured]
+        return set(scope.municipality_roles)
+
+    m = world.m
+    assert reach(world.u.nurse) == {m.ullensaker.pk, m.gjerdrum.pk, m.nannestad.pk}
+    assert reach(world.u.nurse_nordrefollo) == {m.nordrefollo.pk}
+    assert reach(world.u.nurse_agder) == {m.arendal.pk, m.grimstad.pk}
+    assert reach(world.u.coordinator) == {m.gjerdrum.pk}
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    for kommune in (m.gjerdrum, m.nordrefollo):
+        ended = Agreement.objects.get(municipality=kommune)
+        ended.valid_to = yesterday
+        agreement_save(agreement=ended)
+    assert reach(world.u.nurse) == {m.ullensaker.pk, m.nannestad.pk}
+    assert reach(world.u.nurse_nordrefollo) == set()
