@@ -507,7 +507,7 @@ def trend_numbers(patient, mtype: str, *, days: int, end: datetime.datetime) -> 
     rows = _TYPE_TREND.rows(
         None, patient_id=patient.pk, mtype=mtype, start=end - datetime.timedelta(days=days), end=end
     )
-    return trend_table(SPECS[mtype], rows)
+    return trend_table(mtype, rows)
 
 
 _ALERTS = CompiledQuery(

@@ -88,12 +88,13 @@ def trend_chart(
     )  # fmt: skip
 
 
-def trend_table(type_spec: TypeSpec, rows: list) -> Table:
+def trend_table(mtype: str, rows: list) -> Table:
     """The numbers of one type's chart (trend_chart's table), from its readings as trend_readings
     gives them (the database's UTC times, shown by Norway's clock)."""
-    readings = _by_type(rows)
-    return line_table(caption=type_spec.label, series=_series(type_spec, next(iter(readings.values()), [])),
-                      unit=type_spec.unit_label, decimals=type_spec.decimals, note_heading=_("Vurdering"))  # fmt: skip
+    type_spec = SPECS[mtype]
+    series = _series(type_spec, _by_type(rows).get(mtype, []))
+    return line_table(caption=type_spec.label, series=series, unit=type_spec.unit_label,
+                      decimals=type_spec.decimals, note_heading=_("Vurdering"))  # fmt: skip
 
 
 def _by_type(rows: list) -> dict[str, list[Reading]]:
